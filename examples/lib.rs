@@ -1,0 +1,1 @@
+//! Runnable examples of the printfleet crates; see the `[[example]]` targets in `Cargo.toml`.
