@@ -189,6 +189,27 @@ pub use mib::{
 };
 
 code_space! {
+    /// A standard meter (page counter) kind. Each names its unit; vendor meters are named
+    /// instead, see [`MeterKind`](crate::MeterKind).
+    pub struct MeterCode;
+    default = TOTAL;
+    /// All impressions printed.
+    TOTAL = 1 => "total";
+    /// Monochrome impressions.
+    MONO = 2 => "mono";
+    /// Colour impressions.
+    COLOUR = 3 => "colour";
+    /// Sheets printed on both sides, in sheets.
+    DUPLEX_SHEETS = 4 => "duplex_sheets";
+    /// Images scanned, copies excluded.
+    SCANS = 5 => "scans";
+    /// Impressions copied.
+    COPIES = 6 => "copies";
+    /// Impressions faxed, sent and received.
+    FAX = 7 => "fax";
+}
+
+code_space! {
     /// Status of a consumable as the device reports it (SDS "status codes").
     pub struct ConsumableStatus;
     default = UNKNOWN;

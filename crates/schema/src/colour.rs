@@ -11,7 +11,9 @@ use core::fmt;
 /// ([`DeviceReport::validate`](crate::DeviceReport::validate) checks this).
 ///
 /// Wire code ([`Colour::code`]): the variant's number below, `0` for `Other` (whose text then
-/// travels beside it).
+/// travels instead). The numbered list is closed: colours added in later versions get no number
+/// and travel by name, so a reader of any version keeps them (as `Other` if it does not know
+/// them) and a writer never sends a number an older reader lacks.
 ///
 /// ```
 /// use printfleet_schema::Colour;

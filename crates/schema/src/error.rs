@@ -37,6 +37,14 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// A text field holds a character no XML 1.0 document can carry: a C0 control other than
+    /// tab, line feed and carriage return, or U+FFFE / U+FFFF. Sources clean device text
+    /// (embedded NUL bytes, say) before it enters a report.
+    #[error("{field} holds a control character")]
+    ControlCharacter {
+        /// Path of the field.
+        field: &'static str,
+    },
     /// A list has more items than its limit in [`limits`](crate::limits).
     #[error("{field} has {count} items, limit {limit}")]
     TooManyItems {

@@ -20,7 +20,7 @@
 //! report.generated_at = Timestamp::from_unix_millis(1_793_610_000_000)?;
 //! report.identity.make = Some("HP".into());
 //! report.identity.serial_number = Some("CNBRM9K0QX".into());
-//! report.snapshot.meters.set(MeterKind::Total, 48_213);
+//! report.snapshot.meters.set(MeterKind::TOTAL, 48_213);
 //! report.snapshot.consumables.push(Consumable {
 //!     record_id: RecordId(1),
 //!     kind: SupplyType::TONER_CARTRIDGE,
@@ -36,7 +36,7 @@
 //!
 //! report.validate()?;
 //! assert_eq!(report.snapshot.consumables[0].percent_remaining(), Some(20));
-//! assert_eq!(report.snapshot.meters.get(&MeterKind::Total), Some(48_213));
+//! assert_eq!(report.snapshot.meters.get(&MeterKind::TOTAL), Some(48_213));
 //! # Ok::<(), printfleet_schema::Error>(())
 //! ```
 //!
@@ -127,7 +127,7 @@ pub use jobs::{
 #[cfg(feature = "alloc")]
 pub use meters::{MeterKind, Meters, VendorMeter};
 #[cfg(feature = "alloc")]
-pub use report::{DeviceReport, Events, Snapshot};
+pub use report::{DeviceReport, Events, Snapshot, is_xml_text};
 #[cfg(feature = "alloc")]
 pub use settings::{JobCategoryThreshold, PrintCategory, Settings};
 #[cfg(feature = "alloc")]

@@ -6,78 +6,52 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::Error;
+use crate::codes::MeterCode;
 
-/// What a meter counts. Each kind has one unit, given below.
+/// What a meter counts: a standard kind ([`MeterCode`], an open code space) or a vendor meter.
 ///
-/// Text form (Display, `FromStr`, JSON map keys): the snake_case name, or `vendor:NAME`.
+/// Text form (Display, `FromStr`, JSON map keys): the standard kind's snake_case name (`total`),
+/// its number for a code this version does not know (`9`), or `vendor:NAME`.
 ///
 /// ```
 /// use printfleet_schema::MeterKind;
 /// let k: MeterKind = "vendor:hp.tonerCoverage".parse().unwrap();
 /// assert_eq!(k.to_string(), "vendor:hp.tonerCoverage");
-/// assert_eq!("duplex_sheets".parse::<MeterKind>().unwrap(), MeterKind::DuplexSheets);
+/// assert_eq!("duplex_sheets".parse::<MeterKind>().unwrap(), MeterKind::DUPLEX_SHEETS);
+/// assert_eq!("12".parse::<MeterKind>().unwrap().to_string(), "12");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
 pub enum MeterKind {
-    /// All impressions printed (wire code 1).
-    Total,
-    /// Monochrome impressions (wire code 2).
-    Mono,
-    /// Colour impressions (wire code 3).
-    Colour,
-    /// Sheets printed on both sides, in sheets (wire code 4).
-    DuplexSheets,
-    /// Images scanned, copies excluded (wire code 5).
-    Scans,
-    /// Impressions copied (wire code 6).
-    Copies,
-    /// Impressions faxed, sent and received (wire code 7).
-    Fax,
-    /// A vendor-specific meter, in the vendor's unit (wire code 0, name beside it).
+    /// A standard meter, in the unit its code names.
+    Standard(MeterCode),
+    /// A vendor-specific meter, in the vendor's unit.
     Vendor(VendorMeter),
 }
-
-const STANDARD: [(MeterKind, u32, &str); 7] = [
-    (MeterKind::Total, 1, "total"),
-    (MeterKind::Mono, 2, "mono"),
-    (MeterKind::Colour, 3, "colour"),
-    (MeterKind::DuplexSheets, 4, "duplex_sheets"),
-    (MeterKind::Scans, 5, "scans"),
-    (MeterKind::Copies, 6, "copies"),
-    (MeterKind::Fax, 7, "fax"),
-];
 
 const VENDOR_PREFIX: &str = "vendor:";
 
 impl MeterKind {
-    /// The wire code: 1 to 7 for standard kinds, 0 for [`MeterKind::Vendor`].
-    pub fn code(&self) -> u32 {
-        STANDARD
-            .iter()
-            .find(|(k, ..)| k == self)
-            .map_or(0, |(_, c, _)| *c)
-    }
-
-    /// The standard kind with this wire code.
-    pub fn from_code(code: u32) -> Option<Self> {
-        STANDARD
-            .iter()
-            .find(|(_, c, _)| *c == code)
-            .map(|(k, ..)| k.clone())
-    }
+    /// All impressions printed.
+    pub const TOTAL: Self = Self::Standard(MeterCode::TOTAL);
+    /// Monochrome impressions.
+    pub const MONO: Self = Self::Standard(MeterCode::MONO);
+    /// Colour impressions.
+    pub const COLOUR: Self = Self::Standard(MeterCode::COLOUR);
+    /// Sheets printed on both sides, in sheets.
+    pub const DUPLEX_SHEETS: Self = Self::Standard(MeterCode::DUPLEX_SHEETS);
+    /// Images scanned, copies excluded.
+    pub const SCANS: Self = Self::Standard(MeterCode::SCANS);
+    /// Impressions copied.
+    pub const COPIES: Self = Self::Standard(MeterCode::COPIES);
+    /// Impressions faxed, sent and received.
+    pub const FAX: Self = Self::Standard(MeterCode::FAX);
 }
 
 impl fmt::Display for MeterKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Standard(code) => fmt::Display::fmt(code, f),
             Self::Vendor(name) => write!(f, "{VENDOR_PREFIX}{}", name.as_str()),
-            standard => f.write_str(
-                STANDARD
-                    .iter()
-                    .find(|(k, ..)| k == standard)
-                    .map_or("", |(.., n)| n),
-            ),
         }
     }
 }
@@ -88,10 +62,17 @@ impl FromStr for MeterKind {
         if let Some(name) = s.strip_prefix(VENDOR_PREFIX) {
             return VendorMeter::new(name).map(Self::Vendor);
         }
-        STANDARD
-            .iter()
-            .find(|(.., n)| *n == s)
-            .map(|(k, ..)| k.clone())
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            // Canonical decimal only ("007" would not print back the same).
+            return match s.parse::<u32>() {
+                Ok(code) if !s.starts_with('0') || s == "0" => {
+                    Ok(Self::Standard(MeterCode::from_code(code)))
+                }
+                _ => Err(Error::InvalidMeterName),
+            };
+        }
+        MeterCode::from_name(s)
+            .map(Self::Standard)
             .ok_or(Error::InvalidMeterName)
     }
 }
@@ -163,7 +144,7 @@ impl proptest::arbitrary::Arbitrary for MeterKind {
     fn arbitrary_with((): ()) -> Self::Strategy {
         use proptest::prelude::*;
         prop_oneof![
-            3 => proptest::sample::select(STANDARD.iter().map(|(k, ..)| k.clone()).collect::<alloc::vec::Vec<_>>()),
+            3 => any::<MeterCode>().prop_map(MeterKind::Standard),
             1 => "[A-Za-z0-9._-]{1,20}".prop_map(|n| MeterKind::Vendor(VendorMeter(n))),
         ]
         .boxed()
@@ -239,12 +220,35 @@ mod tests {
     }
 
     #[test]
-    fn codes_and_names_agree() {
-        for (kind, code, name) in &STANDARD {
-            assert_eq!(kind.code(), *code);
-            assert_eq!(MeterKind::from_code(*code).as_ref(), Some(kind));
-            assert_eq!(kind.to_string(), *name);
-            assert_eq!(name.parse::<MeterKind>().as_ref(), Ok(kind));
+    fn text_form_round_trips() {
+        for code in MeterCode::KNOWN {
+            let kind = MeterKind::Standard(*code);
+            assert_eq!(kind.to_string().parse::<MeterKind>().as_ref(), Ok(&kind));
+        }
+        assert_eq!("total".parse::<MeterKind>(), Ok(MeterKind::TOTAL));
+        assert_eq!(
+            "40".parse::<MeterKind>(),
+            Ok(MeterKind::Standard(MeterCode::from_code(40)))
+        );
+        assert_eq!(
+            MeterKind::Standard(MeterCode::from_code(40)).to_string(),
+            "40"
+        );
+        assert_eq!(
+            "1".parse::<MeterKind>(),
+            Ok(MeterKind::TOTAL),
+            "a known code in numeric form is the same kind"
+        );
+        assert_eq!(
+            "0".parse::<MeterKind>(),
+            Ok(MeterKind::Standard(MeterCode::from_code(0)))
+        );
+        for bad in ["007", "4294967296", "", "vendor:", "Total", "-1"] {
+            assert_eq!(
+                bad.parse::<MeterKind>(),
+                Err(Error::InvalidMeterName),
+                "{bad:?}"
+            );
         }
     }
 
@@ -252,7 +256,7 @@ mod tests {
     #[test]
     fn json_is_an_object_keyed_by_kind() {
         let m: Meters = [
-            (MeterKind::Total, 10),
+            (MeterKind::TOTAL, 10),
             (MeterKind::Vendor(VendorMeter::new("x.y").unwrap()), 3),
         ]
         .into_iter()

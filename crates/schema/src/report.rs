@@ -216,7 +216,18 @@ fn text(field: &'static str, value: &str) -> Result<(), Error> {
             limit: MAX_TEXT_BYTES,
         });
     }
+    if !is_xml_text(value) {
+        return Err(Error::ControlCharacter { field });
+    }
     Ok(())
+}
+
+/// Whether every character is allowed in XML 1.0 (`Char` production, XML 1.0 §2.2): no C0
+/// control but tab, LF and CR, and neither U+FFFE nor U+FFFF. Surrogates cannot occur in `str`.
+pub fn is_xml_text(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{fffd}' | '\u{10000}'..))
 }
 
 fn opt_text(field: &'static str, value: Option<&String>) -> Result<(), Error> {

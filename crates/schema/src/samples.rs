@@ -130,13 +130,13 @@ pub fn office_laser() -> DeviceReport {
                 errors: DetectedErrors::LOW_TONER,
             },
             meters: [
-                (MeterKind::Total, 48_213),
-                (MeterKind::Mono, 30_877),
-                (MeterKind::Colour, 17_336),
-                (MeterKind::DuplexSheets, 9_120),
-                (MeterKind::Scans, 6_402),
-                (MeterKind::Copies, 3_118),
-                (MeterKind::Fax, 212),
+                (MeterKind::TOTAL, 48_213),
+                (MeterKind::MONO, 30_877),
+                (MeterKind::COLOUR, 17_336),
+                (MeterKind::DUPLEX_SHEETS, 9_120),
+                (MeterKind::SCANS, 6_402),
+                (MeterKind::COPIES, 3_118),
+                (MeterKind::FAX, 212),
             ]
             .into_iter()
             .collect(),
@@ -231,10 +231,10 @@ pub fn inkjet() -> DeviceReport {
                 errors: DetectedErrors::NONE,
             },
             meters: [
-                (MeterKind::Total, 3_812),
-                (MeterKind::Colour, 1_204),
-                (MeterKind::Mono, 2_608),
-                (MeterKind::Scans, 355),
+                (MeterKind::TOTAL, 3_812),
+                (MeterKind::COLOUR, 1_204),
+                (MeterKind::MONO, 2_608),
+                (MeterKind::SCANS, 355),
             ]
             .into_iter()
             .collect(),
@@ -334,7 +334,7 @@ pub fn large_format(jobs: usize) -> DeviceReport {
                 errors: DetectedErrors::NONE,
             },
             meters: [
-                (MeterKind::Total, 12_730),
+                (MeterKind::TOTAL, 12_730),
                 (
                     MeterKind::Vendor(VendorMeter::new_unchecked("hp.printhead-cleanings")),
                     88,

@@ -52,6 +52,30 @@ fn empty_or_blank_text_is_rejected() {
 }
 
 #[test]
+fn control_characters_are_rejected() {
+    for bad in [
+        "nul\0inside",
+        "bell\u{7}",
+        "\u{1b}[31m",
+        "nonchar\u{fffe}",
+        "\u{ffff}",
+    ] {
+        let mut r = valid();
+        r.identity.description = Some(bad.into());
+        assert_eq!(
+            r.validate(),
+            Err(Error::ControlCharacter {
+                field: "identity.description"
+            }),
+            "{bad:?}"
+        );
+    }
+    let mut r = valid();
+    r.identity.description = Some("line one\r\nline two\ttabbed \u{7f} \u{fffd} \u{1f600}".into());
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
 fn text_length_limit_is_exact() {
     let mut r = valid();
     r.identity.location = Some("x".repeat(MAX_TEXT_BYTES));
