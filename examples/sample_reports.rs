@@ -6,10 +6,7 @@
 use printfleet_schema::samples;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for (name, report) in [
-        ("office_laser", samples::office_laser()),
-        ("large_format", samples::large_format(3)),
-    ] {
+    for (name, report) in [("office_laser", samples::office_laser()), ("large_format", samples::large_format(3))] {
         report.validate()?;
         println!(
             "// {name}: {} consumables, {} print jobs",

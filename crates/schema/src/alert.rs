@@ -9,30 +9,20 @@ use crate::units::{PageCount, Timestamp};
 /// One active alert condition, as in a `prtAlertEntry` (RFC 3805 §2.2.13) plus SDS's vendor
 /// error code.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct Alert {
     /// Anonymous alert record id, unique among the report's alerts.
     pub record_id: RecordId,
     /// What the alert is, as the device describes it (`prtAlertDescription`).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub description: Option<String>,
     /// The alert code (`prtAlertCode`).
     pub code: AlertCode,
     /// The vendor's own error code, when the device gives one (for example `"13.B2.D1"`).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub vendor_code: Option<String>,
     /// The alert class: which sub-unit it concerns (`prtAlertGroup`).
     pub group: AlertGroup,
@@ -60,8 +50,7 @@ impl Alert {
     /// report (Partner Link: "high severity alerts are sent as soon as detected"): critical
     /// severity, or a condition that needs field service.
     pub fn is_urgent(&self) -> bool {
-        self.severity == AlertSeverity::CRITICAL
-            || self.training_level == TrainingLevel::FIELD_SERVICE
+        self.severity == AlertSeverity::CRITICAL || self.training_level == TrainingLevel::FIELD_SERVICE
     }
 }
 
@@ -73,18 +62,12 @@ mod tests {
 
     #[test]
     fn urgency_follows_severity_and_training_level() {
-        let mut a = Alert {
-            severity: AlertSeverity::WARNING,
-            training_level: TrainingLevel::UNTRAINED,
-            ..Default::default()
-        };
+        let mut a =
+            Alert { severity: AlertSeverity::WARNING, training_level: TrainingLevel::UNTRAINED, ..Default::default() };
         assert!(!a.is_urgent());
         a.training_level = TrainingLevel::FIELD_SERVICE;
         assert!(a.is_urgent());
-        a = Alert {
-            severity: AlertSeverity::CRITICAL,
-            ..Default::default()
-        };
+        a = Alert { severity: AlertSeverity::CRITICAL, ..Default::default() };
         assert!(a.is_urgent());
     }
 }

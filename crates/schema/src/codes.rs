@@ -32,6 +32,22 @@
 //! know serialises as its number. A reader accepts either form for any code and rejects a name it
 //! does not know with a typed error: names are for people, numbers are the stable contract.
 
+/// What every open code space offers, for code generic over them (codecs, mappers).
+pub trait CodeSpace:
+    Copy + Eq + Ord + core::hash::Hash + core::fmt::Debug + core::fmt::Display + Default + 'static
+{
+    /// Every code this version knows, in ascending order.
+    const KNOWN: &'static [Self];
+    /// Wraps a raw code; any value is kept.
+    fn from_code(code: u32) -> Self;
+    /// The raw code.
+    fn code(self) -> u32;
+    /// The snake_case name of a known code.
+    fn name(self) -> Option<&'static str>;
+    /// The code with this snake_case name, if known.
+    fn from_name(name: &str) -> Option<Self>;
+}
+
 /// Defines an open code space. See the module documentation.
 macro_rules! code_space {
     (
@@ -94,6 +110,22 @@ macro_rules! code_space {
         impl Default for $name {
             fn default() -> Self {
                 Self::$default
+            }
+        }
+
+        impl $crate::codes::CodeSpace for $name {
+            const KNOWN: &'static [Self] = Self::KNOWN;
+            fn from_code(code: u32) -> Self {
+                Self(code)
+            }
+            fn code(self) -> u32 {
+                self.0
+            }
+            fn name(self) -> Option<&'static str> {
+                Self::name(self)
+            }
+            fn from_name(name: &str) -> Option<Self> {
+                Self::from_name(name)
             }
         }
 
@@ -184,8 +216,8 @@ macro_rules! code_space {
 
 mod mib;
 pub use mib::{
-    AlertCode, AlertGroup, AlertSeverity, DeviceState, InputType, PrinterState, SupplyClass,
-    SupplyType, SupplyUnit, TrainingLevel,
+    AlertCode, AlertGroup, AlertSeverity, DeviceState, InputType, PrinterState, SupplyClass, SupplyType, SupplyUnit,
+    TrainingLevel,
 };
 
 code_space! {
@@ -424,10 +456,7 @@ mod tests {
         // Spot checks against the MIB text; CI also regenerates the whole table.
         assert_eq!(AlertCode::COVER_OPEN.code(), 3);
         assert_eq!(AlertCode::MARKER_TONER_EMPTY.code(), 1101);
-        assert_eq!(
-            AlertCode::PRINTER_NMS_RESET.name(),
-            Some("printer_nms_reset")
-        );
+        assert_eq!(AlertCode::PRINTER_NMS_RESET.name(), Some("printer_nms_reset"));
         assert_eq!(AlertGroup::MARKER_SUPPLIES.code(), 11);
         assert_eq!(SupplyType::TONER_CARTRIDGE.code(), 21);
         assert_eq!(SupplyType::PRINTHEAD.code(), 0x1_0001);
@@ -447,10 +476,7 @@ mod tests {
             assert_eq!(AlertCode::from_name(name), Some(*code), "{name}");
         }
         assert_eq!(AlertCode::KNOWN.len(), AlertCode::NAMES.len());
-        assert!(
-            AlertCode::KNOWN.windows(2).all(|w| w[0] < w[1]),
-            "sorted and unique"
-        );
+        assert!(AlertCode::KNOWN.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
     }
 
     #[test]
@@ -467,22 +493,10 @@ mod tests {
     #[test]
     fn json_uses_names_for_known_codes_and_numbers_otherwise() {
         assert_eq!(serde_json::to_string(&AlertCode::JAM).unwrap(), "\"jam\"");
-        assert_eq!(
-            serde_json::to_string(&AlertCode::from_code(99_999)).unwrap(),
-            "99999"
-        );
-        assert_eq!(
-            serde_json::from_str::<AlertCode>("\"jam\"").unwrap(),
-            AlertCode::JAM
-        );
-        assert_eq!(
-            serde_json::from_str::<AlertCode>("8").unwrap(),
-            AlertCode::JAM
-        );
-        assert_eq!(
-            serde_json::from_str::<AlertCode>("99999").unwrap().code(),
-            99_999
-        );
+        assert_eq!(serde_json::to_string(&AlertCode::from_code(99_999)).unwrap(), "99999");
+        assert_eq!(serde_json::from_str::<AlertCode>("\"jam\"").unwrap(), AlertCode::JAM);
+        assert_eq!(serde_json::from_str::<AlertCode>("8").unwrap(), AlertCode::JAM);
+        assert_eq!(serde_json::from_str::<AlertCode>("99999").unwrap().code(), 99_999);
         assert!(serde_json::from_str::<AlertCode>("\"no_such_alert\"").is_err());
         assert!(serde_json::from_str::<AlertCode>("-1").is_err());
         assert!(serde_json::from_str::<AlertCode>("4294967296").is_err());

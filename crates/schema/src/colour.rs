@@ -73,27 +73,12 @@ const KNOWN: &[(Colour, u32, &str, &[&str])] = &[
     (Colour::Cyan, 2, "cyan", &["cyan", "c"]),
     (Colour::Magenta, 3, "magenta", &["magenta", "m"]),
     (Colour::Yellow, 4, "yellow", &["yellow", "y"]),
-    (
-        Colour::LightCyan,
-        5,
-        "light_cyan",
-        &["lightcyan", "photocyan", "lc"],
-    ),
-    (
-        Colour::LightMagenta,
-        6,
-        "light_magenta",
-        &["lightmagenta", "photomagenta", "lm"],
-    ),
+    (Colour::LightCyan, 5, "light_cyan", &["lightcyan", "photocyan", "lc"]),
+    (Colour::LightMagenta, 6, "light_magenta", &["lightmagenta", "photomagenta", "lm"]),
     (Colour::PhotoBlack, 7, "photo_black", &["photoblack", "pk"]),
     (Colour::MatteBlack, 8, "matte_black", &["matteblack", "mk"]),
     (Colour::Grey, 9, "grey", &["grey", "gray"]),
-    (
-        Colour::LightGrey,
-        10,
-        "light_grey",
-        &["lightgrey", "lightgray"],
-    ),
+    (Colour::LightGrey, 10, "light_grey", &["lightgrey", "lightgray"]),
     (Colour::DarkGrey, 11, "dark_grey", &["darkgrey", "darkgray"]),
     (Colour::Red, 12, "red", &["red"]),
     (Colour::Green, 13, "green", &["green"]),
@@ -105,19 +90,9 @@ const KNOWN: &[(Colour, u32, &str, &[&str])] = &[
         Colour::GlossEnhancer,
         18,
         "gloss_enhancer",
-        &[
-            "glossenhancer",
-            "chromaticoptimizer",
-            "chromaticoptimiser",
-            "gloss",
-        ],
+        &["glossenhancer", "chromaticoptimizer", "chromaticoptimiser", "gloss"],
     ),
-    (
-        Colour::TriColour,
-        19,
-        "tri_colour",
-        &["tricolour", "tricolor", "cmy"],
-    ),
+    (Colour::TriColour, 19, "tri_colour", &["tricolour", "tricolor", "cmy"]),
 ];
 
 /// Longest colour name folded for matching; longer text cannot be a known colour.
@@ -149,28 +124,19 @@ impl Colour {
 
     /// The wire code: 1 to 19 for the known colours, 0 for [`Colour::Other`].
     pub fn code(&self) -> u32 {
-        KNOWN
-            .iter()
-            .find(|(c, ..)| c == self)
-            .map_or(0, |(_, code, ..)| *code)
+        KNOWN.iter().find(|(c, ..)| c == self).map_or(0, |(_, code, ..)| *code)
     }
 
     /// The known colour with this wire code (`None` for 0 and for codes this version lacks).
     pub fn from_code(code: u32) -> Option<Self> {
-        KNOWN
-            .iter()
-            .find(|(_, c, ..)| *c == code)
-            .map(|(c, ..)| c.clone())
+        KNOWN.iter().find(|(_, c, ..)| *c == code).map(|(c, ..)| c.clone())
     }
 
     /// The canonical snake_case name, or the verbatim text of [`Colour::Other`].
     pub fn name(&self) -> &str {
         match self {
             Self::Other(text) => text,
-            known => KNOWN
-                .iter()
-                .find(|(c, ..)| c == known)
-                .map_or("", |(_, _, name, _)| name),
+            known => KNOWN.iter().find(|(c, ..)| c == known).map_or("", |(_, _, name, _)| name),
         }
     }
 
@@ -178,9 +144,7 @@ impl Colour {
     /// and not an empty `Other`.
     pub fn is_normalised(&self) -> bool {
         match self {
-            Self::Other(text) => {
-                !text.trim().is_empty() && matches!(Self::parse(text), Self::Other(t) if t == *text)
-            }
+            Self::Other(text) => !text.trim().is_empty() && matches!(Self::parse(text), Self::Other(t) if t == *text),
             _ => true,
         }
     }
@@ -275,17 +239,8 @@ mod tests {
     #[cfg(feature = "serde")]
     #[test]
     fn json_is_the_name() {
-        assert_eq!(
-            serde_json::to_string(&Colour::LightCyan).unwrap(),
-            "\"light_cyan\""
-        );
-        assert_eq!(
-            serde_json::from_str::<Colour>("\"light_cyan\"").unwrap(),
-            Colour::LightCyan
-        );
-        assert_eq!(
-            serde_json::from_str::<Colour>("\"neon\"").unwrap(),
-            Colour::Other("neon".into())
-        );
+        assert_eq!(serde_json::to_string(&Colour::LightCyan).unwrap(), "\"light_cyan\"");
+        assert_eq!(serde_json::from_str::<Colour>("\"light_cyan\"").unwrap(), Colour::LightCyan);
+        assert_eq!(serde_json::from_str::<Colour>("\"neon\"").unwrap(), Colour::Other("neon".into()));
     }
 }

@@ -14,11 +14,7 @@ use crate::units::{PageCount, Timestamp};
 /// Mirrors a `prtMarkerSuppliesEntry` (RFC 3805) joined with its colorant, plus what SDS adds:
 /// part and serial numbers, status, page count and time of the reading.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct Consumable {
     /// Anonymous consumable record id, unique among the report's consumables.
@@ -33,24 +29,15 @@ pub struct Consumable {
     pub colour: Option<Colour>,
     /// Free-text description, as the device gives it.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub description: Option<String>,
     /// Manufacturer's part number, when known.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub part_number: Option<String>,
     /// Serial number of the installed unit, when known.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub serial_number: Option<String>,
     /// Unit of `level` and `capacity`.
     pub unit: SupplyUnit,
@@ -101,12 +88,7 @@ impl Consumable {
         let percent = match self.capacity {
             Capacity::Amount(capacity) if self.unit != SupplyUnit::PERCENT => {
                 // Both are u32, so level * 100 fits in u64; `None` for a zero capacity.
-                (
-                    u64::from(level)
-                        .saturating_mul(100)
-                        .checked_div(u64::from(capacity))?,
-                    level <= capacity,
-                )
+                (u64::from(level).saturating_mul(100).checked_div(u64::from(capacity))?, level <= capacity)
             }
             Capacity::Amount(100) | Capacity::Unknown if self.unit == SupplyUnit::PERCENT => {
                 (u64::from(level), level <= 100)
@@ -133,13 +115,7 @@ impl Consumable {
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub enum Level {
     /// A measured level, in the consumable's unit (0 to 2 147 483 647, the MIB's range).
-    Amount(
-        #[cfg_attr(
-            feature = "proptest",
-            proptest(strategy = "0u32..=crate::limits::MAX_LEVEL")
-        )]
-        u32,
-    ),
+    Amount(#[cfg_attr(feature = "proptest", proptest(strategy = "0u32..=crate::limits::MAX_LEVEL"))] u32),
     /// MIB value -1: "other", no restriction on this supply.
     Unrestricted,
     /// MIB value -2: the level is unknown.
@@ -156,13 +132,7 @@ pub enum Level {
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub enum Capacity {
     /// A known maximum, in the consumable's unit (0 to 2 147 483 647).
-    Amount(
-        #[cfg_attr(
-            feature = "proptest",
-            proptest(strategy = "0u32..=crate::limits::MAX_LEVEL")
-        )]
-        u32,
-    ),
+    Amount(#[cfg_attr(feature = "proptest", proptest(strategy = "0u32..=crate::limits::MAX_LEVEL"))] u32),
     /// MIB value -1: no restriction.
     Unrestricted,
     /// MIB value -2: the maximum is unknown.
@@ -187,10 +157,7 @@ impl Level {
             -1 => Some(Self::Unrestricted),
             -2 => Some(Self::Unknown),
             -3 => Some(Self::SomeRemaining),
-            v => u32::try_from(v)
-                .ok()
-                .filter(|v| *v <= crate::limits::MAX_LEVEL)
-                .map(Self::Amount),
+            v => u32::try_from(v).ok().filter(|v| *v <= crate::limits::MAX_LEVEL).map(Self::Amount),
         }
     }
 }
@@ -210,10 +177,7 @@ impl Capacity {
         match v {
             -1 => Some(Self::Unrestricted),
             -2 => Some(Self::Unknown),
-            v => u32::try_from(v)
-                .ok()
-                .filter(|v| *v <= crate::limits::MAX_LEVEL)
-                .map(Self::Amount),
+            v => u32::try_from(v).ok().filter(|v| *v <= crate::limits::MAX_LEVEL).map(Self::Amount),
         }
     }
 }
@@ -278,83 +242,33 @@ mod tests {
     use std::{format, prelude::rust_2024::*, vec};
 
     fn supply(level: Level, capacity: Capacity, unit: SupplyUnit) -> Consumable {
-        Consumable {
-            level,
-            capacity,
-            unit,
-            ..Default::default()
-        }
+        Consumable { level, capacity, unit, ..Default::default() }
     }
 
     #[test]
     fn percent_remaining_only_where_the_data_supports_it() {
         let u = SupplyUnit::TENTHS_OF_MILLILITERS;
-        assert_eq!(
-            supply(Level::Amount(0), Capacity::Amount(300), u).percent_remaining(),
-            Some(0)
-        );
-        assert_eq!(
-            supply(Level::Amount(299), Capacity::Amount(300), u).percent_remaining(),
-            Some(99)
-        );
-        assert_eq!(
-            supply(Level::Amount(300), Capacity::Amount(300), u).percent_remaining(),
-            Some(100)
-        );
-        assert_eq!(
-            supply(Level::Amount(301), Capacity::Amount(300), u).percent_remaining(),
-            None
-        );
-        assert_eq!(
-            supply(Level::Amount(5), Capacity::Amount(0), u).percent_remaining(),
-            None
-        );
-        assert_eq!(
-            supply(Level::Amount(5), Capacity::Unknown, u).percent_remaining(),
-            None
-        );
-        assert_eq!(
-            supply(Level::Amount(5), Capacity::Unrestricted, u).percent_remaining(),
-            None
-        );
-        assert_eq!(
-            supply(Level::SomeRemaining, Capacity::Amount(100), u).percent_remaining(),
-            None
-        );
-        assert_eq!(
-            supply(Level::Unknown, Capacity::Amount(100), u).percent_remaining(),
-            None
-        );
-        assert_eq!(
-            supply(Level::Unrestricted, Capacity::Amount(100), u).percent_remaining(),
-            None
-        );
+        assert_eq!(supply(Level::Amount(0), Capacity::Amount(300), u).percent_remaining(), Some(0));
+        assert_eq!(supply(Level::Amount(299), Capacity::Amount(300), u).percent_remaining(), Some(99));
+        assert_eq!(supply(Level::Amount(300), Capacity::Amount(300), u).percent_remaining(), Some(100));
+        assert_eq!(supply(Level::Amount(301), Capacity::Amount(300), u).percent_remaining(), None);
+        assert_eq!(supply(Level::Amount(5), Capacity::Amount(0), u).percent_remaining(), None);
+        assert_eq!(supply(Level::Amount(5), Capacity::Unknown, u).percent_remaining(), None);
+        assert_eq!(supply(Level::Amount(5), Capacity::Unrestricted, u).percent_remaining(), None);
+        assert_eq!(supply(Level::SomeRemaining, Capacity::Amount(100), u).percent_remaining(), None);
+        assert_eq!(supply(Level::Unknown, Capacity::Amount(100), u).percent_remaining(), None);
+        assert_eq!(supply(Level::Unrestricted, Capacity::Amount(100), u).percent_remaining(), None);
         let max = crate::limits::MAX_LEVEL;
-        assert_eq!(
-            supply(Level::Amount(max), Capacity::Amount(max), u).percent_remaining(),
-            Some(100)
-        );
+        assert_eq!(supply(Level::Amount(max), Capacity::Amount(max), u).percent_remaining(), Some(100));
     }
 
     #[test]
     fn percent_unit_with_unknown_maximum() {
         let p = SupplyUnit::PERCENT;
-        assert_eq!(
-            supply(Level::Amount(40), Capacity::Unknown, p).percent_remaining(),
-            Some(40)
-        );
-        assert_eq!(
-            supply(Level::Amount(40), Capacity::Amount(100), p).percent_remaining(),
-            Some(40)
-        );
-        assert_eq!(
-            supply(Level::Amount(140), Capacity::Unknown, p).percent_remaining(),
-            None
-        );
-        assert_eq!(
-            supply(Level::Amount(40), Capacity::Amount(200), p).percent_remaining(),
-            None
-        );
+        assert_eq!(supply(Level::Amount(40), Capacity::Unknown, p).percent_remaining(), Some(40));
+        assert_eq!(supply(Level::Amount(40), Capacity::Amount(100), p).percent_remaining(), Some(40));
+        assert_eq!(supply(Level::Amount(140), Capacity::Unknown, p).percent_remaining(), None);
+        assert_eq!(supply(Level::Amount(40), Capacity::Amount(200), p).percent_remaining(), None);
     }
 
     #[test]
@@ -374,23 +288,11 @@ mod tests {
     #[test]
     fn json_levels_are_numbers_or_state_names() {
         assert_eq!(serde_json::to_string(&Level::Amount(7)).unwrap(), "7");
-        assert_eq!(
-            serde_json::to_string(&Level::SomeRemaining).unwrap(),
-            "\"some_remaining\""
-        );
-        assert_eq!(
-            serde_json::from_str::<Level>("\"unknown\"").unwrap(),
-            Level::Unknown
-        );
-        assert_eq!(
-            serde_json::from_str::<Capacity>("12").unwrap(),
-            Capacity::Amount(12)
-        );
+        assert_eq!(serde_json::to_string(&Level::SomeRemaining).unwrap(), "\"some_remaining\"");
+        assert_eq!(serde_json::from_str::<Level>("\"unknown\"").unwrap(), Level::Unknown);
+        assert_eq!(serde_json::from_str::<Capacity>("12").unwrap(), Capacity::Amount(12));
         assert!(serde_json::from_str::<Capacity>("\"some_remaining\"").is_err());
-        assert!(
-            serde_json::from_str::<Level>("-3").is_err(),
-            "the MIB's magic numbers are not the JSON form"
-        );
+        assert!(serde_json::from_str::<Level>("-3").is_err(), "the MIB's magic numbers are not the JSON form");
         assert!(serde_json::from_str::<Level>("2147483648").is_err());
     }
 }

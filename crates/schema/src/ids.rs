@@ -12,11 +12,7 @@ use crate::Error;
 /// printfleet: it carries no serial number, address or name. The delta protocol keys records by
 /// it. Printer-MIB table indexes are a natural source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(transparent)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(transparent))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct RecordId(pub u64);
 
@@ -128,30 +124,17 @@ mod tests {
             "00:11-22:33:44:55",
             "+0:11:22:33:44:55",
         ] {
-            assert_eq!(
-                bad.parse::<MacAddress>(),
-                Err(Error::InvalidMacAddress),
-                "{bad:?}"
-            );
+            assert_eq!(bad.parse::<MacAddress>(), Err(Error::InvalidMacAddress), "{bad:?}");
         }
-        assert_eq!(
-            "AA:bb:CC:dd:EE:ff".parse::<MacAddress>().unwrap().octets(),
-            [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]
-        );
+        assert_eq!("AA:bb:CC:dd:EE:ff".parse::<MacAddress>().unwrap().octets(), [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
     }
 
     #[cfg(feature = "serde")]
     #[test]
     fn mac_json_is_a_lower_case_string() {
         let mac = MacAddress::new([0, 0x1b, 0xa9, 0x0c, 0x22, 0xee]);
-        assert_eq!(
-            serde_json::to_string(&mac).unwrap(),
-            "\"00:1b:a9:0c:22:ee\""
-        );
-        assert_eq!(
-            serde_json::from_str::<MacAddress>("\"00:1B:A9:0C:22:EE\"").unwrap(),
-            mac
-        );
+        assert_eq!(serde_json::to_string(&mac).unwrap(), "\"00:1b:a9:0c:22:ee\"");
+        assert_eq!(serde_json::from_str::<MacAddress>("\"00:1B:A9:0C:22:EE\"").unwrap(), mac);
         assert!(serde_json::from_str::<MacAddress>("\"00:1B\"").is_err());
     }
 }

@@ -11,19 +11,12 @@ use crate::units::{AreaMm2, BasisPoints, DurationMs, InkNl, LengthUm, PageCount,
 
 /// What identifies a job, common to print, scan and copy jobs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct JobHeader {
     /// Job name. Personal data ([`PersonalField::JobName`](crate::redact::PersonalField::JobName)).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub name: Option<String>,
     /// Job UUID, unique across the device's jobs.
     #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::uuid()"))]
@@ -39,47 +32,28 @@ pub struct JobHeader {
 /// name and time stamp, and the account id depending on configuration; scan jobs usually carry
 /// none of it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct Submitter {
     /// Project id. Personal data ([`PersonalField::ProjectId`](crate::redact::PersonalField::ProjectId)).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub project_id: Option<String>,
     /// Application id.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub application_id: Option<String>,
     /// Free user-defined text. Personal data ([`PersonalField::UserDefined`](crate::redact::PersonalField::UserDefined)).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub user_defined: Option<String>,
     /// Account id. Personal data ([`PersonalField::AccountId`](crate::redact::PersonalField::AccountId)).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub account_id: Option<String>,
     /// User name. Personal data ([`PersonalField::UserName`](crate::redact::PersonalField::UserName)).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub user_name: Option<String>,
     /// When the application submitted the job.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
@@ -88,11 +62,7 @@ pub struct Submitter {
 
 /// The printing part of a print or copy job.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct PrintDetails {
     /// When printing finished (or stopped).
@@ -104,10 +74,7 @@ pub struct PrintDetails {
     pub source: JobSource,
     /// Ink coverage category (a [`JobCategoryThreshold::category`](crate::JobCategoryThreshold::category)).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
-    #[cfg_attr(
-        feature = "proptest",
-        proptest(strategy = "crate::arbitrary::opt_text()")
-    )]
+    #[cfg_attr(feature = "proptest", proptest(strategy = "crate::arbitrary::opt_text()"))]
     pub ink_coverage_category: Option<String>,
     /// Print quality.
     pub quality: PrintQuality,
@@ -123,6 +90,7 @@ pub struct PrintDetails {
         feature = "proptest",
         proptest(strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<InkUse>())")
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::nested"))]
     pub ink: Vec<InkUse>,
     /// Total media used.
     pub media_area: AreaMm2,
@@ -132,10 +100,9 @@ pub struct PrintDetails {
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     #[cfg_attr(
         feature = "proptest",
-        proptest(
-            strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<JobCategoryUsage>())"
-        )
+        proptest(strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<JobCategoryUsage>())")
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::nested"))]
     pub application_categories: Vec<JobCategoryUsage>,
     /// Share of pixels that are not white.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
@@ -158,11 +125,7 @@ pub struct InkUse {
 
 /// What a job used in one application category.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct JobCategoryUsage {
     /// Application category id.
@@ -180,11 +143,7 @@ pub struct JobCategoryUsage {
 
 /// The scanning part of a scan or copy job.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct ScanDetails {
     /// When scanning finished (or stopped).
@@ -198,11 +157,7 @@ pub struct ScanDetails {
 
 /// A print job.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct PrintJob {
     /// Identification.
@@ -213,11 +168,7 @@ pub struct PrintJob {
 
 /// A scan job.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct ScanJob {
     /// Identification.
@@ -228,11 +179,7 @@ pub struct ScanJob {
 
 /// A copy job: both a scan and a print (Partner Link appendix A).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct CopyJob {
     /// Identification.

@@ -81,6 +81,8 @@ pub mod units;
 mod alert;
 #[cfg(feature = "proptest")]
 pub mod arbitrary;
+#[cfg(all(feature = "alloc", feature = "serde"))]
+mod bounded;
 #[cfg(feature = "alloc")]
 mod colour;
 #[cfg(feature = "alloc")]
@@ -120,10 +122,7 @@ pub use hardware::{Accessory, InkCartridge, MediaSource, MediaType, Printhead};
 #[cfg(feature = "alloc")]
 pub use identity::Identity;
 #[cfg(feature = "alloc")]
-pub use jobs::{
-    CopyJob, InkUse, JobCategoryUsage, JobHeader, PrintDetails, PrintJob, ScanDetails, ScanJob,
-    Submitter,
-};
+pub use jobs::{CopyJob, InkUse, JobCategoryUsage, JobHeader, PrintDetails, PrintJob, ScanDetails, ScanJob, Submitter};
 #[cfg(feature = "alloc")]
 pub use meters::{MeterKind, Meters, VendorMeter};
 #[cfg(feature = "alloc")]

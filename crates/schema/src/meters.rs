@@ -65,15 +65,11 @@ impl FromStr for MeterKind {
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             // Canonical decimal only ("007" would not print back the same).
             return match s.parse::<u32>() {
-                Ok(code) if !s.starts_with('0') || s == "0" => {
-                    Ok(Self::Standard(MeterCode::from_code(code)))
-                }
+                Ok(code) if !s.starts_with('0') || s == "0" => Ok(Self::Standard(MeterCode::from_code(code))),
                 _ => Err(Error::InvalidMeterName),
             };
         }
-        MeterCode::from_name(s)
-            .map(Self::Standard)
-            .ok_or(Error::InvalidMeterName)
+        MeterCode::from_name(s).map(Self::Standard).ok_or(Error::InvalidMeterName)
     }
 }
 
@@ -114,14 +110,8 @@ impl VendorMeter {
     pub fn new(name: &str) -> Result<Self, Error> {
         let ok = !name.is_empty()
             && name.len() <= Self::MAX_LEN
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if ok {
-            Ok(Self(name.into()))
-        } else {
-            Err(Error::InvalidMeterName)
-        }
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok { Ok(Self(name.into())) } else { Err(Error::InvalidMeterName) }
     }
 
     /// Wraps a name known to be valid (a literal in this crate); checked in debug builds.
@@ -155,14 +145,11 @@ impl proptest::arbitrary::Arbitrary for MeterKind {
 ///
 /// JSON form: an object, `{"total": 1234, "mono": 1000, "vendor:hp.cleanings": 7}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(transparent)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(transparent))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct Meters(
     /// The readings.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::meters"))]
     #[cfg_attr(
         feature = "proptest",
         proptest(
@@ -211,10 +198,7 @@ mod tests {
         assert!(VendorMeter::new("hp.cleanings-2_x").is_ok());
         assert_eq!(VendorMeter::new(""), Err(Error::InvalidMeterName));
         assert_eq!(VendorMeter::new("a b"), Err(Error::InvalidMeterName));
-        assert_eq!(
-            VendorMeter::new(&"x".repeat(65)),
-            Err(Error::InvalidMeterName)
-        );
+        assert_eq!(VendorMeter::new(&"x".repeat(65)), Err(Error::InvalidMeterName));
         assert_eq!("vendor:".parse::<MeterKind>(), Err(Error::InvalidMeterName));
         assert_eq!("Total".parse::<MeterKind>(), Err(Error::InvalidMeterName));
     }
@@ -226,41 +210,20 @@ mod tests {
             assert_eq!(kind.to_string().parse::<MeterKind>().as_ref(), Ok(&kind));
         }
         assert_eq!("total".parse::<MeterKind>(), Ok(MeterKind::TOTAL));
-        assert_eq!(
-            "40".parse::<MeterKind>(),
-            Ok(MeterKind::Standard(MeterCode::from_code(40)))
-        );
-        assert_eq!(
-            MeterKind::Standard(MeterCode::from_code(40)).to_string(),
-            "40"
-        );
-        assert_eq!(
-            "1".parse::<MeterKind>(),
-            Ok(MeterKind::TOTAL),
-            "a known code in numeric form is the same kind"
-        );
-        assert_eq!(
-            "0".parse::<MeterKind>(),
-            Ok(MeterKind::Standard(MeterCode::from_code(0)))
-        );
+        assert_eq!("40".parse::<MeterKind>(), Ok(MeterKind::Standard(MeterCode::from_code(40))));
+        assert_eq!(MeterKind::Standard(MeterCode::from_code(40)).to_string(), "40");
+        assert_eq!("1".parse::<MeterKind>(), Ok(MeterKind::TOTAL), "a known code in numeric form is the same kind");
+        assert_eq!("0".parse::<MeterKind>(), Ok(MeterKind::Standard(MeterCode::from_code(0))));
         for bad in ["007", "4294967296", "", "vendor:", "Total", "-1"] {
-            assert_eq!(
-                bad.parse::<MeterKind>(),
-                Err(Error::InvalidMeterName),
-                "{bad:?}"
-            );
+            assert_eq!(bad.parse::<MeterKind>(), Err(Error::InvalidMeterName), "{bad:?}");
         }
     }
 
     #[cfg(feature = "serde")]
     #[test]
     fn json_is_an_object_keyed_by_kind() {
-        let m: Meters = [
-            (MeterKind::TOTAL, 10),
-            (MeterKind::Vendor(VendorMeter::new("x.y").unwrap()), 3),
-        ]
-        .into_iter()
-        .collect();
+        let m: Meters =
+            [(MeterKind::TOTAL, 10), (MeterKind::Vendor(VendorMeter::new("x.y").unwrap()), 3)].into_iter().collect();
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(json, r#"{"total":10,"vendor:x.y":3}"#);
         assert_eq!(serde_json::from_str::<Meters>(&json).unwrap(), m);

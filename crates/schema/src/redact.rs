@@ -45,11 +45,7 @@ use crate::{DeviceReport, Error, JobHeader};
 
 /// A field that can identify a person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "snake_case"))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 #[non_exhaustive]
 pub enum PersonalField {
@@ -69,14 +65,8 @@ pub enum PersonalField {
 
 impl PersonalField {
     /// Every personal field.
-    pub const ALL: [Self; 6] = [
-        Self::JobName,
-        Self::UserName,
-        Self::AccountId,
-        Self::ProjectId,
-        Self::UserDefined,
-        Self::Contact,
-    ];
+    pub const ALL: [Self; 6] =
+        [Self::JobName, Self::UserName, Self::AccountId, Self::ProjectId, Self::UserDefined, Self::Contact];
 
     /// The field's snake_case name.
     pub const fn name(self) -> &'static str {
@@ -104,11 +94,7 @@ impl PersonalField {
 
 /// What to do with one personal field.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "snake_case"))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub enum FieldPolicy {
     /// Send it as it is.
@@ -137,10 +123,7 @@ impl SiteKey {
     /// SHA-256 so that any length works.
     pub fn from_slice(material: &[u8]) -> Result<Self, Error> {
         if material.len() < Self::MIN_LEN {
-            return Err(Error::SiteKeyTooShort {
-                len: material.len(),
-                min: Self::MIN_LEN,
-            });
+            return Err(Error::SiteKeyTooShort { len: material.len(), min: Self::MIN_LEN });
         }
         let digest = <Sha256 as sha2::Digest>::digest(material);
         let mut key = [0u8; 32];
@@ -177,34 +160,23 @@ const PSEUDONYM_BYTES: usize = 16;
 impl Redaction {
     /// Sends every personal field as it is (for sites that have agreed to it).
     pub fn keep_all() -> Self {
-        Self {
-            policies: [FieldPolicy::Keep; PersonalField::ALL.len()],
-            key: None,
-        }
+        Self { policies: [FieldPolicy::Keep; PersonalField::ALL.len()], key: None }
     }
 
     /// Drops every personal field.
     pub fn drop_all() -> Self {
-        Self {
-            policies: [FieldPolicy::Drop; PersonalField::ALL.len()],
-            key: None,
-        }
+        Self { policies: [FieldPolicy::Drop; PersonalField::ALL.len()], key: None }
     }
 
     /// Pseudonymises every personal field under `key`.
     pub fn pseudonymise_all(key: SiteKey) -> Self {
-        Self {
-            policies: [FieldPolicy::Pseudonym; PersonalField::ALL.len()],
-            key: Some(key),
-        }
+        Self { policies: [FieldPolicy::Pseudonym; PersonalField::ALL.len()], key: Some(key) }
     }
 
     /// Sets the policy of one field; an error for [`FieldPolicy::Pseudonym`] without a key.
     pub fn with(mut self, field: PersonalField, policy: FieldPolicy) -> Result<Self, Error> {
         if policy == FieldPolicy::Pseudonym && self.key.is_none() {
-            return Err(Error::PseudonymWithoutKey {
-                field: field.name(),
-            });
+            return Err(Error::PseudonymWithoutKey { field: field.name() });
         }
         if let Some(slot) = self.policies.get_mut(field.index()) {
             *slot = policy;
@@ -221,10 +193,7 @@ impl Redaction {
 
     /// The policy of one field.
     pub fn policy(&self, field: PersonalField) -> FieldPolicy {
-        self.policies
-            .get(field.index())
-            .copied()
-            .unwrap_or_default()
+        self.policies.get(field.index()).copied().unwrap_or_default()
     }
 
     /// The pseudonym of `value` under this policy's key (`None` without a key).
@@ -235,8 +204,7 @@ impl Redaction {
         mac.update(PSEUDONYM_LABEL);
         mac.update(value.as_bytes());
         let tag = mac.finalize().into_bytes();
-        let mut out =
-            String::with_capacity(PSEUDONYM_PREFIX.len().saturating_add(2 * PSEUDONYM_BYTES));
+        let mut out = String::with_capacity(PSEUDONYM_PREFIX.len().saturating_add(2 * PSEUDONYM_BYTES));
         out.push_str(PSEUDONYM_PREFIX);
         out.push_str(&hex::encode(tag.get(..PSEUDONYM_BYTES)?));
         Some(out)
@@ -297,18 +265,9 @@ mod tests {
             },
             ..Default::default()
         };
-        r.events.print_jobs.push(crate::PrintJob {
-            job: h.clone(),
-            ..Default::default()
-        });
-        r.events.scan_jobs.push(ScanJob {
-            job: h.clone(),
-            ..Default::default()
-        });
-        r.events.copy_jobs.push(CopyJob {
-            job: h,
-            ..Default::default()
-        });
+        r.events.print_jobs.push(crate::PrintJob { job: h.clone(), ..Default::default() });
+        r.events.scan_jobs.push(ScanJob { job: h.clone(), ..Default::default() });
+        r.events.copy_jobs.push(CopyJob { job: h, ..Default::default() });
         r
     }
 
@@ -320,31 +279,14 @@ mod tests {
         a.apply(&mut r1);
         a.apply(&mut r2);
         b.apply(&mut r3);
-        let user = |r: &DeviceReport| {
-            r.events.print_jobs[0]
-                .job
-                .submitter
-                .user_name
-                .clone()
-                .unwrap()
-        };
+        let user = |r: &DeviceReport| r.events.print_jobs[0].job.submitter.user_name.clone().unwrap();
         assert_eq!(user(&r1), user(&r2));
         assert_ne!(user(&r1), user(&r3));
         assert_eq!(user(&r1).len(), 4 + 32);
         // Same value in another job of the same report: same pseudonym.
-        assert_eq!(
-            r1.events.scan_jobs[0].job.submitter.user_name.as_ref(),
-            Some(&user(&r1))
-        );
+        assert_eq!(r1.events.scan_jobs[0].job.submitter.user_name.as_ref(), Some(&user(&r1)));
         // Application id is not personal data.
-        assert_eq!(
-            r1.events.print_jobs[0]
-                .job
-                .submitter
-                .application_id
-                .as_deref(),
-            Some("autocad")
-        );
+        assert_eq!(r1.events.print_jobs[0].job.submitter.application_id.as_deref(), Some("autocad"));
     }
 
     #[test]
@@ -363,19 +305,11 @@ mod tests {
         let mut r = sample();
         Redaction::drop_all().apply(&mut r);
         let json = serde_json::to_string(&r).unwrap();
-        for secret in [
-            "it-admin", "plan.dwg", "alice", "acct-7", "tower-b", "floor 3",
-        ] {
+        for secret in ["it-admin", "plan.dwg", "alice", "acct-7", "tower-b", "floor 3"] {
             assert!(!json.contains(secret), "{secret} leaked: {json}");
         }
-        for key in [
-            "\"name\"",
-            "\"user_name\"",
-            "\"account_id\"",
-            "\"project_id\"",
-            "\"user_defined\"",
-            "\"contact\"",
-        ] {
+        for key in ["\"name\"", "\"user_name\"", "\"account_id\"", "\"project_id\"", "\"user_defined\"", "\"contact\""]
+        {
             assert!(!json.contains(key), "{key} still present: {json}");
         }
         assert!(json.contains("autocad"));
@@ -387,9 +321,7 @@ mod tests {
         Redaction::keep_all().apply(&mut r);
         assert_eq!(r, sample());
 
-        let policy = Redaction::keep_all()
-            .with(PersonalField::UserName, FieldPolicy::Drop)
-            .unwrap();
+        let policy = Redaction::keep_all().with(PersonalField::UserName, FieldPolicy::Drop).unwrap();
         let mut r = sample();
         policy.apply(&mut r);
         assert_eq!(r.events.copy_jobs[0].job.submitter.user_name, None);
@@ -399,9 +331,7 @@ mod tests {
     #[test]
     fn pseudonym_without_key_is_refused() {
         assert_eq!(
-            Redaction::drop_all()
-                .with(PersonalField::Contact, FieldPolicy::Pseudonym)
-                .unwrap_err(),
+            Redaction::drop_all().with(PersonalField::Contact, FieldPolicy::Pseudonym).unwrap_err(),
             Error::PseudonymWithoutKey { field: "contact" }
         );
         assert!(
@@ -418,10 +348,7 @@ mod tests {
         assert_eq!(std::format!("{k:?}"), "SiteKey(<redacted>)");
         let r = Redaction::pseudonymise_all(k);
         assert!(!std::format!("{r:?}").contains("171"));
-        assert_eq!(
-            SiteKey::from_slice(&[1; 15]).unwrap_err(),
-            Error::SiteKeyTooShort { len: 15, min: 16 }
-        );
+        assert_eq!(SiteKey::from_slice(&[1; 15]).unwrap_err(), Error::SiteKeyTooShort { len: 15, min: 16 });
         assert!(SiteKey::from_slice(&[1; 16]).is_ok());
     }
 }

@@ -4,14 +4,11 @@ use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::limits::{
-    MAX_IP_ADDRESSES, MAX_JOBS, MAX_MEDIA_TYPES, MAX_METERS, MAX_NESTED, MAX_RECORDS,
-    MAX_TEXT_BYTES,
-};
+use crate::limits::{MAX_IP_ADDRESSES, MAX_JOBS, MAX_MEDIA_TYPES, MAX_METERS, MAX_NESTED, MAX_RECORDS, MAX_TEXT_BYTES};
 use crate::{
-    Accessory, Alert, Capacity, Colour, Consumable, CopyJob, DeviceStatus, Error, Identity,
-    InkCartridge, JobHeader, Level, MediaSource, MediaType, Meters, PrintDetails, PrintJob,
-    Printhead, RecordId, ScanJob, Settings, Timestamp, Usage,
+    Accessory, Alert, Capacity, Colour, Consumable, CopyJob, DeviceStatus, Error, Identity, InkCartridge, JobHeader,
+    Level, MediaSource, MediaType, Meters, PrintDetails, PrintJob, Printhead, RecordId, ScanJob, Settings, Timestamp,
+    Usage,
 };
 
 /// Everything one device reports at one time: the record every other printfleet crate carries.
@@ -20,11 +17,7 @@ use crate::{
 /// * [`snapshot`](Self::snapshot): its current state; each report replaces the previous one.
 /// * [`events`](Self::events): jobs since the last report; each is reported once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct DeviceReport {
     /// When the agent assembled the report.
@@ -39,11 +32,7 @@ pub struct DeviceReport {
 
 /// The device's current state. Every list is keyed by record id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct Snapshot {
     /// Engine and device status, detected errors.
@@ -59,6 +48,7 @@ pub struct Snapshot {
             strategy = "crate::arbitrary::records(crate::arbitrary::consumable(), |c: &mut Consumable, id| c.record_id = id)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::records"))]
     pub consumables: Vec<Consumable>,
     /// Active alerts (SDS).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
@@ -68,6 +58,7 @@ pub struct Snapshot {
             strategy = "crate::arbitrary::records(proptest::arbitrary::any::<Alert>(), |a: &mut Alert, id| a.record_id = id)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::records"))]
     pub alerts: Vec<Alert>,
     /// Printheads (Partner Link).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
@@ -77,6 +68,7 @@ pub struct Snapshot {
             strategy = "crate::arbitrary::records(proptest::arbitrary::any::<Printhead>(), |p: &mut Printhead, id| p.record_id = id)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::records"))]
     pub printheads: Vec<Printhead>,
     /// Installed ink cartridges (Partner Link).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
@@ -86,6 +78,7 @@ pub struct Snapshot {
             strategy = "crate::arbitrary::records(proptest::arbitrary::any::<InkCartridge>(), |c: &mut InkCartridge, id| c.record_id = id)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::records"))]
     pub cartridges: Vec<InkCartridge>,
     /// Media sources: rolls, sheet feeds, trays (Partner Link).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
@@ -95,15 +88,15 @@ pub struct Snapshot {
             strategy = "crate::arbitrary::records(proptest::arbitrary::any::<MediaSource>(), |m: &mut MediaSource, id| m.record_id = id)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::records"))]
     pub media_sources: Vec<MediaSource>,
     /// Media types the printer supports, with localised names (Partner Link).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     #[cfg_attr(
         feature = "proptest",
-        proptest(
-            strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<MediaType>())"
-        )
+        proptest(strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<MediaType>())")
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::media_types"))]
     pub media_types: Vec<MediaType>,
     /// Job category thresholds and print category settings (Partner Link).
     pub settings: Settings,
@@ -115,6 +108,7 @@ pub struct Snapshot {
             strategy = "crate::arbitrary::records(proptest::arbitrary::any::<Accessory>(), |a: &mut Accessory, id| a.record_id = id)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::records"))]
     pub accessories: Vec<Accessory>,
     /// Lifetime usage counters (Partner Link); `None` for devices that keep none.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
@@ -123,11 +117,7 @@ pub struct Snapshot {
 
 /// Jobs completed since the last report. Each job is reported once; job content never is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct Events {
     /// Print jobs.
@@ -138,6 +128,7 @@ pub struct Events {
             strategy = "crate::arbitrary::jobs(proptest::arbitrary::any::<PrintJob>(), |j: &mut PrintJob| &mut j.job)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::jobs"))]
     pub print_jobs: Vec<PrintJob>,
     /// Scan jobs.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
@@ -147,6 +138,7 @@ pub struct Events {
             strategy = "crate::arbitrary::jobs(proptest::arbitrary::any::<ScanJob>(), |j: &mut ScanJob| &mut j.job)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::jobs"))]
     pub scan_jobs: Vec<ScanJob>,
     /// Copy jobs.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
@@ -156,6 +148,7 @@ pub struct Events {
             strategy = "crate::arbitrary::jobs(proptest::arbitrary::any::<CopyJob>(), |j: &mut CopyJob| &mut j.job)"
         )
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::jobs"))]
     pub copy_jobs: Vec<CopyJob>,
 }
 
@@ -167,11 +160,7 @@ impl Events {
 
     /// Pages printed by the print and copy jobs, saturating.
     pub fn pages(&self) -> crate::PageCount {
-        self.print_jobs
-            .iter()
-            .map(|j| j.print.pages)
-            .chain(self.copy_jobs.iter().map(|j| j.print.pages))
-            .sum()
+        self.print_jobs.iter().map(|j| j.print.pages).chain(self.copy_jobs.iter().map(|j| j.print.pages)).sum()
     }
 }
 
@@ -210,11 +199,7 @@ fn text(field: &'static str, value: &str) -> Result<(), Error> {
         return Err(Error::EmptyText { field });
     }
     if value.len() > MAX_TEXT_BYTES {
-        return Err(Error::TextTooLong {
-            field,
-            len: value.len(),
-            limit: MAX_TEXT_BYTES,
-        });
+        return Err(Error::TextTooLong { field, len: value.len(), limit: MAX_TEXT_BYTES });
     }
     if !is_xml_text(value) {
         return Err(Error::ControlCharacter { field });
@@ -225,9 +210,7 @@ fn text(field: &'static str, value: &str) -> Result<(), Error> {
 /// Whether every character is allowed in XML 1.0 (`Char` production, XML 1.0 §2.2): no C0
 /// control but tab, LF and CR, and neither U+FFFE nor U+FFFF. Surrogates cannot occur in `str`.
 pub fn is_xml_text(value: &str) -> bool {
-    value
-        .chars()
-        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{fffd}' | '\u{10000}'..))
+    value.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{fffd}' | '\u{10000}'..))
 }
 
 fn opt_text(field: &'static str, value: Option<&String>) -> Result<(), Error> {
@@ -235,15 +218,7 @@ fn opt_text(field: &'static str, value: Option<&String>) -> Result<(), Error> {
 }
 
 fn count(field: &'static str, count: usize, limit: usize) -> Result<(), Error> {
-    if count > limit {
-        Err(Error::TooManyItems {
-            field,
-            count,
-            limit,
-        })
-    } else {
-        Ok(())
-    }
+    if count > limit { Err(Error::TooManyItems { field, count, limit }) } else { Ok(()) }
 }
 
 fn colour(field: &'static str, c: &Colour) -> Result<(), Error> {
@@ -256,11 +231,7 @@ fn colour(field: &'static str, c: &Colour) -> Result<(), Error> {
     Ok(())
 }
 
-fn unique_records<'a, T: 'a>(
-    field: &'static str,
-    items: &'a [T],
-    id: impl Fn(&T) -> RecordId,
-) -> Result<(), Error> {
+fn unique_records<'a, T: 'a>(field: &'static str, items: &'a [T], id: impl Fn(&T) -> RecordId) -> Result<(), Error> {
     count(field, items.len(), MAX_RECORDS)?;
     let mut seen = BTreeSet::new();
     for item in items {
@@ -272,13 +243,9 @@ fn unique_records<'a, T: 'a>(
     Ok(())
 }
 
-fn map_texts(
-    field: &'static str,
-    map: &alloc::collections::BTreeMap<String, String>,
-) -> Result<(), Error> {
+fn map_texts(field: &'static str, map: &alloc::collections::BTreeMap<String, String>) -> Result<(), Error> {
     count(field, map.len(), MAX_NESTED)?;
-    map.iter()
-        .try_for_each(|(k, v)| text(field, k).and_then(|()| text(field, v)))
+    map.iter().try_for_each(|(k, v)| text(field, k).and_then(|()| text(field, v)))
 }
 
 fn validate_identity(i: &Identity) -> Result<(), Error> {
@@ -291,11 +258,7 @@ fn validate_identity(i: &Identity) -> Result<(), Error> {
     opt_text("identity.description", i.description.as_ref())?;
     opt_text("identity.object_id", i.object_id.as_ref())?;
     opt_text("identity.hostname", i.hostname.as_ref())?;
-    count(
-        "identity.ip_addresses",
-        i.ip_addresses.len(),
-        MAX_IP_ADDRESSES,
-    )?;
+    count("identity.ip_addresses", i.ip_addresses.len(), MAX_IP_ADDRESSES)?;
     opt_text("identity.location", i.location.as_ref())?;
     opt_text("identity.zone", i.zone.as_ref())?;
     opt_text("identity.contact", i.contact.as_ref())
@@ -307,41 +270,23 @@ fn validate_consumable(c: &Consumable) -> Result<(), Error> {
     }
     opt_text("snapshot.consumables.description", c.description.as_ref())?;
     opt_text("snapshot.consumables.part_number", c.part_number.as_ref())?;
-    opt_text(
-        "snapshot.consumables.serial_number",
-        c.serial_number.as_ref(),
-    )?;
+    opt_text("snapshot.consumables.serial_number", c.serial_number.as_ref())?;
     let max = crate::limits::MAX_LEVEL;
     for value in [
-        if let Level::Amount(v) = c.level {
-            Some(v)
-        } else {
-            None
-        },
-        if let Capacity::Amount(v) = c.capacity {
-            Some(v)
-        } else {
-            None
-        },
+        if let Level::Amount(v) = c.level { Some(v) } else { None },
+        if let Capacity::Amount(v) = c.capacity { Some(v) } else { None },
     ]
     .into_iter()
     .flatten()
     {
         if value > max {
-            return Err(Error::LevelOutOfRange {
-                record: c.record_id,
-                value,
-            });
+            return Err(Error::LevelOutOfRange { record: c.record_id, value });
         }
     }
     if let (Level::Amount(level), Capacity::Amount(capacity)) = (c.level, c.capacity)
         && level > capacity
     {
-        return Err(Error::LevelAboveCapacity {
-            record: c.record_id,
-            level,
-            capacity,
-        });
+        return Err(Error::LevelAboveCapacity { record: c.record_id, level, capacity });
     }
     Ok(())
 }
@@ -361,18 +306,10 @@ fn validate_snapshot(s: &Snapshot) -> Result<(), Error> {
     unique_records("snapshot.printheads", &s.printheads, |p| p.record_id)?;
     for p in &s.printheads {
         count("snapshot.printheads.colours", p.colours.len(), MAX_NESTED)?;
-        p.colours
-            .iter()
-            .try_for_each(|c| colour("snapshot.printheads.colours", c))?;
-        opt_text(
-            "snapshot.printheads.product_number",
-            p.product_number.as_ref(),
-        )?;
+        p.colours.iter().try_for_each(|c| colour("snapshot.printheads.colours", c))?;
+        opt_text("snapshot.printheads.product_number", p.product_number.as_ref())?;
         opt_text("snapshot.printheads.product_name", p.product_name.as_ref())?;
-        opt_text(
-            "snapshot.printheads.serial_number",
-            p.serial_number.as_ref(),
-        )?;
+        opt_text("snapshot.printheads.serial_number", p.serial_number.as_ref())?;
     }
 
     unique_records("snapshot.cartridges", &s.cartridges, |c| c.record_id)?;
@@ -380,15 +317,9 @@ fn validate_snapshot(s: &Snapshot) -> Result<(), Error> {
         if let Some(col) = &c.colour {
             colour("snapshot.cartridges.colour", col)?;
         }
-        opt_text(
-            "snapshot.cartridges.product_number",
-            c.product_number.as_ref(),
-        )?;
+        opt_text("snapshot.cartridges.product_number", c.product_number.as_ref())?;
         opt_text("snapshot.cartridges.product_name", c.product_name.as_ref())?;
-        opt_text(
-            "snapshot.cartridges.serial_number",
-            c.serial_number.as_ref(),
-        )?;
+        opt_text("snapshot.cartridges.serial_number", c.serial_number.as_ref())?;
         opt_text("snapshot.cartridges.manufacturer", c.manufacturer.as_ref())?;
     }
 
@@ -400,22 +331,11 @@ fn validate_snapshot(s: &Snapshot) -> Result<(), Error> {
 
     validate_media_types(&s.media_types)?;
 
-    count(
-        "snapshot.settings.job_category_thresholds",
-        s.settings.job_category_thresholds.len(),
-        MAX_NESTED,
-    )?;
+    count("snapshot.settings.job_category_thresholds", s.settings.job_category_thresholds.len(), MAX_NESTED)?;
     for t in &s.settings.job_category_thresholds {
-        text(
-            "snapshot.settings.job_category_thresholds.category",
-            &t.category,
-        )?;
+        text("snapshot.settings.job_category_thresholds.category", &t.category)?;
     }
-    count(
-        "snapshot.settings.print_categories",
-        s.settings.print_categories.len(),
-        MAX_NESTED,
-    )?;
+    count("snapshot.settings.print_categories", s.settings.print_categories.len(), MAX_NESTED)?;
     for c in &s.settings.print_categories {
         text("snapshot.settings.print_categories.category", &c.category)?;
         opt_text("snapshot.settings.print_categories.name", c.name.as_ref())?;
@@ -425,18 +345,9 @@ fn validate_snapshot(s: &Snapshot) -> Result<(), Error> {
     unique_records("snapshot.accessories", &s.accessories, |a| a.record_id)?;
     for a in &s.accessories {
         text("snapshot.accessories.name", &a.name)?;
-        opt_text(
-            "snapshot.accessories.product_number",
-            a.product_number.as_ref(),
-        )?;
-        opt_text(
-            "snapshot.accessories.serial_number",
-            a.serial_number.as_ref(),
-        )?;
-        opt_text(
-            "snapshot.accessories.firmware_version",
-            a.firmware_version.as_ref(),
-        )?;
+        opt_text("snapshot.accessories.product_number", a.product_number.as_ref())?;
+        opt_text("snapshot.accessories.serial_number", a.serial_number.as_ref())?;
+        opt_text("snapshot.accessories.firmware_version", a.firmware_version.as_ref())?;
     }
 
     s.usage.as_ref().map_or(Ok(()), validate_usage)
@@ -452,35 +363,17 @@ fn validate_media_types(types: &[MediaType]) -> Result<(), Error> {
 }
 
 fn validate_usage(u: &Usage) -> Result<(), Error> {
-    count(
-        "snapshot.usage.cartridge_types",
-        u.cartridge_types.len(),
-        MAX_NESTED,
-    )?;
+    count("snapshot.usage.cartridge_types", u.cartridge_types.len(), MAX_NESTED)?;
     for c in &u.cartridge_types {
-        text(
-            "snapshot.usage.cartridge_types.product_number",
-            &c.product_number,
-        )?;
+        text("snapshot.usage.cartridge_types.product_number", &c.product_number)?;
     }
-    count(
-        "snapshot.usage.media_types",
-        u.media_types.len(),
-        MAX_NESTED,
-    )?;
+    count("snapshot.usage.media_types", u.media_types.len(), MAX_NESTED)?;
     for m in &u.media_types {
         text("snapshot.usage.media_types.media_type", &m.media_type)?;
     }
-    count(
-        "snapshot.usage.application_categories",
-        u.application_categories.len(),
-        MAX_NESTED,
-    )?;
+    count("snapshot.usage.application_categories", u.application_categories.len(), MAX_NESTED)?;
     for a in &u.application_categories {
-        text(
-            "snapshot.usage.application_categories.category",
-            &a.category,
-        )?;
+        text("snapshot.usage.application_categories.category", &a.category)?;
     }
     Ok(())
 }
@@ -488,15 +381,9 @@ fn validate_usage(u: &Usage) -> Result<(), Error> {
 fn validate_header(field: &'static str, h: &JobHeader) -> Result<(), Error> {
     opt_text(field, h.name.as_ref())?;
     let s = &h.submitter;
-    [
-        &s.project_id,
-        &s.application_id,
-        &s.user_defined,
-        &s.account_id,
-        &s.user_name,
-    ]
-    .into_iter()
-    .try_for_each(|v| opt_text(field, v.as_ref()))
+    [&s.project_id, &s.application_id, &s.user_defined, &s.account_id, &s.user_name]
+        .into_iter()
+        .try_for_each(|v| opt_text(field, v.as_ref()))
 }
 
 fn validate_print(field: &'static str, p: &PrintDetails) -> Result<(), Error> {
@@ -504,25 +391,16 @@ fn validate_print(field: &'static str, p: &PrintDetails) -> Result<(), Error> {
     count(field, p.ink.len(), MAX_NESTED)?;
     p.ink.iter().try_for_each(|i| colour(field, &i.colour))?;
     count(field, p.application_categories.len(), MAX_NESTED)?;
-    p.application_categories
-        .iter()
-        .try_for_each(|c| text(field, &c.category))
+    p.application_categories.iter().try_for_each(|c| text(field, &c.category))
 }
 
-fn unique_jobs<'a, T: 'a>(
-    field: &'static str,
-    jobs: &'a [T],
-    header: impl Fn(&T) -> &JobHeader,
-) -> Result<(), Error> {
+fn unique_jobs<'a, T: 'a>(field: &'static str, jobs: &'a [T], header: impl Fn(&T) -> &JobHeader) -> Result<(), Error> {
     count(field, jobs.len(), MAX_JOBS)?;
     let mut seen = BTreeSet::new();
     for job in jobs {
         let h = header(job);
         if !seen.insert(h.uuid) {
-            return Err(Error::DuplicateJob {
-                field,
-                uuid: h.uuid,
-            });
+            return Err(Error::DuplicateJob { field, uuid: h.uuid });
         }
         validate_header(field, h)?;
     }
@@ -531,12 +409,8 @@ fn unique_jobs<'a, T: 'a>(
 
 fn validate_events(e: &Events) -> Result<(), Error> {
     unique_jobs("events.print_jobs", &e.print_jobs, |j| &j.job)?;
-    e.print_jobs
-        .iter()
-        .try_for_each(|j| validate_print("events.print_jobs.print", &j.print))?;
+    e.print_jobs.iter().try_for_each(|j| validate_print("events.print_jobs.print", &j.print))?;
     unique_jobs("events.scan_jobs", &e.scan_jobs, |j| &j.job)?;
     unique_jobs("events.copy_jobs", &e.copy_jobs, |j| &j.job)?;
-    e.copy_jobs
-        .iter()
-        .try_for_each(|j| validate_print("events.copy_jobs.print", &j.print))
+    e.copy_jobs.iter().try_for_each(|j| validate_print("events.copy_jobs.print", &j.print))
 }

@@ -32,9 +32,7 @@ pub const SAMPLE_TIME: Timestamp = match Timestamp::from_unix_millis(1_793_610_0
 };
 
 fn at(offset_ms: u64) -> Timestamp {
-    SAMPLE_TIME
-        .checked_add(DurationMs(offset_ms))
-        .unwrap_or(SAMPLE_TIME)
+    SAMPLE_TIME.checked_add(DurationMs(offset_ms)).unwrap_or(SAMPLE_TIME)
 }
 
 fn s(text: &str) -> Option<String> {
@@ -80,11 +78,7 @@ pub fn office_laser() -> DeviceReport {
             part,
             Level::Amount(level),
             100,
-            if level < 10 {
-                ConsumableStatus::LOW
-            } else {
-                ConsumableStatus::OK
-            },
+            if level < 10 { ConsumableStatus::LOW } else { ConsumableStatus::OK },
         )
     };
     let mut waste = supply(
@@ -114,9 +108,7 @@ pub fn office_laser() -> DeviceReport {
             hostname: s("NPI1A2B3C"),
             ip_addresses: vec![
                 IpAddr::V4(Ipv4Addr::new(10, 20, 30, 41)),
-                IpAddr::V6(Ipv6Addr::new(
-                    0xfe80, 0, 0, 0, 0x3e52, 0x82ff, 0xfe1a, 0x2b3c,
-                )),
+                IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0x3e52, 0x82ff, 0xfe1a, 0x2b3c)),
             ],
             location: s("Building A, floor 2, copy room"),
             zone: s("EMEA-MAD-A2"),
@@ -254,11 +246,7 @@ pub fn inkjet() -> DeviceReport {
                 name: s(&alloc::format!("invoice-{n}.pdf")),
                 uuid: Uuid::from_u128(0x1e7_0000_0000_0000_0000_0000_0000_0000 + u128::from(n)),
                 sequence: 900 + n,
-                submitter: Submitter {
-                    user_name: s("jdoe"),
-                    submitted_at: Some(at(n * 60_000)),
-                    ..Default::default()
-                },
+                submitter: Submitter { user_name: s("jdoe"), submitted_at: Some(at(n * 60_000)), ..Default::default() },
             },
             print: PrintDetails {
                 printed_at: Some(at(n * 60_000 + 20_000)),
@@ -268,10 +256,7 @@ pub fn inkjet() -> DeviceReport {
                 pages: PageCount(1 + n),
                 copies: 1,
                 print_time: DurationMs(14_000 + n * 3_000),
-                ink: vec![InkUse {
-                    colour: Colour::Black,
-                    volume: InkNl(52_000 * (1 + n)),
-                }],
+                ink: vec![InkUse { colour: Colour::Black, volume: InkNl(52_000 * (1 + n)) }],
                 media_area: AreaMm2(62_370 * (1 + n)),
                 printed_area: AreaMm2(20_000 * (1 + n)),
                 non_white_coverage: BasisPoints::new(650).ok(),
@@ -281,16 +266,8 @@ pub fn inkjet() -> DeviceReport {
         });
     }
     report.events.scan_jobs.push(ScanJob {
-        job: JobHeader {
-            uuid: Uuid::from_u128(0x1e7_5ca0),
-            sequence: 905,
-            ..Default::default()
-        },
-        scan: ScanDetails {
-            scanned_at: Some(at(400_000)),
-            status: JobStatus::SCANNED,
-            scanned_area: AreaMm2(62_370),
-        },
+        job: JobHeader { uuid: Uuid::from_u128(0x1e7_5ca0), sequence: 905, ..Default::default() },
+        scan: ScanDetails { scanned_at: Some(at(400_000)), status: JobStatus::SCANNED, scanned_area: AreaMm2(62_370) },
     });
     report
 }
@@ -302,14 +279,7 @@ pub const MAX_SAMPLE_JOBS: usize = 10 * limits::MAX_JOBS;
 /// A large-format printer (Partner Link-style: every appendix A record) with `jobs` jobs (at most
 /// [`MAX_SAMPLE_JOBS`]), every tenth of them a copy job, the rest print jobs.
 pub fn large_format(jobs: usize) -> DeviceReport {
-    let colours = [
-        Colour::Cyan,
-        Colour::Magenta,
-        Colour::Yellow,
-        Colour::MatteBlack,
-        Colour::PhotoBlack,
-        Colour::Grey,
-    ];
+    let colours = [Colour::Cyan, Colour::Magenta, Colour::Yellow, Colour::MatteBlack, Colour::PhotoBlack, Colour::Grey];
     let mut report = DeviceReport {
         generated_at: SAMPLE_TIME,
         identity: Identity {
@@ -335,10 +305,7 @@ pub fn large_format(jobs: usize) -> DeviceReport {
             },
             meters: [
                 (MeterKind::TOTAL, 12_730),
-                (
-                    MeterKind::Vendor(VendorMeter::new_unchecked("hp.printhead-cleanings")),
-                    88,
-                ),
+                (MeterKind::Vendor(VendorMeter::new_unchecked("hp.printhead-cleanings")), 88),
             ]
             .into_iter()
             .collect(),
@@ -372,11 +339,7 @@ pub fn large_format(jobs: usize) -> DeviceReport {
                 .map(|(c, id)| InkCartridge {
                     record_id: RecordId(id),
                     colour: Some(c.clone()),
-                    status: if id == 4 {
-                        CartridgeStatus::LOW
-                    } else {
-                        CartridgeStatus::OK
-                    },
+                    status: if id == 4 { CartridgeStatus::LOW } else { CartridgeStatus::OK },
                     product_number: s("P2V71A"),
                     product_name: s("HP 730 300-ml DesignJet Ink Cartridge"),
                     serial_number: s(&alloc::format!("CT730{id:05}")),
@@ -415,31 +378,14 @@ pub fn large_format(jobs: usize) -> DeviceReport {
                 },
             ],
             media_types: [
-                (
-                    "bond",
-                    "Bond and Coated Paper > Plain Paper",
-                    "Papel normal",
-                ),
-                (
-                    "coated",
-                    "Bond and Coated Paper > Coated Paper",
-                    "Papel recubierto",
-                ),
-                (
-                    "photo-gloss",
-                    "Photo Paper > Photo Gloss Paper",
-                    "Papel fotográfico satinado",
-                ),
+                ("bond", "Bond and Coated Paper > Plain Paper", "Papel normal"),
+                ("coated", "Bond and Coated Paper > Coated Paper", "Papel recubierto"),
+                ("photo-gloss", "Photo Paper > Photo Gloss Paper", "Papel fotográfico satinado"),
             ]
             .into_iter()
             .map(|(id, en, es)| MediaType {
                 id: id.into(),
-                names: [
-                    ("en".to_string(), en.to_string()),
-                    ("es".to_string(), es.to_string()),
-                ]
-                .into_iter()
-                .collect(),
+                names: [("en".to_string(), en.to_string()), ("es".to_string(), es.to_string())].into_iter().collect(),
             })
             .collect(),
             settings: Settings {
@@ -452,19 +398,14 @@ pub fn large_format(jobs: usize) -> DeviceReport {
                         category: "medium".into(),
                         max_coverage: BasisPoints::new(4_000).unwrap_or(BasisPoints::ZERO),
                     },
-                    JobCategoryThreshold {
-                        category: "high".into(),
-                        max_coverage: BasisPoints::FULL,
-                    },
+                    JobCategoryThreshold { category: "high".into(), max_coverage: BasisPoints::FULL },
                 ],
                 print_categories: vec![
                     PrintCategory {
                         category: "cad".into(),
                         name: s("CAD drawings"),
                         enabled: true,
-                        settings: [("ink_saving".to_string(), "off".to_string())]
-                            .into_iter()
-                            .collect(),
+                        settings: [("ink_saving".to_string(), "off".to_string())].into_iter().collect(),
                     },
                     PrintCategory {
                         category: "poster".into(),
@@ -498,14 +439,8 @@ pub fn large_format(jobs: usize) -> DeviceReport {
                     insertions: 19,
                 }],
                 media_types: vec![
-                    MediaTypeUsage {
-                        media_type: "bond".into(),
-                        area: AreaMm2(2_315_000_000),
-                    },
-                    MediaTypeUsage {
-                        media_type: "coated".into(),
-                        area: AreaMm2(418_500_000),
-                    },
+                    MediaTypeUsage { media_type: "bond".into(), area: AreaMm2(2_315_000_000) },
+                    MediaTypeUsage { media_type: "coated".into(), area: AreaMm2(418_500_000) },
                 ],
                 scanned_area_total: AreaMm2(96_000_000),
                 scanned_area_scans: AreaMm2(71_000_000),
@@ -551,11 +486,7 @@ pub fn large_format(jobs: usize) -> DeviceReport {
         let media = AreaMm2(w * len / 1_000_000);
         let print = PrintDetails {
             printed_at: Some(at(n * 90_000 + 45_000)),
-            status: if n % 25 == 24 {
-                JobStatus::CANCELLED
-            } else {
-                JobStatus::PRINTED
-            },
+            status: if n % 25 == 24 { JobStatus::CANCELLED } else { JobStatus::PRINTED },
             source: JobSource::DRIVER,
             ink_coverage_category: s(["low", "medium", "high"]
                 .get(usize::try_from(n % 3).unwrap_or(0))
@@ -568,10 +499,7 @@ pub fn large_format(jobs: usize) -> DeviceReport {
             ink: colours
                 .iter()
                 .zip(1u64..)
-                .map(|(c, k)| InkUse {
-                    colour: c.clone(),
-                    volume: InkNl(15_000 * k + n % 13 * 1_000),
-                })
+                .map(|(c, k)| InkUse { colour: c.clone(), volume: InkNl(15_000 * k + n % 13 * 1_000) })
                 .collect(),
             media_area: media,
             printed_area: AreaMm2(media.0 * 3 / 5),
@@ -582,16 +510,12 @@ pub fn large_format(jobs: usize) -> DeviceReport {
                 ink: InkNl(420_000),
                 media_length: LengthUm(len),
             }],
-            non_white_coverage: BasisPoints::new(u16::try_from(1_200 + n % 50 * 10).unwrap_or(0))
-                .ok(),
+            non_white_coverage: BasisPoints::new(u16::try_from(1_200 + n % 50 * 10).unwrap_or(0)).ok(),
             colour_coverage: BasisPoints::new(u16::try_from(300 + n % 20 * 10).unwrap_or(0)).ok(),
         };
         if n % 10 == 9 {
             report.events.copy_jobs.push(CopyJob {
-                job: JobHeader {
-                    name: None,
-                    ..header
-                },
+                job: JobHeader { name: None, ..header },
                 scan: ScanDetails {
                     scanned_at: Some(at(n * 90_000 + 10_000)),
                     status: JobStatus::SCANNED,
@@ -600,21 +524,141 @@ pub fn large_format(jobs: usize) -> DeviceReport {
                 print,
             });
         } else {
-            report
-                .events
-                .print_jobs
-                .push(PrintJob { job: header, print });
+            report.events.print_jobs.push(PrintJob { job: header, print });
         }
     }
     report
 }
 
-/// Every sample, by name: `("office_laser", ..)`, `("inkjet", ..)`, `("large_format", ..)` (with 200 jobs).
+/// A report in which every optional field is present and every list has an entry, with
+/// awkward values: text needing escapes in every encoding, colours and codes this version does
+/// not know, vendor and unknown meters, IPv6, the extreme timestamps and integers.
+pub fn every_field() -> DeviceReport {
+    let mut r = large_format(10);
+    r.generated_at = Timestamp::MAX;
+    let i = &mut r.identity;
+    i.description = s("DesignJet <T1700dr> & \"friends\" 'quoted'\ttab\r\nnew line, ünïcødé ✓ 𝄞");
+    i.object_id = s("1.3.6.1.4.1.11.2.3.9.1");
+    i.zone = s("EMEA-MAD-A2");
+    i.contact = s("plotter-admin@example.com");
+    i.ip_addresses.push(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x25)));
+    let snap = &mut r.snapshot;
+    snap.status.errors = DetectedErrors::from_bits(0xffff);
+    snap.status.engine = EngineStatus::from_code(4_000_000_000);
+    snap.meters.set(MeterKind::MONO, 1);
+    snap.meters.set(MeterKind::Standard(MeterCode::from_code(99)), 5);
+    snap.consumables = vec![
+        Consumable {
+            record_id: RecordId(1),
+            kind: SupplyType::INK_CARTRIDGE,
+            class: SupplyClass::SUPPLY_THAT_IS_CONSUMED,
+            colour: Some(Colour::Other("chromatic red".into())),
+            description: s("HP 730 Chromatic Red"),
+            part_number: s("P2V72A"),
+            serial_number: s("CT73000099"),
+            unit: SupplyUnit::TENTHS_OF_MILLILITERS,
+            level: Level::Amount(1_234),
+            capacity: Capacity::Amount(3_000),
+            status: ConsumableStatus::OK,
+            page_count: Some(PageCount(12_730)),
+            observed_at: Some(Timestamp::UNIX_EPOCH),
+        },
+        Consumable {
+            record_id: RecordId(u64::MAX),
+            kind: SupplyType::from_code(70_000),
+            class: SupplyClass::RECEPTACLE_THAT_IS_FILLED,
+            colour: None,
+            description: s("Waste ink"),
+            part_number: None,
+            serial_number: None,
+            unit: SupplyUnit::from_code(12_345),
+            level: Level::SomeRemaining,
+            capacity: Capacity::Unrestricted,
+            status: ConsumableStatus::from_code(77),
+            page_count: None,
+            observed_at: None,
+        },
+    ];
+    snap.alerts = vec![Alert {
+        record_id: RecordId(3),
+        description: s("Printhead 2 \"replace soon\""),
+        code: AlertCode::SUBUNIT_LIFE_ALMOST_OVER,
+        vendor_code: s("86:01"),
+        group: AlertGroup::MARKER,
+        group_index: Some(2),
+        location: Some(0),
+        severity: AlertSeverity::CRITICAL,
+        training_level: TrainingLevel::FIELD_SERVICE,
+        page_count: Some(PageCount(12_700)),
+        raised_at: Some(SAMPLE_TIME),
+    }];
+    if let Some(c) = snap.cartridges.first_mut() {
+        c.colour = Some(Colour::Other("neon <green>".into()));
+    }
+    if let Some(m) = snap.media_sources.get_mut(2) {
+        *m = MediaSource {
+            record_id: RecordId(3),
+            kind: InputType::from_code(64),
+            name: s("Sheet & cut"),
+            status: MediaSourceStatus::ERROR,
+            media_type: s("photo-gloss"),
+            width: Some(LengthUm(0)),
+            height: Some(LengthUm(u64::MAX)),
+        };
+    }
+    if let Some(a) = snap.accessories.get_mut(1) {
+        *a = Accessory {
+            record_id: RecordId(2),
+            name: "Take-up reel".into(),
+            status: AccessoryStatus::OK,
+            product_number: s("CQ109A"),
+            serial_number: s("TUR0001"),
+            firmware_version: s("1.0.3"),
+        };
+    }
+    if let Some(c) = snap.settings.print_categories.get_mut(1) {
+        c.name = s("Posters & banners");
+    }
+    let e = &mut r.events;
+    if let Some(j) = e.print_jobs.first_mut() {
+        j.job.name = s("floor \"plan\" <A1> & notes");
+        j.job.submitter.user_defined = s("floor 3");
+        j.print.printed_at = Some(Timestamp::MAX);
+    }
+    e.scan_jobs.push(ScanJob {
+        job: JobHeader {
+            name: s("site-survey.tif"),
+            uuid: Uuid::from_u128(u128::MAX),
+            sequence: u64::MAX,
+            submitter: Submitter {
+                project_id: s("tower-b"),
+                application_id: s("hp-click"),
+                user_defined: s("scan & archive"),
+                account_id: s("acct-9"),
+                user_name: s("surveyor"),
+                submitted_at: Some(Timestamp::UNIX_EPOCH),
+            },
+        },
+        scan: ScanDetails {
+            scanned_at: Some(SAMPLE_TIME),
+            status: JobStatus::SCANNED,
+            scanned_area: AreaMm2(914_400 * 1_200),
+        },
+    });
+    if let Some(copy) = e.copy_jobs.first_mut() {
+        copy.job.name = s("copy of A0 sheet");
+    }
+    r
+}
+
+/// Every sample, by name: `("office_laser", ..)`, `("inkjet", ..)`, `("large_format", ..)` (with
+/// 200 jobs) and `("every_field", ..)`.
 pub fn all() -> Vec<(&'static str, DeviceReport)> {
     vec![
         ("office_laser", office_laser()),
         ("inkjet", inkjet()),
         ("large_format", large_format(200)),
+        ("every_field", every_field()),
     ]
 }
 
@@ -628,9 +672,7 @@ mod tests {
         let big = super::large_format(crate::limits::MAX_JOBS);
         assert_eq!(big.validate(), Ok(()));
         assert!(
-            super::large_format(crate::limits::MAX_JOBS * 10 / 9 + 10)
-                .validate()
-                .is_err(),
+            super::large_format(crate::limits::MAX_JOBS * 10 / 9 + 10).validate().is_err(),
             "more print jobs than the limit"
         );
     }

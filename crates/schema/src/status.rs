@@ -6,11 +6,7 @@ use crate::codes::{DeviceState, EngineStatus, PrinterState};
 
 /// The device's overall status (SDS device status, Partner Link "print engine status").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct DeviceStatus {
     /// Print engine status.
@@ -114,10 +110,7 @@ impl DetectedErrors {
         for (octet_index, octet) in octets.iter().take(2).enumerate() {
             for bit in 0..8u16 {
                 if octet & (0x80 >> bit) != 0 {
-                    let n = u16::try_from(octet_index)
-                        .unwrap_or(0)
-                        .saturating_mul(8)
-                        .saturating_add(bit);
+                    let n = u16::try_from(octet_index).unwrap_or(0).saturating_mul(8).saturating_add(bit);
                     bits |= 1 << n;
                 }
             }
@@ -156,11 +149,7 @@ impl DetectedErrors {
 
     /// The names of the conditions set, in bit order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        ERROR_NAMES
-            .iter()
-            .enumerate()
-            .filter(move |(n, _)| self.0 & (1u16 << n) != 0)
-            .map(|(_, name)| *name)
+        ERROR_NAMES.iter().enumerate().filter(move |(n, _)| self.0 & (1u16 << n) != 0).map(|(_, name)| *name)
     }
 
     /// The condition with this name (as [`names`](Self::names) yields).
@@ -203,10 +192,7 @@ impl<'de> serde::Deserialize<'de> for DetectedErrors {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an array of detected error names")
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<DetectedErrors, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<DetectedErrors, A::Error> {
                 let mut set = DetectedErrors::NONE;
                 // At most one entry per bit is meaningful; refuse to loop over an endless array.
                 let mut seen = 0usize;
@@ -232,9 +218,7 @@ impl<'de> serde::Deserialize<'de> for DetectedErrors {
                         f.write_str("a detected error name")
                     }
                     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneError, E> {
-                        DetectedErrors::from_name(v)
-                            .map(OneError)
-                            .ok_or_else(|| E::unknown_variant(v, &ERROR_NAMES))
+                        DetectedErrors::from_name(v).map(OneError).ok_or_else(|| E::unknown_variant(v, &ERROR_NAMES))
                     }
                 }
                 deserializer.deserialize_str(NameVisitor)
@@ -252,27 +236,12 @@ mod tests {
 
     #[test]
     fn octet_order_follows_rfc_2790() {
-        assert_eq!(
-            DetectedErrors::from_octets(&[0x80]),
-            DetectedErrors::LOW_PAPER
-        );
-        assert_eq!(
-            DetectedErrors::from_octets(&[0x01]),
-            DetectedErrors::SERVICE_REQUESTED
-        );
-        assert_eq!(
-            DetectedErrors::from_octets(&[0x00, 0x80]),
-            DetectedErrors::INPUT_TRAY_MISSING
-        );
-        assert_eq!(
-            DetectedErrors::from_octets(&[0x00, 0x02]),
-            DetectedErrors::OVERDUE_PREVENT_MAINT
-        );
+        assert_eq!(DetectedErrors::from_octets(&[0x80]), DetectedErrors::LOW_PAPER);
+        assert_eq!(DetectedErrors::from_octets(&[0x01]), DetectedErrors::SERVICE_REQUESTED);
+        assert_eq!(DetectedErrors::from_octets(&[0x00, 0x80]), DetectedErrors::INPUT_TRAY_MISSING);
+        assert_eq!(DetectedErrors::from_octets(&[0x00, 0x02]), DetectedErrors::OVERDUE_PREVENT_MAINT);
         assert_eq!(DetectedErrors::from_octets(&[]), DetectedErrors::NONE);
-        assert_eq!(
-            DetectedErrors::from_octets(&[0, 0, 0xff]),
-            DetectedErrors::NONE
-        );
+        assert_eq!(DetectedErrors::from_octets(&[0, 0, 0xff]), DetectedErrors::NONE);
         for bits in [0u16, 1, 0x8000, 0x1234, 0xffff] {
             let e = DetectedErrors::from_bits(bits);
             assert_eq!(DetectedErrors::from_octets(&e.to_octets()), e);
@@ -281,18 +250,13 @@ mod tests {
 
     #[test]
     fn names_in_bit_order() {
-        let e = DetectedErrors::NO_TONER
-            | DetectedErrors::LOW_PAPER
-            | DetectedErrors::from_bits(0x8000);
+        let e = DetectedErrors::NO_TONER | DetectedErrors::LOW_PAPER | DetectedErrors::from_bits(0x8000);
         let names: [&str; 3] = {
             let mut it = e.names();
             [it.next().unwrap(), it.next().unwrap(), it.next().unwrap()]
         };
         assert_eq!(names, ["low_paper", "no_toner", "bit_15"]);
-        assert_eq!(
-            DetectedErrors::from_name("jammed"),
-            Some(DetectedErrors::JAMMED)
-        );
+        assert_eq!(DetectedErrors::from_name("jammed"), Some(DetectedErrors::JAMMED));
         assert_eq!(DetectedErrors::from_name("jam"), None);
     }
 

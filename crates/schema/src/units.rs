@@ -152,11 +152,7 @@ impl BasisPoints {
 
     /// `bp` basis points; an error above 10 000 (100 %).
     pub const fn new(bp: u16) -> Result<Self, Error> {
-        if bp <= Self::FULL.0 {
-            Ok(Self(bp))
-        } else {
-            Err(Error::BasisPointsOutOfRange { value: bp })
-        }
+        if bp <= Self::FULL.0 { Ok(Self(bp)) } else { Err(Error::BasisPointsOutOfRange { value: bp }) }
     }
 
     /// Whole percent (0 to 100); an error above 100.
@@ -165,9 +161,7 @@ impl BasisPoints {
             // At most 100 * 100: the saturation never happens.
             Ok(Self((percent as u16).saturating_mul(100)))
         } else {
-            Err(Error::BasisPointsOutOfRange {
-                value: percent as u16,
-            })
+            Err(Error::BasisPointsOutOfRange { value: percent as u16 })
         }
     }
 
@@ -208,11 +202,7 @@ impl Timestamp {
 
     /// The instant `ms` milliseconds after the epoch; an error past [`Timestamp::MAX`].
     pub const fn from_unix_millis(ms: u64) -> Result<Self, Error> {
-        if ms <= Self::MAX.0 {
-            Ok(Self(ms))
-        } else {
-            Err(Error::TimestampOutOfRange { millis: ms })
-        }
+        if ms <= Self::MAX.0 { Ok(Self(ms)) } else { Err(Error::TimestampOutOfRange { millis: ms }) }
     }
 
     /// Milliseconds since the epoch.
@@ -256,9 +246,7 @@ impl TryFrom<std::time::SystemTime> for Timestamp {
     /// Converts a time the caller read from a clock (this crate never reads one); an error
     /// before 1970 or after 9999, truncating to the millisecond.
     fn try_from(t: std::time::SystemTime) -> Result<Self, Error> {
-        let since = t
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|_| Error::TimestampOutOfRange { millis: 0 })?;
+        let since = t.duration_since(std::time::UNIX_EPOCH).map_err(|_| Error::TimestampOutOfRange { millis: 0 })?;
         let ms = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);
         Self::from_unix_millis(ms)
     }
@@ -299,23 +287,13 @@ mod tests {
     #[test]
     fn timestamp_range_is_enforced() {
         assert_eq!(Timestamp::from_unix_millis(0), Ok(Timestamp::UNIX_EPOCH));
-        assert_eq!(
-            Timestamp::from_unix_millis(253_402_300_799_999),
-            Ok(Timestamp::MAX)
-        );
+        assert_eq!(Timestamp::from_unix_millis(253_402_300_799_999), Ok(Timestamp::MAX));
         assert_eq!(
             Timestamp::from_unix_millis(253_402_300_800_000),
-            Err(Error::TimestampOutOfRange {
-                millis: 253_402_300_800_000
-            })
+            Err(Error::TimestampOutOfRange { millis: 253_402_300_800_000 })
         );
         assert_eq!(Timestamp::MAX.checked_add(DurationMs(1)), None);
-        assert_eq!(
-            Timestamp::UNIX_EPOCH
-                .checked_add(DurationMs(5))
-                .map(Timestamp::unix_millis),
-            Some(5)
-        );
+        assert_eq!(Timestamp::UNIX_EPOCH.checked_add(DurationMs(5)).map(Timestamp::unix_millis), Some(5));
         let a = Timestamp::from_unix_millis(10).unwrap();
         let b = Timestamp::from_unix_millis(25).unwrap();
         assert_eq!(b.duration_since(a), Some(DurationMs(15)));
@@ -325,10 +303,7 @@ mod tests {
     #[test]
     fn basis_points_reject_more_than_full() {
         assert_eq!(BasisPoints::new(10_000), Ok(BasisPoints::FULL));
-        assert_eq!(
-            BasisPoints::new(10_001),
-            Err(Error::BasisPointsOutOfRange { value: 10_001 })
-        );
+        assert_eq!(BasisPoints::new(10_001), Err(Error::BasisPointsOutOfRange { value: 10_001 }));
         assert_eq!(BasisPoints::from_percent(100), Ok(BasisPoints::FULL));
         assert_eq!(BasisPoints::from_percent(7).map(BasisPoints::get), Ok(700));
         assert!(BasisPoints::from_percent(101).is_err());
@@ -337,22 +312,14 @@ mod tests {
     #[test]
     fn unit_conversions_are_exact_and_checked() {
         assert_eq!(LengthUm::from_mm(3), Some(LengthUm(3_000)));
-        assert_eq!(
-            LengthUm::from_inches_ten_thousandths(10_000),
-            Some(LengthUm(25_400))
-        );
+        assert_eq!(LengthUm::from_inches_ten_thousandths(10_000), Some(LengthUm(25_400)));
         assert_eq!(LengthUm::from_inches_ten_thousandths(u64::MAX), None);
         assert_eq!(InkNl::from_ml(2), Some(InkNl(2_000_000)));
         assert_eq!(AreaMm2::from_m2(u64::MAX), None);
         assert_eq!(AreaMm2(5).checked_add(AreaMm2(u64::MAX)), None);
         assert_eq!(AreaMm2(5).checked_sub(AreaMm2(6)), None);
         assert_eq!(AreaMm2(5).checked_sub(AreaMm2(2)), Some(AreaMm2(3)));
-        assert_eq!(
-            [PageCount(u64::MAX), PageCount(1)]
-                .into_iter()
-                .sum::<PageCount>(),
-            PageCount(u64::MAX)
-        );
+        assert_eq!([PageCount(u64::MAX), PageCount(1)].into_iter().sum::<PageCount>(), PageCount(u64::MAX));
         assert_eq!([InkNl(2), InkNl(3)].into_iter().sum::<InkNl>(), InkNl(5));
     }
 
@@ -360,10 +327,7 @@ mod tests {
     #[test]
     fn system_time_converts_at_millisecond_precision() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_500_999);
-        assert_eq!(
-            Timestamp::try_from(t).map(Timestamp::unix_millis),
-            Ok(1_500)
-        );
+        assert_eq!(Timestamp::try_from(t).map(Timestamp::unix_millis), Ok(1_500));
         let before = std::time::UNIX_EPOCH - std::time::Duration::from_secs(1);
         assert!(Timestamp::try_from(before).is_err());
     }

@@ -7,30 +7,24 @@ use crate::units::{AreaMm2, InkNl, LengthUm, PageCount};
 
 /// Lifetime usage counters of the printer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct Usage {
     /// Per ink cartridge type the printer supports.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     #[cfg_attr(
         feature = "proptest",
-        proptest(
-            strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<CartridgeTypeUsage>())"
-        )
+        proptest(strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<CartridgeTypeUsage>())")
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::nested"))]
     pub cartridge_types: Vec<CartridgeTypeUsage>,
     /// Per media type used.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     #[cfg_attr(
         feature = "proptest",
-        proptest(
-            strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<MediaTypeUsage>())"
-        )
+        proptest(strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<MediaTypeUsage>())")
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::nested"))]
     pub media_types: Vec<MediaTypeUsage>,
     /// Total area scanned, scans and copies together.
     pub scanned_area_total: AreaMm2,
@@ -42,10 +36,9 @@ pub struct Usage {
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     #[cfg_attr(
         feature = "proptest",
-        proptest(
-            strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<ApplicationCategoryUsage>())"
-        )
+        proptest(strategy = "crate::arbitrary::small_vec(proptest::arbitrary::any::<ApplicationCategoryUsage>())")
     )]
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::bounded::nested"))]
     pub application_categories: Vec<ApplicationCategoryUsage>,
     /// Number of jobs.
     pub jobs: u64,
@@ -59,11 +52,7 @@ pub struct Usage {
 
 /// Usage of one ink cartridge type, over all cartridges of that type.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct CartridgeTypeUsage {
     /// The cartridge type's product number.
@@ -81,11 +70,7 @@ pub struct CartridgeTypeUsage {
 
 /// Area used of one media type.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct MediaTypeUsage {
     /// Media type (a [`MediaType::id`](crate::MediaType::id), or the device's name for it).
@@ -97,11 +82,7 @@ pub struct MediaTypeUsage {
 
 /// Media used by plots of one application category (CAD, GIS, poster, photo, ...).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
 pub struct ApplicationCategoryUsage {
     /// Application category id.

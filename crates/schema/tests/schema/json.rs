@@ -11,8 +11,7 @@ fn roundtrip_json<T: Serialize + DeserializeOwned + PartialEq + core::fmt::Debug
     value: &T,
 ) -> Result<(), TestCaseError> {
     let text = serde_json::to_string(value).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let back: T =
-        serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+    let back: T = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
     prop_assert_eq!(&back, value);
     prop_assert_eq!(serde_json::to_string(&back).unwrap(), text);
     Ok(())
@@ -79,17 +78,10 @@ fn sample_json_is_stable() {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, &text).unwrap();
         }
-        let golden =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(
-            text, golden,
-            "{name}: JSON shape changed; bless it only if the change is intended"
-        );
+        let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(text, golden, "{name}: JSON shape changed; bless it only if the change is intended");
         let back: DeviceReport = serde_json::from_str(&golden).unwrap();
-        assert_eq!(
-            back, report,
-            "{name}: golden file no longer decodes to the sample"
-        );
+        assert_eq!(back, report, "{name}: golden file no longer decodes to the sample");
     }
 }
 
@@ -106,10 +98,7 @@ fn json_shape_is_documented_form() {
     let waste = &v["snapshot"]["consumables"][4];
     assert_eq!(waste["level"], "some_remaining");
     assert_eq!(waste["class"], "receptacle_that_is_filled");
-    assert_eq!(
-        v["snapshot"]["status"]["errors"],
-        serde_json::json!(["low_toner"])
-    );
+    assert_eq!(v["snapshot"]["status"]["errors"], serde_json::json!(["low_toner"]));
     assert_eq!(v["snapshot"]["meters"]["duplex_sheets"], 9_120);
     assert_eq!(v["identity"]["mac_address"], "3c:52:82:1a:2b:3c");
     assert_eq!(v["generated_at"], 1_793_610_000_000u64);

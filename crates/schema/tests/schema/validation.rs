@@ -18,57 +18,25 @@ fn samples_are_valid() {
 fn empty_or_blank_text_is_rejected() {
     let mut r = valid();
     r.identity.serial_number = Some(String::new());
-    assert_eq!(
-        r.validate(),
-        Err(Error::EmptyText {
-            field: "identity.serial_number"
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::EmptyText { field: "identity.serial_number" }));
     r.identity.serial_number = Some("   ".into());
-    assert_eq!(
-        r.validate(),
-        Err(Error::EmptyText {
-            field: "identity.serial_number"
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::EmptyText { field: "identity.serial_number" }));
 
     let mut r = valid();
     r.snapshot.accessories[0].name = String::new();
-    assert_eq!(
-        r.validate(),
-        Err(Error::EmptyText {
-            field: "snapshot.accessories.name"
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::EmptyText { field: "snapshot.accessories.name" }));
 
     let mut r = valid();
     r.events.print_jobs[0].job.submitter.user_name = Some(String::new());
-    assert_eq!(
-        r.validate(),
-        Err(Error::EmptyText {
-            field: "events.print_jobs"
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::EmptyText { field: "events.print_jobs" }));
 }
 
 #[test]
 fn control_characters_are_rejected() {
-    for bad in [
-        "nul\0inside",
-        "bell\u{7}",
-        "\u{1b}[31m",
-        "nonchar\u{fffe}",
-        "\u{ffff}",
-    ] {
+    for bad in ["nul\0inside", "bell\u{7}", "\u{1b}[31m", "nonchar\u{fffe}", "\u{ffff}"] {
         let mut r = valid();
         r.identity.description = Some(bad.into());
-        assert_eq!(
-            r.validate(),
-            Err(Error::ControlCharacter {
-                field: "identity.description"
-            }),
-            "{bad:?}"
-        );
+        assert_eq!(r.validate(), Err(Error::ControlCharacter { field: "identity.description" }), "{bad:?}");
     }
     let mut r = valid();
     r.identity.description = Some("line one\r\nline two\ttabbed \u{7f} \u{fffd} \u{1f600}".into());
@@ -83,11 +51,7 @@ fn text_length_limit_is_exact() {
     r.identity.location = Some("x".repeat(MAX_TEXT_BYTES + 1));
     assert_eq!(
         r.validate(),
-        Err(Error::TextTooLong {
-            field: "identity.location",
-            len: MAX_TEXT_BYTES + 1,
-            limit: MAX_TEXT_BYTES
-        })
+        Err(Error::TextTooLong { field: "identity.location", len: MAX_TEXT_BYTES + 1, limit: MAX_TEXT_BYTES })
     );
     // Bytes, not characters.
     r.identity.location = Some("é".repeat(MAX_TEXT_BYTES / 2 + 1));
@@ -97,66 +61,28 @@ fn text_length_limit_is_exact() {
 #[test]
 fn list_limits_are_exact() {
     let mut r = valid();
-    r.snapshot.consumables = (0..MAX_RECORDS as u64)
-        .map(|i| Consumable {
-            record_id: RecordId(i),
-            ..Default::default()
-        })
-        .collect();
+    r.snapshot.consumables =
+        (0..MAX_RECORDS as u64).map(|i| Consumable { record_id: RecordId(i), ..Default::default() }).collect();
     assert_eq!(r.validate(), Ok(()));
-    r.snapshot.consumables.push(Consumable {
-        record_id: RecordId(u64::MAX),
-        ..Default::default()
-    });
+    r.snapshot.consumables.push(Consumable { record_id: RecordId(u64::MAX), ..Default::default() });
     assert_eq!(
         r.validate(),
-        Err(Error::TooManyItems {
-            field: "snapshot.consumables",
-            count: MAX_RECORDS + 1,
-            limit: MAX_RECORDS
-        })
+        Err(Error::TooManyItems { field: "snapshot.consumables", count: MAX_RECORDS + 1, limit: MAX_RECORDS })
     );
 
     let mut r = valid();
     r.identity.ip_addresses = vec!["192.0.2.1".parse().unwrap(); MAX_IP_ADDRESSES + 1];
-    assert!(matches!(
-        r.validate(),
-        Err(Error::TooManyItems {
-            field: "identity.ip_addresses",
-            ..
-        })
-    ));
+    assert!(matches!(r.validate(), Err(Error::TooManyItems { field: "identity.ip_addresses", .. })));
 
     let mut r = valid();
-    r.events.print_jobs[0].print.ink = vec![
-        InkUse {
-            colour: Colour::Black,
-            volume: InkNl(1)
-        };
-        MAX_NESTED + 1
-    ];
-    assert!(matches!(
-        r.validate(),
-        Err(Error::TooManyItems {
-            field: "events.print_jobs.print",
-            ..
-        })
-    ));
+    r.events.print_jobs[0].print.ink = vec![InkUse { colour: Colour::Black, volume: InkNl(1) }; MAX_NESTED + 1];
+    assert!(matches!(r.validate(), Err(Error::TooManyItems { field: "events.print_jobs.print", .. })));
 
     let mut r = valid();
     for i in 0..=MAX_METERS as u64 {
-        r.snapshot.meters.set(
-            MeterKind::Vendor(VendorMeter::new(&format!("m{i}")).unwrap()),
-            i,
-        );
+        r.snapshot.meters.set(MeterKind::Vendor(VendorMeter::new(&format!("m{i}")).unwrap()), i);
     }
-    assert!(matches!(
-        r.validate(),
-        Err(Error::TooManyItems {
-            field: "snapshot.meters",
-            ..
-        })
-    ));
+    assert!(matches!(r.validate(), Err(Error::TooManyItems { field: "snapshot.meters", .. })));
 }
 
 #[test]
@@ -164,24 +90,12 @@ fn duplicate_record_ids_and_jobs_are_rejected() {
     let mut r = valid();
     let dup = r.snapshot.cartridges[0].clone();
     r.snapshot.cartridges.push(dup);
-    assert_eq!(
-        r.validate(),
-        Err(Error::DuplicateRecordId {
-            field: "snapshot.cartridges",
-            record: RecordId(1)
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::DuplicateRecordId { field: "snapshot.cartridges", record: RecordId(1) }));
 
     let mut r = valid();
     let dup = r.events.print_jobs[1].clone();
     r.events.print_jobs.push(dup.clone());
-    assert_eq!(
-        r.validate(),
-        Err(Error::DuplicateJob {
-            field: "events.print_jobs",
-            uuid: dup.job.uuid
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::DuplicateJob { field: "events.print_jobs", uuid: dup.job.uuid }));
 }
 
 #[test]
@@ -193,14 +107,7 @@ fn levels_must_fit_capacity_and_the_mib_range() {
         capacity: Capacity::Amount(100),
         ..Default::default()
     });
-    assert_eq!(
-        r.validate(),
-        Err(Error::LevelAboveCapacity {
-            record: RecordId(9),
-            level: 101,
-            capacity: 100
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::LevelAboveCapacity { record: RecordId(9), level: 101, capacity: 100 }));
 
     r.snapshot.consumables[0].level = Level::Amount(100);
     assert_eq!(r.validate(), Ok(()));
@@ -212,36 +119,18 @@ fn levels_must_fit_capacity_and_the_mib_range() {
 
     r.snapshot.consumables[0].level = Level::Amount(MAX_LEVEL + 1);
     r.snapshot.consumables[0].capacity = Capacity::Unrestricted;
-    assert_eq!(
-        r.validate(),
-        Err(Error::LevelOutOfRange {
-            record: RecordId(9),
-            value: MAX_LEVEL + 1
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::LevelOutOfRange { record: RecordId(9), value: MAX_LEVEL + 1 }));
 }
 
 #[test]
 fn colours_must_be_normalised() {
     let mut r = valid();
-    r.snapshot.printheads[0]
-        .colours
-        .push(Colour::Other("Cyan".into()));
-    assert_eq!(
-        r.validate(),
-        Err(Error::UnnormalisedColour {
-            field: "snapshot.printheads.colours"
-        })
-    );
+    r.snapshot.printheads[0].colours.push(Colour::Other("Cyan".into()));
+    assert_eq!(r.validate(), Err(Error::UnnormalisedColour { field: "snapshot.printheads.colours" }));
 
     let mut r = valid();
     r.snapshot.cartridges[0].colour = Some(Colour::Other(String::new()));
-    assert_eq!(
-        r.validate(),
-        Err(Error::UnnormalisedColour {
-            field: "snapshot.cartridges.colour"
-        })
-    );
+    assert_eq!(r.validate(), Err(Error::UnnormalisedColour { field: "snapshot.cartridges.colour" }));
 
     let mut r = valid();
     r.snapshot.cartridges[0].colour = Some(Colour::parse("chromatic red"));
@@ -251,15 +140,8 @@ fn colours_must_be_normalised() {
 #[test]
 fn map_entries_are_checked() {
     let mut r = valid();
-    r.snapshot.media_types[0]
-        .names
-        .insert("fr".into(), String::new());
-    assert_eq!(
-        r.validate(),
-        Err(Error::EmptyText {
-            field: "snapshot.media_types.names"
-        })
-    );
+    r.snapshot.media_types[0].names.insert("fr".into(), String::new());
+    assert_eq!(r.validate(), Err(Error::EmptyText { field: "snapshot.media_types.names" }));
 }
 
 #[test]
@@ -268,9 +150,6 @@ fn errors_display_without_personal_data() {
     r.events.print_jobs[0].job.name = Some("secret-plan.dwg".repeat(100));
     let e = r.validate().unwrap_err();
     let text = e.to_string();
-    assert!(
-        text.starts_with("events.print_jobs is 1500 bytes long"),
-        "{text}"
-    );
+    assert!(text.starts_with("events.print_jobs is 1500 bytes long"), "{text}");
     assert!(!text.contains("secret"));
 }

@@ -1,0 +1,44 @@
+//! Golden vectors: `testdata/<sample>.{pb,xml,json}` are the canonical encodings of the schema's
+//! sample reports (`printfleet_schema::samples`). A change to a wire format must change these
+//! files on purpose: regenerate with `PRINTFLEET_BLESS=1 cargo test -p printfleet-wire --test wire golden`.
+//! The Python decoder in `tests/python/` reads the same files.
+
+use std::path::PathBuf;
+
+use printfleet_schema::samples;
+use printfleet_wire::Codec;
+use printfleet_wire::roundtrip::roundtrip;
+
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+#[test]
+fn golden_vectors_are_stable_and_decode_to_the_samples() {
+    let bless = std::env::var_os("PRINTFLEET_BLESS").is_some();
+    for (name, report) in samples::all() {
+        for codec in Codec::ALL {
+            let bytes = roundtrip(codec, &report).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let path = testdata().join(format!("{name}.{}", codec.extension()));
+            if bless {
+                std::fs::write(&path, &bytes).unwrap();
+            }
+            let golden = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(golden == bytes, "{}: encoding changed; bless only if the wire change is intended", path.display());
+            assert_eq!(codec.decode(&golden).unwrap(), report, "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn code_tables_are_published() {
+    // docs/codes.json lists every code space's names and numbers for implementers in other
+    // languages (the Python interop test uses it).
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/codes.json");
+    let table = printfleet_wire::codes_json();
+    if std::env::var_os("PRINTFLEET_BLESS").is_some() {
+        std::fs::write(&path, &table).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(golden == table, "docs/codes.json is stale; bless it");
+}

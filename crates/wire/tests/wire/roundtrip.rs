@@ -1,0 +1,63 @@
+//! Round trips over the schema's strategies and the samples, through the shared helper.
+
+use printfleet_schema::{DeviceReport, samples};
+use printfleet_wire::Codec;
+use printfleet_wire::roundtrip::{decode_then_roundtrip, roundtrip};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_codec_round_trips_any_report(report in any::<DeviceReport>()) {
+        for codec in Codec::ALL {
+            if let Err(e) = roundtrip(codec, &report) {
+                return Err(TestCaseError::fail(format!("{e}")));
+            }
+        }
+    }
+
+    /// Truncated or bit-flipped encodings of a valid report never panic, and whatever a codec
+    /// still accepts survives a round trip.
+    #[test]
+    fn damaged_encodings_are_rejected_or_round_trip(report in any::<DeviceReport>(), cut in any::<prop::sample::Index>(), flip in any::<prop::sample::Index>(), bit in 0u8..8) {
+        for codec in Codec::ALL {
+            let bytes = codec.encode_to_vec(&report).unwrap();
+            let truncated = &bytes[..cut.index(bytes.len())];
+            prop_assert!(decode_then_roundtrip(codec, truncated).is_ok());
+            let mut flipped = bytes.clone();
+            let at = flip.index(flipped.len());
+            flipped[at] ^= 1 << bit;
+            prop_assert!(decode_then_roundtrip(codec, &flipped).is_ok());
+        }
+    }
+}
+
+#[test]
+fn samples_round_trip_in_every_codec() {
+    for (name, report) in samples::all() {
+        for codec in Codec::ALL {
+            roundtrip(codec, &report).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn invalid_reports_are_not_encoded() {
+    let mut report = samples::office_laser();
+    report.identity.serial_number = Some(String::new());
+    for codec in Codec::ALL {
+        assert!(matches!(codec.encode_to_vec(&report), Err(printfleet_wire::Error::Invalid(_))), "{codec}");
+    }
+}
+
+#[test]
+fn protobuf_is_compact() {
+    for (name, report) in samples::all() {
+        let pb = Codec::Protobuf.encode_to_vec(&report).unwrap().len();
+        let json = Codec::Json.encode_to_vec(&report).unwrap().len();
+        let xml = Codec::Xml.encode_to_vec(&report).unwrap().len();
+        assert!(pb * 3 <= json, "{name}: protobuf {pb} bytes, json {json}");
+        assert!(pb < xml, "{name}: protobuf {pb} bytes, xml {xml}");
+    }
+}
