@@ -195,6 +195,17 @@ impl DeviceReport {
 }
 
 fn text(field: &'static str, value: &str) -> Result<(), Error> {
+    // Fast path: most text is printable ASCII that starts with a non-space.
+    // (A fold rather than `all`: no early exit, so the loop vectorises.)
+    let plain_ascii = value.as_bytes().first().is_some_and(|b| b.is_ascii_graphic())
+        && value.bytes().fold(true, |ok, b| ok & matches!(b, 0x20..=0x7e));
+    if plain_ascii {
+        return if value.len() > MAX_TEXT_BYTES {
+            Err(Error::TextTooLong { field, len: value.len(), limit: MAX_TEXT_BYTES })
+        } else {
+            Ok(())
+        };
+    }
     if value.trim().is_empty() {
         return Err(Error::EmptyText { field });
     }
@@ -231,8 +242,20 @@ fn colour(field: &'static str, c: &Colour) -> Result<(), Error> {
     Ok(())
 }
 
+/// Lists up to this long are checked for duplicates pairwise, without allocating.
+const PAIRWISE_UNIQUE: usize = 16;
+
 fn unique_records<'a, T: 'a>(field: &'static str, items: &'a [T], id: impl Fn(&T) -> RecordId) -> Result<(), Error> {
     count(field, items.len(), MAX_RECORDS)?;
+    if items.len() <= PAIRWISE_UNIQUE {
+        for (i, a) in items.iter().enumerate() {
+            let record = id(a);
+            if items.iter().skip(i.saturating_add(1)).any(|b| id(b) == record) {
+                return Err(Error::DuplicateRecordId { field, record });
+            }
+        }
+        return Ok(());
+    }
     let mut seen = BTreeSet::new();
     for item in items {
         let record = id(item);

@@ -45,13 +45,27 @@ pub enum ProtobufError {
     /// Not valid protobuf wire format, as found by the limit scan before decoding.
     #[error("malformed: {0}")]
     Structure(&'static str),
-    /// A field occurs more often than its limit (once, for a field that is not repeated).
+    /// A repeated field has more entries than its limit.
     #[error("{field} has more than {limit} entries")]
     TooMany {
         /// `Message.field`.
         field: &'static str,
         /// The limit.
         limit: usize,
+    },
+    /// A field that is not `repeated` appears more than once.
+    #[error("field {number} of {message} appears more than once")]
+    Repeated {
+        /// The message.
+        message: &'static str,
+        /// The field number.
+        number: u32,
+    },
+    /// A field arrived with a wire type its declaration does not allow.
+    #[error("{field} has the wrong wire type")]
+    WireType {
+        /// `Message.field`.
+        field: &'static str,
     },
     /// A string or bytes field is longer than its limit.
     #[error("{field} is {len} bytes, limit {limit}")]

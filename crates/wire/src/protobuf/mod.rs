@@ -1,14 +1,14 @@
 //! The protobuf encoding: `proto/printfleet/v1/telemetry.proto`, generated with prost.
 //!
-//! Decoding first walks the bytes against a table of every message to enforce the
-//! limits before prost allocates, then converts the generated messages into schema types, then
-//! validates.
+//! Encoding goes through the prost-generated messages (so the bytes are exactly what the `.proto`
+//! says). Decoding reads the wire format straight into the schema types, enforcing every limit
+//! before it allocates, then validates.
 
 mod convert;
-pub(crate) mod scan;
+mod decode;
 
 use printfleet_schema::DeviceReport;
-use prost::Message;
+use prost::Message as _;
 
 use crate::error::Error;
 use crate::{Codec, limits::MAX_PROTOBUF_BYTES, pb};
@@ -32,9 +32,7 @@ pub fn decode(input: &[u8]) -> Result<DeviceReport, Error> {
     if input.len() > MAX_PROTOBUF_BYTES {
         return Err(Error::TooLarge { codec: Codec::Protobuf, len: input.len(), limit: MAX_PROTOBUF_BYTES });
     }
-    scan::scan(&scan::REPORT, input)?;
-    let message = pb::DeviceReport::decode(input)?;
-    let report = DeviceReport::try_from(message)?;
+    let report = decode::report(input)?;
     report.validate()?;
     Ok(report)
 }

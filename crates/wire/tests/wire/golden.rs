@@ -42,3 +42,22 @@ fn code_tables_are_published() {
     let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(golden == table, "docs/codes.json is stale; bless it");
 }
+
+/// Writes the XML of 64 deterministic arbitrary reports into `$PRINTFLEET_XSD_DIR`, for `.ci/run`
+/// to validate against `docs/printfleet-telemetry-1.xsd` with xmllint, an independent validator.
+#[test]
+#[ignore = "run by .ci/run, which validates the files with xmllint"]
+fn write_arbitrary_xml_for_xsd_validation() {
+    use printfleet_schema::DeviceReport;
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    let dir = PathBuf::from(std::env::var_os("PRINTFLEET_XSD_DIR").expect("set PRINTFLEET_XSD_DIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut runner = TestRunner::deterministic();
+    for i in 0..64 {
+        let report = any::<DeviceReport>().new_tree(&mut runner).unwrap().current();
+        std::fs::write(dir.join(format!("arbitrary-{i:02}.xml")), Codec::Xml.encode_to_vec(&report).unwrap()).unwrap();
+    }
+}

@@ -27,9 +27,9 @@ fn oversized_inputs_are_refused_before_parsing() {
 
 #[test]
 fn protobuf_job_count_is_limited_before_decoding() {
-    // DeviceReport.events (4) holding MAX_JOBS + 1 empty print jobs (Events.print_jobs = 1):
-    // two bytes each on the wire, hundreds of bytes each once decoded.
-    let one_job = field(1, &[]);
+    // DeviceReport.events (4) holding MAX_JOBS + 1 minimal print jobs (Events.print_jobs = 1,
+    // each only a JobHeader with a UUID): 22 bytes each on the wire, hundreds once decoded.
+    let one_job = field(1, &field(1, &field(2, &[7; 16])));
     let jobs: Vec<u8> = one_job.iter().copied().cycle().take(one_job.len() * (MAX_JOBS + 1)).collect();
     let input = field(4, &jobs);
     match Codec::Protobuf.decode(&input) {
@@ -38,8 +38,8 @@ fn protobuf_job_count_is_limited_before_decoding() {
         }
         other => panic!("{other:?}"),
     }
-    // A megabyte of empty jobs: same answer, without decoding them.
-    let jobs: Vec<u8> = one_job.iter().copied().cycle().take(1 << 20).collect();
+    // A megabyte of them: the same answer, after decoding no more than the limit.
+    let jobs: Vec<u8> = one_job.iter().copied().cycle().take(one_job.len() * 50_000).collect();
     assert!(matches!(Codec::Protobuf.decode(&field(4, &jobs)), Err(Error::Protobuf(ProtobufError::TooMany { .. }))));
 }
 
@@ -54,7 +54,7 @@ fn protobuf_text_and_bytes_lengths_are_limited() {
     let input = field(2, &field(10, &[1, 2, 3, 4, 5, 6, 7])); // identity.mac_address
     assert!(matches!(
         Codec::Protobuf.decode(&input),
-        Err(Error::Protobuf(ProtobufError::TooLong { field: "Identity.mac_address", .. }))
+        Err(Error::Protobuf(ProtobufError::BadLength { field: "Identity.mac_address", len: 7, .. }))
     ));
     let input = field(2, &field(10, &[1, 2, 3])); // a 3-byte MAC
     assert!(matches!(
@@ -140,12 +140,43 @@ fn protobuf_unknown_fields_are_skipped_and_groups_refused() {
 }
 
 #[test]
+fn protobuf_wire_types_are_checked() {
+    // identity (2) sent as a varint.
+    let mut bytes = Vec::new();
+    prost::encoding::encode_key(2, prost::encoding::WireType::Varint, &mut bytes);
+    prost::encoding::encode_varint(1, &mut bytes);
+    assert!(matches!(
+        Codec::Protobuf.decode(&bytes),
+        Err(Error::Protobuf(ProtobufError::WireType { field: "DeviceReport.identity" }))
+    ));
+    // A uint32 field holding more than 32 bits.
+    let mut m = pb::DeviceReport::from(&samples::office_laser());
+    m.snapshot.as_mut().unwrap().consumables[0].kind = 0; // make room: encode a wide value by hand below
+    let mut status = Vec::new();
+    prost::encoding::encode_key(1, prost::encoding::WireType::Varint, &mut status);
+    prost::encoding::encode_varint(1 << 32, &mut status);
+    assert!(matches!(
+        Codec::Protobuf.decode(&field(3, &field(1, &status))),
+        Err(Error::Protobuf(ProtobufError::OutOfRange { field: "DeviceStatus.engine", .. }))
+    ));
+}
+
+#[test]
+fn protobuf_unknown_fields_may_repeat() {
+    let report = samples::office_laser();
+    let mut bytes = Codec::Protobuf.encode_to_vec(&report).unwrap();
+    bytes.extend(field(20, b"a"));
+    bytes.extend(field(20, b"b"));
+    assert_eq!(Codec::Protobuf.decode(&bytes).unwrap(), report);
+}
+
+#[test]
 fn protobuf_singular_fields_may_not_repeat() {
     let mut bytes = Codec::Protobuf.encode_to_vec(&samples::office_laser()).unwrap();
     bytes.extend(field(2, &[])); // a second `identity`
     assert!(matches!(
         Codec::Protobuf.decode(&bytes),
-        Err(Error::Protobuf(ProtobufError::TooMany { field: "DeviceReport.identity", limit: 1 }))
+        Err(Error::Protobuf(ProtobufError::Repeated { message: "DeviceReport", number: 2 }))
     ));
 }
 

@@ -1,0 +1,1 @@
+//! criterion benchmarks of the printfleet crates; see `benches/` and `README.md`.

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Prints the ratios the issues set targets for, from criterion's estimates of the last
+`cargo bench -p printfleet-benches` run (target/criterion/<group>/<function>/new/estimates.json),
+and the encoded sizes. Usage, from the repository root: python3 benches/ratios.py
+"""
+import json
+import pathlib
+import sys
+
+CRITERION = pathlib.Path("target/criterion")
+
+
+def mean_ns(group, function):
+    path = CRITERION / group / function / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["mean"]["point_estimate"]
+
+
+def main():
+    found = False
+    for report in ["typical", "large_format"]:
+        t = {f: mean_ns(f"decode_{report}", f) for f in ["protobuf", "xml", "json", "serde_json_baseline"]}
+        e = {f: mean_ns(f"encode_{report}", f) for f in ["protobuf", "xml", "json", "serde_json_baseline"]}
+        if None in t.values():
+            continue
+        found = True
+        print(f"{report}:")
+        print(f"  decode  protobuf {t['protobuf'] / 1e3:9.1f} us  ({1e9 / t['protobuf']:10.0f} reports/s)")
+        print(f"          xml      {t['xml'] / 1e3:9.1f} us    json {t['json'] / 1e3:9.1f} us    serde_json {t['serde_json_baseline'] / 1e3:9.1f} us")
+        print(f"  serde_json decode / protobuf decode = {t['serde_json_baseline'] / t['protobuf']:.2f}x   (target >= 5x)")
+        print(f"  xml decode / protobuf decode        = {t['xml'] / t['protobuf']:.2f}x   (target <= 3x)")
+        if None not in e.values():
+            print(f"  encode  protobuf {e['protobuf'] / 1e3:9.1f} us    xml {e['xml'] / 1e3:9.1f} us    json {e['json'] / 1e3:9.1f} us    serde_json {e['serde_json_baseline'] / 1e3:9.1f} us")
+    if not found:
+        sys.exit("no criterion results: run `cargo bench -p printfleet-benches --bench codecs` first")
+
+
+if __name__ == "__main__":
+    main()
