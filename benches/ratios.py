@@ -32,8 +32,19 @@ def main():
         print(f"  xml decode / protobuf decode        = {t['xml'] / t['protobuf']:.2f}x   (target <= 3x)")
         if None not in e.values():
             print(f"  encode  protobuf {e['protobuf'] / 1e3:9.1f} us    xml {e['xml'] / 1e3:9.1f} us    json {e['json'] / 1e3:9.1f} us    serde_json {e['serde_json_baseline'] / 1e3:9.1f} us")
+    for size in [256, 1024, 16384, 65536]:
+        g = f"frame_{size}"
+        t = {(op, who): mean_ns(g, f"{op}/{who}") for op in ["seal", "open"] for who in ["printfleet", "bare", "fernet"]}
+        if None in t.values():
+            continue
+        found = True
+        ours = t[("seal", "printfleet")] + t[("open", "printfleet")]
+        print(f"frames {size} B: seal {t[('seal', 'printfleet')] / 1e3:.2f} us, open {t[('open', 'printfleet')] / 1e3:.2f} us")
+        print(f"  open / bare open           = {t[('open', 'printfleet')] / t[('open', 'bare')]:.2f}x   (target at 16 KiB <= 1.3x)")
+        print(f"  fernet / printfleet (s+o)  = {(t[('seal', 'fernet')] + t[('open', 'fernet')]) / ours:.2f}x   (target at 1 KiB >= 3x)")
+        print(f"  fernet / bare (s+o)        = {(t[('seal', 'fernet')] + t[('open', 'fernet')]) / (t[('seal', 'bare')] + t[('open', 'bare')]):.2f}x   (the most any AES-CBC+HMAC frame could reach)")
     if not found:
-        sys.exit("no criterion results: run `cargo bench -p printfleet-benches --bench codecs` first")
+        sys.exit("no criterion results: run `cargo bench -p printfleet-benches` first")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 //! * [`protobuf`]: the compact, cross-language contract (`proto/printfleet/v1/telemetry.proto`).
 //! * [`xml`]: one element in its own namespace, to ride inside an XMPP stanza (as SDS does).
 //! * [`json`]: the serde form, for HTTP APIs and people.
+//! * [`frame`]: sealed frames that carry one encoded report across the network: compressed,
+//!   encrypted and authenticated, with replay protection.
 //!
 //! `docs/wire-format.md` specifies all three and their versioning rules; `testdata/` holds golden
 //! vectors that pin the bytes. This crate does no I/O.
@@ -35,9 +37,10 @@
 //! ```
 //!
 //! # Crate features
-//! None yet; every codec is always built.
+//! * `fuzzing`: entry points for the fuzz targets (`frame::fuzzing`); not a stable API.
 
 mod error;
+pub mod frame;
 pub mod json;
 pub mod limits;
 pub mod protobuf;
