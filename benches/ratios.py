@@ -43,6 +43,12 @@ def main():
         print(f"  open / bare open           = {t[('open', 'printfleet')] / t[('open', 'bare')]:.2f}x   (target at 16 KiB <= 1.3x)")
         print(f"  fernet / printfleet (s+o)  = {(t[('seal', 'fernet')] + t[('open', 'fernet')]) / ours:.2f}x   (target at 1 KiB >= 3x)")
         print(f"  fernet / bare (s+o)        = {(t[('seal', 'fernet')] + t[('open', 'fernet')]) / (t[('seal', 'bare')] + t[('open', 'bare')]):.2f}x   (the most any AES-CBC+HMAC frame could reach)")
+    h, v, f = mean_ns("auth", "handshake_server_side"), mean_ns("auth", "one_shot_verify"), mean_ns("auth", "hmac_floor")
+    if None not in (h, v, f):
+        found = True
+        print(f"auth: handshake (server side) {h / 1e3:.2f} us = {1e9 / h:,.0f}/s per core (target >= 100,000/s)")
+        print(f"      one-shot verification  {v / 1e3:.2f} us = {1e9 / v:,.0f}/s per core (target >= 500,000/s)")
+        print(f"      one HMAC-SHA256 over the transcript: {f / 1e3:.2f} us (floor)")
     if not found:
         sys.exit("no criterion results: run `cargo bench -p printfleet-benches` first")
 

@@ -108,6 +108,11 @@ impl FrameKey {
     /// Longest accepted key, in bytes.
     pub const MAX_LEN: usize = 64;
 
+    /// Wraps 32 bytes of key material (always a valid length).
+    pub fn from_array(bytes: &[u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes.to_vec()))
+    }
+
     /// Wraps key material; an error outside [`FrameKey::MIN_LEN`]..=[`FrameKey::MAX_LEN`].
     pub fn new(bytes: &[u8]) -> Result<Self, KeyLengthError> {
         if (Self::MIN_LEN..=Self::MAX_LEN).contains(&bytes.len()) {

@@ -1,0 +1,111 @@
+//! Server-side cost of a full session handshake (client-first to server-final) and of a one-shot
+//! frame verification, beside the floor of one HMAC-SHA256 over the same transcript.
+//!
+//! `cargo bench -p printfleet-benches --bench auth`; the reciprocal of the times is per-core
+//! throughput (`python3 benches/ratios.py`).
+
+// Benchmark set-up on fixed inputs: a failure is a bug to see at once.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit, Mac};
+use printfleet_auth::one_shot::{device_sealer, portal_opener};
+use printfleet_auth::{ClientHandshake, DeviceSecret, Lookup, ServerConfig, Verifier, VerifierStore, server_start};
+use printfleet_schema::Timestamp;
+use printfleet_wire::Codec;
+use sha2::Sha256;
+
+#[derive(Clone)]
+struct Rng(u64);
+impl rand_core::TryRng for Rng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.try_next_u64()? as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        Ok(self.0 ^ (self.0 >> 29))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let v = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for Rng {}
+
+struct Store(Verifier);
+impl VerifierStore for Store {
+    fn lookup(&self, _: &str, _: u32) -> Lookup {
+        Lookup::Found(self.0.clone())
+    }
+}
+
+fn auth(c: &mut Criterion) {
+    let now = Timestamp::from_unix_millis(1_793_610_000_000).unwrap();
+    let secret = DeviceSecret::random(&mut Rng(1));
+    let store = Store(Verifier::new(&secret, &mut Rng(2)));
+    let config = ServerConfig::new(&mut Rng(3));
+    // The server's nonce comes from `server_rng`, reset every iteration, so one precomputed
+    // client-final stays valid and only the server's work is timed.
+    let server_rng = Rng(4);
+    let (client, first) = ClientHandshake::start("printer-17", &secret, 1, &mut Rng(5), now).unwrap();
+    let (_, challenge) = server_start(&first, &store, &config, &mut server_rng.clone(), now).unwrap();
+    let (_, client_final) = client.handle_server_first(&challenge, now).unwrap();
+    let transcript = format!("{first},{challenge},{client_final}");
+
+    let mut group = c.benchmark_group("auth");
+    group.bench_function("handshake_server_side", |b| {
+        b.iter(|| {
+            let (server, _) = server_start(black_box(&first), &store, &config, &mut server_rng.clone(), now).unwrap();
+            server.handle_client_final(black_box(&client_final), now).unwrap()
+        })
+    });
+    let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&[7; 32]).unwrap();
+    group.bench_function("hmac_floor", |b| {
+        b.iter(|| {
+            let mut m = mac.clone();
+            m.update(black_box(transcript.as_bytes()));
+            m.finalize()
+        })
+    });
+
+    // One-shot: a typical direct-connection POST carries a compressed office report (~300 bytes).
+    let payload = Codec::Protobuf.encode_to_vec(&printfleet_schema::samples::office_laser()).unwrap();
+    let mut sealer = device_sealer(&secret, "printer-17", 1, 17);
+    let frames: Vec<Vec<u8>> = (0..512)
+        .map(|_| {
+            let mut f = Vec::new();
+            sealer.seal(Codec::Protobuf, &payload, now, &mut Rng(6), &mut f).unwrap();
+            f
+        })
+        .collect();
+    let store_of = |epoch: u32| (epoch == 1).then(|| secret.clone());
+    let mut opener = portal_opener(store_of, "printer-17", 17, 1, None).unwrap();
+    let (mut i, mut out) = (0, Vec::with_capacity(4096));
+    group.bench_function("one_shot_verify", |b| {
+        b.iter(|| {
+            if i == frames.len() {
+                i = 0;
+                opener = portal_opener(store_of, "printer-17", 17, 1, None).unwrap();
+            }
+            out.clear();
+            opener.open(black_box(&frames[i]), now, &mut out).unwrap();
+            i += 1;
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, auth);
+criterion_main!(benches);

@@ -1,0 +1,151 @@
+//! Shared-secret device authentication for printfleet. The secret never crosses the network.
+//!
+//! Two modes, both sans-IO (the caller supplies time and randomness and moves the messages):
+//!
+//! * **Session mode** (SDS over XMPP: both ends present and authenticated before any data moves):
+//!   a mutual SCRAM-SHA-256 handshake (RFC 5802, RFC 7677) — device hello, server challenge,
+//!   device proof, server proof — after which both sides hold the same fresh frame key bound to
+//!   the whole transcript. The device checks the server's proof before it sends any data. The
+//!   server stores only a [`Verifier`].
+//! * **One-shot mode** (Partner Link's direct connection: an HTTPS POST every few hours): each
+//!   frame is sealed under a key derived from the device's secret and a key epoch
+//!   ([`one_shot`]), so the portal rejects frames from anything but that device without a round
+//!   trip.
+//!
+//! ```
+//! use printfleet_auth::{ClientHandshake, DeviceSecret, Lookup, ServerConfig, Verifier, VerifierStore, server_start};
+//! use printfleet_schema::Timestamp;
+//! # struct Rng(u64);
+//! # impl rand_core::TryRng for Rng {
+//! #     type Error = core::convert::Infallible;
+//! #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(self.try_next_u64()? as u32) }
+//! #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1); Ok(self.0) }
+//! #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> { for b in d { *b = (self.try_next_u64()? >> 56) as u8; } Ok(()) }
+//! # }
+//! # impl rand_core::TryCryptoRng for Rng {}
+//! # let mut rng = Rng(3); // an OS-seeded CSPRNG in real code
+//! let now = Timestamp::from_unix_millis(1_793_610_000_000)?;
+//!
+//! // Provisioning: the device keeps the secret, the portal only the verifier.
+//! let secret = DeviceSecret::random(&mut rng);
+//! struct Store(Verifier);
+//! impl VerifierStore for Store {
+//!     fn lookup(&self, device: &str, epoch: u32) -> Lookup {
+//!         if device == "printer-17" && epoch == 1 { Lookup::Found(self.0.clone()) } else { Lookup::Unknown }
+//!     }
+//! }
+//! let store = Store(Verifier::new(&secret, &mut rng));
+//! let config = ServerConfig::new(&mut rng);
+//!
+//! let (device, hello) = ClientHandshake::start("printer-17", &secret, 1, &mut rng, now)?;
+//! let (server, challenge) = server_start(&hello, &store, &config, &mut rng, now).map_err(|f| f.event)?;
+//! let (device, proof) = device.handle_server_first(&challenge, now)?;
+//! let (server_session, server_proof) = server.handle_client_final(&proof, now).map_err(|f| f.event)?;
+//! let device_session = device.handle_server_final(&server_proof, now)?;
+//!
+//! assert_eq!(device_session.session_id(), server_session.session_id());
+//! assert_eq!(server_session.device(), "printer-17");
+//! // Both now seal and open frames under the same fresh key.
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Threat model
+//!
+//! Protected:
+//! * **Impersonation of a device**: passing as a device takes `ClientKey`, which only its secret
+//!   yields; proofs are bound to fresh nonces from both sides.
+//! * **Impersonation of the server**: the device accepts a session only after the server proves it
+//!   holds the device's verifier (`ServerKey`), checked in constant time.
+//! * **Replay**: a recorded handshake fails, because the server's nonce differs every time;
+//!   one-shot frames carry sequence numbers and timestamps checked by the frame layer.
+//! * **Alteration in transit (MITM)**: every message feeds the AuthMessage that both proofs and the
+//!   session key cover; changing any byte makes a proof fail.
+//! * **Theft of the server's database**: it holds verifiers, not secrets; a verifier alone cannot
+//!   pass as the device, and the secret cannot be recovered from it (it is a SHA-256 of an HMAC of
+//!   a PBKDF2 output). Devices cannot be enumerated: an unknown or revoked device gets a decoy
+//!   challenge and fails exactly like a wrong proof, with the same work done.
+//!
+//! Not protected, and why:
+//! * **No forward secrecy.** There is no Diffie-Hellman exchange: session keys derive from
+//!   `ClientKey` and the transcript. Whoever learns a device's secret, or holds the stolen
+//!   verifier *and* a recording of a handshake (which reveals `ClientKey`, as in all SCRAM), can
+//!   derive that session's key and read its frames. Run it inside TLS (as SDS and Partner Link do)
+//!   for forward secrecy.
+//! * **A stolen verifier lets its holder pass as the server** to that device (SCRAM's property).
+//! * **One-shot mode needs the secret on the portal** (or the fleet master key): frame keys derive
+//!   from it, not from a verifier. Protect that store like the devices' secrets.
+//! * **Denial of service**: failures are reported as [`FailureEvent`]s for the caller to
+//!   rate-limit; the crate itself keeps no counters.
+//!
+//! # Crate features
+//! * `fuzzing`: entry points for the fuzz targets; not a stable API.
+
+mod scram;
+mod secret;
+mod session;
+
+pub mod one_shot;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use scram::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_NONCE_BYTES};
+pub use secret::{DEFAULT_ITERATIONS, DeviceSecret, FleetMasterKey, SALT_BYTES, Verifier};
+pub use session::{
+    ClientAwaitingServerFinal, ClientHandshake, DEFAULT_HANDSHAKE_TIMEOUT, Lookup, MAX_ITERATIONS,
+    ServerAwaitingClientFinal, ServerConfig, ServerFailure, Session, VerifierStore, server_start,
+};
+
+/// Why a handshake step failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// A message that does not follow the syntax (RFC 5802 §7) or exceeds a limit.
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    /// A feature printfleet does not use (channel binding, mandatory extensions).
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
+    /// The server's nonce does not extend the device's.
+    #[error("nonce mismatch")]
+    NonceMismatch,
+    /// The server's proof is wrong: it does not hold this device's verifier. Send nothing.
+    #[error("the server failed to authenticate")]
+    ServerNotAuthenticated,
+    /// The peer answered with an error (`e=...`).
+    #[error("the peer rejected the handshake")]
+    Rejected,
+    /// The handshake took longer than its timeout.
+    #[error("handshake timed out")]
+    Timeout,
+}
+
+/// Why the server refused a handshake — for logs and rate limiting only; the device is told
+/// nothing more than `e=invalid-proof` (or `e=other-error` for malformed input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureReason {
+    /// A malformed or unsupported message.
+    Malformed(AuthError),
+    /// No such device or epoch.
+    UnknownDevice,
+    /// The device or epoch is revoked.
+    Revoked,
+    /// The proof is wrong: a wrong secret, or a message altered in transit.
+    WrongProof,
+    /// The client-final message carried another nonce (a replayed or spliced handshake).
+    NonceMismatch,
+    /// Too slow.
+    Timeout,
+}
+
+/// A refused handshake, as the server's caller should log and rate-limit it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("handshake refused ({reason:?}) for {device:?}")]
+pub struct FailureEvent {
+    /// The device the peer claimed to be, once known.
+    pub device: Option<String>,
+    /// Why.
+    pub reason: FailureReason,
+}

@@ -1,0 +1,290 @@
+//! Session mode: the mutual handshake, every way it can go wrong.
+
+use base64::Engine as _;
+use printfleet_auth::{
+    AuthError, ClientHandshake, DEFAULT_HANDSHAKE_TIMEOUT, DeviceSecret, FailureReason, Lookup, ServerConfig, Session,
+    Verifier, VerifierStore, server_start,
+};
+use printfleet_schema::samples;
+use printfleet_wire::Codec;
+
+use super::{Rng, t};
+
+/// A portal's store: (device, epoch) -> verifier, with revocation.
+#[derive(Default)]
+struct Store {
+    entries: Vec<(String, u32, Verifier)>,
+    revoked: Vec<String>,
+}
+
+impl VerifierStore for Store {
+    fn lookup(&self, device: &str, epoch: u32) -> Lookup {
+        if self.revoked.iter().any(|d| d == device) {
+            return Lookup::Revoked;
+        }
+        self.entries
+            .iter()
+            .find(|(d, e, _)| d == device && *e == epoch)
+            .map_or(Lookup::Unknown, |(_, _, v)| Lookup::Found(v.clone()))
+    }
+}
+
+/// Few iterations keep the exhaustive tests fast; the count is the server's choice.
+fn verifier(secret: &DeviceSecret, seed: u8) -> Verifier {
+    Verifier::with_salt(secret, vec![seed; 16], 16)
+}
+
+struct World {
+    secret: DeviceSecret,
+    store: Store,
+    config: ServerConfig,
+}
+
+fn world() -> World {
+    let secret = DeviceSecret::from_bytes(&[0x11; 32]).unwrap();
+    let store = Store { entries: vec![("printer-17".into(), 1, verifier(&secret, 1))], revoked: vec![] };
+    World { secret, store, config: ServerConfig::new(&mut Rng(99)) }
+}
+
+/// The four messages of a handshake, with what each side concluded.
+struct Outcome {
+    messages: Vec<String>,
+    server: Result<Session, FailureReason>,
+    client: Result<Session, AuthError>,
+    server_reply: Option<String>,
+}
+
+/// Runs a handshake, letting `tamper(i, msg)` rewrite message `i` (0..4) in transit, and
+/// `clock(i)` give the time at which message `i` is handled.
+fn handshake(
+    w: &World,
+    device: &str,
+    secret: &DeviceSecret,
+    epoch: u32,
+    seed: u64,
+    tamper: impl Fn(usize, String) -> String,
+    clock: impl Fn(usize) -> u64,
+) -> Outcome {
+    let mut rng = Rng(seed);
+    let mut messages = Vec::new();
+    let (client, m0) = ClientHandshake::start(device, secret, epoch, &mut rng, t(clock(0))).unwrap();
+    let m0 = tamper(0, m0);
+    messages.push(m0.clone());
+    let fail = |reason, reply, messages| Outcome {
+        messages,
+        server: Err(reason),
+        client: Err(AuthError::Rejected),
+        server_reply: reply,
+    };
+    let (server, m1) = match server_start(&m0, &w.store, &w.config, &mut rng, t(clock(1))) {
+        Ok(x) => x,
+        Err(f) => return fail(f.event.reason, f.reply, messages),
+    };
+    let m1 = tamper(1, m1);
+    messages.push(m1.clone());
+    let (client, m2) = match client.handle_server_first(&m1, t(clock(1))) {
+        Ok(x) => x,
+        Err(e) => {
+            return Outcome { messages, server: Err(FailureReason::Malformed(e)), client: Err(e), server_reply: None };
+        }
+    };
+    let m2 = tamper(2, m2);
+    messages.push(m2.clone());
+    let (server_session, m3) = match server.handle_client_final(&m2, t(clock(2))) {
+        Ok(x) => x,
+        Err(f) => {
+            let reply = f.reply.clone().unwrap();
+            messages.push(reply.clone());
+            let client = client.handle_server_final(&reply, t(clock(3)));
+            return Outcome { messages, server: Err(f.event.reason), client, server_reply: Some(reply) };
+        }
+    };
+    let m3 = tamper(3, m3);
+    messages.push(m3.clone());
+    let client = client.handle_server_final(&m3, t(clock(3)));
+    Outcome { messages, server: Ok(server_session), client, server_reply: None }
+}
+
+fn plain(w: &World, device: &str, secret: &DeviceSecret, epoch: u32, seed: u64) -> Outcome {
+    handshake(w, device, secret, epoch, seed, |_, m| m, |i| i as u64 * 100)
+}
+
+#[test]
+fn success_gives_both_sides_the_same_fresh_session() {
+    let w = world();
+    let a = plain(&w, "printer-17", &w.secret, 1, 1);
+    let (server, client) = (a.server.unwrap(), a.client.unwrap());
+    assert_eq!(server.session_id(), client.session_id());
+    assert_eq!((server.device(), server.epoch()), ("printer-17", 1));
+    // Frames sealed by the device open at the portal, and the reverse.
+    let report = samples::office_laser();
+    let payload = Codec::Protobuf.encode_to_vec(&report).unwrap();
+    let mut frame = Vec::new();
+    client.sealer(17).seal(Codec::Protobuf, &payload, t(500), &mut Rng(5), &mut frame).unwrap();
+    let mut out = Vec::new();
+    server.opener(17).open(&frame, t(600), &mut out).unwrap();
+    assert_eq!(Codec::Protobuf.decode(&out).unwrap(), report);
+    // A second handshake makes another key: the first session's frames do not open in it.
+    let b = plain(&w, "printer-17", &w.secret, 1, 2);
+    let other = b.server.unwrap();
+    assert_ne!(other.session_id(), server.session_id());
+    assert!(other.opener(17).open(&frame, t(600), &mut Vec::new()).is_err());
+}
+
+#[test]
+fn a_wrong_device_secret_fails_at_the_server() {
+    let w = world();
+    let wrong = DeviceSecret::from_bytes(&[0x22; 32]).unwrap();
+    let o = plain(&w, "printer-17", &wrong, 1, 3);
+    assert_eq!(o.server.unwrap_err(), FailureReason::WrongProof);
+    assert_eq!(o.server_reply.as_deref(), Some("e=invalid-proof"));
+    assert_eq!(o.client.unwrap_err(), AuthError::Rejected);
+}
+
+#[test]
+fn a_server_without_the_right_verifier_cannot_pass_as_the_portal() {
+    let w = world();
+    // A server that holds another secret's verifier can neither verify the device...
+    let impostor = World {
+        secret: DeviceSecret::from_bytes(&[0x33; 32]).unwrap(),
+        store: Store {
+            entries: vec![("printer-17".into(), 1, verifier(&DeviceSecret::from_bytes(&[0x33; 32]).unwrap(), 1))],
+            revoked: vec![],
+        },
+        config: ServerConfig::new(&mut Rng(7)),
+    };
+    let o = plain(&impostor, "printer-17", &w.secret, 1, 4);
+    assert_eq!(o.server.unwrap_err(), FailureReason::WrongProof);
+    // ...nor fake its proof: a server-final from another handshake is refused by the device.
+    let good = plain(&w, "printer-17", &w.secret, 1, 5);
+    let forged = good.messages[3].clone();
+    let mut rng = Rng(6);
+    let (client, m0) = ClientHandshake::start("printer-17", &w.secret, 1, &mut rng, t(0)).unwrap();
+    let (_, m1) = server_start(&m0, &w.store, &w.config, &mut rng, t(0)).unwrap();
+    let (client, _) = client.handle_server_first(&m1, t(0)).unwrap();
+    assert_eq!(client.handle_server_final(&forged, t(0)).unwrap_err(), AuthError::ServerNotAuthenticated);
+}
+
+#[test]
+fn unknown_and_revoked_devices_fail_exactly_like_a_wrong_proof() {
+    let mut w = world();
+    let wrong = DeviceSecret::from_bytes(&[0x22; 32]).unwrap();
+    let wrong_proof = plain(&w, "printer-17", &wrong, 1, 8);
+    let unknown = plain(&w, "printer-99", &w.secret, 1, 8);
+    assert_eq!(unknown.server.as_ref().unwrap_err(), &FailureReason::UnknownDevice);
+    w.store.revoked.push("printer-17".into());
+    let revoked = plain(&w, "printer-17", &w.secret, 1, 8);
+    assert_eq!(revoked.server.as_ref().unwrap_err(), &FailureReason::Revoked);
+    for o in [&unknown, &revoked] {
+        assert_eq!(o.server_reply, wrong_proof.server_reply, "the reply must not tell them apart");
+        // The challenge has the same shape: salt of the same length, the same iteration count.
+        let shape = |m: &str| m.split(',').map(|p| (p.as_bytes()[0], p.len())).skip(1).collect::<Vec<_>>();
+        let known = plain(&world(), "printer-17", &w.secret, 1, 8);
+        assert_eq!(shape(&o.messages[1]).len(), shape(&known.messages[1]).len());
+        assert_eq!(o.messages[1].rsplit(',').next(), Some("i=4096"), "decoys use the default count");
+    }
+    // The decoy salt is stable, so probing twice shows nothing either.
+    let again = plain(&w, "printer-99", &w.secret, 1, 9);
+    let salt = |o: &Outcome| o.messages[1].split(',').nth(1).unwrap().to_owned();
+    assert_eq!(salt(&unknown), salt(&again));
+}
+
+#[test]
+fn a_replayed_handshake_fails() {
+    let w = world();
+    let recorded = plain(&w, "printer-17", &w.secret, 1, 10);
+    assert!(recorded.server.is_ok());
+    // The attacker replays the device's messages; the server's nonce is new, so the proof is stale.
+    let mut rng = Rng(11);
+    let (server, _) = server_start(&recorded.messages[0], &w.store, &w.config, &mut rng, t(0)).unwrap();
+    let failure = server.handle_client_final(&recorded.messages[2], t(0)).unwrap_err();
+    assert_eq!(failure.event.reason, FailureReason::NonceMismatch);
+}
+
+#[test]
+fn a_man_in_the_middle_changing_any_single_byte_breaks_the_handshake() {
+    let w = world();
+    let clean = plain(&w, "printer-17", &w.secret, 1, 12);
+    assert!(clean.server.is_ok() && clean.client.is_ok());
+    let mut cases = 0;
+    for (i, message) in clean.messages.iter().enumerate() {
+        for at in 0..message.len() {
+            for flip in [0x01u8, 0x20] {
+                let tampered = |j: usize, m: String| {
+                    if j != i {
+                        return m;
+                    }
+                    let mut bytes = m.into_bytes();
+                    bytes[at] ^= flip;
+                    String::from_utf8(bytes).unwrap_or_default()
+                };
+                let o = handshake(&w, "printer-17", &w.secret, 1, 12, tampered, |k| k as u64);
+                assert!(
+                    !(o.server.is_ok() && o.client.is_ok()),
+                    "message {i} byte {at} ^ {flip:#x}: both sides still agreed"
+                );
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 400, "{cases}");
+}
+
+#[test]
+fn slow_handshakes_time_out_on_both_sides() {
+    let w = world();
+    let limit = DEFAULT_HANDSHAKE_TIMEOUT.0;
+    let slow_client = handshake(&w, "printer-17", &w.secret, 1, 13, |_, m| m, |i| if i == 2 { limit + 1 } else { 0 });
+    assert_eq!(slow_client.server.unwrap_err(), FailureReason::Timeout);
+    let slow_server = handshake(&w, "printer-17", &w.secret, 1, 14, |_, m| m, |i| if i == 3 { limit + 1 } else { 0 });
+    assert_eq!(slow_server.client.unwrap_err(), AuthError::Timeout);
+    let just_in_time = handshake(&w, "printer-17", &w.secret, 1, 15, |_, m| m, |i| if i >= 2 { limit } else { 0 });
+    assert!(just_in_time.server.is_ok() && just_in_time.client.is_ok());
+}
+
+#[test]
+fn rotation_accepts_both_epochs_during_the_overlap_and_only_the_new_one_after() {
+    let old = DeviceSecret::from_bytes(&[0x11; 32]).unwrap();
+    let new = DeviceSecret::from_bytes(&[0x44; 32]).unwrap();
+    let mut w = world();
+    w.store.entries.push(("printer-17".into(), 2, verifier(&new, 2)));
+    assert!(plain(&w, "printer-17", &old, 1, 16).server.is_ok(), "old epoch during the overlap");
+    assert!(plain(&w, "printer-17", &new, 2, 17).server.is_ok(), "new epoch");
+    assert!(plain(&w, "printer-17", &old, 2, 18).server.is_err(), "old secret under the new epoch");
+    w.store.entries.retain(|(_, e, _)| *e != 1);
+    assert_eq!(plain(&w, "printer-17", &old, 1, 19).server.unwrap_err(), FailureReason::UnknownDevice);
+    assert!(plain(&w, "printer-17", &new, 2, 20).server.is_ok());
+}
+
+#[test]
+fn no_message_carries_the_secret_the_verifier_or_a_key() {
+    let w = world();
+    let o = plain(&w, "printer-17", &w.secret, 1, 21);
+    let (salt, _, stored, server_key) = verifier(&w.secret, 1).to_parts();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let transcript = o.messages.join("\n");
+    for secret_bytes in [&[0x11u8; 32][..], &stored[..], &server_key[..]] {
+        for needle in [b64.encode(secret_bytes), hex::encode(secret_bytes)] {
+            assert!(!transcript.contains(&needle), "{needle} leaked");
+        }
+        assert!(!transcript.as_bytes().windows(16).any(|w| secret_bytes.windows(16).any(|s| s == w)));
+    }
+    assert!(transcript.contains(&b64.encode(&salt)), "the salt is public, and must be there");
+}
+
+#[test]
+fn out_of_order_and_repeated_messages_are_refused() {
+    let w = world();
+    let clean = plain(&w, "printer-17", &w.secret, 1, 22);
+    let mut rng = Rng(23);
+    // A client-final where a client-first belongs.
+    assert!(server_start(&clean.messages[2], &w.store, &w.config, &mut rng, t(0)).is_err());
+    // A client-first where the client-final belongs.
+    let (server, _) = server_start(&clean.messages[0], &w.store, &w.config, &mut rng, t(0)).unwrap();
+    assert!(server.handle_client_final(&clean.messages[0], t(0)).is_err());
+    // The device refuses a server-final where the server-first belongs, and garbage.
+    let (client, _) = ClientHandshake::start("printer-17", &w.secret, 1, &mut rng, t(0)).unwrap();
+    assert!(client.handle_server_first(&clean.messages[3], t(0)).is_err());
+    let (client, _) = ClientHandshake::start("printer-17", &w.secret, 1, &mut rng, t(0)).unwrap();
+    assert!(client.handle_server_first("r=,s=,i=", t(0)).is_err());
+}
