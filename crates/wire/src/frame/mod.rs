@@ -9,15 +9,9 @@
 //! use printfleet_wire::Codec;
 //! use printfleet_wire::frame::{CipherSuite, FrameKey, Opener, Sealer};
 //! use printfleet_schema::Timestamp;
-//! # struct Rng(u64);
-//! # impl rand_core::TryRng for Rng {
-//! #     type Error = core::convert::Infallible;
-//! #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(self.try_next_u64()? as u32) }
-//! #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1); Ok(self.0) }
-//! #     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> { for b in dst { *b = self.try_next_u64()? as u8; } Ok(()) }
-//! # }
-//! # impl rand_core::TryCryptoRng for Rng {}
-//! # let mut rng = Rng(1); // use an OS-seeded CSPRNG in real code
+//! use rand_chacha::rand_core::SeedableRng;
+//! // Any `rand_core::CryptoRng`; seed it from the OS (`getrandom`) in real code.
+//! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
 //!
 //! let key = FrameKey::new(&[0x42; 32])?;
 //! let now = Timestamp::from_unix_millis(1_793_610_000_000)?;

@@ -9,30 +9,10 @@ use printfleet_wire::frame::{
     from_base64, to_base64,
 };
 
-/// A deterministic "random" generator for reproducible frames: never use such a thing for real.
-pub(crate) struct CountingRng(pub(crate) u8);
-
-impl rand_core::TryRng for CountingRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut b = [0; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut b = [0; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for b in dst {
-            *b = self.0;
-            self.0 = self.0.wrapping_add(1);
-        }
-        Ok(())
-    }
+/// A seeded CSPRNG: reproducible frames for tests (seed from the OS in real code).
+pub(crate) fn rng(seed: u64) -> rand_chacha::ChaCha20Rng {
+    rand_core::SeedableRng::seed_from_u64(seed)
 }
-impl rand_core::TryCryptoRng for CountingRng {}
 
 const SENDER: u64 = 0x0102_0304_0506_0708;
 const KEY_ID: u32 = 7;
@@ -78,7 +58,7 @@ fn golden_cases() -> Vec<(&'static str, printfleet_schema::DeviceReport, Codec, 
 }
 
 /// Golden frames: made with the fixed key 00..1f, sender 0x0102030405060708, key id 7, sequence
-/// 1, the samples' time and IVs from `CountingRng(0x10)`. Bless with
+/// 1, the samples' time and IVs from `rng(0x10)`. Bless with
 /// `PRINTFLEET_BLESS=1 cargo test -p printfleet-wire --test wire golden_frames`.
 #[test]
 fn golden_frames_are_stable_and_open() {
@@ -89,7 +69,7 @@ fn golden_frames_are_stable_and_open() {
         let mut frame = Vec::new();
         let header = Sealer::new(SENDER, KEY_ID, &key(), suite)
             .with_compression(compress)
-            .seal(codec, &payload, now(), &mut CountingRng(0x10), &mut frame)
+            .seal(codec, &payload, now(), &mut rng(0x10), &mut frame)
             .unwrap();
         assert_eq!(header.compression == Compression::Deflate, compress, "{name}: compression should pay");
         let path = testdata().join(format!("{name}.frame"));
@@ -112,7 +92,7 @@ fn sealed(codec: Codec, compress: bool) -> (Vec<u8>, Vec<u8>) {
     let mut frame = Vec::new();
     Sealer::new(SENDER, KEY_ID, &key(), CipherSuite::Aes128CbcHmacSha256)
         .with_compression(compress)
-        .seal(codec, &payload, now(), &mut CountingRng(1), &mut frame)
+        .seal(codec, &payload, now(), &mut rng(1), &mut frame)
         .unwrap();
     (frame, payload)
 }
@@ -181,7 +161,7 @@ fn replays_are_rejected() {
     let frames: Vec<Vec<u8>> = (0..REPLAY_WINDOW + 3)
         .map(|_| {
             let mut f = Vec::new();
-            s.seal(Codec::Json, b"{}", now(), &mut CountingRng(3), &mut f).unwrap();
+            s.seal(Codec::Json, b"{}", now(), &mut rng(3), &mut f).unwrap();
             f
         })
         .collect();
@@ -222,9 +202,9 @@ fn rotation_keeps_the_previous_key_during_the_overlap() {
     let new = FrameKey::new(&[0x55; 32]).unwrap();
     let suite = CipherSuite::Aes128CbcHmacSha256;
     let mut frame_old = Vec::new();
-    Sealer::new(SENDER, 1, &old, suite).seal(Codec::Json, b"{}", now(), &mut CountingRng(0), &mut frame_old).unwrap();
+    Sealer::new(SENDER, 1, &old, suite).seal(Codec::Json, b"{}", now(), &mut rng(0), &mut frame_old).unwrap();
     let mut frame_new = Vec::new();
-    Sealer::new(SENDER, 2, &new, suite).seal(Codec::Json, b"{}", now(), &mut CountingRng(0), &mut frame_new).unwrap();
+    Sealer::new(SENDER, 2, &new, suite).seal(Codec::Json, b"{}", now(), &mut rng(0), &mut frame_new).unwrap();
 
     let mut o = Opener::new(SENDER, 1, &old, suite);
     assert_eq!(o.open(&frame_new, now(), &mut Vec::new()).unwrap_err().reason(), RejectReason::UnknownKey);
@@ -235,7 +215,7 @@ fn rotation_keeps_the_previous_key_during_the_overlap() {
     let mut again = Vec::new();
     Sealer::new(SENDER, 1, &old, suite)
         .starting_at(2)
-        .seal(Codec::Json, b"{}", now(), &mut CountingRng(0), &mut again)
+        .seal(Codec::Json, b"{}", now(), &mut rng(0), &mut again)
         .unwrap();
     assert_eq!(o.open(&again, now(), &mut Vec::new()).unwrap_err().reason(), RejectReason::UnknownKey);
 }
@@ -280,13 +260,13 @@ fn compression_is_skipped_where_it_does_not_pay() {
             (x >> 32) as u8
         })
         .collect();
-    let h = s.seal(Codec::Json, &random, now(), &mut CountingRng(0), &mut Vec::new()).unwrap();
+    let h = s.seal(Codec::Json, &random, now(), &mut rng(0), &mut Vec::new()).unwrap();
     assert_eq!(h.compression, Compression::None);
-    let h = s.seal(Codec::Json, b"{}", now(), &mut CountingRng(0), &mut Vec::new()).unwrap();
+    let h = s.seal(Codec::Json, b"{}", now(), &mut rng(0), &mut Vec::new()).unwrap();
     assert_eq!(h.compression, Compression::None, "too short to try");
     let xml = Codec::Xml.encode_to_vec(&samples::office_laser()).unwrap();
     let mut f = Vec::new();
-    let h = s.seal(Codec::Xml, &xml, now(), &mut CountingRng(0), &mut f).unwrap();
+    let h = s.seal(Codec::Xml, &xml, now(), &mut rng(0), &mut f).unwrap();
     assert_eq!((h.compression, h.dictionary), (Compression::Deflate, 2));
     assert!(f.len() * 3 < xml.len(), "{} -> {}", xml.len(), f.len());
 }
@@ -354,7 +334,7 @@ fn interop_with_python() {
             Sealer::new(SENDER, KEY_ID, &key(), suite)
                 .with_compression(compress)
                 .starting_at(41)
-                .seal(codec, &payload, now(), &mut CountingRng(0x77), &mut frame)
+                .seal(codec, &payload, now(), &mut rng(0x77), &mut frame)
                 .unwrap();
             std::fs::write(dir.join(format!("rust-{name}.frame")), &frame).unwrap();
             std::fs::write(dir.join(format!("rust-{name}.payload")), &payload).unwrap();
