@@ -263,7 +263,33 @@ fn no_message_carries_the_secret_the_verifier_or_a_key() {
     let (salt, _, stored, server_key) = verifier(&w.secret, 1).to_parts();
     let b64 = base64::engine::general_purpose::STANDARD;
     let transcript = o.messages.join("\n");
-    for secret_bytes in [&[0x11u8; 32][..], &stored[..], &server_key[..]] {
+    // The derived keys, recomputed here independently from RFC 5802 and docs/wire-format.md §5.7.
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::Digest;
+    let hmac = |key: &[u8], data: &[u8]| -> [u8; 32] {
+        let mut m = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
+        m.update(data);
+        m.finalize().into_bytes().into()
+    };
+    let mut salted = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(&[0x11; 32], &salt, 16, &mut salted);
+    let client_key = hmac(&salted, b"Client Key");
+    assert_eq!(sha2::Sha256::digest(client_key).as_slice(), &stored[..], "recomputation matches the verifier");
+    let bare = o.messages[0].strip_prefix("n,,").unwrap();
+    let without_proof = o.messages[2].rsplit_once(",p=").unwrap().0;
+    let auth_message = format!("{bare},{},{without_proof}", o.messages[1]);
+    let mut session = [0u8; 36];
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(&sha2::Sha256::digest(auth_message.as_bytes())), &client_key)
+        .expand(b"printfleet session v1", &mut session)
+        .unwrap();
+    let server_session = o.server.as_ref().unwrap();
+    assert_eq!(
+        server_session.session_id(),
+        u32::from_be_bytes(session[32..].try_into().unwrap()),
+        "recomputed session id"
+    );
+    for secret_bytes in [&[0x11u8; 32][..], &stored[..], &server_key[..], &salted[..], &client_key[..], &session[..32]]
+    {
         for needle in [b64.encode(secret_bytes), hex::encode(secret_bytes)] {
             assert!(!transcript.contains(&needle), "{needle} leaked");
         }
