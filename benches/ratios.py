@@ -49,6 +49,11 @@ def main():
         print(f"auth: handshake (server side) {h / 1e3:.2f} us = {1e9 / h:,.0f}/s per core (target >= 100,000/s)")
         print(f"      one-shot verification  {v / 1e3:.2f} us = {1e9 / v:,.0f}/s per core (target >= 500,000/s)")
         print(f"      one HMAC-SHA256 over the transcript: {f / 1e3:.2f} us (floor)")
+    for name in ["typical", "large_format"]:
+        d, e = mean_ns("diff", f"{name}_diff_apply"), mean_ns("diff", f"{name}_equality_floor")
+        if None not in (d, e):
+            found = True
+            print(f"diff {name}: diff + 2 applies {d / 1e3:.2f} us = at least {1e9 / d:,.0f} diff+apply pairs/s per core (target typical >= 1,000,000/s); equality {e:.0f} ns")
     if not found:
         sys.exit("no criterion results: run `cargo bench -p printfleet-benches` first")
 
