@@ -35,6 +35,8 @@
 //! This crate is the pure transformation: no I/O, no clock. Sequencing, base hashes, resync and
 //! the wire encodings of deltas build on it.
 
+pub mod sync;
+
 use printfleet_schema::{
     Accessory, Alert, Consumable, DeviceReport, DeviceStatus, Identity, InkCartridge, Level, MediaSource, MediaType,
     MeterKind, Printhead, RecordId, Settings, Snapshot, Usage,
@@ -235,7 +237,9 @@ pub fn diff(old: &DeviceState, new: &DeviceState) -> Delta {
     for (kind, value) in &n.meters.0 {
         match o.meters.0.get(kind) {
             Some(before) if before == value => {}
-            Some(before) if value > before => meters.push((kind.clone(), MeterChange::Increase(value.saturating_sub(*before)))),
+            Some(before) if value > before => {
+                meters.push((kind.clone(), MeterChange::Increase(value.saturating_sub(*before))))
+            }
             _ => meters.push((kind.clone(), MeterChange::Set(*value))),
         }
     }
