@@ -1,0 +1,113 @@
+//! The snmprec reader on every real capture in ../shared/fixtures/printer-mib (LibreNMS
+//! `tests/snmpsim/`, commit 490710c6c9da3d4222e5649b082a63a1b91b072b, GPL-3.0 test data), on
+//! malformed input, and round trips of arbitrary bindings.
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::path::PathBuf;
+
+use printfleet_sources::snmp::{Bindings, Oid, SnmpValue, SnmprecError};
+use proptest::prelude::*;
+
+fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/printer-mib").join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (CI puts ../shared beside the checkout)", path.display()))
+}
+
+fn oid(s: &str) -> Oid {
+    s.parse().unwrap()
+}
+
+#[test]
+fn every_capture_reads_completely_and_round_trips() {
+    for (name, lines) in [
+        ("brother.snmprec", 227),
+        ("epson.snmprec", 175),
+        ("jetdirect_m252dw.snmprec", 397),
+        ("jetdirect_m880.snmprec", 330),
+        ("sharp.snmprec", 372),
+        ("xerox.snmprec", 45),
+    ] {
+        let text = fixture(name);
+        let b = Bindings::from_snmprec(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(b.len(), lines, "{name}: one binding per line");
+        assert_eq!(Bindings::from_snmprec(&b.to_snmprec()).unwrap(), b, "{name}");
+    }
+}
+
+#[test]
+fn values_keep_their_types() {
+    let b = Bindings::from_snmprec(&fixture("brother.snmprec")).unwrap();
+    assert_eq!(
+        b.get(&oid("1.3.6.1.2.1.1.1.0")),
+        Some(&SnmpValue::OctetString(b"Brother NC-8300h, Firmware Ver.1.14  (14.11.06),MID 8C5-F01,FID 2".to_vec()))
+    );
+    assert_eq!(b.get(&oid("1.3.6.1.2.1.1.2.0")), Some(&SnmpValue::ObjectId(oid("1.3.6.1.4.1.2435.2.3.9.1"))));
+    assert_eq!(b.get(&oid("1.3.6.1.2.1.1.3.0")), Some(&SnmpValue::TimeTicks(217_539_735)));
+    let e = Bindings::from_snmprec(&fixture("epson.snmprec")).unwrap();
+    assert_eq!(
+        e.get(&oid("1.3.6.1.2.1.2.2.1.6.1")),
+        Some(&SnmpValue::OctetString(vec![0x9c, 0xae, 0xd3, 0xaa, 0xd6, 0xc5]))
+    );
+    // A walk of prtMarkerSuppliesLevel returns the rows in index order.
+    let level_column = oid("1.3.6.1.2.1.43.11.1.1.9");
+    let levels: Vec<_> = e.walk(&level_column).collect();
+    assert!(!levels.is_empty());
+    assert!(levels.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(levels.iter().all(|(o, v)| o.suffix(&level_column).is_some_and(|s| s.len() == 2) && v.as_i32().is_some()));
+}
+
+#[test]
+fn malformed_captures_fail_with_the_line() {
+    type Check = fn(&SnmprecError) -> bool;
+    let cases: [(&str, Check); 8] = [
+        ("1.3.6|2", |e| matches!(e, SnmprecError::Fields { line: 1 })),
+        ("1.3..6|2|1", |e| matches!(e, SnmprecError::Oid { line: 1 })),
+        ("\n1.3.6|99|1", |e| matches!(e, SnmprecError::Tag { line: 2, .. })),
+        ("1.3.6|2|x", |e| matches!(e, SnmprecError::Value { line: 1, .. })),
+        ("1.3.6|2|2147483648", |e| matches!(e, SnmprecError::Value { .. })),
+        ("1.3.6|4x|ABC", |e| matches!(e, SnmprecError::Value { .. })),
+        ("1.3.6|64|300.1.1.1", |e| matches!(e, SnmprecError::Value { .. })),
+        ("1.3.6|2|1\n1.3.6|2|2", |e| matches!(e, SnmprecError::Duplicate { line: 2 })),
+    ];
+    for (text, ok) in cases {
+        let e = Bindings::from_snmprec(text).unwrap_err();
+        assert!(ok(&e), "{text:?}: {e:?}");
+    }
+    assert!(Bindings::from_snmprec("# comment\r\n\r\n1.3.6|5|\r\n").is_ok());
+    let long_oid = format!("1{}|2|1", ".1".repeat(200));
+    assert!(matches!(Bindings::from_snmprec(&long_oid), Err(SnmprecError::Oid { .. })));
+}
+
+fn value() -> impl Strategy<Value = SnmpValue> {
+    prop_oneof![
+        any::<i32>().prop_map(SnmpValue::Integer),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(SnmpValue::OctetString),
+        prop::collection::vec(any::<u32>(), 1..12).prop_map(|a| SnmpValue::ObjectId(
+            a.iter().map(u32::to_string).collect::<Vec<_>>().join(".").parse().unwrap()
+        )),
+        any::<[u8; 4]>().prop_map(SnmpValue::IpAddress),
+        any::<u32>().prop_map(SnmpValue::Counter32),
+        any::<u32>().prop_map(SnmpValue::Gauge32),
+        any::<u32>().prop_map(SnmpValue::TimeTicks),
+        any::<u64>().prop_map(SnmpValue::Counter64),
+        Just(SnmpValue::Null),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bindings_round_trip(entries in prop::collection::vec((prop::collection::vec(any::<u32>(), 1..16), value()), 0..30)) {
+        let mut b = Bindings::new();
+        for (arcs, v) in entries {
+            b.insert(arcs.iter().map(u32::to_string).collect::<Vec<_>>().join(".").parse().unwrap(), v);
+        }
+        prop_assert_eq!(Bindings::from_snmprec(&b.to_snmprec()).unwrap(), b);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "[0-9.|x\\n]{0,200}") {
+        prop_assert!(printfleet_sources::snmp::fuzz_roundtrip(text.as_bytes()).is_ok());
+    }
+}
