@@ -1,5 +1,6 @@
 //! SNMP: object identifiers, typed values, and the bindings of a walk.
 
+pub mod printer_mib;
 mod snmprec;
 
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ pub const MAX_OID_ARCS: usize = 128;
 
 /// An object identifier, such as `1.3.6.1.2.1.43.11.1.1.9.1.1` (prtMarkerSuppliesLevel.1.1).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Oid(Vec<u32>);
+pub struct Oid(pub(crate) Vec<u32>);
 
 impl Oid {
     /// The sub-identifiers.

@@ -1,0 +1,296 @@
+//! Printer-MIB (RFC 3805) and HOST-RESOURCES-MIB (RFC 2790) bindings → a device report.
+//!
+//! What is mapped so far: identity (system group, `prtGeneralSerialNumber`, the printer's
+//! `hrDeviceDescr`, the first real `ifPhysAddress`, `ipAdEntAddr`), consumables
+//! (`prtMarkerSuppliesTable` joined with `prtMarkerColorantTable`, or the colour the supply's name
+//! starts with where the colorant table is missing), the life-count meter, and
+//! status (`hrDeviceStatus`, `hrPrinterStatus`, `hrPrinterDetectedErrorState`).
+//!
+//! Device quirks handled (each tested on a real capture): strings with embedded NUL bytes, control
+//! characters or Latin-1 bytes; part numbers and serial numbers appended to supply names
+//! (`", PN 006R01509;SN48178…"`, `"… HP CF400X"`, `"… T9441/T9451"`); missing class or colorant
+//! columns; maximum -2 (unknown) with a real level; level -3 (some remaining); supply indexes with
+//! gaps; an empty or one-octet error state.
+
+use printfleet_schema::codes::{DeviceState, EngineStatus, PrinterState, SupplyClass, SupplyType, SupplyUnit};
+use printfleet_schema::limits::{MAX_IP_ADDRESSES, MAX_RECORDS, MAX_TEXT_BYTES};
+use printfleet_schema::{
+    Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, Level, MacAddress, MeterKind,
+    RecordId,
+};
+
+use super::{Bindings, Oid, SnmpValue};
+
+fn oid(text: &str) -> Oid {
+    text.parse().unwrap_or_default()
+}
+
+/// Device text as the schema wants it: cut at the first NUL, Latin-1 where it is not UTF-8,
+/// control characters (but tab and line breaks) turned into spaces, trimmed, at most
+/// `MAX_TEXT_BYTES`; `None` if nothing is left.
+pub fn clean_text(bytes: &[u8]) -> Option<String> {
+    let bytes = bytes.split(|b| *b == 0).next().unwrap_or_default();
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_owned(),
+        Err(_) => bytes.iter().map(|b| char::from(*b)).collect(),
+    };
+    let mut cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() && !matches!(c, '\t' | '\n' | '\r') { ' ' } else { c })
+        .filter(|c| !matches!(c, '\u{fffe}' | '\u{ffff}'))
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    if cleaned.len() > MAX_TEXT_BYTES {
+        let mut end = MAX_TEXT_BYTES;
+        while !cleaned.is_char_boundary(end) {
+            end = end.saturating_sub(1);
+        }
+        cleaned.truncate(end);
+    }
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+fn text_at(b: &Bindings, o: &str) -> Option<String> {
+    b.get(&oid(o)).and_then(SnmpValue::as_bytes).and_then(clean_text)
+}
+
+/// Column `column` of a table, as (index arcs after the column, value), in index order.
+fn column<'a>(b: &'a Bindings, table_column: &'a Oid) -> impl Iterator<Item = (&'a [u32], &'a SnmpValue)> + 'a {
+    b.walk(table_column).filter_map(move |(o, v)| o.suffix(table_column).map(|s| (s, v)))
+}
+
+fn cell<'a>(b: &'a Bindings, table_column: &str, index: &[u32]) -> Option<&'a SnmpValue> {
+    let mut arcs = oid(table_column).arcs().to_vec();
+    arcs.extend_from_slice(index);
+    b.get(&Oid(arcs))
+}
+
+/// The manufacturer behind an enterprise number in `sysObjectID` (IANA private enterprise numbers).
+fn make(object_id: &Oid) -> Option<&'static str> {
+    let enterprise = object_id.suffix(&oid("1.3.6.1.4.1"))?.first()?;
+    Some(match enterprise {
+        11 => "HP",
+        253 => "Xerox",
+        367 => "Ricoh",
+        641 => "Lexmark",
+        1248 => "Epson",
+        1347 => "Kyocera",
+        1602 => "Canon",
+        2001 => "OKI",
+        2385 => "Sharp",
+        2435 => "Brother",
+        18334 => "Konica Minolta",
+        _ => return None,
+    })
+}
+
+const HR_DEVICE_TYPE_PRINTER: &str = "1.3.6.1.2.1.25.3.1.5";
+
+fn identity(b: &Bindings) -> Identity {
+    let object_id = b.get(&oid("1.3.6.1.2.1.1.2.0")).and_then(|v| match v {
+        SnmpValue::ObjectId(o) => Some(o.clone()),
+        _ => None,
+    });
+    // The printer among the host's devices (hrDeviceType = hrDevicePrinter).
+    let printer_index = column(b, &oid("1.3.6.1.2.1.25.3.2.1.2"))
+        .find(|(_, v)| matches!(v, SnmpValue::ObjectId(o) if *o == oid(HR_DEVICE_TYPE_PRINTER)))
+        .map(|(i, _)| i.to_vec());
+    let model = printer_index
+        .as_deref()
+        .and_then(|i| cell(b, "1.3.6.1.2.1.25.3.2.1.3", i))
+        .and_then(SnmpValue::as_bytes)
+        .and_then(clean_text);
+    let mac_address = column(b, &oid("1.3.6.1.2.1.2.2.1.6")).find_map(|(_, v)| {
+        let octets = <[u8; 6]>::try_from(v.as_bytes()?).ok()?;
+        (octets != [0; 6]).then(|| MacAddress::new(octets))
+    });
+    let ip_addresses = column(b, &oid("1.3.6.1.2.1.4.20.1.1"))
+        .filter_map(|(_, v)| match v {
+            SnmpValue::IpAddress(a) if a[0] != 127 && *a != [0; 4] => Some(std::net::IpAddr::from(*a)),
+            _ => None,
+        })
+        .take(MAX_IP_ADDRESSES)
+        .collect();
+    Identity {
+        record_id: RecordId(0),
+        make: object_id.as_ref().and_then(make).map(str::to_owned),
+        model,
+        serial_number: text_at(b, "1.3.6.1.2.1.43.5.1.1.17.1"),
+        description: text_at(b, "1.3.6.1.2.1.1.1.0"),
+        object_id: object_id.map(|o| o.to_string()),
+        mac_address,
+        hostname: text_at(b, "1.3.6.1.2.1.1.5.0"),
+        ip_addresses,
+        location: text_at(b, "1.3.6.1.2.1.1.6.0"),
+        contact: text_at(b, "1.3.6.1.2.1.1.4.0"),
+        ..Identity::default()
+    }
+}
+
+/// Splits vendor tails off a supply name: returns (description, part number, serial number).
+pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>) {
+    let known = |s: &str| -> Option<String> {
+        let s = s.trim();
+        (!s.is_empty() && !s.eq_ignore_ascii_case("unknown")).then(|| s.to_owned())
+    };
+    // Xerox: "Black Toner, PN 006R01509;SN48178080E0000481".
+    if let Some((description, tail)) = name.rsplit_once(", PN ") {
+        let (part, serial) = match tail.split_once(";SN") {
+            Some((p, s)) => (known(p), known(s)),
+            None => (known(tail), None),
+        };
+        return (description.trim().to_owned(), part, serial);
+    }
+    let last = name.rsplit(' ').next().unwrap_or_default();
+    // HP: "Black Cartridge HP CF400X".
+    if let Some(prefix) = name.strip_suffix(last).and_then(|p| p.strip_suffix(" HP "))
+        && !prefix.is_empty()
+        && last.len() >= 4
+        && last.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return (name.to_owned(), Some(last.to_owned()), None);
+    }
+    // Epson: "Black Ink Supply Unit T9441/T9451/T9461" (the first code names the supply).
+    let first = last.split('/').next().unwrap_or_default();
+    if first.len() >= 5 && first.starts_with('T') && first.bytes().skip(1).all(|c| c.is_ascii_digit()) {
+        return (name.to_owned(), Some(first.to_owned()), None);
+    }
+    (name.to_owned(), None, None)
+}
+
+/// The colour a supply's name starts with ("Black Cartridge …", "Light Cyan Ink …"), if it is a
+/// known colour: the fallback when the capture has no `prtMarkerColorantTable` (none of the real
+/// captures has one).
+pub fn colour_from_name(name: &str) -> Option<Colour> {
+    let words: Vec<&str> = name.split_whitespace().take(2).collect();
+    [words.join(" "), words.first().copied().unwrap_or_default().to_owned()]
+        .into_iter()
+        .map(|prefix| Colour::parse(&prefix))
+        .find(|c| !matches!(c, Colour::Other(_)))
+}
+
+/// Supply types whose level is the space left in a container that fills.
+fn fills_up(kind: SupplyType) -> bool {
+    [
+        SupplyType::WASTE_TONER,
+        SupplyType::WASTE_INK,
+        SupplyType::WASTE_WAX,
+        SupplyType::WASTE_WATER,
+        SupplyType::WASTE_PAPER,
+    ]
+    .contains(&kind)
+}
+
+fn int(v: Option<&SnmpValue>) -> Option<i32> {
+    v.and_then(SnmpValue::as_i32)
+}
+
+fn consumables(b: &Bindings) -> Vec<Consumable> {
+    const SUPPLIES: &str = "1.3.6.1.2.1.43.11.1.1";
+    // Rows are identified by (hrDeviceIndex, prtMarkerSuppliesIndex); any column names them.
+    let mut rows: Vec<Vec<u32>> = Vec::new();
+    for col in ["5", "6", "9"] {
+        for (index, _) in column(b, &oid(&format!("{SUPPLIES}.{col}"))) {
+            if index.len() == 2 && !rows.iter().any(|r| r == index) {
+                rows.push(index.to_vec());
+            }
+        }
+    }
+    rows.sort();
+    rows.truncate(MAX_RECORDS);
+    rows.into_iter()
+        .map(|index| {
+            let at = |col: &str| cell(b, &format!("{SUPPLIES}.{col}"), &index);
+            let kind =
+                int(at("5")).and_then(|v| u32::try_from(v).ok()).map_or(SupplyType::UNKNOWN, SupplyType::from_code);
+            let class = match int(at("4")).and_then(|v| u32::try_from(v).ok()) {
+                Some(code) => SupplyClass::from_code(code),
+                // The column is optional; the type tells which way a waste container goes.
+                None if fills_up(kind) => SupplyClass::RECEPTACLE_THAT_IS_FILLED,
+                None => SupplyClass::SUPPLY_THAT_IS_CONSUMED,
+            };
+            let name = at("6").and_then(SnmpValue::as_bytes).and_then(clean_text);
+            let (description, part_number, serial_number) = match name.as_deref().map(split_supply_name) {
+                Some((d, p, s)) => (Some(d), p, s),
+                None => (None, None, None),
+            };
+            let colour = int(at("3"))
+                .filter(|i| *i > 0)
+                .and_then(|colorant| {
+                    let device = index.first().copied().unwrap_or(1);
+                    let arc = u32::try_from(colorant).ok()?;
+                    cell(b, "1.3.6.1.2.1.43.12.1.1.4", &[device, arc])
+                })
+                .and_then(SnmpValue::as_bytes)
+                .and_then(clean_text)
+                .filter(|c| !c.eq_ignore_ascii_case("unknown") && !c.eq_ignore_ascii_case("other"))
+                .map(|c| Colour::parse(&c))
+                .or_else(|| description.as_deref().and_then(colour_from_name));
+            let record = index.iter().fold(0u64, |acc, arc| (acc << 32) | u64::from(*arc));
+            Consumable {
+                record_id: RecordId(record),
+                kind,
+                class,
+                colour,
+                description,
+                part_number,
+                serial_number,
+                unit: int(at("7"))
+                    .and_then(|v| u32::try_from(v).ok())
+                    .map_or(SupplyUnit::UNKNOWN, SupplyUnit::from_code),
+                level: int(at("9")).and_then(|v| Level::from_mib(i64::from(v))).unwrap_or(Level::Unknown),
+                capacity: int(at("8")).and_then(|v| Capacity::from_mib(i64::from(v))).unwrap_or(Capacity::Unknown),
+                ..Consumable::default()
+            }
+        })
+        .map(|mut c| {
+            // A level above a known capacity is a device bug; keep the reading, drop the claim.
+            if let (Level::Amount(l), Capacity::Amount(m)) = (c.level, c.capacity)
+                && l > m
+            {
+                c.capacity = Capacity::Unknown;
+            }
+            c
+        })
+        .collect()
+}
+
+fn status(b: &Bindings) -> DeviceStatus {
+    let printer_index =
+        column(b, &oid("1.3.6.1.2.1.25.3.5.1.1")).next().map(|(i, _)| i.to_vec()).unwrap_or_else(|| vec![1]);
+    let code = |o: &str| int(cell(b, o, &printer_index)).and_then(|v| u32::try_from(v).ok());
+    let printer = code("1.3.6.1.2.1.25.3.5.1.1").map_or(PrinterState::UNKNOWN, PrinterState::from_code);
+    let errors = cell(b, "1.3.6.1.2.1.25.3.5.1.2", &printer_index)
+        .and_then(SnmpValue::as_bytes)
+        .map_or(DetectedErrors::NONE, DetectedErrors::from_octets);
+    DeviceStatus {
+        engine: match printer {
+            PrinterState::IDLE => EngineStatus::READY,
+            PrinterState::PRINTING => EngineStatus::PRINTING,
+            PrinterState::WARMUP => EngineStatus::WARMING_UP,
+            _ => EngineStatus::UNKNOWN,
+        },
+        device: code("1.3.6.1.2.1.25.3.2.1.5").map_or(DeviceState::UNKNOWN, DeviceState::from_code),
+        printer,
+        errors,
+    }
+}
+
+/// Maps a walk of a printer into a report (identity, consumables, total meter, status). The
+/// caller sets `generated_at` and anything SNMP does not carry. The result passes
+/// [`DeviceReport::validate`].
+pub fn map_report(b: &Bindings) -> DeviceReport {
+    let mut report = DeviceReport { identity: identity(b), ..DeviceReport::default() };
+    let s = &mut report.snapshot;
+    s.status = status(b);
+    s.consumables = consumables(b);
+    // prtMarkerLifeCount of the first marker, when its unit is impressions (7) or sheets (8).
+    let unit = int(cell(b, "1.3.6.1.2.1.43.10.2.1.3", &[1, 1]));
+    if let Some(count) = cell(b, "1.3.6.1.2.1.43.10.2.1.4", &[1, 1]).and_then(SnmpValue::as_u64)
+        && matches!(unit, Some(7) | Some(8) | None)
+    {
+        s.meters.set(MeterKind::TOTAL, count);
+    }
+    report
+}
