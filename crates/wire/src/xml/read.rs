@@ -400,7 +400,7 @@ impl<'a> Reader<'a> {
             self.children("usage", |_, name, start, _| {
                 match name {
                     "cartridge_type_usage" => {
-                        check_room(&u.cartridge_types, name_static(name), MAX_NESTED)?;
+                        check_room(&u.cartridge_types, "cartridge_type_usage", MAX_NESTED)?;
                         let mut c = CartridgeTypeUsage::default();
                         attrs(start, "cartridge_type_usage", |key, v| {
                             match key {
@@ -416,7 +416,7 @@ impl<'a> Reader<'a> {
                         u.cartridge_types.push(c);
                     }
                     "media_type_usage" => {
-                        check_room(&u.media_types, name_static(name), MAX_NESTED)?;
+                        check_room(&u.media_types, "media_type_usage", MAX_NESTED)?;
                         let mut m = MediaTypeUsage::default();
                         attrs(start, "media_type_usage", |key, v| {
                             match key {
@@ -429,7 +429,7 @@ impl<'a> Reader<'a> {
                         u.media_types.push(m);
                     }
                     "application_category_usage" => {
-                        check_room(&u.application_categories, name_static(name), MAX_NESTED)?;
+                        check_room(&u.application_categories, "application_category_usage", MAX_NESTED)?;
                         let mut a = ApplicationCategoryUsage::default();
                         attrs(start, "application_category_usage", |key, v| {
                             match key {
@@ -562,15 +562,6 @@ impl<'a> Reader<'a> {
             })?;
         }
         Ok(p)
-    }
-}
-
-/// The static name of a child element, for error messages.
-fn name_static(name: &str) -> &'static str {
-    match name {
-        "cartridge_type_usage" => "cartridge_type_usage",
-        "media_type_usage" => "media_type_usage",
-        _ => "application_category_usage",
     }
 }
 
