@@ -3,24 +3,18 @@
 //! portal can reject a frame from anything but that device without a round trip. Sequence numbers
 //! and timestamps (in the frame) give replay protection.
 
-use hkdf::Hkdf;
 use printfleet_wire::frame::{CipherSuite, FrameKey, Opener, Sealer};
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::secret::{DeviceSecret, FleetMasterKey};
+use crate::secret::{DeviceSecret, FleetMasterKey, derive_per_device};
 
 /// The frame key of `device` for key epoch `epoch`:
 /// `HKDF-SHA256(salt = "printfleet one-shot v1", ikm = device secret,
 /// info = device name || 0x00 || epoch as 4 bytes big-endian)`, 32 bytes. Frames carry the epoch
 /// as their key id.
 pub fn frame_key(secret: &DeviceSecret, device: &str, epoch: u32) -> FrameKey {
-    let mut info = Vec::with_capacity(device.len().saturating_add(5));
-    info.extend_from_slice(device.as_bytes());
-    info.push(0);
-    info.extend_from_slice(&epoch.to_be_bytes());
     let mut okm = Zeroizing::new([0u8; 32]);
-    let _ = Hkdf::<Sha256>::new(Some(b"printfleet one-shot v1"), secret.bytes()).expand(&info, &mut okm[..]);
+    derive_per_device(b"printfleet one-shot v1", secret.bytes(), device, epoch, &mut okm[..]);
     FrameKey::from_array(&okm)
 }
 
@@ -40,17 +34,9 @@ pub fn portal_opener(
     current: u32,
     previous: Option<u32>,
 ) -> Option<Opener> {
-    let suite = CipherSuite::Aes128CbcHmacSha256;
     let key = |epoch| secret_of(epoch).map(|s| frame_key(&s, device, epoch));
     let current_key = key(current)?;
-    Some(match previous.and_then(|p| key(p).map(|k| (p, k))) {
-        Some((p, old)) => {
-            let mut opener = Opener::new(sender_id, p, &old, suite);
-            opener.rotate(current, &current_key, suite);
-            opener
-        }
-        None => Opener::new(sender_id, current, &current_key, suite),
-    })
+    Some(opener(sender_id, (current, &current_key), previous.and_then(|p| key(p).map(|k| (p, k)))))
 }
 
 /// The portal's opener for a fleet whose device secrets derive from `master`.
@@ -61,9 +47,19 @@ pub fn fleet_opener(
     current: u32,
     previous: Option<u32>,
 ) -> Opener {
+    let key = |epoch| frame_key(&master.device_secret(device, epoch), device, epoch);
+    opener(sender_id, (current, &key(current)), previous.map(|p| (p, key(p))))
+}
+
+/// An opener accepting `current`, and `previous` too when given (a rotation's overlap).
+fn opener(sender_id: u64, current: (u32, &FrameKey), previous: Option<(u32, FrameKey)>) -> Opener {
     let suite = CipherSuite::Aes128CbcHmacSha256;
-    portal_opener(|epoch| Some(master.device_secret(device, epoch)), device, sender_id, current, previous)
-        .unwrap_or_else(|| {
-            Opener::new(sender_id, current, &frame_key(&master.device_secret(device, current), device, current), suite)
-        })
+    match previous {
+        Some((epoch, old)) => {
+            let mut opener = Opener::new(sender_id, epoch, &old, suite);
+            opener.rotate(current.0, current.1, suite);
+            opener
+        }
+        None => Opener::new(sender_id, current.0, current.1, suite),
+    }
 }

@@ -70,15 +70,20 @@ impl FleetMasterKey {
 
     /// The secret of `device` for key epoch `epoch`.
     pub fn device_secret(&self, device: &str, epoch: u32) -> DeviceSecret {
-        let mut info = Vec::with_capacity(device.len().saturating_add(5));
-        info.extend_from_slice(device.as_bytes());
-        info.push(0);
-        info.extend_from_slice(&epoch.to_be_bytes());
         let mut out = Zeroizing::new(vec![0u8; 32]);
-        // 32 bytes are within HKDF-SHA256's limit.
-        let _ = Hkdf::<Sha256>::new(Some(b"printfleet device secret v1"), &self.0[..]).expand(&info, &mut out);
+        derive_per_device(b"printfleet device secret v1", &self.0[..], device, epoch, &mut out);
         DeviceSecret(out)
     }
+}
+
+/// `HKDF-SHA256(salt, ikm, info = device name || 0x00 || epoch as 4 bytes big-endian)` into
+/// `out` (at most 32 bytes here, well within HKDF-SHA256's 8160-byte limit, so expand cannot fail).
+pub(crate) fn derive_per_device(salt: &[u8], ikm: &[u8], device: &str, epoch: u32, out: &mut [u8]) {
+    let mut info = Vec::with_capacity(device.len().saturating_add(5));
+    info.extend_from_slice(device.as_bytes());
+    info.push(0);
+    info.extend_from_slice(&epoch.to_be_bytes());
+    let _ = Hkdf::<Sha256>::new(Some(salt), ikm).expand(&info, out);
 }
 
 impl fmt::Debug for FleetMasterKey {
