@@ -530,13 +530,17 @@ impl Opener {
             return reject(RejectReason::Length);
         }
         let header = FrameHeader::peek(frame)?;
-        if header.sender_id != self.sender_id {
+        // Disjoint borrows: the matched key slot, and the scratch state decryption writes to.
+        let Self { sender_id, current, previous, max_payload, clock_skew, decompressor, scratch } = self;
+        let (max_payload, clock_skew) = (*max_payload, *clock_skew);
+        if header.sender_id != *sender_id {
             return reject(RejectReason::UnknownSender);
         }
         let (authenticated, tag) = frame.split_at(frame.len().saturating_sub(TAG_LEN));
-        let clock_skew = self.clock_skew;
-        let max_payload = self.max_payload;
-        let Some(slot) = self.slots_mut().find(|s| s.key_id == header.key_id && s.suite == header.suite) else {
+        let Some(slot) = core::iter::once(current)
+            .chain(previous.as_mut())
+            .find(|s| s.key_id == header.key_id && s.suite == header.suite)
+        else {
             return reject(RejectReason::UnknownKey);
         };
         if !slot.keys.verify(authenticated, tag) {
@@ -558,7 +562,7 @@ impl Opener {
             .ok_or(Rejected(RejectReason::Length))?;
         let ciphertext = authenticated.get(HEADER_LEN + IV_LEN..).unwrap_or_default();
 
-        let keys = slot.keys.clone();
+        let keys = &slot.keys;
         let start = out.len();
         match header.compression {
             Compression::None => {
@@ -577,15 +581,15 @@ impl Opener {
                 }
             }
             Compression::Deflate => {
-                self.scratch.clear();
-                self.scratch.extend_from_slice(ciphertext);
-                let Some(len) = keys.decrypt(&iv, &mut self.scratch) else {
+                scratch.clear();
+                scratch.extend_from_slice(ciphertext);
+                let Some(len) = keys.decrypt(&iv, scratch) else {
                     return reject(RejectReason::Padding);
                 };
-                self.scratch.truncate(len);
-                let decompressor = self.decompressor.get_or_insert_with(compress::Decompressor::new);
+                scratch.truncate(len);
+                let decompressor = decompressor.get_or_insert_with(compress::Decompressor::new);
                 if let Err(e) =
-                    decompressor.decompress(&self.scratch, compress::dictionary(header.dictionary), max_payload, out)
+                    decompressor.decompress(scratch, compress::dictionary(header.dictionary), max_payload, out)
                 {
                     out.truncate(start);
                     return reject(match e {
@@ -596,9 +600,7 @@ impl Opener {
             }
         }
         // Record the sequence number only for a frame that opened completely.
-        if let Some(slot) = self.slots_mut().find(|s| s.key_id == header.key_id) {
-            slot.window.accept(header.sequence);
-        }
+        slot.window.accept(header.sequence);
         Ok(header)
     }
 }
