@@ -32,116 +32,19 @@
 //! # Ok::<(), printfleet_diff::ApplyError>(())
 //! ```
 //!
-//! This crate is the pure transformation: no I/O, no clock. Sequencing, base hashes, resync and
-//! the wire encodings of deltas build on it.
+//! This crate is the pure transformation (no I/O, no clock) and, in [`sync`], the agent and
+//! receiver that keep a receiver's view equal to the device's over a lossy channel. The message
+//! types ([`Delta`], [`DeviceState`], [`sync::Update`], ...) are defined in
+//! [`printfleet_wire::delta`], beside their protobuf and XML encodings, and re-exported here.
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod sync;
 
-use printfleet_schema::{
-    Accessory, Alert, Consumable, DeviceReport, DeviceStatus, Identity, InkCartridge, Level, MediaSource, MediaType,
-    MeterKind, Printhead, RecordId, Settings, Snapshot, Usage,
-};
+use std::collections::BTreeMap;
 
-/// What a delta describes: a device's identity and current state (events are a separate stream).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DeviceState {
-    /// Who the device is.
-    pub identity: Identity,
-    /// Its current state.
-    pub snapshot: Snapshot,
-}
-
-impl From<&DeviceReport> for DeviceState {
-    fn from(report: &DeviceReport) -> Self {
-        Self { identity: report.identity.clone(), snapshot: report.snapshot.clone() }
-    }
-}
-
-/// How one meter changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MeterChange {
-    /// The counter grew by this much (the usual case: small numbers, compact on the wire).
-    Increase(u64),
-    /// The counter has this value now: a new meter, or one that went down (a reset).
-    Set(u64),
-    /// The meter is no longer reported.
-    Remove,
-}
-
-/// Changes to a list of records keyed by record id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Records<T> {
-    /// Records added or changed, whole.
-    pub upserts: Vec<T>,
-    /// Ids of records removed.
-    pub removals: Vec<RecordId>,
-    /// The new order of the list's record ids, present only when applying the upserts and
-    /// removals (changed records in place, new ones at the end) would not give it.
-    pub order: Option<Vec<RecordId>>,
-}
-
-impl<T> Default for Records<T> {
-    fn default() -> Self {
-        Self { upserts: Vec::new(), removals: Vec::new(), order: None }
-    }
-}
-
-impl<T> Records<T> {
-    /// Whether nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.upserts.is_empty() && self.removals.is_empty() && self.order.is_none()
-    }
-}
-
-/// The difference between two [`DeviceState`]s. Empty when nothing changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Delta {
-    /// The new identity, if it changed.
-    pub identity: Option<Identity>,
-    /// The new status, if it changed.
-    pub status: Option<DeviceStatus>,
-    /// Meter changes, by kind.
-    pub meters: Vec<(MeterKind, MeterChange)>,
-    /// Consumables whose only change is their level.
-    pub levels: Vec<(RecordId, Level)>,
-    /// Other consumable changes.
-    pub consumables: Records<Consumable>,
-    /// Alerts raised (upserts), changed, and cleared (removals).
-    pub alerts: Records<Alert>,
-    /// Printhead changes.
-    pub printheads: Records<Printhead>,
-    /// Ink cartridge changes.
-    pub cartridges: Records<InkCartridge>,
-    /// Media source changes.
-    pub media_sources: Records<MediaSource>,
-    /// Accessory changes.
-    pub accessories: Records<Accessory>,
-    /// The new list of media types, if it changed.
-    pub media_types: Option<Vec<MediaType>>,
-    /// The new settings, if they changed.
-    pub settings: Option<Settings>,
-    /// The new usage counters (or their disappearance), if they changed.
-    pub usage: Option<Option<Usage>>,
-}
-
-impl Delta {
-    /// Whether nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.identity.is_none()
-            && self.status.is_none()
-            && self.meters.is_empty()
-            && self.levels.is_empty()
-            && self.consumables.is_empty()
-            && self.alerts.is_empty()
-            && self.printheads.is_empty()
-            && self.cartridges.is_empty()
-            && self.media_sources.is_empty()
-            && self.accessories.is_empty()
-            && self.media_types.is_none()
-            && self.settings.is_none()
-            && self.usage.is_none()
-    }
-}
+use printfleet_schema::{Accessory, Alert, Consumable, InkCartridge, MediaSource, MeterKind, Printhead, RecordId};
+pub use printfleet_wire::delta::{Delta, DeviceState, MeterChange, Records};
 
 /// Why a delta does not apply to a state: it was computed against another base. The receiver
 /// answers with a resync request and the agent with a full snapshot.
@@ -233,19 +136,21 @@ fn level_only(old: &Consumable, new: &Consumable) -> bool {
 /// The delta that turns `old` into `new`.
 pub fn diff(old: &DeviceState, new: &DeviceState) -> Delta {
     let (o, n) = (&old.snapshot, &new.snapshot);
-    let mut meters = Vec::new();
+    let mut meters = BTreeMap::new();
     for (kind, value) in &n.meters.0 {
         match o.meters.0.get(kind) {
             Some(before) if before == value => {}
             Some(before) if value > before => {
-                meters.push((kind.clone(), MeterChange::Increase(value.saturating_sub(*before))))
+                meters.insert(kind.clone(), MeterChange::Increase(value.saturating_sub(*before)));
             }
-            _ => meters.push((kind.clone(), MeterChange::Set(*value))),
+            _ => {
+                meters.insert(kind.clone(), MeterChange::Set(*value));
+            }
         }
     }
     for kind in o.meters.0.keys() {
         if !n.meters.0.contains_key(kind) {
-            meters.push((kind.clone(), MeterChange::Remove));
+            meters.insert(kind.clone(), MeterChange::Remove);
         }
     }
     let levels = n

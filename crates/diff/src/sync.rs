@@ -4,94 +4,52 @@
 //! duplicate and reorder them.
 //!
 //! * The [`Agent`] sends a full snapshot on first contact and after a resync request, otherwise a
-//!   delta against the newest state the receiver acknowledged. Each update names its base
-//!   (sequence number and [`StateHash`]) and the hash of the state it produces.
+//!   delta against the newest state the receiver acknowledged. Each delta names its base
+//!   (sequence number and [`StateHash`]).
 //! * The [`Receiver`] applies a delta only to the exact base it names (it keeps its last few
-//!   states, so deltas in flight together still apply), checks the result's hash, and otherwise
-//!   asks for a resync. A receiver that lost its state (a restart) asks for a resync too.
+//!   states, so deltas in flight together still apply) and only if the result is a valid state;
+//!   otherwise, and after a restart that lost its state, it asks for a resync. Its
+//!   acknowledgement carries its own hash of the state it now holds; an agent that finds a hash
+//!   other than its own sends a full snapshot next (so the hash costs no bytes in the update,
+//!   where size matters).
+//!
+//! The messages travel encoded with [`printfleet_wire::protobuf::encode_update`] (or the XML
+//! form), sealed in a frame; docs/wire-format.md §5.8 specifies the exchange.
+//!
+//! ```
+//! use printfleet_diff::DeviceState;
+//! use printfleet_diff::sync::{Agent, Receiver, UpdateBody};
+//! use printfleet_schema::{Level, samples};
+//! use printfleet_wire::protobuf;
+//!
+//! let mut device = DeviceState::from(&samples::office_laser());
+//! let (mut agent, mut portal) = (Agent::new(), Receiver::new());
+//!
+//! // First contact: a full snapshot.
+//! let first = agent.update(&device);
+//! assert!(matches!(first.body, UpdateBody::Full(_)));
+//! agent.on_reply(&portal.receive(&first));
+//!
+//! // Then deltas: a few bytes on the wire.
+//! device.snapshot.consumables[0].level = Level::Amount(40);
+//! let next = agent.update(&device);
+//! let mut bytes = Vec::new();
+//! protobuf::encode_update(&next, &mut bytes)?;
+//! assert!(bytes.len() < 20);
+//! let reply = portal.receive(&protobuf::decode_update(&bytes)?);
+//! agent.on_reply(&reply);
+//! assert_eq!(portal.state(), Some(&device));
+//! # Ok::<(), printfleet_wire::Error>(())
+//! ```
 //! * Job events carry their own sequence numbers; the agent resends each until the receiver's
 //!   acknowledgement covers it, and the receiver keeps each exactly once.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use printfleet_schema::{DeviceReport, PrintJob};
-use prost::Message as _;
-use sha2::{Digest, Sha256};
+use printfleet_schema::PrintJob;
+pub use printfleet_wire::delta::{BaseRef, Reply, StateHash, Update, UpdateBody};
 
-use crate::{Delta, DeviceState, apply, diff};
-
-/// A short hash of a state: the first 4 bytes, big-endian, of SHA-256 over the state's canonical
-/// protobuf encoding (a `DeviceReport` with the state's identity and snapshot, no events, and
-/// `generated_at` 0). It detects a wrong base, not an attacker: frames authenticate the data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StateHash(pub u32);
-
-impl StateHash {
-    /// The hash of `state`.
-    pub fn of(state: &DeviceState) -> Self {
-        let report = DeviceReport {
-            identity: state.identity.clone(),
-            snapshot: state.snapshot.clone(),
-            ..DeviceReport::default()
-        };
-        let bytes = printfleet_wire::pb::DeviceReport::from(&report).encode_to_vec();
-        let digest = Sha256::digest(&bytes);
-        Self(digest.first_chunk::<4>().map_or(0, |b| u32::from_be_bytes(*b)))
-    }
-}
-
-/// A state the receiver holds, named by its sequence number and hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BaseRef {
-    /// The update that produced it.
-    pub sequence: u64,
-    /// Its hash.
-    pub hash: StateHash,
-}
-
-/// What the agent sends.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Update {
-    /// This update's sequence number (strictly increasing).
-    pub sequence: u64,
-    /// The state change.
-    pub body: UpdateBody,
-    /// The hash of the state after this update.
-    pub result: StateHash,
-    /// Job events not yet acknowledged, with their event sequence numbers, oldest first.
-    pub events: Vec<(u64, PrintJob)>,
-}
-
-/// A full snapshot or a delta.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UpdateBody {
-    /// The whole state (first contact, after a resync request).
-    Full(Box<DeviceState>),
-    /// The change from `base`.
-    Delta {
-        /// The state the delta applies to.
-        base: BaseRef,
-        /// The change.
-        delta: Box<Delta>,
-    },
-}
-
-/// What the receiver answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// The receiver now holds this state, and every job event up to `events_through`.
-    Ack {
-        /// The state it holds.
-        state: BaseRef,
-        /// The highest event sequence number below which it has every event.
-        events_through: u64,
-    },
-    /// The receiver cannot apply the delta (it lacks the base): send a full snapshot.
-    Resync {
-        /// The highest event sequence number below which it has every event.
-        events_through: u64,
-    },
-}
+use crate::{DeviceState, apply, diff};
 
 /// Updates kept by the agent while unacknowledged, to recognise the base an ack names.
 const MAX_PENDING: usize = 16;
@@ -129,26 +87,31 @@ impl Agent {
     pub fn update(&mut self, current: &DeviceState) -> Update {
         let sequence = self.next_sequence;
         self.next_sequence = sequence.saturating_add(1);
-        let result = StateHash::of(current);
+        let hash = StateHash::of(current);
         let body = match (&self.acked, self.force_full) {
             (Some((base, state)), false) => UpdateBody::Delta { base: *base, delta: Box::new(diff(state, current)) },
             _ => UpdateBody::Full(Box::new(current.clone())),
         };
-        self.pending.push_back((BaseRef { sequence, hash: result }, current.clone()));
+        self.pending.push_back((BaseRef { sequence, hash }, current.clone()));
         if self.pending.len() > MAX_PENDING {
             self.pending.pop_front();
         }
         let events = self.events.iter().take(MAX_EVENTS_PER_UPDATE).cloned().collect();
-        Update { sequence, body, result, events }
+        Update { sequence, body, events }
     }
 
     /// Handles the receiver's reply.
     pub fn on_reply(&mut self, reply: &Reply) {
         let events_through = match reply {
             Reply::Ack { state, events_through } => {
-                if let Some(i) = self.pending.iter().position(|(b, _)| b == state) {
+                if let Some(i) = self.pending.iter().position(|(b, _)| b.sequence == state.sequence) {
                     let newer = self.acked.as_ref().is_none_or(|(a, _)| a.sequence < state.sequence);
-                    if newer {
+                    let same = self.pending.get(i).is_some_and(|(b, _)| b.hash == state.hash);
+                    if !same {
+                        // The receiver holds another state than the one sent: start again.
+                        self.acked = None;
+                        self.force_full = true;
+                    } else if newer {
                         self.acked = self.pending.get(i).cloned();
                         self.force_full = false;
                     }
@@ -229,15 +192,16 @@ impl Receiver {
                 self.history.iter().find(|(b, _)| b == base).and_then(|(_, state)| apply(state, delta).ok())
             }
         };
-        match new_state {
-            Some(state) if StateHash::of(&state) == update.result => {
-                self.history.push_back((BaseRef { sequence: update.sequence, hash: update.result }, state));
+        match new_state.filter(|state| state.validate().is_ok()) {
+            Some(state) => {
+                let hash = StateHash::of(&state);
+                self.history.push_back((BaseRef { sequence: update.sequence, hash }, state));
                 if self.history.len() > RECEIVER_HISTORY {
                     self.history.pop_front();
                 }
                 self.ack()
             }
-            _ => Reply::Resync { events_through: self.events_through },
+            None => Reply::Resync { events_through: self.events_through },
         }
     }
 

@@ -84,11 +84,13 @@ fn steady_state_changes_take_their_compact_forms() {
     assert_eq!(d.levels.len(), 4);
     assert_eq!(
         d.meters,
-        vec![
+        [
             (MeterKind::TOTAL, MeterChange::Increase(30)),
             (MeterKind::MONO, MeterChange::Increase(20)),
             (MeterKind::COLOUR, MeterChange::Increase(10)),
         ]
+        .into_iter()
+        .collect::<std::collections::BTreeMap<_, _>>()
     );
     assert!(d.consumables.is_empty() && d.identity.is_none() && d.status.is_none() && d.alerts.is_empty());
     assert_eq!(apply(&a, &d).unwrap(), b);
@@ -103,9 +105,9 @@ fn resets_new_and_vanished_meters_are_sets_and_removals() {
     let kind = MeterKind::Vendor(printfleet_schema::VendorMeter::new("x.y").unwrap());
     b.snapshot.meters.set(kind.clone(), 9);
     let d = diff(&a, &b);
-    assert!(d.meters.contains(&(MeterKind::TOTAL, MeterChange::Set(5))));
-    assert!(d.meters.contains(&(MeterKind::FAX, MeterChange::Remove)));
-    assert!(d.meters.contains(&(kind, MeterChange::Set(9))));
+    assert_eq!(d.meters.get(&MeterKind::TOTAL), Some(&MeterChange::Set(5)));
+    assert_eq!(d.meters.get(&MeterKind::FAX), Some(&MeterChange::Remove));
+    assert_eq!(d.meters.get(&kind), Some(&MeterChange::Set(9)));
     assert_eq!(apply(&a, &d).unwrap(), b);
 }
 

@@ -168,3 +168,41 @@ fn steady_state_updates_are_deltas_and_a_lost_receiver_triggers_a_full_snapshot(
     agent.on_reply(&receiver.receive(&fourth));
     assert_eq!(receiver.state(), Some(&state));
 }
+
+#[test]
+fn an_ack_for_another_state_makes_the_agent_start_again() {
+    let mut state = DeviceState::from(&samples::office_laser());
+    let (mut agent, mut receiver) = (Agent::new(), Receiver::new());
+    let update = agent.update(&state);
+    agent.on_reply(&receiver.receive(&update));
+    evolve(&mut state, 0, 1);
+    let update = agent.update(&state);
+    let Reply::Ack { state: held, events_through } = receiver.receive(&update) else { panic!("not applied") };
+    // The receiver reports a state whose hash differs from what the agent sent (a receiver bug,
+    // or storage that went wrong): the agent must not build on it.
+    let wrong = printfleet_diff::sync::BaseRef { hash: printfleet_diff::sync::StateHash(!held.hash.0), ..held };
+    agent.on_reply(&Reply::Ack { state: wrong, events_through });
+    assert!(matches!(agent.update(&state).body, UpdateBody::Full(_)));
+
+    // With the right hash it goes on with deltas.
+    let (mut agent, mut receiver) = (Agent::new(), Receiver::new());
+    let update = agent.update(&state);
+    agent.on_reply(&receiver.receive(&update));
+    evolve(&mut state, 0, 2);
+    let update = agent.update(&state);
+    agent.on_reply(&receiver.receive(&update));
+    assert!(matches!(agent.update(&state).body, UpdateBody::Delta { .. }));
+}
+
+#[test]
+fn a_delta_that_would_give_an_invalid_state_is_refused() {
+    let state = DeviceState::from(&samples::office_laser());
+    let (mut agent, mut receiver) = (Agent::new(), Receiver::new());
+    let update = agent.update(&state);
+    agent.on_reply(&receiver.receive(&update));
+    let mut bad = state.clone();
+    bad.snapshot.consumables[0].level = Level::Amount(u32::MAX);
+    let reply = receiver.receive(&agent.update(&bad));
+    assert!(matches!(reply, Reply::Resync { .. }), "{reply:?}");
+    assert_eq!(receiver.state(), Some(&state));
+}

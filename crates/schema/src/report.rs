@@ -194,6 +194,27 @@ impl DeviceReport {
     }
 }
 
+impl Identity {
+    /// The identity part of [`DeviceReport::validate`].
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_identity(self)
+    }
+}
+
+impl Snapshot {
+    /// The snapshot part of [`DeviceReport::validate`].
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_snapshot(self)
+    }
+}
+
+impl Events {
+    /// The events part of [`DeviceReport::validate`].
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_events(self)
+    }
+}
+
 fn text(field: &'static str, value: &str) -> Result<(), Error> {
     // Fast path: most text is printable ASCII that starts with a non-space.
     // (A fold rather than `all`: no early exit, so the loop vectorises.)

@@ -30,6 +30,14 @@ pub enum Error {
     /// Malformed or out-of-contract XML.
     #[error("xml: {0}")]
     Xml(#[from] XmlError),
+    /// An update's delta names a base that is not an earlier update.
+    #[error("update {sequence}: base {base} is not an earlier update")]
+    BaseNotEarlier {
+        /// The base's sequence number.
+        base: u64,
+        /// The update's.
+        sequence: u64,
+    },
     /// Malformed or out-of-contract JSON.
     #[error("json: {0}")]
     Json(#[source] serde_json::Error),
@@ -132,8 +140,9 @@ pub enum XmlError {
     /// data where only elements may appear.
     #[error("forbidden construct: {0}")]
     Forbidden(&'static str),
-    /// The root element is not `report` in the printfleet namespace.
-    #[error("root element is not a printfleet report")]
+    /// The root element is not the one expected (`report`, `update` or `reply`) in the printfleet
+    /// namespace.
+    #[error("root element is not the expected printfleet element")]
     WrongRoot,
     /// The input ended inside an element.
     #[error("input ends inside an element")]

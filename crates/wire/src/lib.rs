@@ -39,6 +39,7 @@
 //! # Crate features
 //! * `fuzzing`: entry points for the fuzz targets (`frame::fuzzing`); not a stable API.
 
+pub mod delta;
 mod error;
 pub mod frame;
 pub mod json;

@@ -10,7 +10,7 @@ use printfleet_schema::{
 
 use crate::pb;
 
-fn colour_to_pb(c: &Colour) -> pb::Colour {
+pub(super) fn colour_to_pb(c: &Colour) -> pb::Colour {
     match c.code() {
         0 => pb::Colour { code: 0, name: c.name().to_owned() },
         code => pb::Colour { code, name: String::new() },
@@ -86,7 +86,7 @@ impl From<&Snapshot> for pb::Snapshot {
     }
 }
 
-fn status_to_pb(s: &DeviceStatus) -> pb::DeviceStatus {
+pub(super) fn status_to_pb(s: &DeviceStatus) -> pb::DeviceStatus {
     pb::DeviceStatus {
         engine: s.engine.code(),
         device: s.device.code(),
@@ -95,14 +95,14 @@ fn status_to_pb(s: &DeviceStatus) -> pb::DeviceStatus {
     }
 }
 
-fn meter_to_pb(kind: &MeterKind, value: u64) -> pb::Meter {
+pub(super) fn meter_to_pb(kind: &MeterKind, value: u64) -> pb::Meter {
     match kind {
         MeterKind::Standard(code) => pb::Meter { kind: code.code(), vendor: String::new(), value },
         MeterKind::Vendor(name) => pb::Meter { kind: 0, vendor: name.as_str().to_owned(), value },
     }
 }
 
-fn consumable_to_pb(c: &Consumable) -> pb::Consumable {
+pub(super) fn consumable_to_pb(c: &Consumable) -> pb::Consumable {
     pb::Consumable {
         record_id: c.record_id.0,
         kind: c.kind.code(),
@@ -120,7 +120,7 @@ fn consumable_to_pb(c: &Consumable) -> pb::Consumable {
     }
 }
 
-fn alert_to_pb(a: &Alert) -> pb::Alert {
+pub(super) fn alert_to_pb(a: &Alert) -> pb::Alert {
     pb::Alert {
         record_id: a.record_id.0,
         description: a.description.clone(),
@@ -136,7 +136,7 @@ fn alert_to_pb(a: &Alert) -> pb::Alert {
     }
 }
 
-fn printhead_to_pb(p: &Printhead) -> pb::Printhead {
+pub(super) fn printhead_to_pb(p: &Printhead) -> pb::Printhead {
     pb::Printhead {
         record_id: p.record_id.0,
         colours: p.colours.iter().map(colour_to_pb).collect(),
@@ -150,7 +150,7 @@ fn printhead_to_pb(p: &Printhead) -> pb::Printhead {
     }
 }
 
-fn cartridge_to_pb(c: &InkCartridge) -> pb::InkCartridge {
+pub(super) fn cartridge_to_pb(c: &InkCartridge) -> pb::InkCartridge {
     pb::InkCartridge {
         record_id: c.record_id.0,
         colour: c.colour.as_ref().map(colour_to_pb),
@@ -166,7 +166,7 @@ fn cartridge_to_pb(c: &InkCartridge) -> pb::InkCartridge {
     }
 }
 
-fn media_source_to_pb(m: &MediaSource) -> pb::MediaSource {
+pub(super) fn media_source_to_pb(m: &MediaSource) -> pb::MediaSource {
     pb::MediaSource {
         record_id: m.record_id.0,
         kind: m.kind.code(),
@@ -178,7 +178,7 @@ fn media_source_to_pb(m: &MediaSource) -> pb::MediaSource {
     }
 }
 
-fn settings_to_pb(s: &Settings) -> pb::Settings {
+pub(super) fn settings_to_pb(s: &Settings) -> pb::Settings {
     pb::Settings {
         job_category_thresholds: s
             .job_category_thresholds
@@ -201,7 +201,7 @@ fn settings_to_pb(s: &Settings) -> pb::Settings {
     }
 }
 
-fn accessory_to_pb(a: &Accessory) -> pb::Accessory {
+pub(super) fn accessory_to_pb(a: &Accessory) -> pb::Accessory {
     pb::Accessory {
         record_id: a.record_id.0,
         name: a.name.clone(),
@@ -212,7 +212,7 @@ fn accessory_to_pb(a: &Accessory) -> pb::Accessory {
     }
 }
 
-fn usage_to_pb(u: &Usage) -> pb::Usage {
+pub(super) fn usage_to_pb(u: &Usage) -> pb::Usage {
     pb::Usage {
         cartridge_types: u
             .cartridge_types
@@ -275,7 +275,7 @@ impl From<&Events> for pb::Events {
     }
 }
 
-fn header_to_pb(h: &JobHeader) -> pb::JobHeader {
+pub(super) fn header_to_pb(h: &JobHeader) -> pb::JobHeader {
     let s = &h.submitter;
     pb::JobHeader {
         name: h.name.clone(),
@@ -292,7 +292,7 @@ fn header_to_pb(h: &JobHeader) -> pb::JobHeader {
     }
 }
 
-fn print_to_pb(p: &PrintDetails) -> pb::PrintDetails {
+pub(super) fn print_to_pb(p: &PrintDetails) -> pb::PrintDetails {
     pb::PrintDetails {
         printed_at: p.printed_at.map(Timestamp::unix_millis),
         status: p.status.code(),

@@ -30,11 +30,11 @@ use prost::encoding::{WireType, decode_key};
 
 use crate::error::ProtobufError;
 
-type Result<T> = core::result::Result<T, ProtobufError>;
+pub(super) type Result<T> = core::result::Result<T, ProtobufError>;
 
 /// prost's varint decoder, with the one-byte case (most keys and small values) inlined.
 #[inline(always)]
-fn decode_varint(buf: &mut &[u8]) -> core::result::Result<u64, prost::DecodeError> {
+pub(super) fn decode_varint(buf: &mut &[u8]) -> core::result::Result<u64, prost::DecodeError> {
     if let Some((&byte, rest)) = buf.split_first()
         && byte < 0x80
     {
@@ -45,15 +45,17 @@ fn decode_varint(buf: &mut &[u8]) -> core::result::Result<u64, prost::DecodeErro
 }
 
 /// One field as read from the wire.
-enum Value<'a> {
+pub(super) enum Value<'a> {
     Varint(u64),
     Bytes(&'a [u8]),
+    Fixed32(u32),
 }
 
-/// Reads the fields of one message, calling `on(number, value)` for each known-typed field and
-/// skipping fixed-width ones (no field of ours has that type, so they are unknown fields).
+/// Reads the fields of one message, calling `on(number, value)` for each field of a wire type
+/// some field of ours has (varint, length-delimited, fixed32) and skipping fixed64 ones (no field
+/// of ours has that type, so they are unknown fields).
 /// `singular` has bit *n* set for each field number *n* that may appear only once.
-fn fields<'a>(
+pub(super) fn fields<'a>(
     mut buf: &'a [u8],
     message: &'static str,
     singular: u32,
@@ -87,7 +89,12 @@ fn fields<'a>(
                 on(number, Value::Bytes(body))?;
             }
             WireType::SixtyFourBit => buf = buf.get(8..).ok_or(ProtobufError::Structure("fixed64 past the end"))?,
-            WireType::ThirtyTwoBit => buf = buf.get(4..).ok_or(ProtobufError::Structure("fixed32 past the end"))?,
+            WireType::ThirtyTwoBit => {
+                let (word, rest) =
+                    buf.split_first_chunk::<4>().ok_or(ProtobufError::Structure("fixed32 past the end"))?;
+                buf = rest;
+                on(number, Value::Fixed32(u32::from_le_bytes(*word)))?;
+            }
             WireType::StartGroup | WireType::EndGroup => {
                 return Err(ProtobufError::Structure("groups are not supported"));
             }
@@ -99,40 +106,47 @@ fn fields<'a>(
 /// The mask for [`fields`] of a message whose fields are numbered 1 to `max`, of which
 /// `repeated` are repeated. Unknown fields (above `max`) may repeat: a newer writer's field may be
 /// a list.
-fn singular(max: u32, repeated: &[u32]) -> u32 {
+pub(super) fn singular(max: u32, repeated: &[u32]) -> u32 {
     let all = 1u32.checked_shl(max.saturating_add(1)).map_or(u32::MAX, |bit| bit.wrapping_sub(1)) & !1;
     repeated.iter().fold(all, |mask, n| mask & !1u32.checked_shl(*n).unwrap_or(0))
 }
 
 impl<'a> Value<'a> {
-    fn varint(&self, field: &'static str) -> Result<u64> {
+    pub(super) fn varint(&self, field: &'static str) -> Result<u64> {
         match self {
             Self::Varint(v) => Ok(*v),
-            Self::Bytes(_) => Err(ProtobufError::WireType { field }),
+            Self::Bytes(_) | Self::Fixed32(_) => Err(ProtobufError::WireType { field }),
         }
     }
 
-    fn bytes(&self, field: &'static str) -> Result<&'a [u8]> {
+    pub(super) fn bytes(&self, field: &'static str) -> Result<&'a [u8]> {
         match self {
             Self::Bytes(b) => Ok(b),
-            Self::Varint(_) => Err(ProtobufError::WireType { field }),
+            Self::Varint(_) | Self::Fixed32(_) => Err(ProtobufError::WireType { field }),
         }
     }
 
-    fn u32(&self, field: &'static str) -> Result<u32> {
+    pub(super) fn fixed32(&self, field: &'static str) -> Result<u32> {
+        match self {
+            Self::Fixed32(v) => Ok(*v),
+            Self::Varint(_) | Self::Bytes(_) => Err(ProtobufError::WireType { field }),
+        }
+    }
+
+    pub(super) fn u32(&self, field: &'static str) -> Result<u32> {
         let v = self.varint(field)?;
         u32::try_from(v).map_err(|_| ProtobufError::OutOfRange { field, value: i128::from(v) })
     }
 
-    fn code<C: CodeSpace>(&self, field: &'static str) -> Result<C> {
+    pub(super) fn code<C: CodeSpace>(&self, field: &'static str) -> Result<C> {
         self.u32(field).map(C::from_code)
     }
 
-    fn bool(&self, field: &'static str) -> Result<bool> {
+    pub(super) fn bool(&self, field: &'static str) -> Result<bool> {
         self.varint(field).map(|v| v != 0)
     }
 
-    fn sint64(&self, field: &'static str) -> Result<i64> {
+    pub(super) fn sint64(&self, field: &'static str) -> Result<i64> {
         // ZigZag (protobuf encoding guide, "Signed Integers").
         let n = self.varint(field)?;
         #[allow(clippy::cast_possible_wrap)]
@@ -140,12 +154,12 @@ impl<'a> Value<'a> {
         Ok(if n & 1 == 0 { half } else { !half })
     }
 
-    fn time(&self, field: &'static str) -> Result<Timestamp> {
+    pub(super) fn time(&self, field: &'static str) -> Result<Timestamp> {
         let ms = self.varint(field)?;
         Timestamp::from_unix_millis(ms).map_err(|_| ProtobufError::OutOfRange { field, value: i128::from(ms) })
     }
 
-    fn basis_points(&self, field: &'static str) -> Result<BasisPoints> {
+    pub(super) fn basis_points(&self, field: &'static str) -> Result<BasisPoints> {
         let v = self.varint(field)?;
         u16::try_from(v)
             .ok()
@@ -153,7 +167,7 @@ impl<'a> Value<'a> {
             .ok_or(ProtobufError::OutOfRange { field, value: i128::from(v) })
     }
 
-    fn text(&self, field: &'static str) -> Result<String> {
+    pub(super) fn text(&self, field: &'static str) -> Result<String> {
         let bytes = self.bytes(field)?;
         if bytes.len() > MAX_TEXT_BYTES {
             return Err(ProtobufError::TooLong { field, len: bytes.len(), limit: MAX_TEXT_BYTES });
@@ -162,7 +176,7 @@ impl<'a> Value<'a> {
     }
 }
 
-fn check_room<T>(list: &[T], field: &'static str, limit: usize) -> Result<()> {
+pub(super) fn check_room<T>(list: &[T], field: &'static str, limit: usize) -> Result<()> {
     if list.len() >= limit { Err(ProtobufError::TooMany { field, limit }) } else { Ok(()) }
 }
 
@@ -232,7 +246,7 @@ fn wire_default_report() -> DeviceReport {
     }
 }
 
-fn wire_default_status() -> DeviceStatus {
+pub(super) fn wire_default_status() -> DeviceStatus {
     DeviceStatus {
         engine: CodeSpace::from_code(0),
         device: CodeSpace::from_code(0),
@@ -241,7 +255,7 @@ fn wire_default_status() -> DeviceStatus {
     }
 }
 
-fn identity(buf: &[u8]) -> Result<Identity> {
+pub(super) fn identity(buf: &[u8]) -> Result<Identity> {
     let mut i = Identity::default();
     fields(buf, "Identity", singular(15, &[12]), |n, v| {
         match n {
@@ -290,7 +304,7 @@ fn identity(buf: &[u8]) -> Result<Identity> {
     Ok(i)
 }
 
-fn snapshot(buf: &[u8]) -> Result<Snapshot> {
+pub(super) fn snapshot(buf: &[u8]) -> Result<Snapshot> {
     let mut s = Snapshot { status: wire_default_status(), ..Snapshot::default() };
     fields(buf, "Snapshot", singular(11, &[2, 3, 4, 5, 6, 7, 8, 10]), |n, v| {
         match n {
@@ -338,7 +352,7 @@ fn snapshot(buf: &[u8]) -> Result<Snapshot> {
     Ok(s)
 }
 
-fn status(buf: &[u8]) -> Result<DeviceStatus> {
+pub(super) fn status(buf: &[u8]) -> Result<DeviceStatus> {
     let mut s = wire_default_status();
     fields(buf, "DeviceStatus", singular(4, &[]), |n, v| {
         match n {
@@ -370,21 +384,26 @@ fn meter(buf: &[u8], meters: &mut Meters) -> Result<()> {
         }
         Ok(())
     })?;
-    let key = match vendor.filter(|v| !v.is_empty()) {
-        None => MeterKind::Standard(MeterCode::from_code(kind)),
-        Some(name) if kind == 0 => {
-            let name = std::str::from_utf8(name).map_err(|_| ProtobufError::BadValue { field: "Meter.vendor" })?;
-            MeterKind::Vendor(VendorMeter::new(name).map_err(|_| ProtobufError::BadValue { field: "Meter.vendor" })?)
-        }
-        Some(_) => return Err(ProtobufError::Missing { field: "Meter.kind" }),
-    };
+    let key = meter_kind(kind, vendor)?;
     if meters.set(key, value).is_some() {
         return Err(ProtobufError::BadValue { field: "Snapshot.meters" });
     }
     Ok(())
 }
 
-fn consumable(buf: &[u8]) -> Result<Consumable> {
+/// A meter's kind from `Meter.kind` and `Meter.vendor` (or `MeterChange`'s, which are alike).
+pub(super) fn meter_kind(kind: u32, vendor: Option<&[u8]>) -> Result<MeterKind> {
+    Ok(match vendor.filter(|v| !v.is_empty()) {
+        None => MeterKind::Standard(MeterCode::from_code(kind)),
+        Some(name) if kind == 0 => {
+            let name = std::str::from_utf8(name).map_err(|_| ProtobufError::BadValue { field: "Meter.vendor" })?;
+            MeterKind::Vendor(VendorMeter::new(name).map_err(|_| ProtobufError::BadValue { field: "Meter.vendor" })?)
+        }
+        Some(_) => return Err(ProtobufError::Missing { field: "Meter.kind" }),
+    })
+}
+
+pub(super) fn consumable(buf: &[u8]) -> Result<Consumable> {
     let mut c = Consumable {
         kind: CodeSpace::from_code(0),
         class: CodeSpace::from_code(0),
@@ -424,7 +443,7 @@ fn consumable(buf: &[u8]) -> Result<Consumable> {
     Ok(c)
 }
 
-fn alert(buf: &[u8]) -> Result<Alert> {
+pub(super) fn alert(buf: &[u8]) -> Result<Alert> {
     let mut a = Alert {
         code: CodeSpace::from_code(0),
         group: CodeSpace::from_code(0),
@@ -452,7 +471,7 @@ fn alert(buf: &[u8]) -> Result<Alert> {
     Ok(a)
 }
 
-fn printhead(buf: &[u8]) -> Result<Printhead> {
+pub(super) fn printhead(buf: &[u8]) -> Result<Printhead> {
     let mut p = Printhead { status: CodeSpace::from_code(0), ..Printhead::default() };
     fields(buf, "Printhead", singular(9, &[2]), |n, v| {
         match n {
@@ -475,7 +494,7 @@ fn printhead(buf: &[u8]) -> Result<Printhead> {
     Ok(p)
 }
 
-fn cartridge(buf: &[u8]) -> Result<InkCartridge> {
+pub(super) fn cartridge(buf: &[u8]) -> Result<InkCartridge> {
     let mut c = InkCartridge { status: CodeSpace::from_code(0), ..InkCartridge::default() };
     fields(buf, "InkCartridge", singular(11, &[]), |n, v| {
         match n {
@@ -497,7 +516,7 @@ fn cartridge(buf: &[u8]) -> Result<InkCartridge> {
     Ok(c)
 }
 
-fn media_source(buf: &[u8]) -> Result<MediaSource> {
+pub(super) fn media_source(buf: &[u8]) -> Result<MediaSource> {
     let mut m =
         MediaSource { kind: CodeSpace::from_code(0), status: CodeSpace::from_code(0), ..MediaSource::default() };
     fields(buf, "MediaSource", singular(7, &[]), |n, v| {
@@ -516,7 +535,7 @@ fn media_source(buf: &[u8]) -> Result<MediaSource> {
     Ok(m)
 }
 
-fn media_type(buf: &[u8]) -> Result<MediaType> {
+pub(super) fn media_type(buf: &[u8]) -> Result<MediaType> {
     let mut m = MediaType::default();
     fields(buf, "MediaType", singular(2, &[2]), |n, v| {
         match n {
@@ -529,7 +548,7 @@ fn media_type(buf: &[u8]) -> Result<MediaType> {
     Ok(m)
 }
 
-fn settings(buf: &[u8]) -> Result<Settings> {
+pub(super) fn settings(buf: &[u8]) -> Result<Settings> {
     let mut s = Settings::default();
     fields(buf, "Settings", singular(2, &[1, 2]), |n, v| {
         match n {
@@ -575,7 +594,7 @@ fn settings(buf: &[u8]) -> Result<Settings> {
     Ok(s)
 }
 
-fn accessory(buf: &[u8]) -> Result<Accessory> {
+pub(super) fn accessory(buf: &[u8]) -> Result<Accessory> {
     let mut a = Accessory { status: CodeSpace::from_code(0), ..Accessory::default() };
     fields(buf, "Accessory", singular(6, &[]), |n, v| {
         match n {
@@ -592,7 +611,7 @@ fn accessory(buf: &[u8]) -> Result<Accessory> {
     Ok(a)
 }
 
-fn usage(buf: &[u8]) -> Result<Usage> {
+pub(super) fn usage(buf: &[u8]) -> Result<Usage> {
     let mut u = Usage::default();
     fields(buf, "Usage", singular(10, &[1, 2, 6]), |n, v| {
         match n {
@@ -664,17 +683,7 @@ fn events(buf: &[u8]) -> Result<Events> {
         match n {
             1 => {
                 check_room(&e.print_jobs, "Events.print_jobs", MAX_JOBS)?;
-                let (mut job, mut print) = (None, None);
-                fields(v.bytes("Events.print_jobs")?, "PrintJob", singular(2, &[]), |n, v| {
-                    match n {
-                        1 => job = Some(header(v.bytes("PrintJob.job")?)?),
-                        2 => print = Some(print_details(v.bytes("PrintJob.print")?)?),
-                        _ => {}
-                    }
-                    Ok(())
-                })?;
-                let job = job.ok_or(ProtobufError::Missing { field: "PrintJob.job" })?;
-                e.print_jobs.push(PrintJob { job, print: print.unwrap_or_else(wire_default_print) });
+                e.print_jobs.push(print_job(v.bytes("Events.print_jobs")?)?);
             }
             2 => {
                 check_room(&e.scan_jobs, "Events.scan_jobs", MAX_JOBS)?;
@@ -716,7 +725,21 @@ fn events(buf: &[u8]) -> Result<Events> {
     Ok(e)
 }
 
-fn header(buf: &[u8]) -> Result<JobHeader> {
+pub(super) fn print_job(buf: &[u8]) -> Result<PrintJob> {
+    let (mut job, mut print) = (None, None);
+    fields(buf, "PrintJob", singular(2, &[]), |n, v| {
+        match n {
+            1 => job = Some(header(v.bytes("PrintJob.job")?)?),
+            2 => print = Some(print_details(v.bytes("PrintJob.print")?)?),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let job = job.ok_or(ProtobufError::Missing { field: "PrintJob.job" })?;
+    Ok(PrintJob { job, print: print.unwrap_or_else(wire_default_print) })
+}
+
+pub(super) fn header(buf: &[u8]) -> Result<JobHeader> {
     let mut h = JobHeader::default();
     let mut uuid = None;
     fields(buf, "JobHeader", singular(4, &[]), |n, v| {
@@ -757,7 +780,7 @@ fn submitter(buf: &[u8]) -> Result<Submitter> {
     Ok(s)
 }
 
-fn wire_default_print() -> PrintDetails {
+pub(super) fn wire_default_print() -> PrintDetails {
     PrintDetails {
         status: CodeSpace::from_code(0),
         source: CodeSpace::from_code(0),
@@ -770,7 +793,7 @@ fn wire_default_scan() -> ScanDetails {
     ScanDetails { status: CodeSpace::from_code(0), ..ScanDetails::default() }
 }
 
-fn print_details(buf: &[u8]) -> Result<PrintDetails> {
+pub(super) fn print_details(buf: &[u8]) -> Result<PrintDetails> {
     let mut p = wire_default_print();
     fields(buf, "PrintDetails", singular(14, &[9, 12]), |n, v| {
         match n {

@@ -6,9 +6,11 @@
 
 mod convert;
 mod decode;
+mod delta;
 
 use printfleet_schema::DeviceReport;
-use prost::Message as _;
+
+use crate::delta::{Reply, Update};
 
 use crate::error::Error;
 use crate::{Codec, limits::MAX_PROTOBUF_BYTES, pb};
@@ -17,7 +19,66 @@ use crate::{Codec, limits::MAX_PROTOBUF_BYTES, pb};
 /// [`DeviceReport::validate`].
 pub fn encode(report: &DeviceReport, out: &mut Vec<u8>) -> Result<(), Error> {
     report.validate()?;
-    let message = pb::DeviceReport::from(report);
+    encode_message(&pb::DeviceReport::from(report), out)
+}
+
+/// Decodes a protobuf `DeviceReport`, enforcing every limit, and validates the result.
+pub fn decode(input: &[u8]) -> Result<DeviceReport, Error> {
+    check_size(input)?;
+    let report = decode::report(input)?;
+    report.validate()?;
+    Ok(report)
+}
+
+/// Appends the protobuf encoding of `update` (a `printfleet.v1.Update`) to `out`, after checking
+/// it with [`Update::validate`].
+///
+/// ```
+/// use printfleet_schema::samples;
+/// use printfleet_wire::delta::{DeviceState, Update, UpdateBody};
+/// use printfleet_wire::protobuf;
+///
+/// let state = DeviceState::from(&samples::office_laser());
+/// let update = Update { sequence: 1, body: UpdateBody::Full(Box::new(state)), events: Vec::new() };
+/// let mut bytes = Vec::new();
+/// protobuf::encode_update(&update, &mut bytes)?;
+/// assert_eq!(protobuf::decode_update(&bytes)?, update);
+/// # Ok::<(), printfleet_wire::Error>(())
+/// ```
+pub fn encode_update(update: &Update, out: &mut Vec<u8>) -> Result<(), Error> {
+    update.validate()?;
+    encode_message(&delta::update_to_pb(update), out)
+}
+
+/// Decodes a protobuf `printfleet.v1.Update`, enforcing every limit, and validates the result
+/// with [`Update::validate`]. Whether a delta applies to the receiver's state is for
+/// `printfleet-diff` to find out.
+pub fn decode_update(input: &[u8]) -> Result<Update, Error> {
+    check_size(input)?;
+    let update = delta::update(input)?;
+    update.validate()?;
+    Ok(update)
+}
+
+/// Appends the protobuf encoding of `reply` (a `printfleet.v1.Reply`) to `out`.
+pub fn encode_reply(reply: &Reply, out: &mut Vec<u8>) -> Result<(), Error> {
+    encode_message(&delta::reply_to_pb(reply), out)
+}
+
+/// Decodes a protobuf `printfleet.v1.Reply`.
+pub fn decode_reply(input: &[u8]) -> Result<Reply, Error> {
+    check_size(input)?;
+    Ok(delta::reply(input)?)
+}
+
+fn check_size(input: &[u8]) -> Result<(), Error> {
+    if input.len() > MAX_PROTOBUF_BYTES {
+        return Err(Error::TooLarge { codec: Codec::Protobuf, len: input.len(), limit: MAX_PROTOBUF_BYTES });
+    }
+    Ok(())
+}
+
+fn encode_message(message: &impl prost::Message, out: &mut Vec<u8>) -> Result<(), Error> {
     out.reserve(message.encoded_len());
     // Encoding into a Vec cannot run out of space.
     message.encode(out).map_err(|_| Error::TooLarge {
@@ -25,14 +86,4 @@ pub fn encode(report: &DeviceReport, out: &mut Vec<u8>) -> Result<(), Error> {
         len: usize::MAX,
         limit: MAX_PROTOBUF_BYTES,
     })
-}
-
-/// Decodes a protobuf `DeviceReport`, enforcing every limit, and validates the result.
-pub fn decode(input: &[u8]) -> Result<DeviceReport, Error> {
-    if input.len() > MAX_PROTOBUF_BYTES {
-        return Err(Error::TooLarge { codec: Codec::Protobuf, len: input.len(), limit: MAX_PROTOBUF_BYTES });
-    }
-    let report = decode::report(input)?;
-    report.validate()?;
-    Ok(report)
 }

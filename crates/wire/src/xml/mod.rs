@@ -14,10 +14,13 @@
 //! `docs/wire-format.md` describes it element by element and `docs/printfleet-telemetry-1.xsd`
 //! is the schema, checked in CI against our output with `xmllint`.
 
+mod delta;
 mod read;
 mod write;
 
 use printfleet_schema::DeviceReport;
+
+use crate::delta::{Reply, Update};
 
 use crate::error::{Error, XmlError};
 use crate::{Codec, limits::MAX_XML_BYTES};
@@ -36,11 +39,59 @@ pub fn encode(report: &DeviceReport, out: &mut Vec<u8>) -> Result<(), Error> {
 /// Decodes one `<report>` element (with optional surrounding white space), enforcing every limit,
 /// and validates the result.
 pub fn decode(input: &[u8]) -> Result<DeviceReport, Error> {
+    let report = read::Reader::new(text(input)?).report()?;
+    report.validate()?;
+    Ok(report)
+}
+
+/// Appends the XML encoding of `update` (one `<update>` element) to `out`, after checking it
+/// with [`Update::validate`].
+///
+/// ```
+/// use printfleet_schema::samples;
+/// use printfleet_wire::delta::{BaseRef, Delta, StateHash, Update, UpdateBody};
+/// use printfleet_wire::xml;
+///
+/// let base = BaseRef { sequence: 6, hash: StateHash(0x1a2b_3c4d) };
+/// let update = Update { sequence: 7, body: UpdateBody::Delta { base, delta: Box::default() }, events: Vec::new() };
+/// let mut out = Vec::new();
+/// xml::encode_update(&update, &mut out)?;
+/// assert_eq!(
+///     out,
+///     br#"<update xmlns="urn:printfleet:telemetry:1" sequence="7"><delta base_sequence="6" base_hash="1a2b3c4d"/></update>"#
+/// );
+/// assert_eq!(xml::decode_update(&out)?, update);
+/// # Ok::<(), printfleet_wire::Error>(())
+/// ```
+pub fn encode_update(update: &Update, out: &mut Vec<u8>) -> Result<(), Error> {
+    update.validate()?;
+    delta::write_update(&mut write::Writer::new(out), update);
+    Ok(())
+}
+
+/// Decodes one `<update>` element, enforcing every limit, and validates the result with
+/// [`Update::validate`].
+pub fn decode_update(input: &[u8]) -> Result<Update, Error> {
+    let update = delta::read_update(read::Reader::new(text(input)?))?;
+    update.validate()?;
+    Ok(update)
+}
+
+/// Appends the XML encoding of `reply` (one `<reply>` element) to `out`.
+pub fn encode_reply(reply: &Reply, out: &mut Vec<u8>) -> Result<(), Error> {
+    delta::write_reply(&mut write::Writer::new(out), reply);
+    Ok(())
+}
+
+/// Decodes one `<reply>` element.
+pub fn decode_reply(input: &[u8]) -> Result<Reply, Error> {
+    Ok(delta::read_reply(read::Reader::new(text(input)?))?)
+}
+
+/// The input as text, after the size check.
+fn text(input: &[u8]) -> Result<&str, Error> {
     if input.len() > MAX_XML_BYTES {
         return Err(Error::TooLarge { codec: Codec::Xml, len: input.len(), limit: MAX_XML_BYTES });
     }
-    let text = core::str::from_utf8(input).map_err(|_| XmlError::NotUtf8)?;
-    let report = read::Reader::new(text).report()?;
-    report.validate()?;
-    Ok(report)
+    Ok(core::str::from_utf8(input).map_err(|_| XmlError::NotUtf8)?)
 }

@@ -27,10 +27,10 @@ use super::NAMESPACE;
 use crate::error::XmlError;
 use crate::limits::{MAX_XML_ATTRIBUTE_BYTES, MAX_XML_DEPTH};
 
-type Result<T> = core::result::Result<T, XmlError>;
+pub(super) type Result<T> = core::result::Result<T, XmlError>;
 
 /// What [`Reader::next`] found inside the current element.
-enum Item<'a> {
+pub(super) enum Item<'a> {
     /// A child element in our namespace; `has_children` is false for `<x/>`.
     Child { start: BytesStart<'a>, has_children: bool },
     /// The end of the current element.
@@ -58,7 +58,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next raw event, and whether its element (if any) is in our namespace.
-    fn read(&mut self) -> Result<(bool, Event<'a>)> {
+    pub(super) fn read(&mut self) -> Result<(bool, Event<'a>)> {
         match self.inner.read_resolved_event() {
             Ok((ns, event)) => Ok((matches!(ns, ResolveResult::Bound(Namespace(n)) if n == NAMESPACE), event)),
             Err(source) => Err(XmlError::Syntax { position: self.inner.error_position(), source }),
@@ -66,7 +66,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next event that matters inside an element named `parent`.
-    fn next(&mut self, parent: &'static str) -> Result<Item<'a>> {
+    pub(super) fn next(&mut self, parent: &'static str) -> Result<Item<'a>> {
         loop {
             let (ours, event) = self.read()?;
             match event {
@@ -103,7 +103,7 @@ impl<'a> Reader<'a> {
 
     /// Skips the rest of the current element (an element this version does not know, or
     /// children of an element that has none in this version).
-    fn skip(&mut self, parent: &'static str) -> Result<()> {
+    pub(super) fn skip(&mut self, parent: &'static str) -> Result<()> {
         let target = self.depth.saturating_sub(1);
         loop {
             if let Item::End = self.next(parent)?
@@ -117,7 +117,7 @@ impl<'a> Reader<'a> {
     /// Calls `on` for each child of the current element (named `parent`) until its end. `on`
     /// returns whether it knew the child; unknown children are skipped, and so is whatever a
     /// known child holds that `on` did not read.
-    fn children(
+    pub(super) fn children(
         &mut self,
         parent: &'static str,
         mut on: impl FnMut(&mut Self, &str, &BytesStart<'a>, bool) -> Result<()>,
@@ -137,27 +137,44 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads the whole document: optional white space, one `<report>`, optional white space.
-    pub(super) fn report(mut self) -> Result<DeviceReport> {
-        let (start, has_children) = loop {
+    /// Reads up to the root element, which must be `name` in our namespace: optional white
+    /// space, then its start tag. Returns the start tag and whether it has children.
+    pub(super) fn root(&mut self, name: &str) -> Result<(BytesStart<'a>, bool)> {
+        loop {
             let (ours, event) = self.read()?;
             match event {
                 Event::Text(text) if is_blank(&text) => {}
-                Event::Start(start) | Event::Empty(start) if !ours || start.local_name().as_ref() != "report" => {
+                Event::Start(start) | Event::Empty(start) if !ours || start.local_name().as_ref() != name => {
                     return Err(XmlError::WrongRoot);
                 }
                 Event::Start(start) => {
                     self.depth = 1;
-                    break (start, true);
+                    return Ok((start, true));
                 }
-                Event::Empty(start) => break (start, false),
+                Event::Empty(start) => return Ok((start, false)),
                 Event::Decl(_) => return Err(XmlError::Forbidden("XML declaration")),
                 Event::DocType(_) => return Err(XmlError::Forbidden("document type declaration")),
                 Event::PI(_) => return Err(XmlError::Forbidden("processing instruction")),
                 Event::Comment(_) => return Err(XmlError::Forbidden("comment")),
                 _ => return Err(XmlError::WrongRoot),
             }
-        };
+        }
+    }
+
+    /// Checks that nothing but white space follows the root element.
+    pub(super) fn end_of_document(&mut self) -> Result<()> {
+        loop {
+            match self.read()?.1 {
+                Event::Eof => return Ok(()),
+                Event::Text(text) if is_blank(&text) => {}
+                _ => return Err(XmlError::Forbidden("content after the root element")),
+            }
+        }
+    }
+
+    /// Reads the whole document: optional white space, one `<report>`, optional white space.
+    pub(super) fn report(mut self) -> Result<DeviceReport> {
+        let (start, has_children) = self.root("report")?;
         let mut report = DeviceReport::default();
         attrs(&start, "report", |key, v| {
             if key == "generated_at" {
@@ -176,17 +193,11 @@ impl<'a> Reader<'a> {
                 Ok(())
             })?;
         }
-        // Nothing but white space may follow the root.
-        loop {
-            match self.read()?.1 {
-                Event::Eof => return Ok(report),
-                Event::Text(text) if is_blank(&text) => {}
-                _ => return Err(XmlError::Forbidden("content after the root element")),
-            }
-        }
+        self.end_of_document()?;
+        Ok(report)
     }
 
-    fn identity(&mut self, start: &BytesStart<'_>, has_children: bool) -> Result<Identity> {
+    pub(super) fn identity(&mut self, start: &BytesStart<'_>, has_children: bool) -> Result<Identity> {
         let mut i = Identity::default();
         attrs(start, "identity", |key, v| {
             match key {
@@ -228,157 +239,166 @@ impl<'a> Reader<'a> {
         Ok(i)
     }
 
-    fn snapshot(&mut self) -> Result<Snapshot> {
+    pub(super) fn snapshot(&mut self) -> Result<Snapshot> {
         let mut s = Snapshot::default();
-        self.children("snapshot", |r, name, start, has_children| {
-            match name {
-                "status" => {
-                    attrs(start, "status", |key, v| {
-                        match key {
-                            "engine" => s.status.engine = v.code()?,
-                            "device" => s.status.device = v.code()?,
-                            "printer" => s.status.printer = v.code()?,
-                            "errors" => s.status.errors = v.errors()?,
-                            _ => {}
-                        }
-                        Ok(())
-                    })?;
-                }
-                "meter" => {
-                    if s.meters.len() >= MAX_METERS {
-                        return Err(XmlError::TooMany { element: "meter", limit: MAX_METERS });
-                    }
-                    let (mut kind, mut value) = (None, None);
-                    attrs(start, "meter", |key, v| {
-                        match key {
-                            "kind" => kind = Some(v.parse::<MeterKind>()?),
-                            "value" => value = Some(v.u64()?),
-                            _ => {}
-                        }
-                        Ok(())
-                    })?;
-                    let kind = kind.ok_or(XmlError::MissingAttribute { element: "meter", attribute: "kind" })?;
-                    let value = value.ok_or(XmlError::MissingAttribute { element: "meter", attribute: "value" })?;
-                    if s.meters.set(kind, value).is_some() {
-                        return Err(XmlError::BadValue { element: "meter", attribute: "kind".into() });
-                    }
-                }
-                "consumable" => {
-                    check_room(&s.consumables, "consumable", MAX_RECORDS)?;
-                    s.consumables.push(consumable(start)?);
-                }
-                "alert" => {
-                    check_room(&s.alerts, "alert", MAX_RECORDS)?;
-                    s.alerts.push(alert(start)?);
-                }
-                "printhead" => {
-                    check_room(&s.printheads, "printhead", MAX_RECORDS)?;
-                    let mut p = printhead(start)?;
-                    if has_children {
-                        r.children("printhead", |_, name, start, _| {
-                            if name == "colour" {
-                                check_room(&p.colours, "colour", MAX_NESTED)?;
-                                let mut colour = None;
-                                attrs(start, "colour", |key, v| {
-                                    if key == "name" {
-                                        colour = Some(v.colour()?);
-                                    }
-                                    Ok(())
-                                })?;
-                                p.colours.push(
-                                    colour
-                                        .ok_or(XmlError::MissingAttribute { element: "colour", attribute: "name" })?,
-                                );
-                            }
-                            Ok(())
-                        })?;
-                    }
-                    s.printheads.push(p);
-                }
-                "cartridge" => {
-                    check_room(&s.cartridges, "cartridge", MAX_RECORDS)?;
-                    s.cartridges.push(cartridge(start)?);
-                }
-                "media_source" => {
-                    check_room(&s.media_sources, "media_source", MAX_RECORDS)?;
-                    s.media_sources.push(media_source(start)?);
-                }
-                "media_type" => {
-                    check_room(&s.media_types, "media_type", MAX_MEDIA_TYPES)?;
-                    let mut m = MediaType::default();
-                    attrs(start, "media_type", |key, v| {
-                        if key == "id" {
-                            m.id = v.text()?;
-                        }
-                        Ok(())
-                    })?;
-                    if has_children {
-                        r.children("media_type", |_, name, start, _| {
-                            if name == "name" {
-                                let (k, v) = pair(start, "name", "lang", "value")?;
-                                insert_limited(&mut m.names, "name", k, v)?;
-                            }
-                            Ok(())
-                        })?;
-                    }
-                    s.media_types.push(m);
-                }
-                "settings" if has_children => {
-                    r.children("settings", |r, name, start, has_children| {
-                        match name {
-                            "job_category_threshold" => {
-                                let list = &mut s.settings.job_category_thresholds;
-                                check_room(list, "job_category_threshold", MAX_NESTED)?;
-                                let mut t = JobCategoryThreshold::default();
-                                attrs(start, "job_category_threshold", |key, v| {
-                                    match key {
-                                        "category" => t.category = v.text()?,
-                                        "max_coverage" => t.max_coverage = v.basis_points()?,
-                                        _ => {}
-                                    }
-                                    Ok(())
-                                })?;
-                                list.push(t);
-                            }
-                            "print_category" => {
-                                let list = &mut s.settings.print_categories;
-                                check_room(list, "print_category", MAX_NESTED)?;
-                                let mut c = PrintCategory::default();
-                                attrs(start, "print_category", |key, v| {
-                                    match key {
-                                        "category" => c.category = v.text()?,
-                                        "name" => c.name = Some(v.text()?),
-                                        "enabled" => c.enabled = v.bool()?,
-                                        _ => {}
-                                    }
-                                    Ok(())
-                                })?;
-                                if has_children {
-                                    r.children("print_category", |_, name, start, _| {
-                                        if name == "setting" {
-                                            let (k, v) = pair(start, "setting", "key", "value")?;
-                                            insert_limited(&mut c.settings, "setting", k, v)?;
-                                        }
-                                        Ok(())
-                                    })?;
-                                }
-                                list.push(c);
-                            }
-                            _ => {}
-                        }
-                        Ok(())
-                    })?;
-                }
-                "accessory" => {
-                    check_room(&s.accessories, "accessory", MAX_RECORDS)?;
-                    s.accessories.push(accessory(start)?);
-                }
-                "usage" => s.usage = Some(r.usage(start, has_children)?),
-                _ => {}
-            }
-            Ok(())
-        })?;
+        self.children("snapshot", |r, name, start, has_children| r.snapshot_child(&mut s, name, start, has_children))?;
         Ok(s)
+    }
+
+    /// Reads one child of a `<snapshot>` into `s` (a delta's lists hold the same elements, and
+    /// are read the same way). Unknown names are ignored.
+    pub(super) fn snapshot_child(
+        &mut self,
+        s: &mut Snapshot,
+        name: &str,
+        start: &BytesStart<'a>,
+        has_children: bool,
+    ) -> Result<()> {
+        match name {
+            "status" => {
+                attrs(start, "status", |key, v| {
+                    match key {
+                        "engine" => s.status.engine = v.code()?,
+                        "device" => s.status.device = v.code()?,
+                        "printer" => s.status.printer = v.code()?,
+                        "errors" => s.status.errors = v.errors()?,
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+            }
+            "meter" => {
+                if s.meters.len() >= MAX_METERS {
+                    return Err(XmlError::TooMany { element: "meter", limit: MAX_METERS });
+                }
+                let (mut kind, mut value) = (None, None);
+                attrs(start, "meter", |key, v| {
+                    match key {
+                        "kind" => kind = Some(v.parse::<MeterKind>()?),
+                        "value" => value = Some(v.u64()?),
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+                let kind = kind.ok_or(XmlError::MissingAttribute { element: "meter", attribute: "kind" })?;
+                let value = value.ok_or(XmlError::MissingAttribute { element: "meter", attribute: "value" })?;
+                if s.meters.set(kind, value).is_some() {
+                    return Err(XmlError::BadValue { element: "meter", attribute: "kind".into() });
+                }
+            }
+            "consumable" => {
+                check_room(&s.consumables, "consumable", MAX_RECORDS)?;
+                s.consumables.push(consumable(start)?);
+            }
+            "alert" => {
+                check_room(&s.alerts, "alert", MAX_RECORDS)?;
+                s.alerts.push(alert(start)?);
+            }
+            "printhead" => {
+                check_room(&s.printheads, "printhead", MAX_RECORDS)?;
+                let mut p = printhead(start)?;
+                if has_children {
+                    self.children("printhead", |_, name, start, _| {
+                        if name == "colour" {
+                            check_room(&p.colours, "colour", MAX_NESTED)?;
+                            let mut colour = None;
+                            attrs(start, "colour", |key, v| {
+                                if key == "name" {
+                                    colour = Some(v.colour()?);
+                                }
+                                Ok(())
+                            })?;
+                            p.colours.push(
+                                colour.ok_or(XmlError::MissingAttribute { element: "colour", attribute: "name" })?,
+                            );
+                        }
+                        Ok(())
+                    })?;
+                }
+                s.printheads.push(p);
+            }
+            "cartridge" => {
+                check_room(&s.cartridges, "cartridge", MAX_RECORDS)?;
+                s.cartridges.push(cartridge(start)?);
+            }
+            "media_source" => {
+                check_room(&s.media_sources, "media_source", MAX_RECORDS)?;
+                s.media_sources.push(media_source(start)?);
+            }
+            "media_type" => {
+                check_room(&s.media_types, "media_type", MAX_MEDIA_TYPES)?;
+                let mut m = MediaType::default();
+                attrs(start, "media_type", |key, v| {
+                    if key == "id" {
+                        m.id = v.text()?;
+                    }
+                    Ok(())
+                })?;
+                if has_children {
+                    self.children("media_type", |_, name, start, _| {
+                        if name == "name" {
+                            let (k, v) = pair(start, "name", "lang", "value")?;
+                            insert_limited(&mut m.names, "name", k, v)?;
+                        }
+                        Ok(())
+                    })?;
+                }
+                s.media_types.push(m);
+            }
+            "settings" if has_children => {
+                self.children("settings", |r, name, start, has_children| {
+                    match name {
+                        "job_category_threshold" => {
+                            let list = &mut s.settings.job_category_thresholds;
+                            check_room(list, "job_category_threshold", MAX_NESTED)?;
+                            let mut t = JobCategoryThreshold::default();
+                            attrs(start, "job_category_threshold", |key, v| {
+                                match key {
+                                    "category" => t.category = v.text()?,
+                                    "max_coverage" => t.max_coverage = v.basis_points()?,
+                                    _ => {}
+                                }
+                                Ok(())
+                            })?;
+                            list.push(t);
+                        }
+                        "print_category" => {
+                            let list = &mut s.settings.print_categories;
+                            check_room(list, "print_category", MAX_NESTED)?;
+                            let mut c = PrintCategory::default();
+                            attrs(start, "print_category", |key, v| {
+                                match key {
+                                    "category" => c.category = v.text()?,
+                                    "name" => c.name = Some(v.text()?),
+                                    "enabled" => c.enabled = v.bool()?,
+                                    _ => {}
+                                }
+                                Ok(())
+                            })?;
+                            if has_children {
+                                r.children("print_category", |_, name, start, _| {
+                                    if name == "setting" {
+                                        let (k, v) = pair(start, "setting", "key", "value")?;
+                                        insert_limited(&mut c.settings, "setting", k, v)?;
+                                    }
+                                    Ok(())
+                                })?;
+                            }
+                            list.push(c);
+                        }
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+            }
+            "accessory" => {
+                check_room(&s.accessories, "accessory", MAX_RECORDS)?;
+                s.accessories.push(accessory(start)?);
+            }
+            "usage" => s.usage = Some(self.usage(start, has_children)?),
+            _ => {}
+        }
+        Ok(())
     }
 
     fn usage(&mut self, start: &BytesStart<'_>, has_children: bool) -> Result<Usage> {
@@ -450,7 +470,7 @@ impl<'a> Reader<'a> {
         Ok(u)
     }
 
-    fn events(&mut self) -> Result<Events> {
+    pub(super) fn events(&mut self) -> Result<Events> {
         let mut e = Events::default();
         self.children("events", |r, name, _, has_children| {
             match name {
@@ -481,7 +501,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The children of a `print_job`, `scan_job` or `copy_job`.
-    fn job(
+    pub(super) fn job(
         &mut self,
         element: &'static str,
         has_children: bool,
@@ -565,7 +585,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn check_room<T>(list: &[T], element: &'static str, limit: usize) -> Result<()> {
+pub(super) fn check_room<T>(list: &[T], element: &'static str, limit: usize) -> Result<()> {
     if list.len() >= limit { Err(XmlError::TooMany { element, limit }) } else { Ok(()) }
 }
 
@@ -585,31 +605,31 @@ fn insert_limited(
 }
 
 /// An attribute value, normalised and unescaped, with what is needed to report a bad one.
-struct Value<'v> {
+pub(super) struct Value<'v> {
     text: Cow<'v, str>,
     element: &'static str,
     key: &'v str,
 }
 
 impl Value<'_> {
-    fn bad(&self) -> XmlError {
+    pub(super) fn bad(&self) -> XmlError {
         XmlError::BadValue { element: self.element, attribute: self.key.to_owned() }
     }
 
-    fn text(self) -> Result<String> {
+    pub(super) fn text(self) -> Result<String> {
         if self.text.len() > MAX_TEXT_BYTES {
             return Err(self.bad());
         }
         Ok(self.text.into_owned())
     }
 
-    fn parse<T: core::str::FromStr>(&self) -> Result<T> {
+    pub(super) fn parse<T: core::str::FromStr>(&self) -> Result<T> {
         self.text.parse().map_err(|_| self.bad())
     }
 
     /// A decimal `u64` in canonical form (no sign, no leading zeros), as `xs:unsignedLong`
     /// without the leading `+` it allows, so every value has one spelling.
-    fn u64(&self) -> Result<u64> {
+    pub(super) fn u64(&self) -> Result<u64> {
         let t = self.text.as_ref();
         let canonical = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && (t == "0" || !t.starts_with('0'));
         if !canonical {
@@ -618,19 +638,19 @@ impl Value<'_> {
         t.parse().map_err(|_| self.bad())
     }
 
-    fn u32(&self) -> Result<u32> {
+    pub(super) fn u32(&self) -> Result<u32> {
         u32::try_from(self.u64()?).map_err(|_| self.bad())
     }
 
-    fn time(&self) -> Result<Timestamp> {
+    pub(super) fn time(&self) -> Result<Timestamp> {
         Timestamp::from_unix_millis(self.u64()?).map_err(|_| self.bad())
     }
 
-    fn basis_points(&self) -> Result<BasisPoints> {
+    pub(super) fn basis_points(&self) -> Result<BasisPoints> {
         u16::try_from(self.u64()?).ok().and_then(|v| BasisPoints::new(v).ok()).ok_or_else(|| self.bad())
     }
 
-    fn bool(&self) -> Result<bool> {
+    pub(super) fn bool(&self) -> Result<bool> {
         match self.text.as_ref() {
             "true" | "1" => Ok(true),
             "false" | "0" => Ok(false),
@@ -639,21 +659,21 @@ impl Value<'_> {
     }
 
     /// A code: its snake_case name, or its number.
-    fn code<C: CodeSpace>(&self) -> Result<C> {
+    pub(super) fn code<C: CodeSpace>(&self) -> Result<C> {
         if self.text.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
             return Ok(C::from_code(self.u32()?));
         }
         C::from_name(&self.text).ok_or_else(|| self.bad())
     }
 
-    fn colour(&self) -> Result<Colour> {
+    pub(super) fn colour(&self) -> Result<Colour> {
         if self.text.len() > MAX_TEXT_BYTES || self.text.trim().is_empty() {
             return Err(self.bad());
         }
         Ok(Colour::parse(&self.text))
     }
 
-    fn level(&self) -> Result<Level> {
+    pub(super) fn level(&self) -> Result<Level> {
         match self.text.as_ref() {
             "unrestricted" => Ok(Level::Unrestricted),
             "unknown" => Ok(Level::Unknown),
@@ -662,7 +682,7 @@ impl Value<'_> {
         }
     }
 
-    fn capacity(&self) -> Result<Capacity> {
+    pub(super) fn capacity(&self) -> Result<Capacity> {
         match self.text.as_ref() {
             "unrestricted" => Ok(Capacity::Unrestricted),
             "unknown" => Ok(Capacity::Unknown),
@@ -671,17 +691,39 @@ impl Value<'_> {
     }
 
     /// `hrPrinterDetectedErrorState` as a space-separated list of names.
-    fn errors(&self) -> Result<DetectedErrors> {
+    pub(super) fn errors(&self) -> Result<DetectedErrors> {
         let mut set = DetectedErrors::NONE;
         for name in self.text.split_ascii_whitespace() {
             set = set.union(DetectedErrors::from_name(name).ok_or_else(|| self.bad())?);
         }
         Ok(set)
     }
+
+    /// A 32-bit hash as exactly 8 lowercase hex digits.
+    pub(super) fn hash32(&self) -> Result<u32> {
+        let t = self.text.as_ref();
+        if t.len() != 8 || !t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(self.bad());
+        }
+        u32::from_str_radix(t, 16).map_err(|_| self.bad())
+    }
+
+    /// A space-separated list of record ids, at most `limit` of them.
+    pub(super) fn record_ids(&self, limit: usize) -> Result<Vec<RecordId>> {
+        let mut ids = Vec::new();
+        for word in self.text.split_ascii_whitespace() {
+            if ids.len() >= limit {
+                return Err(XmlError::TooMany { element: self.element, limit });
+            }
+            let canonical = word.bytes().all(|b| b.is_ascii_digit()) && (word == "0" || !word.starts_with('0'));
+            ids.push(RecordId(word.parse().ok().filter(|_| canonical).ok_or_else(|| self.bad())?));
+        }
+        Ok(ids)
+    }
 }
 
 /// Calls `on` with each unprefixed attribute of `start` except namespace declarations.
-fn attrs(
+pub(super) fn attrs(
     start: &BytesStart<'_>,
     element: &'static str,
     mut on: impl FnMut(&str, Value<'_>) -> Result<()>,
@@ -848,7 +890,7 @@ fn accessory(start: &BytesStart<'_>) -> Result<Accessory> {
     Ok(a)
 }
 
-fn job_header(start: &BytesStart<'_>) -> Result<JobHeader> {
+pub(super) fn job_header(start: &BytesStart<'_>) -> Result<JobHeader> {
     let mut h = JobHeader::default();
     let mut uuid = None;
     attrs(start, "job", |key, v| {

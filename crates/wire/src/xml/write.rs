@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use printfleet_schema::codes::CodeSpace;
 use printfleet_schema::{
-    Alert, Capacity, Colour, Consumable, DetectedErrors, DeviceReport, InkCartridge, JobHeader, Level, MediaSource,
-    PrintDetails, Printhead, ScanDetails, Timestamp, Usage,
+    Accessory, Alert, Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, InkCartridge,
+    JobHeader, Level, MediaSource, MediaType, PrintDetails, Printhead, ScanDetails, Settings, Timestamp, Usage,
 };
 
 use super::NAMESPACE;
@@ -47,30 +47,30 @@ impl<'a> Writer<'a> {
         Self { out }
     }
 
-    fn open(&mut self, name: &str) -> &mut Self {
+    pub(super) fn open(&mut self, name: &str) -> &mut Self {
         self.out.push(b'<');
         self.out.extend_from_slice(name.as_bytes());
         self
     }
 
     /// Ends a start tag that will have children.
-    fn children(&mut self) -> &mut Self {
+    pub(super) fn children(&mut self) -> &mut Self {
         self.out.push(b'>');
         self
     }
 
     /// Ends an empty element.
-    fn empty(&mut self) {
+    pub(super) fn empty(&mut self) {
         self.out.extend_from_slice(b"/>");
     }
 
-    fn close(&mut self, name: &str) {
+    pub(super) fn close(&mut self, name: &str) {
         self.out.extend_from_slice(b"</");
         self.out.extend_from_slice(name.as_bytes());
         self.out.push(b'>');
     }
 
-    fn attr_raw(&mut self, name: &str, value: &[u8]) -> &mut Self {
+    pub(super) fn attr_raw(&mut self, name: &str, value: &[u8]) -> &mut Self {
         self.out.push(b' ');
         self.out.extend_from_slice(name.as_bytes());
         self.out.extend_from_slice(b"=\"");
@@ -79,7 +79,7 @@ impl<'a> Writer<'a> {
         self
     }
 
-    fn str(&mut self, name: &str, value: &str) -> &mut Self {
+    pub(super) fn str(&mut self, name: &str, value: &str) -> &mut Self {
         self.out.push(b' ');
         self.out.extend_from_slice(name.as_bytes());
         self.out.extend_from_slice(b"=\"");
@@ -88,60 +88,67 @@ impl<'a> Writer<'a> {
         self
     }
 
-    fn opt_str(&mut self, name: &str, value: Option<&String>) -> &mut Self {
+    pub(super) fn opt_str(&mut self, name: &str, value: Option<&String>) -> &mut Self {
         if let Some(v) = value {
             self.str(name, v);
         }
         self
     }
 
-    fn u64(&mut self, name: &str, value: u64) -> &mut Self {
+    pub(super) fn u64(&mut self, name: &str, value: u64) -> &mut Self {
         let mut buf = itoa::Buffer::new();
         self.attr_raw(name, buf.format(value).as_bytes())
     }
 
-    fn i64(&mut self, name: &str, value: i64) -> &mut Self {
+    pub(super) fn i64(&mut self, name: &str, value: i64) -> &mut Self {
         let mut buf = itoa::Buffer::new();
         self.attr_raw(name, buf.format(value).as_bytes())
     }
 
-    fn opt_u64(&mut self, name: &str, value: Option<u64>) -> &mut Self {
+    pub(super) fn opt_u64(&mut self, name: &str, value: Option<u64>) -> &mut Self {
         if let Some(v) = value {
             self.u64(name, v);
         }
         self
     }
 
-    fn time(&mut self, name: &str, value: Timestamp) -> &mut Self {
+    pub(super) fn time(&mut self, name: &str, value: Timestamp) -> &mut Self {
         self.u64(name, value.unix_millis())
     }
 
-    fn opt_time(&mut self, name: &str, value: Option<Timestamp>) -> &mut Self {
+    pub(super) fn opt_time(&mut self, name: &str, value: Option<Timestamp>) -> &mut Self {
         self.opt_u64(name, value.map(Timestamp::unix_millis))
     }
 
-    fn bool(&mut self, name: &str, value: bool) -> &mut Self {
+    pub(super) fn bool(&mut self, name: &str, value: bool) -> &mut Self {
         self.attr_raw(name, if value { b"true" } else { b"false" })
     }
 
     /// A code: its name when known, else its number.
-    fn code<C: CodeSpace>(&mut self, name: &str, value: C) -> &mut Self {
+    pub(super) fn code<C: CodeSpace>(&mut self, name: &str, value: C) -> &mut Self {
         match value.name() {
             Some(text) => self.attr_raw(name, text.as_bytes()),
             None => self.u64(name, u64::from(value.code())),
         }
     }
 
-    fn colour(&mut self, name: &str, value: &Colour) -> &mut Self {
+    pub(super) fn colour(&mut self, name: &str, value: &Colour) -> &mut Self {
         self.str(name, value.name())
     }
 
-    fn opt_colour(&mut self, name: &str, value: Option<&Colour>) -> &mut Self {
+    pub(super) fn opt_colour(&mut self, name: &str, value: Option<&Colour>) -> &mut Self {
         if let Some(c) = value {
             self.colour(name, c);
         }
         self
     }
+}
+
+pub(super) fn level_attr(w: &mut Writer<'_>, name: &str, level: Level) {
+    match level_text(level) {
+        Ok(state) => w.attr_raw(name, state.as_bytes()),
+        Err(amount) => w.i64(name, amount),
+    };
 }
 
 fn level_text(level: Level) -> Result<&'static str, i64> {
@@ -165,7 +172,13 @@ fn capacity_text(capacity: Capacity) -> Result<&'static str, i64> {
 pub(super) fn report(w: &mut Writer<'_>, r: &DeviceReport) {
     w.open("report").attr_raw("xmlns", NAMESPACE.as_bytes()).time("generated_at", r.generated_at).children();
 
-    let i = &r.identity;
+    identity(w, &r.identity);
+    snapshot(w, &r.snapshot);
+    events(w, &r.events);
+    w.close("report");
+}
+
+pub(super) fn identity(w: &mut Writer<'_>, i: &Identity) {
     w.open("identity")
         .u64("record_id", i.record_id.0)
         .opt_str("make", i.make.as_ref())
@@ -192,10 +205,6 @@ pub(super) fn report(w: &mut Writer<'_>, r: &DeviceReport) {
         }
         w.close("identity");
     }
-
-    snapshot(w, &r.snapshot);
-    events(w, &r.events);
-    w.close("report");
 }
 
 fn ip_address(w: &mut Writer<'_>, ip: &IpAddr) {
@@ -216,11 +225,9 @@ fn errors_attr(w: &mut Writer<'_>, errors: DetectedErrors) {
     w.attr_raw("errors", list.as_bytes());
 }
 
-fn snapshot(w: &mut Writer<'_>, s: &printfleet_schema::Snapshot) {
+pub(super) fn snapshot(w: &mut Writer<'_>, s: &printfleet_schema::Snapshot) {
     w.open("snapshot").children();
-    w.open("status").code("engine", s.status.engine).code("device", s.status.device).code("printer", s.status.printer);
-    errors_attr(w, s.status.errors);
-    w.empty();
+    status(w, &s.status);
     for (kind, value) in &s.meters.0 {
         w.open("meter").str("kind", &kind.to_string()).u64("value", *value).empty();
     }
@@ -240,18 +247,38 @@ fn snapshot(w: &mut Writer<'_>, s: &printfleet_schema::Snapshot) {
         media_source(w, m);
     }
     for m in &s.media_types {
-        w.open("media_type").str("id", &m.id);
-        if m.names.is_empty() {
-            w.empty();
-        } else {
-            w.children();
-            for (lang, name) in &m.names {
-                w.open("name").str("lang", lang).str("value", name).empty();
-            }
-            w.close("media_type");
-        }
+        media_type(w, m);
     }
-    let settings = &s.settings;
+    settings(w, &s.settings);
+    for a in &s.accessories {
+        accessory(w, a);
+    }
+    if let Some(u) = &s.usage {
+        usage(w, u);
+    }
+    w.close("snapshot");
+}
+
+pub(super) fn status(w: &mut Writer<'_>, s: &DeviceStatus) {
+    w.open("status").code("engine", s.engine).code("device", s.device).code("printer", s.printer);
+    errors_attr(w, s.errors);
+    w.empty();
+}
+
+pub(super) fn media_type(w: &mut Writer<'_>, m: &MediaType) {
+    w.open("media_type").str("id", &m.id);
+    if m.names.is_empty() {
+        w.empty();
+    } else {
+        w.children();
+        for (lang, name) in &m.names {
+            w.open("name").str("lang", lang).str("value", name).empty();
+        }
+        w.close("media_type");
+    }
+}
+
+pub(super) fn settings(w: &mut Writer<'_>, settings: &Settings) {
     if settings.job_category_thresholds.is_empty() && settings.print_categories.is_empty() {
         w.open("settings").empty();
     } else {
@@ -279,23 +306,20 @@ fn snapshot(w: &mut Writer<'_>, s: &printfleet_schema::Snapshot) {
         }
         w.close("settings");
     }
-    for a in &s.accessories {
-        w.open("accessory")
-            .u64("record_id", a.record_id.0)
-            .str("name", &a.name)
-            .code("status", a.status)
-            .opt_str("product_number", a.product_number.as_ref())
-            .opt_str("serial_number", a.serial_number.as_ref())
-            .opt_str("firmware_version", a.firmware_version.as_ref())
-            .empty();
-    }
-    if let Some(u) = &s.usage {
-        usage(w, u);
-    }
-    w.close("snapshot");
 }
 
-fn consumable(w: &mut Writer<'_>, c: &Consumable) {
+pub(super) fn accessory(w: &mut Writer<'_>, a: &Accessory) {
+    w.open("accessory")
+        .u64("record_id", a.record_id.0)
+        .str("name", &a.name)
+        .code("status", a.status)
+        .opt_str("product_number", a.product_number.as_ref())
+        .opt_str("serial_number", a.serial_number.as_ref())
+        .opt_str("firmware_version", a.firmware_version.as_ref())
+        .empty();
+}
+
+pub(super) fn consumable(w: &mut Writer<'_>, c: &Consumable) {
     w.open("consumable")
         .u64("record_id", c.record_id.0)
         .code("kind", c.kind)
@@ -305,10 +329,7 @@ fn consumable(w: &mut Writer<'_>, c: &Consumable) {
         .opt_str("part_number", c.part_number.as_ref())
         .opt_str("serial_number", c.serial_number.as_ref())
         .code("unit", c.unit);
-    match level_text(c.level) {
-        Ok(state) => w.attr_raw("level", state.as_bytes()),
-        Err(amount) => w.i64("level", amount),
-    };
+    level_attr(w, "level", c.level);
     match capacity_text(c.capacity) {
         Ok(state) => w.attr_raw("capacity", state.as_bytes()),
         Err(amount) => w.i64("capacity", amount),
@@ -319,7 +340,7 @@ fn consumable(w: &mut Writer<'_>, c: &Consumable) {
         .empty();
 }
 
-fn alert(w: &mut Writer<'_>, a: &Alert) {
+pub(super) fn alert(w: &mut Writer<'_>, a: &Alert) {
     w.open("alert")
         .u64("record_id", a.record_id.0)
         .opt_str("description", a.description.as_ref())
@@ -335,7 +356,7 @@ fn alert(w: &mut Writer<'_>, a: &Alert) {
         .empty();
 }
 
-fn printhead(w: &mut Writer<'_>, p: &Printhead) {
+pub(super) fn printhead(w: &mut Writer<'_>, p: &Printhead) {
     w.open("printhead")
         .u64("record_id", p.record_id.0)
         .code("status", p.status)
@@ -356,7 +377,7 @@ fn printhead(w: &mut Writer<'_>, p: &Printhead) {
     }
 }
 
-fn cartridge(w: &mut Writer<'_>, c: &InkCartridge) {
+pub(super) fn cartridge(w: &mut Writer<'_>, c: &InkCartridge) {
     w.open("cartridge")
         .u64("record_id", c.record_id.0)
         .opt_colour("colour", c.colour.as_ref())
@@ -372,7 +393,7 @@ fn cartridge(w: &mut Writer<'_>, c: &InkCartridge) {
         .empty();
 }
 
-fn media_source(w: &mut Writer<'_>, m: &MediaSource) {
+pub(super) fn media_source(w: &mut Writer<'_>, m: &MediaSource) {
     w.open("media_source")
         .u64("record_id", m.record_id.0)
         .code("kind", m.kind)
@@ -384,7 +405,7 @@ fn media_source(w: &mut Writer<'_>, m: &MediaSource) {
         .empty();
 }
 
-fn usage(w: &mut Writer<'_>, u: &Usage) {
+pub(super) fn usage(w: &mut Writer<'_>, u: &Usage) {
     w.open("usage")
         .u64("scanned_area_total", u.scanned_area_total.0)
         .u64("scanned_area_scans", u.scanned_area_scans.0)
@@ -448,7 +469,7 @@ fn events(w: &mut Writer<'_>, e: &printfleet_schema::Events) {
     w.close("events");
 }
 
-fn header(w: &mut Writer<'_>, h: &JobHeader) {
+pub(super) fn header(w: &mut Writer<'_>, h: &JobHeader) {
     let s = &h.submitter;
     let mut uuid = uuid::Uuid::encode_buffer();
     w.open("job")
@@ -464,7 +485,7 @@ fn header(w: &mut Writer<'_>, h: &JobHeader) {
         .empty();
 }
 
-fn print(w: &mut Writer<'_>, p: &PrintDetails) {
+pub(super) fn print(w: &mut Writer<'_>, p: &PrintDetails) {
     w.open("print")
         .opt_time("printed_at", p.printed_at)
         .code("status", p.status)
