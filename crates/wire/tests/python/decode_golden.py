@@ -4,8 +4,10 @@
 Compiles crates/wire/proto/printfleet/v1/telemetry.proto with grpcio-tools (Google's protoc, as a
 Python package), decodes every golden vector crates/wire/testdata/*.pb with Google's protobuf
 runtime, maps the messages to the JSON shape the spec defines (docs/schema.md, "JSON shape"),
-and compares the result with the JSON golden vector of the same report. If the Rust encoder and
-the .proto disagreed on any field number, type or rule, this would fail.
+and compares the result with the JSON golden vector of the same report. It also decodes the
+change-detection vectors crates/diff/testdata/*.pb (Update, Reply) and compares them with the
+values docs/wire-format.md 5.8 states. If the Rust encoder and the .proto disagreed on any field
+number, type or rule, this would fail.
 
 Usage: python3 crates/wire/tests/python/decode_golden.py   (from the repository root)
 Needs: pip install grpcio-tools protobuf
@@ -154,8 +156,46 @@ def main():
                     if got.get(k) != want.get(k):
                         print(f"  {k}:\n    python: {json.dumps(got.get(k))[:600]}\n    rust:   {json.dumps(want.get(k))[:600]}")
         print(f"python protobuf decoder: {passed} passed, {failed} failed")
+        failed += check_updates(pb)
         if failed or not passed:
             sys.exit(1)
+
+
+def check_updates(pb):
+    """The change-detection messages (docs/wire-format.md 5.8), against the values the spec's
+    worked example states and the report they were made from."""
+    diff_data = ROOT / "crates/diff/testdata"
+    failures = 0
+
+    def parse(cls, name):
+        message = cls()
+        message.ParseFromString((diff_data / name).read_bytes())
+        return message
+
+    def expect(what, got, want):
+        nonlocal failures
+        if got == want:
+            print(f"ok   {what}")
+        else:
+            failures += 1
+            print(f"FAIL {what}: python decoded {got!r}, spec says {want!r}")
+
+    steady = parse(pb.Update, "update_steady.pb")
+    d = steady.delta
+    expect("update_steady.pb", (steady.sequence, steady.WhichOneof("body"), d.base_back, d.base_hash,
+        list(d.level_records), list(d.levels), list(d.meter_kinds), list(d.meter_increases)),
+        (14600, "delta", 1, 0xA7B49691, [1, 2, 3, 4], [62, 7, 40, 70], [1, 2, 3], [57, 31, 26]))
+    full = parse(pb.Update, "update_full.pb")
+    office = pb.DeviceReport()
+    office.ParseFromString((TESTDATA / "office_laser.pb").read_bytes())
+    expect("update_full.pb", (full.sequence, full.full.identity == office.identity,
+        full.full.snapshot == office.snapshot, [e.sequence for e in full.events]), (1, True, True, [1]))
+    ack = parse(pb.Reply, "reply_ack.pb")
+    expect("reply_ack.pb", (ack.events_through, ack.WhichOneof("kind"), ack.ack.sequence, ack.ack.hash),
+        (12, "ack", 14600, 0x0BADF00D))
+    resync = parse(pb.Reply, "reply_resync.pb")
+    expect("reply_resync.pb", (resync.events_through, resync.WhichOneof("kind"), resync.resync), (12, "resync", True))
+    return failures
 
 
 if __name__ == "__main__":
