@@ -1,8 +1,14 @@
 //! `printfleet`: the command line of the printfleet crates.
 //!
-//! `printfleet mib FILE.snmprec` prints the device report that a printer's SNMP walk (an snmprec
-//! capture, as snmpsim serves and `snmpwalk`-based tools record) maps to, as JSON, so that an
-//! integrator can check a printer in seconds.
+//! Each command prints, as JSON, the device report that one kind of printer data maps to, so that
+//! an integrator can check a printer in seconds:
+//!
+//! * `printfleet mib FILE.snmprec`: an SNMP walk (an snmprec capture, as snmpsim serves and
+//!   `snmpwalk`-based tools record);
+//! * `printfleet ipp FILE.bin`: a raw IPP Get-Printer-Attributes response (e.g. saved with
+//!   `ipptool -v` or `curl --data-binary`);
+//! * `printfleet ledm DIR`: a folder of HP LEDM documents (`ProductConfigDyn.xml`,
+//!   `ConsumableConfigDyn.xml`, `ProductUsageDyn.xml`, `ProductStatusDyn.xml`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +31,20 @@ enum Command {
         /// The capture: one `OID|TAG|VALUE` per line.
         file: PathBuf,
     },
+    /// Map a raw IPP Get-Printer-Attributes response to a device report and print it as JSON.
+    Ipp {
+        /// The response, as received (binary).
+        file: PathBuf,
+    },
+}
+
+fn read(file: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn print(report: &printfleet_schema::DeviceReport, source: &std::path::Path) -> Result<String, String> {
+    report.validate().map_err(|e| format!("{}: mapped report is invalid: {e}", source.display()))?;
+    serde_json::to_string_pretty(report).map_err(|e| e.to_string())
 }
 
 fn run(cli: Cli) -> Result<String, String> {
@@ -32,9 +52,12 @@ fn run(cli: Cli) -> Result<String, String> {
         Command::Mib { file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let bindings = Bindings::from_snmprec(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-            let report = map_report(&bindings);
-            report.validate().map_err(|e| format!("{}: mapped report is invalid: {e}", file.display()))?;
-            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
+            print(&map_report(&bindings), &file)
+        }
+        Command::Ipp { file } => {
+            let attributes =
+                printfleet_sources::ipp::parse(&read(&file)?).map_err(|e| format!("{}: {e}", file.display()))?;
+            print(&printfleet_sources::ipp::map_report(&attributes), &file)
         }
     }
 }

@@ -16,4 +16,38 @@
 //! # Ok::<(), printfleet_sources::snmp::SnmprecError>(())
 //! ```
 
+pub mod ipp;
 pub mod snmp;
+
+use printfleet_schema::limits::MAX_LEVEL;
+use printfleet_schema::{Capacity, DeviceReport, Level, RecordId};
+
+/// What a device says, made to pass validation without inventing anything: in each list the
+/// first record with a given id is kept (devices and hostile input repeat ids); a level above
+/// its known capacity keeps the reading and drops the capacity; amounts beyond the MIB's
+/// Integer32 become unknown.
+pub(crate) fn dedup_records(report: &mut DeviceReport) {
+    fn first_of_each<T>(list: &mut Vec<T>, id: impl Fn(&T) -> RecordId) {
+        let mut seen = std::collections::BTreeSet::new();
+        list.retain(|r| seen.insert(id(r)));
+    }
+    let s = &mut report.snapshot;
+    first_of_each(&mut s.consumables, |c| c.record_id);
+    first_of_each(&mut s.alerts, |a| a.record_id);
+    first_of_each(&mut s.media_sources, |m| m.record_id);
+    first_of_each(&mut s.printheads, |p| p.record_id);
+    first_of_each(&mut s.cartridges, |c| c.record_id);
+    for c in &mut s.consumables {
+        if matches!(c.level, Level::Amount(l) if l > MAX_LEVEL) {
+            c.level = Level::Unknown;
+        }
+        if matches!(c.capacity, Capacity::Amount(m) if m > MAX_LEVEL) {
+            c.capacity = Capacity::Unknown;
+        }
+        if let (Level::Amount(l), Capacity::Amount(m)) = (c.level, c.capacity)
+            && l > m
+        {
+            c.capacity = Capacity::Unknown;
+        }
+    }
+}

@@ -1,0 +1,614 @@
+//! IPP Get-Printer-Attributes responses (RFC 8010/8011) → a device report.
+//!
+//! [`parse`] reads the binary response with the `ipp` crate (after a bounds scan of our own, so
+//! hostile input cannot make it work quadratically) and keeps the printer attributes;
+//! [`map_report`] maps them:
+//!
+//! * identity: `printer-device-id` (IEEE 1284 `MFG`, `MDL`, `SN`), `printer-make-and-model`,
+//!   `printer-info`, `printer-location`, `printer-firmware-string-version`;
+//! * consumables: PWG 5100.13 `printer-supply` strings ([`parse_supply`]) with
+//!   `printer-supply-description`, or else the CUPS `marker-names`, `marker-colors`, `marker-types`
+//!   and `marker-levels` lists;
+//! * alerts: PWG 5100.9 `printer-alert` strings ([`parse_alert`]) with `printer-alert-description`;
+//! * media sources: PWG 5100.13 `printer-input-tray` strings (type, name, media, size);
+//! * status: `printer-state` and `printer-state-reasons` (as `hrPrinterDetectedErrorState` bits);
+//! * meters: `printer-impressions-completed` and its `-col` (PWG 5100.13 / IPP Job Extensions).
+//!
+//! Tolerances, each from a real printer and tested: `key=value` lists without the final `;`,
+//! with empty or key-less segments, keys in any case, and values in camelCase, hyphenated or
+//! snake_case form (`inkCartridge`, `ink-cartridge`); tray types without their `Tray` suffix
+//! (`sheetFeedAutoNonRemovable`); a value with its separator lost (`severity=otherother`, kept as
+//! an unknown severity); alert codes outside the Printer-MIB (`printerReadyToPrint`, kept as the
+//! vendor code of an `other` alert); `marker-levels` -1 ("unavailable" in CUPS, unlike the MIB's
+//! "unrestricted") read as unknown; state reasons with the RFC 8011 `-report`, `-warning` and
+//! `-error` suffixes.
+//!
+//! ```
+//! use printfleet_sources::ipp::{Supply, parse_supply};
+//! use printfleet_schema::codes::{SupplyClass, SupplyType};
+//! use printfleet_schema::Level;
+//!
+//! let s = parse_supply("type=inkCartridge;maxcapacity=100;level=20;class=supplyThatIsConsumed;colorantname=cyan");
+//! assert_eq!(s.kind, Some(SupplyType::INK_CARTRIDGE));
+//! assert_eq!(s.class, Some(SupplyClass::SUPPLY_THAT_IS_CONSUMED));
+//! assert_eq!(s.level, Some(Level::Amount(20)));
+//! assert_eq!(s.colorant.as_deref(), Some("cyan"));
+//! ```
+
+use std::collections::BTreeMap;
+
+use printfleet_schema::codes::{
+    AlertCode, CodeSpace, DeviceState, EngineStatus, InputType, PrinterState, SupplyClass, SupplyType, SupplyUnit,
+};
+use printfleet_schema::limits::{MAX_RECORDS, MAX_TEXT_BYTES};
+use printfleet_schema::{
+    Alert, Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, LengthUm, Level,
+    MediaSource, MeterKind, RecordId,
+};
+
+use crate::snmp::printer_mib::{clean_text, colour_from_name, split_supply_name};
+
+/// The largest IPP response [`parse`] accepts.
+pub const MAX_IPP_BYTES: usize = 1 << 20;
+/// The deepest nesting of IPP collections [`parse`] accepts.
+pub const MAX_IPP_COLLECTION_DEPTH: usize = 8;
+/// The most `key=value` pairs read from one PWG string; the rest are ignored.
+pub const MAX_KEY_VALUES: usize = 32;
+
+/// Why an IPP response could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IppError {
+    /// The response is larger than [`MAX_IPP_BYTES`].
+    #[error("IPP response is {len} bytes, limit {limit}")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Collections nest deeper than [`MAX_IPP_COLLECTION_DEPTH`].
+    #[error("IPP collections nest deeper than {limit}")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+    /// Not a well-formed IPP message.
+    #[error("malformed IPP message: {0}")]
+    Malformed(String),
+    /// The response has no printer attributes group.
+    #[error("the IPP response has no printer attributes")]
+    NoPrinterAttributes,
+}
+
+/// One attribute value, reduced to what the mapping reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Value {
+    /// `integer` or `enum`.
+    Integer(i32),
+    /// `boolean`.
+    Boolean(bool),
+    /// Any string syntax: text, name, keyword, uri, charset, language, MIME type.
+    Text(String),
+    /// `octetString` (PWG 5100.13 and 5100.9 strings travel as these), or a string that is not
+    /// UTF-8.
+    Octets(Vec<u8>),
+    /// `collection`: member name → values.
+    Collection(BTreeMap<String, Vec<Value>>),
+    /// Any other syntax (dates, resolutions, ranges, out-of-band values).
+    Other,
+}
+
+impl Value {
+    /// The value as text (string syntaxes, and octet strings read as device text).
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Self::Text(t) => clean_text(t.as_bytes()),
+            Self::Octets(b) => clean_text(b),
+            _ => None,
+        }
+    }
+
+    /// The value as an integer.
+    pub fn as_int(&self) -> Option<i32> {
+        match self {
+            Self::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+/// The printer attributes of a Get-Printer-Attributes response: name → values (a `1setOf`
+/// attribute has several), in name order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrinterAttributes(pub BTreeMap<String, Vec<Value>>);
+
+impl PrinterAttributes {
+    /// The values of `name` (empty if absent).
+    pub fn values(&self, name: &str) -> &[Value] {
+        self.0.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first value of `name` as text.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.values(name).first().and_then(Value::as_text)
+    }
+
+    /// The first value of `name` as an integer.
+    pub fn int(&self, name: &str) -> Option<i32> {
+        self.values(name).first().and_then(Value::as_int)
+    }
+}
+
+fn convert(value: &ipp::value::IppValue) -> Vec<Value> {
+    use ipp::value::IppValue as V;
+    vec![match value {
+        V::Integer(i) | V::Enum(i) => Value::Integer(*i),
+        V::Boolean(b) => Value::Boolean(*b),
+        V::TextWithLanguage { text, .. } => Value::Text(text.to_string()),
+        V::NameWithLanguage { name, .. } => Value::Text(name.to_string()),
+        V::TextWithoutLanguage(_)
+        | V::NameWithoutLanguage(_)
+        | V::Keyword(_)
+        | V::Uri(_)
+        | V::UriScheme(_)
+        | V::Charset(_)
+        | V::NaturalLanguage(_)
+        | V::MimeMediaType(_) => Value::Text(value.to_string()),
+        V::OctetString(b) | V::NonUtf8 { data: b, .. } => Value::Octets(b.to_vec()),
+        V::Array(values) => return values.iter().flat_map(convert).collect(),
+        V::Collection(members) => Value::Collection(members.iter().map(|(k, v)| (k.to_string(), convert(v))).collect()),
+        _ => Value::Other,
+    }]
+}
+
+/// Walks the attribute encoding (RFC 8010 §3.1) without building anything, to bound what the
+/// parser will build: collection depth.
+fn scan(bytes: &[u8]) -> Result<(), IppError> {
+    let malformed = |what: &str| IppError::Malformed(what.to_owned());
+    let mut rest = bytes.get(8..).ok_or_else(|| malformed("shorter than its header"))?;
+    let mut depth = 0usize;
+    while let Some((&tag, after)) = rest.split_first() {
+        rest = after;
+        match tag {
+            0x03 => return Ok(()),
+            0x00..=0x0f => continue,
+            _ => {}
+        }
+        for _ in 0..2 {
+            let (len, after) = rest.split_first_chunk::<2>().ok_or_else(|| malformed("truncated"))?;
+            rest = after.get(usize::from(u16::from_be_bytes(*len))..).ok_or_else(|| malformed("truncated"))?;
+        }
+        match tag {
+            0x34 => {
+                depth = depth.saturating_add(1);
+                if depth > MAX_IPP_COLLECTION_DEPTH {
+                    return Err(IppError::TooDeep { limit: MAX_IPP_COLLECTION_DEPTH });
+                }
+            }
+            0x37 => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Err(malformed("no end-of-attributes tag"))
+}
+
+/// Reads a Get-Printer-Attributes response (header, attribute groups; any document data after
+/// the attributes is ignored) and returns its printer attributes.
+pub fn parse(bytes: &[u8]) -> Result<PrinterAttributes, IppError> {
+    if bytes.len() > MAX_IPP_BYTES {
+        return Err(IppError::TooLarge { len: bytes.len(), limit: MAX_IPP_BYTES });
+    }
+    scan(bytes)?;
+    let parser = ipp::parser::IppParser::new(ipp::reader::IppReader::new(std::io::Cursor::new(bytes.to_vec())));
+    let (_, attributes, _) = parser.parse_parts().map_err(|e| IppError::Malformed(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    let mut found = false;
+    for group in attributes.groups_of(ipp::model::DelimiterTag::PrinterAttributes) {
+        found = true;
+        for attribute in group.attributes() {
+            out.entry(attribute.name().to_string()).or_insert_with(Vec::new).extend(convert(attribute.value()));
+        }
+    }
+    if !found {
+        return Err(IppError::NoPrinterAttributes);
+    }
+    Ok(PrinterAttributes(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// PWG key=value strings
+
+/// The `key=value` pairs of a PWG 5100.13 / 5100.9 string, keys lowercased, at most
+/// [`MAX_KEY_VALUES`]. Tolerant: a missing final `;`, empty segments and segments without `=`
+/// are skipped.
+pub fn key_values(text: &str) -> Vec<(String, &str)> {
+    text.split(';')
+        .filter_map(|segment| {
+            let (key, value) = segment.split_once('=')?;
+            let key = key.trim();
+            (!key.is_empty()).then(|| (key.to_ascii_lowercase(), value.trim()))
+        })
+        .take(MAX_KEY_VALUES)
+        .collect()
+}
+
+/// A keyword in the snake_case form of printfleet's code names: `inkCartridge`, `ink-cartridge`
+/// and `ink_cartridge` all give `ink_cartridge`.
+pub fn snake_keyword(keyword: &str) -> String {
+    let mut out = String::with_capacity(keyword.len().saturating_add(4));
+    let mut previous_lower = false;
+    for c in keyword.trim().chars().take(MAX_TEXT_BYTES) {
+        if c == '-' || c == '_' || c == ' ' {
+            out.push('_');
+            previous_lower = false;
+        } else if c.is_ascii_uppercase() {
+            if previous_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            previous_lower = false;
+        } else {
+            out.push(c);
+            previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        }
+    }
+    out
+}
+
+/// A code from a keyword in any of the forms [`snake_keyword`] accepts, or from a number.
+fn code<C: CodeSpace>(keyword: &str) -> Option<C> {
+    match keyword.parse::<u32>() {
+        Ok(n) => Some(C::from_code(n)),
+        Err(_) => C::from_name(&snake_keyword(keyword)),
+    }
+}
+
+fn integer(value: &str) -> Option<i64> {
+    value.parse().ok()
+}
+
+/// One PWG 5100.13 `printer-supply` value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Supply {
+    /// `type` (prtMarkerSuppliesType).
+    pub kind: Option<SupplyType>,
+    /// `class` (prtMarkerSuppliesClass).
+    pub class: Option<SupplyClass>,
+    /// `unit` (prtMarkerSuppliesSupplyUnit).
+    pub unit: Option<SupplyUnit>,
+    /// `level`, with the MIB's special values.
+    pub level: Option<Level>,
+    /// `maxcapacity`, with the MIB's special values.
+    pub capacity: Option<Capacity>,
+    /// `colorantname`.
+    pub colorant: Option<String>,
+    /// `index` (prtMarkerSuppliesIndex).
+    pub index: Option<u32>,
+}
+
+/// Reads a `printer-supply` value (`type=tonerCartridge;maxcapacity=100;level=80;...`).
+/// Unknown keys, and values that do not parse, are ignored.
+pub fn parse_supply(text: &str) -> Supply {
+    let mut s = Supply::default();
+    for (key, value) in key_values(text) {
+        match key.as_str() {
+            "type" => s.kind = code(value),
+            "class" => s.class = code(value),
+            "unit" => s.unit = code(value),
+            "level" => s.level = integer(value).and_then(Level::from_mib),
+            "maxcapacity" => s.capacity = integer(value).and_then(Capacity::from_mib),
+            "colorantname" => s.colorant = clean_text(value.as_bytes()),
+            "index" => s.index = value.parse().ok(),
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Reads a PWG 5100.9 `printer-alert` value (`code=mediaEmpty;severity=critical;group=input;
+/// groupindex=1;...`) into an alert (without description or record id). An alert code that is
+/// not a Printer-MIB code becomes `other` with the keyword as vendor code.
+pub fn parse_alert(text: &str) -> Alert {
+    let mut a = Alert::default();
+    for (key, value) in key_values(text) {
+        match key.as_str() {
+            "code" => match code::<AlertCode>(value) {
+                Some(c) => a.code = c,
+                None => {
+                    a.code = AlertCode::OTHER;
+                    a.vendor_code = clean_text(value.as_bytes());
+                }
+            },
+            "severity" => a.severity = code(value).unwrap_or_default(),
+            "training" | "traininglevel" => a.training_level = code(value).unwrap_or_default(),
+            "group" => a.group = code(value).unwrap_or_default(),
+            "groupindex" => a.group_index = value.parse().ok(),
+            "location" => a.location = value.parse().ok(),
+            _ => {}
+        }
+    }
+    a
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mapping
+
+/// The fields of an IEEE 1284 device id (`MFG:HP;MDL:Officejet Pro 6830;...`), keys uppercased.
+fn device_id(text: &str) -> BTreeMap<String, String> {
+    text.split(';')
+        .filter_map(|segment| {
+            let (key, value) = segment.split_once(':')?;
+            let value = clean_text(value.as_bytes())?;
+            Some((key.trim().to_ascii_uppercase(), value))
+        })
+        .take(MAX_KEY_VALUES)
+        .collect()
+}
+
+/// A manufacturer's name as the schema spells it (`EPSON` → `Epson`, `Hewlett-Packard` → `HP`).
+fn make_name(mfg: &str) -> String {
+    match mfg.to_ascii_lowercase().as_str() {
+        "hp" | "hewlett-packard" | "hewlett packard" => "HP".into(),
+        "epson" | "seiko epson" => "Epson".into(),
+        "brother" => "Brother".into(),
+        "canon" => "Canon".into(),
+        "xerox" => "Xerox".into(),
+        "kyocera" => "Kyocera".into(),
+        "lexmark" => "Lexmark".into(),
+        "ricoh" => "Ricoh".into(),
+        "sharp" => "Sharp".into(),
+        _ => mfg.to_owned(),
+    }
+}
+
+fn identity(a: &PrinterAttributes) -> Identity {
+    let id = a.text("printer-device-id").map(|t| device_id(&t)).unwrap_or_default();
+    let make_and_model = a.text("printer-make-and-model");
+    let make = id
+        .get("MFG")
+        .or_else(|| id.get("MANUFACTURER"))
+        .map(|m| make_name(m))
+        .or_else(|| make_and_model.as_deref().and_then(|m| m.split_whitespace().next()).map(make_name));
+    let model = id.get("MDL").or_else(|| id.get("MODEL")).cloned().or_else(|| make_and_model.clone());
+    Identity {
+        make,
+        model,
+        serial_number: id.get("SN").or_else(|| id.get("SERN")).cloned(),
+        product_name: make_and_model,
+        firmware_version: a.text("printer-firmware-string-version"),
+        description: a.text("printer-info"),
+        location: a.text("printer-location"),
+        ..Identity::default()
+    }
+}
+
+/// The colour a CUPS `marker-colors` value names: `#RRGGBB` for the process colours, or `none`.
+fn colour_from_hex(text: &str) -> Option<Colour> {
+    Some(match text.to_ascii_uppercase().as_str() {
+        "#000000" => Colour::Black,
+        "#00FFFF" => Colour::Cyan,
+        "#FF00FF" => Colour::Magenta,
+        "#FFFF00" => Colour::Yellow,
+        _ => return None,
+    })
+}
+
+fn record(index: usize) -> RecordId {
+    RecordId(u64::try_from(index).unwrap_or(u64::MAX).saturating_add(1))
+}
+
+fn texts(a: &PrinterAttributes, name: &str) -> Vec<Option<String>> {
+    a.values(name).iter().map(Value::as_text).collect()
+}
+
+/// A consumable's description split into name, part number and serial.
+fn described(c: &mut Consumable, name: Option<&str>) {
+    if let Some(name) = name {
+        let (description, part, serial) = split_supply_name(name);
+        c.description = clean_text(description.as_bytes());
+        c.part_number = part;
+        c.serial_number = serial;
+    }
+}
+
+fn consumables(a: &PrinterAttributes) -> Vec<Consumable> {
+    let supplies = texts(a, "printer-supply");
+    if !supplies.is_empty() {
+        let descriptions = texts(a, "printer-supply-description");
+        return supplies
+            .iter()
+            .enumerate()
+            .take(MAX_RECORDS)
+            .map(|(i, text)| {
+                let s = parse_supply(text.as_deref().unwrap_or_default());
+                let kind = s.kind.unwrap_or(SupplyType::UNKNOWN);
+                let mut c = Consumable {
+                    record_id: s.index.map_or_else(|| record(i), |n| RecordId(u64::from(n))),
+                    kind,
+                    class: s.class.unwrap_or(SupplyClass::SUPPLY_THAT_IS_CONSUMED),
+                    unit: s.unit.unwrap_or(SupplyUnit::UNKNOWN),
+                    level: s.level.unwrap_or(Level::Unknown),
+                    capacity: s.capacity.unwrap_or(Capacity::Unknown),
+                    colour: s
+                        .colorant
+                        .filter(|c| !matches!(c.to_ascii_lowercase().as_str(), "unknown" | "other" | "none"))
+                        .map(|c| Colour::parse(&c)),
+                    ..Consumable::default()
+                };
+                described(&mut c, descriptions.get(i).cloned().flatten().as_deref());
+                c
+            })
+            .collect();
+    }
+    // CUPS marker-* attributes: parallel lists, levels in percent.
+    let names = texts(a, "marker-names");
+    let colours = texts(a, "marker-colors");
+    let types = texts(a, "marker-types");
+    let levels: Vec<Option<i32>> = a.values("marker-levels").iter().map(Value::as_int).collect();
+    (0..names.len().max(levels.len()))
+        .take(MAX_RECORDS)
+        .map(|i| {
+            let name = names.get(i).cloned().flatten();
+            let kind = types.get(i).cloned().flatten().and_then(|t| code(&t)).unwrap_or(SupplyType::UNKNOWN);
+            let level = match levels.get(i).copied().flatten() {
+                // CUPS: -1 "unavailable", -2 unknown, -3 "unknown but not empty".
+                Some(-3) => Level::SomeRemaining,
+                Some(l @ 0..=100) => Level::Amount(l.unsigned_abs()),
+                _ => Level::Unknown,
+            };
+            let mut c = Consumable {
+                record_id: record(i),
+                kind,
+                class: if kind.name().is_some_and(|n| n.starts_with("waste")) {
+                    SupplyClass::RECEPTACLE_THAT_IS_FILLED
+                } else {
+                    SupplyClass::SUPPLY_THAT_IS_CONSUMED
+                },
+                unit: SupplyUnit::PERCENT,
+                level,
+                capacity: Capacity::Amount(100),
+                ..Consumable::default()
+            };
+            described(&mut c, name.as_deref());
+            c.colour = c
+                .description
+                .as_deref()
+                .and_then(colour_from_name)
+                .or_else(|| colours.get(i).cloned().flatten().and_then(|h| colour_from_hex(&h)));
+            c
+        })
+        .collect()
+}
+
+fn alerts(a: &PrinterAttributes) -> Vec<Alert> {
+    let descriptions = texts(a, "printer-alert-description");
+    texts(a, "printer-alert")
+        .iter()
+        .enumerate()
+        .take(MAX_RECORDS)
+        .map(|(i, text)| Alert {
+            record_id: record(i),
+            description: descriptions.get(i).cloned().flatten(),
+            ..parse_alert(text.as_deref().unwrap_or_default())
+        })
+        .collect()
+}
+
+fn media_sources(a: &PrinterAttributes) -> Vec<MediaSource> {
+    texts(a, "printer-input-tray")
+        .iter()
+        .enumerate()
+        .take(MAX_RECORDS)
+        .map(|(i, text)| {
+            let mut m = MediaSource { record_id: record(i), ..MediaSource::default() };
+            let pairs = key_values(text.as_deref().unwrap_or_default());
+            // Dimensions: positive values only (-2 is "unknown"), in `dimunit` (micrometers, or
+            // ten-thousandths of inches as in prtInputDimUnit).
+            let inches = pairs.iter().any(|(k, v)| k == "dimunit" && snake_keyword(v) == "ten_thousandths_of_inches");
+            let length = |v: &str| {
+                let v = v.parse::<u64>().ok().filter(|v| *v > 0)?;
+                if inches { LengthUm::from_inches_ten_thousandths(v) } else { Some(LengthUm(v)) }
+            };
+            for (key, value) in pairs.iter().map(|(k, v)| (k.as_str(), *v)) {
+                match key {
+                    // Some printers drop the "Tray" of the IANA name (sheetFeedAutoNonRemovable).
+                    "type" => {
+                        m.kind = code(value).or_else(|| code(&format!("{value}Tray"))).unwrap_or(InputType::UNKNOWN);
+                    }
+                    "name" => m.name = clean_text(value.as_bytes()),
+                    "medianame" => m.media_type = clean_text(value.as_bytes()),
+                    "mediaxfeed" => m.width = length(value),
+                    "mediafeed" => m.height = length(value),
+                    _ => {}
+                }
+            }
+            m
+        })
+        .collect()
+}
+
+/// `printer-state-reasons` keywords → `hrPrinterDetectedErrorState` bits, and whether any reason
+/// is a warning or an error.
+fn reasons(a: &PrinterAttributes) -> (DetectedErrors, bool) {
+    let mut errors = DetectedErrors::NONE;
+    let mut trouble = false;
+    for reason in a.values("printer-state-reasons").iter().filter_map(Value::as_text) {
+        let (base, severity) = match reason.rsplit_once('-') {
+            Some((base, s @ ("report" | "warning" | "error"))) => (base, s),
+            _ => (reason.as_str(), "error"),
+        };
+        if base == "none" {
+            continue;
+        }
+        trouble |= severity != "report";
+        let bit = match base {
+            "media-low" => DetectedErrors::LOW_PAPER,
+            "media-empty" | "media-needed" => DetectedErrors::NO_PAPER,
+            "toner-low" | "marker-supply-low" => DetectedErrors::LOW_TONER,
+            "toner-empty" | "marker-supply-empty" => DetectedErrors::NO_TONER,
+            "door-open" | "cover-open" | "interlock-open" => DetectedErrors::DOOR_OPEN,
+            "media-jam" => DetectedErrors::JAMMED,
+            "offline" | "shutdown" | "stopped-partly" => DetectedErrors::OFFLINE,
+            "input-tray-missing" => DetectedErrors::INPUT_TRAY_MISSING,
+            "output-tray-missing" => DetectedErrors::OUTPUT_TRAY_MISSING,
+            "marker-supply-missing" | "toner-missing" => DetectedErrors::MARKER_SUPPLY_MISSING,
+            "output-area-almost-full" => DetectedErrors::OUTPUT_NEAR_FULL,
+            "output-area-full" => DetectedErrors::OUTPUT_FULL,
+            "input-tray-empty" => DetectedErrors::INPUT_TRAY_EMPTY,
+            "service-needed" | "fuser-failure" | "marker-failure" => DetectedErrors::SERVICE_REQUESTED,
+            _ => DetectedErrors::NONE,
+        };
+        errors = errors.union(bit);
+    }
+    (errors, trouble)
+}
+
+fn status(a: &PrinterAttributes) -> DeviceStatus {
+    let (errors, trouble) = reasons(a);
+    let (engine, printer, stopped) = match a.int("printer-state") {
+        Some(3) => (EngineStatus::READY, PrinterState::IDLE, false),
+        Some(4) => (EngineStatus::PRINTING, PrinterState::PRINTING, false),
+        Some(5) => (EngineStatus::UNKNOWN, PrinterState::OTHER, true),
+        _ => (EngineStatus::UNKNOWN, PrinterState::UNKNOWN, false),
+    };
+    let device = if stopped {
+        DeviceState::DOWN
+    } else if trouble {
+        DeviceState::WARNING
+    } else if a.int("printer-state").is_some() {
+        DeviceState::RUNNING
+    } else {
+        DeviceState::UNKNOWN
+    };
+    DeviceStatus { engine, device, printer, errors }
+}
+
+fn meters(a: &PrinterAttributes, report: &mut DeviceReport) {
+    let meters = &mut report.snapshot.meters;
+    if let Some(total) = a.int("printer-impressions-completed").and_then(|v| u64::try_from(v).ok()) {
+        meters.set(MeterKind::TOTAL, total);
+    }
+    if let Some(Value::Collection(members)) = a.values("printer-impressions-completed-col").first() {
+        for (member, kind) in [("monochrome", MeterKind::MONO), ("full-color", MeterKind::COLOUR)] {
+            if let Some(v) = members.get(member).and_then(|v| v.first()).and_then(Value::as_int) {
+                meters.set(kind, u64::try_from(v).unwrap_or(0));
+            }
+        }
+    }
+}
+
+/// Maps printer attributes into a report (identity, consumables, alerts, media sources, status,
+/// meters). The caller sets `generated_at`. The result passes [`DeviceReport::validate`].
+pub fn map_report(a: &PrinterAttributes) -> DeviceReport {
+    let mut report = DeviceReport { identity: identity(a), ..DeviceReport::default() };
+    report.snapshot.status = status(a);
+    report.snapshot.consumables = consumables(a);
+    report.snapshot.alerts = alerts(a);
+    report.snapshot.media_sources = media_sources(a);
+    meters(a, &mut report);
+    crate::dedup_records(&mut report);
+    report
+}

@@ -1,0 +1,222 @@
+//! The IPP mapping on the real Get-Printer-Attributes responses in ../shared/fixtures/ipp
+//! (python-ipp `tests/fixtures/`, commit 037811c48fed7b0a8752be7fc44b4480c4704f42, MIT): the
+//! expected values are read off the raw attributes. Plus the PWG string parsers' tolerances and
+//! hostile input.
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+use std::path::PathBuf;
+
+use printfleet_schema::codes::{
+    AlertCode, AlertGroup, AlertSeverity, DeviceState, EngineStatus, InputType, PrinterState, SupplyClass, SupplyType,
+    SupplyUnit,
+};
+use printfleet_schema::{Capacity, Colour, DetectedErrors, DeviceReport, LengthUm, Level};
+use printfleet_sources::ipp::{
+    IppError, MAX_IPP_BYTES, MAX_IPP_COLLECTION_DEPTH, key_values, map_report, parse, parse_alert, parse_supply,
+    snake_keyword,
+};
+use proptest::prelude::*;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/ipp").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn report(name: &str) -> DeviceReport {
+    let r = map_report(&parse(&fixture(name)).unwrap());
+    assert_eq!(r.validate(), Ok(()), "{name}: the mapped report must be valid");
+    r
+}
+
+#[test]
+fn hp_officejet_6830_printer_supply_strings() {
+    let r = report("get-printer-attributes-hp6830.bin");
+    let i = &r.identity;
+    assert_eq!(i.make.as_deref(), Some("HP"));
+    assert_eq!(i.model.as_deref(), Some("Officejet Pro 6830"));
+    assert_eq!(i.product_name.as_deref(), Some("HP Officejet Pro 6830"));
+    assert_eq!(i.serial_number.as_deref(), Some("TH55R620W0"));
+    assert_eq!(i.description.as_deref(), Some("HP Officejet Pro 6830 [DECCCD]"));
+    // printer-location is the empty string: absent.
+    assert_eq!(i.location, None);
+
+    // printer-supply: `type=inkCartridge;maxcapacity=100;level=20;class=supplyThatIsConsumed;
+    // unit=percent;colorantname=magenta;`, then cyan, yellow, black.
+    let c = &r.snapshot.consumables;
+    assert_eq!(c.len(), 4);
+    for (supply, colour) in c.iter().zip([Colour::Magenta, Colour::Cyan, Colour::Yellow, Colour::Black]) {
+        assert_eq!(supply.kind, SupplyType::INK_CARTRIDGE);
+        assert_eq!(supply.class, SupplyClass::SUPPLY_THAT_IS_CONSUMED);
+        assert_eq!(supply.unit, SupplyUnit::PERCENT);
+        assert_eq!((supply.level, supply.capacity), (Level::Amount(20), Capacity::Amount(100)));
+        assert_eq!(supply.colour, Some(colour));
+        assert_eq!(supply.description, None, "printer-supply-description is empty");
+    }
+
+    // printer-state 3 (idle), printer-state-reasons marker-supply-low-warning.
+    let s = &r.snapshot.status;
+    assert_eq!((s.engine, s.printer, s.device), (EngineStatus::READY, PrinterState::IDLE, DeviceState::WARNING));
+    assert_eq!(s.errors, DetectedErrors::LOW_TONER);
+
+    // 27 printer-alert values with their descriptions, one of them malformed
+    // (`code=unknown;severity=otherother`).
+    let a = &r.snapshot.alerts;
+    assert_eq!(a.len(), 27);
+    assert_eq!((a[0].code, a[0].group, a[0].severity), (AlertCode::UNKNOWN, AlertGroup::OTHER, AlertSeverity::OTHER));
+    assert_eq!(a[0].description.as_deref(), Some("nonHPSupplyDetected"));
+    assert_eq!((a[1].code, a[1].group), (AlertCode::PRINTER_READY_TO_PRINT, AlertGroup::GENERAL_PRINTER));
+    assert_eq!(a[1].description.as_deref(), Some("ready"));
+    let malformed = a.iter().find(|x| x.group == AlertGroup::default() && x.code == AlertCode::UNKNOWN).unwrap();
+    assert_eq!(malformed.severity, AlertSeverity::default(), "severity=otherother is no severity");
+
+    // printer-input-tray `type=sheetFeedAutoNonRemovable;...;name=InputTray1` (no "Tray" suffix).
+    let m = &r.snapshot.media_sources;
+    assert_eq!(m.len(), 1);
+    assert_eq!((m[0].kind, m[0].name.as_deref()), (InputType::SHEET_FEED_AUTO_NON_REMOVABLE_TRAY, Some("InputTray1")));
+    assert_eq!((m[0].width, m[0].height), (None, None), "mediafeed=-2 is unknown");
+}
+
+#[test]
+fn epson_xp6000_cups_marker_attributes() {
+    let r = report("get-printer-attributes-epsonxp6000.bin");
+    let i = &r.identity;
+    assert_eq!((i.make.as_deref(), i.model.as_deref()), (Some("Epson"), Some("XP-6000 Series")));
+    assert_eq!(i.product_name.as_deref(), Some("EPSON XP-6000 Series"));
+    assert_eq!(i.firmware_version.as_deref(), Some("20.44.NU25M7"));
+
+    // No printer-supply: marker-names / -colors / -types (hyphenated) / -levels.
+    let c = &r.snapshot.consumables;
+    let want = [
+        ("Photo Black ink", Colour::PhotoBlack, 27),
+        ("Cyan ink", Colour::Cyan, 99),
+        ("Magenta ink", Colour::Magenta, 83),
+        ("Yellow ink", Colour::Yellow, 6),
+        ("Black ink", Colour::Black, 64),
+    ];
+    assert_eq!(c.len(), want.len());
+    for (supply, (name, colour, level)) in c.iter().zip(want) {
+        assert_eq!(supply.description.as_deref(), Some(name));
+        assert_eq!(supply.colour, Some(colour));
+        assert_eq!(supply.kind, SupplyType::INK_CARTRIDGE);
+        assert_eq!(
+            (supply.unit, supply.level, supply.capacity),
+            (SupplyUnit::PERCENT, Level::Amount(level), Capacity::Amount(100))
+        );
+    }
+
+    // One alert: `code=other` with "feed roller needed soon".
+    let a = &r.snapshot.alerts;
+    assert_eq!(a.len(), 1);
+    assert_eq!((a[0].code, a[0].description.as_deref()), (AlertCode::OTHER, Some("feed roller needed soon")));
+
+    // Trays with sizes in micrometres (letter: 215900 x 279400).
+    let m = &r.snapshot.media_sources;
+    assert_eq!(m.len(), 4);
+    assert_eq!((m[0].kind, m[0].name.as_deref()), (InputType::OTHER, Some("Sheet feeder bin 1")));
+    assert_eq!((m[0].width, m[0].height), (Some(LengthUm(215_900)), Some(LengthUm(279_400))));
+    assert_eq!(r.snapshot.status.errors, DetectedErrors::LOW_TONER);
+}
+
+#[test]
+fn pwg_strings_are_read_tolerantly() {
+    // The final `;` is optional, empty and key-less segments are skipped, keys fold case.
+    assert_eq!(key_values("a=1;;junk;B=2"), vec![("a".to_owned(), "1"), ("b".to_owned(), "2")]);
+    // Keywords in camelCase, hyphenated or snake_case form.
+    for form in ["tonerCartridge", "toner-cartridge", "toner_cartridge", "TonerCartridge"] {
+        assert_eq!(snake_keyword(form), "toner_cartridge", "{form}");
+        assert_eq!(parse_supply(&format!("type={form}")).kind, Some(SupplyType::TONER_CARTRIDGE));
+    }
+    // Special levels, a receptacle, a number where a keyword belongs, unknown keys.
+    let s = parse_supply("type=wasteToner;class=receptacleThatIsFilled;level=-3;maxcapacity=-2;unit=19;x=y");
+    assert_eq!(s.kind, Some(SupplyType::WASTE_TONER));
+    assert_eq!(s.class, Some(SupplyClass::RECEPTACLE_THAT_IS_FILLED));
+    assert_eq!(
+        (s.level, s.capacity, s.unit),
+        (Some(Level::SomeRemaining), Some(Capacity::Unknown), Some(SupplyUnit::PERCENT))
+    );
+    // An alert code outside the MIB is kept as the vendor code of an `other` alert.
+    let a = parse_alert("code=inkSystemReady;severity=warning;group=marker;groupindex=2;location=7");
+    assert_eq!((a.code, a.vendor_code.as_deref()), (AlertCode::OTHER, Some("inkSystemReady")));
+    assert_eq!(
+        (a.severity, a.group, a.group_index, a.location),
+        (AlertSeverity::WARNING, AlertGroup::MARKER, Some(2), Some(7))
+    );
+    let a = parse_alert("code=inputMediaSupplyEmpty;severity=critical");
+    assert_eq!((a.code, a.severity), (AlertCode::INPUT_MEDIA_SUPPLY_EMPTY, AlertSeverity::CRITICAL));
+}
+
+/// A minimal response: header, the given printer attributes, end.
+fn response(attributes: &[(u8, &str, &[u8])]) -> Vec<u8> {
+    let mut out = vec![2, 0, 0, 0, 0, 0, 0, 1, 0x01, 0x04];
+    for (tag, name, value) in attributes {
+        out.push(*tag);
+        out.extend_from_slice(&u16::try_from(name.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&u16::try_from(value.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(value);
+    }
+    out.push(0x03);
+    out
+}
+
+#[test]
+fn state_reasons_meters_and_stopped_printers() {
+    let bytes = response(&[
+        (0x23, "printer-state", &5i32.to_be_bytes()),
+        (0x44, "printer-state-reasons", b"media-jam-error"),
+        (0x44, "", b"door-open"),
+        (0x44, "", b"toner-empty-report"),
+        (0x21, "printer-impressions-completed", &48_213i32.to_be_bytes()),
+    ]);
+    let r = map_report(&parse(&bytes).unwrap());
+    assert_eq!(r.validate(), Ok(()));
+    let s = &r.snapshot.status;
+    assert_eq!(s.device, DeviceState::DOWN);
+    assert_eq!(s.errors, DetectedErrors::JAMMED.union(DetectedErrors::DOOR_OPEN).union(DetectedErrors::NO_TONER));
+    assert_eq!(r.snapshot.meters.get(&printfleet_schema::MeterKind::TOTAL), Some(48_213));
+}
+
+#[test]
+fn hostile_responses_are_refused() {
+    // Too large, truncated, no end tag, no printer group, collections nested too deep.
+    assert!(matches!(parse(&vec![0; MAX_IPP_BYTES + 1]), Err(IppError::TooLarge { .. })));
+    let good = fixture("get-printer-attributes-epsonxp6000.bin");
+    assert!(parse(&good[..good.len() / 2]).is_err());
+    assert!(matches!(parse(&[2, 0, 0, 0, 0, 0, 0, 1, 0x01]), Err(IppError::Malformed(_))));
+    assert!(matches!(parse(&[2, 0, 0, 0, 0, 0, 0, 1, 0x01, 0x03]), Err(IppError::NoPrinterAttributes)));
+    let mut deep = vec![(0x34u8, "printer-x", &b""[..])];
+    deep.extend(std::iter::repeat_n((0x34u8, "", &b""[..]), MAX_IPP_COLLECTION_DEPTH));
+    assert!(matches!(parse(&response(&deep)), Err(IppError::TooDeep { .. })));
+    // Duplicate supply indexes and levels above capacity still map to a valid report.
+    let bytes = response(&[
+        (0x30, "printer-supply", b"index=1;level=500;maxcapacity=100;type=toner"),
+        (0x30, "", b"index=1;level=5;maxcapacity=100"),
+    ]);
+    let r = map_report(&parse(&bytes).unwrap());
+    assert_eq!(r.validate(), Ok(()));
+    assert_eq!(r.snapshot.consumables.len(), 1);
+    assert_eq!(r.snapshot.consumables[0].capacity, Capacity::Unknown);
+}
+
+proptest! {
+    #[test]
+    fn pwg_parsers_take_any_text(text in ".{0,300}") {
+        let _ = parse_supply(&text);
+        let _ = parse_alert(&text);
+        prop_assert!(key_values(&text).len() <= printfleet_sources::ipp::MAX_KEY_VALUES);
+    }
+
+    #[test]
+    fn any_attribute_values_map_to_a_valid_report(values in prop::collection::vec(".{0,120}", 0..12)) {
+        let names = ["printer-supply", "printer-alert", "marker-names", "marker-types", "printer-input-tray", "printer-device-id"];
+        let attrs: Vec<(u8, &str, &[u8])> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (0x30, names[i % names.len()], v.as_bytes()))
+            .collect();
+        if let Ok(a) = parse(&response(&attrs)) {
+            prop_assert_eq!(map_report(&a).validate(), Ok(()));
+        }
+    }
+}
