@@ -36,6 +36,39 @@ enum Command {
         /// The response, as received (binary).
         file: PathBuf,
     },
+    /// Map a folder of HP LEDM documents (ProductConfigDyn.xml, ConsumableConfigDyn.xml,
+    /// ProductUsageDyn.xml, ProductStatusDyn.xml; any may be missing) to a device report and
+    /// print it as JSON.
+    Ledm {
+        /// The folder.
+        dir: PathBuf,
+    },
+}
+
+fn ledm(dir: &std::path::Path) -> Result<printfleet_sources::ledm::Documents, String> {
+    use printfleet_sources::ledm::{Documents, Element};
+    let load = |name: &str| -> Result<Option<Element>, String> {
+        let path = dir.join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => Element::parse(&bytes).map(Some).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    };
+    let docs = Documents {
+        product_config: load("ProductConfigDyn.xml")?,
+        consumable_config: load("ConsumableConfigDyn.xml")?,
+        product_usage: load("ProductUsageDyn.xml")?,
+        product_status: load("ProductStatusDyn.xml")?,
+    };
+    if docs.product_config.is_none()
+        && docs.consumable_config.is_none()
+        && docs.product_usage.is_none()
+        && docs.product_status.is_none()
+    {
+        return Err(format!("{}: no LEDM document (ProductConfigDyn.xml, ...) in this folder", dir.display()));
+    }
+    Ok(docs)
 }
 
 fn read(file: &PathBuf) -> Result<Vec<u8>, String> {
@@ -59,6 +92,7 @@ fn run(cli: Cli) -> Result<String, String> {
                 printfleet_sources::ipp::parse(&read(&file)?).map_err(|e| format!("{}: {e}", file.display()))?;
             print(&printfleet_sources::ipp::map_report(&attributes), &file)
         }
+        Command::Ledm { dir } => print(&printfleet_sources::ledm::map_report(&ledm(&dir)?), &dir),
     }
 }
 

@@ -33,3 +33,29 @@ fn errors_go_to_stderr_with_a_failure_status() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: unknown tag"));
 }
+
+#[test]
+fn ipp_and_ledm_print_the_mapped_reports_of_real_printers() {
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    // python-ipp tests/fixtures (commit 037811c48fed7b0a8752be7fc44b4480c4704f42).
+    let ipp = shared.join("ipp/get-printer-attributes-epsonxp6000.bin");
+    let out = printfleet(&["ipp", ipp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["identity"]["make"], "Epson");
+    assert_eq!(json["snapshot"]["consumables"][3]["level"], 6);
+
+    // chemelli74/aiohpprinter tests/fixtures (commits in PROVENANCE.txt).
+    let ledm = shared.join("ledm/hp_color_laserjet_m255dw");
+    let out = printfleet(&["ledm", ledm.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["identity"]["product_number"], "7KW64A");
+    assert_eq!(json["snapshot"]["meters"]["total"], 1344);
+
+    let out = printfleet(&["ledm", std::env::temp_dir().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no LEDM document"));
+    let out = printfleet(&["ipp", ledm.join("ProductUsageDyn.xml").to_str().unwrap()]);
+    assert!(!out.status.success(), "XML is not an IPP response");
+}

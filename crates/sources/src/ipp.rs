@@ -164,7 +164,7 @@ fn convert(value: &ipp::value::IppValue) -> Vec<Value> {
 }
 
 /// Walks the attribute encoding (RFC 8010 §3.1) without building anything, to bound what the
-/// parser will build: collection depth.
+/// parser will build (collection depth) and to refuse what would make it panic.
 fn scan(bytes: &[u8]) -> Result<(), IppError> {
     let malformed = |what: &str| IppError::Malformed(what.to_owned());
     let mut rest = bytes.get(8..).ok_or_else(|| malformed("shorter than its header"))?;
@@ -176,9 +176,26 @@ fn scan(bytes: &[u8]) -> Result<(), IppError> {
             0x00..=0x0f => continue,
             _ => {}
         }
+        let mut value: &[u8] = &[];
         for _ in 0..2 {
             let (len, after) = rest.split_first_chunk::<2>().ok_or_else(|| malformed("truncated"))?;
-            rest = after.get(usize::from(u16::from_be_bytes(*len))..).ok_or_else(|| malformed("truncated"))?;
+            (value, rest) =
+                after.split_at_checked(usize::from(u16::from_be_bytes(*len))).ok_or_else(|| malformed("truncated"))?;
+        }
+        // textWithLanguage and nameWithLanguage hold two length-prefixed strings that must fill
+        // the value exactly (RFC 8010 §3.9). The `ipp` crate (8.0) slices them without checking
+        // and panics on a short one, so they are checked here first.
+        if matches!(tag, 0x35 | 0x36) {
+            let mut inner = value;
+            for _ in 0..2 {
+                let (len, after) = inner.split_first_chunk::<2>().ok_or_else(|| malformed("text with language"))?;
+                inner = after
+                    .get(usize::from(u16::from_be_bytes(*len))..)
+                    .ok_or_else(|| malformed("text with language"))?;
+            }
+            if !inner.is_empty() {
+                return Err(malformed("text with language"));
+            }
         }
         match tag {
             0x34 => {

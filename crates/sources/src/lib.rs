@@ -1,9 +1,16 @@
 //! Mapping from what real printers say into printfleet's schema. Pure: no sockets, no files; the
 //! caller fetches (an SNMP walk, an IPP response, LEDM XML) and hands the bytes over.
 //!
-//! This first part is the SNMP side's input: [`snmp::Bindings`], the OID → value pairs any SNMP
-//! client returns, and a reader and writer of the snmprec capture format that snmpsim serves and
-//! LibreNMS' test data uses.
+//! * [`snmp`]: [`snmp::Bindings`], the OID → value pairs any SNMP client returns, a reader and
+//!   writer of the snmprec capture format that snmpsim serves and LibreNMS' test data uses, and
+//!   the Printer-MIB / HOST-RESOURCES-MIB mapping ([`snmp::printer_mib::map_report`]);
+//! * [`ipp`]: IPP Get-Printer-Attributes responses (CUPS `marker-*`, PWG 5100.13 `printer-supply`,
+//!   PWG 5100.9 `printer-alert`, `printer-state-reasons`);
+//! * [`ledm`]: HP LEDM documents (`ProductConfigDyn`, `ConsumableConfigDyn`, `ProductUsageDyn`,
+//!   `ProductStatusDyn`).
+//!
+//! Every parser bounds its input with named limits and returns a typed error; every mapping
+//! returns a report that passes `DeviceReport::validate`, whatever the device said.
 //!
 //! ```
 //! use printfleet_sources::snmp::{Bindings, Oid, SnmpValue};
@@ -17,6 +24,7 @@
 //! ```
 
 pub mod ipp;
+pub mod ledm;
 pub mod snmp;
 
 use printfleet_schema::limits::MAX_LEVEL;

@@ -3,7 +3,13 @@
 //! expected values are read off the raw attributes. Plus the PWG string parsers' tolerances and
 //! hostile input.
 // Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 use std::path::PathBuf;
 
@@ -219,4 +225,16 @@ proptest! {
             prop_assert_eq!(map_report(&a).validate(), Ok(()));
         }
     }
+}
+
+/// Found by the ipp_parse fuzz target: the `ipp` crate panics on a textWithLanguage value whose
+/// inner lengths overrun it; `parse` must refuse it instead.
+#[test]
+fn a_text_with_language_whose_lengths_overrun_is_refused() {
+    for value in [&[0u8, 2, b'e', b'n', 0, 9, b'x'][..], &[0, 9], &[0, 2, b'e', b'n', 0, 1, b'x', b'y'], &[]] {
+        let bytes = response(&[(0x35, "printer-info", value)]);
+        assert!(matches!(parse(&bytes), Err(IppError::Malformed(_))), "{value:?}");
+    }
+    let good = response(&[(0x35, "printer-info", &[0, 2, b'e', b'n', 0, 2, b'h', b'i'])]);
+    assert_eq!(parse(&good).unwrap().text("printer-info").as_deref(), Some("hi"));
 }
