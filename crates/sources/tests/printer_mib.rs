@@ -114,3 +114,147 @@ fn device_strings_are_cleaned() {
     assert_eq!(colour_from_name("Black Toner Cartridge"), Some(Colour::Black));
     assert_eq!(colour_from_name("Drum Unit"), None);
 }
+
+/// Every supply LibreNMS discovered (`*.librenms.json`, same commit as the captures) is one of
+/// ours, with the same MIB type, name and maximum, and where both state a percentage of a
+/// supply that is consumed, the same one within rounding. Where LibreNMS applies its own policy
+/// (level -3 "some remaining" shown as 50 %, receptacles not inverted, -2 maxima), the raw columns
+/// decide and the comparison says so.
+#[test]
+fn every_capture_agrees_with_librenms_discovery() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/printer-mib");
+    let mut compared = 0;
+    for name in ["brother", "epson", "jetdirect_m252dw", "jetdirect_m880", "sharp", "xerox"] {
+        let r = report(name);
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.librenms.json"))).unwrap()).unwrap();
+        let theirs = json["printer-supplies"]["discovery"]["printer_supplies"].as_array().unwrap();
+        for t in theirs {
+            let index = t["supply_index"].as_u64().unwrap();
+            let descr = t["supply_descr"].as_str().unwrap();
+            // LibreNMS lists input trays among supplies; they are our media sources.
+            if t["supply_type"] == "input" {
+                let tray = r
+                    .snapshot
+                    .media_sources
+                    .iter()
+                    .find(|m| m.record_id.0 & 0xffff_ffff == index)
+                    .unwrap_or_else(|| panic!("{name}: LibreNMS tray {index} is not ours"));
+                assert_eq!(tray.name.as_deref(), Some(descr), "{name} tray {index}");
+                compared += 1;
+                continue;
+            }
+            let ours = r
+                .snapshot
+                .consumables
+                .iter()
+                .find(|c| c.record_id.0 & 0xffff_ffff == index)
+                .unwrap_or_else(|| panic!("{name}: LibreNMS supply {index} is not ours"));
+            // "markerSupply" is LibreNMS' placeholder where the capture has no type column.
+            if t["supply_type"] != "markerSupply" {
+                let kind = printfleet_sources::ipp::snake_keyword(t["supply_type"].as_str().unwrap());
+                assert_eq!(ours.kind.name(), Some(kind.as_str()), "{name} {index}: type");
+            }
+            let ours_descr = ours.description.as_deref().unwrap();
+            // LibreNMS joins a hex-dump tail without the space (see `hex_dump_tails_are_undone`).
+            let squeeze = |t: &str| t.split_whitespace().collect::<String>();
+            assert!(squeeze(descr).starts_with(&squeeze(ours_descr)), "{name} {index}: {descr:?} vs {ours_descr:?}");
+            if let Capacity::Amount(max) = ours.capacity {
+                assert_eq!(t["supply_capacity"].as_u64(), Some(u64::from(max)), "{name} {index}: maximum");
+            }
+            let consumed = ours.class == SupplyClass::SUPPLY_THAT_IS_CONSUMED;
+            if let (true, Some(percent), Some(current)) =
+                (consumed, ours.percent_remaining(), t["supply_current"].as_u64())
+            {
+                assert!(
+                    u64::from(percent).abs_diff(current) <= 1,
+                    "{name} {index}: {percent} % vs LibreNMS {current} %"
+                );
+            }
+            compared += 1;
+        }
+        // LibreNMS skips supplies; it never has one we lack.
+        let supplies = theirs.iter().filter(|t| t["supply_type"] != "input").count();
+        assert!(supplies <= r.snapshot.consumables.len(), "{name}");
+    }
+    assert!(compared >= 20, "only {compared} supplies compared");
+}
+
+/// Sharp capture: 13 supplies (toner, developer, drum, waste) and a lowToner error state
+/// (`hrPrinterDetectedErrorState` = 20 00: bit 2 of the first octet, counting from its most
+/// significant bit).
+#[test]
+fn sharp_supplies_and_a_low_toner_error_state() {
+    let r = report("sharp");
+    assert_eq!(r.identity.make.as_deref(), Some("Sharp"));
+    assert_eq!(r.snapshot.status.errors, printfleet_schema::DetectedErrors::LOW_TONER);
+    let c = &r.snapshot.consumables;
+    let toner: Vec<_> = c.iter().filter(|s| s.kind == SupplyType::TONER).map(|s| (s.colour.clone(), s.level)).collect();
+    assert_eq!(
+        toner,
+        [
+            (Some(Colour::Cyan), Level::Amount(55)),
+            (Some(Colour::Magenta), Level::Amount(19)),
+            (Some(Colour::Yellow), Level::Amount(40)),
+            (Some(Colour::Black), Level::Amount(34)),
+        ]
+    );
+    assert!(c.iter().filter(|s| s.kind == SupplyType::DEVELOPER).count() == 4);
+}
+
+/// HP JetDirect (M880 capture): supply names as text, a line break, and the rest as a hex dump.
+#[test]
+fn hex_dump_tails_are_undone() {
+    let r = report("jetdirect_m880");
+    let c = &r.snapshot.consumables;
+    assert_eq!(c[0].description.as_deref(), Some("Black Cartridge 827A HP CF300A"));
+    assert_eq!(c[0].part_number.as_deref(), Some("CF300A"));
+    assert_eq!(clean_text(b"Drum \n38 32 38 41 00 "), Some("Drum 828A".to_owned()));
+    // Text that only looks a little like hex stays text.
+    assert_eq!(clean_text(b"Tray\nAB CD"), Some("Tray\nAB CD".to_owned()));
+}
+
+/// No capture has alert rows; this walk is written from the Printer-MIB's prtAlertTable
+/// (1.3.6.1.2.1.43.18.1.1): a critical jam in the media path and a warning with its index and
+/// location not applicable (-1, -2).
+#[test]
+fn alert_table_rows_map_to_alerts() {
+    use printfleet_schema::codes::{AlertCode, AlertGroup, AlertSeverity, TrainingLevel};
+    let walk = "\
+1.3.6.1.2.1.43.18.1.1.2.1.7|2|3
+1.3.6.1.2.1.43.18.1.1.3.1.7|2|4
+1.3.6.1.2.1.43.18.1.1.4.1.7|2|13
+1.3.6.1.2.1.43.18.1.1.5.1.7|2|1
+1.3.6.1.2.1.43.18.1.1.6.1.7|2|12
+1.3.6.1.2.1.43.18.1.1.7.1.7|2|8
+1.3.6.1.2.1.43.18.1.1.8.1.7|4|Paper jam in tray 1
+1.3.6.1.2.1.43.18.1.1.2.1.9|2|4
+1.3.6.1.2.1.43.18.1.1.4.1.9|2|11
+1.3.6.1.2.1.43.18.1.1.5.1.9|2|-1
+1.3.6.1.2.1.43.18.1.1.6.1.9|2|-2
+1.3.6.1.2.1.43.18.1.1.7.1.9|2|1104
+";
+    let r = map_report(&Bindings::from_snmprec(walk).unwrap());
+    assert_eq!(r.validate(), Ok(()));
+    let a = &r.snapshot.alerts;
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].record_id.0, 7);
+    assert_eq!((a[0].severity, a[0].training_level), (AlertSeverity::CRITICAL, TrainingLevel::TRAINED));
+    assert_eq!((a[0].group, a[0].group_index, a[0].location), (AlertGroup::MEDIA_PATH, Some(1), Some(12)));
+    assert_eq!((a[0].code, a[0].description.as_deref()), (AlertCode::JAM, Some("Paper jam in tray 1")));
+    assert_eq!((a[1].record_id.0, a[1].severity, a[1].group), (9, AlertSeverity::WARNING, AlertGroup::MARKER_SUPPLIES));
+    assert_eq!((a[1].group_index, a[1].location, a[1].code), (None, None, AlertCode::MARKER_TONER_ALMOST_EMPTY));
+}
+
+/// Sharp capture's prtInputTable: bypass tray empty, four trays with paper, named as LibreNMS
+/// names them.
+#[test]
+fn input_trays_map_to_media_sources() {
+    use printfleet_schema::codes::MediaSourceStatus;
+    let r = report("sharp");
+    let names: Vec<_> = r.snapshot.media_sources.iter().map(|m| m.name.as_deref().unwrap_or("-")).collect();
+    assert_eq!(names, ["Bypass Tray", "Tray 1", "Tray 2", "Tray 3", "Tray 4", "Auto Select"]);
+    let statuses: Vec<_> = r.snapshot.media_sources.iter().map(|m| m.status).collect();
+    assert_eq!(statuses[..2], [MediaSourceStatus::UNLOADED, MediaSourceStatus::LOADED]);
+    assert_eq!(statuses[5], MediaSourceStatus::UNKNOWN, "level -2");
+}

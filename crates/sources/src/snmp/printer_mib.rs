@@ -3,8 +3,10 @@
 //! What is mapped so far: identity (system group, `prtGeneralSerialNumber`, the printer's
 //! `hrDeviceDescr`, the first real `ifPhysAddress`, `ipAdEntAddr`), consumables
 //! (`prtMarkerSuppliesTable` joined with `prtMarkerColorantTable`, or the colour the supply's name
-//! starts with where the colorant table is missing), the life-count meter, and
-//! status (`hrDeviceStatus`, `hrPrinterStatus`, `hrPrinterDetectedErrorState`).
+//! starts with where the colorant table is missing), alerts (`prtAlertTable`), media sources
+//! (`prtInputTable`), the life-count
+//! meter, and status (`hrDeviceStatus`, `hrPrinterStatus`, `hrPrinterDetectedErrorState`, whose
+//! first octet's most significant bit is bit 0, `lowPaper`).
 //!
 //! Device quirks handled (each tested on a real capture): strings with embedded NUL bytes, control
 //! characters or Latin-1 bytes; part numbers and serial numbers appended to supply names
@@ -12,11 +14,14 @@
 //! columns; maximum -2 (unknown) with a real level; level -3 (some remaining); supply indexes with
 //! gaps; an empty or one-octet error state.
 
-use printfleet_schema::codes::{DeviceState, EngineStatus, PrinterState, SupplyClass, SupplyType, SupplyUnit};
+use printfleet_schema::codes::{
+    AlertCode, AlertGroup, AlertSeverity, DeviceState, EngineStatus, InputType, MediaSourceStatus, PrinterState,
+    SupplyClass, SupplyType, SupplyUnit, TrainingLevel,
+};
 use printfleet_schema::limits::{MAX_IP_ADDRESSES, MAX_RECORDS, MAX_TEXT_BYTES};
 use printfleet_schema::{
-    Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, Level, MacAddress, MeterKind,
-    RecordId,
+    Alert, Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, LengthUm, Level,
+    MacAddress, MediaSource, MeterKind, RecordId,
 };
 
 use super::{Bindings, Oid, SnmpValue};
@@ -25,11 +30,41 @@ fn oid(text: &str) -> Oid {
     text.parse().unwrap_or_default()
 }
 
-/// Device text as the schema wants it: cut at the first NUL, Latin-1 where it is not UTF-8,
-/// control characters (but tab and line breaks) turned into spaces, trimmed, at most
-/// `MAX_TEXT_BYTES`; `None` if nothing is left.
+/// The number of byte groups in a line that is a hex dump (`38 32 37 41 20`: two-digit groups
+/// separated by single spaces, as net-snmp's `Hex-STRING` output wraps it), or `None`.
+fn hex_dump_groups(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b" ").unwrap_or(line);
+    let hex_groups =
+        line.chunks(3).all(|g| matches!(g, [a, b] | [a, b, b' '] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit()));
+    (line.len() % 3 == 2 && hex_groups).then(|| line.len().div_ceil(3))
+}
+
+/// Undoes a hex-dump tail: some HP JetDirect firmware reports a supply name as its text, a line
+/// break, and the rest of the name as a hex dump (`"Black Cartridge \n38 32 37 41 20 48 50 ..."`
+/// for `"Black Cartridge 827A HP ..."`). Lines after the first that are hex dumps are replaced by
+/// the bytes they spell.
+fn undo_hex_tails(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut lines = bytes.split(|b| *b == b'\n');
+    let first = lines.next().unwrap_or_default();
+    let rest: Vec<&[u8]> = lines.collect();
+    // Every continuation line a hex dump, at least three bytes in all: then it is no coincidence.
+    let groups: Option<usize> = rest.iter().map(|l| hex_dump_groups(l)).sum();
+    if groups.is_none_or(|g| g < 3) {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = first.to_vec();
+    for line in rest {
+        out.extend(line.split(|b| *b == b' ').filter_map(|g| hex::decode(g).ok()).flatten());
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Device text as the schema wants it: hex-dump tails undone, cut at the first NUL, Latin-1 where
+/// it is not UTF-8, control characters (but tab and line breaks) turned into spaces, trimmed, at
+/// most `MAX_TEXT_BYTES`; `None` if nothing is left.
 pub fn clean_text(bytes: &[u8]) -> Option<String> {
-    let bytes = bytes.split(|b| *b == 0).next().unwrap_or_default();
+    let undone = undo_hex_tails(bytes);
+    let bytes = undone.split(|b| *b == 0).next().unwrap_or_default();
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_owned(),
         Err(_) => bytes.iter().map(|b| char::from(*b)).collect(),
@@ -256,6 +291,89 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
         .collect()
 }
 
+/// `prtAlertTable` (1.3.6.1.2.1.43.18.1): the alerts active now, keyed by `prtAlertIndex`.
+/// `prtAlertGroupIndex` -1 and `prtAlertLocation` -1/-2 ("not applicable", "unknown") are absent.
+/// `prtAlertTime` is the agent's sysUpTime at the alert, not a date; it is not mapped.
+fn alerts(b: &Bindings) -> Vec<Alert> {
+    const ALERTS: &str = "1.3.6.1.2.1.43.18.1.1";
+    let mut rows: Vec<Vec<u32>> = Vec::new();
+    for col in ["2", "4", "7"] {
+        for (index, _) in column(b, &oid(&format!("{ALERTS}.{col}"))) {
+            if index.len() == 2 && !rows.iter().any(|r| r == index) {
+                rows.push(index.to_vec());
+            }
+        }
+    }
+    rows.sort();
+    rows.truncate(MAX_RECORDS);
+    rows.into_iter()
+        .map(|index| {
+            let at = |col: &str| int(cell(b, &format!("{ALERTS}.{col}"), &index));
+            // Codes, and the index and location, which are absent when negative.
+            let code = |col: &str| at(col).and_then(|v| u32::try_from(v).ok());
+            Alert {
+                record_id: RecordId(u64::from(index.get(1).copied().unwrap_or_default())),
+                severity: code("2").map_or_else(AlertSeverity::default, AlertSeverity::from_code),
+                training_level: code("3").map_or_else(TrainingLevel::default, TrainingLevel::from_code),
+                group: code("4").map_or_else(AlertGroup::default, AlertGroup::from_code),
+                group_index: code("5"),
+                location: code("6"),
+                code: code("7").map_or_else(AlertCode::default, AlertCode::from_code),
+                description: cell(b, &format!("{ALERTS}.8"), &index).and_then(SnmpValue::as_bytes).and_then(clean_text),
+                ..Alert::default()
+            }
+        })
+        .collect()
+}
+
+/// `prtInputTable` (1.3.6.1.2.1.43.8.2.1): the media sources. The status follows the current
+/// level (`prtInputCurrentLevel` 0: unloaded; -3 "at least one": loaded; a level at most a tenth
+/// of the maximum: low), sizes are the declared ones in `prtInputDimUnit` (micrometres or
+/// ten-thousandths of inches; -1/-2 are absent).
+fn media_sources(b: &Bindings) -> Vec<MediaSource> {
+    const INPUTS: &str = "1.3.6.1.2.1.43.8.2.1";
+    let mut rows: Vec<Vec<u32>> = Vec::new();
+    for col in ["2", "13"] {
+        for (index, _) in column(b, &oid(&format!("{INPUTS}.{col}"))) {
+            if index.len() == 2 && !rows.iter().any(|r| r == index) {
+                rows.push(index.to_vec());
+            }
+        }
+    }
+    rows.sort();
+    rows.truncate(MAX_RECORDS);
+    rows.into_iter()
+        .map(|index| {
+            let at = |col: &str| int(cell(b, &format!("{INPUTS}.{col}"), &index));
+            let text = |col: &str| {
+                cell(b, &format!("{INPUTS}.{col}"), &index).and_then(SnmpValue::as_bytes).and_then(clean_text)
+            };
+            let inches = at("3") == Some(3);
+            let length = |col: &str| {
+                let v = u64::try_from(at(col)?).ok().filter(|v| *v > 0)?;
+                if inches { LengthUm::from_inches_ten_thousandths(v) } else { Some(LengthUm(v)) }
+            };
+            let status = match (at("10"), at("9")) {
+                (Some(0), _) => MediaSourceStatus::UNLOADED,
+                (Some(level), Some(max)) if level > 0 && max > 0 && level.saturating_mul(10) <= max => {
+                    MediaSourceStatus::LOW
+                }
+                (Some(level), _) if level > 0 || level == -3 => MediaSourceStatus::LOADED,
+                _ => MediaSourceStatus::UNKNOWN,
+            };
+            MediaSource {
+                record_id: RecordId(index.iter().fold(0u64, |acc, arc| (acc << 32) | u64::from(*arc))),
+                kind: at("2").and_then(|v| u32::try_from(v).ok()).map_or(InputType::UNKNOWN, InputType::from_code),
+                name: text("13"),
+                status,
+                media_type: text("12"),
+                width: length("5"),
+                height: length("4"),
+            }
+        })
+        .collect()
+}
+
 fn status(b: &Bindings) -> DeviceStatus {
     let printer_index =
         column(b, &oid("1.3.6.1.2.1.25.3.5.1.1")).next().map(|(i, _)| i.to_vec()).unwrap_or_else(|| vec![1]);
@@ -277,7 +395,8 @@ fn status(b: &Bindings) -> DeviceStatus {
     }
 }
 
-/// Maps a walk of a printer into a report (identity, consumables, total meter, status). The
+/// Maps a walk of a printer into a report (identity, consumables, alerts, media sources, total
+/// meter, status). The
 /// caller sets `generated_at` and anything SNMP does not carry. The result passes
 /// [`DeviceReport::validate`].
 pub fn map_report(b: &Bindings) -> DeviceReport {
@@ -285,6 +404,8 @@ pub fn map_report(b: &Bindings) -> DeviceReport {
     let s = &mut report.snapshot;
     s.status = status(b);
     s.consumables = consumables(b);
+    s.alerts = alerts(b);
+    s.media_sources = media_sources(b);
     // prtMarkerLifeCount of the first marker, when its unit is impressions (7) or sheets (8).
     let unit = int(cell(b, "1.3.6.1.2.1.43.10.2.1.3", &[1, 1]));
     if let Some(count) = cell(b, "1.3.6.1.2.1.43.10.2.1.4", &[1, 1]).and_then(SnmpValue::as_u64)
