@@ -18,8 +18,9 @@ use printfleet_sources::snmp::printer_mib::map_report;
 use printfleet_sources::snmp::{Bindings, Oid, SnmpValue};
 
 /// The subtrees `map_report` reads: system, interfaces, ipAddrTable, HOST-RESOURCES-MIB,
-/// Printer-MIB.
-const SUBTREES: [&str; 5] = ["1.3.6.1.2.1.1", "1.3.6.1.2.1.2", "1.3.6.1.2.1.4.20", "1.3.6.1.2.1.25", "1.3.6.1.2.1.43"];
+/// Printer-MIB, PWG Imaging System Counter MIB.
+const SUBTREES: [&str; 6] =
+    ["1.3.6.1.2.1.1", "1.3.6.1.2.1.2", "1.3.6.1.2.1.4.20", "1.3.6.1.2.1.25", "1.3.6.1.2.1.43", "1.3.6.1.4.1.2699.1.3"];
 /// Bindings a walk keeps at most: a printer has a few thousand; a misbehaving agent that never
 /// ends its walk is cut off here.
 const MAX_BINDINGS: usize = 100_000;

@@ -258,3 +258,29 @@ fn input_trays_map_to_media_sources() {
     assert_eq!(statuses[..2], [MediaSourceStatus::UNLOADED, MediaSourceStatus::LOADED]);
     assert_eq!(statuses[5], MediaSourceStatus::UNKNOWN, "level -2");
 }
+
+/// No capture has the PWG Imaging System Counter MIB; this walk is written from its definition
+/// (PWG 5106.1 `PWG-IMAGING-COUNTER-MIB`, as compiled in pysnmp's MIB collection): key 1 is the
+/// system totals service, key 2 the copy service; rows are (key, workType, persistence), and
+/// only lifetime (3) work totals (3) count — the power-on row (4) must not.
+#[test]
+fn pwg_counter_mib_lifetime_impressions_are_meters() {
+    let walk = "\
+1.3.6.1.2.1.43.10.2.1.4.1.1|65|900
+1.3.6.1.4.1.2699.1.3.1.2.1.1.2.1|2|3
+1.3.6.1.4.1.2699.1.3.1.2.1.1.2.2|2|4
+1.3.6.1.4.1.2699.1.3.1.8.1.1.4.1.3.3|2|48213
+1.3.6.1.4.1.2699.1.3.1.8.1.1.5.1.3.3|2|30000
+1.3.6.1.4.1.2699.1.3.1.8.1.1.7.1.3.3|2|18213
+1.3.6.1.4.1.2699.1.3.1.8.1.1.4.1.3.4|2|120
+1.3.6.1.4.1.2699.1.3.1.8.1.1.4.2.3.3|2|5000
+";
+    let r = map_report(&Bindings::from_snmprec(walk).unwrap());
+    let m = &r.snapshot.meters;
+    assert_eq!(m.get(&MeterKind::TOTAL), Some(48_213), "the counter MIB wins over prtMarkerLifeCount");
+    assert_eq!((m.get(&MeterKind::MONO), m.get(&MeterKind::COLOUR)), (Some(30_000), Some(18_213)));
+    assert_eq!(m.get(&MeterKind::COPIES), Some(5_000));
+    // Without the counter MIB, the life count.
+    let r = map_report(&Bindings::from_snmprec("1.3.6.1.2.1.43.10.2.1.4.1.1|65|900\n").unwrap());
+    assert_eq!(r.snapshot.meters.get(&MeterKind::TOTAL), Some(900));
+}
