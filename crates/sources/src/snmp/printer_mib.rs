@@ -96,6 +96,23 @@ fn column<'a>(b: &'a Bindings, table_column: &'a Oid) -> impl Iterator<Item = (&
     b.walk(table_column).filter_map(move |(o, v)| o.suffix(table_column).map(|s| (s, v)))
 }
 
+/// The rows of a table indexed by (hrDeviceIndex, row index) that have a value in any of
+/// `columns`, in index order, at most [`MAX_RECORDS`] (tables may have gaps in either index and
+/// devices leave columns out).
+fn rows(b: &Bindings, entry: &str, columns: &[&str]) -> Vec<Vec<u32>> {
+    let mut rows: Vec<Vec<u32>> = Vec::new();
+    for col in columns {
+        for (index, _) in column(b, &oid(&format!("{entry}.{col}"))) {
+            if index.len() == 2 && !rows.iter().any(|r| r == index) {
+                rows.push(index.to_vec());
+            }
+        }
+    }
+    rows.sort();
+    rows.truncate(MAX_RECORDS);
+    rows
+}
+
 fn cell<'a>(b: &'a Bindings, table_column: &str, index: &[u32]) -> Option<&'a SnmpValue> {
     let mut arcs = oid(table_column).arcs().to_vec();
     arcs.extend_from_slice(index);
@@ -225,17 +242,8 @@ fn int(v: Option<&SnmpValue>) -> Option<i32> {
 fn consumables(b: &Bindings) -> Vec<Consumable> {
     const SUPPLIES: &str = "1.3.6.1.2.1.43.11.1.1";
     // Rows are identified by (hrDeviceIndex, prtMarkerSuppliesIndex); any column names them.
-    let mut rows: Vec<Vec<u32>> = Vec::new();
-    for col in ["5", "6", "9"] {
-        for (index, _) in column(b, &oid(&format!("{SUPPLIES}.{col}"))) {
-            if index.len() == 2 && !rows.iter().any(|r| r == index) {
-                rows.push(index.to_vec());
-            }
-        }
-    }
-    rows.sort();
-    rows.truncate(MAX_RECORDS);
-    rows.into_iter()
+    rows(b, SUPPLIES, &["5", "6", "9"])
+        .into_iter()
         .map(|index| {
             let at = |col: &str| cell(b, &format!("{SUPPLIES}.{col}"), &index);
             let kind =
@@ -297,17 +305,8 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
 /// `prtAlertTime` is the agent's sysUpTime at the alert, not a date; it is not mapped.
 fn alerts(b: &Bindings) -> Vec<Alert> {
     const ALERTS: &str = "1.3.6.1.2.1.43.18.1.1";
-    let mut rows: Vec<Vec<u32>> = Vec::new();
-    for col in ["2", "4", "7"] {
-        for (index, _) in column(b, &oid(&format!("{ALERTS}.{col}"))) {
-            if index.len() == 2 && !rows.iter().any(|r| r == index) {
-                rows.push(index.to_vec());
-            }
-        }
-    }
-    rows.sort();
-    rows.truncate(MAX_RECORDS);
-    rows.into_iter()
+    rows(b, ALERTS, &["2", "4", "7"])
+        .into_iter()
         .map(|index| {
             let at = |col: &str| int(cell(b, &format!("{ALERTS}.{col}"), &index));
             // Codes, and the index and location, which are absent when negative.
@@ -333,17 +332,8 @@ fn alerts(b: &Bindings) -> Vec<Alert> {
 /// ten-thousandths of inches; -1/-2 are absent).
 fn media_sources(b: &Bindings) -> Vec<MediaSource> {
     const INPUTS: &str = "1.3.6.1.2.1.43.8.2.1";
-    let mut rows: Vec<Vec<u32>> = Vec::new();
-    for col in ["2", "13"] {
-        for (index, _) in column(b, &oid(&format!("{INPUTS}.{col}"))) {
-            if index.len() == 2 && !rows.iter().any(|r| r == index) {
-                rows.push(index.to_vec());
-            }
-        }
-    }
-    rows.sort();
-    rows.truncate(MAX_RECORDS);
-    rows.into_iter()
+    rows(b, INPUTS, &["2", "13"])
+        .into_iter()
         .map(|index| {
             let at = |col: &str| int(cell(b, &format!("{INPUTS}.{col}"), &index));
             let text = |col: &str| {
