@@ -11,6 +11,8 @@
 //! * [`json`]: the serde form, for HTTP APIs and people.
 //! * [`frame`]: sealed frames that carry one encoded report across the network: compressed,
 //!   encrypted and authenticated, with replay protection.
+//! * [`delta`]: the messages of the change-detection protocol (`printfleet-diff`), encoded by
+//!   [`protobuf::encode_update`], [`xml::encode_update`] and their siblings.
 //!
 //! `docs/wire-format.md` specifies all three and their versioning rules; `testdata/` holds golden
 //! vectors that pin the bytes. This crate does no I/O.
