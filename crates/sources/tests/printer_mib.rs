@@ -284,3 +284,23 @@ fn pwg_counter_mib_lifetime_impressions_are_meters() {
     let r = map_report(&Bindings::from_snmprec("1.3.6.1.2.1.43.10.2.1.4.1.1|65|900\n").unwrap());
     assert_eq!(r.snapshot.meters.get(&MeterKind::TOTAL), Some(900));
 }
+
+/// prtAlertTime is sysUpTime at the alert: with the walk's time given, alerts get a date; an
+/// alert "later" than sysUpTime (the agent restarted since) gets none.
+#[test]
+fn alert_times_are_dated_from_the_agents_uptime() {
+    let walk = "\
+1.3.6.1.2.1.1.3.0|67|500000
+1.3.6.1.2.1.43.18.1.1.7.1.3|2|8
+1.3.6.1.2.1.43.18.1.1.9.1.3|67|200000
+1.3.6.1.2.1.43.18.1.1.7.1.4|2|8
+1.3.6.1.2.1.43.18.1.1.9.1.4|67|600000
+";
+    let now = printfleet_schema::Timestamp::from_unix_millis(1_800_000_000_000).unwrap();
+    let r = printfleet_sources::snmp::printer_mib::map_report_at(&Bindings::from_snmprec(walk).unwrap(), now);
+    assert_eq!(r.validate(), Ok(()));
+    let a = &r.snapshot.alerts;
+    // 3000 s before the walk.
+    assert_eq!(a[0].raised_at.map(|t| t.unix_millis()), Some(1_800_000_000_000 - 3_000_000));
+    assert_eq!(a[1].raised_at, None);
+}

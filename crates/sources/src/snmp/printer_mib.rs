@@ -22,7 +22,7 @@ use printfleet_schema::codes::{
 use printfleet_schema::limits::{MAX_IP_ADDRESSES, MAX_RECORDS, MAX_TEXT_BYTES};
 use printfleet_schema::{
     Alert, Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, LengthUm, Level,
-    MacAddress, MediaSource, MeterKind, RecordId,
+    MacAddress, MediaSource, MeterKind, RecordId, Timestamp,
 };
 
 use super::{Bindings, Oid, SnmpValue};
@@ -302,7 +302,8 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
 
 /// `prtAlertTable` (1.3.6.1.2.1.43.18.1): the alerts active now, keyed by `prtAlertIndex`.
 /// `prtAlertGroupIndex` -1 and `prtAlertLocation` -1/-2 ("not applicable", "unknown") are absent.
-/// `prtAlertTime` is the agent's sysUpTime at the alert, not a date; it is not mapped.
+/// `prtAlertTime` is the agent's sysUpTime at the alert, not a date: [`map_report_at`] turns it
+/// into one.
 fn alerts(b: &Bindings) -> Vec<Alert> {
     const ALERTS: &str = "1.3.6.1.2.1.43.18.1.1";
     rows(b, ALERTS, &["2", "4", "7"])
@@ -438,5 +439,48 @@ pub fn map_report(b: &Bindings) -> DeviceReport {
     }
     // Where the printer has the PWG counter MIB, its lifetime totals are the more specific ones.
     counter_mib(b, &mut s.meters);
+    report
+}
+
+/// [`map_report`] for a walk made at `now` (the caller's clock; this crate reads none): the
+/// report is `generated_at` then, and each alert is `raised_at` `now` minus the time since
+/// `prtAlertTime`, by the agent's own `sysUpTime` (hundredths of a second), so that the printer's
+/// clock, which drifts, is not needed. An alert time later than `sysUpTime` (the agent restarted)
+/// leaves `raised_at` absent.
+///
+/// ```
+/// use printfleet_schema::Timestamp;
+/// use printfleet_sources::snmp::Bindings;
+/// use printfleet_sources::snmp::printer_mib::map_report_at;
+///
+/// // sysUpTime 10 000 s; an alert raised at 9 940 s: a minute ago.
+/// let walk = "1.3.6.1.2.1.1.3.0|67|1000000\n1.3.6.1.2.1.43.18.1.1.7.1.1|2|8\n1.3.6.1.2.1.43.18.1.1.9.1.1|67|994000\n";
+/// let now = Timestamp::from_unix_millis(1_800_000_000_000)?;
+/// let report = map_report_at(&Bindings::from_snmprec(walk)?, now);
+/// assert_eq!(report.generated_at, now);
+/// assert_eq!(report.snapshot.alerts[0].raised_at, Timestamp::from_unix_millis(1_800_000_000_000 - 60_000).ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn map_report_at(b: &Bindings, now: Timestamp) -> DeviceReport {
+    let mut report = map_report(b);
+    report.generated_at = now;
+    let ticks = |v: Option<&SnmpValue>| match v {
+        Some(SnmpValue::TimeTicks(t)) => Some(u64::from(*t)),
+        _ => None,
+    };
+    let Some(up) = ticks(b.get(&oid("1.3.6.1.2.1.1.3.0"))) else { return report };
+    let times = oid("1.3.6.1.2.1.43.18.1.1.9");
+    for (index, value) in column(b, &times) {
+        let Some(alert) =
+            report.snapshot.alerts.iter_mut().find(|a| index.get(1).map(|i| u64::from(*i)) == Some(a.record_id.0))
+        else {
+            continue;
+        };
+        alert.raised_at = ticks(Some(value))
+            .and_then(|t| up.checked_sub(t))
+            .and_then(|ago| ago.checked_mul(10))
+            .and_then(|ms| now.unix_millis().checked_sub(ms))
+            .and_then(|ms| Timestamp::from_unix_millis(ms).ok());
+    }
     report
 }
