@@ -54,6 +54,10 @@ def main():
         if None not in (d, e):
             found = True
             print(f"diff {name}: diff + 2 applies {d / 1e3:.2f} us = at least {1e9 / d:,.0f} diff+apply pairs/s per core (target typical >= 1,000,000/s); equality {e:.0f} ns")
+    u, r = mean_ns("delta_codec", "typical_update_protobuf"), mean_ns("delta_codec", "typical_full_report_protobuf")
+    if None not in (u, r):
+        found = True
+        print(f"delta codec typical: steady-state update encode+decode {u / 1e3:.2f} us, full report {r / 1e3:.2f} us ({r / u:.1f}x)")
     if not found:
         sys.exit("no criterion results: run `cargo bench -p printfleet-benches` first")
 

@@ -12,8 +12,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use printfleet_diff::sync::{BaseRef, StateHash, Update, UpdateBody};
 use printfleet_diff::{DeviceState, apply_in_place, diff};
 use printfleet_schema::{Level, MeterKind, samples};
+use printfleet_wire::{Codec, protobuf};
 
 fn changed(a: &DeviceState) -> DeviceState {
     let mut b = a.clone();
@@ -46,5 +48,35 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// What a steady-state update costs to encode and decode, beside the full report it replaces.
+fn codec(c: &mut Criterion) {
+    let mut group = c.benchmark_group("delta_codec");
+    let report = samples::office_laser();
+    let a = DeviceState::from(&report);
+    let b = changed(&a);
+    let base = BaseRef { sequence: 14_599, hash: StateHash::of(&a) };
+    let update = Update {
+        sequence: 14_600,
+        body: UpdateBody::Delta { base, delta: Box::new(diff(&a, &b)) },
+        events: Vec::new(),
+    };
+    let mut buf = Vec::new();
+    group.bench_function("typical/update_protobuf", |bench| {
+        bench.iter(|| {
+            buf.clear();
+            protobuf::encode_update(black_box(&update), &mut buf).unwrap();
+            protobuf::decode_update(black_box(&buf)).unwrap()
+        })
+    });
+    group.bench_function("typical/full_report_protobuf", |bench| {
+        bench.iter(|| {
+            buf.clear();
+            Codec::Protobuf.encode(black_box(&report), &mut buf).unwrap();
+            Codec::Protobuf.decode(black_box(&buf)).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, codec);
 criterion_main!(benches);
