@@ -12,6 +12,8 @@
 //!   acknowledgement carries its own hash of the state it now holds; an agent that finds a hash
 //!   other than its own sends a full snapshot next (so the hash costs no bytes in the update,
 //!   where size matters).
+//! * Job events carry their own sequence numbers; the agent resends each until the receiver's
+//!   acknowledgement covers it, and the receiver keeps each exactly once.
 //!
 //! The messages travel encoded with [`printfleet_wire::protobuf::encode_update`] (or the XML
 //! form), sealed in a frame; docs/wire-format.md §5.8 specifies the exchange.
@@ -41,8 +43,6 @@
 //! assert_eq!(portal.state(), Some(&device));
 //! # Ok::<(), printfleet_wire::Error>(())
 //! ```
-//! * Job events carry their own sequence numbers; the agent resends each until the receiver's
-//!   acknowledgement covers it, and the receiver keeps each exactly once.
 
 use std::collections::{BTreeMap, VecDeque};
 
