@@ -48,8 +48,7 @@ pub fn decode(input: &[u8]) -> Result<DeviceReport, Error> {
 /// with [`Update::validate`].
 ///
 /// ```
-/// use printfleet_schema::samples;
-/// use printfleet_wire::delta::{BaseRef, Delta, StateHash, Update, UpdateBody};
+/// use printfleet_wire::delta::{BaseRef, StateHash, Update, UpdateBody};
 /// use printfleet_wire::xml;
 ///
 /// let base = BaseRef { sequence: 6, hash: StateHash(0x1a2b_3c4d) };
