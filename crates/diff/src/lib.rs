@@ -36,6 +36,9 @@
 //! receiver that keep a receiver's view equal to the device's over a lossy channel. The message
 //! types ([`Delta`], [`DeviceState`], [`sync::Update`], ...) are defined in
 //! [`printfleet_wire::delta`], beside their protobuf and XML encodings, and re-exported here.
+//!
+//! # Crate features
+//! * `fuzzing`: the entry point of the `delta_apply` fuzz target (`fuzzing`); not a stable API.
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
