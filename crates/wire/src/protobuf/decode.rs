@@ -147,11 +147,7 @@ impl<'a> Value<'a> {
     }
 
     pub(super) fn sint64(&self, field: &'static str) -> Result<i64> {
-        // ZigZag (protobuf encoding guide, "Signed Integers").
-        let n = self.varint(field)?;
-        #[allow(clippy::cast_possible_wrap)]
-        let half = (n >> 1) as i64;
-        Ok(if n & 1 == 0 { half } else { !half })
+        self.varint(field).map(zigzag)
     }
 
     pub(super) fn time(&self, field: &'static str) -> Result<Timestamp> {
@@ -174,6 +170,13 @@ impl<'a> Value<'a> {
         }
         std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| ProtobufError::BadValue { field })
     }
+}
+
+/// ZigZag decoding (protobuf encoding guide, "Signed Integers"): `sint64` fields, packed or not.
+pub(super) fn zigzag(n: u64) -> i64 {
+    #[allow(clippy::cast_possible_wrap)]
+    let half = (n >> 1) as i64;
+    if n & 1 == 0 { half } else { !half }
 }
 
 pub(super) fn check_room<T>(list: &[T], field: &'static str, limit: usize) -> Result<()> {

@@ -14,6 +14,7 @@ use super::convert::{
 use super::decode::{
     Result, Value, accessory, alert, cartridge, check_room, consumable, decode_varint, fields, identity, media_source,
     media_type, meter_kind, print_job, printhead, settings, singular, snapshot, status, usage, wire_default_status,
+    zigzag,
 };
 use crate::delta::{BaseRef, Delta, DeviceState, MeterChange, Records, Reply, StateHash, Update, UpdateBody};
 use crate::error::ProtobufError;
@@ -197,12 +198,6 @@ fn scalars(
         }
         other => one(other.varint(field)?),
     }
-}
-
-fn zigzag(n: u64) -> i64 {
-    #[allow(clippy::cast_possible_wrap)]
-    let half = (n >> 1) as i64;
-    if n & 1 == 0 { half } else { !half }
 }
 
 fn delta(buf: &[u8]) -> Result<(u64, StateHash, Delta)> {
