@@ -626,6 +626,6 @@ pub fn map_report(a: &PrinterAttributes) -> DeviceReport {
     report.snapshot.alerts = alerts(a);
     report.snapshot.media_sources = media_sources(a);
     meters(a, &mut report);
-    crate::dedup_records(&mut report);
+    crate::make_valid(&mut report);
     report
 }

@@ -376,6 +376,6 @@ pub fn map_report(docs: &Documents) -> DeviceReport {
         report.snapshot.status = status(status_doc);
         report.snapshot.alerts = alerts(status_doc);
     }
-    crate::dedup_records(&mut report);
+    crate::make_valid(&mut report);
     report
 }

@@ -34,7 +34,7 @@ use printfleet_schema::{Capacity, DeviceReport, Level, RecordId};
 /// first record with a given id is kept (devices and hostile input repeat ids); a level above
 /// its known capacity keeps the reading and drops the capacity; amounts beyond the MIB's
 /// Integer32 become unknown.
-pub(crate) fn dedup_records(report: &mut DeviceReport) {
+pub(crate) fn make_valid(report: &mut DeviceReport) {
     fn first_of_each<T>(list: &mut Vec<T>, id: impl Fn(&T) -> RecordId) {
         let mut seen = std::collections::BTreeSet::new();
         list.retain(|r| seen.insert(id(r)));

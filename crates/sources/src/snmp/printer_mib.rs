@@ -288,15 +288,6 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
                 ..Consumable::default()
             }
         })
-        .map(|mut c| {
-            // A level above a known capacity is a device bug; keep the reading, drop the claim.
-            if let (Level::Amount(l), Capacity::Amount(m)) = (c.level, c.capacity)
-                && l > m
-            {
-                c.capacity = Capacity::Unknown;
-            }
-            c
-        })
         .collect()
 }
 
@@ -439,6 +430,8 @@ pub fn map_report(b: &Bindings) -> DeviceReport {
     }
     // Where the printer has the PWG counter MIB, its lifetime totals are the more specific ones.
     counter_mib(b, &mut s.meters);
+    // A level above a known capacity is a device bug: keep the reading, drop the claim.
+    crate::make_valid(&mut report);
     report
 }
 
