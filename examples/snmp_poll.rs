@@ -45,8 +45,8 @@ fn convert(value: &snmp2::Value<'_>) -> Option<SnmpValue> {
 
 /// Walks `subtree` with GETBULK into `out`.
 fn walk(session: &mut snmp2::SyncSession, subtree: &Oid, out: &mut Bindings) -> Result<(), String> {
-    let arcs = |oid: &Oid| -> Vec<u64> { oid.to_string().split('.').filter_map(|a| a.parse().ok()).collect() };
-    let mut next = snmp2::Oid::from(&arcs(subtree)).map_err(|e| format!("{subtree}: {e:?}"))?;
+    let arcs: Vec<u64> = subtree.arcs().iter().map(|a| u64::from(*a)).collect();
+    let mut next = snmp2::Oid::from(&arcs).map_err(|e| format!("{subtree}: {e:?}"))?;
     loop {
         let response = session.getbulk(&[&next], 0, MAX_REPETITIONS).map_err(|e| format!("{subtree}: {e:?}"))?;
         let mut advanced = false;
