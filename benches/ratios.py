@@ -30,6 +30,12 @@ def main():
         print(f"          xml      {t['xml'] / 1e3:9.1f} us    json {t['json'] / 1e3:9.1f} us    serde_json {t['serde_json_baseline'] / 1e3:9.1f} us")
         print(f"  serde_json decode / protobuf decode = {t['serde_json_baseline'] / t['protobuf']:.2f}x   (target >= 5x)")
         print(f"  xml decode / protobuf decode        = {t['xml'] / t['protobuf']:.2f}x   (target <= 3x)")
+        floors = {f: mean_ns(f"decode_{report}", f) for f in ["prost_generated_floor", "quick_xml_tokens_floor", "quick_xml_ns_attributes_floor"]}
+        if None not in floors.values():
+            print(f"  floors: prost's generated decoder {floors['prost_generated_floor'] / 1e3:.2f} us"
+                  f" (serde_json / prost = {t['serde_json_baseline'] / floors['prost_generated_floor']:.2f}x);"
+                  f" quick-xml tokens alone {floors['quick_xml_tokens_floor'] / 1e3:.2f} us,"
+                  f" with namespaces and attributes {floors['quick_xml_ns_attributes_floor'] / 1e3:.2f} us")
         if None not in e.values():
             print(f"  encode  protobuf {e['protobuf'] / 1e3:9.1f} us    xml {e['xml'] / 1e3:9.1f} us    json {e['json'] / 1e3:9.1f} us    serde_json {e['serde_json_baseline'] / 1e3:9.1f} us")
     for size in [256, 1024, 16384, 65536]:

@@ -31,7 +31,51 @@ fn decode(c: &mut Criterion) {
         group.bench_function("serde_json_baseline", |b| {
             b.iter(|| serde_json::from_slice::<DeviceReport>(black_box(&json)).expect("decodes"))
         });
+        // Floors: what the card's libraries take on the same bytes before anything is built.
+        let pb = Codec::Protobuf.encode_to_vec(&report).expect("sample encodes");
+        group.throughput(Throughput::Bytes(pb.len() as u64));
+        group.bench_function("prost_generated_floor", |b| {
+            b.iter(|| {
+                <printfleet_wire::pb::DeviceReport as prost::Message>::decode(black_box(&pb[..])).expect("decodes")
+            })
+        });
+        let xml = Codec::Xml.encode_to_vec(&report).expect("sample encodes");
+        group.throughput(Throughput::Bytes(xml.len() as u64));
+        group.bench_function("quick_xml_tokens_floor", |b| b.iter(|| quick_xml_tokens(black_box(&xml))));
+        group.bench_function("quick_xml_ns_attributes_floor", |b| b.iter(|| quick_xml_ns_attributes(black_box(&xml))));
         group.finish();
+    }
+}
+
+/// quick-xml's plain reader over every event: the tokenizer alone, no namespaces, no attributes.
+fn quick_xml_tokens(xml: &[u8]) -> usize {
+    let mut reader = quick_xml::reader::Reader::from_reader(xml);
+    let mut events = 0usize;
+    loop {
+        match reader.read_event().expect("well-formed") {
+            quick_xml::events::Event::Eof => return events,
+            _ => events = events.wrapping_add(1),
+        }
+    }
+}
+
+/// quick-xml's namespace-aware reader with every attribute parsed, checked and normalised: what
+/// the XML decoder used before it read attributes and opened namespace scopes itself.
+fn quick_xml_ns_attributes(xml: &[u8]) -> usize {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::reader::NsReader::from_reader(xml);
+    let mut bytes = 0usize;
+    loop {
+        match reader.read_resolved_event().expect("well-formed") {
+            (_, Event::Eof) => return bytes,
+            (_, Event::Start(start) | Event::Empty(start)) => {
+                for attr in start.attributes() {
+                    let value = attr.expect("well-formed").normalized_value(quick_xml::XmlVersion::Implicit1_0);
+                    bytes = bytes.wrapping_add(value.expect("valid").len());
+                }
+            }
+            _ => {}
+        }
     }
 }
 
