@@ -22,3 +22,7 @@ pub const MAX_XML_DEPTH: usize = 8;
 /// (`&#x10FFFF;`) for 4 of UTF-8, `&amp;` 5 for 1, so 8 times the text limit covers any valid
 /// value while a hostile one is refused before it is unescaped.
 pub const MAX_XML_ATTRIBUTE_BYTES: usize = 8 * printfleet_schema::limits::MAX_TEXT_BYTES;
+
+/// Most attributes one XML element may carry (a report's largest element has 15; the rest is room
+/// for attributes of later versions, which an older reader skips).
+pub const MAX_XML_ATTRIBUTES: usize = 64;

@@ -14,6 +14,7 @@
 //! `docs/wire-format.md` describes it element by element and `docs/printfleet-telemetry-1.xsd`
 //! is the schema, checked in CI against our output with `xmllint`.
 
+mod attrs;
 mod delta;
 mod read;
 mod write;

@@ -18,14 +18,12 @@ use printfleet_schema::{
     MeterKind, PageCount, PrintCategory, PrintDetails, PrintJob, Printhead, RecordId, ScanDetails, ScanJob, Snapshot,
     Timestamp, Usage,
 };
-use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{Namespace, ResolveResult};
-use quick_xml::reader::NsReader;
+use quick_xml::name::{Namespace, NamespaceResolver, ResolveResult};
 
 use super::NAMESPACE;
 use crate::error::XmlError;
-use crate::limits::{MAX_XML_ATTRIBUTE_BYTES, MAX_XML_DEPTH};
+use crate::limits::MAX_XML_DEPTH;
 
 pub(super) type Result<T> = core::result::Result<T, XmlError>;
 
@@ -38,7 +36,12 @@ pub(super) enum Item<'a> {
 }
 
 pub(super) struct Reader<'a> {
-    inner: NsReader<&'a [u8]>,
+    inner: quick_xml::Reader<&'a [u8]>,
+    /// quick-xml's namespace scopes, kept as its `NsReader` keeps them, except that a tag without
+    /// `xmlns` in it opens an empty scope without its attributes being parsed.
+    namespaces: NamespaceResolver,
+    /// The last event was an empty element, whose scope closes before the next event.
+    pending_pop: bool,
     depth: usize,
 }
 
@@ -48,21 +51,53 @@ fn is_blank(text: &str) -> bool {
 
 impl<'a> Reader<'a> {
     pub(super) fn new(input: &'a str) -> Self {
-        let mut inner = NsReader::from_str(input);
+        let mut inner = quick_xml::Reader::from_str(input);
         let config = inner.config_mut();
         config.check_end_names = true;
         config.expand_empty_elements = false;
         // Comments are rejected anyway; no need to validate their content.
         config.check_comments = false;
-        Self { inner, depth: 0 }
+        Self { inner, namespaces: NamespaceResolver::default(), pending_pop: false, depth: 0 }
     }
 
     /// The next raw event, and whether its element (if any) is in our namespace.
     pub(super) fn read(&mut self) -> Result<(bool, Event<'a>)> {
-        match self.inner.read_resolved_event() {
-            Ok((ns, event)) => Ok((matches!(ns, ResolveResult::Bound(Namespace(n)) if n == NAMESPACE), event)),
-            Err(source) => Err(XmlError::Syntax { position: self.inner.error_position(), source }),
+        if self.pending_pop {
+            self.namespaces.pop();
+            self.pending_pop = false;
         }
+        let event = self.inner.read_event().map_err(|source| self.syntax(source))?;
+        let name = match &event {
+            Event::Start(start) | Event::Empty(start) => {
+                self.open_scope(start)?;
+                self.pending_pop = matches!(event, Event::Empty(_));
+                start.name()
+            }
+            Event::End(end) => {
+                // The scope closes once the end tag's own name is resolved, as in `NsReader`.
+                self.pending_pop = true;
+                end.name()
+            }
+            _ => return Ok((false, event)),
+        };
+        let (ns, _) = self.namespaces.resolve_element(name);
+        Ok((matches!(ns, ResolveResult::Bound(Namespace(n)) if n == NAMESPACE), event))
+    }
+
+    /// Opens the namespace scope of a start tag. Only a tag with `xmlns` in its text can declare
+    /// a namespace; the others (all but the root, in practice) open an empty scope.
+    fn open_scope(&mut self, start: &BytesStart<'_>) -> Result<()> {
+        if start.attributes_raw().contains("xmlns") {
+            self.namespaces.push(start).map_err(|e| self.syntax(e.into()))
+        } else {
+            let level = self.namespaces.level().checked_add(1).ok_or(XmlError::TooDeep { limit: MAX_XML_DEPTH })?;
+            self.namespaces.set_level(level);
+            Ok(())
+        }
+    }
+
+    fn syntax(&self, source: quick_xml::Error) -> XmlError {
+        XmlError::Syntax { position: self.inner.error_position(), source }
     }
 
     /// Reads the next event that matters inside an element named `parent`.
@@ -723,27 +758,18 @@ impl Value<'_> {
 }
 
 /// Calls `on` with each unprefixed attribute of `start` except namespace declarations.
-pub(super) fn attrs(
-    start: &BytesStart<'_>,
+pub(super) fn attrs<'a>(
+    start: &'a BytesStart<'_>,
     element: &'static str,
-    mut on: impl FnMut(&str, Value<'_>) -> Result<()>,
+    mut on: impl FnMut(&'a str, Value<'a>) -> Result<()>,
 ) -> Result<()> {
-    for attr in start.attributes() {
-        let attr = attr.map_err(|e| XmlError::Syntax { position: 0, source: e.into() })?;
-        let key = attr.key.into_inner();
+    super::attrs::each(start.attributes_raw(), element, |key, text| {
         if key == "xmlns" || key.contains(':') {
             // Namespace declarations, and attributes of other vocabularies (xml:lang, ...).
-            continue;
+            return Ok(());
         }
-        if attr.value.len() > MAX_XML_ATTRIBUTE_BYTES {
-            return Err(XmlError::BadValue { element, attribute: key.to_owned() });
-        }
-        let text = attr
-            .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|_| XmlError::Forbidden("reference other than a predefined entity or a valid character"))?;
-        on(key, Value { text, element, key })?;
-    }
-    Ok(())
+        on(key, Value { text, element, key })
+    })
 }
 
 /// A `key`/`value` pair element (`name`, `setting`).

@@ -73,6 +73,36 @@ fn namespaces_are_enforced() {
 }
 
 #[test]
+fn namespace_declarations_are_scoped_to_their_element() {
+    // A prefix bound on a child holds inside it (and for its end tag) only.
+    let r = decode(&minimal(&format!(r#"<p:identity xmlns:p="{NS}" make="HP"/>"#))).unwrap();
+    assert_eq!(r.identity.make.as_deref(), Some("HP"));
+    let r = decode(&minimal(&format!(
+        r#"<p:snapshot xmlns:p="{NS}"><p:status engine="ready"/></p:snapshot><identity make="HP"/>"#
+    )))
+    .unwrap();
+    assert_eq!(r.identity.make.as_deref(), Some("HP"));
+    for leaked in [
+        format!(r#"<p:identity xmlns:p="{NS}"/><p:snapshot/>"#),
+        format!(r#"<p:snapshot xmlns:p="{NS}"></p:snapshot><p:events/>"#),
+    ] {
+        assert!(matches!(xml_err(&minimal(&leaked)), XmlError::ForeignElement { .. }), "{leaked}");
+    }
+    // The default namespace: undeclared or redeclared on a child, for that child only.
+    assert!(matches!(xml_err(&minimal(r#"<identity xmlns=""/>"#)), XmlError::ForeignElement { .. }));
+    assert!(matches!(xml_err(&minimal(r#"<identity xmlns="urn:other"/>"#)), XmlError::ForeignElement { .. }));
+    let r = decode(&minimal(&format!(
+        r#"<snapshot xmlns="{NS}"><status engine="ready"/></snapshot><identity make="HP"/>"#
+    )))
+    .unwrap();
+    assert_eq!(r.identity.make.as_deref(), Some("HP"));
+    // Binding the reserved prefixes wrongly is not namespace-well-formed.
+    for bad in [r#"<identity xmlns:xmlns="urn:x"/>"#, r#"<identity xmlns:xml="urn:x"/>"#] {
+        assert!(matches!(xml_err(&minimal(bad)), XmlError::Syntax { .. }), "{bad}");
+    }
+}
+
+#[test]
 fn depth_and_counts_are_limited() {
     let deep = format!("{}{}", "<x>".repeat(MAX_XML_DEPTH + 5), "</x>".repeat(MAX_XML_DEPTH + 5));
     assert!(matches!(xml_err(&minimal(&deep)), XmlError::TooDeep { .. }));

@@ -1,0 +1,248 @@
+//! The attributes of one start tag, read straight from the tag's raw text.
+//!
+//! quick-xml's attribute iterator is general (HTML mode, positions for every error, a heap list
+//! of keys for its duplicate check) and took over half of the XML decoder's time. This scanner
+//! does the same checks for our one case: XML 1.0 attributes (`S Name S? = S? AttValue`, §3.1),
+//! unique names, no `<` in a value. Values that hold no reference (`&`) and no white space but
+//! the space character come back borrowed as they are, which is every value printfleet writes
+//! but texts with line breaks or escapes; the others go through quick-xml's own attribute-value
+//! normalisation (§3.3.3), so both paths give the same text.
+
+use std::borrow::Cow;
+
+use quick_xml::XmlVersion;
+use quick_xml::events::attributes::{AttrError, Attribute};
+use quick_xml::name::QName;
+
+use crate::error::XmlError;
+use crate::limits::{MAX_XML_ATTRIBUTE_BYTES, MAX_XML_ATTRIBUTES};
+
+/// XML white space (`S`, XML 1.0 §2.3).
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Bytes that end an attribute name.
+fn ends_name(b: u8) -> bool {
+    is_space(b) || matches!(b, b'=' | b'"' | b'\'' | b'<' | b'>' | b'/' | b'&')
+}
+
+fn syntax(e: AttrError) -> XmlError {
+    XmlError::Syntax { position: 0, source: quick_xml::Error::InvalidAttr(e) }
+}
+
+/// Calls `on(key, value)` for each attribute in `raw` (a start tag's text after its name, as
+/// `BytesStart::attributes_raw` gives it), in document order, with the value normalised.
+/// `element` names the element in errors.
+pub(super) fn each<'a>(
+    raw: &'a str,
+    element: &'static str,
+    mut on: impl FnMut(&'a str, Cow<'a, str>) -> Result<(), XmlError>,
+) -> Result<(), XmlError> {
+    let bytes = raw.as_bytes();
+    // For the duplicate check: one bit per key seen, chosen by a hash of its length and bytes, so
+    // that a key whose bit is clear is new without comparing it with the others; only on a
+    // clash are the earlier keys read again.
+    let (mut count, mut summary) = (0usize, 0u128);
+    let mut at = 0usize;
+    loop {
+        let start = at;
+        while bytes.get(at).copied().is_some_and(is_space) {
+            at = at.saturating_add(1);
+        }
+        if at >= bytes.len() {
+            return Ok(());
+        }
+        if at == start {
+            // Attributes are separated from the name and from each other by white space.
+            return Err(syntax(AttrError::ExpectedEq(at)));
+        }
+        let key_start = at;
+        while bytes.get(at).is_some_and(|&b| !ends_name(b)) {
+            at = at.saturating_add(1);
+        }
+        let key = raw.get(key_start..at).filter(|k| !k.is_empty()).ok_or_else(|| syntax(AttrError::ExpectedEq(at)))?;
+        while bytes.get(at).copied().is_some_and(is_space) {
+            at = at.saturating_add(1);
+        }
+        if bytes.get(at) != Some(&b'=') {
+            return Err(syntax(AttrError::ExpectedEq(at)));
+        }
+        at = at.saturating_add(1);
+        while bytes.get(at).copied().is_some_and(is_space) {
+            at = at.saturating_add(1);
+        }
+        let quote = match bytes.get(at) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            Some(_) => return Err(syntax(AttrError::UnquotedValue(at))),
+            None => return Err(syntax(AttrError::ExpectedValue(at))),
+        };
+        let value_start = at.saturating_add(1);
+        let len = bytes
+            .get(value_start..)
+            .and_then(|rest| rest.iter().position(|&b| b == quote))
+            .ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?;
+        let value_end = value_start.saturating_add(len);
+        let value = raw.get(value_start..value_end).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?;
+        at = value_end.saturating_add(1);
+
+        if count >= MAX_XML_ATTRIBUTES {
+            return Err(XmlError::TooMany { element, limit: MAX_XML_ATTRIBUTES });
+        }
+        count = count.saturating_add(1);
+        let bit = 1u128 << (key_hash(key) & 127);
+        if summary & bit != 0
+            && let Some(first) = keys(raw.get(..key_start).unwrap_or_default()).find(|k| *k == key)
+        {
+            let first = first.as_ptr().addr().saturating_sub(raw.as_ptr().addr());
+            return Err(syntax(AttrError::Duplicated(key_start, first)));
+        }
+        summary |= bit;
+
+        if value.len() > MAX_XML_ATTRIBUTE_BYTES {
+            return Err(XmlError::BadValue { element, attribute: key.to_owned() });
+        }
+        on(key, normalise(key, value)?)?;
+    }
+}
+
+/// A cheap hash of an attribute name for the duplicate check's summary.
+fn key_hash(key: &str) -> usize {
+    let b = key.as_bytes();
+    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    let middle = b.get(b.len() / 2).copied().unwrap_or(0);
+    b.len().wrapping_mul(31)
+        ^ usize::from(first).wrapping_mul(7)
+        ^ usize::from(middle).wrapping_mul(3)
+        ^ usize::from(last)
+}
+
+/// The names of the attributes in `raw`, which [`each`] has already read without error.
+fn keys(raw: &str) -> impl Iterator<Item = &str> {
+    let bytes = raw.as_bytes();
+    let mut at = 0usize;
+    core::iter::from_fn(move || {
+        while bytes.get(at).copied().is_some_and(is_space) {
+            at = at.saturating_add(1);
+        }
+        let start = at;
+        while bytes.get(at).is_some_and(|&b| !ends_name(b)) {
+            at = at.saturating_add(1);
+        }
+        let key = raw.get(start..at).filter(|k| !k.is_empty())?;
+        // Past `=` and the quoted value.
+        let quote = bytes.get(at..)?.iter().position(|&b| b == b'"' || b == b'\'')?;
+        at = at.saturating_add(quote);
+        let q = *bytes.get(at)?;
+        let len = bytes.get(at.saturating_add(1)..)?.iter().position(|&b| b == q)?;
+        at = at.saturating_add(len).saturating_add(2);
+        Some(key)
+    })
+}
+
+/// An attribute value as XML 1.0 §3.3.3 normalises it: references replaced, each white space
+/// character (and each CR LF pair) a space.
+fn normalise<'a>(key: &'a str, value: &'a str) -> Result<Cow<'a, str>, XmlError> {
+    // One pass over the bytes, no early exit, so that it vectorises.
+    let (mut special, mut lt) = (false, false);
+    for &b in value.as_bytes() {
+        special |= matches!(b, b'&' | b'\t' | b'\n' | b'\r');
+        lt |= b == b'<';
+    }
+    if lt {
+        return Err(XmlError::Forbidden("'<' in an attribute value"));
+    }
+    if !special {
+        return Ok(Cow::Borrowed(value));
+    }
+    Attribute { key: QName(key), value: Cow::Borrowed(value) }
+        .normalized_value(XmlVersion::Implicit1_0)
+        .map(|v| Cow::Owned(v.into_owned()))
+        .map_err(|_| XmlError::Forbidden("reference other than a predefined entity or a valid character"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(raw: &str) -> Result<Vec<(String, String)>, XmlError> {
+        let mut out = Vec::new();
+        each(raw, "test", |k, v| {
+            out.push((k.to_owned(), v.into_owned()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn reads_what_the_grammar_allows() {
+        assert_eq!(all("").unwrap(), pairs(&[]));
+        assert_eq!(all("  ").unwrap(), pairs(&[]));
+        assert_eq!(all(r#" a="1" b='2'"#).unwrap(), pairs(&[("a", "1"), ("b", "2")]));
+        assert_eq!(all(" a = \"x y\"\n\tb\r\n=\r\n'q\"q' ").unwrap(), pairs(&[("a", "x y"), ("b", "q\"q")]));
+        assert_eq!(all(r#" xmlns:p="urn:x" p:a="1""#).unwrap(), pairs(&[("xmlns:p", "urn:x"), ("p:a", "1")]));
+        assert_eq!(all(r#" a="""#).unwrap(), pairs(&[("a", "")]));
+    }
+
+    #[test]
+    fn normalises_like_quick_xml() {
+        // XML 1.0 §3.3.3: references replaced, white space characters (CR LF as one) to spaces.
+        let cases = [
+            ("a&amp;b&lt;c&gt;d&quot;e&apos;f", "a&b<c>d\"e'f"),
+            ("tab\there", "tab here"),
+            ("line\r\nbreak\rand\nmore", "line break and more"),
+            ("&#x41;&#66;&#x1F5A8;", "AB\u{1F5A8}"),
+            ("&#10;&#9;", "\n\t"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(all(&format!(" v=\"{raw}\"")).unwrap(), pairs(&[("v", want)]), "{raw}");
+            let quick = Attribute { key: QName("v"), value: Cow::Borrowed(raw) };
+            assert_eq!(quick.normalized_value(XmlVersion::Implicit1_0).unwrap(), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_it_must() {
+        let syntax = |raw: &str| matches!(all(raw), Err(XmlError::Syntax { .. }));
+        for raw in [
+            r#"a="1""#,        // no space after the name
+            r#" a="1"b="2""#,  // none between attributes
+            r#" a"#,           // no =
+            r#" a "#,          // no =
+            r#" ="1""#,        // no name
+            r#" a="#,          // no value
+            r#" a=1"#,         // unquoted
+            r#" a="1"#,        // unterminated
+            r#" a='1""#,       // mismatched quotes
+            r#" a="1" a="2""#, // duplicate
+            r#" a="1" b="2" a="3""#,
+        ] {
+            assert!(syntax(raw), "{raw:?} gave {:?}", all(raw));
+        }
+        assert!(matches!(all(r#" a="x<y""#), Err(XmlError::Forbidden(_))));
+        assert!(matches!(all(r#" a="&nbsp;""#), Err(XmlError::Forbidden(_))));
+        assert!(matches!(all(r#" a="&#0;""#), Err(XmlError::Forbidden(_))));
+        assert!(matches!(all(r#" a="&amp""#), Err(XmlError::Forbidden(_))));
+    }
+
+    #[test]
+    fn duplicate_check_sees_keys_with_the_same_summary_bit() {
+        // "ab" and "bb" share length and last byte, so the same bit: they must still differ.
+        assert_eq!(all(r#" ab="1" bb="2""#).unwrap(), pairs(&[("ab", "1"), ("bb", "2")]));
+        assert!(all(r#" ab="1" bb="2" ab="3""#).is_err());
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let many: String = (0..MAX_XML_ATTRIBUTES).map(|i| format!(" a{i}=\"1\"")).collect();
+        assert_eq!(all(&many).unwrap().len(), MAX_XML_ATTRIBUTES);
+        let too_many = format!("{many} z=\"1\"");
+        assert!(matches!(all(&too_many), Err(XmlError::TooMany { limit: MAX_XML_ATTRIBUTES, .. })));
+        let long = format!(" a=\"{}\"", "x".repeat(MAX_XML_ATTRIBUTE_BYTES + 1));
+        assert!(matches!(all(&long), Err(XmlError::BadValue { .. })));
+    }
+}
