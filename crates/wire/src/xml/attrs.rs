@@ -31,6 +31,9 @@ fn syntax(e: AttrError) -> XmlError {
     XmlError::Syntax { position: 0, source: quick_xml::Error::InvalidAttr(e) }
 }
 
+/// How many keys [`each`] keeps for its duplicate check; past them it reads the tag again.
+const KEPT_KEYS: usize = 16;
+
 /// Calls `on(key, value)` for each attribute in `raw` (a start tag's text after its name, as
 /// `BytesStart::attributes_raw` gives it), in document order, with the value normalised.
 /// `element` names the element in errors.
@@ -40,16 +43,15 @@ pub(super) fn each<'a>(
     mut on: impl FnMut(&'a str, Cow<'a, str>) -> Result<(), XmlError>,
 ) -> Result<(), XmlError> {
     let bytes = raw.as_bytes();
-    // For the duplicate check: one bit per key seen, chosen by a hash of its length and bytes, so
-    // that a key whose bit is clear is new without comparing it with the others; only on a
-    // clash are the earlier keys read again.
+    // For the duplicate check: one bit per key seen, chosen by a hash of the key, so that a key
+    // whose bit is clear is new without comparing it with any other; on a clash it is compared
+    // with the first keys, kept here, and the tag is read again only past them.
     let (mut count, mut summary) = (0usize, 0u128);
+    let mut kept: [&str; KEPT_KEYS] = [""; KEPT_KEYS];
     let mut at = 0usize;
     loop {
         let start = at;
-        while bytes.get(at).copied().is_some_and(is_space) {
-            at = at.saturating_add(1);
-        }
+        at = skip_space(bytes, at);
         if at >= bytes.len() {
             return Ok(());
         }
@@ -58,30 +60,32 @@ pub(super) fn each<'a>(
             return Err(syntax(AttrError::ExpectedEq(at)));
         }
         let key_start = at;
-        while bytes.get(at).is_some_and(|&b| !ends_name(b)) {
-            at = at.saturating_add(1);
-        }
+        at = bytes
+            .get(at..)
+            .and_then(|rest| rest.iter().position(|&b| ends_name(b)))
+            .map_or(bytes.len(), |n| at.saturating_add(n));
         let key = raw.get(key_start..at).filter(|k| !k.is_empty()).ok_or_else(|| syntax(AttrError::ExpectedEq(at)))?;
-        while bytes.get(at).copied().is_some_and(is_space) {
-            at = at.saturating_add(1);
-        }
+        at = skip_space(bytes, at);
         if bytes.get(at) != Some(&b'=') {
             return Err(syntax(AttrError::ExpectedEq(at)));
         }
-        at = at.saturating_add(1);
-        while bytes.get(at).copied().is_some_and(is_space) {
-            at = at.saturating_add(1);
-        }
+        at = skip_space(bytes, at.saturating_add(1));
         let quote = match bytes.get(at) {
             Some(&q @ (b'"' | b'\'')) => q,
             Some(_) => return Err(syntax(AttrError::UnquotedValue(at))),
             None => return Err(syntax(AttrError::ExpectedValue(at))),
         };
         let value_start = at.saturating_add(1);
-        let len = bytes
-            .get(value_start..)
-            .and_then(|rest| rest.iter().position(|&b| b == quote))
-            .ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?;
+        // One pass to the closing quote that also notes whether the value needs normalising.
+        let rest = bytes.get(value_start..).unwrap_or_default();
+        let first_special = rest.iter().position(|&b| b == quote || b == b'&' || b == b'<' || b < 0x20);
+        let (len, plain) = match first_special {
+            Some(n) if rest.get(n) == Some(&quote) => (n, true),
+            _ => (
+                rest.iter().position(|&b| b == quote).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?,
+                false,
+            ),
+        };
         let value_end = value_start.saturating_add(len);
         let value = raw.get(value_start..value_end).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?;
         at = value_end.saturating_add(1);
@@ -89,21 +93,34 @@ pub(super) fn each<'a>(
         if count >= MAX_XML_ATTRIBUTES {
             return Err(XmlError::TooMany { element, limit: MAX_XML_ATTRIBUTES });
         }
-        count = count.saturating_add(1);
         let bit = 1u128 << (key_hash(key) & 127);
-        if summary & bit != 0
-            && let Some(first) = keys(raw.get(..key_start).unwrap_or_default()).find(|k| *k == key)
-        {
-            let first = first.as_ptr().addr().saturating_sub(raw.as_ptr().addr());
-            return Err(syntax(AttrError::Duplicated(key_start, first)));
+        if summary & bit != 0 && is_duplicate(raw, key_start, key, kept.get(..count).unwrap_or(&kept)) {
+            return Err(syntax(AttrError::Duplicated(key_start, key_start)));
         }
         summary |= bit;
+        if let Some(slot) = kept.get_mut(count) {
+            *slot = key;
+        }
+        count = count.saturating_add(1);
 
         if value.len() > MAX_XML_ATTRIBUTE_BYTES {
             return Err(XmlError::BadValue { element, attribute: key.to_owned() });
         }
-        on(key, normalise(key, value)?)?;
+        on(key, if plain { Cow::Borrowed(value) } else { normalise(key, value)? })?;
     }
+}
+
+fn skip_space(bytes: &[u8], at: usize) -> usize {
+    bytes
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| !is_space(b)))
+        .map_or(bytes.len(), |n| at.saturating_add(n))
+}
+
+/// Whether `key` (at `key_start` in `raw`) repeats an earlier key: one of `kept`, or if all
+/// [`KEPT_KEYS`] were kept, one read again from `raw`.
+fn is_duplicate(raw: &str, key_start: usize, key: &str, kept: &[&str]) -> bool {
+    kept.contains(&key) || (kept.len() >= KEPT_KEYS && keys(raw.get(..key_start).unwrap_or_default()).any(|k| k == key))
 }
 
 /// A cheap hash of an attribute name for the duplicate check's summary.
@@ -143,17 +160,8 @@ fn keys(raw: &str) -> impl Iterator<Item = &str> {
 /// An attribute value as XML 1.0 §3.3.3 normalises it: references replaced, each white space
 /// character (and each CR LF pair) a space.
 fn normalise<'a>(key: &'a str, value: &'a str) -> Result<Cow<'a, str>, XmlError> {
-    // One pass over the bytes, no early exit, so that it vectorises.
-    let (mut special, mut lt) = (false, false);
-    for &b in value.as_bytes() {
-        special |= matches!(b, b'&' | b'\t' | b'\n' | b'\r');
-        lt |= b == b'<';
-    }
-    if lt {
+    if value.contains('<') {
         return Err(XmlError::Forbidden("'<' in an attribute value"));
-    }
-    if !special {
-        return Ok(Cow::Borrowed(value));
     }
     Attribute { key: QName(key), value: Cow::Borrowed(value) }
         .normalized_value(XmlVersion::Implicit1_0)
@@ -234,6 +242,16 @@ mod tests {
         // "ab" and "bb" share length and last byte, so the same bit: they must still differ.
         assert_eq!(all(r#" ab="1" bb="2""#).unwrap(), pairs(&[("ab", "1"), ("bb", "2")]));
         assert!(all(r#" ab="1" bb="2" ab="3""#).is_err());
+    }
+
+    #[test]
+    fn duplicate_check_reaches_past_the_kept_keys() {
+        let distinct: String = (0..KEPT_KEYS + 4).map(|i| format!(" k{i}='{i}'")).collect();
+        assert_eq!(all(&distinct).unwrap().len(), KEPT_KEYS + 4);
+        for repeated in [0, KEPT_KEYS - 1, KEPT_KEYS, KEPT_KEYS + 3] {
+            let raw = format!("{distinct} k{repeated}='again'");
+            assert!(matches!(all(&raw), Err(XmlError::Syntax { .. })), "k{repeated}");
+        }
     }
 
     #[test]
