@@ -48,6 +48,9 @@ pub(super) fn each<'a>(
     // with the first keys, kept here, and the tag is read again only past them.
     let (mut count, mut summary) = (0usize, 0u128);
     let mut kept: [&str; KEPT_KEYS] = [""; KEPT_KEYS];
+    // Only a tag with a raw tab, line feed or carriage return can hold a value that
+    // normalisation changes without a reference: one vectorised search per tag, not per value.
+    let raw_space = memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_some();
     let mut at = 0usize;
     loop {
         let start = at;
@@ -76,15 +79,18 @@ pub(super) fn each<'a>(
             None => return Err(syntax(AttrError::ExpectedValue(at))),
         };
         let value_start = at.saturating_add(1);
-        // One pass to the closing quote that also notes whether the value needs normalising.
+        // The closing quote, unless a reference or a '<' comes first: one vectorised search.
         let rest = bytes.get(value_start..).unwrap_or_default();
-        let first_special = rest.iter().position(|&b| b == quote || b == b'&' || b == b'<' || b < 0x20);
-        let (len, plain) = match first_special {
-            Some(n) if rest.get(n) == Some(&quote) => (n, true),
-            _ => (
-                rest.iter().position(|&b| b == quote).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?,
-                false,
-            ),
+        let first =
+            memchr::memchr3(quote, b'&', b'<', rest).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?;
+        let (len, plain) = if rest.get(first) == Some(&quote) {
+            (
+                first,
+                !raw_space
+                    || !rest.get(..first).unwrap_or_default().iter().any(|&b| matches!(b, b'\t' | b'\n' | b'\r')),
+            )
+        } else {
+            (memchr::memchr(quote, rest).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?, false)
         };
         let value_end = value_start.saturating_add(len);
         let value = raw.get(value_start..value_end).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?;

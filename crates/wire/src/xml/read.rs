@@ -665,12 +665,17 @@ impl Value<'_> {
     /// A decimal `u64` in canonical form (no sign, no leading zeros), as `xs:unsignedLong`
     /// without the leading `+` it allows, so every value has one spelling.
     pub(super) fn u64(&self) -> Result<u64> {
-        let t = self.text.as_ref();
-        let canonical = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && (t == "0" || !t.starts_with('0'));
-        if !canonical {
+        let digits = self.text.as_bytes();
+        if digits.is_empty() || (digits.len() > 1 && digits.first() == Some(&b'0')) {
             return Err(self.bad());
         }
-        t.parse().map_err(|_| self.bad())
+        digits
+            .iter()
+            .try_fold(0u64, |n, &b| {
+                let digit = b.wrapping_sub(b'0');
+                if digit > 9 { None } else { n.checked_mul(10)?.checked_add(u64::from(digit)) }
+            })
+            .ok_or_else(|| self.bad())
     }
 
     pub(super) fn u32(&self) -> Result<u32> {
