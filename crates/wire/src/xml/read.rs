@@ -40,7 +40,8 @@ pub(super) struct Reader<'a> {
     /// quick-xml's namespace scopes, kept as its `NsReader` keeps them, except that a tag without
     /// `xmlns` in it opens an empty scope without its attributes being parsed.
     namespaces: NamespaceResolver,
-    /// The last event was an empty element, whose scope closes before the next event.
+    /// The last event ended an element (an empty-element tag or an end tag), whose scope closes
+    /// before the next event is read.
     pending_pop: bool,
     depth: usize,
 }
