@@ -663,20 +663,9 @@ impl Value<'_> {
         self.text.parse().map_err(|_| self.bad())
     }
 
-    /// A decimal `u64` in canonical form (no sign, no leading zeros), as `xs:unsignedLong`
-    /// without the leading `+` it allows, so every value has one spelling.
+    /// A decimal `u64` in canonical form: see [`canonical_u64`].
     pub(super) fn u64(&self) -> Result<u64> {
-        let digits = self.text.as_bytes();
-        if digits.is_empty() || (digits.len() > 1 && digits.first() == Some(&b'0')) {
-            return Err(self.bad());
-        }
-        digits
-            .iter()
-            .try_fold(0u64, |n, &b| {
-                let digit = b.wrapping_sub(b'0');
-                if digit > 9 { None } else { n.checked_mul(10)?.checked_add(u64::from(digit)) }
-            })
-            .ok_or_else(|| self.bad())
+        canonical_u64(&self.text).ok_or_else(|| self.bad())
     }
 
     pub(super) fn u32(&self) -> Result<u32> {
@@ -756,11 +745,23 @@ impl Value<'_> {
             if ids.len() >= limit {
                 return Err(XmlError::TooMany { element: self.element, limit });
             }
-            let canonical = word.bytes().all(|b| b.is_ascii_digit()) && (word == "0" || !word.starts_with('0'));
-            ids.push(RecordId(word.parse().ok().filter(|_| canonical).ok_or_else(|| self.bad())?));
+            ids.push(RecordId(canonical_u64(word).ok_or_else(|| self.bad())?));
         }
         Ok(ids)
     }
+}
+
+/// A decimal `u64` in canonical form (no sign, no leading zeros), as `xs:unsignedLong`
+/// without the leading `+` it allows, so every value has one spelling.
+fn canonical_u64(text: &str) -> Option<u64> {
+    let digits = text.as_bytes();
+    if digits.is_empty() || (digits.len() > 1 && digits.first() == Some(&b'0')) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 { None } else { n.checked_mul(10)?.checked_add(u64::from(digit)) }
+    })
 }
 
 /// Calls `on` with each unprefixed attribute of `start` except namespace declarations.
