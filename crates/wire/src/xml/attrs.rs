@@ -43,7 +43,6 @@ pub(super) fn each<'a>(
     element: &'static str,
     mut on: impl FnMut(&'a str, Cow<'a, str>) -> Result<(), XmlError>,
 ) -> Result<(), XmlError> {
-    let bytes = raw.as_bytes();
     // For the duplicate check: one bit per key seen, chosen by a hash of the key, so that a key
     // whose bit is clear is new without comparing it with any other; on a clash it is compared
     // with the first keys, kept here, and the tag is read again only past them.
@@ -51,60 +50,19 @@ pub(super) fn each<'a>(
     let mut kept: [&str; KEPT_KEYS] = [""; KEPT_KEYS];
     // Only a tag with a raw tab, line feed or carriage return can hold a value that
     // normalisation changes without a reference: one vectorised search per tag, not per value.
-    let raw_space = memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_some();
+    let raw_space = memchr::memchr3(b'\t', b'\n', b'\r', raw.as_bytes()).is_some();
     let mut at = 0usize;
-    loop {
-        let start = at;
-        at = skip_space(bytes, at);
-        if at >= bytes.len() {
-            return Ok(());
-        }
-        if at == start {
-            // Attributes are separated from the name and from each other by white space.
-            return Err(syntax(AttrError::ExpectedEq(at)));
-        }
-        let key_start = at;
-        at = bytes
-            .get(at..)
-            .and_then(|rest| rest.iter().position(|&b| ends_name(b)))
-            .map_or(bytes.len(), |n| at.saturating_add(n));
-        let key = raw.get(key_start..at).filter(|k| !k.is_empty()).ok_or_else(|| syntax(AttrError::ExpectedEq(at)))?;
-        at = skip_space(bytes, at);
-        if bytes.get(at) != Some(&b'=') {
-            return Err(syntax(AttrError::ExpectedEq(at)));
-        }
-        at = skip_space(bytes, at.saturating_add(1));
-        let quote = match bytes.get(at) {
-            Some(&q @ (b'"' | b'\'')) => q,
-            Some(_) => return Err(syntax(AttrError::UnquotedValue(at))),
-            None => return Err(syntax(AttrError::ExpectedValue(at))),
-        };
-        let value_start = at.saturating_add(1);
-        // The closing quote, unless a reference or a '<' comes first: one vectorised search.
-        let rest = bytes.get(value_start..).unwrap_or_default();
-        let first =
-            memchr::memchr3(quote, b'&', b'<', rest).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?;
-        let (len, plain) = if rest.get(first) == Some(&quote) {
-            (
-                first,
-                !raw_space
-                    || !rest.get(..first).unwrap_or_default().iter().any(|&b| matches!(b, b'\t' | b'\n' | b'\r')),
-            )
-        } else {
-            (memchr::memchr(quote, rest).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?, false)
-        };
-        let value_end = value_start.saturating_add(len);
-        let value = raw.get(value_start..value_end).ok_or_else(|| syntax(AttrError::ExpectedQuote(at, quote)))?;
-        at = value_end.saturating_add(1);
-
+    while let Some(attr) = next_attribute(raw, at, raw_space)? {
+        at = attr.next;
+        let key = attr.key;
         if count >= MAX_XML_ATTRIBUTES {
             return Err(XmlError::TooMany { element, limit: MAX_XML_ATTRIBUTES });
         }
         let bit = 1u128 << (key_hash(key) & 127);
         if summary & bit != 0
-            && let Some(earlier) = earlier_key(raw, key_start, key, kept.get(..count).unwrap_or(&kept))
+            && let Some(earlier) = earlier_key(raw, attr.key_start, key, kept.get(..count).unwrap_or(&kept))
         {
-            return Err(syntax(AttrError::Duplicated(key_start, earlier)));
+            return Err(syntax(AttrError::Duplicated(attr.key_start, earlier)));
         }
         summary |= bit;
         if let Some(slot) = kept.get_mut(count) {
@@ -112,11 +70,70 @@ pub(super) fn each<'a>(
         }
         count = count.saturating_add(1);
 
-        if value.len() > MAX_XML_ATTRIBUTE_BYTES {
+        if attr.value.len() > MAX_XML_ATTRIBUTE_BYTES {
             return Err(XmlError::BadValue { element, attribute: key.to_owned() });
         }
-        on(key, if plain { Cow::Borrowed(value) } else { normalise(key, value)? })?;
+        on(key, if attr.plain { Cow::Borrowed(attr.value) } else { normalise(key, attr.value)? })?;
     }
+    Ok(())
+}
+
+/// One attribute as it stands in the tag's text.
+struct RawAttribute<'a> {
+    key: &'a str,
+    /// Where `key` starts in the tag's text.
+    key_start: usize,
+    /// The value between its quotes, not normalised.
+    value: &'a str,
+    /// Whether normalisation would leave `value` as it is.
+    plain: bool,
+    /// Where the next attribute's white space starts.
+    next: usize,
+}
+
+/// Reads the attribute that starts at `at` in `raw` (`S Name S? = S? AttValue`), or `None` at
+/// the end of the tag. `raw_space`: whether the tag holds a raw tab, LF or CR anywhere.
+fn next_attribute(raw: &str, at: usize, raw_space: bool) -> Result<Option<RawAttribute<'_>>, XmlError> {
+    let bytes = raw.as_bytes();
+    let key_start = skip_space(bytes, at);
+    if key_start >= bytes.len() {
+        return Ok(None);
+    }
+    if key_start == at {
+        // Attributes are separated from the name and from each other by white space.
+        return Err(syntax(AttrError::ExpectedEq(at)));
+    }
+    let key_end = bytes
+        .get(key_start..)
+        .and_then(|rest| rest.iter().position(|&b| ends_name(b)))
+        .map_or(bytes.len(), |n| key_start.saturating_add(n));
+    let key =
+        raw.get(key_start..key_end).filter(|k| !k.is_empty()).ok_or_else(|| syntax(AttrError::ExpectedEq(key_end)))?;
+    let eq = skip_space(bytes, key_end);
+    if bytes.get(eq) != Some(&b'=') {
+        return Err(syntax(AttrError::ExpectedEq(eq)));
+    }
+    let open = skip_space(bytes, eq.saturating_add(1));
+    let quote = match bytes.get(open) {
+        Some(&q @ (b'"' | b'\'')) => q,
+        Some(_) => return Err(syntax(AttrError::UnquotedValue(open))),
+        None => return Err(syntax(AttrError::ExpectedValue(open))),
+    };
+    let value_start = open.saturating_add(1);
+    // The closing quote, unless a reference or a '<' comes first: one vectorised search.
+    let rest = bytes.get(value_start..).unwrap_or_default();
+    let unterminated = || syntax(AttrError::ExpectedQuote(open, quote));
+    let first = memchr::memchr3(quote, b'&', b'<', rest).ok_or_else(unterminated)?;
+    let (len, plain) = if rest.get(first) == Some(&quote) {
+        let spaced =
+            raw_space && rest.get(..first).unwrap_or_default().iter().any(|&b| matches!(b, b'\t' | b'\n' | b'\r'));
+        (first, !spaced)
+    } else {
+        (memchr::memchr(quote, rest).ok_or_else(unterminated)?, false)
+    };
+    let value_end = value_start.saturating_add(len);
+    let value = raw.get(value_start..value_end).ok_or_else(unterminated)?;
+    Ok(Some(RawAttribute { key, key_start, value, plain, next: value_end.saturating_add(1) }))
 }
 
 fn skip_space(bytes: &[u8], at: usize) -> usize {
@@ -129,10 +146,24 @@ fn skip_space(bytes: &[u8], at: usize) -> usize {
 /// Where in `raw` an earlier attribute has the name `key` (found at `key_start`), looking among
 /// the `kept` keys (slices of `raw`) and, if all [`KEPT_KEYS`] were kept, the tag read again.
 fn earlier_key(raw: &str, key_start: usize, key: &str, kept: &[&str]) -> Option<usize> {
-    let found = kept.iter().copied().find(|k| *k == key).or_else(|| {
-        (kept.len() >= KEPT_KEYS).then(|| keys(raw.get(..key_start).unwrap_or_default()).find(|k| *k == key)).flatten()
-    })?;
-    Some(found.as_ptr().addr().saturating_sub(raw.as_ptr().addr()))
+    if let Some(found) = kept.iter().find(|k| **k == key) {
+        return Some(found.as_ptr().addr().saturating_sub(raw.as_ptr().addr()));
+    }
+    if kept.len() < KEPT_KEYS {
+        return None;
+    }
+    // Everything before `key_start` has been read once without error.
+    let mut at = 0;
+    while let Ok(Some(attr)) = next_attribute(raw, at, false) {
+        if attr.key_start >= key_start {
+            break;
+        }
+        if attr.key == key {
+            return Some(attr.key_start);
+        }
+        at = attr.next;
+    }
+    None
 }
 
 /// A cheap hash of an attribute name for the duplicate check's summary.
@@ -144,29 +175,6 @@ fn key_hash(key: &str) -> usize {
         ^ usize::from(first).wrapping_mul(7)
         ^ usize::from(middle).wrapping_mul(3)
         ^ usize::from(last)
-}
-
-/// The names of the attributes in `raw`, which [`each`] has already read without error.
-fn keys(raw: &str) -> impl Iterator<Item = &str> {
-    let bytes = raw.as_bytes();
-    let mut at = 0usize;
-    core::iter::from_fn(move || {
-        while bytes.get(at).copied().is_some_and(is_space) {
-            at = at.saturating_add(1);
-        }
-        let start = at;
-        while bytes.get(at).is_some_and(|&b| !ends_name(b)) {
-            at = at.saturating_add(1);
-        }
-        let key = raw.get(start..at).filter(|k| !k.is_empty())?;
-        // Past `=` and the quoted value.
-        let quote = bytes.get(at..)?.iter().position(|&b| b == b'"' || b == b'\'')?;
-        at = at.saturating_add(quote);
-        let q = *bytes.get(at)?;
-        let len = bytes.get(at.saturating_add(1)..)?.iter().position(|&b| b == q)?;
-        at = at.saturating_add(len).saturating_add(2);
-        Some(key)
-    })
 }
 
 /// An attribute value as XML 1.0 §3.3.3 normalises it: references replaced, each white space
