@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Defaults: `127.0.0.1:1161`, community `epson` — what `.ci/run` serves with snmpsim from
-//! `../shared/fixtures/printer-mib` (snmpsim names each capture's community after its file).
+//! `testdata/third-party/librenms/printer-mib` (snmpsim names each capture's community after its file).
 //! The SNMP client is the `snmp2` crate (synchronous session, GETBULK); everything after the walk
 //! is `printfleet_sources`, which does no I/O.
 

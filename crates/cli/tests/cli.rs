@@ -12,7 +12,8 @@ fn printfleet(args: &[&str]) -> std::process::Output {
 #[test]
 fn mib_prints_the_mapped_report_of_a_real_capture() {
     // LibreNMS tests/snmpsim/epson.snmprec (commit 490710c6c9da3d4222e5649b082a63a1b91b072b).
-    let capture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/printer-mib/epson.snmprec");
+    let capture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib/epson.snmprec");
     let out = printfleet(&["mib", capture.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -36,9 +37,9 @@ fn errors_go_to_stderr_with_a_failure_status() {
 
 #[test]
 fn ipp_and_ledm_print_the_mapped_reports_of_real_printers() {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let third_party = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party");
     // python-ipp tests/fixtures (commit 037811c48fed7b0a8752be7fc44b4480c4704f42).
-    let ipp = shared.join("ipp/get-printer-attributes-epsonxp6000.bin");
+    let ipp = third_party.join("python-ipp/get-printer-attributes-epsonxp6000.bin");
     let out = printfleet(&["ipp", ipp.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -46,7 +47,7 @@ fn ipp_and_ledm_print_the_mapped_reports_of_real_printers() {
     assert_eq!(json["snapshot"]["consumables"][3]["level"], 6);
 
     // chemelli74/aiohpprinter tests/fixtures (commits in PROVENANCE.txt).
-    let ledm = shared.join("ledm/hp_color_laserjet_m255dw");
+    let ledm = third_party.join("aiohpprinter/hp_color_laserjet_m255dw");
     let out = printfleet(&["ledm", ledm.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

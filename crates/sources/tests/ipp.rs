@@ -1,4 +1,4 @@
-//! The IPP mapping on the real Get-Printer-Attributes responses in ../shared/fixtures/ipp
+//! The IPP mapping on the real Get-Printer-Attributes responses in testdata/third-party/python-ipp
 //! (python-ipp `tests/fixtures/`, commit 037811c48fed7b0a8752be7fc44b4480c4704f42, MIT): the
 //! expected values are read off the raw attributes. Plus the PWG string parsers' tolerances and
 //! hostile input.
@@ -25,7 +25,7 @@ use printfleet_sources::ipp::{
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/ipp").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/python-ipp").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -1,4 +1,4 @@
-//! The LEDM mapping on a real HP Color LaserJet M255dw (../shared/fixtures/ledm, from
+//! The LEDM mapping on a real HP Color LaserJet M255dw (testdata/third-party/aiohpprinter, from
 //! chemelli74/aiohpprinter `tests/fixtures/`, commits in PROVENANCE.txt, Apache-2.0), checked
 //! against `expected.json` beside it: aiohpprinter's own parse of the same documents, an
 //! independent reading. Plus hostile documents.
@@ -21,7 +21,7 @@ use printfleet_sources::ledm::{Documents, Element, LedmError, MAX_LEDM_DEPTH, ma
 use proptest::prelude::*;
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/ledm/hp_color_laserjet_m255dw")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/aiohpprinter/hp_color_laserjet_m255dw")
 }
 
 fn doc(name: &str) -> Option<Element> {

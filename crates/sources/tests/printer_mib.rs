@@ -1,4 +1,4 @@
-//! The Printer-MIB mapping on every real capture in ../shared/fixtures/printer-mib (LibreNMS
+//! The Printer-MIB mapping on every real capture in testdata/third-party/librenms/printer-mib (LibreNMS
 //! `tests/snmpsim/`, commit 490710c6c9da3d4222e5649b082a63a1b91b072b, GPL-3.0 test data). The raw
 //! MIB columns are the truth; the expected values below are read off the captures.
 // Test code: a panic is a failed assertion.
@@ -13,7 +13,7 @@ use printfleet_sources::snmp::printer_mib::{clean_text, colour_from_name, map_re
 
 fn report(name: &str) -> DeviceReport {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/printer-mib")
+        .join("../../testdata/third-party/librenms/printer-mib")
         .join(format!("{name}.snmprec"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let r = map_report(&Bindings::from_snmprec(&text).unwrap());
@@ -122,7 +122,7 @@ fn device_strings_are_cleaned() {
 /// decide and the comparison says so.
 #[test]
 fn every_capture_agrees_with_librenms_discovery() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/printer-mib");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib");
     let mut compared = 0;
     for name in ["brother", "epson", "jetdirect_m252dw", "jetdirect_m880", "sharp", "xerox"] {
         let r = report(name);

@@ -1,4 +1,4 @@
-//! The snmprec reader on every real capture in ../shared/fixtures/printer-mib (LibreNMS
+//! The snmprec reader on every real capture in testdata/third-party/librenms/printer-mib (LibreNMS
 //! `tests/snmpsim/`, commit 490710c6c9da3d4222e5649b082a63a1b91b072b, GPL-3.0 test data), on
 //! malformed input, and round trips of arbitrary bindings.
 // Test code: a panic is a failed assertion.
@@ -10,9 +10,9 @@ use printfleet_sources::snmp::{Bindings, Oid, SnmpValue, SnmprecError};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/printer-mib").join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (CI puts ../shared beside the checkout)", path.display()))
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn oid(s: &str) -> Oid {
