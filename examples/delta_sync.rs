@@ -22,13 +22,13 @@ use std::collections::VecDeque;
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::{Agent, Receiver, Reply, Update, UpdateBody};
 use printfleet_schema::{Alert, JobHeader, Level, MeterKind, PageCount, PrintJob, RecordId, Timestamp, samples};
-use printfleet_wire::frame::{CipherSuite, FrameKey, Opener, Sealer};
+use printfleet_wire::frame::{CipherSuite, DeviceChannel, FrameKey, KeyId, Keyring, MessageKind, SenderId};
 use printfleet_wire::{Codec, protobuf};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
 const POLLS: u64 = 200;
-const DEVICE: u64 = 7;
+const DEVICE: SenderId = SenderId(7);
 
 /// One poll later: what a real agent would read from the printer (`printfleet-sources`).
 fn poll(state: &mut DeviceState, n: u64, rng: &mut ChaCha20Rng) -> Vec<PrintJob> {
@@ -67,13 +67,17 @@ fn poll(state: &mut DeviceState, n: u64, rng: &mut ChaCha20Rng) -> Vec<PrintJob>
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = ChaCha20Rng::seed_from_u64(2026);
     let mut link_rng = ChaCha20Rng::seed_from_u64(11);
-    // Per-device keys come from printfleet-auth (one-shot mode) in a deployment.
-    let key = FrameKey::new(&[0x5a; 32])?;
-    let suite = CipherSuite::Aes128CbcHmacSha256;
-    let mut agent_sealer = Sealer::new(DEVICE, 1, &key, suite);
-    let mut agent_opener = Opener::new(0, 1, &key, suite);
-    let mut portal_sealer = Sealer::new(0, 1, &key, suite);
-    let mut portal_opener = Opener::new(DEVICE, 1, &key, suite);
+    // Per-device keys come from printfleet-auth (one-shot mode) in a deployment; a fixed
+    // secret keeps this demonstration reproducible.
+    let key = FrameKey::new(&[0x5a; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256)?;
+    // The device's end: it reserves sequence numbers and would persist each reservation.
+    let mut channel = DeviceChannel::new(DEVICE, &key);
+    let reservation = channel.reserve();
+    // (A real agent writes `reservation.checkpoint()` to storage here.)
+    channel.reservation_saved(reservation)?;
+    // The portal's end: one keyring for every device's keys and replay windows.
+    let mut keyring = Keyring::new();
+    keyring.insert(DEVICE, &key)?;
 
     let mut device = DeviceState::from(&samples::office_laser());
     let mut agent = Agent::new();
@@ -99,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut payload = Vec::new();
         protobuf::encode_update(&update, &mut payload)?;
         let mut frame = Vec::new();
-        agent_sealer.seal(Codec::Protobuf, &payload, now, &mut rng, &mut frame)?;
+        channel.seal(MessageKind::Update, Codec::Protobuf, &payload, now, &mut rng, &mut frame)?;
         // What the state change alone costs: the update without its job events, unframed.
         let mut change = Vec::new();
         protobuf::encode_update(&Update { events: Vec::new(), ..update.clone() }, &mut change)?;
@@ -118,7 +122,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Portal: open, decode, apply, answer.
         while let Some(frame) = to_portal.pop_front() {
             let mut payload = Vec::new();
-            let Ok(_) = portal_opener.open(&frame, now, &mut payload) else { continue }; // a replayed copy
+            // A replayed copy is refused here.
+            let Ok(request) = keyring.open(&frame, &[MessageKind::Update], now, &mut payload) else { continue };
             let update: Update = protobuf::decode_update(&payload)?;
             let reply = portal.receive(&update);
             if let Reply::Resync { .. } = reply {
@@ -127,14 +132,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut bytes = Vec::new();
             protobuf::encode_reply(&reply, &mut bytes)?;
             let mut frame = Vec::new();
-            portal_sealer.seal(Codec::Protobuf, &bytes, now, &mut rng, &mut frame)?;
+            keyring.seal_reply(&request, Codec::Protobuf, &bytes, now, &mut rng, &mut frame)?;
             deliver(&mut to_agent, frame, lossy, &mut link_rng, &mut lost);
         }
 
         // Agent: open the replies.
         while let Some(frame) = to_agent.pop_front() {
             let mut payload = Vec::new();
-            if agent_opener.open(&frame, now, &mut payload).is_ok() {
+            if channel.open_reply(&frame, now, &mut payload).is_ok() {
                 agent.on_reply(&protobuf::decode_reply(&payload)?);
             }
         }

@@ -23,7 +23,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use hmac::{Hmac, Mac};
 use printfleet_schema::Timestamp;
 use printfleet_wire::Codec;
-use printfleet_wire::frame::{CipherSuite, FrameKey, Opener, Sealer};
+use printfleet_wire::frame::{CipherSuite, DeviceChannel, FrameKey, KeyId, Keyring, MessageKind, SenderId};
 use sha2::Sha256;
 
 const SIZES: [usize; 4] = [256, 1024, 16 * 1024, 64 * 1024];
@@ -78,7 +78,7 @@ impl Bare {
 
 fn frames(c: &mut Criterion) {
     let now = Timestamp::from_unix_millis(1_793_610_000_000).unwrap();
-    let key = FrameKey::new(&[0x42; 32]).unwrap();
+    let key = FrameKey::new(&[0x42; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
     let fernet = fernet::Fernet::new(&fernet::Fernet::generate_key()).unwrap();
     let bare = Bare::new();
     for size in SIZES {
@@ -86,36 +86,49 @@ fn frames(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("frame_{size}"));
         group.throughput(Throughput::Bytes(size as u64));
 
-        let suite = CipherSuite::Aes128CbcHmacSha256;
-        let mut sealer = Sealer::new(1, 1, &key, suite).with_compression(false);
+        let sealer_for = || {
+            let mut d = DeviceChannel::new(SenderId(1), &key);
+            let r = d.reserve_block(u64::MAX / 2);
+            d.reservation_saved(r).unwrap();
+            d.set_compression(false);
+            d
+        };
+        let opener_for = || {
+            let mut ring = Keyring::new();
+            ring.insert(SenderId(1), &key).unwrap();
+            ring
+        };
+        let mut sealer = sealer_for();
         let mut rng = Rng(1);
         let mut frame = Vec::with_capacity(size + 128);
         group.bench_function(BenchmarkId::new("seal", "printfleet"), |b| {
             b.iter(|| {
                 frame.clear();
-                sealer.seal(Codec::Protobuf, black_box(&payload), now, &mut rng, &mut frame).unwrap();
+                sealer
+                    .seal(MessageKind::Report, Codec::Protobuf, black_box(&payload), now, &mut rng, &mut frame)
+                    .unwrap();
             })
         });
         // Open needs a fresh sequence number each time: pre-seal a batch, reopen with a fresh
         // window per batch (the window check is part of what is measured).
         let mut batch = Vec::new();
-        let mut s = Sealer::new(1, 1, &key, suite).with_compression(false);
+        let mut s = sealer_for();
         for _ in 0..256 {
             let mut f = Vec::new();
-            s.seal(Codec::Protobuf, &payload, now, &mut rng, &mut f).unwrap();
+            s.seal(MessageKind::Report, Codec::Protobuf, &payload, now, &mut rng, &mut f).unwrap();
             batch.push(f);
         }
         let mut out = Vec::with_capacity(size + 32);
-        let mut opener = Opener::new(1, 1, &key, suite);
+        let mut opener = opener_for();
         let mut i = 0;
         group.bench_function(BenchmarkId::new("open", "printfleet"), |b| {
             b.iter(|| {
                 if i == batch.len() {
                     i = 0;
-                    opener = Opener::new(1, 1, &key, suite);
+                    opener = opener_for();
                 }
                 out.clear();
-                opener.open(black_box(&batch[i]), now, &mut out).unwrap();
+                opener.open(black_box(&batch[i]), &[MessageKind::Report], now, &mut out).unwrap();
                 i += 1;
             })
         });

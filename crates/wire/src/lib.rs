@@ -63,6 +63,9 @@ use core::fmt;
 
 pub use error::{Error, ProtobufError, XmlError};
 use printfleet_schema::DeviceReport;
+/// The `rand_core` version this crate's API takes random generators from (0.10): implement or
+/// import `CryptoRng` from here to be sure the versions agree.
+pub use rand_core;
 
 /// One of the three encodings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -25,6 +25,26 @@ pub(crate) const TAG_LEN: usize = 16;
 /// HKDF salt: a fixed label, so keys derived for frames never equal keys derived for anything else.
 const HKDF_SALT: &[u8] = b"printfleet frame v1";
 
+/// Which way a frame travels. Each direction has its own keys (bound into the derivation), so a
+/// frame sent one way never opens the other way: a portal's reply reflected back to the portal
+/// fails authentication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Direction {
+    /// From the device (or collector) to the portal: reports and updates.
+    DeviceToPortal,
+    /// From the portal to the device: replies.
+    PortalToDevice,
+}
+
+impl Direction {
+    pub(crate) const fn byte(self) -> u8 {
+        match self {
+            Self::DeviceToPortal => 0x01,
+            Self::PortalToDevice => 0x02,
+        }
+    }
+}
+
 /// Which block cipher a frame uses. The MAC is HMAC-SHA256 in both cases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -75,13 +95,17 @@ pub(crate) fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) 
 }
 
 impl KeyState {
-    /// Derives the encryption and MAC keys from the shared key (docs/wire-format.md, "Keys"):
-    /// `HKDF-SHA256(salt = "printfleet frame v1", ikm = shared key, info = label || suite || key id)`
-    /// with labels `enc` and `mac`.
-    pub(crate) fn derive(shared: &[u8], key_id: u32, suite: CipherSuite) -> Self {
-        let mut info = [0u8; 8];
-        info[3] = suite.flag();
-        info[4..].copy_from_slice(&key_id.to_be_bytes());
+    /// Derives the encryption and MAC keys of one direction from the shared key
+    /// (docs/wire-format.md §5.2):
+    /// `HKDF-SHA256(salt = "printfleet frame v1", ikm = shared key,
+    /// info = label || direction || suite || key id)` with labels `enc` and `mac`, the direction
+    /// byte 0x01 (device to portal) or 0x02 (portal to device), the suite byte 0x00 (AES-128) or
+    /// 0x01 (AES-256) and the key id as 4 bytes big-endian: 9 bytes of info.
+    pub(crate) fn derive(shared: &[u8], key_id: u32, suite: CipherSuite, direction: Direction) -> Self {
+        let mut info = [0u8; 9];
+        info[3] = direction.byte();
+        info[4] = suite.flag();
+        info[5..].copy_from_slice(&key_id.to_be_bytes());
         let mut enc = Zeroizing::new([0u8; 32]);
         let mut mac = Zeroizing::new([0u8; 32]);
         info[..3].copy_from_slice(b"enc");
@@ -250,7 +274,7 @@ mod tests {
     #[test]
     fn padded_encryption_round_trips_and_checks_tags() {
         for suite in [CipherSuite::Aes128CbcHmacSha256, CipherSuite::Aes256CbcHmacSha256] {
-            let k = KeyState::derive(b"0123456789abcdef", 7, suite);
+            let k = KeyState::derive(b"0123456789abcdef", 7, suite, Direction::DeviceToPortal);
             for len in [0usize, 1, 15, 16, 17, 100] {
                 let mut buf = vec![0xa5u8; len + 16];
                 let ct = k.encrypt(&[9; 16], &mut buf, len).unwrap();
@@ -262,10 +286,15 @@ mod tests {
             assert!(k.verify(b"header and ciphertext", &tag));
             assert!(!k.verify(b"header and ciphertexT", &tag));
         }
-        // Key id and suite separate the derived keys.
-        let a = KeyState::derive(b"shared", 1, CipherSuite::Aes128CbcHmacSha256).tag(b"x");
-        let b = KeyState::derive(b"shared", 2, CipherSuite::Aes128CbcHmacSha256).tag(b"x");
-        let c = KeyState::derive(b"shared", 1, CipherSuite::Aes256CbcHmacSha256).tag(b"x");
-        assert!(a != b && a != c && b != c);
+        // Key id, suite and direction separate the derived keys.
+        let d2p = Direction::DeviceToPortal;
+        let a = KeyState::derive(b"shared", 1, CipherSuite::Aes128CbcHmacSha256, d2p).tag(b"x");
+        let b = KeyState::derive(b"shared", 2, CipherSuite::Aes128CbcHmacSha256, d2p).tag(b"x");
+        let c = KeyState::derive(b"shared", 1, CipherSuite::Aes256CbcHmacSha256, d2p).tag(b"x");
+        let d = KeyState::derive(b"shared", 1, CipherSuite::Aes128CbcHmacSha256, Direction::PortalToDevice).tag(b"x");
+        let all = [a, b, c, d];
+        for (i, x) in all.iter().enumerate() {
+            assert!(all[i + 1..].iter().all(|y| y != x), "derived keys collide");
+        }
     }
 }

@@ -5,26 +5,42 @@
 
 use printfleet_schema::Timestamp;
 
-use super::{FrameHeader, FrameKey, FrameReader, HEADER_LEN, IV_LEN, KeyState, Opener, from_base64};
+use super::{
+    CipherSuite, Direction, FrameHeader, FrameKey, FrameReader, HEADER_LEN, IV_LEN, KeyId, Keyring, MessageKind,
+    OpenLimits, SenderId, from_base64,
+};
 use crate::roundtrip::decode_then_roundtrip;
 
-/// The key the fuzz targets seal and open with: bytes 00..1f, as in the golden frames.
-fn test_key() -> FrameKey {
-    let bytes: [u8; 32] = core::array::from_fn(|i| u8::try_from(i).unwrap_or(0));
-    FrameKey(zeroize::Zeroizing::new(bytes.to_vec()))
+/// Every kind, for receivers that accept anything authentic.
+const ANY_KIND: [MessageKind; 3] = [MessageKind::Report, MessageKind::Update, MessageKind::Reply];
+
+/// The secret the fuzz targets seal and open with, as in the golden frames: bytes 00..1f for
+/// AES-128, 20..3f for AES-256 (testdata/frames/README.md), under whatever key id the header
+/// names.
+fn test_key(key_id: KeyId, suite: CipherSuite) -> FrameKey {
+    let first = if suite == CipherSuite::Aes128CbcHmacSha256 { 0 } else { 0x20 };
+    let bytes: [u8; 32] = core::array::from_fn(|i| u8::try_from(i).unwrap_or(0).wrapping_add(first));
+    FrameKey { secret: zeroize::Zeroizing::new(bytes.to_vec()), key_id, suite }
+}
+
+fn keyring(sender: SenderId, key: &FrameKey, max_payload: usize) -> Keyring {
+    let mut ring = Keyring::new();
+    let _ = ring.insert(sender, key);
+    ring.set_limits(OpenLimits { max_payload, ..OpenLimits::default() });
+    ring
 }
 
 /// Arbitrary bytes as a frame, a stream and base64 text: must be rejected or accepted cleanly.
 pub fn open_arbitrary(data: &[u8]) {
-    let key = test_key();
     let now = Timestamp::UNIX_EPOCH;
     if let Ok(h) = FrameHeader::peek(data) {
-        let mut opener = Opener::new(h.sender_id, h.key_id, &key, h.suite);
+        let mut ring = keyring(h.sender_id, &test_key(h.key_id, h.suite), super::DEFAULT_MAX_PAYLOAD_BYTES);
         let mut out = Vec::new();
-        let _ = opener.open(data, h.timestamp, &mut out);
+        let _ = ring.open(data, &ANY_KIND, h.timestamp, &mut out);
     }
-    let _ = Opener::new(1, 1, &key, super::CipherSuite::Aes128CbcHmacSha256).open(data, now, &mut Vec::new());
-    let mut reader = FrameReader::with_limit(1 << 16);
+    let key = test_key(KeyId(1), CipherSuite::Aes128CbcHmacSha256);
+    let _ = keyring(SenderId(1), &key, super::DEFAULT_MAX_PAYLOAD_BYTES).open(data, &ANY_KIND, now, &mut Vec::new());
+    let mut reader = FrameReader::new();
     for chunk in data.chunks(7) {
         if reader.push(chunk).is_err() {
             break;
@@ -34,7 +50,7 @@ pub fn open_arbitrary(data: &[u8]) {
     let _ = from_base64(&String::from_utf8_lossy(data));
 }
 
-/// `data` is a 31-byte header followed by a plaintext: seals it (correct IV, padding and tag under
+/// `data` is a 32-byte header followed by a plaintext: seals it (correct IV, padding and tag under
 /// the test key, for whatever the header says), so that mutations reach decryption, the
 /// decompressor and the decoders; then opens it and, if it opens, checks that the payload's codec
 /// either rejects it or round-trips it. An `Err` is a bug.
@@ -45,8 +61,8 @@ pub fn open_resealed(data: &[u8]) -> Result<(), String> {
     let Ok(h) = FrameHeader::peek(header) else {
         return Ok(());
     };
-    let key = test_key();
-    let keys = KeyState::derive(&key.0, h.key_id, h.suite);
+    let key = test_key(h.key_id, h.suite);
+    let keys = key.keys(Direction::DeviceToPortal);
     let iv = [0x5a; IV_LEN];
     let mut frame = Vec::with_capacity(HEADER_LEN + IV_LEN + plaintext.len() + 32);
     frame.extend_from_slice(header);
@@ -59,9 +75,9 @@ pub fn open_resealed(data: &[u8]) -> Result<(), String> {
     let tag = keys.tag(&frame);
     frame.extend_from_slice(&tag);
 
-    let mut opener = Opener::new(h.sender_id, h.key_id, &key, h.suite).with_max_payload(1 << 20);
+    let mut ring = keyring(h.sender_id, &key, 1 << 20);
     let mut out = Vec::new();
-    match opener.open(&frame, h.timestamp, &mut out) {
+    match ring.open(&frame, &ANY_KIND, h.timestamp, &mut out) {
         Ok(opened) => {
             if opened != h {
                 return Err(format!("opened header {opened:?} differs from sealed {h:?}"));

@@ -1,79 +1,128 @@
-//! Sealed frames: what crosses the network. A frame carries one encoded report, optionally
-//! compressed with a preset dictionary, encrypted with AES-CBC and authenticated with
-//! HMAC-SHA256, encrypt-then-MAC; its header (codec, key id, sender, sequence number, time) is
-//! authenticated too. `docs/wire-format.md` ("Sealed frames") specifies it byte by byte.
+//! Sealed frames: what crosses the network. A frame carries one encoded message (a report, an
+//! update or a reply), optionally compressed with a preset dictionary, encrypted with AES-CBC and
+//! authenticated with HMAC-SHA256, encrypt-then-MAC; its header (codec, message kind, key id,
+//! sender, sequence number, time) is authenticated too. `docs/wire-format.md` ("Sealed frames")
+//! specifies it byte by byte.
 //!
-//! Sans-IO: the caller supplies the time and the random generator, and moves the bytes.
+//! The integrator never handles a raw key, IV or sequence number. Three objects own all the
+//! state, one for each place a frame is sealed or opened:
+//!
+//! * [`DeviceChannel`]: the device's (or collector's) end. Seals reports and updates under its
+//!   own sequence numbers, which it never reuses: for a long-lived key it reserves blocks of
+//!   numbers, and the caller must persist each [`Reservation`] before the channel seals under it
+//!   ([`DeviceChannel::restore`] starts after the last one saved). Opens only replies to frames
+//!   it sent, each once.
+//! * [`Keyring`]: the portal's end for one-shot frames from many devices. One replay window per
+//!   (sender, key id), exported and restored explicitly ([`KeyringState`], [`WindowState`]) so
+//!   that a restart does not reopen replays. Seals each reply bound to the frame it answers.
+//! * [`PortalChannel`]: the portal's end of one authenticated session ([`SessionKey`]).
+//!
+//! Each direction has its own keys (the direction is bound into the key derivation): a frame the
+//! portal sealed does not open at the portal, and a device's frame does not pass as a reply.
+//!
+//! Sans-IO: the caller supplies the time and the random generator ([`OsRng`] reads the
+//! operating system's), and moves the bytes.
 //!
 //! ```
 //! use printfleet_wire::Codec;
-//! use printfleet_wire::frame::{CipherSuite, FrameKey, Opener, Sealer};
+//! use printfleet_wire::frame::{
+//!     CipherSuite, DeviceChannel, FrameKey, KeyId, Keyring, MessageKind, OsRng, SenderId,
+//! };
 //! use printfleet_schema::Timestamp;
-//! use rand_chacha::rand_core::SeedableRng;
-//! // Any `rand_core::CryptoRng`; seed it from the OS (`getrandom`) in real code.
-//! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
-//!
-//! let key = FrameKey::new(&[0x42; 32])?;
+//! let mut rng = OsRng::default();
 //! let now = Timestamp::from_unix_millis(1_793_610_000_000)?;
-//! let mut sealer = Sealer::new(7, 1, &key, CipherSuite::Aes128CbcHmacSha256);
-//! let mut opener = Opener::new(7, 1, &key, CipherSuite::Aes128CbcHmacSha256);
 //!
-//! let report = printfleet_schema::samples::office_laser();
-//! let payload = Codec::Protobuf.encode_to_vec(&report)?;
+//! // One key: secret, key id and cipher suite together (from provisioning, never from a literal).
+//! let mut secret = [0u8; 32];
+//! rand_core::Rng::fill_bytes(&mut rng, &mut secret);
+//! let key = FrameKey::new(&secret, KeyId(7), CipherSuite::Aes128CbcHmacSha256)?;
+//! let sender = SenderId(0x0102_0304_0506_0708);
+//!
+//! // The device: reserve sequence numbers, persist the reservation, then seal.
+//! let mut device = DeviceChannel::new(sender, &key);
+//! let reservation = device.reserve();
+//! // ... write `reservation.checkpoint()` to durable storage here, then:
+//! device.reservation_saved(reservation)?;
+//! let payload = Codec::Protobuf.encode_to_vec(&printfleet_schema::samples::office_laser())?;
 //! let mut frame = Vec::new();
-//! sealer.seal(Codec::Protobuf, &payload, now, &mut rng, &mut frame)?;
+//! device.seal(MessageKind::Report, Codec::Protobuf, &payload, now, &mut rng, &mut frame)?;
 //!
+//! // The portal: one keyring for every device's keys and replay windows.
+//! let mut portal = Keyring::new();
+//! portal.insert(sender, &key)?;
 //! let mut opened = Vec::new();
-//! let header = opener.open(&frame, now, &mut opened)?;
-//! assert_eq!(header.codec, Codec::Protobuf);
-//! assert_eq!(Codec::Protobuf.decode(&opened)?, report);
+//! let header = portal.open(&frame, &[MessageKind::Report], now, &mut opened)?;
+//! assert_eq!(opened, payload);
 //!
-//! // The same frame again is a replay; a flipped bit fails authentication. The peer learns only
-//! // "rejected"; the reason is for local logs.
-//! assert!(opener.open(&frame, now, &mut Vec::new()).is_err());
-//! frame[40] ^= 1;
-//! let err = opener.open(&frame, now, &mut Vec::new()).unwrap_err();
+//! // The same frame again is a replay. The peer learns only "rejected".
+//! let err = portal.open(&frame, &[MessageKind::Report], now, &mut Vec::new()).unwrap_err();
 //! assert_eq!(err.to_string(), "frame rejected");
+//!
+//! // The reply is bound to the frame it answers, and opens at the device once.
+//! let mut reply = Vec::new();
+//! portal.seal_reply(&header, Codec::Protobuf, b"ack", now, &mut rng, &mut reply)?;
+//! let mut answer = Vec::new();
+//! device.open_reply(&reply, now, &mut answer)?;
+//! assert_eq!(answer, b"ack");
+//! assert!(device.open_reply(&reply, now, &mut Vec::new()).is_err());
+//! // A reply reflected back to the portal does not open there.
+//! assert!(portal.open(&reply, &[MessageKind::Reply], now, &mut Vec::new()).is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Security
 //! * Confidentiality and integrity of the payload and the header against anyone without the
-//!   shared key; replay protection per (sender, key) within [`REPLAY_WINDOW`] frames and the
-//!   clock-skew tolerance; key rotation with an overlap (current and previous key).
+//!   shared key; a key is a secret, a key id and a cipher suite together, and a frame opens only
+//!   under the suite and key id it names. Replay protection per (sender, key id) within
+//!   [`REPLAY_WINDOW`] frames and the clock-skew tolerance, across restarts of either end as long
+//!   as the caller persists what the API hands it; key rotation with an overlap.
 //! * No forward secrecy: whoever obtains the shared key can read recorded frames.
 //! * Compress-then-encrypt leaks information through the length of the frame (CRIME, BREACH): if
 //!   a frame could mix attacker-chosen text (a job name) with a secret the attacker wants to
 //!   learn, and the attacker can see many frame lengths, turn compression off
-//!   ([`Sealer::with_compression`]). Printer telemetry rarely has such a secret in the payload;
-//!   the choice is the integrator's.
+//!   ([`DeviceChannel::set_compression`]). Printer telemetry rarely has such a secret in the
+//!   payload; the choice is the integrator's.
 //! * The random generator must be a CSPRNG: an IV that repeats or can be predicted weakens CBC.
+//!   Use [`OsRng`] unless the platform gives a better one.
 
+mod channel;
 mod compress;
 mod crypto;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod keyring;
 mod replay;
+mod seal;
 mod stream;
 
 use core::fmt;
 
 use printfleet_schema::{DurationMs, Timestamp};
-use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
+pub use channel::{DeviceChannel, MAX_OUTSTANDING_REPLIES, PortalChannel, SessionKey};
 pub use crypto::CipherSuite;
-use crypto::{IV_LEN, KeyState, TAG_LEN};
-pub use replay::{REPLAY_WINDOW, ReplayWindow};
-pub use stream::{FrameReader, StreamError, from_base64, to_base64, write_length_prefixed};
+use crypto::{Direction, IV_LEN, KeyState, TAG_LEN};
+pub use keyring::{Keyring, KeyringError, KeyringState};
+pub use replay::{REPLAY_WINDOW, WindowState};
+pub use seal::{CheckpointError, DEFAULT_RESERVATION_BLOCK, Reservation, SealError, SealerCheckpoint};
+pub use stream::{
+    FrameReader, MAX_UNAUTHENTICATED_FRAME_BYTES, StreamError, from_base64, to_base64, write_length_prefixed,
+};
 
 use crate::Codec;
+
+/// The operating system's random generator (`getrandom`), as a [`rand_core::CryptoRng`]: what
+/// every IV, key and nonce should be drawn from unless the platform gives a better source. It
+/// panics only if the operating system cannot supply randomness at all, where nothing secure
+/// can be done.
+pub type OsRng = rand_core::UnwrapErr<getrandom::SysRng>;
 
 /// Frame format version (byte 0).
 pub const VERSION: u8 = 0x01;
 /// Bytes of the header before the IV.
-pub const HEADER_LEN: usize = 31;
+pub const HEADER_LEN: usize = 32;
 /// Bytes a frame adds besides padding: header, IV and tag.
 pub const OVERHEAD: usize = HEADER_LEN + IV_LEN + TAG_LEN;
 /// The shortest valid frame: one block of ciphertext.
@@ -82,53 +131,141 @@ pub const MIN_FRAME_BYTES: usize = OVERHEAD + 16;
 /// with some to spare.
 pub const MAX_FRAME_BYTES: usize = 16 << 20;
 /// Default cap on a frame's payload after decompression ("a few MiB"; the largest valid
-/// protobuf report is 4 MiB).
+/// protobuf report is 4 MiB). It applies to uncompressed payloads too.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 4 << 20;
 /// Default tolerance between a frame's timestamp and the receiver's clock: printer clocks drift
-/// by hours, and the sequence number is the primary defence against replay.
+/// by hours, and the sequence number is the primary defence against replay. A difference equal
+/// to the tolerance is accepted.
 pub const DEFAULT_CLOCK_SKEW: DurationMs = DurationMs(24 * 60 * 60 * 1000);
 /// Payloads shorter than this are never compressed: DEFLATE cannot win on them.
 pub const MIN_COMPRESS_BYTES: usize = 64;
 
-/// The shared secret from which a frame's keys are derived (16 to 64 bytes).
-///
-/// Zeroised on drop; `Debug` does not show it; deliberately not `PartialEq` (compare keys, if
-/// ever, in constant time).
-pub struct FrameKey(Zeroizing<Vec<u8>>);
+/// Who sent a frame: the device a conversation is about, in both directions (the direction is
+/// bound into the keys, not the header). In session mode it is derived from the authenticated
+/// device name (`printfleet-auth`); in one-shot mode it is provisioned with the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SenderId(pub u64);
 
-impl FrameKey {
-    /// Shortest accepted key, in bytes.
-    pub const MIN_LEN: usize = 16;
-    /// Longest accepted key, in bytes.
-    pub const MAX_LEN: usize = 64;
+impl fmt::Display for SenderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
 
-    /// Wraps 32 bytes of key material (always a valid length).
-    pub fn from_array(bytes: &[u8; 32]) -> Self {
-        Self(Zeroizing::new(bytes.to_vec()))
+/// Which of a sender's keys sealed a frame (one-shot mode: the key epoch; session mode: the
+/// session id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct KeyId(pub u32);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a frame's payload is (header byte 3). A receiver says which kinds it expects and
+/// refuses the others, so that the same bytes cannot be taken for another message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageKind {
+    /// A full `DeviceReport` (0x01).
+    Report,
+    /// A change-detection `Update` (0x02, `printfleet-diff`).
+    Update,
+    /// A `Reply` to an update or a report (0x03).
+    Reply,
+}
+
+impl MessageKind {
+    /// The header byte.
+    pub const fn byte(self) -> u8 {
+        match self {
+            Self::Report => 0x01,
+            Self::Update => 0x02,
+            Self::Reply => 0x03,
+        }
     }
 
-    /// Wraps key material; an error outside [`FrameKey::MIN_LEN`]..=[`FrameKey::MAX_LEN`].
-    pub fn new(bytes: &[u8]) -> Result<Self, KeyLengthError> {
-        if (Self::MIN_LEN..=Self::MAX_LEN).contains(&bytes.len()) {
-            Ok(Self(Zeroizing::new(bytes.to_vec())))
-        } else {
-            Err(KeyLengthError { len: bytes.len() })
+    /// The kind a header byte names, if it is one this version knows (0x00 and 0x04 to 0xff are
+    /// reserved).
+    pub const fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            0x01 => Some(Self::Report),
+            0x02 => Some(Self::Update),
+            0x03 => Some(Self::Reply),
+            _ => None,
         }
+    }
+}
+
+/// A frame key: the shared secret (16 to 64 bytes), the key id it is known by and the cipher
+/// suite it is used with, bound together so that one secret never serves two suites or two ids
+/// by accident. The keys of each direction are derived from it (`docs/wire-format.md` §5.2).
+///
+/// Zeroised on drop; `Debug` does not show the secret; deliberately not `PartialEq`.
+pub struct FrameKey {
+    secret: Zeroizing<Vec<u8>>,
+    key_id: KeyId,
+    suite: CipherSuite,
+}
+
+impl FrameKey {
+    /// Shortest accepted secret, in bytes.
+    pub const MIN_LEN: usize = 16;
+    /// Longest accepted secret, in bytes.
+    pub const MAX_LEN: usize = 64;
+
+    /// A key from secret material; an error if it is outside
+    /// [`FrameKey::MIN_LEN`]..=[`FrameKey::MAX_LEN`] bytes.
+    pub fn new(secret: &[u8], key_id: KeyId, suite: CipherSuite) -> Result<Self, KeyError> {
+        if secret.len() < Self::MIN_LEN {
+            return Err(KeyError::TooShort { len: secret.len() });
+        }
+        if secret.len() > Self::MAX_LEN {
+            return Err(KeyError::TooLong { len: secret.len() });
+        }
+        Ok(Self { secret: Zeroizing::new(secret.to_vec()), key_id, suite })
+    }
+
+    /// The key id.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// The cipher suite.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    fn keys(&self, direction: Direction) -> KeyState {
+        KeyState::derive(&self.secret, self.key_id.0, self.suite, direction)
     }
 }
 
 impl fmt::Debug for FrameKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FrameKey(<redacted>)")
+        f.debug_struct("FrameKey").field("key_id", &self.key_id).field("suite", &self.suite).finish_non_exhaustive()
     }
 }
 
-/// A key of the wrong length.
+/// Why key material was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("frame keys are 16 to 64 bytes, not {len}")]
-pub struct KeyLengthError {
-    /// The length given.
-    pub len: usize,
+#[non_exhaustive]
+pub enum KeyError {
+    /// Fewer than [`FrameKey::MIN_LEN`] bytes: too weak.
+    #[error("frame key secrets are at least 16 bytes, not {len}")]
+    TooShort {
+        /// The length given.
+        len: usize,
+    },
+    /// More than [`FrameKey::MAX_LEN`] bytes.
+    #[error("frame key secrets are at most 64 bytes, not {len}")]
+    TooLong {
+        /// The length given.
+        len: usize,
+    },
 }
 
 /// How a frame's payload is compressed (flag bits 2-3).
@@ -152,13 +289,16 @@ pub struct FrameHeader {
     pub dictionary: u8,
     /// Cipher and MAC.
     pub suite: CipherSuite,
+    /// What the payload is.
+    pub kind: MessageKind,
     /// Which of the sender's keys sealed it.
-    pub key_id: u32,
-    /// Who sent it.
-    pub sender_id: u64,
-    /// The sender's sequence number for this key.
+    pub key_id: KeyId,
+    /// Who the frame is from (or, for a reply, who it is for).
+    pub sender_id: SenderId,
+    /// The sender's sequence number for this key (a reply carries the number of the frame it
+    /// answers). Never 0.
     pub sequence: u64,
-    /// When the sender sealed it, by the sender's clock.
+    /// When it was sealed, by the sealer's clock.
     pub timestamp: Timestamp,
 }
 
@@ -183,18 +323,19 @@ impl FrameHeader {
         out.push(VERSION);
         out.push(self.flags());
         out.push(self.dictionary);
-        out.extend_from_slice(&self.key_id.to_be_bytes());
-        out.extend_from_slice(&self.sender_id.to_be_bytes());
+        out.push(self.kind.byte());
+        out.extend_from_slice(&self.key_id.0.to_be_bytes());
+        out.extend_from_slice(&self.sender_id.0.to_be_bytes());
         out.extend_from_slice(&self.sequence.to_be_bytes());
         out.extend_from_slice(&self.timestamp.unix_millis().to_be_bytes());
     }
 
     /// Parses the header at the start of `frame`, checking only its own syntax: the header is
-    /// **not authenticated** until [`Opener::open`] succeeds. Use it to route a frame (pick the
-    /// opener of `sender_id`), never to act on it.
+    /// **not authenticated** until the frame opens. Use it to route a frame (pick the key of
+    /// `sender_id`), never to act on it.
     pub fn peek(frame: &[u8]) -> Result<Self, Rejected> {
         let h: &[u8; HEADER_LEN] = frame.first_chunk().ok_or(Rejected(RejectReason::Length))?;
-        let [version, flags, dictionary, k0, k1, k2, k3, rest @ ..] = *h;
+        let [version, flags, dictionary, kind, k0, k1, k2, k3, rest @ ..] = *h;
         if version != VERSION {
             return Err(Rejected(RejectReason::Version));
         }
@@ -212,6 +353,7 @@ impl FrameHeader {
             1 if dictionary == 0 || compress::dictionary(dictionary).is_some() => Compression::Deflate,
             _ => return Err(Rejected(RejectReason::Flags)),
         };
+        let kind = MessageKind::from_byte(kind).ok_or(Rejected(RejectReason::Flags))?;
         let word = |i: usize| -> u64 {
             let mut b = [0u8; 8];
             if let Some(src) = rest.get(i..i.saturating_add(8)) {
@@ -219,16 +361,37 @@ impl FrameHeader {
             }
             u64::from_be_bytes(b)
         };
+        let sequence = word(8);
+        if sequence == 0 {
+            return Err(Rejected(RejectReason::Flags));
+        }
         Ok(Self {
             codec,
             compression,
             dictionary,
             suite: CipherSuite::from_flag((flags >> 4) & 1),
-            key_id: u32::from_be_bytes([k0, k1, k2, k3]),
-            sender_id: word(0),
-            sequence: word(8),
+            kind,
+            key_id: KeyId(u32::from_be_bytes([k0, k1, k2, k3])),
+            sender_id: SenderId(word(0)),
+            sequence,
             timestamp: Timestamp::from_unix_millis(word(16)).map_err(|_| Rejected(RejectReason::Flags))?,
         })
+    }
+}
+
+/// Limits a receiver applies to frames it opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenLimits {
+    /// Cap on a payload after decompression (default [`DEFAULT_MAX_PAYLOAD_BYTES`]).
+    pub max_payload: usize,
+    /// Tolerance between a frame's timestamp and the receiver's clock, inclusive (default
+    /// [`DEFAULT_CLOCK_SKEW`]).
+    pub clock_skew: DurationMs,
+}
+
+impl Default for OpenLimits {
+    fn default() -> Self {
+        Self { max_payload: DEFAULT_MAX_PAYLOAD_BYTES, clock_skew: DEFAULT_CLOCK_SKEW }
     }
 }
 
@@ -241,16 +404,20 @@ pub enum RejectReason {
     Length,
     /// An unknown format version.
     Version,
-    /// Reserved flag bits set, an unknown codec, compression or dictionary, a timestamp out of
-    /// range.
+    /// Reserved flag bits set, an unknown codec, compression, dictionary or message kind,
+    /// sequence number 0, a timestamp out of range.
     Flags,
-    /// A sender this opener is not for.
+    /// A sender this receiver holds no key for.
     UnknownSender,
-    /// A key id this opener does not hold, or a suite other than the key's.
+    /// A key id this receiver does not hold for the sender, or a suite other than the key's.
     UnknownKey,
-    /// The tag does not match: the frame was altered or sealed under another key.
+    /// The tag does not match: the frame was altered, sealed under another key, or sent the
+    /// other way (a reflected frame).
     Authentication,
-    /// A sequence number already seen, or older than the replay window.
+    /// An authentic frame of a kind the receiver did not expect.
+    UnexpectedKind,
+    /// A sequence number already seen, older than the replay window, or (for a reply) not one
+    /// the device is waiting for.
     Replay,
     /// A timestamp further from the receiver's clock than the tolerance.
     ClockSkew,
@@ -262,9 +429,10 @@ pub enum RejectReason {
     TooLarge,
 }
 
-/// A frame was rejected. Its message is the same whatever the reason, so that a peer learns
-/// nothing from it (no padding or MAC oracle); [`Rejected::reason`] tells local logs why.
-#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// A frame was rejected. Its message (`Display`, "frame rejected") is the same whatever the
+/// reason, so that a peer told it learns nothing (no padding or MAC oracle); `Debug` and
+/// [`Rejected::reason`] show the reason, for local logs only: never send either to the peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("frame rejected")]
 pub struct Rejected(RejectReason);
 
@@ -272,335 +440,5 @@ impl Rejected {
     /// Why, for local logs. Never send this to the peer.
     pub fn reason(&self) -> RejectReason {
         self.0
-    }
-}
-
-impl fmt::Debug for Rejected {
-    /// Opaque too, in case a `Debug` ends up in a reply; use [`Rejected::reason`] to log.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Rejected")
-    }
-}
-
-/// Why sealing failed (a local error: nothing was sent).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SealError {
-    /// The payload would make the frame longer than [`MAX_FRAME_BYTES`].
-    #[error("payload of {len} bytes is too large for a frame")]
-    TooLarge {
-        /// The payload's length.
-        len: usize,
-    },
-    /// The sequence numbers of this key are used up: rotate the key.
-    #[error("sequence numbers exhausted; rotate the key")]
-    SequenceExhausted,
-}
-
-/// Seals frames for one sender under one key. Keeps the sender's sequence number and reusable
-/// buffers, so that sealing into a reused output buffer does not allocate.
-pub struct Sealer {
-    sender_id: u64,
-    key_id: u32,
-    suite: CipherSuite,
-    keys: KeyState,
-    next_sequence: u64,
-    compress: bool,
-    compressor: Option<compress::Compressor>,
-    scratch: Vec<u8>,
-}
-
-impl fmt::Debug for Sealer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sealer")
-            .field("sender_id", &self.sender_id)
-            .field("key_id", &self.key_id)
-            .field("suite", &self.suite)
-            .field("next_sequence", &self.next_sequence)
-            .field("compress", &self.compress)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Sealer {
-    /// A sealer for `sender_id` under `key` (known to the receiver as `key_id`), starting at
-    /// sequence number 1, compressing where it pays.
-    pub fn new(sender_id: u64, key_id: u32, key: &FrameKey, suite: CipherSuite) -> Self {
-        Self {
-            sender_id,
-            key_id,
-            suite,
-            keys: KeyState::derive(&key.0, key_id, suite),
-            next_sequence: 1,
-            compress: true,
-            compressor: None,
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Turns compression on (the default) or off. Turn it off where the length of frames must
-    /// not leak anything about their content (see the module's security notes).
-    #[must_use]
-    pub fn with_compression(mut self, on: bool) -> Self {
-        self.compress = on;
-        self
-    }
-
-    /// Starts at `sequence` (restore it from storage after a restart: a receiver refuses numbers
-    /// it has seen).
-    #[must_use]
-    pub fn starting_at(mut self, sequence: u64) -> Self {
-        self.next_sequence = sequence;
-        self
-    }
-
-    /// The sequence number the next frame will carry.
-    pub fn next_sequence(&self) -> u64 {
-        self.next_sequence
-    }
-
-    /// Appends a frame carrying `payload` (encoded with `codec`) to `out`, with a fresh IV from
-    /// `rng` and `now` as its timestamp. Returns the header it wrote.
-    pub fn seal(
-        &mut self,
-        codec: Codec,
-        payload: &[u8],
-        now: Timestamp,
-        rng: &mut impl CryptoRng,
-        out: &mut Vec<u8>,
-    ) -> Result<FrameHeader, SealError> {
-        if payload.len() > MAX_FRAME_BYTES.saturating_sub(OVERHEAD + 16) {
-            return Err(SealError::TooLarge { len: payload.len() });
-        }
-        let sequence = self.next_sequence;
-        self.next_sequence = sequence.checked_add(1).ok_or(SealError::SequenceExhausted)?;
-
-        let mut header = FrameHeader {
-            codec,
-            compression: Compression::None,
-            dictionary: 0,
-            suite: self.suite,
-            key_id: self.key_id,
-            sender_id: self.sender_id,
-            sequence,
-            timestamp: now,
-        };
-        let mut plaintext = payload;
-        if self.compress && payload.len() >= MIN_COMPRESS_BYTES {
-            let dictionary = compress::dictionary_for(codec);
-            self.scratch.clear();
-            self.scratch.reserve(compress::compress_bound(payload.len()));
-            let compressor = self.compressor.get_or_insert_with(compress::Compressor::new);
-            if compressor.compress(payload, compress::dictionary(dictionary), &mut self.scratch)
-                && self.scratch.len() < payload.len()
-            {
-                header.compression = Compression::Deflate;
-                header.dictionary = dictionary;
-                plaintext = &self.scratch;
-            }
-        }
-
-        let start = out.len();
-        // The lengths below are bounded by MAX_FRAME_BYTES (checked above), so no sum overflows.
-        out.reserve(OVERHEAD.saturating_add(plaintext.len()).saturating_add(16));
-        header.write(out);
-        let mut iv = [0u8; IV_LEN];
-        rng.fill_bytes(&mut iv);
-        out.extend_from_slice(&iv);
-        let ct_start = out.len();
-        out.extend_from_slice(plaintext);
-        out.resize(ct_start.saturating_add(plaintext.len()).saturating_add(16), 0);
-        let ct_len = self.keys.encrypt(&iv, out.get_mut(ct_start..).unwrap_or_default(), plaintext.len()).unwrap_or(0);
-        out.truncate(ct_start.saturating_add(ct_len));
-        let tag = self.keys.tag(out.get(start..).unwrap_or_default());
-        out.extend_from_slice(&tag);
-        Ok(header)
-    }
-}
-
-struct KeySlot {
-    key_id: u32,
-    suite: CipherSuite,
-    keys: KeyState,
-    window: ReplayWindow,
-}
-
-/// Opens the frames of one sender: checks them, refuses replays, decrypts and inflates.
-///
-/// Holds the sender's current key and, after [`Opener::rotate`], the previous one, each with its
-/// own replay window, so that frames sealed before a rotation still open during the overlap.
-pub struct Opener {
-    sender_id: u64,
-    current: KeySlot,
-    previous: Option<KeySlot>,
-    max_payload: usize,
-    clock_skew: DurationMs,
-    decompressor: Option<compress::Decompressor>,
-    scratch: Vec<u8>,
-}
-
-impl fmt::Debug for Opener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Opener")
-            .field("sender_id", &self.sender_id)
-            .field("current_key_id", &self.current.key_id)
-            .field("previous_key_id", &self.previous.as_ref().map(|s| s.key_id))
-            .field("max_payload", &self.max_payload)
-            .field("clock_skew", &self.clock_skew)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Opener {
-    /// An opener for the frames `sender_id` seals under `key` (`key_id`) with `suite`.
-    pub fn new(sender_id: u64, key_id: u32, key: &FrameKey, suite: CipherSuite) -> Self {
-        Self {
-            sender_id,
-            current: KeySlot {
-                key_id,
-                suite,
-                keys: KeyState::derive(&key.0, key_id, suite),
-                window: ReplayWindow::new(),
-            },
-            previous: None,
-            max_payload: DEFAULT_MAX_PAYLOAD_BYTES,
-            clock_skew: DEFAULT_CLOCK_SKEW,
-            decompressor: None,
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Caps a payload's size after decompression (default [`DEFAULT_MAX_PAYLOAD_BYTES`]).
-    #[must_use]
-    pub fn with_max_payload(mut self, bytes: usize) -> Self {
-        self.max_payload = bytes;
-        self
-    }
-
-    /// Sets the tolerance between frame timestamps and the receiver's clock (default
-    /// [`DEFAULT_CLOCK_SKEW`]).
-    #[must_use]
-    pub fn with_clock_skew(mut self, skew: DurationMs) -> Self {
-        self.clock_skew = skew;
-        self
-    }
-
-    /// Makes `key` (`key_id`) current; the current key becomes the previous one and the previous
-    /// one is forgotten.
-    pub fn rotate(&mut self, key_id: u32, key: &FrameKey, suite: CipherSuite) {
-        let new = KeySlot { key_id, suite, keys: KeyState::derive(&key.0, key_id, suite), window: ReplayWindow::new() };
-        self.previous = Some(core::mem::replace(&mut self.current, new));
-    }
-
-    /// Forgets the previous key (end of the overlap).
-    pub fn retire_previous(&mut self) {
-        self.previous = None;
-    }
-
-    /// The replay window of `key_id`, to persist across restarts.
-    pub fn window(&self, key_id: u32) -> Option<ReplayWindow> {
-        self.slots().find(|s| s.key_id == key_id).map(|s| s.window)
-    }
-
-    /// Restores the replay window of `key_id` (see [`ReplayWindow::starting_after`]).
-    pub fn restore_window(&mut self, key_id: u32, window: ReplayWindow) {
-        if let Some(slot) = self.slots_mut().find(|s| s.key_id == key_id) {
-            slot.window = window;
-        }
-    }
-
-    fn slots(&self) -> impl Iterator<Item = &KeySlot> {
-        core::iter::once(&self.current).chain(self.previous.as_ref())
-    }
-
-    fn slots_mut(&mut self) -> impl Iterator<Item = &mut KeySlot> {
-        core::iter::once(&mut self.current).chain(self.previous.as_mut())
-    }
-
-    /// Checks `frame` and appends its payload to `out`. Checks, in order: length and header
-    /// syntax, sender and key, the tag (in constant time, before anything is decrypted),
-    /// freshness of the sequence number, the timestamp; then decrypts and inflates (bounded).
-    /// On error `out` is left as it was.
-    pub fn open(&mut self, frame: &[u8], now: Timestamp, out: &mut Vec<u8>) -> Result<FrameHeader, Rejected> {
-        let reject = |reason| Err(Rejected(reason));
-        if frame.len() < MIN_FRAME_BYTES
-            || frame.len() > MAX_FRAME_BYTES
-            || !frame.len().saturating_sub(OVERHEAD).is_multiple_of(16)
-        {
-            return reject(RejectReason::Length);
-        }
-        let header = FrameHeader::peek(frame)?;
-        // Disjoint borrows: the matched key slot, and the scratch state decryption writes to.
-        let Self { sender_id, current, previous, max_payload, clock_skew, decompressor, scratch } = self;
-        let (max_payload, clock_skew) = (*max_payload, *clock_skew);
-        if header.sender_id != *sender_id {
-            return reject(RejectReason::UnknownSender);
-        }
-        let (authenticated, tag) = frame.split_at(frame.len().saturating_sub(TAG_LEN));
-        let Some(slot) = core::iter::once(current)
-            .chain(previous.as_mut())
-            .find(|s| s.key_id == header.key_id && s.suite == header.suite)
-        else {
-            return reject(RejectReason::UnknownKey);
-        };
-        if !slot.keys.verify(authenticated, tag) {
-            return reject(RejectReason::Authentication);
-        }
-        if !slot.window.is_fresh(header.sequence) {
-            return reject(RejectReason::Replay);
-        }
-        let skew = match header.timestamp.duration_since(now) {
-            Some(ahead) => ahead,
-            None => now.duration_since(header.timestamp).unwrap_or(DurationMs::ZERO),
-        };
-        if skew > clock_skew {
-            return reject(RejectReason::ClockSkew);
-        }
-        let iv: [u8; IV_LEN] = authenticated
-            .get(HEADER_LEN..HEADER_LEN + IV_LEN)
-            .and_then(|iv| iv.try_into().ok())
-            .ok_or(Rejected(RejectReason::Length))?;
-        let ciphertext = authenticated.get(HEADER_LEN + IV_LEN..).unwrap_or_default();
-
-        let keys = &slot.keys;
-        let start = out.len();
-        match header.compression {
-            Compression::None => {
-                if ciphertext.len() > max_payload.saturating_add(16) {
-                    return reject(RejectReason::TooLarge);
-                }
-                out.extend_from_slice(ciphertext);
-                let Some(len) = keys.decrypt(&iv, out.get_mut(start..).unwrap_or_default()) else {
-                    out.truncate(start);
-                    return reject(RejectReason::Padding);
-                };
-                out.truncate(start.saturating_add(len));
-                if len > max_payload {
-                    out.truncate(start);
-                    return reject(RejectReason::TooLarge);
-                }
-            }
-            Compression::Deflate => {
-                scratch.clear();
-                scratch.extend_from_slice(ciphertext);
-                let Some(len) = keys.decrypt(&iv, scratch) else {
-                    return reject(RejectReason::Padding);
-                };
-                scratch.truncate(len);
-                let decompressor = decompressor.get_or_insert_with(compress::Decompressor::new);
-                if let Err(e) =
-                    decompressor.decompress(scratch, compress::dictionary(header.dictionary), max_payload, out)
-                {
-                    out.truncate(start);
-                    return reject(match e {
-                        compress::InflateError::TooLarge => RejectReason::TooLarge,
-                        compress::InflateError::Corrupt => RejectReason::Decompression,
-                    });
-                }
-            }
-        }
-        // Record the sequence number only for a frame that opened completely.
-        slot.window.accept(header.sequence);
-        Ok(header)
     }
 }

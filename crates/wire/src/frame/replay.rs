@@ -9,37 +9,81 @@ pub const REPLAY_WINDOW: u64 = 128;
 /// [`REPLAY_WINDOW`] below it and not seen before. Frames older than the window are refused even
 /// if they were never seen: the sender's numbers only increase, so they can only be replays or
 /// hopelessly late.
-///
-/// The window lives in memory. A receiver that restarts must restore [`ReplayWindow::highest`]
-/// from storage (with [`ReplayWindow::starting_after`]), or frames recorded before the restart
-/// could be replayed; the timestamp check then limits the damage to the skew tolerance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReplayWindow {
+pub(crate) struct ReplayWindow {
     /// Highest sequence number accepted, if any.
     highest: Option<u64>,
     /// Bit *i* set: `highest - i` was accepted.
     seen: u128,
 }
 
+/// The persistent form of one replay window (docs/wire-format.md §5.5).
+///
+/// `highest` is the highest sequence number accepted (0: none yet; sequence numbers start at
+/// 1). `seen`, when present, is the bitmap of the [`REPLAY_WINDOW`] numbers ending at `highest`
+/// (bit *i* of the 128-bit value `seen[0] << 64 | seen[1]` set: `highest - i` was accepted). A
+/// window restored without its bitmap treats every number at or below `highest` as seen, so a
+/// frame that was in flight at the crash is refused rather than risked as a replay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowState {
+    /// Highest sequence number accepted, 0 for none.
+    pub highest: u64,
+    /// The bitmap below `highest`, most significant half first; `None` to refuse everything at
+    /// or below `highest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<[u64; 2]>,
+}
+
+impl WindowState {
+    /// A window that refuses every sequence number at or below `highest` (what a store that
+    /// keeps only the highest number restores).
+    pub const fn refusing_through(highest: u64) -> Self {
+        Self { highest, seen: None }
+    }
+}
+
 impl ReplayWindow {
     /// A window that has seen nothing: any sequence number is fresh.
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self { highest: None, seen: 0 }
     }
 
-    /// A window that treats everything up to and including `highest` as seen (restore it from
-    /// storage after a restart).
-    pub const fn starting_after(highest: u64) -> Self {
+    /// A window that treats everything up to and including `highest` as seen.
+    #[cfg(test)]
+    pub(crate) const fn starting_after(highest: u64) -> Self {
         Self { highest: Some(highest), seen: u128::MAX }
     }
 
     /// The highest sequence number accepted so far.
-    pub const fn highest(&self) -> Option<u64> {
+    #[cfg(test)]
+    pub(crate) const fn highest(&self) -> Option<u64> {
         self.highest
     }
 
+    /// The window as it must be persisted.
+    pub(crate) fn state(&self) -> WindowState {
+        WindowState {
+            highest: self.highest.unwrap_or(0),
+            seen: self.highest.map(|_| {
+                let half = |x: u128| u64::try_from(x & u128::from(u64::MAX)).unwrap_or(0);
+                [half(self.seen >> 64), half(self.seen)]
+            }),
+        }
+    }
+
+    /// The window a persisted state describes. Every number at or below the restored highest
+    /// counts as seen unless the bitmap was restored too (then exactly those it marks, and every
+    /// number older than the window).
+    pub(crate) fn from_state(state: WindowState) -> Self {
+        match (state.highest, state.seen) {
+            (0, _) => Self::new(),
+            (h, Some([hi, lo])) => Self { highest: Some(h), seen: (u128::from(hi) << 64) | u128::from(lo) | 1 },
+            (h, None) => Self { highest: Some(h), seen: u128::MAX },
+        }
+    }
+
     /// Whether `sequence` would be accepted, without recording it.
-    pub fn is_fresh(&self, sequence: u64) -> bool {
+    pub(crate) fn is_fresh(&self, sequence: u64) -> bool {
         match self.highest {
             None => true,
             Some(h) if sequence > h => true,
@@ -52,7 +96,7 @@ impl ReplayWindow {
     }
 
     /// Records `sequence` as accepted. Returns false (and records nothing) if it was not fresh.
-    pub fn accept(&mut self, sequence: u64) -> bool {
+    pub(crate) fn accept(&mut self, sequence: u64) -> bool {
         if !self.is_fresh(sequence) {
             return false;
         }
@@ -105,6 +149,27 @@ mod tests {
         assert!(!w.accept(u64::MAX));
         assert!(!w.accept(0));
         assert!(w.accept(u64::MAX - 1));
+    }
+
+    #[test]
+    fn persisted_windows_restore_exactly_or_conservatively() {
+        let mut w = ReplayWindow::new();
+        for seq in [1, 2, 5, 9] {
+            assert!(w.accept(seq));
+        }
+        let state = w.state();
+        assert_eq!(state.highest, 9);
+        // With the bitmap: exactly the same numbers are fresh.
+        let mut exact = ReplayWindow::from_state(state);
+        for seq in 1..=12 {
+            assert_eq!(exact.is_fresh(seq), w.is_fresh(seq), "{seq}");
+        }
+        assert!(exact.accept(3));
+        // Without it: nothing at or below the highest is fresh (spec §5.5).
+        let conservative = ReplayWindow::from_state(WindowState::refusing_through(9));
+        assert!((1..=9).all(|seq| !conservative.is_fresh(seq)));
+        assert!(conservative.is_fresh(10));
+        assert_eq!(ReplayWindow::from_state(WindowState::default()), ReplayWindow::new());
     }
 
     #[test]

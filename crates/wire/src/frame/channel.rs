@@ -1,0 +1,505 @@
+//! The two ends of a conversation about one device: [`DeviceChannel`] (the device or collector)
+//! and [`PortalChannel`] (the portal's end of an authenticated session), and the one opening
+//! routine that they and the [`Keyring`](super::Keyring) share.
+
+use core::fmt;
+use std::collections::VecDeque;
+
+use printfleet_schema::{DurationMs, Timestamp};
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::crypto::{Direction, IV_LEN, KeyState, TAG_LEN};
+use super::replay::ReplayWindow;
+use super::seal::{CheckpointError, Reservation, SealBuffers, SealError, SealerCheckpoint, Sequencer, seal_frame};
+use super::{
+    CipherSuite, Compression, DEFAULT_RESERVATION_BLOCK, FrameHeader, FrameKey, HEADER_LEN, KeyId, MAX_FRAME_BYTES,
+    MIN_FRAME_BYTES, MessageKind, OVERHEAD, OpenLimits, RejectReason, Rejected, SenderId, compress,
+};
+use crate::Codec;
+
+/// Replies a device waits for at once: the sequence numbers of its most recent frames. A reply
+/// to an older frame is refused (as a replay would be).
+pub const MAX_OUTSTANDING_REPLIES: usize = 64;
+
+/// The sequence numbers of the frames a device sent and has had no reply to, newest last.
+#[derive(Clone, Debug)]
+struct OutstandingReplies(VecDeque<u64>);
+
+impl OutstandingReplies {
+    /// Allocated once, at its full size (512 bytes), so that sealing does not allocate.
+    fn new() -> Self {
+        Self(VecDeque::with_capacity(MAX_OUTSTANDING_REPLIES))
+    }
+
+    fn sent(&mut self, sequence: u64) {
+        if self.0.len() >= MAX_OUTSTANDING_REPLIES {
+            self.0.pop_front();
+        }
+        self.0.push_back(sequence);
+    }
+
+    fn is_waiting(&self, sequence: u64) -> bool {
+        self.0.contains(&sequence)
+    }
+
+    fn answered(&mut self, sequence: u64) {
+        self.0.retain(|s| *s != sequence);
+    }
+}
+
+/// Reusable opening state: the decompressor and a scratch buffer.
+#[derive(Default)]
+pub(crate) struct OpenBuffers {
+    decompressor: Option<compress::Decompressor>,
+    scratch: Vec<u8>,
+}
+
+impl fmt::Debug for OpenBuffers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OpenBuffers")
+    }
+}
+
+/// The checks that need no key: length, then header syntax.
+pub(crate) fn peek_checked(frame: &[u8]) -> Result<FrameHeader, Rejected> {
+    if frame.len() < MIN_FRAME_BYTES
+        || frame.len() > MAX_FRAME_BYTES
+        || !frame.len().saturating_sub(OVERHEAD).is_multiple_of(16)
+    {
+        return Err(Rejected(RejectReason::Length));
+    }
+    FrameHeader::peek(frame)
+}
+
+/// Opens `frame` (whose `header` was peeked) under `keys`: checks, in order, the suite, the tag
+/// (in constant time, before anything is decrypted), the message kind, freshness (`is_fresh`),
+/// the timestamp; then decrypts and inflates (bounded) into `out`. On error `out` is left as it
+/// was, and any plaintext written to it or to the scratch buffer is wiped.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_frame(
+    keys: &KeyState,
+    suite: CipherSuite,
+    header: &FrameHeader,
+    frame: &[u8],
+    expect: &[MessageKind],
+    is_fresh: bool,
+    now: Timestamp,
+    limits: OpenLimits,
+    bufs: &mut OpenBuffers,
+    out: &mut Vec<u8>,
+) -> Result<(), Rejected> {
+    let reject = |reason| Err(Rejected(reason));
+    if header.suite != suite {
+        return reject(RejectReason::UnknownKey);
+    }
+    let (authenticated, tag) = frame.split_at(frame.len().saturating_sub(TAG_LEN));
+    if !keys.verify(authenticated, tag) {
+        return reject(RejectReason::Authentication);
+    }
+    if !expect.contains(&header.kind) {
+        return reject(RejectReason::UnexpectedKind);
+    }
+    if !is_fresh {
+        return reject(RejectReason::Replay);
+    }
+    let skew = match header.timestamp.duration_since(now) {
+        Some(ahead) => ahead,
+        None => now.duration_since(header.timestamp).unwrap_or(DurationMs::ZERO),
+    };
+    if skew > limits.clock_skew {
+        return reject(RejectReason::ClockSkew);
+    }
+    let iv: [u8; IV_LEN] = authenticated
+        .get(HEADER_LEN..HEADER_LEN + IV_LEN)
+        .and_then(|iv| iv.try_into().ok())
+        .ok_or(Rejected(RejectReason::Length))?;
+    let ciphertext = authenticated.get(HEADER_LEN + IV_LEN..).unwrap_or_default();
+
+    let start = out.len();
+    // Wipes what was written past `start` (plaintext of a frame rejected late) and drops it.
+    let wipe = |out: &mut Vec<u8>| {
+        if let Some(tail) = out.get_mut(start..) {
+            tail.zeroize();
+        }
+        out.truncate(start);
+    };
+    let OpenBuffers { decompressor, scratch } = bufs;
+    match header.compression {
+        Compression::None => {
+            if ciphertext.len() > limits.max_payload.saturating_add(16) {
+                return reject(RejectReason::TooLarge);
+            }
+            out.extend_from_slice(ciphertext);
+            let Some(len) = keys.decrypt(&iv, out.get_mut(start..).unwrap_or_default()) else {
+                wipe(out);
+                return reject(RejectReason::Padding);
+            };
+            if len > limits.max_payload {
+                wipe(out);
+                return reject(RejectReason::TooLarge);
+            }
+            if let Some(padding) = out.get_mut(start.saturating_add(len)..) {
+                padding.zeroize();
+            }
+            out.truncate(start.saturating_add(len));
+        }
+        Compression::Deflate => {
+            scratch.clear();
+            scratch.extend_from_slice(ciphertext);
+            let result = match keys.decrypt(&iv, scratch) {
+                None => Err(RejectReason::Padding),
+                Some(len) => {
+                    scratch.truncate(len);
+                    let decompressor = decompressor.get_or_insert_with(compress::Decompressor::new);
+                    decompressor
+                        .decompress(scratch, compress::dictionary(header.dictionary), limits.max_payload, out)
+                        .map_err(|e| match e {
+                            compress::InflateError::TooLarge => RejectReason::TooLarge,
+                            compress::InflateError::Corrupt => RejectReason::Decompression,
+                        })
+                }
+            };
+            // The compressed plaintext is not kept in the reused buffer.
+            scratch.zeroize();
+            if let Err(reason) = result {
+                wipe(out);
+                return reject(reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key of one authenticated session, derived from the session handshake's secret and
+/// transcript (`printfleet-auth` derives it; docs/wire-format.md §5.7). It lives only as long
+/// as the session: nothing about it is persisted, and each end turns it into its channel once.
+pub struct SessionKey {
+    sender: SenderId,
+    key: FrameKey,
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionKey").field("sender", &self.sender).field("key_id", &self.key.key_id).finish()
+    }
+}
+
+impl SessionKey {
+    /// Derives a session's key from the handshake's `ikm` (SCRAM's `ClientKey`, which only the
+    /// device's secret yields and the server recovers while checking the proof) and its
+    /// `transcript` (SCRAM's AuthMessage, with both fresh nonces), for the device `sender`:
+    /// `HKDF-SHA256(salt = SHA-256(transcript), ikm, info = "printfleet session v2")`, 36 bytes:
+    /// the frame key's secret, then the session id (the frames' key id), big-endian. Frames
+    /// use AES-128-CBC with HMAC-SHA256; each direction derives its own keys from this secret.
+    pub fn derive(ikm: &[u8; 32], transcript: &[u8], sender: SenderId) -> Self {
+        let mut okm = Zeroizing::new([0u8; 36]);
+        let salt: [u8; 32] = Sha256::digest(transcript).into();
+        // 36 bytes are always within HKDF-SHA256's limit.
+        let _ = hkdf::Hkdf::<Sha256>::new(Some(&salt), ikm).expand(b"printfleet session v2", &mut okm[..]);
+        let session_id = okm.last_chunk::<4>().map_or(0, |id| u32::from_be_bytes(*id));
+        let secret = okm.first_chunk::<32>().map(|s| Zeroizing::new(s.to_vec())).unwrap_or_default();
+        Self { sender, key: FrameKey { secret, key_id: KeyId(session_id), suite: CipherSuite::Aes128CbcHmacSha256 } }
+    }
+
+    /// The session id: the key id of the session's frames.
+    pub fn key_id(&self) -> KeyId {
+        self.key.key_id
+    }
+
+    /// The device the session authenticated.
+    pub fn sender(&self) -> SenderId {
+        self.sender
+    }
+}
+
+/// The device's (or collector's) end: seals reports and updates, opens the portal's replies.
+///
+/// Owns the sequence numbers of its key. Under a long-lived key (one-shot mode) the numbers come
+/// in reserved blocks: [`DeviceChannel::seal`] fails with [`SealError::ReservationNeeded`] until
+/// the caller has persisted a reservation ([`DeviceChannel::reserve`], then
+/// [`DeviceChannel::reservation_saved`]); after a restart, [`DeviceChannel::restore`] starts past
+/// the last reservation saved. A crash can therefore skip numbers, never reuse one, and the
+/// portal accepts the next frame whatever the device lost. Under a session key nothing needs
+/// persisting.
+///
+/// Replies open only if they answer one of the last [`MAX_OUTSTANDING_REPLIES`] frames sent and
+/// were not opened before (the portal binds each reply to the frame it answers).
+pub struct DeviceChannel {
+    seq: Sequencer,
+    suite: CipherSuite,
+    outbound: KeyState,
+    inbound: KeyState,
+    waiting: OutstandingReplies,
+    limits: OpenLimits,
+    seal_bufs: SealBuffers,
+    open_bufs: OpenBuffers,
+}
+
+impl fmt::Debug for DeviceChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceChannel")
+            .field("sender", &self.seq.sender)
+            .field("key_id", &self.seq.key_id)
+            .field("suite", &self.suite)
+            .field("next_sequence", &self.seq.next())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceChannel {
+    fn build(seq: Sequencer, key: &FrameKey) -> Self {
+        Self {
+            seq,
+            suite: key.suite,
+            outbound: key.keys(Direction::DeviceToPortal),
+            inbound: key.keys(Direction::PortalToDevice),
+            waiting: OutstandingReplies::new(),
+            limits: OpenLimits::default(),
+            seal_bufs: SealBuffers::new(),
+            open_bufs: OpenBuffers::default(),
+        }
+    }
+
+    /// The channel of `sender` under a key it has **never used before** (a newly provisioned
+    /// key or key epoch). For a key already used, [`DeviceChannel::restore`] from the last
+    /// saved checkpoint: a fresh channel would start again at sequence 1, which the portal
+    /// refuses as a replay.
+    pub fn new(sender: SenderId, key: &FrameKey) -> Self {
+        Self::build(Sequencer::fresh(sender, key.key_id), key)
+    }
+
+    /// The channel after a restart: starts past `checkpoint`, the last reservation saved.
+    pub fn restore(sender: SenderId, key: &FrameKey, checkpoint: &SealerCheckpoint) -> Result<Self, CheckpointError> {
+        Ok(Self::build(Sequencer::restore(sender, key.key_id, checkpoint)?, key))
+    }
+
+    /// The device's end of an authenticated session.
+    pub fn session(key: SessionKey) -> Self {
+        Self::build(Sequencer::ephemeral(key.sender, key.key.key_id), &key.key)
+    }
+
+    /// Turns compression on (the default) or off. Turn it off where the length of frames must
+    /// not leak anything about their content (see the module's security notes).
+    pub fn set_compression(&mut self, on: bool) {
+        self.seal_bufs.compress = on;
+    }
+
+    /// Sets the limits applied to replies.
+    pub fn set_limits(&mut self, limits: OpenLimits) {
+        self.limits = limits;
+    }
+
+    /// Whether [`DeviceChannel::seal`] needs a reservation saved first.
+    pub fn needs_reservation(&self) -> bool {
+        self.seq.needs_reservation()
+    }
+
+    /// Reserves the next [`DEFAULT_RESERVATION_BLOCK`] sequence numbers. Nothing can be sealed
+    /// under them until the reservation's checkpoint is persisted and the reservation handed back
+    /// to [`DeviceChannel::reservation_saved`]. Reserving early (before the block in use runs
+    /// out) keeps sealing from waiting on storage.
+    pub fn reserve(&self) -> Reservation {
+        self.seq.reserve(DEFAULT_RESERVATION_BLOCK)
+    }
+
+    /// Like [`DeviceChannel::reserve`] with a block of `block` numbers (at least 1).
+    pub fn reserve_block(&self, block: u64) -> Reservation {
+        self.seq.reserve(block)
+    }
+
+    /// Makes a reservation usable: call it only once its checkpoint is durably stored.
+    pub fn reservation_saved(&mut self, reservation: Reservation) -> Result<(), CheckpointError> {
+        self.seq.saved(reservation)
+    }
+
+    /// The sender this channel seals as.
+    pub fn sender(&self) -> SenderId {
+        self.seq.sender
+    }
+
+    /// The key id this channel seals under.
+    pub fn key_id(&self) -> KeyId {
+        self.seq.key_id
+    }
+
+    /// Appends a frame carrying `payload` (a message of `kind`, encoded with `codec`) to `out`,
+    /// with a fresh IV from `rng` and `now` as its timestamp. Returns the header it wrote.
+    pub fn seal(
+        &mut self,
+        kind: MessageKind,
+        codec: Codec,
+        payload: &[u8],
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+        out: &mut Vec<u8>,
+    ) -> Result<FrameHeader, SealError> {
+        super::seal::check_payload(payload)?;
+        let sequence = self.seq.take()?;
+        let header = FrameHeader {
+            codec,
+            compression: Compression::None,
+            dictionary: 0,
+            suite: self.suite,
+            kind,
+            key_id: self.seq.key_id,
+            sender_id: self.seq.sender,
+            sequence,
+            timestamp: now,
+        };
+        let header = seal_frame(&self.outbound, header, payload, &mut self.seal_bufs, rng, out)?;
+        self.waiting.sent(sequence);
+        Ok(header)
+    }
+
+    /// Opens the portal's reply and appends its payload to `out`. Refused unless it is an
+    /// authentic [`MessageKind::Reply`] to one of the frames this channel sent recently and not
+    /// yet answered. On error `out` is left as it was.
+    pub fn open_reply(&mut self, frame: &[u8], now: Timestamp, out: &mut Vec<u8>) -> Result<FrameHeader, Rejected> {
+        let header = peek_checked(frame)?;
+        if header.sender_id != self.seq.sender {
+            return Err(Rejected(RejectReason::UnknownSender));
+        }
+        if header.key_id != self.seq.key_id {
+            return Err(Rejected(RejectReason::UnknownKey));
+        }
+        let fresh = self.waiting.is_waiting(header.sequence);
+        open_frame(
+            &self.inbound,
+            self.suite,
+            &header,
+            frame,
+            &[MessageKind::Reply],
+            fresh,
+            now,
+            self.limits,
+            &mut self.open_bufs,
+            out,
+        )?;
+        self.waiting.answered(header.sequence);
+        Ok(header)
+    }
+}
+
+/// The portal's end of one authenticated session: opens the device's frames (with a replay
+/// window that lives as long as the session) and seals replies bound to them.
+pub struct PortalChannel {
+    sender: SenderId,
+    key_id: KeyId,
+    suite: CipherSuite,
+    inbound: KeyState,
+    outbound: KeyState,
+    window: ReplayWindow,
+    limits: OpenLimits,
+    seal_bufs: SealBuffers,
+    open_bufs: OpenBuffers,
+}
+
+impl fmt::Debug for PortalChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortalChannel")
+            .field("sender", &self.sender)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PortalChannel {
+    /// The portal's end of the session `key` belongs to.
+    pub fn session(key: SessionKey) -> Self {
+        Self {
+            sender: key.sender,
+            key_id: key.key.key_id,
+            suite: key.key.suite,
+            inbound: key.key.keys(Direction::DeviceToPortal),
+            outbound: key.key.keys(Direction::PortalToDevice),
+            window: ReplayWindow::new(),
+            limits: OpenLimits::default(),
+            seal_bufs: SealBuffers::new(),
+            open_bufs: OpenBuffers::default(),
+        }
+    }
+
+    /// Sets the limits applied to the device's frames.
+    pub fn set_limits(&mut self, limits: OpenLimits) {
+        self.limits = limits;
+    }
+
+    /// The authenticated device.
+    pub fn sender(&self) -> SenderId {
+        self.sender
+    }
+
+    /// Opens a frame of the device's and appends its payload to `out`, refusing kinds not in
+    /// `expect`. On error `out` is left as it was.
+    pub fn open(
+        &mut self,
+        frame: &[u8],
+        expect: &[MessageKind],
+        now: Timestamp,
+        out: &mut Vec<u8>,
+    ) -> Result<FrameHeader, Rejected> {
+        let header = peek_checked(frame)?;
+        if header.sender_id != self.sender {
+            return Err(Rejected(RejectReason::UnknownSender));
+        }
+        if header.key_id != self.key_id {
+            return Err(Rejected(RejectReason::UnknownKey));
+        }
+        let fresh = self.window.is_fresh(header.sequence);
+        open_frame(
+            &self.inbound,
+            self.suite,
+            &header,
+            frame,
+            expect,
+            fresh,
+            now,
+            self.limits,
+            &mut self.open_bufs,
+            out,
+        )?;
+        self.window.accept(header.sequence);
+        Ok(header)
+    }
+
+    /// Seals `payload` as the reply to the frame `request` (a header [`PortalChannel::open`]
+    /// returned): same sender, key id and sequence number, kind [`MessageKind::Reply`].
+    pub fn seal_reply(
+        &mut self,
+        request: &FrameHeader,
+        codec: Codec,
+        payload: &[u8],
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+        out: &mut Vec<u8>,
+    ) -> Result<FrameHeader, SealError> {
+        if request.sender_id != self.sender || request.key_id != self.key_id {
+            return Err(SealError::UnknownKey { sender: request.sender_id, key_id: request.key_id });
+        }
+        seal_frame(
+            &self.outbound,
+            reply_header(request, self.suite, codec, now),
+            payload,
+            &mut self.seal_bufs,
+            rng,
+            out,
+        )
+    }
+}
+
+/// The header of the reply to `request`.
+pub(crate) fn reply_header(request: &FrameHeader, suite: CipherSuite, codec: Codec, now: Timestamp) -> FrameHeader {
+    FrameHeader {
+        codec,
+        compression: Compression::None,
+        dictionary: 0,
+        suite,
+        kind: MessageKind::Reply,
+        key_id: request.key_id,
+        sender_id: request.sender_id,
+        sequence: request.sequence,
+        timestamp: now,
+    }
+}
