@@ -18,7 +18,9 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use printfleet_auth::one_shot::{device_sealer, portal_opener};
-use printfleet_auth::{ClientHandshake, DeviceSecret, Lookup, ServerConfig, Verifier, VerifierStore, server_start};
+use printfleet_auth::{
+    ClientHandshake, DecoyKey, DeviceSecret, KeyEpoch, Lookup, ServerConfig, Verifier, VerifierStore, server_start,
+};
 use printfleet_schema::Timestamp;
 use printfleet_wire::Codec;
 use sha2::Sha256;
@@ -31,7 +33,7 @@ fn Rng(seed: u64) -> rand_chacha::ChaCha20Rng {
 
 struct Store(Verifier);
 impl VerifierStore for Store {
-    fn lookup(&self, _: &str, _: u32) -> Lookup {
+    fn lookup(&self, _: &str, _: KeyEpoch) -> Lookup {
         Lookup::Found(self.0.clone())
     }
 }
@@ -40,11 +42,11 @@ fn auth(c: &mut Criterion) {
     let now = Timestamp::from_unix_millis(1_793_610_000_000).unwrap();
     let secret = DeviceSecret::random(&mut Rng(1));
     let store = Store(Verifier::new(&secret, &mut Rng(2)));
-    let config = ServerConfig::new(&mut Rng(3));
+    let config = ServerConfig::new(DecoyKey::generate(&mut Rng(3)));
     // The server's nonce comes from `server_rng`, reset every iteration, so one precomputed
     // client-final stays valid and only the server's work is timed.
     let server_rng = Rng(4);
-    let (client, first) = ClientHandshake::start("printer-17", &secret, 1, &mut Rng(5), now).unwrap();
+    let (client, first) = ClientHandshake::start("printer-17", &secret, KeyEpoch(1), &mut Rng(5), now).unwrap();
     let (_, challenge) = server_start(&first, &store, &config, &mut server_rng.clone(), now).unwrap();
     let (_, client_final) = client.handle_server_first(&challenge, now).unwrap();
     let transcript = format!("{first},{challenge},{client_final}");
