@@ -17,10 +17,13 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
-use printfleet_auth::one_shot::{device_sealer, portal_opener};
-use printfleet_auth::{ClientHandshake, DeviceSecret, Lookup, ServerConfig, Verifier, VerifierStore, server_start};
+use printfleet_auth::one_shot::{self, Portal, SecretLookup, SecretStore};
+use printfleet_auth::{
+    ClientHandshake, DecoyKey, DeviceSecret, KeyEpoch, Lookup, ServerConfig, Verifier, VerifierStore, server_start,
+};
 use printfleet_schema::Timestamp;
 use printfleet_wire::Codec;
+use printfleet_wire::frame::{MessageKind, SenderId};
 use sha2::Sha256;
 
 /// A seeded CSPRNG: reproducible inputs; IV quality does not change the timings.
@@ -31,7 +34,7 @@ fn Rng(seed: u64) -> rand_chacha::ChaCha20Rng {
 
 struct Store(Verifier);
 impl VerifierStore for Store {
-    fn lookup(&self, _: &str, _: u32) -> Lookup {
+    fn lookup(&self, _: &str, _: KeyEpoch) -> Lookup {
         Lookup::Found(self.0.clone())
     }
 }
@@ -40,11 +43,11 @@ fn auth(c: &mut Criterion) {
     let now = Timestamp::from_unix_millis(1_793_610_000_000).unwrap();
     let secret = DeviceSecret::random(&mut Rng(1));
     let store = Store(Verifier::new(&secret, &mut Rng(2)));
-    let config = ServerConfig::new(&mut Rng(3));
+    let config = ServerConfig::new(DecoyKey::generate(&mut Rng(3)));
     // The server's nonce comes from `server_rng`, reset every iteration, so one precomputed
     // client-final stays valid and only the server's work is timed.
     let server_rng = Rng(4);
-    let (client, first) = ClientHandshake::start("printer-17", &secret, 1, &mut Rng(5), now).unwrap();
+    let (client, first) = ClientHandshake::start("printer-17", &secret, KeyEpoch(1), &mut Rng(5), now).unwrap();
     let (_, challenge) = server_start(&first, &store, &config, &mut server_rng.clone(), now).unwrap();
     let (_, client_final) = client.handle_server_first(&challenge, now).unwrap();
     let transcript = format!("{first},{challenge},{client_final}");
@@ -67,25 +70,38 @@ fn auth(c: &mut Criterion) {
 
     // One-shot: a typical direct-connection POST carries a compressed office report (~300 bytes).
     let payload = Codec::Protobuf.encode_to_vec(&printfleet_schema::samples::office_laser()).unwrap();
-    let mut sealer = device_sealer(&secret, "printer-17", 1, 17);
+    let mut sealer = one_shot::device_channel(&secret, "printer-17", KeyEpoch(1));
+    let reservation = sealer.reserve_block(1 << 20);
+    sealer.reservation_saved(reservation).unwrap();
     let frames: Vec<Vec<u8>> = (0..512)
         .map(|_| {
             let mut f = Vec::new();
-            sealer.seal(Codec::Protobuf, &payload, now, &mut Rng(6), &mut f).unwrap();
+            sealer.seal(MessageKind::Report, Codec::Protobuf, &payload, now, &mut Rng(6), &mut f).unwrap();
             f
         })
         .collect();
-    let store_of = |epoch: u32| (epoch == 1).then(|| secret.clone());
-    let mut opener = portal_opener(store_of, "printer-17", 17, 1, None).unwrap();
+    struct One(DeviceSecret);
+    impl SecretStore for One {
+        fn lookup(&self, _: SenderId, epoch: KeyEpoch) -> SecretLookup {
+            if epoch == KeyEpoch(1) {
+                SecretLookup::Found { device: "printer-17".into(), secret: self.0.clone() }
+            } else {
+                SecretLookup::Unknown
+            }
+        }
+    }
+    // The store is asked for every frame (a revocation must take effect at once); the key it
+    // derives is cached. A fresh portal per batch: the window check is part of what is measured.
+    let mut portal = Portal::new(One(secret.clone()));
     let (mut i, mut out) = (0, Vec::with_capacity(4096));
     group.bench_function("one_shot_verify", |b| {
         b.iter(|| {
             if i == frames.len() {
                 i = 0;
-                opener = portal_opener(store_of, "printer-17", 17, 1, None).unwrap();
+                portal = Portal::new(One(secret.clone()));
             }
             out.clear();
-            opener.open(black_box(&frames[i]), now, &mut out).unwrap();
+            portal.open(black_box(&frames[i]), &[MessageKind::Report], now, &mut out).unwrap();
             i += 1;
         })
     });

@@ -13,33 +13,53 @@
 //!   trip.
 //!
 //! ```
-//! use printfleet_auth::{ClientHandshake, DeviceSecret, Lookup, ServerConfig, Verifier, VerifierStore, server_start};
+//! use printfleet_auth::{
+//!     ClientHandshake, DecoyKey, DeviceSecret, KeyEpoch, Lookup, ServerConfig, Verifier, VerifierStore, server_start,
+//! };
 //! use printfleet_schema::Timestamp;
-//! use rand_chacha::rand_core::SeedableRng;
-//! // Any `rand_core::CryptoRng`; seed it from the OS (`getrandom`) in real code.
-//! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+//! // The operating system's CSPRNG: getrandom's `SysRng` (feature `sys_rng`), which implements
+//! // rand_core 0.10's `TryCryptoRng`; `UnwrapErr` makes it a `CryptoRng` that panics rather than
+//! // hand out bad randomness. Never a seeded generator for real keys.
+//! let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
 //! let now = Timestamp::from_unix_millis(1_793_610_000_000)?;
+//! # let send_to_device = |_reply: &str| {};
 //!
 //! // Provisioning: the device keeps the secret, the portal only the verifier.
 //! let secret = DeviceSecret::random(&mut rng);
 //! struct Store(Verifier);
 //! impl VerifierStore for Store {
-//!     fn lookup(&self, device: &str, epoch: u32) -> Lookup {
-//!         if device == "printer-17" && epoch == 1 { Lookup::Found(self.0.clone()) } else { Lookup::Unknown }
+//!     fn lookup(&self, device: &str, epoch: KeyEpoch) -> Lookup {
+//!         if device == "printer-17" && epoch == KeyEpoch(1) { Lookup::Found(self.0.clone()) } else { Lookup::Unknown }
 //!     }
 //! }
 //! let store = Store(Verifier::new(&secret, &mut rng));
-//! let config = ServerConfig::new(&mut rng);
+//! // Generated once for the deployment, persisted, and shared by every replica.
+//! let decoy_key = DecoyKey::generate(&mut rng);
+//! let config = ServerConfig::new(DecoyKey::from_bytes(*decoy_key.to_bytes()));
 //!
-//! let (device, hello) = ClientHandshake::start("printer-17", &secret, 1, &mut rng, now)?;
-//! let (server, challenge) = server_start(&hello, &store, &config, &mut rng, now).map_err(|f| f.event)?;
+//! let (device, hello) = ClientHandshake::start("printer-17", &secret, KeyEpoch(1), &mut rng, now)?;
+//! let (server, challenge) = server_start(&hello, &store, &config, &mut rng, now)?;
 //! let (device, proof) = device.handle_server_first(&challenge, now)?;
-//! let (server_session, server_proof) = server.handle_client_final(&proof, now).map_err(|f| f.event)?;
+//! let (server_session, server_proof) = match server.handle_client_final(&proof, now) {
+//!     Ok(done) => done,
+//!     Err(failure) => {
+//!         // Tell the device (the same reply for every authentication failure), then log and
+//!         // rate-limit on `failure.event`, which the device must never see.
+//!         if let Some(reply) = &failure.reply {
+//!             send_to_device(reply);
+//!         }
+//!         return Err(failure.into());
+//!     }
+//! };
 //! let device_session = device.handle_server_final(&server_proof, now)?;
 //!
 //! assert_eq!(device_session.session_id(), server_session.session_id());
 //! assert_eq!(server_session.device(), "printer-17");
-//! // Both now seal and open frames under the same fresh key.
+//! // Frames of the session carry the sender id of the authenticated device, on both sides.
+//! assert_eq!(server_session.sender_id(), device_session.sender_id());
+//! assert!(!server_session.is_expired(now));
+//! // Before accepting frames, the server checks the device is still good (revocation).
+//! assert_eq!(server_session.recheck(&store), Ok(()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -57,7 +77,13 @@
 //! * **Theft of the server's database**: it holds verifiers, not secrets; a verifier alone cannot
 //!   pass as the device, and the secret cannot be recovered from it (it is a SHA-256 of an HMAC of
 //!   a PBKDF2 output). Devices cannot be enumerated: an unknown or revoked device gets a decoy
-//!   challenge and fails exactly like a wrong proof, with the same work done.
+//!   challenge — with a salt that is stable across restarts and replicas (one persisted
+//!   [`DecoyKey`]) and the fleet's parameters — and fails exactly like a wrong proof, with the
+//!   same primitives computed.
+//! * **A rogue server weakening the proof**: devices refuse PBKDF2 parameters below RFC 7677's
+//!   floor ([`MIN_ITERATIONS`], [`MIN_SALT_BYTES`]) or above the ceiling.
+//! * **Revocation**: a session expires ([`Session::expires_at`]), and [`Session::recheck`] ends
+//!   it earlier when the store no longer vouches for the device and epoch.
 //!
 //! Not protected, and why:
 //! * **No forward secrecy.** There is no Diffie-Hellman exchange: session keys derive from
@@ -68,6 +94,9 @@
 //! * **A stolen verifier lets its holder pass as the server** to that device (SCRAM's property).
 //! * **One-shot mode needs the secret on the portal** (or the fleet master key): frame keys derive
 //!   from it, not from a verifier. Protect that store like the devices' secrets.
+//! * **Key material in freed memory** is wiped where the crate holds it (secrets, verifiers,
+//!   salted passwords, `ClientKey`, proofs, signatures, HMAC states), but copies the compiler
+//!   makes on the stack, and the caller's own copies, are beyond its reach.
 //! * **Denial of service**: failures are reported as [`FailureEvent`]s for the caller to
 //!   rate-limit; the crate itself keeps no counters.
 //!
@@ -85,10 +114,13 @@ pub mod one_shot;
 pub mod fuzzing;
 
 pub use scram::{MAX_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_NONCE_BYTES};
-pub use secret::{DEFAULT_ITERATIONS, DeviceSecret, FleetMasterKey, SALT_BYTES, Verifier};
+pub use secret::{
+    DEFAULT_ITERATIONS, DecoyKey, DeviceSecret, FleetMasterKey, KeyEpoch, MAX_ITERATIONS, MAX_SALT_BYTES,
+    MIN_ITERATIONS, MIN_SALT_BYTES, SALT_BYTES, SecretError, Verifier,
+};
 pub use session::{
-    ClientAwaitingServerFinal, ClientHandshake, DEFAULT_HANDSHAKE_TIMEOUT, Lookup, MAX_ITERATIONS,
-    ServerAwaitingClientFinal, ServerConfig, ServerFailure, Session, VerifierStore, server_start,
+    ClientAwaitingServerFinal, ClientHandshake, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SESSION_LIFETIME, Lookup,
+    ServerAwaitingClientFinal, ServerConfig, ServerFailure, Session, VerifierStore, sender_id_of, server_start,
 };
 
 /// Why a handshake step failed.
@@ -107,6 +139,16 @@ pub enum AuthError {
     /// The server's proof is wrong: it does not hold this device's verifier. Send nothing.
     #[error("the server failed to authenticate")]
     ServerNotAuthenticated,
+    /// The server chose PBKDF2 parameters outside the accepted range
+    /// ([`MIN_ITERATIONS`]..=[`MAX_ITERATIONS`], [`MIN_SALT_BYTES`]..=[`MAX_SALT_BYTES`]):
+    /// a weak count would make the device's proof cheap to attack offline.
+    #[error("server chose {iterations} iterations and a {salt_bytes}-byte salt, outside the accepted range")]
+    Parameters {
+        /// The iteration count offered.
+        iterations: u32,
+        /// The salt length offered, in bytes.
+        salt_bytes: usize,
+    },
     /// The peer answered with an error (`e=...`).
     #[error("the peer rejected the handshake")]
     Rejected,
@@ -126,6 +168,9 @@ pub enum FailureReason {
     UnknownDevice,
     /// The device or epoch is revoked.
     Revoked,
+    /// The verifier store could not answer ([`Lookup::Unavailable`]); the device got the same
+    /// reply as for a wrong proof.
+    StoreUnavailable,
     /// The proof is wrong: a wrong secret, or a message altered in transit.
     WrongProof,
     /// The client-final message carried another nonce (a replayed or spliced handshake).

@@ -27,11 +27,14 @@ const GS2_HEADER: &str = "n,,";
 /// `base64(GS2_HEADER)`, the channel-binding attribute of the client-final message.
 const CHANNEL_BINDING: &str = "biws";
 
-pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+/// `HMAC-SHA256(key, data)`. The result is zeroised on drop: it is a key, a signature or a proof.
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Zeroizing<[u8; 32]> {
+    #[cfg(test)]
+    work::tally(work::Primitive::Hmac);
     // HMAC takes keys of any length; `new_from_slice` cannot fail.
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac());
     mac.update(data);
-    mac.finalize().into_bytes().into()
+    Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
 #[cold]
@@ -40,11 +43,51 @@ fn unreachable_hmac() -> Hmac<Sha256> {
 }
 
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    #[cfg(test)]
+    work::tally(work::Primitive::Sha256);
     Sha256::digest(data).into()
+}
+
+/// A count of the primitives this thread computed, so that tests can show that the server does
+/// the same work whether or not a device exists (issue #12, finding 1).
+#[cfg(test)]
+pub(crate) mod work {
+    use std::cell::Cell;
+
+    /// The primitives counted.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) enum Primitive {
+        Hmac,
+        Sha256,
+        Hkdf,
+        Pbkdf2,
+    }
+
+    std::thread_local! {
+        static COUNTS: Cell<[u32; 4]> = const { Cell::new([0; 4]) };
+    }
+
+    pub(crate) fn tally(p: Primitive) {
+        COUNTS.with(|c| {
+            let mut counts = c.get();
+            let i = p as usize;
+            if let Some(n) = counts.get_mut(i) {
+                *n = n.saturating_add(1);
+            }
+            c.set(counts);
+        });
+    }
+
+    /// The counts since the last call, as (HMAC, SHA-256, HKDF, PBKDF2), and resets them.
+    pub(crate) fn take() -> [u32; 4] {
+        COUNTS.with(|c| c.replace([0; 4]))
+    }
 }
 
 /// `SaltedPassword := Hi(secret, salt, i)`, PBKDF2-HMAC-SHA256 (RFC 5802 §2.2).
 pub(crate) fn salted_password(secret: &[u8], salt: &[u8], iterations: u32) -> Zeroizing<[u8; 32]> {
+    #[cfg(test)]
+    work::tally(work::Primitive::Pbkdf2);
     let mut out = Zeroizing::new([0u8; 32]);
     pbkdf2::pbkdf2_hmac::<Sha256>(secret, salt, iterations, &mut out[..]);
     out
@@ -52,16 +95,31 @@ pub(crate) fn salted_password(secret: &[u8], salt: &[u8], iterations: u32) -> Ze
 
 /// `ClientKey := HMAC(SaltedPassword, "Client Key")`.
 pub(crate) fn client_key(salted: &[u8; 32]) -> Zeroizing<[u8; 32]> {
-    Zeroizing::new(hmac_sha256(salted, b"Client Key"))
+    hmac_sha256(salted, b"Client Key")
 }
 
 /// `ServerKey := HMAC(SaltedPassword, "Server Key")`.
 pub(crate) fn server_key(salted: &[u8; 32]) -> Zeroizing<[u8; 32]> {
-    Zeroizing::new(hmac_sha256(salted, b"Server Key"))
+    hmac_sha256(salted, b"Server Key")
 }
 
-pub(crate) fn xor(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
-    core::array::from_fn(|i| a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0))
+/// `a XOR b`: a proof, or the `ClientKey` recovered from one; zeroised on drop.
+pub(crate) fn xor(a: &[u8; 32], b: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    Zeroizing::new(core::array::from_fn(|i| a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)))
+}
+
+/// A device name is 1 to [`MAX_NAME_BYTES`] bytes of UTF-8 (the type guarantees the encoding)
+/// without control characters: RFC 5802 §7's `saslname` forbids NUL, and the rest of C0, DEL and
+/// C1 have no place in a name that ends up in logs. Names are compared byte for byte: no
+/// SASLprep or Unicode normalisation is applied (devices are named by software, not typed).
+pub(crate) fn check_name(name: &str) -> Result<(), AuthError> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        return Err(AuthError::Malformed("device name length"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AuthError::Malformed("control character in the device name"));
+    }
+    Ok(())
 }
 
 /// Escapes a device name as a SCRAM `saslname` (`=` as `=3D`, `,` as `=2C`).
@@ -86,9 +144,7 @@ fn unescape_name(text: &str) -> Result<String, AuthError> {
         }
     }
     out.push_str(rest);
-    if out.is_empty() || out.len() > MAX_NAME_BYTES {
-        return Err(AuthError::Malformed("device name length"));
-    }
+    check_name(&out)?;
     Ok(out)
 }
 
@@ -202,7 +258,7 @@ pub(crate) fn client_final_without_proof(nonce: &str) -> String {
 }
 
 /// Parses a client-final message into (nonce, proof, the part without the proof).
-pub(crate) fn parse_client_final(message: &str) -> Result<(&str, [u8; 32], &str), AuthError> {
+pub(crate) fn parse_client_final(message: &str) -> Result<(&str, Zeroizing<[u8; 32]>, &str), AuthError> {
     check_size(message)?;
     let (without_proof, proof) = message.rsplit_once(",p=").ok_or(AuthError::Malformed("client-final"))?;
     let nonce = match attributes(without_proof)?.as_slice() {
@@ -210,7 +266,7 @@ pub(crate) fn parse_client_final(message: &str) -> Result<(&str, [u8; 32], &str)
         [(b'c', _), ..] => return Err(AuthError::Unsupported("channel binding")),
         _ => return Err(AuthError::Malformed("client-final attributes")),
     };
-    Ok((nonce, decode32(proof)?, without_proof))
+    Ok((nonce, Zeroizing::new(decode32(proof)?), without_proof))
 }
 
 /// Parses a server-final message: `Ok(verifier)` or the server's error.
@@ -251,6 +307,14 @@ mod tests {
         assert_eq!(unescape_name("a=2Cb=3Dc").unwrap(), "a,b=c");
         assert!(unescape_name("a=2").is_err());
         assert!(unescape_name("").is_err());
+        assert_eq!(unescape_name(&"x".repeat(MAX_NAME_BYTES)).unwrap().len(), MAX_NAME_BYTES);
+        assert!(unescape_name(&"x".repeat(MAX_NAME_BYTES + 1)).is_err());
+        // RFC 5802 §7: a saslname has no NUL; nor do we take other control characters.
+        for bad in ["a\u{0}b", "a\nb", "a\u{7f}", "a\u{85}"] {
+            assert!(unescape_name(bad).is_err(), "{bad:?}");
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name("Büro-Drucker 3. OG").is_ok(), "any other UTF-8 is fine");
     }
 
     #[test]

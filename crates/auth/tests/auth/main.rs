@@ -11,6 +11,7 @@
 
 mod one_shot;
 mod session;
+mod vectors;
 
 use printfleet_schema::Timestamp;
 

@@ -2,23 +2,30 @@
 
 use base64::Engine as _;
 use printfleet_auth::{
-    AuthError, ClientHandshake, DEFAULT_HANDSHAKE_TIMEOUT, DeviceSecret, FailureReason, Lookup, ServerConfig, Session,
-    Verifier, VerifierStore, server_start,
+    AuthError, ClientHandshake, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SESSION_LIFETIME, DecoyKey, DeviceSecret,
+    FailureReason, KeyEpoch, Lookup, MIN_ITERATIONS, SecretError, ServerConfig, Session, Verifier, VerifierStore,
+    sender_id_of, server_start,
 };
+use printfleet_schema::DurationMs;
 use printfleet_schema::samples;
 use printfleet_wire::Codec;
+use printfleet_wire::frame::{MessageKind, SenderId};
 
 use super::{Rng, t};
 
-/// A portal's store: (device, epoch) -> verifier, with revocation.
+/// A portal's store: (device, epoch) -> verifier, with revocation and an outage switch.
 #[derive(Default)]
 struct Store {
     entries: Vec<(String, u32, Verifier)>,
     revoked: Vec<String>,
+    down: bool,
 }
 
 impl VerifierStore for Store {
-    fn lookup(&self, device: &str, epoch: u32) -> Lookup {
+    fn lookup(&self, device: &str, KeyEpoch(epoch): KeyEpoch) -> Lookup {
+        if self.down {
+            return Lookup::Unavailable;
+        }
         if self.revoked.iter().any(|d| d == device) {
             return Lookup::Revoked;
         }
@@ -29,9 +36,14 @@ impl VerifierStore for Store {
     }
 }
 
-/// Few iterations keep the exhaustive tests fast; the count is the server's choice.
+/// The fewest iterations devices accept, to keep the exhaustive tests fast.
 fn verifier(secret: &DeviceSecret, seed: u8) -> Verifier {
-    Verifier::with_salt(secret, vec![seed; 16], 16)
+    Verifier::with_salt(secret, vec![seed; 16], MIN_ITERATIONS).unwrap()
+}
+
+/// The deployment's persisted decoy key.
+fn decoy_key() -> DecoyKey {
+    DecoyKey::from_bytes([0x99; 32])
 }
 
 struct World {
@@ -42,8 +54,8 @@ struct World {
 
 fn world() -> World {
     let secret = DeviceSecret::from_bytes(&[0x11; 32]).unwrap();
-    let store = Store { entries: vec![("printer-17".into(), 1, verifier(&secret, 1))], revoked: vec![] };
-    World { secret, store, config: ServerConfig::new(&mut Rng(99)) }
+    let store = Store { entries: vec![("printer-17".into(), 1, verifier(&secret, 1))], ..Store::default() };
+    World { secret, store, config: ServerConfig::new(decoy_key()) }
 }
 
 /// The four messages of a handshake, with what each side concluded.
@@ -67,7 +79,7 @@ fn handshake(
 ) -> Outcome {
     let mut rng = Rng(seed);
     let mut messages = Vec::new();
-    let (client, m0) = ClientHandshake::start(device, secret, epoch, &mut rng, t(clock(0))).unwrap();
+    let (client, m0) = ClientHandshake::start(device, secret, KeyEpoch(epoch), &mut rng, t(clock(0))).unwrap();
     let m0 = tamper(0, m0);
     messages.push(m0.clone());
     let fail = |reason, reply, messages| Outcome {
@@ -115,20 +127,37 @@ fn success_gives_both_sides_the_same_fresh_session() {
     let a = plain(&w, "printer-17", &w.secret, 1, 1);
     let (server, client) = (a.server.unwrap(), a.client.unwrap());
     assert_eq!(server.session_id(), client.session_id());
-    assert_eq!((server.device(), server.epoch()), ("printer-17", 1));
-    // Frames sealed by the device open at the portal, and the reverse.
+    assert_eq!((server.device(), server.epoch()), ("printer-17", KeyEpoch(1)));
+    // Frames sealed by the device open at the portal, and the portal's replies at the device.
     let report = samples::office_laser();
     let payload = Codec::Protobuf.encode_to_vec(&report).unwrap();
+    let sender = server.sender_id();
+    let (b_server, b_client) = {
+        let b = plain(&w, "printer-17", &w.secret, 1, 2);
+        (b.server.unwrap(), b.client.unwrap())
+    };
+    assert_ne!(b_server.session_id(), server.session_id());
+    // Each side gets only its own channel.
+    let mut device = client.into_device_channel().unwrap();
+    let mut portal = server.into_portal_channel().unwrap();
+    assert!(b_client.into_portal_channel().is_none());
     let mut frame = Vec::new();
-    client.sealer(17).seal(Codec::Protobuf, &payload, t(500), &mut Rng(5), &mut frame).unwrap();
+    let h = device.seal(MessageKind::Report, Codec::Protobuf, &payload, t(500), &mut Rng(5), &mut frame).unwrap();
+    assert_eq!(h.sender_id, sender);
     let mut out = Vec::new();
-    server.opener(17).open(&frame, t(600), &mut out).unwrap();
+    portal.open(&frame, &[MessageKind::Report], t(600), &mut out).unwrap();
     assert_eq!(Codec::Protobuf.decode(&out).unwrap(), report);
+    let mut reply = Vec::new();
+    portal.seal_reply(&h, Codec::Protobuf, b"ack", t(600), &mut Rng(6), &mut reply).unwrap();
+    let mut answer = Vec::new();
+    device.open_reply(&reply, t(700), &mut answer).unwrap();
+    assert_eq!(answer, b"ack");
+    // Reflected back to the portal, the reply does not open: each direction has its own keys.
+    let all = [MessageKind::Report, MessageKind::Update, MessageKind::Reply];
+    assert!(portal.open(&reply, &all, t(700), &mut Vec::new()).is_err());
     // A second handshake makes another key: the first session's frames do not open in it.
-    let b = plain(&w, "printer-17", &w.secret, 1, 2);
-    let other = b.server.unwrap();
-    assert_ne!(other.session_id(), server.session_id());
-    assert!(other.opener(17).open(&frame, t(600), &mut Vec::new()).is_err());
+    let mut other = b_server.into_portal_channel().unwrap();
+    assert!(other.open(&frame, &all, t(600), &mut Vec::new()).is_err());
 }
 
 #[test]
@@ -149,9 +178,9 @@ fn a_server_without_the_right_verifier_cannot_pass_as_the_portal() {
         secret: DeviceSecret::from_bytes(&[0x33; 32]).unwrap(),
         store: Store {
             entries: vec![("printer-17".into(), 1, verifier(&DeviceSecret::from_bytes(&[0x33; 32]).unwrap(), 1))],
-            revoked: vec![],
+            ..Store::default()
         },
-        config: ServerConfig::new(&mut Rng(7)),
+        config: ServerConfig::new(DecoyKey::from_bytes([7; 32])),
     };
     let o = plain(&impostor, "printer-17", &w.secret, 1, 4);
     assert_eq!(o.server.unwrap_err(), FailureReason::WrongProof);
@@ -159,7 +188,7 @@ fn a_server_without_the_right_verifier_cannot_pass_as_the_portal() {
     let good = plain(&w, "printer-17", &w.secret, 1, 5);
     let forged = good.messages[3].clone();
     let mut rng = Rng(6);
-    let (client, m0) = ClientHandshake::start("printer-17", &w.secret, 1, &mut rng, t(0)).unwrap();
+    let (client, m0) = ClientHandshake::start("printer-17", &w.secret, KeyEpoch(1), &mut rng, t(0)).unwrap();
     let (_, m1) = server_start(&m0, &w.store, &w.config, &mut rng, t(0)).unwrap();
     let (client, _) = client.handle_server_first(&m1, t(0)).unwrap();
     assert_eq!(client.handle_server_final(&forged, t(0)).unwrap_err(), AuthError::ServerNotAuthenticated);
@@ -272,7 +301,7 @@ fn no_message_carries_the_secret_the_verifier_or_a_key() {
         m.finalize().into_bytes().into()
     };
     let mut salted = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(&[0x11; 32], &salt, 16, &mut salted);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(&[0x11; 32], &salt, MIN_ITERATIONS, &mut salted);
     let client_key = hmac(&salted, b"Client Key");
     assert_eq!(sha2::Sha256::digest(client_key).as_slice(), &stored[..], "recomputation matches the verifier");
     let bare = o.messages[0].strip_prefix("n,,").unwrap();
@@ -280,11 +309,11 @@ fn no_message_carries_the_secret_the_verifier_or_a_key() {
     let auth_message = format!("{bare},{},{without_proof}", o.messages[1]);
     let mut session = [0u8; 36];
     hkdf::Hkdf::<sha2::Sha256>::new(Some(&sha2::Sha256::digest(auth_message.as_bytes())), &client_key)
-        .expand(b"printfleet session v1", &mut session)
+        .expand(b"printfleet session v2", &mut session)
         .unwrap();
     let server_session = o.server.as_ref().unwrap();
     assert_eq!(
-        server_session.session_id(),
+        server_session.session_id().0,
         u32::from_be_bytes(session[32..].try_into().unwrap()),
         "recomputed session id"
     );
@@ -309,8 +338,154 @@ fn out_of_order_and_repeated_messages_are_refused() {
     let (server, _) = server_start(&clean.messages[0], &w.store, &w.config, &mut rng, t(0)).unwrap();
     assert!(server.handle_client_final(&clean.messages[0], t(0)).is_err());
     // The device refuses a server-final where the server-first belongs, and garbage.
-    let (client, _) = ClientHandshake::start("printer-17", &w.secret, 1, &mut rng, t(0)).unwrap();
+    let (client, _) = ClientHandshake::start("printer-17", &w.secret, KeyEpoch(1), &mut rng, t(0)).unwrap();
     assert!(client.handle_server_first(&clean.messages[3], t(0)).is_err());
-    let (client, _) = ClientHandshake::start("printer-17", &w.secret, 1, &mut rng, t(0)).unwrap();
+    let (client, _) = ClientHandshake::start("printer-17", &w.secret, KeyEpoch(1), &mut rng, t(0)).unwrap();
     assert!(client.handle_server_first("r=,s=,i=", t(0)).is_err());
+}
+
+/// The salt attribute of a server-first message.
+fn salt_of(server_first: &str) -> String {
+    server_first.split(',').find_map(|p| p.strip_prefix("s=")).unwrap().to_owned()
+}
+
+/// Issue #12 finding 1: a decoy's challenge is as stable as a real device's across a restart and
+/// between replicas that share the persisted decoy key, and it has the fleet's parameters.
+#[test]
+fn decoys_are_stable_across_restarts_and_replicas_and_match_the_fleets_parameters() {
+    let w = world();
+    let first = plain(&w, "printer-99", &w.secret, 1, 30);
+    // A restart, or a second replica: a new config from the persisted bytes.
+    let persisted = decoy_key().to_bytes();
+    let replica = World {
+        secret: w.secret.clone(),
+        store: Store { entries: w.store.entries.clone(), ..Store::default() },
+        config: ServerConfig::new(DecoyKey::from_bytes(*persisted)),
+    };
+    let real_before = plain(&w, "printer-17", &w.secret, 1, 31);
+    for seed in [32, 33] {
+        assert_eq!(
+            salt_of(&plain(&replica, "printer-99", &w.secret, 1, seed).messages[1]),
+            salt_of(&first.messages[1])
+        );
+        let real = plain(&replica, "printer-17", &w.secret, 1, seed);
+        assert_eq!(salt_of(&real.messages[1]), salt_of(&real_before.messages[1]));
+    }
+    // Another epoch or another name is another (stable) decoy salt.
+    assert_ne!(salt_of(&plain(&w, "printer-99", &w.secret, 2, 34).messages[1]), salt_of(&first.messages[1]));
+    assert_ne!(salt_of(&plain(&w, "printer-98", &w.secret, 1, 34).messages[1]), salt_of(&first.messages[1]));
+
+    // A fleet whose verifiers use 5000 iterations and 24-byte salts: decoys follow the config.
+    let secret = w.secret.clone();
+    let fleet = World {
+        store: Store {
+            entries: vec![("printer-17".into(), 1, Verifier::with_salt(&secret, vec![5; 24], 5000).unwrap())],
+            ..Store::default()
+        },
+        config: ServerConfig::new(decoy_key()).with_decoy_parameters(5000, 24).unwrap(),
+        secret,
+    };
+    let shape = |m: &str| {
+        let salt = base64::engine::general_purpose::STANDARD.decode(salt_of(m)).unwrap();
+        (salt.len(), m.rsplit(',').next().unwrap().to_owned())
+    };
+    let real = plain(&fleet, "printer-17", &fleet.secret, 1, 35);
+    let decoy = plain(&fleet, "printer-99", &fleet.secret, 1, 35);
+    assert_eq!(shape(&real.messages[1]), (24, "i=5000".to_owned()));
+    assert_eq!(shape(&decoy.messages[1]), shape(&real.messages[1]));
+    assert_eq!(decoy.server.unwrap_err(), FailureReason::UnknownDevice);
+    // The config refuses decoy parameters no device would accept.
+    assert_eq!(
+        ServerConfig::new(decoy_key()).with_decoy_parameters(MIN_ITERATIONS - 1, 16).unwrap_err(),
+        SecretError::Iterations { iterations: MIN_ITERATIONS - 1 }
+    );
+    assert_eq!(format!("{:?}", decoy_key()), "DecoyKey(<redacted>)");
+}
+
+/// Issue #12 finding 6: a store that is down fails the handshake with its own reason for the
+/// log, and the very same reply to the device as a wrong proof.
+#[test]
+fn an_unavailable_store_is_logged_as_such_but_looks_like_a_wrong_proof() {
+    let mut w = world();
+    let wrong = DeviceSecret::from_bytes(&[0x22; 32]).unwrap();
+    let wrong_proof = plain(&w, "printer-17", &wrong, 1, 40);
+    w.store.down = true;
+    let down = plain(&w, "printer-17", &w.secret, 1, 40);
+    assert_eq!(down.server.unwrap_err(), FailureReason::StoreUnavailable);
+    assert_eq!(down.server_reply, wrong_proof.server_reply);
+    assert_eq!(down.server_reply.as_deref(), Some("e=invalid-proof"));
+    assert_eq!(down.client.unwrap_err(), AuthError::Rejected);
+}
+
+/// Issue #12 finding 4: sessions end, and a revocation ends a live one at the next recheck.
+#[test]
+fn sessions_expire_and_a_recheck_sees_revocation_removal_and_outage() {
+    let mut w = world();
+    let o = plain(&w, "printer-17", &w.secret, 1, 50);
+    let (server, client) = (o.server.unwrap(), o.client.unwrap());
+    // The server finished its handshake at t(200), the device at t(300) (see `plain`).
+    assert_eq!(server.expires_at(), t(200 + DEFAULT_SESSION_LIFETIME.0));
+    assert_eq!(client.expires_at(), t(300 + DEFAULT_SESSION_LIFETIME.0));
+    assert!(!server.is_expired(t(200 + DEFAULT_SESSION_LIFETIME.0 - 1)));
+    assert!(server.is_expired(t(200 + DEFAULT_SESSION_LIFETIME.0)));
+    assert_eq!(DEFAULT_SESSION_LIFETIME, DurationMs(24 * 3600 * 1000));
+
+    // A configured lifetime.
+    w.config = ServerConfig::new(decoy_key()).with_session_lifetime(DurationMs(60_000));
+    assert_eq!(w.config.session_lifetime(), DurationMs(60_000));
+    let short = plain(&w, "printer-17", &w.secret, 1, 51).server.unwrap();
+    assert_eq!(short.expires_at(), t(60_200));
+    assert!(short.is_expired(t(60_200)) && !short.is_expired(t(60_199)));
+
+    // Recheck: fine now; then revoked, then the epoch removed, then the store down.
+    assert_eq!(server.recheck(&w.store), Ok(()));
+    w.store.revoked.push("printer-17".into());
+    assert_eq!(server.recheck(&w.store), Err(FailureReason::Revoked));
+    w.store.revoked.clear();
+    w.store.entries.clear();
+    assert_eq!(server.recheck(&w.store), Err(FailureReason::UnknownDevice));
+    w.store.down = true;
+    assert_eq!(server.recheck(&w.store), Err(FailureReason::StoreUnavailable));
+}
+
+/// Issue #12 finding 5: the sender id is the authenticated device's, on both sides.
+#[test]
+fn the_sender_id_is_derived_from_the_authenticated_device_name() {
+    let mut w = world();
+    let other = DeviceSecret::from_bytes(&[0x55; 32]).unwrap();
+    w.store.entries.push(("printer-18".into(), 1, verifier(&other, 2)));
+    let a = plain(&w, "printer-17", &w.secret, 1, 60);
+    let b = plain(&w, "printer-18", &other, 1, 61);
+    let (a_server, a_client, b_client) = (a.server.unwrap(), a.client.unwrap(), b.client.unwrap());
+    assert_eq!(a_server.sender_id(), sender_id_of("printer-17"));
+    assert_eq!(a_client.sender_id(), a_server.sender_id());
+    assert_ne!(b_client.sender_id(), a_server.sender_id());
+    // docs/wire-format.md §5.7's worked example.
+    assert_eq!(sender_id_of("printer-17"), SenderId(0x396f_ba7f_a8d2_938d));
+}
+
+#[test]
+fn device_names_with_control_characters_are_refused_on_both_sides() {
+    let w = world();
+    for bad in ["printer\u{0}17", "printer\n17", "", &"x".repeat(256)] {
+        let started = ClientHandshake::start(bad, &w.secret, KeyEpoch(1), &mut Rng(70), t(0));
+        assert!(matches!(started, Err(AuthError::Malformed(_))), "{bad:?}");
+    }
+    // A forged client-first with a NUL in the name: the server refuses it as malformed.
+    let failure = server_start("n,,n=a\u{0}b,r=abc,k=1", &w.store, &w.config, &mut Rng(71), t(0)).unwrap_err();
+    assert!(matches!(failure.event.reason, FailureReason::Malformed(_)));
+    assert_eq!(failure.reply.as_deref(), Some("e=other-error"));
+}
+
+#[test]
+fn failures_and_secrets_have_typed_errors() {
+    let w = world();
+    let failure = server_start("garbage", &w.store, &w.config, &mut Rng(80), t(0)).unwrap_err();
+    let reply = failure.reply.clone();
+    let error: Box<dyn std::error::Error + Send + Sync> = Box::new(failure);
+    assert!(error.to_string().contains("Malformed"), "{error}");
+    assert_eq!(reply.as_deref(), Some("e=other-error"));
+    assert_eq!(DeviceSecret::from_bytes(&[1; 15]).unwrap_err(), SecretError::TooShort { len: 15, min: 16 });
+    assert_eq!(DeviceSecret::from_bytes(&[1; 65]).unwrap_err(), SecretError::TooLong { len: 65, max: 64 });
+    assert!(DeviceSecret::from_bytes(&[1; 16]).is_ok() && DeviceSecret::from_bytes(&[1; 64]).is_ok());
 }

@@ -229,6 +229,12 @@ impl FrameKey {
         Ok(Self { secret: Zeroizing::new(secret.to_vec()), key_id, suite })
     }
 
+    /// A key from a 32-byte secret (what the derivations of `printfleet-auth` produce): the
+    /// same as [`FrameKey::new`], which cannot fail for this length.
+    pub fn from_array(secret: &[u8; 32], key_id: KeyId, suite: CipherSuite) -> Self {
+        Self { secret: Zeroizing::new(secret.to_vec()), key_id, suite }
+    }
+
     /// The key id.
     pub fn key_id(&self) -> KeyId {
         self.key_id
