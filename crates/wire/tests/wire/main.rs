@@ -9,6 +9,7 @@
     clippy::cast_possible_truncation
 )]
 
+mod dictionaries;
 mod frames;
 mod golden;
 mod hostile_xml;
