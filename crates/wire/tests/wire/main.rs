@@ -15,3 +15,4 @@ mod golden;
 mod hostile_xml;
 mod limits;
 mod roundtrip;
+mod xml_attribute_order;
