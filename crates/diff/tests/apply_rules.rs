@@ -43,11 +43,8 @@ fn a_delta_applies_whole_or_not_at_all() {
     let base = office();
     let mut identity = base.identity.clone();
     identity.hostname = Some("renamed".into());
-    let mut delta = Delta {
-        identity: Some(identity),
-        levels: vec![(RecordId(1), Level::Amount(5))],
-        ..Delta::default()
-    };
+    let mut delta =
+        Delta { identity: Some(identity), levels: vec![(RecordId(1), Level::Amount(5))], ..Delta::default() };
     delta.meters.insert(MeterKind::TOTAL, MeterChange::Increase(1));
     // The last list changed names an accessory the base does not have.
     delta.accessories = Records { removals: vec![RecordId(4242)], ..Records::default() };
@@ -102,8 +99,7 @@ fn a_newly_set_meter_takes_its_canonical_place() {
     };
     printfleet_wire::protobuf::encode(&report, &mut bytes).unwrap();
     let decoded = printfleet_wire::pb::DeviceReport::decode(bytes.as_slice()).unwrap();
-    let order: Vec<(u32, String)> =
-        decoded.snapshot.unwrap().meters.into_iter().map(|m| (m.kind, m.vendor)).collect();
+    let order: Vec<(u32, String)> = decoded.snapshot.unwrap().meters.into_iter().map(|m| (m.kind, m.vendor)).collect();
     let want: Vec<(u32, String)> =
         [(1, ""), (3, ""), (9, ""), (0, "B"), (0, "a"), (0, "b")].iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
     assert_eq!(order, want);

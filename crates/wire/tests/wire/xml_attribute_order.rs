@@ -77,10 +77,16 @@ fn check(name: &str, text: &str, fields: &BTreeMap<String, Vec<String>>) -> usiz
             _ => continue,
         };
         let element = String::from_utf8_lossy(AsRef::<[u8]>::as_ref(start.local_name().into_inner())).into_owned();
-        let attrs: Vec<String> =
-            start.attributes().map(|a| String::from_utf8_lossy(AsRef::<[u8]>::as_ref(a.unwrap().key.into_inner())).into_owned()).collect();
+        let attrs: Vec<String> = start
+            .attributes()
+            .map(|a| String::from_utf8_lossy(AsRef::<[u8]>::as_ref(a.unwrap().key.into_inner())).into_owned())
+            .collect();
         let root = open.is_empty();
-        assert_eq!(root, attrs.first().is_some_and(|a| a == "xmlns"), "{name}: <{element}>: xmlns first on the root only");
+        assert_eq!(
+            root,
+            attrs.first().is_some_and(|a| a == "xmlns"),
+            "{name}: <{element}>: xmlns first on the root only"
+        );
         if let Some(message) = message_of(&element, open.iter().any(|e| e == "delta")) {
             let mut order = fields[message].clone();
             if message == "JobHeader" {
@@ -123,6 +129,7 @@ fn golden_xml_attributes_are_in_field_number_order() {
         assert!(checked > 0, "{name}: nothing checked");
     }
     // The check itself catches a swap (a test that cannot fail is a defect).
-    let swapped = r#"<report xmlns="urn:printfleet:telemetry:1" generated_at="1"><identity make="HP" record_id="1"/></report>"#;
+    let swapped =
+        r#"<report xmlns="urn:printfleet:telemetry:1" generated_at="1"><identity make="HP" record_id="1"/></report>"#;
     assert!(std::panic::catch_unwind(|| check("swapped", swapped, &fields)).is_err());
 }
