@@ -209,8 +209,11 @@ fn golden_cases() -> Vec<(&'static str, Update, Vec<Reply>)> {
         },
         events: vec![(7, job(7)), (8, job(8))],
     };
+    // The receiver's answer to `update_steady`: it names the state the delta produced, by its
+    // real hash (testdata/update_steady.state-hash.txt, `after_hash`).
+    let after_steady = StateHash::of(&steady_state().1);
     let acks = vec![
-        Reply::Ack { state: BaseRef { sequence: 14_600, hash: StateHash(0x0bad_f00d) }, events_through: 12 },
+        Reply::Ack { state: BaseRef { sequence: 14_600, hash: after_steady }, events_through: 12 },
         Reply::Resync { events_through: 12 },
     ];
     vec![

@@ -12,6 +12,7 @@ number, type or rule, this would fail.
 Usage: python3 crates/wire/tests/python/decode_golden.py   (from the repository root)
 Needs: pip install grpcio-tools protobuf
 """
+import hashlib
 import importlib
 import ipaddress
 import json
@@ -192,7 +193,27 @@ def check_updates(pb):
         full.full.snapshot == office.snapshot, [e.sequence for e in full.events]), (1, True, True, [1]))
     ack = parse(pb.Reply, "reply_ack.pb")
     expect("reply_ack.pb", (ack.events_through, ack.WhichOneof("kind"), ack.ack.sequence, ack.ack.hash),
-        (12, "ack", 14600, 0x0BADF00D))
+        (12, "ack", 14600, 0x16C2E707))
+    # State hashes (5.8): each vector's hash is the first 4 bytes of SHA-256 over its bytes; the
+    # hashed bytes parse as a DeviceReport without events; the golden deltas name their base by
+    # the before hash, and the Ack names update_steady's after state.
+    vectors = {}
+    for name in ("update_steady", "update_every_part", "update_full"):
+        lines = (diff_data / f"{name}.state-hash.txt").read_text().splitlines()
+        v = dict(l.split(" = ", 1) for l in lines if l and not l.startswith("#"))
+        vectors[name] = v
+        for side in ("before", "after"):
+            if f"{side}_bytes" not in v:
+                continue
+            raw = bytes.fromhex(v[f"{side}_bytes"])
+            report = pb.DeviceReport()
+            report.ParseFromString(raw)
+            expect(f"{name} {side} state hash", (hashlib.sha256(raw).digest()[:4].hex(), report.HasField("events"),
+                report.generated_at), (v[f"{side}_hash"], False, 0))
+    every = parse(pb.Update, "update_every_part.pb")
+    expect("base hashes", (steady.delta.base_hash, every.delta.base_hash),
+        (int(vectors["update_steady"]["before_hash"], 16), int(vectors["update_every_part"]["before_hash"], 16)))
+    expect("ack hash", ack.ack.hash, int(vectors["update_steady"]["after_hash"], 16))
     resync = parse(pb.Reply, "reply_resync.pb")
     expect("reply_resync.pb", (resync.events_through, resync.WhichOneof("kind"), resync.resync), (12, "resync", True))
     return failures

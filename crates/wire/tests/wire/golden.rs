@@ -61,3 +61,24 @@ fn write_arbitrary_xml_for_xsd_validation() {
         std::fs::write(dir.join(format!("arbitrary-{i:02}.xml")), Codec::Xml.encode_to_vec(&report).unwrap()).unwrap();
     }
 }
+
+/// Writes the JSON of 64 deterministic arbitrary reports into `$PRINTFLEET_JSON_SCHEMA_DIR`, for
+/// `tests/python/validate_json_schema.py DIR` to validate against
+/// `docs/printfleet-telemetry-1.schema.json` with the Python `jsonschema` package.
+#[test]
+#[ignore = "run by CI, which validates the files with tests/python/validate_json_schema.py"]
+fn write_arbitrary_json_for_schema_validation() {
+    use printfleet_schema::DeviceReport;
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    let dir = PathBuf::from(std::env::var_os("PRINTFLEET_JSON_SCHEMA_DIR").expect("set PRINTFLEET_JSON_SCHEMA_DIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut runner = TestRunner::deterministic();
+    for i in 0..64 {
+        let report = any::<DeviceReport>().new_tree(&mut runner).unwrap().current();
+        std::fs::write(dir.join(format!("arbitrary-{i:02}.json")), Codec::Json.encode_to_vec(&report).unwrap())
+            .unwrap();
+    }
+}

@@ -9,8 +9,10 @@
     clippy::cast_possible_truncation
 )]
 
+mod dictionaries;
 mod frames;
 mod golden;
 mod hostile_xml;
 mod limits;
 mod roundtrip;
+mod xml_attribute_order;
