@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::{Agent, Receiver, Reply, Update, UpdateBody};
 use printfleet_schema::{Alert, JobHeader, Level, MeterKind, PageCount, PrintJob, RecordId, Timestamp, samples};
-use printfleet_wire::frame::{CipherSuite, DeviceChannel, FrameKey, KeyId, Keyring, MessageKind, SenderId};
+use printfleet_wire::frame::{CipherSuite, DeviceChannel, FrameKey, KeyId, Keyring, MessageKind, OsRng, SenderId};
 use printfleet_wire::{Codec, protobuf};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -65,8 +65,11 @@ fn poll(state: &mut DeviceState, n: u64, rng: &mut ChaCha20Rng) -> Vec<PrintJob>
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The simulated printer and link are seeded, so that every run tells the same story; IVs
+    // come from the operating system, as they must.
     let mut rng = ChaCha20Rng::seed_from_u64(2026);
     let mut link_rng = ChaCha20Rng::seed_from_u64(11);
+    let mut ivs = OsRng::default();
     // Per-device keys come from printfleet-auth (one-shot mode) in a deployment; a fixed
     // secret keeps this demonstration reproducible.
     let key = FrameKey::new(&[0x5a; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256)?;
@@ -103,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut payload = Vec::new();
         protobuf::encode_update(&update, &mut payload)?;
         let mut frame = Vec::new();
-        channel.seal(MessageKind::Update, Codec::Protobuf, &payload, now, &mut rng, &mut frame)?;
+        channel.seal(MessageKind::Update, Codec::Protobuf, &payload, now, &mut ivs, &mut frame)?;
         // What the state change alone costs: the update without its job events, unframed.
         let mut change = Vec::new();
         protobuf::encode_update(&Update { events: Vec::new(), ..update.clone() }, &mut change)?;
@@ -132,7 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut bytes = Vec::new();
             protobuf::encode_reply(&reply, &mut bytes)?;
             let mut frame = Vec::new();
-            keyring.seal_reply(&request, Codec::Protobuf, &bytes, now, &mut rng, &mut frame)?;
+            keyring.seal_reply(&request, Codec::Protobuf, &bytes, now, &mut ivs, &mut frame)?;
             deliver(&mut to_agent, frame, lossy, &mut link_rng, &mut lost);
         }
 

@@ -4,23 +4,25 @@
 //!
 //! * **Session mode** (SDS over XMPP: both ends present and authenticated before any data moves):
 //!   a mutual SCRAM-SHA-256 handshake (RFC 5802, RFC 7677) — device hello, server challenge,
-//!   device proof, server proof — after which both sides hold the same fresh frame key bound to
-//!   the whole transcript. The device checks the server's proof before it sends any data. The
-//!   server stores only a [`Verifier`].
+//!   device proof, server proof — after which both sides hold the same fresh session secret bound
+//!   to the whole transcript, from which each direction derives its own frame keys. The device
+//!   checks the server's proof before it sends any data. The server stores only a [`Verifier`].
+//!   Each side turns its [`Session`] into its channel once
+//!   ([`Session::into_device_channel`], [`Session::into_portal_channel`]).
 //! * **One-shot mode** (Partner Link's direct connection: an HTTPS POST every few hours): each
 //!   frame is sealed under a key derived from the device's secret and a key epoch
 //!   ([`one_shot`]), so the portal rejects frames from anything but that device without a round
-//!   trip.
+//!   trip. The portal's [`one_shot::Portal`] asks its store about the sender for every frame, so a
+//!   revocation takes effect on the next one.
 //!
 //! ```
 //! use printfleet_auth::{
 //!     ClientHandshake, DecoyKey, DeviceSecret, KeyEpoch, Lookup, ServerConfig, Verifier, VerifierStore, server_start,
 //! };
 //! use printfleet_schema::Timestamp;
-//! // The operating system's CSPRNG: getrandom's `SysRng` (feature `sys_rng`), which implements
-//! // rand_core 0.10's `TryCryptoRng`; `UnwrapErr` makes it a `CryptoRng` that panics rather than
-//! // hand out bad randomness. Never a seeded generator for real keys.
-//! let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+//! // The operating system's CSPRNG (getrandom's `SysRng` as a rand_core 0.10 `CryptoRng`).
+//! // Never a seeded generator for real keys.
+//! let mut rng = printfleet_wire::frame::OsRng::default();
 //! let now = Timestamp::from_unix_millis(1_793_610_000_000)?;
 //! # let send_to_device = |_reply: &str| {};
 //!
@@ -60,6 +62,18 @@
 //! assert!(!server_session.is_expired(now));
 //! // Before accepting frames, the server checks the device is still good (revocation).
 //! assert_eq!(server_session.recheck(&store), Ok(()));
+//!
+//! // Each side turns its session into its channel: per-direction keys, owned sequence numbers.
+//! use printfleet_wire::{Codec, frame::MessageKind};
+//! let mut device = device_session.into_device_channel().ok_or("not the device's session")?;
+//! let mut portal = server_session.into_portal_channel().ok_or("not the portal's session")?;
+//! let mut frame = Vec::new();
+//! let sent = device.seal(MessageKind::Update, Codec::Protobuf, b"update", now, &mut rng, &mut frame)?;
+//! let mut update = Vec::new();
+//! portal.open(&frame, &[MessageKind::Update], now, &mut update)?;
+//! let mut reply = Vec::new();
+//! portal.seal_reply(&sent, Codec::Protobuf, b"ack", now, &mut rng, &mut reply)?;
+//! device.open_reply(&reply, now, &mut Vec::new())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

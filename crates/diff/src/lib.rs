@@ -41,6 +41,7 @@
 //! * `fuzzing`: the entry point of the `delta_apply` fuzz target (`fuzzing`); not a stable API.
 
 #[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzzing;
 pub mod sync;
 

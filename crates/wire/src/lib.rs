@@ -47,13 +47,16 @@ pub mod frame;
 pub mod json;
 pub mod limits;
 pub mod protobuf;
+// Test scaffolding shared by the tests, the fuzz targets and the benchmarks: not part of the API.
+#[doc(hidden)]
 pub mod roundtrip;
 pub mod xml;
 
-/// The protobuf messages generated from `proto/printfleet/v1/telemetry.proto` by prost.
-///
-/// Most users want [`protobuf::encode`] / [`protobuf::decode`], which convert to and from the
-/// schema types and enforce the limits; these are for code that needs the raw messages.
+/// The protobuf messages generated from `proto/printfleet/v1/telemetry.proto` by prost, for the
+/// tests and benchmarks that compare against them. Not part of the API: use
+/// [`protobuf::encode`] / [`protobuf::decode`], which convert to and from the schema types and
+/// enforce the limits.
+#[doc(hidden)]
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/printfleet.v1.rs"));
@@ -139,7 +142,8 @@ impl fmt::Display for Codec {
 /// (`DetectedErrorsBit`).
 ///
 /// Published as `docs/codes.json` for implementers in other languages; a test keeps the file
-/// equal to this.
+/// equal to this. Not part of the API.
+#[doc(hidden)]
 pub fn codes_json() -> String {
     use printfleet_schema::codes::*;
     use printfleet_schema::{Colour, DetectedErrors};
