@@ -363,7 +363,7 @@ mod tests {
             },
             ..Default::default()
         };
-        r.events.print_jobs.push(crate::PrintJob { job: h.clone(), ..Default::default() });
+        r.events.print_jobs.push(PrintJob { job: h.clone(), ..Default::default() });
         r.events.scan_jobs.push(ScanJob { job: h.clone(), ..Default::default() });
         r.events.copy_jobs.push(CopyJob { job: h, ..Default::default() });
         r
