@@ -367,6 +367,8 @@ fn hostile_xml_updates_are_refused() {
         ("a second body", good.replacen("</update>", "<full/></update>", 1)),
         ("a foreign element", good.replacen("</delta>", "<x xmlns=\"urn:other\"/></delta>", 1)),
         ("a DTD", format!("<!DOCTYPE update>{good}")),
+        ("an instance that is not 8 hex digits", good.replacen("instance=\"5eedcafe\"", "instance=\"5eedcaf\"", 1)),
+        ("an upper-case instance", good.replacen("instance=\"5eedcafe\"", "instance=\"5EEDCAFE\"", 1)),
         (
             "a report where an update belongs",
             good.replacen("<update", "<report", 1).replacen("</update>", "</report>", 1),
@@ -394,4 +396,19 @@ fn an_empty_delta_is_a_few_bytes_and_a_full_state_is_a_report_without_time() {
     // Update{1: 1, 2: State{...}, 5: instance} against DeviceReport{1: 0 omitted, 2: Identity,
     // 3: Snapshot}.
     assert!(pb_update(&full).len() <= report_bytes.len() + 11);
+}
+
+/// The instance travels in both codecs, in updates and replies; absent, it is instance 0.
+#[test]
+fn the_instance_travels_and_defaults_to_zero() {
+    let u = steady_update();
+    assert_eq!(protobuf::decode_update(&pb_update(&u)).unwrap().instance, GOLDEN_INSTANCE);
+    assert_eq!(xml::decode_update(&xml_update(&u)).unwrap().instance, GOLDEN_INSTANCE);
+    let text = String::from_utf8(xml_update(&u)).unwrap().replacen(" instance=\"5eedcafe\"", "", 1);
+    assert_eq!(xml::decode_update(text.as_bytes()).unwrap().instance, Instance(0));
+    let zero = Update { instance: Instance(0), ..u };
+    assert_eq!(protobuf::decode_update(&pb_update(&zero)).unwrap(), zero);
+    let r = Reply::Resync { instance: GOLDEN_INSTANCE, events_through: 4 };
+    assert_eq!(protobuf::decode_reply(&pb_reply(&r)).unwrap().instance(), GOLDEN_INSTANCE);
+    assert_eq!(xml::decode_reply(&xml_reply(&r)).unwrap().instance(), GOLDEN_INSTANCE);
 }
