@@ -42,9 +42,9 @@
 //! [`HISTORY_BYTES`] together; job events that arrived early, numbered at most [`EVENT_WINDOW`]
 //! above the watermark and [`EARLY_EVENT_BYTES`] together; jobs received and not yet taken,
 //! [`HELD_JOB_BYTES`] (then it stops acknowledging events until the caller takes them); the UUIDs
-//! of the last [`RECENT_JOBS`] jobs and of [`RETIRED_INSTANCES`] instances. Sizes are footprints:
-//! a state's canonical protobuf encoding plus the in-memory size of each record, a job's texts
-//! plus its structs. With the defaults that is at most 4 + 1 + 1 + 2 MiB, plus one job beyond
+//! of the last [`RECENT_JOBS`] jobs and the numbers of [`RETIRED_INSTANCES`] earlier instances.
+//! Sizes are footprints: a state's canonical protobuf encoding plus the in-memory size of each
+//! record, a job's texts plus its structs. With the defaults that is at most 4 + 1 + 1 + 2 MiB, plus one job beyond
 //! each job budget (a job is at most about 140 KiB at the schema's limits) and about 100 KiB of
 //! UUIDs: under 9 MiB for a hostile device, a few tens of KiB for an office printer.
 //!
@@ -578,6 +578,9 @@ const MAX_JOB_FOOTPRINT: usize = size_of::<(u64, PrintJob)>()
     + printfleet_schema::limits::MAX_NESTED * (size_of::<InkUse>() + printfleet_schema::limits::MAX_TEXT_BYTES)
     + printfleet_schema::limits::MAX_NESTED
         * (size_of::<JobCategoryUsage>() + printfleet_schema::limits::MAX_TEXT_BYTES);
+
+// The figure the module docs give for one job at the schema's limits.
+const _: () = assert!(MAX_JOB_FOOTPRINT < 150 << 10);
 
 fn colour_text(c: &Colour) -> usize {
     match c {
