@@ -20,8 +20,10 @@
 use std::collections::VecDeque;
 
 use printfleet_diff::DeviceState;
-use printfleet_diff::sync::{Agent, Receiver, Reply, Update, UpdateBody};
-use printfleet_schema::{Alert, JobHeader, Level, MeterKind, PageCount, PrintJob, RecordId, Timestamp, samples};
+use printfleet_diff::sync::{Agent, Instance, Receiver, Reply, Update, UpdateBody};
+use printfleet_schema::{
+    Alert, JobHeader, Level, MeterKind, PageCount, PrintJob, RecordId, Redaction, Timestamp, samples,
+};
 use printfleet_wire::frame::{CipherSuite, DeviceChannel, FrameKey, KeyId, Keyring, MessageKind, OsRng, SenderId};
 use printfleet_wire::{Codec, protobuf};
 use rand_chacha::ChaCha20Rng;
@@ -83,10 +85,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     keyring.insert(DEVICE, &key)?;
 
     let mut device = DeviceState::from(&samples::office_laser());
-    let mut agent = Agent::new();
+    // What leaves the site goes through the site's redaction policy (here: drop every personal
+    // field). The agent's instance is random, drawn when it starts without saved state.
+    let policy = Redaction::drop_all();
+    let mut agent = Agent::new(Instance(rng.next_u32()));
     let mut portal = Receiver::new();
     let (mut to_portal, mut to_agent) = (VecDeque::new(), VecDeque::new());
-    let mut all_jobs = Vec::new();
+    let (mut all_jobs, mut all_received) = (Vec::new(), Vec::new());
     let (mut full_bytes, mut delta_bytes, mut deltas, mut fulls, mut lost) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let mut framed_bytes = 0usize;
     let mut start = Timestamp::from_unix_millis(1_800_000_000_000)?;
@@ -95,14 +100,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let now = start;
         start = start.checked_add(printfleet_schema::DurationMs(3 * 3_600_000)).ok_or("time")?;
         for job in poll(&mut device, n, &mut rng) {
-            all_jobs.push(job.clone());
+            let job = policy.apply_to(job);
+            all_jobs.push(job.get().clone());
             agent.record_job(job);
         }
         // The last polls run over a link that has healed, so that the example ends converged.
         let lossy = n < POLLS - 5;
 
         // Agent -> portal.
-        let update = agent.update(&device);
+        let update = agent.update(&policy.apply_to(device.clone()));
+        // A real agent persists `agent.save()` here, before the update leaves the device.
         let mut payload = Vec::new();
         protobuf::encode_update(&update, &mut payload)?;
         let mut frame = Vec::new();
@@ -129,6 +136,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let Ok(request) = keyring.open(&frame, &[MessageKind::Update], now, &mut payload) else { continue };
             let update: Update = protobuf::decode_update(&payload)?;
             let reply = portal.receive(&update);
+            all_received.extend(portal.take_jobs()); // a real portal stores them, then replies
             if let Reply::Resync { .. } = reply {
                 println!("poll {n}: the portal asks for a resync");
             }
@@ -155,8 +163,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         delta_bytes / deltas.max(1),
         framed_bytes / usize::try_from(POLLS).unwrap_or(1)
     );
-    let converged = portal.state() == Some(&device);
-    let jobs_once = portal.jobs() == all_jobs.as_slice();
+    let converged = portal.state() == Some(policy.apply_to(device.clone()).get());
+    let jobs_once = all_received == all_jobs;
     println!("portal state equals the printer's: {converged}; {} jobs, each exactly once: {jobs_once}", all_jobs.len());
     if converged && jobs_once { Ok(()) } else { Err("the portal did not converge".into()) }
 }

@@ -12,7 +12,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use printfleet_diff::sync::{BaseRef, StateHash, Update, UpdateBody};
+use printfleet_diff::sync::{BaseRef, Instance, StateHash, Update, UpdateBody};
 use printfleet_diff::{DeviceState, apply_in_place, diff};
 use printfleet_schema::{Level, MeterKind, samples};
 use printfleet_wire::{Codec, protobuf};
@@ -56,6 +56,7 @@ fn codec(c: &mut Criterion) {
     let b = changed(&a);
     let base = BaseRef { sequence: 14_599, hash: StateHash::of(&a) };
     let update = Update {
+        instance: Instance(0x5eed_0001),
         sequence: 14_600,
         body: UpdateBody::Delta { base, delta: Box::new(diff(&a, &b)) },
         events: Vec::new(),

@@ -654,6 +654,24 @@ mod tests {
         assert_eq!(server_session.device(), v["device"]);
         assert_eq!(server_session.epoch(), KeyEpoch(epoch));
         assert_eq!(server_session.session_id(), client_session.session_id());
+        // The session's key id, sender id and secret are the independent vector's: a frame sealed
+        // under the vector's secret opens at the portal's end of the session.
+        assert_eq!(format!("{:08x}", server_session.session_id().0), v["session-key-id"]);
+        assert_eq!(format!("{:016x}", server_session.sender_id().0), v["sender-id"]);
+        use printfleet_wire::frame::{CipherSuite, DeviceChannel, FrameKey, MessageKind};
+        let key = FrameKey::from_array(
+            &hex32(&v["session-secret"]),
+            server_session.session_id(),
+            CipherSuite::Aes128CbcHmacSha256,
+        );
+        let mut device = DeviceChannel::new(server_session.sender_id(), &key);
+        let reservation = device.reserve_block(1);
+        device.reservation_saved(reservation).unwrap();
+        let mut frame = Vec::new();
+        let mut rng = printfleet_wire::frame::OsRng::default();
+        device.seal(MessageKind::Update, printfleet_wire::Codec::Json, b"{}", now, &mut rng, &mut frame).unwrap();
+        let mut portal = server_session.into_portal_channel().unwrap();
+        portal.open(&frame, &[MessageKind::Update], now, &mut Vec::new()).unwrap();
     }
 
     /// A store with one device, one revoked and one the store cannot look up.

@@ -112,13 +112,19 @@ proof = bytes(a ^ b for a, b in zip(client_key, client_signature))
 client_final = f"{without_proof},p={base64.b64encode(proof).decode()}"
 server_signature = hmac.new(server_key, auth_message, hashlib.sha256).digest()
 server_final = f"v={base64.b64encode(server_signature).decode()}"
+# The session's secret and key id: HKDF-SHA256(salt = SHA-256(AuthMessage), IKM = ClientKey,
+# info = "printfleet session v2"), 36 bytes; the sender id of both directions.
+session = hkdf_sha256(hashlib.sha256(auth_message).digest(), client_key, b"printfleet session v2", 36)
+sender_id = hashlib.sha256(b"printfleet sender v1\x00" + device.encode("utf-8")).digest()[:8]
 write(
     "scram-binary-secret.txt",
     """A full printfleet SCRAM-SHA-256 exchange (RFC 5802 section 3, RFC 7677) with fixed nonces and
 a binary 32-byte device secret used as the PBKDF2 password byte for byte (no SASLprep, no
 encoding), a device name that needs saslname escaping and the k= key-epoch extension,
 docs/wire-format.md section 5.7. Messages in order: client-first, server-first, client-final,
-server-final.""",
+server-final; then the intermediate keys, the session's secret and key id (HKDF-SHA256 with
+salt SHA-256(AuthMessage), IKM ClientKey, info "printfleet session v2", 36 bytes) and the sender
+id of the session's frames.""",
     [[
         ("secret", secret.hex()),
         ("device", device),
@@ -135,5 +141,22 @@ server-final.""",
         ("client-key", client_key.hex()),
         ("stored-key", stored_key.hex()),
         ("server-key", server_key.hex()),
+        ("session-secret", session[:32].hex()),
+        ("session-key-id", session[32:].hex()),
+        ("sender-id", sender_id.hex()),
     ]],
+)
+
+# One-shot frame keys: HKDF-SHA256(salt = "printfleet one-shot v1", IKM = device secret,
+# info = device name || 0x00 || epoch as 4 bytes), 32 bytes, under key id = epoch.
+cases = []
+for device, epoch, secret in [("plotter-3", 1, bytes(range(0x40, 0x60))), ("Büro,Drucker=3", 7, bytes(range(0xA0, 0xC0)))]:
+    key = hkdf_sha256(b"printfleet one-shot v1", secret, per_device_info(device, epoch), 32)
+    cases.append([("secret", secret.hex()), ("device", device), ("epoch", str(epoch)), ("frame-key", key.hex())])
+write(
+    "one-shot.txt",
+    """One-shot frame keys, docs/wire-format.md section 5.7: HKDF-SHA256(salt = "printfleet one-shot
+v1", IKM = device secret, info = device name (UTF-8) || 0x00 || epoch as 4 bytes big-endian),
+32 bytes; the frames' key id is the epoch and their suite AES-128-CBC + HMAC-SHA256.""",
+    cases,
 )

@@ -38,7 +38,8 @@ pub fn apply_arbitrary(data: &[u8]) {
 
     // Aim the update at the receiver's base, so that the delta reaches `apply`.
     let mut receiver = Receiver::new();
-    receiver.receive(&Update { sequence: 1, body: UpdateBody::Full(Box::new(base.clone())), events: Vec::new() });
+    let first = UpdateBody::Full(Box::new(base.clone()));
+    receiver.receive(&Update { instance: update.instance, sequence: 1, body: first, events: Vec::new() });
     update.sequence = update.sequence.max(2);
     if let UpdateBody::Delta { base: named, delta } = &mut update.body {
         *named = BaseRef { sequence: 1, hash: StateHash::of(&base) };

@@ -33,7 +33,13 @@
 //! ```
 //!
 //! This crate is the pure transformation (no I/O, no clock) and, in [`sync`], the agent and
-//! receiver that keep a receiver's view equal to the device's over a lossy channel. The message
+//! receiver that keep a receiver's view equal to the device's over a lossy channel.
+//!
+//! **Portals use [`sync::Receiver`]**, not [`apply`]: the receiver applies each update once, only
+//! to the exact base it names (sequence number and state hash), and refuses duplicates, replays
+//! and updates from an old base. [`apply`] is the bare transformation and knows nothing of what
+//! was applied before: applying the same delta twice counts its meter increments twice (billing
+//! twice for the same pages). The message
 //! types ([`Delta`], [`DeviceState`], [`sync::Update`], ...) are defined in
 //! [`printfleet_wire::delta`], beside their protobuf and XML encodings, and re-exported here.
 //!
@@ -262,7 +268,11 @@ pub fn apply_in_place(state: &mut DeviceState, delta: &Delta) -> Result<(), Appl
     Ok(())
 }
 
-/// The state `delta` turns `base` into.
+/// The state `delta` turns `base` into, if `base` is the state the delta was computed from.
+///
+/// Nothing here checks that: applying a delta to the state it already produced applies its meter
+/// increments again. Receivers use [`sync::Receiver`], which applies an update once, to the base
+/// it names.
 pub fn apply(base: &DeviceState, delta: &Delta) -> Result<DeviceState, ApplyError> {
     let mut state = base.clone();
     apply_in_place(&mut state, delta)?;

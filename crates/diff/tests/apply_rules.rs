@@ -10,9 +10,9 @@
     clippy::arithmetic_side_effects
 )]
 
-use printfleet_diff::sync::{Agent, BaseRef, Receiver, Reply, StateHash, Update, UpdateBody};
+use printfleet_diff::sync::{Agent, BaseRef, Instance, Receiver, Reply, StateHash, Update, UpdateBody};
 use printfleet_diff::{ApplyError, Delta, DeviceState, MeterChange, Records, apply};
-use printfleet_schema::{Alert, Consumable, Level, MeterKind, RecordId, VendorMeter, samples};
+use printfleet_schema::{Alert, Consumable, Level, MeterKind, RecordId, Redaction, VendorMeter, samples};
 use prost::Message as _;
 
 fn office() -> DeviceState {
@@ -26,14 +26,24 @@ fn vendor(name: &str) -> MeterKind {
 /// A receiver that has acknowledged `state` as update 1.
 fn receiver_holding(state: &DeviceState) -> Receiver {
     let mut receiver = Receiver::new();
-    let first = Update { sequence: 1, body: UpdateBody::Full(Box::new(state.clone())), events: Vec::new() };
+    let first = Update {
+        instance: Instance(1),
+        sequence: 1,
+        body: UpdateBody::Full(Box::new(state.clone())),
+        events: Vec::new(),
+    };
     assert!(matches!(receiver.receive(&first), Reply::Ack { .. }));
     receiver
 }
 
 fn delta_on(base: &DeviceState, sequence: u64, delta: Delta) -> Update {
     let base = BaseRef { sequence: sequence - 1, hash: StateHash::of(base) };
-    Update { sequence, body: UpdateBody::Delta { base, delta: Box::new(delta) }, events: Vec::new() }
+    Update {
+        instance: Instance(1),
+        sequence,
+        body: UpdateBody::Delta { base, delta: Box::new(delta) },
+        events: Vec::new(),
+    }
 }
 
 /// One part that does not apply refuses the whole delta: the parts that would apply (here a new
@@ -173,16 +183,21 @@ fn an_order_that_is_not_a_permutation_does_not_apply() {
 #[test]
 fn a_duplicate_update_is_acknowledged_with_the_newest_state() {
     let mut state = office();
-    let (mut agent, mut receiver) = (Agent::new(), Receiver::new());
-    let first = agent.update(&state);
+    let (mut agent, mut receiver) = (Agent::new(Instance(1)), Receiver::new());
+    let policy = Redaction::keep_all();
+    let first = agent.update(&policy.apply_to(state.clone()));
     agent.on_reply(&receiver.receive(&first));
     state.snapshot.consumables[0].level = Level::Amount(10);
-    let second = agent.update(&state);
+    let second = agent.update(&policy.apply_to(state.clone()));
     agent.on_reply(&receiver.receive(&second));
     state.snapshot.consumables[0].level = Level::Amount(9);
-    let third = agent.update(&state);
+    let third = agent.update(&policy.apply_to(state.clone()));
     let newest = receiver.receive(&third);
-    let want = Reply::Ack { state: BaseRef { sequence: 3, hash: StateHash::of(&state) }, events_through: 0 };
+    let want = Reply::Ack {
+        instance: Instance(1),
+        state: BaseRef { sequence: 3, hash: StateHash::of(&state) },
+        events_through: 0,
+    };
     assert_eq!(newest, want);
     for old in [&second, &first, &third] {
         assert_eq!(receiver.receive(old), want, "update {} again", old.sequence);
@@ -191,5 +206,5 @@ fn a_duplicate_update_is_acknowledged_with_the_newest_state() {
     // The agent takes such an Ack in its stride: it goes on with deltas.
     agent.on_reply(&receiver.receive(&second));
     agent.on_reply(&newest);
-    assert!(matches!(agent.update(&state).body, UpdateBody::Delta { .. }));
+    assert!(matches!(agent.update(&policy.apply_to(state)).body, UpdateBody::Delta { .. }));
 }

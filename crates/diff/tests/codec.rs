@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use printfleet_diff::sync::{BaseRef, Reply, StateHash, Update, UpdateBody};
+use printfleet_diff::sync::{BaseRef, Instance, Reply, StateHash, Update, UpdateBody};
 use printfleet_diff::{Delta, DeviceState, diff};
 use printfleet_schema::{Alert, DeviceReport, JobHeader, Level, MeterKind, PrintJob, RecordId, samples};
 use printfleet_wire::{Error, protobuf, xml};
@@ -32,27 +32,33 @@ fn events() -> impl Strategy<Value = Vec<(u64, PrintJob)>> {
 
 /// Updates as an agent sends them: full states, and deltas between arbitrary states.
 fn update() -> impl Strategy<Value = Update> {
-    (state(), state(), any::<bool>(), 1u64..u64::MAX, any::<u64>(), any::<u32>(), events()).prop_map(
-        |(a, b, full, sequence, back, hash, events)| {
+    (state(), state(), any::<bool>(), 1u64..u64::MAX, any::<u64>(), any::<u32>(), events(), any::<u32>()).prop_map(
+        |(a, b, full, sequence, back, hash, events, instance)| {
             let body = if full {
                 UpdateBody::Full(Box::new(b))
             } else {
                 let base = BaseRef { sequence: back % sequence, hash: StateHash(hash) };
                 UpdateBody::Delta { base, delta: Box::new(diff(&a, &b)) }
             };
-            Update { sequence, body, events }
+            Update { instance: Instance(instance), sequence, body, events }
         },
     )
 }
 
 fn reply() -> impl Strategy<Value = Reply> {
-    (any::<bool>(), any::<u64>(), any::<u64>(), any::<u32>()).prop_map(|(ack, events_through, sequence, hash)| {
-        if ack {
-            Reply::Ack { state: BaseRef { sequence, hash: StateHash(hash) }, events_through }
-        } else {
-            Reply::Resync { events_through }
-        }
-    })
+    (any::<bool>(), any::<u64>(), any::<u64>(), any::<u32>(), any::<u32>()).prop_map(
+        |(ack, events_through, sequence, hash, instance)| {
+            if ack {
+                Reply::Ack {
+                    instance: Instance(instance),
+                    state: BaseRef { sequence, hash: StateHash(hash) },
+                    events_through,
+                }
+            } else {
+                Reply::Resync { instance: Instance(instance), events_through }
+            }
+        },
+    )
 }
 
 fn pb_update(u: &Update) -> Vec<u8> {
@@ -132,8 +138,12 @@ fn steady_update() -> Update {
     assert_eq!((delta.levels.len(), delta.meters.len()), (4, 3));
     // A device that has reported every 3 hours for five years.
     let base = BaseRef { sequence: 14_599, hash: StateHash::of(&a) };
-    Update { sequence: 14_600, body: UpdateBody::Delta { base, delta: Box::new(delta) }, events: Vec::new() }
+    let body = UpdateBody::Delta { base, delta: Box::new(delta) };
+    Update { instance: GOLDEN_INSTANCE, sequence: 14_600, body, events: Vec::new() }
 }
+
+/// The instance of the golden updates (a random one takes the same 5 bytes of protobuf).
+const GOLDEN_INSTANCE: Instance = Instance(0x5eed_cafe);
 
 /// Issue target: a steady-state delta with 4 levels and 3 meters changed is at most 40 bytes of
 /// protobuf before framing.
@@ -166,7 +176,12 @@ fn job(n: u8) -> PrintJob {
 /// The golden updates: what each one shows is in its name.
 fn golden_cases() -> Vec<(&'static str, Update, Vec<Reply>)> {
     let office = DeviceState::from(&samples::office_laser());
-    let full = Update { sequence: 1, body: UpdateBody::Full(Box::new(office.clone())), events: vec![(1, job(1))] };
+    let full = Update {
+        instance: GOLDEN_INSTANCE,
+        sequence: 1,
+        body: UpdateBody::Full(Box::new(office.clone())),
+        events: vec![(1, job(1))],
+    };
 
     // Every part of a delta at once, on the large-format printer: identity, status, a level, a
     // meter grown, one reset and a vendor meter gone, an alert raised, a consumable added, a
@@ -202,6 +217,7 @@ fn golden_cases() -> Vec<(&'static str, Update, Vec<Reply>)> {
     s.usage = None;
     let every_part = diff(&large, &changed);
     let every = Update {
+        instance: GOLDEN_INSTANCE,
         sequence: 42,
         body: UpdateBody::Delta {
             base: BaseRef { sequence: 40, hash: StateHash::of(&large) },
@@ -213,8 +229,12 @@ fn golden_cases() -> Vec<(&'static str, Update, Vec<Reply>)> {
     // real hash (testdata/update_steady.state-hash.txt, `after_hash`).
     let after_steady = StateHash::of(&steady_state().1);
     let acks = vec![
-        Reply::Ack { state: BaseRef { sequence: 14_600, hash: after_steady }, events_through: 12 },
-        Reply::Resync { events_through: 12 },
+        Reply::Ack {
+            instance: GOLDEN_INSTANCE,
+            state: BaseRef { sequence: 14_600, hash: after_steady },
+            events_through: 12,
+        },
+        Reply::Resync { instance: GOLDEN_INSTANCE, events_through: 12 },
     ];
     vec![
         ("update_full", full, Vec::new()),
@@ -334,8 +354,8 @@ fn hostile_protobuf_updates_are_refused() {
     // And the unchanged message still decodes, so the failures above are the changes'.
     assert!(protobuf::decode_update(&good.encode_to_vec()).is_ok());
     // Replies: neither answer, and a resync that says false.
-    assert!(protobuf::decode_reply(&pb::Reply { events_through: 3, kind: None }.encode_to_vec()).is_err());
-    let no = pb::Reply { events_through: 3, kind: Some(pb::reply::Kind::Resync(false)) };
+    assert!(protobuf::decode_reply(&pb::Reply { events_through: 3, kind: None, instance: 1 }.encode_to_vec()).is_err());
+    let no = pb::Reply { events_through: 3, kind: Some(pb::reply::Kind::Resync(false)), instance: 1 };
     assert!(protobuf::decode_reply(&no.encode_to_vec()).is_err());
 }
 
@@ -350,6 +370,8 @@ fn hostile_xml_updates_are_refused() {
         ("a second body", good.replacen("</update>", "<full/></update>", 1)),
         ("a foreign element", good.replacen("</delta>", "<x xmlns=\"urn:other\"/></delta>", 1)),
         ("a DTD", format!("<!DOCTYPE update>{good}")),
+        ("an instance that is not 8 hex digits", good.replacen("instance=\"5eedcafe\"", "instance=\"5eedcaf\"", 1)),
+        ("an upper-case instance", good.replacen("instance=\"5eedcafe\"", "instance=\"5EEDCAFE\"", 1)),
         (
             "a report where an update belongs",
             good.replacen("<update", "<report", 1).replacen("</update>", "</report>", 1),
@@ -357,7 +379,7 @@ fn hostile_xml_updates_are_refused() {
     ] {
         assert!(xml::decode_update(bad.as_bytes()).is_err(), "accepted {what}: {bad}");
     }
-    let reply = String::from_utf8(xml_reply(&Reply::Resync { events_through: 1 })).unwrap();
+    let reply = String::from_utf8(xml_reply(&Reply::Resync { instance: GOLDEN_INSTANCE, events_through: 1 })).unwrap();
     assert!(xml::decode_reply(reply.as_bytes()).is_ok());
     let both = reply.replacen("<resync/>", "<resync/><ack sequence=\"1\" hash=\"00000000\"/>", 1);
     assert!(xml::decode_reply(both.as_bytes()).is_err());
@@ -367,12 +389,29 @@ fn hostile_xml_updates_are_refused() {
 fn an_empty_delta_is_a_few_bytes_and_a_full_state_is_a_report_without_time() {
     let a = DeviceState::from(&samples::office_laser());
     let base = BaseRef { sequence: 1, hash: StateHash::of(&a) };
-    let idle =
-        Update { sequence: 2, body: UpdateBody::Delta { base, delta: Box::new(Delta::default()) }, events: Vec::new() };
-    assert!(pb_update(&idle).len() <= 12);
-    let full = Update { sequence: 1, body: UpdateBody::Full(Box::new(a.clone())), events: Vec::new() };
+    let body = UpdateBody::Delta { base, delta: Box::new(Delta::default()) };
+    let idle = Update { instance: GOLDEN_INSTANCE, sequence: 2, body, events: Vec::new() };
+    assert!(pb_update(&idle).len() <= 17, "12 bytes and the instance's 5");
+    let body = UpdateBody::Full(Box::new(a.clone()));
+    let full = Update { instance: GOLDEN_INSTANCE, sequence: 1, body, events: Vec::new() };
     let report = DeviceReport { identity: a.identity.clone(), snapshot: a.snapshot.clone(), ..DeviceReport::default() };
     let report_bytes = printfleet_wire::Codec::Protobuf.encode_to_vec(&report).unwrap();
-    // Update{1: 1, 2: State{...}} against DeviceReport{1: 0 omitted, 2: Identity, 3: Snapshot}.
-    assert!(pb_update(&full).len() <= report_bytes.len() + 6);
+    // Update{1: 1, 2: State{...}, 5: instance} against DeviceReport{1: 0 omitted, 2: Identity,
+    // 3: Snapshot}.
+    assert!(pb_update(&full).len() <= report_bytes.len() + 11);
+}
+
+/// The instance travels in both codecs, in updates and replies; absent, it is instance 0.
+#[test]
+fn the_instance_travels_and_defaults_to_zero() {
+    let u = steady_update();
+    assert_eq!(protobuf::decode_update(&pb_update(&u)).unwrap().instance, GOLDEN_INSTANCE);
+    assert_eq!(xml::decode_update(&xml_update(&u)).unwrap().instance, GOLDEN_INSTANCE);
+    let text = String::from_utf8(xml_update(&u)).unwrap().replacen(" instance=\"5eedcafe\"", "", 1);
+    assert_eq!(xml::decode_update(text.as_bytes()).unwrap().instance, Instance(0));
+    let zero = Update { instance: Instance(0), ..u };
+    assert_eq!(protobuf::decode_update(&pb_update(&zero)).unwrap(), zero);
+    let r = Reply::Resync { instance: GOLDEN_INSTANCE, events_through: 4 };
+    assert_eq!(protobuf::decode_reply(&pb_reply(&r)).unwrap().instance(), GOLDEN_INSTANCE);
+    assert_eq!(xml::decode_reply(&xml_reply(&r)).unwrap().instance(), GOLDEN_INSTANCE);
 }

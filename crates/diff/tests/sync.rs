@@ -11,10 +11,29 @@
     clippy::cast_possible_truncation
 )]
 
-use printfleet_diff::DeviceState;
-use printfleet_diff::sync::{Agent, Receiver, Reply, Update, UpdateBody};
-use printfleet_schema::{Alert, JobHeader, Level, PrintJob, RecordId, samples};
+use printfleet_diff::sync::{
+    Agent, AgentState, EARLY_EVENT_BYTES, EVENT_WINDOW, HELD_JOB_BYTES, HISTORY_BYTES, Instance, RECEIVER_HISTORY,
+    Receiver, ReceiverState, Reply, Update, UpdateBody,
+};
+use printfleet_diff::{DeviceState, apply, diff};
+use printfleet_schema::redact::{FieldPolicy, PersonalField, SiteKey};
+use printfleet_schema::{Alert, JobHeader, Level, MeterKind, PrintJob, RecordId, Redacted, Redaction, samples};
 use proptest::prelude::*;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+
+const A: Instance = Instance(0xa6e0_0001);
+const B: Instance = Instance(0xa6e0_0002);
+
+/// The state as it leaves the site: these tests carry no personal data, so every field is kept
+/// (an explicit choice).
+fn red(state: &DeviceState) -> Redacted<DeviceState> {
+    Redaction::keep_all().apply_to(state.clone())
+}
+
+fn red_job(job: PrintJob) -> Redacted<PrintJob> {
+    Redaction::keep_all().apply_to(job)
+}
 
 #[derive(Clone, Debug)]
 struct Step {
@@ -96,12 +115,14 @@ proptest! {
     #[test]
     fn the_receiver_converges_and_counts_every_event_once(steps in prop::collection::vec(step(), 1..40)) {
         let mut state = DeviceState::from(&samples::office_laser());
-        let mut agent = Agent::new();
+        let mut agent = Agent::new(A);
         let mut receiver = Receiver::new();
         let mut held: Vec<Update> = Vec::new();
         let mut sent_jobs = Vec::new();
-        let deliver = |receiver: &mut Receiver, agent: &mut Agent, update: &Update, drop_reply: bool| {
+        let mut received = Vec::new();
+        let mut deliver = |receiver: &mut Receiver, agent: &mut Agent, update: &Update, drop_reply: bool| {
             let reply = receiver.receive(update);
+            received.extend(receiver.take_jobs());
             if !drop_reply {
                 agent.on_reply(&reply);
             }
@@ -112,12 +133,12 @@ proptest! {
             for _ in 0..s.jobs {
                 let j = job(sent_jobs.len() as u64 + 1);
                 sent_jobs.push(j.clone());
-                agent.record_job(j);
+                agent.record_job(red_job(j));
             }
             if s.restart_receiver {
                 receiver = receiver.restarted();
             }
-            let update = agent.update(&state);
+            let update = agent.update(&red(&state));
             if s.release_held {
                 for old in held.drain(..) {
                     deliver(&mut receiver, &mut agent, &old, s.drop_reply);
@@ -134,36 +155,35 @@ proptest! {
         }
         // The channel heals: at most two rounds (a resync, then its answer) bring them together.
         for _ in 0..3 {
-            let update = agent.update(&state);
-            let reply = receiver.receive(&update);
-            agent.on_reply(&reply);
+            let update = agent.update(&red(&state));
+            deliver(&mut receiver, &mut agent, &update, false);
         }
         prop_assert_eq!(receiver.state(), Some(&state));
-        prop_assert_eq!(receiver.jobs(), &sent_jobs[..]);
+        prop_assert_eq!(&received, &sent_jobs);
     }
 }
 
 #[test]
 fn steady_state_updates_are_deltas_and_a_lost_receiver_triggers_a_full_snapshot() {
     let mut state = DeviceState::from(&samples::office_laser());
-    let mut agent = Agent::new();
+    let mut agent = Agent::new(A);
     let mut receiver = Receiver::new();
-    let first = agent.update(&state);
+    let first = agent.update(&red(&state));
     assert!(matches!(first.body, UpdateBody::Full(_)), "first contact");
     agent.on_reply(&receiver.receive(&first));
     evolve(&mut state, 0, 1);
-    let second = agent.update(&state);
+    let second = agent.update(&red(&state));
     assert!(matches!(second.body, UpdateBody::Delta { .. }), "steady state");
     agent.on_reply(&receiver.receive(&second));
     assert_eq!(receiver.state(), Some(&state));
 
     receiver = receiver.restarted();
     evolve(&mut state, 2, 2);
-    let third = agent.update(&state);
+    let third = agent.update(&red(&state));
     let reply = receiver.receive(&third);
     assert!(matches!(reply, Reply::Resync { .. }));
     agent.on_reply(&reply);
-    let fourth = agent.update(&state);
+    let fourth = agent.update(&red(&state));
     assert!(matches!(fourth.body, UpdateBody::Full(_)), "after a resync request");
     agent.on_reply(&receiver.receive(&fourth));
     assert_eq!(receiver.state(), Some(&state));
@@ -172,37 +192,446 @@ fn steady_state_updates_are_deltas_and_a_lost_receiver_triggers_a_full_snapshot(
 #[test]
 fn an_ack_for_another_state_makes_the_agent_start_again() {
     let mut state = DeviceState::from(&samples::office_laser());
-    let (mut agent, mut receiver) = (Agent::new(), Receiver::new());
-    let update = agent.update(&state);
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    let update = agent.update(&red(&state));
     agent.on_reply(&receiver.receive(&update));
     evolve(&mut state, 0, 1);
-    let update = agent.update(&state);
-    let Reply::Ack { state: held, events_through } = receiver.receive(&update) else { panic!("not applied") };
+    let update = agent.update(&red(&state));
+    let Reply::Ack { instance, state: held, events_through } = receiver.receive(&update) else { panic!("not applied") };
     // The receiver reports a state whose hash differs from what the agent sent (a receiver bug,
     // or storage that went wrong): the agent must not build on it.
     let wrong = printfleet_diff::sync::BaseRef { hash: printfleet_diff::sync::StateHash(!held.hash.0), ..held };
-    agent.on_reply(&Reply::Ack { state: wrong, events_through });
-    assert!(matches!(agent.update(&state).body, UpdateBody::Full(_)));
+    agent.on_reply(&Reply::Ack { instance, state: wrong, events_through });
+    assert!(matches!(agent.update(&red(&state)).body, UpdateBody::Full(_)));
 
     // With the right hash it goes on with deltas.
-    let (mut agent, mut receiver) = (Agent::new(), Receiver::new());
-    let update = agent.update(&state);
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    let update = agent.update(&red(&state));
     agent.on_reply(&receiver.receive(&update));
     evolve(&mut state, 0, 2);
-    let update = agent.update(&state);
+    let update = agent.update(&red(&state));
     agent.on_reply(&receiver.receive(&update));
-    assert!(matches!(agent.update(&state).body, UpdateBody::Delta { .. }));
+    assert!(matches!(agent.update(&red(&state)).body, UpdateBody::Delta { .. }));
 }
 
 #[test]
 fn a_delta_that_would_give_an_invalid_state_is_refused() {
     let state = DeviceState::from(&samples::office_laser());
-    let (mut agent, mut receiver) = (Agent::new(), Receiver::new());
-    let update = agent.update(&state);
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    let update = agent.update(&red(&state));
     agent.on_reply(&receiver.receive(&update));
     let mut bad = state.clone();
     bad.snapshot.consumables[0].level = Level::Amount(u32::MAX);
-    let reply = receiver.receive(&agent.update(&bad));
+    let reply = receiver.receive(&agent.update(&red(&bad)));
     assert!(matches!(reply, Reply::Resync { .. }), "{reply:?}");
     assert_eq!(receiver.state(), Some(&state));
+}
+
+fn keep_all_job(n: u64) -> Redacted<PrintJob> {
+    red_job(job(n))
+}
+
+/// Runs one exchange without loss and returns the reply.
+fn exchange(agent: &mut Agent, receiver: &mut Receiver, state: &DeviceState) -> Reply {
+    let reply = receiver.receive(&agent.update(&red(state)));
+    agent.on_reply(&reply);
+    reply
+}
+
+/// Issue #12, 1: an agent restored from its saved state goes on with its numbers, and the
+/// events it had not delivered still arrive.
+#[test]
+fn a_restored_agent_keeps_its_numbers_and_its_unacknowledged_jobs() {
+    let state = DeviceState::from(&samples::office_laser());
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    agent.record_job(keep_all_job(1));
+    exchange(&mut agent, &mut receiver, &state);
+    agent.record_job(keep_all_job(2));
+    let lost = agent.update(&red(&state)); // never arrives
+    let saved: AgentState = serde_json::from_str(&serde_json::to_string(&agent.save()).unwrap()).unwrap();
+    drop(agent);
+
+    let mut agent = Agent::restore(saved, &Redaction::keep_all()).unwrap();
+    assert_eq!(agent.instance(), A);
+    let next = agent.update(&red(&state));
+    assert!(next.sequence > lost.sequence, "numbers go on after a restore");
+    assert_eq!(next.events.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2]);
+    agent.on_reply(&receiver.receive(&next));
+    assert!(matches!(next.body, UpdateBody::Delta { .. }), "the acknowledged base survives");
+    assert_eq!(receiver.take_jobs(), [job(1), job(2)]);
+}
+
+/// Issue #12, 1: a device that lost its saved state starts a new instance; the receiver applies
+/// its updates at once, keeps its new jobs and drops the ones it already has (by UUID).
+#[test]
+fn a_new_instance_is_applied_at_once_and_its_jobs_are_kept_once() {
+    let mut state = DeviceState::from(&samples::office_laser());
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    for n in 1..=3 {
+        agent.record_job(keep_all_job(n));
+    }
+    for _ in 0..5 {
+        exchange(&mut agent, &mut receiver, &state);
+    }
+    assert_eq!(receiver.take_jobs().len(), 3);
+
+    // The device loses its state: a new agent numbers from 1, re-reads job 3 from the printer's
+    // log and records job 4.
+    let late_reply = receiver.receive(&agent.update(&red(&state)));
+    let mut agent = Agent::new(B);
+    agent.record_job(keep_all_job(3));
+    agent.record_job(keep_all_job(4));
+    evolve(&mut state, 2, 1);
+    let reply = exchange(&mut agent, &mut receiver, &state);
+    assert!(matches!(reply, Reply::Ack { instance: B, events_through: 2, .. }), "{reply:?}");
+    assert_eq!(receiver.state(), Some(&state));
+    assert_eq!(receiver.take_jobs(), [job(4)], "job 3 arrived before: kept once");
+
+    // A reply meant for the old instance does not make the new agent drop its events.
+    agent.record_job(keep_all_job(5));
+    agent.on_reply(&Reply::Resync { instance: A, events_through: 100 });
+    agent.on_reply(&late_reply);
+    let update = agent.update(&red(&state));
+    assert_eq!(update.events.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [3]);
+    assert!(matches!(update.body, UpdateBody::Delta { .. }), "the old instance's replies are ignored");
+}
+
+/// Issue #12, 1: a late update of an instance followed before is judged by that instance's
+/// numbers (a replay of what it sent is not applied), and going back to the current instance
+/// does not start its numbering again.
+#[test]
+fn a_late_update_of_a_replaced_instance_is_judged_by_its_own_numbers() {
+    let old_state = DeviceState::from(&samples::office_laser());
+    let (mut a, mut receiver) = (Agent::new(A), Receiver::new());
+    a.record_job(keep_all_job(1));
+    let replayed = a.update(&red(&old_state));
+    a.on_reply(&receiver.receive(&replayed));
+    let mut state = old_state.clone();
+    evolve(&mut state, 6, 1);
+    let mut b = Agent::new(B);
+    b.record_job(keep_all_job(2));
+    exchange(&mut b, &mut receiver, &state);
+    assert_eq!(receiver.take_jobs(), [job(1), job(2)]);
+    let reply = receiver.receive(&replayed);
+    assert_eq!((reply.instance(), reply.events_through()), (A, 1), "{reply:?}");
+    assert_eq!(receiver.state(), Some(&state), "A's old update is not applied again");
+    b.record_job(keep_all_job(3));
+    let reply = exchange(&mut b, &mut receiver, &state);
+    assert!(matches!(reply, Reply::Ack { instance: B, events_through: 2, .. }), "{reply:?}");
+    assert_eq!(receiver.take_jobs(), [job(3)]);
+    assert_eq!(receiver.state(), Some(&state));
+}
+
+/// Issue #12, 1: a restarted receiver still knows the newest update it applied, so a replayed
+/// old full state cannot roll its state back; and its durable part is a serde value.
+#[test]
+fn a_restarted_receiver_refuses_a_replayed_old_full_state() {
+    let old = DeviceState::from(&samples::office_laser());
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    let first = agent.update(&red(&old));
+    agent.on_reply(&receiver.receive(&first));
+    let mut state = old.clone();
+    evolve(&mut state, 6, 1);
+    exchange(&mut agent, &mut receiver, &state);
+
+    let saved: ReceiverState = serde_json::from_str(&serde_json::to_string(&receiver.save()).unwrap()).unwrap();
+    for mut restarted in [receiver.restarted(), Receiver::restore(saved).unwrap()] {
+        let reply = restarted.receive(&first);
+        assert!(matches!(reply, Reply::Resync { .. }), "{reply:?}");
+        assert_eq!(restarted.state(), None, "the replayed old state was not applied");
+        // The agent's next full state is.
+        agent.on_reply(&reply);
+        let full = agent.update(&red(&state));
+        assert!(matches!(full.body, UpdateBody::Full(_)));
+        restarted.receive(&full);
+        assert_eq!(restarted.state(), Some(&state));
+    }
+}
+
+/// Issue #12, 2: events far above the watermark are not kept, and those kept early are bounded.
+#[test]
+fn events_far_above_the_watermark_are_not_kept() {
+    let state = DeviceState::from(&samples::office_laser());
+    let mut receiver = Receiver::new();
+    let body = UpdateBody::Full(Box::new(state.clone()));
+    let far = EVENT_WINDOW + 1;
+    let update = Update { instance: A, sequence: 1, body, events: vec![(far, job(far)), (2, job(2))] };
+    receiver.receive(&update);
+    // Event 1 arrives: 2 follows it, the far one was never kept.
+    let update = Update { sequence: 2, events: vec![(1, job(1))], ..update };
+    let reply = receiver.receive(&update);
+    assert_eq!(reply.events_through(), 2);
+    let update = Update { sequence: 3, events: (3..far).map(|n| (n, job(n))).collect(), ..update };
+    assert_eq!(receiver.receive(&update).events_through(), far - 1);
+    assert_eq!(receiver.take_jobs().len() as u64, far - 1);
+
+    // Early events beyond the byte budget are dropped (the agent sends them again).
+    let mut receiver = Receiver::new();
+    let big = |n: u64| {
+        let mut j = job(n);
+        j.job.name = Some("x".repeat(1000));
+        j.job.submitter.user_defined = Some("y".repeat(1000));
+        j
+    };
+    let events: Vec<_> = (2..=EVENT_WINDOW).map(|n| (n, big(n))).collect();
+    let body = UpdateBody::Full(Box::new(state.clone()));
+    receiver.receive(&Update { instance: A, sequence: 1, body, events: events.clone() });
+    let body = UpdateBody::Full(Box::new(state.clone()));
+    let reply = receiver.receive(&Update { instance: A, sequence: 2, body, events: vec![(1, big(1))] });
+    let through = reply.events_through();
+    assert!(through > 1 && through < EVENT_WINDOW, "kept {through} of {EVENT_WINDOW}");
+    assert!(through * 2000 <= EARLY_EVENT_BYTES as u64 + 4000);
+}
+
+/// Issue #12, 2: jobs can be taken; a receiver whose caller does not take them stops
+/// acknowledging instead of growing, and goes on once they are taken.
+#[test]
+fn jobs_are_taken_and_a_full_receiver_stops_acknowledging() {
+    let state = DeviceState::from(&samples::office_laser());
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    let big = |n: u64| {
+        let mut j = job(n);
+        j.job.name = Some("x".repeat(1000));
+        red_job(j)
+    };
+    let total = (HELD_JOB_BYTES / 1000 + 200) as u64;
+    for n in 1..=total {
+        agent.record_job(big(n));
+    }
+    for _ in 0..(total as usize / 1024 + 3) {
+        exchange(&mut agent, &mut receiver, &state);
+    }
+    let held = receiver.jobs().len() as u64;
+    assert!(held < total, "held {held} of {total}");
+    assert_eq!(exchange(&mut agent, &mut receiver, &state).events_through(), held, "no ack beyond what is held");
+    let mut all = receiver.take_jobs();
+    assert!(receiver.jobs().is_empty());
+    for _ in 0..3 {
+        exchange(&mut agent, &mut receiver, &state);
+        all.extend(receiver.take_jobs());
+    }
+    assert_eq!(all.len() as u64, total);
+    assert!(all.iter().zip(1..).all(|(j, n)| j.job.sequence == n));
+}
+
+/// Issue #12, 2: the history is bounded by bytes, not only by count.
+#[test]
+fn the_history_is_bounded_by_bytes() {
+    let mut state = DeviceState::from(&samples::large_format(0));
+    // A large state: many alerts with long descriptions.
+    for i in 0..200 {
+        state.snapshot.alerts.push(Alert {
+            record_id: RecordId(5000 + i),
+            description: Some("z".repeat(1000)),
+            ..Alert::default()
+        });
+    }
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    let mut updates = Vec::new();
+    for tick in 0..RECEIVER_HISTORY as u64 {
+        evolve(&mut state, 2, tick);
+        let update = agent.update(&red(&state));
+        receiver.receive(&update);
+        updates.push(update);
+    }
+    // Each state is over 200 KB, so fewer than 8 fit in HISTORY_BYTES: a delta against the
+    // oldest base no longer applies, one against a recent base does.
+    const { assert!(200_000 * RECEIVER_HISTORY > HISTORY_BYTES) };
+    let base_of = |u: &Update| printfleet_diff::sync::BaseRef {
+        sequence: u.sequence,
+        hash: printfleet_diff::sync::StateHash::of(&match &u.body {
+            UpdateBody::Full(s) => (**s).clone(),
+            UpdateBody::Delta { .. } => unreachable!(),
+        }),
+    };
+    let oldest = base_of(&updates[1]);
+    let newest = base_of(&updates[RECEIVER_HISTORY - 1]);
+    let probe = |base, sequence| Update {
+        instance: A,
+        sequence,
+        body: UpdateBody::Delta { base, delta: Box::default() },
+        events: Vec::new(),
+    };
+    assert!(matches!(receiver.receive(&probe(oldest, 100)), Reply::Resync { .. }), "the oldest base was dropped");
+    assert!(matches!(receiver.receive(&probe(newest, 101)), Reply::Ack { .. }));
+}
+
+/// Issue #12, 3: raw `apply` counts a delta each time it is applied; the receiver applies an
+/// update once however often it arrives.
+#[test]
+fn raw_apply_twice_counts_meters_twice_and_the_receiver_once() {
+    let a = DeviceState::from(&samples::office_laser());
+    let mut b = a.clone();
+    let total = b.snapshot.meters.get(&MeterKind::TOTAL).unwrap();
+    b.snapshot.meters.set(MeterKind::TOTAL, total + 10);
+    let twice = apply(&apply(&a, &diff(&a, &b)).unwrap(), &diff(&a, &b)).unwrap();
+    assert_eq!(twice.snapshot.meters.get(&MeterKind::TOTAL), Some(total + 20));
+
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    exchange(&mut agent, &mut receiver, &a);
+    let update = agent.update(&red(&b));
+    receiver.receive(&update);
+    receiver.receive(&update);
+    assert_eq!(receiver.state().unwrap().snapshot.meters.get(&MeterKind::TOTAL), Some(total + 10));
+}
+
+/// Issue #12, 4: what the agent saved is redacted again on restore, so a saved state written
+/// elsewhere cannot send personal data.
+#[test]
+fn a_restore_applies_the_policy_to_what_was_saved() {
+    let mut agent = Agent::new(A);
+    let mut j = job(1);
+    j.job.submitter.user_name = Some("alice".into());
+    agent.record_job(red_job(j));
+    let saved = agent.save();
+    let policy = Redaction::keep_all()
+        .with_key(SiteKey::from_bytes([0x42; 32])) // test-only key
+        .with(PersonalField::UserName, FieldPolicy::Pseudonym)
+        .unwrap();
+    let mut agent = Agent::restore(saved, &policy).unwrap();
+    let update = agent.update(&red(&DeviceState::from(&samples::office_laser())));
+    let user = update.events[0].1.job.submitter.user_name.clone().unwrap();
+    assert!(user.starts_with("pn1-"), "{user}");
+}
+
+/// Issue #12, 1: the saved values of both sides survive serde, and corrupt ones are refused.
+#[test]
+fn saved_states_round_trip_and_inconsistent_ones_are_refused() {
+    let state = DeviceState::from(&samples::office_laser());
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    agent.record_job(keep_all_job(1));
+    agent.update(&red(&state));
+    agent.record_job(keep_all_job(2));
+    exchange(&mut agent, &mut receiver, &state);
+    let saved = agent.save();
+    let json = serde_json::to_value(&saved).unwrap();
+    assert_eq!(serde_json::from_value::<AgentState>(json.clone()).unwrap(), saved);
+    let mut bad = json.clone();
+    bad["next_sequence"] = 0.into();
+    let bad: AgentState = serde_json::from_value(bad).unwrap();
+    assert!(Agent::restore(bad, &Redaction::keep_all()).is_err());
+    let mut unknown = json;
+    unknown["extra"] = 1.into();
+    assert!(serde_json::from_value::<AgentState>(unknown).is_err());
+
+    let saved = receiver.save();
+    assert_eq!(serde_json::from_str::<ReceiverState>(&serde_json::to_string(&saved).unwrap()).unwrap(), saved);
+}
+
+/// The crash test: an agent and a receiver over a channel that drops, duplicates and reorders;
+/// the agent restarts at random points from its last saved state (saved before every send, as
+/// the docs require) and re-reads the printer's job log from the cursor it saved, sometimes a
+/// little earlier; now and then the device loses its saved state altogether and starts a new
+/// instance that re-reads the whole log; the receiver restarts too. 1000 seeded runs: every job
+/// reaches the receiver exactly once, the receiver converges to the device's state, and once
+/// the channel heals no update is refused for more than two rounds.
+#[test]
+fn crash_test_agent_restarts_over_a_lossy_channel() {
+    for seed in 0..1000u64 {
+        crash_run(seed);
+    }
+}
+
+fn crash_run(seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut chance = |per_mille: u32| rng.next_u32() % 1000 < per_mille;
+    let policy = Redaction::keep_all();
+    let mut state = DeviceState::from(&samples::office_laser());
+    let mut log: Vec<PrintJob> = Vec::new();
+    let mut agent = Agent::new(Instance(1));
+    let mut recorded = 0usize;
+    let (mut saved, mut saved_cursor) = (agent.save(), 0usize);
+    let mut receiver = Receiver::new();
+    let mut received: Vec<PrintJob> = Vec::new();
+    let (mut to_receiver, mut to_agent): (Vec<Update>, Vec<Reply>) = (Vec::new(), Vec::new());
+    let mut instances = 1u32;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    let mut link = ChaCha8Rng::seed_from_u64(seed ^ 0x11_4c);
+
+    for tick in 0..40u64 {
+        evolve(&mut state, (rng.next_u32() % 8) as u8, tick);
+        for _ in 0..rng.next_u32() % 3 {
+            let n = log.len() as u64 + 1;
+            log.push(job(n));
+        }
+        for j in &log[recorded..] {
+            agent.record_job(policy.apply_to(j.clone()));
+        }
+        recorded = log.len();
+        if chance(100) {
+            // Crash before sending: restore the last save, re-read the log from its cursor
+            // (sometimes from a little earlier: those jobs were recorded before).
+            agent = Agent::restore(saved.clone(), &policy).unwrap();
+            recorded = saved_cursor.saturating_sub((rng.next_u32() % 3) as usize);
+            for j in &log[recorded..] {
+                agent.record_job(policy.apply_to(j.clone()));
+            }
+            recorded = log.len();
+        } else if chance(15) {
+            // The device loses its saved state: a new instance re-reads the whole log.
+            instances += 1;
+            agent = Agent::new(Instance(instances));
+            for j in &log {
+                agent.record_job(policy.apply_to(j.clone()));
+            }
+            recorded = log.len();
+        }
+        let update = agent.update(&policy.apply_to(state.clone()));
+        (saved, saved_cursor) = (agent.save(), recorded); // save before you send
+        if !chance(200) {
+            to_receiver.push(update.clone());
+        }
+        if chance(100) {
+            to_receiver.push(update);
+        }
+        if chance(30) {
+            receiver = Receiver::restore(receiver.save()).unwrap();
+        }
+        // Deliver a random part of what is in flight, in random order.
+        deliver_some(&mut link, &mut to_receiver, |u| {
+            let reply = receiver.receive(&u);
+            received.extend(receiver.take_jobs());
+            to_agent.push(reply);
+            if rng.next_u32().is_multiple_of(10) {
+                to_agent.push(reply);
+            }
+        });
+        deliver_some(&mut link, &mut to_agent, |r| {
+            if !rng.next_u32().is_multiple_of(5) {
+                agent.on_reply(&r);
+            }
+        });
+    }
+    // Stragglers arrive late, then the channel heals.
+    for u in to_receiver.drain(..) {
+        receiver.receive(&u);
+        received.extend(receiver.take_jobs());
+    }
+    for r in to_agent.drain(..) {
+        agent.on_reply(&r);
+    }
+    let mut refused = 0;
+    for _ in 0..4 {
+        let reply = receiver.receive(&agent.update(&policy.apply_to(state.clone())));
+        received.extend(receiver.take_jobs());
+        refused = if matches!(reply, Reply::Resync { .. }) { refused + 1 } else { 0 };
+        agent.on_reply(&reply);
+    }
+    assert_eq!(refused, 0, "seed {seed}: updates still refused after the channel healed");
+    assert_eq!(receiver.state(), Some(&state), "seed {seed}: no convergence");
+    let mut got: Vec<u64> = received.iter().map(|j| j.job.sequence).collect();
+    got.sort_unstable();
+    let want: Vec<u64> = (1..=log.len() as u64).collect();
+    assert_eq!(got, want, "seed {seed}: every job exactly once");
+}
+
+/// Delivers a random subset of `queue`, in random order; keeps the rest in flight.
+fn deliver_some<T>(rng: &mut ChaCha8Rng, queue: &mut Vec<T>, mut on: impl FnMut(T)) {
+    let mut keep = Vec::new();
+    while !queue.is_empty() {
+        let i = (rng.next_u32() as usize) % queue.len();
+        let item = queue.swap_remove(i);
+        if rng.next_u32().is_multiple_of(3) { keep.push(item) } else { on(item) }
+    }
+    *queue = keep;
 }

@@ -50,7 +50,8 @@
 //!   enforces them with a typed [`Error`].
 //! * **Privacy.** No field holds document content. Personal fields (job names, user names,
 //!   account ids, ...) are listed in [`redact::PersonalField`] and a [`redact::Redaction`]
-//!   keeps, drops or pseudonymises them before a report leaves the site.
+//!   keeps, drops or pseudonymises them before a report leaves the site; what it produces is a
+//!   [`redact::Redacted`] value, which is what senders take.
 //! * **Firmware-ready.** `#![no_std]`; `BTreeMap`, never `HashMap`.
 //!
 //! # Crate features
@@ -125,6 +126,8 @@ pub use identity::Identity;
 pub use jobs::{CopyJob, InkUse, JobCategoryUsage, JobHeader, PrintDetails, PrintJob, ScanDetails, ScanJob, Submitter};
 #[cfg(feature = "alloc")]
 pub use meters::{MeterKind, Meters, VendorMeter};
+#[cfg(feature = "alloc")]
+pub use redact::{Redact, Redacted, Redaction};
 #[cfg(feature = "alloc")]
 pub use report::{DeviceReport, Events, Snapshot, is_xml_text};
 #[cfg(feature = "alloc")]

@@ -9,6 +9,12 @@
 //! can still count jobs per user or account; without the key nobody can reverse it or test a
 //! guess. Rotating the key breaks that linkage on purpose.
 //!
+//! What leaves the site goes through a policy: [`Redaction::apply_to`] turns a report, a job or
+//! a device state into a [`Redacted`] value, the only way to make one, and whatever sends data
+//! off the site (`printfleet_diff::sync::Agent::update` and `record_job`) takes `Redacted<…>`,
+//! so that forgetting the policy is a compile error. Sending personal data unchanged is an
+//! explicit choice: [`Redaction::keep_all`]. The default policy drops every personal field.
+//!
 //! ```
 //! use printfleet_schema::redact::{FieldPolicy, PersonalField, Redaction, SiteKey};
 //! use printfleet_schema::{DeviceReport, PrintJob};
@@ -19,20 +25,26 @@
 //! job.job.submitter.user_name = Some("alice".into());
 //! report.events.print_jobs.push(job);
 //!
-//! let policy = Redaction::pseudonymise_all(SiteKey::from_bytes([7; 32]))
-//!     .with(PersonalField::JobName, FieldPolicy::Drop)
-//!     .unwrap();
-//! policy.apply(&mut report);
+//! // A fixed key for this example only: a site generates its key with a CSPRNG and stores it.
+//! let key = SiteKey::from_bytes([0x07; 32]);
+//! let policy = Redaction::pseudonymise_all(key).with(PersonalField::JobName, FieldPolicy::Drop)?;
+//! let redacted = policy.apply_to(report);
 //!
-//! let job = &report.events.print_jobs[0].job;
+//! let job = &redacted.get().events.print_jobs[0].job;
 //! assert_eq!(job.name, None);
-//! let user = job.submitter.user_name.as_deref().unwrap();
+//! let user = job.submitter.user_name.as_deref().unwrap_or_default();
 //! assert!(user.starts_with("pn1-") && user != "alice");
+//! // Applying the policy again changes nothing: pseudonyms are recognised, not hashed again.
+//! assert_eq!(policy.apply_to(redacted.clone().into_inner()), redacted);
+//! # Ok::<(), printfleet_schema::Error>(())
 //! ```
 //!
 //! # Security
 //! Pseudonyms of low-entropy values (user names) are only as secret as the site key: keep it on
-//! the site, never in a report. Applying a policy twice pseudonymises the pseudonyms again.
+//! the site, never in a report. Applying a policy twice gives the same result as applying it once:
+//! a value that already is a pseudonym (`pn1-` and exactly 32 lowercase hex digits) is kept as it
+//! is. A user who picks such a string as their name therefore travels under that name, which
+//! reveals nothing they did not choose to show.
 
 use alloc::string::String;
 use core::fmt;
@@ -41,7 +53,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::{DeviceReport, Error, JobHeader};
+use crate::{CopyJob, DeviceReport, Error, Events, Identity, JobHeader, PrintJob, ScanJob};
 
 /// A field that can identify a person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,7 +170,8 @@ const PSEUDONYM_PREFIX: &str = "pn1-";
 const PSEUDONYM_BYTES: usize = 16;
 
 impl Redaction {
-    /// Sends every personal field as it is (for sites that have agreed to it).
+    /// Sends every personal field as it is: an explicit choice, for sites that have agreed to
+    /// let personal data leave the site.
     pub fn keep_all() -> Self {
         Self { policies: [FieldPolicy::Keep; PersonalField::ALL.len()], key: None }
     }
@@ -210,36 +223,121 @@ impl Redaction {
         Some(out)
     }
 
-    fn redact(&self, field: PersonalField, value: &mut Option<String>) {
+    /// Applies the policy to one personal field's value. A value that already is a pseudonym
+    /// ([`is_pseudonym`]) stays as it is under [`FieldPolicy::Pseudonym`], so that applying a
+    /// policy twice gives the same result as applying it once.
+    pub fn redact_field(&self, field: PersonalField, value: &mut Option<String>) {
         match self.policy(field) {
             FieldPolicy::Keep => {}
             FieldPolicy::Drop => *value = None,
+            FieldPolicy::Pseudonym if value.as_deref().is_some_and(is_pseudonym) => {}
             // Without a key `with` refuses Pseudonym, so `None` here means drop: never leak.
             FieldPolicy::Pseudonym => *value = value.as_deref().and_then(|v| self.pseudonym(v)),
         }
     }
 
-    fn redact_header(&self, h: &mut JobHeader) {
-        self.redact(PersonalField::JobName, &mut h.name);
-        self.redact(PersonalField::UserName, &mut h.submitter.user_name);
-        self.redact(PersonalField::AccountId, &mut h.submitter.account_id);
-        self.redact(PersonalField::ProjectId, &mut h.submitter.project_id);
-        self.redact(PersonalField::UserDefined, &mut h.submitter.user_defined);
+    /// Applies the policy to every personal field of `report`, in place.
+    pub fn apply(&self, report: &mut DeviceReport) {
+        report.redact(self);
     }
 
-    /// Applies the policy to every personal field of `report`.
-    pub fn apply(&self, report: &mut DeviceReport) {
-        self.redact(PersonalField::Contact, &mut report.identity.contact);
-        let e = &mut report.events;
-        let headers = e
-            .print_jobs
-            .iter_mut()
-            .map(|j| &mut j.job)
-            .chain(e.scan_jobs.iter_mut().map(|j| &mut j.job))
-            .chain(e.copy_jobs.iter_mut().map(|j| &mut j.job));
-        for h in headers {
-            self.redact_header(h);
-        }
+    /// Applies the policy to every personal field of `value` and marks the result as
+    /// [`Redacted`]: the only way to make one.
+    pub fn apply_to<T: Redact>(&self, mut value: T) -> Redacted<T> {
+        value.redact(self);
+        Redacted(value)
+    }
+}
+
+/// Whether `value` has the form of a pseudonym: `pn1-` followed by exactly 32 lowercase hex
+/// digits. [`Redaction`] keeps such a value as it is instead of hashing it again.
+pub fn is_pseudonym(value: &str) -> bool {
+    value.strip_prefix(PSEUDONYM_PREFIX).is_some_and(|hex| {
+        hex.len() == 2 * PSEUDONYM_BYTES && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+/// A value with personal fields that a [`Redaction`] policy knows how to redact.
+///
+/// Implemented here for the records that hold personal fields, and by `printfleet-wire` for its
+/// `DeviceState`. An implementation must call [`Redact::redact`] (or
+/// [`Redaction::redact_field`]) on every part that can hold personal data.
+pub trait Redact {
+    /// Applies `policy` to every personal field of `self`, in place.
+    fn redact(&mut self, policy: &Redaction);
+}
+
+impl Redact for JobHeader {
+    fn redact(&mut self, policy: &Redaction) {
+        policy.redact_field(PersonalField::JobName, &mut self.name);
+        policy.redact_field(PersonalField::UserName, &mut self.submitter.user_name);
+        policy.redact_field(PersonalField::AccountId, &mut self.submitter.account_id);
+        policy.redact_field(PersonalField::ProjectId, &mut self.submitter.project_id);
+        policy.redact_field(PersonalField::UserDefined, &mut self.submitter.user_defined);
+    }
+}
+
+impl Redact for PrintJob {
+    fn redact(&mut self, policy: &Redaction) {
+        self.job.redact(policy);
+    }
+}
+
+impl Redact for ScanJob {
+    fn redact(&mut self, policy: &Redaction) {
+        self.job.redact(policy);
+    }
+}
+
+impl Redact for CopyJob {
+    fn redact(&mut self, policy: &Redaction) {
+        self.job.redact(policy);
+    }
+}
+
+impl Redact for Identity {
+    fn redact(&mut self, policy: &Redaction) {
+        policy.redact_field(PersonalField::Contact, &mut self.contact);
+    }
+}
+
+impl Redact for Events {
+    fn redact(&mut self, policy: &Redaction) {
+        self.print_jobs.iter_mut().for_each(|j| j.redact(policy));
+        self.scan_jobs.iter_mut().for_each(|j| j.redact(policy));
+        self.copy_jobs.iter_mut().for_each(|j| j.redact(policy));
+    }
+}
+
+impl Redact for DeviceReport {
+    fn redact(&mut self, policy: &Redaction) {
+        // The snapshot holds no personal field (see `PersonalField`).
+        self.identity.redact(policy);
+        self.events.redact(policy);
+    }
+}
+
+/// A value that a [`Redaction`] policy has been applied to: only [`Redaction::apply_to`] makes
+/// one, so a function that takes `Redacted<T>` cannot be given data that skipped the policy.
+/// Read it with [`Redacted::get`]; there is no way to change it in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redacted<T>(T);
+
+impl<T> Redacted<T> {
+    /// The redacted value.
+    pub fn get(&self) -> &T {
+        &self.0
+    }
+
+    /// The redacted value, no longer marked (for sending it somewhere that takes plain values).
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> AsRef<T> for Redacted<T> {
+    fn as_ref(&self) -> &T {
+        &self.0
     }
 }
 
@@ -265,7 +363,7 @@ mod tests {
             },
             ..Default::default()
         };
-        r.events.print_jobs.push(crate::PrintJob { job: h.clone(), ..Default::default() });
+        r.events.print_jobs.push(PrintJob { job: h.clone(), ..Default::default() });
         r.events.scan_jobs.push(ScanJob { job: h.clone(), ..Default::default() });
         r.events.copy_jobs.push(CopyJob { job: h, ..Default::default() });
         r
@@ -326,6 +424,69 @@ mod tests {
         policy.apply(&mut r);
         assert_eq!(r.events.copy_jobs[0].job.submitter.user_name, None);
         assert_eq!(r.events.copy_jobs[0].job.name.as_deref(), Some("plan.dwg"));
+    }
+
+    #[test]
+    fn applying_a_policy_twice_gives_the_same_result() {
+        let policies = [
+            Redaction::pseudonymise_all(SiteKey::from_bytes([3; 32])),
+            Redaction::drop_all(),
+            Redaction::keep_all(),
+            Redaction::keep_all()
+                .with_key(SiteKey::from_bytes([4; 32]))
+                .with(PersonalField::UserName, FieldPolicy::Pseudonym)
+                .unwrap(),
+        ];
+        for policy in policies {
+            let once = policy.apply_to(sample());
+            let twice = policy.apply_to(once.clone().into_inner());
+            assert_eq!(once, twice, "{policy:?}");
+        }
+        // A pseudonym is recognised and kept.
+        let policy = Redaction::pseudonymise_all(SiteKey::from_bytes([3; 32]));
+        let once = policy.pseudonym("alice").unwrap();
+        assert!(is_pseudonym(&once));
+        let mut value = Some(once.clone());
+        policy.redact_field(PersonalField::UserName, &mut value);
+        assert_eq!(value, Some(once));
+    }
+
+    #[test]
+    fn names_that_only_look_like_pseudonyms_are_still_pseudonymised() {
+        let policy = Redaction::pseudonymise_all(SiteKey::from_bytes([3; 32]));
+        let hex32 = "0123456789abcdef0123456789abcdef";
+        for lookalike in [
+            std::format!("pn1-{}", &hex32[..31]),
+            std::format!("pn1-{hex32}0"),
+            std::format!("pn1-{}", hex32.to_uppercase()),
+            std::format!("pn2-{hex32}"),
+            std::format!("PN1-{hex32}"),
+            std::format!("pn1-{}g", &hex32[..31]),
+            std::format!(" pn1-{hex32}"),
+            String::from("pn1-"),
+        ] {
+            assert!(!is_pseudonym(&lookalike), "{lookalike}");
+            let mut value = Some(lookalike.clone());
+            policy.redact_field(PersonalField::UserName, &mut value);
+            assert_eq!(value, policy.pseudonym(&lookalike), "{lookalike}");
+            assert_ne!(value.as_deref(), Some(lookalike.as_str()));
+        }
+        assert!(is_pseudonym(&std::format!("pn1-{hex32}")));
+    }
+
+    #[test]
+    fn apply_to_redacts_jobs_and_identities_like_apply() {
+        let policy = Redaction::pseudonymise_all(SiteKey::from_bytes([5; 32]))
+            .with(PersonalField::JobName, FieldPolicy::Drop)
+            .unwrap();
+        let mut report = sample();
+        policy.apply(&mut report);
+        let job = policy.apply_to(sample().events.print_jobs[0].clone());
+        assert_eq!(job.get(), &report.events.print_jobs[0]);
+        let identity = policy.apply_to(sample().identity);
+        assert_eq!(identity.as_ref(), &report.identity);
+        assert_ne!(identity.get().contact, sample().identity.contact);
+        assert_eq!(policy.apply_to(sample()).into_inner(), report);
     }
 
     #[test]

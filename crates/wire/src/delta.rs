@@ -33,6 +33,14 @@ impl From<&DeviceReport> for DeviceState {
     }
 }
 
+impl printfleet_schema::Redact for DeviceState {
+    /// Redacts the identity; the snapshot holds no personal field
+    /// ([`printfleet_schema::redact::PersonalField`]).
+    fn redact(&mut self, policy: &printfleet_schema::Redaction) {
+        printfleet_schema::Redact::redact(&mut self.identity, policy);
+    }
+}
+
 impl DeviceState {
     /// Checks the state with the rules of [`DeviceReport::validate`].
     pub fn validate(&self) -> Result<(), printfleet_schema::Error> {
@@ -180,14 +188,21 @@ pub struct StateHash(pub u32);
 impl StateHash {
     /// The hash of `state`.
     pub fn of(state: &DeviceState) -> Self {
+        Self::of_sized(state).0
+    }
+
+    /// The hash of `state` and the length in bytes of the canonical encoding it is computed
+    /// over (a measure of the state's size, from one encoding).
+    pub fn of_sized(state: &DeviceState) -> (Self, usize) {
         let message = crate::pb::DeviceReport {
             generated_at: 0,
             identity: Some((&state.identity).into()),
             snapshot: Some((&state.snapshot).into()),
             events: None,
         };
-        let digest = Sha256::digest(message.encode_to_vec());
-        Self(digest.first_chunk::<4>().map_or(0, |b| u32::from_be_bytes(*b)))
+        let bytes = message.encode_to_vec();
+        let digest = Sha256::digest(&bytes);
+        (Self(digest.first_chunk::<4>().map_or(0, |b| u32::from_be_bytes(*b))), bytes.len())
     }
 }
 
@@ -201,10 +216,22 @@ pub struct BaseRef {
     pub hash: StateHash,
 }
 
+/// Which run of an agent sent an update: a random number drawn when an agent starts without
+/// saved state, and kept in its saved state across restarts. Update and event sequence numbers
+/// count per instance, so a receiver that sees a new instance knows that the numbering started
+/// again (the device lost its saved state) instead of taking the new numbers for old ones. A
+/// reply names the instance it answers, so that an agent ignores replies meant for an earlier
+/// instance. 32 bits, so that a steady-state update stays small: two instances of one device
+/// collide with probability 2^-32 per lost state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Instance(pub u32);
+
 /// What the agent sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Update {
-    /// This update's sequence number (strictly increasing per agent, from 1).
+    /// The agent instance that sent it.
+    pub instance: Instance,
+    /// This update's sequence number (strictly increasing per agent instance, from 1).
     pub sequence: u64,
     /// The state change.
     pub body: UpdateBody,
@@ -255,6 +282,8 @@ pub enum Reply {
     /// that the agent can tell a state that differs from its own), and every job event up to
     /// `events_through`.
     Ack {
+        /// The agent instance whose update this answers.
+        instance: Instance,
         /// The state it holds.
         state: BaseRef,
         /// The highest event sequence number below which it has every event.
@@ -262,7 +291,25 @@ pub enum Reply {
     },
     /// The receiver cannot apply the delta (it lacks the base): send a full snapshot.
     Resync {
+        /// The agent instance whose update this answers.
+        instance: Instance,
         /// The highest event sequence number below which it has every event.
         events_through: u64,
     },
+}
+
+impl Reply {
+    /// The agent instance whose update this answers.
+    pub fn instance(&self) -> Instance {
+        match self {
+            Self::Ack { instance, .. } | Self::Resync { instance, .. } => *instance,
+        }
+    }
+
+    /// The highest event sequence number below which the receiver has every event.
+    pub fn events_through(&self) -> u64 {
+        match self {
+            Self::Ack { events_through, .. } | Self::Resync { events_through, .. } => *events_through,
+        }
+    }
 }

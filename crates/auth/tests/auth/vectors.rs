@@ -11,7 +11,7 @@ use printfleet_auth::{
     sender_id_of, server_start,
 };
 
-use printfleet_wire::frame::{Keyring, MessageKind};
+use printfleet_wire::frame::{DeviceChannel, FrameKey, KeyId, Keyring, MessageKind};
 
 use super::{Rng, t};
 
@@ -84,5 +84,33 @@ fn decoy_salt_for_a_fixed_decoy_key() {
         let salt = challenge.split(',').find_map(|p| p.strip_prefix("s=")).unwrap();
         let salt = base64::engine::general_purpose::STANDARD.decode(salt).unwrap();
         assert_eq!(hex::encode(salt), c["salt"], "{c:?}");
+    }
+}
+
+#[test]
+fn one_shot_frame_keys() {
+    for c in cases(include_str!("../../testdata/one-shot.txt")) {
+        let secret = DeviceSecret::from_bytes(&hex::decode(&c["secret"]).unwrap()).unwrap();
+        let epoch = KeyEpoch(c["epoch"].parse().unwrap());
+        let expected: [u8; 32] = hex::decode(&c["frame-key"]).unwrap().try_into().unwrap();
+        let vector_key = FrameKey::from_array(&expected, KeyId(epoch.0), one_shot::SUITE);
+        // Keys are not comparable: a frame sealed under the vector's key opens under the derived
+        // one, and the other way round.
+        let sender = sender_id_of(&c["device"]);
+        for (seal_with, open_with) in [
+            (&vector_key, &one_shot::frame_key(&secret, &c["device"], epoch)),
+            (&one_shot::frame_key(&secret, &c["device"], epoch), &vector_key),
+        ] {
+            let mut device = DeviceChannel::new(sender, seal_with);
+            let reservation = device.reserve_block(1);
+            device.reservation_saved(reservation).unwrap();
+            let mut frame = Vec::new();
+            device
+                .seal(MessageKind::Report, printfleet_wire::Codec::Json, b"{}", t(0), &mut Rng(4), &mut frame)
+                .unwrap();
+            let mut ring = Keyring::new();
+            ring.insert(sender, open_with).unwrap();
+            ring.open(&frame, &[MessageKind::Report], t(0), &mut Vec::new()).unwrap_or_else(|e| panic!("{c:?}: {e:?}"));
+        }
     }
 }

@@ -57,7 +57,7 @@ proptest! {
     #[test]
     fn pseudonymised_reports_stay_valid_and_hide_personal_data(mut report in any::<DeviceReport>(), key in any::<[u8; 32]>()) {
         let originals: Vec<String> = report.events.print_jobs.iter().filter_map(|j| j.job.submitter.user_name.clone()).collect();
-        redact::Redaction::pseudonymise_all(redact::SiteKey::from_bytes(key)).apply(&mut report);
+        Redaction::pseudonymise_all(redact::SiteKey::from_bytes(key)).apply(&mut report);
         prop_assert_eq!(report.validate(), Ok(()));
         for (job, original) in report.events.print_jobs.iter().filter_map(|j| j.job.submitter.user_name.as_ref()).zip(&originals) {
             prop_assert!(job.starts_with("pn1-"));

@@ -16,7 +16,7 @@ use super::decode::{
     media_type, meter_kind, print_job, printhead, settings, singular, snapshot, status, usage, wire_default_status,
     zigzag,
 };
-use crate::delta::{BaseRef, Delta, DeviceState, MeterChange, Records, Reply, StateHash, Update, UpdateBody};
+use crate::delta::{BaseRef, Delta, DeviceState, Instance, MeterChange, Records, Reply, StateHash, Update, UpdateBody};
 use crate::error::ProtobufError;
 use crate::pb;
 
@@ -34,6 +34,7 @@ pub(super) fn update_to_pb(u: &Update) -> pb::Update {
         }
     };
     pb::Update {
+        instance: u.instance.0,
         sequence: u.sequence,
         body: Some(body),
         events: u
@@ -103,11 +104,14 @@ fn delta_to_pb(d: &Delta, base_back: u64, base_hash: StateHash) -> pb::Delta {
 
 pub(super) fn reply_to_pb(r: &Reply) -> pb::Reply {
     match *r {
-        Reply::Ack { state, events_through } => pb::Reply {
+        Reply::Ack { instance, state, events_through } => pb::Reply {
+            instance: instance.0,
             events_through,
             kind: Some(pb::reply::Kind::Ack(pb::StateRef { sequence: state.sequence, hash: state.hash.0 })),
         },
-        Reply::Resync { events_through } => pb::Reply { events_through, kind: Some(pb::reply::Kind::Resync(true)) },
+        Reply::Resync { instance, events_through } => {
+            pb::Reply { instance: instance.0, events_through, kind: Some(pb::reply::Kind::Resync(true)) }
+        }
     }
 }
 
@@ -115,11 +119,12 @@ pub(super) fn reply_to_pb(r: &Reply) -> pb::Reply {
 // Decoding
 
 pub(super) fn update(buf: &[u8]) -> Result<Update> {
-    let (mut sequence, mut body, mut events) = (0, None, Vec::new());
+    let (mut instance, mut sequence, mut body, mut events) = (Instance(0), 0, None, Vec::new());
     let mut delta_body = None;
-    fields(buf, "Update", singular(4, &[4]), |n, v| {
+    fields(buf, "Update", singular(5, &[4]), |n, v| {
         match n {
             1 => sequence = v.varint("Update.sequence")?,
+            5 => instance = Instance(v.fixed32("Update.instance")?),
             2 | 3 if body.is_some() || delta_body.is_some() => {
                 return Err(ProtobufError::Structure("Update has both full and delta"));
             }
@@ -142,7 +147,7 @@ pub(super) fn update(buf: &[u8]) -> Result<Update> {
         body = Some(UpdateBody::Delta { base: BaseRef { sequence: base, hash }, delta: Box::new(delta) });
     }
     let body = body.ok_or(ProtobufError::Missing { field: "Update.body" })?;
-    Ok(Update { sequence, body, events })
+    Ok(Update { instance, sequence, body, events })
 }
 
 fn state(buf: &[u8]) -> Result<DeviceState> {
@@ -367,9 +372,13 @@ fn records<T>(buf: &[u8], message: &'static str, record: fn(&[u8]) -> Result<T>)
 }
 
 pub(super) fn reply(buf: &[u8]) -> Result<Reply> {
-    let (mut events_through, mut kind) = (0, None);
-    fields(buf, "Reply", singular(3, &[]), |n, v| {
+    let (mut instance, mut events_through, mut kind) = (Instance(0), 0, None);
+    fields(buf, "Reply", singular(4, &[]), |n, v| {
         let next = match n {
+            4 => {
+                instance = Instance(v.fixed32("Reply.instance")?);
+                None
+            }
             1 => {
                 events_through = v.varint("Reply.events_through")?;
                 None
@@ -398,7 +407,7 @@ pub(super) fn reply(buf: &[u8]) -> Result<Reply> {
         Ok(())
     })?;
     match kind.ok_or(ProtobufError::Missing { field: "Reply.kind" })? {
-        Some(state) => Ok(Reply::Ack { state, events_through }),
-        None => Ok(Reply::Resync { events_through }),
+        Some(state) => Ok(Reply::Ack { instance, state, events_through }),
+        None => Ok(Reply::Resync { instance, events_through }),
     }
 }

@@ -35,11 +35,12 @@ pub fn decode(input: &[u8]) -> Result<DeviceReport, Error> {
 ///
 /// ```
 /// use printfleet_schema::samples;
-/// use printfleet_wire::delta::{DeviceState, Update, UpdateBody};
+/// use printfleet_wire::delta::{DeviceState, Instance, Update, UpdateBody};
 /// use printfleet_wire::protobuf;
 ///
 /// let state = DeviceState::from(&samples::office_laser());
-/// let update = Update { sequence: 1, body: UpdateBody::Full(Box::new(state)), events: Vec::new() };
+/// let instance = Instance(0x5eed_0001);
+/// let update = Update { instance, sequence: 1, body: UpdateBody::Full(Box::new(state)), events: Vec::new() };
 /// let mut bytes = Vec::new();
 /// protobuf::encode_update(&update, &mut bytes)?;
 /// assert_eq!(protobuf::decode_update(&bytes)?, update);

@@ -2,7 +2,7 @@
 //! from the same elements as `<report>`.
 //!
 //! ```text
-//! <update xmlns="urn:printfleet:telemetry:1" sequence="12">
+//! <update xmlns="urn:printfleet:telemetry:1" sequence="12" instance="5eed0001">
 //!   <delta base_sequence="11" base_hash="1a2b3c4d">
 //!     <level record_id="2" level="63"/>
 //!     <meter kind="total" increase="12"/>
@@ -10,7 +10,7 @@
 //!   </delta>
 //!   <print_job event="5"><job .../><print .../></print_job>
 //! </update>
-//! <reply xmlns="urn:printfleet:telemetry:1" events_through="5"><ack sequence="12" hash="0badf00d"/></reply>
+//! <reply xmlns="urn:printfleet:telemetry:1" events_through="5" instance="5eed0001"><ack sequence="12" hash="1a2b3c4e"/></reply>
 //! ```
 
 use printfleet_schema::limits::{MAX_JOBS, MAX_METERS, MAX_RECORDS};
@@ -20,7 +20,7 @@ use quick_xml::events::BytesStart;
 use super::NAMESPACE;
 use super::read::{Reader, Result, attrs, check_room};
 use super::write::{self, Writer};
-use crate::delta::{BaseRef, Delta, DeviceState, MeterChange, Records, Reply, StateHash, Update, UpdateBody};
+use crate::delta::{BaseRef, Delta, DeviceState, Instance, MeterChange, Records, Reply, StateHash, Update, UpdateBody};
 use crate::error::XmlError;
 
 // ---------------------------------------------------------------------------------------------
@@ -30,8 +30,16 @@ fn hash_text(hash: StateHash) -> String {
     format!("{:08x}", hash.0)
 }
 
+fn instance_text(instance: Instance) -> String {
+    format!("{:08x}", instance.0)
+}
+
 pub(super) fn write_update(w: &mut Writer<'_>, u: &Update) {
-    w.open("update").attr_raw("xmlns", NAMESPACE.as_bytes()).u64("sequence", u.sequence).children();
+    w.open("update")
+        .attr_raw("xmlns", NAMESPACE.as_bytes())
+        .u64("sequence", u.sequence)
+        .str("instance", &instance_text(u.instance))
+        .children();
     match &u.body {
         UpdateBody::Full(state) => {
             w.open("full").children();
@@ -124,10 +132,11 @@ fn write_delta(w: &mut Writer<'_>, base: BaseRef, d: &Delta) {
 }
 
 pub(super) fn write_reply(w: &mut Writer<'_>, r: &Reply) {
-    let events_through = match r {
-        Reply::Ack { events_through, .. } | Reply::Resync { events_through } => *events_through,
-    };
-    w.open("reply").attr_raw("xmlns", NAMESPACE.as_bytes()).u64("events_through", events_through).children();
+    w.open("reply")
+        .attr_raw("xmlns", NAMESPACE.as_bytes())
+        .u64("events_through", r.events_through())
+        .str("instance", &instance_text(r.instance()))
+        .children();
     match r {
         Reply::Ack { state, .. } => {
             w.open("ack").u64("sequence", state.sequence).str("hash", &hash_text(state.hash)).empty();
@@ -146,10 +155,12 @@ fn required<T>(value: Option<T>, element: &'static str, attribute: &'static str)
 
 pub(super) fn read_update(mut r: Reader<'_>) -> Result<Update> {
     let (start, has_children) = r.root("update")?;
-    let mut sequence = None;
+    let (mut instance, mut sequence) = (Instance(0), None);
     attrs(&start, "update", |key, v| {
-        if key == "sequence" {
-            sequence = Some(v.u64()?);
+        match key {
+            "instance" => instance = Instance(v.hash32()?),
+            "sequence" => sequence = Some(v.u64()?),
+            _ => {}
         }
         Ok(())
     })?;
@@ -200,7 +211,7 @@ pub(super) fn read_update(mut r: Reader<'_>) -> Result<Update> {
     }
     r.end_of_document()?;
     let body = body.ok_or(XmlError::MissingElement { element: "update", child: "full or delta" })?;
-    Ok(Update { sequence, body, events })
+    Ok(Update { instance, sequence, body, events })
 }
 
 fn read_delta(r: &mut Reader<'_>, start: &BytesStart<'_>, has_children: bool) -> Result<(BaseRef, Delta)> {
@@ -367,10 +378,12 @@ fn read_records<T>(
 
 pub(super) fn read_reply(mut r: Reader<'_>) -> Result<Reply> {
     let (start, has_children) = r.root("reply")?;
-    let mut events_through = None;
+    let (mut instance, mut events_through) = (Instance(0), None);
     attrs(&start, "reply", |key, v| {
-        if key == "events_through" {
-            events_through = Some(v.u64()?);
+        match key {
+            "instance" => instance = Instance(v.hash32()?),
+            "events_through" => events_through = Some(v.u64()?),
+            _ => {}
         }
         Ok(())
     })?;
@@ -393,9 +406,9 @@ pub(super) fn read_reply(mut r: Reader<'_>) -> Result<Reply> {
                         sequence: required(sequence, "ack", "sequence")?,
                         hash: required(hash, "ack", "hash")?,
                     };
-                    Reply::Ack { state, events_through }
+                    Reply::Ack { instance, state, events_through }
                 }
-                "resync" => Reply::Resync { events_through },
+                "resync" => Reply::Resync { instance, events_through },
                 _ => return Ok(()),
             };
             if reply.replace(next).is_some() {

@@ -49,16 +49,17 @@ pub fn decode(input: &[u8]) -> Result<DeviceReport, Error> {
 /// with [`Update::validate`].
 ///
 /// ```
-/// use printfleet_wire::delta::{BaseRef, StateHash, Update, UpdateBody};
+/// use printfleet_wire::delta::{BaseRef, Instance, StateHash, Update, UpdateBody};
 /// use printfleet_wire::xml;
 ///
 /// let base = BaseRef { sequence: 6, hash: StateHash(0x1a2b_3c4d) };
-/// let update = Update { sequence: 7, body: UpdateBody::Delta { base, delta: Box::default() }, events: Vec::new() };
+/// let body = UpdateBody::Delta { base, delta: Box::default() };
+/// let update = Update { instance: Instance(0x5eed_0001), sequence: 7, body, events: Vec::new() };
 /// let mut out = Vec::new();
 /// xml::encode_update(&update, &mut out)?;
 /// assert_eq!(
 ///     out,
-///     br#"<update xmlns="urn:printfleet:telemetry:1" sequence="7"><delta base_sequence="6" base_hash="1a2b3c4d"/></update>"#
+///     br#"<update xmlns="urn:printfleet:telemetry:1" sequence="7" instance="5eed0001"><delta base_sequence="6" base_hash="1a2b3c4d"/></update>"#
 /// );
 /// assert_eq!(xml::decode_update(&out)?, update);
 /// # Ok::<(), printfleet_wire::Error>(())
