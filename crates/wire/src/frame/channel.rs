@@ -3,16 +3,17 @@
 //! routine that they and the [`Keyring`](super::Keyring) share.
 
 use core::fmt;
-use std::collections::VecDeque;
 
 use printfleet_schema::{DurationMs, Timestamp};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::crypto::{Direction, IV_LEN, KeyState, TAG_LEN};
+use super::crypto::{Direction, IV_LEN, KeyState, SubKeys, TAG_LEN};
 use super::replay::ReplayWindow;
-use super::seal::{CheckpointError, Reservation, SealBuffers, SealError, SealerCheckpoint, Sequencer, seal_frame};
+use super::seal::{
+    CheckpointError, Reservation, SealBuffers, SealError, SealScratch, SealerCheckpoint, Sequencer, seal_frame,
+};
 use super::{
     CipherSuite, Compression, DEFAULT_RESERVATION_BLOCK, FrameHeader, FrameKey, HEADER_LEN, KeyId, MAX_FRAME_BYTES,
     MIN_FRAME_BYTES, MessageKind, OVERHEAD, OpenLimits, RejectReason, Rejected, SenderId, compress,
@@ -21,31 +22,33 @@ use crate::Codec;
 
 /// Replies a device waits for at once: the sequence numbers of its most recent frames. A reply
 /// to an older frame is refused (as a replay would be).
-pub const MAX_OUTSTANDING_REPLIES: usize = 64;
+pub const MAX_OUTSTANDING_REPLIES: usize = 16;
 
-/// The sequence numbers of the frames a device sent and has had no reply to, newest last.
-#[derive(Clone, Debug)]
-struct OutstandingReplies(VecDeque<u64>);
+/// The sequence numbers of the frames a device sent and has had no reply to: a fixed ring of the
+/// last [`MAX_OUTSTANDING_REPLIES`] (0 marks a free slot: no frame has sequence 0), so that it
+/// neither allocates nor grows.
+#[derive(Clone, Debug, Default)]
+struct OutstandingReplies {
+    slots: [u64; MAX_OUTSTANDING_REPLIES],
+    next: usize,
+}
 
 impl OutstandingReplies {
-    /// Allocated once, at its full size (512 bytes), so that sealing does not allocate.
-    fn new() -> Self {
-        Self(VecDeque::with_capacity(MAX_OUTSTANDING_REPLIES))
-    }
-
     fn sent(&mut self, sequence: u64) {
-        if self.0.len() >= MAX_OUTSTANDING_REPLIES {
-            self.0.pop_front();
+        if let Some(slot) = self.slots.get_mut(self.next) {
+            *slot = sequence;
         }
-        self.0.push_back(sequence);
+        self.next = self.next.wrapping_add(1) % MAX_OUTSTANDING_REPLIES;
     }
 
     fn is_waiting(&self, sequence: u64) -> bool {
-        self.0.contains(&sequence)
+        sequence != 0 && self.slots.contains(&sequence)
     }
 
     fn answered(&mut self, sequence: u64) {
-        self.0.retain(|s| *s != sequence);
+        for slot in self.slots.iter_mut().filter(|s| **s == sequence) {
+            *slot = 0;
+        }
     }
 }
 
@@ -230,7 +233,9 @@ pub struct DeviceChannel {
     seq: Sequencer,
     suite: CipherSuite,
     outbound: KeyState,
-    inbound: KeyState,
+    /// The reply key, expanded only when a reply arrives (replies are rare; a collector holds
+    /// thousands of channels).
+    inbound: SubKeys,
     waiting: OutstandingReplies,
     limits: OpenLimits,
     seal_bufs: SealBuffers,
@@ -254,8 +259,8 @@ impl DeviceChannel {
             seq,
             suite: key.suite,
             outbound: key.keys(Direction::DeviceToPortal),
-            inbound: key.keys(Direction::PortalToDevice),
-            waiting: OutstandingReplies::new(),
+            inbound: key.subkeys(Direction::PortalToDevice),
+            waiting: OutstandingReplies::default(),
             limits: OpenLimits::default(),
             seal_bufs: SealBuffers::new(),
             open_bufs: OpenBuffers::default(),
@@ -335,6 +340,25 @@ impl DeviceChannel {
         rng: &mut impl CryptoRng,
         out: &mut Vec<u8>,
     ) -> Result<FrameHeader, SealError> {
+        let mut scratch = core::mem::take(&mut self.seal_bufs.scratch);
+        let result = self.seal_using(&mut scratch, kind, codec, payload, now, rng, out);
+        self.seal_bufs.scratch = scratch;
+        result
+    }
+
+    /// [`DeviceChannel::seal`] with buffers the caller shares between channels (see
+    /// [`SealScratch`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_using(
+        &mut self,
+        scratch: &mut SealScratch,
+        kind: MessageKind,
+        codec: Codec,
+        payload: &[u8],
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+        out: &mut Vec<u8>,
+    ) -> Result<FrameHeader, SealError> {
         super::seal::check_payload(payload)?;
         let sequence = self.seq.take()?;
         let header = FrameHeader {
@@ -348,7 +372,7 @@ impl DeviceChannel {
             sequence,
             timestamp: now,
         };
-        let header = seal_frame(&self.outbound, header, payload, &mut self.seal_bufs, rng, out)?;
+        let header = seal_frame(&self.outbound, header, payload, self.seal_bufs.compress, scratch, rng, out)?;
         self.waiting.sent(sequence);
         Ok(header)
     }
@@ -366,7 +390,7 @@ impl DeviceChannel {
         }
         let fresh = self.waiting.is_waiting(header.sequence);
         open_frame(
-            &self.inbound,
+            &self.inbound.expand(),
             self.suite,
             &header,
             frame,
@@ -478,14 +502,9 @@ impl PortalChannel {
         if request.sender_id != self.sender || request.key_id != self.key_id {
             return Err(SealError::UnknownKey { sender: request.sender_id, key_id: request.key_id });
         }
-        seal_frame(
-            &self.outbound,
-            reply_header(request, self.suite, codec, now),
-            payload,
-            &mut self.seal_bufs,
-            rng,
-            out,
-        )
+        let header = reply_header(request, self.suite, codec, now);
+        let compress = self.seal_bufs.compress;
+        seal_frame(&self.outbound, header, payload, compress, &mut self.seal_bufs.scratch, rng, out)
     }
 }
 

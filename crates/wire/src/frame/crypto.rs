@@ -94,7 +94,22 @@ pub(crate) fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) 
     Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, okm).is_ok()
 }
 
-impl KeyState {
+/// The derived encryption and MAC keys of one direction, not yet expanded: 64 bytes where an
+/// expanded [`KeyState`] takes several hundred, for keys used rarely (a device's reply key).
+/// Zeroised on drop.
+pub(crate) struct SubKeys {
+    enc: Zeroizing<[u8; 32]>,
+    mac: Zeroizing<[u8; 32]>,
+    suite: CipherSuite,
+}
+
+impl core::fmt::Debug for SubKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SubKeys(<redacted>)")
+    }
+}
+
+impl SubKeys {
     /// Derives the encryption and MAC keys of one direction from the shared key
     /// (docs/wire-format.md §5.2):
     /// `HKDF-SHA256(salt = "printfleet frame v1", ikm = shared key,
@@ -113,8 +128,13 @@ impl KeyState {
         let _ = hkdf_sha256(HKDF_SALT, shared, &info, &mut enc[..]);
         info[..3].copy_from_slice(b"mac");
         let _ = hkdf_sha256(HKDF_SALT, shared, &info, &mut mac[..]);
-        let enc: &[u8; 32] = &enc;
-        let cipher = match (suite, enc.first_chunk::<16>()) {
+        Self { enc, mac, suite }
+    }
+
+    /// The expanded cipher and MAC states.
+    pub(crate) fn expand(&self) -> KeyState {
+        let enc: &[u8; 32] = &self.enc;
+        let cipher = match (self.suite, enc.first_chunk::<16>()) {
             (CipherSuite::Aes128CbcHmacSha256, Some(k128)) => Cipher::Aes128(Aes128::new(k128.into())),
             _ => Cipher::Aes256(Aes256::new(enc.into())),
         };
@@ -122,11 +142,20 @@ impl KeyState {
         // here gives the same MAC while letting the infallible, block-sized constructor be used.
         let mut block = Zeroizing::new([0u8; 64]);
         if let Some(head) = block.first_chunk_mut::<32>() {
-            head.copy_from_slice(&mac[..]);
+            head.copy_from_slice(&self.mac[..]);
         }
         let block: &[u8; 64] = &block;
         let mac = <Hmac<Sha256> as KeyInit>::new(block.into());
-        Self { cipher, mac }
+        KeyState { cipher, mac }
+    }
+}
+
+impl KeyState {
+    /// Derives the encryption and MAC keys of one direction from the shared key (see
+    /// [`SubKeys::derive`]) and expands them.
+    #[cfg(test)]
+    pub(crate) fn derive(shared: &[u8], key_id: u32, suite: CipherSuite, direction: Direction) -> Self {
+        SubKeys::derive(shared, key_id, suite, direction).expand()
     }
 
     /// The truncated tag over `data`.

@@ -244,13 +244,8 @@ impl Keyring {
         let Some(slot) = self.keys.get(&(request.sender_id, request.key_id)) else {
             return Err(SealError::UnknownKey { sender: request.sender_id, key_id: request.key_id });
         };
-        seal_frame(
-            &slot.outbound,
-            reply_header(request, slot.suite, codec, now),
-            payload,
-            &mut self.seal_bufs,
-            rng,
-            out,
-        )
+        let header = reply_header(request, slot.suite, codec, now);
+        let compress = self.seal_bufs.compress;
+        seal_frame(&slot.outbound, header, payload, compress, &mut self.seal_bufs.scratch, rng, out)
     }
 }

@@ -106,7 +106,7 @@ pub use crypto::CipherSuite;
 use crypto::{Direction, IV_LEN, KeyState, TAG_LEN};
 pub use keyring::{Keyring, KeyringError, KeyringState};
 pub use replay::{REPLAY_WINDOW, WindowState};
-pub use seal::{CheckpointError, DEFAULT_RESERVATION_BLOCK, Reservation, SealError, SealerCheckpoint};
+pub use seal::{CheckpointError, DEFAULT_RESERVATION_BLOCK, Reservation, SealError, SealScratch, SealerCheckpoint};
 pub use stream::{
     FrameReader, MAX_UNAUTHENTICATED_FRAME_BYTES, StreamError, from_base64, to_base64, write_length_prefixed,
 };
@@ -246,7 +246,11 @@ impl FrameKey {
     }
 
     fn keys(&self, direction: Direction) -> KeyState {
-        KeyState::derive(&self.secret, self.key_id.0, self.suite, direction)
+        self.subkeys(direction).expand()
+    }
+
+    fn subkeys(&self, direction: Direction) -> crypto::SubKeys {
+        crypto::SubKeys::derive(&self.secret, self.key_id.0, self.suite, direction)
     }
 }
 

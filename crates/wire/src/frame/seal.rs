@@ -170,23 +170,40 @@ impl Sequencer {
     }
 }
 
-/// Reusable sealing state: whether to compress, the compressor and a scratch buffer, so that
-/// sealing into a reused output buffer does not allocate.
-pub(crate) struct SealBuffers {
-    pub(crate) compress: bool,
+/// Reusable sealing buffers: the DEFLATE compressor (about 270 KiB once it has been used) and a
+/// scratch buffer. Each channel has its own unless the caller shares one: a collector that holds
+/// thousands of [`DeviceChannel`](super::DeviceChannel)s seals them all with one
+/// ([`DeviceChannel::seal_using`](super::DeviceChannel::seal_using)), so that its memory does
+/// not grow with a compressor per device.
+#[derive(Default)]
+pub struct SealScratch {
     compressor: Option<compress::Compressor>,
     scratch: Vec<u8>,
 }
 
-impl fmt::Debug for SealBuffers {
+impl fmt::Debug for SealScratch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SealBuffers").field("compress", &self.compress).finish_non_exhaustive()
+        f.debug_struct("SealScratch").field("compressor", &self.compressor.is_some()).finish_non_exhaustive()
     }
+}
+
+impl SealScratch {
+    /// Empty buffers; the compressor is allocated on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Whether a sealer compresses, and its own buffers.
+#[derive(Debug)]
+pub(crate) struct SealBuffers {
+    pub(crate) compress: bool,
+    pub(crate) scratch: SealScratch,
 }
 
 impl SealBuffers {
     pub(crate) fn new() -> Self {
-        Self { compress: true, compressor: None, scratch: Vec::new() }
+        Self { compress: true, scratch: SealScratch::new() }
     }
 }
 
@@ -204,16 +221,17 @@ pub(crate) fn seal_frame(
     keys: &KeyState,
     mut header: FrameHeader,
     payload: &[u8],
-    bufs: &mut SealBuffers,
+    compress: bool,
+    bufs: &mut SealScratch,
     rng: &mut impl CryptoRng,
     out: &mut Vec<u8>,
 ) -> Result<FrameHeader, SealError> {
     check_payload(payload)?;
     header.compression = Compression::None;
     header.dictionary = 0;
-    let SealBuffers { compress: on, compressor, scratch } = bufs;
+    let SealScratch { compressor, scratch } = bufs;
     let mut plaintext = payload;
-    if *on && payload.len() >= MIN_COMPRESS_BYTES {
+    if compress && payload.len() >= MIN_COMPRESS_BYTES {
         let dictionary = compress::dictionary_for(header.codec);
         scratch.clear();
         scratch.reserve(compress::compress_bound(payload.len()));

@@ -1,0 +1,239 @@
+//! Many device agents behind one portal connection and one persisted state (Partner Link's Data
+//! Collector, SDS's monitor).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use printfleet_schema::{Alert, DeviceReport, PrintJob, Timestamp};
+use printfleet_wire::frame::{FrameHeader, SealScratch, SenderId};
+use rand_core::CryptoRng;
+
+use crate::device::{AgentState, Checkpoint, DeviceAgent};
+use crate::schedule::Schedule;
+use crate::{AgentError, Event, Transmit};
+
+/// A save of every device agent that needs one: persist each state (the collector's persisted
+/// state is the map of every device's last stored [`AgentState`]), then hand the checkpoint back
+/// to [`Collector::saved`].
+#[must_use = "persist the states, then pass the checkpoint to saved()"]
+#[derive(Debug)]
+pub struct CollectorCheckpoint {
+    entries: Vec<(SenderId, Checkpoint)>,
+}
+
+impl CollectorCheckpoint {
+    /// The states to persist, by device (only the devices that changed).
+    pub fn states(&self) -> impl Iterator<Item = (SenderId, &AgentState)> {
+        self.entries.iter().map(|(s, c)| (*s, c.state()))
+    }
+
+    /// Whether nothing needed saving.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A collector: holds the device agents of every printer it reads, decides when each printer is
+/// read (never more often than its schedule's interval, which [`Schedule::collector`] keeps at
+/// 30 minutes or more), routes the portal's replies, and seals every device's frames with one
+/// shared set of buffers (so that memory does not grow with a compressor per device).
+///
+/// Wake-ups are kept in a heap, so each call costs O(log n) in the number of devices, not O(n).
+#[derive(Debug)]
+pub struct Collector {
+    agents: BTreeMap<SenderId, DeviceAgent>,
+    /// When each device is next read.
+    next_read: BTreeMap<SenderId, Timestamp>,
+    reads: BinaryHeap<Reverse<(Timestamp, SenderId)>>,
+    /// When each agent next wants to be asked for a frame (the heap may hold stale entries; the
+    /// map says which is current).
+    wakes: BinaryHeap<Reverse<(Timestamp, SenderId)>>,
+    next_wake: BTreeMap<SenderId, Timestamp>,
+    scratch: SealScratch,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Collector {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Self {
+            agents: BTreeMap::new(),
+            next_read: BTreeMap::new(),
+            reads: BinaryHeap::new(),
+            wakes: BinaryHeap::new(),
+            next_wake: BTreeMap::new(),
+            scratch: SealScratch::new(),
+        }
+    }
+
+    /// Adds a device's agent (new or restored); it is read at once. Replaces an agent of the same
+    /// device.
+    pub fn insert(&mut self, now: Timestamp, agent: DeviceAgent) {
+        let sender = agent.sender();
+        self.agents.insert(sender, agent);
+        self.next_read.insert(sender, now);
+        self.reads.push(Reverse((now, sender)));
+        self.wake(sender);
+    }
+
+    /// Removes a device.
+    pub fn remove(&mut self, sender: SenderId) -> Option<DeviceAgent> {
+        self.next_read.remove(&sender);
+        self.next_wake.remove(&sender);
+        self.agents.remove(&sender)
+    }
+
+    /// Number of devices.
+    pub fn len(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// Whether the collector holds no device.
+    pub fn is_empty(&self) -> bool {
+        self.agents.is_empty()
+    }
+
+    /// A device's agent.
+    pub fn agent(&self, sender: SenderId) -> Option<&DeviceAgent> {
+        self.agents.get(&sender)
+    }
+
+    /// The next device due to be read at `now`, if any. Each device is returned at most once per
+    /// interval of its schedule: read it and feed the result to [`Collector::handle_reading`]
+    /// (or nothing, if it could not be read).
+    pub fn poll_read(&mut self, now: Timestamp) -> Option<SenderId> {
+        while let Some(Reverse((at, sender))) = self.reads.peek().copied() {
+            if at > now {
+                return None;
+            }
+            self.reads.pop();
+            // Skip stale heap entries (a device removed, or re-queued since).
+            if self.next_read.get(&sender) != Some(&at) {
+                continue;
+            }
+            let interval = self.agents.get(&sender).map(|a| a.schedule().interval())?;
+            let next = now.checked_add(interval).unwrap_or(Timestamp::MAX);
+            self.next_read.insert(sender, next);
+            self.reads.push(Reverse((next, sender)));
+            return Some(sender);
+        }
+        None
+    }
+
+    fn with_agent(&mut self, sender: SenderId, f: impl FnOnce(&mut DeviceAgent)) -> Result<(), AgentError> {
+        let agent = self.agents.get_mut(&sender).ok_or(AgentError::UnknownDevice(sender))?;
+        f(agent);
+        self.wake(sender);
+        Ok(())
+    }
+
+    fn wake(&mut self, sender: SenderId) {
+        match self.agents.get(&sender).and_then(DeviceAgent::poll_timeout) {
+            Some(at) => {
+                if self.next_wake.insert(sender, at) != Some(at) {
+                    self.wakes.push(Reverse((at, sender)));
+                }
+            }
+            None => {
+                self.next_wake.remove(&sender);
+            }
+        }
+    }
+
+    /// A device's reading.
+    pub fn handle_reading(&mut self, sender: SenderId, now: Timestamp, report: DeviceReport) -> Result<(), AgentError> {
+        self.with_agent(sender, |a| a.handle_reading(now, report))
+    }
+
+    /// A device's finished job.
+    pub fn handle_job(&mut self, sender: SenderId, now: Timestamp, job: PrintJob) -> Result<(), AgentError> {
+        self.with_agent(sender, |a| a.handle_job(now, job))
+    }
+
+    /// A device's alert.
+    pub fn handle_alert(&mut self, sender: SenderId, now: Timestamp, alert: Alert) -> Result<(), AgentError> {
+        self.with_agent(sender, |a| a.handle_alert(now, alert))
+    }
+
+    /// A frame from the portal, routed to its device by the (unauthenticated) sender id; the
+    /// device's channel authenticates it.
+    pub fn handle_frame(&mut self, now: Timestamp, frame: &[u8]) -> Result<(), AgentError> {
+        let sender = FrameHeader::peek(frame).map_err(|e| AgentError::Frame(e.reason()))?.sender_id;
+        self.with_agent(sender, |a| a.handle_frame(now, frame))
+    }
+
+    /// Starts a save of every agent that needs one.
+    pub fn save(&mut self) -> CollectorCheckpoint {
+        let entries = self.agents.iter_mut().filter(|(_, a)| a.needs_save()).map(|(s, a)| (*s, a.save())).collect();
+        CollectorCheckpoint { entries }
+    }
+
+    /// The checkpoint's states are durably stored.
+    pub fn saved(&mut self, checkpoint: CollectorCheckpoint) -> Result<(), AgentError> {
+        for (sender, cp) in checkpoint.entries {
+            if let Some(agent) = self.agents.get_mut(&sender) {
+                agent.saved(cp)?;
+            }
+            self.wake(sender);
+        }
+        Ok(())
+    }
+
+    /// Whether any agent needs a save before its next frame.
+    pub fn needs_save(&self) -> bool {
+        self.agents.values().any(DeviceAgent::needs_save)
+    }
+
+    /// The next frame to send, from any device, if one is due and saved.
+    pub fn poll_transmit(&mut self, now: Timestamp, rng: &mut impl CryptoRng) -> Option<Transmit> {
+        while let Some(Reverse((at, sender))) = self.wakes.peek().copied() {
+            if at > now {
+                return None;
+            }
+            self.wakes.pop();
+            if self.next_wake.get(&sender) != Some(&at) {
+                continue;
+            }
+            self.next_wake.remove(&sender);
+            let Some(agent) = self.agents.get_mut(&sender) else { continue };
+            let transmit = agent.poll_transmit_using(now, rng, &mut self.scratch);
+            // Re-queue it for its next wake-up, unless it waits for a save (then `saved` does).
+            if !agent.needs_save()
+                && let Some(at) = agent.poll_timeout()
+            {
+                let at = at.max(now.checked_add(printfleet_schema::DurationMs(1)).unwrap_or(now));
+                self.next_wake.insert(sender, at);
+                self.wakes.push(Reverse((at, sender)));
+            }
+            if transmit.is_some() {
+                return transmit;
+            }
+        }
+        None
+    }
+
+    /// When the collector must next be woken: the earliest read or frame due.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let read = self.reads.peek().map(|r| r.0.0);
+        let wake = self.next_wake.values().min().copied();
+        match (read, wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// What happened, device by device.
+    pub fn poll_event(&mut self) -> Option<(SenderId, Event)> {
+        self.agents.iter_mut().find_map(|(s, a)| a.poll_event().map(|e| (*s, e)))
+    }
+
+    /// The schedule of the device `sender`.
+    pub fn schedule(&self, sender: SenderId) -> Option<&Schedule> {
+        self.agents.get(&sender).map(DeviceAgent::schedule)
+    }
+}

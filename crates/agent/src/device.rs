@@ -1,0 +1,422 @@
+//! One device's agent.
+
+use std::collections::VecDeque;
+
+use printfleet_diff::DeviceState;
+use printfleet_diff::sync::{self, Instance, Reply};
+use printfleet_schema::{Alert, DeviceReport, Identity, PrintJob, RecordId, Redaction, Snapshot, Timestamp};
+use printfleet_wire::Codec;
+use printfleet_wire::frame::{
+    DeviceChannel, FrameKey, MessageKind, RejectReason, Reservation, SealScratch, SealerCheckpoint, SenderId,
+};
+use printfleet_wire::protobuf;
+use rand_core::CryptoRng;
+
+use crate::schedule::{Counters, Reason, Schedule};
+use crate::{AgentError, Event, Transmit};
+
+/// What a device agent must persist, as one serde value: the sync state (update and event
+/// numbers, the acknowledged base, the job events not yet acknowledged), the sequence
+/// reservation of its frame key, the scheduler's counters and the latest reading.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AgentState {
+    sync: sync::AgentState,
+    reservation: Option<SealerCheckpoint>,
+    counters: Counters,
+    current: Option<SavedState>,
+}
+
+/// The latest reading, as saved.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct SavedState {
+    identity: Identity,
+    snapshot: Snapshot,
+}
+
+/// A save in progress: persist [`Checkpoint::state`] durably, then hand the checkpoint back to
+/// [`DeviceAgent::saved`]. Not `Clone`: each is handed back once.
+#[must_use = "persist the state, then pass the checkpoint to saved()"]
+#[derive(Debug)]
+pub struct Checkpoint {
+    state: AgentState,
+    reservation: Option<Reservation>,
+    generation: u64,
+}
+
+impl Checkpoint {
+    /// The state to persist.
+    pub fn state(&self) -> &AgentState {
+        &self.state
+    }
+}
+
+/// A report built and waiting to be sealed once the state it depends on is saved.
+#[derive(Debug)]
+struct Prepared {
+    payload: Vec<u8>,
+    reason: Reason,
+    urgent: bool,
+}
+
+/// The agent of one device: feed it readings, jobs, alerts, frames from the portal and the time;
+/// ask it what to send ([`DeviceAgent::poll_transmit`]), when to wake it
+/// ([`DeviceAgent::poll_timeout`]) and what happened ([`DeviceAgent::poll_event`]). It never
+/// reads a clock or a socket.
+///
+/// It owns its redaction policy (nothing leaves unredacted), its sync state, its frame channel
+/// (sequence numbers reserved and persisted before use), its schedule and its outbox (one
+/// pending state, always the newest, plus every job event not yet acknowledged: nothing is
+/// dropped, and a new report supersedes an unanswered one instead of queueing behind it).
+///
+/// **Persistence.** Before a frame may leave, what it depends on must be saved: the agent
+/// emits [`Event::SaveRequired`] and [`DeviceAgent::poll_transmit`] returns nothing until the
+/// caller has called [`DeviceAgent::save`], stored [`Checkpoint::state`] durably and handed the
+/// checkpoint back to [`DeviceAgent::saved`]. After a restart, [`DeviceAgent::restore`] from the
+/// last state stored. So a crash at any point loses no job event and never reuses a sequence
+/// number.
+#[derive(Debug)]
+pub struct DeviceAgent {
+    schedule: Schedule,
+    policy: Redaction,
+    sync: sync::Agent,
+    channel: DeviceChannel,
+    counters: Counters,
+    current: Option<DeviceState>,
+    prepared: Option<Prepared>,
+    /// The reservation saved last, to persist again with every save.
+    reservation: Option<SealerCheckpoint>,
+    /// Bumped by every change that must be saved before the next frame leaves.
+    generation: u64,
+    /// The generation last confirmed saved.
+    saved_generation: u64,
+    announced: bool,
+    events: VecDeque<Event>,
+}
+
+/// At most this many events wait in [`DeviceAgent::poll_event`]'s queue; older ones are dropped
+/// (they are notifications, not data).
+pub const MAX_QUEUED_EVENTS: usize = 64;
+
+impl DeviceAgent {
+    /// A new agent for `sender` with a frame key it has never used, a redaction policy (required:
+    /// [`Redaction::keep_all`] is the explicit way to send everything), a schedule and a fresh
+    /// random `instance` (draw it from the OS when a device starts without saved state).
+    pub fn new(sender: SenderId, key: &FrameKey, policy: Redaction, schedule: Schedule, instance: Instance) -> Self {
+        let mut agent = Self {
+            schedule,
+            policy,
+            sync: sync::Agent::new(instance),
+            channel: DeviceChannel::new(sender, key),
+            counters: Counters { boot: true, ..Counters::default() },
+            current: None,
+            prepared: None,
+            reservation: None,
+            generation: 1,
+            saved_generation: 0,
+            announced: false,
+            events: VecDeque::new(),
+        };
+        agent.announce_save();
+        agent
+    }
+
+    /// The agent after a restart, from the last state stored. The policy is applied again to
+    /// what was saved. It reports as after a boot, and must save again (a new sequence
+    /// reservation) before its first frame.
+    pub fn restore(
+        sender: SenderId,
+        key: &FrameKey,
+        policy: Redaction,
+        schedule: Schedule,
+        state: AgentState,
+    ) -> Result<Self, AgentError> {
+        let sync = sync::Agent::restore(state.sync, &policy).map_err(AgentError::Restore)?;
+        let channel = match &state.reservation {
+            Some(cp) => DeviceChannel::restore(sender, key, cp).map_err(AgentError::Checkpoint)?,
+            None => DeviceChannel::new(sender, key),
+        };
+        let current = state
+            .current
+            .map(|s| policy.apply_to(DeviceState { identity: s.identity, snapshot: s.snapshot }).into_inner());
+        let mut counters = state.counters;
+        counters.boot = true;
+        counters.retry_at = None;
+        let mut agent = Self {
+            schedule,
+            policy,
+            sync,
+            channel,
+            counters,
+            current,
+            prepared: None,
+            reservation: state.reservation,
+            generation: 1,
+            saved_generation: 0,
+            announced: false,
+            events: VecDeque::new(),
+        };
+        agent.announce_save();
+        Ok(agent)
+    }
+
+    /// The device this agent speaks for.
+    pub fn sender(&self) -> SenderId {
+        self.channel.sender()
+    }
+
+    /// The device's state as the agent will next report it (redacted).
+    pub fn current(&self) -> Option<&DeviceState> {
+        self.current.as_ref()
+    }
+
+    fn touch(&mut self) {
+        self.generation = self.generation.saturating_add(1);
+        self.announce_save();
+    }
+
+    fn announce_save(&mut self) {
+        if !self.announced {
+            self.announced = true;
+            self.push(Event::SaveRequired);
+        }
+    }
+
+    fn push(&mut self, event: Event) {
+        if self.events.len() >= MAX_QUEUED_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    /// Whether a save is needed before the next frame can leave.
+    pub fn needs_save(&self) -> bool {
+        self.saved_generation < self.generation
+    }
+
+    /// A reading: the device's report as the mapping produced it (SNMP, IPP, LEDM). Its jobs, if
+    /// any, are recorded as job events; its identity and snapshot become the state to report.
+    pub fn handle_reading(&mut self, now: Timestamp, report: DeviceReport) {
+        self.counters.observe_clock(now);
+        let state = self.policy.apply_to(DeviceState::from(&report)).into_inner();
+        let urgent =
+            state.snapshot.alerts.iter().any(|a| {
+                a.is_urgent() && !self.current.as_ref().is_some_and(|c| c.snapshot.alerts.iter().any(|b| b == a))
+            });
+        self.counters.urgent |= urgent;
+        self.current = Some(state);
+        for job in report.events.print_jobs {
+            self.record(job);
+        }
+        self.touch();
+    }
+
+    /// A finished job (its pages count toward the page trigger). Recorded as a job event, sent
+    /// with every report until acknowledged.
+    pub fn handle_job(&mut self, now: Timestamp, job: PrintJob) {
+        self.counters.observe_clock(now);
+        self.record(job);
+        self.touch();
+    }
+
+    fn record(&mut self, job: PrintJob) {
+        self.counters.jobs = self.counters.jobs.saturating_add(1);
+        self.counters.pages = self.counters.pages.saturating_add(job.print.pages.0);
+        self.sync.record_job(self.policy.apply_to(job));
+    }
+
+    /// An alert raised (or updated): part of the state; an urgent one ([`Alert::is_urgent`]:
+    /// critical, or field service) is reported at once.
+    pub fn handle_alert(&mut self, now: Timestamp, alert: Alert) {
+        self.counters.observe_clock(now);
+        // Alerts carry no personal field (`PersonalField` lists none), so nothing to redact.
+        self.counters.urgent |= alert.is_urgent();
+        let state = self.current.get_or_insert_with(DeviceState::default);
+        match state.snapshot.alerts.iter_mut().find(|a| a.record_id == alert.record_id) {
+            Some(a) => *a = alert,
+            None => state.snapshot.alerts.push(alert),
+        }
+        self.touch();
+    }
+
+    /// An alert cleared.
+    pub fn clear_alert(&mut self, now: Timestamp, record_id: RecordId) {
+        self.counters.observe_clock(now);
+        if let Some(state) = &mut self.current {
+            state.snapshot.alerts.retain(|a| a.record_id != record_id);
+        }
+        self.touch();
+    }
+
+    /// The device booted (or the agent started): one report goes out.
+    pub fn handle_boot(&mut self, now: Timestamp) {
+        self.counters.observe_clock(now);
+        self.counters.boot = true;
+    }
+
+    /// The time passed. Call it at [`DeviceAgent::poll_timeout`], or whenever convenient.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.counters.observe_clock(now);
+    }
+
+    /// A frame from the portal (its reply). Frames that do not open are ignored (reported as
+    /// [`Event::ReplyRejected`] for local logs); a reply late, twice or out of order is harmless.
+    pub fn handle_frame(&mut self, now: Timestamp, frame: &[u8]) {
+        let mut payload = Vec::new();
+        let header = match self.channel.open_reply(frame, now, &mut payload) {
+            Ok(h) => h,
+            Err(e) => {
+                self.push(Event::ReplyRejected(e.reason()));
+                return;
+            }
+        };
+        let reply = match header.codec {
+            Codec::Protobuf => protobuf::decode_reply(&payload).ok(),
+            Codec::Xml => printfleet_wire::xml::decode_reply(&payload).ok(),
+            _ => None,
+        };
+        let Some(reply) = reply else {
+            self.push(Event::ReplyRejected(RejectReason::Decompression));
+            return;
+        };
+        if reply.instance() != self.sync.instance() {
+            return;
+        }
+        self.sync.on_reply(&reply);
+        self.counters.answered();
+        match reply {
+            Reply::Ack { state, .. } => self.push(Event::Acknowledged { update: state.sequence }),
+            Reply::Resync { .. } => {
+                self.counters.resync = true;
+                self.push(Event::ResyncRequested);
+            }
+        }
+    }
+
+    /// Starts a save: the state to persist, with a new block of sequence numbers reserved if the
+    /// channel needs one. Persist [`Checkpoint::state`], then call [`DeviceAgent::saved`].
+    pub fn save(&mut self) -> Checkpoint {
+        let reservation = self.channel.needs_reservation().then(|| self.channel.reserve());
+        let checkpoint = reservation.as_ref().map(Reservation::checkpoint).or(self.reservation);
+        Checkpoint {
+            state: AgentState {
+                sync: self.sync.save(),
+                reservation: checkpoint,
+                counters: self.counters,
+                current: self
+                    .current
+                    .as_ref()
+                    .map(|s| SavedState { identity: s.identity.clone(), snapshot: s.snapshot.clone() }),
+            },
+            reservation,
+            generation: self.generation,
+        }
+    }
+
+    /// The checkpoint's state is durably stored: what it covers may now leave.
+    pub fn saved(&mut self, checkpoint: Checkpoint) -> Result<(), AgentError> {
+        if let Some(r) = checkpoint.reservation {
+            let cp = r.checkpoint();
+            self.channel.reservation_saved(r).map_err(AgentError::Checkpoint)?;
+            self.reservation = Some(cp);
+        }
+        self.saved_generation = self.saved_generation.max(checkpoint.generation);
+        if !self.needs_save() {
+            self.announced = false;
+        }
+        Ok(())
+    }
+
+    /// The next frame to send, if one is due and everything it depends on is saved. Draws the
+    /// IV (and the back-off jitter) from `rng`. Encodes and seals with the caller's `scratch`
+    /// when given (a collector shares one among its devices).
+    pub fn poll_transmit(&mut self, now: Timestamp, rng: &mut impl CryptoRng) -> Option<Transmit> {
+        let mut scratch = SealScratch::new();
+        self.poll_transmit_using(now, rng, &mut scratch)
+    }
+
+    /// [`DeviceAgent::poll_transmit`] with buffers shared between agents.
+    pub fn poll_transmit_using(
+        &mut self,
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+        scratch: &mut SealScratch,
+    ) -> Option<Transmit> {
+        self.counters.observe_clock(now);
+        if self.prepared.is_none() {
+            let reason = self.counters.due(&self.schedule, now)?;
+            let current = self.current.clone()?;
+            // The redaction policy was applied on the way in; applying it again is a no-op
+            // (pseudonyms are recognised) and gives the type the sync agent requires.
+            let update = self.sync.update(&self.policy.apply_to(current));
+            let mut payload = Vec::new();
+            if let Err(e) = protobuf::encode_update(&update, &mut payload) {
+                self.push(Event::EncodeFailed(e.to_string()));
+                return None;
+            }
+            // Reasons that fired are consumed now; anything new re-arms them.
+            let urgent = self.counters.urgent;
+            self.counters.urgent = false;
+            self.counters.boot = false;
+            self.counters.resync = false;
+            self.prepared = Some(Prepared { payload, reason, urgent });
+            self.touch();
+        }
+        if self.needs_save() {
+            self.announce_save();
+            return None;
+        }
+        let prepared = self.prepared.take()?;
+        let mut frame = Vec::new();
+        let header = match self.channel.seal_using(
+            scratch,
+            MessageKind::Update,
+            Codec::Protobuf,
+            &prepared.payload,
+            now,
+            rng,
+            &mut frame,
+        ) {
+            Ok(h) => h,
+            Err(e) => {
+                // Only a reservation can be missing here: save and try again.
+                self.push(Event::SealFailed(e));
+                self.prepared = Some(prepared);
+                self.touch();
+                return None;
+            }
+        };
+        self.counters.reported(&self.schedule, now, rng.next_u32());
+        Some(Transmit {
+            device: header.sender_id,
+            frame,
+            urgent: prepared.urgent,
+            reason: prepared.reason,
+            sequence: header.sequence,
+        })
+    }
+
+    /// When the agent must next be woken ([`DeviceAgent::handle_timeout`] then
+    /// [`DeviceAgent::poll_transmit`]): `None` if nothing is scheduled; an instant in the past
+    /// means at once.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let soon = self.prepared.is_some()
+            || self.counters.urgent
+            || self.counters.boot
+            || self.counters.resync
+            || self.counters.due(&self.schedule, Timestamp::UNIX_EPOCH).is_some_and(|r| r != Reason::Interval);
+        if soon && self.current.is_some() {
+            return Some(Timestamp::UNIX_EPOCH);
+        }
+        self.counters.next_deadline(&self.schedule)
+    }
+
+    /// What happened, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+}

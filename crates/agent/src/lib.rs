@@ -1,0 +1,174 @@
+//! The printfleet agent: what runs in a printer's firmware (Partner Link's direct connection) or on
+//! a PC on the customer's LAN (Partner Link's Data Collector, SDS's monitor), as one sans-IO
+//! object in the style of quinn-proto's `Connection`. The caller feeds it readings, jobs, alerts,
+//! boots, frames from the portal and the time; it answers with frames to send
+//! ([`DeviceAgent::poll_transmit`]), the next instant to wake it
+//! ([`DeviceAgent::poll_timeout`]) and what happened ([`DeviceAgent::poll_event`]). It never
+//! reads a clock, a socket or a file.
+//!
+//! Inside, one [`DeviceAgent`] owns a device's redaction policy (required at construction),
+//! its change-detection state (`printfleet_diff::sync`), its frame channel
+//! (`printfleet_wire::frame::DeviceChannel`, one-shot keys from `printfleet-auth`), its
+//! [`Schedule`] and its outbox. A [`Collector`] holds thousands of them behind one connection.
+//!
+//! ```
+//! use printfleet_agent::{DeviceAgent, Event, Schedule};
+//! use printfleet_diff::sync::{Instance, Receiver};
+//! use printfleet_schema::{Redaction, samples};
+//! use printfleet_wire::frame::{CipherSuite, FrameKey, KeyId, Keyring, MessageKind, OsRng, SenderId};
+//! use printfleet_wire::{Codec, protobuf};
+//!
+//! let mut rng = OsRng::default();
+//! let now = samples::SAMPLE_TIME;
+//! // Provisioned: the device's one-shot key (printfleet-auth derives it from its secret).
+//! let mut secret = [0u8; 32];
+//! rand_core::Rng::fill_bytes(&mut rng, &mut secret);
+//! let key = FrameKey::new(&secret, KeyId(1), CipherSuite::Aes128CbcHmacSha256)?;
+//! let device = SenderId(17);
+//!
+//! // The agent: the redaction policy is not optional.
+//! let policy = Redaction::drop_all();
+//! let instance = Instance(rand_core::Rng::next_u32(&mut rng));
+//! let mut agent = DeviceAgent::new(device, &key, policy, Schedule::direct(), instance);
+//! let mut report = samples::office_laser();
+//! report.events.print_jobs.clear();
+//! agent.handle_reading(now, report);
+//! agent.handle_job(now, samples::large_format(1).events.print_jobs.remove(0));
+//!
+//! // Nothing leaves before what it depends on is saved: the driving loop saves whenever asked.
+//! assert!(agent.poll_transmit(now, &mut rng).is_none());
+//! assert!(std::iter::from_fn(|| agent.poll_event()).any(|e| e == Event::SaveRequired));
+//! let transmit = loop {
+//!     if agent.needs_save() {
+//!         let checkpoint = agent.save();
+//!         let stored = serde_json::to_vec(checkpoint.state())?; // write it durably, then:
+//!         # let _ = stored;
+//!         agent.saved(checkpoint)?;
+//!     }
+//!     match agent.poll_transmit(now, &mut rng) {
+//!         None if agent.needs_save() => continue, // the report it just built must be saved too
+//!         t => break t.expect("a boot report is due"),
+//!     }
+//! };
+//!
+//! // The portal: its keyring opens the frame, its sync::Receiver applies the update.
+//! let mut keyring = Keyring::new();
+//! keyring.insert(device, &key)?;
+//! let mut receiver = Receiver::new();
+//! let mut payload = Vec::new();
+//! let request = keyring.open(&transmit.frame, &[MessageKind::Update], now, &mut payload)?;
+//! let reply = receiver.receive(&protobuf::decode_update(&payload)?);
+//! assert_eq!(receiver.take_jobs().len(), 1);
+//! assert_eq!(receiver.state(), agent.current());
+//!
+//! // The acknowledgement goes back to the agent.
+//! let mut bytes = Vec::new();
+//! protobuf::encode_reply(&reply, &mut bytes)?;
+//! let mut frame = Vec::new();
+//! keyring.seal_reply(&request, Codec::Protobuf, &bytes, now, &mut rng, &mut frame)?;
+//! agent.handle_frame(now, &frame);
+//! assert!(std::iter::from_fn(|| agent.poll_event()).any(|e| matches!(e, Event::Acknowledged { .. })));
+//! // Nothing more is due until the schedule says so.
+//! assert!(agent.poll_transmit(now, &mut rng).is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Scheduling (the seeds' rules, as defaults)
+//! * [`Schedule::direct`]: a printer reports itself "every 3 hours, or every 19 jobs or 100
+//!   pages, whichever comes first" (Partner Link, direct connection), an urgent alert at once
+//!   ("high severity alerts are sent as soon as detected"), and once at boot.
+//! * [`Schedule::collector`]: a collector reads and reports each printer every 180 minutes by
+//!   default, never more often than every 30 minutes (a shorter interval is refused with
+//!   [`ConfigError::IntervalTooShort`], not clamped).
+//! * A report that is not acknowledged is retried after the reply timeout plus an exponential
+//!   back-off with full jitter (from the caller's RNG), capped. A new report supersedes an
+//!   unanswered one: it carries the newest state (a delta against what the portal acknowledged)
+//!   and every job event not yet acknowledged.
+//! * A clock that jumps back waits one interval from its new time; one that jumps forward by
+//!   hours sends one report, not one per interval missed.
+//!
+//! # What the caller persists, and when
+//! Everything the agent must not lose is one serde value, [`AgentState`]: the sync state (update
+//! and event numbers, the acknowledged base, the job events not yet acknowledged), the frame
+//! key's sequence reservation, the scheduler's counters and the latest reading. **Save before
+//! you send**: whenever a frame would depend on something not yet stored (a job recorded, a new
+//! report built, a new block of sequence numbers), the agent emits [`Event::SaveRequired`] and
+//! sends nothing until [`DeviceAgent::save`]'s [`Checkpoint`] has been stored and handed back to
+//! [`DeviceAgent::saved`]. After a restart, [`DeviceAgent::restore`] from the last state stored.
+//! A crash at any point then loses no job event, never reuses a sequence number, and the
+//! portal's next acceptance is never refused as a replay.
+//!
+//! # Outbox bound
+//! The outbox is not a queue of reports: it is one pending state (the newest) and the job events
+//! not yet acknowledged, of which each report carries at most 1024. Nothing is dropped while the
+//! portal cannot be reached: during a month-long outage a printer at the direct schedule's
+//! maximum sustained rate keeps its state plus every job of the month (for an office printer a
+//! few hundred jobs, each a few hundred bytes), and sends one report per back-off period, at most
+//! one an hour.
+
+mod collector;
+mod device;
+mod schedule;
+
+pub use collector::{Collector, CollectorCheckpoint};
+pub use device::{AgentState, Checkpoint, DeviceAgent, MAX_QUEUED_EVENTS};
+pub use schedule::{
+    COLLECTOR_INTERVAL, COLLECTOR_MIN_INTERVAL, ConfigError, DEFAULT_MAX_BACKOFF, DEFAULT_REPLY_TIMEOUT,
+    DIRECT_INTERVAL, DIRECT_JOBS, DIRECT_PAGES, Reason, Schedule,
+};
+
+use printfleet_wire::frame::{RejectReason, SealError, SenderId};
+
+/// A frame to send to the portal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The device it concerns.
+    pub device: SenderId,
+    /// The sealed frame.
+    pub frame: Vec<u8>,
+    /// Whether it carries an urgent alert (send it before anything else).
+    pub urgent: bool,
+    /// Why it was sent.
+    pub reason: Reason,
+    /// The frame's sequence number (the portal's reply carries it).
+    pub sequence: u64,
+}
+
+/// Something the caller may want to know, log or count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A frame is waiting on a save: call [`DeviceAgent::save`].
+    SaveRequired,
+    /// The portal acknowledged the state of update `update`.
+    Acknowledged {
+        /// The update's number.
+        update: u64,
+    },
+    /// The portal asked for a full state; the next report carries one.
+    ResyncRequested,
+    /// A frame from the portal did not open (local logs only).
+    ReplyRejected(RejectReason),
+    /// A report could not be encoded (a state outside the schema's limits).
+    EncodeFailed(String),
+    /// A report could not be sealed; it is kept and sealed after the next save.
+    SealFailed(SealError),
+}
+
+/// Why an agent call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The saved sync state is inconsistent.
+    #[error("saved sync state refused: {0}")]
+    Restore(printfleet_diff::sync::RestoreError),
+    /// The saved sequence reservation does not belong to this device's key.
+    #[error("saved sequence reservation refused: {0}")]
+    Checkpoint(printfleet_wire::frame::CheckpointError),
+    /// No agent for this device in the collector.
+    #[error("no agent for device {0}")]
+    UnknownDevice(SenderId),
+    /// A frame whose header does not parse.
+    #[error("frame refused ({0:?})")]
+    Frame(RejectReason),
+}

@@ -1,0 +1,284 @@
+//! When a device reports: the seed's rules as defaults, every one configurable.
+
+use printfleet_schema::{DurationMs, Timestamp};
+
+/// Partner Link's direct connection: "every 3 hours".
+pub const DIRECT_INTERVAL: DurationMs = DurationMs(3 * 60 * 60 * 1000);
+/// Partner Link's direct connection: "or every 19 jobs".
+pub const DIRECT_JOBS: u32 = 19;
+/// Partner Link's direct connection: "or every 100 pages".
+pub const DIRECT_PAGES: u64 = 100;
+/// Partner Link's Data Collector: its default interval, 180 minutes.
+pub const COLLECTOR_INTERVAL: DurationMs = DurationMs(180 * 60 * 1000);
+/// Partner Link's Data Collector: never more often than every 30 minutes.
+pub const COLLECTOR_MIN_INTERVAL: DurationMs = DurationMs(30 * 60 * 1000);
+/// How long the agent waits for the portal's reply before it tries again (the first time; then
+/// exponential back-off).
+pub const DEFAULT_REPLY_TIMEOUT: DurationMs = DurationMs(60 * 1000);
+/// The longest wait between two attempts while the portal cannot be reached.
+pub const DEFAULT_MAX_BACKOFF: DurationMs = DurationMs(60 * 60 * 1000);
+
+/// A schedule that cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A collector interval below [`COLLECTOR_MIN_INTERVAL`] (Partner Link's floor): refused, not
+    /// clamped.
+    #[error("a collector reports at most every 30 minutes, not every {minutes} minutes")]
+    IntervalTooShort {
+        /// The interval asked for, in whole minutes.
+        minutes: u64,
+    },
+    /// A zero interval, job count or page count, or a back-off cap below the reply timeout.
+    #[error("{0} must be positive")]
+    Zero(&'static str),
+}
+
+/// When reports go out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    interval: DurationMs,
+    jobs: Option<u32>,
+    pages: Option<u64>,
+    report_at_boot: bool,
+    reply_timeout: DurationMs,
+    max_backoff: DurationMs,
+}
+
+impl Schedule {
+    /// A printer reporting itself (Partner Link's direct connection): every 3 hours, or after 19
+    /// jobs, or after 100 pages, whichever comes first; at once for an urgent alert; once at
+    /// boot.
+    pub const fn direct() -> Self {
+        Self {
+            interval: DIRECT_INTERVAL,
+            jobs: Some(DIRECT_JOBS),
+            pages: Some(DIRECT_PAGES),
+            report_at_boot: true,
+            reply_timeout: DEFAULT_REPLY_TIMEOUT,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+        }
+    }
+
+    /// A collector's schedule for each printer it reads (Partner Link's Data Collector): every
+    /// `interval`, which must be at least [`COLLECTOR_MIN_INTERVAL`] (180 minutes by default,
+    /// [`COLLECTOR_INTERVAL`]); at once for an urgent alert.
+    pub fn collector(interval: DurationMs) -> Result<Self, ConfigError> {
+        if interval < COLLECTOR_MIN_INTERVAL {
+            return Err(ConfigError::IntervalTooShort { minutes: interval.0 / 60_000 });
+        }
+        Ok(Self { interval, jobs: None, pages: None, report_at_boot: true, ..Self::direct() })
+    }
+
+    /// Changes the interval of a direct schedule (any positive length: a printer may report as
+    /// often as its contract wants).
+    pub fn with_interval(mut self, interval: DurationMs) -> Result<Self, ConfigError> {
+        if interval == DurationMs::ZERO {
+            return Err(ConfigError::Zero("interval"));
+        }
+        self.interval = interval;
+        Ok(self)
+    }
+
+    /// Reports after `jobs` jobs (`None`: never for this reason).
+    pub fn with_jobs(mut self, jobs: Option<u32>) -> Result<Self, ConfigError> {
+        if jobs == Some(0) {
+            return Err(ConfigError::Zero("jobs"));
+        }
+        self.jobs = jobs;
+        Ok(self)
+    }
+
+    /// Reports after `pages` pages (`None`: never for this reason).
+    pub fn with_pages(mut self, pages: Option<u64>) -> Result<Self, ConfigError> {
+        if pages == Some(0) {
+            return Err(ConfigError::Zero("pages"));
+        }
+        self.pages = pages;
+        Ok(self)
+    }
+
+    /// Sets the first reply timeout and the cap of the back-off between attempts.
+    pub fn with_retry(mut self, reply_timeout: DurationMs, max_backoff: DurationMs) -> Result<Self, ConfigError> {
+        if reply_timeout == DurationMs::ZERO || max_backoff < reply_timeout {
+            return Err(ConfigError::Zero("reply timeout"));
+        }
+        self.reply_timeout = reply_timeout;
+        self.max_backoff = max_backoff;
+        Ok(self)
+    }
+
+    /// The interval between scheduled reports.
+    pub fn interval(&self) -> DurationMs {
+        self.interval
+    }
+}
+
+/// Why a report is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The device (re)started.
+    Boot,
+    /// An urgent alert.
+    Urgent,
+    /// The interval elapsed.
+    Interval,
+    /// Enough jobs since the last report.
+    Jobs,
+    /// Enough pages since the last report.
+    Pages,
+    /// The portal asked for a full state.
+    Resync,
+    /// The last report was not acknowledged in time.
+    Retry,
+}
+
+/// The scheduler's counters, saved with the agent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Counters {
+    /// When the last report was sent (by the caller's clock).
+    pub(crate) last_report: Option<Timestamp>,
+    pub(crate) jobs: u32,
+    pub(crate) pages: u64,
+    pub(crate) urgent: bool,
+    pub(crate) boot: bool,
+    pub(crate) resync: bool,
+    /// Consecutive attempts without a reply.
+    pub(crate) attempts: u32,
+    /// While waiting for a reply: when to try again.
+    pub(crate) retry_at: Option<Timestamp>,
+}
+
+impl Counters {
+    /// Re-bases the clock if it went back: a device whose clock jumps back by hours waits one
+    /// interval from the new time, never the hours it jumped as well.
+    pub(crate) fn observe_clock(&mut self, now: Timestamp) {
+        if self.last_report.is_some_and(|t| now < t) {
+            self.last_report = Some(now);
+        }
+        if let Some(at) = self.retry_at {
+            // A retry scheduled "in the future" by a clock that has since gone back.
+            if now < at && at.duration_since(now).is_some_and(|d| d > DEFAULT_MAX_BACKOFF) {
+                self.retry_at = Some(now);
+            }
+        }
+    }
+
+    /// Why a report is due at `now`, if it is. A boot, an urgent alert or a resync request goes
+    /// at once; while a report waits for its reply (or the portal cannot be reached), the other
+    /// reasons wait for the retry time, so that an outage costs one frame per back-off period.
+    pub(crate) fn due(&self, s: &Schedule, now: Timestamp) -> Option<Reason> {
+        if self.boot && s.report_at_boot {
+            return Some(Reason::Boot);
+        }
+        if self.urgent {
+            return Some(Reason::Urgent);
+        }
+        if self.resync {
+            return Some(Reason::Resync);
+        }
+        if self.retry_at.is_some_and(|at| now < at) {
+            return None;
+        }
+        if self.jobs_due(s) {
+            return Some(Reason::Jobs);
+        }
+        if s.pages.is_some_and(|p| self.pages >= p) {
+            return Some(Reason::Pages);
+        }
+        if self.retry_at.is_some() {
+            return Some(Reason::Retry);
+        }
+        match self.last_report {
+            None => Some(Reason::Interval),
+            Some(t) => now.duration_since(t).is_some_and(|d| d >= s.interval).then_some(Reason::Interval),
+        }
+    }
+
+    fn jobs_due(&self, s: &Schedule) -> bool {
+        s.jobs.is_some_and(|j| self.jobs >= j)
+    }
+
+    /// When the next report falls due by time alone, if nothing else happens.
+    pub(crate) fn next_deadline(&self, s: &Schedule) -> Option<Timestamp> {
+        let interval = self.last_report.map(|t| t.checked_add(s.interval).unwrap_or(Timestamp::MAX));
+        match (interval, self.retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A report went out at `now`: counters start again, and a retry is scheduled in case no
+    /// reply comes (exponential back-off with full jitter: `jitter` is uniform in [0, 1) as a
+    /// fraction of `u32::MAX`).
+    pub(crate) fn reported(&mut self, s: &Schedule, now: Timestamp, jitter: u32) {
+        self.last_report = Some(now);
+        self.jobs = 0;
+        self.pages = 0;
+        self.urgent = false;
+        self.boot = false;
+        self.resync = false;
+        let exp = s.reply_timeout.0.saturating_mul(1u64.checked_shl(self.attempts.min(32)).unwrap_or(u64::MAX));
+        let ceiling = exp.min(s.max_backoff.0);
+        // Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"): the wait beyond
+        // the reply timeout is uniform in [0, ceiling).
+        let extra = u64::try_from(u128::from(ceiling).saturating_mul(u128::from(jitter)) >> 32).unwrap_or(ceiling);
+        let wait = s.reply_timeout.0.saturating_add(extra);
+        self.retry_at = Some(now.checked_add(DurationMs(wait)).unwrap_or(Timestamp::MAX));
+        self.attempts = self.attempts.saturating_add(1);
+    }
+
+    /// The portal answered: no retry pending.
+    pub(crate) fn answered(&mut self) {
+        self.attempts = 0;
+        self.retry_at = None;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    fn t(ms: u64) -> Timestamp {
+        Timestamp::from_unix_millis(1_800_000_000_000 + ms).unwrap()
+    }
+
+    #[test]
+    fn a_ten_minute_collector_interval_is_refused_not_clamped() {
+        assert_eq!(Schedule::collector(DurationMs(10 * 60_000)), Err(ConfigError::IntervalTooShort { minutes: 10 }));
+        assert!(Schedule::collector(COLLECTOR_MIN_INTERVAL).is_ok());
+        assert_eq!(Schedule::collector(COLLECTOR_INTERVAL).unwrap().interval(), COLLECTOR_INTERVAL);
+    }
+
+    #[test]
+    fn back_off_grows_to_its_cap_with_jitter_inside_it() {
+        let s = Schedule::direct();
+        let mut c = Counters::default();
+        let mut last = 0;
+        for attempt in 0..20u32 {
+            c.reported(&s, t(0), u32::MAX);
+            let wait = c.retry_at.unwrap().duration_since(t(0)).unwrap().0;
+            let cap = DEFAULT_REPLY_TIMEOUT.0 + DEFAULT_MAX_BACKOFF.0;
+            assert!(wait <= cap, "attempt {attempt}: {wait}");
+            assert!(wait >= last || wait >= cap - 1000, "attempt {attempt}: {wait} < {last}");
+            last = wait;
+        }
+        // No jitter drawn: the bare reply timeout.
+        c.reported(&s, t(0), 0);
+        assert_eq!(c.retry_at, Some(t(DEFAULT_REPLY_TIMEOUT.0)));
+    }
+
+    #[test]
+    fn a_clock_that_jumps_back_does_not_stall_the_schedule() {
+        let s = Schedule::direct();
+        let mut c = Counters::default();
+        c.reported(&s, t(10 * 3_600_000), 0);
+        c.answered();
+        // The clock goes back 8 hours: the next report is one interval from the new time.
+        c.observe_clock(t(2 * 3_600_000));
+        assert_eq!(c.next_deadline(&s), Some(t(5 * 3_600_000)));
+        assert_eq!(c.due(&s, t(5 * 3_600_000)), Some(Reason::Interval));
+    }
+}

@@ -1,0 +1,494 @@
+//! The agent against a real portal side (`Keyring` + `sync::Receiver`) on a fake clock: the
+//! schedule's properties, a crash harness over a lossy link, a month-long outage, and misuse.
+// Test code: a panic is a failed assertion.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
+use std::collections::{BTreeSet, VecDeque};
+
+use printfleet_agent::{AgentState, Collector, DeviceAgent, Event, Reason, Schedule, Transmit};
+use printfleet_diff::sync::{Instance, Receiver};
+use printfleet_schema::codes::{AlertSeverity, TrainingLevel};
+use printfleet_schema::{
+    Alert, DeviceReport, DurationMs, Level, MeterKind, PageCount, PrintJob, RecordId, Redaction, Timestamp, samples,
+};
+use printfleet_wire::frame::{CipherSuite, FrameKey, KeyId, Keyring, MessageKind, RejectReason, SenderId};
+use printfleet_wire::{Codec, protobuf};
+use proptest::prelude::*;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+const DEVICE: SenderId = SenderId(0x17);
+const HOUR: u64 = 3_600_000;
+
+fn key() -> FrameKey {
+    FrameKey::new(&[0x42; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap()
+}
+
+fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+fn at(ms: u64) -> Timestamp {
+    samples::SAMPLE_TIME.checked_add(DurationMs(ms)).unwrap()
+}
+
+fn reading() -> DeviceReport {
+    let mut r = samples::office_laser();
+    r.events.print_jobs.clear();
+    r
+}
+
+fn job(n: u64, pages: u64) -> PrintJob {
+    let mut j = samples::large_format(1).events.print_jobs.remove(0);
+    j.job.uuid = uuid_of(n);
+    j.job.sequence = n;
+    j.print.pages = PageCount(pages);
+    j
+}
+
+fn uuid_of(n: u64) -> uuid::Uuid {
+    uuid::Uuid::from_u64_pair(0x5eed, n + 1)
+}
+
+fn critical(id: u64) -> Alert {
+    Alert {
+        record_id: RecordId(id),
+        severity: AlertSeverity::CRITICAL,
+        training_level: TrainingLevel::UNTRAINED,
+        description: Some("Paper jam".into()),
+        ..Alert::default()
+    }
+}
+
+/// The portal side: opens frames, applies updates, answers.
+struct Portal {
+    keyring: Keyring,
+    receiver: Receiver,
+    jobs: Vec<PrintJob>,
+    rng: ChaCha20Rng,
+}
+
+impl Portal {
+    fn new() -> Self {
+        let mut keyring = Keyring::new();
+        keyring.insert(DEVICE, &key()).unwrap();
+        Self { keyring, receiver: Receiver::new(), jobs: Vec::new(), rng: rng(99) }
+    }
+
+    /// Opens a frame: the reply frame, or why not.
+    fn handle(&mut self, frame: &[u8], now: Timestamp) -> Result<Vec<u8>, RejectReason> {
+        let mut payload = Vec::new();
+        let request = self.keyring.open(frame, &[MessageKind::Update], now, &mut payload).map_err(|e| e.reason())?;
+        let reply = self.receiver.receive(&protobuf::decode_update(&payload).unwrap());
+        self.jobs.extend(self.receiver.take_jobs());
+        let mut bytes = Vec::new();
+        protobuf::encode_reply(&reply, &mut bytes).unwrap();
+        let mut out = Vec::new();
+        self.keyring.seal_reply(&request, Codec::Protobuf, &bytes, now, &mut self.rng, &mut out).unwrap();
+        Ok(out)
+    }
+}
+
+/// Saves whenever the agent asks (as a caller that follows the docs), then sends what is due.
+fn pump(agent: &mut DeviceAgent, now: Timestamp, rng: &mut ChaCha20Rng) -> Vec<Transmit> {
+    let mut out = Vec::new();
+    for _ in 0..8 {
+        if agent.needs_save() {
+            let cp = agent.save();
+            agent.saved(cp).unwrap();
+        }
+        match agent.poll_transmit(now, rng) {
+            Some(t) => out.push(t),
+            None if agent.needs_save() => continue,
+            None => break,
+        }
+    }
+    out
+}
+
+/// Over a perfect link, reports come at least every 3 hours of fed time, 19 jobs or 100 pages;
+/// an urgent alert is in a frame at the next poll; exactly one boot report.
+fn check_schedule(steps: &[(u64, u8, u64)]) {
+    let mut rng = rng(7);
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    let mut portal = Portal::new();
+    let mut now = 0u64;
+    agent.handle_reading(at(now), reading());
+    let (mut last, mut jobs, mut pages, mut boots, mut n) = (None::<u64>, 0u32, 0u64, 0, 0u64);
+    for &(advance, kind, amount) in steps {
+        now += advance;
+        let mut urgent = false;
+        match kind % 4 {
+            0 => {
+                agent.handle_job(at(now), job(n, amount % 60));
+                n += 1;
+                jobs += 1;
+                pages += amount % 60;
+            }
+            1 => {
+                agent.handle_alert(at(now), critical(1000 + amount % 5));
+                urgent = true;
+            }
+            2 => agent.handle_reading(at(now), reading()),
+            _ => agent.handle_timeout(at(now)),
+        }
+        let sent = pump(&mut agent, at(now), &mut rng);
+        for t in &sent {
+            boots += usize::from(t.reason == Reason::Boot);
+            let reply = portal.handle(&t.frame, at(now)).unwrap();
+            agent.handle_frame(at(now), &reply);
+            last = Some(now);
+            jobs = 0;
+            pages = 0;
+        }
+        if urgent {
+            assert!(sent.iter().any(|t| t.urgent), "an urgent alert must go out at once");
+        }
+        assert!(jobs < 19, "{jobs} jobs without a report");
+        assert!(pages < 100, "{pages} pages without a report");
+        assert!(last.is_some_and(|l| now - l < 3 * HOUR), "3 hours without a report at {now}");
+    }
+    assert_eq!(boots, 1, "exactly one boot report");
+    // Three hours later everything recorded has been reported.
+    now += 3 * HOUR;
+    agent.handle_timeout(at(now));
+    for t in pump(&mut agent, at(now), &mut rng) {
+        let reply = portal.handle(&t.frame, at(now)).unwrap();
+        agent.handle_frame(at(now), &reply);
+    }
+    assert_eq!(portal.jobs.len() as u64, n, "every job arrived once");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn reports_follow_the_seeds_schedule(steps in prop::collection::vec((0u64..4 * HOUR, any::<u8>(), 0u64..200), 1..80)) {
+        check_schedule(&steps);
+    }
+}
+
+#[test]
+fn a_restored_agent_sends_nothing_before_it_has_saved() {
+    let mut rng = rng(1);
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    agent.handle_reading(at(0), reading());
+    assert!(agent.poll_transmit(at(0), &mut rng).is_none(), "a new agent saves first");
+    let sent = pump(&mut agent, at(0), &mut rng);
+    assert_eq!(sent.len(), 1);
+    let cp = agent.save();
+    let stored: AgentState = serde_json::from_str(&serde_json::to_string(cp.state()).unwrap()).unwrap();
+    agent.saved(cp).unwrap();
+
+    let mut back = DeviceAgent::restore(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), stored).unwrap();
+    assert!(back.poll_transmit(at(HOUR), &mut rng).is_none(), "nothing before the save");
+    assert!(std::iter::from_fn(|| back.poll_event()).any(|e| e == Event::SaveRequired));
+    let again = pump(&mut back, at(HOUR), &mut rng);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].reason, Reason::Boot);
+    assert!(again[0].sequence > sent[0].sequence, "never a sequence number twice");
+}
+
+#[test]
+fn a_restored_state_of_another_key_is_refused() {
+    let mut rng = rng(2);
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    agent.handle_reading(at(0), reading());
+    pump(&mut agent, at(0), &mut rng);
+    let cp = agent.save();
+    let state = cp.state().clone();
+    let other = FrameKey::new(&[0x43; 32], KeyId(2), CipherSuite::Aes128CbcHmacSha256).unwrap();
+    assert!(DeviceAgent::restore(DEVICE, &other, Redaction::drop_all(), Schedule::direct(), state).is_err());
+}
+
+#[test]
+fn personal_data_never_leaves_unredacted() {
+    let mut rng = rng(3);
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    let mut r = reading();
+    r.identity.contact = Some("alice@example.com".into());
+    agent.handle_reading(at(0), r);
+    let mut j = job(0, 3);
+    j.job.submitter.user_name = Some("alice".into());
+    j.job.name = Some("salaries.xlsx".into());
+    agent.handle_job(at(0), j);
+    let mut portal = Portal::new();
+    for t in pump(&mut agent, at(0), &mut rng) {
+        portal.handle(&t.frame, at(0)).unwrap();
+    }
+    assert_eq!(portal.jobs.len(), 1);
+    assert_eq!(portal.jobs[0].job.submitter.user_name, None);
+    assert_eq!(portal.jobs[0].job.name, None);
+    assert_eq!(portal.receiver.state().unwrap().identity.contact, None);
+}
+
+/// The crash harness: a device (its agent killed at random points and restored from what it had
+/// stored), a portal, and a link that drops, duplicates, reorders and delays. Every job reaches
+/// the portal exactly once, the portal's state converges to the device's, and no frame is ever
+/// refused as a replay on its first arrival.
+fn crash_run(seed: u64) {
+    let mut rng = rng(seed);
+    let mut portal = Portal::new();
+    // The device: its readings and its job log (what it would re-read after a restart).
+    let mut device = reading();
+    let mut job_log: Vec<PrintJob> = Vec::new();
+    // What the device stored: the agent's state and how much of the job log it covered.
+    let mut stored: Option<(String, usize)> = None;
+    let mut fed = 0usize;
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    agent.handle_reading(at(0), device.clone());
+    let mut instances = 1u32;
+    let (mut to_portal, mut to_device): (VecDeque<Vec<u8>>, VecDeque<Vec<u8>>) = Default::default();
+    let mut seen_frames = BTreeSet::new();
+    // Every number the device ever sealed (a restarted device must never go back), and the highest
+    // the portal accepted (a frame above it must never be refused).
+    let mut highest_sealed = 0u64;
+    let mut highest_accepted = 0u64;
+    let mut now = 0u64;
+    let steps = 300;
+    for step in 0..steps {
+        let healing = step >= steps - 40;
+        // The healed link's last steps are 3 hours apart, so that everything recorded goes out.
+        now += if step >= steps - 3 { 3 * HOUR } else { 1 + rng.next_u64() % (2 * HOUR) };
+        // The printer's life (quiet for the last steps).
+        match if step >= steps - 3 { 5 } else { rng.next_u32() % 6 } {
+            0 | 1 => {
+                let n = job_log.len() as u64;
+                job_log.push(job(n, 1 + rng.next_u64() % 30));
+            }
+            2 => {
+                let total = device.snapshot.meters.get(&MeterKind::TOTAL).unwrap_or(0);
+                device.snapshot.meters.set(MeterKind::TOTAL, total + rng.next_u64() % 50);
+                if let Level::Amount(l) = device.snapshot.consumables[0].level {
+                    device.snapshot.consumables[0].level = Level::Amount(l.saturating_sub(1).max(1));
+                }
+            }
+            _ => {}
+        }
+        // The agent reads the printer and its job log.
+        agent.handle_reading(at(now), device.clone());
+        while fed < job_log.len() {
+            agent.handle_job(at(now), job_log[fed].clone());
+            fed += 1;
+        }
+        // A crash may strike between any two of the steps below.
+        let crash = !healing && rng.next_u32().is_multiple_of(10);
+        let crash_point = rng.next_u32() % 4;
+        let mut crashed = false;
+        for _ in 0..4 {
+            if agent.needs_save() {
+                let cp = agent.save();
+                if crash && crash_point == 0 {
+                    crashed = true;
+                    break;
+                }
+                stored = Some((serde_json::to_string(cp.state()).unwrap(), fed));
+                if crash && crash_point == 1 {
+                    crashed = true;
+                    break;
+                }
+                agent.saved(cp).unwrap();
+            }
+            let Some(t) = agent.poll_transmit(at(now), &mut rng) else {
+                if agent.needs_save() {
+                    continue;
+                }
+                break;
+            };
+            assert!(t.sequence > highest_sealed, "seed {seed}: sequence {} sealed again or going back", t.sequence);
+            highest_sealed = t.sequence;
+            if crash && crash_point == 2 {
+                crashed = true;
+                break;
+            }
+            let roll = rng.next_u32() % 10;
+            if healing || roll >= 2 {
+                to_portal.push_back(t.frame.clone());
+                if !healing && roll == 9 {
+                    to_portal.push_back(t.frame);
+                }
+            }
+        }
+        // The link delivers some of what is queued, maybe out of order.
+        if !healing && to_portal.len() > 1 && rng.next_u32().is_multiple_of(3) {
+            to_portal.swap(0, 1);
+        }
+        let deliver = if healing { to_portal.len() } else { (rng.next_u32() % 3) as usize };
+        for _ in 0..deliver.min(to_portal.len()) {
+            let frame = to_portal.pop_front().unwrap();
+            let first = seen_frames.insert(frame.clone());
+            let sequence = printfleet_wire::frame::FrameHeader::peek(&frame).unwrap().sequence;
+            match portal.handle(&frame, at(now)) {
+                Ok(reply) => {
+                    highest_accepted = highest_accepted.max(sequence);
+                    if healing || rng.next_u32() % 10 >= 2 {
+                        to_device.push_back(reply);
+                    }
+                }
+                // A duplicate, or a frame so late that the window has moved past it, is refused;
+                // a new frame above everything accepted never is.
+                Err(reason) => assert!(
+                    !(first && sequence > highest_accepted),
+                    "seed {seed}: a new frame was refused ({reason:?}) at step {step}"
+                ),
+            }
+        }
+        while let Some(reply) = to_device.pop_front() {
+            agent.handle_frame(at(now), &reply);
+        }
+        if crashed || (crash && crash_point == 3) {
+            // Restart from what was stored; re-read the job log from where it stood.
+            agent = match &stored {
+                Some((json, covered)) => {
+                    fed = *covered;
+                    let state = serde_json::from_str(json).unwrap();
+                    DeviceAgent::restore(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), state).unwrap()
+                }
+                None => {
+                    fed = 0;
+                    instances += 1;
+                    DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(instances))
+                }
+            };
+            agent.handle_boot(at(now));
+        }
+    }
+    assert_eq!(portal.receiver.state(), agent.current(), "seed {seed}: the portal's state converges");
+    let uuids: BTreeSet<_> = portal.jobs.iter().map(|j| j.job.uuid).collect();
+    assert_eq!(uuids.len(), portal.jobs.len(), "seed {seed}: a job arrived twice");
+    assert_eq!(portal.jobs.len(), job_log.len(), "seed {seed}: jobs lost");
+}
+
+#[test]
+fn crash_harness_over_a_lossy_link() {
+    let runs: u64 = std::env::var("PRINTFLEET_CRASH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    for seed in 0..runs {
+        crash_run(seed);
+    }
+}
+
+/// A month without the portal: the agent keeps its state and every job, sends one report per
+/// back-off period (capped at an hour plus jitter), and delivers everything once the link is back.
+#[test]
+fn a_month_long_outage_is_bounded_and_loses_nothing() {
+    let mut rng = rng(4);
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    agent.handle_reading(at(0), reading());
+    let mut sent = 0usize;
+    let mut n = 0u64;
+    let month = 30 * 24;
+    for hour in 0..month {
+        for _ in 0..2 {
+            agent.handle_job(at(hour * HOUR), job(n, 5));
+            n += 1;
+        }
+        for minute in [0, 20, 40] {
+            let now = at(hour * HOUR + minute * 60_000);
+            agent.handle_timeout(now);
+            sent += pump(&mut agent, now, &mut rng).len();
+        }
+    }
+    // Once the back-off reaches its cap (an hour), an attempt comes after the reply timeout plus a
+    // wait uniform in [0, 1 h): on average two an hour here, never one per poll (three an hour),
+    // and jobs and pages do not add frames while the portal is unreachable.
+    assert!(sent <= 2 * month as usize, "{sent} frames in a month");
+    assert!(sent >= month as usize / 2, "{sent} frames in a month: the agent stopped trying");
+    let cp = agent.save();
+    let size = serde_json::to_vec(cp.state()).unwrap().len();
+    agent.saved(cp).unwrap();
+    // The bound: the state plus the month's jobs, nothing per report.
+    let one_job = serde_json::to_vec(&job(0, 5)).unwrap().len();
+    assert!(size < 64 * 1024 + (n as usize) * (one_job + 64), "{size} bytes saved for {n} jobs");
+    // The link comes back: every job arrives once.
+    let mut portal = Portal::new();
+    let mut now = month * HOUR;
+    for _ in 0..20 {
+        now += HOUR;
+        agent.handle_timeout(at(now));
+        for t in pump(&mut agent, at(now), &mut rng) {
+            let reply = portal.handle(&t.frame, at(now)).unwrap();
+            agent.handle_frame(at(now), &reply);
+        }
+    }
+    assert_eq!(portal.jobs.len() as u64, n);
+}
+
+#[test]
+fn a_collector_reads_each_printer_at_most_once_per_interval() {
+    let schedule = Schedule::collector(printfleet_agent::COLLECTOR_MIN_INTERVAL).unwrap();
+    let mut c = Collector::new();
+    for d in 0..50u64 {
+        let key = FrameKey::new(&[d as u8 + 1; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
+        let agent = DeviceAgent::new(SenderId(d), &key, Redaction::drop_all(), schedule, Instance(1));
+        c.insert(at(0), agent);
+    }
+    let mut last = std::collections::BTreeMap::new();
+    let mut r = rng(5);
+    let mut now = 0;
+    for _ in 0..2000 {
+        now += r.next_u64() % (5 * 60_000);
+        while let Some(d) = c.poll_read(at(now)) {
+            if let Some(prev) = last.insert(d, now) {
+                assert!(now - prev >= schedule.interval().0, "{d} read twice within the interval");
+            }
+        }
+    }
+    assert_eq!(last.len(), 50);
+}
+
+#[test]
+fn a_collector_reports_its_devices_through_one_shared_buffer() {
+    let mut rng = rng(6);
+    let schedule = Schedule::collector(printfleet_agent::COLLECTOR_INTERVAL).unwrap();
+    let mut c = Collector::new();
+    let mut portal = Keyring::new();
+    let mut receivers = std::collections::BTreeMap::new();
+    for d in 0..20u64 {
+        let key = FrameKey::new(&[d as u8 + 1; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
+        portal.insert(SenderId(d), &key).unwrap();
+        receivers.insert(SenderId(d), Receiver::new());
+        c.insert(at(0), DeviceAgent::new(SenderId(d), &key, Redaction::drop_all(), schedule, Instance(1)));
+    }
+    let mut now = 0;
+    let mut reports = 0;
+    for _ in 0..12 {
+        while let Some(d) = c.poll_read(at(now)) {
+            c.handle_reading(d, at(now), reading()).unwrap();
+        }
+        loop {
+            if c.needs_save() {
+                let cp = c.save();
+                assert!(!cp.is_empty());
+                c.saved(cp).unwrap();
+            }
+            let Some(t) = c.poll_transmit(at(now), &mut rng) else {
+                // Frames waiting on a save go out after it.
+                if c.needs_save() {
+                    continue;
+                }
+                break;
+            };
+            let mut payload = Vec::new();
+            let h = portal.open(&t.frame, &[MessageKind::Update], at(now), &mut payload).unwrap();
+            let reply = receivers.get_mut(&t.device).unwrap().receive(&protobuf::decode_update(&payload).unwrap());
+            let mut bytes = Vec::new();
+            protobuf::encode_reply(&reply, &mut bytes).unwrap();
+            let mut frame = Vec::new();
+            portal.seal_reply(&h, Codec::Protobuf, &bytes, at(now), &mut rng, &mut frame).unwrap();
+            c.handle_frame(at(now), &frame).unwrap();
+            reports += 1;
+        }
+        now += HOUR;
+    }
+    // 12 hours at a 3-hour interval: the boot report and 3 more per device (4 readings).
+    assert_eq!(reports, 20 * 4, "{reports} reports");
+    for (d, r) in &receivers {
+        assert_eq!(r.state(), c.agent(*d).unwrap().current());
+    }
+}
