@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::{self, Instance, Reply};
-use printfleet_schema::{Alert, DeviceReport, Identity, PrintJob, RecordId, Redaction, Snapshot, Timestamp};
+use printfleet_schema::{Alert, DeviceReport, PrintJob, RecordId, Redacted, Redaction, Timestamp};
 use printfleet_wire::Codec;
 use printfleet_wire::frame::{
     DeviceChannel, FrameKey, MessageKind, RejectReason, Reservation, SealScratch, SealerCheckpoint, SenderId,
@@ -17,20 +17,13 @@ use crate::{AgentError, Event, Transmit};
 
 /// What a device agent must persist, as one serde value: the sync state (update and event
 /// numbers, the acknowledged base, the job events not yet acknowledged), the sequence
-/// reservation of its frame key, the scheduler's counters and the latest reading.
+/// reservation of its frame key and the scheduler's counters. (Not the latest reading: a restored
+/// agent reports after its next one.)
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentState {
     sync: sync::AgentState,
     reservation: Option<SealerCheckpoint>,
     counters: Counters,
-    current: Option<SavedState>,
-}
-
-/// The latest reading, as saved.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-struct SavedState {
-    identity: Identity,
-    snapshot: Snapshot,
 }
 
 /// A save in progress: persist [`Checkpoint::state`] durably, then hand the checkpoint back to
@@ -81,7 +74,8 @@ pub struct DeviceAgent {
     sync: sync::Agent,
     channel: DeviceChannel,
     counters: Counters,
-    current: Option<DeviceState>,
+    /// The latest reading, redacted on the way in.
+    current: Option<Redacted<DeviceState>>,
     prepared: Option<Prepared>,
     /// The reservation saved last, to persist again with every save.
     reservation: Option<SealerCheckpoint>,
@@ -135,9 +129,6 @@ impl DeviceAgent {
             Some(cp) => DeviceChannel::restore(sender, key, cp).map_err(AgentError::Checkpoint)?,
             None => DeviceChannel::new(sender, key),
         };
-        let current = state
-            .current
-            .map(|s| policy.apply_to(DeviceState { identity: s.identity, snapshot: s.snapshot }).into_inner());
         let mut counters = state.counters;
         counters.boot = true;
         counters.retry_at = None;
@@ -147,7 +138,7 @@ impl DeviceAgent {
             sync,
             channel,
             counters,
-            current,
+            current: None,
             prepared: None,
             reservation: state.reservation,
             generation: 1,
@@ -166,7 +157,7 @@ impl DeviceAgent {
 
     /// The device's state as the agent will next report it (redacted).
     pub fn current(&self) -> Option<&DeviceState> {
-        self.current.as_ref()
+        self.current.as_ref().map(Redacted::get)
     }
 
     fn touch(&mut self) {
@@ -197,11 +188,13 @@ impl DeviceAgent {
     /// any, are recorded as job events; its identity and snapshot become the state to report.
     pub fn handle_reading(&mut self, now: Timestamp, report: DeviceReport) {
         self.counters.observe_clock(now);
-        let state = self.policy.apply_to(DeviceState::from(&report)).into_inner();
-        let urgent =
-            state.snapshot.alerts.iter().any(|a| {
-                a.is_urgent() && !self.current.as_ref().is_some_and(|c| c.snapshot.alerts.iter().any(|b| b == a))
-            });
+        let state = self.policy.apply_to(DeviceState::from(&report));
+        let urgent = state
+            .get()
+            .snapshot
+            .alerts
+            .iter()
+            .any(|a| a.is_urgent() && !self.current().is_some_and(|c| c.snapshot.alerts.iter().any(|b| b == a)));
         self.counters.urgent |= urgent;
         self.current = Some(state);
         for job in report.events.print_jobs {
@@ -230,19 +223,22 @@ impl DeviceAgent {
         self.counters.observe_clock(now);
         // Alerts carry no personal field (`PersonalField` lists none), so nothing to redact.
         self.counters.urgent |= alert.is_urgent();
-        let state = self.current.get_or_insert_with(DeviceState::default);
+        let mut state = self.current.take().map(Redacted::into_inner).unwrap_or_default();
         match state.snapshot.alerts.iter_mut().find(|a| a.record_id == alert.record_id) {
             Some(a) => *a = alert,
             None => state.snapshot.alerts.push(alert),
         }
+        self.current = Some(self.policy.apply_to(state));
         self.touch();
     }
 
     /// An alert cleared.
     pub fn clear_alert(&mut self, now: Timestamp, record_id: RecordId) {
         self.counters.observe_clock(now);
-        if let Some(state) = &mut self.current {
+        if let Some(current) = self.current.take() {
+            let mut state = current.into_inner();
             state.snapshot.alerts.retain(|a| a.record_id != record_id);
+            self.current = Some(self.policy.apply_to(state));
         }
         self.touch();
     }
@@ -298,15 +294,7 @@ impl DeviceAgent {
         let reservation = self.channel.needs_reservation().then(|| self.channel.reserve());
         let checkpoint = reservation.as_ref().map(Reservation::checkpoint).or(self.reservation);
         Checkpoint {
-            state: AgentState {
-                sync: self.sync.save(),
-                reservation: checkpoint,
-                counters: self.counters,
-                current: self
-                    .current
-                    .as_ref()
-                    .map(|s| SavedState { identity: s.identity.clone(), snapshot: s.snapshot.clone() }),
-            },
+            state: AgentState { sync: self.sync.save(), reservation: checkpoint, counters: self.counters },
             reservation,
             generation: self.generation,
         }
@@ -344,10 +332,8 @@ impl DeviceAgent {
         self.counters.observe_clock(now);
         if self.prepared.is_none() {
             let reason = self.counters.due(&self.schedule, now)?;
-            let current = self.current.clone()?;
-            // The redaction policy was applied on the way in; applying it again is a no-op
-            // (pseudonyms are recognised) and gives the type the sync agent requires.
-            let update = self.sync.update(&self.policy.apply_to(current));
+            let current = self.current.as_ref()?;
+            let update = self.sync.update(current);
             let mut payload = Vec::new();
             if let Err(e) = protobuf::encode_update(&update, &mut payload) {
                 self.push(Event::EncodeFailed(e.to_string()));

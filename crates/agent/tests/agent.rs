@@ -187,6 +187,7 @@ fn a_restored_agent_sends_nothing_before_it_has_saved() {
     agent.saved(cp).unwrap();
 
     let mut back = DeviceAgent::restore(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), stored).unwrap();
+    back.handle_reading(at(HOUR), reading());
     assert!(back.poll_transmit(at(HOUR), &mut rng).is_none(), "nothing before the save");
     assert!(std::iter::from_fn(|| back.poll_event()).any(|e| e == Event::SaveRequired));
     let again = pump(&mut back, at(HOUR), &mut rng);
