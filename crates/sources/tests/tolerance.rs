@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use proptest::strategy::Strategy;
+
 use printfleet_schema::codes::{ConsumableStatus, DeviceState, EngineStatus, MediaSourceStatus, PrinterState};
 use printfleet_schema::{Colour, DetectedErrors, Level, MeterKind};
 use printfleet_sources::finding::LineProblem;
@@ -264,4 +266,25 @@ fn findings_are_bounded() {
     let m = map_snmprec(&capture).unwrap();
     assert_eq!(m.findings.len(), printfleet_sources::finding::MAX_FINDINGS + 1);
     assert!(m.findings.contains(&Finding::TooManyFindings));
+}
+
+proptest::proptest! {
+    /// Untrusted bytes never panic the tolerant reader, and what it accepts maps to a valid
+    /// report.
+    #[test]
+    fn any_capture_bytes_read_tolerantly_map_to_a_valid_report(
+        lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+                "1\\.3\\.6\\.1\\.2\\.1\\.(1|25|43)(\\.[0-9]{1,3}){1,8}\\|(2|4|4x|6|65|66|70|99)\\|[ -~]{0,12}"
+                    .prop_map(String::into_bytes),
+            ],
+            0..40,
+        )
+    ) {
+        let capture = lines.join(&b'\n');
+        if let Ok(m) = map_snmprec(&capture) {
+            proptest::prop_assert_eq!(m.report.validate(), Ok(()));
+        }
+    }
 }
