@@ -1,5 +1,6 @@
-//! An agent's first job: poll a printer over SNMP v2c, walk the tables the Printer-MIB mapping
-//! reads, and print the mapped device report as JSON (the same JSON as `printfleet mib` on a
+//! An agent's first job: poll a printer over SNMP v2c, walk the subtrees the mapping reads
+//! (`printer_mib::subtrees`: standard MIBs, PWG counters, vendor counters), and print the
+//! mapped device report as JSON, its findings on stderr (the same JSON as `printfleet mib` on a
 //! capture of the same printer).
 //!
 //! ```sh
@@ -14,13 +15,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use printfleet_sources::snmp::printer_mib::map_report;
+use printfleet_sources::snmp::printer_mib::{map, subtrees};
 use printfleet_sources::snmp::{Bindings, Oid, SnmpValue};
 
-/// The subtrees `map_report` reads: system, interfaces, ipAddrTable, HOST-RESOURCES-MIB,
-/// Printer-MIB, PWG Imaging System Counter MIB.
-const SUBTREES: [&str; 6] =
-    ["1.3.6.1.2.1.1", "1.3.6.1.2.1.2", "1.3.6.1.2.1.4.20", "1.3.6.1.2.1.25", "1.3.6.1.2.1.43", "1.3.6.1.4.1.2699.1.3"];
 /// Bindings a walk keeps at most: a printer has a few thousand; a misbehaving agent that never
 /// ends its walk is cut off here.
 const MAX_BINDINGS: usize = 100_000;
@@ -77,16 +74,20 @@ fn run() -> Result<String, String> {
     let mut session = snmp2::SyncSession::new_v2c(&address, community.as_bytes(), Some(Duration::from_secs(3)), 0)
         .map_err(|e| format!("{address}: {e}"))?;
     let mut bindings = Bindings::new();
-    for subtree in SUBTREES {
-        let subtree: Oid = subtree.parse().map_err(|_| "bad subtree".to_owned())?;
+    // The subtrees the mapping reads (standard and PWG MIBs, vendor counters), so that a poll
+    // and a capture of the same printer map alike.
+    for subtree in subtrees() {
         walk(&mut session, &subtree, &mut bindings)?;
     }
     if bindings.is_empty() {
         return Err(format!("{address}: no answer under community {community:?}"));
     }
-    let report = map_report(&bindings);
-    report.validate().map_err(|e| format!("mapped report is invalid: {e}"))?;
-    serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
+    let mapped = map(&bindings);
+    for finding in &mapped.findings {
+        eprintln!("snmp_poll: {address}: {finding}");
+    }
+    mapped.report.validate().map_err(|e| format!("mapped report is invalid: {e}"))?;
+    serde_json::to_string_pretty(&mapped.report).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -28,11 +28,49 @@ fn errors_go_to_stderr_with_a_failure_status() {
     let out = printfleet(&["mib", "/nonexistent.snmprec"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("printfleet: /nonexistent.snmprec"));
+    // A corrupt line inside the tables the mapping reads refuses the capture, naming the line.
     let bad = std::env::temp_dir().join("printfleet-bad.snmprec");
-    std::fs::write(&bad, "1.3.6|99|x\n").unwrap();
+    std::fs::write(&bad, "1.3.6.1.2.1.43.10.2.1.4.1.1|99|x\n").unwrap();
     let out = printfleet(&["mib", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: unknown tag"));
+}
+
+#[test]
+fn findings_go_to_stderr_and_the_report_to_stdout() {
+    // A corrupt line outside the tables read is a finding; no page counter is one too.
+    let capture = std::env::temp_dir().join(format!("printfleet-findings-{}.snmprec", std::process::id()));
+    std::fs::write(&capture, "1.3.6|99|x\n1.3.6.1.2.1.1.5.0|4|printer-17\n").unwrap();
+    let out = printfleet(&["mib", capture.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 1 skipped: unknown tag"), "{stderr}");
+    assert!(stderr.contains("no page counter"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["identity"]["hostname"], "printer-17");
+    // Each meter reading's source is printed too.
+    let sharp =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib/sharp.snmprec");
+    let out = printfleet(&["mib", sharp.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("sharp.snmprec: meter total = 121104 from snmp prtMarkerLifeCount (1.3.6.1.2.1.43.10.2.1.4.1.1)"),
+        "{stderr}"
+    );
+    std::fs::remove_file(&capture).unwrap();
+}
+
+#[test]
+fn a_file_over_the_limit_is_refused() {
+    let big = std::env::temp_dir().join(format!("printfleet-big-{}.snmprec", std::process::id()));
+    let line = "1.3.6.1.2.1.1.5.0|4|x\n";
+    let limit = printfleet_sources::snmp::MAX_SNMPREC_BYTES;
+    std::fs::write(&big, line.repeat(limit / line.len() + 1)).unwrap();
+    let out = printfleet(&["mib", big.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("input larger than {limit} bytes")));
+    std::fs::remove_file(&big).unwrap();
 }
 
 #[test]

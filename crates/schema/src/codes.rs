@@ -223,22 +223,89 @@ pub use mib::{
 code_space! {
     /// A standard meter (page counter) kind. Each names its unit; vendor meters are named
     /// instead, see [`MeterKind`](crate::MeterKind).
+    ///
+    /// The kinds follow the counter model of PWG 5106.1 (Imaging System Counters): a *service*
+    /// (all services together, print, copy, fax, scan) by *colour mode* (monochrome, highlight
+    /// colour, full colour) and by two-sided use, plus the media a large-format device uses
+    /// (area and length). Each code's documentation names its unit and the PWG 5106.1 counter
+    /// it corresponds to, as `Service/Counter` (`TotalCounters/MonochromeImpressions`). An
+    /// *impression* is one side of a sheet marked once (PWG 5106.1 and RFC 3805
+    /// `prtMarkerCounterUnit` impressions(7)); a *sheet* is one piece of media, whichever sides
+    /// were marked.
+    ///
+    /// Codes 1 to 7 came first and keep their meaning; the rest was added for issue 15. The space
+    /// stays open: a reader keeps a code it does not know.
     pub struct MeterCode;
     default = TOTAL;
-    /// All impressions printed.
+    /// All impressions, every service. Unit: impressions. PWG: `TotalCounters/Impressions`.
     TOTAL = 1 => "total";
-    /// Monochrome impressions.
+    /// Monochrome impressions, every service. Unit: impressions. PWG:
+    /// `TotalCounters/MonochromeImpressions`.
     MONO = 2 => "mono";
-    /// Colour impressions.
+    /// Full-colour impressions, every service. Unit: impressions. PWG:
+    /// `TotalCounters/FullColorImpressions`.
     COLOUR = 3 => "colour";
-    /// Sheets printed on both sides, in sheets.
+    /// Sheets marked on both sides, every service. Unit: sheets. PWG:
+    /// `TotalCounters/MediaUsed/SheetsTwoSided`.
     DUPLEX_SHEETS = 4 => "duplex_sheets";
-    /// Images scanned, copies excluded.
+    /// Images scanned, every scan job (scan to e-mail, folder, USB ...), copies excluded. Unit:
+    /// images (one side of an original). PWG: `ScanCounters/Images`.
     SCANS = 5 => "scans";
-    /// Impressions copied.
+    /// Impressions made by the copy service. Unit: impressions. PWG: `CopyCounters/Impressions`.
     COPIES = 6 => "copies";
-    /// Impressions faxed, sent and received.
+    /// Fax impressions, sent and received. Unit: impressions. PWG: `FaxInCounters/Impressions`
+    /// plus `FaxOutCounters/Impressions`.
     FAX = 7 => "fax";
+    /// Highlight-colour (one or two colours besides black) impressions, every service. Unit:
+    /// impressions. PWG: `TotalCounters/HighlightColorImpressions`.
+    HIGHLIGHT_COLOUR = 8 => "highlight_colour";
+    /// Impressions made on two-sided sheets, every service. Unit: impressions. PWG:
+    /// `TotalCounters/ImpressionsTwoSided`.
+    TWO_SIDED = 9 => "two_sided";
+    /// Sheets used, every service. Unit: sheets. PWG: `TotalCounters/MediaUsed/Sheets`.
+    SHEETS = 10 => "sheets";
+    /// Impressions made by the print service (jobs sent to the printer). Unit: impressions.
+    /// PWG: `PrintCounters/Impressions`.
+    PRINT = 11 => "print";
+    /// Monochrome print impressions. Unit: impressions. PWG:
+    /// `PrintCounters/MonochromeImpressions`.
+    PRINT_MONO = 12 => "print_mono";
+    /// Highlight-colour print impressions. Unit: impressions. PWG:
+    /// `PrintCounters/HighlightColorImpressions`.
+    PRINT_HIGHLIGHT_COLOUR = 13 => "print_highlight_colour";
+    /// Full-colour print impressions. Unit: impressions. PWG:
+    /// `PrintCounters/FullColorImpressions`.
+    PRINT_COLOUR = 14 => "print_colour";
+    /// Print impressions on two-sided sheets. Unit: impressions. PWG:
+    /// `PrintCounters/ImpressionsTwoSided`.
+    PRINT_TWO_SIDED = 15 => "print_two_sided";
+    /// Monochrome copy impressions. Unit: impressions. PWG: `CopyCounters/MonochromeImpressions`.
+    COPY_MONO = 16 => "copy_mono";
+    /// Highlight-colour copy impressions. Unit: impressions. PWG:
+    /// `CopyCounters/HighlightColorImpressions`.
+    COPY_HIGHLIGHT_COLOUR = 17 => "copy_highlight_colour";
+    /// Full-colour copy impressions. Unit: impressions. PWG: `CopyCounters/FullColorImpressions`.
+    COPY_COLOUR = 18 => "copy_colour";
+    /// Copy impressions on two-sided sheets. Unit: impressions. PWG:
+    /// `CopyCounters/ImpressionsTwoSided`.
+    COPY_TWO_SIDED = 19 => "copy_two_sided";
+    /// Impressions printed from faxes received. Unit: impressions. PWG:
+    /// `FaxInCounters/Impressions`.
+    FAX_IN = 20 => "fax_in";
+    /// Images sent by fax. Unit: images. PWG: `FaxOutCounters/Images`.
+    FAX_OUT = 21 => "fax_out";
+    /// Images scanned in monochrome (scan service). Unit: images. PWG:
+    /// `ScanCounters/MonochromeImages`.
+    SCAN_MONO = 22 => "scan_mono";
+    /// Images scanned in full colour (scan service). Unit: images. PWG:
+    /// `ScanCounters/FullColorImages`.
+    SCAN_COLOUR = 23 => "scan_colour";
+    /// Area of media marked, every service (large-format devices). Unit: square millimetres.
+    /// PWG: `TotalCounters/MediaUsed/Area` (PWG counts in the device's unit; this code fixes mm²).
+    AREA_MM2 = 24 => "area_mm2";
+    /// Length of roll media used, every service (large-format devices). Unit: millimetres. PWG:
+    /// `TotalCounters/MediaUsed/Length` (this code fixes mm).
+    LENGTH_MM = 25 => "length_mm";
 }
 
 code_space! {
@@ -477,6 +544,29 @@ mod tests {
         }
         assert_eq!(AlertCode::KNOWN.len(), AlertCode::NAMES.len());
         assert!(AlertCode::KNOWN.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+    }
+
+    #[test]
+    fn meter_codes_keep_their_numbers_and_cover_the_pwg_services() {
+        // The first seven are on the wire already: their numbers never change.
+        let first: Vec<(u32, &str)> = MeterCode::KNOWN.iter().take(7).map(|c| (c.code(), c.name().unwrap())).collect();
+        assert_eq!(
+            first,
+            [(1, "total"), (2, "mono"), (3, "colour"), (4, "duplex_sheets"), (5, "scans"), (6, "copies"), (7, "fax")]
+        );
+        // Service x colour mode x two-sided, each a distinct code.
+        for service in ["print", "copy"] {
+            for mode in ["mono", "highlight_colour", "colour", "two_sided"] {
+                let name = format!("{service}_{mode}");
+                assert!(MeterCode::from_name(&name).is_some(), "{name}");
+            }
+        }
+        for name in ["highlight_colour", "two_sided", "sheets", "fax_in", "fax_out", "scan_mono", "scan_colour"] {
+            assert!(MeterCode::from_name(name).is_some(), "{name}");
+        }
+        assert_eq!((MeterCode::AREA_MM2.code(), MeterCode::LENGTH_MM.code()), (24, 25));
+        assert!(MeterCode::KNOWN.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+        assert_eq!(MeterCode::KNOWN.len(), MeterCode::NAMES.len());
     }
 
     #[test]

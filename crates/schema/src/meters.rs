@@ -18,7 +18,8 @@ use crate::codes::MeterCode;
 /// let k: MeterKind = "vendor:hp.tonerCoverage".parse().unwrap();
 /// assert_eq!(k.to_string(), "vendor:hp.tonerCoverage");
 /// assert_eq!("duplex_sheets".parse::<MeterKind>().unwrap(), MeterKind::DUPLEX_SHEETS);
-/// assert_eq!("12".parse::<MeterKind>().unwrap().to_string(), "12");
+/// assert_eq!("900".parse::<MeterKind>().unwrap().to_string(), "900");
+/// assert_eq!("12".parse::<MeterKind>().unwrap(), MeterKind::PRINT_MONO);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MeterKind {
@@ -45,6 +46,42 @@ impl MeterKind {
     pub const COPIES: Self = Self::Standard(MeterCode::COPIES);
     /// Impressions faxed, sent and received.
     pub const FAX: Self = Self::Standard(MeterCode::FAX);
+    /// Highlight-colour impressions.
+    pub const HIGHLIGHT_COLOUR: Self = Self::Standard(MeterCode::HIGHLIGHT_COLOUR);
+    /// Impressions on two-sided sheets.
+    pub const TWO_SIDED: Self = Self::Standard(MeterCode::TWO_SIDED);
+    /// Sheets used, in sheets.
+    pub const SHEETS: Self = Self::Standard(MeterCode::SHEETS);
+    /// Print-service impressions.
+    pub const PRINT: Self = Self::Standard(MeterCode::PRINT);
+    /// Monochrome print impressions.
+    pub const PRINT_MONO: Self = Self::Standard(MeterCode::PRINT_MONO);
+    /// Highlight-colour print impressions.
+    pub const PRINT_HIGHLIGHT_COLOUR: Self = Self::Standard(MeterCode::PRINT_HIGHLIGHT_COLOUR);
+    /// Full-colour print impressions.
+    pub const PRINT_COLOUR: Self = Self::Standard(MeterCode::PRINT_COLOUR);
+    /// Print impressions on two-sided sheets.
+    pub const PRINT_TWO_SIDED: Self = Self::Standard(MeterCode::PRINT_TWO_SIDED);
+    /// Monochrome copy impressions.
+    pub const COPY_MONO: Self = Self::Standard(MeterCode::COPY_MONO);
+    /// Highlight-colour copy impressions.
+    pub const COPY_HIGHLIGHT_COLOUR: Self = Self::Standard(MeterCode::COPY_HIGHLIGHT_COLOUR);
+    /// Full-colour copy impressions.
+    pub const COPY_COLOUR: Self = Self::Standard(MeterCode::COPY_COLOUR);
+    /// Copy impressions on two-sided sheets.
+    pub const COPY_TWO_SIDED: Self = Self::Standard(MeterCode::COPY_TWO_SIDED);
+    /// Impressions printed from faxes received.
+    pub const FAX_IN: Self = Self::Standard(MeterCode::FAX_IN);
+    /// Images sent by fax.
+    pub const FAX_OUT: Self = Self::Standard(MeterCode::FAX_OUT);
+    /// Images scanned in monochrome.
+    pub const SCAN_MONO: Self = Self::Standard(MeterCode::SCAN_MONO);
+    /// Images scanned in full colour.
+    pub const SCAN_COLOUR: Self = Self::Standard(MeterCode::SCAN_COLOUR);
+    /// Area of media marked, in square millimetres.
+    pub const AREA_MM2: Self = Self::Standard(MeterCode::AREA_MM2);
+    /// Length of roll media used, in millimetres.
+    pub const LENGTH_MM: Self = Self::Standard(MeterCode::LENGTH_MM);
 }
 
 impl fmt::Display for MeterKind {

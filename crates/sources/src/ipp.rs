@@ -12,7 +12,13 @@
 //! * alerts: PWG 5100.9 `printer-alert` strings ([`parse_alert`]) with `printer-alert-description`;
 //! * media sources: PWG 5100.13 `printer-input-tray` strings (type, name, media, size);
 //! * status: `printer-state` and `printer-state-reasons` (as `hrPrinterDetectedErrorState` bits);
-//! * meters: `printer-impressions-completed` and its `-col` (PWG 5100.13 / IPP Job Extensions).
+//! * meters: `printer-impressions-completed` and its `-col` (monochrome, highlight and full
+//!   colour), `printer-media-sheets-completed` (PWG 5100.13 / IPP Job Extensions);
+//! * supply status from CUPS `marker-low-levels` (low at or below) and `marker-high-levels` (a
+//!   waste receptacle almost full at or above).
+//!
+//! A response whose status is an error is refused with the status named
+//! ([`IppError::Status`]).
 //!
 //! Tolerances, each from a real printer and tested: `key=value` lists without the final `;`,
 //! with empty or key-less segments, keys in any case, and values in camelCase, hyphenated or
@@ -38,7 +44,8 @@
 use std::collections::BTreeMap;
 
 use printfleet_schema::codes::{
-    AlertCode, CodeSpace, DeviceState, EngineStatus, InputType, PrinterState, SupplyClass, SupplyType, SupplyUnit,
+    AlertCode, CodeSpace, ConsumableStatus, DeviceState, EngineStatus, InputType, PrinterState, SupplyClass,
+    SupplyType, SupplyUnit,
 };
 use printfleet_schema::limits::{MAX_RECORDS, MAX_TEXT_BYTES};
 use printfleet_schema::{
@@ -46,6 +53,7 @@ use printfleet_schema::{
     MediaSource, MeterKind, RecordId,
 };
 
+use crate::finding::{Finding, Findings, Mapped, MeterBook, Rank, Source};
 use crate::snmp::printer_mib::{clean_text, colour_from_name, split_supply_name};
 
 /// The largest IPP response [`parse`] accepts.
@@ -79,7 +87,59 @@ pub enum IppError {
     /// The response has no printer attributes group.
     #[error("the IPP response has no printer attributes")]
     NoPrinterAttributes,
+    /// The printer answered with an error status (RFC 8011 §B.1: anything from 0x0300).
+    #[error("the printer answered {name} (0x{code:04x})")]
+    Status {
+        /// The status code.
+        code: u16,
+        /// Its RFC 8011 keyword (`client-error-not-found`), or `unknown-status`.
+        name: &'static str,
+    },
 }
+
+/// The RFC 8011 §B.1 keyword of an IPP status code (and RFC 8011's successful and
+/// informational ones), `unknown-status` for another.
+pub fn status_name(code: u16) -> &'static str {
+    match code {
+        0x0000 => "successful-ok",
+        0x0001 => "successful-ok-ignored-or-substituted-attributes",
+        0x0002 => "successful-ok-conflicting-attributes",
+        0x0400 => "client-error-bad-request",
+        0x0401 => "client-error-forbidden",
+        0x0402 => "client-error-not-authenticated",
+        0x0403 => "client-error-not-authorized",
+        0x0404 => "client-error-not-possible",
+        0x0405 => "client-error-timeout",
+        0x0406 => "client-error-not-found",
+        0x0407 => "client-error-gone",
+        0x0408 => "client-error-request-entity-too-large",
+        0x0409 => "client-error-request-value-too-long",
+        0x040A => "client-error-document-format-not-supported",
+        0x040B => "client-error-attributes-or-values-not-supported",
+        0x040C => "client-error-uri-scheme-not-supported",
+        0x040D => "client-error-charset-not-supported",
+        0x040E => "client-error-conflicting-attributes",
+        0x040F => "client-error-compression-not-supported",
+        0x0410 => "client-error-compression-error",
+        0x0411 => "client-error-document-format-error",
+        0x0412 => "client-error-document-access-error",
+        0x0500 => "server-error-internal-error",
+        0x0501 => "server-error-operation-not-supported",
+        0x0502 => "server-error-service-unavailable",
+        0x0503 => "server-error-version-not-supported",
+        0x0504 => "server-error-device-error",
+        0x0505 => "server-error-temporary-error",
+        0x0506 => "server-error-not-accepting-jobs",
+        0x0507 => "server-error-busy",
+        0x0508 => "server-error-job-canceled",
+        0x0509 => "server-error-multiple-document-jobs-not-supported",
+        _ => "unknown-status",
+    }
+}
+
+/// The first status code that is not a success (RFC 8011 §B.1.1: 0x0000 to 0x00FF successful,
+/// 0x0100 to 0x01FF informational, 0x0200 to 0x02FF redirection, 0x0300 upwards errors).
+const FIRST_ERROR_STATUS: u16 = 0x0300;
 
 /// One attribute value, reduced to what the mapping reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -216,6 +276,13 @@ fn scan(bytes: &[u8]) -> Result<(), IppError> {
 pub fn parse(bytes: &[u8]) -> Result<PrinterAttributes, IppError> {
     if bytes.len() > MAX_IPP_BYTES {
         return Err(IppError::TooLarge { len: bytes.len(), limit: MAX_IPP_BYTES });
+    }
+    // version-number (2 bytes), status-code (2 bytes), request-id (4 bytes): RFC 8010 §3.1.1.
+    if let Some(&[hi, lo]) = bytes.get(2..4) {
+        let code = u16::from_be_bytes([hi, lo]);
+        if code >= FIRST_ERROR_STATUS {
+            return Err(IppError::Status { code, name: status_name(code) });
+        }
     }
     scan(bytes)?;
     let parser = ipp::parser::IppParser::new(ipp::reader::IppReader::new(std::io::Cursor::new(bytes.to_vec())));
@@ -365,30 +432,12 @@ fn device_id(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A manufacturer's name as the schema spells it (`EPSON` → `Epson`, `Hewlett-Packard` → `HP`).
-fn make_name(mfg: &str) -> String {
-    match mfg.to_ascii_lowercase().as_str() {
-        "hp" | "hewlett-packard" | "hewlett packard" => "HP".into(),
-        "epson" | "seiko epson" => "Epson".into(),
-        "brother" => "Brother".into(),
-        "canon" => "Canon".into(),
-        "xerox" => "Xerox".into(),
-        "kyocera" => "Kyocera".into(),
-        "lexmark" => "Lexmark".into(),
-        "ricoh" => "Ricoh".into(),
-        "sharp" => "Sharp".into(),
-        _ => mfg.to_owned(),
-    }
-}
-
 fn identity(a: &PrinterAttributes) -> Identity {
     let id = a.text("printer-device-id").map(|t| device_id(&t)).unwrap_or_default();
     let make_and_model = a.text("printer-make-and-model");
-    let make = id
-        .get("MFG")
-        .or_else(|| id.get("MANUFACTURER"))
-        .map(|m| make_name(m))
-        .or_else(|| make_and_model.as_deref().and_then(|m| m.split_whitespace().next()).map(make_name));
+    // The make comes from the device id's manufacturer field only: the first word of
+    // printer-make-and-model is not a make ("Color LaserJet ...", "ECOSYS ...").
+    let make = id.get("MFG").or_else(|| id.get("MANUFACTURER")).and_then(|m| crate::make::normalise(m));
     let model = id.get("MDL").or_else(|| id.get("MODEL")).cloned().or_else(|| make_and_model.clone());
     Identity {
         make,
@@ -431,7 +480,7 @@ fn described(c: &mut Consumable, name: Option<&str>) {
     }
 }
 
-fn consumables(a: &PrinterAttributes) -> Vec<Consumable> {
+fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable> {
     let supplies = texts(a, "printer-supply");
     if !supplies.is_empty() {
         let descriptions = texts(a, "printer-supply-description");
@@ -465,21 +514,42 @@ fn consumables(a: &PrinterAttributes) -> Vec<Consumable> {
     let colours = texts(a, "marker-colors");
     let types = texts(a, "marker-types");
     let levels: Vec<Option<i32>> = a.values("marker-levels").iter().map(Value::as_int).collect();
+    // CUPS: the level at or below which a supply is low (marker-low-levels), and at or above
+    // which a waste receptacle is almost full (marker-high-levels).
+    let low_levels: Vec<Option<i32>> = a.values("marker-low-levels").iter().map(Value::as_int).collect();
+    let high_levels: Vec<Option<i32>> = a.values("marker-high-levels").iter().map(Value::as_int).collect();
     (0..names.len().max(levels.len()))
         .take(MAX_RECORDS)
         .map(|i| {
             let name = names.get(i).cloned().flatten();
             let kind = types.get(i).cloned().flatten().and_then(|t| code(&t)).unwrap_or(SupplyType::UNKNOWN);
-            let level = match levels.get(i).copied().flatten() {
+            let raw = levels.get(i).copied().flatten();
+            let level = match raw {
                 // CUPS: -1 "unavailable", -2 unknown, -3 "unknown but not empty".
                 Some(-3) => Level::SomeRemaining,
                 Some(l @ 0..=100) => Level::Amount(l.unsigned_abs()),
-                _ => Level::Unknown,
+                Some(-1 | -2) | None => Level::Unknown,
+                Some(other) => {
+                    findings.push(Finding::ValueClamped {
+                        field: "marker-levels",
+                        value: i64::from(other),
+                        replaced_by: None,
+                    });
+                    Level::Unknown
+                }
+            };
+            let fills = kind.name().is_some_and(|n| n.starts_with("waste"));
+            let status = match (raw, low_levels.get(i).copied().flatten(), high_levels.get(i).copied().flatten()) {
+                (Some(l @ 0..=100), _, Some(high @ 1..=100)) if fills && l >= high => ConsumableStatus::LOW,
+                (Some(0), Some(_), _) if !fills => ConsumableStatus::EXHAUSTED,
+                (Some(l @ 1..=100), Some(low @ 0..=100), _) if !fills && l <= low => ConsumableStatus::LOW,
+                (Some(0..=100), Some(0..=100), _) if !fills => ConsumableStatus::OK,
+                _ => ConsumableStatus::UNKNOWN,
             };
             let mut c = Consumable {
                 record_id: record(i),
                 kind,
-                class: if kind.name().is_some_and(|n| n.starts_with("waste")) {
+                class: if fills {
                     SupplyClass::RECEPTACLE_THAT_IS_FILLED
                 } else {
                     SupplyClass::SUPPLY_THAT_IS_CONSUMED
@@ -487,6 +557,7 @@ fn consumables(a: &PrinterAttributes) -> Vec<Consumable> {
                 unit: SupplyUnit::PERCENT,
                 level,
                 capacity: Capacity::Amount(100),
+                status,
                 ..Consumable::default()
             };
             described(&mut c, name.as_deref());
@@ -603,29 +674,46 @@ fn status(a: &PrinterAttributes) -> DeviceStatus {
     DeviceStatus { engine, device, printer, errors }
 }
 
-fn meters(a: &PrinterAttributes, report: &mut DeviceReport) {
-    let meters = &mut report.snapshot.meters;
-    if let Some(total) = a.int("printer-impressions-completed").and_then(|v| u64::try_from(v).ok()) {
-        meters.set(MeterKind::TOTAL, total);
-    }
+fn meters(a: &PrinterAttributes, book: &mut MeterBook, findings: &mut Findings) {
+    let mut add = |kind: MeterKind, source: &'static str, value: Option<i32>| match value.map(u64::try_from) {
+        Some(Ok(v)) => book.add(kind, Rank::Vendor, Source::Ipp(source), v),
+        Some(Err(_)) => {
+            findings.push(Finding::ValueClamped { field: source, value: value.map_or(0, i64::from), replaced_by: None })
+        }
+        None => {}
+    };
+    add(MeterKind::TOTAL, "printer-impressions-completed", a.int("printer-impressions-completed"));
+    add(MeterKind::SHEETS, "printer-media-sheets-completed", a.int("printer-media-sheets-completed"));
     if let Some(Value::Collection(members)) = a.values("printer-impressions-completed-col").first() {
-        for (member, kind) in [("monochrome", MeterKind::MONO), ("full-color", MeterKind::COLOUR)] {
-            if let Some(v) = members.get(member).and_then(|v| v.first()).and_then(Value::as_int) {
-                meters.set(kind, u64::try_from(v).unwrap_or(0));
-            }
+        for (member, kind, source) in [
+            ("monochrome", MeterKind::MONO, "printer-impressions-completed-col/monochrome"),
+            ("highlight-color", MeterKind::HIGHLIGHT_COLOUR, "printer-impressions-completed-col/highlight-color"),
+            ("full-color", MeterKind::COLOUR, "printer-impressions-completed-col/full-color"),
+        ] {
+            add(kind, source, members.get(member).and_then(|v| v.first()).and_then(Value::as_int));
         }
     }
 }
 
 /// Maps printer attributes into a report (identity, consumables, alerts, media sources, status,
-/// meters). The caller sets `generated_at`. The result passes [`DeviceReport::validate`].
-pub fn map_report(a: &PrinterAttributes) -> DeviceReport {
+/// meters), with the provenance of every meter (the attribute it was read from) and the
+/// findings. The caller sets `generated_at`. The report passes [`DeviceReport::validate`].
+pub fn map(a: &PrinterAttributes) -> Mapped {
+    let mut findings = Findings::default();
     let mut report = DeviceReport { identity: identity(a), ..DeviceReport::default() };
     report.snapshot.status = status(a);
-    report.snapshot.consumables = consumables(a);
+    report.snapshot.consumables = consumables(a, &mut findings);
     report.snapshot.alerts = alerts(a);
     report.snapshot.media_sources = media_sources(a);
-    meters(a, &mut report);
-    crate::make_valid(&mut report);
-    report
+    let mut book = MeterBook::default();
+    meters(a, &mut book, &mut findings);
+    let meters = book.finish(&mut report, &mut findings);
+    crate::make_valid(&mut report, &mut findings);
+    crate::finding::check_report(&report, &mut findings);
+    Mapped { report, meters, findings: findings.into_vec() }
+}
+
+/// [`map`], the report only (prefer [`map`]).
+pub fn map_report(a: &PrinterAttributes) -> DeviceReport {
+    map(a).report
 }

@@ -38,6 +38,7 @@ use printfleet_schema::{
 };
 use quick_xml::events::Event;
 
+use crate::finding::{Finding, Findings, Mapped, MeterBook, Rank, Source};
 use crate::snmp::printer_mib::clean_text;
 
 /// The largest LEDM document [`Element::parse`] accepts.
@@ -65,6 +66,13 @@ pub enum LedmError {
     /// Not well-formed XML, or a DTD (refused).
     #[error("malformed LEDM document: {0}")]
     Malformed(String),
+    /// Bytes that are not UTF-8 ([`Element::parse`]; [`Element::parse_repairing`] reads them as
+    /// Latin-1 instead).
+    #[error("LEDM document is not UTF-8 at line {line}")]
+    InvalidUtf8 {
+        /// The line of the first byte that is not UTF-8, counting from 1.
+        line: usize,
+    },
 }
 
 /// An element: its local name, its text (concatenated, trimmed), its child elements.
@@ -85,7 +93,32 @@ impl Element {
         if bytes.len() > MAX_LEDM_BYTES {
             return Err(LedmError::TooLarge { len: bytes.len(), limit: MAX_LEDM_BYTES });
         }
-        let text = std::str::from_utf8(bytes).map_err(|_| LedmError::Malformed("not UTF-8".into()))?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| LedmError::InvalidUtf8 { line: crate::read::line_of(bytes, e.valid_up_to()) })?;
+        Self::parse_text(text)
+    }
+
+    /// [`Element::parse`], but a document that is not UTF-8 (a Latin-1 byte in one value, as
+    /// some firmware writes a name) is read as Latin-1 instead of refused, with a finding that
+    /// names the line of the first such byte. XML markup is ASCII, so only text changes.
+    pub fn parse_repairing(bytes: &[u8]) -> Result<(Self, Vec<Finding>), LedmError> {
+        if bytes.len() > MAX_LEDM_BYTES {
+            return Err(LedmError::TooLarge { len: bytes.len(), limit: MAX_LEDM_BYTES });
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok((Self::parse_text(text)?, Vec::new())),
+            Err(e) => {
+                let line = crate::read::line_of(bytes, e.valid_up_to());
+                let latin1: String = bytes.iter().map(|b| char::from(*b)).collect();
+                Ok((Self::parse_text(&latin1)?, vec![Finding::Latin1Repaired { line }]))
+            }
+        }
+    }
+
+    fn parse_text(text: &str) -> Result<Self, LedmError> {
+        if text.len() > MAX_LEDM_BYTES.saturating_mul(2) {
+            return Err(LedmError::TooLarge { len: text.len(), limit: MAX_LEDM_BYTES });
+        }
         let mut reader = quick_xml::Reader::from_str(text);
         reader.config_mut().check_end_names = true;
         let mut stack: Vec<Element> = vec![Element::default()];
@@ -193,12 +226,26 @@ pub struct Documents {
     pub product_status: Option<Element>,
 }
 
+/// The make: the device's `Manufacturer/Name` (in `ProductInformation` or at the top of
+/// `ProductConfigDyn`), or else HP, whose interface LEDM is (only HP devices serve it). Never
+/// the first word of `MakeAndModel` ("Color LaserJet Pro ..." has none to give). The
+/// `Manufacturer/Name` of a consumable names the cartridge's maker, not the printer's, and is
+/// not read here.
+fn make(config: &Element) -> String {
+    config
+        .child("ProductInformation")
+        .and_then(|i| i.text_at(&["Manufacturer", "Name"]))
+        .or_else(|| config.text_at(&["Manufacturer", "Name"]))
+        .and_then(|m| crate::make::normalise(&m))
+        .unwrap_or_else(|| "HP".to_owned())
+}
+
 fn identity(config: &Element) -> Identity {
     let info = config.child("ProductInformation");
     let at = |name: &str| info.and_then(|i| i.text_at(&[name]));
     let make_and_model = at("MakeAndModel");
     Identity {
-        make: make_and_model.as_deref().and_then(|m| m.split_whitespace().next()).map(str::to_owned),
+        make: Some(make(config)),
         model: make_and_model.clone(),
         product_name: at("MakeAndModelFamily").or(make_and_model),
         serial_number: at("SerialNumber"),
@@ -236,102 +283,223 @@ fn supply_type(kind: &str) -> SupplyType {
     }
 }
 
-/// `ConsumableState` → consumable status.
-fn consumable_status(state: &str) -> ConsumableStatus {
-    match state {
-        "ok" => ConsumableStatus::OK,
+/// `ConsumableState` → consumable status; `None` for a state this table does not know (the
+/// caller keeps the text as a finding). States from HP's LEDM documents as devices serve them
+/// (`ConsumableLifeState/ConsumableState`, `ConsumableStateAvailableActions/ConsumableState`).
+fn consumable_status(state: &str) -> Option<ConsumableStatus> {
+    Some(match state {
+        "ok" | "used" | "genuineHP" | "newGenuineHP" | "usedGenuineHP" | "reinstalledGenuineHP" => ConsumableStatus::OK,
         "low" => ConsumableStatus::LOW,
-        "veryLow" => ConsumableStatus::VERY_LOW,
-        "out" | "empty" => ConsumableStatus::EXHAUSTED,
-        "missing" => ConsumableStatus::MISSING,
-        "counterfeit" | "refilled" | "nonHP" => ConsumableStatus::NON_GENUINE,
-        _ => ConsumableStatus::UNKNOWN,
+        "veryLow" | "veryVeryLow" => ConsumableStatus::VERY_LOW,
+        "out" | "empty" | "depleted" => ConsumableStatus::EXHAUSTED,
+        "missing" | "notInstalled" => ConsumableStatus::MISSING,
+        "counterfeit" | "refilled" | "nonHP" | "nonGenuine" | "usedNonHP" | "refilledOrCounterfeit" => {
+            ConsumableStatus::NON_GENUINE
+        }
+        "expired" => ConsumableStatus::EXPIRED,
+        "defective" | "damaged" | "incompatible" | "failed" | "wrongSlot" => ConsumableStatus::FAULTY,
+        "unknown" => ConsumableStatus::UNKNOWN,
+        _ => return None,
+    })
+}
+
+fn state_of(info: &Element, path: &[&str], findings: &mut Findings) -> ConsumableStatus {
+    match info.text_at(path) {
+        None => ConsumableStatus::UNKNOWN,
+        Some(state) => consumable_status(&state).unwrap_or_else(|| {
+            findings.push(Finding::UnmappedValue { field: "ConsumableState", text: state });
+            ConsumableStatus::UNKNOWN
+        }),
     }
 }
 
-fn consumables(config: &Element, usage: Option<&Element>) -> Vec<Consumable> {
+/// A percentage as the schema's level: 0 to 100, anything else clamped with a finding.
+fn percent(value: Option<i64>, field: &'static str, findings: &mut Findings) -> Level {
+    match value {
+        None => Level::Unknown,
+        Some(v) => {
+            let clamped = v.clamp(0, 100);
+            if clamped != v {
+                findings.push(Finding::ValueClamped { field, value: v, replaced_by: Some(clamped) });
+            }
+            u32::try_from(clamped).map_or(Level::Unknown, Level::Amount)
+        }
+    }
+}
+
+fn record_of(station: Option<i64>, i: usize) -> RecordId {
+    // The station numbers the cartridge slot; documents without one count from 1.
+    RecordId(
+        station
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or_else(|| u64::try_from(i).unwrap_or(u64::MAX))
+            .saturating_add(1),
+    )
+}
+
+fn consumables(config: &Element, usage: Option<&Element>, findings: &mut Findings) -> Vec<Consumable> {
     // Impressions made with each cartridge, by station, from ProductUsageDyn.
     let impressions = |station: Option<i64>| -> Option<PageCount> {
         let unit = usage?.child("ConsumableSubunit")?;
         let c = unit.all("Consumable").find(|c| c.int_at(&["ConsumableStation"]) == station)?;
         Some(PageCount(u64::try_from(c.int_at(&["TotalImpressions"])?).ok()?))
     };
-    config
-        .all("ConsumableInfo")
-        .take(MAX_RECORDS)
-        .enumerate()
-        .map(|(i, info)| {
-            let station = info.int_at(&["ConsumableStation"]);
-            let label = info.text_at(&["ConsumableLabelCode"]);
-            let level = info
-                .int_at(&["ConsumablePercentageLevelRemaining"])
-                .and_then(|l| u32::try_from(l.clamp(0, 100)).ok())
-                .map_or(Level::Unknown, Level::Amount);
-            Consumable {
-                // The station numbers the cartridge slot; documents without one count from 1.
-                record_id: RecordId(station.and_then(|s| u64::try_from(s).ok()).unwrap_or(i as u64).saturating_add(1)),
-                kind: info.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t)),
-                class: SupplyClass::SUPPLY_THAT_IS_CONSUMED,
-                colour: label.as_deref().and_then(colour_of_label),
-                description: info.text_at(&["ConsumableFamilyName"]),
-                part_number: info.text_at(&["ProductNumber"]),
-                serial_number: info.text_at(&["SerialNumber"]),
-                unit: SupplyUnit::PERCENT,
-                level,
-                capacity: Capacity::Amount(100),
-                status: info
-                    .text_at(&["ConsumableLifeState", "ConsumableState"])
-                    .map_or(ConsumableStatus::UNKNOWN, |s| consumable_status(&s)),
-                page_count: impressions(station),
-                ..Consumable::default()
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (i, info) in config.all("ConsumableInfo").take(MAX_RECORDS).enumerate() {
+        let station = info.int_at(&["ConsumableStation"]);
+        let label = info.text_at(&["ConsumableLabelCode"]);
+        let level = percent(
+            info.int_at(&["ConsumablePercentageLevelRemaining"]),
+            "ConsumablePercentageLevelRemaining",
+            findings,
+        );
+        out.push(Consumable {
+            record_id: record_of(station, i),
+            kind: info.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t)),
+            class: SupplyClass::SUPPLY_THAT_IS_CONSUMED,
+            colour: label.as_deref().and_then(colour_of_label),
+            description: info.text_at(&["ConsumableFamilyName"]),
+            part_number: info.text_at(&["ProductNumber"]),
+            serial_number: info.text_at(&["SerialNumber"]),
+            unit: SupplyUnit::PERCENT,
+            level,
+            capacity: Capacity::Amount(100),
+            status: state_of(info, &["ConsumableLifeState", "ConsumableState"], findings),
+            page_count: impressions(station),
+            ..Consumable::default()
+        });
+    }
+    out
 }
 
-fn meters(usage: &Element, report: &mut DeviceReport) {
+/// Consumables from `ProductUsageDyn` alone, for a device that served no
+/// `ConsumableConfigDyn`: each `ConsumableSubunit/Consumable` with its station, colour, type,
+/// level (`ConsumablePercentageLevelRemaining`, else the raw one, clamped to 0..100) and the
+/// impressions made with it.
+fn consumables_from_usage(usage: &Element, findings: &mut Findings) -> Vec<Consumable> {
+    let Some(unit) = usage.child("ConsumableSubunit") else { return Vec::new() };
+    let mut out = Vec::new();
+    for (i, c) in unit.all("Consumable").take(MAX_RECORDS).enumerate() {
+        let station = c.int_at(&["ConsumableStation"]);
+        let level = match c.int_at(&["ConsumablePercentageLevelRemaining"]) {
+            Some(v) => percent(Some(v), "ConsumablePercentageLevelRemaining", findings),
+            None => percent(
+                c.int_at(&["ConsumableRawPercentageLevelRemaining"]),
+                "ConsumableRawPercentageLevelRemaining",
+                findings,
+            ),
+        };
+        out.push(Consumable {
+            record_id: record_of(station, i),
+            kind: c.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t)),
+            class: SupplyClass::SUPPLY_THAT_IS_CONSUMED,
+            colour: c
+                .text_at(&["MarkerColor"])
+                .map(|name| Colour::parse(&name))
+                .filter(|colour| !matches!(colour, Colour::Other(_))),
+            unit: SupplyUnit::PERCENT,
+            level,
+            capacity: Capacity::Amount(100),
+            status: state_of(c, &["ConsumableState"], findings),
+            page_count: c.int_at(&["TotalImpressions"]).and_then(|v| u64::try_from(v).ok()).map(PageCount),
+            ..Consumable::default()
+        });
+    }
+    out
+}
+
+fn meters(usage: &Element, book: &mut MeterBook) {
     let Some(unit) = usage.child("PrinterSubunit") else { return };
-    for (name, kind) in [
-        ("TotalImpressions", MeterKind::TOTAL),
-        ("MonochromeImpressions", MeterKind::MONO),
-        ("ColorImpressions", MeterKind::COLOUR),
-        ("DuplexSheets", MeterKind::DUPLEX_SHEETS),
+    for (name, kind, path) in [
+        ("TotalImpressions", MeterKind::TOTAL, "ProductUsageDyn/PrinterSubunit/TotalImpressions"),
+        ("MonochromeImpressions", MeterKind::MONO, "ProductUsageDyn/PrinterSubunit/MonochromeImpressions"),
+        ("ColorImpressions", MeterKind::COLOUR, "ProductUsageDyn/PrinterSubunit/ColorImpressions"),
+        ("DuplexSheets", MeterKind::DUPLEX_SHEETS, "ProductUsageDyn/PrinterSubunit/DuplexSheets"),
     ] {
         if let Some(v) = unit.int_at(&[name]).and_then(|v| u64::try_from(v).ok()) {
-            report.snapshot.meters.set(kind, v);
+            book.add(kind, Rank::Vendor, Source::Ledm(path), v);
+        }
+    }
+    // The copy, scan and fax subunits of an MFP, where present.
+    for (path, kind, source) in [
+        (
+            &["CopyApplicationSubunit", "TotalImpressions"][..],
+            MeterKind::COPIES,
+            "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions",
+        ),
+        (
+            &["ScanApplicationSubunit", "ScanToHostImages"][..],
+            MeterKind::SCANS,
+            "ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages",
+        ),
+        (
+            &["FaxApplicationSubunit", "TotalFaxesReceived"][..],
+            MeterKind::FAX_IN,
+            "ProductUsageDyn/FaxApplicationSubunit/TotalFaxesReceived",
+        ),
+    ] {
+        if let Some(v) = usage.int_at(path).and_then(|v| u64::try_from(v).ok()) {
+            book.add(kind, Rank::Vendor, Source::Ledm(source), v);
         }
     }
 }
 
-fn status(doc: &Element) -> DeviceStatus {
+/// `StatusCategory` → status. Every category HP's LEDM documents use that this table knows
+/// maps to the schema; another keeps its text as a finding and leaves the status unknown.
+fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
+    use DetectedErrors as E;
+    use DeviceState as D;
+    use EngineStatus as G;
+    use PrinterState as P;
     let category = doc.text_at(&["Status", "StatusCategory"]).unwrap_or_default();
     let (engine, printer, device, errors) = match category.as_str() {
-        "ready" | "inPowerSave" | "powerSave" => {
-            (EngineStatus::READY, PrinterState::IDLE, DeviceState::RUNNING, DetectedErrors::NONE)
+        "ready" | "idle" => (G::READY, P::IDLE, D::RUNNING, E::NONE),
+        "inPowerSave" | "powerSave" | "sleep" | "sleepMode" => (G::SLEEP, P::IDLE, D::RUNNING, E::NONE),
+        "processing" | "printing" => (G::PRINTING, P::PRINTING, D::RUNNING, E::NONE),
+        "scanProcessing" | "scanning" | "copying" | "faxProcessing" | "faxing" | "busy" | "cancelJob"
+        | "cancelling" | "calibrating" | "cleaning" | "aligning" => (G::BUSY, P::OTHER, D::RUNNING, E::NONE),
+        "initializing" | "inkSystemInitializing" | "warmingUp" => (G::WARMING_UP, P::WARMUP, D::RUNNING, E::NONE),
+        "jam" | "jammed" | "paperJam" | "carriageJam" => (G::ERROR, P::OTHER, D::DOWN, E::JAMMED),
+        "doorOpen" | "closeDoorOrCover" | "coverOpen" => (G::ERROR, P::OTHER, D::DOWN, E::DOOR_OPEN),
+        "trayEmptyOrOpen" | "trayEmpty" | "loadPaper" | "outOfPaper" | "paperOut" => {
+            (G::ERROR, P::OTHER, D::WARNING, E::NO_PAPER)
         }
-        "processing" | "printing" => {
-            (EngineStatus::PRINTING, PrinterState::PRINTING, DeviceState::RUNNING, DetectedErrors::NONE)
+        "trayOpen" | "trayMissing" => (G::ERROR, P::OTHER, D::WARNING, E::INPUT_TRAY_MISSING),
+        "cartridgeMissing" | "missingCartridge" | "missingPrinthead" | "consumableMissing" => {
+            (G::ERROR, P::OTHER, D::DOWN, E::MARKER_SUPPLY_MISSING)
         }
-        "jam" | "jammed" => (EngineStatus::UNKNOWN, PrinterState::OTHER, DeviceState::DOWN, DetectedErrors::JAMMED),
-        "doorOpen" | "closeDoorOrCover" => {
-            (EngineStatus::UNKNOWN, PrinterState::OTHER, DeviceState::DOWN, DetectedErrors::DOOR_OPEN)
+        "cartridgeEmpty" | "inkEmpty" | "tonerEmpty" => (G::ERROR, P::OTHER, D::DOWN, E::NO_TONER),
+        "outputBinFull" | "outputFull" => (G::ERROR, P::OTHER, D::DOWN, E::OUTPUT_FULL),
+        "serviceRequired" | "printerError" | "error" => (G::ERROR, P::OTHER, D::DOWN, E::SERVICE_REQUESTED),
+        "shuttingDown" | "offline" | "off" => (G::OFFLINE, P::OTHER, D::DOWN, E::OFFLINE),
+        "" => (G::UNKNOWN, P::UNKNOWN, D::UNKNOWN, E::NONE),
+        _ => {
+            findings.push(Finding::UnmappedValue { field: "ProductStatusDyn/Status/StatusCategory", text: category });
+            (G::UNKNOWN, P::UNKNOWN, D::UNKNOWN, E::NONE)
         }
-        "trayEmptyOrOpen" | "loadPaper" => {
-            (EngineStatus::UNKNOWN, PrinterState::OTHER, DeviceState::WARNING, DetectedErrors::NO_PAPER)
-        }
-        "" => (EngineStatus::UNKNOWN, PrinterState::UNKNOWN, DeviceState::UNKNOWN, DetectedErrors::NONE),
-        _ => (EngineStatus::UNKNOWN, PrinterState::OTHER, DeviceState::WARNING, DetectedErrors::NONE),
     };
     DeviceStatus { engine, device, printer, errors }
 }
 
+/// The alert table. An alert's record id is its `SequenceNumber`; alerts that share one (an HP
+/// device numbers a group of alerts once) get the sequence number with the occurrence count in
+/// the high 32 bits, so that none is lost as a repeated id; alerts without one count from 0.
 fn alerts(doc: &Element) -> Vec<Alert> {
     let Some(table) = doc.child("AlertTable") else { return Vec::new() };
+    let mut seen: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
     table
         .all("Alert")
         .take(MAX_RECORDS)
         .enumerate()
         .map(|(i, a)| {
+            let sequence = a
+                .int_at(&["SequenceNumber"])
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or_else(|| u64::try_from(i).unwrap_or(u64::MAX))
+                & 0xFFFF_FFFF;
+            let occurrence = seen.entry(sequence).or_insert(0);
+            let record = sequence | (*occurrence << 32);
+            *occurrence = occurrence.saturating_add(1);
             let severity = match a.text_at(&["Severity"]).as_deref() {
                 Some("Error" | "error" | "Critical" | "critical") => AlertSeverity::CRITICAL,
                 Some("Warning" | "warning") => AlertSeverity::WARNING,
@@ -340,9 +508,7 @@ fn alerts(doc: &Element) -> Vec<Alert> {
             };
             let consumable = a.at(&["AlertDetails", "AlertDetailsConsumableTypeEnum"]).is_some();
             Alert {
-                record_id: RecordId(
-                    a.int_at(&["SequenceNumber"]).and_then(|s| u64::try_from(s).ok()).unwrap_or(i as u64),
-                ),
+                record_id: RecordId(record),
                 description: a
                     .text_at(&["AlertDetails", "AlertDetailsMarkerColor"])
                     .map(|colour| format!("{} ({colour})", a.text_at(&["ProductStatusAlertID"]).unwrap_or_default())),
@@ -359,23 +525,49 @@ fn alerts(doc: &Element) -> Vec<Alert> {
         .collect()
 }
 
-/// Maps the documents a collector fetched into a report. The caller sets `generated_at`. The
-/// result passes [`DeviceReport::validate`].
-pub fn map_report(docs: &Documents) -> DeviceReport {
+/// Maps the documents a collector fetched into a report, with the provenance of every meter
+/// (the LEDM element it was read from) and the findings (missing documents, unknown states
+/// with their text, clamped levels, no page counter ...). Consumables come from
+/// `ConsumableConfigDyn`, or from `ProductUsageDyn` when that is all the device served. The
+/// caller sets `generated_at`. The report passes [`DeviceReport::validate`].
+pub fn map(docs: &Documents) -> Mapped {
+    let mut findings = Findings::default();
     let mut report = DeviceReport::default();
+    for (doc, name) in [
+        (&docs.product_config, "ProductConfigDyn.xml"),
+        (&docs.consumable_config, "ConsumableConfigDyn.xml"),
+        (&docs.product_usage, "ProductUsageDyn.xml"),
+        (&docs.product_status, "ProductStatusDyn.xml"),
+    ] {
+        if doc.is_none() {
+            findings.push(Finding::DocumentMissing { document: name });
+        }
+    }
     if let Some(config) = &docs.product_config {
         report.identity = identity(config);
     }
-    if let Some(config) = &docs.consumable_config {
-        report.snapshot.consumables = consumables(config, docs.product_usage.as_ref());
+    match (&docs.consumable_config, &docs.product_usage) {
+        (Some(config), usage) => {
+            report.snapshot.consumables = consumables(config, usage.as_ref(), &mut findings);
+        }
+        (None, Some(usage)) => report.snapshot.consumables = consumables_from_usage(usage, &mut findings),
+        (None, None) => {}
     }
+    let mut book = MeterBook::default();
     if let Some(usage) = &docs.product_usage {
-        meters(usage, &mut report);
+        meters(usage, &mut book);
     }
     if let Some(status_doc) = &docs.product_status {
-        report.snapshot.status = status(status_doc);
+        report.snapshot.status = status(status_doc, &mut findings);
         report.snapshot.alerts = alerts(status_doc);
     }
-    crate::make_valid(&mut report);
-    report
+    let meters = book.finish(&mut report, &mut findings);
+    crate::make_valid(&mut report, &mut findings);
+    crate::finding::check_report(&report, &mut findings);
+    Mapped { report, meters, findings: findings.into_vec() }
+}
+
+/// [`map`], the report only (prefer [`map`]).
+pub fn map_report(docs: &Documents) -> DeviceReport {
+    map(docs).report
 }

@@ -9,8 +9,14 @@
 //! * [`ledm`]: HP LEDM documents (`ProductConfigDyn`, `ConsumableConfigDyn`, `ProductUsageDyn`,
 //!   `ProductStatusDyn`).
 //!
-//! Every parser bounds its input with named limits and returns a typed error; every mapping
-//! returns a report that passes `DeviceReport::validate`, whatever the device said.
+//! Every parser bounds its input with named limits and returns a typed error ([`read`] reads a
+//! file or response with a cap); every mapping returns a [`Mapped`]: a report that passes
+//! `DeviceReport::validate` whatever the device said, the provenance of each meter reading
+//! (which OID, IPP attribute or LEDM element; disputed when sources disagree), and a typed list
+//! of [`Finding`]s — what the mapping could not find (no page counter, no serial, no make) or
+//! had to repair (a value clamped, a line skipped, Latin-1 text). The make comes from a
+//! manufacturer field ([`make`]), never from the model's first word; vendor page counters are
+//! a table of data ([`snmp::vendor::VENDOR_COUNTERS`]), each row cited.
 //!
 //! ```
 //! use printfleet_sources::snmp::{Bindings, Oid, SnmpValue};
@@ -23,38 +29,60 @@
 //! # Ok::<(), printfleet_sources::snmp::SnmprecError>(())
 //! ```
 
+pub mod finding;
 pub mod ipp;
 pub mod ledm;
+pub mod make;
+pub mod read;
 pub mod snmp;
+
+pub use finding::{Finding, Mapped, MeterReading, Source};
 
 use printfleet_schema::limits::MAX_LEVEL;
 use printfleet_schema::{Capacity, DeviceReport, Level, RecordId};
 
+use finding::Findings;
+
 /// What a device says, made to pass validation without inventing anything: in each list the
 /// first record with a given id is kept (devices and hostile input repeat ids); a level above
 /// its known capacity keeps the reading and drops the capacity; amounts beyond the MIB's
-/// Integer32 become unknown.
-pub(crate) fn make_valid(report: &mut DeviceReport) {
-    fn first_of_each<T>(list: &mut Vec<T>, id: impl Fn(&T) -> RecordId) {
+/// Integer32 become unknown. Each repair is a finding.
+pub(crate) fn make_valid(report: &mut DeviceReport, findings: &mut Findings) {
+    fn first_of_each<T>(list: &mut Vec<T>, name: &'static str, id: impl Fn(&T) -> RecordId, findings: &mut Findings) {
         let mut seen = std::collections::BTreeSet::new();
-        list.retain(|r| seen.insert(id(r)));
+        list.retain(|r| {
+            let new = seen.insert(id(r));
+            if !new {
+                findings.push(Finding::DuplicateRecord { list: name, record_id: id(r).0 });
+            }
+            new
+        });
     }
     let s = &mut report.snapshot;
-    first_of_each(&mut s.consumables, |c| c.record_id);
-    first_of_each(&mut s.alerts, |a| a.record_id);
-    first_of_each(&mut s.media_sources, |m| m.record_id);
-    first_of_each(&mut s.printheads, |p| p.record_id);
-    first_of_each(&mut s.cartridges, |c| c.record_id);
+    first_of_each(&mut s.consumables, "consumables", |c| c.record_id, findings);
+    first_of_each(&mut s.alerts, "alerts", |a| a.record_id, findings);
+    first_of_each(&mut s.media_sources, "media sources", |m| m.record_id, findings);
+    first_of_each(&mut s.printheads, "printheads", |p| p.record_id, findings);
+    first_of_each(&mut s.cartridges, "cartridges", |c| c.record_id, findings);
+    let clamped =
+        |field: &'static str, value: u32| Finding::ValueClamped { field, value: i64::from(value), replaced_by: None };
     for c in &mut s.consumables {
-        if matches!(c.level, Level::Amount(l) if l > MAX_LEVEL) {
+        if let Level::Amount(l) = c.level
+            && l > MAX_LEVEL
+        {
+            findings.push(clamped("consumable level", l));
             c.level = Level::Unknown;
         }
-        if matches!(c.capacity, Capacity::Amount(m) if m > MAX_LEVEL) {
+        if let Capacity::Amount(m) = c.capacity
+            && m > MAX_LEVEL
+        {
+            findings.push(clamped("consumable capacity", m));
             c.capacity = Capacity::Unknown;
         }
         if let (Level::Amount(l), Capacity::Amount(m)) = (c.level, c.capacity)
             && l > m
         {
+            findings.push(clamped("consumable capacity below its level", m));
             c.capacity = Capacity::Unknown;
         }
     }

@@ -94,8 +94,22 @@ fn m255dw_matches_aiohpprinters_reading() {
 fn missing_documents_leave_their_part_empty() {
     let r = map_report(&Documents { product_usage: doc("ProductUsageDyn.xml"), ..Documents::default() });
     assert_eq!(r.validate(), Ok(()));
-    assert!(r.snapshot.consumables.is_empty() && r.identity.model.is_none());
+    assert!(r.identity.model.is_none());
     assert_eq!(r.snapshot.meters.get(&MeterKind::TOTAL), Some(1344));
+    // Without ConsumableConfigDyn the consumables come from ProductUsageDyn (issue 15): the same
+    // four toners, by station, with their raw levels and the impressions made with each.
+    let c = &r.snapshot.consumables;
+    let got: Vec<_> = c.iter().map(|c| (c.record_id.0, c.colour.clone(), c.level, c.page_count)).collect();
+    assert_eq!(
+        got,
+        [
+            (1, Some(Colour::Black), Level::Amount(21), Some(PageCount(2220))),
+            (4, Some(Colour::Cyan), Level::Amount(31), Some(PageCount(1552))),
+            (3, Some(Colour::Magenta), Level::Amount(50), Some(PageCount(1376))),
+            (2, Some(Colour::Yellow), Level::Amount(39), Some(PageCount(1552))),
+        ]
+    );
+    assert!(c.iter().all(|c| c.kind == SupplyType::TONER_CARTRIDGE));
 }
 
 #[test]

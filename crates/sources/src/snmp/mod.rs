@@ -2,6 +2,7 @@
 
 pub mod printer_mib;
 mod snmprec;
+pub mod vendor;
 
 use std::collections::BTreeMap;
 use std::fmt;

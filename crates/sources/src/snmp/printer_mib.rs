@@ -26,6 +26,7 @@ use printfleet_schema::{
 };
 
 use super::{Bindings, Oid, SnmpValue};
+use crate::finding::{Findings, Mapped, MeterBook, Rank, Source};
 
 fn oid(text: &str) -> Oid {
     text.parse().unwrap_or_default()
@@ -96,21 +97,22 @@ fn column<'a>(b: &'a Bindings, table_column: &'a Oid) -> impl Iterator<Item = (&
     b.walk(table_column).filter_map(move |(o, v)| o.suffix(table_column).map(|s| (s, v)))
 }
 
-/// The rows of a table indexed by (hrDeviceIndex, row index) that have a value in any of
-/// `columns`, in index order, at most [`MAX_RECORDS`] (tables may have gaps in either index and
-/// devices leave columns out).
-fn rows(b: &Bindings, entry: &str, columns: &[&str]) -> Vec<Vec<u32>> {
-    let mut rows: Vec<Vec<u32>> = Vec::new();
-    for col in columns {
-        for (index, _) in column(b, &oid(&format!("{entry}.{col}"))) {
-            if index.len() == 2 && !rows.iter().any(|r| r == index) {
-                rows.push(index.to_vec());
-            }
+/// The rows of a table indexed by (hrDeviceIndex, row index) that have a value in any column,
+/// in index order, at most [`MAX_RECORDS`]. A row with only some columns (an input tray with a
+/// capacity and a level but no type and no name) is still a row; tables may have gaps in either
+/// index.
+fn rows(b: &Bindings, entry: &str) -> Vec<Vec<u32>> {
+    let entry = oid(entry);
+    let mut rows: std::collections::BTreeSet<Vec<u32>> = std::collections::BTreeSet::new();
+    for (o, _) in b.walk(&entry) {
+        // entry.column.hrDeviceIndex.rowIndex
+        if let Some([_, index @ ..]) = o.suffix(&entry)
+            && index.len() == 2
+        {
+            rows.insert(index.to_vec());
         }
     }
-    rows.sort();
-    rows.truncate(MAX_RECORDS);
-    rows
+    rows.into_iter().take(MAX_RECORDS).collect()
 }
 
 fn cell<'a>(b: &'a Bindings, table_column: &str, index: &[u32]) -> Option<&'a SnmpValue> {
@@ -119,36 +121,51 @@ fn cell<'a>(b: &'a Bindings, table_column: &str, index: &[u32]) -> Option<&'a Sn
     b.get(&Oid(arcs))
 }
 
-/// The manufacturer behind an enterprise number in `sysObjectID` (IANA private enterprise numbers).
-fn make(object_id: &Oid) -> Option<&'static str> {
-    let enterprise = object_id.suffix(&oid("1.3.6.1.4.1"))?.first()?;
-    Some(match enterprise {
-        11 => "HP",
-        253 => "Xerox",
-        367 => "Ricoh",
-        641 => "Lexmark",
-        1248 => "Epson",
-        1347 => "Kyocera",
-        1602 => "Canon",
-        2001 => "OKI",
-        2385 => "Sharp",
-        2435 => "Brother",
-        18334 => "Konica Minolta",
-        _ => return None,
+/// Where an IEEE 1284 device id (`MFG:...;MDL:...;`) is found over SNMP: the PWG Port Monitor
+/// MIB's `ppmPrinterIEEE1284DeviceId` (PWG 5107.1), and the JetDirect-style `gdStatusId`
+/// objects that HP, Brother and Xerox agents carry (LibreNMS' captures show all three).
+const DEVICE_ID_OIDS: [&str; 4] = [
+    "1.3.6.1.4.1.2699.1.2.1.2.1.1.3.1",
+    "1.3.6.1.4.1.11.2.3.9.1.1.7.0",
+    "1.3.6.1.4.1.2435.2.3.9.1.1.7.0",
+    "1.3.6.1.4.1.253.8.51.1.2.1.20.1",
+];
+
+/// The `MFG` (or `MANUFACTURER`) field of an IEEE 1284 device id.
+pub fn mfg_of_device_id(device_id: &str) -> Option<String> {
+    device_id.split(';').find_map(|field| {
+        let (key, value) = field.split_once(':')?;
+        matches!(key.trim().to_ascii_uppercase().as_str(), "MFG" | "MANUFACTURER").then(|| value.trim().to_owned())
     })
 }
 
 const HR_DEVICE_TYPE_PRINTER: &str = "1.3.6.1.2.1.25.3.1.5";
+
+/// The printer among the host's devices: the row whose `hrDeviceType` is `hrDevicePrinter`, or,
+/// where the agent left that column out, the `hrDeviceIndex` the Printer-MIB tables use
+/// (`prtGeneralTable`, `prtMarkerTable`, `hrPrinterTable` rows are indexed by it) that has an
+/// `hrDeviceDescr`.
+fn printer_device_index(b: &Bindings) -> Option<Vec<u32>> {
+    let typed = column(b, &oid("1.3.6.1.2.1.25.3.2.1.2"))
+        .find(|(_, v)| matches!(v, SnmpValue::ObjectId(o) if *o == oid(HR_DEVICE_TYPE_PRINTER)))
+        .map(|(i, _)| i.to_vec());
+    typed.or_else(|| {
+        ["1.3.6.1.2.1.43.5.1.1", "1.3.6.1.2.1.43.10.2.1", "1.3.6.1.2.1.25.3.5.1"].iter().find_map(|entry| {
+            let entry = oid(entry);
+            b.walk(&entry).find_map(|(o, _)| {
+                let device = *o.suffix(&entry)?.get(1)?;
+                cell(b, "1.3.6.1.2.1.25.3.2.1.3", &[device]).is_some().then(|| vec![device])
+            })
+        })
+    })
+}
 
 fn identity(b: &Bindings) -> Identity {
     let object_id = b.get(&oid("1.3.6.1.2.1.1.2.0")).and_then(|v| match v {
         SnmpValue::ObjectId(o) => Some(o.clone()),
         _ => None,
     });
-    // The printer among the host's devices (hrDeviceType = hrDevicePrinter).
-    let printer_index = column(b, &oid("1.3.6.1.2.1.25.3.2.1.2"))
-        .find(|(_, v)| matches!(v, SnmpValue::ObjectId(o) if *o == oid(HR_DEVICE_TYPE_PRINTER)))
-        .map(|(i, _)| i.to_vec());
+    let printer_index = printer_device_index(b);
     let model = printer_index
         .as_deref()
         .and_then(|i| cell(b, "1.3.6.1.2.1.25.3.2.1.3", i))
@@ -167,7 +184,12 @@ fn identity(b: &Bindings) -> Identity {
         .collect();
     Identity {
         record_id: RecordId(0),
-        make: object_id.as_ref().and_then(make).map(str::to_owned),
+        make: object_id.as_ref().and_then(crate::make::from_object_id).map(str::to_owned).or_else(|| {
+            DEVICE_ID_OIDS
+                .iter()
+                .find_map(|o| text_at(b, o).as_deref().and_then(mfg_of_device_id))
+                .and_then(|m| crate::make::normalise(&m))
+        }),
         model,
         serial_number: text_at(b, "1.3.6.1.2.1.43.5.1.1.17.1"),
         description: text_at(b, "1.3.6.1.2.1.1.1.0"),
@@ -242,7 +264,7 @@ fn int(v: Option<&SnmpValue>) -> Option<i32> {
 fn consumables(b: &Bindings) -> Vec<Consumable> {
     const SUPPLIES: &str = "1.3.6.1.2.1.43.11.1.1";
     // Rows are identified by (hrDeviceIndex, prtMarkerSuppliesIndex); any column names them.
-    rows(b, SUPPLIES, &["5", "6", "9"])
+    rows(b, SUPPLIES)
         .into_iter()
         .map(|index| {
             let at = |col: &str| cell(b, &format!("{SUPPLIES}.{col}"), &index);
@@ -297,7 +319,7 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
 /// into one.
 fn alerts(b: &Bindings) -> Vec<Alert> {
     const ALERTS: &str = "1.3.6.1.2.1.43.18.1.1";
-    rows(b, ALERTS, &["2", "4", "7"])
+    rows(b, ALERTS)
         .into_iter()
         .map(|index| {
             let at = |col: &str| int(cell(b, &format!("{ALERTS}.{col}"), &index));
@@ -324,7 +346,7 @@ fn alerts(b: &Bindings) -> Vec<Alert> {
 /// ten-thousandths of inches; -1/-2 are absent).
 fn media_sources(b: &Bindings) -> Vec<MediaSource> {
     const INPUTS: &str = "1.3.6.1.2.1.43.8.2.1";
-    rows(b, INPUTS, &["2", "13"])
+    rows(b, INPUTS)
         .into_iter()
         .map(|index| {
             let at = |col: &str| int(cell(b, &format!("{INPUTS}.{col}"), &index));
@@ -381,9 +403,11 @@ fn status(b: &Bindings) -> DeviceStatus {
 /// The PWG Imaging System Counter MIB (PWG 5106.1, `PWG-IMAGING-COUNTER-MIB`,
 /// 1.3.6.1.4.1.2699.1.3): lifetime (`icImpressionPersistence` 3) work totals
 /// (`icImpressionWorkType` 3) of `icImpressionTable` for the keys (`icKeyTable`) of the system
-/// totals service (`icKeyServiceType` 3: total, monochrome and full-colour impressions), copy
-/// (4), scan (12) and fax-in (7) services. The first key of each service type counts.
-fn counter_mib(b: &Bindings, meters: &mut printfleet_schema::Meters) {
+/// totals service (`icKeyServiceType` 3: total, monochrome, highlight-colour and full-colour
+/// impressions), and of the copy (4), fax-in (7), print (11) and scan (12) services (the
+/// service types are PWG 5108's services in alphabetical order after other, unknown and
+/// system totals). The first key of each service type counts.
+fn counter_mib(b: &Bindings, book: &mut MeterBook) {
     const KEY_SERVICE_TYPE: &str = "1.3.6.1.4.1.2699.1.3.1.2.1.1.2";
     const IMPRESSIONS: &str = "1.3.6.1.4.1.2699.1.3.1.8.1.1";
     const WORK_TOTALS: u32 = 3;
@@ -393,49 +417,170 @@ fn counter_mib(b: &Bindings, meters: &mut printfleet_schema::Meters) {
             .find(|(_, v)| v.as_i32() == Some(service))
             .and_then(|(index, _)| index.first().copied())
     };
-    let count = |key: u32, col: &str| {
-        cell(b, &format!("{IMPRESSIONS}.{col}"), &[key, WORK_TOTALS, LIFETIME]).and_then(SnmpValue::as_u64)
+    let mut count = |key: u32, col: &str, kind: MeterKind| {
+        let mut arcs = oid(&format!("{IMPRESSIONS}.{col}")).arcs().to_vec();
+        arcs.extend_from_slice(&[key, WORK_TOTALS, LIFETIME]);
+        let at = Oid(arcs);
+        if let Some(v) = b.get(&at).and_then(SnmpValue::as_u64) {
+            book.add(kind, Rank::CounterMib, Source::Snmp { oids: vec![at], name: "PWG icImpressionTable" }, v);
+        }
+    };
+    // icImpressionTotal (4), icImpressionMonochrome (5), icImpressionHighlightColor (6),
+    // icImpressionFullColor (7).
+    let by_mode = |total: MeterKind, mono: MeterKind, highlight: MeterKind, colour: MeterKind| {
+        [("4", total), ("5", mono), ("6", highlight), ("7", colour)]
     };
     if let Some(key) = key_of(3) {
-        for (col, kind) in [("4", MeterKind::TOTAL), ("5", MeterKind::MONO), ("7", MeterKind::COLOUR)] {
-            if let Some(v) = count(key, col) {
-                meters.set(kind, v);
-            }
+        for (col, kind) in by_mode(MeterKind::TOTAL, MeterKind::MONO, MeterKind::HIGHLIGHT_COLOUR, MeterKind::COLOUR) {
+            count(key, col, kind);
         }
     }
-    for (service, kind) in [(4, MeterKind::COPIES), (12, MeterKind::SCANS), (7, MeterKind::FAX)] {
-        if let Some(v) = key_of(service).and_then(|key| count(key, "4")) {
-            meters.set(kind, v);
+    if let Some(key) = key_of(11) {
+        for (col, kind) in
+            by_mode(MeterKind::PRINT, MeterKind::PRINT_MONO, MeterKind::PRINT_HIGHLIGHT_COLOUR, MeterKind::PRINT_COLOUR)
+        {
+            count(key, col, kind);
+        }
+    }
+    if let Some(key) = key_of(4) {
+        for (col, kind) in
+            by_mode(MeterKind::COPIES, MeterKind::COPY_MONO, MeterKind::COPY_HIGHLIGHT_COLOUR, MeterKind::COPY_COLOUR)
+        {
+            count(key, col, kind);
+        }
+    }
+    for (service, kind) in [(12, MeterKind::SCANS), (7, MeterKind::FAX_IN)] {
+        if let Some(key) = key_of(service) {
+            count(key, "4", kind);
         }
     }
 }
 
-/// Maps a walk of a printer into a report (identity, consumables, alerts, media sources, total
-/// meter, status). The
-/// caller sets `generated_at` and anything SNMP does not carry. The result passes
+/// The object subtrees [`map`] reads, to the column: a line of a capture inside them that
+/// cannot be read refuses the capture; outside them it is skipped with a finding.
+pub const READS: [&str; 14] = [
+    "1.3.6.1.2.1.1",              // system
+    "1.3.6.1.2.1.2.2.1.6",        // ifPhysAddress
+    "1.3.6.1.2.1.4.20.1.1",       // ipAdEntAddr
+    "1.3.6.1.2.1.25.3.2.1",       // hrDeviceTable
+    "1.3.6.1.2.1.25.3.5.1",       // hrPrinterTable
+    "1.3.6.1.2.1.43.5.1.1",       // prtGeneralTable
+    "1.3.6.1.2.1.43.8.2.1",       // prtInputTable
+    "1.3.6.1.2.1.43.10.2.1",      // prtMarkerTable
+    "1.3.6.1.2.1.43.11.1.1",      // prtMarkerSuppliesTable
+    "1.3.6.1.2.1.43.12.1.1",      // prtMarkerColorantTable
+    "1.3.6.1.2.1.43.18.1.1",      // prtAlertTable
+    "1.3.6.1.4.1.2699.1.3.1.2.1", // PWG icKeyTable
+    "1.3.6.1.4.1.2699.1.3.1.8.1", // PWG icImpressionTable
+    "1.3.6.1.4.1.2699.1.2.1.2.1", // PWG ppmPrinterTable (IEEE 1284 device id)
+];
+
+/// The subtrees an SNMP walk must cover for [`map`] to see everything it reads: the standard
+/// MIBs, the PWG MIBs, the IEEE 1284 device-id objects and every vendor counter's subtree
+/// ([`super::vendor::subtrees`]). `snmp_poll` walks exactly these, so that a poll and a
+/// capture of the same printer map alike.
+pub fn subtrees() -> Vec<Oid> {
+    let mut out: Vec<Oid> = [
+        "1.3.6.1.2.1.1",
+        "1.3.6.1.2.1.2",
+        "1.3.6.1.2.1.4.20",
+        "1.3.6.1.2.1.25",
+        "1.3.6.1.2.1.43",
+        "1.3.6.1.4.1.2699.1.3",
+        "1.3.6.1.4.1.2699.1.2.1.2.1",
+    ]
+    .iter()
+    .map(|t| oid(t))
+    .chain(DEVICE_ID_OIDS.iter().map(|t| {
+        let mut o = oid(t);
+        o.0.pop();
+        o
+    }))
+    .chain(super::vendor::subtrees())
+    .collect();
+    out.sort();
+    out.dedup();
+    // Drop subtrees inside others.
+    let mut minimal: Vec<Oid> = Vec::new();
+    for o in out {
+        if !minimal.iter().any(|m| o.starts_with(m)) {
+            minimal.push(o);
+        }
+    }
+    minimal
+}
+
+/// Whether `o` is inside what [`map`] reads ([`READS`], the IEEE 1284 objects and the vendor
+/// counters' subtrees).
+pub fn reads(o: &Oid) -> bool {
+    READS.iter().any(|r| o.starts_with(&oid(r)))
+        || DEVICE_ID_OIDS.iter().any(|r| *o == oid(r))
+        || super::vendor::subtrees().iter().any(|s| o.starts_with(s))
+}
+
+/// Maps a walk of a printer into a report (identity, consumables, alerts, media sources, meters,
+/// status), with the provenance of every meter and the findings. The caller sets
+/// `generated_at` and anything SNMP does not carry. The report passes
 /// [`DeviceReport::validate`].
-pub fn map_report(b: &Bindings) -> DeviceReport {
+///
+/// Meters, by preference: the vendor counters of [`super::vendor::VENDOR_COUNTERS`], then the
+/// PWG counter MIB, then `prtMarkerLifeCount` of the first marker (when its unit is impressions
+/// or sheets); sources that disagree make the reading disputed.
+pub fn map(b: &Bindings) -> Mapped {
+    let mut findings = Findings::default();
     let mut report = DeviceReport { identity: identity(b), ..DeviceReport::default() };
     let s = &mut report.snapshot;
     s.status = status(b);
     s.consumables = consumables(b);
     s.alerts = alerts(b);
     s.media_sources = media_sources(b);
+    let mut book = MeterBook::default();
     // prtMarkerLifeCount of the first marker, when its unit is impressions (7) or sheets (8).
+    let life = oid("1.3.6.1.2.1.43.10.2.1.4.1.1");
     let unit = int(cell(b, "1.3.6.1.2.1.43.10.2.1.3", &[1, 1]));
-    if let Some(count) = cell(b, "1.3.6.1.2.1.43.10.2.1.4", &[1, 1]).and_then(SnmpValue::as_u64)
+    if let Some(count) = b.get(&life).and_then(SnmpValue::as_u64)
         && matches!(unit, Some(7) | Some(8) | None)
     {
-        s.meters.set(MeterKind::TOTAL, count);
+        book.add(
+            MeterKind::TOTAL,
+            Rank::MarkerLifeCount,
+            Source::Snmp { oids: vec![life], name: "prtMarkerLifeCount" },
+            count,
+        );
     }
-    // Where the printer has the PWG counter MIB, its lifetime totals are the more specific ones.
-    counter_mib(b, &mut s.meters);
+    counter_mib(b, &mut book);
+    for counter in super::vendor::read_counters(b) {
+        let Some(kind) = counter.counter.meter.kind() else { continue };
+        book.add(kind, Rank::Vendor, Source::Snmp { oids: counter.oids, name: counter.counter.name }, counter.value);
+    }
+    let meters = book.finish(&mut report, &mut findings);
     // A level above a known capacity is a device bug: keep the reading, drop the claim.
-    crate::make_valid(&mut report);
-    report
+    crate::make_valid(&mut report, &mut findings);
+    crate::finding::check_report(&report, &mut findings);
+    Mapped { report, meters, findings: findings.into_vec() }
 }
 
-/// [`map_report`] for a walk made at `now` (the caller's clock; this crate reads none): the
+/// [`map`], the report only (the findings and the meter provenance are dropped; prefer
+/// [`map`]).
+pub fn map_report(b: &Bindings) -> DeviceReport {
+    map(b).report
+}
+
+/// Reads a stored capture (snmprec bytes, as read with a cap) tolerantly and maps it: lines
+/// outside what the mapping reads ([`reads`]) that cannot be read are skipped with a finding, as
+/// are identical repeated lines; a Latin-1 value is kept as its bytes. The capture's findings
+/// come first.
+pub fn map_snmprec(bytes: &[u8]) -> Result<Mapped, super::SnmprecError> {
+    let (bindings, capture_findings) = Bindings::read_snmprec(bytes, reads)?;
+    let mut mapped = map(&bindings);
+    let mut findings = Findings::default();
+    findings.extend(capture_findings);
+    findings.extend(std::mem::take(&mut mapped.findings));
+    mapped.findings = findings.into_vec();
+    Ok(mapped)
+}
+
+/// [`map`] for a walk made at `now` (the caller's clock; this crate reads none): the
 /// report is `generated_at` then, and each alert is `raised_at` `now` minus the time since
 /// `prtAlertTime`, by the agent's own `sysUpTime` (hundredths of a second), so that the printer's
 /// clock, which drifts, is not needed. An alert time later than `sysUpTime` (the agent restarted)
@@ -444,24 +589,25 @@ pub fn map_report(b: &Bindings) -> DeviceReport {
 /// ```
 /// use printfleet_schema::Timestamp;
 /// use printfleet_sources::snmp::Bindings;
-/// use printfleet_sources::snmp::printer_mib::map_report_at;
+/// use printfleet_sources::snmp::printer_mib::map_at;
 ///
 /// // sysUpTime 10 000 s; an alert raised at 9 940 s: a minute ago.
 /// let walk = "1.3.6.1.2.1.1.3.0|67|1000000\n1.3.6.1.2.1.43.18.1.1.7.1.1|2|8\n1.3.6.1.2.1.43.18.1.1.9.1.1|67|994000\n";
 /// let now = Timestamp::from_unix_millis(1_800_000_000_000)?;
-/// let report = map_report_at(&Bindings::from_snmprec(walk)?, now);
+/// let report = map_at(&Bindings::from_snmprec(walk)?, now).report;
 /// assert_eq!(report.generated_at, now);
 /// assert_eq!(report.snapshot.alerts[0].raised_at, Timestamp::from_unix_millis(1_800_000_000_000 - 60_000).ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn map_report_at(b: &Bindings, now: Timestamp) -> DeviceReport {
-    let mut report = map_report(b);
+pub fn map_at(b: &Bindings, now: Timestamp) -> Mapped {
+    let mut mapped = map(b);
+    let report = &mut mapped.report;
     report.generated_at = now;
     let ticks = |v: Option<&SnmpValue>| match v {
         Some(SnmpValue::TimeTicks(t)) => Some(u64::from(*t)),
         _ => None,
     };
-    let Some(up) = ticks(b.get(&oid("1.3.6.1.2.1.1.3.0"))) else { return report };
+    let Some(up) = ticks(b.get(&oid("1.3.6.1.2.1.1.3.0"))) else { return mapped };
     let times = oid("1.3.6.1.2.1.43.18.1.1.9");
     for (index, value) in column(b, &times) {
         let Some(alert) =
@@ -475,5 +621,10 @@ pub fn map_report_at(b: &Bindings, now: Timestamp) -> DeviceReport {
             .and_then(|ms| now.unix_millis().checked_sub(ms))
             .and_then(|ms| Timestamp::from_unix_millis(ms).ok());
     }
-    report
+    mapped
+}
+
+/// [`map_at`], the report only (prefer [`map_at`]).
+pub fn map_report_at(b: &Bindings, now: Timestamp) -> DeviceReport {
+    map_at(b, now).report
 }

@@ -6,6 +6,7 @@
 use std::net::Ipv4Addr;
 
 use super::{Bindings, Oid, SnmpValue};
+use crate::finding::{Finding, Findings, LineProblem};
 
 /// Largest capture read, in bytes (a full printer walk is tens of kilobytes).
 pub const MAX_SNMPREC_BYTES: usize = 8 << 20;
@@ -49,9 +50,15 @@ pub enum SnmprecError {
         /// The tag.
         tag: String,
     },
-    /// The same OID twice.
+    /// The same OID twice (with another value, when the capture is read tolerantly).
     #[error("line {line}: OID repeated")]
     Duplicate {
+        /// The line.
+        line: usize,
+    },
+    /// Bytes that are not UTF-8 where the format needs text (an OID, a tag, a number).
+    #[error("line {line}: invalid UTF-8")]
+    Utf8 {
         /// The line.
         line: usize,
     },
@@ -119,6 +126,105 @@ impl Bindings {
             }
         }
         Ok(bindings)
+    }
+
+    /// Reads a capture tolerantly, from its bytes as they were stored: a line that cannot be
+    /// read is skipped with a finding when its OID is outside `strict` (the tables a mapping
+    /// reads), and refuses the capture when it is inside (or when it has no readable OID and
+    /// `strict` covers everything, which it never does here: such a line is skipped). An
+    /// identical repeated line is ignored with a finding. An OCTET STRING (`4`) value that is
+    /// not UTF-8 is kept as its bytes (device text is Latin-1 more often than not) with a
+    /// finding. Lines count from 1; the size and binding limits are those of
+    /// [`Bindings::from_snmprec`].
+    pub fn read_snmprec(bytes: &[u8], strict: impl Fn(&Oid) -> bool) -> Result<(Self, Vec<Finding>), SnmprecError> {
+        if bytes.len() > MAX_SNMPREC_BYTES {
+            return Err(SnmprecError::TooLarge);
+        }
+        let mut bindings = Self::new();
+        let mut findings = Findings::default();
+        // The line each OID was first read from, to tell an identical repeat from a conflict.
+        let mut first_line: std::collections::BTreeMap<Oid, usize> = std::collections::BTreeMap::new();
+        for (index, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+            let line = index.saturating_add(1);
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if raw.is_empty() || raw.starts_with(b"#") {
+                continue;
+            }
+            if bindings.len() >= MAX_BINDINGS {
+                return Err(SnmprecError::TooLarge);
+            }
+            let mut fields = raw.splitn(3, |b| *b == b'|');
+            let (oid_field, tag_field, value_field) = (fields.next(), fields.next(), fields.next());
+            let oid: Option<Oid> = oid_field.and_then(|f| std::str::from_utf8(f).ok()).and_then(|t| t.parse().ok());
+            let parsed: Result<(Oid, SnmpValue, bool), LineProblem> = (|| {
+                let (Some(oid_field), Some(tag), Some(value_bytes)) = (oid_field, tag_field, value_field) else {
+                    return Err(LineProblem::Fields);
+                };
+                let oid = match (std::str::from_utf8(oid_field), oid.clone()) {
+                    (Err(_), _) => return Err(LineProblem::InvalidUtf8),
+                    (Ok(_), None) => return Err(LineProblem::Oid),
+                    (Ok(_), Some(oid)) => oid,
+                };
+                let tag = std::str::from_utf8(tag).map_err(|_| LineProblem::InvalidUtf8)?;
+                if !KNOWN_TAGS.contains(&tag) {
+                    return Err(LineProblem::Tag);
+                }
+                match std::str::from_utf8(value_bytes) {
+                    Ok(text) => Ok((oid, value(tag, text).ok_or(LineProblem::Value)?, false)),
+                    // Raw device bytes in a plain octet string: keep them as they are.
+                    Err(_) if tag == "4" && value_bytes.len() <= MAX_VALUE_BYTES => {
+                        Ok((oid, SnmpValue::OctetString(value_bytes.to_vec()), true))
+                    }
+                    Err(_) => Err(LineProblem::InvalidUtf8),
+                }
+            })();
+            let refuse = |problem: LineProblem| match problem {
+                LineProblem::Fields => SnmprecError::Fields { line },
+                LineProblem::Oid => SnmprecError::Oid { line },
+                LineProblem::Tag => SnmprecError::Tag { line, tag: String::new() },
+                LineProblem::InvalidUtf8 => SnmprecError::Utf8 { line },
+                LineProblem::ConflictingDuplicate => SnmprecError::Duplicate { line },
+                _ => SnmprecError::Value { line, tag: String::new() },
+            };
+            match parsed {
+                Ok((oid, value, repaired)) => {
+                    if let Some(previous) = bindings.get(&oid) {
+                        let first = first_line.get(&oid).copied().unwrap_or_default();
+                        if *previous == value {
+                            findings.push(Finding::DuplicateLine { line, first });
+                        } else if strict(&oid) {
+                            return Err(refuse(LineProblem::ConflictingDuplicate));
+                        } else {
+                            findings.push(Finding::LineSkipped { line, problem: LineProblem::ConflictingDuplicate });
+                        }
+                        continue;
+                    }
+                    if repaired {
+                        findings.push(Finding::Latin1Repaired { line });
+                    }
+                    first_line.insert(oid.clone(), line);
+                    bindings.insert(oid, value);
+                }
+                Err(problem) => match oid {
+                    Some(oid) if strict(&oid) => {
+                        return Err(match refuse(problem) {
+                            // Name the tag in the error, as the strict reader does.
+                            SnmprecError::Tag { line, .. } | SnmprecError::Value { line, .. } => {
+                                let tag = tag_field.map(|t| String::from_utf8_lossy(t).chars().take(16).collect());
+                                if problem == LineProblem::Tag {
+                                    SnmprecError::Tag { line, tag: tag.unwrap_or_default() }
+                                } else {
+                                    SnmprecError::Value { line, tag: tag.unwrap_or_default() }
+                                }
+                            }
+                            e => e,
+                        });
+                    }
+                    _ => findings.push(Finding::LineSkipped { line, problem }),
+                },
+            }
+        }
+        Ok((bindings, findings.into_vec()))
     }
 
     /// Writes the bindings as a capture, in OID order. Octet strings that are printable ASCII are
