@@ -73,6 +73,9 @@ pub enum KeyringError {
 /// device's windows go only with [`Keyring::forget_sender`].
 pub struct Keyring {
     keys: HashMap<(SenderId, KeyId), Slot>,
+    /// How many keys each sender has: tells an unknown sender from an unknown key in O(1), so
+    /// that a flood of frames naming random senders costs a lookup each, not a scan.
+    senders: HashMap<SenderId, usize>,
     windows: HashMap<(SenderId, KeyId), Window>,
     limits: OpenLimits,
     seal_bufs: SealBuffers,
@@ -100,6 +103,7 @@ impl Keyring {
     pub fn new() -> Self {
         Self {
             keys: HashMap::new(),
+            senders: HashMap::new(),
             windows: HashMap::new(),
             limits: OpenLimits::default(),
             seal_bufs: SealBuffers::new(),
@@ -136,6 +140,8 @@ impl Keyring {
                     inbound: key.keys(Direction::DeviceToPortal),
                     outbound: key.keys(Direction::PortalToDevice),
                 });
+                let n = self.senders.entry(sender).or_insert(0);
+                *n = n.saturating_add(1);
                 Ok(())
             }
         }
@@ -149,7 +155,14 @@ impl Keyring {
     /// Drops `sender`'s key `key_id` (revocation, or the end of a rotation's overlap): its
     /// frames are refused from now on. The replay window is kept. Returns whether it was held.
     pub fn remove(&mut self, sender: SenderId, key_id: KeyId) -> bool {
-        self.keys.remove(&(sender, key_id)).is_some()
+        let held = self.keys.remove(&(sender, key_id)).is_some();
+        if held && let Some(n) = self.senders.get_mut(&sender) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.senders.remove(&sender);
+            }
+        }
+        held
     }
 
     /// Drops every key **and every replay window** of `sender` (a decommissioned device). Its
@@ -157,6 +170,7 @@ impl Keyring {
     pub fn forget_sender(&mut self, sender: SenderId) -> usize {
         let before = self.keys.len();
         self.keys.retain(|(s, _), _| *s != sender);
+        self.senders.remove(&sender);
         self.windows.retain(|(s, _), _| *s != sender);
         before.saturating_sub(self.keys.len())
     }
@@ -207,7 +221,7 @@ impl Keyring {
         let header = peek_checked(frame)?;
         let id = (header.sender_id, header.key_id);
         let Some(slot) = self.keys.get(&id) else {
-            let known_sender = self.keys.keys().any(|(s, _)| *s == header.sender_id);
+            let known_sender = self.senders.contains_key(&header.sender_id);
             return Err(Rejected(if known_sender { RejectReason::UnknownKey } else { RejectReason::UnknownSender }));
         };
         let window = self.windows.entry(id).or_default();
