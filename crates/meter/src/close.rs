@@ -254,11 +254,17 @@ struct Acc {
     sources: u8,
 }
 
-/// Adds an estimated read at `at` (the period's last instant) from the recent rate, if the
-/// series has no read at or after it.
-fn estimate(series: &mut Series, at: u64, config: &MeterConfig, per_day: Option<u64>) {
+/// Adds an estimated read at the period's last instant (`end - 1`) for a meter whose last read
+/// is older than [`MeterConfig::silent_after`] before `end`: the last read plus its recent rate
+/// (over [`MeterConfig::rate_lookback`], same segment) times the time to `end`, never more than
+/// the plausibility bound allows.
+fn estimate(series: &mut Series, end: u64, config: &MeterConfig, per_day: Option<u64>) {
+    let at = end.saturating_sub(1);
     let Some(last) = series.reads.last().copied() else { return };
-    if last.at >= at || last.flags & ESTIMATED != 0 || series.estimates.last().is_some_and(|e| e.at >= at) {
+    if last.at >= end.saturating_sub(config.silent_after.0)
+        || last.flags & ESTIMATED != 0
+        || series.estimates.last().is_some_and(|e| e.at >= at)
+    {
         return;
     }
     // The earliest read of the same segment within the look-back.
@@ -272,7 +278,7 @@ fn estimate(series: &mut Series, at: u64, config: &MeterConfig, per_day: Option<
     }
     let span = last.at.saturating_sub(first.at);
     let advance = last.value.saturating_sub(first.value);
-    let ahead = at.saturating_sub(last.at);
+    let ahead = end.saturating_sub(last.at);
     let mut extra = u128::from(advance)
         .checked_mul(u128::from(ahead))
         .and_then(|x| x.checked_div(u128::from(span)))
@@ -327,7 +333,7 @@ impl Meter {
             for s in series.iter_mut() {
                 let per_day = config.plausibility.per_day(info.class, &s.kind);
                 if terms.estimates {
-                    estimate(s, e_ms.saturating_sub(1), config, per_day);
+                    estimate(s, e_ms, config, per_day);
                 }
                 let mut accs: Vec<(PeriodId, Acc)> = Vec::new();
                 let (mut win_start, mut win_end, mut win) = (u64::MAX, 0u64, PeriodId(0));
