@@ -178,8 +178,9 @@ pub struct Device {
     pub class: ModelClass,
 }
 
-/// A counter read kept by the meter.
+/// A counter read kept by the meter. Saved as `[at, value, flags]` (the bulk of the saved state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(u64, u64, u8)", into = "(u64, u64, u8)")]
 pub(crate) struct Read {
     /// Unix milliseconds.
     pub(crate) at: u64,
@@ -187,6 +188,18 @@ pub(crate) struct Read {
     pub(crate) value: u64,
     /// Provenance bit, [`ESTIMATED`] for an estimate.
     pub(crate) flags: u8,
+}
+
+impl From<(u64, u64, u8)> for Read {
+    fn from((at, value, flags): (u64, u64, u8)) -> Self {
+        Self { at, value, flags }
+    }
+}
+
+impl From<Read> for (u64, u64, u8) {
+    fn from(r: Read) -> Self {
+        (r.at, r.value, r.flags)
+    }
 }
 
 /// Everything kept per (device, meter kind).
@@ -435,8 +448,11 @@ impl Meter {
 
         // The key: where it goes, or the instant it was first seen with.
         let k = (obs.key.instance, obs.key.sequence);
+        // Fast paths: a new report (keys usually arrive in order) and the other meters of the
+        // report just seen; otherwise a binary search.
         let key_pos = match dev.keys.last() {
             Some(last) if (last.0, last.1) < k => Err(dev.keys.len()),
+            Some(last) if (last.0, last.1) == k => Ok(dev.keys.len().saturating_sub(1)),
             None => Err(0),
             _ => dev.keys.binary_search_by(|e| (e.0, e.1).cmp(&k)),
         };
