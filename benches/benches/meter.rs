@@ -7,7 +7,13 @@
 //! observations): `PRINTFLEET_METER_PRINTERS=10000 cargo bench -p printfleet-benches --bench meter`.
 
 // Benchmark set-up on fixed inputs: a failure is a bug to see at once.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -38,7 +44,7 @@ fn fleet(printers: u64) -> Vec<Observation> {
         let at = Timestamp::from_unix_millis(JAN_2025 + slot * 3 * HOUR).unwrap();
         for (p, v) in values.iter_mut().enumerate() {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            *v += (state >> 58) as u64; // 0 to 63 pages in 3 hours
+            *v += state >> 58; // 0 to 63 pages in 3 hours
             out.push(Observation {
                 key: ObservationKey { device: DeviceId(p as u64), instance: 1, sequence: slot + 1 },
                 kind: MeterKind::TOTAL,
@@ -57,8 +63,11 @@ fn empty_meter(printers: u64) -> Meter {
     terms.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(8, 10).unwrap()));
     m.add_contract(ContractId(1), terms, Timestamp::from_unix_millis(JAN_2025).unwrap()).unwrap();
     for p in 0..printers {
-        m.add_device(DeviceId(p), Device { contract: ContractId(1), serial: format!("SN{p:05}"), class: ModelClass::OFFICE })
-            .unwrap();
+        m.add_device(
+            DeviceId(p),
+            Device { contract: ContractId(1), serial: format!("SN{p:05}"), class: ModelClass::OFFICE },
+        )
+        .unwrap();
     }
     m
 }
