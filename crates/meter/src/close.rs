@@ -5,7 +5,7 @@ use printfleet_schema::{MeterKind, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::DAY_MS;
-use crate::meter::{ContractState, DeviceState, ESTIMATED, Read, Series, retain_period};
+use crate::meter::{ContractState, DeviceState, ESTIMATED, Read, Series, accept_until, retain_period};
 use crate::terms::{Allowance, CategoryTerms, Tolerance};
 use crate::{
     ContractId, Currency, DeviceId, Meter, MeterConfig, MeterError, MinorUnits, PeriodId, Price, Quantity,
@@ -487,6 +487,7 @@ impl Meter {
         contract.open_start = e_ms;
         contract.accept_from = contract.accept_from.max(e_ms.saturating_sub(config.late_window.0));
         contract.retain_from = retain_period(period, contract.accept_from).max(contract.retain_from);
+        contract.accept_until = accept_until(period, contract.open)?;
         let keep_from = period.start(contract.retain_from)?.unix_millis();
         for device in &contract.devices {
             if let Some(dev) = inner.devices.get_mut(device) {

@@ -37,6 +37,16 @@ pub enum MeterError {
         /// The oldest instant still accepted for the device's contract.
         accepted_from: Timestamp,
     },
+    /// The observation lies more than [`MAX_PERIODS_AHEAD`](crate::limits::MAX_PERIODS_AHEAD)
+    /// periods after the contract's oldest open period (a device clock far ahead, or periods
+    /// not being closed): not recorded; it may be sent again after closing periods.
+    #[error("observation at {observed_at:?} is too far ahead of the open period (accepted until {accepted_until:?})")]
+    TooEarly {
+        /// When the refused value was observed.
+        observed_at: Timestamp,
+        /// The first instant not accepted.
+        accepted_until: Timestamp,
+    },
     /// The idempotency key was seen before with a different observation time: the caller
     /// derived two different reports' keys alike.
     #[error("idempotency key reused with a different observation time")]

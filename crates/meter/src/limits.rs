@@ -22,3 +22,9 @@ pub const MAX_RELEASED_PER_SERIES: usize = 1_024;
 /// Longest serial number, in bytes (the schema's text limit for identity fields is larger,
 /// but serials are short; a longer one is an input error).
 pub const MAX_SERIAL_LEN: usize = 64;
+/// Periods after the oldest open one in which observations are accepted: a portal that closes
+/// its periods late still meters, while a device whose clock is years ahead cannot plant a read
+/// that would hide every later one. Later observations are refused with
+/// [`MeterError::TooEarly`](crate::MeterError::TooEarly), and can be sent again once periods
+/// have been closed.
+pub const MAX_PERIODS_AHEAD: u32 = 3;

@@ -8,8 +8,8 @@ use printfleet_schema::{MeterKind, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{
-    MAX_DEVICES_PER_CONTRACT, MAX_JOB_KINDS, MAX_JOBS_PER_DEVICE, MAX_KEYS_PER_DEVICE, MAX_READS_PER_SERIES,
-    MAX_REJECTED_LISTED, MAX_RELEASED_PER_SERIES, MAX_SERIAL_LEN, MAX_SERIES_PER_DEVICE,
+    MAX_DEVICES_PER_CONTRACT, MAX_JOB_KINDS, MAX_JOBS_PER_DEVICE, MAX_KEYS_PER_DEVICE, MAX_PERIODS_AHEAD,
+    MAX_READS_PER_SERIES, MAX_REJECTED_LISTED, MAX_RELEASED_PER_SERIES, MAX_SERIAL_LEN, MAX_SERIES_PER_DEVICE,
 };
 use crate::terms::ModelClass;
 use crate::{BillingPeriod, MeterConfig, MeterError, PeriodId, Terms};
@@ -253,6 +253,9 @@ pub(crate) struct ContractState {
     pub(crate) open_start: u64,
     /// The oldest observation time accepted (Unix ms).
     pub(crate) accept_from: u64,
+    /// The first observation time no longer accepted (Unix ms): the end of the period
+    /// [`MAX_PERIODS_AHEAD`] periods after the oldest open one.
+    pub(crate) accept_until: u64,
     /// The oldest period whose reads are retained.
     pub(crate) retain_from: PeriodId,
     /// Devices, sorted.
@@ -356,6 +359,7 @@ impl Meter {
         let open_start = period.start(first)?.unix_millis();
         let accept_from = open_start.saturating_sub(self.inner.config.late_window.0);
         let retain_from = retain_period(period, accept_from);
+        let accept_until = accept_until(period, first)?;
         self.inner.contracts.insert(
             id,
             ContractState {
@@ -364,6 +368,7 @@ impl Meter {
                 open: first,
                 open_start,
                 accept_from,
+                accept_until,
                 retain_from,
                 devices: Vec::new(),
                 rejected: Vec::new(),
@@ -442,6 +447,12 @@ impl Meter {
             return Err(MeterError::TooLate {
                 observed_at: obs.observed_at,
                 accepted_from: Timestamp::from_unix_millis(contract.accept_from).unwrap_or(Timestamp::UNIX_EPOCH),
+            });
+        }
+        if at >= contract.accept_until {
+            return Err(MeterError::TooEarly {
+                observed_at: obs.observed_at,
+                accepted_until: Timestamp::from_unix_millis(contract.accept_until).unwrap_or(Timestamp::MAX),
             });
         }
         let late = at < contract.open_start;
@@ -536,6 +547,12 @@ impl Meter {
                 accepted_from: Timestamp::from_unix_millis(contract.accept_from).unwrap_or(Timestamp::UNIX_EPOCH),
             });
         }
+        if at >= contract.accept_until {
+            return Err(MeterError::TooEarly {
+                observed_at: job.finished_at,
+                accepted_until: Timestamp::from_unix_millis(contract.accept_until).unwrap_or(Timestamp::MAX),
+            });
+        }
         if dev.jobs.contains_key(&job.job) {
             return Ok(Outcome::Duplicate);
         }
@@ -583,6 +600,13 @@ impl Meter {
             .map(|s| s.reads.len().saturating_add(s.estimates.len()))
             .sum()
     }
+}
+
+/// The first instant after the last period in which observations are accepted while `open` is
+/// the oldest open period.
+pub(crate) fn accept_until(period: BillingPeriod, open: PeriodId) -> Result<u64, MeterError> {
+    let last = PeriodId(open.0.saturating_add(MAX_PERIODS_AHEAD));
+    Ok(period.end(last).map_or(Timestamp::MAX.unix_millis(), Timestamp::unix_millis))
 }
 
 /// The oldest period whose reads must be kept so that an observation at `accept_from` or later

@@ -280,3 +280,17 @@ fn closing_before_the_period_end_is_refused() {
     assert!(matches!(m.close_period(CONTRACT, at(30, 23)), Err(MeterError::PeriodNotOver { .. })));
     assert!(matches!(m.observe(&total(9, 1, at(1, 0))), Err(MeterError::UnknownDevice { .. })));
 }
+
+#[test]
+fn observations_far_ahead_are_refused() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    m.observe(&total(1, 100, at(1, 0))).unwrap();
+    // A device clock set to 2090: refused, so it cannot hide the real reads after it.
+    let far = total(1, 1_000_000, printfleet_schema::Timestamp::from_unix_millis(3_786_912_000_000).unwrap());
+    assert!(matches!(m.observe(&far), Err(MeterError::TooEarly { .. })));
+    // January open: up to the end of April is accepted, May is not (yet).
+    assert_eq!(m.observe(&total(1, 200, at(APR + 29, 0))).unwrap(), Outcome::Recorded);
+    assert!(matches!(m.observe(&total(1, 300, at(APR + 31, 0))), Err(MeterError::TooEarly { .. })));
+    m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(m.observe(&total(1, 300, at(APR + 31, 0))).unwrap(), Outcome::Recorded);
+}
