@@ -64,6 +64,15 @@ def main():
     if None not in (u, r):
         found = True
         print(f"delta codec typical: steady-state update encode+decode {u / 1e3:.2f} us, full report {r / 1e3:.2f} us ({r / u:.1f}x)")
+    m, b = mean_ns("meter_ingest", "printfleet"), mean_ns("meter_ingest", "btreemap_baseline")
+    if None not in (m, b):
+        found = True
+        n = json.loads((CRITERION / "meter_ingest" / "printfleet" / "new" / "benchmark.json").read_text())["throughput"]["Elements"]
+        print(f"meter: {n:,} observations in {m / 1e9:.3f} s = {n * 1e9 / m:,.0f} observations/s per core (target >= 2,000,000/s);"
+              f" BTreeMap baseline {n * 1e9 / b:,.0f}/s ({b / m:.2f}x)")
+        cl, cb = mean_ns("meter_close", "printfleet"), mean_ns("meter_close", "sum_deltas_baseline")
+        if None not in (cl, cb):
+            print(f"       closing one month: {cl / 1e6:.1f} ms (sum-the-deltas baseline {cb / 1e6:.1f} ms)")
     if not found:
         sys.exit("no criterion results: run `cargo bench -p printfleet-benches` first")
 

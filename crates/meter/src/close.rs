@@ -1,0 +1,646 @@
+//! Closing a period: usage from counter segments, adjustments, estimates, reconciliation and
+//! the invoice.
+
+use printfleet_schema::{MeterKind, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::DAY_MS;
+use crate::meter::{ContractState, DeviceState, ESTIMATED, Read, Series, accept_until, retain_period};
+use crate::terms::{Allowance, CategoryTerms, Tolerance};
+use crate::{
+    ContractId, Currency, DeviceId, Meter, MeterConfig, MeterError, MinorUnits, PeriodId, Price, Quantity,
+    QuantityDelta, Sources, Unit,
+};
+
+/// What a usage line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LineKind {
+    /// Usage proven by the counters (or estimated) within the period.
+    Usage,
+    /// The change to earlier, closed periods that late data, a true-up or a released hold
+    /// caused, and any credit carried forward.
+    Adjustment,
+}
+
+impl LineKind {
+    /// The snake_case name used in exports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// Usage of one category on one device in one period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageLine {
+    /// The contract.
+    pub contract: ContractId,
+    /// The device.
+    pub device: DeviceId,
+    /// Its serial number.
+    pub serial: String,
+    /// The period the line is billed in.
+    pub period: PeriodId,
+    /// The period's first instant.
+    pub period_start: Timestamp,
+    /// The first instant after the period.
+    pub period_end: Timestamp,
+    /// The category.
+    pub category: MeterKind,
+    /// The unit of `quantity`.
+    pub unit: Unit,
+    /// The quantity: never negative on a usage line; negative on an adjustment line is a credit.
+    pub quantity: QuantityDelta,
+    /// Usage or adjustment.
+    pub line: LineKind,
+    /// Whether an estimated read contributed.
+    pub estimated: bool,
+    /// The number of counter segments with a read in the period (a reset or a held jump starts
+    /// a new one; 0 when no read falls in the period).
+    pub segments: u32,
+    /// The provenances of the reads that contributed.
+    pub sources: Sources,
+}
+
+/// A jump beyond the plausibility bound, held for review and not billed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// The device.
+    pub device: DeviceId,
+    /// The meter.
+    pub kind: MeterKind,
+    /// The read before the jump: when, and its value.
+    pub from: (Timestamp, u64),
+    /// The read after the jump (pass its instant to [`Meter::release_held`] to bill it).
+    pub to: (Timestamp, u64),
+    /// The most the bound allowed between the two reads.
+    pub allowed: u64,
+}
+
+/// A device without an observation in the last [`MeterConfig::silent_after`] before a period
+/// end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silent {
+    /// The device.
+    pub device: DeviceId,
+    /// Its serial number.
+    pub serial: String,
+    /// Its latest observation, if any.
+    pub last_seen: Option<Timestamp>,
+}
+
+/// Job sums and counter advance over the same period differ by more than the tolerance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discrepancy {
+    /// The device.
+    pub device: DeviceId,
+    /// The meter.
+    pub kind: MeterKind,
+    /// The sum over the period's job records.
+    pub jobs: u64,
+    /// The counters' actual advance (estimates excluded).
+    pub counters: u64,
+}
+
+/// An observation refused as older than the late window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// The device.
+    pub device: DeviceId,
+    /// The meter.
+    pub kind: MeterKind,
+    /// When it was observed.
+    pub observed_at: Timestamp,
+    /// The value.
+    pub value: u64,
+}
+
+/// What an invoice line charges for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Charge {
+    /// Usage of a category within one price tier (0-based).
+    Usage {
+        /// The category.
+        category: MeterKind,
+        /// The tier.
+        tier: u8,
+    },
+    /// The fixed fee per period.
+    FeePerPeriod,
+    /// The fixed fee per device (the quantity is the number of devices).
+    FeePerDevice,
+    /// The top-up to the minimum charge.
+    MinimumCharge,
+}
+
+/// One invoice line, in exact minor units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    /// What it charges for.
+    pub charge: Charge,
+    /// The quantity charged (units of the category, devices, or 1).
+    pub quantity: Quantity,
+    /// The unit, for usage lines.
+    pub unit: Option<Unit>,
+    /// The price, for usage and per-device lines.
+    pub price: Option<Price>,
+    /// The amount, rounded half to even (the crate's one rounding rule).
+    pub amount: MinorUnits,
+    /// Whether an estimated read contributed.
+    pub estimated: bool,
+}
+
+/// The invoice of one contract for one period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// The contract.
+    pub contract: ContractId,
+    /// The period.
+    pub period: PeriodId,
+    /// The period's first instant.
+    pub period_start: Timestamp,
+    /// The first instant after the period.
+    pub period_end: Timestamp,
+    /// The currency.
+    pub currency: Currency,
+    /// The lines.
+    pub lines: Vec<InvoiceLine>,
+    /// The sum of the lines' amounts, exactly.
+    pub total: MinorUnits,
+}
+
+/// Everything a period's closing produces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closing {
+    /// Usage and adjustment lines, by device then category.
+    pub usage: Vec<UsageLine>,
+    /// The invoice.
+    pub invoice: Invoice,
+    /// Jumps held for review in the retained window (they stay listed until released or
+    /// beyond the late window).
+    pub held: Vec<Held>,
+    /// Devices silent at the period end.
+    pub silent: Vec<Silent>,
+    /// Job sums that disagree with the counters.
+    pub discrepancies: Vec<Discrepancy>,
+    /// Observations rejected as too late since the previous closing.
+    pub rejected: Vec<Rejected>,
+    /// Rejections not listed in `rejected` (beyond [`MAX_REJECTED_LISTED`](crate::limits::MAX_REJECTED_LISTED)).
+    pub rejected_unlisted: u64,
+}
+
+/// One step of the walk over a series' reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The first read: a baseline, nothing attributed.
+    First,
+    /// A billable advance.
+    Advance(u64),
+    /// The counter went down: a new segment starts at this read.
+    Reset,
+    /// A jump beyond the bound from the previous read (`from`), allowed at most `allowed`.
+    Held { from: Read, allowed: u64 },
+}
+
+/// The largest billable advance between two reads `elapsed_ms` apart.
+fn allowed(per_day: u64, elapsed_ms: u64) -> u64 {
+    let days = elapsed_ms.div_ceil(DAY_MS).max(1);
+    per_day.saturating_mul(days)
+}
+
+/// Walks a series' reads then its active estimates (those after the last read) in time order,
+/// up to `until` (exclusive), classifying each step. This is the one definition of usage: a
+/// segment's advance is the sum of its `Advance` steps.
+pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, mut f: impl FnMut(&Read, Step)) {
+    let last_actual = series.reads.last().map(|r| r.at);
+    let active = series.estimates.iter().filter(|e| last_actual.is_none_or(|t| e.at > t));
+    let mut prev: Option<&Read> = None;
+    for cur in series.reads.iter().chain(active) {
+        if cur.at >= until {
+            break;
+        }
+        let step = match prev {
+            None => Step::First,
+            Some(p) if cur.value < p.value => Step::Reset,
+            Some(p) => {
+                let adv = cur.value.saturating_sub(p.value);
+                let bound = per_day.map(|d| allowed(d, cur.at.saturating_sub(p.at)));
+                match bound {
+                    Some(b) if adv > b && series.released.binary_search(&cur.at).is_err() => {
+                        Step::Held { from: *p, allowed: b }
+                    }
+                    _ => Step::Advance(adv),
+                }
+            }
+        };
+        f(cur, step);
+        prev = Some(cur);
+    }
+}
+
+/// Per-period figures of one series.
+#[derive(Clone, Copy, Debug, Default)]
+struct Acc {
+    qty: u64,
+    actual: u64,
+    estimated: bool,
+    segments: u32,
+    sources: u8,
+}
+
+/// Adds an estimated read at the period's last instant (`end - 1`) for a meter whose last read
+/// is older than [`MeterConfig::silent_after`] before `end`: the last read plus its recent rate
+/// (over [`MeterConfig::rate_lookback`], same segment) times the time to `end`, never more than
+/// the plausibility bound allows.
+fn estimate(series: &mut Series, end: u64, config: &MeterConfig, per_day: Option<u64>) {
+    let at = end.saturating_sub(1);
+    let Some(last) = series.reads.last().copied() else { return };
+    if last.at >= end.saturating_sub(config.silent_after.0)
+        || last.flags & ESTIMATED != 0
+        || series.estimates.last().is_some_and(|e| e.at >= at)
+    {
+        return;
+    }
+    // The earliest read of the same segment within the look-back.
+    let since = last.at.saturating_sub(config.rate_lookback.0);
+    let mut first = last;
+    for r in series.reads.iter().rev().skip(1) {
+        if r.at < since || r.value > first.value {
+            break;
+        }
+        first = *r;
+    }
+    let span = last.at.saturating_sub(first.at);
+    let advance = last.value.saturating_sub(first.value);
+    let ahead = end.saturating_sub(last.at);
+    let mut extra = u128::from(advance)
+        .checked_mul(u128::from(ahead))
+        .and_then(|x| x.checked_div(u128::from(span)))
+        .map_or(0, |x| u64::try_from(x).unwrap_or(u64::MAX));
+    if let Some(d) = per_day {
+        extra = extra.min(allowed(d, ahead));
+    }
+    series.estimates.push(Read { at, value: last.value.saturating_add(extra), flags: ESTIMATED });
+}
+
+impl Meter {
+    /// Closes the contract's oldest open period, which must have ended by `now`, and returns its
+    /// usage lines, invoice and review lists. Afterwards observations for it are adjustments in
+    /// the next closing, until they fall out of the late window.
+    ///
+    /// Save the meter after this call and before sending the invoice: a meter restored from an
+    /// older save would close the period again and produce the same invoice (closing is
+    /// deterministic), never a different one.
+    pub fn close_period(&mut self, contract_id: ContractId, now: Timestamp) -> Result<Closing, MeterError> {
+        let inner = &mut self.inner;
+        let config = &inner.config;
+        let contract =
+            inner.contracts.get_mut(&contract_id).ok_or(MeterError::UnknownContract { contract: contract_id })?;
+        let terms = &contract.terms;
+        let p = contract.open;
+        let start = terms.period.start(p)?;
+        let end = terms.period.end(p)?;
+        if now < end {
+            return Err(MeterError::PeriodNotOver { period: p, ends_at: end });
+        }
+        let e_ms = end.unix_millis();
+        let from_period = contract.retain_from.max(contract.first);
+        let retain_start = terms.period.start(contract.retain_from)?.unix_millis();
+
+        let mut usage = Vec::new();
+        let mut held = Vec::new();
+        let mut silent = Vec::new();
+        let mut discrepancies = Vec::new();
+        // (category, device index, billable, estimated)
+        let mut billable: Vec<(MeterKind, usize, u64, bool)> = Vec::new();
+
+        for (di, device) in contract.devices.iter().enumerate() {
+            let Some(dev) = inner.devices.get_mut(device) else { continue };
+            if dev.last_seen.is_none_or(|t| t < e_ms.saturating_sub(config.silent_after.0)) {
+                silent.push(Silent {
+                    device: *device,
+                    serial: dev.info.serial.clone(),
+                    last_seen: dev.last_seen.and_then(|t| Timestamp::from_unix_millis(t).ok()),
+                });
+            }
+            let DeviceState { info, series, job_sums, .. } = dev;
+            for s in series.iter_mut() {
+                let per_day = config.plausibility.per_day(info.class, &s.kind);
+                if terms.estimates {
+                    estimate(s, e_ms, config, per_day);
+                }
+                let mut accs: Vec<(PeriodId, Acc)> = Vec::new();
+                let (mut win_start, mut win_end, mut win) = (u64::MAX, 0u64, PeriodId(0));
+                let mut seg_id = 0u32;
+                let mut last_seg: Option<(PeriodId, u32)> = None;
+                let mut overflow = false;
+                walk(s, per_day, e_ms, |r, step| {
+                    if !(win_start..win_end).contains(&r.at) {
+                        win = terms.period.period_of(Timestamp::from_unix_millis(r.at).unwrap_or(Timestamp::MAX));
+                        win_start = terms.period.start(win).map_or(0, Timestamp::unix_millis);
+                        win_end = terms.period.end(win).map_or(u64::MAX, Timestamp::unix_millis);
+                    }
+                    let amount = match step {
+                        Step::Advance(a) => a,
+                        Step::Reset => {
+                            seg_id = seg_id.saturating_add(1);
+                            0
+                        }
+                        Step::Held { from, allowed } => {
+                            seg_id = seg_id.saturating_add(1);
+                            if r.at >= retain_start {
+                                held.push(Held {
+                                    device: *device,
+                                    kind: s.kind.clone(),
+                                    from: (Timestamp::from_unix_millis(from.at).unwrap_or_default(), from.value),
+                                    to: (Timestamp::from_unix_millis(r.at).unwrap_or_default(), r.value),
+                                    allowed,
+                                });
+                            }
+                            0
+                        }
+                        Step::First => 0,
+                    };
+                    if win < from_period {
+                        return;
+                    }
+                    if accs.last().is_none_or(|(q, _)| *q != win) {
+                        accs.push((win, Acc::default()));
+                    }
+                    let Some((_, acc)) = accs.last_mut() else { return };
+                    match acc.qty.checked_add(amount) {
+                        Some(q) => acc.qty = q,
+                        None => overflow = true,
+                    }
+                    if r.flags & ESTIMATED == 0 {
+                        acc.actual = acc.actual.saturating_add(amount);
+                    } else if amount > 0 {
+                        acc.estimated = true;
+                    }
+                    if amount > 0 {
+                        acc.sources |= r.flags;
+                    }
+                    if last_seg != Some((win, seg_id)) {
+                        acc.segments = acc.segments.saturating_add(1);
+                        last_seg = Some((win, seg_id));
+                    }
+                });
+                if overflow {
+                    return Err(MeterError::Overflow);
+                }
+                let current = accs.iter().find(|(q, _)| *q == p).map(|(_, a)| *a).unwrap_or_default();
+
+                // Closed periods: recomputed against what was billed.
+                let mut delta: i128 = 0;
+                let mut adj_sources = 0u8;
+                let mut frozen = Vec::new();
+                for (q, a) in accs.iter().filter(|(q, _)| *q < p) {
+                    let was = s.frozen.iter().find(|(f, _)| f == q).map_or(0, |(_, v)| *v);
+                    if was != a.qty {
+                        adj_sources |= a.sources;
+                        delta = delta.saturating_add(i128::from(a.qty)).saturating_sub(i128::from(was));
+                    }
+                    frozen.push((*q, a.qty));
+                }
+                for (q, was) in s.frozen.iter().filter(|(q, _)| *q >= from_period && *q < p) {
+                    if !accs.iter().any(|(a, _)| a == q) {
+                        delta = delta.saturating_sub(i128::from(*was));
+                    }
+                }
+                frozen.push((p, current.qty));
+                s.frozen = frozen;
+                let adjustment = delta.saturating_sub(i128::from(s.credit));
+                let net = adjustment.saturating_add(i128::from(current.qty));
+                let net_billable = if net < 0 {
+                    s.credit = u64::try_from(net.unsigned_abs()).map_err(|_| MeterError::Overflow)?;
+                    0
+                } else {
+                    s.credit = 0;
+                    u64::try_from(net).map_err(|_| MeterError::Overflow)?
+                };
+                let unit = terms.prices.get(&s.kind).and_then(|c| c.unit).unwrap_or_else(|| Unit::of(&s.kind));
+                let line = |quantity: i128, line, estimated, segments, sources| -> Result<UsageLine, MeterError> {
+                    Ok(UsageLine {
+                        contract: contract_id,
+                        device: *device,
+                        serial: info.serial.clone(),
+                        period: p,
+                        period_start: start,
+                        period_end: end,
+                        category: s.kind.clone(),
+                        unit,
+                        quantity: QuantityDelta(i64::try_from(quantity).map_err(|_| MeterError::Overflow)?),
+                        line,
+                        estimated,
+                        segments,
+                        sources: Sources(sources),
+                    })
+                };
+                usage.push(line(
+                    i128::from(current.qty),
+                    LineKind::Usage,
+                    current.estimated,
+                    current.segments,
+                    current.sources,
+                )?);
+                if adjustment != 0 {
+                    usage.push(line(adjustment, LineKind::Adjustment, false, 0, adj_sources)?);
+                }
+                billable.push((s.kind.clone(), di, net_billable, current.estimated));
+
+                // Reconciliation against the period's jobs.
+                if let Some((_, _, jobs)) = job_sums.iter().find(|(q, k, _)| *q == p && *k == s.kind)
+                    && let Some(d) = discrepancy(*device, &s.kind, *jobs, current.actual, config.tolerance)
+                {
+                    discrepancies.push(d);
+                }
+            }
+            for (_, kind, jobs) in job_sums.iter().filter(|(q, _, _)| *q == p) {
+                if series.binary_search_by(|s| s.kind.cmp(kind)).is_err()
+                    && let Some(d) = discrepancy(*device, kind, *jobs, 0, config.tolerance)
+                {
+                    discrepancies.push(d);
+                }
+            }
+        }
+
+        let invoice = invoice(contract_id, contract, p, start, end, &billable)?;
+        let closing = Closing {
+            usage,
+            invoice,
+            held,
+            silent,
+            discrepancies,
+            rejected: std::mem::take(&mut contract.rejected),
+            rejected_unlisted: std::mem::take(&mut contract.rejected_unlisted),
+        };
+
+        // Advance the contract and prune what the late window no longer needs.
+        let period = contract.terms.period;
+        contract.open = p.next()?;
+        contract.open_start = e_ms;
+        contract.accept_from = contract.accept_from.max(e_ms.saturating_sub(config.late_window.0));
+        contract.retain_from = retain_period(period, contract.accept_from).max(contract.retain_from);
+        contract.accept_until = accept_until(period, contract.open)?;
+        let keep_from = period.start(contract.retain_from)?.unix_millis();
+        for device in &contract.devices {
+            if let Some(dev) = inner.devices.get_mut(device) {
+                prune(dev, keep_from, contract.retain_from);
+            }
+        }
+        Ok(closing)
+    }
+}
+
+/// Drops what lies before `keep_from`, keeping each series' anchor (its last point before).
+fn prune(dev: &mut DeviceState, keep_from: u64, retain_from: PeriodId) {
+    dev.keys.retain(|k| k.2 >= keep_from);
+    dev.jobs.retain(|_, at| *at >= keep_from);
+    dev.job_sums.retain(|(p, _, _)| *p >= retain_from);
+    for s in &mut dev.series {
+        let last_actual = s.reads.last().map(|r| r.at);
+        s.estimates.retain(|e| last_actual.is_none_or(|t| e.at > t));
+        let before_reads = s.reads.partition_point(|r| r.at < keep_from);
+        let before_est = s.estimates.partition_point(|e| e.at < keep_from);
+        if before_est > 0 {
+            // The anchor is an estimate after every actual read: keep it as a read.
+            let anchor = s.estimates.get(before_est.saturating_sub(1)).copied();
+            s.reads.clear();
+            s.reads.extend(anchor);
+            s.estimates.drain(..before_est);
+        } else if before_reads > 1 {
+            s.reads.drain(..before_reads.saturating_sub(1));
+        }
+        s.frozen.retain(|(p, _)| *p >= retain_from);
+        s.released.retain(|at| *at >= keep_from);
+    }
+}
+
+fn discrepancy(device: DeviceId, kind: &MeterKind, jobs: u64, counters: u64, t: Tolerance) -> Option<Discrepancy> {
+    let diff = jobs.abs_diff(counters);
+    let relative = u128::from(counters).saturating_mul(u128::from(t.basis_points)) / 10_000;
+    (diff > t.absolute && u128::from(diff) > relative).then(|| Discrepancy {
+        device,
+        kind: kind.clone(),
+        jobs,
+        counters,
+    })
+}
+
+/// Prices a period's billable quantities.
+fn invoice(
+    contract_id: ContractId,
+    contract: &ContractState,
+    period: PeriodId,
+    start: Timestamp,
+    end: Timestamp,
+    billable: &[(MeterKind, usize, u64, bool)],
+) -> Result<Invoice, MeterError> {
+    let terms = &contract.terms;
+    let n_devices = u64::try_from(contract.devices.len()).map_err(|_| MeterError::Overflow)?;
+    let mut lines = Vec::new();
+    for (kind, ct) in &terms.prices {
+        let rows = billable.iter().filter(|(k, _, _, _)| k == kind);
+        let estimated = rows.clone().any(|(_, _, q, e)| *e && *q > 0);
+        let quantity = match ct.allowance {
+            Allowance::None => rows.map(|r| r.2).try_fold(0u64, u64::checked_add),
+            Allowance::PerDevice(a) => rows.map(|r| r.2.saturating_sub(a)).try_fold(0u64, u64::checked_add),
+            Allowance::Pooled(a) => rows
+                .map(|r| r.2)
+                .try_fold(0u64, u64::checked_add)
+                .map(|sum| sum.saturating_sub(a.saturating_mul(n_devices))),
+        }
+        .ok_or(MeterError::Overflow)?;
+        tier_lines(kind, ct, Quantity(quantity), estimated, &mut lines)?;
+    }
+    if terms.fee_per_period.0 > 0 {
+        lines.push(InvoiceLine {
+            charge: Charge::FeePerPeriod,
+            quantity: Quantity(1),
+            unit: None,
+            price: None,
+            amount: terms.fee_per_period,
+            estimated: false,
+        });
+    }
+    if terms.fee_per_device.0 > 0 {
+        let price = Price::new(terms.fee_per_device.0, 1)?;
+        lines.push(InvoiceLine {
+            charge: Charge::FeePerDevice,
+            quantity: Quantity(n_devices),
+            unit: None,
+            price: Some(price),
+            amount: price.amount(Quantity(n_devices))?,
+            estimated: false,
+        });
+    }
+    let mut total = sum(&lines)?;
+    if total < terms.minimum_charge {
+        lines.push(InvoiceLine {
+            charge: Charge::MinimumCharge,
+            quantity: Quantity(1),
+            unit: None,
+            price: None,
+            amount: MinorUnits(terms.minimum_charge.0.saturating_sub(total.0)),
+            estimated: false,
+        });
+        total = sum(&lines)?;
+    }
+    Ok(Invoice {
+        contract: contract_id,
+        period,
+        period_start: start,
+        period_end: end,
+        currency: terms.currency,
+        lines,
+        total,
+    })
+}
+
+fn sum(lines: &[InvoiceLine]) -> Result<MinorUnits, MeterError> {
+    lines.iter().try_fold(MinorUnits(0), |acc, l| acc.checked_add(l.amount))
+}
+
+/// Graduated tiers: each tier's share of `quantity` at its price; a zero quantity still gets
+/// one (zero) line so that every priced category shows.
+fn tier_lines(
+    kind: &MeterKind,
+    ct: &CategoryTerms,
+    quantity: Quantity,
+    estimated: bool,
+    lines: &mut Vec<InvoiceLine>,
+) -> Result<(), MeterError> {
+    let unit = Some(ct.unit.unwrap_or_else(|| Unit::of(kind)));
+    let mut remaining = quantity.0;
+    let mut lower = 0u64;
+    let count = ct.tiers.len();
+    for (i, tier) in ct.tiers.iter().enumerate() {
+        let last = i.saturating_add(1) == count;
+        let take = match tier.up_to {
+            Some(up) if !last => remaining.min(up.saturating_sub(lower)),
+            _ => remaining,
+        };
+        if take > 0 || (i == 0 && quantity.0 == 0) {
+            lines.push(InvoiceLine {
+                charge: Charge::Usage { category: kind.clone(), tier: u8::try_from(i).unwrap_or(u8::MAX) },
+                quantity: Quantity(take),
+                unit,
+                price: Some(tier.price),
+                amount: tier.price.amount(Quantity(take))?,
+                estimated,
+            });
+        }
+        remaining = remaining.saturating_sub(take);
+        lower = tier.up_to.unwrap_or(u64::MAX);
+        if remaining == 0 {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Pay-per-use metering and billing for printer fleets, defensible line by line.
+//!
+//! The portal feeds a [`Meter`] with the meter values ([`Observation`]) and job records
+//! ([`JobRecord`]) it extracts from device reports; once a billing period has ended it calls
+//! [`Meter::close_period`] and gets usage lines per device and category, an exact
+//! [`Invoice`], and the lists a reseller reviews (held jumps, silent devices, job/counter
+//! discrepancies, rejected late data). [`export`] writes them as CSV and CloudEvents.
+//!
+//! This crate does no I/O, reads no clock (`now` is an argument) and uses no floating point:
+//! quantities are integers in the category's unit, money is integer minor units.
+//!
+//! ```
+//! use printfleet_meter::*;
+//! use printfleet_schema::{MeterKind, Timestamp};
+//!
+//! const DAY: u64 = 86_400_000;
+//! const JAN_2025: u64 = 1_735_689_600_000; // 2025-01-01T00:00:00Z
+//! let at = |day: u64| Timestamp::from_unix_millis(JAN_2025 + day * DAY).unwrap();
+//!
+//! let mut meter = Meter::new(MeterConfig::default());
+//! let mut terms = Terms::default(); // monthly, EUR
+//! terms.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(1, 1)?)); // 1 cent a page
+//! terms.fee_per_period = MinorUnits(1_000); // 10 EUR a month
+//! meter.add_contract(ContractId(1), terms, at(0))?;
+//! meter.add_device(DeviceId(7), Device { contract: ContractId(1), serial: "CNB1".into(), class: ModelClass::OFFICE })?;
+//!
+//! // Reports 1 to 4; the main board is replaced between the second and the third.
+//! for (seq, day, value) in [(1, 1, 10_000), (2, 10, 10_500), (3, 15, 20), (4, 30, 320)] {
+//!     let key = ObservationKey { device: DeviceId(7), instance: 1, sequence: seq };
+//!     let obs = Observation { key, kind: MeterKind::TOTAL, value, observed_at: at(day), provenance: Provenance::Agent };
+//!     assert_eq!(meter.observe(&obs)?, Outcome::Recorded);
+//!     // A report delivered twice changes nothing.
+//!     assert_eq!(meter.observe(&obs)?, Outcome::Duplicate);
+//! }
+//!
+//! let closing = meter.close_period(ContractId(1), at(31))?;
+//! let line = &closing.usage[0];
+//! assert_eq!((line.quantity, line.segments, line.estimated), (QuantityDelta(800), 2, false)); // 500 + 300
+//! assert_eq!(closing.invoice.total, MinorUnits(800 + 1_000));
+//! assert_eq!(closing.invoice.lines.iter().map(|l| l.amount.0).sum::<u64>(), closing.invoice.total.0);
+//!
+//! let mut csv = Vec::new();
+//! export::usage_csv(&closing.usage, &mut csv)?;
+//! assert!(csv.starts_with(b"contract,device,serial,period_start,period_end,category,quantity"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What the caller persists
+//! The whole state is the [`Meter`] itself, a serde value (`serde_json::to_vec(&meter)`;
+//! deserialising checks its invariants). Save it after each batch of `observe`/`record_job`
+//! calls and after [`Meter::close_period`], **before** the invoice is sent: closing is
+//! deterministic, so a meter restored from a save made before a closing closes the period again
+//! to the same invoice, and one restored after it never closes it twice. It holds:
+//! * per contract: the terms, the oldest open period and the late-window horizon;
+//! * per device and meter: the counter reads of the retained window (the segments are derived
+//!   from them), estimates, what each closed period of the window billed, carried credit and
+//!   released holds;
+//! * per device: the idempotency keys and job sequence numbers of the retained window.
+//!
+//! **Bound.** The retained window starts at the beginning of the period that contains the
+//! late-window horizon (the oldest open period's start minus [`MeterConfig::late_window`]); at
+//! each closing everything older is dropped except one anchor read per series. With monthly
+//! periods and the default 7-day window that is at most two months of reads; every list is also
+//! capped by a named constant in [`limits`] (for example [`limits::MAX_READS_PER_SERIES`]).
+//! 3-hourly reports of one meter retain at most about 500 reads, 24 bytes each in memory.
+//!
+//! # How usage is counted
+//! * **Segments.** Lifetime counters are the truth. The reads of one (device, meter) are taken
+//!   in time order, whatever the order of delivery. A read lower than the one before it (board
+//!   replaced, counter reset, device swapped under the same [`DeviceId`]) ends the segment and
+//!   starts a new one at that read; usage is the sum of every segment's advance, so it is never
+//!   negative. A new segment's first read is its baseline: what was counted before it on the
+//!   new counter is not billed.
+//! * **Attribution.** The advance between two reads is billed in the period of the later read
+//!   (the one that proves it).
+//! * **Plausibility.** An advance larger than the bound for the device's [`ModelClass`]
+//!   ([`Plausibility`], documented defaults) is not billed: it is listed in
+//!   [`Closing::held`] and counting resumes from the read after the jump.
+//!   [`Meter::release_held`] bills it after review.
+//! * **Duplicates, order, late data.** A report seen again (same [`ObservationKey`]) changes
+//!   nothing; the usage of any set of observations does not depend on their order. An
+//!   observation for a closed period changes that period's recomputed usage; the difference is
+//!   an adjustment line in the next closing. Observations older than the late window are
+//!   refused ([`MeterError::TooLate`]) and listed in [`Closing::rejected`].
+//! * **Estimates** ([`Terms::estimates`], off by default). At a period end, a meter with no
+//!   read at or after the end gets an estimated read at the period's last instant, from its
+//!   rate over [`MeterConfig::rate_lookback`] (never above the plausibility bound). Lines it
+//!   contributes to are flagged `estimated`. When the actual read arrives the estimate no
+//!   longer counts, and the difference is an adjustment (the true-up). An estimate that falls
+//!   out of the retained window is final (the anchor of its series).
+//! * **Credits.** An adjustment that takes a device's period below zero is carried forward as
+//!   a credit on later adjustment lines; billed quantities and money are never negative.
+//! * **Reconciliation.** Per device, meter and period, the sum of the job records is compared
+//!   with the counters' actual advance; a difference above [`Tolerance`] (default 2 % and 10
+//!   units) is listed in [`Closing::discrepancies`] with both figures.
+//! * **Silent devices.** A device without an observation during the last
+//!   [`MeterConfig::silent_after`] before the period end is listed in [`Closing::silent`].
+//!
+//! # Invoices and the rounding rule
+//! Per priced category, the billable quantities of the devices are reduced by the allowance
+//! ([`Allowance::PerDevice`] per device, [`Allowance::Pooled`] from one pool of the per-device
+//! allowance times the number of devices), then priced through graduated tiers, one line per
+//! tier used; then the fixed fee per period, the fixed fee per device, and a top-up line to the
+//! minimum charge. Each line's amount is `quantity × minor / per`, computed exactly and rounded
+//! **once, per line, half to even**; the total is the exact sum of the lines.
+//!
+//! # CSV columns
+//! Usage ([`export::usage_csv`]), one row per [`UsageLine`]:
+//!
+//! | column | meaning |
+//! |---|---|
+//! | `contract` | [`ContractId`] |
+//! | `device` | [`DeviceId`] |
+//! | `serial` | the device's serial number |
+//! | `period_start`, `period_end` | the period's first day and the first day after it (`YYYY-MM-DD`, UTC) |
+//! | `category` | the [`MeterKind`](printfleet_schema::MeterKind) text form (`total`, `vendor:NAME`, a number) |
+//! | `quantity` | integer in `unit`; negative only on an adjustment line (a credit) |
+//! | `unit` | [`Unit`] name (`impressions`, `sheets`, `nanolitres`, ...) |
+//! | `reading` | `actual`, or `estimated` if an estimated read contributed |
+//! | `segments` | counter segments with a read in the period |
+//! | `line` | `usage` or `adjustment` |
+//! | `source` | provenances of the contributing reads, `+`-joined (`agent`, `agent+estimate`) |
+//!
+//! Invoice ([`export::invoice_csv`]), one row per [`InvoiceLine`]: `contract`,
+//! `period_start`, `period_end`, `currency` (ISO 4217), `charge` (`usage`, `fee_per_period`,
+//! `fee_per_device`, `minimum_charge`), `category` and `tier` (usage rows), `quantity`,
+//! `unit`, `price_minor` and `price_per` (the price: minor units per that many units),
+//! `amount_minor` (integer minor units), `reading` (`actual` or `estimated`).
+//!
+//! CloudEvents ([`export::cloud_event`]): one event per usage line, `type`
+//! [`export::USAGE_EVENT_TYPE`], a stable `id` ([`export::event_id`]), the line in `data`.
+//!
+//! # Crate features
+//! None: the crate always needs `std` (the `csv` writer) and `serde` (the saved state).
+
+mod calendar;
+mod close;
+mod error;
+pub mod export;
+pub mod limits;
+mod meter;
+mod money;
+mod terms;
+
+pub use calendar::{BillingPeriod, Date, PeriodId, Rfc3339};
+pub use close::{Charge, Closing, Discrepancy, Held, Invoice, InvoiceLine, LineKind, Rejected, Silent, UsageLine};
+pub use error::MeterError;
+pub use meter::{
+    ContractId, Device, DeviceId, JobRecord, Meter, Observation, ObservationKey, Outcome, Provenance, Sources,
+};
+pub use money::{Currency, MinorUnits, Price, Quantity, QuantityDelta, Unit};
+pub use terms::{
+    Allowance, CategoryTerms, MAX_PRICED_CATEGORIES, MAX_TIERS, MeterConfig, ModelClass, Plausibility, Terms, Tier,
+    Tolerance,
+};

@@ -1,0 +1,30 @@
+//! Every bound on what the meter keeps, with its reason. The meter's state is bounded by these
+//! and by the late window: reads, keys and jobs older than the start of the period that contains
+//! the late-window horizon are dropped at each closing (one anchor read per series is kept).
+
+/// Reads kept per (device, meter): a read every 3 minutes over an open period plus a 7-day late
+/// window (about 6 weeks) is 20 160; more is a misbehaving sender.
+pub const MAX_READS_PER_SERIES: usize = 32_768;
+/// Idempotency keys kept per device: one per report, the same horizon as the reads.
+pub const MAX_KEYS_PER_DEVICE: usize = 65_536;
+/// Meter kinds per device: the standard codes plus vendor meters, with room to grow.
+pub const MAX_SERIES_PER_DEVICE: usize = 256;
+/// Devices per contract: the largest managed fleets under one agreement.
+pub const MAX_DEVICES_PER_CONTRACT: usize = 1_000_000;
+/// Job records kept per device within the retained window (about one a minute for 6 weeks).
+pub const MAX_JOBS_PER_DEVICE: usize = 65_536;
+/// Meter kinds one job record may name.
+pub const MAX_JOB_KINDS: usize = 64;
+/// Rejected observations listed per closing; further ones are only counted.
+pub const MAX_REJECTED_LISTED: usize = 1_024;
+/// Released holds kept per series.
+pub const MAX_RELEASED_PER_SERIES: usize = 1_024;
+/// Longest serial number, in bytes (the schema's text limit for identity fields is larger,
+/// but serials are short; a longer one is an input error).
+pub const MAX_SERIAL_LEN: usize = 64;
+/// Periods after the oldest open one in which observations are accepted: a portal that closes
+/// its periods late still meters, while a device whose clock is years ahead cannot plant a read
+/// that would hide every later one. Later observations are refused with
+/// [`MeterError::TooEarly`](crate::MeterError::TooEarly), and can be sent again once periods
+/// have been closed.
+pub const MAX_PERIODS_AHEAD: u32 = 3;

@@ -1,0 +1,616 @@
+//! The meter: ingestion of observations and job records, and the state that must survive a
+//! restart.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use printfleet_schema::{MeterKind, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{
+    MAX_DEVICES_PER_CONTRACT, MAX_JOB_KINDS, MAX_JOBS_PER_DEVICE, MAX_KEYS_PER_DEVICE, MAX_PERIODS_AHEAD,
+    MAX_READS_PER_SERIES, MAX_REJECTED_LISTED, MAX_RELEASED_PER_SERIES, MAX_SERIAL_LEN, MAX_SERIES_PER_DEVICE,
+};
+use crate::terms::ModelClass;
+use crate::{BillingPeriod, MeterConfig, MeterError, PeriodId, Terms};
+
+/// The integrator's identifier of a contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContractId(pub u64);
+
+/// The integrator's identifier of a billed device: one position on a contract. A device
+/// swapped under the same contract keeps its `DeviceId`; its counters start a new segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeviceId(pub u64);
+
+impl fmt::Display for ContractId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The idempotency key of an observation: the device, the agent instance that reported it and
+/// the report's sequence number (`printfleet_wire::delta::Update::{instance, sequence}`). Every
+/// meter value of one report shares the report's key; a key seen again is a duplicate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObservationKey {
+    /// The device.
+    pub device: DeviceId,
+    /// The agent instance.
+    pub instance: u32,
+    /// The report's sequence number within the instance.
+    pub sequence: u64,
+}
+
+/// Where a value came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Provenance {
+    /// Read by the on-site agent (SNMP, IPP, LEDM) or the device's firmware.
+    #[default]
+    Agent,
+    /// Read by the portal from the device's cloud connection.
+    Portal,
+    /// Entered by a person (a meter-read card, a service visit).
+    Manual,
+    /// Imported from another system.
+    Import,
+}
+
+impl Provenance {
+    const ALL: [Self; 4] = [Self::Agent, Self::Portal, Self::Manual, Self::Import];
+
+    fn bit(self) -> u8 {
+        match self {
+            Self::Agent => 1,
+            Self::Portal => 2,
+            Self::Manual => 4,
+            Self::Import => 8,
+        }
+    }
+
+    /// The snake_case name used in exports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Portal => "portal",
+            Self::Manual => "manual",
+            Self::Import => "import",
+        }
+    }
+}
+
+/// The flag of an estimated read in [`Read::flags`] and [`Sources`].
+pub(crate) const ESTIMATED: u8 = 0x80;
+
+/// The provenances that contributed to a line, and whether an estimate did (`"agent+manual"`,
+/// `"agent+estimate"`, `""` when no read contributed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sources(pub(crate) u8);
+
+impl Sources {
+    /// Whether `p` contributed.
+    pub fn contains(self, p: Provenance) -> bool {
+        self.0 & p.bit() != 0
+    }
+
+    /// Whether an estimated read contributed.
+    pub fn estimated(self) -> bool {
+        self.0 & ESTIMATED != 0
+    }
+}
+
+impl fmt::Display for Sources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        let names = Provenance::ALL.iter().filter(|p| self.contains(**p)).map(|p| p.name());
+        for name in names.chain(self.estimated().then_some("estimate")) {
+            if !first {
+                f.write_str("+")?;
+            }
+            f.write_str(name)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+/// One meter value, as the portal extracts it from a report or a delta.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// The idempotency key (which names the device).
+    pub key: ObservationKey,
+    /// The meter.
+    pub kind: MeterKind,
+    /// The lifetime counter value, in the meter's unit.
+    pub value: u64,
+    /// When the device read the counter.
+    pub observed_at: Timestamp,
+    /// Where the value came from.
+    pub provenance: Provenance,
+}
+
+/// What a job used, as the portal extracts it from job records: for reconciliation only
+/// (counters are what is billed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The device.
+    pub device: DeviceId,
+    /// The device's job sequence number (`JobHeader::sequence`): the idempotency key.
+    pub job: u64,
+    /// When the job finished.
+    pub finished_at: Timestamp,
+    /// What the job used, per meter kind, in the meter's unit (pages on `total`, `colour`, ...);
+    /// at most [`MAX_JOB_KINDS`] entries.
+    pub usage: Vec<(MeterKind, u64)>,
+}
+
+/// What happened to an observation or job record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Recorded for its (open) period.
+    Recorded,
+    /// Recorded for a period already closed: it shows as an adjustment in the next closing.
+    Late,
+    /// Seen before: nothing changed.
+    Duplicate,
+}
+
+/// A device on a contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// The contract it is billed under.
+    pub contract: ContractId,
+    /// The serial number shown on usage lines (at most [`MAX_SERIAL_LEN`] bytes).
+    pub serial: String,
+    /// The model class for the plausibility bound.
+    pub class: ModelClass,
+}
+
+/// A counter read kept by the meter. Saved as `[at, value, flags]` (the bulk of the saved state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(u64, u64, u8)", into = "(u64, u64, u8)")]
+pub(crate) struct Read {
+    /// Unix milliseconds.
+    pub(crate) at: u64,
+    /// Counter value.
+    pub(crate) value: u64,
+    /// Provenance bit, [`ESTIMATED`] for an estimate.
+    pub(crate) flags: u8,
+}
+
+impl From<(u64, u64, u8)> for Read {
+    fn from((at, value, flags): (u64, u64, u8)) -> Self {
+        Self { at, value, flags }
+    }
+}
+
+impl From<Read> for (u64, u64, u8) {
+    fn from(r: Read) -> Self {
+        (r.at, r.value, r.flags)
+    }
+}
+
+/// Everything kept per (device, meter kind).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Series {
+    pub(crate) kind: MeterKind,
+    /// Reads in time order: the anchor (the last read before the retained window), then every
+    /// read in the retained window.
+    pub(crate) reads: Vec<Read>,
+    /// Estimated reads at period ends, in time order; only those after the last read count.
+    pub(crate) estimates: Vec<Read>,
+    /// Quantity billed per closed period of the retained window.
+    pub(crate) frozen: Vec<(PeriodId, u64)>,
+    /// Quantity credited but not yet offset against usage.
+    pub(crate) credit: u64,
+    /// Instants of reads that end a held jump released for billing.
+    pub(crate) released: Vec<u64>,
+}
+
+impl Series {
+    fn new(kind: MeterKind) -> Self {
+        Self { kind, reads: Vec::new(), estimates: Vec::new(), frozen: Vec::new(), credit: 0, released: Vec::new() }
+    }
+}
+
+/// Everything kept per device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeviceState {
+    pub(crate) info: Device,
+    /// Idempotency keys of the retained window: (instance, sequence, observed at), sorted.
+    pub(crate) keys: Vec<(u32, u64, u64)>,
+    /// Series sorted by kind.
+    pub(crate) series: Vec<Series>,
+    /// The latest observation time.
+    pub(crate) last_seen: Option<u64>,
+    /// Job sequence numbers of the retained window and when they finished.
+    pub(crate) jobs: BTreeMap<u64, u64>,
+    /// Job usage summed per (period, kind).
+    pub(crate) job_sums: Vec<(PeriodId, MeterKind, u64)>,
+}
+
+/// Everything kept per contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ContractState {
+    pub(crate) terms: Terms,
+    /// The first period billed.
+    pub(crate) first: PeriodId,
+    /// The oldest open period.
+    pub(crate) open: PeriodId,
+    /// Its start (Unix ms).
+    pub(crate) open_start: u64,
+    /// The oldest observation time accepted (Unix ms).
+    pub(crate) accept_from: u64,
+    /// The first observation time no longer accepted (Unix ms): the end of the period
+    /// [`MAX_PERIODS_AHEAD`] periods after the oldest open one.
+    pub(crate) accept_until: u64,
+    /// The oldest period whose reads are retained.
+    pub(crate) retain_from: PeriodId,
+    /// Devices, sorted.
+    pub(crate) devices: Vec<DeviceId>,
+    /// Observations rejected as too late since the last closing (at most
+    /// [`MAX_REJECTED_LISTED`]).
+    pub(crate) rejected: Vec<crate::Rejected>,
+    /// Rejections beyond the listed ones.
+    pub(crate) rejected_unlisted: u64,
+}
+
+/// The state of the meter, in one serde value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Inner {
+    pub(crate) config: MeterConfig,
+    pub(crate) contracts: BTreeMap<ContractId, ContractState>,
+    pub(crate) devices: BTreeMap<DeviceId, DeviceState>,
+}
+
+/// Meters a fleet and closes its billing periods. Sans-IO: time is an argument, output is
+/// returned; one `Meter` owns all metering state (see the crate docs for what to persist).
+///
+/// Call order: [`add_contract`](Self::add_contract), [`add_device`](Self::add_device), then any
+/// number of [`observe`](Self::observe) and [`record_job`](Self::record_job) in any order, and
+/// [`close_period`](Self::close_period) once each period has ended. Save the meter (serde)
+/// after every batch of calls and before acting on a [`Closing`](crate::Closing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meter {
+    pub(crate) inner: Inner,
+}
+
+impl Serialize for Meter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.inner.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Meter {
+    /// Restores a saved meter, checking its invariants (sorted reads, keys and series, known
+    /// contracts, limits); state that fails them is refused with a typed reason.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let inner = Inner::deserialize(deserializer)?;
+        inner.check().map_err(serde::de::Error::custom)?;
+        Ok(Self { inner })
+    }
+}
+
+impl Inner {
+    fn check(&self) -> Result<(), MeterError> {
+        let bad = |reason| Err(MeterError::InvalidState { reason });
+        for c in self.contracts.values() {
+            c.terms.validate()?;
+            if !c.devices.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+                return bad("contract devices not sorted");
+            }
+        }
+        for (id, d) in &self.devices {
+            let Some(c) = self.contracts.get(&d.info.contract) else { return bad("device of an unknown contract") };
+            if c.devices.binary_search(id).is_err() {
+                return bad("device missing from its contract");
+            }
+            if d.keys.len() > MAX_KEYS_PER_DEVICE || d.series.len() > MAX_SERIES_PER_DEVICE {
+                return bad("device state over its limits");
+            }
+            if !d.keys.windows(2).all(|w| matches!(w, [a, b] if (a.0, a.1) < (b.0, b.1))) {
+                return bad("keys not sorted");
+            }
+            if !d.series.windows(2).all(|w| matches!(w, [a, b] if a.kind < b.kind)) {
+                return bad("series not sorted");
+            }
+            for s in &d.series {
+                let sorted = |v: &[Read]| v.windows(2).all(|w| matches!(w, [a, b] if a.at < b.at));
+                if s.reads.len() > MAX_READS_PER_SERIES || !sorted(&s.reads) || !sorted(&s.estimates) {
+                    return bad("reads not sorted or over the limit");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Meter {
+    /// An empty meter.
+    pub fn new(config: MeterConfig) -> Self {
+        Self { inner: Inner { config, contracts: BTreeMap::new(), devices: BTreeMap::new() } }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MeterConfig {
+        &self.inner.config
+    }
+
+    /// Adds a contract whose first billed period is the one containing `starts`.
+    pub fn add_contract(&mut self, id: ContractId, terms: Terms, starts: Timestamp) -> Result<(), MeterError> {
+        terms.validate()?;
+        if self.inner.contracts.contains_key(&id) {
+            return Err(MeterError::AlreadyExists { what: "contract" });
+        }
+        let period = terms.period;
+        let first = period.period_of(starts);
+        let open_start = period.start(first)?.unix_millis();
+        let accept_from = open_start.saturating_sub(self.inner.config.late_window.0);
+        let retain_from = retain_period(period, accept_from);
+        let accept_until = accept_until(period, first)?;
+        self.inner.contracts.insert(
+            id,
+            ContractState {
+                terms,
+                first,
+                open: first,
+                open_start,
+                accept_from,
+                accept_until,
+                retain_from,
+                devices: Vec::new(),
+                rejected: Vec::new(),
+                rejected_unlisted: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// The terms of a contract.
+    pub fn terms(&self, id: ContractId) -> Option<&Terms> {
+        self.inner.contracts.get(&id).map(|c| &c.terms)
+    }
+
+    /// The oldest open period of a contract, the next one [`close_period`](Self::close_period)
+    /// closes.
+    pub fn open_period(&self, id: ContractId) -> Option<PeriodId> {
+        self.inner.contracts.get(&id).map(|c| c.open)
+    }
+
+    /// Adds a device to a contract.
+    pub fn add_device(&mut self, id: DeviceId, device: Device) -> Result<(), MeterError> {
+        if device.serial.len() > MAX_SERIAL_LEN {
+            return Err(MeterError::LimitReached { limit: "MAX_SERIAL_LEN", max: MAX_SERIAL_LEN });
+        }
+        if self.inner.devices.contains_key(&id) {
+            return Err(MeterError::AlreadyExists { what: "device" });
+        }
+        let contract = self
+            .inner
+            .contracts
+            .get_mut(&device.contract)
+            .ok_or(MeterError::UnknownContract { contract: device.contract })?;
+        if contract.devices.len() >= MAX_DEVICES_PER_CONTRACT {
+            return Err(MeterError::LimitReached { limit: "MAX_DEVICES_PER_CONTRACT", max: MAX_DEVICES_PER_CONTRACT });
+        }
+        if let Err(pos) = contract.devices.binary_search(&id) {
+            contract.devices.insert(pos, id);
+        }
+        self.inner.devices.insert(
+            id,
+            DeviceState {
+                info: device,
+                keys: Vec::new(),
+                series: Vec::new(),
+                last_seen: None,
+                jobs: BTreeMap::new(),
+                job_sums: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Records one meter value. Duplicates change nothing and order does not matter: the
+    /// result of any set of calls depends only on the set of observations.
+    ///
+    /// An observation older than the contract's late window is refused with
+    /// [`MeterError::TooLate`] and listed in the next closing.
+    pub fn observe(&mut self, obs: &Observation) -> Result<Outcome, MeterError> {
+        let device = obs.key.device;
+        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+        let contract = self
+            .inner
+            .contracts
+            .get_mut(&dev.info.contract)
+            .ok_or(MeterError::UnknownContract { contract: dev.info.contract })?;
+        let at = obs.observed_at.unix_millis();
+        if at < contract.accept_from {
+            let rejected =
+                crate::Rejected { device, kind: obs.kind.clone(), observed_at: obs.observed_at, value: obs.value };
+            if contract.rejected.len() < MAX_REJECTED_LISTED {
+                contract.rejected.push(rejected);
+            } else {
+                contract.rejected_unlisted = contract.rejected_unlisted.saturating_add(1);
+            }
+            return Err(MeterError::TooLate {
+                observed_at: obs.observed_at,
+                accepted_from: Timestamp::from_unix_millis(contract.accept_from).unwrap_or(Timestamp::UNIX_EPOCH),
+            });
+        }
+        if at >= contract.accept_until {
+            return Err(MeterError::TooEarly {
+                observed_at: obs.observed_at,
+                accepted_until: Timestamp::from_unix_millis(contract.accept_until).unwrap_or(Timestamp::MAX),
+            });
+        }
+        let late = at < contract.open_start;
+
+        // The key: where it goes, or the instant it was first seen with.
+        let k = (obs.key.instance, obs.key.sequence);
+        // Fast paths: a new report (keys usually arrive in order) and the other meters of the
+        // report just seen; otherwise a binary search.
+        let key_pos = match dev.keys.last() {
+            Some(last) if (last.0, last.1) < k => Err(dev.keys.len()),
+            Some(last) if (last.0, last.1) == k => Ok(dev.keys.len().saturating_sub(1)),
+            None => Err(0),
+            _ => dev.keys.binary_search_by(|e| (e.0, e.1).cmp(&k)),
+        };
+        if let Ok(i) = key_pos
+            && dev.keys.get(i).map(|e| e.2) != Some(at)
+        {
+            return Err(MeterError::KeyReused { device });
+        }
+        if key_pos.is_err() && dev.keys.len() >= MAX_KEYS_PER_DEVICE {
+            return Err(MeterError::LimitReached { limit: "MAX_KEYS_PER_DEVICE", max: MAX_KEYS_PER_DEVICE });
+        }
+
+        let series = match dev.series.binary_search_by(|s| s.kind.cmp(&obs.kind)) {
+            Ok(i) => dev.series.get_mut(i),
+            Err(i) => {
+                if dev.series.len() >= MAX_SERIES_PER_DEVICE {
+                    return Err(MeterError::LimitReached {
+                        limit: "MAX_SERIES_PER_DEVICE",
+                        max: MAX_SERIES_PER_DEVICE,
+                    });
+                }
+                dev.series.insert(i, Series::new(obs.kind.clone()));
+                dev.series.get_mut(i)
+            }
+        }
+        .ok_or(MeterError::InvalidState { reason: "series index" })?;
+
+        let read = Read { at, value: obs.value, flags: obs.provenance.bit() };
+        let pos = match series.reads.last() {
+            Some(last) if last.at < at => Err(series.reads.len()),
+            None => Err(0),
+            _ => series.reads.binary_search_by(|r| r.at.cmp(&at)),
+        };
+        let outcome = match pos {
+            Ok(i) => {
+                let existing = series.reads.get(i).map_or(obs.value, |r| r.value);
+                if existing != obs.value {
+                    return Err(MeterError::ConflictingReading {
+                        kind: obs.kind.clone(),
+                        observed_at: obs.observed_at,
+                        existing,
+                        new: obs.value,
+                    });
+                }
+                Outcome::Duplicate
+            }
+            Err(i) => {
+                if series.reads.len() >= MAX_READS_PER_SERIES {
+                    return Err(MeterError::LimitReached { limit: "MAX_READS_PER_SERIES", max: MAX_READS_PER_SERIES });
+                }
+                series.reads.insert(i, read);
+                if late { Outcome::Late } else { Outcome::Recorded }
+            }
+        };
+        if let Err(i) = key_pos {
+            dev.keys.insert(i, (k.0, k.1, at));
+        }
+        if dev.last_seen.is_none_or(|t| t < at) {
+            dev.last_seen = Some(at);
+        }
+        Ok(outcome)
+    }
+
+    /// Records what a job used, for reconciliation against the counters. A job seen before
+    /// (same device and job sequence) changes nothing.
+    pub fn record_job(&mut self, job: &JobRecord) -> Result<Outcome, MeterError> {
+        let device = job.device;
+        if job.usage.len() > MAX_JOB_KINDS {
+            return Err(MeterError::LimitReached { limit: "MAX_JOB_KINDS", max: MAX_JOB_KINDS });
+        }
+        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+        let contract = self
+            .inner
+            .contracts
+            .get(&dev.info.contract)
+            .ok_or(MeterError::UnknownContract { contract: dev.info.contract })?;
+        let at = job.finished_at.unix_millis();
+        if at < contract.accept_from {
+            return Err(MeterError::TooLate {
+                observed_at: job.finished_at,
+                accepted_from: Timestamp::from_unix_millis(contract.accept_from).unwrap_or(Timestamp::UNIX_EPOCH),
+            });
+        }
+        if at >= contract.accept_until {
+            return Err(MeterError::TooEarly {
+                observed_at: job.finished_at,
+                accepted_until: Timestamp::from_unix_millis(contract.accept_until).unwrap_or(Timestamp::MAX),
+            });
+        }
+        if dev.jobs.contains_key(&job.job) {
+            return Ok(Outcome::Duplicate);
+        }
+        if dev.jobs.len() >= MAX_JOBS_PER_DEVICE {
+            return Err(MeterError::LimitReached { limit: "MAX_JOBS_PER_DEVICE", max: MAX_JOBS_PER_DEVICE });
+        }
+        let period = contract.terms.period.period_of(job.finished_at);
+        for (kind, v) in &job.usage {
+            match dev.job_sums.iter_mut().find(|(p, k, _)| *p == period && k == kind) {
+                Some(entry) => entry.2 = entry.2.checked_add(*v).ok_or(MeterError::Overflow)?,
+                None => dev.job_sums.push((period, kind.clone(), *v)),
+            }
+        }
+        dev.jobs.insert(job.job, at);
+        Ok(if at < contract.open_start { Outcome::Late } else { Outcome::Recorded })
+    }
+
+    /// Releases a held jump for billing: the jump of `kind` on `device` that ends with the read
+    /// at `to` is billed like any advance (in the period of `to`, or as an adjustment in the next
+    /// closing if that period is closed).
+    pub fn release_held(&mut self, device: DeviceId, kind: &MeterKind, to: Timestamp) -> Result<(), MeterError> {
+        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+        let at = to.unix_millis();
+        let series = dev
+            .series
+            .iter_mut()
+            .find(|s| s.kind == *kind && s.reads.binary_search_by(|r| r.at.cmp(&at)).is_ok())
+            .ok_or(MeterError::NoSuchHold { to })?;
+        if series.released.len() >= MAX_RELEASED_PER_SERIES {
+            return Err(MeterError::LimitReached { limit: "MAX_RELEASED_PER_SERIES", max: MAX_RELEASED_PER_SERIES });
+        }
+        if let Err(i) = series.released.binary_search(&at) {
+            series.released.insert(i, at);
+        }
+        Ok(())
+    }
+
+    /// The number of counter reads the meter holds, over all devices (the dominant term of its
+    /// memory and saved-state size).
+    pub fn retained_reads(&self) -> usize {
+        self.inner
+            .devices
+            .values()
+            .flat_map(|d| &d.series)
+            .map(|s| s.reads.len().saturating_add(s.estimates.len()))
+            .sum()
+    }
+}
+
+/// The first instant after the last period in which observations are accepted while `open` is
+/// the oldest open period.
+pub(crate) fn accept_until(period: BillingPeriod, open: PeriodId) -> Result<u64, MeterError> {
+    let last = PeriodId(open.0.saturating_add(MAX_PERIODS_AHEAD));
+    Ok(period.end(last).map_or(Timestamp::MAX.unix_millis(), Timestamp::unix_millis))
+}
+
+/// The oldest period whose reads must be kept so that an observation at `accept_from` or later
+/// can still be placed: the period containing `accept_from`.
+pub(crate) fn retain_period(period: BillingPeriod, accept_from: u64) -> PeriodId {
+    period.period_of(Timestamp::from_unix_millis(accept_from).unwrap_or(Timestamp::UNIX_EPOCH))
+}

@@ -1,0 +1,296 @@
+//! The scenarios, one test each, plus held jumps, reconciliation and rejection.
+
+use printfleet_meter::*;
+use printfleet_schema::MeterKind;
+
+use crate::util::*;
+
+#[test]
+fn counter_reset_mid_period() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    m.observe(&total(1, 5_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 5_400, at(10, 0))).unwrap();
+    // Board replaced: the counter restarts.
+    m.observe(&total(1, 30, at(12, 0))).unwrap();
+    m.observe(&total(1, 230, at(20, 0))).unwrap();
+    let c = m.close_period(CONTRACT, at(FEB, 1)).unwrap();
+    let line = usage_of(&c, 1, &MeterKind::TOTAL);
+    // 400 on the old counter + 200 on the new one; never the -5 370 of a naive difference.
+    assert_eq!(line.quantity, QuantityDelta(600));
+    assert_eq!(line.segments, 2);
+    assert_eq!(c.invoice.total, MinorUnits(600));
+}
+
+#[test]
+fn duplicate_report() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    let report = [read(1, MeterKind::TOTAL, 100, at(1, 0)), read(1, MeterKind::COLOUR, 40, at(1, 0))];
+    let later = [read(1, MeterKind::TOTAL, 180, at(5, 0)), read(1, MeterKind::COLOUR, 70, at(5, 0))];
+    for o in report.iter().chain(&later) {
+        assert_eq!(m.observe(o).unwrap(), Outcome::Recorded);
+    }
+    let before = serde_json::to_vec(&m).unwrap();
+    for o in report.iter().chain(&later) {
+        assert_eq!(m.observe(o).unwrap(), Outcome::Duplicate);
+    }
+    assert_eq!(serde_json::to_vec(&m).unwrap(), before, "a duplicate changes nothing");
+    // The same key with another time is a caller bug, refused; another value at the same time too.
+    let mut reused = later[0].clone();
+    reused.observed_at = at(6, 0);
+    assert_eq!(m.observe(&reused), Err(MeterError::KeyReused { device: DeviceId(1) }));
+    let mut conflicting = later[0].clone();
+    conflicting.value = 999;
+    assert!(matches!(m.observe(&conflicting), Err(MeterError::ConflictingReading { existing: 180, new: 999, .. })));
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(usage_of(&c, 1, &MeterKind::TOTAL).quantity, QuantityDelta(80));
+    assert_eq!(usage_of(&c, 1, &MeterKind::COLOUR).quantity, QuantityDelta(30));
+}
+
+#[test]
+fn out_of_order_delivery() {
+    let reads = [(1, 1_000), (5, 1_300), (9, 40), (14, 90), (20, 500)];
+    let close = |order: &[usize]| {
+        let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+        for i in order {
+            let (day, v) = reads[*i];
+            m.observe(&total(1, v, at(day, 0))).unwrap();
+        }
+        m.close_period(CONTRACT, at(FEB, 0)).unwrap()
+    };
+    let in_order = close(&[0, 1, 2, 3, 4]);
+    // 300 + (reset) 50 + 410
+    assert_eq!(usage_of(&in_order, 1, &MeterKind::TOTAL).quantity, QuantityDelta(760));
+    for order in [[4, 3, 2, 1, 0], [2, 0, 4, 1, 3], [1, 4, 0, 3, 2]] {
+        assert_eq!(close(&order), in_order, "{order:?}");
+    }
+}
+
+#[test]
+fn late_report_after_close() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    m.observe(&total(1, 1_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 1_100, at(20, 0))).unwrap();
+    m.observe(&total(1, 1_500, at(FEB + 3, 0))).unwrap();
+    let jan = m.close_period(CONTRACT, at(FEB, 6)).unwrap();
+    assert_eq!(usage_of(&jan, 1, &MeterKind::TOTAL).quantity, QuantityDelta(100));
+
+    // A report from 30 January arrives after January was closed: within the 7-day window.
+    assert_eq!(m.observe(&total(1, 1_300, at(29, 0))).unwrap(), Outcome::Late);
+    // One from 10 January is beyond it: refused and reported.
+    assert!(matches!(m.observe(&total(1, 1_050, at(10, 0))), Err(MeterError::TooLate { .. })));
+
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    // January was owed 200 more (1 100 -> 1 300); February's own usage is 1 300 -> 1 500.
+    assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(200));
+    assert_eq!(usage_of(&feb, 1, &MeterKind::TOTAL).quantity, QuantityDelta(200));
+    assert_eq!(feb.invoice.total, MinorUnits(400));
+    assert_eq!(feb.rejected.len(), 1);
+    assert_eq!(feb.rejected[0].value, 1_050);
+    // January's invoice was not rewritten: 100 + 400 = everything the counter advanced.
+    assert_eq!(jan.invoice.total.0 + feb.invoice.total.0, 500);
+}
+
+#[test]
+fn device_swapped_under_same_contract() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    m.observe(&total(1, 80_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 81_000, at(10, 0))).unwrap();
+    // The printer is swapped for a used one (lower counter) under the same device position.
+    m.observe(&total(1, 35_000, at(11, 0))).unwrap();
+    m.observe(&total(1, 35_700, at(25, 0))).unwrap();
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    let line = usage_of(&c, 1, &MeterKind::TOTAL);
+    // 1 000 before the swap, 700 after; the replacement's 35 000 earlier pages are not billed.
+    assert_eq!(line.quantity, QuantityDelta(1_700));
+    assert_eq!(line.segments, 2);
+}
+
+#[test]
+fn zero_usage_period() {
+    let mut terms = per_page(1);
+    terms.fee_per_device = MinorUnits(500);
+    terms.minimum_charge = MinorUnits(2_000);
+    let mut m = meter_with(MeterConfig::default(), terms, &[1, 2]);
+    for d in [1, 2] {
+        m.observe(&total(d, 7_000, at(2, 0))).unwrap();
+        m.observe(&total(d, 7_000, at(30, 0))).unwrap();
+    }
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    for d in [1, 2] {
+        let line = usage_of(&c, d, &MeterKind::TOTAL);
+        assert_eq!((line.quantity, line.estimated, line.segments), (QuantityDelta(0), false, 1));
+    }
+    assert!(c.silent.is_empty());
+    let charges: Vec<_> = c.invoice.lines.iter().map(|l| (l.charge.clone(), l.amount)).collect();
+    assert_eq!(
+        charges,
+        [
+            (Charge::Usage { category: MeterKind::TOTAL, tier: 0 }, MinorUnits(0)),
+            (Charge::FeePerDevice, MinorUnits(1_000)),
+            (Charge::MinimumCharge, MinorUnits(1_000)),
+        ]
+    );
+    assert_eq!(c.invoice.total, MinorUnits(2_000));
+}
+
+#[test]
+fn device_silent_across_period_end() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1, 2]);
+    m.observe(&total(1, 100, at(1, 0))).unwrap();
+    m.observe(&total(1, 400, at(30, 12))).unwrap();
+    m.observe(&total(2, 100, at(1, 0))).unwrap();
+    m.observe(&total(2, 300, at(20, 0))).unwrap(); // then nothing
+    let c = m.close_period(CONTRACT, at(FEB + 1, 0)).unwrap();
+    assert_eq!(c.silent.len(), 1);
+    assert_eq!(c.silent[0].device, DeviceId(2));
+    assert_eq!(c.silent[0].last_seen, Some(at(20, 0)));
+    // Without estimates only what counters prove is billed, and nothing is flagged estimated.
+    let line = usage_of(&c, 2, &MeterKind::TOTAL);
+    assert_eq!((line.quantity, line.estimated), (QuantityDelta(200), false));
+}
+
+#[test]
+fn estimated_read_trued_up() {
+    let mut terms = per_page(1);
+    terms.estimates = true;
+    let mut m = meter_with(MeterConfig::default(), terms, &[1]);
+    // 100 pages a day from 1 to 21 January, then silent across the month end.
+    m.observe(&total(1, 10_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 12_000, at(21, 0))).unwrap();
+    let jan = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    let line = usage_of(&jan, 1, &MeterKind::TOTAL);
+    // 2 000 proven + an estimate of 100 a day for the 10 days to the end of January.
+    assert_eq!(line.quantity, QuantityDelta(3_000));
+    assert!(line.estimated);
+    assert_eq!(line.sources.to_string(), "agent+estimate");
+    assert!(jan.invoice.lines[0].estimated, "the invoice line is flagged too");
+
+    // The actual read arrives on 3 February: the device printed less than estimated.
+    m.observe(&total(1, 12_700, at(FEB + 2, 0))).unwrap();
+    m.observe(&total(1, 13_000, at(FEB + 27, 0))).unwrap();
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    // January recomputed: 2 000 actual; the 1 000 estimated pages are taken back.
+    assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(-1_000));
+    let line = usage_of(&feb, 1, &MeterKind::TOTAL);
+    assert_eq!((line.quantity, line.estimated), (QuantityDelta(1_000), false));
+    assert_eq!(feb.invoice.total, MinorUnits(0));
+    // Over both invoices exactly what the counters advanced: 12 000 -> 13 000 and 10 000 -> 12 000.
+    assert_eq!(jan.invoice.total.0 + feb.invoice.total.0, 3_000);
+}
+
+#[test]
+fn tiered_pricing_across_tier_boundary() {
+    let mut terms = Terms::default();
+    terms.prices.insert(
+        MeterKind::TOTAL,
+        CategoryTerms {
+            tiers: vec![
+                Tier { up_to: Some(1_000), price: Price::new(2, 1).unwrap() },
+                Tier { up_to: Some(5_000), price: Price::new(15, 10).unwrap() },
+                Tier { up_to: None, price: Price::new(1, 1).unwrap() },
+            ],
+            allowance: Allowance::None,
+            unit: None,
+        },
+    );
+    let mut m = meter_with(MeterConfig::default(), terms, &[1, 2]);
+    m.observe(&total(1, 0, at(1, 0))).unwrap();
+    m.observe(&total(1, 700, at(5, 0))).unwrap();
+    m.observe(&total(2, 0, at(1, 0))).unwrap();
+    m.observe(&total(2, 801, at(5, 0))).unwrap();
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    // 1 501 pages over the contract: 1 000 at 2 cents, 501 at 1.5 cents (751.5 -> 752, half-even).
+    let lines: Vec<_> = c.invoice.lines.iter().map(|l| (l.quantity.0, l.amount.0)).collect();
+    assert_eq!(lines, [(1_000, 2_000), (501, 752)]);
+    assert_eq!(c.invoice.total, MinorUnits(2_752));
+}
+
+#[test]
+fn pooled_allowance_across_devices() {
+    let allowance = |a| {
+        let mut t = Terms::default();
+        t.prices
+            .insert(MeterKind::TOTAL, CategoryTerms { allowance: a, ..CategoryTerms::flat(Price::new(1, 1).unwrap()) });
+        t
+    };
+    let run = |terms| {
+        let mut m = meter_with(MeterConfig::default(), terms, &[1, 2]);
+        // Device 1 prints 1 500, device 2 prints 200; 1 000 included per device.
+        for (d, v) in [(1, 1_500), (2, 200)] {
+            m.observe(&total(d, 0, at(1, 0))).unwrap();
+            m.observe(&total(d, v, at(10, 0))).unwrap();
+        }
+        m.close_period(CONTRACT, at(FEB, 0)).unwrap().invoice.total
+    };
+    // Pooled: 1 700 against a pool of 2 000, nothing to pay; per device: 500 over on device 1.
+    assert_eq!(run(allowance(Allowance::Pooled(1_000))), MinorUnits(0));
+    assert_eq!(run(allowance(Allowance::PerDevice(1_000))), MinorUnits(500));
+    assert_eq!(run(allowance(Allowance::None)), MinorUnits(1_700));
+}
+
+#[test]
+fn implausible_jump_is_held_then_released() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    m.observe(&total(1, 1_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 1_500, at(2, 0))).unwrap();
+    // 5 million pages in a day on an office printer (bound 20 000 a day).
+    m.observe(&total(1, 5_001_500, at(3, 0))).unwrap();
+    m.observe(&total(1, 5_001_800, at(4, 0))).unwrap();
+    let jan = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(usage_of(&jan, 1, &MeterKind::TOTAL).quantity, QuantityDelta(800));
+    assert_eq!(jan.held.len(), 1);
+    let h = &jan.held[0];
+    assert_eq!((h.from.1, h.to.1, h.allowed), (1_500, 5_001_500, 20_000));
+
+    m.release_held(DeviceId(1), &MeterKind::TOTAL, h.to.0).unwrap();
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(5_000_000));
+    assert!(feb.held.is_empty());
+    assert!(matches!(m.release_held(DeviceId(1), &MeterKind::TOTAL, at(9, 0)), Err(MeterError::NoSuchHold { .. })));
+}
+
+#[test]
+fn job_sums_reconciled_against_counters() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1, 2]);
+    for d in [1, 2] {
+        m.observe(&total(d, 0, at(1, 0))).unwrap();
+        m.observe(&total(d, 1_000, at(20, 0))).unwrap();
+    }
+    let job = |device, job, pages| JobRecord {
+        device: DeviceId(device),
+        job,
+        finished_at: at(5, 0),
+        usage: vec![(MeterKind::TOTAL, pages)],
+    };
+    // Device 1: jobs say 990, within 2 %; device 2: jobs say 700, a discrepancy.
+    assert_eq!(m.record_job(&job(1, 1, 990)).unwrap(), Outcome::Recorded);
+    assert_eq!(m.record_job(&job(1, 1, 990)).unwrap(), Outcome::Duplicate);
+    m.record_job(&job(2, 1, 500)).unwrap();
+    m.record_job(&job(2, 2, 200)).unwrap();
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(
+        c.discrepancies,
+        [Discrepancy { device: DeviceId(2), kind: MeterKind::TOTAL, jobs: 700, counters: 1_000 }]
+    );
+}
+
+#[test]
+fn closing_before_the_period_end_is_refused() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    assert!(matches!(m.close_period(CONTRACT, at(30, 23)), Err(MeterError::PeriodNotOver { .. })));
+    assert!(matches!(m.observe(&total(9, 1, at(1, 0))), Err(MeterError::UnknownDevice { .. })));
+}
+
+#[test]
+fn observations_far_ahead_are_refused() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    m.observe(&total(1, 100, at(1, 0))).unwrap();
+    // A device clock set to 2090: refused, so it cannot hide the real reads after it.
+    let far = total(1, 1_000_000, printfleet_schema::Timestamp::from_unix_millis(3_786_912_000_000).unwrap());
+    assert!(matches!(m.observe(&far), Err(MeterError::TooEarly { .. })));
+    // January open: up to the end of April is accepted, May is not (yet).
+    assert_eq!(m.observe(&total(1, 200, at(APR + 29, 0))).unwrap(), Outcome::Recorded);
+    assert!(matches!(m.observe(&total(1, 300, at(APR + 31, 0))), Err(MeterError::TooEarly { .. })));
+    m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(m.observe(&total(1, 300, at(APR + 31, 0))).unwrap(), Outcome::Recorded);
+}
