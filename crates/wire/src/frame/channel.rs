@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::crypto::{Direction, IV_LEN, KeyState, SubKeys, TAG_LEN};
-use super::replay::ReplayWindow;
 use super::seal::{
     CheckpointError, Reservation, SealBuffers, SealError, SealScratch, SealerCheckpoint, Sequencer, seal_frame,
 };
@@ -121,12 +120,16 @@ pub(crate) fn open_frame(
     let ciphertext = authenticated.get(HEADER_LEN + IV_LEN..).unwrap_or_default();
 
     let start = out.len();
-    // Wipes what was written past `start` (plaintext of a frame rejected late) and drops it.
+    // Wipes what was written past `start` (plaintext of a frame rejected late), including what a
+    // truncation left in the spare capacity, and drops it.
     let wipe = |out: &mut Vec<u8>| {
         if let Some(tail) = out.get_mut(start..) {
             tail.zeroize();
         }
         out.truncate(start);
+        for byte in out.spare_capacity_mut() {
+            byte.write(0);
+        }
     };
     let OpenBuffers { decompressor, scratch } = bufs;
     match header.compression {
@@ -407,17 +410,14 @@ impl DeviceChannel {
 }
 
 /// The portal's end of one authenticated session: opens the device's frames (with a replay
-/// window that lives as long as the session) and seals replies bound to them.
+/// window that lives as long as the session) and seals replies bound to them. A [`Keyring`]
+/// holding the session's one key, answering only for the session's sender.
+///
+/// [`Keyring`]: super::Keyring
 pub struct PortalChannel {
     sender: SenderId,
     key_id: KeyId,
-    suite: CipherSuite,
-    inbound: KeyState,
-    outbound: KeyState,
-    window: ReplayWindow,
-    limits: OpenLimits,
-    seal_bufs: SealBuffers,
-    open_bufs: OpenBuffers,
+    ring: super::Keyring,
 }
 
 impl fmt::Debug for PortalChannel {
@@ -432,22 +432,15 @@ impl fmt::Debug for PortalChannel {
 impl PortalChannel {
     /// The portal's end of the session `key` belongs to.
     pub fn session(key: SessionKey) -> Self {
-        Self {
-            sender: key.sender,
-            key_id: key.key.key_id,
-            suite: key.key.suite,
-            inbound: key.key.keys(Direction::DeviceToPortal),
-            outbound: key.key.keys(Direction::PortalToDevice),
-            window: ReplayWindow::new(),
-            limits: OpenLimits::default(),
-            seal_bufs: SealBuffers::new(),
-            open_bufs: OpenBuffers::default(),
-        }
+        let mut ring = super::Keyring::new();
+        // A new keyring holds nothing yet, so the insert cannot be refused.
+        let _ = ring.insert(key.sender, &key.key);
+        Self { sender: key.sender, key_id: key.key.key_id, ring }
     }
 
     /// Sets the limits applied to the device's frames.
     pub fn set_limits(&mut self, limits: OpenLimits) {
-        self.limits = limits;
+        self.ring.set_limits(limits);
     }
 
     /// The authenticated device.
@@ -464,28 +457,7 @@ impl PortalChannel {
         now: Timestamp,
         out: &mut Vec<u8>,
     ) -> Result<FrameHeader, Rejected> {
-        let header = peek_checked(frame)?;
-        if header.sender_id != self.sender {
-            return Err(Rejected(RejectReason::UnknownSender));
-        }
-        if header.key_id != self.key_id {
-            return Err(Rejected(RejectReason::UnknownKey));
-        }
-        let fresh = self.window.is_fresh(header.sequence);
-        open_frame(
-            &self.inbound,
-            self.suite,
-            &header,
-            frame,
-            expect,
-            fresh,
-            now,
-            self.limits,
-            &mut self.open_bufs,
-            out,
-        )?;
-        self.window.accept(header.sequence);
-        Ok(header)
+        self.ring.open(frame, expect, now, out)
     }
 
     /// Seals `payload` as the reply to the frame `request` (a header [`PortalChannel::open`]
@@ -499,12 +471,7 @@ impl PortalChannel {
         rng: &mut impl CryptoRng,
         out: &mut Vec<u8>,
     ) -> Result<FrameHeader, SealError> {
-        if request.sender_id != self.sender || request.key_id != self.key_id {
-            return Err(SealError::UnknownKey { sender: request.sender_id, key_id: request.key_id });
-        }
-        let header = reply_header(request, self.suite, codec, now);
-        let compress = self.seal_bufs.compress;
-        seal_frame(&self.outbound, header, payload, compress, &mut self.seal_bufs.scratch, rng, out)
+        self.ring.seal_reply(request, codec, payload, now, rng, out)
     }
 }
 
