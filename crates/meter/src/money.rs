@@ -175,6 +175,10 @@ pub enum Unit {
     SquareMillimetres,
     /// Micrometres of media length.
     Micrometres,
+    /// Millimetres of media length (the large-format length meter).
+    Millimetres,
+    /// Images: one side of an original, scanned or faxed.
+    Images,
     /// The unit the meter code or vendor defines.
     AsCoded,
 }
@@ -183,7 +187,16 @@ impl Unit {
     /// The unit of a meter kind, as far as this version knows it.
     pub fn of(kind: &MeterKind) -> Self {
         match kind {
-            MeterKind::Standard(code) if *code == MeterCode::DUPLEX_SHEETS => Self::Sheets,
+            MeterKind::Standard(code) if [MeterCode::DUPLEX_SHEETS, MeterCode::SHEETS].contains(code) => Self::Sheets,
+            MeterKind::Standard(code) if *code == MeterCode::AREA_MM2 => Self::SquareMillimetres,
+            MeterKind::Standard(code) if *code == MeterCode::LENGTH_MM => Self::Millimetres,
+            MeterKind::Standard(code)
+                if [MeterCode::SCANS, MeterCode::SCAN_MONO, MeterCode::SCAN_COLOUR, MeterCode::FAX_OUT]
+                    .contains(code) =>
+            {
+                Self::Images
+            }
+            // Every other known code counts impressions (the schema documents each code's unit).
             MeterKind::Standard(code) if code.is_known() => Self::Impressions,
             _ => Self::AsCoded,
         }
@@ -197,6 +210,8 @@ impl Unit {
             Self::Nanolitres => "nanolitres",
             Self::SquareMillimetres => "square_millimetres",
             Self::Micrometres => "micrometres",
+            Self::Millimetres => "millimetres",
+            Self::Images => "images",
             Self::AsCoded => "as_coded",
         }
     }
@@ -230,6 +245,11 @@ mod tests {
     fn units_of_known_and_unknown_meters() {
         assert_eq!(Unit::of(&MeterKind::TOTAL), Unit::Impressions);
         assert_eq!(Unit::of(&MeterKind::DUPLEX_SHEETS), Unit::Sheets);
+        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::SHEETS)), Unit::Sheets);
+        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::AREA_MM2)), Unit::SquareMillimetres);
+        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::LENGTH_MM)), Unit::Millimetres);
+        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::SCAN_COLOUR)), Unit::Images);
+        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::PRINT_COLOUR)), Unit::Impressions);
         assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::from_code(9_999))), Unit::AsCoded);
     }
 }

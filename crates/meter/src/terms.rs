@@ -189,7 +189,7 @@ impl Plausibility {
             return Some(*v);
         }
         match kind {
-            MeterKind::Standard(_) if matches!(Unit::of(kind), Unit::Impressions | Unit::Sheets) => {
+            MeterKind::Standard(_) if matches!(Unit::of(kind), Unit::Impressions | Unit::Sheets | Unit::Images) => {
                 Some(self.pages_per_day.get(&class).copied().unwrap_or(self.default_pages_per_day))
             }
             _ => None,
