@@ -73,6 +73,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The redaction policy is not optional: an agent cannot be built without one.
+//!
+//! ```compile_fail
+//! # use printfleet_agent::{DeviceAgent, Schedule};
+//! # use printfleet_diff::sync::Instance;
+//! # use printfleet_wire::frame::{CipherSuite, FrameKey, KeyId, SenderId};
+//! # let key = FrameKey::new(&[7; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
+//! let agent = DeviceAgent::new(SenderId(1), &key, Schedule::direct(), Instance(1)); // no policy
+//! ```
+//!
 //! # Scheduling (the seeds' rules, as defaults)
 //! * [`Schedule::direct`]: a printer reports itself "every 3 hours, or every 19 jobs or 100
 //!   pages, whichever comes first" (Partner Link, direct connection), an urgent alert at once
