@@ -159,7 +159,9 @@ impl Default for SnmpCredentials {
 #[non_exhaustive]
 pub enum ConfigError {
     /// An SNMPv3 protocol name that is not offered.
-    #[error("unknown or unsupported protocol {name:?} (auth: sha1, sha224, sha256, sha384, sha512; privacy: aes128, aes192, aes256)")]
+    #[error(
+        "unknown or unsupported protocol {name:?} (auth: sha1, sha224, sha256, sha384, sha512; privacy: aes128, aes192, aes256)"
+    )]
     UnknownProtocol {
         /// The name given.
         name: String,
@@ -225,7 +227,11 @@ impl PollConfig {
     /// Checks the ranges ([`MAX_RETRIES`], [`MAX_CONCURRENCY`], [`MIN_USM_PASSWORD`]).
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.retries > MAX_RETRIES {
-            return Err(ConfigError::OutOfRange { field: "retries", value: u64::from(self.retries), max: u64::from(MAX_RETRIES) });
+            return Err(ConfigError::OutOfRange {
+                field: "retries",
+                value: u64::from(self.retries),
+                max: u64::from(MAX_RETRIES),
+            });
         }
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
             return Err(ConfigError::OutOfRange {
@@ -318,7 +324,10 @@ mod tests {
         assert_eq!((c.timeout, c.retries, c.concurrency), (Duration::from_millis(300), 2, 8));
         match &c.credentials {
             SnmpCredentials::V3(v3) => {
-                assert_eq!((v3.user.as_str(), v3.auth_protocol, v3.priv_protocol), ("fleet", AuthProtocol::Sha256, PrivProtocol::Aes128));
+                assert_eq!(
+                    (v3.user.as_str(), v3.auth_protocol, v3.priv_protocol),
+                    ("fleet", AuthProtocol::Sha256, PrivProtocol::Aes128)
+                );
                 assert_eq!(v3.auth_password.expose(), b"authpass1");
             }
             other => panic!("{other:?}"),

@@ -16,8 +16,10 @@ use crate::snmp::Session;
 pub const HR_DEVICE_PRINTER: &str = "1.3.6.1.2.1.25.3.1.5";
 /// hrDeviceType column (RFC 2790 hrDeviceEntry.2).
 pub const HR_DEVICE_TYPE: &str = "1.3.6.1.2.1.25.3.2.1.2";
-/// prtGeneralEntry (RFC 3805): its rows exist on every Printer-MIB agent.
+/// prtGeneralEntry (RFC 3805): the serial number's table.
 pub const PRT_GENERAL_ENTRY: &str = "1.3.6.1.2.1.43.5.1.1";
+/// The Printer-MIB (RFC 3805 printmib): any row under it marks a printer.
+pub const PRINTER_MIB: &str = "1.3.6.1.2.1.43";
 
 /// The scalars asked first (RFC 3418 sysDescr, sysObjectID, sysName): one GET that tells an
 /// SNMP agent from a silent address.
@@ -30,15 +32,17 @@ fn oid(s: &str) -> Result<Oid, Failure> {
     s.parse().map_err(|_| Failure::malformed("OID", s))
 }
 
-/// Whether a walk shows a printer: an hrDeviceType of hrDevicePrinter, or Printer-MIB rows
-/// (agents that leave the HOST-RESOURCES type column out still have those).
+/// Whether a walk shows a printer: an hrDeviceType of hrDevicePrinter, or any Printer-MIB row
+/// (agents that leave the HOST-RESOURCES type column out, or serve only the supplies table,
+/// still have those).
 pub fn is_printer(bindings: &Bindings) -> bool {
-    let (Ok(column), Ok(printer), Ok(general)) = (HR_DEVICE_TYPE.parse::<Oid>(), HR_DEVICE_PRINTER.parse::<Oid>(), PRT_GENERAL_ENTRY.parse::<Oid>())
+    let (Ok(column), Ok(printer), Ok(printmib)) =
+        (HR_DEVICE_TYPE.parse::<Oid>(), HR_DEVICE_PRINTER.parse::<Oid>(), PRINTER_MIB.parse::<Oid>())
     else {
         return false;
     };
     bindings.walk(&column).any(|(_, v)| matches!(v, SnmpValue::ObjectId(o) if *o == printer))
-        || bindings.walk(&general).next().is_some()
+        || bindings.walk(&printmib).next().is_some()
 }
 
 /// A printer found.
@@ -81,6 +85,8 @@ fn probe(address: SocketAddr, config: &PollConfig) -> Result<Bindings, Failure> 
     for subtree in DISCOVERY_SUBTREES {
         session.walk(&oid(subtree)?, &mut bindings)?;
     }
+    // One GETBULK into the Printer-MIB: its first rows tell a printer, whatever tables it has.
+    session.first_rows(&oid(PRINTER_MIB)?, &mut bindings)?;
     if !is_printer(&bindings) {
         return Err(Failure::NotAPrinter { reason: "no hrDevicePrinter and no Printer-MIB rows" });
     }
@@ -91,7 +97,8 @@ fn probe(address: SocketAddr, config: &PollConfig) -> Result<Bindings, Failure> 
 /// printers, and records each in `inventory` by identity. One address's failure is counted
 /// and never stops the round.
 pub fn discover(addresses: &[Ipv4Addr], config: &PollConfig, inventory: &mut Inventory) -> DiscoveryRound {
-    let results = run_bounded(addresses, config.concurrency, |a| probe(SocketAddr::from((*a, config.snmp_port)), config));
+    let results =
+        run_bounded(addresses, config.concurrency, |a| probe(SocketAddr::from((*a, config.snmp_port)), config));
     let mut round = DiscoveryRound::default();
     for (address, result) in addresses.iter().zip(results) {
         let address = IpAddr::V4(*address);
@@ -130,6 +137,9 @@ mod tests {
         assert!(is_printer(&typed));
         let untyped = Bindings::from_snmprec("1.3.6.1.2.1.43.5.1.1.17.1|4|X3B1000001\n").unwrap();
         assert!(is_printer(&untyped));
+        // Xerox's capture has nothing but the supplies table.
+        let supplies_only = Bindings::from_snmprec("1.3.6.1.2.1.43.11.1.1.9.1.1|2|40\n").unwrap();
+        assert!(is_printer(&supplies_only));
         let router = Bindings::from_snmprec(
             "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.9.1.1\n1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.3\n",
         )

@@ -20,7 +20,8 @@ impl std::fmt::Debug for Client {
 }
 
 fn failure(e: ureq::Error, timeout: Duration, attempts: u32) -> Failure {
-    let timed_out = || Failure::Timeout { timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX), attempts };
+    let timed_out =
+        || Failure::Timeout { timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX), attempts };
     match e {
         ureq::Error::Timeout(_) => timed_out(),
         ureq::Error::Io(e) => match e.kind() {

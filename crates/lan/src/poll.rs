@@ -64,8 +64,9 @@ fn authority_and_path(rest: &str) -> Option<(&str, &str)> {
 }
 
 fn with_port(authority: &str, port: u16) -> String {
-    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        && !authority.ends_with(']');
+    let has_port =
+        authority.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            && !authority.ends_with(']');
     if has_port { authority.to_owned() } else { format!("{authority}:{port}") }
 }
 
@@ -92,7 +93,10 @@ impl PollTarget {
             "ipp" | "ipps" => {
                 let http = if scheme == "ipp" { "http" } else { "https" };
                 let path = if path.is_empty() { "/ipp/print" } else { path };
-                Ok(Self::Ipp { printer_uri: spec.to_owned(), url: format!("{http}://{}{path}", with_port(authority, IPP_PORT)) })
+                Ok(Self::Ipp {
+                    printer_uri: spec.to_owned(),
+                    url: format!("{http}://{}{path}", with_port(authority, IPP_PORT)),
+                })
             }
             "ledm+http" | "ledm+https" => {
                 let http = scheme.strip_prefix("ledm+").unwrap_or("http");
@@ -196,7 +200,8 @@ fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
     let mut docs: [Option<Element>; 4] = Default::default();
     for (name, slot) in LEDM_DOCUMENTS.iter().zip(docs.iter_mut()) {
         if let Some(bytes) = client.get(&format!("{base}/DevMgmt/{name}"), MAX_LEDM_RESPONSE_BYTES)? {
-            let (element, findings) = Element::parse_repairing(&bytes).map_err(|e| Failure::malformed("LEDM document", e))?;
+            let (element, findings) =
+                Element::parse_repairing(&bytes).map_err(|e| Failure::malformed("LEDM document", e))?;
             repaired.extend(findings);
             *slot = Some(element);
         }
@@ -254,13 +259,22 @@ mod tests {
         assert_eq!(p("snmp://10.0.0.5:1161").unwrap(), PollTarget::Snmp("10.0.0.5:1161".parse().unwrap()));
         assert_eq!(
             p("ipp://127.0.0.1:8631/ipp/print").unwrap(),
-            PollTarget::Ipp { printer_uri: "ipp://127.0.0.1:8631/ipp/print".into(), url: "http://127.0.0.1:8631/ipp/print".into() }
+            PollTarget::Ipp {
+                printer_uri: "ipp://127.0.0.1:8631/ipp/print".into(),
+                url: "http://127.0.0.1:8631/ipp/print".into()
+            }
         );
         assert_eq!(
             p("ipps://printer.local").unwrap(),
-            PollTarget::Ipp { printer_uri: "ipps://printer.local".into(), url: "https://printer.local:631/ipp/print".into() }
+            PollTarget::Ipp {
+                printer_uri: "ipps://printer.local".into(),
+                url: "https://printer.local:631/ipp/print".into()
+            }
         );
-        assert_eq!(p("ledm+http://127.0.0.1:8080/").unwrap(), PollTarget::Ledm { base: "http://127.0.0.1:8080".into() });
+        assert_eq!(
+            p("ledm+http://127.0.0.1:8080/").unwrap(),
+            PollTarget::Ledm { base: "http://127.0.0.1:8080".into() }
+        );
         assert_eq!(p("ledm+https://10.0.0.9").unwrap(), PollTarget::Ledm { base: "https://10.0.0.9".into() });
         for bad in ["", "ftp://x", "ipp://", "ipp://a b/", "snmp://host.example", "ledm+http://x/\n", "10.0.0.0/24"] {
             assert!(p(bad).is_err(), "{bad:?}");

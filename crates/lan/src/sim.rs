@@ -166,9 +166,27 @@ fn unsigned(v: u64) -> Vec<u8> {
     bytes.get(skip..).unwrap_or(&[]).to_vec()
 }
 
+/// Content octets of an OBJECT IDENTIFIER (X.690 §8.19: the first two arcs as 40 × a + b,
+/// then each subidentifier base 128, high bit set on all but its last octet).
 fn oid_content(o: &Oid) -> Option<Vec<u8>> {
-    let arcs: Vec<u64> = o.arcs().iter().map(|a| u64::from(*a)).collect();
-    snmp2::Oid::from(&arcs).ok().map(|o| o.as_bytes().to_vec())
+    let arcs = o.arcs();
+    let (first, second) = (u64::from(*arcs.first()?), u64::from(*arcs.get(1)?));
+    if first > 2 || (first < 2 && second >= 40) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let subids =
+        std::iter::once(first.checked_mul(40)?.checked_add(second)?).chain(arcs.iter().skip(2).map(|a| u64::from(*a)));
+    for mut v in subids {
+        let mut groups = vec![u8::try_from(v & 0x7f).ok()?];
+        v >>= 7;
+        while v > 0 {
+            groups.push(u8::try_from(v & 0x7f).ok()? | 0x80);
+            v >>= 7;
+        }
+        out.extend(groups.iter().rev());
+    }
+    Some(out)
 }
 
 fn encode(req_id: i32, community: &[u8], varbinds: &[(Oid, Out<'_>)]) -> Option<Vec<u8>> {
@@ -219,6 +237,10 @@ mod tests {
         assert_eq!(unsigned(0), [0]);
         assert_eq!(unsigned(255), [0x00, 0xff]);
         assert_eq!(unsigned(u64::from(u32::MAX)), [0x00, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(oid_content(&"1.3.6.1.2.1.1.1.0".parse().unwrap()).unwrap(), [0x2b, 6, 1, 2, 1, 1, 1, 0]);
+        assert_eq!(oid_content(&"2.999.3".parse().unwrap()).unwrap(), [0x88, 0x37, 3]); // X.690 §8.19.5 example
+        assert_eq!(oid_content(&"1.3.6.1.4.1.11.2.3.9.1.2.76.5".parse().unwrap()).unwrap()[..2], [0x2b, 6]);
+        assert!(oid_content(&"1.40".parse().unwrap()).is_none());
         let mut out = Vec::new();
         tlv(&mut out, 0x04, &[7; 200]);
         assert_eq!(&out[..3], &[0x04, 0x81, 200]);
@@ -228,5 +250,7 @@ mod tests {
 /// Loads an snmprec capture for a [`SimAgent`].
 pub fn load_snmprec(path: &std::path::Path) -> io::Result<Arc<Bindings>> {
     let bytes = std::fs::read(path)?;
-    Bindings::from_snmprec(&String::from_utf8_lossy(&bytes)).map(Arc::new).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    Bindings::from_snmprec(&String::from_utf8_lossy(&bytes))
+        .map(Arc::new)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
 }

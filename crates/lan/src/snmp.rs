@@ -117,7 +117,9 @@ impl Session {
                 Err(snmp2::Error::RequestIdMismatch) => {}
                 Err(snmp2::Error::Send) => return Err(Failure::Unreachable { detail: "send failed".into() }),
                 Err(snmp2::Error::AuthFailure(kind)) => return Err(Failure::Auth { detail: format!("{kind:?}") }),
-                Err(snmp2::Error::CommunityMismatch) => return Err(Failure::Auth { detail: "community mismatch".into() }),
+                Err(snmp2::Error::CommunityMismatch) => {
+                    return Err(Failure::Auth { detail: "community mismatch".into() });
+                }
                 Err(e) => return Err(Failure::malformed("SNMP response", e)),
             }
             if attempts > self.retries {
@@ -135,8 +137,10 @@ impl Session {
         }
         let mut out = Vec::new();
         for (name, value) in pdu.varbinds.clone() {
-            let oid: Oid =
-                name.to_id_string().parse().map_err(|_| Failure::malformed("SNMP response", format!("bad OID {name}")))?;
+            let oid: Oid = name
+                .to_id_string()
+                .parse()
+                .map_err(|_| Failure::malformed("SNMP response", format!("bad OID {name}")))?;
             out.push((oid, convert(&value)));
         }
         Ok(out)
@@ -152,6 +156,21 @@ impl Session {
         })?;
         for (oid, answer) in answers {
             if let Answer::Value(v) = answer {
+                out.insert(oid, v);
+            }
+        }
+        Ok(())
+    }
+
+    /// One GETBULK at `subtree`: its first rows, into `out`.
+    pub(crate) fn first_rows(&mut self, subtree: &Oid, out: &mut Bindings) -> Result<(), Failure> {
+        let name = to_snmp2(subtree)?;
+        let answers = self.retry(|s| {
+            let pdu = s.getbulk(&[&name], 0, MAX_REPETITIONS)?;
+            Self::answers(&pdu).map_err(|_| snmp2::Error::AsnParse)
+        })?;
+        for (oid, answer) in answers {
+            if let (true, Answer::Value(v)) = (oid.starts_with(subtree), answer) {
                 out.insert(oid, v);
             }
         }

@@ -122,11 +122,18 @@ impl FromStr for AddressRange {
                 return Err(syntax());
             }
             let prefix: u32 = prefix.parse().map_err(|_| syntax())?;
-            let prefix_len = u8::try_from(prefix).ok().filter(|p| *p <= 32).ok_or(TargetError::Prefix { spec: short(spec), prefix })?;
+            let prefix_len = u8::try_from(prefix)
+                .ok()
+                .filter(|p| *p <= 32)
+                .ok_or(TargetError::Prefix { spec: short(spec), prefix })?;
             let mask = u32::MAX.checked_shl(32_u32.saturating_sub(prefix)).unwrap_or(0);
             let network = u32::from(address) & mask;
             if network != u32::from(address) {
-                return Err(TargetError::HostBits { spec: short(spec), network: Ipv4Addr::from(network), prefix: prefix_len });
+                return Err(TargetError::HostBits {
+                    spec: short(spec),
+                    network: Ipv4Addr::from(network),
+                    prefix: prefix_len,
+                });
             }
             let broadcast = network | !mask;
             return Ok(if prefix <= 30 {
@@ -147,7 +154,11 @@ impl FromStr for AddressRange {
 
 impl fmt::Display for AddressRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.first == self.last { write!(f, "{}", self.first()) } else { write!(f, "{}-{}", self.first(), self.last()) }
+        if self.first == self.last {
+            write!(f, "{}", self.first())
+        } else {
+            write!(f, "{}-{}", self.first(), self.last())
+        }
     }
 }
 
@@ -234,7 +245,10 @@ mod tests {
         assert_eq!(expand(&["10.0.0.0/30"], &[]).unwrap(), ["10.0.0.1", "10.0.0.2"]);
         assert_eq!(expand(&["10.0.0.0/31"], &[]).unwrap(), ["10.0.0.0", "10.0.0.1"]);
         assert_eq!(expand(&["10.0.0.7/32"], &[]).unwrap(), ["10.0.0.7"]);
-        assert_eq!(expand(&["10.0.0.254-10.0.1.1"], &[]).unwrap(), ["10.0.0.254", "10.0.0.255", "10.0.1.0", "10.0.1.1"]);
+        assert_eq!(
+            expand(&["10.0.0.254-10.0.1.1"], &[]).unwrap(),
+            ["10.0.0.254", "10.0.0.255", "10.0.1.0", "10.0.1.1"]
+        );
         assert_eq!(expand(&["127.0.0.0/26"], &[]).unwrap().len(), 62);
     }
 
@@ -249,13 +263,22 @@ mod tests {
 
     #[test]
     fn malformed_specs_are_typed_errors() {
-        for bad in ["", "10.0.0", "10.0.0.256", "10.0.0.0/", "10.0.0.0/a", "10.0.0.0/+1", "host.example", "1-2", "10.0.0.1-"] {
+        for bad in
+            ["", "10.0.0", "10.0.0.256", "10.0.0.0/", "10.0.0.0/a", "10.0.0.0/+1", "host.example", "1-2", "10.0.0.1-"]
+        {
             assert!(matches!(bad.parse::<AddressRange>(), Err(TargetError::Syntax { .. })), "{bad:?}");
         }
-        assert_eq!("10.0.0.0/33".parse::<AddressRange>(), Err(TargetError::Prefix { spec: "10.0.0.0/33".into(), prefix: 33 }));
+        assert_eq!(
+            "10.0.0.0/33".parse::<AddressRange>(),
+            Err(TargetError::Prefix { spec: "10.0.0.0/33".into(), prefix: 33 })
+        );
         assert_eq!(
             "192.168.1.7/24".parse::<AddressRange>(),
-            Err(TargetError::HostBits { spec: "192.168.1.7/24".into(), network: Ipv4Addr::new(192, 168, 1, 0), prefix: 24 })
+            Err(TargetError::HostBits {
+                spec: "192.168.1.7/24".into(),
+                network: Ipv4Addr::new(192, 168, 1, 0),
+                prefix: 24
+            })
         );
         assert!(matches!("10.0.0.9-10.0.0.1".parse::<AddressRange>(), Err(TargetError::Backwards { .. })));
         let long = "x".repeat(10_000);
@@ -267,8 +290,14 @@ mod tests {
 
     #[test]
     fn a_run_expanding_past_the_cap_is_refused_before_enumeration() {
-        assert_eq!(expand(&["10.0.0.0/8"], &[]), Err(TargetError::TooMany { count: 16_777_214, limit: MAX_TARGET_ADDRESSES }));
-        assert_eq!(expand(&["0.0.0.0/0"], &[]), Err(TargetError::TooMany { count: 4_294_967_294, limit: MAX_TARGET_ADDRESSES }));
+        assert_eq!(
+            expand(&["10.0.0.0/8"], &[]),
+            Err(TargetError::TooMany { count: 16_777_214, limit: MAX_TARGET_ADDRESSES })
+        );
+        assert_eq!(
+            expand(&["0.0.0.0/0"], &[]),
+            Err(TargetError::TooMany { count: 4_294_967_294, limit: MAX_TARGET_ADDRESSES })
+        );
         // A /16 is exactly allowed (less network and broadcast).
         assert_eq!(expand(&["10.1.0.0/16"], &[]).unwrap().len(), 65_534);
         assert!(matches!(expand(&["10.1.0.0/16", "10.2.0.0/16"], &[]), Err(TargetError::TooMany { .. })));
