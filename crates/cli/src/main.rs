@@ -141,7 +141,9 @@ impl NetArgs {
     /// The config file (if any) with the command line over it, and the file's targets.
     fn load(&self) -> Result<(PollConfig, ConfigFile), String> {
         let file = match &self.config {
-            Some(path) => ConfigFile::parse(&read(path, MAX_CONFIG_BYTES)?).map_err(|e| format!("{}: {e}", path.display()))?,
+            Some(path) => {
+                ConfigFile::parse(&read(path, MAX_CONFIG_BYTES)?).map_err(|e| format!("{}: {e}", path.display()))?
+            }
             None => ConfigFile::default(),
         };
         let mut c = file.poll_config();
@@ -210,7 +212,12 @@ fn network(command: Command) -> Result<(String, String, bool), String> {
                 out.push_str(&serde_json::to_string(printer).map_err(|e| e.to_string())?);
                 out.push('\n');
             }
-            notes.push_str(&format!("printfleet: discover: {} addresses: {} printers; {}\n", addresses.len(), round.printers.len(), round.tally));
+            notes.push_str(&format!(
+                "printfleet: discover: {} addresses: {} printers; {}\n",
+                addresses.len(),
+                round.printers.len(),
+                round.tally
+            ));
             if let Some(path) = &inventory {
                 let json = serde_json::to_vec_pretty(&inv).map_err(|e| e.to_string())?;
                 std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -236,7 +243,9 @@ fn network(command: Command) -> Result<(String, String, bool), String> {
                     ranges.exclude(spec).map_err(|e| e.to_string())?;
                 }
                 let port = config.snmp_port;
-                targets.extend(ranges.expand().map_err(|e| e.to_string())?.into_iter().map(|a| PollTarget::Snmp((a, port).into())));
+                targets.extend(
+                    ranges.expand().map_err(|e| e.to_string())?.into_iter().map(|a| PollTarget::Snmp((a, port).into())),
+                );
             }
             if targets.is_empty() {
                 return Err("poll: no target".into());
@@ -246,7 +255,12 @@ fn network(command: Command) -> Result<(String, String, bool), String> {
                 let target = outcome.target.to_string();
                 match &outcome.result {
                     Ok(polled) => {
-                        let line = PollLine { target: target.clone(), protocol: outcome.target.protocol(), device: polled.device.as_ref(), report: &polled.mapped.report };
+                        let line = PollLine {
+                            target: target.clone(),
+                            protocol: outcome.target.protocol(),
+                            device: polled.device.as_ref(),
+                            report: &polled.mapped.report,
+                        };
                         out.push_str(&serde_json::to_string(&line).map_err(|e| e.to_string())?);
                         out.push('\n');
                         let (_, mapped_notes) = print(&polled.mapped, Path::new(&target))?;

@@ -61,7 +61,7 @@ mod tests {
         });
         assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         let peak = peak.load(Ordering::SeqCst);
-        assert!(peak <= 4 && peak >= 2, "peak {peak}");
+        assert!((2..=4).contains(&peak), "peak {peak}");
         assert!(run_bounded(&Vec::<u32>::new(), 4, |i| *i).is_empty());
     }
 }

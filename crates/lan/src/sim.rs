@@ -223,6 +223,14 @@ fn encode(req_id: i32, community: &[u8], varbinds: &[(Oid, Out<'_>)]) -> Option<
     (out.len() <= MAX_DATAGRAM).then_some(out)
 }
 
+/// Loads an snmprec capture for a [`SimAgent`].
+pub fn load_snmprec(path: &std::path::Path) -> io::Result<Arc<Bindings>> {
+    let bytes = std::fs::read(path)?;
+    Bindings::from_snmprec(&String::from_utf8_lossy(&bytes))
+        .map(Arc::new)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,10 +255,3 @@ mod tests {
     }
 }
 
-/// Loads an snmprec capture for a [`SimAgent`].
-pub fn load_snmprec(path: &std::path::Path) -> io::Result<Arc<Bindings>> {
-    let bytes = std::fs::read(path)?;
-    Bindings::from_snmprec(&String::from_utf8_lossy(&bytes))
-        .map(Arc::new)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-}

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// What the server answers.
-pub enum Route {
+pub(crate) enum Route {
     /// `GET /DevMgmt/NAME` serves `dir/NAME`; anything else is 404.
     Files(PathBuf),
     /// Always 404.
@@ -21,7 +21,7 @@ pub enum Route {
     Mute,
 }
 
-pub struct Server {
+pub(crate) struct Server {
     address: SocketAddr,
     stop: Arc<AtomicBool>,
     requests: Arc<Mutex<Vec<Vec<u8>>>>,
@@ -54,7 +54,7 @@ fn read_request(stream: &mut TcpStream) -> Vec<u8> {
 }
 
 impl Server {
-    pub fn start(route: Route) -> Self {
+    pub(crate) fn start(route: Route) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
@@ -100,11 +100,11 @@ impl Server {
         Self { address, stop, requests, thread: Some(thread) }
     }
 
-    pub fn address(&self) -> SocketAddr {
+    pub(crate) fn address(&self) -> SocketAddr {
         self.address
     }
 
-    pub fn requests(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn requests(&self) -> Vec<Vec<u8>> {
         self.requests.lock().unwrap().clone()
     }
 }
