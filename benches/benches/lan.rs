@@ -30,7 +30,7 @@ use printfleet_lan::identity::Inventory;
 use printfleet_lan::poll::{PollTarget, poll_round};
 use printfleet_lan::sim::{SimAgent, load_snmprec};
 use printfleet_lan::target::Targets;
-use printfleet_lan::{discover, Tally};
+use printfleet_lan::{Tally, discover};
 
 const CAPTURES: [&str; 6] = ["brother", "epson", "jetdirect_m252dw", "jetdirect_m880", "sharp", "xerox"];
 const CONCURRENCY: usize = 64;
@@ -58,7 +58,13 @@ fn agents(net: [u8; 3], count: u8) -> (Vec<SimAgent>, u16) {
 }
 
 fn config(port: u16) -> PollConfig {
-    PollConfig { snmp_port: port, timeout: Duration::from_secs(2), retries: 1, concurrency: CONCURRENCY, ..PollConfig::default() }
+    PollConfig {
+        snmp_port: port,
+        timeout: Duration::from_secs(2),
+        retries: 1,
+        concurrency: CONCURRENCY,
+        ..PollConfig::default()
+    }
 }
 
 /// Peak resident memory (VmHWM) since the last reset, in KiB, and a reset; `None` off Linux.

@@ -254,4 +254,3 @@ mod tests {
         assert_eq!(&out[..3], &[0x04, 0x81, 200]);
     }
 }
-

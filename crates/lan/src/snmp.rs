@@ -109,7 +109,8 @@ impl Session {
             match request(&mut self.inner) {
                 Ok(answers) => return Ok(answers),
                 Err(snmp2::Error::Receive) => {
-                    if started.elapsed() < self.timeout.checked_div(REFUSED_BEFORE_TIMEOUT_DIVISOR).unwrap_or_default() {
+                    if started.elapsed() < self.timeout.checked_div(REFUSED_BEFORE_TIMEOUT_DIVISOR).unwrap_or_default()
+                    {
                         return Err(Failure::Refused);
                     }
                 }

@@ -1,7 +1,13 @@
 //! Discovery and polling against simulated agents and a local HTTP server, all on loopback
 //! (127.0.x.y): every server stops when dropped, every loop is bounded in count and time.
 // Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod http_server;
 
