@@ -22,6 +22,9 @@ pub const SNMP_PORT: u16 = 161;
 /// Bindings one SNMP walk of a printer may return: a printer has a few thousand; an agent
 /// that never ends its walk is cut off here (the snmprec reader's limit).
 pub const MAX_WALK_BINDINGS: usize = printfleet_sources::snmp::MAX_BINDINGS;
+/// GETBULK requests one walk may send: an agent that keeps answering inside the subtree
+/// without values (exceptions only) is cut off here.
+pub const MAX_WALK_REQUESTS: usize = 10_000;
 /// Rows per GETBULK request (RFC 3416 §4.2.3 max-repetitions): 25 fits a UDP datagram of any
 /// printer's rows.
 pub const MAX_REPETITIONS: u32 = 25;

@@ -8,7 +8,7 @@
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ const MAX_DATAGRAM: usize = 65_507;
 #[derive(Debug)]
 pub struct SimAgent {
     address: SocketAddr,
+    dropped: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -33,22 +34,40 @@ pub struct SimAgent {
 impl SimAgent {
     /// Serves `bindings` to requests with `community` on `bind` (port 0 picks one).
     pub fn start(bind: SocketAddr, community: &[u8], bindings: Arc<Bindings>) -> io::Result<Self> {
+        Self::start_lossy(bind, community, bindings, 0)
+    }
+
+    /// Like [`SimAgent::start`], but the first `drop_first` requests go unanswered (a lossy
+    /// network, for tests of retries).
+    pub fn start_lossy(
+        bind: SocketAddr,
+        community: &[u8],
+        bindings: Arc<Bindings>,
+        drop_first: u32,
+    ) -> io::Result<Self> {
         let socket = UdpSocket::bind(bind)?;
         socket.set_read_timeout(Some(POLL_INTERVAL))?;
         let address = socket.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let community = community.to_vec();
         let flag = Arc::clone(&stop);
+        let dropped = Arc::new(AtomicU32::new(0));
+        let count = Arc::clone(&dropped);
         let thread = std::thread::Builder::new()
             .name(format!("sim-agent {address}"))
             .stack_size(256 * 1024)
-            .spawn(move || serve(&socket, &community, &bindings, &flag))?;
-        Ok(Self { address, stop, thread: Some(thread) })
+            .spawn(move || serve(&socket, &community, &bindings, &flag, drop_first, &count))?;
+        Ok(Self { address, dropped, stop, thread: Some(thread) })
     }
 
     /// Where it listens.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// How many requests it left unanswered on purpose.
+    pub fn dropped(&self) -> u32 {
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -61,10 +80,21 @@ impl Drop for SimAgent {
     }
 }
 
-fn serve(socket: &UdpSocket, community: &[u8], bindings: &Bindings, stop: &AtomicBool) {
+fn serve(
+    socket: &UdpSocket,
+    community: &[u8],
+    bindings: &Bindings,
+    stop: &AtomicBool,
+    drop_first: u32,
+    dropped: &AtomicU32,
+) {
     let mut buf = vec![0_u8; MAX_DATAGRAM];
     while !stop.load(Ordering::Relaxed) {
         let Ok((len, peer)) = socket.recv_from(&mut buf) else { continue };
+        if dropped.load(Ordering::Relaxed) < drop_first {
+            dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         let Some(request) = buf.get(..len) else { continue };
         if let Some(response) = answer(request, community, bindings) {
             let _ = socket.send_to(&response, peer);

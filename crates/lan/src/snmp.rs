@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use printfleet_sources::snmp::{Bindings, Oid, SnmpValue};
 
-use crate::config::{AuthProtocol, MAX_REPETITIONS, MAX_WALK_BINDINGS, PollConfig, PrivProtocol, SnmpCredentials};
+use crate::config::{
+    AuthProtocol, MAX_REPETITIONS, MAX_WALK_BINDINGS, MAX_WALK_REQUESTS, PollConfig, PrivProtocol, SnmpCredentials,
+};
 use crate::error::Failure;
 
 /// A request whose receive failed in less than this share of the timeout failed on an ICMP
@@ -181,7 +183,7 @@ impl Session {
     /// Walks `subtree` with GETBULK into `out`, at most [`MAX_WALK_BINDINGS`] bindings in all.
     pub(crate) fn walk(&mut self, subtree: &Oid, out: &mut Bindings) -> Result<(), Failure> {
         let mut next = subtree.clone();
-        loop {
+        for _ in 0..MAX_WALK_REQUESTS {
             let name = to_snmp2(&next)?;
             let answers = self.retry(|s| {
                 let pdu = s.getbulk(&[&name], 0, MAX_REPETITIONS)?;
@@ -207,5 +209,6 @@ impl Session {
                 return Ok(());
             }
         }
+        Err(Failure::TooLarge { limit: MAX_WALK_REQUESTS as u64 })
     }
 }

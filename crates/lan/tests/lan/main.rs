@@ -192,3 +192,50 @@ fn an_ipp_response_over_http_maps_like_the_file() {
     assert_eq!(seen.len(), 1);
     assert!(seen[0].windows(11).any(|w| w == b"printer-uri"));
 }
+
+#[test]
+fn a_lost_request_is_retried_and_a_silent_agent_times_out_after_every_attempt() {
+    let bindings = load_snmprec(&capture("epson")).unwrap();
+    let lossy = SimAgent::start_lossy(SocketAddr::from(([127, 0, 4, 2], 0)), b"public", bindings.clone(), 1).unwrap();
+    let target = PollTarget::Snmp(lossy.address());
+    let port = lossy.address().port();
+    // Without a retry the lost datagram is a timeout ...
+    let no_retry = PollConfig { retries: 0, ..config(port) };
+    assert_eq!(poll_one(&target, &no_retry).unwrap_err(), Failure::Timeout { timeout_ms: 300, attempts: 1 });
+    assert_eq!(lossy.dropped(), 1);
+    // ... with one retry it is read.
+    let lossy = SimAgent::start_lossy(SocketAddr::from(([127, 0, 4, 3], port)), b"public", bindings, 1).unwrap();
+    let polled = poll_one(&PollTarget::Snmp(lossy.address()), &PollConfig { retries: 1, ..config(port) }).unwrap();
+    assert_eq!(polled.mapped.report.identity.make.as_deref(), Some("Epson"));
+    // An agent that never answers is asked retries + 1 times.
+    let silent = SimAgent::start_lossy(
+        SocketAddr::from(([127, 0, 4, 4], port)),
+        b"public",
+        load_snmprec(&capture("epson")).unwrap(),
+        u32::MAX,
+    )
+    .unwrap();
+    let err = poll_one(&PollTarget::Snmp(silent.address()), &PollConfig { retries: 2, ..config(port) }).unwrap_err();
+    assert_eq!(err, Failure::Timeout { timeout_ms: 300, attempts: 3 });
+    assert_eq!(silent.dropped(), 3);
+}
+
+#[test]
+fn an_answer_that_is_not_snmp_is_malformed() {
+    let socket = std::net::UdpSocket::bind("127.0.4.9:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let address = socket.local_addr().unwrap();
+    let junk = std::thread::spawn(move || {
+        let mut buf = [0_u8; 2048];
+        // Bounded: answers the first request with junk, then stops within 5 s.
+        for _ in 0..100 {
+            if let Ok((_, peer)) = socket.recv_from(&mut buf) {
+                socket.send_to(b"\x30\x03\x02\x01", peer).unwrap();
+                return;
+            }
+        }
+    });
+    let err = poll_one(&PollTarget::Snmp(address), &config(address.port())).unwrap_err();
+    assert_eq!(err.kind(), FailureKind::Malformed, "{err:?}");
+    junk.join().unwrap();
+}
