@@ -263,8 +263,10 @@ fn network(command: Command) -> Result<(String, String, bool), String> {
                         };
                         out.push_str(&serde_json::to_string(&line).map_err(|e| e.to_string())?);
                         out.push('\n');
-                        let (_, mapped_notes) = print(&polled.mapped, Path::new(&target))?;
-                        notes.push_str(&mapped_notes);
+                        match print(&polled.mapped, Path::new(&target)) {
+                            Ok((_, mapped_notes)) => notes.push_str(&mapped_notes),
+                            Err(message) => notes.push_str(&format!("printfleet: {message}\n")),
+                        }
                     }
                     Err(f) => notes.push_str(&format!("printfleet: {target}: {}: {f}\n", f.kind())),
                 }
