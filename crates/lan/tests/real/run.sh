@@ -17,7 +17,7 @@ work="$root/target/lan-real"
 captures="$root/testdata/third-party/librenms/printer-mib"
 rm -rf "$work" && mkdir -p "$work"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 as_user=()
 [ "$(id -u)" = 0 ] && as_user=(--process-user=root --process-group=root)
