@@ -10,6 +10,19 @@
 //! * `printfleet ledm DIR`: a folder of HP LEDM documents (`ProductConfigDyn.xml`,
 //!   `ConsumableConfigDyn.xml`, `ProductUsageDyn.xml`, `ProductStatusDyn.xml`).
 //!
+//! And over the network (`printfleet_lan`):
+//!
+//! * `printfleet discover RANGE...`: asks every address over SNMP and prints the printers found
+//!   as JSON lines (address, identity by serial number and MAC, and with `--inventory FILE`
+//!   whether each is new, unchanged or moved from another address);
+//! * `printfleet poll TARGET...`: reads each printer (an address or range over SNMP,
+//!   `ipp://`/`ipps://` over IPP, `ledm+http://`/`ledm+https://` over LEDM) and prints one
+//!   JSON line per printer with its mapped report; failures go to stderr, counted by kind.
+//!
+//! Both take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
+//! see `printfleet_lan::config::ConfigFile`); the command line overrides the file. Prefer the
+//! file for passphrases: a command line is visible to every user of the machine.
+//!
 //! The report goes to stdout; what the mapping could not find or had to repair (no page
 //! counter, a line skipped, a disputed meter ...) goes to stderr, one finding a line, followed
 //! by where each meter reading came from. Every input is read with a cap: a file larger than its
@@ -18,7 +31,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use printfleet_lan::config::{ConfigFile, MAX_CONFIG_BYTES, PollConfig, Secret, SnmpCredentials, V3Credentials};
+use printfleet_lan::identity::Inventory;
+use printfleet_lan::poll::PollTarget;
+use printfleet_lan::target::Targets;
 use printfleet_sources::ipp::MAX_IPP_BYTES;
 use printfleet_sources::ledm::{Documents, Element, MAX_LEDM_BYTES};
 use printfleet_sources::read::read_capped;
@@ -52,7 +69,217 @@ enum Command {
         /// The folder.
         dir: PathBuf,
     },
+    /// Ask every address of the ranges over SNMP and print the printers found, one JSON line
+    /// each.
+    Discover {
+        /// Addresses and ranges: `a.b.c.d`, `a.b.c.d/n`, `a.b.c.d-e.f.g.h` (added to the config
+        /// file's `targets`).
+        ranges: Vec<String>,
+        /// An inventory file (JSON): devices are matched by serial number and MAC, a printer at
+        /// a new address is reported as moved, and the file is updated.
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Read printers and print each one's mapped report, one JSON line each.
+    Poll {
+        /// Addresses or ranges (SNMP), `snmp://a.b.c.d:port`, `ipp://host[:port]/path`,
+        /// `ipps://...`, `ledm+http://host[:port]`, `ledm+https://...`.
+        targets: Vec<String>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
 }
+
+/// How to reach printers (overrides `--config`).
+#[derive(Debug, Args)]
+struct NetArgs {
+    /// A JSON config file (targets, exclude, community, v3, snmp_port, timeout_ms, retries,
+    /// concurrency, tls_verify).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Leave out these addresses or ranges.
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// SNMPv2c community.
+    #[arg(long)]
+    community: Option<String>,
+    /// SNMPv3 user (authPriv; with the four options below).
+    #[arg(long)]
+    v3_user: Option<String>,
+    /// SNMPv3 authentication protocol: sha1, sha224, sha256, sha384, sha512.
+    #[arg(long, default_value = "sha256")]
+    v3_auth_protocol: String,
+    /// SNMPv3 authentication passphrase.
+    #[arg(long)]
+    v3_auth_password: Option<String>,
+    /// SNMPv3 privacy protocol: aes128, aes192, aes256.
+    #[arg(long, default_value = "aes128")]
+    v3_priv_protocol: String,
+    /// SNMPv3 privacy passphrase.
+    #[arg(long)]
+    v3_priv_password: Option<String>,
+    /// SNMP port.
+    #[arg(long)]
+    snmp_port: Option<u16>,
+    /// Per-request timeout in milliseconds.
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// Retries after a timeout.
+    #[arg(long)]
+    retries: Option<u32>,
+    /// Printers asked at once.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Do not verify HTTPS certificates (printers' are mostly self-signed).
+    #[arg(long)]
+    insecure: bool,
+}
+
+impl NetArgs {
+    /// The config file (if any) with the command line over it, and the file's targets.
+    fn load(&self) -> Result<(PollConfig, ConfigFile), String> {
+        let file = match &self.config {
+            Some(path) => {
+                ConfigFile::parse(&read(path, MAX_CONFIG_BYTES)?).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => ConfigFile::default(),
+        };
+        let mut c = file.poll_config();
+        if let Some(user) = &self.v3_user {
+            let (Some(auth), Some(privacy)) = (&self.v3_auth_password, &self.v3_priv_password) else {
+                return Err("--v3-user needs --v3-auth-password and --v3-priv-password (authPriv)".into());
+            };
+            c.credentials = SnmpCredentials::V3(V3Credentials {
+                user: user.clone(),
+                auth_protocol: self.v3_auth_protocol.parse().map_err(|e| format!("{e}"))?,
+                auth_password: Secret::new(auth.as_bytes()),
+                priv_protocol: self.v3_priv_protocol.parse().map_err(|e| format!("{e}"))?,
+                priv_password: Secret::new(privacy.as_bytes()),
+            });
+        } else if let Some(community) = &self.community {
+            c.credentials = SnmpCredentials::V2c { community: Secret::new(community.as_bytes()) };
+        }
+        c.snmp_port = self.snmp_port.unwrap_or(c.snmp_port);
+        c.timeout = self.timeout_ms.map_or(c.timeout, std::time::Duration::from_millis);
+        c.retries = self.retries.unwrap_or(c.retries);
+        c.concurrency = self.concurrency.unwrap_or(c.concurrency);
+        if self.insecure {
+            c.tls_verify = false;
+        }
+        c.check().map_err(|e| e.to_string())?;
+        Ok((c, file))
+    }
+
+    fn exclusions<'a>(&'a self, file: &'a ConfigFile) -> impl Iterator<Item = &'a String> {
+        file.exclude.iter().chain(&self.exclude)
+    }
+}
+
+/// A JSON line of `printfleet poll`.
+#[derive(serde::Serialize)]
+struct PollLine<'a> {
+    target: String,
+    protocol: &'static str,
+    device: Option<&'a printfleet_lan::DeviceKey>,
+    report: &'a printfleet_schema::DeviceReport,
+}
+
+/// Runs `discover` or `poll`: JSON lines for stdout, notes for stderr, and whether every
+/// target was read (poll) .
+fn network(command: Command) -> Result<(String, String, bool), String> {
+    let mut out = String::new();
+    let mut notes = String::new();
+    match command {
+        Command::Discover { ranges, inventory, net } => {
+            let (config, file) = net.load()?;
+            let mut targets = Targets::default();
+            for spec in file.targets.iter().chain(&ranges) {
+                targets.include(spec).map_err(|e| e.to_string())?;
+            }
+            for spec in net.exclusions(&file) {
+                targets.exclude(spec).map_err(|e| e.to_string())?;
+            }
+            let addresses = targets.expand().map_err(|e| e.to_string())?;
+            let mut inv = match &inventory {
+                Some(path) if path.exists() => serde_json::from_slice::<Inventory>(&read(path, MAX_INVENTORY_BYTES)?)
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
+                _ => Inventory::default(),
+            };
+            let round = printfleet_lan::discover(&addresses, &config, &mut inv);
+            for printer in &round.printers {
+                out.push_str(&serde_json::to_string(printer).map_err(|e| e.to_string())?);
+                out.push('\n');
+            }
+            notes.push_str(&format!(
+                "printfleet: discover: {} addresses: {} printers; {}\n",
+                addresses.len(),
+                round.printers.len(),
+                round.tally
+            ));
+            if let Some(path) = &inventory {
+                let json = serde_json::to_vec_pretty(&inv).map_err(|e| e.to_string())?;
+                std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            Ok((out, notes, true))
+        }
+        Command::Poll { targets: specs, net } => {
+            let (config, file) = net.load()?;
+            let mut targets = Vec::new();
+            let mut ranges = Targets::default();
+            let mut any_range = false;
+            for spec in file.targets.iter().chain(&specs) {
+                match PollTarget::parse(spec, config.snmp_port) {
+                    Ok(t) => targets.push(t),
+                    Err(e) => {
+                        ranges.include(spec).map_err(|_| e.to_string())?;
+                        any_range = true;
+                    }
+                }
+            }
+            if any_range {
+                for spec in net.exclusions(&file) {
+                    ranges.exclude(spec).map_err(|e| e.to_string())?;
+                }
+                let port = config.snmp_port;
+                targets.extend(
+                    ranges.expand().map_err(|e| e.to_string())?.into_iter().map(|a| PollTarget::Snmp((a, port).into())),
+                );
+            }
+            if targets.is_empty() {
+                return Err("poll: no target".into());
+            }
+            let round = printfleet_lan::poll_round(&targets, &config);
+            for outcome in &round.outcomes {
+                let target = outcome.target.to_string();
+                match &outcome.result {
+                    Ok(polled) => {
+                        let line = PollLine {
+                            target: target.clone(),
+                            protocol: outcome.target.protocol(),
+                            device: polled.device.as_ref(),
+                            report: &polled.mapped.report,
+                        };
+                        out.push_str(&serde_json::to_string(&line).map_err(|e| e.to_string())?);
+                        out.push('\n');
+                        match print(&polled.mapped, Path::new(&target)) {
+                            Ok((_, mapped_notes)) => notes.push_str(&mapped_notes),
+                            Err(message) => notes.push_str(&format!("printfleet: {message}\n")),
+                        }
+                    }
+                    Err(f) => notes.push_str(&format!("printfleet: {target}: {}: {f}\n", f.kind())),
+                }
+            }
+            notes.push_str(&format!("printfleet: poll: {} targets: {}\n", targets.len(), round.tally));
+            Ok((out, notes, round.tally.failed() == 0))
+        }
+        _ => Err("not a network command".into()),
+    }
+}
+
+/// Most bytes of an inventory file read (65 536 devices at about 200 bytes each, with room).
+const MAX_INVENTORY_BYTES: usize = 64 << 20;
 
 /// Reads a file, at most `limit` bytes (refused after reading limit + 1).
 fn read(file: &Path, limit: usize) -> Result<Vec<u8>, String> {
@@ -136,11 +363,27 @@ fn run(cli: Cli) -> Result<(String, String), String> {
             mapped.findings = findings;
             print(&mapped, &dir)
         }
+        Command::Discover { .. } | Command::Poll { .. } => Err("network commands run through network()".into()),
     }
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Discover { .. } | Command::Poll { .. }) {
+        // JSON lines; a poll with failures exits 1 after printing everything it read.
+        return match network(cli.command) {
+            Ok((out, notes, complete)) => {
+                eprint!("{notes}");
+                print!("{out}");
+                if complete { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            }
+            Err(message) => {
+                eprintln!("printfleet: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match run(cli) {
         Ok((json, notes)) => {
             eprint!("{notes}");
             println!("{json}");

@@ -1,0 +1,109 @@
+//! HTTP for IPP (RFC 8010 over HTTP POST) and LEDM (HTTP GET), with ureq: one timeout on every
+//! exchange, retries after a timeout, no redirects, and a cap on the bytes of a body read.
+
+use std::time::Duration;
+
+use crate::config::PollConfig;
+use crate::error::Failure;
+
+/// An HTTP client configured from a [`PollConfig`].
+pub(crate) struct Client {
+    agent: ureq::Agent,
+    timeout: Duration,
+    retries: u32,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("timeout", &self.timeout).field("retries", &self.retries).finish_non_exhaustive()
+    }
+}
+
+fn failure(e: ureq::Error, timeout: Duration, attempts: u32) -> Failure {
+    let timed_out =
+        || Failure::Timeout { timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX), attempts };
+    match e {
+        ureq::Error::Timeout(_) => timed_out(),
+        ureq::Error::Io(e) => match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => Failure::Refused,
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => timed_out(),
+            _ => Failure::Unreachable { detail: e.to_string() },
+        },
+        ureq::Error::ConnectionFailed => Failure::Refused,
+        ureq::Error::HostNotFound => Failure::Unreachable { detail: "host not found".into() },
+        ureq::Error::BodyExceedsLimit(limit) => Failure::TooLarge { limit },
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Failure::Unreachable { detail: e.to_string() },
+        other => Failure::malformed("HTTP response", other),
+    }
+}
+
+impl Client {
+    pub(crate) fn new(config: &PollConfig) -> Self {
+        let tls = ureq::tls::TlsConfig::builder().disable_verification(!config.tls_verify).build();
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .tls_config(tls)
+            .user_agent("printfleet-lan")
+            .build()
+            .into();
+        Self { agent, timeout: config.timeout, retries: config.retries }
+    }
+
+    /// Sends with retries after a timeout; returns the status and at most `limit` bytes of
+    /// body (a longer body is refused).
+    fn exchange(
+        &self,
+        send: impl Fn(&ureq::Agent) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limit: usize,
+    ) -> Result<(u16, Vec<u8>), Failure> {
+        let mut attempts = 0_u32;
+        loop {
+            attempts = attempts.saturating_add(1);
+            let result = send(&self.agent).and_then(|mut response| {
+                let status = response.status().as_u16();
+                let body = response.body_mut().with_config().limit(limit as u64).read_to_vec()?;
+                Ok((status, body))
+            });
+            match result {
+                Ok(ok) => return Ok(ok),
+                Err(e) => {
+                    let f = failure(e, self.timeout, attempts);
+                    if !matches!(f, Failure::Timeout { .. }) || attempts > self.retries {
+                        return Err(f);
+                    }
+                }
+            }
+        }
+    }
+
+    /// POSTs an IPP request (`Content-Type: application/ipp`, RFC 8010 §3.1) and returns the
+    /// response body.
+    pub(crate) fn post_ipp(&self, url: &str, body: &[u8], limit: usize) -> Result<Vec<u8>, Failure> {
+        let (status, bytes) =
+            self.exchange(|agent| agent.post(url).header("Content-Type", "application/ipp").send(body), limit)?;
+        match status {
+            200..=299 => Ok(bytes),
+            other => Err(status_failure(other)),
+        }
+    }
+
+    /// GETs a document; `None` on 404 (the printer does not offer it).
+    pub(crate) fn get(&self, url: &str, limit: usize) -> Result<Option<Vec<u8>>, Failure> {
+        let (status, bytes) = self.exchange(|agent| agent.get(url).call(), limit)?;
+        match status {
+            200..=299 => Ok(Some(bytes)),
+            404 => Ok(None),
+            other => Err(status_failure(other)),
+        }
+    }
+}
+
+fn status_failure(status: u16) -> Failure {
+    match status {
+        401 | 403 => Failure::Auth { detail: format!("HTTP status {status}") },
+        404 => Failure::NotAPrinter { reason: "HTTP 404 at the printer URI" },
+        _ => Failure::Http { status },
+    }
+}

@@ -1,0 +1,294 @@
+//! Polling: read each printer over SNMP, IPP or LEDM, map what it said with
+//! `printfleet_sources`, and count every failure by kind. One printer's failure never stops a
+//! round.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use printfleet_sources::ledm::{Documents, Element};
+use printfleet_sources::snmp::Bindings;
+use printfleet_sources::snmp::printer_mib::{self, subtrees};
+use printfleet_sources::{Finding, Mapped};
+
+use crate::config::{MAX_IPP_RESPONSE_BYTES, MAX_LEDM_RESPONSE_BYTES, PollConfig};
+use crate::discover::is_printer;
+use crate::error::{Failure, Tally};
+use crate::http::Client;
+use crate::identity::DeviceKey;
+use crate::pool::run_bounded;
+use crate::snmp::Session;
+use crate::target::MAX_SPEC_CHARS;
+
+/// Longest target URL accepted.
+pub const MAX_URL_CHARS: usize = 2048;
+/// The IPP port (RFC 8011 §4.1; `ipps` uses it too, RFC 7472 §4).
+pub const IPP_PORT: u16 = 631;
+/// The LEDM documents asked, under `/DevMgmt/`, in [`Documents`] order.
+pub const LEDM_DOCUMENTS: [&str; 4] =
+    ["ProductConfigDyn.xml", "ConsumableConfigDyn.xml", "ProductUsageDyn.xml", "ProductStatusDyn.xml"];
+
+/// One printer to poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PollTarget {
+    /// An SNMP agent: `snmp://a.b.c.d[:port]` or a bare address (the configured port).
+    Snmp(SocketAddr),
+    /// An IPP printer: `ipp://host[:port]/path` (over HTTP) or `ipps://...` (over HTTPS).
+    Ipp {
+        /// The `printer-uri` operation attribute (the target as given).
+        printer_uri: String,
+        /// The HTTP URL the request is POSTed to.
+        url: String,
+    },
+    /// An HP LEDM web service: `ledm+http://host[:port][/base]` or `ledm+https://...`; the
+    /// documents are read from `{base}/DevMgmt/`.
+    Ledm {
+        /// The base URL (`http://host:port/base`, no trailing slash).
+        base: String,
+    },
+}
+
+/// A target that is neither an address nor a supported URL.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{spec:?}: not a poll target (a.b.c.d[:port], snmp://, ipp://, ipps://, ledm+http://, ledm+https://)")]
+pub struct PollTargetError {
+    /// The spec (at most [`MAX_SPEC_CHARS`] characters of it).
+    pub spec: String,
+}
+
+fn authority_and_path(rest: &str) -> Option<(&str, &str)> {
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let ok = !authority.is_empty() && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
+    ok.then_some((authority, path))
+}
+
+fn with_port(authority: &str, port: u16) -> String {
+    let has_port =
+        authority.rsplit_once(':').is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            && !authority.ends_with(']');
+    if has_port { authority.to_owned() } else { format!("{authority}:{port}") }
+}
+
+impl PollTarget {
+    /// Reads a target; a bare address is asked over SNMP on `snmp_port`.
+    pub fn parse(spec: &str, snmp_port: u16) -> Result<Self, PollTargetError> {
+        let err = || PollTargetError { spec: spec.chars().take(MAX_SPEC_CHARS).collect() };
+        if spec.len() > MAX_URL_CHARS || spec.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+            return Err(err());
+        }
+        let Some((scheme, rest)) = spec.split_once("://") else {
+            return SocketAddr::from_str(spec)
+                .or_else(|_| IpAddr::from_str(spec).map(|a| SocketAddr::new(a, snmp_port)))
+                .map(Self::Snmp)
+                .map_err(|_| err());
+        };
+        let (authority, path) = authority_and_path(rest).ok_or_else(err)?;
+        let scheme = scheme.to_ascii_lowercase();
+        match scheme.as_str() {
+            "snmp" if path.is_empty() || path == "/" => SocketAddr::from_str(authority)
+                .or_else(|_| IpAddr::from_str(authority).map(|a| SocketAddr::new(a, snmp_port)))
+                .map(Self::Snmp)
+                .map_err(|_| err()),
+            "ipp" | "ipps" => {
+                let http = if scheme == "ipp" { "http" } else { "https" };
+                let path = if path.is_empty() { "/ipp/print" } else { path };
+                Ok(Self::Ipp {
+                    printer_uri: spec.to_owned(),
+                    url: format!("{http}://{}{path}", with_port(authority, IPP_PORT)),
+                })
+            }
+            "ledm+http" | "ledm+https" => {
+                let http = scheme.strip_prefix("ledm+").unwrap_or("http");
+                Ok(Self::Ledm { base: format!("{http}://{authority}{}", path.trim_end_matches('/')) })
+            }
+            _ => Err(err()),
+        }
+    }
+
+    /// The protocol name (`snmp`, `ipp`, `ledm`).
+    pub fn protocol(&self) -> &'static str {
+        match self {
+            Self::Snmp(_) => "snmp",
+            Self::Ipp { .. } => "ipp",
+            Self::Ledm { .. } => "ledm",
+        }
+    }
+}
+
+impl fmt::Display for PollTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Snmp(a) => write!(f, "snmp://{a}"),
+            Self::Ipp { printer_uri, .. } => f.write_str(printer_uri),
+            Self::Ledm { base } => write!(f, "ledm+{base}"),
+        }
+    }
+}
+
+/// A Get-Printer-Attributes request (RFC 8011 §4.2.5, encoded per RFC 8010 §3.1) for
+/// `printer_uri`, asking for `all` attributes, IPP/1.1 (every IPP printer speaks it).
+pub fn get_printer_attributes_request(printer_uri: &str, request_id: u32) -> Option<Vec<u8>> {
+    fn attribute(out: &mut Vec<u8>, tag: u8, name: &str, value: &[u8]) -> Option<()> {
+        out.push(tag);
+        out.extend_from_slice(&u16::try_from(name.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&u16::try_from(value.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(value);
+        Some(())
+    }
+    let mut out = vec![0x01, 0x01, 0x00, 0x0b]; // version 1.1, operation-id Get-Printer-Attributes
+    out.extend_from_slice(&request_id.to_be_bytes());
+    out.push(0x01); // operation-attributes-tag
+    attribute(&mut out, 0x47, "attributes-charset", b"utf-8")?; // charset
+    attribute(&mut out, 0x48, "attributes-natural-language", b"en")?; // naturalLanguage
+    attribute(&mut out, 0x45, "printer-uri", printer_uri.as_bytes())?; // uri
+    attribute(&mut out, 0x44, "requested-attributes", b"all")?; // keyword
+    out.push(0x03); // end-of-attributes-tag
+    Some(out)
+}
+
+/// A printer read.
+#[derive(Debug)]
+pub struct Polled {
+    /// Its identity, when the report carries a serial number or a MAC address.
+    pub device: Option<DeviceKey>,
+    /// The mapped report, meter provenance and findings (including repairs of its documents).
+    pub mapped: Mapped,
+}
+
+/// One target's outcome.
+#[derive(Debug)]
+pub struct PollOutcome {
+    /// The target.
+    pub target: PollTarget,
+    /// The printer read, or why not.
+    pub result: Result<Polled, Failure>,
+}
+
+/// A round: every target's outcome, in target order, and the tally.
+#[derive(Debug, Default)]
+pub struct PollRound {
+    /// The outcomes.
+    pub outcomes: Vec<PollOutcome>,
+    /// Successes and failures by kind.
+    pub tally: Tally,
+}
+
+fn poll_snmp(address: SocketAddr, config: &PollConfig) -> Result<Mapped, Failure> {
+    let mut session = Session::open(address, config)?;
+    let mut bindings = Bindings::new();
+    for subtree in subtrees() {
+        session.walk(&subtree, &mut bindings)?;
+    }
+    if !is_printer(&bindings) {
+        return Err(Failure::NotAPrinter { reason: "no hrDevicePrinter and no Printer-MIB rows" });
+    }
+    Ok(printer_mib::map(&bindings))
+}
+
+fn poll_ipp(client: &Client, printer_uri: &str, url: &str) -> Result<Mapped, Failure> {
+    let request = get_printer_attributes_request(printer_uri, 1)
+        .ok_or(Failure::malformed("IPP request", "printer-uri longer than 65535 bytes"))?;
+    let response = client.post_ipp(url, &request, MAX_IPP_RESPONSE_BYTES)?;
+    let attributes = printfleet_sources::ipp::parse(&response).map_err(|e| Failure::malformed("IPP response", e))?;
+    Ok(printfleet_sources::ipp::map(&attributes))
+}
+
+fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
+    let mut repaired: Vec<Finding> = Vec::new();
+    let mut docs: [Option<Element>; 4] = Default::default();
+    for (name, slot) in LEDM_DOCUMENTS.iter().zip(docs.iter_mut()) {
+        if let Some(bytes) = client.get(&format!("{base}/DevMgmt/{name}"), MAX_LEDM_RESPONSE_BYTES)? {
+            let (element, findings) =
+                Element::parse_repairing(&bytes).map_err(|e| Failure::malformed("LEDM document", e))?;
+            repaired.extend(findings);
+            *slot = Some(element);
+        }
+    }
+    let [product_config, consumable_config, product_usage, product_status] = docs;
+    let docs = Documents { product_config, consumable_config, product_usage, product_status };
+    if docs.product_config.is_none()
+        && docs.consumable_config.is_none()
+        && docs.product_usage.is_none()
+        && docs.product_status.is_none()
+    {
+        return Err(Failure::NotAPrinter { reason: "no LEDM document under /DevMgmt/" });
+    }
+    let mut mapped = printfleet_sources::ledm::map(&docs);
+    repaired.append(&mut mapped.findings);
+    mapped.findings = repaired;
+    Ok(mapped)
+}
+
+/// Polls one target.
+pub fn poll_one(target: &PollTarget, config: &PollConfig) -> Result<Polled, Failure> {
+    let client = || Client::new(config);
+    let mapped = match target {
+        PollTarget::Snmp(address) => poll_snmp(*address, config)?,
+        PollTarget::Ipp { printer_uri, url } => poll_ipp(&client(), printer_uri, url)?,
+        PollTarget::Ledm { base } => poll_ledm(&client(), base)?,
+    };
+    Ok(Polled { device: DeviceKey::of(&mapped.report.identity), mapped })
+}
+
+/// Polls every target, at most `config.concurrency` at once. A target's failure is its
+/// outcome, counted in the tally; it never stops the round.
+pub fn poll_round(targets: &[PollTarget], config: &PollConfig) -> PollRound {
+    let results = run_bounded(targets, config.concurrency, |t| poll_one(t, config));
+    let mut round = PollRound::default();
+    for (target, result) in targets.iter().zip(results) {
+        match &result {
+            Ok(_) => round.tally.success(),
+            Err(f) => round.tally.failure(f),
+        }
+        round.outcomes.push(PollOutcome { target: target.clone(), result });
+    }
+    round
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_to_their_protocol() {
+        let p = |s| PollTarget::parse(s, 161);
+        assert_eq!(p("10.0.0.5").unwrap(), PollTarget::Snmp("10.0.0.5:161".parse().unwrap()));
+        assert_eq!(p("10.0.0.5:1161").unwrap(), PollTarget::Snmp("10.0.0.5:1161".parse().unwrap()));
+        assert_eq!(p("snmp://10.0.0.5:1161").unwrap(), PollTarget::Snmp("10.0.0.5:1161".parse().unwrap()));
+        assert_eq!(
+            p("ipp://127.0.0.1:8631/ipp/print").unwrap(),
+            PollTarget::Ipp {
+                printer_uri: "ipp://127.0.0.1:8631/ipp/print".into(),
+                url: "http://127.0.0.1:8631/ipp/print".into()
+            }
+        );
+        assert_eq!(
+            p("ipps://printer.local").unwrap(),
+            PollTarget::Ipp {
+                printer_uri: "ipps://printer.local".into(),
+                url: "https://printer.local:631/ipp/print".into()
+            }
+        );
+        assert_eq!(
+            p("ledm+http://127.0.0.1:8080/").unwrap(),
+            PollTarget::Ledm { base: "http://127.0.0.1:8080".into() }
+        );
+        assert_eq!(p("ledm+https://10.0.0.9").unwrap(), PollTarget::Ledm { base: "https://10.0.0.9".into() });
+        for bad in ["", "ftp://x", "ipp://", "ipp://a b/", "snmp://host.example", "ledm+http://x/\n", "10.0.0.0/24"] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_ipp_request_is_what_rfc_8010_says() {
+        let r = get_printer_attributes_request("ipp://h/p", 7).unwrap();
+        assert_eq!(&r[..8], &[0x01, 0x01, 0x00, 0x0b, 0, 0, 0, 7]);
+        assert_eq!(r.last(), Some(&0x03));
+        let text = String::from_utf8_lossy(&r);
+        assert!(text.contains("printer-uri\0\x09ipp://h/p"));
+        assert!(text.contains("requested-attributes\0\x03all"));
+        assert!(get_printer_attributes_request(&"x".repeat(70_000), 1).is_none());
+    }
+}

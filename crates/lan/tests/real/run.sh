@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Real components on loopback, for printfleet-lan and `printfleet discover/poll` (run by .ci/run;
+# runnable alone from the repository root once snmpsim, ippeveprinter and ipptool are installed).
+#
+#   snmpsim:       39 printers on 127.0.0.2-40 (the LibreNMS captures, copies with their own
+#                  serial and MAC), a router on .41, a v3-only authPriv agent on .42, port 16161;
+#   ippeveprinter: CUPS' IPP Everywhere printer on localhost:18631;
+#   LEDM:          the aiohpprinter documents under /DevMgmt/ from python's http.server on 127.0.0.1.
+#
+# Every wait is bounded; every service started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../../../.."
+root=$(pwd)
+printfleet=${PRINTFLEET:-$root/target/debug/printfleet}
+check="python3 $root/crates/lan/tests/real/check.py"
+work="$root/target/lan-real"
+captures="$root/testdata/third-party/librenms/printer-mib"
+rm -rf "$work" && mkdir -p "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+as_user=()
+[ "$(id -u)" = 0 ] && as_user=(--process-user=root --process-group=root)
+net=(--snmp-port 16161 --timeout-ms 1000 --retries 1)
+v3=(--v3-user fleet --v3-auth-protocol sha256 --v3-auth-password authpass1 --v3-priv-protocol aes128 --v3-priv-password privpass1)
+
+wait_for() { # wait_for LOG PATTERN PID: at most 120 s
+  for _ in $(seq 1 240); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { tail -20 "$1" >&2; return 1; }
+    sleep 0.5
+  done
+  tail -20 "$1" >&2; return 1
+}
+
+start_snmpsim() { # start_snmpsim NAME MOVED
+  $check layout "$work/$1" "$captures" "$root/crates/lan/testdata/router.snmprec" "$2"
+  mapfile -t args < "$work/$1/args"
+  snmpsim-command-responder --cache-dir="$work/$1-cache" "${as_user[@]}" "${args[@]}" > "$work/$1.log" 2>&1 &
+  snmpsim_pid=$!
+  pids+=("$snmpsim_pid")
+  wait_for "$work/$1.log" "Listening at UDP/IPv4 endpoint 127.0.0.42:16161" "$snmpsim_pid"
+  # Listening is logged before the dispatcher runs: wait until the last engine answers.
+  for _ in $(seq 1 120); do
+    [ -n "$("$printfleet" discover 127.0.0.41 --snmp-port 16161 --timeout-ms 500 --retries 0 2>&1 | grep '1 not a printer')" ] && return 0
+    kill -0 "$snmpsim_pid" 2>/dev/null || { tail -20 "$work/$1.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "snmpsim did not answer" >&2; return 1
+}
+
+echo "--- SNMP v2c: discover 127.0.0.0/26 finds exactly the printers served"
+start_snmpsim snmp-a -
+"$printfleet" discover 127.0.0.0/26 "${net[@]}" --inventory "$work/inventory.json" > "$work/discover-a.jsonl" 2> "$work/discover-a.err"
+cat "$work/discover-a.err"
+$check discovery "$work/discover-a.jsonl" "$work/snmp-a/expected.json"
+grep -q "62 addresses: 39 printers; 39 ok, 1 timeout, 21 refused, 1 not a printer" "$work/discover-a.err"
+echo "ok   the router is not a printer, the v3-only agent times out under v2c, 21 addresses refuse"
+
+echo "--- SNMP v2c: a poll of each capture's address maps like printfleet mib on the capture"
+for i in 2 3 4 5 6 7; do
+  name=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['127.0.0.$i'])" "$work/snmp-a/expected.json")
+  "$printfleet" mib "$captures/$name.snmprec" > "$work/mib-$name.json" 2>/dev/null
+  "$printfleet" poll "127.0.0.$i" "${net[@]}" > "$work/poll-$name.jsonl" 2>/dev/null
+  $check same-report "$work/poll-$name.jsonl" "$work/mib-$name.json"
+done
+
+echo "--- SNMP v3 authPriv (HMAC-SHA-256, AES-128) on 127.0.0.42"
+"$printfleet" discover 127.0.0.42 "${net[@]}" "${v3[@]}" > "$work/discover-v3.jsonl"
+test "$(wc -l < "$work/discover-v3.jsonl")" = 1
+"$printfleet" mib "$captures/jetdirect_m880.snmprec" > "$work/mib-v3.json" 2>/dev/null
+"$printfleet" poll 127.0.0.42 "${net[@]}" "${v3[@]}" > "$work/poll-v3.jsonl" 2>/dev/null
+$check same-report "$work/poll-v3.jsonl" "$work/mib-v3.json"
+if "$printfleet" poll 127.0.0.42 "${net[@]}" --v3-user fleet --v3-auth-password wrongpass1 --v3-priv-password privpass1 > /dev/null 2> "$work/poll-v3-bad.err"; then
+  echo "a wrong v3 passphrase was accepted" >&2; exit 1
+fi
+grep -q ": auth: " "$work/poll-v3-bad.err"
+echo "ok   a wrong passphrase is an auth failure"
+
+echo "--- a capture moved to another address is the same device"
+kill "$snmpsim_pid"; wait "$snmpsim_pid" 2>/dev/null || true
+start_snmpsim snmp-b epson:3:50
+"$printfleet" discover 127.0.0.0/26 "${net[@]}" --inventory "$work/inventory.json" > "$work/discover-b.jsonl" 2> "$work/discover-b.err"
+cat "$work/discover-b.err"
+$check discovery "$work/discover-b.jsonl" "$work/snmp-b/expected.json"
+$check moved "$work/discover-b.jsonl" 127.0.0.50 127.0.0.3
+kill "$snmpsim_pid"; wait "$snmpsim_pid" 2>/dev/null || true
+
+echo "--- IPP: ippeveprinter on localhost polled over IPP agrees with ipptool"
+# ippeveprinter needs the system D-Bus to initialise DNS-SD (-r off: it registers nothing).
+if ! dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.GetId > /dev/null 2>&1; then
+  mkdir -p /run/dbus && rm -f /run/dbus/system_bus_socket /run/dbus/pid  # stale: nothing answers on it
+  dbus-daemon --system --fork --print-pid > "$work/dbus.pid"
+  pids+=("$(cat "$work/dbus.pid")")
+fi
+(cd "$work" && exec ippeveprinter -r off -n localhost -p 18631 -M Printfleet -m "Loopback Test" "printfleet test") > "$work/ippeveprinter.log" 2>&1 &
+ipp_pid=$!
+pids+=("$ipp_pid")
+for _ in $(seq 1 60); do
+  ipptool -q -T 2 ipp://localhost:18631/ipp/print get-printer-attributes.test 2>/dev/null && break
+  kill -0 "$ipp_pid" 2>/dev/null || { cat "$work/ippeveprinter.log" >&2; exit 1; }
+  sleep 0.5
+done
+ipptool -tv -T 5 ipp://localhost:18631/ipp/print get-printer-attributes.test > "$work/ipptool.txt"
+"$printfleet" poll ipp://127.0.0.1:18631/ipp/print --timeout-ms 5000 > "$work/poll-ipp.jsonl"
+$check ipp "$work/poll-ipp.jsonl" "$work/ipptool.txt"
+
+echo "--- LEDM: the aiohpprinter documents over HTTP"
+ledm="$root/testdata/third-party/aiohpprinter/hp_color_laserjet_m255dw"
+mkdir -p "$work/ledm-www" && cp -r "$ledm" "$work/ledm-www/DevMgmt"
+python3 -m http.server 18080 --bind 127.0.0.1 --directory "$work/ledm-www" > "$work/http.log" 2>&1 &
+http_pid=$!
+pids+=("$http_pid")
+for _ in $(seq 1 60); do
+  python3 -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:18080/DevMgmt/ProductConfigDyn.xml", timeout=1)' 2>/dev/null && break
+  sleep 0.5
+done
+"$printfleet" ledm "$ledm" > "$work/ledm-files.json" 2>/dev/null
+"$printfleet" poll ledm+http://127.0.0.1:18080 > "$work/poll-ledm.jsonl" 2>/dev/null
+$check same-report "$work/poll-ledm.jsonl" "$work/ledm-files.json"
+echo "real components: all checks passed"
