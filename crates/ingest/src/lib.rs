@@ -35,9 +35,8 @@
 //! // The device reports.
 //! let key = one_shot::frame_key(&secret, "printer-7", KeyEpoch(1));
 //! let mut agent = DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(9));
-//! let mut reading = samples::office_laser();
-//! reading.events.print_jobs.truncate(1);
-//! agent.handle_reading(now, reading);
+//! agent.handle_reading(now, samples::office_laser());
+//! agent.handle_job(now, samples::large_format(1).events.print_jobs.remove(0));
 //! let transmit = loop {
 //!     if agent.needs_save() {
 //!         let checkpoint = agent.save();
