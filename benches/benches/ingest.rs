@@ -1,10 +1,10 @@
 //! The portal's ingest on a fleet's steady-state updates (office printers: 4 levels and 3 meters
-//! move; one job in four updates), 200 devices × 50 updates, the first of each a full snapshot:
+//! move; one job in four updates), 200 devices (`PRINTFLEET_INGEST_DEVICES`) × 50 updates, the first of each a full snapshot:
 //! * `sans_io`: `Ingest::receive` + `Ingest::commit` (open, decode, apply, extract the writes,
 //!   seal the reply), per update, on one core;
 //! * `bare`: the floor it wraps: `Keyring::open`, decode, `Receiver::receive`, `take_jobs`,
 //!   `Receiver::save`, encode and seal the reply by hand;
-//! * `sqlite`: the same stream made durable: batches of 200 (one per device) written to SQLite in one
+//! * `sqlite`: the same stream made durable: batches of one update per device written to SQLite in one
 //!   transaction each (WAL, `synchronous = FULL`) before they are committed.
 //!
 //! `cargo bench -p printfleet-benches --bench ingest`.
@@ -26,10 +26,14 @@ use printfleet_store::{SqliteStore, Store};
 use printfleet_wire::frame::{Keyring, MessageKind, SenderId};
 use printfleet_wire::{Codec, protobuf};
 
-const DEVICES: u64 = 200;
 const UPDATES: u64 = 50;
-/// Updates per SQLite transaction: one per device (a device has one batch in flight at a time).
-const STORE_BATCH: usize = DEVICES as usize;
+
+/// Devices in the fleet: 200, or `PRINTFLEET_INGEST_DEVICES`. The SQLite transactions hold one
+/// update per device (a device has one batch in flight at a time), so a larger fleet makes
+/// larger transactions and fewer fsyncs per update.
+fn devices() -> u64 {
+    std::env::var("PRINTFLEET_INGEST_DEVICES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+}
 const HOUR: u64 = 3_600_000;
 
 fn rng() -> rand_chacha::ChaCha20Rng {
@@ -73,7 +77,7 @@ fn at(ms: u64) -> Timestamp {
 
 fn ingest() -> Ingest<FleetMasterKey> {
     let mut ingest = Ingest::new(master());
-    for d in 0..DEVICES {
+    for d in 0..devices() {
         ingest.provision(record(d)).unwrap();
     }
     ingest
@@ -84,7 +88,7 @@ fn ingest() -> Ingest<FleetMasterKey> {
 fn stream() -> Vec<(Vec<u8>, Timestamp)> {
     let mut rng = rng();
     let mut portal = ingest();
-    let mut agents: Vec<DeviceAgent> = (0..DEVICES)
+    let mut agents: Vec<DeviceAgent> = (0..devices())
         .map(|d| {
             let secret = master().device_secret(&name(d), KeyEpoch(1));
             let key = one_shot::frame_key(&secret, &name(d), KeyEpoch(1));
@@ -144,7 +148,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let mut keyring = Keyring::new();
-                for d in 0..DEVICES {
+                for d in 0..devices() {
                     let secret = master().device_secret(&name(d), KeyEpoch(1));
                     keyring.insert(sender_id_of(&name(d)), &one_shot::frame_key(&secret, &name(d), KeyEpoch(1))).unwrap();
                 }
@@ -176,13 +180,14 @@ fn bench(c: &mut Criterion) {
             || {
                 let dir = tempfile::tempdir().unwrap();
                 let mut store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
-                for d in 0..DEVICES {
+                for d in 0..devices() {
                     store.put_device(&record(d)).unwrap();
                 }
                 (dir, store, ingest(), rng())
             },
             |(dir, mut store, mut ingest, mut rng)| {
-                let mut pending = Vec::with_capacity(STORE_BATCH);
+                let store_batch = usize::try_from(devices()).unwrap();
+                let mut pending = Vec::with_capacity(store_batch);
                 let mut flush = |pending: &mut Vec<_>, ingest: &mut Ingest<_>, now| {
                     store.write_batches(pending).unwrap();
                     for batch in pending.drain(..) {
@@ -192,7 +197,7 @@ fn bench(c: &mut Criterion) {
                 let mut last = at(0);
                 for (frame, now) in &frames {
                     // One batch per device in flight: flush before a device's next frame.
-                    if pending.len() == STORE_BATCH {
+                    if pending.len() == store_batch {
                         flush(&mut pending, &mut ingest, *now);
                     }
                     pending.push(ingest.receive(frame, *now).unwrap());
