@@ -150,7 +150,9 @@ fn bench(c: &mut Criterion) {
                 let mut keyring = Keyring::new();
                 for d in 0..devices() {
                     let secret = master().device_secret(&name(d), KeyEpoch(1));
-                    keyring.insert(sender_id_of(&name(d)), &one_shot::frame_key(&secret, &name(d), KeyEpoch(1))).unwrap();
+                    keyring
+                        .insert(sender_id_of(&name(d)), &one_shot::frame_key(&secret, &name(d), KeyEpoch(1)))
+                        .unwrap();
                 }
                 (keyring, HashMap::<SenderId, Receiver>::new(), rng())
             },

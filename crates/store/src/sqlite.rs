@@ -68,7 +68,6 @@ pub const MIGRATIONS: &[&str] = &[
         record_id INTEGER NOT NULL,
         level TEXT NOT NULL
     );
-    CREATE INDEX consumable_levels_by_device ON consumable_levels (sender, at);
     CREATE TABLE alert_history (
         sender INTEGER NOT NULL,
         at INTEGER NOT NULL,
@@ -76,7 +75,6 @@ pub const MIGRATIONS: &[&str] = &[
         raised INTEGER NOT NULL,
         alert TEXT
     );
-    CREATE INDEX alert_history_by_device ON alert_history (sender, at);
     CREATE TABLE meter_readings (
         device INTEGER NOT NULL,
         instance INTEGER NOT NULL,
@@ -160,6 +158,10 @@ fn decode_state(bytes: &[u8]) -> Result<DeviceState, StoreError> {
     Ok(DeviceState { identity: report.identity, snapshot: report.snapshot })
 }
 
+/// SQLite's page cache, in KiB (a negative `cache_size` is KiB): big enough to keep the
+/// B-trees' inner pages of a large fleet in memory.
+const CACHE_KIB: i64 = -65_536;
+
 /// The embedded store: one SQLite file in WAL mode.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -175,6 +177,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         let mut store = Self { conn, scratch: Vec::new() };
         store.migrate()?;
         Ok(store)
