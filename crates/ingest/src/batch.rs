@@ -42,10 +42,9 @@ pub struct Writes {
     pub observations: Vec<Observation>,
     /// Job records for `printfleet-meter`'s reconciliation.
     pub job_records: Vec<JobRecord>,
-    /// The key id whose replay window changed.
-    pub key_id: KeyId,
-    /// That replay window as it must be persisted.
-    pub window: WindowState,
+    /// The one-shot replay window that changed (key id and window) as it must be persisted;
+    /// `None` for a frame of a session, whose window lives and dies with the session.
+    pub window: Option<(KeyId, WindowState)>,
     /// The receiver's state as it must be persisted.
     pub receiver: ReceiverState,
     /// The reply asks the device for a full snapshot.
@@ -60,6 +59,7 @@ pub struct Writes {
 #[derive(Debug)]
 pub struct Batch {
     pub(crate) id: u64,
+    pub(crate) route: Route,
     pub(crate) writes: Writes,
     pub(crate) request: FrameHeader,
     pub(crate) codec: Codec,
@@ -81,6 +81,15 @@ impl Batch {
     pub fn device(&self) -> SenderId {
         self.writes.device
     }
+}
+
+/// How a batch's frame arrived, and so how its reply is sealed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// A one-shot frame: the keyring seals the reply.
+    OneShot,
+    /// A frame of a session: its channel seals the reply.
+    Session(crate::SessionHandle),
 }
 
 /// What the store gives back for one device at a restart: the state of the last committed batch.

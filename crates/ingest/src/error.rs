@@ -47,6 +47,15 @@ pub enum IngestError {
     /// The reply could not be encoded.
     #[error("reply not encoded: {0}")]
     Encode(printfleet_wire::Error),
+    /// The session is not open (closed, expired, ended by a revocation, or never opened).
+    #[error("session closed")]
+    SessionClosed,
+    /// [`crate::MAX_SESSIONS`] sessions are open.
+    #[error("too many sessions")]
+    TooManySessions,
+    /// A device-side session was handed to the portal.
+    #[error("not the portal's end of a session")]
+    NotPortalSession,
     /// A device name empty or longer than [`crate::MAX_DEVICE_NAME_BYTES`].
     #[error("device name of {len} bytes is empty or too long")]
     BadName {

@@ -4,21 +4,39 @@ use core::fmt;
 use std::collections::HashMap;
 
 use printfleet_auth::one_shot::frame_key;
-use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch};
+use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Session};
 use printfleet_diff::sync::{Instance, Receiver, ReceiverState, Reply, Update, UpdateBody};
 use printfleet_diff::{Delta, DeviceState};
 use printfleet_meter::{DeviceId, JobRecord, Observation, ObservationKey, Provenance};
 use printfleet_schema::{DurationMs, MeterKind, Timestamp};
-use printfleet_wire::frame::{FrameHeader, KeyId, Keyring, MessageKind, SenderId, WindowState};
+use printfleet_wire::frame::{FrameHeader, KeyId, Keyring, MessageKind, PortalChannel, SenderId, WindowState};
 use printfleet_wire::{Codec, protobuf, xml};
 use rand_core::CryptoRng;
 
+use crate::batch::Route;
 use crate::{Batch, Credential, DeviceRecord, IngestError, Refusal, Registry, SavedDevice, Writes};
 
 /// Every meter of a device is observed at least this often, even if no counter moved (an idle
 /// printer is not a silent one for `printfleet-meter`); between two such full readings only the
 /// meters that changed are observed.
 pub const METER_HEARTBEAT: DurationMs = DurationMs(24 * 60 * 60 * 1000);
+
+/// Sessions open at once (each holds a channel of about 2 KiB); more are refused with
+/// [`IngestError::TooManySessions`].
+pub const MAX_SESSIONS: usize = 65_536;
+
+/// A session handed to [`Ingest::open_session`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionHandle(u64);
+
+/// An open session: the device it authenticated, under which epoch, until when.
+#[derive(Debug)]
+struct SessionSlot {
+    channel: PortalChannel,
+    device: SenderId,
+    epoch: KeyEpoch,
+    expires_at: Timestamp,
+}
 
 /// What the secret store says about a device's one-shot secret for a key epoch.
 #[non_exhaustive]
@@ -126,6 +144,8 @@ pub struct Ingest<S> {
     secrets: S,
     keyring: Keyring,
     slots: HashMap<SenderId, Slot>,
+    sessions: HashMap<SessionHandle, SessionSlot>,
+    next_session: u64,
     next_batch: u64,
     counters: Counters,
     payload: Vec<u8>,
@@ -149,6 +169,8 @@ impl<S: Secrets> Ingest<S> {
             secrets,
             keyring: Keyring::new(),
             slots: HashMap::new(),
+            sessions: HashMap::new(),
+            next_session: 1,
             next_batch: 1,
             counters: Counters::default(),
             payload: Vec::new(),
@@ -289,9 +311,23 @@ impl<S: Secrets> Ingest<S> {
             Err(r) => return Err(self.refuse(Refusal::Frame(r.reason()))),
         };
         let window = self.keyring.window(sender, key_id).unwrap_or_default();
-        let slot = self.slots.entry(sender).or_default();
-        let target = Target { device: sender, meter_device, key_id, window };
-        let (writes, reply) = apply(slot, &update, target, now, request.timestamp);
+        self.accept(Route::OneShot, meter_device, request, &update, Some((key_id, window)), now)
+    }
+
+    /// Applies an opened update and makes its batch.
+    fn accept(
+        &mut self,
+        route: Route,
+        meter_device: DeviceId,
+        request: FrameHeader,
+        update: &Update,
+        window: Option<(KeyId, WindowState)>,
+        now: Timestamp,
+    ) -> Result<Batch, IngestError> {
+        let device = request.sender_id;
+        let slot = self.slots.entry(device).or_default();
+        let target = Target { device, meter_device, window };
+        let (writes, reply) = apply(slot, update, target, now, request.timestamp);
         let id = self.next_batch;
         self.next_batch = id.saturating_add(1);
         slot.in_flight = Some(id);
@@ -300,7 +336,7 @@ impl<S: Secrets> Ingest<S> {
             Codec::Xml => xml::encode_reply(&reply, &mut bytes),
             _ => protobuf::encode_reply(&reply, &mut bytes),
         };
-        let batch = Batch { id, writes, request, codec: request.codec, reply: bytes };
+        let batch = Batch { id, route, writes, request, codec: request.codec, reply: bytes };
         if let Err(e) = encoded {
             // Nothing of this frame may stay applied without a batch to store it.
             self.abort(batch)?;
@@ -319,25 +355,117 @@ impl<S: Secrets> Ingest<S> {
         Ok(batch)
     }
 
+    /// Session mode: takes the portal's end of a session the SCRAM server established
+    /// (`printfleet_auth::ServerAwaitingClientFinal::handle_client_final`, with this ingest's
+    /// [`Ingest::registry`] as the verifier store). Refused if it has expired, if the device or
+    /// epoch is no longer good, or if [`MAX_SESSIONS`] are open.
+    pub fn open_session(&mut self, session: Session, now: Timestamp) -> Result<SessionHandle, IngestError> {
+        if session.is_expired(now) {
+            return Err(IngestError::SessionClosed);
+        }
+        if session.recheck(&self.registry).is_err() {
+            return Err(self.refuse(Refusal::Revoked));
+        }
+        if self.sessions.len() >= MAX_SESSIONS {
+            return Err(IngestError::TooManySessions);
+        }
+        let (device, epoch, expires_at) = (session.sender_id(), session.epoch(), session.expires_at());
+        let channel = session.into_portal_channel().ok_or(IngestError::NotPortalSession)?;
+        let handle = SessionHandle(self.next_session);
+        self.next_session = self.next_session.saturating_add(1);
+        self.sessions.insert(handle, SessionSlot { channel, device, epoch, expires_at });
+        Ok(handle)
+    }
+
+    /// Ends a session (its connection closed). Returns whether it was open.
+    pub fn close_session(&mut self, handle: SessionHandle) -> bool {
+        self.sessions.remove(&handle).is_some()
+    }
+
+    /// Sessions open.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Session mode: a frame received on the session `handle`. Like [`Ingest::receive`]; the
+    /// registry is checked again for every frame (a revocation ends the session), and an expired
+    /// session is closed ([`IngestError::SessionClosed`]: the device runs a new handshake).
+    pub fn receive_session(
+        &mut self,
+        handle: SessionHandle,
+        frame: &[u8],
+        now: Timestamp,
+    ) -> Result<Batch, IngestError> {
+        let Some(s) = self.sessions.get(&handle) else { return Err(IngestError::SessionClosed) };
+        if now >= s.expires_at {
+            self.sessions.remove(&handle);
+            return Err(IngestError::SessionClosed);
+        }
+        let (device, epoch) = (s.device, s.epoch);
+        let verdict = match self.registry.get(device) {
+            None => Err(Refusal::Unknown),
+            Some(r) => match r.credential(epoch) {
+                None => Err(Refusal::Unknown),
+                Some(c) if r.revoked || c.revoked => Err(Refusal::Revoked),
+                Some(_) => Ok(r.meter_device),
+            },
+        };
+        let meter_device = match verdict {
+            Ok(m) => m,
+            Err(reason) => {
+                self.sessions.remove(&handle);
+                return Err(self.refuse(reason));
+            }
+        };
+        if self.slots.get(&device).is_some_and(|s| s.in_flight.is_some()) {
+            return Err(IngestError::Busy(device));
+        }
+        let mut payload = core::mem::take(&mut self.payload);
+        payload.clear();
+        let opened = match self.sessions.get_mut(&handle) {
+            Some(s) => s.channel.open(frame, &[MessageKind::Update], now, &mut payload),
+            None => return Err(IngestError::SessionClosed),
+        };
+        let update = opened.map(|request| (request, decode(request.codec, &payload)));
+        self.payload = payload;
+        let (request, update) = match update {
+            Ok((request, Some(update))) => (request, update),
+            Ok((_, None)) => return Err(self.refuse(Refusal::Malformed)),
+            Err(r) => return Err(self.refuse(Refusal::Frame(r.reason()))),
+        };
+        self.accept(Route::Session(handle), meter_device, request, &update, None, now)
+    }
+
     /// The batch's writes are durable: returns the reply frame to send to the device.
     pub fn commit(&mut self, batch: Batch, now: Timestamp, rng: &mut impl CryptoRng) -> Result<Vec<u8>, IngestError> {
-        let Batch { id, writes, request, codec, reply } = batch;
+        let Batch { id, route, writes, request, codec, reply } = batch;
         let slot = self.slots.get_mut(&writes.device).filter(|s| s.in_flight == Some(id));
         let Some(slot) = slot else { return Err(IngestError::StaleBatch { id }) };
         slot.in_flight = None;
-        match slot.committed_windows.iter_mut().find(|(k, _)| *k == writes.key_id) {
-            Some((_, w)) => *w = writes.window,
-            None => slot.committed_windows.push((writes.key_id, writes.window)),
+        if let Some((key_id, window)) = writes.window {
+            match slot.committed_windows.iter_mut().find(|(k, _)| *k == key_id) {
+                Some((_, w)) => *w = window,
+                None => slot.committed_windows.push((key_id, window)),
+            }
         }
         slot.committed = Some(writes.receiver);
         let mut out = Vec::new();
-        self.keyring.seal_reply(&request, codec, &reply, now, rng, &mut out).map_err(IngestError::Seal)?;
+        let sealed = match route {
+            Route::OneShot => self.keyring.seal_reply(&request, codec, &reply, now, rng, &mut out),
+            Route::Session(h) => match self.sessions.get_mut(&h) {
+                Some(s) => s.channel.seal_reply(&request, codec, &reply, now, rng, &mut out),
+                // Stored, but the connection is gone: the device sends again on a new session.
+                None => return Err(IngestError::SessionClosed),
+            },
+        };
+        sealed.map_err(IngestError::Seal)?;
         Ok(out)
     }
 
     /// The batch's writes could not be stored: the device goes back to its last committed state
-    /// (receiver and replay windows), so that its retransmission is applied as if this frame had
-    /// never arrived. No reply is sent.
+    /// (receiver and one-shot replay windows), so that its retransmission is applied as if this
+    /// frame had never arrived. No reply is sent. (A session's window is not rolled back: a
+    /// device re-seals what it sends again under a new sequence number.)
     pub fn abort(&mut self, batch: Batch) -> Result<(), IngestError> {
         let (id, sender) = (batch.id, batch.writes.device);
         let slot = self.slots.get_mut(&sender).filter(|s| s.in_flight == Some(id));
@@ -351,6 +479,9 @@ impl<S: Secrets> Ingest<S> {
         };
         slot.last_applied = None;
         slot.meters_read_at = None;
+        if batch.route != Route::OneShot {
+            return Ok(());
+        }
         self.keyring.forget_sender(sender);
         for (key_id, window) in &slot.committed_windows {
             // Cannot fail: the sender's windows were just dropped.
@@ -373,8 +504,7 @@ fn decode(codec: Codec, payload: &[u8]) -> Option<Update> {
 struct Target {
     device: SenderId,
     meter_device: DeviceId,
-    key_id: KeyId,
-    window: WindowState,
+    window: Option<(KeyId, WindowState)>,
 }
 
 /// Applies `update` to the device's receiver and extracts what must be stored, and the reply.
@@ -410,7 +540,6 @@ fn apply(slot: &mut Slot, update: &Update, to: Target, now: Timestamp, sealed_at
         levels: Vec::new(),
         observations: Vec::new(),
         job_records,
-        key_id: to.key_id,
         window: to.window,
         receiver: slot.receiver.save(),
         resync: matches!(reply, Reply::Resync { .. }),

@@ -83,9 +83,10 @@
 //!
 //! # Session mode
 //! [`Registry`] implements `printfleet_auth::VerifierStore` (verifiers, revocation), so the SCRAM
-//! server (`printfleet_auth::server_start`) authenticates collectors against it. Applying the
-//! frames of a session (`printfleet_wire::frame::PortalChannel`) is not done here yet: TODO
-//! (issue #17), the network part.
+//! server (`printfleet_auth::server_start`) authenticates devices against it. The established
+//! `Session` goes to [`Ingest::open_session`]; its frames to [`Ingest::receive_session`], which
+//! checks the registry again for every frame; batches are committed as in one-shot mode. A
+//! session's replay window lives as long as the session and is not stored.
 //!
 //! # Crate features
 //! None.
@@ -97,7 +98,7 @@ mod registry;
 
 pub use batch::{Batch, SavedDevice, Writes};
 pub use error::{IngestError, Refusal};
-pub use ingest::{Counters, Ingest, METER_HEARTBEAT, SecretAnswer, Secrets};
+pub use ingest::{Counters, Ingest, MAX_SESSIONS, METER_HEARTBEAT, SecretAnswer, Secrets, SessionHandle};
 pub use registry::{
     Credential, CustomerId, DeviceRecord, MAX_DEVICE_NAME_BYTES, MAX_EPOCHS_PER_DEVICE, Owner, Registry, ResellerId,
 };

@@ -250,15 +250,17 @@ impl SqliteStore {
         let w = batch.writes();
         let sender = int(w.device.0);
         let at = millis(w.received_at);
-        let (seen_hi, seen_lo) = match w.window.seen {
-            Some([hi, lo]) => (Some(int(hi)), Some(int(lo))),
-            None => (None, None),
-        };
-        tx.prepare_cached(
-            "INSERT INTO replay_windows (sender, key_id, highest, seen_hi, seen_lo) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (sender, key_id) DO UPDATE SET highest = ?3, seen_hi = ?4, seen_lo = ?5",
-        )?
-        .execute(params![sender, w.key_id.0, int(w.window.highest), seen_hi, seen_lo])?;
+        if let Some((key_id, window)) = w.window {
+            let (seen_hi, seen_lo) = match window.seen {
+                Some([hi, lo]) => (Some(int(hi)), Some(int(lo))),
+                None => (None, None),
+            };
+            tx.prepare_cached(
+                "INSERT INTO replay_windows (sender, key_id, highest, seen_hi, seen_lo) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (sender, key_id) DO UPDATE SET highest = ?3, seen_hi = ?4, seen_lo = ?5",
+            )?
+            .execute(params![sender, key_id.0, int(window.highest), seen_hi, seen_lo])?;
+        }
         tx.prepare_cached(
             "INSERT INTO receivers (sender, state) VALUES (?1, ?2)
              ON CONFLICT (sender) DO UPDATE SET state = ?2",

@@ -12,6 +12,7 @@
 
 mod crash;
 mod refusals;
+mod session;
 
 use std::collections::{HashMap, HashSet};
 
@@ -108,8 +109,10 @@ impl Disk {
             state: None,
         });
         saved.receiver = w.receiver.clone();
-        saved.windows.retain(|(k, _)| *k != w.key_id);
-        saved.windows.push((w.key_id, w.window));
+        if let Some((key_id, window)) = w.window {
+            saved.windows.retain(|(k, _)| *k != key_id);
+            saved.windows.push((key_id, window));
+        }
         if let Some(state) = &w.state {
             saved.state = Some(state.clone());
             assert!(self.applied.insert((w.device, w.instance, w.sequence)), "update applied twice");
