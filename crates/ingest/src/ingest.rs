@@ -251,10 +251,11 @@ impl<S: Secrets> Ingest<S> {
     /// Adds (or replaces) a credential of a device: a new key epoch (rotation).
     pub fn add_credential(&mut self, sender: SenderId, credential: Credential) -> Result<(), IngestError> {
         let record = self.registry.get_mut(sender)?;
-        record.credentials.retain(|c| c.epoch != credential.epoch);
-        if record.credentials.len() >= crate::MAX_EPOCHS_PER_DEVICE {
-            return Err(IngestError::TooManyEpochs { count: record.credentials.len().saturating_add(1) });
+        let others = record.credentials.iter().filter(|c| c.epoch != credential.epoch).count();
+        if others >= crate::MAX_EPOCHS_PER_DEVICE {
+            return Err(IngestError::TooManyEpochs { count: others.saturating_add(1) });
         }
+        record.credentials.retain(|c| c.epoch != credential.epoch);
         self.keyring.remove(sender, KeyId(credential.epoch.0));
         record.credentials.push(credential);
         Ok(())

@@ -116,6 +116,12 @@ pub enum StoreError {
         /// Which value.
         what: &'static str,
     },
+    /// [`SqliteStore::count`] was asked about a table the schema does not have.
+    #[error("no table {name}")]
+    UnknownTable {
+        /// The name asked for.
+        name: String,
+    },
     /// A sealed secret for a credential that does not exist.
     #[error("no credential for device {device} epoch {epoch}")]
     NoCredential {

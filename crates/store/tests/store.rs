@@ -79,6 +79,7 @@ fn an_empty_database_migrates_to_the_current_version() {
     for table in ["devices", "credentials", "jobs", "meter_readings", "invoices", "usage_lines", "contracts"] {
         assert_eq!(store.count(table).unwrap(), 0, "{table}");
     }
+    assert!(matches!(store.count("sqlite_master; DROP TABLE jobs"), Err(StoreError::UnknownTable { .. })));
     let mode: String =
         rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");

@@ -2,7 +2,7 @@
 //! batch carries; the registry answers session-mode look-ups.
 
 use printfleet_auth::{DeviceSecret, Lookup, Verifier, VerifierStore};
-use printfleet_ingest::{IngestError, Refusal};
+use printfleet_ingest::{Credential, IngestError, Refusal};
 use printfleet_schema::{Alert, Level, RecordId};
 use printfleet_wire::Codec;
 use printfleet_wire::frame::{MessageKind, RejectReason};
@@ -138,4 +138,21 @@ fn provisioning_refuses_duplicates_and_bad_names() {
     assert!(matches!(ingest.provision(record("")), Err(IngestError::BadName { .. })));
     let long = "x".repeat(printfleet_ingest::MAX_DEVICE_NAME_BYTES + 1);
     assert!(matches!(ingest.provision(record(&long)), Err(IngestError::BadName { .. })));
+}
+
+#[test]
+fn a_credential_past_the_limit_is_refused_and_changes_nothing() {
+    let mut ingest = Ingest::new(master());
+    let sender = ingest.provision(record("epochs")).unwrap();
+    for e in 2..=printfleet_ingest::MAX_EPOCHS_PER_DEVICE as u32 {
+        ingest.add_credential(sender, Credential { epoch: KeyEpoch(e), revoked: false, verifier: None }).unwrap();
+    }
+    let extra = Credential { epoch: KeyEpoch(99), revoked: false, verifier: None };
+    assert!(matches!(ingest.add_credential(sender, extra), Err(IngestError::TooManyEpochs { .. })));
+    let held = &ingest.registry().get(sender).unwrap().credentials;
+    assert_eq!(held.len(), printfleet_ingest::MAX_EPOCHS_PER_DEVICE);
+    assert!(held.iter().any(|c| c.epoch == KeyEpoch(1)));
+    // Replacing an epoch held is not an addition.
+    ingest.add_credential(sender, Credential { epoch: KeyEpoch(1), revoked: true, verifier: None }).unwrap();
+    assert!(ingest.registry().get(sender).unwrap().credential(KeyEpoch(1)).unwrap().revoked);
 }
