@@ -156,3 +156,32 @@ fn a_credential_past_the_limit_is_refused_and_changes_nothing() {
     ingest.add_credential(sender, Credential { epoch: KeyEpoch(1), revoked: true, verifier: None }).unwrap();
     assert!(ingest.registry().get(sender).unwrap().credential(KeyEpoch(1)).unwrap().revoked);
 }
+
+/// What a batch hands printfleet-meter is accepted by it, once.
+#[test]
+fn observations_and_job_records_feed_the_meter_once() {
+    use printfleet_meter::{Device, Meter, MeterConfig, ModelClass, Outcome, Terms};
+    let mut meter = Meter::new(MeterConfig::default());
+    let november = Timestamp::from_unix_millis(1_793_491_200_000).unwrap(); // 2026-11-01
+    meter.add_contract(ContractId(3), Terms::default(), november).unwrap();
+    let rec = record("metered");
+    let device = Device { contract: ContractId(3), serial: "M1".into(), class: ModelClass::OFFICE };
+    meter.add_device(rec.meter_device, device).unwrap();
+    let mut ingest = Ingest::new(master());
+    ingest.provision(rec).unwrap();
+    let mut a = agent("metered", 1);
+    let mut r = rng(4);
+    a.handle_reading(at(0), reading());
+    a.handle_job(at(0), job(1, 2));
+    let t = pump(&mut a, at(0), &mut r).unwrap();
+    let batch = ingest.receive(&t.frame, at(0)).unwrap();
+    let w = batch.writes();
+    assert!(!w.observations.is_empty());
+    for o in &w.observations {
+        assert_eq!(meter.observe(o).unwrap(), Outcome::Recorded);
+        assert_eq!(meter.observe(o).unwrap(), Outcome::Duplicate);
+    }
+    for j in &w.job_records {
+        assert_eq!(meter.record_job(j).unwrap(), Outcome::Recorded);
+    }
+}
