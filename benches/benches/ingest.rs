@@ -1,0 +1,218 @@
+//! The portal's ingest on a fleet's steady-state updates (office printers: 4 levels and 3 meters
+//! move; one job in four updates), 200 devices (`PRINTFLEET_INGEST_DEVICES`) × 50 updates, the first of each a full snapshot:
+//! * `sans_io`: `Ingest::receive` + `Ingest::commit` (open, decode, apply, extract the writes,
+//!   seal the reply), per update, on one core;
+//! * `bare`: the floor it wraps: `Keyring::open`, decode, `Receiver::receive`, `take_jobs`,
+//!   `Receiver::save`, encode and seal the reply by hand;
+//! * `sqlite`: the same stream made durable: batches of one update per device written to SQLite in one
+//!   transaction each (WAL, `synchronous = FULL`) before they are committed.
+//!
+//! `cargo bench -p printfleet-benches --bench ingest`.
+
+// Benchmark set-up on fixed inputs: a failure is a bug to see at once.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use printfleet_agent::{DeviceAgent, Schedule};
+use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot, sender_id_of};
+use printfleet_diff::sync::{Instance, Receiver};
+use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
+use printfleet_meter::{ContractId, DeviceId};
+use printfleet_schema::{DeviceReport, DurationMs, Level, MeterKind, PageCount, Redaction, Timestamp, samples};
+use printfleet_store::{SqliteStore, Store};
+use printfleet_wire::frame::{Keyring, MessageKind, SenderId};
+use printfleet_wire::{Codec, protobuf};
+
+const UPDATES: u64 = 50;
+
+/// Devices in the fleet: 200, or `PRINTFLEET_INGEST_DEVICES`. The SQLite transactions hold one
+/// update per device (a device has one batch in flight at a time), so a larger fleet makes
+/// larger transactions and fewer fsyncs per update.
+fn devices() -> u64 {
+    std::env::var("PRINTFLEET_INGEST_DEVICES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+}
+const HOUR: u64 = 3_600_000;
+
+fn rng() -> rand_chacha::ChaCha20Rng {
+    rand_core::SeedableRng::seed_from_u64(1)
+}
+
+fn master() -> FleetMasterKey {
+    FleetMasterKey::from_bytes([0x11; 32])
+}
+
+fn name(d: u64) -> String {
+    format!("bench-{d}")
+}
+
+fn record(d: u64) -> DeviceRecord {
+    DeviceRecord {
+        name: name(d),
+        owner: Owner { reseller: ResellerId(1), customer: CustomerId(d % 7), contract: ContractId(1) },
+        meter_device: DeviceId(d),
+        revoked: false,
+        credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
+    }
+}
+
+fn reading(step: u64) -> DeviceReport {
+    let mut r = samples::office_laser();
+    r.events.print_jobs.clear();
+    for c in r.snapshot.consumables.iter_mut().take(4) {
+        c.level = Level::Amount(u32::try_from(10 + step % 50).unwrap());
+    }
+    for kind in [MeterKind::TOTAL, MeterKind::MONO, MeterKind::COLOUR] {
+        let v = r.snapshot.meters.get(&kind).unwrap_or(0);
+        r.snapshot.meters.set(kind, v + step);
+    }
+    r
+}
+
+fn at(ms: u64) -> Timestamp {
+    samples::SAMPLE_TIME.checked_add(DurationMs(ms)).unwrap()
+}
+
+fn ingest() -> Ingest<FleetMasterKey> {
+    let mut ingest = Ingest::new(master());
+    for d in 0..devices() {
+        ingest.provision(record(d)).unwrap();
+    }
+    ingest
+}
+
+/// The stream: every device's frames in time order, each acknowledged by a generator portal so
+/// that the next is a delta.
+fn stream() -> Vec<(Vec<u8>, Timestamp)> {
+    let mut rng = rng();
+    let mut portal = ingest();
+    let mut agents: Vec<DeviceAgent> = (0..devices())
+        .map(|d| {
+            let secret = master().device_secret(&name(d), KeyEpoch(1));
+            let key = one_shot::frame_key(&secret, &name(d), KeyEpoch(1));
+            DeviceAgent::new(sender_id_of(&name(d)), &key, Redaction::drop_all(), Schedule::direct(), Instance(1))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for step in 0..UPDATES {
+        let now = at(step * 3 * HOUR + 1);
+        for (d, agent) in agents.iter_mut().enumerate() {
+            agent.handle_reading(now, reading(step + d as u64));
+            if step % 4 == 3 {
+                let mut job = samples::large_format(1).events.print_jobs.remove(0);
+                job.job.sequence = step;
+                job.job.uuid = uuid::Uuid::from_u64_pair(d as u64, step + 1);
+                job.print.pages = PageCount(3);
+                agent.handle_job(now, job);
+            }
+            let t = loop {
+                if agent.needs_save() {
+                    let cp = agent.save();
+                    agent.saved(cp).unwrap();
+                }
+                if let Some(t) = agent.poll_transmit(now, &mut rng) {
+                    break t;
+                }
+            };
+            let batch = portal.receive(&t.frame, now).unwrap();
+            let reply = portal.commit(batch, now, &mut rng).unwrap();
+            agent.handle_frame(now, &reply);
+            out.push((t.frame, now));
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let frames = stream();
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(frames.len() as u64));
+    group.sample_size(10);
+
+    group.bench_function("sans_io", |b| {
+        b.iter_batched(
+            || (ingest(), rng()),
+            |(mut ingest, mut rng)| {
+                for (frame, now) in &frames {
+                    let batch = ingest.receive(frame, *now).unwrap();
+                    black_box(ingest.commit(batch, *now, &mut rng).unwrap());
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    group.bench_function("bare", |b| {
+        b.iter_batched(
+            || {
+                let mut keyring = Keyring::new();
+                for d in 0..devices() {
+                    let secret = master().device_secret(&name(d), KeyEpoch(1));
+                    keyring
+                        .insert(sender_id_of(&name(d)), &one_shot::frame_key(&secret, &name(d), KeyEpoch(1)))
+                        .unwrap();
+                }
+                (keyring, HashMap::<SenderId, Receiver>::new(), rng())
+            },
+            |(mut keyring, mut receivers, mut rng)| {
+                let mut payload = Vec::new();
+                for (frame, now) in &frames {
+                    payload.clear();
+                    let request = keyring.open(frame, &[MessageKind::Update], *now, &mut payload).unwrap();
+                    let update = protobuf::decode_update(&payload).unwrap();
+                    let receiver = receivers.entry(request.sender_id).or_default();
+                    let reply = receiver.receive(&update);
+                    black_box(receiver.take_jobs());
+                    black_box(receiver.save());
+                    let mut bytes = Vec::new();
+                    protobuf::encode_reply(&reply, &mut bytes).unwrap();
+                    let mut out = Vec::new();
+                    keyring.seal_reply(&request, Codec::Protobuf, &bytes, *now, &mut rng, &mut out).unwrap();
+                    black_box(out);
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    group.bench_function("sqlite", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let mut store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
+                for d in 0..devices() {
+                    store.put_device(&record(d)).unwrap();
+                }
+                (dir, store, ingest(), rng())
+            },
+            |(dir, mut store, mut ingest, mut rng)| {
+                let store_batch = usize::try_from(devices()).unwrap();
+                let mut pending = Vec::with_capacity(store_batch);
+                let mut flush = |pending: &mut Vec<_>, ingest: &mut Ingest<_>, now| {
+                    store.write_batches(pending).unwrap();
+                    for batch in pending.drain(..) {
+                        black_box(ingest.commit(batch, now, &mut rng).unwrap());
+                    }
+                };
+                let mut last = at(0);
+                for (frame, now) in &frames {
+                    // One batch per device in flight: flush before a device's next frame.
+                    if pending.len() == store_batch {
+                        flush(&mut pending, &mut ingest, *now);
+                    }
+                    pending.push(ingest.receive(frame, *now).unwrap());
+                    last = *now;
+                }
+                flush(&mut pending, &mut ingest, last);
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

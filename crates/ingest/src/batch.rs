@@ -1,0 +1,107 @@
+//! What one accepted frame asks the store to write, and what survives a restart.
+
+use printfleet_diff::DeviceState;
+use printfleet_diff::sync::{Instance, ReceiverState};
+use printfleet_meter::{DeviceId, JobRecord, Observation};
+use printfleet_schema::{Alert, Identity, Level, PrintJob, RecordId, Timestamp};
+use printfleet_wire::Codec;
+use printfleet_wire::frame::{FrameHeader, KeyId, SenderId, WindowState};
+
+/// The writes of one accepted frame, to be stored in **one transaction** before the reply may
+/// leave ([`crate::Ingest::commit`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Writes {
+    /// The device.
+    pub device: SenderId,
+    /// The position it is metered under.
+    pub meter_device: DeviceId,
+    /// When the portal received the frame (the caller's clock).
+    pub received_at: Timestamp,
+    /// When the device sealed it (its clock, within the frame layer's skew tolerance): the time
+    /// of the readings it carries.
+    pub sealed_at: Timestamp,
+    /// The update's agent instance and sequence number (the meter's idempotency key).
+    pub instance: Instance,
+    /// The update's sequence number.
+    pub sequence: u64,
+    /// The device's new state, if the update was applied (`None`: a duplicate, or a delta the
+    /// receiver could not apply: see [`Writes::resync`]).
+    pub state: Option<DeviceState>,
+    /// The new identity, if it changed (a new address, firmware, ...): an identity-history row.
+    pub identity_changed: Option<Identity>,
+    /// Job events received for the first time (each exactly once over the device's life).
+    pub jobs: Vec<PrintJob>,
+    /// Alerts raised or changed.
+    pub alerts_raised: Vec<Alert>,
+    /// Alerts cleared.
+    pub alerts_cleared: Vec<RecordId>,
+    /// Consumable levels read (changed ones, or all of them on a full snapshot).
+    pub levels: Vec<(RecordId, Level)>,
+    /// Meter values for `printfleet-meter`.
+    pub observations: Vec<Observation>,
+    /// Job records for `printfleet-meter`'s reconciliation.
+    pub job_records: Vec<JobRecord>,
+    /// The one-shot replay window that changed (key id and window) as it must be persisted;
+    /// `None` for a frame of a session, whose window lives and dies with the session.
+    pub window: Option<(KeyId, WindowState)>,
+    /// The receiver's state as it must be persisted.
+    pub receiver: ReceiverState,
+    /// The reply asks the device for a full snapshot.
+    pub resync: bool,
+}
+
+/// One accepted frame: its [`Writes`] and the reply held back until the caller has stored them.
+///
+/// Not `Clone`: hand it back once, to [`crate::Ingest::commit`] once its writes are durable or
+/// to [`crate::Ingest::abort`] if they could not be stored.
+#[must_use = "store the writes, then commit (or abort) the batch"]
+#[derive(Debug)]
+pub struct Batch {
+    pub(crate) id: u64,
+    pub(crate) route: Route,
+    pub(crate) writes: Writes,
+    pub(crate) request: FrameHeader,
+    pub(crate) codec: Codec,
+    pub(crate) reply: Vec<u8>,
+}
+
+impl Batch {
+    /// A number unique among this ingest's batches (for logs).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// What to store.
+    pub fn writes(&self) -> &Writes {
+        &self.writes
+    }
+
+    /// The device it concerns.
+    pub fn device(&self) -> SenderId {
+        self.writes.device
+    }
+}
+
+/// How a batch's frame arrived, and so how its reply is sealed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// A one-shot frame: the keyring seals the reply.
+    OneShot,
+    /// A frame of a session: its channel seals the reply.
+    Session(crate::SessionHandle),
+}
+
+/// What the store gives back for one device at a restart: the state of the last committed batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedDevice {
+    /// The device.
+    pub device: SenderId,
+    /// The receiver's state.
+    pub receiver: ReceiverState,
+    /// Its replay windows, per key id.
+    pub windows: Vec<(KeyId, WindowState)>,
+    /// The device's current state as stored: the baseline against which the next full snapshot
+    /// is compared (so that alerts and levels already recorded are not recorded again).
+    pub state: Option<DeviceState>,
+}

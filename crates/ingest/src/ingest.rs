@@ -1,0 +1,614 @@
+//! The ingest object: frames in, batches of writes out, replies after the writes are durable.
+
+use core::fmt;
+use std::collections::HashMap;
+
+use printfleet_auth::one_shot::frame_key;
+use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Session};
+use printfleet_diff::sync::{Instance, Receiver, ReceiverState, Reply, Update, UpdateBody};
+use printfleet_diff::{Delta, DeviceState};
+use printfleet_meter::{DeviceId, JobRecord, Observation, ObservationKey, Provenance};
+use printfleet_schema::{DurationMs, MeterKind, Timestamp};
+use printfleet_wire::frame::{FrameHeader, KeyId, Keyring, MessageKind, PortalChannel, SenderId, WindowState};
+use printfleet_wire::{Codec, protobuf, xml};
+use rand_core::CryptoRng;
+
+use crate::batch::Route;
+use crate::{Batch, Credential, DeviceRecord, IngestError, Refusal, Registry, SavedDevice, Writes};
+
+/// Every meter of a device is observed at least this often, even if no counter moved (an idle
+/// printer is not a silent one for `printfleet-meter`); between two such full readings only the
+/// meters that changed are observed.
+pub const METER_HEARTBEAT: DurationMs = DurationMs(24 * 60 * 60 * 1000);
+
+/// Sessions open at once (each holds a channel of about 2 KiB); more are refused with
+/// [`IngestError::TooManySessions`].
+pub const MAX_SESSIONS: usize = 65_536;
+
+/// A session handed to [`Ingest::open_session`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionHandle(u64);
+
+/// An open session: the device it authenticated, under which epoch, until when.
+#[derive(Debug)]
+struct SessionSlot {
+    channel: PortalChannel,
+    device: SenderId,
+    epoch: KeyEpoch,
+    expires_at: Timestamp,
+}
+
+/// What the secret store says about a device's one-shot secret for a key epoch.
+#[non_exhaustive]
+pub enum SecretAnswer {
+    /// The secret.
+    Found(DeviceSecret),
+    /// There is none.
+    Unknown,
+    /// The store cannot answer now (its database is down).
+    Unavailable,
+}
+
+impl fmt::Debug for SecretAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Found(_) => "Found(..)",
+            Self::Unknown => "Unknown",
+            Self::Unavailable => "Unavailable",
+        })
+    }
+}
+
+/// Where the ingest finds one-shot secrets. Asked once per (device, epoch) while the derived key
+/// is cached; the registry (revocation, epochs) is consulted for every frame.
+pub trait Secrets {
+    /// `device`'s secret for `epoch`.
+    fn secret(&self, device: &str, epoch: KeyEpoch) -> SecretAnswer;
+}
+
+/// A fleet whose secrets derive from one master key.
+impl Secrets for FleetMasterKey {
+    fn secret(&self, device: &str, epoch: KeyEpoch) -> SecretAnswer {
+        SecretAnswer::Found(self.device_secret(device, epoch))
+    }
+}
+
+/// What the ingest counted since it started (export them as metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    accepted: u64,
+    applied: u64,
+    duplicates: u64,
+    resyncs: u64,
+    refused: HashMap<Refusal, u64>,
+}
+
+impl Counters {
+    /// Frames that opened and decoded (each made a batch).
+    pub fn accepted(&self) -> u64 {
+        self.accepted
+    }
+
+    /// Updates applied to a device's state.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Updates seen before (nothing applied; their job events may still be new).
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Replies that asked for a full snapshot.
+    pub fn resyncs(&self) -> u64 {
+        self.resyncs
+    }
+
+    /// Frames refused for `reason`.
+    pub fn refused(&self, reason: Refusal) -> u64 {
+        self.refused.get(&reason).copied().unwrap_or(0)
+    }
+
+    /// Every reason a frame was refused for, with its count.
+    pub fn refusals(&self) -> impl Iterator<Item = (Refusal, u64)> + '_ {
+        self.refused.iter().map(|(r, n)| (*r, *n))
+    }
+}
+
+/// What the ingest keeps per device.
+#[derive(Debug, Default)]
+struct Slot {
+    receiver: Receiver,
+    /// The receiver's state as of the last committed batch (what an abort goes back to).
+    committed: Option<ReceiverState>,
+    /// The replay windows as of the last committed batch.
+    committed_windows: Vec<(KeyId, WindowState)>,
+    /// The last update applied, to tell a new one from a duplicate.
+    last_applied: Option<(Instance, u64)>,
+    /// The stored state, kept after a restart until the next full snapshot is compared with it.
+    baseline: Option<DeviceState>,
+    /// When every meter was last observed.
+    meters_read_at: Option<Timestamp>,
+    /// The batch in flight.
+    in_flight: Option<u64>,
+}
+
+/// The portal's ingest, sans-IO: feed it each received frame and the time
+/// ([`Ingest::receive`]); it answers with a [`Batch`] of writes; store them, then
+/// [`Ingest::commit`] the batch to get the reply frame. Nothing it decided leaves before the
+/// caller has made it durable, so a crash between the two loses nothing and applies nothing
+/// twice: restore with [`Ingest::restore`] from what the store committed, and the device's next
+/// frame is applied exactly once.
+pub struct Ingest<S> {
+    registry: Registry,
+    secrets: S,
+    keyring: Keyring,
+    slots: HashMap<SenderId, Slot>,
+    sessions: HashMap<SessionHandle, SessionSlot>,
+    next_session: u64,
+    next_batch: u64,
+    counters: Counters,
+    payload: Vec<u8>,
+}
+
+impl<S> fmt::Debug for Ingest<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ingest")
+            .field("devices", &self.registry.len())
+            .field("keyring", &self.keyring)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Secrets> Ingest<S> {
+    /// An ingest with no device (first start of a portal).
+    pub fn new(secrets: S) -> Self {
+        Self {
+            registry: Registry::new(),
+            secrets,
+            keyring: Keyring::new(),
+            slots: HashMap::new(),
+            sessions: HashMap::new(),
+            next_session: 1,
+            next_batch: 1,
+            counters: Counters::default(),
+            payload: Vec::new(),
+        }
+    }
+
+    /// The ingest after a restart: the registry's devices and, per device, what the last
+    /// committed batch stored. Call it before any frame is received.
+    pub fn restore(
+        secrets: S,
+        devices: impl IntoIterator<Item = DeviceRecord>,
+        saved: impl IntoIterator<Item = SavedDevice>,
+    ) -> Result<Self, IngestError> {
+        let mut ingest = Self::new(secrets);
+        for record in devices {
+            ingest.registry.provision(record)?;
+        }
+        for s in saved {
+            let receiver = Receiver::restore(s.receiver.clone())
+                .map_err(|source| IngestError::Restore { device: s.device, source })?;
+            for (key_id, window) in &s.windows {
+                // Cannot fail: no window of this fresh keyring has accepted a frame.
+                let _ = ingest.keyring.restore_window(s.device, *key_id, *window);
+            }
+            let slot = Slot {
+                receiver,
+                committed: Some(s.receiver),
+                committed_windows: s.windows,
+                baseline: s.state,
+                ..Slot::default()
+            };
+            ingest.slots.insert(s.device, slot);
+        }
+        Ok(ingest)
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// What was counted so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Batches handed out and not yet committed or aborted.
+    pub fn in_flight(&self) -> usize {
+        self.slots.values().filter(|s| s.in_flight.is_some()).count()
+    }
+
+    /// Adds a device (store it first). Returns its sender id.
+    pub fn provision(&mut self, record: DeviceRecord) -> Result<SenderId, IngestError> {
+        self.registry.provision(record)
+    }
+
+    /// Revokes a device: its frames are refused from the next one on (store it first). Its
+    /// replay windows are kept.
+    pub fn revoke(&mut self, sender: SenderId) -> Result<(), IngestError> {
+        let record = self.registry.get_mut(sender)?;
+        record.revoked = true;
+        for c in &record.credentials {
+            self.keyring.remove(sender, KeyId(c.epoch.0));
+        }
+        Ok(())
+    }
+
+    /// Revokes one key epoch of a device (the end of a rotation's overlap, a leaked secret).
+    pub fn revoke_epoch(&mut self, sender: SenderId, epoch: KeyEpoch) -> Result<(), IngestError> {
+        let record = self.registry.get_mut(sender)?;
+        for c in record.credentials.iter_mut().filter(|c| c.epoch == epoch) {
+            c.revoked = true;
+        }
+        self.keyring.remove(sender, KeyId(epoch.0));
+        Ok(())
+    }
+
+    /// Adds (or replaces) a credential of a device: a new key epoch (rotation).
+    pub fn add_credential(&mut self, sender: SenderId, credential: Credential) -> Result<(), IngestError> {
+        let record = self.registry.get_mut(sender)?;
+        let others = record.credentials.iter().filter(|c| c.epoch != credential.epoch).count();
+        if others >= crate::MAX_EPOCHS_PER_DEVICE {
+            return Err(IngestError::TooManyEpochs { count: others.saturating_add(1) });
+        }
+        record.credentials.retain(|c| c.epoch != credential.epoch);
+        self.keyring.remove(sender, KeyId(credential.epoch.0));
+        record.credentials.push(credential);
+        Ok(())
+    }
+
+    fn refuse(&mut self, reason: Refusal) -> IngestError {
+        let n = self.counters.refused.entry(reason).or_insert(0);
+        *n = n.saturating_add(1);
+        IngestError::Rejected(reason)
+    }
+
+    /// Handles a received frame (one-shot mode: a sealed `Update` from a device). On success,
+    /// store [`Batch::writes`] in one transaction, then call [`Ingest::commit`] (or
+    /// [`Ingest::abort`] if the store failed). Until then the device's next frame gets
+    /// [`IngestError::Busy`].
+    ///
+    /// Frames from unknown or revoked devices, frames the frame layer refuses and authentic
+    /// frames whose payload is not a valid update get [`IngestError::Rejected`] (say only
+    /// "rejected"), counted by [`Refusal`].
+    pub fn receive(&mut self, frame: &[u8], now: Timestamp) -> Result<Batch, IngestError> {
+        let header = FrameHeader::peek(frame).map_err(|r| self.refuse(Refusal::Frame(r.reason())))?;
+        let (sender, key_id) = (header.sender_id, header.key_id);
+        let epoch = KeyEpoch(key_id.0);
+        let Some(record) = self.registry.get(sender) else { return Err(self.refuse(Refusal::Unknown)) };
+        let revoked = match record.credential(epoch) {
+            None => return Err(self.refuse(Refusal::Unknown)),
+            Some(c) => record.revoked || c.revoked,
+        };
+        if revoked {
+            return Err(self.refuse(Refusal::Revoked));
+        }
+        let meter_device = record.meter_device;
+        if self.slots.get(&sender).is_some_and(|s| s.in_flight.is_some()) {
+            return Err(IngestError::Busy(sender));
+        }
+        if !self.keyring.contains(sender, key_id) {
+            match self.secrets.secret(&record.name, epoch) {
+                SecretAnswer::Found(secret) => {
+                    // Cannot fail: the key is not held.
+                    let _ = self.keyring.insert(sender, &frame_key(&secret, &record.name, epoch));
+                }
+                SecretAnswer::Unknown => return Err(self.refuse(Refusal::Unknown)),
+                SecretAnswer::Unavailable => return Err(IngestError::Unavailable),
+            }
+        }
+        let mut payload = core::mem::take(&mut self.payload);
+        payload.clear();
+        let opened = self.keyring.open(frame, &[MessageKind::Update], now, &mut payload);
+        let update = opened.map(|request| (request, decode(request.codec, &payload)));
+        self.payload = payload;
+        let (request, update) = match update {
+            Ok((request, Some(update))) => (request, update),
+            Ok((_, None)) => return Err(self.refuse(Refusal::Malformed)),
+            Err(r) => return Err(self.refuse(Refusal::Frame(r.reason()))),
+        };
+        let window = self.keyring.window(sender, key_id).unwrap_or_default();
+        self.accept(Route::OneShot, meter_device, request, &update, Some((key_id, window)), now)
+    }
+
+    /// Applies an opened update and makes its batch.
+    fn accept(
+        &mut self,
+        route: Route,
+        meter_device: DeviceId,
+        request: FrameHeader,
+        update: &Update,
+        window: Option<(KeyId, WindowState)>,
+        now: Timestamp,
+    ) -> Result<Batch, IngestError> {
+        let device = request.sender_id;
+        let slot = self.slots.entry(device).or_default();
+        let target = Target { device, meter_device, window };
+        let (writes, reply) = apply(slot, update, target, now, request.timestamp);
+        let id = self.next_batch;
+        self.next_batch = id.saturating_add(1);
+        slot.in_flight = Some(id);
+        let mut bytes = Vec::new();
+        let encoded = match request.codec {
+            Codec::Xml => xml::encode_reply(&reply, &mut bytes),
+            _ => protobuf::encode_reply(&reply, &mut bytes),
+        };
+        let batch = Batch { id, route, writes, request, codec: request.codec, reply: bytes };
+        if let Err(e) = encoded {
+            // Nothing of this frame may stay applied without a batch to store it.
+            self.abort(batch)?;
+            return Err(IngestError::Encode(e));
+        }
+        let c = &mut self.counters;
+        c.accepted = c.accepted.saturating_add(1);
+        if batch.writes.state.is_some() {
+            c.applied = c.applied.saturating_add(1);
+        } else if !batch.writes.resync {
+            c.duplicates = c.duplicates.saturating_add(1);
+        }
+        if batch.writes.resync {
+            c.resyncs = c.resyncs.saturating_add(1);
+        }
+        Ok(batch)
+    }
+
+    /// Session mode: takes the portal's end of a session the SCRAM server established
+    /// (`printfleet_auth::ServerAwaitingClientFinal::handle_client_final`, with this ingest's
+    /// [`Ingest::registry`] as the verifier store). Refused if it has expired, if the device or
+    /// epoch is no longer good, or if [`MAX_SESSIONS`] are open.
+    pub fn open_session(&mut self, session: Session, now: Timestamp) -> Result<SessionHandle, IngestError> {
+        if session.is_expired(now) {
+            return Err(IngestError::SessionClosed);
+        }
+        if session.recheck(&self.registry).is_err() {
+            return Err(self.refuse(Refusal::Revoked));
+        }
+        if self.sessions.len() >= MAX_SESSIONS {
+            return Err(IngestError::TooManySessions);
+        }
+        let (device, epoch, expires_at) = (session.sender_id(), session.epoch(), session.expires_at());
+        let channel = session.into_portal_channel().ok_or(IngestError::NotPortalSession)?;
+        let handle = SessionHandle(self.next_session);
+        self.next_session = self.next_session.saturating_add(1);
+        self.sessions.insert(handle, SessionSlot { channel, device, epoch, expires_at });
+        Ok(handle)
+    }
+
+    /// Ends a session (its connection closed). Returns whether it was open.
+    pub fn close_session(&mut self, handle: SessionHandle) -> bool {
+        self.sessions.remove(&handle).is_some()
+    }
+
+    /// Sessions open.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Session mode: a frame received on the session `handle`. Like [`Ingest::receive`]; the
+    /// registry is checked again for every frame (a revocation ends the session), and an expired
+    /// session is closed ([`IngestError::SessionClosed`]: the device runs a new handshake).
+    pub fn receive_session(
+        &mut self,
+        handle: SessionHandle,
+        frame: &[u8],
+        now: Timestamp,
+    ) -> Result<Batch, IngestError> {
+        let Some(s) = self.sessions.get(&handle) else { return Err(IngestError::SessionClosed) };
+        if now >= s.expires_at {
+            self.sessions.remove(&handle);
+            return Err(IngestError::SessionClosed);
+        }
+        let (device, epoch) = (s.device, s.epoch);
+        let verdict = match self.registry.get(device) {
+            None => Err(Refusal::Unknown),
+            Some(r) => match r.credential(epoch) {
+                None => Err(Refusal::Unknown),
+                Some(c) if r.revoked || c.revoked => Err(Refusal::Revoked),
+                Some(_) => Ok(r.meter_device),
+            },
+        };
+        let meter_device = match verdict {
+            Ok(m) => m,
+            Err(reason) => {
+                self.sessions.remove(&handle);
+                return Err(self.refuse(reason));
+            }
+        };
+        if self.slots.get(&device).is_some_and(|s| s.in_flight.is_some()) {
+            return Err(IngestError::Busy(device));
+        }
+        let mut payload = core::mem::take(&mut self.payload);
+        payload.clear();
+        let opened = match self.sessions.get_mut(&handle) {
+            Some(s) => s.channel.open(frame, &[MessageKind::Update], now, &mut payload),
+            None => return Err(IngestError::SessionClosed),
+        };
+        let update = opened.map(|request| (request, decode(request.codec, &payload)));
+        self.payload = payload;
+        let (request, update) = match update {
+            Ok((request, Some(update))) => (request, update),
+            Ok((_, None)) => return Err(self.refuse(Refusal::Malformed)),
+            Err(r) => return Err(self.refuse(Refusal::Frame(r.reason()))),
+        };
+        self.accept(Route::Session(handle), meter_device, request, &update, None, now)
+    }
+
+    /// The batch's writes are durable: returns the reply frame to send to the device.
+    pub fn commit(&mut self, batch: Batch, now: Timestamp, rng: &mut impl CryptoRng) -> Result<Vec<u8>, IngestError> {
+        let Batch { id, route, writes, request, codec, reply } = batch;
+        let slot = self.slots.get_mut(&writes.device).filter(|s| s.in_flight == Some(id));
+        let Some(slot) = slot else { return Err(IngestError::StaleBatch { id }) };
+        slot.in_flight = None;
+        if let Some((key_id, window)) = writes.window {
+            match slot.committed_windows.iter_mut().find(|(k, _)| *k == key_id) {
+                Some((_, w)) => *w = window,
+                None => slot.committed_windows.push((key_id, window)),
+            }
+        }
+        slot.committed = Some(writes.receiver);
+        let mut out = Vec::new();
+        let sealed = match route {
+            Route::OneShot => self.keyring.seal_reply(&request, codec, &reply, now, rng, &mut out),
+            Route::Session(h) => match self.sessions.get_mut(&h) {
+                Some(s) => s.channel.seal_reply(&request, codec, &reply, now, rng, &mut out),
+                // Stored, but the connection is gone: the device sends again on a new session.
+                None => return Err(IngestError::SessionClosed),
+            },
+        };
+        sealed.map_err(IngestError::Seal)?;
+        Ok(out)
+    }
+
+    /// The batch's writes could not be stored: the device goes back to its last committed state
+    /// (receiver and one-shot replay windows), so that its retransmission is applied as if this
+    /// frame had never arrived. No reply is sent. (A session's window is not rolled back: a
+    /// device re-seals what it sends again under a new sequence number.)
+    pub fn abort(&mut self, batch: Batch) -> Result<(), IngestError> {
+        let (id, sender) = (batch.id, batch.writes.device);
+        let slot = self.slots.get_mut(&sender).filter(|s| s.in_flight == Some(id));
+        let Some(slot) = slot else { return Err(IngestError::StaleBatch { id }) };
+        slot.in_flight = None;
+        slot.receiver = match &slot.committed {
+            Some(saved) => {
+                Receiver::restore(saved.clone()).map_err(|source| IngestError::Restore { device: sender, source })?
+            }
+            None => Receiver::new(),
+        };
+        slot.last_applied = None;
+        slot.meters_read_at = None;
+        if batch.route != Route::OneShot {
+            return Ok(());
+        }
+        self.keyring.forget_sender(sender);
+        for (key_id, window) in &slot.committed_windows {
+            // Cannot fail: the sender's windows were just dropped.
+            let _ = self.keyring.restore_window(sender, *key_id, *window);
+        }
+        Ok(())
+    }
+}
+
+fn decode(codec: Codec, payload: &[u8]) -> Option<Update> {
+    match codec {
+        Codec::Protobuf => protobuf::decode_update(payload).ok(),
+        Codec::Xml => xml::decode_update(payload).ok(),
+        _ => None,
+    }
+}
+
+/// Where an update's writes go.
+#[derive(Clone, Copy)]
+struct Target {
+    device: SenderId,
+    meter_device: DeviceId,
+    window: Option<(KeyId, WindowState)>,
+}
+
+/// Applies `update` to the device's receiver and extracts what must be stored, and the reply.
+fn apply(slot: &mut Slot, update: &Update, to: Target, now: Timestamp, sealed_at: Timestamp) -> (Writes, Reply) {
+    let full = matches!(update.body, UpdateBody::Full(_));
+    let view = if full && slot.baseline.is_none() { slot.receiver.state().cloned() } else { None };
+    let reply = slot.receiver.receive(update);
+    let jobs = slot.receiver.take_jobs();
+    let id = (update.instance, update.sequence);
+    let applied =
+        matches!(reply, Reply::Ack { state, .. } if state.sequence == update.sequence) && slot.last_applied != Some(id);
+    let job_records = jobs
+        .iter()
+        .map(|j| JobRecord {
+            device: to.meter_device,
+            job: j.job.sequence,
+            finished_at: j.print.printed_at.unwrap_or(sealed_at),
+            usage: vec![(MeterKind::TOTAL, j.print.pages.0)],
+        })
+        .collect();
+    let mut writes = Writes {
+        device: to.device,
+        meter_device: to.meter_device,
+        received_at: now,
+        sealed_at,
+        instance: update.instance,
+        sequence: update.sequence,
+        state: None,
+        identity_changed: None,
+        jobs,
+        alerts_raised: Vec::new(),
+        alerts_cleared: Vec::new(),
+        levels: Vec::new(),
+        observations: Vec::new(),
+        job_records,
+        window: to.window,
+        receiver: slot.receiver.save(),
+        resync: matches!(reply, Reply::Resync { .. }),
+    };
+    if let (true, Some(state)) = (applied, slot.receiver.state()) {
+        slot.last_applied = Some(id);
+        let every_meter =
+            slot.meters_read_at.is_none_or(|t| t.checked_add(METER_HEARTBEAT).is_none_or(|due| now >= due));
+        match &update.body {
+            UpdateBody::Full(_) => {
+                let previous = slot.baseline.take().or(view);
+                compare(previous.as_ref(), state, &mut writes);
+            }
+            UpdateBody::Delta { delta, .. } => from_delta(delta, &mut writes),
+        }
+        let key = ObservationKey { device: to.meter_device, instance: update.instance.0, sequence: update.sequence };
+        let observe = |(kind, value): (&MeterKind, u64)| Observation {
+            key,
+            kind: kind.clone(),
+            value,
+            observed_at: sealed_at,
+            provenance: Provenance::Agent,
+        };
+        let meters = &state.snapshot.meters;
+        if full || every_meter {
+            slot.meters_read_at = Some(now);
+            writes.observations = meters.0.iter().map(|(k, v)| observe((k, *v))).collect();
+        } else if let UpdateBody::Delta { delta, .. } = &update.body {
+            writes.observations = delta.meters.keys().filter_map(|k| meters.get(k).map(|v| observe((k, v)))).collect();
+        }
+        writes.state = Some(state.clone());
+    }
+    (writes, reply)
+}
+
+/// What changed between the stored state (if any) and a full snapshot.
+fn compare(previous: Option<&DeviceState>, state: &DeviceState, writes: &mut Writes) {
+    if previous.is_none_or(|p| p.identity != state.identity) {
+        writes.identity_changed = Some(state.identity.clone());
+    }
+    let before = previous.map(|p| &p.snapshot);
+    writes.alerts_raised =
+        state.snapshot.alerts.iter().filter(|a| !before.is_some_and(|b| b.alerts.contains(a))).cloned().collect();
+    writes.alerts_cleared = before
+        .map(|b| {
+            b.alerts
+                .iter()
+                .filter(|a| !state.snapshot.alerts.iter().any(|n| n.record_id == a.record_id))
+                .map(|a| a.record_id)
+                .collect()
+        })
+        .unwrap_or_default();
+    writes.levels = state
+        .snapshot
+        .consumables
+        .iter()
+        .filter(|c| {
+            !before.is_some_and(|b| b.consumables.iter().any(|o| o.record_id == c.record_id && o.level == c.level))
+        })
+        .map(|c| (c.record_id, c.level))
+        .collect();
+}
+
+/// What a delta changed.
+fn from_delta(delta: &Delta, writes: &mut Writes) {
+    writes.identity_changed = delta.identity.clone();
+    writes.alerts_raised = delta.alerts.upserts.clone();
+    writes.alerts_cleared = delta.alerts.removals.clone();
+    writes.levels =
+        delta.levels.iter().copied().chain(delta.consumables.upserts.iter().map(|c| (c.record_id, c.level))).collect();
+}

@@ -1,0 +1,234 @@
+//! The crash harness: devices report over a lossy link while the ingest is killed at random
+//! points between apply and commit (and the store fails now and then); at the end every job is
+//! stored exactly once, the stored state equals each device's, and nothing was applied twice.
+
+use printfleet_ingest::{Ingest, IngestError};
+use printfleet_schema::{Level, MeterKind, RecordId};
+use rand_core::Rng;
+
+use crate::*;
+
+const HOUR: u64 = 3_600_000;
+const STEP: u64 = 10 * 60 * 1000;
+const DEVICES: [&str; 3] = ["crash-a", "crash-b", "crash-c"];
+
+/// What happens to one accepted frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Killed after apply, before the store wrote anything.
+    KilledBeforeWrite,
+    /// Killed after the store committed, before the reply was released.
+    KilledAfterWrite,
+    /// The store failed: the batch is aborted.
+    StoreFailed,
+    /// Stored and committed, but the reply is lost.
+    ReplyLost,
+    /// Stored, committed, replied.
+    Delivered,
+}
+
+fn fate(rng: &mut ChaCha20Rng, faults: bool) -> Fate {
+    if !faults {
+        return Fate::Delivered;
+    }
+    match rng.next_u32() % 10 {
+        0 => Fate::KilledBeforeWrite,
+        1 => Fate::KilledAfterWrite,
+        2 => Fate::StoreFailed,
+        3 => Fate::ReplyLost,
+        _ => Fate::Delivered,
+    }
+}
+
+struct Run {
+    disk: Disk,
+    ingest: Ingest<FleetMasterKey>,
+    agents: Vec<DeviceAgent>,
+    readings: Vec<DeviceReport>,
+    jobs: Vec<u64>,
+    rng: ChaCha20Rng,
+    portal_rng: ChaCha20Rng,
+    kills: usize,
+}
+
+impl Run {
+    fn new(seed: u64) -> Self {
+        let mut disk = Disk::default();
+        let mut ingest = Ingest::new(master());
+        for name in DEVICES {
+            disk.devices.push(record(name));
+            ingest.provision(record(name)).unwrap();
+        }
+        let agents = DEVICES.iter().zip(1..).map(|(n, i)| agent(n, i)).collect();
+        Self {
+            disk,
+            ingest,
+            agents,
+            readings: vec![reading(); DEVICES.len()],
+            jobs: vec![0; DEVICES.len()],
+            rng: rng(seed),
+            portal_rng: rng(seed ^ 0xffff),
+            kills: 0,
+        }
+    }
+
+    /// The device's world changes a little.
+    fn events(&mut self, i: usize, now: Timestamp) {
+        let roll = self.rng.next_u32() % 8;
+        let agent = &mut self.agents[i];
+        match roll {
+            0..=2 => {
+                self.jobs[i] += 1;
+                agent.handle_job(now, job(self.jobs[i], u64::from(self.rng.next_u32() % 5 + 1)));
+            }
+            3 | 4 => {
+                let r = &mut self.readings[i];
+                r.snapshot.consumables[0].level = Level::Amount(self.rng.next_u32() % 100);
+                let total = r.snapshot.meters.get(&MeterKind::TOTAL).unwrap_or(0);
+                r.snapshot.meters.0.insert(MeterKind::TOTAL, total + 7);
+                agent.handle_reading(now, r.clone());
+            }
+            5 => {
+                let alert = printfleet_schema::Alert { record_id: RecordId(900), ..Default::default() };
+                agent.handle_alert(now, alert);
+            }
+            6 => agent.clear_alert(now, RecordId(900)),
+            _ => {}
+        }
+    }
+
+    /// One frame through the portal with the given fate; the reply, if one is released.
+    fn portal(&mut self, frame: &[u8], now: Timestamp, faults: bool) -> Option<Vec<u8>> {
+        let batch = match self.ingest.receive(frame, now) {
+            Ok(b) => b,
+            Err(IngestError::Rejected(_)) => return None,
+            Err(e) => panic!("unexpected {e}"),
+        };
+        match fate(&mut self.rng, faults) {
+            Fate::KilledBeforeWrite => {
+                self.kills += 1;
+                drop(batch);
+                self.ingest = self.disk.restore();
+                None
+            }
+            Fate::KilledAfterWrite => {
+                self.kills += 1;
+                self.disk.write(batch.writes());
+                self.ingest = self.disk.restore();
+                None
+            }
+            Fate::StoreFailed => {
+                self.ingest.abort(batch).unwrap();
+                None
+            }
+            f => {
+                self.disk.write(batch.writes());
+                let reply = self.ingest.commit(batch, now, &mut self.portal_rng).unwrap();
+                (f == Fate::Delivered).then_some(reply)
+            }
+        }
+    }
+
+    fn step(&mut self, now: Timestamp, faults: bool) {
+        for i in 0..self.agents.len() {
+            if faults {
+                self.events(i, now);
+            }
+            self.agents[i].handle_timeout(now);
+            let Some(t) = pump(&mut self.agents[i], now, &mut self.rng) else { continue };
+            // The link may lose the frame, or deliver it twice.
+            let copies = if faults { self.rng.next_u32() % 4 } else { 1 };
+            let copies = if copies == 3 { 2 } else { copies.min(1) };
+            for _ in 0..copies {
+                if let Some(reply) = self.portal(&t.frame, now, faults) {
+                    self.agents[i].handle_frame(now, &reply);
+                }
+            }
+        }
+    }
+}
+
+fn run(seed: u64) {
+    let mut run = Run::new(seed);
+    let mut now = 0;
+    for _ in 0..300 {
+        now += STEP;
+        run.step(at(now), true);
+    }
+    // Then a quiet, reliable day: everything pending is delivered.
+    for _ in 0..48 {
+        now += HOUR;
+        run.step(at(now), false);
+    }
+    assert!(run.kills > 0, "seed {seed}: the harness killed nothing");
+    for (i, name) in DEVICES.iter().enumerate() {
+        let sender = printfleet_auth::sender_id_of(name);
+        let stored: Vec<u64> = run.disk.jobs.iter().filter(|(s, _)| *s == sender).map(|(_, j)| *j).collect();
+        let expected: Vec<u64> = (1..=run.jobs[i]).collect();
+        let mut sorted = stored.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, expected, "seed {seed}, {name}: every job exactly once");
+        assert_eq!(run.disk.state(sender), run.agents[i].current(), "seed {seed}, {name}: state");
+    }
+    assert_eq!(run.ingest.in_flight(), 0);
+}
+
+#[test]
+fn crashes_between_apply_and_commit_lose_nothing_and_double_nothing() {
+    let seeds: u64 = std::env::var("PRINTFLEET_CRASH_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    for seed in 0..seeds {
+        run(seed);
+    }
+}
+
+/// The exact frame delivered again after a crash that lost its batch is applied, once.
+#[test]
+fn a_frame_whose_batch_was_lost_applies_once_when_resent() {
+    let mut disk = Disk::default();
+    disk.devices.push(record("resend"));
+    let mut ingest = disk.restore();
+    let mut agent = agent("resend", 7);
+    let mut rng = rng(1);
+    agent.handle_reading(at(0), reading());
+    agent.handle_job(at(0), job(1, 3));
+    let t = pump(&mut agent, at(0), &mut rng).unwrap();
+    let lost = ingest.receive(&t.frame, at(0)).unwrap();
+    assert_eq!(lost.writes().jobs.len(), 1);
+    drop(lost); // killed before the store wrote it
+    let mut ingest = disk.restore();
+    let batch = ingest.receive(&t.frame, at(1)).unwrap();
+    assert_eq!(batch.writes().jobs.len(), 1);
+    disk.write(batch.writes());
+    let reply = ingest.commit(batch, at(1), &mut rng).unwrap();
+    agent.handle_frame(at(1), &reply);
+    // Once committed, the same frame is a replay, before and after a restart.
+    assert!(matches!(ingest.receive(&t.frame, at(2)), Err(IngestError::Rejected(_))));
+    let mut ingest = disk.restore();
+    assert!(matches!(ingest.receive(&t.frame, at(2)), Err(IngestError::Rejected(_))));
+    assert_eq!(disk.jobs.len(), 1);
+}
+
+/// An aborted batch puts the device back: its retransmission carries the job again and it is
+/// stored then.
+#[test]
+fn an_aborted_batch_is_applied_again_from_the_retransmission() {
+    let mut disk = Disk::default();
+    disk.devices.push(record("abort"));
+    let mut ingest = disk.restore();
+    let mut agent = agent("abort", 3);
+    let mut rng = rng(2);
+    agent.handle_reading(at(0), reading());
+    agent.handle_job(at(0), job(1, 3));
+    let t = pump(&mut agent, at(0), &mut rng).unwrap();
+    let batch = ingest.receive(&t.frame, at(0)).unwrap();
+    // A second frame of a device with a batch in flight waits.
+    assert!(matches!(ingest.receive(&t.frame, at(0)), Err(IngestError::Busy(_))));
+    ingest.abort(batch).unwrap();
+    let batch = ingest.receive(&t.frame, at(0)).unwrap();
+    assert_eq!(batch.writes().jobs.len(), 1, "the job comes again after the abort");
+    disk.write(batch.writes());
+    let reply = ingest.commit(batch, at(0), &mut rng).unwrap();
+    agent.handle_frame(at(0), &reply);
+    assert_eq!(disk.jobs.len(), 1);
+    assert_eq!(disk.state(t.device), agent.current());
+}

@@ -1,0 +1,133 @@
+//! Durable storage for the printfleet portal: one storage interface ([`Store`]) and its
+//! embedded backend, [`SqliteStore`] (a file path, SQLite compiled in: nothing to install; WAL,
+//! one transaction per call, versioned migrations).
+//!
+//! It keeps the device registry (devices and their owners, credentials: verifiers and sealed
+//! one-shot secrets), what `printfleet-ingest` needs after a restart (replay windows, receiver
+//! states, current device states), the histories (consumable levels, alerts raised and cleared,
+//! meter readings, identity changes), job records exactly once, and for billing the contracts,
+//! the meter's state (its counter reads, from which it derives segments), usage lines and
+//! invoices.
+//!
+//! ```
+//! use printfleet_store::{SqliteStore, Store};
+//! let dir = tempfile::tempdir()?;
+//! let mut store = SqliteStore::open(dir.path().join("portal.db"))?;
+//! assert_eq!(store.schema_version()?, printfleet_store::SCHEMA_VERSION);
+//! let loaded = store.load()?; // what printfleet_ingest::Ingest::restore takes
+//! assert!(loaded.devices.is_empty() && loaded.saved.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Durability
+//! [`Store::write_batches`] stores every [`Batch`]'s writes in one transaction and returns only
+//! once it is committed (WAL, `synchronous = FULL`): then, and only then, the caller may
+//! `commit` the batches to the ingest and send the replies. A crash before the commit leaves the
+//! database as it was before the transaction.
+//!
+//! # Migrations
+//! The `schema_version` table holds the version; [`SqliteStore::open`] applies the migrations
+//! an older database lacks, each in its own transaction, and refuses a database written by a
+//! newer version ([`StoreError::NewerSchema`]).
+//!
+//! # PostgreSQL
+//! TODO (issue #17): a PostgreSQL backend implementing [`Store`] with the same schema
+//! ([`MIGRATIONS`] is plain SQL written to run on both where the types allow). Not started.
+//!
+//! # Crate features
+//! None.
+
+mod sqlite;
+
+pub use sqlite::{MIGRATIONS, SCHEMA_VERSION, SqliteStore};
+
+use printfleet_ingest::{Batch, DeviceRecord, SavedDevice};
+use printfleet_meter::{Closing, ContractId, Meter, Terms};
+use printfleet_schema::Timestamp;
+use printfleet_wire::frame::SenderId;
+
+/// What a store gives back at a restart: the input of `printfleet_ingest::Ingest::restore`.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Loaded {
+    /// Every provisioned device.
+    pub devices: Vec<DeviceRecord>,
+    /// Per device that ever had a batch committed: its receiver, windows and current state.
+    pub saved: Vec<SavedDevice>,
+}
+
+/// The portal's storage. Every method is one transaction.
+pub trait Store {
+    /// Stores the writes of `batches` in one transaction; returns once it is durable.
+    fn write_batches(&mut self, batches: &[Batch]) -> Result<(), StoreError>;
+
+    /// Adds or replaces a device (owners, revocation, credentials).
+    fn put_device(&mut self, record: &DeviceRecord) -> Result<(), StoreError>;
+
+    /// Stores a device's one-shot secret for a key epoch, **sealed by the caller** (the store
+    /// never sees it in the clear); the device's credential for that epoch must exist.
+    fn put_sealed_secret(&mut self, device: SenderId, epoch: u32, sealed: &[u8]) -> Result<(), StoreError>;
+
+    /// The sealed one-shot secret of a device's key epoch.
+    fn sealed_secret(&mut self, device: SenderId, epoch: u32) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Everything the ingest needs at a restart.
+    fn load(&mut self) -> Result<Loaded, StoreError>;
+
+    /// Adds or replaces a contract's terms.
+    fn put_contract(&mut self, id: ContractId, terms: &Terms, starts: Timestamp) -> Result<(), StoreError>;
+
+    /// Saves the meter's whole state (its counter reads and what each period billed).
+    fn save_meter(&mut self, meter: &Meter) -> Result<(), StoreError>;
+
+    /// The meter's state as last saved.
+    fn load_meter(&mut self) -> Result<Option<Meter>, StoreError>;
+
+    /// Stores a period's closing (usage lines and invoice) together with the meter's state after
+    /// it, in one transaction, so that an invoice is never stored twice nor without the state
+    /// that produced it.
+    fn record_closing(&mut self, closing: &Closing, meter: &Meter) -> Result<(), StoreError>;
+}
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The SQLite backend failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer version of this crate.
+    #[error("database schema version {found} is newer than the {supported} this version supports")]
+    NewerSchema {
+        /// The database's version.
+        found: i64,
+        /// The newest this crate knows.
+        supported: i64,
+    },
+    /// A stored value does not decode (the database was altered by something else).
+    #[error("stored {what} does not decode")]
+    Corrupt {
+        /// Which value.
+        what: &'static str,
+    },
+    /// A value could not be encoded for storage.
+    #[error("{what} could not be encoded")]
+    Encode {
+        /// Which value.
+        what: &'static str,
+    },
+    /// [`SqliteStore::count`] was asked about a table the schema does not have.
+    #[error("no table {name}")]
+    UnknownTable {
+        /// The name asked for.
+        name: String,
+    },
+    /// A sealed secret for a credential that does not exist.
+    #[error("no credential for device {device} epoch {epoch}")]
+    NoCredential {
+        /// The device.
+        device: SenderId,
+        /// The epoch.
+        epoch: u32,
+    },
+}

@@ -1,0 +1,537 @@
+//! The SQLite backend.
+
+use std::path::Path;
+
+use printfleet_auth::{KeyEpoch, Verifier};
+use printfleet_diff::DeviceState;
+use printfleet_diff::sync::ReceiverState;
+use printfleet_ingest::{Batch, Credential, CustomerId, DeviceRecord, Owner, ResellerId, SavedDevice};
+use printfleet_meter::{Closing, ContractId, DeviceId, Meter, Terms};
+use printfleet_schema::{DeviceReport, Timestamp};
+use printfleet_wire::frame::{KeyId, SenderId, WindowState};
+use printfleet_wire::protobuf;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::{Loaded, Store, StoreError};
+
+/// The schema version this crate writes: the number of [`MIGRATIONS`].
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The migrations, oldest first: migration *n* (from 1) takes a database from version *n - 1*
+/// to *n*. Never edit one that has shipped; append.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first schema. Ids that are u64 in Rust are stored as the i64 of the same bits.
+    "
+    CREATE TABLE devices (
+        sender INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        reseller INTEGER NOT NULL,
+        customer INTEGER NOT NULL,
+        contract INTEGER NOT NULL,
+        meter_device INTEGER NOT NULL,
+        revoked INTEGER NOT NULL
+    );
+    CREATE INDEX devices_by_owner ON devices (reseller, customer);
+    CREATE TABLE credentials (
+        sender INTEGER NOT NULL REFERENCES devices (sender),
+        epoch INTEGER NOT NULL,
+        revoked INTEGER NOT NULL,
+        salt BLOB,
+        iterations INTEGER,
+        stored_key BLOB,
+        server_key BLOB,
+        sealed_secret BLOB,
+        PRIMARY KEY (sender, epoch)
+    );
+    CREATE TABLE replay_windows (
+        sender INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        highest INTEGER NOT NULL,
+        seen_hi INTEGER,
+        seen_lo INTEGER,
+        PRIMARY KEY (sender, key_id)
+    );
+    CREATE TABLE receivers (
+        sender INTEGER PRIMARY KEY,
+        state TEXT NOT NULL
+    );
+    CREATE TABLE device_states (
+        sender INTEGER PRIMARY KEY,
+        updated_at INTEGER NOT NULL,
+        instance INTEGER NOT NULL,
+        sequence INTEGER NOT NULL,
+        state BLOB NOT NULL
+    );
+    CREATE TABLE consumable_levels (
+        sender INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        record_id INTEGER NOT NULL,
+        level TEXT NOT NULL
+    );
+    CREATE TABLE alert_history (
+        sender INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        record_id INTEGER NOT NULL,
+        raised INTEGER NOT NULL,
+        alert TEXT
+    );
+    CREATE TABLE meter_readings (
+        device INTEGER NOT NULL,
+        instance INTEGER NOT NULL,
+        sequence INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        observed_at INTEGER NOT NULL,
+        PRIMARY KEY (device, instance, sequence, kind)
+    );
+    CREATE TABLE identity_history (
+        sender INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        identity TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        sender INTEGER NOT NULL,
+        uuid BLOB,
+        job_sequence INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX jobs_once ON jobs (sender, uuid) WHERE uuid IS NOT NULL;
+    CREATE TABLE contracts (
+        id INTEGER PRIMARY KEY,
+        starts INTEGER NOT NULL,
+        terms TEXT NOT NULL
+    );
+    CREATE TABLE meter_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL
+    );
+    CREATE TABLE usage_lines (
+        contract INTEGER NOT NULL,
+        device INTEGER NOT NULL,
+        period_start INTEGER NOT NULL,
+        category TEXT NOT NULL,
+        line TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE TABLE invoices (
+        contract INTEGER NOT NULL,
+        period_start INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        invoice TEXT NOT NULL,
+        PRIMARY KEY (contract, period_start)
+    );
+    ",
+];
+
+/// The same bits as an SQLite integer.
+fn int(x: u64) -> i64 {
+    i64::from_be_bytes(x.to_be_bytes())
+}
+
+/// An SQLite integer back to the u64 it stores.
+fn uint(x: i64) -> u64 {
+    u64::from_be_bytes(x.to_be_bytes())
+}
+
+fn millis(t: Timestamp) -> i64 {
+    int(t.unix_millis())
+}
+
+fn json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::Encode { what })
+}
+
+fn unjson<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt { what })
+}
+
+fn encode_state(state: &DeviceState, out: &mut Vec<u8>) -> Result<(), StoreError> {
+    let report =
+        DeviceReport { identity: state.identity.clone(), snapshot: state.snapshot.clone(), ..Default::default() };
+    protobuf::encode(&report, out).map_err(|_| StoreError::Encode { what: "device state" })
+}
+
+fn decode_state(bytes: &[u8]) -> Result<DeviceState, StoreError> {
+    let report = protobuf::decode(bytes).map_err(|_| StoreError::Corrupt { what: "device state" })?;
+    Ok(DeviceState { identity: report.identity, snapshot: report.snapshot })
+}
+
+/// SQLite's page cache, in KiB (a negative `cache_size` is KiB): big enough to keep the
+/// B-trees' inner pages of a large fleet in memory.
+const CACHE_KIB: i64 = -65_536;
+
+/// The embedded store: one SQLite file in WAL mode.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+    scratch: Vec<u8>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path`, in WAL mode with full sync, and migrates it
+    /// to [`SCHEMA_VERSION`]. Refuses a newer database.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+        let mut store = Self { conn, scratch: Vec::new() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database's schema version.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+        let found: Option<i64> =
+            self.conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional()?;
+        let mut version = found.unwrap_or(0);
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { found: version, supported: SCHEMA_VERSION });
+        }
+        for sql in MIGRATIONS.iter().skip(usize::try_from(version).unwrap_or(usize::MAX)) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            version = version.saturating_add(1);
+            tx.execute("DELETE FROM schema_version", [])?;
+            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [version])?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Rows in `table` (for tests and operators' checks); a name that is not one of the
+    /// schema's tables is [`StoreError::UnknownTable`].
+    pub fn count(&self, table: &str) -> Result<u64, StoreError> {
+        const TABLES: &[&str] = &[
+            "devices",
+            "credentials",
+            "replay_windows",
+            "receivers",
+            "device_states",
+            "consumable_levels",
+            "alert_history",
+            "meter_readings",
+            "identity_history",
+            "jobs",
+            "contracts",
+            "meter_state",
+            "usage_lines",
+            "invoices",
+        ];
+        let Some(table) = TABLES.iter().find(|t| **t == table) else {
+            return Err(StoreError::UnknownTable { name: table.to_owned() });
+        };
+        let n: i64 = self.conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The device's current state as stored.
+    pub fn device_state(&self, device: SenderId) -> Result<Option<DeviceState>, StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT state FROM device_states WHERE sender = ?1", [int(device.0)], |r| r.get(0))
+            .optional()?;
+        bytes.map(|b| decode_state(&b)).transpose()
+    }
+
+    /// The job sequence numbers stored for a device, in the order they were stored.
+    pub fn job_sequences(&self, device: SenderId) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT job_sequence FROM jobs WHERE sender = ?1 ORDER BY rowid")?;
+        let rows = stmt.query_map([int(device.0)], |r| r.get::<_, i64>(0))?;
+        rows.map(|r| r.map(uint).map_err(StoreError::from)).collect()
+    }
+
+    fn write_one(tx: &Transaction<'_>, batch: &Batch, scratch: &mut Vec<u8>) -> Result<(), StoreError> {
+        let w = batch.writes();
+        let sender = int(w.device.0);
+        let at = millis(w.received_at);
+        if let Some((key_id, window)) = w.window {
+            let (seen_hi, seen_lo) = match window.seen {
+                Some([hi, lo]) => (Some(int(hi)), Some(int(lo))),
+                None => (None, None),
+            };
+            tx.prepare_cached(
+                "INSERT INTO replay_windows (sender, key_id, highest, seen_hi, seen_lo) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (sender, key_id) DO UPDATE SET highest = ?3, seen_hi = ?4, seen_lo = ?5",
+            )?
+            .execute(params![sender, key_id.0, int(window.highest), seen_hi, seen_lo])?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO receivers (sender, state) VALUES (?1, ?2)
+             ON CONFLICT (sender) DO UPDATE SET state = ?2",
+        )?
+        .execute(params![sender, json(&w.receiver, "receiver state")?])?;
+        if let Some(state) = &w.state {
+            scratch.clear();
+            encode_state(state, scratch)?;
+            tx.prepare_cached(
+                "INSERT INTO device_states (sender, updated_at, instance, sequence, state) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (sender) DO UPDATE SET updated_at = ?2, instance = ?3, sequence = ?4, state = ?5",
+            )?
+            .execute(params![sender, at, w.instance.0, int(w.sequence), &scratch[..]])?;
+        }
+        if let Some(identity) = &w.identity_changed {
+            tx.prepare_cached("INSERT INTO identity_history (sender, at, identity) VALUES (?1, ?2, ?3)")?
+                .execute(params![sender, at, json(identity, "identity")?])?;
+        }
+        let mut levels =
+            tx.prepare_cached("INSERT INTO consumable_levels (sender, at, record_id, level) VALUES (?1, ?2, ?3, ?4)")?;
+        for (record, level) in &w.levels {
+            levels.execute(params![sender, at, int(record.0), json(level, "level")?])?;
+        }
+        let mut alerts = tx.prepare_cached(
+            "INSERT INTO alert_history (sender, at, record_id, raised, alert) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for alert in &w.alerts_raised {
+            alerts.execute(params![sender, at, int(alert.record_id.0), 1, json(alert, "alert")?])?;
+        }
+        for record in &w.alerts_cleared {
+            alerts.execute(params![sender, at, int(record.0), 0, None::<String>])?;
+        }
+        // A reading seen again (same key) is the same reading: stored once.
+        let mut readings = tx.prepare_cached(
+            "INSERT INTO meter_readings (device, instance, sequence, kind, value, observed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )?;
+        for o in &w.observations {
+            readings.execute(params![
+                int(o.key.device.0),
+                o.key.instance,
+                int(o.key.sequence),
+                o.kind.to_string(),
+                int(o.value),
+                millis(o.observed_at)
+            ])?;
+        }
+        // No ON CONFLICT here: a job stored twice is a bug that must fail the transaction.
+        let mut jobs = tx.prepare_cached(
+            "INSERT INTO jobs (sender, uuid, job_sequence, received_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for job in &w.jobs {
+            let uuid = (!job.job.uuid.is_nil()).then(|| job.job.uuid.as_bytes().to_vec());
+            jobs.execute(params![sender, uuid, int(job.job.sequence), at, json(job, "job")?])?;
+        }
+        Ok(())
+    }
+
+    fn credentials(&self, sender: i64) -> Result<Vec<Credential>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT epoch, revoked, salt, iterations, stored_key, server_key FROM credentials WHERE sender = ?1
+             ORDER BY epoch",
+        )?;
+        let rows = stmt.query_map([sender], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, Option<Vec<u8>>>(2)?,
+                r.get::<_, Option<u32>>(3)?,
+                r.get::<_, Option<[u8; 32]>>(4)?,
+                r.get::<_, Option<[u8; 32]>>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (epoch, revoked, salt, iterations, stored, server) = row?;
+            let verifier = match (salt, iterations, stored, server) {
+                (Some(salt), Some(i), Some(stored), Some(server)) => Some(
+                    Verifier::from_parts(salt, i, stored, server)
+                        .map_err(|_| StoreError::Corrupt { what: "verifier" })?,
+                ),
+                _ => None,
+            };
+            out.push(Credential { epoch: KeyEpoch(epoch), revoked, verifier });
+        }
+        Ok(out)
+    }
+}
+
+impl Store for SqliteStore {
+    fn write_batches(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for batch in batches {
+            Self::write_one(&tx, batch, &mut self.scratch)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn put_device(&mut self, record: &DeviceRecord) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let sender = int(record.sender().0);
+        tx.execute(
+            "INSERT INTO devices (sender, name, reseller, customer, contract, meter_device, revoked)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (sender) DO UPDATE SET name = ?2, reseller = ?3, customer = ?4, contract = ?5,
+               meter_device = ?6, revoked = ?7",
+            params![
+                sender,
+                record.name,
+                int(record.owner.reseller.0),
+                int(record.owner.customer.0),
+                int(record.owner.contract.0),
+                int(record.meter_device.0),
+                record.revoked
+            ],
+        )?;
+        // Credentials no longer listed go; a sealed secret stays with its epoch.
+        let epochs: Vec<u32> = record.credentials.iter().map(|c| c.epoch.0).collect();
+        let listed = serde_json::to_string(&epochs).map_err(|_| StoreError::Encode { what: "epochs" })?;
+        tx.execute(
+            "DELETE FROM credentials WHERE sender = ?1 AND epoch NOT IN (SELECT value FROM json_each(?2))",
+            params![sender, listed],
+        )?;
+        for c in &record.credentials {
+            let parts = c.verifier.as_ref().map(Verifier::to_parts);
+            let (salt, iterations, stored, server) = match &parts {
+                Some((salt, i, stored, server)) => {
+                    (Some(salt.as_slice()), Some(*i), Some(&stored[..]), Some(&server[..]))
+                }
+                None => (None, None, None, None),
+            };
+            tx.execute(
+                "INSERT INTO credentials (sender, epoch, revoked, salt, iterations, stored_key, server_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (sender, epoch) DO UPDATE SET revoked = ?3, salt = ?4, iterations = ?5,
+                   stored_key = ?6, server_key = ?7",
+                params![sender, c.epoch.0, c.revoked, salt, iterations, stored, server],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn put_sealed_secret(&mut self, device: SenderId, epoch: u32, sealed: &[u8]) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE credentials SET sealed_secret = ?3 WHERE sender = ?1 AND epoch = ?2",
+            params![int(device.0), epoch, sealed],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NoCredential { device, epoch });
+        }
+        Ok(())
+    }
+
+    fn sealed_secret(&mut self, device: SenderId, epoch: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT sealed_secret FROM credentials WHERE sender = ?1 AND epoch = ?2",
+                params![int(device.0), epoch],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded::default();
+        let rows: Vec<(i64, String, i64, i64, i64, i64, bool)> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT sender, name, reseller, customer, contract, meter_device, revoked FROM devices ORDER BY sender",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (sender, name, reseller, customer, contract, meter_device, revoked) in rows {
+            let owner = Owner {
+                reseller: ResellerId(uint(reseller)),
+                customer: CustomerId(uint(customer)),
+                contract: ContractId(uint(contract)),
+            };
+            let credentials = self.credentials(sender)?;
+            let record = DeviceRecord { name, owner, meter_device: DeviceId(uint(meter_device)), revoked, credentials };
+            if int(record.sender().0) != sender {
+                return Err(StoreError::Corrupt { what: "device sender id" });
+            }
+            loaded.devices.push(record);
+        }
+        let receivers: Vec<(i64, String)> = {
+            let mut stmt = self.conn.prepare("SELECT sender, state FROM receivers ORDER BY sender")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut windows_stmt =
+            self.conn.prepare("SELECT key_id, highest, seen_hi, seen_lo FROM replay_windows WHERE sender = ?1")?;
+        for (sender, state) in receivers {
+            let receiver: ReceiverState = unjson(&state, "receiver state")?;
+            let windows = windows_stmt
+                .query_map([sender], |r| {
+                    let (hi, lo): (Option<i64>, Option<i64>) = (r.get(2)?, r.get(3)?);
+                    let seen = hi.zip(lo).map(|(hi, lo)| [uint(hi), uint(lo)]);
+                    Ok((KeyId(r.get(0)?), WindowState { highest: uint(r.get(1)?), seen }))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let device = SenderId(uint(sender));
+            let state = self.device_state(device)?;
+            loaded.saved.push(SavedDevice { device, receiver, windows, state });
+        }
+        Ok(loaded)
+    }
+
+    fn put_contract(&mut self, id: ContractId, terms: &Terms, starts: Timestamp) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO contracts (id, starts, terms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET starts = ?2, terms = ?3",
+            params![int(id.0), millis(starts), json(terms, "terms")?],
+        )?;
+        Ok(())
+    }
+
+    fn save_meter(&mut self, meter: &Meter) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meter_state (id, state) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET state = ?1",
+            [json(meter, "meter state")?],
+        )?;
+        Ok(())
+    }
+
+    fn load_meter(&mut self) -> Result<Option<Meter>, StoreError> {
+        let text: Option<String> =
+            self.conn.query_row("SELECT state FROM meter_state WHERE id = 1", [], |r| r.get(0)).optional()?;
+        text.map(|t| unjson(&t, "meter state")).transpose()
+    }
+
+    fn record_closing(&mut self, closing: &Closing, meter: &Meter) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for line in &closing.usage {
+            tx.prepare_cached(
+                "INSERT INTO usage_lines (contract, device, period_start, category, line, quantity, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                int(line.contract.0),
+                int(line.device.0),
+                millis(line.period_start),
+                line.category.to_string(),
+                line.line.name(),
+                line.quantity.0,
+                json(line, "usage line")?
+            ])?;
+        }
+        let invoice = &closing.invoice;
+        tx.execute(
+            "INSERT INTO invoices (contract, period_start, total, invoice) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                int(invoice.contract.0),
+                millis(invoice.period_start),
+                int(invoice.total.0),
+                json(invoice, "invoice")?
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO meter_state (id, state) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET state = ?1",
+            [json(meter, "meter state")?],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
