@@ -509,9 +509,11 @@ fn alerts(doc: &Element) -> Vec<Alert> {
             let consumable = a.at(&["AlertDetails", "AlertDetailsConsumableTypeEnum"]).is_some();
             Alert {
                 record_id: RecordId(record),
-                description: a
-                    .text_at(&["AlertDetails", "AlertDetailsMarkerColor"])
-                    .map(|colour| format!("{} ({colour})", a.text_at(&["ProductStatusAlertID"]).unwrap_or_default())),
+                // Two texts of up to the limit each: the composition is cut back to the limit.
+                description: a.text_at(&["AlertDetails", "AlertDetailsMarkerColor"]).and_then(|colour| {
+                    let id = a.text_at(&["ProductStatusAlertID"]).unwrap_or_default();
+                    clean_text(format!("{id} ({colour})").as_bytes())
+                }),
                 code: AlertCode::OTHER,
                 vendor_code: a.text_at(&["ProductStatusAlertID"]),
                 group: if consumable { AlertGroup::MARKER_SUPPLIES } else { AlertGroup::OTHER },

@@ -144,6 +144,24 @@ fn ledm_alerts_sharing_a_sequence_number_are_all_kept() {
     assert!(!m.findings.iter().any(|f| matches!(f, Finding::DuplicateRecord { .. })));
 }
 
+/// Found by the `ledm_parse` fuzz target: an alert description composed of two texts, each
+/// within the schema's limit, went over it together and made the report invalid.
+#[test]
+fn a_composed_ledm_alert_description_stays_within_the_text_limit() {
+    let long = "x".repeat(1000);
+    let xml = format!(
+        "<psdyn:ProductStatusDyn xmlns:psdyn=\"urn:x-psdyn\" xmlns:ad=\"urn:x-ad\" xmlns:dd=\"urn:x-dd\">\
+         <psdyn:AlertTable><psdyn:Alert><ad:ProductStatusAlertID>{long}</ad:ProductStatusAlertID>\
+         <dd:SequenceNumber>1</dd:SequenceNumber><ad:AlertDetails><ad:AlertDetailsMarkerColor>{long}\
+         </ad:AlertDetailsMarkerColor></ad:AlertDetails></psdyn:Alert></psdyn:AlertTable></psdyn:ProductStatusDyn>"
+    );
+    let doc = printfleet_sources::ledm::Element::parse(xml.as_bytes()).unwrap();
+    let m = ledm_map(&Documents { product_status: Some(doc), ..Documents::default() });
+    let description = m.report.snapshot.alerts[0].description.as_deref().unwrap();
+    assert!(description.len() <= printfleet_schema::limits::MAX_TEXT_BYTES, "{}", description.len());
+    assert_eq!(m.report.validate(), Ok(()));
+}
+
 #[test]
 fn ledm_consumables_come_from_the_usage_document_when_the_consumables_document_is_absent() {
     let m = ledm_map(&Documents { product_usage: Some(ledm_doc("ledm_usage_only.xml")), ..Documents::default() });
