@@ -155,7 +155,7 @@ fn a_composed_ledm_alert_description_stays_within_the_text_limit() {
          <dd:SequenceNumber>1</dd:SequenceNumber><ad:AlertDetails><ad:AlertDetailsMarkerColor>{long}\
          </ad:AlertDetailsMarkerColor></ad:AlertDetails></psdyn:Alert></psdyn:AlertTable></psdyn:ProductStatusDyn>"
     );
-    let doc = printfleet_sources::ledm::Element::parse(xml.as_bytes()).unwrap();
+    let doc = Element::parse(xml.as_bytes()).unwrap();
     let m = ledm_map(&Documents { product_status: Some(doc), ..Documents::default() });
     let description = m.report.snapshot.alerts[0].description.as_deref().unwrap();
     assert!(description.len() <= printfleet_schema::limits::MAX_TEXT_BYTES, "{}", description.len());
