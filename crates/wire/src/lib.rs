@@ -46,6 +46,7 @@ mod error;
 pub mod frame;
 pub mod json;
 pub mod limits;
+pub mod link;
 pub mod protobuf;
 // Test scaffolding shared by the tests, the fuzz targets and the benchmarks: not part of the API.
 #[doc(hidden)]
