@@ -140,9 +140,9 @@ pub enum LinkError {
     UnknownType(u8),
 }
 
-/// Splits a byte stream into messages. Holds at most one message plus what one read brought
-/// (the caller reads into [`LinkReader::extend`] at most what [`LinkReader::wanted`] asks, or any
-/// buffer size: the reader never holds more than [`MAX_MESSAGE_BYTES`] + one read).
+/// Splits a byte stream into messages. Holds at most one incomplete message plus what one read
+/// brought: the caller reads into a buffer of any size and passes it to [`LinkReader::extend`],
+/// then takes every complete message with [`LinkReader::next_message`] before reading again.
 #[derive(Debug, Default)]
 pub struct LinkReader {
     buf: Vec<u8>,
