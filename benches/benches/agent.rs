@@ -15,9 +15,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use printfleet_agent::{Collector, DeviceAgent, Schedule};
+use printfleet_benches::{reading, store_nothing};
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::{Agent, Instance, Reply};
-use printfleet_schema::{DeviceReport, DurationMs, Level, MeterKind, Redaction, Timestamp, samples};
+use printfleet_schema::{DeviceReport, DurationMs, Redaction, Timestamp, samples};
 use printfleet_wire::frame::{CipherSuite, DeviceChannel, FrameKey, KeyId, MessageKind, SenderId};
 use printfleet_wire::{Codec, protobuf};
 
@@ -32,36 +33,13 @@ fn key(n: u64) -> FrameKey {
     FrameKey::new(&secret, KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap()
 }
 
-/// The office printer after `step` polls: levels and meters move.
-fn reading(step: u64) -> DeviceReport {
-    let mut r = samples::office_laser();
-    r.events.print_jobs.clear();
-    for c in r.snapshot.consumables.iter_mut().take(4) {
-        c.level = Level::Amount(u32::try_from(10 + step % 50).unwrap());
-    }
-    for kind in [MeterKind::TOTAL, MeterKind::MONO, MeterKind::COLOUR] {
-        let v = r.snapshot.meters.get(&kind).unwrap_or(0);
-        r.snapshot.meters.set(kind, v + step);
-    }
-    r
-}
-
 /// Drives an agent as the docs say: save whenever asked, then take the frame.
 fn drive(
     agent: &mut DeviceAgent,
     now: Timestamp,
     rng: &mut rand_chacha::ChaCha20Rng,
 ) -> Option<printfleet_agent::Transmit> {
-    loop {
-        if agent.needs_save() {
-            let cp = agent.save();
-            agent.saved(cp).unwrap();
-        }
-        match agent.poll_transmit(now, rng) {
-            None if agent.needs_save() => continue,
-            t => return t,
-        }
-    }
+    agent.poll_transmit_saving(now, rng, store_nothing).unwrap()
 }
 
 fn at(ms: u64) -> Timestamp {

@@ -93,6 +93,16 @@ fn encode(c: &mut Criterion) {
                 })
             });
         }
+        // The protobuf encoder before it wrote bytes directly: through the prost-generated messages.
+        let len = Codec::Protobuf.encode_to_vec(&report).expect("sample encodes").len();
+        group.throughput(Throughput::Bytes(len as u64));
+        let mut out = Vec::with_capacity(len);
+        group.bench_function("protobuf_via_prost", |b| {
+            b.iter(|| {
+                out.clear();
+                printfleet_wire::protobuf::encode_with_prost(black_box(&report), &mut out).expect("encodes");
+            })
+        });
         let len = serde_json::to_vec(&report).expect("sample serialises").len();
         group.throughput(Throughput::Bytes(len as u64));
         let mut out = Vec::with_capacity(len);

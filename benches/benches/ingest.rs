@@ -18,10 +18,11 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use printfleet_agent::{DeviceAgent, Schedule};
 use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot, sender_id_of};
+use printfleet_benches::{reading, store_nothing};
 use printfleet_diff::sync::{Instance, Receiver};
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
 use printfleet_meter::{ContractId, DeviceId};
-use printfleet_schema::{DeviceReport, DurationMs, Level, MeterKind, PageCount, Redaction, Timestamp, samples};
+use printfleet_schema::{DurationMs, PageCount, Redaction, Timestamp, samples};
 use printfleet_store::{SqliteStore, Store};
 use printfleet_wire::frame::{Keyring, MessageKind, SenderId};
 use printfleet_wire::{Codec, protobuf};
@@ -56,19 +57,6 @@ fn record(d: u64) -> DeviceRecord {
         revoked: false,
         credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
     }
-}
-
-fn reading(step: u64) -> DeviceReport {
-    let mut r = samples::office_laser();
-    r.events.print_jobs.clear();
-    for c in r.snapshot.consumables.iter_mut().take(4) {
-        c.level = Level::Amount(u32::try_from(10 + step % 50).unwrap());
-    }
-    for kind in [MeterKind::TOTAL, MeterKind::MONO, MeterKind::COLOUR] {
-        let v = r.snapshot.meters.get(&kind).unwrap_or(0);
-        r.snapshot.meters.set(kind, v + step);
-    }
-    r
 }
 
 fn at(ms: u64) -> Timestamp {
@@ -107,15 +95,7 @@ fn stream() -> Vec<(Vec<u8>, Timestamp)> {
                 job.print.pages = PageCount(3);
                 agent.handle_job(now, job);
             }
-            let t = loop {
-                if agent.needs_save() {
-                    let cp = agent.save();
-                    agent.saved(cp).unwrap();
-                }
-                if let Some(t) = agent.poll_transmit(now, &mut rng) {
-                    break t;
-                }
-            };
+            let t = agent.poll_transmit_saving(now, &mut rng, store_nothing).unwrap().expect("a report is due");
             let batch = portal.receive(&t.frame, now).unwrap();
             let reply = portal.commit(batch, now, &mut rng).unwrap();
             agent.handle_frame(now, &reply);

@@ -1,6 +1,7 @@
 //! One device's agent.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::{self, Instance, Reply};
@@ -74,8 +75,9 @@ pub struct DeviceAgent {
     sync: sync::Agent,
     channel: DeviceChannel,
     counters: Counters,
-    /// The latest reading, redacted on the way in.
-    current: Option<Redacted<DeviceState>>,
+    /// The latest reading, redacted on the way in; shared with the sync state (once acknowledged,
+    /// the state and the acknowledged base are one copy).
+    current: Option<Redacted<Arc<DeviceState>>>,
     prepared: Option<Prepared>,
     /// The reservation saved last, to persist again with every save.
     reservation: Option<SealerCheckpoint>,
@@ -90,6 +92,11 @@ pub struct DeviceAgent {
 /// At most this many events wait in [`DeviceAgent::poll_event`]'s queue; older ones are dropped
 /// (they are notifications, not data).
 pub const MAX_QUEUED_EVENTS: usize = 64;
+
+/// Most save-then-poll rounds [`DeviceAgent::poll_transmit_saving`] runs in one call: one to save
+/// what was fed, one for the report it builds, one for a sequence reservation that ran out while
+/// sealing.
+pub const SAVE_ROUNDS: usize = 3;
 
 impl DeviceAgent {
     /// A new agent for `sender` with a frame key it has never used, a redaction policy (required:
@@ -157,7 +164,7 @@ impl DeviceAgent {
 
     /// The device's state as the agent will next report it (redacted).
     pub fn current(&self) -> Option<&DeviceState> {
-        self.current.as_ref().map(Redacted::get)
+        self.current.as_ref().map(|c| &**c.get())
     }
 
     fn touch(&mut self) {
@@ -188,7 +195,7 @@ impl DeviceAgent {
     /// any, are recorded as job events; its identity and snapshot become the state to report.
     pub fn handle_reading(&mut self, now: Timestamp, report: DeviceReport) {
         self.counters.observe_clock(now);
-        let state = self.policy.apply_to(DeviceState::from(&report));
+        let state = self.policy.apply_to(DeviceState::from(&report)).into_shared();
         let urgent = state
             .get()
             .snapshot
@@ -223,12 +230,12 @@ impl DeviceAgent {
         self.counters.observe_clock(now);
         // Alerts carry no personal field (`PersonalField` lists none), so nothing to redact.
         self.counters.urgent |= alert.is_urgent();
-        let mut state = self.current.take().map(Redacted::into_inner).unwrap_or_default();
+        let mut state = self.current.take().map(|c| Arc::unwrap_or_clone(c.into_inner())).unwrap_or_default();
         match state.snapshot.alerts.iter_mut().find(|a| a.record_id == alert.record_id) {
             Some(a) => *a = alert,
             None => state.snapshot.alerts.push(alert),
         }
-        self.current = Some(self.policy.apply_to(state));
+        self.current = Some(self.policy.apply_to(state).into_shared());
         self.touch();
     }
 
@@ -236,9 +243,9 @@ impl DeviceAgent {
     pub fn clear_alert(&mut self, now: Timestamp, record_id: RecordId) {
         self.counters.observe_clock(now);
         if let Some(current) = self.current.take() {
-            let mut state = current.into_inner();
+            let mut state = Arc::unwrap_or_clone(current.into_inner());
             state.snapshot.alerts.retain(|a| a.record_id != record_id);
-            self.current = Some(self.policy.apply_to(state));
+            self.current = Some(self.policy.apply_to(state).into_shared());
         }
         self.touch();
     }
@@ -314,6 +321,44 @@ impl DeviceAgent {
         Ok(())
     }
 
+    /// The loop every caller writes, as one call: saves whenever the agent needs it (`persist`
+    /// must store the state durably before it returns `Ok`), then returns the next frame to
+    /// send, if one is due. Equivalent to
+    ///
+    /// ```text
+    /// loop {
+    ///     if agent.needs_save() { let cp = agent.save(); persist(cp.state())?; agent.saved(cp)?; }
+    ///     match agent.poll_transmit(now, rng) {
+    ///         None if agent.needs_save() => continue, // the report it just built must be saved too
+    ///         t => break t,
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// bounded to [`SAVE_ROUNDS`] rounds (a reading, the report built from it, and a reservation
+    /// that ran out while sealing: never more in practice); after that it returns `Ok(None)` and
+    /// the next call goes on. An error from `persist` (or from [`DeviceAgent::saved`]) is
+    /// returned at once, and nothing that depends on the unsaved state has left.
+    pub fn poll_transmit_saving<E: From<AgentError>>(
+        &mut self,
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+        mut persist: impl FnMut(&AgentState) -> Result<(), E>,
+    ) -> Result<Option<Transmit>, E> {
+        for _ in 0..SAVE_ROUNDS {
+            if self.needs_save() {
+                let checkpoint = self.save();
+                persist(checkpoint.state())?;
+                self.saved(checkpoint)?;
+            }
+            match self.poll_transmit(now, rng) {
+                None if self.needs_save() => continue,
+                t => return Ok(t),
+            }
+        }
+        Ok(None)
+    }
+
     /// The next frame to send, if one is due and everything it depends on is saved. Draws the
     /// IV (and the back-off jitter) from `rng`. Encodes and seals with the caller's `scratch`
     /// when given (a collector shares one among its devices).
@@ -333,7 +378,7 @@ impl DeviceAgent {
         if self.prepared.is_none() {
             let reason = self.counters.due(&self.schedule, now)?;
             let current = self.current.as_ref()?;
-            let update = self.sync.update(current);
+            let update = self.sync.update_shared(current);
             let mut payload = Vec::new();
             if let Err(e) = protobuf::encode_update(&update, &mut payload) {
                 self.push(Event::EncodeFailed(e.to_string()));

@@ -35,21 +35,18 @@
 //! agent.handle_reading(now, report);
 //! agent.handle_job(now, samples::large_format(1).events.print_jobs.remove(0));
 //!
-//! // Nothing leaves before what it depends on is saved: the driving loop saves whenever asked.
+//! // Nothing leaves before what it depends on is saved.
 //! assert!(agent.poll_transmit(now, &mut rng).is_none());
 //! assert!(std::iter::from_fn(|| agent.poll_event()).any(|e| e == Event::SaveRequired));
-//! let transmit = loop {
-//!     if agent.needs_save() {
-//!         let checkpoint = agent.save();
-//!         let stored = serde_json::to_vec(checkpoint.state())?; // write it durably, then:
-//!         # let _ = stored;
-//!         agent.saved(checkpoint)?;
-//!     }
-//!     match agent.poll_transmit(now, &mut rng) {
-//!         None if agent.needs_save() => continue, // the report it just built must be saved too
-//!         t => break t.expect("a boot report is due"),
-//!     }
-//! };
+//! // poll_transmit_saving saves whenever asked (the closure writes the state durably), then polls.
+//! let mut stored = Vec::new();
+//! let transmit = agent
+//!     .poll_transmit_saving(now, &mut rng, |state| {
+//!         stored = serde_json::to_vec(state)?;
+//!         Ok::<(), Box<dyn std::error::Error>>(())
+//!     })?
+//!     .expect("a boot report is due");
+//! assert!(!stored.is_empty());
 //!
 //! // The portal: its keyring opens the frame, its sync::Receiver applies the update.
 //! let mut keyring = Keyring::new();
@@ -104,7 +101,8 @@
 //! you send**: whenever a frame would depend on something not yet stored (a job recorded, a new
 //! report built, a new block of sequence numbers), the agent emits [`Event::SaveRequired`] and
 //! sends nothing until [`DeviceAgent::save`]'s [`Checkpoint`] has been stored and handed back to
-//! [`DeviceAgent::saved`]. After a restart, [`DeviceAgent::restore`] from the last state stored.
+//! [`DeviceAgent::saved`]; [`DeviceAgent::poll_transmit_saving`] runs that loop with the caller's
+//! store. After a restart, [`DeviceAgent::restore`] from the last state stored.
 //! A crash at any point then loses no job event, never reuses a sequence number, and the
 //! portal's next acceptance is never refused as a replay.
 //!
@@ -121,7 +119,7 @@ mod device;
 mod schedule;
 
 pub use collector::{Collector, CollectorCheckpoint};
-pub use device::{AgentState, Checkpoint, DeviceAgent, MAX_QUEUED_EVENTS};
+pub use device::{AgentState, Checkpoint, DeviceAgent, MAX_QUEUED_EVENTS, SAVE_ROUNDS};
 pub use schedule::{
     COLLECTOR_INTERVAL, COLLECTOR_MIN_INTERVAL, ConfigError, DEFAULT_MAX_BACKOFF, DEFAULT_REPLY_TIMEOUT,
     DIRECT_INTERVAL, DIRECT_JOBS, DIRECT_PAGES, Reason, Schedule,

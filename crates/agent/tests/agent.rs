@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use printfleet_agent::{AgentState, Collector, DeviceAgent, Event, Reason, Schedule, Transmit};
+use printfleet_agent::{AgentError, AgentState, Collector, DeviceAgent, Event, Reason, Schedule, Transmit};
 use printfleet_diff::sync::{Instance, Receiver};
 use printfleet_schema::codes::{AlertSeverity, TrainingLevel};
 use printfleet_schema::{
@@ -96,21 +96,34 @@ impl Portal {
     }
 }
 
+/// A store that always succeeds (and keeps nothing).
+fn store_nothing(_: &AgentState) -> Result<(), AgentError> {
+    Ok(())
+}
+
 /// Saves whenever the agent asks (as a caller that follows the docs), then sends what is due.
 fn pump(agent: &mut DeviceAgent, now: Timestamp, rng: &mut ChaCha20Rng) -> Vec<Transmit> {
     let mut out = Vec::new();
     for _ in 0..8 {
-        if agent.needs_save() {
-            let cp = agent.save();
-            agent.saved(cp).unwrap();
-        }
-        match agent.poll_transmit(now, rng) {
+        match agent.poll_transmit_saving(now, rng, store_nothing).unwrap() {
             Some(t) => out.push(t),
-            None if agent.needs_save() => continue,
             None => break,
         }
     }
     out
+}
+
+/// Why the crash harness's store stopped: a simulated crash, or the agent refused the save.
+#[derive(Debug)]
+enum Stop {
+    Crash,
+    Agent(AgentError),
+}
+
+impl From<AgentError> for Stop {
+    fn from(e: AgentError) -> Self {
+        Self::Agent(e)
+    }
 }
 
 /// Over a perfect link, reports come at least every 3 hours of fed time, 19 jobs or 100 pages;
@@ -194,6 +207,51 @@ fn a_restored_agent_sends_nothing_before_it_has_saved() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].reason, Reason::Boot);
     assert!(again[0].sequence > sent[0].sequence, "never a sequence number twice");
+}
+
+/// `poll_transmit_saving` is the documented loop: nothing leaves before `persist` has stored what
+/// it depends on (the reading, then the report built from it), a failed store is returned and
+/// sends nothing, and the next call goes on from there.
+#[test]
+fn poll_transmit_saving_stores_before_anything_leaves() {
+    let mut rng = rng(4);
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    agent.handle_reading(at(0), reading());
+    agent.handle_job(at(0), job(1, 2));
+
+    // The store fails: the error comes back and nothing is sent.
+    let mut calls = 0;
+    let failed = agent.poll_transmit_saving(at(0), &mut rng, |_| {
+        calls += 1;
+        Err(Stop::Crash)
+    });
+    assert!(matches!(failed, Err(Stop::Crash)));
+    assert_eq!(calls, 1);
+    assert!(agent.needs_save());
+
+    // The store works: two saves (what was fed, then the report built from it), then the frame.
+    let mut states = Vec::new();
+    let t = agent
+        .poll_transmit_saving(at(0), &mut rng, |state: &AgentState| {
+            states.push(serde_json::to_string(state).unwrap());
+            Ok::<(), AgentError>(())
+        })
+        .unwrap()
+        .expect("the boot report");
+    assert_eq!(states.len(), 2, "one save for the reading and the job, one for the report");
+    assert!(!agent.needs_save());
+    let mut portal = Portal::new();
+    portal.handle(&t.frame, at(0)).unwrap();
+    assert_eq!(portal.jobs.len(), 1);
+
+    // The last state stored restores to an agent whose frames never reuse that sequence number.
+    let last: AgentState = serde_json::from_str(states.last().unwrap()).unwrap();
+    let mut back = DeviceAgent::restore(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), last).unwrap();
+    back.handle_reading(at(HOUR), reading());
+    let again = back.poll_transmit_saving(at(HOUR), &mut rng, store_nothing).unwrap().expect("a boot report");
+    assert!(again.sequence > t.sequence);
+    // Nothing more is due.
+    assert!(agent.poll_transmit_saving(at(0), &mut rng, store_nothing).unwrap().is_none());
 }
 
 #[test]
@@ -283,24 +341,24 @@ fn crash_run(seed: u64) {
         let crash_point = rng.next_u32() % 4;
         let mut crashed = false;
         for _ in 0..4 {
-            if agent.needs_save() {
-                let cp = agent.save();
+            let polled = agent.poll_transmit_saving(at(now), &mut rng, |state| {
                 if crash && crash_point == 0 {
-                    crashed = true;
-                    break;
+                    return Err(Stop::Crash);
                 }
-                stored = Some((serde_json::to_string(cp.state()).unwrap(), fed));
+                stored = Some((serde_json::to_string(state).unwrap(), fed));
                 if crash && crash_point == 1 {
+                    return Err(Stop::Crash);
+                }
+                Ok(())
+            });
+            let t = match polled {
+                Ok(Some(t)) => t,
+                Ok(None) => break,
+                Err(Stop::Crash) => {
                     crashed = true;
                     break;
                 }
-                agent.saved(cp).unwrap();
-            }
-            let Some(t) = agent.poll_transmit(at(now), &mut rng) else {
-                if agent.needs_save() {
-                    continue;
-                }
-                break;
+                Err(Stop::Agent(e)) => panic!("seed {seed}: save refused: {e}"),
             };
             assert!(t.sequence > highest_sealed, "seed {seed}: sequence {} sealed again or going back", t.sequence);
             highest_sealed = t.sequence;

@@ -86,6 +86,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::mem::size_of;
+use std::sync::Arc;
 
 use printfleet_schema::limits::MAX_JOBS;
 use printfleet_schema::{
@@ -93,7 +94,8 @@ use printfleet_schema::{
     PrintJob, Printhead, Redacted, Redaction, Snapshot,
 };
 pub use printfleet_wire::delta::{BaseRef, Instance, Reply, StateHash, Update, UpdateBody};
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::{DeviceState, apply, diff};
@@ -144,14 +146,43 @@ fn inconsistent(rule: &'static str) -> RestoreError {
     RestoreError::Inconsistent { rule }
 }
 
-/// A state the receiver acknowledged, as an agent saves it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A state the receiver acknowledged, as an agent saves it: serialised as `sequence`, `hash`,
+/// `identity` and `snapshot` ([`SavedBaseFields`]). It shares the agent's copy of the state, so
+/// that a save costs no copy of it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "SavedBaseFields")]
 struct SavedBase {
+    sequence: u64,
+    hash: u32,
+    state: Arc<DeviceState>,
+}
+
+/// [`SavedBase`]'s persisted form.
+#[derive(Deserialize)]
+#[serde(rename = "SavedBase", deny_unknown_fields)]
+struct SavedBaseFields {
     sequence: u64,
     hash: u32,
     identity: Identity,
     snapshot: Snapshot,
+}
+
+impl From<SavedBaseFields> for SavedBase {
+    fn from(f: SavedBaseFields) -> Self {
+        let state = Arc::new(DeviceState { identity: f.identity, snapshot: f.snapshot });
+        Self { sequence: f.sequence, hash: f.hash, state }
+    }
+}
+
+impl Serialize for SavedBase {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("SavedBase", 4)?;
+        s.serialize_field("sequence", &self.sequence)?;
+        s.serialize_field("hash", &self.hash)?;
+        s.serialize_field("identity", &self.state.identity)?;
+        s.serialize_field("snapshot", &self.state.snapshot)?;
+        s.end()
+    }
 }
 
 /// What an [`Agent`] must persist to survive a restart ([`Agent::save`], [`Agent::restore`]): its
@@ -172,14 +203,19 @@ pub struct AgentState {
 }
 
 /// The device's side. One agent per device; it owns the device's update and event numbers.
+///
+/// The states it keeps (sent, acknowledged) are shared, not copied: given its current state as a
+/// [`Redacted<Arc<DeviceState>>`](Redacted::into_shared) ([`Agent::update_shared`]), an agent
+/// whose state was acknowledged holds one copy of it with its caller, and [`Agent::save`] copies
+/// none.
 #[derive(Debug)]
 pub struct Agent {
     instance: Instance,
     next_sequence: u64,
     /// The newest state the receiver acknowledged.
-    acked: Option<(BaseRef, DeviceState)>,
+    acked: Option<(BaseRef, Arc<DeviceState>)>,
     /// States sent and not yet acknowledged, by sequence number.
-    pending: VecDeque<(BaseRef, DeviceState)>,
+    pending: VecDeque<(BaseRef, Arc<DeviceState>)>,
     force_full: bool,
     next_event: u64,
     events: VecDeque<(u64, PrintJob)>,
@@ -217,8 +253,18 @@ impl Agent {
 
     /// The update to send for the device's `current` state. Save the agent ([`Agent::save`])
     /// after this call and before the update leaves the device.
+    ///
+    /// The agent keeps a copy of `current` until the receiver acknowledges a newer state;
+    /// [`Agent::update_shared`] keeps the caller's copy instead.
     pub fn update(&mut self, current: &Redacted<DeviceState>) -> Update {
-        let current = current.get();
+        self.update_shared(&current.clone().into_shared())
+    }
+
+    /// [`Agent::update`] for a state the caller keeps shared: the agent keeps a pointer to it,
+    /// not a copy.
+    pub fn update_shared(&mut self, current: &Redacted<Arc<DeviceState>>) -> Update {
+        let shared = current.get();
+        let current: &DeviceState = shared;
         let sequence = self.next_sequence;
         self.next_sequence = sequence.saturating_add(1);
         let hash = StateHash::of(current);
@@ -226,7 +272,7 @@ impl Agent {
             (Some((base, state)), false) => UpdateBody::Delta { base: *base, delta: Box::new(diff(state, current)) },
             _ => UpdateBody::Full(Box::new(current.clone())),
         };
-        self.pending.push_back((BaseRef { sequence, hash }, current.clone()));
+        self.pending.push_back((BaseRef { sequence, hash }, Arc::clone(shared)));
         if self.pending.len() > MAX_PENDING {
             self.pending.pop_front();
         }
@@ -273,8 +319,7 @@ impl Agent {
             acked: self.acked.as_ref().map(|(base, state)| SavedBase {
                 sequence: base.sequence,
                 hash: base.hash.0,
-                identity: state.identity.clone(),
-                snapshot: state.snapshot.clone(),
+                state: Arc::clone(state),
             }),
             events: self.events.iter().cloned().collect(),
         }
@@ -297,9 +342,9 @@ impl Agent {
             return Err(inconsistent("the acknowledged update is below the next one"));
         }
         let acked = acked.and_then(|a| {
-            let state = policy.apply_to(DeviceState { identity: a.identity, snapshot: a.snapshot }).into_inner();
+            let state = policy.apply_to(Arc::unwrap_or_clone(a.state)).into_inner();
             let hash = StateHash::of(&state);
-            (hash.0 == a.hash).then_some((BaseRef { sequence: a.sequence, hash }, state))
+            (hash.0 == a.hash).then_some((BaseRef { sequence: a.sequence, hash }, Arc::new(state)))
         });
         Ok(Self {
             instance: Instance(instance),

@@ -518,6 +518,32 @@ fn saved_states_round_trip_and_inconsistent_ones_are_refused() {
     assert_eq!(serde_json::from_str::<ReceiverState>(&serde_json::to_string(&saved).unwrap()).unwrap(), saved);
 }
 
+/// An agent given its state shared keeps no copy of its own (not when it is acknowledged, not
+/// when it is saved), and saves the acknowledged base in the form it always had: `sequence`,
+/// `hash`, `identity`, `snapshot`.
+#[test]
+fn a_shared_state_is_kept_without_a_copy_and_saved_in_the_same_form() {
+    let policy = Redaction::keep_all();
+    let current = policy.apply_to(DeviceState::from(&samples::office_laser())).into_shared();
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    let update = agent.update_shared(&current);
+    agent.on_reply(&receiver.receive(&update));
+    // The caller's pointer and the acknowledged base's: one state.
+    assert_eq!(std::sync::Arc::strong_count(current.get()), 2);
+    let saved = agent.save();
+    assert_eq!(std::sync::Arc::strong_count(current.get()), 3);
+    let json = serde_json::to_value(&saved).unwrap();
+    let mut keys: Vec<&str> = json["acked"].as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["hash", "identity", "sequence", "snapshot"]);
+    assert_eq!(json["acked"]["snapshot"], serde_json::to_value(&current.get().snapshot).unwrap());
+    let mut unknown = json.clone();
+    unknown["acked"]["extra"] = 1.into();
+    assert!(serde_json::from_value::<AgentState>(unknown).is_err());
+    let mut restored = Agent::restore(serde_json::from_value(json).unwrap(), &policy).unwrap();
+    assert!(matches!(restored.update_shared(&current).body, UpdateBody::Delta { .. }));
+}
+
 /// The crash test: an agent and a receiver over a channel that drops, duplicates and reorders;
 /// the agent restarts at random points from its last saved state (saved before every send, as
 /// the docs require) and re-reads the printer's job log from the cursor it saved, sometimes a

@@ -37,13 +37,10 @@
 //! let mut agent = DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(9));
 //! agent.handle_reading(now, samples::office_laser());
 //! agent.handle_job(now, samples::large_format(1).events.print_jobs.remove(0));
-//! let transmit = loop {
-//!     if agent.needs_save() {
-//!         let checkpoint = agent.save();
-//!         agent.saved(checkpoint)?;
-//!     }
-//!     if let Some(t) = agent.poll_transmit(now, &mut rng) { break t; }
-//! };
+//! // Saves whenever the agent asks (the closure stores the state durably), then polls.
+//! let transmit = agent
+//!     .poll_transmit_saving(now, &mut rng, |_state| Ok::<(), printfleet_agent::AgentError>(()))?
+//!     .expect("a boot report is due");
 //!
 //! // The portal: a batch of writes, stored, then the reply.
 //! let batch = ingest.receive(&transmit.frame, now)?;

@@ -333,6 +333,13 @@ impl<T> Redacted<T> {
     pub fn into_inner(self) -> T {
         self.0
     }
+
+    /// The redacted value behind a shared pointer, still marked: its clones are cheap and share
+    /// one copy (an agent keeps its latest state and the state the portal acknowledged this way).
+    #[cfg(target_has_atomic = "ptr")]
+    pub fn into_shared(self) -> Redacted<alloc::sync::Arc<T>> {
+        Redacted(alloc::sync::Arc::new(self.0))
+    }
 }
 
 impl<T> AsRef<T> for Redacted<T> {
@@ -367,6 +374,14 @@ mod tests {
         r.events.scan_jobs.push(ScanJob { job: h.clone(), ..Default::default() });
         r.events.copy_jobs.push(CopyJob { job: h, ..Default::default() });
         r
+    }
+
+    #[test]
+    fn a_shared_redacted_value_is_one_copy_that_stays_redacted() {
+        let shared = Redaction::drop_all().apply_to(sample()).into_shared();
+        let twin = shared.clone();
+        assert!(alloc::sync::Arc::ptr_eq(shared.get(), twin.get()));
+        assert_eq!(shared.get().events.print_jobs[0].job.submitter.user_name, None);
     }
 
     #[test]

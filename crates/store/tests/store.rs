@@ -10,7 +10,7 @@
     clippy::cast_possible_truncation
 )]
 
-use printfleet_agent::{DeviceAgent, Schedule, Transmit};
+use printfleet_agent::{AgentError, DeviceAgent, Schedule, Transmit};
 use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Verifier, one_shot, sender_id_of};
 use printfleet_diff::sync::Instance;
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, IngestError, Owner, ResellerId};
@@ -51,18 +51,7 @@ fn uuid_of(n: u64) -> uuid::Uuid {
 }
 
 fn pump(agent: &mut DeviceAgent, now: Timestamp, rng: &mut ChaCha20Rng) -> Option<Transmit> {
-    for _ in 0..8 {
-        if agent.needs_save() {
-            let cp = agent.save();
-            agent.saved(cp).unwrap();
-        }
-        match agent.poll_transmit(now, rng) {
-            Some(t) => return Some(t),
-            None if agent.needs_save() => continue,
-            None => return None,
-        }
-    }
-    None
+    agent.poll_transmit_saving(now, rng, |_| Ok::<(), AgentError>(())).unwrap()
 }
 
 fn restore(store: &mut SqliteStore) -> Ingest<FleetMasterKey> {

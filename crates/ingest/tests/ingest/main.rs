@@ -16,7 +16,7 @@ mod session;
 
 use std::collections::{HashMap, HashSet};
 
-use printfleet_agent::{DeviceAgent, Schedule, Transmit};
+use printfleet_agent::{AgentError, DeviceAgent, Schedule, Transmit};
 use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot};
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::Instance;
@@ -74,18 +74,7 @@ pub(crate) fn job(n: u64, pages: u64) -> PrintJob {
 
 /// Saves whenever the agent asks, then returns what it sends.
 pub(crate) fn pump(agent: &mut DeviceAgent, now: Timestamp, rng: &mut ChaCha20Rng) -> Option<Transmit> {
-    for _ in 0..8 {
-        if agent.needs_save() {
-            let cp = agent.save();
-            agent.saved(cp).unwrap();
-        }
-        match agent.poll_transmit(now, rng) {
-            Some(t) => return Some(t),
-            None if agent.needs_save() => continue,
-            None => return None,
-        }
-    }
-    None
+    agent.poll_transmit_saving(now, rng, |_| Ok::<(), AgentError>(())).unwrap()
 }
 
 /// A model of the portal's database: what committed batches wrote, with the checks a real one

@@ -33,6 +33,37 @@ proptest! {
     }
 }
 
+/// The direct protobuf encoder against its oracle, the prost-generated messages: the same bytes,
+/// appended after what `out` already held.
+fn direct_protobuf_matches_prost(report: &DeviceReport) -> Result<(), String> {
+    let (mut direct, mut oracle) = (b"prefix".to_vec(), b"prefix".to_vec());
+    printfleet_wire::protobuf::encode(report, &mut direct).map_err(|e| e.to_string())?;
+    printfleet_wire::protobuf::encode_with_prost(report, &mut oracle).map_err(|e| e.to_string())?;
+    if direct == oracle { Ok(()) } else { Err(format!("direct {direct:02x?}\nprost  {oracle:02x?}")) }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_direct_protobuf_encoder_writes_prosts_bytes(report in any::<DeviceReport>()) {
+        direct_protobuf_matches_prost(&report).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// Every sample, and a large-format report whose events need a three-byte length (nested
+/// lengths of one, two and three bytes are all widened in place).
+#[test]
+fn the_direct_protobuf_encoder_writes_prosts_bytes_for_every_sample() {
+    let large = samples::large_format(200);
+    let mut bytes = Vec::new();
+    printfleet_wire::protobuf::encode(&large, &mut bytes).unwrap();
+    assert!(bytes.len() > 1 << 14, "{} bytes", bytes.len());
+    for (name, report) in samples::all().into_iter().chain([("large_format(200)", large)]) {
+        direct_protobuf_matches_prost(&report).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
 #[test]
 fn samples_round_trip_in_every_codec() {
     for (name, report) in samples::all() {
