@@ -305,23 +305,21 @@ impl OneShotClient {
             .map_err(ureq_error);
         let mut response = response?;
         let status = response.status().as_u16();
+        let retry_after =
+            response.headers().get("Retry-After").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        // The body is read whatever the status (bounded): only a connection whose response was
+        // read to its end goes back to the pool for the next frame.
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(u64::try_from(MAX_REPLY_BYTES).unwrap_or(u64::MAX))
+            .read_to_vec()
+            .map_err(ureq_error)?;
         match status {
-            200 => response
-                .body_mut()
-                .with_config()
-                .limit(u64::try_from(MAX_REPLY_BYTES).unwrap_or(u64::MAX))
-                .read_to_vec()
-                .map_err(ureq_error),
+            200 => Ok(body),
             400 => Err(ClientError::Rejected),
             413 => Err(ClientError::TooLarge),
-            503 => {
-                let retry_after = response
-                    .headers()
-                    .get("Retry-After")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok());
-                Err(ClientError::Unavailable { retry_after })
-            }
+            503 => Err(ClientError::Unavailable { retry_after }),
             status => Err(ClientError::Status { status }),
         }
     }
