@@ -11,11 +11,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use printfleet_auth::{
-    DecoyKey, DeviceSecret, FleetMasterKey, KeyEpoch, ServerAwaitingClientFinal, ServerConfig, Verifier, server_start,
+    DecoyKey, DeviceSecret, KeyEpoch, ServerAwaitingClientFinal, ServerConfig, Verifier, server_start,
 };
 use printfleet_cli::collect::Clock;
 use printfleet_diff::DeviceState;
-use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, IngestError, Owner, ResellerId, SessionHandle};
+use printfleet_ingest::{
+    Credential, CustomerId, DeviceRecord, Ingest, IngestError, Owner, ResellerId, SecretAnswer, Secrets, SessionHandle,
+};
 use printfleet_meter::{ContractId, DeviceId};
 use printfleet_wire::frame::{OsRng, SenderId};
 use printfleet_wire::link::{LinkReader, MAX_MESSAGE_BYTES, Message, MessageType};
@@ -50,12 +52,27 @@ pub fn pki() -> Pki {
     Pki { ca_pem: ca.pem(), config: Arc::new(config) }
 }
 
-/// The fleet's master key bytes (the portal derives every device's secret from them).
-pub const MASTER: [u8; 32] = [0x4d; 32];
+/// The secret bytes of `name` (epoch 1), as provisioned: 32 bytes made from the name.
+pub fn secret_bytes(name: &str) -> [u8; 32] {
+    let mut out = [0x5c_u8; 32];
+    for (i, b) in name.bytes().enumerate() {
+        out[i % 32] = out[i % 32].rotate_left(3) ^ b;
+    }
+    out
+}
 
 /// The secret of `name` for epoch 1, as provisioned.
 pub fn secret_of(name: &str) -> DeviceSecret {
-    FleetMasterKey::from_bytes(MASTER).device_secret(name, KeyEpoch(1))
+    DeviceSecret::from_bytes(&secret_bytes(name)).unwrap()
+}
+
+/// The portal's one-shot secrets: every device's from its name.
+pub struct TestSecrets;
+
+impl Secrets for TestSecrets {
+    fn secret(&self, device: &str, epoch: KeyEpoch) -> SecretAnswer {
+        if epoch == KeyEpoch(1) { SecretAnswer::Found(secret_of(device)) } else { SecretAnswer::Unknown }
+    }
 }
 
 /// What the "store" kept.
@@ -74,7 +91,7 @@ pub struct Stored {
 }
 
 pub struct Shared {
-    pub ingest: Ingest<FleetMasterKey>,
+    pub ingest: Ingest<TestSecrets>,
     pub scram: ServerConfig,
     pub stored: Stored,
     pub rng: OsRng,
@@ -102,7 +119,7 @@ impl Shared {
     }
 }
 
-pub fn provision(ingest: &mut Ingest<FleetMasterKey>, name: &str) -> SenderId {
+pub fn provision(ingest: &mut Ingest<TestSecrets>, name: &str) -> SenderId {
     let mut rng = OsRng::default();
     let verifier = Verifier::new(&secret_of(name), &mut rng);
     let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
@@ -128,7 +145,7 @@ pub struct TestPortal {
 
 impl TestPortal {
     pub fn start(pki: &Pki, protocol: Protocol, devices: &[&str], clock: Clock) -> Self {
-        let mut ingest = Ingest::new(FleetMasterKey::from_bytes(MASTER));
+        let mut ingest = Ingest::new(TestSecrets);
         for name in devices {
             provision(&mut ingest, name);
         }
