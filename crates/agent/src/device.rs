@@ -76,7 +76,9 @@ pub struct DeviceAgent {
     channel: DeviceChannel,
     /// The channel of an authenticated session (session mode), when one is attached: frames are
     /// sealed with it instead of the one-shot `channel`, whose reservations stay as they were.
-    session: Option<DeviceChannel>,
+    /// Boxed: a collector holds thousands of agents, most without a session, and a channel is
+    /// large.
+    session: Option<Box<DeviceChannel>>,
     counters: Counters,
     /// The latest reading, redacted on the way in.
     current: Option<Redacted<DeviceState>>,
@@ -172,7 +174,7 @@ impl DeviceAgent {
         if channel.sender() != self.sender() {
             return Err(AgentError::SessionSender { agent: self.sender(), session: channel.sender() });
         }
-        self.session = Some(channel);
+        self.session = Some(Box::new(channel));
         Ok(())
     }
 
@@ -180,7 +182,7 @@ impl DeviceAgent {
     /// frames are sealed with the one-shot channel again until a new session is attached.
     /// Returns the session's channel, if one was attached.
     pub fn detach_session(&mut self) -> Option<DeviceChannel> {
-        self.session.take()
+        self.session.take().map(|b| *b)
     }
 
     /// Whether a session's channel is attached ([`DeviceAgent::attach_session`]).
@@ -295,7 +297,7 @@ impl DeviceAgent {
         // one-shot channel (a late reply to a frame sent before the session).
         let in_session = FrameHeader::peek(frame).ok().map(|h| h.key_id);
         let channel = match &mut self.session {
-            Some(session) if in_session == Some(session.key_id()) => session,
+            Some(session) if in_session == Some(session.key_id()) => &mut **session,
             _ => &mut self.channel,
         };
         let header = match channel.open_reply(frame, now, &mut payload) {
@@ -393,7 +395,10 @@ impl DeviceAgent {
         }
         let prepared = self.prepared.take()?;
         let mut frame = Vec::new();
-        let channel = self.session.as_mut().unwrap_or(&mut self.channel);
+        let channel = match &mut self.session {
+            Some(session) => &mut **session,
+            None => &mut self.channel,
+        };
         let header = match channel.seal_using(
             scratch,
             MessageKind::Update,
