@@ -10,7 +10,7 @@ use base64::Engine as _;
 use printfleet_auth::sender_id_of;
 use printfleet_cli::collect::{Clock, CollectError, CollectorConfig, Mode};
 use printfleet_lan::sim::{SimAgent, load_snmprec};
-use printfleet_schema::{Redaction, Timestamp};
+use printfleet_schema::{DurationMs, Redaction, Timestamp};
 
 use crate::server::{Protocol, TestPortal, pki, secret_bytes};
 
@@ -97,7 +97,9 @@ fn collect_refuses_an_interval_below_30_minutes() {
 /// A fleet of simulated printers, a test portal, and a collector config pointing at both.
 struct Rig {
     _sims: Vec<SimAgent>,
-    portal: TestPortal,
+    portal: Option<TestPortal>,
+    pki: crate::server::Pki,
+    names: Vec<String>,
     config: PathBuf,
     origin: Timestamp,
     dir: tempfile::TempDir,
@@ -105,12 +107,18 @@ struct Rig {
 
 impl Rig {
     fn new(protocol: Protocol) -> Self {
+        Self::with(protocol, None)
+    }
+
+    /// A rig whose portal's sessions last `session_lifetime` (simulated).
+    fn with(protocol: Protocol, session_lifetime: Option<DurationMs>) -> Self {
         let pki = pki();
         let origin = Clock::real().now();
         let clock = Clock::accelerated(SPEED, Some(origin)).unwrap();
         let names: Vec<String> = CAPTURES.iter().map(|c| format!("sim-{c}")).collect();
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let portal = TestPortal::start(&pki, protocol, &name_refs, clock);
+        let portal =
+            TestPortal::start_with(&pki, protocol, &name_refs, clock, "127.0.0.1:0".parse().unwrap(), session_lifetime);
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, &pki.ca_pem).unwrap();
@@ -144,7 +152,7 @@ impl Rig {
         });
         let path = dir.path().join("collector.json");
         std::fs::write(&path, config.to_string()).unwrap();
-        Self { _sims: sims, portal, config: path, origin, dir }
+        Self { _sims: sims, portal: Some(portal), pki, names, config: path, origin, dir }
     }
 
     fn spawn(&self, run_for: Option<f64>) -> Child {
@@ -181,7 +189,7 @@ impl Rig {
     /// maps to; nothing was refused (no replay, no unknown key), nothing applied or stored twice.
     fn assert_consistent(&self, min_batches: u64) {
         let log = self.log();
-        self.portal.with(|s| {
+        self.portal.as_ref().unwrap().with(|s| {
             let refusals: Vec<_> = s.ingest.counters().refusals().collect();
             assert!(refusals.is_empty(), "refusals {refusals:?}\n{log}");
             assert_eq!(s.stored.applied_twice, 0);
@@ -247,4 +255,41 @@ fn killed_and_restarted_collectors_reuse_no_sequence_in_one_shot_mode() {
 #[test]
 fn killed_and_restarted_collectors_lose_nothing_in_session_mode() {
     crash_and_restart(Protocol::Link, 42);
+}
+
+#[test]
+fn the_collector_handshakes_again_when_the_portal_ends_its_sessions() {
+    // Sessions of one simulated hour: the portal closes each channel about every second.
+    let rig = Rig::with(Protocol::Link, Some(DurationMs(3_600_000)));
+    rig.run(4.0);
+    rig.assert_consistent(4);
+    let log = rig.log();
+    let handshakes: u64 = log
+        .split("handshakes ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(handshakes >= 6, "{handshakes} handshakes: every closed channel was opened again\n{log}");
+}
+
+#[test]
+fn the_collector_reconnects_after_the_portal_goes_away_and_comes_back() {
+    let mut rig = Rig::new(Protocol::Link);
+    let addr = rig.portal.as_ref().unwrap().addr;
+    let mut child = rig.spawn(Some(6.0));
+    std::thread::sleep(Duration::from_millis(1500));
+    // The portal goes away (every connection dropped), and comes back on the same address.
+    rig.portal = None;
+    std::thread::sleep(Duration::from_millis(1000));
+    let clock = Clock::accelerated(SPEED, Some(rig.origin)).unwrap();
+    let names: Vec<&str> = rig.names.iter().map(String::as_str).collect();
+    rig.portal = Some(TestPortal::start_with(&rig.pki, Protocol::Link, &names, clock, addr, None));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", rig.log());
+    // The new portal got reports from every printer after the loss.
+    rig.assert_consistent(1);
+    let log = rig.log();
+    assert!(log.contains("portal link lost") || log.contains("the portal closed the connection"), "{log}");
+    assert!(log.contains("connects 2") || log.contains("connects 3"), "{log}");
 }

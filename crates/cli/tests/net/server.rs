@@ -145,17 +145,28 @@ pub struct TestPortal {
 
 impl TestPortal {
     pub fn start(pki: &Pki, protocol: Protocol, devices: &[&str], clock: Clock) -> Self {
+        Self::start_with(pki, protocol, devices, clock, "127.0.0.1:0".parse().unwrap(), None)
+    }
+
+    /// Like [`TestPortal::start`], on `addr`, with sessions lasting `session_lifetime`.
+    pub fn start_with(
+        pki: &Pki,
+        protocol: Protocol,
+        devices: &[&str],
+        clock: Clock,
+        addr: SocketAddr,
+        session_lifetime: Option<printfleet_schema::DurationMs>,
+    ) -> Self {
+        let mut scram = ServerConfig::new(DecoyKey::from_bytes([0x44; 32]));
+        if let Some(lifetime) = session_lifetime {
+            scram = scram.with_session_lifetime(lifetime);
+        }
         let mut ingest = Ingest::new(TestSecrets);
         for name in devices {
             provision(&mut ingest, name);
         }
-        let shared = Arc::new(Mutex::new(Shared {
-            ingest,
-            scram: ServerConfig::new(DecoyKey::from_bytes([0x44; 32])),
-            stored: Stored::default(),
-            rng: OsRng::default(),
-        }));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let shared = Arc::new(Mutex::new(Shared { ingest, scram, stored: Stored::default(), rng: OsRng::default() }));
+        let listener = TcpListener::bind(addr).unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
