@@ -160,11 +160,6 @@ impl Collector {
         self.agents.get_mut(&sender).and_then(DeviceAgent::detach_session)
     }
 
-    /// The devices, in order of their sender ids.
-    pub fn senders(&self) -> impl Iterator<Item = SenderId> + '_ {
-        self.agents.keys().copied()
-    }
-
     /// A device's reading.
     pub fn handle_reading(&mut self, sender: SenderId, now: Timestamp, report: DeviceReport) -> Result<(), AgentError> {
         self.with_agent(sender, |a| a.handle_reading(now, report))

@@ -810,15 +810,17 @@ impl Daemon<'_> {
                             backoff.wait_at_least(Duration::from_secs(retry_after.unwrap_or(1)));
                             break;
                         }
-                        Err(e) if e.is_connection_lost() || matches!(e, ClientError::Certificate(_)) => {
+                        Err(e @ (ClientError::Rejected | ClientError::TooLarge | ClientError::Status { .. })) => {
+                            self.summary.rejected = self.summary.rejected.saturating_add(1);
+                            let _ = writeln!(self.log, "frame of {} refused: {e}", t.device);
+                        }
+                        Err(e) => {
+                            // Anything else is about the connection (refused, reset, timed out,
+                            // a certificate the CA does not vouch for): back off.
                             self.summary.connection_failures = self.summary.connection_failures.saturating_add(1);
                             let _ = writeln!(self.log, "portal: {e}");
                             backoff.failed();
                             break;
-                        }
-                        Err(e) => {
-                            self.summary.rejected = self.summary.rejected.saturating_add(1);
-                            let _ = writeln!(self.log, "frame of {} refused: {e}", t.device);
                         }
                     }
                 }
