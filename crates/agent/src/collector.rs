@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use printfleet_schema::{Alert, DeviceReport, PrintJob, Timestamp};
-use printfleet_wire::frame::{FrameHeader, SealScratch, SenderId};
+use printfleet_wire::frame::{DeviceChannel, FrameHeader, SealScratch, SenderId};
 use rand_core::CryptoRng;
 
 use crate::device::{AgentState, Checkpoint, DeviceAgent};
@@ -145,6 +145,21 @@ impl Collector {
                 self.next_wake.remove(&sender);
             }
         }
+    }
+
+    /// Session mode: seals `sender`'s frames with its session's channel from now on
+    /// ([`DeviceAgent::attach_session`]).
+    pub fn attach_session(&mut self, sender: SenderId, channel: DeviceChannel) -> Result<(), AgentError> {
+        let agent = self.agents.get_mut(&sender).ok_or(AgentError::UnknownDevice(sender))?;
+        agent.attach_session(channel)?;
+        self.wake(sender);
+        Ok(())
+    }
+
+    /// Session mode: `sender`'s session ended ([`DeviceAgent::detach_session`]); `None` if the
+    /// device is unknown or had no session.
+    pub fn detach_session(&mut self, sender: SenderId) -> Option<DeviceChannel> {
+        self.agents.get_mut(&sender).and_then(DeviceAgent::detach_session)
     }
 
     /// A device's reading.

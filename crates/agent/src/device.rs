@@ -8,7 +8,8 @@ use printfleet_diff::sync::{self, Instance, Reply};
 use printfleet_schema::{Alert, DeviceReport, PrintJob, RecordId, Redacted, Redaction, Timestamp};
 use printfleet_wire::Codec;
 use printfleet_wire::frame::{
-    DeviceChannel, FrameKey, MessageKind, RejectReason, Reservation, SealScratch, SealerCheckpoint, SenderId,
+    DeviceChannel, FrameHeader, FrameKey, MessageKind, RejectReason, Reservation, SealScratch, SealerCheckpoint,
+    SenderId,
 };
 use printfleet_wire::protobuf;
 use rand_core::CryptoRng;
@@ -74,6 +75,11 @@ pub struct DeviceAgent {
     policy: Redaction,
     sync: sync::Agent,
     channel: DeviceChannel,
+    /// The channel of an authenticated session (session mode), when one is attached: frames are
+    /// sealed with it instead of the one-shot `channel`, whose reservations stay as they were.
+    /// Boxed: a collector holds thousands of agents, most without a session, and a channel is
+    /// large.
+    session: Option<Box<DeviceChannel>>,
     counters: Counters,
     /// The latest reading, redacted on the way in; shared with the sync state (once acknowledged,
     /// the state and the acknowledged base are one copy).
@@ -108,6 +114,7 @@ impl DeviceAgent {
             policy,
             sync: sync::Agent::new(instance),
             channel: DeviceChannel::new(sender, key),
+            session: None,
             counters: Counters { boot: true, ..Counters::default() },
             current: None,
             prepared: None,
@@ -144,6 +151,7 @@ impl DeviceAgent {
             policy,
             sync,
             channel,
+            session: None,
             counters,
             current: None,
             prepared: None,
@@ -160,6 +168,33 @@ impl DeviceAgent {
     /// The device this agent speaks for.
     pub fn sender(&self) -> SenderId {
         self.channel.sender()
+    }
+
+    /// Session mode: from now on, frames are sealed with `channel`, the device's end of an
+    /// authenticated session (`printfleet_auth::Session::into_device_channel`), and replies
+    /// under its key are opened with it. Replaces a session attached before. The one-shot
+    /// channel and its sequence reservations are kept (a session's sequence numbers are its
+    /// own and need no saving), so the save-before-send rule is unchanged for everything else.
+    ///
+    /// Refused ([`AgentError::SessionSender`]) if the session authenticated another device.
+    pub fn attach_session(&mut self, channel: DeviceChannel) -> Result<(), AgentError> {
+        if channel.sender() != self.sender() {
+            return Err(AgentError::SessionSender { agent: self.sender(), session: channel.sender() });
+        }
+        self.session = Some(Box::new(channel));
+        Ok(())
+    }
+
+    /// Session mode: the session ended (closed by the portal, expired, or its connection lost):
+    /// frames are sealed with the one-shot channel again until a new session is attached.
+    /// Returns the session's channel, if one was attached.
+    pub fn detach_session(&mut self) -> Option<DeviceChannel> {
+        self.session.take().map(|b| *b)
+    }
+
+    /// Whether a session's channel is attached ([`DeviceAgent::attach_session`]).
+    pub fn has_session(&self) -> bool {
+        self.session.is_some()
     }
 
     /// The device's state as the agent will next report it (redacted).
@@ -265,7 +300,14 @@ impl DeviceAgent {
     /// [`Event::ReplyRejected`] for local logs); a reply late, twice or out of order is harmless.
     pub fn handle_frame(&mut self, now: Timestamp, frame: &[u8]) {
         let mut payload = Vec::new();
-        let header = match self.channel.open_reply(frame, now, &mut payload) {
+        // A reply under the session's key goes to the session's channel, any other to the
+        // one-shot channel (a late reply to a frame sent before the session).
+        let in_session = FrameHeader::peek(frame).ok().map(|h| h.key_id);
+        let channel = match &mut self.session {
+            Some(session) if in_session == Some(session.key_id()) => &mut **session,
+            _ => &mut self.channel,
+        };
+        let header = match channel.open_reply(frame, now, &mut payload) {
             Ok(h) => h,
             Err(e) => {
                 self.push(Event::ReplyRejected(e.reason()));
@@ -398,7 +440,11 @@ impl DeviceAgent {
         }
         let prepared = self.prepared.take()?;
         let mut frame = Vec::new();
-        let header = match self.channel.seal_using(
+        let channel = match &mut self.session {
+            Some(session) => &mut **session,
+            None => &mut self.channel,
+        };
+        let header = match channel.seal_using(
             scratch,
             MessageKind::Update,
             Codec::Protobuf,

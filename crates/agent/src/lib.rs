@@ -176,6 +176,14 @@ pub enum AgentError {
     /// No agent for this device in the collector.
     #[error("no agent for device {0}")]
     UnknownDevice(SenderId),
+    /// A session's channel attached to the agent of another device.
+    #[error("a session of device {session} attached to the agent of device {agent}")]
+    SessionSender {
+        /// The agent's device.
+        agent: SenderId,
+        /// The device the session authenticated.
+        session: SenderId,
+    },
     /// A frame whose header does not parse.
     #[error("frame refused ({0:?})")]
     Frame(RejectReason),

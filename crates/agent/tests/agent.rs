@@ -551,3 +551,52 @@ fn a_collector_reports_its_devices_through_one_shared_buffer() {
         assert_eq!(r.state(), c.agent(*d).unwrap().current());
     }
 }
+
+/// Session mode: with a session's channel attached, frames are sealed under the session's key
+/// (the portal's end of the session opens them, the one-shot keyring does not) and its replies
+/// are acknowledged; detached, the agent seals with its one-shot key again; a session of another
+/// device is refused.
+#[test]
+fn an_attached_session_seals_the_frames_until_it_is_detached() {
+    use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
+    let session_key = || SessionKey::derive(&[7; 32], b"transcript", DEVICE);
+    let mut rng = rng(5);
+    let now = at(0);
+    let mut agent =
+        DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::collector(HOUR_MS).unwrap(), Instance(3));
+    let other = SessionKey::derive(&[7; 32], b"transcript", SenderId(0x99));
+    assert!(matches!(
+        agent.attach_session(DeviceChannel::session(other)),
+        Err(printfleet_agent::AgentError::SessionSender { .. })
+    ));
+    assert!(!agent.has_session());
+    agent.attach_session(DeviceChannel::session(session_key())).unwrap();
+    assert!(agent.has_session());
+    let mut portal = PortalChannel::session(session_key());
+    let mut one_shot = Portal::new();
+    agent.handle_reading(now, reading());
+    let sent = pump(&mut agent, now, &mut rng);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(one_shot.handle(&sent[0].frame, now), Err(RejectReason::UnknownKey), "not under the one-shot key");
+    let mut payload = Vec::new();
+    let request = portal.open(&sent[0].frame, &[MessageKind::Update], now, &mut payload).unwrap();
+    let mut receiver = Receiver::new();
+    let reply = receiver.receive(&protobuf::decode_update(&payload).unwrap());
+    let mut bytes = Vec::new();
+    protobuf::encode_reply(&reply, &mut bytes).unwrap();
+    let mut frame = Vec::new();
+    portal.seal_reply(&request, Codec::Protobuf, &bytes, now, &mut rng, &mut frame).unwrap();
+    agent.handle_frame(now, &frame);
+    assert!(std::iter::from_fn(|| agent.poll_event()).any(|e| matches!(e, Event::Acknowledged { .. })));
+
+    // Detached: the next report (a resync asked by a new receiver) goes under the one-shot key.
+    assert!(agent.detach_session().is_some());
+    assert!(!agent.has_session());
+    let later = at(2 * HOUR);
+    agent.handle_reading(later, reading());
+    let sent = pump(&mut agent, later, &mut rng);
+    assert_eq!(sent.len(), 1);
+    assert!(one_shot.handle(&sent[0].frame, later).is_ok(), "sealed with the one-shot key again");
+}
+
+const HOUR_MS: DurationMs = DurationMs(HOUR);

@@ -19,7 +19,13 @@
 //!   `ipp://`/`ipps://` over IPP, `ledm+http://`/`ledm+https://` over LEDM) and prints one
 //!   JSON line per printer with its mapped report; failures go to stderr, counted by kind.
 //!
-//! Both take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
+//! And the Data Collector:
+//!
+//! * `printfleet collect --config FILE [--clock-speed N] [--clock-origin MS] [--run-for S]`:
+//!   reads the configured printers and reports them to the portal, in session mode or one-shot
+//!   HTTPS, with its state kept crash-safe (`printfleet_cli::collect`); logs on stderr.
+//!
+//! Both `discover` and `poll` take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
 //! see `printfleet_lan::config::ConfigFile`); the command line overrides the file. Prefer the
 //! file for passphrases: a command line is visible to every user of the machine.
 //!
@@ -89,6 +95,23 @@ enum Command {
         targets: Vec<String>,
         #[command(flatten)]
         net: NetArgs,
+    },
+    /// Run the Data Collector: read the configured printers, report them to the portal, keep
+    /// the state crash-safe (see `printfleet_cli::collect` for the config file).
+    Collect {
+        /// The collector's config file (JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// Tests: simulated time runs this many times faster than real time.
+        #[arg(long, default_value_t = 1)]
+        clock_speed: u32,
+        /// Tests: where simulated time starts (Unix milliseconds; default now). Give a restarted
+        /// collector the same origin so that its clock goes on where it was.
+        #[arg(long)]
+        clock_origin: Option<u64>,
+        /// Exit 0 after this many seconds of real time.
+        #[arg(long)]
+        run_for: Option<f64>,
     },
 }
 
@@ -363,12 +386,47 @@ fn run(cli: Cli) -> Result<(String, String), String> {
             mapped.findings = findings;
             print(&mapped, &dir)
         }
-        Command::Discover { .. } | Command::Poll { .. } => Err("network commands run through network()".into()),
+        Command::Discover { .. } | Command::Poll { .. } | Command::Collect { .. } => {
+            Err("network commands run through network() or collect()".into())
+        }
     }
+}
+
+/// `printfleet collect`: progress and problems on stderr.
+fn collect(config: &Path, clock_speed: u32, clock_origin: Option<u64>, run_for: Option<f64>) -> Result<(), String> {
+    use printfleet_cli::collect::{Clock, CollectorConfig, RunOptions, run};
+    let plan =
+        CollectorConfig::read(config).and_then(|c| c.check()).map_err(|e| format!("{}: {e}", config.display()))?;
+    let origin = match clock_origin {
+        Some(ms) => {
+            Some(printfleet_schema::Timestamp::from_unix_millis(ms).map_err(|e| format!("--clock-origin: {e}"))?)
+        }
+        None => None,
+    };
+    let clock = if clock_speed == 1 && origin.is_none() {
+        Clock::real()
+    } else {
+        Clock::accelerated(clock_speed, origin).map_err(|e| e.to_string())?
+    };
+    let run_for = match run_for {
+        Some(s) => Some(std::time::Duration::try_from_secs_f64(s).map_err(|e| format!("--run-for: {e}"))?),
+        None => None,
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    run(&plan, &RunOptions { clock, run_for }, &stop, &mut std::io::stderr()).map(|_| ()).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Collect { config, clock_speed, clock_origin, run_for } = &cli.command {
+        return match collect(config, *clock_speed, *clock_origin, *run_for) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("printfleet: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if matches!(cli.command, Command::Discover { .. } | Command::Poll { .. }) {
         // JSON lines; a poll with failures exits 1 after printing everything it read.
         return match network(cli.command) {

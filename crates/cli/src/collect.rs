@@ -1,0 +1,971 @@
+//! The Data Collector daemon (`printfleet collect`): reads the configured printers on the LAN
+//! (`printfleet_lan`), runs one `printfleet_agent::DeviceAgent` per printer inside a
+//! [`Collector`], sends what the agents give to the portal (session mode over one TLS
+//! connection, or one-shot HTTPS per frame), feeds the replies back, and keeps its state
+//! crash-safe.
+//!
+//! # Persistence ("save before you send")
+//! The collector's state is one SQLite database (`state` in the config; WAL,
+//! `synchronous = FULL`, one transaction per save): per device, its name, key epoch and last
+//! [`AgentState`]. Whenever an agent asks for a save ([`Collector::needs_save`]), the states of
+//! the checkpoint are committed **before** [`Collector::saved`] is called, and no agent hands
+//! over a frame before that. On start every device is restored from the database
+//! ([`DeviceAgent::restore`]), so a collector killed at any point loses no job event and never
+//! reuses a one-shot sequence number. A device whose saved key epoch differs from the config's
+//! (a rotation) starts afresh under the new epoch.
+//!
+//! # Transports
+//! * `session`: one [`SessionLink`]; every device runs a SCRAM handshake on its own channel
+//!   (all pipelined), its agent seals with the session's channel
+//!   ([`Collector::attach_session`]); frames of all devices go out in one write. A channel the
+//!   portal closes, or a session about to expire ([`SESSION_RENEW_MARGIN`]), is handshaken
+//!   again; a lost connection is re-established after an exponential back-off
+//!   ([`MIN_BACKOFF`] to [`MAX_BACKOFF`]).
+//! * `one-shot`: [`OneShotClient`], each frame sealed under the device's one-shot key.
+//!
+//! # Config file (JSON)
+//! ```json
+//! {
+//!   "portal": {
+//!     "mode": "session",                  // "session" (TLS TCP link) or "one-shot" (HTTPS POST)
+//!     "tcp": "127.0.0.1:7443",            // session mode: the portal's TLS TCP listener
+//!     "server_name": "localhost",         // the name the portal's certificate is checked for (default "localhost")
+//!     "https": "https://127.0.0.1:8443",  // one-shot mode: the portal's base URL
+//!     "ca": "/etc/printfleet/ca.pem",     // the portal's CA (its state directory's ca.pem): the only one trusted
+//!     "proxy": "http://proxy.lan:3128"    // optional, one-shot mode: an HTTP(S) proxy (HTTP CONNECT)
+//!   },
+//!   "state": "/var/lib/printfleet-collector/state.sqlite", // the collector's crash-safe state
+//!   "interval_minutes": 180,              // how often each printer is read and reported (at least 30)
+//!   "redaction": "drop-all",              // personal fields (job owners, ...): "drop-all" (default) or "keep-all"
+//!   "lan": { "community": "public", "timeout_ms": 2000, "retries": 1 },  // printfleet_lan::config::ConfigFile, without targets
+//!   "printers": [
+//!     { "name": "printer-7",              // the device name provisioned at the portal
+//!       "target": "192.0.2.7",            // a printfleet_lan PollTarget: address[:port] (SNMP), ipp://..., ledm+http://...
+//!       "secret": "base64 of the device secret (16 to 64 bytes)",
+//!       "epoch": 1 }                      // the secret's key epoch
+//!   ]
+//! }
+//! ```
+//! (`docs/collector.example.json` is a complete sample; comments are not allowed in the real
+//! file.) Unknown fields are refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use printfleet_agent::{AgentState, Collector, DeviceAgent, Event, Schedule};
+use printfleet_auth::{DeviceSecret, KeyEpoch, MAX_NAME_BYTES, one_shot, sender_id_of};
+use printfleet_diff::sync::Instance;
+use printfleet_lan::config::{ConfigFile, PollConfig, Secret};
+use printfleet_lan::poll::{PollTarget, poll_round};
+use printfleet_schema::{DurationMs, Redaction, Timestamp};
+use printfleet_wire::frame::{OsRng, SenderId};
+use rand_core::Rng as _;
+use zeroize::Zeroizing;
+
+use crate::client::{ClientError, LinkReply, OneShotClient, PortalTrust, SessionLink};
+
+/// Most bytes of a config file read (a thousand printers take about 200 KiB).
+pub const MAX_CONFIG_BYTES: usize = 4 << 20;
+/// Most printers one collector reads.
+pub const MAX_PRINTERS: usize = 10_000;
+/// The interval unless configured (Partner Link's default, [`printfleet_agent::COLLECTOR_INTERVAL`]).
+pub const DEFAULT_INTERVAL_MINUTES: u64 = 180;
+/// The fastest simulated clock (`--clock-speed`).
+pub const MAX_CLOCK_SPEED: u32 = 1_000_000;
+/// First wait before reconnecting after a connection loss (real time; doubled at each failure).
+pub const MIN_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait before reconnecting.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Wait before handshaking again for devices whose handshake failed (real time).
+pub const HANDSHAKE_RETRY: Duration = Duration::from_secs(5);
+/// Longest the loop sleeps between two looks at the clock (real time).
+pub const MAX_TICK: Duration = Duration::from_millis(250);
+/// Shortest sleep between two turns of the loop (real time), so a busy clock never spins.
+pub const MIN_TICK: Duration = Duration::from_millis(5);
+/// A session is replaced by a new handshake this long (simulated time) before it expires.
+pub const SESSION_RENEW_MARGIN: DurationMs = DurationMs(10 * 60 * 1000);
+/// Most frames sent in one exchange (one write); the rest go in the next.
+pub const MAX_FRAMES_PER_EXCHANGE: usize = 4096;
+/// Most handshakes pipelined at once.
+pub const MAX_HANDSHAKES_PER_ROUND: usize = 1024;
+/// Save-then-poll passes per turn of the loop (a report built by one pass is saved by the next).
+const SAVE_PASSES: usize = 4;
+/// The state database's schema version (`PRAGMA user_version`).
+const STATE_SCHEMA_VERSION: i64 = 1;
+
+/// Why the collector cannot start or had to stop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CollectError {
+    /// The config file cannot be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("config file larger than {MAX_CONFIG_BYTES} bytes")]
+    TooLarge,
+    /// The config file is not valid JSON for [`CollectorConfig`].
+    #[error("config file: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The interval is refused (below 30 minutes, or zero).
+    #[error("interval_minutes: {0}")]
+    Interval(printfleet_agent::ConfigError),
+    /// A setting is missing, out of range or inconsistent.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The setting (a JSON path such as `printers[3].secret`).
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The portal's CA or another client setting is unusable.
+    #[error("portal: {0}")]
+    Client(#[from] ClientError),
+    /// The state database failed: the collector stops rather than send what it cannot save.
+    #[error("state database: {0}")]
+    State(#[from] rusqlite::Error),
+    /// A saved state is inconsistent with its device.
+    #[error("state of {device}: {reason}")]
+    Restore {
+        /// The device.
+        device: String,
+        /// Why.
+        reason: String,
+    },
+    /// An agent refused a call (a bug: the collector feeds only its own devices).
+    #[error("agent: {0}")]
+    Agent(#[from] printfleet_agent::AgentError),
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> CollectError {
+    CollectError::Invalid { field: field.into(), reason: reason.into() }
+}
+
+/// How the collector reaches the portal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Mode {
+    /// One TLS TCP connection, a SCRAM session per device (`printfleet_wire::link`).
+    Session,
+    /// One HTTPS POST per frame, sealed under the device's one-shot key.
+    OneShot,
+}
+
+/// The redaction policy applied to every printer's data before it leaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RedactionSetting {
+    /// Personal fields (job owners, document names, ...) are dropped.
+    #[default]
+    DropAll,
+    /// Everything is sent.
+    KeepAll,
+}
+
+impl RedactionSetting {
+    /// The policy.
+    pub fn policy(self) -> Redaction {
+        match self {
+            Self::DropAll => Redaction::drop_all(),
+            Self::KeepAll => Redaction::keep_all(),
+        }
+    }
+}
+
+fn default_server_name() -> String {
+    "localhost".to_owned()
+}
+
+fn default_interval() -> u64 {
+    DEFAULT_INTERVAL_MINUTES
+}
+
+/// Where the portal is and how it is trusted (`portal` in the config file).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    /// `session` or `one-shot`.
+    pub mode: Mode,
+    /// Session mode: the portal's TLS TCP listener.
+    pub tcp: Option<SocketAddr>,
+    /// Session mode: the name the portal's certificate must carry (default `localhost`).
+    #[serde(default = "default_server_name")]
+    pub server_name: String,
+    /// One-shot mode: the portal's base URL, `https://host:port`.
+    pub https: Option<String>,
+    /// The portal's CA certificate (PEM), the only one trusted.
+    pub ca: PathBuf,
+    /// One-shot mode: an HTTP(S) proxy, `http://host:port`.
+    pub proxy: Option<String>,
+}
+
+/// One printer (`printers[]` in the config file).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterConfig {
+    /// The device name provisioned at the portal.
+    pub name: String,
+    /// How to read it: a `printfleet_lan::poll::PollTarget` (`a.b.c.d[:port]` over SNMP,
+    /// `ipp://`, `ipps://`, `ledm+http://`, `ledm+https://`).
+    pub target: String,
+    /// The device secret for `epoch`, base64 (16 to 64 bytes).
+    pub secret: Secret,
+    /// The secret's key epoch.
+    pub epoch: u32,
+}
+
+/// The collector's config file, as written (see the module docs); [`CollectorConfig::check`]
+/// turns it into a [`Plan`].
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// The portal.
+    pub portal: PortalSettings,
+    /// The state database (created if missing).
+    pub state: PathBuf,
+    /// Minutes between two reports of a printer, at least 30 ([`DEFAULT_INTERVAL_MINUTES`]).
+    #[serde(default = "default_interval")]
+    pub interval_minutes: u64,
+    /// The redaction policy.
+    #[serde(default)]
+    pub redaction: RedactionSetting,
+    /// How printers are reached (SNMP credentials, timeouts, retries, concurrency); `targets`
+    /// and `exclude` must stay empty (the printers say what to read).
+    #[serde(default)]
+    pub lan: ConfigFile,
+    /// The printers.
+    pub printers: Vec<PrinterConfig>,
+}
+
+/// A printer as the collector runs it.
+#[derive(Debug)]
+pub struct PlannedPrinter {
+    /// Its device name.
+    pub name: String,
+    /// Its sender id (`printfleet_auth::sender_id_of` the name).
+    pub sender: SenderId,
+    /// How it is read.
+    pub target: PollTarget,
+    /// Its secret.
+    pub secret: DeviceSecret,
+    /// The secret's key epoch.
+    pub epoch: KeyEpoch,
+}
+
+/// A checked config: what [`run`] runs.
+#[derive(Debug)]
+pub struct Plan {
+    /// The portal.
+    pub portal: PortalSettings,
+    /// The state database.
+    pub state: PathBuf,
+    /// Every printer's schedule.
+    pub schedule: Schedule,
+    /// The redaction policy.
+    pub redaction: RedactionSetting,
+    /// How printers are reached.
+    pub poll: PollConfig,
+    /// The printers, by sender id order of the config.
+    pub printers: Vec<PlannedPrinter>,
+}
+
+impl CollectorConfig {
+    /// Parses a config file's bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Self, CollectError> {
+        if bytes.len() > MAX_CONFIG_BYTES {
+            return Err(CollectError::TooLarge);
+        }
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// Reads and parses a config file (at most [`MAX_CONFIG_BYTES`] + 1 bytes are read).
+    pub fn read(path: &Path) -> Result<Self, CollectError> {
+        let read_err = |source| CollectError::Read { path: path.to_owned(), source };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let mut bytes = Zeroizing::new(Vec::new());
+        let cap = u64::try_from(MAX_CONFIG_BYTES).unwrap_or(u64::MAX).saturating_add(1);
+        file.take(cap).read_to_end(&mut bytes).map_err(read_err)?;
+        Self::parse(&bytes)
+    }
+
+    /// Checks every setting: the interval (at least 30 minutes, refused otherwise), the
+    /// portal's address for the mode, the poll settings, and each printer (name, unique sender
+    /// id, secret, target).
+    pub fn check(&self) -> Result<Plan, CollectError> {
+        let minutes = self.interval_minutes;
+        let interval = DurationMs(minutes.checked_mul(60_000).ok_or_else(|| invalid("interval_minutes", "too large"))?);
+        let schedule = Schedule::collector(interval).map_err(CollectError::Interval)?;
+        match self.portal.mode {
+            Mode::Session if self.portal.tcp.is_none() => {
+                return Err(invalid("portal.tcp", "session mode needs the portal's TCP address"));
+            }
+            Mode::OneShot if self.portal.https.is_none() => {
+                return Err(invalid("portal.https", "one-shot mode needs the portal's https:// URL"));
+            }
+            _ => {}
+        }
+        if !self.lan.targets.is_empty() || !self.lan.exclude.is_empty() {
+            return Err(invalid("lan.targets", "the printers say what to read; leave targets and exclude out"));
+        }
+        let poll = self.lan.poll_config();
+        poll.check().map_err(|e| invalid("lan", e.to_string()))?;
+        if self.printers.len() > MAX_PRINTERS {
+            return Err(invalid("printers", format!("more than {MAX_PRINTERS}")));
+        }
+        let mut printers = Vec::with_capacity(self.printers.len());
+        let mut senders = BTreeSet::new();
+        for (i, p) in self.printers.iter().enumerate() {
+            let field = |name: &str| format!("printers[{i}].{name}");
+            if p.name.is_empty() || p.name.len() > MAX_NAME_BYTES || p.name.chars().any(char::is_control) {
+                return Err(invalid(field("name"), format!("1 to {MAX_NAME_BYTES} bytes without control characters")));
+            }
+            let sender = sender_id_of(&p.name);
+            if !senders.insert(sender) {
+                return Err(invalid(field("name"), format!("{:?} appears twice", p.name)));
+            }
+            let bytes = Zeroizing::new(
+                base64::engine::general_purpose::STANDARD
+                    .decode(p.secret.expose())
+                    .map_err(|_| invalid(field("secret"), "not base64"))?,
+            );
+            let secret = DeviceSecret::from_bytes(&bytes).map_err(|e| invalid(field("secret"), e.to_string()))?;
+            let target =
+                PollTarget::parse(&p.target, poll.snmp_port).map_err(|e| invalid(field("target"), e.to_string()))?;
+            printers.push(PlannedPrinter { name: p.name.clone(), sender, target, secret, epoch: KeyEpoch(p.epoch) });
+        }
+        Ok(Plan {
+            portal: self.portal.clone(),
+            state: self.state.clone(),
+            schedule,
+            redaction: self.redaction,
+            poll,
+            printers,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock
+
+/// The collector's clock: real time, or (for tests) simulated time running `speed` times faster
+/// than real time from `origin` on: `origin + (real now - origin) * speed`. Two processes with
+/// the same origin and speed agree on the time, and a restarted collector goes on where the
+/// killed one was (give it the same origin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    origin: u64,
+    speed: u64,
+}
+
+fn wall_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Clock {
+    /// Real time.
+    pub fn real() -> Self {
+        Self { origin: 0, speed: 1 }
+    }
+
+    /// Simulated time, `speed` (1 to [`MAX_CLOCK_SPEED`]) times faster than real time from
+    /// `origin` on (default: now).
+    pub fn accelerated(speed: u32, origin: Option<Timestamp>) -> Result<Self, CollectError> {
+        if speed == 0 || speed > MAX_CLOCK_SPEED {
+            return Err(invalid("--clock-speed", format!("1 to {MAX_CLOCK_SPEED}")));
+        }
+        let origin = origin.map_or_else(wall_millis, Timestamp::unix_millis);
+        Ok(Self { origin, speed: u64::from(speed) })
+    }
+
+    /// The time now.
+    pub fn now(&self) -> Timestamp {
+        let elapsed = wall_millis().saturating_sub(self.origin);
+        let ms = self.origin.saturating_add(elapsed.saturating_mul(self.speed));
+        Timestamp::from_unix_millis(ms).unwrap_or(Timestamp::MAX)
+    }
+
+    /// The real time a simulated duration takes.
+    pub fn real_duration(&self, simulated: DurationMs) -> Duration {
+        Duration::from_millis(simulated.0.checked_div(self.speed).unwrap_or(simulated.0))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+/// The collector's crash-safe state: one SQLite database, one row per device.
+#[derive(Debug)]
+pub struct StateStore {
+    conn: rusqlite::Connection,
+}
+
+/// A device's saved state.
+#[derive(Debug)]
+pub struct SavedAgent {
+    /// Its name.
+    pub name: String,
+    /// The key epoch the state belongs to.
+    pub epoch: KeyEpoch,
+    /// The agent's state.
+    pub state: AgentState,
+}
+
+fn sender_to_sql(sender: SenderId) -> i64 {
+    i64::from_ne_bytes(sender.0.to_ne_bytes())
+}
+
+fn sender_from_sql(value: i64) -> SenderId {
+    SenderId(u64::from_ne_bytes(value.to_ne_bytes()))
+}
+
+impl StateStore {
+    /// Opens (creating if needed) the database at `path`: WAL, `synchronous = FULL` (a commit
+    /// is on disk when it returns), schema version checked.
+    pub fn open(path: &Path) -> Result<Self, CollectError> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > STATE_SCHEMA_VERSION {
+            return Err(invalid("state", format!("schema version {version} is newer than this collector's")));
+        }
+        if version < 1 {
+            conn.execute_batch(
+                "BEGIN;
+                 CREATE TABLE IF NOT EXISTS agents (
+                     sender INTEGER PRIMARY KEY,
+                     name TEXT NOT NULL,
+                     epoch INTEGER NOT NULL,
+                     state TEXT NOT NULL
+                 );
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )?;
+        }
+        Ok(Self { conn })
+    }
+
+    /// Every saved device.
+    pub fn load(&self) -> Result<BTreeMap<SenderId, SavedAgent>, CollectError> {
+        let mut statement = self.conn.prepare("SELECT sender, name, epoch, state FROM agents")?;
+        let rows = statement.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, String>(3)?))
+        })?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (sender, name, epoch, state) = row?;
+            let state = serde_json::from_str(&state)
+                .map_err(|e| CollectError::Restore { device: name.clone(), reason: e.to_string() })?;
+            out.insert(sender_from_sql(sender), SavedAgent { name, epoch: KeyEpoch(epoch), state });
+        }
+        Ok(out)
+    }
+
+    /// Stores the states of a checkpoint in one transaction; when it returns, they are durable.
+    pub fn persist<'a>(
+        &mut self,
+        states: impl IntoIterator<Item = (SenderId, &'a AgentState)>,
+        plan: &BTreeMap<SenderId, (String, KeyEpoch)>,
+    ) -> Result<(), CollectError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert =
+                tx.prepare("INSERT OR REPLACE INTO agents (sender, name, epoch, state) VALUES (?1, ?2, ?3, ?4)")?;
+            for (sender, state) in states {
+                let Some((name, epoch)) = plan.get(&sender) else { continue };
+                let json = serde_json::to_string(state)
+                    .map_err(|e| CollectError::Restore { device: name.clone(), reason: e.to_string() })?;
+                insert.execute(rusqlite::params![sender_to_sql(sender), name, epoch.0, json])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon
+
+/// How [`run`] runs.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// The clock.
+    pub clock: Clock,
+    /// Stop (successfully) after this much real time.
+    pub run_for: Option<Duration>,
+}
+
+/// What a run did (logged at the end).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunSummary {
+    /// Printers read.
+    pub reads: u64,
+    /// Printers that could not be read.
+    pub read_failures: u64,
+    /// Saves committed.
+    pub saves: u64,
+    /// Frames sent.
+    pub frames_sent: u64,
+    /// Frames the portal refused.
+    pub rejected: u64,
+    /// Reports the portal acknowledged.
+    pub acknowledged: u64,
+    /// Connections (re)established.
+    pub connects: u64,
+    /// Connections lost or refused.
+    pub connection_failures: u64,
+    /// Handshakes that succeeded.
+    pub handshakes: u64,
+    /// Handshakes that failed.
+    pub handshake_failures: u64,
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "reads {} (failed {}), saves {}, frames sent {}, rejected {}, acknowledged {}, connects {} (failed {}), handshakes {} (failed {})",
+            self.reads,
+            self.read_failures,
+            self.saves,
+            self.frames_sent,
+            self.rejected,
+            self.acknowledged,
+            self.connects,
+            self.connection_failures,
+            self.handshakes,
+            self.handshake_failures
+        )
+    }
+}
+
+/// A reconnect timer with exponential back-off.
+#[derive(Debug)]
+struct Backoff {
+    wait: Duration,
+    retry_at: Instant,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self { wait: MIN_BACKOFF, retry_at: Instant::now() }
+    }
+
+    fn ready(&self) -> bool {
+        Instant::now() >= self.retry_at
+    }
+
+    fn failed(&mut self) {
+        self.retry_at = Instant::now().checked_add(self.wait).unwrap_or_else(Instant::now);
+        self.wait = self.wait.saturating_mul(2).min(MAX_BACKOFF);
+    }
+
+    fn wait_at_least(&mut self, wait: Duration) {
+        self.retry_at = Instant::now().checked_add(wait.min(MAX_BACKOFF)).unwrap_or_else(Instant::now);
+    }
+
+    fn succeeded(&mut self) {
+        self.wait = MIN_BACKOFF;
+    }
+}
+
+/// A device's open channel on the session link.
+#[derive(Debug)]
+struct Channel {
+    number: u32,
+    expires_at: Timestamp,
+}
+
+struct SessionTransport {
+    addr: SocketAddr,
+    server_name: String,
+    trust: PortalTrust,
+    link: Option<SessionLink>,
+    channels: BTreeMap<SenderId, Channel>,
+    backoff: Backoff,
+    handshake_retry_at: Instant,
+}
+
+enum Transport {
+    Session(Box<SessionTransport>),
+    OneShot { client: OneShotClient, backoff: Backoff },
+}
+
+/// Everything the loop holds.
+struct Daemon<'a> {
+    plan: &'a Plan,
+    collector: Collector,
+    store: StateStore,
+    names: BTreeMap<SenderId, (String, KeyEpoch)>,
+    targets: BTreeMap<SenderId, PollTarget>,
+    transport: Transport,
+    rng: OsRng,
+    summary: RunSummary,
+    log: &'a mut dyn Write,
+}
+
+macro_rules! log {
+    ($daemon:expr, $($arg:tt)*) => {{
+        // Logging must not stop the collector.
+        let _ = writeln!($daemon.log, $($arg)*);
+    }};
+}
+
+/// Runs the collector until `options.run_for` has passed or `stop` is set: restores every
+/// device from the state database, then reads, saves, sends and feeds replies back. Progress and
+/// problems go to `log`, one line each. Returns what it did; an error only for what it cannot
+/// go on without (the state database).
+pub fn run(
+    plan: &Plan,
+    options: &RunOptions,
+    stop: &AtomicBool,
+    log: &mut dyn Write,
+) -> Result<RunSummary, CollectError> {
+    let trust = PortalTrust::from_ca_file(&plan.portal.ca)?;
+    let transport = match plan.portal.mode {
+        Mode::Session => Transport::Session(Box::new(SessionTransport {
+            addr: plan.portal.tcp.ok_or_else(|| invalid("portal.tcp", "missing"))?,
+            server_name: plan.portal.server_name.clone(),
+            trust,
+            link: None,
+            channels: BTreeMap::new(),
+            backoff: Backoff::new(),
+            handshake_retry_at: Instant::now(),
+        })),
+        Mode::OneShot => {
+            let url = plan.portal.https.as_deref().ok_or_else(|| invalid("portal.https", "missing"))?;
+            Transport::OneShot {
+                client: OneShotClient::new(url, &trust, plan.portal.proxy.as_deref())?,
+                backoff: Backoff::new(),
+            }
+        }
+    };
+    let store = StateStore::open(&plan.state)?;
+    let mut daemon = Daemon {
+        plan,
+        collector: Collector::new(),
+        store,
+        names: plan.printers.iter().map(|p| (p.sender, (p.name.clone(), p.epoch))).collect(),
+        targets: plan.printers.iter().map(|p| (p.sender, p.target.clone())).collect(),
+        transport,
+        rng: OsRng::default(),
+        summary: RunSummary::default(),
+        log,
+    };
+    daemon.restore(options.clock.now())?;
+    let started = Instant::now();
+    loop {
+        if stop.load(Ordering::Relaxed) || options.run_for.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        daemon.turn(&options.clock)?;
+        let now = options.clock.now();
+        let until_due = daemon
+            .collector
+            .poll_timeout()
+            .map_or(MAX_TICK, |at| options.clock.real_duration(at.duration_since(now).unwrap_or(DurationMs::ZERO)));
+        let mut wait = until_due.clamp(MIN_TICK, MAX_TICK);
+        if let Some(limit) = options.run_for {
+            wait = wait.min(limit.saturating_sub(started.elapsed()));
+        }
+        std::thread::sleep(wait);
+    }
+    log!(daemon, "collector stopping: {}", daemon.summary);
+    Ok(daemon.summary)
+}
+
+impl Daemon<'_> {
+    fn restore(&mut self, now: Timestamp) -> Result<(), CollectError> {
+        let mut saved = self.store.load()?;
+        let (mut restored, mut fresh) = (0_usize, 0_usize);
+        for p in &self.plan.printers {
+            let key = one_shot::frame_key(&p.secret, &p.name, p.epoch);
+            let policy = self.plan.redaction.policy();
+            let agent = match saved.remove(&p.sender) {
+                Some(s) if s.epoch == p.epoch && s.name == p.name => {
+                    restored = restored.saturating_add(1);
+                    DeviceAgent::restore(p.sender, &key, policy, self.plan.schedule, s.state)
+                        .map_err(|e| CollectError::Restore { device: p.name.clone(), reason: e.to_string() })?
+                }
+                _ => {
+                    fresh = fresh.saturating_add(1);
+                    DeviceAgent::new(p.sender, &key, policy, self.plan.schedule, Instance(self.rng.next_u32()))
+                }
+            };
+            self.collector.insert(now, agent);
+        }
+        log!(self, "collector starting: {} printers ({restored} restored, {fresh} new)", self.plan.printers.len());
+        Ok(())
+    }
+
+    /// Saves what the agents ask to save; durable before it returns.
+    fn save(&mut self) -> Result<(), CollectError> {
+        if !self.collector.needs_save() {
+            return Ok(());
+        }
+        let checkpoint = self.collector.save();
+        self.store.persist(checkpoint.states(), &self.names)?;
+        self.collector.saved(checkpoint)?;
+        self.summary.saves = self.summary.saves.saturating_add(1);
+        Ok(())
+    }
+
+    /// One turn: read the printers due, save, send, feed the replies back.
+    fn turn(&mut self, clock: &Clock) -> Result<(), CollectError> {
+        let now = clock.now();
+        let due: Vec<SenderId> = std::iter::from_fn(|| self.collector.poll_read(now)).collect();
+        if !due.is_empty() {
+            let targets: Vec<PollTarget> = due.iter().filter_map(|s| self.targets.get(s).cloned()).collect();
+            let round = poll_round(&targets, &self.plan.poll);
+            for (sender, outcome) in due.iter().zip(round.outcomes) {
+                match outcome.result {
+                    Ok(polled) => {
+                        self.summary.reads = self.summary.reads.saturating_add(1);
+                        self.collector.handle_reading(*sender, now, polled.mapped.report)?;
+                    }
+                    Err(failure) => {
+                        self.summary.read_failures = self.summary.read_failures.saturating_add(1);
+                        let name = self.names.get(sender).map_or("?", |(n, _)| n.as_str());
+                        log!(self, "read {name} ({}): {failure}", outcome.target.protocol());
+                    }
+                }
+            }
+        }
+        let now = clock.now();
+        let ready = self.prepare(now);
+        if !ready {
+            // Nothing leaves, but what was read is saved.
+            return self.save();
+        }
+        let mut transmits = Vec::new();
+        for _ in 0..SAVE_PASSES {
+            self.save()?;
+            while transmits.len() < MAX_FRAMES_PER_EXCHANGE {
+                match self.collector.poll_transmit(now, &mut self.rng) {
+                    Some(t) => transmits.push(t),
+                    None => break,
+                }
+            }
+            if !self.collector.needs_save() {
+                break;
+            }
+        }
+        if !transmits.is_empty() {
+            self.send(transmits, now);
+        }
+        while let Some((sender, event)) = self.collector.poll_event() {
+            let name = self.names.get(&sender).map_or("?", |(n, _)| n.as_str()).to_owned();
+            match event {
+                Event::Acknowledged { .. } => self.summary.acknowledged = self.summary.acknowledged.saturating_add(1),
+                Event::ResyncRequested => log!(self, "{name}: the portal asked for a full state"),
+                Event::ReplyRejected(reason) => log!(self, "{name}: a reply did not open ({reason:?})"),
+                Event::EncodeFailed(e) => log!(self, "{name}: report not encoded: {e}"),
+                Event::SealFailed(e) => log!(self, "{name}: report not sealed yet: {e}"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether frames can leave now: connected (session mode: every device that can has a
+    /// session). Connects, renews sessions and handshakes as needed.
+    fn prepare(&mut self, now: Timestamp) -> bool {
+        let (summary, log) = (&mut self.summary, &mut *self.log);
+        match &mut self.transport {
+            Transport::OneShot { backoff, .. } => backoff.ready(),
+            Transport::Session(session) => {
+                session.prepare(&mut self.collector, &self.plan.printers, now, &mut self.rng, summary, log)
+            }
+        }
+    }
+
+    fn send(&mut self, transmits: Vec<printfleet_agent::Transmit>, now: Timestamp) {
+        self.summary.frames_sent = self.summary.frames_sent.saturating_add(transmits.len() as u64);
+        match &mut self.transport {
+            Transport::OneShot { client, backoff } => {
+                for t in transmits {
+                    match client.post_frame(&t.frame) {
+                        Ok(reply) => {
+                            backoff.succeeded();
+                            // Routed by the reply's sender id; the agent's channel authenticates it.
+                            let _ = self.collector.handle_frame(now, &reply);
+                        }
+                        Err(ClientError::Unavailable { retry_after }) => {
+                            let _ = writeln!(self.log, "portal unavailable; retry after {retry_after:?} s");
+                            backoff.wait_at_least(Duration::from_secs(retry_after.unwrap_or(1)));
+                            break;
+                        }
+                        Err(e @ (ClientError::Rejected | ClientError::TooLarge | ClientError::Status { .. })) => {
+                            self.summary.rejected = self.summary.rejected.saturating_add(1);
+                            let _ = writeln!(self.log, "frame of {} refused: {e}", t.device);
+                        }
+                        Err(e) => {
+                            // Anything else is about the connection (refused, reset, timed out,
+                            // a certificate the CA does not vouch for): back off.
+                            self.summary.connection_failures = self.summary.connection_failures.saturating_add(1);
+                            let _ = writeln!(self.log, "portal: {e}");
+                            backoff.failed();
+                            break;
+                        }
+                    }
+                }
+            }
+            Transport::Session(session) => {
+                let mut frames = Vec::with_capacity(transmits.len());
+                let mut senders = Vec::with_capacity(transmits.len());
+                for t in transmits {
+                    // Only devices with a session have sealed under it; others wait for one
+                    // (their agent retries after its reply timeout).
+                    if let Some(channel) = session.channels.get(&t.device) {
+                        frames.push((channel.number, t.frame));
+                        senders.push(t.device);
+                    }
+                }
+                let Some(link) = session.link.as_mut() else { return };
+                match link.exchange(&frames) {
+                    Ok(replies) => {
+                        for (sender, reply) in senders.into_iter().zip(replies) {
+                            match reply {
+                                LinkReply::Reply(frame) => {
+                                    let _ = self.collector.handle_frame(now, &frame);
+                                }
+                                LinkReply::Rejected => {
+                                    self.summary.rejected = self.summary.rejected.saturating_add(1);
+                                }
+                                LinkReply::Closed => {
+                                    session.channels.remove(&sender);
+                                    self.collector.detach_session(sender);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = writeln!(self.log, "portal link lost: {e}");
+                        self.summary.connection_failures = self.summary.connection_failures.saturating_add(1);
+                        session.lost(&mut self.collector);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl SessionTransport {
+    fn lost(&mut self, collector: &mut Collector) {
+        self.link = None;
+        for (sender, _) in std::mem::take(&mut self.channels) {
+            collector.detach_session(sender);
+        }
+        self.backoff.failed();
+    }
+
+    fn prepare(
+        &mut self,
+        collector: &mut Collector,
+        printers: &[PlannedPrinter],
+        now: Timestamp,
+        rng: &mut OsRng,
+        summary: &mut RunSummary,
+        log: &mut dyn Write,
+    ) -> bool {
+        if self.link.is_none() {
+            if !self.backoff.ready() {
+                return false;
+            }
+            match SessionLink::connect(self.addr, &self.server_name, &self.trust) {
+                Ok(link) => {
+                    summary.connects = summary.connects.saturating_add(1);
+                    self.backoff.succeeded();
+                    self.handshake_retry_at = Instant::now();
+                    self.link = Some(link);
+                }
+                Err(e) => {
+                    summary.connection_failures = summary.connection_failures.saturating_add(1);
+                    let _ = writeln!(log, "portal {}: {e}", self.addr);
+                    self.lost(collector);
+                    return false;
+                }
+            }
+        }
+        let Some(link) = self.link.as_mut() else { return false };
+        // Channels the portal closed, and sessions about to expire.
+        let closed: BTreeSet<u32> = link.take_closed().into_iter().collect();
+        let ending: Vec<SenderId> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| {
+                closed.contains(&c.number) || now.checked_add(SESSION_RENEW_MARGIN).is_none_or(|t| t >= c.expires_at)
+            })
+            .map(|(s, _)| *s)
+            .collect();
+        let mut result = Ok(());
+        for sender in ending {
+            if let Some(channel) = self.channels.remove(&sender) {
+                collector.detach_session(sender);
+                if result.is_ok() {
+                    result = link.close_channel(channel.number).map(|_| ());
+                }
+            }
+        }
+        if let Err(e) = result {
+            let _ = writeln!(log, "portal link lost: {e}");
+            summary.connection_failures = summary.connection_failures.saturating_add(1);
+            self.lost(collector);
+            return false;
+        }
+        let missing: Vec<&PlannedPrinter> =
+            printers.iter().filter(|p| !self.channels.contains_key(&p.sender)).collect();
+        if missing.is_empty() || Instant::now() < self.handshake_retry_at {
+            return true;
+        }
+        for chunk in missing.chunks(MAX_HANDSHAKES_PER_ROUND) {
+            let devices: Vec<(String, DeviceSecret, KeyEpoch)> =
+                chunk.iter().map(|p| (p.name.clone(), p.secret.clone(), p.epoch)).collect();
+            let opened = match link.open_sessions(&devices, now, rng) {
+                Ok(opened) => opened,
+                Err(e) => {
+                    let _ = writeln!(log, "portal link lost during handshakes: {e}");
+                    summary.connection_failures = summary.connection_failures.saturating_add(1);
+                    self.lost(collector);
+                    return false;
+                }
+            };
+            for (p, result) in chunk.iter().zip(opened) {
+                let attached = result.map_err(|e| e.to_string()).and_then(|open| {
+                    let expires_at = open.session.expires_at();
+                    let channel = open.session.into_device_channel().ok_or("not a device session")?;
+                    collector.attach_session(p.sender, channel).map_err(|e| e.to_string())?;
+                    Ok(Channel { number: open.channel, expires_at })
+                });
+                match attached {
+                    Ok(channel) => {
+                        summary.handshakes = summary.handshakes.saturating_add(1);
+                        self.channels.insert(p.sender, channel);
+                    }
+                    Err(e) => {
+                        summary.handshake_failures = summary.handshake_failures.saturating_add(1);
+                        self.handshake_retry_at =
+                            Instant::now().checked_add(HANDSHAKE_RETRY).unwrap_or_else(Instant::now);
+                        let _ = writeln!(log, "handshake of {}: {e}", p.name);
+                    }
+                }
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,295 @@
+//! The collector: its config file, and the `printfleet collect` binary against the test portal
+//! and simulated SNMP printers serving real captures, killed with SIGKILL at random points and
+//! restarted.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use printfleet_auth::sender_id_of;
+use printfleet_cli::collect::{Clock, CollectError, CollectorConfig, Mode};
+use printfleet_lan::sim::{SimAgent, load_snmprec};
+use printfleet_schema::{DurationMs, Redaction, Timestamp};
+
+use crate::server::{Protocol, TestPortal, pki, secret_bytes};
+
+/// Simulated time runs this much faster: a 30-minute interval passes in half a second.
+const SPEED: u32 = 3600;
+/// The captures served (LibreNMS tests/snmpsim, see testdata/third-party/librenms/).
+const CAPTURES: [&str; 3] = ["brother", "epson", "jetdirect_m252dw"];
+
+fn capture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../testdata/third-party/librenms/printer-mib/{name}.snmprec"))
+}
+
+#[test]
+fn the_sample_config_parses_and_checks() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/collector.example.json");
+    let config = CollectorConfig::read(&path).unwrap();
+    assert_eq!(config.portal.mode, Mode::Session);
+    let plan = config.check().unwrap();
+    assert_eq!(plan.printers.len(), 2);
+    assert_eq!(plan.schedule.interval().0, 180 * 60_000);
+    assert_eq!(plan.printers[1].epoch.0, 2);
+    assert_eq!(plan.printers[0].sender, sender_id_of("office-3f-laser"));
+}
+
+fn parse(json: serde_json::Value) -> Result<printfleet_cli::collect::Plan, CollectError> {
+    CollectorConfig::parse(json.to_string().as_bytes())?.check()
+}
+
+fn base(printers: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "portal": { "mode": "session", "tcp": "127.0.0.1:1", "ca": "ca.pem" },
+        "state": "state.sqlite",
+        "printers": printers,
+    })
+}
+
+#[test]
+fn config_mistakes_are_refused_with_a_clear_error() {
+    let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let printer = serde_json::json!({ "name": "p", "target": "127.0.0.1", "secret": secret, "epoch": 1 });
+    assert!(parse(base(serde_json::json!([printer.clone()]))).is_ok());
+    let mut short = base(serde_json::json!([]));
+    short["interval_minutes"] = 29.into();
+    let err = parse(short).unwrap_err();
+    assert!(matches!(err, CollectError::Interval(_)), "{err:?}");
+    assert!(err.to_string().contains("at most every 30 minutes"), "{err}");
+    let mut no_tcp = base(serde_json::json!([]));
+    no_tcp["portal"].as_object_mut().unwrap().remove("tcp");
+    assert!(parse(no_tcp).unwrap_err().to_string().starts_with("portal.tcp"));
+    let twice = parse(base(serde_json::json!([printer.clone(), printer.clone()]))).unwrap_err();
+    assert!(twice.to_string().contains("printers[1].name"), "{twice}");
+    let mut bad = printer.clone();
+    bad["secret"] = "c2hvcnQ=".into(); // "short": 5 bytes
+    assert!(parse(base(serde_json::json!([bad]))).unwrap_err().to_string().contains("printers[0].secret"));
+    let mut bad = printer.clone();
+    bad["target"] = "gopher://x".into();
+    assert!(parse(base(serde_json::json!([bad]))).unwrap_err().to_string().contains("printers[0].target"));
+    let mut unknown = base(serde_json::json!([]));
+    unknown["intervall"] = 60.into();
+    assert!(matches!(parse(unknown), Err(CollectError::Json(_))));
+    assert!(matches!(
+        CollectorConfig::parse(&vec![b' '; printfleet_cli::collect::MAX_CONFIG_BYTES + 1]),
+        Err(CollectError::TooLarge)
+    ));
+}
+
+#[test]
+fn collect_refuses_an_interval_below_30_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base(serde_json::json!([]));
+    config["interval_minutes"] = 10.into();
+    let path = dir.path().join("collector.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_printfleet"))
+        .args(["collect", "--config", path.to_str().unwrap(), "--run-for", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("at most every 30 minutes, not every 10 minutes"), "{stderr}");
+}
+
+/// A fleet of simulated printers, a test portal, and a collector config pointing at both.
+struct Rig {
+    _sims: Vec<SimAgent>,
+    portal: Option<TestPortal>,
+    pki: crate::server::Pki,
+    names: Vec<String>,
+    config: PathBuf,
+    origin: Timestamp,
+    dir: tempfile::TempDir,
+}
+
+impl Rig {
+    fn new(protocol: Protocol) -> Self {
+        Self::with(protocol, None)
+    }
+
+    /// A rig whose portal's sessions last `session_lifetime` (simulated).
+    fn with(protocol: Protocol, session_lifetime: Option<DurationMs>) -> Self {
+        let pki = pki();
+        let origin = Clock::real().now();
+        let clock = Clock::accelerated(SPEED, Some(origin)).unwrap();
+        let names: Vec<String> = CAPTURES.iter().map(|c| format!("sim-{c}")).collect();
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let portal =
+            TestPortal::start_with(&pki, protocol, &name_refs, clock, "127.0.0.1:0".parse().unwrap(), session_lifetime);
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &pki.ca_pem).unwrap();
+        let mut sims = Vec::new();
+        let mut printers = Vec::new();
+        for (capture_name, name) in CAPTURES.iter().zip(&names) {
+            let sim = SimAgent::start(
+                "127.0.0.1:0".parse().unwrap(),
+                b"public",
+                load_snmprec(&capture(capture_name)).unwrap(),
+            )
+            .unwrap();
+            let secret = base64::engine::general_purpose::STANDARD.encode(secret_bytes(name));
+            printers.push(serde_json::json!({
+                "name": name, "target": sim.address().to_string(), "secret": secret, "epoch": 1
+            }));
+            sims.push(sim);
+        }
+        let portal_json = match protocol {
+            Protocol::Link => serde_json::json!({ "mode": "session", "tcp": portal.addr.to_string(), "ca": ca }),
+            Protocol::Https => serde_json::json!({
+                "mode": "one-shot", "https": format!("https://127.0.0.1:{}", portal.addr.port()), "ca": ca
+            }),
+        };
+        let config = serde_json::json!({
+            "portal": portal_json,
+            "state": dir.path().join("state.sqlite"),
+            "interval_minutes": 30,
+            "lan": { "community": "public", "timeout_ms": 500, "retries": 1 },
+            "printers": printers,
+        });
+        let path = dir.path().join("collector.json");
+        std::fs::write(&path, config.to_string()).unwrap();
+        Self { _sims: sims, portal: Some(portal), pki, names, config: path, origin, dir }
+    }
+
+    fn spawn(&self, run_for: Option<f64>) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_printfleet"));
+        command.args(["collect", "--config", self.config.to_str().unwrap()]);
+        command.args(["--clock-speed", &SPEED.to_string(), "--clock-origin", &self.origin.unix_millis().to_string()]);
+        if let Some(s) = run_for {
+            command.args(["--run-for", &s.to_string()]);
+        }
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("collector.log")).unwrap();
+        command.stdout(Stdio::null()).stderr(log).spawn().unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("collector.log")).unwrap_or_default()
+    }
+
+    /// Runs the collector to its end; asserts it exited 0.
+    fn run(&self, seconds: f64) {
+        let mut child = self.spawn(Some(seconds));
+        let deadline = Instant::now() + Duration::from_secs_f64(seconds + 30.0);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "collector failed: {status}\n{}", self.log());
+                return;
+            }
+            assert!(Instant::now() < deadline, "collector did not stop\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The portal received reports from every printer, each state equal to what its capture
+    /// maps to; nothing was refused (no replay, no unknown key), nothing applied or stored twice.
+    fn assert_consistent(&self, min_batches: u64) {
+        let log = self.log();
+        self.portal.as_ref().unwrap().with(|s| {
+            let refusals: Vec<_> = s.ingest.counters().refusals().collect();
+            assert!(refusals.is_empty(), "refusals {refusals:?}\n{log}");
+            assert_eq!(s.stored.applied_twice, 0);
+            assert_eq!(s.stored.doubled_jobs, 0);
+            for capture_name in CAPTURES {
+                let sender = sender_id_of(&format!("sim-{capture_name}"));
+                let batches = s.stored.batches.get(&sender).copied().unwrap_or(0);
+                assert!(batches >= min_batches, "{capture_name}: {batches} batches\n{log}");
+                let report =
+                    printfleet_sources::snmp::printer_mib::map_snmprec(&std::fs::read(capture(capture_name)).unwrap())
+                        .unwrap()
+                        .report;
+                let expected = Redaction::drop_all().apply_to(printfleet_diff::DeviceState::from(&report)).into_inner();
+                let stored = s.stored.states.get(&sender).unwrap_or_else(|| panic!("{capture_name}: no state\n{log}"));
+                assert_eq!(stored.identity, expected.identity, "{capture_name}");
+                assert_eq!(stored.snapshot.meters, expected.snapshot.meters, "{capture_name}");
+            }
+        });
+    }
+}
+
+#[test]
+fn the_collector_reports_simulated_printers_in_session_mode() {
+    let rig = Rig::new(Protocol::Link);
+    rig.run(3.0);
+    // 3 s at 3600x is 3 simulated hours: a boot report and several at the 30-minute interval.
+    rig.assert_consistent(3);
+    let log = rig.log();
+    assert!(log.contains("collector starting: 3 printers (0 restored, 3 new)"), "{log}");
+    assert!(log.contains("handshakes 3 (failed 0)"), "{log}");
+    // A restart restores every device from the state database.
+    rig.run(1.0);
+    assert!(rig.log().contains("(3 restored, 0 new)"), "{}", rig.log());
+    rig.assert_consistent(3);
+}
+
+/// Kills the collector with SIGKILL at seeded random points, several times, then lets it run to
+/// the end: the portal refused nothing (no sequence number reused, no replay), applied nothing
+/// twice, and holds every printer's state.
+fn crash_and_restart(protocol: Protocol, seed: u64) {
+    let rig = Rig::new(protocol);
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % 1000
+    };
+    for _ in 0..5 {
+        let mut child = rig.spawn(None);
+        std::thread::sleep(Duration::from_millis(150 + next()));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    rig.run(2.0);
+    rig.assert_consistent(2);
+    assert!(rig.log().contains("(3 restored, 0 new)"), "{}", rig.log());
+}
+
+#[test]
+fn killed_and_restarted_collectors_reuse_no_sequence_in_one_shot_mode() {
+    crash_and_restart(Protocol::Https, 17);
+}
+
+#[test]
+fn killed_and_restarted_collectors_lose_nothing_in_session_mode() {
+    crash_and_restart(Protocol::Link, 42);
+}
+
+#[test]
+fn the_collector_handshakes_again_when_the_portal_ends_its_sessions() {
+    // Sessions of one simulated hour: the portal closes each channel about every second.
+    let rig = Rig::with(Protocol::Link, Some(DurationMs(3_600_000)));
+    rig.run(4.0);
+    rig.assert_consistent(4);
+    let log = rig.log();
+    let handshakes: u64 = log
+        .split("handshakes ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(handshakes >= 6, "{handshakes} handshakes: every closed channel was opened again\n{log}");
+}
+
+#[test]
+fn the_collector_reconnects_after_the_portal_goes_away_and_comes_back() {
+    let mut rig = Rig::new(Protocol::Link);
+    let addr = rig.portal.as_ref().unwrap().addr;
+    let mut child = rig.spawn(Some(6.0));
+    std::thread::sleep(Duration::from_millis(1500));
+    // The portal goes away (every connection dropped), and comes back on the same address.
+    rig.portal = None;
+    std::thread::sleep(Duration::from_millis(1000));
+    let clock = Clock::accelerated(SPEED, Some(rig.origin)).unwrap();
+    let names: Vec<&str> = rig.names.iter().map(String::as_str).collect();
+    rig.portal = Some(TestPortal::start_with(&rig.pki, Protocol::Link, &names, clock, addr, None));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", rig.log());
+    // The new portal got reports from every printer after the loss.
+    rig.assert_consistent(1);
+    let log = rig.log();
+    assert!(log.contains("portal link lost") || log.contains("the portal closed the connection"), "{log}");
+    assert!(log.contains("connects 2") || log.contains("connects 3"), "{log}");
+}
