@@ -159,7 +159,7 @@ impl Collector {
     /// Session mode: `sender`'s session ended ([`DeviceAgent::detach_session`]); `None` if the
     /// device is unknown or had no session.
     pub fn detach_session(&mut self, sender: SenderId) -> Option<DeviceChannel> {
-        self.agents.get_mut(&sender).and_then(DeviceAgent::detach_session)
+        self.agents.get_mut(&sender).and_then(|agent| agent.detach_session())
     }
 
     /// A device's reading.
