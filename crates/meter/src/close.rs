@@ -1,15 +1,15 @@
 //! Closing a period: usage from counter segments, adjustments, estimates, reconciliation and
 //! the invoice.
 
-use printfleet_schema::{MeterKind, Timestamp};
+use printfleet_schema::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::DAY_MS;
 use crate::meter::{ContractState, DeviceState, ESTIMATED, Read, Series, accept_until, retain_period};
 use crate::terms::{Allowance, CategoryTerms, Tolerance};
 use crate::{
-    ContractId, Currency, DeviceId, Meter, MeterConfig, MeterError, MinorUnits, PeriodId, Price, Quantity,
-    QuantityDelta, Sources, Unit,
+    Category, ContractId, Currency, DeviceId, InkOrigin, Meter, MeterConfig, MeterError, MinorUnits, PeriodId, Price,
+    Quantity, QuantityDelta, Sources, Unit,
 };
 
 /// What a usage line is.
@@ -50,7 +50,7 @@ pub struct UsageLine {
     /// The first instant after the period.
     pub period_end: Timestamp,
     /// The category.
-    pub category: MeterKind,
+    pub category: Category,
     /// The unit of `quantity`.
     pub unit: Unit,
     /// The quantity: never negative on a usage line; negative on an adjustment line is a credit.
@@ -72,7 +72,7 @@ pub struct Held {
     /// The device.
     pub device: DeviceId,
     /// The meter.
-    pub kind: MeterKind,
+    pub kind: Category,
     /// The read before the jump: when, and its value.
     pub from: (Timestamp, u64),
     /// The read after the jump (pass its instant to [`Meter::release_held`] to bill it).
@@ -99,7 +99,7 @@ pub struct Discrepancy {
     /// The device.
     pub device: DeviceId,
     /// The meter.
-    pub kind: MeterKind,
+    pub kind: Category,
     /// The sum over the period's job records.
     pub jobs: u64,
     /// The counters' actual advance (estimates excluded).
@@ -112,7 +112,7 @@ pub struct Rejected {
     /// The device.
     pub device: DeviceId,
     /// The meter.
-    pub kind: MeterKind,
+    pub kind: Category,
     /// When it was observed.
     pub observed_at: Timestamp,
     /// The value.
@@ -127,7 +127,7 @@ pub enum Charge {
     /// Usage of a category within one price tier (0-based).
     Usage {
         /// The category.
-        category: MeterKind,
+        category: Category,
         /// The tier.
         tier: u8,
     },
@@ -216,8 +216,10 @@ fn allowed(per_day: u64, elapsed_ms: u64) -> u64 {
 
 /// Walks a series' reads then its active estimates (those after the last read) in time order,
 /// up to `until` (exclusive), classifying each step. This is the one definition of usage: a
-/// segment's advance is the sum of its `Advance` steps.
-pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, mut f: impl FnMut(&Read, Step)) {
+/// segment's advance is the sum of its `Advance` steps. A read at one of the instants in
+/// `resets` (sorted) starts a new segment whatever its value: the third-party ink series
+/// restarts where its colour's all-ink series does (a cartridge swap).
+pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, resets: &[u64], mut f: impl FnMut(&Read, Step)) {
     let last_actual = series.reads.last().map(|r| r.at);
     let active = series.estimates.iter().filter(|e| last_actual.is_none_or(|t| e.at > t));
     let mut prev: Option<&Read> = None;
@@ -227,7 +229,7 @@ pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, mut f: imp
         }
         let step = match prev {
             None => Step::First,
-            Some(p) if cur.value < p.value => Step::Reset,
+            Some(p) if cur.value < p.value || resets.binary_search(&cur.at).is_ok() => Step::Reset,
             Some(p) => {
                 let adv = cur.value.saturating_sub(p.value);
                 let bound = per_day.map(|d| allowed(d, cur.at.saturating_sub(p.at)));
@@ -318,7 +320,7 @@ impl Meter {
         let mut silent = Vec::new();
         let mut discrepancies = Vec::new();
         // (category, device index, billable, estimated)
-        let mut billable: Vec<(MeterKind, usize, u64, bool)> = Vec::new();
+        let mut billable: Vec<(Category, usize, u64, bool)> = Vec::new();
 
         for (di, device) in contract.devices.iter().enumerate() {
             let Some(dev) = inner.devices.get_mut(device) else { continue };
@@ -330,6 +332,9 @@ impl Meter {
                 });
             }
             let DeviceState { info, series, job_sums, .. } = dev;
+            // The cartridge swaps (resets) of the last all-ink series walked, by colour; the
+            // third-party series of the same colour sorts right after it.
+            let mut ink_resets: Option<(printfleet_schema::Colour, Vec<u64>)> = None;
             for s in series.iter_mut() {
                 let per_day = config.plausibility.per_day(info.class, &s.kind);
                 if terms.estimates {
@@ -340,7 +345,14 @@ impl Meter {
                 let mut seg_id = 0u32;
                 let mut last_seg: Option<(PeriodId, u32)> = None;
                 let mut overflow = false;
-                walk(s, per_day, e_ms, |r, step| {
+                let linked = match (&s.kind, &ink_resets) {
+                    (Category::Ink { colour, origin: InkOrigin::ThirdParty }, Some((c, at))) if c == colour => {
+                        at.as_slice()
+                    }
+                    _ => &[],
+                };
+                let mut resets_here = Vec::new();
+                walk(s, per_day, e_ms, linked, |r, step| {
                     if !(win_start..win_end).contains(&r.at) {
                         win = terms.period.period_of(Timestamp::from_unix_millis(r.at).unwrap_or(Timestamp::MAX));
                         win_start = terms.period.start(win).map_or(0, Timestamp::unix_millis);
@@ -350,6 +362,7 @@ impl Meter {
                         Step::Advance(a) => a,
                         Step::Reset => {
                             seg_id = seg_id.saturating_add(1);
+                            resets_here.push(r.at);
                             0
                         }
                         Step::Held { from, allowed } => {
@@ -391,6 +404,9 @@ impl Meter {
                         last_seg = Some((win, seg_id));
                     }
                 });
+                if let Category::Ink { colour, origin: InkOrigin::All } = &s.kind {
+                    ink_resets = Some((colour.clone(), resets_here));
+                }
                 if overflow {
                     return Err(MeterError::Overflow);
                 }
@@ -522,7 +538,7 @@ fn prune(dev: &mut DeviceState, keep_from: u64, retain_from: PeriodId) {
     }
 }
 
-fn discrepancy(device: DeviceId, kind: &MeterKind, jobs: u64, counters: u64, t: Tolerance) -> Option<Discrepancy> {
+fn discrepancy(device: DeviceId, kind: &Category, jobs: u64, counters: u64, t: Tolerance) -> Option<Discrepancy> {
     let diff = jobs.abs_diff(counters);
     let relative = u128::from(counters).saturating_mul(u128::from(t.basis_points)) / 10_000;
     (diff > t.absolute && u128::from(diff) > relative).then(|| Discrepancy {
@@ -540,7 +556,7 @@ fn invoice(
     period: PeriodId,
     start: Timestamp,
     end: Timestamp,
-    billable: &[(MeterKind, usize, u64, bool)],
+    billable: &[(Category, usize, u64, bool)],
 ) -> Result<Invoice, MeterError> {
     let terms = &contract.terms;
     let n_devices = u64::try_from(contract.devices.len()).map_err(|_| MeterError::Overflow)?;
@@ -610,7 +626,7 @@ fn sum(lines: &[InvoiceLine]) -> Result<MinorUnits, MeterError> {
 /// Graduated tiers: each tier's share of `quantity` at its price; a zero quantity still gets
 /// one (zero) line so that every priced category shows.
 fn tier_lines(
-    kind: &MeterKind,
+    kind: &Category,
     ct: &CategoryTerms,
     quantity: Quantity,
     estimated: bool,

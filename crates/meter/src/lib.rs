@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use printfleet_meter::*;
-//! use printfleet_schema::{MeterKind, Timestamp};
+//! use printfleet_schema::Timestamp;
 //!
 //! const DAY: u64 = 86_400_000;
 //! const JAN_2025: u64 = 1_735_689_600_000; // 2025-01-01T00:00:00Z
@@ -19,7 +19,7 @@
 //!
 //! let mut meter = Meter::new(MeterConfig::default());
 //! let mut terms = Terms::default(); // monthly, EUR
-//! terms.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(1, 1)?)); // 1 cent a page
+//! terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1)?)); // 1 cent a page
 //! terms.fee_per_period = MinorUnits(1_000); // 10 EUR a month
 //! meter.add_contract(ContractId(1), terms, at(0))?;
 //! meter.add_device(DeviceId(7), Device { contract: ContractId(1), serial: "CNB1".into(), class: ModelClass::OFFICE })?;
@@ -27,7 +27,7 @@
 //! // Reports 1 to 4; the main board is replaced between the second and the third.
 //! for (seq, day, value) in [(1, 1, 10_000), (2, 10, 10_500), (3, 15, 20), (4, 30, 320)] {
 //!     let key = ObservationKey { device: DeviceId(7), instance: 1, sequence: seq };
-//!     let obs = Observation { key, kind: MeterKind::TOTAL, value, observed_at: at(day), provenance: Provenance::Agent };
+//!     let obs = Observation { key, kind: Category::TOTAL, value, observed_at: at(day), provenance: Provenance::Agent };
 //!     assert_eq!(meter.observe(&obs)?, Outcome::Recorded);
 //!     // A report delivered twice changes nothing.
 //!     assert_eq!(meter.observe(&obs)?, Outcome::Duplicate);
@@ -63,6 +63,15 @@
 //! periods and the default 7-day window that is at most two months of reads; every list is also
 //! capped by a named constant in [`limits`] (for example [`limits::MAX_READS_PER_SERIES`]).
 //! 3-hourly reports of one meter retain at most about 500 reads, 24 bytes each in memory.
+//!
+//! # Categories
+//! Every [`Category`] is a lifetime counter per device, metered the same way: the meters the
+//! schema knows (pages by colour mode and service, two-sided sheets, scans, fax, media area
+//! `area_mm2` and length `length_mm`, vendor meters), and the large-format counters of Partner
+//! Link's appendix A that `printfleet-ingest` extracts from reports: ink per colour and
+//! third-party ink per colour (nanolitres), media area per media type (mm²), media area (mm²)
+//! and length (µm) per application category. Each is priced on its own in
+//! [`Terms::prices`], and shows in the exports under its text form.
 //!
 //! # How usage is counted
 //! * **Segments.** Lifetime counters are the truth. The reads of one (device, meter) are taken
@@ -113,7 +122,7 @@
 //! | `device` | [`DeviceId`] |
 //! | `serial` | the device's serial number |
 //! | `period_start`, `period_end` | the period's first day and the first day after it (`YYYY-MM-DD`, UTC) |
-//! | `category` | the [`MeterKind`](printfleet_schema::MeterKind) text form (`total`, `vendor:NAME`, a number) |
+//! | `category` | the [`Category`] text form (`total`, `vendor:NAME`, a number, `ink:cyan`, `ink_third_party:cyan`, `media_area:bond`, `app_area:cad`, `app_length:cad`) |
 //! | `quantity` | integer in `unit`; negative only on an adjustment line (a credit) |
 //! | `unit` | [`Unit`] name (`impressions`, `sheets`, `nanolitres`, ...) |
 //! | `reading` | `actual`, or `estimated` if an estimated read contributed |
@@ -134,6 +143,7 @@
 //! None: the crate always needs `std` (the `csv` writer) and `serde` (the saved state).
 
 mod calendar;
+mod category;
 mod close;
 mod error;
 pub mod export;
@@ -143,6 +153,7 @@ mod money;
 mod terms;
 
 pub use calendar::{BillingPeriod, Date, PeriodId, Rfc3339};
+pub use category::{Category, InkOrigin, Label, MAX_LABEL_LEN};
 pub use close::{Charge, Closing, Discrepancy, Held, Invoice, InvoiceLine, LineKind, Rejected, Silent, UsageLine};
 pub use error::MeterError;
 pub use meter::{

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use printfleet_schema::{MeterKind, Timestamp};
+use printfleet_schema::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{
@@ -12,7 +12,7 @@ use crate::limits::{
     MAX_READS_PER_SERIES, MAX_REJECTED_LISTED, MAX_RELEASED_PER_SERIES, MAX_SERIAL_LEN, MAX_SERIES_PER_DEVICE,
 };
 use crate::terms::ModelClass;
-use crate::{BillingPeriod, MeterConfig, MeterError, PeriodId, Terms};
+use crate::{BillingPeriod, Category, MeterConfig, MeterError, PeriodId, Terms};
 
 /// The integrator's identifier of a contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -131,7 +131,7 @@ pub struct Observation {
     /// The idempotency key (which names the device).
     pub key: ObservationKey,
     /// The meter.
-    pub kind: MeterKind,
+    pub kind: Category,
     /// The lifetime counter value, in the meter's unit.
     pub value: u64,
     /// When the device read the counter.
@@ -152,7 +152,7 @@ pub struct JobRecord {
     pub finished_at: Timestamp,
     /// What the job used, per meter kind, in the meter's unit (pages on `total`, `colour`, ...);
     /// at most [`MAX_JOB_KINDS`] entries.
-    pub usage: Vec<(MeterKind, u64)>,
+    pub usage: Vec<(Category, u64)>,
 }
 
 /// What happened to an observation or job record.
@@ -205,7 +205,7 @@ impl From<Read> for (u64, u64, u8) {
 /// Everything kept per (device, meter kind).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Series {
-    pub(crate) kind: MeterKind,
+    pub(crate) kind: Category,
     /// Reads in time order: the anchor (the last read before the retained window), then every
     /// read in the retained window.
     pub(crate) reads: Vec<Read>,
@@ -220,7 +220,7 @@ pub(crate) struct Series {
 }
 
 impl Series {
-    fn new(kind: MeterKind) -> Self {
+    fn new(kind: Category) -> Self {
         Self { kind, reads: Vec::new(), estimates: Vec::new(), frozen: Vec::new(), credit: 0, released: Vec::new() }
     }
 }
@@ -238,7 +238,7 @@ pub(crate) struct DeviceState {
     /// Job sequence numbers of the retained window and when they finished.
     pub(crate) jobs: BTreeMap<u64, u64>,
     /// Job usage summed per (period, kind).
-    pub(crate) job_sums: Vec<(PeriodId, MeterKind, u64)>,
+    pub(crate) job_sums: Vec<(PeriodId, Category, u64)>,
 }
 
 /// Everything kept per contract.
@@ -485,6 +485,7 @@ impl Meter {
                         max: MAX_SERIES_PER_DEVICE,
                     });
                 }
+                obs.kind.check()?;
                 dev.series.insert(i, Series::new(obs.kind.clone()));
                 dev.series.get_mut(i)
             }
@@ -573,7 +574,7 @@ impl Meter {
     /// Releases a held jump for billing: the jump of `kind` on `device` that ends with the read
     /// at `to` is billed like any advance (in the period of `to`, or as an adjustment in the next
     /// closing if that period is closed).
-    pub fn release_held(&mut self, device: DeviceId, kind: &MeterKind, to: Timestamp) -> Result<(), MeterError> {
+    pub fn release_held(&mut self, device: DeviceId, kind: &Category, to: Timestamp) -> Result<(), MeterError> {
         let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
         let at = to.unix_millis();
         let series = dev

@@ -14,7 +14,9 @@ use printfleet_agent::{DeviceAgent, Schedule, Transmit};
 use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Verifier, one_shot, sender_id_of};
 use printfleet_diff::sync::Instance;
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, IngestError, Owner, ResellerId};
-use printfleet_meter::{CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Price, Terms};
+use printfleet_meter::{
+    Category, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Price, Terms,
+};
 use printfleet_schema::{DurationMs, Level, MeterKind, PageCount, PrintJob, Redaction, Timestamp, samples};
 use printfleet_store::{SCHEMA_VERSION, SqliteStore, Store, StoreError};
 use rand_chacha::ChaCha20Rng;
@@ -258,7 +260,7 @@ fn the_meter_contracts_and_a_closing_are_stored_once() {
     assert!(store.load_meter().unwrap().is_none());
     let mut meter = Meter::new(MeterConfig::default());
     let mut terms = Terms::default();
-    terms.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
+    terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
     let start = Timestamp::from_unix_millis(1_735_689_600_000).unwrap(); // 2025-01-01
     meter.add_contract(ContractId(1), terms.clone(), start).unwrap();
     meter

@@ -125,7 +125,7 @@ fn zero_usage_period() {
     assert_eq!(
         charges,
         [
-            (Charge::Usage { category: MeterKind::TOTAL, tier: 0 }, MinorUnits(0)),
+            (Charge::Usage { category: Category::TOTAL, tier: 0 }, MinorUnits(0)),
             (Charge::FeePerDevice, MinorUnits(1_000)),
             (Charge::MinimumCharge, MinorUnits(1_000)),
         ]
@@ -182,7 +182,7 @@ fn estimated_read_trued_up() {
 fn tiered_pricing_across_tier_boundary() {
     let mut terms = Terms::default();
     terms.prices.insert(
-        MeterKind::TOTAL,
+        Category::TOTAL,
         CategoryTerms {
             tiers: vec![
                 Tier { up_to: Some(1_000), price: Price::new(2, 1).unwrap() },
@@ -210,7 +210,7 @@ fn pooled_allowance_across_devices() {
     let allowance = |a| {
         let mut t = Terms::default();
         t.prices
-            .insert(MeterKind::TOTAL, CategoryTerms { allowance: a, ..CategoryTerms::flat(Price::new(1, 1).unwrap()) });
+            .insert(Category::TOTAL, CategoryTerms { allowance: a, ..CategoryTerms::flat(Price::new(1, 1).unwrap()) });
         t
     };
     let run = |terms| {
@@ -242,11 +242,11 @@ fn implausible_jump_is_held_then_released() {
     let h = &jan.held[0];
     assert_eq!((h.from.1, h.to.1, h.allowed), (1_500, 5_001_500, 20_000));
 
-    m.release_held(DeviceId(1), &MeterKind::TOTAL, h.to.0).unwrap();
+    m.release_held(DeviceId(1), &Category::TOTAL, h.to.0).unwrap();
     let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
     assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(5_000_000));
     assert!(feb.held.is_empty());
-    assert!(matches!(m.release_held(DeviceId(1), &MeterKind::TOTAL, at(9, 0)), Err(MeterError::NoSuchHold { .. })));
+    assert!(matches!(m.release_held(DeviceId(1), &Category::TOTAL, at(9, 0)), Err(MeterError::NoSuchHold { .. })));
 }
 
 #[test]
@@ -260,7 +260,7 @@ fn job_sums_reconciled_against_counters() {
         device: DeviceId(device),
         job,
         finished_at: at(5, 0),
-        usage: vec![(MeterKind::TOTAL, pages)],
+        usage: vec![(Category::TOTAL, pages)],
     };
     // Device 1: jobs say 990, within 2 %; device 2: jobs say 700, a discrepancy.
     assert_eq!(m.record_job(&job(1, 1, 990)).unwrap(), Outcome::Recorded);
@@ -270,7 +270,7 @@ fn job_sums_reconciled_against_counters() {
     let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
     assert_eq!(
         c.discrepancies,
-        [Discrepancy { device: DeviceId(2), kind: MeterKind::TOTAL, jobs: 700, counters: 1_000 }]
+        [Discrepancy { device: DeviceId(2), kind: Category::TOTAL, jobs: 700, counters: 1_000 }]
     );
 }
 
