@@ -5,7 +5,11 @@ use printfleet_schema::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::DAY_MS;
-use crate::meter::{ContractState, DeviceState, ESTIMATED, Read, Series, accept_until, retain_period};
+use crate::limits::MAX_HOLDS_PER_SERIES;
+use crate::meter::{
+    ContractState, DeviceState, ESTIMATED, PendingHold, Read, Series, accept_until, has_read_after_anchor,
+    retain_period,
+};
 use crate::terms::{Allowance, CategoryTerms, Tolerance};
 use crate::{
     Category, ContractId, Currency, DeviceId, InkOrigin, Meter, MeterConfig, MeterError, MinorUnits, PeriodId, Price,
@@ -75,7 +79,8 @@ pub struct Held {
     pub kind: Category,
     /// The read before the jump: when, and its value.
     pub from: (Timestamp, u64),
-    /// The read after the jump (pass its instant to [`Meter::release_held`] to bill it).
+    /// The read after the jump (pass its instant to [`Meter::release_hold`] to bill it, or to
+    /// [`Meter::dismiss_hold`] to drop it).
     pub to: (Timestamp, u64),
     /// The most the bound allowed between the two reads.
     pub allowed: u64,
@@ -182,8 +187,9 @@ pub struct Closing {
     pub usage: Vec<UsageLine>,
     /// The invoice.
     pub invoice: Invoice,
-    /// Jumps held for review in the retained window (they stay listed until released or
-    /// beyond the late window).
+    /// Every jump held for review and not yet released or dismissed, in this closing's period
+    /// or any earlier one (at most [`MAX_HOLDS_PER_SERIES`](crate::limits::MAX_HOLDS_PER_SERIES)
+    /// per device and category).
     pub held: Vec<Held>,
     /// Devices silent at the period end.
     pub silent: Vec<Silent>,
@@ -313,7 +319,6 @@ impl Meter {
         }
         let e_ms = end.unix_millis();
         let from_period = contract.retain_from.max(contract.first);
-        let retain_start = terms.period.start(contract.retain_from)?.unix_millis();
 
         let mut usage = Vec::new();
         let mut held = Vec::new();
@@ -352,6 +357,7 @@ impl Meter {
                     _ => &[],
                 };
                 let mut resets_here = Vec::new();
+                let mut detected = Vec::new();
                 walk(s, per_day, e_ms, linked, |r, step| {
                     if !(win_start..win_end).contains(&r.at) {
                         win = terms.period.period_of(Timestamp::from_unix_millis(r.at).unwrap_or(Timestamp::MAX));
@@ -367,14 +373,8 @@ impl Meter {
                         }
                         Step::Held { from, allowed } => {
                             seg_id = seg_id.saturating_add(1);
-                            if r.at >= retain_start {
-                                held.push(Held {
-                                    device: *device,
-                                    kind: s.kind.clone(),
-                                    from: (Timestamp::from_unix_millis(from.at).unwrap_or_default(), from.value),
-                                    to: (Timestamp::from_unix_millis(r.at).unwrap_or_default(), r.value),
-                                    allowed,
-                                });
+                            if s.dismissed.binary_search(&r.at).is_err() {
+                                detected.push(PendingHold { from, to: *r, allowed });
                             }
                             0
                         }
@@ -404,6 +404,24 @@ impl Meter {
                         last_seg = Some((win, seg_id));
                     }
                 });
+                // Holds awaiting review: those whose reads left the window, then those found now;
+                // every one is listed until released or dismissed.
+                let series_ref: &Series = s;
+                let mut holds: Vec<PendingHold> =
+                    series_ref.holds.iter().filter(|h| !has_read_after_anchor(series_ref, h.to.at)).copied().collect();
+                holds.extend(detected);
+                let excess = holds.len().saturating_sub(MAX_HOLDS_PER_SERIES);
+                holds.drain(..excess);
+                for h in &holds {
+                    held.push(Held {
+                        device: *device,
+                        kind: s.kind.clone(),
+                        from: (Timestamp::from_unix_millis(h.from.at).unwrap_or_default(), h.from.value),
+                        to: (Timestamp::from_unix_millis(h.to.at).unwrap_or_default(), h.to.value),
+                        allowed: h.allowed,
+                    });
+                }
+                s.holds = holds;
                 if let Category::Ink { colour, origin: InkOrigin::All } = &s.kind {
                     ink_resets = Some((colour.clone(), resets_here));
                 }
@@ -431,6 +449,10 @@ impl Meter {
                 }
                 frozen.push((p, current.qty));
                 s.frozen = frozen;
+                // Released holds whose reads had left the window.
+                if s.owed > 0 {
+                    delta = delta.saturating_add(i128::from(std::mem::take(&mut s.owed)));
+                }
                 let adjustment = delta.saturating_sub(i128::from(s.credit));
                 let net = adjustment.saturating_add(i128::from(current.qty));
                 let net_billable = if net < 0 {
@@ -535,6 +557,7 @@ fn prune(dev: &mut DeviceState, keep_from: u64, retain_from: PeriodId) {
         }
         s.frozen.retain(|(p, _)| *p >= retain_from);
         s.released.retain(|at| *at >= keep_from);
+        s.dismissed.retain(|at| *at >= keep_from);
     }
 }
 

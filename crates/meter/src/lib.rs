@@ -84,8 +84,10 @@
 //!   (the one that proves it).
 //! * **Plausibility.** An advance larger than the bound for the device's [`ModelClass`]
 //!   ([`Plausibility`], documented defaults) is not billed: it is listed in
-//!   [`Closing::held`] and counting resumes from the read after the jump.
-//!   [`Meter::release_held`] bills it after review.
+//!   [`Closing::held`] of every closing until it is reviewed, and counting resumes from the
+//!   read after the jump. [`Meter::release_hold`] bills it (in its period, or as an adjustment
+//!   if that is closed, even once its reads have left the retained window);
+//!   [`Meter::dismiss_hold`] drops it for good.
 //! * **Duplicates, order, late data.** A report seen again (same [`ObservationKey`]) changes
 //!   nothing; the usage of any set of observations does not depend on their order. An
 //!   observation for a closed period changes that period's recomputed usage; the difference is

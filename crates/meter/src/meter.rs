@@ -217,11 +217,40 @@ pub(crate) struct Series {
     pub(crate) credit: u64,
     /// Instants of reads that end a held jump released for billing.
     pub(crate) released: Vec<u64>,
+    /// Instants of reads that end a held jump dismissed after review (never billed).
+    #[serde(default)]
+    pub(crate) dismissed: Vec<u64>,
+    /// Held jumps awaiting review whose reads have left the retained window (those still in it
+    /// are found again at each closing), oldest first.
+    #[serde(default)]
+    pub(crate) holds: Vec<PendingHold>,
+    /// Released holds whose reads had left the retained window: billed as an adjustment at the
+    /// next closing.
+    #[serde(default)]
+    pub(crate) owed: u64,
+}
+
+/// A held jump awaiting review: the reads before and after it and the bound it exceeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PendingHold {
+    pub(crate) from: Read,
+    pub(crate) to: Read,
+    pub(crate) allowed: u64,
 }
 
 impl Series {
     fn new(kind: Category) -> Self {
-        Self { kind, reads: Vec::new(), estimates: Vec::new(), frozen: Vec::new(), credit: 0, released: Vec::new() }
+        Self {
+            kind,
+            reads: Vec::new(),
+            estimates: Vec::new(),
+            frozen: Vec::new(),
+            credit: 0,
+            released: Vec::new(),
+            dismissed: Vec::new(),
+            holds: Vec::new(),
+            owed: 0,
+        }
     }
 }
 
@@ -571,24 +600,53 @@ impl Meter {
         Ok(if at < contract.open_start { Outcome::Late } else { Outcome::Recorded })
     }
 
-    /// Releases a held jump for billing: the jump of `kind` on `device` that ends with the read
-    /// at `to` is billed like any advance (in the period of `to`, or as an adjustment in the next
-    /// closing if that period is closed).
-    pub fn release_held(&mut self, device: DeviceId, kind: &Category, to: Timestamp) -> Result<(), MeterError> {
-        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+    /// Releases a held jump for billing after review: the jump of `category` on `device` that
+    /// ends with the read at `to` (a [`Held::to`](crate::Held::to)) is billed like any
+    /// advance: in the period of `to`, or as an adjustment in the next closing if that period is
+    /// closed (also when the jump has left the retained window). It is no longer listed.
+    ///
+    /// A read at `to` that no closing has listed yet may be released in advance. A dismissed
+    /// hold cannot be released ([`MeterError::NoSuchHold`]): dismissal is final.
+    pub fn release_hold(&mut self, device: DeviceId, category: &Category, to: Timestamp) -> Result<(), MeterError> {
+        let series = self.hold_series(device, category, to)?;
         let at = to.unix_millis();
-        let series = dev
-            .series
-            .iter_mut()
-            .find(|s| s.kind == *kind && s.reads.binary_search_by(|r| r.at.cmp(&at)).is_ok())
-            .ok_or(MeterError::NoSuchHold { to })?;
-        if series.released.len() >= MAX_RELEASED_PER_SERIES {
-            return Err(MeterError::LimitReached { limit: "MAX_RELEASED_PER_SERIES", max: MAX_RELEASED_PER_SERIES });
+        if series.dismissed.binary_search(&at).is_ok() {
+            // Dismissal is final.
+            return Err(MeterError::NoSuchHold { to });
         }
-        if let Err(i) = series.released.binary_search(&at) {
-            series.released.insert(i, at);
+        if has_read_after_anchor(series, at) {
+            // The walk over the retained reads bills it from now on.
+            series.holds.retain(|h| h.to.at != at);
+            return insert_sorted(&mut series.released, at);
         }
+        let i = series.holds.iter().position(|h| h.to.at == at).ok_or(MeterError::NoSuchHold { to })?;
+        // Its reads have left the window: the walk cannot bill it any more, the closing does.
+        let jump = series.holds.get(i).map_or(0, |h| h.to.value.saturating_sub(h.from.value));
+        series.owed = series.owed.checked_add(jump).ok_or(MeterError::Overflow)?;
+        series.holds.remove(i);
         Ok(())
+    }
+
+    /// Dismisses a held jump after review: the jump of `category` on `device` that ends with
+    /// the read at `to` is never billed and no longer listed; counting goes on from `to`.
+    pub fn dismiss_hold(&mut self, device: DeviceId, category: &Category, to: Timestamp) -> Result<(), MeterError> {
+        let series = self.hold_series(device, category, to)?;
+        let at = to.unix_millis();
+        let pending = series.holds.iter().position(|h| h.to.at == at);
+        if has_read_after_anchor(series, at) && series.dismissed.binary_search(&at).is_err() {
+            series.holds.retain(|h| h.to.at != at);
+            series.released.retain(|r| *r != at);
+            return insert_sorted(&mut series.dismissed, at);
+        }
+        let i = pending.ok_or(MeterError::NoSuchHold { to })?;
+        series.holds.remove(i);
+        Ok(())
+    }
+
+    fn hold_series(&mut self, device: DeviceId, category: &Category, to: Timestamp) -> Result<&mut Series, MeterError> {
+        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+        let i = dev.series.binary_search_by(|s| s.kind.cmp(category)).map_err(|_| MeterError::NoSuchHold { to })?;
+        dev.series.get_mut(i).ok_or(MeterError::InvalidState { reason: "series index" })
     }
 
     /// The number of counter reads the meter holds, over all devices (the dominant term of its
@@ -614,4 +672,21 @@ pub(crate) fn accept_until(period: BillingPeriod, open: PeriodId) -> Result<u64,
 /// can still be placed: the period containing `accept_from`.
 pub(crate) fn retain_period(period: BillingPeriod, accept_from: u64) -> PeriodId {
     period.period_of(Timestamp::from_unix_millis(accept_from).unwrap_or(Timestamp::UNIX_EPOCH))
+}
+
+/// Whether the series has a read at `at` after its first one (the anchor or the first read,
+/// which ends no jump).
+pub(crate) fn has_read_after_anchor(series: &Series, at: u64) -> bool {
+    matches!(series.reads.binary_search_by(|r| r.at.cmp(&at)), Ok(i) if i > 0)
+}
+
+/// Inserts `at` into a sorted list of instants capped at [`MAX_RELEASED_PER_SERIES`].
+fn insert_sorted(list: &mut Vec<u64>, at: u64) -> Result<(), MeterError> {
+    if let Err(i) = list.binary_search(&at) {
+        if list.len() >= MAX_RELEASED_PER_SERIES {
+            return Err(MeterError::LimitReached { limit: "MAX_RELEASED_PER_SERIES", max: MAX_RELEASED_PER_SERIES });
+        }
+        list.insert(i, at);
+    }
+    Ok(())
 }

@@ -242,11 +242,11 @@ fn implausible_jump_is_held_then_released() {
     let h = &jan.held[0];
     assert_eq!((h.from.1, h.to.1, h.allowed), (1_500, 5_001_500, 20_000));
 
-    m.release_held(DeviceId(1), &Category::TOTAL, h.to.0).unwrap();
+    m.release_hold(DeviceId(1), &Category::TOTAL, h.to.0).unwrap();
     let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
     assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(5_000_000));
     assert!(feb.held.is_empty());
-    assert!(matches!(m.release_held(DeviceId(1), &Category::TOTAL, at(9, 0)), Err(MeterError::NoSuchHold { .. })));
+    assert!(matches!(m.release_hold(DeviceId(1), &Category::TOTAL, at(9, 0)), Err(MeterError::NoSuchHold { .. })));
 }
 
 #[test]
@@ -293,4 +293,67 @@ fn observations_far_ahead_are_refused() {
     assert!(matches!(m.observe(&total(1, 300, at(APR + 31, 0))), Err(MeterError::TooEarly { .. })));
     m.close_period(CONTRACT, at(FEB, 0)).unwrap();
     assert_eq!(m.observe(&total(1, 300, at(APR + 31, 0))).unwrap(), Outcome::Recorded);
+}
+
+/// A jump on device 1 between 2 and 3 January: 1 500 -> 5 001 500 pages (bound 20 000 a day).
+fn jumped() -> Meter {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    for (day, v) in [(1, 1_000), (2, 1_500), (3, 5_001_500), (4, 5_001_800)] {
+        m.observe(&total(1, v, at(day, 0))).unwrap();
+    }
+    m
+}
+
+/// Reads of device 1 every 10 days from `from_day` on, 100 pages each.
+fn keep_reading(m: &mut Meter, from_day: u64, to_day: u64) {
+    for day in (from_day..to_day).step_by(10) {
+        m.observe(&total(1, 5_001_800 + (day - from_day + 10) * 10, at(day, 0))).unwrap();
+    }
+}
+
+#[test]
+fn held_jump_is_listed_in_every_closing_until_released() {
+    let mut m = jumped();
+    keep_reading(&mut m, 10, APR + 20);
+    let to = at(3, 0);
+    for (close_at, name) in [(FEB, "January"), (MAR, "February"), (APR, "March")] {
+        let c = m.close_period(CONTRACT, at(close_at, 0)).unwrap();
+        // By March the January reads have left the retained window; the hold is still listed.
+        assert_eq!(c.held.len(), 1, "{name}");
+        assert_eq!((c.held[0].to, c.held[0].from.1), ((to, 5_001_500), 1_500), "{name}");
+        assert!(adjustment_of(&c, 1, &MeterKind::TOTAL).is_none(), "{name}: nothing billed for it");
+    }
+    assert!(m.retained_reads() < 10, "the jump's reads are gone from the window");
+    m.release_hold(DeviceId(1), &Category::TOTAL, to).unwrap();
+    let apr = m.close_period(CONTRACT, at(APR + 30, 0)).unwrap();
+    assert!(apr.held.is_empty());
+    assert_eq!(adjustment_of(&apr, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(5_000_000));
+    // Released once: not again.
+    assert!(matches!(m.release_hold(DeviceId(1), &Category::TOTAL, to), Err(MeterError::NoSuchHold { .. })));
+    let may = m.close_period(CONTRACT, at(APR + 61, 0)).unwrap();
+    assert!(adjustment_of(&may, 1, &MeterKind::TOTAL).is_none());
+}
+
+#[test]
+fn dismissed_hold_is_neither_billed_nor_listed() {
+    // Dismissed while its reads are retained, and after they left the window.
+    for dismiss_after in [FEB, MAR] {
+        let mut m = jumped();
+        keep_reading(&mut m, 10, APR);
+        let mut closings = vec![m.close_period(CONTRACT, at(FEB, 0)).unwrap()];
+        if dismiss_after == MAR {
+            closings.push(m.close_period(CONTRACT, at(MAR, 0)).unwrap());
+        }
+        assert_eq!(closings.last().unwrap().held.len(), 1);
+        let to = closings[0].held[0].to.0;
+        m.dismiss_hold(DeviceId(1), &Category::TOTAL, to).unwrap();
+        assert!(matches!(m.dismiss_hold(DeviceId(1), &Category::TOTAL, to), Err(MeterError::NoSuchHold { .. })));
+        assert!(matches!(m.release_hold(DeviceId(1), &Category::TOTAL, to), Err(MeterError::NoSuchHold { .. })));
+        let next_end = if dismiss_after == FEB { MAR } else { APR };
+        let c = m.close_period(CONTRACT, at(next_end, 0)).unwrap();
+        assert!(c.held.is_empty(), "dismissed after {dismiss_after}");
+        assert!(adjustment_of(&c, 1, &MeterKind::TOTAL).is_none(), "never billed");
+        // 100 pages every 10 days, and nothing for the jump.
+        assert!(usage_of(&c, 1, &MeterKind::TOTAL).quantity.0 <= 400);
+    }
 }
