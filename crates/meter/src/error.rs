@@ -88,6 +88,12 @@ pub enum MeterError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A device move was refused ([`Meter::move_device`](crate::Meter::move_device)).
+    #[error("invalid move: {reason}")]
+    InvalidMove {
+        /// Why.
+        reason: &'static str,
+    },
     /// No held jump of this meter ends at this instant.
     #[error("no held jump ends at {to:?}")]
     NoSuchHold {

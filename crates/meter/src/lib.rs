@@ -104,6 +104,11 @@
 //! * **Reconciliation.** Per device, meter and period, the sum of the job records is compared
 //!   with the counters' actual advance; a difference above [`Tolerance`] (default 2 % and 10
 //!   units) is listed in [`Closing::discrepancies`] with both figures.
+//! * **Moves between contracts** ([`Meter::move_device`], with an effective instant). An
+//!   advance belongs to the contract the device was on just before the read that proves it:
+//!   usage up to the move (and its handover read) bills to the old contract, usage after it to
+//!   the new one; each keeps its own record of what it billed, so late data corrects the right
+//!   one. Reconciliation skips a period in which the device changed contracts.
 //! * **Silent devices.** A device without an observation during the last
 //!   [`MeterConfig::silent_after`] before the period end is listed in [`Closing::silent`].
 //!

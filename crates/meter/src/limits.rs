@@ -33,3 +33,6 @@ pub const MAX_SERIAL_LEN: usize = 64;
 /// [`MeterError::TooEarly`](crate::MeterError::TooEarly), and can be sent again once periods
 /// have been closed.
 pub const MAX_PERIODS_AHEAD: u32 = 3;
+/// Moves between contracts remembered per device (a device changes hands a few times in its
+/// life; the history is what attributes its usage).
+pub const MAX_MOVES_PER_DEVICE: usize = 64;

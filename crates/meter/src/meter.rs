@@ -8,8 +8,9 @@ use printfleet_schema::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{
-    MAX_DEVICES_PER_CONTRACT, MAX_JOB_KINDS, MAX_JOBS_PER_DEVICE, MAX_KEYS_PER_DEVICE, MAX_PERIODS_AHEAD,
-    MAX_READS_PER_SERIES, MAX_REJECTED_LISTED, MAX_RELEASED_PER_SERIES, MAX_SERIAL_LEN, MAX_SERIES_PER_DEVICE,
+    MAX_DEVICES_PER_CONTRACT, MAX_JOB_KINDS, MAX_JOBS_PER_DEVICE, MAX_KEYS_PER_DEVICE, MAX_MOVES_PER_DEVICE,
+    MAX_PERIODS_AHEAD, MAX_READS_PER_SERIES, MAX_REJECTED_LISTED, MAX_RELEASED_PER_SERIES, MAX_SERIAL_LEN,
+    MAX_SERIES_PER_DEVICE,
 };
 use crate::terms::ModelClass;
 use crate::{BillingPeriod, Category, MeterConfig, MeterError, PeriodId, Terms};
@@ -211,10 +212,11 @@ pub(crate) struct Series {
     pub(crate) reads: Vec<Read>,
     /// Estimated reads at period ends, in time order; only those after the last read count.
     pub(crate) estimates: Vec<Read>,
-    /// Quantity billed per closed period of the retained window.
-    pub(crate) frozen: Vec<(PeriodId, u64)>,
-    /// Quantity credited but not yet offset against usage.
-    pub(crate) credit: u64,
+    /// Quantity billed per contract and closed period of the retained window (a device that
+    /// moved between contracts is billed by both).
+    pub(crate) frozen: Vec<(ContractId, PeriodId, u64)>,
+    /// Quantity credited but not yet offset against usage, per contract.
+    pub(crate) credit: Vec<(ContractId, u64)>,
     /// Instants of reads that end a held jump released for billing.
     pub(crate) released: Vec<u64>,
     /// Instants of reads that end a held jump dismissed after review (never billed).
@@ -245,7 +247,7 @@ impl Series {
             reads: Vec::new(),
             estimates: Vec::new(),
             frozen: Vec::new(),
-            credit: 0,
+            credit: Vec::new(),
             released: Vec::new(),
             dismissed: Vec::new(),
             holds: Vec::new(),
@@ -268,6 +270,61 @@ pub(crate) struct DeviceState {
     pub(crate) jobs: BTreeMap<u64, u64>,
     /// Job usage summed per (period, kind).
     pub(crate) job_sums: Vec<(PeriodId, Category, u64)>,
+    /// Moves between contracts, in time order: from each instant (Unix ms) on, the device is
+    /// billed under that contract. Empty if it never moved; otherwise the first entry is
+    /// `(0, first contract)` and the last names `info.contract`.
+    #[serde(default)]
+    pub(crate) moves: Vec<(u64, ContractId)>,
+}
+
+impl DeviceState {
+    /// The contract the device is billed under at `t` (Unix ms).
+    pub(crate) fn owner_at(&self, t: u64) -> ContractId {
+        owner_at(&self.moves, self.info.contract, t)
+    }
+}
+
+/// The contract that owns instant `t`, given a device's moves and current contract.
+pub(crate) fn owner_at(moves: &[(u64, ContractId)], current: ContractId, t: u64) -> ContractId {
+    if moves.is_empty() {
+        return current;
+    }
+    let i = moves.partition_point(|(from, _)| *from <= t);
+    moves.get(i.saturating_sub(1)).map_or(current, |(_, c)| *c)
+}
+
+/// Whether `contract` owns some instant of `[from, until)`.
+pub(crate) fn owns_some(
+    moves: &[(u64, ContractId)],
+    current: ContractId,
+    contract: ContractId,
+    from: u64,
+    until: u64,
+) -> bool {
+    if moves.is_empty() {
+        return current == contract;
+    }
+    moves.iter().enumerate().any(|(i, (start, c))| {
+        let end = moves.get(i.saturating_add(1)).map_or(u64::MAX, |(e, _)| *e);
+        *c == contract && *start < until && end > from
+    })
+}
+
+/// Whether `contract` owns every instant of `[from, until)`.
+pub(crate) fn owns_all(
+    moves: &[(u64, ContractId)],
+    current: ContractId,
+    contract: ContractId,
+    from: u64,
+    until: u64,
+) -> bool {
+    if moves.is_empty() {
+        return current == contract;
+    }
+    moves.iter().enumerate().any(|(i, (start, c))| {
+        let end = moves.get(i.saturating_add(1)).map_or(u64::MAX, |(e, _)| *e);
+        *c == contract && *start <= from && end >= until
+    })
 }
 
 /// Everything kept per contract.
@@ -345,6 +402,12 @@ impl Inner {
             let Some(c) = self.contracts.get(&d.info.contract) else { return bad("device of an unknown contract") };
             if c.devices.binary_search(id).is_err() {
                 return bad("device missing from its contract");
+            }
+            if d.moves.iter().any(|(_, c)| !self.contracts.contains_key(c))
+                || !d.moves.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0))
+                || d.moves.last().is_some_and(|(_, c)| *c != d.info.contract)
+            {
+                return bad("device moves inconsistent");
             }
             if d.keys.len() > MAX_KEYS_PER_DEVICE || d.series.len() > MAX_SERIES_PER_DEVICE {
                 return bad("device state over its limits");
@@ -446,8 +509,59 @@ impl Meter {
                 last_seen: None,
                 jobs: BTreeMap::new(),
                 job_sums: Vec::new(),
+                moves: Vec::new(),
             },
         );
+        Ok(())
+    }
+
+    /// Moves a device to another contract from `effective` on: an advance proven by a read at
+    /// or before `effective` is billed under the old contract, one proven by a later read under
+    /// the new one (an advance between two reads happened before the later one). Record the
+    /// handover reading at `effective` for an exact split; without it, the advance from the
+    /// last read before the move to the first after it goes to the new contract.
+    ///
+    /// `effective` must lie in an open period of the old contract (not before the start of its
+    /// oldest open period, nor after the last instant it accepts), within what the new contract
+    /// accepts, and after the device's previous move. The device's counter series go on: a move
+    /// is not a reset. The old contract lists the device (with usage lines) until its closings
+    /// have passed the move and its late window; the fee per device counts a device on every
+    /// contract it was on during the period.
+    pub fn move_device(&mut self, device: DeviceId, to: ContractId, effective: Timestamp) -> Result<(), MeterError> {
+        let at = effective.unix_millis();
+        let dev = self.inner.devices.get(&device).ok_or(MeterError::UnknownDevice { device })?;
+        let from = dev.info.contract;
+        let old = self.inner.contracts.get(&from).ok_or(MeterError::UnknownContract { contract: from })?;
+        let new = self.inner.contracts.get(&to).ok_or(MeterError::UnknownContract { contract: to })?;
+        let bad = |reason| Err(MeterError::InvalidMove { reason });
+        if from == to {
+            return bad("the device is already on that contract");
+        }
+        if at < old.open_start || at >= old.accept_until {
+            return bad("the effective date is not in an open period of the old contract");
+        }
+        if at < new.accept_from || at >= new.accept_until {
+            return bad("the effective date is outside what the new contract accepts");
+        }
+        if dev.moves.last().is_some_and(|(last, _)| *last >= at) {
+            return bad("the effective date is not after the previous move");
+        }
+        if dev.moves.len() >= MAX_MOVES_PER_DEVICE {
+            return Err(MeterError::LimitReached { limit: "MAX_MOVES_PER_DEVICE", max: MAX_MOVES_PER_DEVICE });
+        }
+        if new.devices.len() >= MAX_DEVICES_PER_CONTRACT {
+            return Err(MeterError::LimitReached { limit: "MAX_DEVICES_PER_CONTRACT", max: MAX_DEVICES_PER_CONTRACT });
+        }
+        let new = self.inner.contracts.get_mut(&to).ok_or(MeterError::UnknownContract { contract: to })?;
+        if let Err(pos) = new.devices.binary_search(&device) {
+            new.devices.insert(pos, device);
+        }
+        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+        if dev.moves.is_empty() {
+            dev.moves.push((0, from));
+        }
+        dev.moves.push((at, to));
+        dev.info.contract = to;
         Ok(())
     }
 
@@ -459,12 +573,9 @@ impl Meter {
     pub fn observe(&mut self, obs: &Observation) -> Result<Outcome, MeterError> {
         let device = obs.key.device;
         let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
-        let contract = self
-            .inner
-            .contracts
-            .get_mut(&dev.info.contract)
-            .ok_or(MeterError::UnknownContract { contract: dev.info.contract })?;
         let at = obs.observed_at.unix_millis();
+        let owner = dev.owner_at(at);
+        let contract = self.inner.contracts.get_mut(&owner).ok_or(MeterError::UnknownContract { contract: owner })?;
         if at < contract.accept_from {
             let rejected =
                 crate::Rejected { device, kind: obs.kind.clone(), observed_at: obs.observed_at, value: obs.value };
@@ -565,12 +676,9 @@ impl Meter {
             return Err(MeterError::LimitReached { limit: "MAX_JOB_KINDS", max: MAX_JOB_KINDS });
         }
         let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
-        let contract = self
-            .inner
-            .contracts
-            .get(&dev.info.contract)
-            .ok_or(MeterError::UnknownContract { contract: dev.info.contract })?;
         let at = job.finished_at.unix_millis();
+        let owner = dev.owner_at(at);
+        let contract = self.inner.contracts.get(&owner).ok_or(MeterError::UnknownContract { contract: owner })?;
         if at < contract.accept_from {
             return Err(MeterError::TooLate {
                 observed_at: job.finished_at,

@@ -357,3 +357,52 @@ fn dismissed_hold_is_neither_billed_nor_listed() {
         assert!(usage_of(&c, 1, &MeterKind::TOTAL).quantity.0 <= 400);
     }
 }
+
+#[test]
+fn device_moving_between_contracts() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1, 2]);
+    let mut terms = per_page(2);
+    terms.fee_per_device = MinorUnits(300);
+    let other = ContractId(2);
+    m.add_contract(other, terms, at(0, 0)).unwrap();
+    m.observe(&total(1, 1_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 1_500, at(10, 0))).unwrap();
+    // The handover reading, then the move from 15 January on.
+    m.observe(&total(1, 2_000, at(14, 0))).unwrap();
+    assert!(matches!(m.move_device(DeviceId(1), CONTRACT, at(14, 0)), Err(MeterError::InvalidMove { .. })));
+    m.move_device(DeviceId(1), other, at(14, 0)).unwrap();
+    m.observe(&total(1, 2_300, at(20, 0))).unwrap();
+    m.observe(&total(1, 2_600, at(30, 0))).unwrap();
+    m.observe(&total(2, 0, at(1, 0))).unwrap();
+    m.observe(&total(2, 50, at(30, 0))).unwrap();
+
+    let old = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    // Before the move: 1 000 -> 2 000 at 1 cent, on the old contract; device 2 as usual.
+    assert_eq!(usage_of(&old, 1, &MeterKind::TOTAL).quantity, QuantityDelta(1_000));
+    assert_eq!(old.invoice.total, MinorUnits(1_000 + 50));
+    assert!(old.silent.is_empty(), "a device that moved away is not silent on the old contract");
+    let new = m.close_period(other, at(FEB, 0)).unwrap();
+    // After it: 2 000 -> 2 600 at 2 cents, on the new one, plus its fee for the device.
+    assert_eq!(new.usage.len(), 1);
+    assert_eq!(usage_of(&new, 1, &MeterKind::TOTAL).quantity, QuantityDelta(600));
+    assert_eq!(new.invoice.total, MinorUnits(1_200 + 300));
+
+    // A late read within January changes neither contract's totals.
+    assert_eq!(m.observe(&total(1, 2_450, at(27, 0))).unwrap(), Outcome::Late);
+    m.observe(&total(1, 2_900, at(FEB + 10, 0))).unwrap();
+    let old_feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    let new_feb = m.close_period(other, at(MAR, 0)).unwrap();
+    assert_eq!(usage_of(&old_feb, 1, &MeterKind::TOTAL).quantity, QuantityDelta(0));
+    assert!(adjustment_of(&old_feb, 1, &MeterKind::TOTAL).is_none(), "the split read changes no total");
+    assert_eq!(usage_of(&new_feb, 1, &MeterKind::TOTAL).quantity, QuantityDelta(300));
+    assert!(adjustment_of(&new_feb, 1, &MeterKind::TOTAL).is_none());
+    // Once past the late window the old contract no longer lists the device.
+    m.observe(&total(1, 3_000, at(MAR + 10, 0))).unwrap();
+    let old_mar = m.close_period(CONTRACT, at(APR, 0)).unwrap();
+    assert!(old_mar.usage.iter().all(|l| l.device != DeviceId(1)), "{:?}", old_mar.usage);
+    // A move into a closed period is refused.
+    assert!(matches!(m.move_device(DeviceId(1), CONTRACT, at(20, 0)), Err(MeterError::InvalidMove { .. })));
+    // The state round-trips with its moves.
+    let back: Meter = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+    assert_eq!(back, m);
+}
