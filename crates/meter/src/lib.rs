@@ -52,9 +52,10 @@
 //! deterministic, so a meter restored from a save made before a closing closes the period again
 //! to the same invoice, and one restored after it never closes it twice. It holds:
 //! * per contract: the terms, the oldest open period and the late-window horizon;
-//! * per device and meter: the counter reads of the retained window (the segments are derived
-//!   from them), estimates, what each closed period of the window billed, carried credit and
-//!   released holds;
+//! * per device and category: the counter reads of the retained window (the segments are
+//!   derived from them), estimates, what each closed period of the window billed and carried
+//!   credit (per contract), released and dismissed holds, and holds awaiting review;
+//! * per device: its moves between contracts;
 //! * per device: the idempotency keys and job sequence numbers of the retained window.
 //!
 //! **Bound.** The retained window starts at the beginning of the period that contains the

@@ -192,6 +192,9 @@ impl Prepared {
 }
 
 /// The rows of one [`Store::write_batches`] call, column by column.
+// One tuple per table, one vector per column in the table's (and the statement's) column order:
+// naming each tuple type would only repeat the SQL above.
+#[allow(clippy::type_complexity)]
 #[derive(Default)]
 struct Rows {
     windows: (Vec<i64>, Vec<i64>, Vec<i64>, Vec<Option<i64>>, Vec<Option<i64>>),
