@@ -15,8 +15,8 @@
 use std::time::Instant;
 
 use printfleet_meter::{
-    Allowance, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, MeterError, ModelClass, Observation,
-    ObservationKey, Price, Provenance, Terms, Tier, export,
+    Allowance, Category, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, MeterError, ModelClass,
+    Observation, ObservationKey, Price, Provenance, Terms, Tier, export,
 };
 use printfleet_schema::{MeterKind, Timestamp};
 
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let contract = ContractId(1);
     let mut terms = Terms { fee_per_device: printfleet_meter::MinorUnits(500), ..Terms::default() };
     terms.prices.insert(
-        MeterKind::TOTAL,
+        Category::TOTAL,
         CategoryTerms {
             // 0.8 cent a page up to 100 000 pages a month, then 0.6 cent; 500 pages included per device, pooled.
             tiers: vec![
@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             unit: None,
         },
     );
-    terms.prices.insert(MeterKind::COLOUR, CategoryTerms::flat(Price::new(4, 1)?));
+    terms.prices.insert(MeterKind::COLOUR.into(), CategoryTerms::flat(Price::new(4, 1)?));
     let mut meter = Meter::new(MeterConfig::default());
     meter.add_contract(contract, terms, Timestamp::from_unix_millis(JAN_2025)?)?;
     for p in 0..printers {
@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             *colour += pages / 4;
             let key = ObservationKey { device: DeviceId(p), instance: 1, sequence: slot + 1 };
             for (kind, value) in [(MeterKind::TOTAL, *total), (MeterKind::COLOUR, *colour)] {
-                let obs = Observation { key, kind, value, observed_at: at, provenance: Provenance::Agent };
+                let obs = Observation { key, kind: kind.into(), value, observed_at: at, provenance: Provenance::Agent };
                 if p == 3 && MONTH_ENDS.iter().any(|end| at_ms + 6 * HOUR == *end) {
                     held_up.push(obs);
                     continue;
@@ -111,7 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if printers > 3 && at_ms == MONTH_ENDS[1] + 24 * HOUR {
             let obs = Observation {
                 key: ObservationKey { device: DeviceId(3), instance: 2, sequence: slot },
-                kind: MeterKind::TOTAL,
+                kind: Category::TOTAL,
                 value: 0,
                 observed_at: Timestamp::from_unix_millis(JAN_2025 + 5 * 24 * HOUR)?,
                 provenance: Provenance::Manual,

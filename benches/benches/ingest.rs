@@ -5,9 +5,14 @@
 //! * `bare`: the floor it wraps: `Keyring::open`, decode, `Receiver::receive`, `take_jobs`,
 //!   `Receiver::save`, encode and seal the reply by hand;
 //! * `sqlite`: the same stream made durable: batches of one update per device written to SQLite in one
-//!   transaction each (WAL, `synchronous = FULL`) before they are committed.
+//!   transaction each (WAL, `synchronous = FULL`) before they are committed;
+//! * `postgres` (feature `postgres`, with `PRINTFLEET_POSTGRES_URL` set): the same batches of
+//!   one update per device written to PostgreSQL in one transaction each (one `UNNEST`
+//!   statement per table, `synchronous_commit = on`), each run in a fresh schema.
 //!
-//! `cargo bench -p printfleet-benches --bench ingest`.
+//! `cargo bench -p printfleet-benches --bench ingest`; with PostgreSQL (a throwaway server as
+//! `crates/store/tests/postgres.sh` starts one):
+//! `PRINTFLEET_POSTGRES_URL=... cargo bench -p printfleet-benches --features postgres --bench ingest -- postgres`.
 
 // Benchmark set-up on fixed inputs: a failure is a bug to see at once.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
@@ -168,30 +173,93 @@ fn bench(c: &mut Criterion) {
                 (dir, store, ingest(), rng())
             },
             |(dir, mut store, mut ingest, mut rng)| {
-                let store_batch = usize::try_from(devices()).unwrap();
-                let mut pending = Vec::with_capacity(store_batch);
-                let mut flush = |pending: &mut Vec<_>, ingest: &mut Ingest<_>, now| {
-                    store.write_batches(pending).unwrap();
-                    for batch in pending.drain(..) {
-                        black_box(ingest.commit(batch, now, &mut rng).unwrap());
-                    }
-                };
-                let mut last = at(0);
-                for (frame, now) in &frames {
-                    // One batch per device in flight: flush before a device's next frame.
-                    if pending.len() == store_batch {
-                        flush(&mut pending, &mut ingest, *now);
-                    }
-                    pending.push(ingest.receive(frame, *now).unwrap());
-                    last = *now;
-                }
-                flush(&mut pending, &mut ingest, last);
+                durable(&mut store, &frames, &mut ingest, &mut rng);
                 (dir, store)
             },
             BatchSize::PerIteration,
         )
     });
+
+    #[cfg(feature = "postgres")]
+    match std::env::var("PRINTFLEET_POSTGRES_URL") {
+        Ok(url) => {
+            let mut run = 0u32;
+            group.bench_function("postgres", |b| {
+                b.iter_batched(
+                    || {
+                        run += 1;
+                        let schema = pg::Schema::fresh(&url, run);
+                        let mut store = printfleet_store::PostgresStore::connect_in_schema(&url, &schema.name).unwrap();
+                        for d in 0..devices() {
+                            store.put_device(&record(d)).unwrap();
+                        }
+                        (schema, store, ingest(), rng())
+                    },
+                    |(schema, mut store, mut ingest, mut rng)| {
+                        durable(&mut store, &frames, &mut ingest, &mut rng);
+                        (schema, store)
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+        Err(_) => eprintln!("notice: PRINTFLEET_POSTGRES_URL is unset: ingest/postgres skipped"),
+    }
     group.finish();
+}
+
+/// The stream made durable: one batch per device in flight, all of them written in one
+/// `write_batches` call (one transaction) before they are committed and the replies sealed.
+fn durable(
+    store: &mut impl Store,
+    frames: &[(Vec<u8>, Timestamp)],
+    ingest: &mut Ingest<FleetMasterKey>,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) {
+    let store_batch = usize::try_from(devices()).unwrap();
+    let mut pending = Vec::with_capacity(store_batch);
+    let mut flush = |pending: &mut Vec<_>, ingest: &mut Ingest<_>, now| {
+        store.write_batches(pending).unwrap();
+        for batch in pending.drain(..) {
+            black_box(ingest.commit(batch, now, rng).unwrap());
+        }
+    };
+    let mut last = at(0);
+    for (frame, now) in frames {
+        // One batch per device in flight: flush before a device's next frame.
+        if pending.len() == store_batch {
+            flush(&mut pending, ingest, *now);
+        }
+        pending.push(ingest.receive(frame, *now).unwrap());
+        last = *now;
+    }
+    flush(&mut pending, ingest, last);
+}
+
+#[cfg(feature = "postgres")]
+mod pg {
+    /// A schema of its own for one run, dropped afterwards (outside the measured time).
+    pub(crate) struct Schema {
+        url: String,
+        pub(crate) name: String,
+    }
+
+    impl Schema {
+        pub(crate) fn fresh(url: &str, run: u32) -> Self {
+            let name = format!("bench_{}_{run}", std::process::id());
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).unwrap();
+            Self { url: url.to_owned(), name }
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+            }
+        }
+    }
 }
 
 criterion_group!(benches, bench);

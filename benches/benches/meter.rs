@@ -20,10 +20,10 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use printfleet_meter::{
-    CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Observation, ObservationKey, Price,
-    Provenance, Terms,
+    Category, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Observation, ObservationKey,
+    Price, Provenance, Terms,
 };
-use printfleet_schema::{MeterKind, Timestamp};
+use printfleet_schema::Timestamp;
 
 const DAYS: u64 = 90;
 const HOUR: u64 = 3_600_000;
@@ -47,7 +47,7 @@ fn fleet(printers: u64) -> Vec<Observation> {
             *v += state >> 58; // 0 to 63 pages in 3 hours
             out.push(Observation {
                 key: ObservationKey { device: DeviceId(p as u64), instance: 1, sequence: slot + 1 },
-                kind: MeterKind::TOTAL,
+                kind: Category::TOTAL,
                 value: *v,
                 observed_at: at,
                 provenance: Provenance::Agent,
@@ -60,7 +60,7 @@ fn fleet(printers: u64) -> Vec<Observation> {
 fn empty_meter(printers: u64) -> Meter {
     let mut m = Meter::new(MeterConfig::default());
     let mut terms = Terms::default();
-    terms.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(8, 10).unwrap()));
+    terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(8, 10).unwrap()));
     m.add_contract(ContractId(1), terms, Timestamp::from_unix_millis(JAN_2025).unwrap()).unwrap();
     for p in 0..printers {
         m.add_device(
@@ -74,7 +74,7 @@ fn empty_meter(printers: u64) -> Meter {
 
 /// The baseline: every reading in one ordered map, usage as the sum of each device's deltas
 /// (no idempotency keys, no segments, no periods).
-fn naive(obs: &[Observation]) -> BTreeMap<(DeviceId, MeterKind, Timestamp), u64> {
+fn naive(obs: &[Observation]) -> BTreeMap<(DeviceId, Category, Timestamp), u64> {
     let mut all = BTreeMap::new();
     for o in obs {
         all.insert((o.key.device, o.kind.clone(), o.observed_at), o.value);
@@ -82,7 +82,7 @@ fn naive(obs: &[Observation]) -> BTreeMap<(DeviceId, MeterKind, Timestamp), u64>
     all
 }
 
-fn naive_usage(all: &BTreeMap<(DeviceId, MeterKind, Timestamp), u64>, until: Timestamp) -> u64 {
+fn naive_usage(all: &BTreeMap<(DeviceId, Category, Timestamp), u64>, until: Timestamp) -> u64 {
     let mut total = 0u64;
     let mut prev: Option<(DeviceId, u64)> = None;
     for ((d, _, at), v) in all {

@@ -7,13 +7,14 @@ use printfleet_auth::one_shot::frame_key;
 use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Session};
 use printfleet_diff::sync::{Instance, Receiver, ReceiverState, Reply, Update, UpdateBody};
 use printfleet_diff::{Delta, DeviceState};
-use printfleet_meter::{DeviceId, JobRecord, Observation, ObservationKey, Provenance};
-use printfleet_schema::{DurationMs, MeterKind, Timestamp};
+use printfleet_meter::{Category, DeviceId, JobRecord, Observation, ObservationKey, Provenance};
+use printfleet_schema::{DurationMs, Timestamp};
 use printfleet_wire::frame::{FrameHeader, KeyId, Keyring, MessageKind, PortalChannel, SenderId, WindowState};
 use printfleet_wire::{Codec, protobuf, xml};
 use rand_core::CryptoRng;
 
 use crate::batch::Route;
+use crate::usage;
 use crate::{Batch, Credential, DeviceRecord, IngestError, Refusal, Registry, SavedDevice, Writes};
 
 /// Every meter of a device is observed at least this often, even if no counter moved (an idle
@@ -523,7 +524,7 @@ fn apply(slot: &mut Slot, update: &Update, to: Target, now: Timestamp, sealed_at
             device: to.meter_device,
             job: j.job.sequence,
             finished_at: j.print.printed_at.unwrap_or(sealed_at),
-            usage: vec![(MeterKind::TOTAL, j.print.pages.0)],
+            usage: usage::job_usage(&j.print),
         })
         .collect();
     let mut writes = Writes {
@@ -557,9 +558,9 @@ fn apply(slot: &mut Slot, update: &Update, to: Target, now: Timestamp, sealed_at
             UpdateBody::Delta { delta, .. } => from_delta(delta, &mut writes),
         }
         let key = ObservationKey { device: to.meter_device, instance: update.instance.0, sequence: update.sequence };
-        let observe = |(kind, value): (&MeterKind, u64)| Observation {
+        let observe = |(kind, value): (Category, u64)| Observation {
             key,
-            kind: kind.clone(),
+            kind,
             value,
             observed_at: sealed_at,
             provenance: Provenance::Agent,
@@ -567,9 +568,16 @@ fn apply(slot: &mut Slot, update: &Update, to: Target, now: Timestamp, sealed_at
         let meters = &state.snapshot.meters;
         if full || every_meter {
             slot.meters_read_at = Some(now);
-            writes.observations = meters.0.iter().map(|(k, v)| observe((k, *v))).collect();
+            writes.observations = meters.0.iter().map(|(k, v)| observe((k.into(), *v))).collect();
+            writes.observations.extend(usage::snapshot_categories(&state.snapshot).into_iter().map(observe));
         } else if let UpdateBody::Delta { delta, .. } = &update.body {
-            writes.observations = delta.meters.keys().filter_map(|k| meters.get(k).map(|v| observe((k, v)))).collect();
+            writes.observations =
+                delta.meters.keys().filter_map(|k| meters.get(k).map(|v| observe((k.into(), v)))).collect();
+            // The categories derived from cartridges and usage counters, whenever those moved.
+            let cartridges = &delta.cartridges;
+            if delta.usage.is_some() || !cartridges.upserts.is_empty() || !cartridges.removals.is_empty() {
+                writes.observations.extend(usage::snapshot_categories(&state.snapshot).into_iter().map(observe));
+            }
         }
         writes.state = Some(state.clone());
     }

@@ -92,6 +92,7 @@ mod batch;
 mod error;
 mod ingest;
 mod registry;
+mod usage;
 
 pub use batch::{Batch, SavedDevice, Writes};
 pub use error::{IngestError, Refusal};
@@ -99,3 +100,4 @@ pub use ingest::{Counters, Ingest, MAX_SESSIONS, METER_HEARTBEAT, SecretAnswer, 
 pub use registry::{
     Credential, CustomerId, DeviceRecord, MAX_DEVICE_NAME_BYTES, MAX_EPOCHS_PER_DEVICE, Owner, Registry, ResellerId,
 };
+pub use usage::MAX_USAGE_CATEGORIES;

@@ -1,15 +1,19 @@
 //! Closing a period: usage from counter segments, adjustments, estimates, reconciliation and
 //! the invoice.
 
-use printfleet_schema::{MeterKind, Timestamp};
+use printfleet_schema::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::DAY_MS;
-use crate::meter::{ContractState, DeviceState, ESTIMATED, Read, Series, accept_until, retain_period};
+use crate::limits::MAX_HOLDS_PER_SERIES;
+use crate::meter::{
+    ContractState, DeviceState, ESTIMATED, PendingHold, Read, Series, accept_until, has_read_after_anchor, owner_at,
+    owns_all, owns_some, retain_period,
+};
 use crate::terms::{Allowance, CategoryTerms, Tolerance};
 use crate::{
-    ContractId, Currency, DeviceId, Meter, MeterConfig, MeterError, MinorUnits, PeriodId, Price, Quantity,
-    QuantityDelta, Sources, Unit,
+    Category, ContractId, Currency, DeviceId, InkOrigin, Meter, MeterConfig, MeterError, MinorUnits, PeriodId, Price,
+    Quantity, QuantityDelta, Sources, Unit,
 };
 
 /// What a usage line is.
@@ -50,7 +54,7 @@ pub struct UsageLine {
     /// The first instant after the period.
     pub period_end: Timestamp,
     /// The category.
-    pub category: MeterKind,
+    pub category: Category,
     /// The unit of `quantity`.
     pub unit: Unit,
     /// The quantity: never negative on a usage line; negative on an adjustment line is a credit.
@@ -72,10 +76,11 @@ pub struct Held {
     /// The device.
     pub device: DeviceId,
     /// The meter.
-    pub kind: MeterKind,
+    pub kind: Category,
     /// The read before the jump: when, and its value.
     pub from: (Timestamp, u64),
-    /// The read after the jump (pass its instant to [`Meter::release_held`] to bill it).
+    /// The read after the jump (pass its instant to [`Meter::release_hold`] to bill it, or to
+    /// [`Meter::dismiss_hold`] to drop it).
     pub to: (Timestamp, u64),
     /// The most the bound allowed between the two reads.
     pub allowed: u64,
@@ -99,7 +104,7 @@ pub struct Discrepancy {
     /// The device.
     pub device: DeviceId,
     /// The meter.
-    pub kind: MeterKind,
+    pub kind: Category,
     /// The sum over the period's job records.
     pub jobs: u64,
     /// The counters' actual advance (estimates excluded).
@@ -112,7 +117,7 @@ pub struct Rejected {
     /// The device.
     pub device: DeviceId,
     /// The meter.
-    pub kind: MeterKind,
+    pub kind: Category,
     /// When it was observed.
     pub observed_at: Timestamp,
     /// The value.
@@ -127,7 +132,7 @@ pub enum Charge {
     /// Usage of a category within one price tier (0-based).
     Usage {
         /// The category.
-        category: MeterKind,
+        category: Category,
         /// The tier.
         tier: u8,
     },
@@ -182,8 +187,9 @@ pub struct Closing {
     pub usage: Vec<UsageLine>,
     /// The invoice.
     pub invoice: Invoice,
-    /// Jumps held for review in the retained window (they stay listed until released or
-    /// beyond the late window).
+    /// Every jump held for review and not yet released or dismissed, in this closing's period
+    /// or any earlier one (at most [`MAX_HOLDS_PER_SERIES`](crate::limits::MAX_HOLDS_PER_SERIES)
+    /// per device and category).
     pub held: Vec<Held>,
     /// Devices silent at the period end.
     pub silent: Vec<Silent>,
@@ -216,8 +222,10 @@ fn allowed(per_day: u64, elapsed_ms: u64) -> u64 {
 
 /// Walks a series' reads then its active estimates (those after the last read) in time order,
 /// up to `until` (exclusive), classifying each step. This is the one definition of usage: a
-/// segment's advance is the sum of its `Advance` steps.
-pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, mut f: impl FnMut(&Read, Step)) {
+/// segment's advance is the sum of its `Advance` steps. A read at one of the instants in
+/// `resets` (sorted) starts a new segment whatever its value: the third-party ink series
+/// restarts where its colour's all-ink series does (a cartridge swap).
+pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, resets: &[u64], mut f: impl FnMut(&Read, Step)) {
     let last_actual = series.reads.last().map(|r| r.at);
     let active = series.estimates.iter().filter(|e| last_actual.is_none_or(|t| e.at > t));
     let mut prev: Option<&Read> = None;
@@ -227,7 +235,7 @@ pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, mut f: imp
         }
         let step = match prev {
             None => Step::First,
-            Some(p) if cur.value < p.value => Step::Reset,
+            Some(p) if cur.value < p.value || resets.binary_search(&cur.at).is_ok() => Step::Reset,
             Some(p) => {
                 let adv = cur.value.saturating_sub(p.value);
                 let bound = per_day.map(|d| allowed(d, cur.at.saturating_sub(p.at)));
@@ -310,29 +318,49 @@ impl Meter {
             return Err(MeterError::PeriodNotOver { period: p, ends_at: end });
         }
         let e_ms = end.unix_millis();
+        let s_ms = start.unix_millis();
         let from_period = contract.retain_from.max(contract.first);
-        let retain_start = terms.period.start(contract.retain_from)?.unix_millis();
+        let keep_ms = terms.period.start(contract.retain_from)?.unix_millis();
+        // Devices on the contract at some instant of the period (for the fees and the pool).
+        let mut on_contract = 0u64;
 
         let mut usage = Vec::new();
         let mut held = Vec::new();
         let mut silent = Vec::new();
         let mut discrepancies = Vec::new();
         // (category, device index, billable, estimated)
-        let mut billable: Vec<(MeterKind, usize, u64, bool)> = Vec::new();
+        let mut billable: Vec<(Category, usize, u64, bool)> = Vec::new();
 
         for (di, device) in contract.devices.iter().enumerate() {
             let Some(dev) = inner.devices.get_mut(device) else { continue };
-            if dev.last_seen.is_none_or(|t| t < e_ms.saturating_sub(config.silent_after.0)) {
+            // A device that moved: only what it did while on this contract counts here.
+            let DeviceState { info, series, job_sums, moves, last_seen, .. } = dev;
+            let (moves, contract_now): (&[(u64, ContractId)], _) = (moves, info.contract);
+            if !owns_some(moves, contract_now, contract_id, keep_ms, e_ms) {
+                continue;
+            }
+            if owns_some(moves, contract_now, contract_id, s_ms, e_ms) {
+                on_contract = on_contract.saturating_add(1);
+            }
+            let here_at_end = owner_at(moves, contract_now, e_ms.saturating_sub(1)) == contract_id;
+            let here_throughout = owns_all(moves, contract_now, contract_id, s_ms, e_ms);
+            // The advance that a read at `t` proves happened before `t`: it belongs to the
+            // contract of the instant before (so the handover read at a move's effective instant
+            // closes the old contract's share).
+            let owned_by = |t: u64| owner_at(moves, contract_now, t.saturating_sub(1)) == contract_id;
+            if here_at_end && last_seen.is_none_or(|t| t < e_ms.saturating_sub(config.silent_after.0)) {
                 silent.push(Silent {
                     device: *device,
-                    serial: dev.info.serial.clone(),
-                    last_seen: dev.last_seen.and_then(|t| Timestamp::from_unix_millis(t).ok()),
+                    serial: info.serial.clone(),
+                    last_seen: last_seen.and_then(|t| Timestamp::from_unix_millis(t).ok()),
                 });
             }
-            let DeviceState { info, series, job_sums, .. } = dev;
+            // The cartridge swaps (resets) of the last all-ink series walked, by colour; the
+            // third-party series of the same colour sorts right after it.
+            let mut ink_resets: Option<(printfleet_schema::Colour, Vec<u64>)> = None;
             for s in series.iter_mut() {
                 let per_day = config.plausibility.per_day(info.class, &s.kind);
-                if terms.estimates {
+                if terms.estimates && here_at_end {
                     estimate(s, e_ms, config, per_day);
                 }
                 let mut accs: Vec<(PeriodId, Acc)> = Vec::new();
@@ -340,7 +368,15 @@ impl Meter {
                 let mut seg_id = 0u32;
                 let mut last_seg: Option<(PeriodId, u32)> = None;
                 let mut overflow = false;
-                walk(s, per_day, e_ms, |r, step| {
+                let linked = match (&s.kind, &ink_resets) {
+                    (Category::Ink { colour, origin: InkOrigin::ThirdParty }, Some((c, at))) if c == colour => {
+                        at.as_slice()
+                    }
+                    _ => &[],
+                };
+                let mut resets_here = Vec::new();
+                let mut detected = Vec::new();
+                walk(s, per_day, e_ms, linked, |r, step| {
                     if !(win_start..win_end).contains(&r.at) {
                         win = terms.period.period_of(Timestamp::from_unix_millis(r.at).unwrap_or(Timestamp::MAX));
                         win_start = terms.period.start(win).map_or(0, Timestamp::unix_millis);
@@ -350,24 +386,19 @@ impl Meter {
                         Step::Advance(a) => a,
                         Step::Reset => {
                             seg_id = seg_id.saturating_add(1);
+                            resets_here.push(r.at);
                             0
                         }
                         Step::Held { from, allowed } => {
                             seg_id = seg_id.saturating_add(1);
-                            if r.at >= retain_start {
-                                held.push(Held {
-                                    device: *device,
-                                    kind: s.kind.clone(),
-                                    from: (Timestamp::from_unix_millis(from.at).unwrap_or_default(), from.value),
-                                    to: (Timestamp::from_unix_millis(r.at).unwrap_or_default(), r.value),
-                                    allowed,
-                                });
+                            if s.dismissed.binary_search(&r.at).is_err() {
+                                detected.push(PendingHold { from, to: *r, allowed });
                             }
                             0
                         }
                         Step::First => 0,
                     };
-                    if win < from_period {
+                    if win < from_period || !owned_by(r.at) {
                         return;
                     }
                     if accs.last().is_none_or(|(q, _)| *q != win) {
@@ -391,6 +422,27 @@ impl Meter {
                         last_seg = Some((win, seg_id));
                     }
                 });
+                // Holds awaiting review: those whose reads left the window, then those found now;
+                // every one is listed until released or dismissed.
+                let series_ref: &Series = s;
+                let mut holds: Vec<PendingHold> =
+                    series_ref.holds.iter().filter(|h| !has_read_after_anchor(series_ref, h.to.at)).copied().collect();
+                holds.extend(detected);
+                let excess = holds.len().saturating_sub(MAX_HOLDS_PER_SERIES);
+                holds.drain(..excess);
+                for h in holds.iter().filter(|h| owned_by(h.to.at)) {
+                    held.push(Held {
+                        device: *device,
+                        kind: s.kind.clone(),
+                        from: (Timestamp::from_unix_millis(h.from.at).unwrap_or_default(), h.from.value),
+                        to: (Timestamp::from_unix_millis(h.to.at).unwrap_or_default(), h.to.value),
+                        allowed: h.allowed,
+                    });
+                }
+                s.holds = holds;
+                if let Category::Ink { colour, origin: InkOrigin::All } = &s.kind {
+                    ink_resets = Some((colour.clone(), resets_here));
+                }
                 if overflow {
                     return Err(MeterError::Overflow);
                 }
@@ -399,29 +451,40 @@ impl Meter {
                 // Closed periods: recomputed against what was billed.
                 let mut delta: i128 = 0;
                 let mut adj_sources = 0u8;
-                let mut frozen = Vec::new();
+                // Other contracts' entries (a device that moved) are kept as they are.
+                let mut frozen: Vec<(ContractId, PeriodId, u64)> =
+                    s.frozen.iter().filter(|(c, _, _)| *c != contract_id).cloned().collect();
+                let was_of = |q: &PeriodId| {
+                    s.frozen.iter().find(|(c, f, _)| *c == contract_id && f == q).map_or(0, |(_, _, v)| *v)
+                };
                 for (q, a) in accs.iter().filter(|(q, _)| *q < p) {
-                    let was = s.frozen.iter().find(|(f, _)| f == q).map_or(0, |(_, v)| *v);
+                    let was = was_of(q);
                     if was != a.qty {
                         adj_sources |= a.sources;
                         delta = delta.saturating_add(i128::from(a.qty)).saturating_sub(i128::from(was));
                     }
-                    frozen.push((*q, a.qty));
+                    frozen.push((contract_id, *q, a.qty));
                 }
-                for (q, was) in s.frozen.iter().filter(|(q, _)| *q >= from_period && *q < p) {
+                for (_, q, was) in s.frozen.iter().filter(|(c, q, _)| *c == contract_id && *q >= from_period && *q < p)
+                {
                     if !accs.iter().any(|(a, _)| a == q) {
                         delta = delta.saturating_sub(i128::from(*was));
                     }
                 }
-                frozen.push((p, current.qty));
+                frozen.push((contract_id, p, current.qty));
                 s.frozen = frozen;
-                let adjustment = delta.saturating_sub(i128::from(s.credit));
+                // Released holds whose reads had left the window, billed by the current contract.
+                if s.owed > 0 && contract_now == contract_id {
+                    delta = delta.saturating_add(i128::from(std::mem::take(&mut s.owed)));
+                }
+                let credit = s.credit.iter().find(|(c, _)| *c == contract_id).map_or(0, |(_, v)| *v);
+                let adjustment = delta.saturating_sub(i128::from(credit));
                 let net = adjustment.saturating_add(i128::from(current.qty));
+                s.credit.retain(|(c, _)| *c != contract_id);
                 let net_billable = if net < 0 {
-                    s.credit = u64::try_from(net.unsigned_abs()).map_err(|_| MeterError::Overflow)?;
+                    s.credit.push((contract_id, u64::try_from(net.unsigned_abs()).map_err(|_| MeterError::Overflow)?));
                     0
                 } else {
-                    s.credit = 0;
                     u64::try_from(net).map_err(|_| MeterError::Overflow)?
                 };
                 let unit = terms.prices.get(&s.kind).and_then(|c| c.unit).unwrap_or_else(|| Unit::of(&s.kind));
@@ -454,14 +517,16 @@ impl Meter {
                 }
                 billable.push((s.kind.clone(), di, net_billable, current.estimated));
 
-                // Reconciliation against the period's jobs.
-                if let Some((_, _, jobs)) = job_sums.iter().find(|(q, k, _)| *q == p && *k == s.kind)
+                // Reconciliation against the period's jobs (of a device on this contract
+                // throughout the period: job sums are kept per period, not per contract).
+                if here_throughout
+                    && let Some((_, _, jobs)) = job_sums.iter().find(|(q, k, _)| *q == p && *k == s.kind)
                     && let Some(d) = discrepancy(*device, &s.kind, *jobs, current.actual, config.tolerance)
                 {
                     discrepancies.push(d);
                 }
             }
-            for (_, kind, jobs) in job_sums.iter().filter(|(q, _, _)| *q == p) {
+            for (_, kind, jobs) in job_sums.iter().filter(|(q, _, _)| *q == p && here_throughout) {
                 if series.binary_search_by(|s| s.kind.cmp(kind)).is_err()
                     && let Some(d) = discrepancy(*device, kind, *jobs, 0, config.tolerance)
                 {
@@ -470,7 +535,7 @@ impl Meter {
             }
         }
 
-        let invoice = invoice(contract_id, contract, p, start, end, &billable)?;
+        let invoice = invoice(contract_id, contract, on_contract, p, start, end, &billable)?;
         let closing = Closing {
             usage,
             invoice,
@@ -489,20 +554,51 @@ impl Meter {
         contract.retain_from = retain_period(period, contract.accept_from).max(contract.retain_from);
         contract.accept_until = accept_until(period, contract.open)?;
         let keep_from = period.start(contract.retain_from)?.unix_millis();
-        for device in &contract.devices {
-            if let Some(dev) = inner.devices.get_mut(device) {
-                prune(dev, keep_from, contract.retain_from);
+        let retain_from = contract.retain_from;
+        let devices = std::mem::take(&mut contract.devices);
+        let mut kept = Vec::with_capacity(devices.len());
+        for device in devices {
+            let Some(dev) = inner.devices.get_mut(&device) else { continue };
+            if dev.moves.is_empty() {
+                prune(dev, keep_from, contract_id, retain_from);
+                kept.push(device);
+                continue;
             }
+            // A device that moved: keep what every contract it was on may still need.
+            let keep_dev = dev
+                .moves
+                .iter()
+                .filter_map(|(_, c)| inner.contracts.get(c))
+                .filter_map(|c| c.terms.period.start(c.retain_from).ok())
+                .map(Timestamp::unix_millis)
+                .fold(keep_from, u64::min);
+            prune(dev, keep_dev, contract_id, retain_from);
+            if owns_some(&dev.moves, dev.info.contract, contract_id, keep_from, u64::MAX) {
+                kept.push(device);
+            } else {
+                // Gone from this contract beyond its late window: forget what it billed here.
+                for s in &mut dev.series {
+                    s.frozen.retain(|(c, _, _)| *c != contract_id);
+                    s.credit.retain(|(c, _)| *c != contract_id);
+                }
+            }
+        }
+        if let Some(contract) = inner.contracts.get_mut(&contract_id) {
+            contract.devices = kept;
         }
         Ok(closing)
     }
 }
 
-/// Drops what lies before `keep_from`, keeping each series' anchor (its last point before).
-fn prune(dev: &mut DeviceState, keep_from: u64, retain_from: PeriodId) {
+/// Drops what lies before `keep_from`, keeping each series' anchor (its last point before), and
+/// what `contract` billed before `retain_from`.
+fn prune(dev: &mut DeviceState, keep_from: u64, contract: ContractId, retain_from: PeriodId) {
     dev.keys.retain(|k| k.2 >= keep_from);
     dev.jobs.retain(|_, at| *at >= keep_from);
-    dev.job_sums.retain(|(p, _, _)| *p >= retain_from);
+    // Job sums are numbered in the calendar of the contract the device is on now.
+    if contract == dev.info.contract {
+        dev.job_sums.retain(|(p, _, _)| *p >= retain_from);
+    }
     for s in &mut dev.series {
         let last_actual = s.reads.last().map(|r| r.at);
         s.estimates.retain(|e| last_actual.is_none_or(|t| e.at > t));
@@ -517,12 +613,13 @@ fn prune(dev: &mut DeviceState, keep_from: u64, retain_from: PeriodId) {
         } else if before_reads > 1 {
             s.reads.drain(..before_reads.saturating_sub(1));
         }
-        s.frozen.retain(|(p, _)| *p >= retain_from);
+        s.frozen.retain(|(c, p, _)| *c != contract || *p >= retain_from);
         s.released.retain(|at| *at >= keep_from);
+        s.dismissed.retain(|at| *at >= keep_from);
     }
 }
 
-fn discrepancy(device: DeviceId, kind: &MeterKind, jobs: u64, counters: u64, t: Tolerance) -> Option<Discrepancy> {
+fn discrepancy(device: DeviceId, kind: &Category, jobs: u64, counters: u64, t: Tolerance) -> Option<Discrepancy> {
     let diff = jobs.abs_diff(counters);
     let relative = u128::from(counters).saturating_mul(u128::from(t.basis_points)) / 10_000;
     (diff > t.absolute && u128::from(diff) > relative).then(|| Discrepancy {
@@ -537,13 +634,13 @@ fn discrepancy(device: DeviceId, kind: &MeterKind, jobs: u64, counters: u64, t: 
 fn invoice(
     contract_id: ContractId,
     contract: &ContractState,
+    n_devices: u64,
     period: PeriodId,
     start: Timestamp,
     end: Timestamp,
-    billable: &[(MeterKind, usize, u64, bool)],
+    billable: &[(Category, usize, u64, bool)],
 ) -> Result<Invoice, MeterError> {
     let terms = &contract.terms;
-    let n_devices = u64::try_from(contract.devices.len()).map_err(|_| MeterError::Overflow)?;
     let mut lines = Vec::new();
     for (kind, ct) in &terms.prices {
         let rows = billable.iter().filter(|(k, _, _, _)| k == kind);
@@ -610,7 +707,7 @@ fn sum(lines: &[InvoiceLine]) -> Result<MinorUnits, MeterError> {
 /// Graduated tiers: each tier's share of `quantity` at its price; a zero quantity still gets
 /// one (zero) line so that every priced category shows.
 fn tier_lines(
-    kind: &MeterKind,
+    kind: &Category,
     ct: &CategoryTerms,
     quantity: Quantity,
     estimated: bool,

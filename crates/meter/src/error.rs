@@ -1,8 +1,8 @@
 //! The crate's one error type.
 
-use printfleet_schema::{MeterKind, Timestamp};
+use printfleet_schema::Timestamp;
 
-use crate::{ContractId, DeviceId, PeriodId};
+use crate::{Category, ContractId, DeviceId, PeriodId};
 
 /// Everything that can go wrong while metering or billing.
 ///
@@ -58,7 +58,7 @@ pub enum MeterError {
     #[error("conflicting readings of {kind} at {observed_at:?}: {existing} then {new}")]
     ConflictingReading {
         /// The meter.
-        kind: MeterKind,
+        kind: Category,
         /// The instant.
         observed_at: Timestamp,
         /// The value kept.
@@ -88,12 +88,22 @@ pub enum MeterError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A device move was refused ([`Meter::move_device`](crate::Meter::move_device)).
+    #[error("invalid move: {reason}")]
+    InvalidMove {
+        /// Why.
+        reason: &'static str,
+    },
     /// No held jump of this meter ends at this instant.
     #[error("no held jump ends at {to:?}")]
     NoSuchHold {
         /// The instant given.
         to: Timestamp,
     },
+    /// A category names an ink colour that is not in normal form, or a label (media type,
+    /// application category) that is empty, too long or has control characters.
+    #[error("invalid category")]
+    InvalidCategory,
     /// An amount or quantity does not fit its integer type.
     #[error("arithmetic overflow")]
     Overflow,

@@ -124,7 +124,7 @@ pub fn event_id(line: &UsageLine) -> String {
 ///
 /// ```
 /// # use printfleet_meter::*;
-/// # use printfleet_schema::{MeterKind, Timestamp};
+/// # use printfleet_schema::Timestamp;
 /// let line = UsageLine {
 ///     contract: ContractId(7),
 ///     device: DeviceId(42),
@@ -132,7 +132,7 @@ pub fn event_id(line: &UsageLine) -> String {
 ///     period: PeriodId(660),
 ///     period_start: Timestamp::from_unix_millis(1_735_689_600_000)?, // 2025-01-01
 ///     period_end: Timestamp::from_unix_millis(1_738_368_000_000)?,   // 2025-02-01
-///     category: MeterKind::TOTAL,
+///     category: Category::TOTAL,
 ///     unit: Unit::Impressions,
 ///     quantity: QuantityDelta(1_250),
 ///     line: LineKind::Usage,

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use printfleet_meter::*;
-//! use printfleet_schema::{MeterKind, Timestamp};
+//! use printfleet_schema::Timestamp;
 //!
 //! const DAY: u64 = 86_400_000;
 //! const JAN_2025: u64 = 1_735_689_600_000; // 2025-01-01T00:00:00Z
@@ -19,7 +19,7 @@
 //!
 //! let mut meter = Meter::new(MeterConfig::default());
 //! let mut terms = Terms::default(); // monthly, EUR
-//! terms.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(1, 1)?)); // 1 cent a page
+//! terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1)?)); // 1 cent a page
 //! terms.fee_per_period = MinorUnits(1_000); // 10 EUR a month
 //! meter.add_contract(ContractId(1), terms, at(0))?;
 //! meter.add_device(DeviceId(7), Device { contract: ContractId(1), serial: "CNB1".into(), class: ModelClass::OFFICE })?;
@@ -27,7 +27,7 @@
 //! // Reports 1 to 4; the main board is replaced between the second and the third.
 //! for (seq, day, value) in [(1, 1, 10_000), (2, 10, 10_500), (3, 15, 20), (4, 30, 320)] {
 //!     let key = ObservationKey { device: DeviceId(7), instance: 1, sequence: seq };
-//!     let obs = Observation { key, kind: MeterKind::TOTAL, value, observed_at: at(day), provenance: Provenance::Agent };
+//!     let obs = Observation { key, kind: Category::TOTAL, value, observed_at: at(day), provenance: Provenance::Agent };
 //!     assert_eq!(meter.observe(&obs)?, Outcome::Recorded);
 //!     // A report delivered twice changes nothing.
 //!     assert_eq!(meter.observe(&obs)?, Outcome::Duplicate);
@@ -52,9 +52,10 @@
 //! deterministic, so a meter restored from a save made before a closing closes the period again
 //! to the same invoice, and one restored after it never closes it twice. It holds:
 //! * per contract: the terms, the oldest open period and the late-window horizon;
-//! * per device and meter: the counter reads of the retained window (the segments are derived
-//!   from them), estimates, what each closed period of the window billed, carried credit and
-//!   released holds;
+//! * per device and category: the counter reads of the retained window (the segments are
+//!   derived from them), estimates, what each closed period of the window billed and carried
+//!   credit (per contract), released and dismissed holds, and holds awaiting review;
+//! * per device: its moves between contracts;
 //! * per device: the idempotency keys and job sequence numbers of the retained window.
 //!
 //! **Bound.** The retained window starts at the beginning of the period that contains the
@@ -63,6 +64,15 @@
 //! periods and the default 7-day window that is at most two months of reads; every list is also
 //! capped by a named constant in [`limits`] (for example [`limits::MAX_READS_PER_SERIES`]).
 //! 3-hourly reports of one meter retain at most about 500 reads, 24 bytes each in memory.
+//!
+//! # Categories
+//! Every [`Category`] is a lifetime counter per device, metered the same way: the meters the
+//! schema knows (pages by colour mode and service, two-sided sheets, scans, fax, media area
+//! `area_mm2` and length `length_mm`, vendor meters), and the large-format counters of Partner
+//! Link's appendix A that `printfleet-ingest` extracts from reports: ink per colour and
+//! third-party ink per colour (nanolitres), media area per media type (mm²), media area (mm²)
+//! and length (µm) per application category. Each is priced on its own in
+//! [`Terms::prices`], and shows in the exports under its text form.
 //!
 //! # How usage is counted
 //! * **Segments.** Lifetime counters are the truth. The reads of one (device, meter) are taken
@@ -75,8 +85,10 @@
 //!   (the one that proves it).
 //! * **Plausibility.** An advance larger than the bound for the device's [`ModelClass`]
 //!   ([`Plausibility`], documented defaults) is not billed: it is listed in
-//!   [`Closing::held`] and counting resumes from the read after the jump.
-//!   [`Meter::release_held`] bills it after review.
+//!   [`Closing::held`] of every closing until it is reviewed, and counting resumes from the
+//!   read after the jump. [`Meter::release_hold`] bills it (in its period, or as an adjustment
+//!   if that is closed, even once its reads have left the retained window);
+//!   [`Meter::dismiss_hold`] drops it for good.
 //! * **Duplicates, order, late data.** A report seen again (same [`ObservationKey`]) changes
 //!   nothing; the usage of any set of observations does not depend on their order. An
 //!   observation for a closed period changes that period's recomputed usage; the difference is
@@ -93,6 +105,11 @@
 //! * **Reconciliation.** Per device, meter and period, the sum of the job records is compared
 //!   with the counters' actual advance; a difference above [`Tolerance`] (default 2 % and 10
 //!   units) is listed in [`Closing::discrepancies`] with both figures.
+//! * **Moves between contracts** ([`Meter::move_device`], with an effective instant). An
+//!   advance belongs to the contract the device was on just before the read that proves it:
+//!   usage up to the move (and its handover read) bills to the old contract, usage after it to
+//!   the new one; each keeps its own record of what it billed, so late data corrects the right
+//!   one. Reconciliation skips a period in which the device changed contracts.
 //! * **Silent devices.** A device without an observation during the last
 //!   [`MeterConfig::silent_after`] before the period end is listed in [`Closing::silent`].
 //!
@@ -113,7 +130,7 @@
 //! | `device` | [`DeviceId`] |
 //! | `serial` | the device's serial number |
 //! | `period_start`, `period_end` | the period's first day and the first day after it (`YYYY-MM-DD`, UTC) |
-//! | `category` | the [`MeterKind`](printfleet_schema::MeterKind) text form (`total`, `vendor:NAME`, a number) |
+//! | `category` | the [`Category`] text form (`total`, `vendor:NAME`, a number, `ink:cyan`, `ink_third_party:cyan`, `media_area:bond`, `app_area:cad`, `app_length:cad`) |
 //! | `quantity` | integer in `unit`; negative only on an adjustment line (a credit) |
 //! | `unit` | [`Unit`] name (`impressions`, `sheets`, `nanolitres`, ...) |
 //! | `reading` | `actual`, or `estimated` if an estimated read contributed |
@@ -134,6 +151,7 @@
 //! None: the crate always needs `std` (the `csv` writer) and `serde` (the saved state).
 
 mod calendar;
+mod category;
 mod close;
 mod error;
 pub mod export;
@@ -143,6 +161,7 @@ mod money;
 mod terms;
 
 pub use calendar::{BillingPeriod, Date, PeriodId, Rfc3339};
+pub use category::{Category, InkOrigin, Label, MAX_LABEL_LEN};
 pub use close::{Charge, Closing, Discrepancy, Held, Invoice, InvoiceLine, LineKind, Rejected, Silent, UsageLine};
 pub use error::MeterError;
 pub use meter::{

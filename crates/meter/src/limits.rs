@@ -17,8 +17,13 @@ pub const MAX_JOBS_PER_DEVICE: usize = 65_536;
 pub const MAX_JOB_KINDS: usize = 64;
 /// Rejected observations listed per closing; further ones are only counted.
 pub const MAX_REJECTED_LISTED: usize = 1_024;
-/// Released holds kept per series.
+/// Released and dismissed holds kept per series (each list).
 pub const MAX_RELEASED_PER_SERIES: usize = 1_024;
+/// Held jumps awaiting review kept per series after their reads have left the retained window
+/// (they are listed in every closing until released or dismissed). Past this, the oldest is
+/// dropped from the list: a meter with a thousand unreviewed jumps needs a person, not a longer
+/// list.
+pub const MAX_HOLDS_PER_SERIES: usize = 1_024;
 /// Longest serial number, in bytes (the schema's text limit for identity fields is larger,
 /// but serials are short; a longer one is an input error).
 pub const MAX_SERIAL_LEN: usize = 64;
@@ -28,3 +33,6 @@ pub const MAX_SERIAL_LEN: usize = 64;
 /// [`MeterError::TooEarly`](crate::MeterError::TooEarly), and can be sent again once periods
 /// have been closed.
 pub const MAX_PERIODS_AHEAD: u32 = 3;
+/// Moves between contracts remembered per device (a device changes hands a few times in its
+/// life; the history is what attributes its usage).
+pub const MAX_MOVES_PER_DEVICE: usize = 64;

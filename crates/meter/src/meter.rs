@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use printfleet_schema::{MeterKind, Timestamp};
+use printfleet_schema::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{
-    MAX_DEVICES_PER_CONTRACT, MAX_JOB_KINDS, MAX_JOBS_PER_DEVICE, MAX_KEYS_PER_DEVICE, MAX_PERIODS_AHEAD,
-    MAX_READS_PER_SERIES, MAX_REJECTED_LISTED, MAX_RELEASED_PER_SERIES, MAX_SERIAL_LEN, MAX_SERIES_PER_DEVICE,
+    MAX_DEVICES_PER_CONTRACT, MAX_JOB_KINDS, MAX_JOBS_PER_DEVICE, MAX_KEYS_PER_DEVICE, MAX_MOVES_PER_DEVICE,
+    MAX_PERIODS_AHEAD, MAX_READS_PER_SERIES, MAX_REJECTED_LISTED, MAX_RELEASED_PER_SERIES, MAX_SERIAL_LEN,
+    MAX_SERIES_PER_DEVICE,
 };
 use crate::terms::ModelClass;
-use crate::{BillingPeriod, MeterConfig, MeterError, PeriodId, Terms};
+use crate::{BillingPeriod, Category, MeterConfig, MeterError, PeriodId, Terms};
 
 /// The integrator's identifier of a contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -131,7 +132,7 @@ pub struct Observation {
     /// The idempotency key (which names the device).
     pub key: ObservationKey,
     /// The meter.
-    pub kind: MeterKind,
+    pub kind: Category,
     /// The lifetime counter value, in the meter's unit.
     pub value: u64,
     /// When the device read the counter.
@@ -152,7 +153,7 @@ pub struct JobRecord {
     pub finished_at: Timestamp,
     /// What the job used, per meter kind, in the meter's unit (pages on `total`, `colour`, ...);
     /// at most [`MAX_JOB_KINDS`] entries.
-    pub usage: Vec<(MeterKind, u64)>,
+    pub usage: Vec<(Category, u64)>,
 }
 
 /// What happened to an observation or job record.
@@ -205,23 +206,53 @@ impl From<Read> for (u64, u64, u8) {
 /// Everything kept per (device, meter kind).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Series {
-    pub(crate) kind: MeterKind,
+    pub(crate) kind: Category,
     /// Reads in time order: the anchor (the last read before the retained window), then every
     /// read in the retained window.
     pub(crate) reads: Vec<Read>,
     /// Estimated reads at period ends, in time order; only those after the last read count.
     pub(crate) estimates: Vec<Read>,
-    /// Quantity billed per closed period of the retained window.
-    pub(crate) frozen: Vec<(PeriodId, u64)>,
-    /// Quantity credited but not yet offset against usage.
-    pub(crate) credit: u64,
+    /// Quantity billed per contract and closed period of the retained window (a device that
+    /// moved between contracts is billed by both).
+    pub(crate) frozen: Vec<(ContractId, PeriodId, u64)>,
+    /// Quantity credited but not yet offset against usage, per contract.
+    pub(crate) credit: Vec<(ContractId, u64)>,
     /// Instants of reads that end a held jump released for billing.
     pub(crate) released: Vec<u64>,
+    /// Instants of reads that end a held jump dismissed after review (never billed).
+    #[serde(default)]
+    pub(crate) dismissed: Vec<u64>,
+    /// Held jumps awaiting review whose reads have left the retained window (those still in it
+    /// are found again at each closing), oldest first.
+    #[serde(default)]
+    pub(crate) holds: Vec<PendingHold>,
+    /// Released holds whose reads had left the retained window: billed as an adjustment at the
+    /// next closing.
+    #[serde(default)]
+    pub(crate) owed: u64,
+}
+
+/// A held jump awaiting review: the reads before and after it and the bound it exceeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PendingHold {
+    pub(crate) from: Read,
+    pub(crate) to: Read,
+    pub(crate) allowed: u64,
 }
 
 impl Series {
-    fn new(kind: MeterKind) -> Self {
-        Self { kind, reads: Vec::new(), estimates: Vec::new(), frozen: Vec::new(), credit: 0, released: Vec::new() }
+    fn new(kind: Category) -> Self {
+        Self {
+            kind,
+            reads: Vec::new(),
+            estimates: Vec::new(),
+            frozen: Vec::new(),
+            credit: Vec::new(),
+            released: Vec::new(),
+            dismissed: Vec::new(),
+            holds: Vec::new(),
+            owed: 0,
+        }
     }
 }
 
@@ -238,7 +269,62 @@ pub(crate) struct DeviceState {
     /// Job sequence numbers of the retained window and when they finished.
     pub(crate) jobs: BTreeMap<u64, u64>,
     /// Job usage summed per (period, kind).
-    pub(crate) job_sums: Vec<(PeriodId, MeterKind, u64)>,
+    pub(crate) job_sums: Vec<(PeriodId, Category, u64)>,
+    /// Moves between contracts, in time order: from each instant (Unix ms) on, the device is
+    /// billed under that contract. Empty if it never moved; otherwise the first entry is
+    /// `(0, first contract)` and the last names `info.contract`.
+    #[serde(default)]
+    pub(crate) moves: Vec<(u64, ContractId)>,
+}
+
+impl DeviceState {
+    /// The contract the device is billed under at `t` (Unix ms).
+    pub(crate) fn owner_at(&self, t: u64) -> ContractId {
+        owner_at(&self.moves, self.info.contract, t)
+    }
+}
+
+/// The contract that owns instant `t`, given a device's moves and current contract.
+pub(crate) fn owner_at(moves: &[(u64, ContractId)], current: ContractId, t: u64) -> ContractId {
+    if moves.is_empty() {
+        return current;
+    }
+    let i = moves.partition_point(|(from, _)| *from <= t);
+    moves.get(i.saturating_sub(1)).map_or(current, |(_, c)| *c)
+}
+
+/// Whether `contract` owns some instant of `[from, until)`.
+pub(crate) fn owns_some(
+    moves: &[(u64, ContractId)],
+    current: ContractId,
+    contract: ContractId,
+    from: u64,
+    until: u64,
+) -> bool {
+    if moves.is_empty() {
+        return current == contract;
+    }
+    moves.iter().enumerate().any(|(i, (start, c))| {
+        let end = moves.get(i.saturating_add(1)).map_or(u64::MAX, |(e, _)| *e);
+        *c == contract && *start < until && end > from
+    })
+}
+
+/// Whether `contract` owns every instant of `[from, until)`.
+pub(crate) fn owns_all(
+    moves: &[(u64, ContractId)],
+    current: ContractId,
+    contract: ContractId,
+    from: u64,
+    until: u64,
+) -> bool {
+    if moves.is_empty() {
+        return current == contract;
+    }
+    moves.iter().enumerate().any(|(i, (start, c))| {
+        let end = moves.get(i.saturating_add(1)).map_or(u64::MAX, |(e, _)| *e);
+        *c == contract && *start <= from && end >= until
+    })
 }
 
 /// Everything kept per contract.
@@ -316,6 +402,12 @@ impl Inner {
             let Some(c) = self.contracts.get(&d.info.contract) else { return bad("device of an unknown contract") };
             if c.devices.binary_search(id).is_err() {
                 return bad("device missing from its contract");
+            }
+            if d.moves.iter().any(|(_, c)| !self.contracts.contains_key(c))
+                || !d.moves.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0))
+                || d.moves.last().is_some_and(|(_, c)| *c != d.info.contract)
+            {
+                return bad("device moves inconsistent");
             }
             if d.keys.len() > MAX_KEYS_PER_DEVICE || d.series.len() > MAX_SERIES_PER_DEVICE {
                 return bad("device state over its limits");
@@ -417,8 +509,59 @@ impl Meter {
                 last_seen: None,
                 jobs: BTreeMap::new(),
                 job_sums: Vec::new(),
+                moves: Vec::new(),
             },
         );
+        Ok(())
+    }
+
+    /// Moves a device to another contract from `effective` on: an advance proven by a read at
+    /// or before `effective` is billed under the old contract, one proven by a later read under
+    /// the new one (an advance between two reads happened before the later one). Record the
+    /// handover reading at `effective` for an exact split; without it, the advance from the
+    /// last read before the move to the first after it goes to the new contract.
+    ///
+    /// `effective` must lie in an open period of the old contract (not before the start of its
+    /// oldest open period, nor after the last instant it accepts), within what the new contract
+    /// accepts, and after the device's previous move. The device's counter series go on: a move
+    /// is not a reset. The old contract lists the device (with usage lines) until its closings
+    /// have passed the move and its late window; the fee per device counts a device on every
+    /// contract it was on during the period.
+    pub fn move_device(&mut self, device: DeviceId, to: ContractId, effective: Timestamp) -> Result<(), MeterError> {
+        let at = effective.unix_millis();
+        let dev = self.inner.devices.get(&device).ok_or(MeterError::UnknownDevice { device })?;
+        let from = dev.info.contract;
+        let old = self.inner.contracts.get(&from).ok_or(MeterError::UnknownContract { contract: from })?;
+        let new = self.inner.contracts.get(&to).ok_or(MeterError::UnknownContract { contract: to })?;
+        let bad = |reason| Err(MeterError::InvalidMove { reason });
+        if from == to {
+            return bad("the device is already on that contract");
+        }
+        if at < old.open_start || at >= old.accept_until {
+            return bad("the effective date is not in an open period of the old contract");
+        }
+        if at < new.accept_from || at >= new.accept_until {
+            return bad("the effective date is outside what the new contract accepts");
+        }
+        if dev.moves.last().is_some_and(|(last, _)| *last >= at) {
+            return bad("the effective date is not after the previous move");
+        }
+        if dev.moves.len() >= MAX_MOVES_PER_DEVICE {
+            return Err(MeterError::LimitReached { limit: "MAX_MOVES_PER_DEVICE", max: MAX_MOVES_PER_DEVICE });
+        }
+        if new.devices.len() >= MAX_DEVICES_PER_CONTRACT {
+            return Err(MeterError::LimitReached { limit: "MAX_DEVICES_PER_CONTRACT", max: MAX_DEVICES_PER_CONTRACT });
+        }
+        let new = self.inner.contracts.get_mut(&to).ok_or(MeterError::UnknownContract { contract: to })?;
+        if let Err(pos) = new.devices.binary_search(&device) {
+            new.devices.insert(pos, device);
+        }
+        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+        if dev.moves.is_empty() {
+            dev.moves.push((0, from));
+        }
+        dev.moves.push((at, to));
+        dev.info.contract = to;
         Ok(())
     }
 
@@ -430,12 +573,9 @@ impl Meter {
     pub fn observe(&mut self, obs: &Observation) -> Result<Outcome, MeterError> {
         let device = obs.key.device;
         let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
-        let contract = self
-            .inner
-            .contracts
-            .get_mut(&dev.info.contract)
-            .ok_or(MeterError::UnknownContract { contract: dev.info.contract })?;
         let at = obs.observed_at.unix_millis();
+        let owner = dev.owner_at(at);
+        let contract = self.inner.contracts.get_mut(&owner).ok_or(MeterError::UnknownContract { contract: owner })?;
         if at < contract.accept_from {
             let rejected =
                 crate::Rejected { device, kind: obs.kind.clone(), observed_at: obs.observed_at, value: obs.value };
@@ -485,6 +625,7 @@ impl Meter {
                         max: MAX_SERIES_PER_DEVICE,
                     });
                 }
+                obs.kind.check()?;
                 dev.series.insert(i, Series::new(obs.kind.clone()));
                 dev.series.get_mut(i)
             }
@@ -535,12 +676,9 @@ impl Meter {
             return Err(MeterError::LimitReached { limit: "MAX_JOB_KINDS", max: MAX_JOB_KINDS });
         }
         let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
-        let contract = self
-            .inner
-            .contracts
-            .get(&dev.info.contract)
-            .ok_or(MeterError::UnknownContract { contract: dev.info.contract })?;
         let at = job.finished_at.unix_millis();
+        let owner = dev.owner_at(at);
+        let contract = self.inner.contracts.get(&owner).ok_or(MeterError::UnknownContract { contract: owner })?;
         if at < contract.accept_from {
             return Err(MeterError::TooLate {
                 observed_at: job.finished_at,
@@ -570,24 +708,53 @@ impl Meter {
         Ok(if at < contract.open_start { Outcome::Late } else { Outcome::Recorded })
     }
 
-    /// Releases a held jump for billing: the jump of `kind` on `device` that ends with the read
-    /// at `to` is billed like any advance (in the period of `to`, or as an adjustment in the next
-    /// closing if that period is closed).
-    pub fn release_held(&mut self, device: DeviceId, kind: &MeterKind, to: Timestamp) -> Result<(), MeterError> {
-        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+    /// Releases a held jump for billing after review: the jump of `category` on `device` that
+    /// ends with the read at `to` (a [`Held::to`](crate::Held::to)) is billed like any
+    /// advance: in the period of `to`, or as an adjustment in the next closing if that period is
+    /// closed (also when the jump has left the retained window). It is no longer listed.
+    ///
+    /// A read at `to` that no closing has listed yet may be released in advance. A dismissed
+    /// hold cannot be released ([`MeterError::NoSuchHold`]): dismissal is final.
+    pub fn release_hold(&mut self, device: DeviceId, category: &Category, to: Timestamp) -> Result<(), MeterError> {
+        let series = self.hold_series(device, category, to)?;
         let at = to.unix_millis();
-        let series = dev
-            .series
-            .iter_mut()
-            .find(|s| s.kind == *kind && s.reads.binary_search_by(|r| r.at.cmp(&at)).is_ok())
-            .ok_or(MeterError::NoSuchHold { to })?;
-        if series.released.len() >= MAX_RELEASED_PER_SERIES {
-            return Err(MeterError::LimitReached { limit: "MAX_RELEASED_PER_SERIES", max: MAX_RELEASED_PER_SERIES });
+        if series.dismissed.binary_search(&at).is_ok() {
+            // Dismissal is final.
+            return Err(MeterError::NoSuchHold { to });
         }
-        if let Err(i) = series.released.binary_search(&at) {
-            series.released.insert(i, at);
+        if has_read_after_anchor(series, at) {
+            // The walk over the retained reads bills it from now on.
+            series.holds.retain(|h| h.to.at != at);
+            return insert_sorted(&mut series.released, at);
         }
+        let i = series.holds.iter().position(|h| h.to.at == at).ok_or(MeterError::NoSuchHold { to })?;
+        // Its reads have left the window: the walk cannot bill it any more, the closing does.
+        let jump = series.holds.get(i).map_or(0, |h| h.to.value.saturating_sub(h.from.value));
+        series.owed = series.owed.checked_add(jump).ok_or(MeterError::Overflow)?;
+        series.holds.remove(i);
         Ok(())
+    }
+
+    /// Dismisses a held jump after review: the jump of `category` on `device` that ends with
+    /// the read at `to` is never billed and no longer listed; counting goes on from `to`.
+    pub fn dismiss_hold(&mut self, device: DeviceId, category: &Category, to: Timestamp) -> Result<(), MeterError> {
+        let series = self.hold_series(device, category, to)?;
+        let at = to.unix_millis();
+        let pending = series.holds.iter().position(|h| h.to.at == at);
+        if has_read_after_anchor(series, at) && series.dismissed.binary_search(&at).is_err() {
+            series.holds.retain(|h| h.to.at != at);
+            series.released.retain(|r| *r != at);
+            return insert_sorted(&mut series.dismissed, at);
+        }
+        let i = pending.ok_or(MeterError::NoSuchHold { to })?;
+        series.holds.remove(i);
+        Ok(())
+    }
+
+    fn hold_series(&mut self, device: DeviceId, category: &Category, to: Timestamp) -> Result<&mut Series, MeterError> {
+        let dev = self.inner.devices.get_mut(&device).ok_or(MeterError::UnknownDevice { device })?;
+        let i = dev.series.binary_search_by(|s| s.kind.cmp(category)).map_err(|_| MeterError::NoSuchHold { to })?;
+        dev.series.get_mut(i).ok_or(MeterError::InvalidState { reason: "series index" })
     }
 
     /// The number of counter reads the meter holds, over all devices (the dominant term of its
@@ -613,4 +780,21 @@ pub(crate) fn accept_until(period: BillingPeriod, open: PeriodId) -> Result<u64,
 /// can still be placed: the period containing `accept_from`.
 pub(crate) fn retain_period(period: BillingPeriod, accept_from: u64) -> PeriodId {
     period.period_of(Timestamp::from_unix_millis(accept_from).unwrap_or(Timestamp::UNIX_EPOCH))
+}
+
+/// Whether the series has a read at `at` after its first one (the anchor or the first read,
+/// which ends no jump).
+pub(crate) fn has_read_after_anchor(series: &Series, at: u64) -> bool {
+    matches!(series.reads.binary_search_by(|r| r.at.cmp(&at)), Ok(i) if i > 0)
+}
+
+/// Inserts `at` into a sorted list of instants capped at [`MAX_RELEASED_PER_SERIES`].
+fn insert_sorted(list: &mut Vec<u64>, at: u64) -> Result<(), MeterError> {
+    if let Err(i) = list.binary_search(&at) {
+        if list.len() >= MAX_RELEASED_PER_SERIES {
+            return Err(MeterError::LimitReached { limit: "MAX_RELEASED_PER_SERIES", max: MAX_RELEASED_PER_SERIES });
+        }
+        list.insert(i, at);
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use printfleet_schema::MeterKind;
 use printfleet_schema::codes::MeterCode;
 use serde::{Deserialize, Serialize};
 
-use crate::MeterError;
+use crate::{Category, MeterError};
 
 /// A quantity of a category, in the category's [`Unit`]. Never negative.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -184,8 +184,15 @@ pub enum Unit {
 }
 
 impl Unit {
-    /// The unit of a meter kind, as far as this version knows it.
-    pub fn of(kind: &MeterKind) -> Self {
+    /// The unit of a category, as far as this version knows it: ink in nanolitres, media and
+    /// application area in mm², application length in µm, meters as their code documents.
+    pub fn of(category: &Category) -> Self {
+        let kind = match category {
+            Category::Meter(kind) => kind,
+            Category::Ink { .. } => return Self::Nanolitres,
+            Category::MediaArea(_) | Category::ApplicationArea(_) => return Self::SquareMillimetres,
+            Category::ApplicationLength(_) => return Self::Micrometres,
+        };
         match kind {
             MeterKind::Standard(code) if [MeterCode::DUPLEX_SHEETS, MeterCode::SHEETS].contains(code) => Self::Sheets,
             MeterKind::Standard(code) if *code == MeterCode::AREA_MM2 => Self::SquareMillimetres,
@@ -243,13 +250,13 @@ mod tests {
 
     #[test]
     fn units_of_known_and_unknown_meters() {
-        assert_eq!(Unit::of(&MeterKind::TOTAL), Unit::Impressions);
-        assert_eq!(Unit::of(&MeterKind::DUPLEX_SHEETS), Unit::Sheets);
-        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::SHEETS)), Unit::Sheets);
-        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::AREA_MM2)), Unit::SquareMillimetres);
-        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::LENGTH_MM)), Unit::Millimetres);
-        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::SCAN_COLOUR)), Unit::Images);
-        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::PRINT_COLOUR)), Unit::Impressions);
-        assert_eq!(Unit::of(&MeterKind::Standard(MeterCode::from_code(9_999))), Unit::AsCoded);
+        assert_eq!(Unit::of(&Category::from(MeterKind::TOTAL)), Unit::Impressions);
+        assert_eq!(Unit::of(&Category::from(MeterKind::DUPLEX_SHEETS)), Unit::Sheets);
+        assert_eq!(Unit::of(&Category::from(MeterKind::Standard(MeterCode::SHEETS))), Unit::Sheets);
+        assert_eq!(Unit::of(&Category::from(MeterKind::Standard(MeterCode::AREA_MM2))), Unit::SquareMillimetres);
+        assert_eq!(Unit::of(&Category::from(MeterKind::Standard(MeterCode::LENGTH_MM))), Unit::Millimetres);
+        assert_eq!(Unit::of(&Category::from(MeterKind::Standard(MeterCode::SCAN_COLOUR))), Unit::Images);
+        assert_eq!(Unit::of(&Category::from(MeterKind::Standard(MeterCode::PRINT_COLOUR))), Unit::Impressions);
+        assert_eq!(Unit::of(&Category::from(MeterKind::Standard(MeterCode::from_code(9_999)))), Unit::AsCoded);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use printfleet_schema::{DurationMs, MeterKind};
 use serde::{Deserialize, Serialize};
 
-use crate::{BillingPeriod, Currency, MeterError, MinorUnits, Price, Unit};
+use crate::{BillingPeriod, Category, Currency, MeterError, MinorUnits, Price, Unit};
 
 /// Most price tiers per category.
 pub const MAX_TIERS: usize = 16;
@@ -26,7 +26,7 @@ pub struct Terms {
     /// The invoice currency.
     pub currency: Currency,
     /// Prices per category. Usage of a category not listed is reported but not invoiced.
-    pub prices: BTreeMap<MeterKind, CategoryTerms>,
+    pub prices: BTreeMap<Category, CategoryTerms>,
     /// The least a period's invoice comes to.
     pub minimum_charge: MinorUnits,
     /// A fixed fee per period.
@@ -162,7 +162,7 @@ pub struct Plausibility {
     /// Pages per day for a class not in `pages_per_day`.
     pub default_pages_per_day: u64,
     /// Per (class, meter kind) bounds, overriding the page bounds; any unit.
-    pub per_kind: Vec<(ModelClass, MeterKind, u64)>,
+    pub per_kind: Vec<(ModelClass, Category, u64)>,
 }
 
 impl Default for Plausibility {
@@ -184,12 +184,14 @@ impl Default for Plausibility {
 
 impl Plausibility {
     /// The per-day bound for `kind` on a device of `class`, `None` for no bound.
-    pub fn per_day(&self, class: ModelClass, kind: &MeterKind) -> Option<u64> {
+    pub fn per_day(&self, class: ModelClass, kind: &Category) -> Option<u64> {
         if let Some((_, _, v)) = self.per_kind.iter().find(|(c, k, _)| *c == class && k == kind) {
             return Some(*v);
         }
         match kind {
-            MeterKind::Standard(_) if matches!(Unit::of(kind), Unit::Impressions | Unit::Sheets | Unit::Images) => {
+            Category::Meter(MeterKind::Standard(_))
+                if matches!(Unit::of(kind), Unit::Impressions | Unit::Sheets | Unit::Images) =>
+            {
                 Some(self.pages_per_day.get(&class).copied().unwrap_or(self.default_pages_per_day))
             }
             _ => None,

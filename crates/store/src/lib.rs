@@ -1,6 +1,7 @@
-//! Durable storage for the printfleet portal: one storage interface ([`Store`]) and its
-//! embedded backend, [`SqliteStore`] (a file path, SQLite compiled in: nothing to install; WAL,
-//! one transaction per call, versioned migrations).
+//! Durable storage for the printfleet portal: one storage interface ([`Store`]) and two
+//! backends with the same schema: [`SqliteStore`], embedded (a file path, SQLite compiled in:
+//! nothing to install; WAL, one transaction per call, versioned migrations), and
+//! `PostgresStore` for scale (feature `postgres`).
 //!
 //! It keeps the device registry (devices and their owners, credentials: verifiers and sealed
 //! one-shot secrets), what `printfleet-ingest` needs after a restart (replay windows, receiver
@@ -31,14 +32,27 @@
 //! newer version ([`StoreError::NewerSchema`]).
 //!
 //! # PostgreSQL
-//! TODO (issue #17): a PostgreSQL backend implementing [`Store`] with the same schema
-//! ([`MIGRATIONS`] is plain SQL written to run on both where the types allow). Not started.
+//! `PostgresStore` (feature `postgres`) implements [`Store`] on the synchronous `postgres`
+//! client: the same tables, columns, keys and indexes in PostgreSQL's types (`PG_MIGRATIONS`,
+//! versioned like [`MIGRATIONS`], applied under an advisory lock so that two portals starting
+//! together do not both migrate), one transaction per call, committed with
+//! `synchronous_commit = on`. [`Store::write_batches`] sends one statement per table for all
+//! the batches it is given (rows passed as arrays and expanded with `UNNEST`), so a portal that
+//! batches frames pays one round trip per table, not one per row.
+//! `PostgresStore::connect_in_schema` keeps every table in a named schema, so that several
+//! portals (or test runs) can share one database.
 //!
 //! # Crate features
-//! None.
+//! * `postgres` (off by default): `PostgresStore`. Its tests read a connection string from
+//!   `PRINTFLEET_POSTGRES_URL` and are skipped, with a notice, when it is unset;
+//!   `crates/store/tests/postgres.sh` starts a throwaway server on 127.0.0.1 and runs them.
 
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use crate::postgres::{MAX_SCHEMA_NAME_LEN, PG_MIGRATIONS, PG_SCHEMA_VERSION, PostgresStore};
 pub use sqlite::{MIGRATIONS, SCHEMA_VERSION, SqliteStore};
 
 use printfleet_ingest::{Batch, DeviceRecord, SavedDevice};
@@ -96,6 +110,15 @@ pub enum StoreError {
     /// The SQLite backend failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL backend failed (connection, statement or constraint).
+    #[cfg(feature = "postgres")]
+    #[error("postgres: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// A PostgreSQL schema name that is not 1 to 63 characters from `[a-z0-9_]` not starting
+    /// with a digit.
+    #[cfg(feature = "postgres")]
+    #[error("invalid schema name")]
+    InvalidSchemaName,
     /// The database was written by a newer version of this crate.
     #[error("database schema version {found} is newer than the {supported} this version supports")]
     NewerSchema {

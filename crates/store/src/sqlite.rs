@@ -126,37 +126,55 @@ pub const MIGRATIONS: &[&str] = &[
 ];
 
 /// The same bits as an SQLite integer.
-fn int(x: u64) -> i64 {
+pub(crate) fn int(x: u64) -> i64 {
     i64::from_be_bytes(x.to_be_bytes())
 }
 
 /// An SQLite integer back to the u64 it stores.
-fn uint(x: i64) -> u64 {
+pub(crate) fn uint(x: i64) -> u64 {
     u64::from_be_bytes(x.to_be_bytes())
 }
 
-fn millis(t: Timestamp) -> i64 {
+pub(crate) fn millis(t: Timestamp) -> i64 {
     int(t.unix_millis())
 }
 
-fn json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<String, StoreError> {
+pub(crate) fn json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|_| StoreError::Encode { what })
 }
 
-fn unjson<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Result<T, StoreError> {
+pub(crate) fn unjson<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt { what })
 }
 
-fn encode_state(state: &DeviceState, out: &mut Vec<u8>) -> Result<(), StoreError> {
+pub(crate) fn encode_state(state: &DeviceState, out: &mut Vec<u8>) -> Result<(), StoreError> {
     let report =
         DeviceReport { identity: state.identity.clone(), snapshot: state.snapshot.clone(), ..Default::default() };
     protobuf::encode(&report, out).map_err(|_| StoreError::Encode { what: "device state" })
 }
 
-fn decode_state(bytes: &[u8]) -> Result<DeviceState, StoreError> {
+pub(crate) fn decode_state(bytes: &[u8]) -> Result<DeviceState, StoreError> {
     let report = protobuf::decode(bytes).map_err(|_| StoreError::Corrupt { what: "device state" })?;
     Ok(DeviceState { identity: report.identity, snapshot: report.snapshot })
 }
+
+/// The schema's tables (both backends), for [`SqliteStore::count`].
+pub(crate) const TABLES: &[&str] = &[
+    "devices",
+    "credentials",
+    "replay_windows",
+    "receivers",
+    "device_states",
+    "consumable_levels",
+    "alert_history",
+    "meter_readings",
+    "identity_history",
+    "jobs",
+    "contracts",
+    "meter_state",
+    "usage_lines",
+    "invoices",
+];
 
 /// SQLite's page cache, in KiB (a negative `cache_size` is KiB): big enough to keep the
 /// B-trees' inner pages of a large fleet in memory.
@@ -210,22 +228,6 @@ impl SqliteStore {
     /// Rows in `table` (for tests and operators' checks); a name that is not one of the
     /// schema's tables is [`StoreError::UnknownTable`].
     pub fn count(&self, table: &str) -> Result<u64, StoreError> {
-        const TABLES: &[&str] = &[
-            "devices",
-            "credentials",
-            "replay_windows",
-            "receivers",
-            "device_states",
-            "consumable_levels",
-            "alert_history",
-            "meter_readings",
-            "identity_history",
-            "jobs",
-            "contracts",
-            "meter_state",
-            "usage_lines",
-            "invoices",
-        ];
         let Some(table) = TABLES.iter().find(|t| **t == table) else {
             return Err(StoreError::UnknownTable { name: table.to_owned() });
         };

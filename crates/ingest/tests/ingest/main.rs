@@ -21,8 +21,8 @@ use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot};
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::Instance;
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId, SavedDevice, Writes};
-use printfleet_meter::{ContractId, DeviceId, ObservationKey};
-use printfleet_schema::{DeviceReport, DurationMs, MeterKind, PageCount, PrintJob, Redaction, Timestamp, samples};
+use printfleet_meter::{Category, ContractId, DeviceId, ObservationKey};
+use printfleet_schema::{DeviceReport, DurationMs, PageCount, PrintJob, Redaction, Timestamp, samples};
 use printfleet_wire::frame::SenderId;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -85,7 +85,7 @@ pub(crate) struct Disk {
     pub(crate) saved: HashMap<SenderId, SavedDevice>,
     pub(crate) jobs: Vec<(SenderId, u64)>,
     pub(crate) applied: HashSet<(SenderId, Instance, u64)>,
-    pub(crate) readings: HashSet<(ObservationKey, MeterKind)>,
+    pub(crate) readings: HashSet<(ObservationKey, Category)>,
     pub(crate) alerts_raised: usize,
 }
 

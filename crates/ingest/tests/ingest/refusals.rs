@@ -3,7 +3,8 @@
 
 use printfleet_auth::{DeviceSecret, Lookup, Verifier, VerifierStore};
 use printfleet_ingest::{Credential, IngestError, Refusal};
-use printfleet_schema::{Alert, Level, RecordId};
+use printfleet_meter::Category;
+use printfleet_schema::{Alert, Colour, InkNl, Level, RecordId, samples};
 use printfleet_wire::Codec;
 use printfleet_wire::frame::{MessageKind, RejectReason};
 
@@ -184,4 +185,48 @@ fn observations_and_job_records_feed_the_meter_once() {
     for j in &w.job_records {
         assert_eq!(meter.record_job(j).unwrap(), Outcome::Recorded);
     }
+}
+
+#[test]
+fn large_format_usage_becomes_ink_media_and_application_observations() {
+    let mut ingest = Ingest::new(master());
+    ingest.provision(record("plotter")).unwrap();
+    let mut a = agent("plotter", 1);
+    let mut r = rng(5);
+    let now = at(0);
+    let mut report = samples::large_format(0);
+    a.handle_reading(now, report.clone());
+    a.handle_job(now, job(1, 4));
+    let t = pump(&mut a, now, &mut r).unwrap();
+    let batch = ingest.receive(&t.frame, now).unwrap();
+    let w = batch.writes();
+    let value = |w: &Writes, c: &str| {
+        let c: Category = c.parse().unwrap();
+        w.observations.iter().find(|o| o.kind == c).map(|o| o.value)
+    };
+    assert_eq!(value(w, "total"), Some(12_730));
+    assert_eq!(value(w, "ink:cyan"), Some(127_750_000));
+    assert_eq!(value(w, "ink_third_party:matte_black"), Some(0));
+    assert_eq!(value(w, "media_area:bond"), Some(2_315_000_000));
+    assert_eq!(value(w, "app_area:cad"), Some(2_100_000_000));
+    assert_eq!(value(w, "app_length:poster"), Some(692_800_000));
+    assert_eq!(value(w, "area_mm2"), Some(2_733_500_000));
+    // The job record carries ink per colour for the reconciliation, not only pages.
+    let job_kinds: Vec<String> = w.job_records[0].usage.iter().map(|(c, _)| c.to_string()).collect();
+    assert!(job_kinds.iter().any(|k| k.starts_with("ink:")), "{job_kinds:?}");
+    assert!(job_kinds.iter().any(|k| k.starts_with("app_length:")), "{job_kinds:?}");
+    let reply = ingest.commit(batch, now, &mut r).unwrap();
+    a.handle_frame(now, &reply);
+
+    // A delta in which one cartridge consumed more ink: the ink categories are observed again
+    // (the meters, unchanged, are not).
+    let later = at(3 * 3_600_000);
+    let cyan = report.snapshot.cartridges.iter_mut().find(|c| c.colour == Some(Colour::Cyan)).unwrap();
+    cyan.ink_consumed = Some(InkNl(127_750_000 + 1_500_000));
+    a.handle_reading(later, report.clone());
+    let t = pump(&mut a, later, &mut r).unwrap();
+    let batch = ingest.receive(&t.frame, later).unwrap();
+    let w = batch.writes();
+    assert_eq!(value(w, "ink:cyan"), Some(129_250_000));
+    assert_eq!(value(w, "total"), None);
 }

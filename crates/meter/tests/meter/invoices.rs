@@ -14,7 +14,7 @@ fn lines_sum_to_the_total_exactly() {
     terms.fee_per_device = MinorUnits(333);
     for (kind, minor, per) in [(MeterKind::MONO, 7, 9), (MeterKind::COLOUR, 13, 7), (MeterKind::SCANS, 1, 3)] {
         terms.prices.insert(
-            kind,
+            kind.into(),
             CategoryTerms {
                 tiers: vec![
                     Tier { up_to: Some(333), price: Price::new(minor, per).unwrap() },
@@ -54,7 +54,7 @@ fn half_even_ties_go_to_the_even_neighbour() {
     for (pages, cents) in [(1, 0), (3, 2), (5, 2), (7, 4)] {
         let mut m = meter_with(MeterConfig::default(), Terms::default(), &[1]);
         let mut t = Terms::default();
-        t.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(1, 2).unwrap()));
+        t.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 2).unwrap()));
         m = {
             let _ = m;
             meter_with(MeterConfig::default(), t, &[1])
@@ -81,7 +81,7 @@ fn unpriced_and_unknown_categories_are_reported_not_invoiced() {
 fn terms_are_validated() {
     let mut t = Terms::default();
     t.prices.insert(
-        MeterKind::TOTAL,
+        Category::TOTAL,
         CategoryTerms {
             tiers: vec![
                 Tier { up_to: Some(10), price: Price::new(1, 1).unwrap() },

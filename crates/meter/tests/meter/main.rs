@@ -9,6 +9,7 @@
     clippy::cast_possible_truncation
 )]
 
+mod categories;
 mod export;
 mod invoices;
 mod properties;

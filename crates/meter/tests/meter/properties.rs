@@ -2,7 +2,6 @@
 //! negative; the same input gives byte-identical CSV.
 
 use printfleet_meter::*;
-use printfleet_schema::MeterKind;
 use proptest::prelude::*;
 
 use crate::util::*;
@@ -135,7 +134,7 @@ proptest! {
     ) {
         let mut terms = per_page(3);
         terms.estimates = true;
-        terms.prices.get_mut(&MeterKind::TOTAL).unwrap().allowance = Allowance::Pooled(allowance);
+        terms.prices.get_mut(&Category::TOTAL).unwrap().allowance = Allowance::Pooled(allowance);
         let r = run(terms, &devices, &order, closes, save_at);
         for c in &r.closings {
             for l in c.usage.iter().filter(|l| l.line == LineKind::Usage) {

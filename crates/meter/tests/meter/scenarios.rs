@@ -125,7 +125,7 @@ fn zero_usage_period() {
     assert_eq!(
         charges,
         [
-            (Charge::Usage { category: MeterKind::TOTAL, tier: 0 }, MinorUnits(0)),
+            (Charge::Usage { category: Category::TOTAL, tier: 0 }, MinorUnits(0)),
             (Charge::FeePerDevice, MinorUnits(1_000)),
             (Charge::MinimumCharge, MinorUnits(1_000)),
         ]
@@ -182,7 +182,7 @@ fn estimated_read_trued_up() {
 fn tiered_pricing_across_tier_boundary() {
     let mut terms = Terms::default();
     terms.prices.insert(
-        MeterKind::TOTAL,
+        Category::TOTAL,
         CategoryTerms {
             tiers: vec![
                 Tier { up_to: Some(1_000), price: Price::new(2, 1).unwrap() },
@@ -210,7 +210,7 @@ fn pooled_allowance_across_devices() {
     let allowance = |a| {
         let mut t = Terms::default();
         t.prices
-            .insert(MeterKind::TOTAL, CategoryTerms { allowance: a, ..CategoryTerms::flat(Price::new(1, 1).unwrap()) });
+            .insert(Category::TOTAL, CategoryTerms { allowance: a, ..CategoryTerms::flat(Price::new(1, 1).unwrap()) });
         t
     };
     let run = |terms| {
@@ -242,11 +242,11 @@ fn implausible_jump_is_held_then_released() {
     let h = &jan.held[0];
     assert_eq!((h.from.1, h.to.1, h.allowed), (1_500, 5_001_500, 20_000));
 
-    m.release_held(DeviceId(1), &MeterKind::TOTAL, h.to.0).unwrap();
+    m.release_hold(DeviceId(1), &Category::TOTAL, h.to.0).unwrap();
     let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
     assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(5_000_000));
     assert!(feb.held.is_empty());
-    assert!(matches!(m.release_held(DeviceId(1), &MeterKind::TOTAL, at(9, 0)), Err(MeterError::NoSuchHold { .. })));
+    assert!(matches!(m.release_hold(DeviceId(1), &Category::TOTAL, at(9, 0)), Err(MeterError::NoSuchHold { .. })));
 }
 
 #[test]
@@ -260,7 +260,7 @@ fn job_sums_reconciled_against_counters() {
         device: DeviceId(device),
         job,
         finished_at: at(5, 0),
-        usage: vec![(MeterKind::TOTAL, pages)],
+        usage: vec![(Category::TOTAL, pages)],
     };
     // Device 1: jobs say 990, within 2 %; device 2: jobs say 700, a discrepancy.
     assert_eq!(m.record_job(&job(1, 1, 990)).unwrap(), Outcome::Recorded);
@@ -270,7 +270,7 @@ fn job_sums_reconciled_against_counters() {
     let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
     assert_eq!(
         c.discrepancies,
-        [Discrepancy { device: DeviceId(2), kind: MeterKind::TOTAL, jobs: 700, counters: 1_000 }]
+        [Discrepancy { device: DeviceId(2), kind: Category::TOTAL, jobs: 700, counters: 1_000 }]
     );
 }
 
@@ -293,4 +293,116 @@ fn observations_far_ahead_are_refused() {
     assert!(matches!(m.observe(&total(1, 300, at(APR + 31, 0))), Err(MeterError::TooEarly { .. })));
     m.close_period(CONTRACT, at(FEB, 0)).unwrap();
     assert_eq!(m.observe(&total(1, 300, at(APR + 31, 0))).unwrap(), Outcome::Recorded);
+}
+
+/// A jump on device 1 between 2 and 3 January: 1 500 -> 5 001 500 pages (bound 20 000 a day).
+fn jumped() -> Meter {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    for (day, v) in [(1, 1_000), (2, 1_500), (3, 5_001_500), (4, 5_001_800)] {
+        m.observe(&total(1, v, at(day, 0))).unwrap();
+    }
+    m
+}
+
+/// Reads of device 1 every 10 days from `from_day` on, 100 pages each.
+fn keep_reading(m: &mut Meter, from_day: u64, to_day: u64) {
+    for day in (from_day..to_day).step_by(10) {
+        m.observe(&total(1, 5_001_800 + (day - from_day + 10) * 10, at(day, 0))).unwrap();
+    }
+}
+
+#[test]
+fn held_jump_is_listed_in_every_closing_until_released() {
+    let mut m = jumped();
+    keep_reading(&mut m, 10, APR + 20);
+    let to = at(3, 0);
+    for (close_at, name) in [(FEB, "January"), (MAR, "February"), (APR, "March")] {
+        let c = m.close_period(CONTRACT, at(close_at, 0)).unwrap();
+        // By March the January reads have left the retained window; the hold is still listed.
+        assert_eq!(c.held.len(), 1, "{name}");
+        assert_eq!((c.held[0].to, c.held[0].from.1), ((to, 5_001_500), 1_500), "{name}");
+        assert!(adjustment_of(&c, 1, &MeterKind::TOTAL).is_none(), "{name}: nothing billed for it");
+    }
+    assert!(m.retained_reads() < 10, "the jump's reads are gone from the window");
+    m.release_hold(DeviceId(1), &Category::TOTAL, to).unwrap();
+    let apr = m.close_period(CONTRACT, at(APR + 30, 0)).unwrap();
+    assert!(apr.held.is_empty());
+    assert_eq!(adjustment_of(&apr, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(5_000_000));
+    // Released once: not again.
+    assert!(matches!(m.release_hold(DeviceId(1), &Category::TOTAL, to), Err(MeterError::NoSuchHold { .. })));
+    let may = m.close_period(CONTRACT, at(APR + 61, 0)).unwrap();
+    assert!(adjustment_of(&may, 1, &MeterKind::TOTAL).is_none());
+}
+
+#[test]
+fn dismissed_hold_is_neither_billed_nor_listed() {
+    // Dismissed while its reads are retained, and after they left the window.
+    for dismiss_after in [FEB, MAR] {
+        let mut m = jumped();
+        keep_reading(&mut m, 10, APR);
+        let mut closings = vec![m.close_period(CONTRACT, at(FEB, 0)).unwrap()];
+        if dismiss_after == MAR {
+            closings.push(m.close_period(CONTRACT, at(MAR, 0)).unwrap());
+        }
+        assert_eq!(closings.last().unwrap().held.len(), 1);
+        let to = closings[0].held[0].to.0;
+        m.dismiss_hold(DeviceId(1), &Category::TOTAL, to).unwrap();
+        assert!(matches!(m.dismiss_hold(DeviceId(1), &Category::TOTAL, to), Err(MeterError::NoSuchHold { .. })));
+        assert!(matches!(m.release_hold(DeviceId(1), &Category::TOTAL, to), Err(MeterError::NoSuchHold { .. })));
+        let next_end = if dismiss_after == FEB { MAR } else { APR };
+        let c = m.close_period(CONTRACT, at(next_end, 0)).unwrap();
+        assert!(c.held.is_empty(), "dismissed after {dismiss_after}");
+        assert!(adjustment_of(&c, 1, &MeterKind::TOTAL).is_none(), "never billed");
+        // 100 pages every 10 days, and nothing for the jump.
+        assert!(usage_of(&c, 1, &MeterKind::TOTAL).quantity.0 <= 400);
+    }
+}
+
+#[test]
+fn device_moving_between_contracts() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1, 2]);
+    let mut terms = per_page(2);
+    terms.fee_per_device = MinorUnits(300);
+    let other = ContractId(2);
+    m.add_contract(other, terms, at(0, 0)).unwrap();
+    m.observe(&total(1, 1_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 1_500, at(10, 0))).unwrap();
+    // The handover reading, then the move from 15 January on.
+    m.observe(&total(1, 2_000, at(14, 0))).unwrap();
+    assert!(matches!(m.move_device(DeviceId(1), CONTRACT, at(14, 0)), Err(MeterError::InvalidMove { .. })));
+    m.move_device(DeviceId(1), other, at(14, 0)).unwrap();
+    m.observe(&total(1, 2_300, at(20, 0))).unwrap();
+    m.observe(&total(1, 2_600, at(30, 0))).unwrap();
+    m.observe(&total(2, 0, at(1, 0))).unwrap();
+    m.observe(&total(2, 50, at(30, 0))).unwrap();
+
+    let old = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    // Before the move: 1 000 -> 2 000 at 1 cent, on the old contract; device 2 as usual.
+    assert_eq!(usage_of(&old, 1, &MeterKind::TOTAL).quantity, QuantityDelta(1_000));
+    assert_eq!(old.invoice.total, MinorUnits(1_000 + 50));
+    assert!(old.silent.is_empty(), "a device that moved away is not silent on the old contract");
+    let new = m.close_period(other, at(FEB, 0)).unwrap();
+    // After it: 2 000 -> 2 600 at 2 cents, on the new one, plus its fee for the device.
+    assert_eq!(new.usage.len(), 1);
+    assert_eq!(usage_of(&new, 1, &MeterKind::TOTAL).quantity, QuantityDelta(600));
+    assert_eq!(new.invoice.total, MinorUnits(1_200 + 300));
+
+    // A late read within January changes neither contract's totals.
+    assert_eq!(m.observe(&total(1, 2_450, at(27, 0))).unwrap(), Outcome::Late);
+    m.observe(&total(1, 2_900, at(FEB + 10, 0))).unwrap();
+    let old_feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    let new_feb = m.close_period(other, at(MAR, 0)).unwrap();
+    assert_eq!(usage_of(&old_feb, 1, &MeterKind::TOTAL).quantity, QuantityDelta(0));
+    assert!(adjustment_of(&old_feb, 1, &MeterKind::TOTAL).is_none(), "the split read changes no total");
+    assert_eq!(usage_of(&new_feb, 1, &MeterKind::TOTAL).quantity, QuantityDelta(300));
+    assert!(adjustment_of(&new_feb, 1, &MeterKind::TOTAL).is_none());
+    // Once past the late window the old contract no longer lists the device.
+    m.observe(&total(1, 3_000, at(MAR + 10, 0))).unwrap();
+    let old_mar = m.close_period(CONTRACT, at(APR, 0)).unwrap();
+    assert!(old_mar.usage.iter().all(|l| l.device != DeviceId(1)), "{:?}", old_mar.usage);
+    // A move into a closed period is refused.
+    assert!(matches!(m.move_device(DeviceId(1), CONTRACT, at(20, 0)), Err(MeterError::InvalidMove { .. })));
+    // The state round-trips with its moves.
+    let back: Meter = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+    assert_eq!(back, m);
 }

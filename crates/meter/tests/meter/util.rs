@@ -21,7 +21,7 @@ pub(crate) fn at(day: u64, hour: u64) -> Timestamp {
 /// Terms charging `minor` minor units per page on `total`.
 pub(crate) fn per_page(minor: u64) -> Terms {
     let mut t = Terms::default();
-    t.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(minor, 1).unwrap()));
+    t.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(minor, 1).unwrap()));
     t
 }
 
@@ -42,10 +42,10 @@ pub(crate) fn total(device: u64, value: u64, t: Timestamp) -> Observation {
 }
 
 /// Any meter of `device` read `value` at `t`.
-pub(crate) fn read(device: u64, kind: MeterKind, value: u64, t: Timestamp) -> Observation {
+pub(crate) fn read(device: u64, kind: impl Into<Category>, value: u64, t: Timestamp) -> Observation {
     Observation {
         key: ObservationKey { device: DeviceId(device), instance: 1, sequence: t.unix_millis() / 1_000 },
-        kind,
+        kind: kind.into(),
         value,
         observed_at: t,
         provenance: Provenance::Agent,
@@ -53,13 +53,15 @@ pub(crate) fn read(device: u64, kind: MeterKind, value: u64, t: Timestamp) -> Ob
 }
 
 /// The usage (not adjustment) line of a device and category.
-pub(crate) fn usage_of<'a>(c: &'a Closing, device: u64, kind: &MeterKind) -> &'a UsageLine {
-    c.usage.iter().find(|l| l.device == DeviceId(device) && l.category == *kind && l.line == LineKind::Usage).unwrap()
+pub(crate) fn usage_of(c: &Closing, device: u64, kind: impl Into<Category>) -> &UsageLine {
+    let kind = kind.into();
+    c.usage.iter().find(|l| l.device == DeviceId(device) && l.category == kind && l.line == LineKind::Usage).unwrap()
 }
 
 /// The adjustment line of a device and category, if any.
-pub(crate) fn adjustment_of<'a>(c: &'a Closing, device: u64, kind: &MeterKind) -> Option<&'a UsageLine> {
-    c.usage.iter().find(|l| l.device == DeviceId(device) && l.category == *kind && l.line == LineKind::Adjustment)
+pub(crate) fn adjustment_of(c: &Closing, device: u64, kind: impl Into<Category>) -> Option<&UsageLine> {
+    let kind = kind.into();
+    c.usage.iter().find(|l| l.device == DeviceId(device) && l.category == kind && l.line == LineKind::Adjustment)
 }
 
 /// A configuration without a plausibility bound on page meters.
