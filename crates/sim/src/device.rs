@@ -221,6 +221,21 @@ pub struct Device {
     read_interval: u64,
     office_jobs: bool,
     truth: Truth,
+    /// The last mapped walk and what it depended on: a reading that changes nothing but the
+    /// time reuses it (the mapping is the costly part of a reading).
+    cache: Option<(WalkKey, printfleet_schema::DeviceReport)>,
+    use_cache: bool,
+}
+
+/// What a mapped walk depends on, but the time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct WalkKey {
+    counters: Vec<u64>,
+    levels: Vec<(i32, String)>,
+    alerts: Vec<(u32, u32)>,
+    address: Ipv4Addr,
+    skew_ms: i64,
+    booted_at: Timestamp,
 }
 
 pub(crate) fn after(t: Timestamp, ms: u64) -> Timestamp {
@@ -231,6 +246,11 @@ pub(crate) fn after(t: Timestamp, ms: u64) -> Timestamp {
 fn whole_seconds(t: Timestamp) -> Timestamp {
     let ms = t.unix_millis();
     Timestamp::from_unix_millis(ms.saturating_sub(ms % 1000)).unwrap_or(t)
+}
+
+/// A duration uniform in `lo..=hi` milliseconds, in whole seconds.
+fn seconds(rng: &mut SimRng, lo: u64, hi: u64) -> u64 {
+    rng.between(lo / 1000, hi / 1000).saturating_mul(1000)
 }
 
 fn skewed(t: Timestamp, skew_ms: i64) -> Timestamp {
@@ -374,6 +394,8 @@ impl Device {
             read_interval: read_interval.max(1_000),
             office_jobs: config.office_jobs,
             truth: Truth::default(),
+            cache: None,
+            use_cache: true,
         };
         let start = whole_seconds(config.start);
         device.schedule(start, Action::Reading);
@@ -493,10 +515,12 @@ impl Device {
             Action::AddressChange => self.address_change(at, out),
             Action::SpecialStart => self.special_start(at, out),
             Action::SpecialEnd => self.special = None,
+            // One drift at a time: a second one while the clock is off is not injected.
+            Action::DriftStart if self.skew_ms != 0 => {}
             Action::DriftStart => {
                 let hours = self.rng.between(1, 6);
                 let sign: i64 = if self.rng.percent(50) { 1 } else { -1 };
-                let until = after(at, self.rng.between(DAY_MS, 3 * DAY_MS));
+                let until = after(at, seconds(&mut self.rng, DAY_MS, 3 * DAY_MS));
                 let skew_ms = sign.saturating_mul(i64::try_from(hours.saturating_mul(HOUR_MS)).unwrap_or(0));
                 self.skew_ms = skew_ms;
                 self.schedule(until, Action::DriftEnd);
@@ -505,7 +529,7 @@ impl Device {
             Action::DriftEnd => self.skew_ms = 0,
             Action::SilentStart => {
                 if !self.silent {
-                    let until = after(at, self.rng.between(DAY_MS, 4 * DAY_MS));
+                    let until = after(at, seconds(&mut self.rng, DAY_MS, 4 * DAY_MS));
                     self.silent = true;
                     self.schedule(until, Action::SilentEnd);
                     self.fault(out, at, Fault::Silent { until });
@@ -517,7 +541,7 @@ impl Device {
                 self.reading(at, out);
             }
             Action::NetworkLoss => {
-                let until = after(at, self.rng.between(10 * MINUTE_MS, 6 * HOUR_MS));
+                let until = after(at, seconds(&mut self.rng, 10 * MINUTE_MS, 6 * HOUR_MS));
                 return Some((at, whole_seconds(until)));
             }
         }
@@ -622,13 +646,34 @@ impl Device {
                     })
                     .collect();
                 let rows: Vec<AlertRow> = self.alerts.iter().map(|a| a.row.clone()).collect();
-                let colour_device = self.counters.contains_key(&MeterKind::COLOUR);
-                let walk = snmp::walk(base, self.uptime_ticks(at), &counters, colour_device, &levels, &rows);
-                let mut report = printer_mib::map_at(&walk, now).report;
-                if let Some(d) = self.counters.get(&MeterKind::DUPLEX_SHEETS) {
-                    report.snapshot.meters.set(MeterKind::DUPLEX_SHEETS, *d);
+                // Everything the mapped report depends on but the time: an alert's `raised_at`
+                // is now - (sysUpTime - prtAlertTime), which is the boot time plus the alert
+                // time plus the skew whatever the time of the reading.
+                let key = WalkKey {
+                    counters: self.counters.values().copied().collect(),
+                    levels: levels.iter().map(|(_, l, s)| (*l, s.clone())).collect(),
+                    alerts: rows.iter().map(|r| (r.index, r.time)).collect(),
+                    address: self.ip,
+                    skew_ms: self.skew_ms,
+                    booted_at: self.booted_at,
+                };
+                match self.cache.as_ref().filter(|(k, _)| *k == key && self.use_cache) {
+                    Some((_, cached)) => {
+                        let mut report = cached.clone();
+                        report.generated_at = now;
+                        report
+                    }
+                    None => {
+                        let colour_device = self.counters.contains_key(&MeterKind::COLOUR);
+                        let walk = snmp::walk(base, self.uptime_ticks(at), &counters, colour_device, &levels, &rows);
+                        let mut report = printer_mib::map_at(&walk, now).report;
+                        if let Some(d) = self.counters.get(&MeterKind::DUPLEX_SHEETS) {
+                            report.snapshot.meters.set(MeterKind::DUPLEX_SHEETS, *d);
+                        }
+                        self.cache = Some((key, report.clone()));
+                        report
+                    }
                 }
-                report
             }
             Render::LargeFormat(lf) => {
                 let alerts = self.alerts.iter().map(|a| a.alert.clone()).collect();
@@ -811,11 +856,11 @@ impl Device {
         self.emit(out, at, EventKind::Alert(Box::new(alert)));
         match kind {
             AlertKind::Jam => {
-                let t = after(at, self.rng.between(2 * MINUTE_MS, 30 * MINUTE_MS));
+                let t = after(at, seconds(&mut self.rng, 2 * MINUTE_MS, 30 * MINUTE_MS));
                 self.schedule(t, Action::Clear(index));
             }
             AlertKind::DoorOpen => {
-                let t = after(at, self.rng.between(MINUTE_MS, 10 * MINUTE_MS));
+                let t = after(at, seconds(&mut self.rng, MINUTE_MS, 10 * MINUTE_MS));
                 self.schedule(t, Action::Clear(index));
             }
             AlertKind::Low(i) => {
@@ -823,7 +868,7 @@ impl Device {
                     && let Some(s) = supplies.get_mut(i)
                 {
                     s.low = Some(index);
-                    let t = after(at, self.rng.between(HOUR_MS, 48 * HOUR_MS));
+                    let t = after(at, seconds(&mut self.rng, HOUR_MS, 48 * HOUR_MS));
                     self.schedule(t, Action::Replace(i));
                 }
             }
@@ -912,7 +957,7 @@ impl Device {
             1 => -2,
             _ => max.saturating_add(i32::try_from(self.rng.between(1, u64::try_from(max / 5).unwrap_or(1).max(1))).unwrap_or(1)),
         };
-        let until = after(at, self.rng.between(HOUR_MS, DAY_MS));
+        let until = after(at, seconds(&mut self.rng, HOUR_MS, DAY_MS));
         self.special = Some((i, level));
         self.schedule(until, Action::SpecialEnd);
         self.fault(out, at, Fault::SpecialLevel { supply: record, level, until: whole_seconds(until) });
@@ -929,5 +974,33 @@ fn lf_is_low(render: &Render, cartridge: usize) -> bool {
 impl Device {
     pub(crate) fn record_fault(&mut self, at: Timestamp, fault: Fault) {
         self.truth.faults.push((at, fault));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Faults, Mix};
+
+    fn run(kind: Kind, cache: bool) -> Vec<SimEvent> {
+        let config = FleetConfig { seed: 5, mix: Mix::only(kind), faults: Faults::HIGH, ..FleetConfig::default() };
+        let template = Template::of(kind);
+        let mut d = Device::new(0, kind, Site::Direct, 0, true, &config, template.as_ref());
+        d.use_cache = cache;
+        let until = after(config.start, 5 * DAY_MS);
+        let mut out = Vec::new();
+        while d.next_at().is_some_and(|t| t <= until) {
+            d.step(&config.faults, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn a_cached_walk_maps_exactly_as_a_fresh_one() {
+        for kind in [Kind::OfficeMono, Kind::OfficeColour, Kind::InkjetMfp] {
+            let (cached, fresh) = (run(kind, true), run(kind, false));
+            assert!(cached.iter().filter(|e| matches!(e.what, EventKind::Reading(_))).count() > 50);
+            assert_eq!(cached, fresh, "{kind:?}");
+        }
     }
 }

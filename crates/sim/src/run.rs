@@ -80,7 +80,7 @@ pub struct KindSummary {
     /// The naive pipeline's bytes: one token per report of ours, of the full current reading
     /// with the jobs since its previous token.
     pub naive: u64,
-    /// Frames we sent.
+    /// Frames we sent during the simulated days.
     pub reports: u64,
 }
 
@@ -261,6 +261,7 @@ struct State {
     collector_bytes: Vec<BTreeMap<u64, u64>>,
     collector_schedule: Schedule,
     start: Timestamp,
+    end: Timestamp,
 }
 
 impl State {
@@ -341,6 +342,7 @@ impl State {
             collector_bytes: vec![BTreeMap::new(); collector_count],
             collector_schedule,
             start,
+            end: after(start, u64::from(days).saturating_mul(DAY_MS)),
         })
     }
 
@@ -571,10 +573,13 @@ impl State {
         let Some(device) = self.by_sender.get(&t.device).copied() else { return Ok(()) };
         let Some(kind) = fleet.device(device).map(|d| d.kind()) else { return Ok(()) };
         let up = u64::try_from(t.frame.len()).unwrap_or(u64::MAX);
-        self.summary.reports = self.summary.reports.saturating_add(1);
+        if now < self.end {
+            self.summary.reports = self.summary.reports.saturating_add(1);
+        }
         // The naive pipeline sends the full reading now, with the jobs since its last token.
+        let counted = now < self.end;
         let naive_bytes = match self.latest.get(device).and_then(Option::as_ref) {
-            Some(latest) => {
+            Some(latest) if counted => {
                 let mut report = latest.clone();
                 report.events.print_jobs = self.naive_jobs.get_mut(device).map(std::mem::take).unwrap_or_default();
                 self.policy.apply(&mut report);
@@ -582,7 +587,7 @@ impl State {
                 self.naive.seal(&report)?;
                 self.naive.bytes_sealed().saturating_sub(before)
             }
-            None => 0,
+            _ => 0,
         };
         let mut down = 0u64;
         if fleet.network_up(device, now) {
@@ -591,11 +596,8 @@ impl State {
                     self.record(batch.writes());
                     let reply = self.ingest.commit(batch, now, &mut self.rng)?;
                     down = u64::try_from(reply.len()).unwrap_or(u64::MAX);
-                    if fleet.network_up(device, now) {
-                        self.reply(fleet, e, device, now, &reply)?;
-                    } else {
-                        self.summary.lost = self.summary.lost.saturating_add(1);
-                    }
+                    // The reply leaves at the same instant: the network is up for it too.
+                    self.reply(fleet, e, device, now, &reply)?;
                 }
                 Err(IngestError::Rejected(reason)) => {
                     let n = self.summary.refused.entry(format!("{reason:?}")).or_insert(0);
@@ -605,6 +607,10 @@ impl State {
             }
         } else {
             self.summary.lost = self.summary.lost.saturating_add(1);
+        }
+        // Bytes count over the simulated days, not the grace period after them.
+        if !counted {
+            return Ok(());
         }
         if let Some(k) = self.per_kind.get_mut(&kind) {
             k.ours_up = k.ours_up.saturating_add(up);

@@ -229,3 +229,4 @@ pub(crate) fn mapped_alert(
     let b = walk(&Bindings::new(), uptime_ticks, &PwgCounters::default(), false, &[], std::slice::from_ref(row));
     printer_mib::map_at(&b, now).report.snapshot.alerts.into_iter().next()
 }
+
