@@ -291,7 +291,12 @@ impl Device {
         if let Some(tail) = mac.get_mut(2..) {
             tail.copy_from_slice(&idx);
         }
-        let ip = Ipv4Addr::new(10, 20, u8::try_from(rng.below(250)).unwrap_or(0), u8::try_from(rng.between(2, 250)).unwrap_or(2));
+        let ip = Ipv4Addr::new(
+            10,
+            20,
+            u8::try_from(rng.below(250)).unwrap_or(0),
+            u8::try_from(rng.between(2, 250)).unwrap_or(2),
+        );
         let lifetime = rng.between(1_000, 200_000);
         let mut counters = BTreeMap::new();
         let render = match template {
@@ -307,8 +312,13 @@ impl Device {
                     .iter()
                     .map(|row| {
                         let colour = matches!(row.colour, Some(Colour::Cyan | Colour::Magenta | Colour::Yellow));
-                        let toner = [SupplyType::TONER, SupplyType::TONER_CARTRIDGE, SupplyType::INK, SupplyType::INK_CARTRIDGE]
-                            .contains(&row.kind);
+                        let toner = [
+                            SupplyType::TONER,
+                            SupplyType::TONER_CARTRIDGE,
+                            SupplyType::INK,
+                            SupplyType::INK_CARTRIDGE,
+                        ]
+                        .contains(&row.kind);
                         let yield_pages: u64 = match (toner, colour, kind) {
                             (true, _, Kind::InkjetMfp) => 2_500,
                             (true, true, _) => 4_000,
@@ -319,16 +329,15 @@ impl Device {
                         Supply { row: row.clone(), yield_pages, used: rng.below(yield_pages), serial: 1, low: None }
                     })
                     .collect();
-                for (k, share) in [(MeterKind::TOTAL, 100u64)] {
-                    counters.insert(k, lifetime.saturating_mul(share) / 100);
-                }
+                counters.insert(MeterKind::TOTAL, lifetime);
                 Render::Snmp { base, supplies }
             }
             None => Render::LargeFormat(Box::new(LargeFormat::new(&name, &serial, ip, &mut rng))),
         };
         if kind.via_snmp() {
             // A plausible split of the lifetime total.
-            let colour = if p.colour_percent > 0 { lifetime.saturating_mul(u64::from(p.colour_percent)) / 100 } else { 0 };
+            let colour =
+                if p.colour_percent > 0 { lifetime.saturating_mul(u64::from(p.colour_percent)) / 100 } else { 0 };
             let copies = lifetime.saturating_mul(u64::from(p.copy_percent)) / 100;
             let fax = lifetime.saturating_mul(u64::from(p.fax_percent)) / 100;
             let print = lifetime.saturating_sub(copies).saturating_sub(fax);
@@ -360,9 +369,10 @@ impl Device {
                 counters.insert(k, v);
             }
         }
-        let booted_at = whole_seconds(Timestamp::from_unix_millis(
-            config.start.unix_millis().saturating_sub(rng.between(HOUR_MS, 60 * DAY_MS)),
-        ).unwrap_or(config.start));
+        let booted_at = whole_seconds(
+            Timestamp::from_unix_millis(config.start.unix_millis().saturating_sub(rng.between(HOUR_MS, 60 * DAY_MS)))
+                .unwrap_or(config.start),
+        );
         let read_interval = match site {
             Site::Collector(_) => config.collector_interval.0,
             Site::Direct => config.direct_read_interval.0,
@@ -549,8 +559,8 @@ impl Device {
     }
 
     fn new_day(&mut self, at: Timestamp, faults: &crate::Faults) {
-        let day_start = Timestamp::from_unix_millis(at.unix_millis().saturating_sub(at.unix_millis() % DAY_MS))
-            .unwrap_or(at);
+        let day_start =
+            Timestamp::from_unix_millis(at.unix_millis().saturating_sub(at.unix_millis() % DAY_MS)).unwrap_or(at);
         self.schedule(after(day_start, DAY_MS), Action::NewDay);
         let in_day = |rng: &mut SimRng| after(day_start, rng.below(DAY_MS));
         // 1970-01-01 was a Thursday: day 0 is 4 (Sunday 0).
@@ -558,9 +568,9 @@ impl Device {
         if (1..=5).contains(&weekday) {
             let p = profile(self.kind);
             let today = self.pages_per_day.saturating_mul(self.rng.between(50, 150)) / 100;
-            let jobs = (today / p.pages_per_job.max(1)).max(1);
+            let jobs = today.checked_div(p.pages_per_job).unwrap_or(today).max(1);
             for _ in 0..jobs {
-                let t = after(day_start, 8 * HOUR_MS + self.rng.below(10 * HOUR_MS));
+                let t = after(day_start, (8 * HOUR_MS).saturating_add(self.rng.below(10 * HOUR_MS)));
                 let service = if self.rng.percent(p.scan_percent) {
                     Service::Scan
                 } else if self.rng.percent(p.copy_percent) {
@@ -817,7 +827,9 @@ impl Device {
         let index = self.next_alert;
         self.next_alert = self.next_alert.saturating_add(1);
         let (severity, group, group_index, code, description) = match kind {
-            AlertKind::Jam => (AlertSeverity::CRITICAL, AlertGroup::MEDIA_PATH, 1, AlertCode::JAM, "Paper jam".to_string()),
+            AlertKind::Jam => {
+                (AlertSeverity::CRITICAL, AlertGroup::MEDIA_PATH, 1, AlertCode::JAM, "Paper jam".to_string())
+            }
             AlertKind::DoorOpen => {
                 (AlertSeverity::CRITICAL, AlertGroup::COVER, 1, AlertCode::DOOR_OPEN, "Front door open".to_string())
             }
@@ -826,7 +838,8 @@ impl Device {
                     Render::Snmp { supplies, .. } => {
                         let s = supplies.get(i);
                         let ink = s.is_some_and(|s| [SupplyType::INK, SupplyType::INK_CARTRIDGE].contains(&s.row.kind));
-                        let code = if ink { AlertCode::MARKER_INK_ALMOST_EMPTY } else { AlertCode::MARKER_TONER_ALMOST_EMPTY };
+                        let code =
+                            if ink { AlertCode::MARKER_INK_ALMOST_EMPTY } else { AlertCode::MARKER_TONER_ALMOST_EMPTY };
                         (code, s.map_or_else(String::new, |s| s.row.description.clone()))
                     }
                     Render::LargeFormat(lf) => (AlertCode::MARKER_INK_ALMOST_EMPTY, lf.cartridge_name(i)),
@@ -900,7 +913,11 @@ impl Device {
         self.instance = self.instance.saturating_add(1);
         let start = self.rng.between(0, 20);
         for (k, v) in &mut self.counters {
-            *v = if *k == MeterKind::TOTAL || *k == MeterKind::MONO || *k == MeterKind::PRINT || *k == MeterKind::PRINT_MONO {
+            *v = if *k == MeterKind::TOTAL
+                || *k == MeterKind::MONO
+                || *k == MeterKind::PRINT
+                || *k == MeterKind::PRINT_MONO
+            {
                 start
             } else {
                 0
@@ -955,7 +972,9 @@ impl Device {
         let level = match self.rng.below(3) {
             0 => -3,
             1 => -2,
-            _ => max.saturating_add(i32::try_from(self.rng.between(1, u64::try_from(max / 5).unwrap_or(1).max(1))).unwrap_or(1)),
+            _ => max.saturating_add(
+                i32::try_from(self.rng.between(1, u64::try_from(max / 5).unwrap_or(1).max(1))).unwrap_or(1),
+            ),
         };
         let until = after(at, seconds(&mut self.rng, HOUR_MS, DAY_MS));
         self.special = Some((i, level));

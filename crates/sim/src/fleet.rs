@@ -122,7 +122,11 @@ impl Fleet {
                     if let Some(d) = self.devices.get_mut(m) {
                         d.record_fault(start, Fault::NetworkLoss { until: end });
                     }
-                    events.push(SimEvent { device: m, at: start, what: EventKind::Fault(Fault::NetworkLoss { until: end }) });
+                    events.push(SimEvent {
+                        device: m,
+                        at: start,
+                        what: EventKind::Fault(Fault::NetworkLoss { until: end }),
+                    });
                 }
             }
         }

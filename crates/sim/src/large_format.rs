@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use printfleet_schema::samples;
 use printfleet_schema::codes::{CartridgeStatus, JobSource, JobStatus, PrintQuality, PrintheadStatus};
+use printfleet_schema::samples;
 use printfleet_schema::{
     Alert, AreaMm2, BasisPoints, DeviceReport, DurationMs, InkNl, InkUse, JobCategoryUsage, JobHeader, LengthUm,
     MeterKind, PageCount, PrintDetails, PrintJob, Submitter, Timestamp, Usage,
@@ -82,22 +82,37 @@ impl LargeFormat {
     pub(crate) fn reset_usage(&mut self) {
         if let Some(u) = &mut self.report.snapshot.usage {
             *u = Usage {
-                cartridge_types: u.cartridge_types.iter().cloned().map(|mut c| {
-                    c.ink_total = InkNl::ZERO;
-                    c.ink_oem = InkNl::ZERO;
-                    c.ink_third_party = InkNl::ZERO;
-                    c.insertions = 0;
-                    c
-                }).collect(),
-                media_types: u.media_types.iter().cloned().map(|mut m| {
-                    m.area = AreaMm2(0);
-                    m
-                }).collect(),
-                application_categories: u.application_categories.iter().cloned().map(|mut a| {
-                    a.media_area = AreaMm2(0);
-                    a.media_length = LengthUm(0);
-                    a
-                }).collect(),
+                cartridge_types: u
+                    .cartridge_types
+                    .iter()
+                    .cloned()
+                    .map(|mut c| {
+                        c.ink_total = InkNl::ZERO;
+                        c.ink_oem = InkNl::ZERO;
+                        c.ink_third_party = InkNl::ZERO;
+                        c.insertions = 0;
+                        c
+                    })
+                    .collect(),
+                media_types: u
+                    .media_types
+                    .iter()
+                    .cloned()
+                    .map(|mut m| {
+                        m.area = AreaMm2(0);
+                        m
+                    })
+                    .collect(),
+                application_categories: u
+                    .application_categories
+                    .iter()
+                    .cloned()
+                    .map(|mut a| {
+                        a.media_area = AreaMm2(0);
+                        a.media_length = LengthUm(0);
+                        a
+                    })
+                    .collect(),
                 ..Usage::default()
             };
         }
@@ -146,11 +161,16 @@ impl LargeFormat {
         let coverage = rng.between(5, 80);
         let printed = area.saturating_mul(coverage) / 100;
         let category = if rng.percent(70) { "cad" } else { "poster" };
-        let colours: Vec<_> =
-            self.report.snapshot.cartridges.iter().map(|c| c.colour.clone().unwrap_or(printfleet_schema::Colour::Black)).collect();
+        let colours: Vec<_> = self
+            .report
+            .snapshot
+            .cartridges
+            .iter()
+            .map(|c| c.colour.clone().unwrap_or(printfleet_schema::Colour::Black))
+            .collect();
         let mut ink = Vec::new();
         let mut total_ink = 0u64;
-        let mut replacements = 0;
+        let mut replacements = 0u64;
         let mut low = None;
         for (i, colour) in colours.iter().enumerate() {
             let nl = printed.saturating_mul(rng.between(20, 200)) / 1_000;
@@ -174,7 +194,7 @@ impl LargeFormat {
                 if let Some(t) = self.report.snapshot.usage.as_mut().and_then(|u| u.cartridge_types.first_mut()) {
                     t.insertions = t.insertions.saturating_add(1);
                 }
-                replacements += 1;
+                replacements = replacements.saturating_add(1);
             }
         }
         // Printheads wear with the ink through them (three colours each).
@@ -182,24 +202,24 @@ impl LargeFormat {
             let share: u64 = ink.iter().skip(h.saturating_mul(3)).take(3).map(|i| i.volume.0).sum();
             *used = used.saturating_add(share);
         }
-        let mut heads_replaced = 0;
+        let mut heads_replaced = 0u64;
         for (h, p) in self.report.snapshot.printheads.iter_mut().enumerate() {
             let used = self.head_used_nl.get(h).copied().unwrap_or(0);
-            let wear = used / 1_000_000 * HEAD_WEAR_BP_PER_ML;
+            let wear = (used / 1_000_000).saturating_mul(HEAD_WEAR_BP_PER_ML);
             if wear >= 9_500 {
                 if let Some(u) = self.head_used_nl.get_mut(h) {
                     *u = 0;
                 }
                 p.serial_number = Some(format!("PH{}{:05}", h, rng.below(100_000)));
-                heads_replaced += 1;
+                heads_replaced = heads_replaced.saturating_add(1);
             }
         }
-        replacements += heads_replaced;
+        replacements = replacements.saturating_add(heads_replaced);
         // The roll.
         if let Some(m) = self.report.snapshot.media_sources.get_mut(roll) {
             let left = m.height.map_or(ROLL_UM, |h| h.0).saturating_sub(length_um);
             m.height = Some(LengthUm(if left < ROLL_SPARE_UM {
-                replacements += 1;
+                replacements = replacements.saturating_add(1);
                 ROLL_UM
             } else {
                 left
@@ -216,10 +236,9 @@ impl LargeFormat {
             }
             match u.media_types.iter_mut().find(|m| m.media_type == media_type) {
                 Some(m) => m.area = AreaMm2(m.area.0.saturating_add(area)),
-                None => u.media_types.push(printfleet_schema::MediaTypeUsage {
-                    media_type: media_type.clone(),
-                    area: AreaMm2(area),
-                }),
+                None => u
+                    .media_types
+                    .push(printfleet_schema::MediaTypeUsage { media_type: media_type.clone(), area: AreaMm2(area) }),
             }
             if let Some(a) = u.application_categories.iter_mut().find(|a| a.category == category) {
                 a.media_area = AreaMm2(a.media_area.0.saturating_add(area));

@@ -85,8 +85,8 @@ mod run;
 mod snmp;
 
 pub use config::{
-    ConfigError, DEFAULT_DIRECT_READ_INTERVAL, DEFAULT_SITE_SIZE, DEFAULT_START, Faults, FleetConfig, Kind, MAX_PRINTERS,
-    Mix,
+    ConfigError, DEFAULT_DIRECT_READ_INTERVAL, DEFAULT_SITE_SIZE, DEFAULT_START, Faults, FleetConfig, Kind,
+    MAX_PRINTERS, Mix,
 };
 pub use device::{DOOR_OPEN_RATE, Device, JAM_RATE, LOW_PERCENT, Site};
 pub use event::{EventKind, Fault, FaultKind, SimEvent, Truth};

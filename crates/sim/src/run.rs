@@ -308,12 +308,16 @@ impl State {
                         collectors.len().saturating_sub(1)
                     });
                     if let Some(collector) = collectors.get_mut(c) {
-                        collector
-                            .insert(start, DeviceAgent::new(sender, &key, policy.clone(), collector_schedule, instance));
+                        collector.insert(
+                            start,
+                            DeviceAgent::new(sender, &key, policy.clone(), collector_schedule, instance),
+                        );
                     }
                 }
             }
-            let k = per_kind.entry(d.kind()).or_insert_with(|| KindSummary { kind: Some(d.kind()), ..KindSummary::default() });
+            let k = per_kind
+                .entry(d.kind())
+                .or_insert_with(|| KindSummary { kind: Some(d.kind()), ..KindSummary::default() });
             k.devices = k.devices.saturating_add(1);
             k.device_days = k.device_days.saturating_add(u64::from(days));
         }
@@ -482,7 +486,10 @@ impl State {
                 if let Some(c) = self.site_collector.get(&id).copied()
                     && let Some(col) = self.collectors.get_mut(c)
                 {
-                    col.insert(now, DeviceAgent::new(sender, &key, self.policy.clone(), self.collector_schedule, fresh));
+                    col.insert(
+                        now,
+                        DeviceAgent::new(sender, &key, self.policy.clone(), self.collector_schedule, fresh),
+                    );
                 }
             }
         }
@@ -622,14 +629,21 @@ impl State {
             && let Some(per) = self.collector_bytes.get_mut(c)
         {
             let interval = self.collector_schedule.interval().0.max(1);
-            let slot = now.duration_since(self.start).map_or(0, |d| d.0) / interval;
+            let slot = now.duration_since(self.start).map_or(0, |d| d.0).checked_div(interval).unwrap_or(0);
             let b = per.entry(slot).or_insert(0);
             *b = b.saturating_add(up).saturating_add(down);
         }
         Ok(())
     }
 
-    fn reply(&mut self, fleet: &Fleet, e: Endpoint, device: usize, now: Timestamp, reply: &[u8]) -> Result<(), RunError> {
+    fn reply(
+        &mut self,
+        fleet: &Fleet,
+        e: Endpoint,
+        device: usize,
+        now: Timestamp,
+        reply: &[u8],
+    ) -> Result<(), RunError> {
         match e {
             Endpoint::Direct(d) => {
                 if let Some(a) = self.direct.get_mut(&d) {
@@ -692,7 +706,8 @@ impl State {
                 s.not_converged.push(i);
             }
             for (kind, adv) in &d.truth().reported {
-                let seen = self.portal.segments.get(&(u64::try_from(i).unwrap_or(u64::MAX), kind.clone())).map_or(0, |x| x.1);
+                let seen =
+                    self.portal.segments.get(&(u64::try_from(i).unwrap_or(u64::MAX), kind.clone())).map_or(0, |x| x.1);
                 let e = s.counters.entry(kind.clone()).or_insert((0, 0));
                 e.0 = e.0.saturating_add(*adv);
                 e.1 = e.1.saturating_add(seen);
@@ -714,7 +729,7 @@ impl State {
             }
             let days = u64::from(s.days).saturating_mul(DAY_MS);
             let interval = self.collector_schedule.interval().0.max(1);
-            let last_slot = days / interval;
+            let last_slot = days.checked_div(interval).unwrap_or(0);
             for (slot, b) in per {
                 if *slot > 0 && *slot < last_slot {
                     s.max_collector_interval_bytes = s.max_collector_interval_bytes.max(*b);

@@ -44,13 +44,13 @@ const ALERTS: &str = "1.3.6.1.2.1.43.18.1.1";
 
 /// The subtrees removed from a capture before the simulator writes its own values.
 const REPLACED: [&str; 7] = [
-    "1.3.6.1.4.1.2699.1.3",      // PWG counter MIB
-    "1.3.6.1.2.1.43.10.2.1.4",   // prtMarkerLifeCount
-    "1.3.6.1.2.1.43.18",         // prtAlertTable
-    "1.3.6.1.2.1.4.20",          // ipAddrTable
-    "1.3.6.1.2.1.2.2.1.6",       // ifPhysAddress
-    "1.3.6.1.2.1.43.5.1.1.17",   // prtGeneralSerialNumber
-    "1.3.6.1.2.1.1.3",           // sysUpTime
+    "1.3.6.1.4.1.2699.1.3",    // PWG counter MIB
+    "1.3.6.1.2.1.43.10.2.1.4", // prtMarkerLifeCount
+    "1.3.6.1.2.1.43.18",       // prtAlertTable
+    "1.3.6.1.2.1.4.20",        // ipAddrTable
+    "1.3.6.1.2.1.2.2.1.6",     // ifPhysAddress
+    "1.3.6.1.2.1.43.5.1.1.17", // prtGeneralSerialNumber
+    "1.3.6.1.2.1.1.3",         // sysUpTime
 ];
 
 pub(crate) fn oid(text: &str) -> Oid {
@@ -182,7 +182,10 @@ pub(crate) fn walk(
     let mut b = base.clone();
     b.insert(oid("1.3.6.1.2.1.1.3.0"), SnmpValue::TimeTicks(uptime_ticks));
     let c64 = |v: u64| SnmpValue::Counter64(v);
-    b.insert(oid("1.3.6.1.2.1.43.10.2.1.4.1.1"), SnmpValue::Counter32(u32::try_from(counters.total).unwrap_or(u32::MAX)));
+    b.insert(
+        oid("1.3.6.1.2.1.43.10.2.1.4.1.1"),
+        SnmpValue::Counter32(u32::try_from(counters.total).unwrap_or(u32::MAX)),
+    );
     let mut put = |key: u32, col: u32, v: u64| {
         b.insert(oid(&format!("{IC_IMPRESSIONS}.{col}.{key}.3.3")), c64(v));
     };
@@ -221,12 +224,7 @@ pub(crate) fn walk(
 
 /// The alert as the mapping reads it from a walk holding only its row (so that the alert event
 /// and the alerts of later readings are the same value).
-pub(crate) fn mapped_alert(
-    row: &AlertRow,
-    uptime_ticks: u32,
-    now: Timestamp,
-) -> Option<printfleet_schema::Alert> {
+pub(crate) fn mapped_alert(row: &AlertRow, uptime_ticks: u32, now: Timestamp) -> Option<printfleet_schema::Alert> {
     let b = walk(&Bindings::new(), uptime_ticks, &PwgCounters::default(), false, &[], std::slice::from_ref(row));
     printer_mib::map_at(&b, now).report.snapshot.alerts.into_iter().next()
 }
-

@@ -14,7 +14,14 @@ fn digest(events: &[SimEvent]) -> String {
 }
 
 fn config(seed: u64) -> FleetConfig {
-    FleetConfig { seed, printers: 40, mix: Mix::default(), faults: Faults::HIGH, office_jobs: true, ..FleetConfig::default() }
+    FleetConfig {
+        seed,
+        printers: 40,
+        mix: Mix::default(),
+        faults: Faults::HIGH,
+        office_jobs: true,
+        ..FleetConfig::default()
+    }
 }
 
 #[test]

@@ -6,11 +6,15 @@ use printfleet_sim::{EventKind, Fault, FaultKind, Faults, FleetConfig, Kind, Mix
 use crate::simulate;
 
 fn high() -> (printfleet_sim::Fleet, Vec<SimEvent>) {
-    let config = FleetConfig { seed: 99, printers: 30, mix: Mix::default(), faults: Faults::HIGH, ..FleetConfig::default() };
+    let config =
+        FleetConfig { seed: 99, printers: 30, mix: Mix::default(), faults: Faults::HIGH, ..FleetConfig::default() };
     simulate(&config, 10)
 }
 
-fn readings_of(events: &[SimEvent], device: usize) -> impl Iterator<Item = (Timestamp, &printfleet_schema::DeviceReport)> {
+fn readings_of(
+    events: &[SimEvent],
+    device: usize,
+) -> impl Iterator<Item = (Timestamp, &printfleet_schema::DeviceReport)> {
     events.iter().filter(move |e| e.device == device).filter_map(|e| match &e.what {
         EventKind::Reading(r) => Some((e.at, &**r)),
         _ => None,
@@ -18,7 +22,11 @@ fn readings_of(events: &[SimEvent], device: usize) -> impl Iterator<Item = (Time
 }
 
 /// The readings of `device` after position `i` of the stream.
-fn readings_after(events: &[SimEvent], i: usize, device: usize) -> impl Iterator<Item = (Timestamp, &printfleet_schema::DeviceReport)> {
+fn readings_after(
+    events: &[SimEvent],
+    i: usize,
+    device: usize,
+) -> impl Iterator<Item = (Timestamp, &printfleet_schema::DeviceReport)> {
     readings_of(&events[i + 1..], device)
 }
 
@@ -79,7 +87,10 @@ fn clock_drift_skews_reported_timestamps() {
         let EventKind::Fault(Fault::ClockDrift { skew_ms, until }) = &e.what else { continue };
         let Some((t, r)) = readings_after(&events, i, e.device).next().filter(|(t, _)| t < until) else { continue };
         let redrift = events.iter().any(|n| {
-            n.device == e.device && n.at > e.at && n.at <= t && matches!(n.what, EventKind::Fault(Fault::ClockDrift { .. }))
+            n.device == e.device
+                && n.at > e.at
+                && n.at <= t
+                && matches!(n.what, EventKind::Fault(Fault::ClockDrift { .. }))
         });
         if !redrift {
             assert_eq!(r.generated_at.unix_millis() as i64, t.unix_millis() as i64 + skew_ms, "device {}", e.device);
@@ -185,7 +196,13 @@ fn supply_special_values_survive_the_mapping() {
 
 #[test]
 fn consumables_deplete_and_are_replaced_with_a_new_serial() {
-    let config = FleetConfig { seed: 4, printers: 12, mix: Mix::only(Kind::OfficeColour), faults: Faults::NONE, ..FleetConfig::default() };
+    let config = FleetConfig {
+        seed: 4,
+        printers: 12,
+        mix: Mix::only(Kind::OfficeColour),
+        faults: Faults::NONE,
+        ..FleetConfig::default()
+    };
     let (fleet, events) = simulate(&config, 60);
     let replaced: u64 = (0..12).map(|d| fleet.truth(d).replacements).sum();
     assert!(replaced > 0);
@@ -195,7 +212,9 @@ fn consumables_deplete_and_are_replaced_with_a_new_serial() {
         let rs: Vec<_> = readings_of(&events, d).collect();
         for w in rs.windows(2) {
             for c in &w[1].1.snapshot.consumables {
-                let Some(old) = w[0].1.snapshot.consumables.iter().find(|o| o.record_id == c.record_id) else { continue };
+                let Some(old) = w[0].1.snapshot.consumables.iter().find(|o| o.record_id == c.record_id) else {
+                    continue;
+                };
                 if old.serial_number != c.serial_number {
                     let (Level::Amount(a), Level::Amount(b)) = (old.level, c.level) else { continue };
                     assert!(b > a, "a new cartridge is fuller: {a} -> {b}");
@@ -206,22 +225,25 @@ fn consumables_deplete_and_are_replaced_with_a_new_serial() {
     }
     assert!(found);
     // Low alerts are raised and cleared.
-    assert!(events.iter().any(|e| matches!(&e.what, EventKind::Alert(a) if a.description.as_deref().is_some_and(|d| d.ends_with(" low")))));
+    assert!(events.iter().any(
+        |e| matches!(&e.what, EventKind::Alert(a) if a.description.as_deref().is_some_and(|d| d.ends_with(" low")))
+    ));
     assert!(events.iter().any(|e| matches!(e.what, EventKind::AlertCleared(_))));
 }
 
 #[test]
 fn an_alert_event_is_the_alert_the_next_reading_maps() {
-    let config = FleetConfig { seed: 12, printers: 20, mix: Mix::SDS_STYLE, faults: Faults::NONE, ..FleetConfig::default() };
+    let config =
+        FleetConfig { seed: 12, printers: 20, mix: Mix::SDS_STYLE, faults: Faults::NONE, ..FleetConfig::default() };
     let (_, events) = simulate(&config, 14);
     let mut checked = 0;
     for (i, e) in events.iter().enumerate() {
         let EventKind::Alert(alert) = &e.what else { continue };
-        if let Some((_, r)) = readings_after(&events, i, e.device).next() {
-            if let Some(mapped) = r.snapshot.alerts.iter().find(|a| a.record_id == alert.record_id) {
-                assert_eq!(mapped, &**alert);
-                checked += 1;
-            }
+        if let Some((_, r)) = readings_after(&events, i, e.device).next()
+            && let Some(mapped) = r.snapshot.alerts.iter().find(|a| a.record_id == alert.record_id)
+        {
+            assert_eq!(mapped, &**alert);
+            checked += 1;
         }
     }
     assert!(checked > 0);
@@ -229,7 +251,13 @@ fn an_alert_event_is_the_alert_the_next_reading_maps() {
 
 #[test]
 fn large_format_jobs_advance_the_counters_they_report() {
-    let config = FleetConfig { seed: 2, printers: 4, mix: Mix::only(Kind::LargeFormat), faults: Faults::NONE, ..FleetConfig::default() };
+    let config = FleetConfig {
+        seed: 2,
+        printers: 4,
+        mix: Mix::only(Kind::LargeFormat),
+        faults: Faults::NONE,
+        ..FleetConfig::default()
+    };
     let (fleet, events) = simulate(&config, 7);
     for d in 0..4 {
         let jobs: Vec<_> = events
@@ -254,4 +282,3 @@ fn large_format_jobs_advance_the_counters_they_report() {
         assert!(last.ink_total.0 > first.ink_total.0 || jobs.is_empty());
     }
 }
-

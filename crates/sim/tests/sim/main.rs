@@ -1,5 +1,14 @@
 //! printfleet-sim's integration tests, one binary.
 
+// Test code on fixed, small inputs: a failure is a bug to see at once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
 mod determinism;
 mod faults;
 mod pipeline;

@@ -17,13 +17,20 @@ fn a_small_fleet_converges_with_every_job_once_and_fewer_bytes_than_naive() {
     assert_eq!(s.per_kind.len(), 4);
     for k in &s.per_kind {
         assert!(k.ours_per_device_day() > 0);
-        assert!(k.ours_per_device_day() < k.naive_per_device_day(), "{:?}: ours {} naive {}", k.kind, k.ours_per_device_day(), k.naive_per_device_day());
+        assert!(
+            k.ours_per_device_day() < k.naive_per_device_day(),
+            "{:?}: ours {} naive {}",
+            k.kind,
+            k.ours_per_device_day(),
+            k.naive_per_device_day()
+        );
     }
 }
 
 #[test]
 fn faults_at_a_high_rate_still_converge_without_losing_or_doubling_a_job() {
-    let config = FleetConfig { seed: 31, printers: 24, faults: Faults::HIGH, office_jobs: true, ..FleetConfig::default() };
+    let config =
+        FleetConfig { seed: 31, printers: 24, faults: Faults::HIGH, office_jobs: true, ..FleetConfig::default() };
     let s = run_in_memory(&config, 4).unwrap();
     assert_eq!(s.not_converged, Vec::<usize>::new(), "{s:#?}");
     assert_eq!(s.jobs_lost, 0);
