@@ -4,10 +4,12 @@
 and the encoded sizes. Usage, from the repository root: python3 benches/ratios.py
 """
 import json
+import os
 import pathlib
 import sys
 
-CRITERION = pathlib.Path("target/criterion")
+# Criterion writes under the target directory ($CARGO_TARGET_DIR when set).
+CRITERION = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "criterion"
 
 
 def mean_ns(group, function):
@@ -73,6 +75,16 @@ def main():
         cl, cb = mean_ns("meter_close", "printfleet"), mean_ns("meter_close", "sum_deltas_baseline")
         if None not in (cl, cb):
             print(f"       closing one month: {cl / 1e6:.1f} ms (sum-the-deltas baseline {cb / 1e6:.1f} ms)")
+    t = {f: mean_ns("pipeline", f) for f in ["agent_printfleet", "agent_naive", "portal_printfleet", "portal_naive"]}
+    if None not in t.values():
+        found = True
+        n = json.loads((CRITERION / "pipeline" / "portal_printfleet" / "new" / "benchmark.json").read_text())["throughput"]["Elements"]
+        rate = {f: n * 1e9 / v for f, v in t.items()}
+        print(f"pipeline ({n:,} reports of the simulator's fleet):")
+        print(f"  portal: printfleet {rate['portal_printfleet']:,.0f} reports/s, naive {rate['portal_naive']:,.0f} reports/s"
+              f" = {rate['portal_printfleet'] / rate['portal_naive']:.2f}x   (target >= 10x)")
+        print(f"  agent:  printfleet {rate['agent_printfleet']:,.0f} reports/s, naive {rate['agent_naive']:,.0f} reports/s"
+              f" = {rate['agent_printfleet'] / rate['agent_naive']:.2f}x")
     if not found:
         sys.exit("no criterion results: run `cargo bench -p printfleet-benches` first")
 

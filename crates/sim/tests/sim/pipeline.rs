@@ -1,0 +1,73 @@
+//! The whole pipeline in memory on small fleets.
+
+use printfleet_schema::MeterKind;
+use printfleet_sim::{Faults, FleetConfig, Kind, Mix, RunError, run_in_memory};
+
+#[test]
+fn a_small_fleet_converges_with_every_job_once_and_fewer_bytes_than_naive() {
+    let config = FleetConfig { seed: 30, printers: 30, office_jobs: true, ..FleetConfig::default() };
+    let s = run_in_memory(&config, 3).unwrap();
+    assert_eq!(s.not_converged, Vec::<usize>::new());
+    assert_eq!(s.converged, 30);
+    assert!(s.jobs_emitted > 100, "{}", s.jobs_emitted);
+    assert_eq!(s.jobs_lost, 0);
+    assert_eq!(s.jobs_doubled, 0);
+    assert_eq!(s.jobs_delivered + s.jobs_lost_with_board, s.jobs_emitted);
+    assert!(s.faults.values().sum::<u64>() > 0, "default faults are injected");
+    assert_eq!(s.per_kind.len(), 4);
+    for k in &s.per_kind {
+        assert!(k.ours_per_device_day() > 0);
+        assert!(
+            k.ours_per_device_day() < k.naive_per_device_day(),
+            "{:?}: ours {} naive {}",
+            k.kind,
+            k.ours_per_device_day(),
+            k.naive_per_device_day()
+        );
+    }
+}
+
+#[test]
+fn faults_at_a_high_rate_still_converge_without_losing_or_doubling_a_job() {
+    let config =
+        FleetConfig { seed: 31, printers: 24, faults: Faults::HIGH, office_jobs: true, ..FleetConfig::default() };
+    let s = run_in_memory(&config, 4).unwrap();
+    assert_eq!(s.not_converged, Vec::<usize>::new(), "{s:#?}");
+    assert_eq!(s.jobs_lost, 0);
+    assert_eq!(s.jobs_doubled, 0);
+    assert!(s.lost > 0, "frames were lost in network-loss windows");
+    for kind in printfleet_sim::FaultKind::ALL {
+        assert!(s.faults.get(&kind).copied().unwrap_or(0) > 0, "{}", kind.name());
+    }
+}
+
+#[test]
+fn billed_counters_equal_the_true_advance_without_counter_resets() {
+    let faults = Faults { counter_reset: 0, ..Faults::default() };
+    let config = FleetConfig { seed: 32, printers: 20, faults, ..FleetConfig::default() };
+    let s = run_in_memory(&config, 3).unwrap();
+    assert!(s.counters.get(&MeterKind::TOTAL).unwrap().0 > 1_000);
+    for (kind, (truth, portal)) in &s.counters {
+        assert_eq!(truth, portal, "{kind}");
+    }
+}
+
+#[test]
+fn the_run_is_deterministic() {
+    let config = FleetConfig { seed: 33, printers: 10, mix: Mix::only(Kind::LargeFormat), ..FleetConfig::default() };
+    assert_eq!(run_in_memory(&config, 2).unwrap(), run_in_memory(&config, 2).unwrap());
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let config = FleetConfig::default();
+    assert!(matches!(run_in_memory(&config, 0), Err(RunError::Days { .. })));
+    let config = FleetConfig { printers: 0, ..FleetConfig::default() };
+    assert!(matches!(run_in_memory(&config, 1), Err(RunError::Config(_))));
+    let ten_minutes = printfleet_schema::DurationMs(10 * 60_000);
+    let config = FleetConfig { collector_interval: ten_minutes, ..FleetConfig::default() };
+    assert!(matches!(
+        printfleet_sim::Fleet::new(config),
+        Err(printfleet_sim::ConfigError::CollectorInterval { minutes: 10 })
+    ));
+}

@@ -1,0 +1,98 @@
+//! Issue #18's byte targets, measured with `run_in_memory` (bytes are deterministic, not
+//! timings). Where a target is not met, a test pins what is achieved (so that a regression
+//! fails) and an ignored test states the target; the figures and why are in CHANGELOG.md.
+
+use printfleet_agent::COLLECTOR_MIN_INTERVAL;
+use printfleet_sim::{Faults, FleetConfig, Kind, KindSummary, Mix, Summary, run_in_memory};
+
+fn sds() -> Summary {
+    let config = FleetConfig { seed: 18, printers: 60, mix: Mix::SDS_STYLE, ..FleetConfig::default() };
+    run_in_memory(&config, 7).unwrap()
+}
+
+fn large_format() -> Summary {
+    let config = FleetConfig { seed: 18, printers: 12, mix: Mix::only(Kind::LargeFormat), ..FleetConfig::default() };
+    run_in_memory(&config, 7).unwrap()
+}
+
+/// A collector of 1,000 printers reporting every 30 minutes, for a day.
+fn collector() -> Summary {
+    let config = FleetConfig {
+        seed: 18,
+        printers: 1_000,
+        mix: Mix::SDS_STYLE,
+        collector_share: 100,
+        site_size: 1_000,
+        collector_interval: COLLECTOR_MIN_INTERVAL,
+        faults: Faults::NONE,
+        ..FleetConfig::default()
+    };
+    run_in_memory(&config, 1).unwrap()
+}
+
+fn show(name: &str, k: &KindSummary) {
+    println!(
+        "{name}: ours {} B/device-day (up {}, down {}), naive {} B/device-day, ratio {:.2}, {} reports",
+        k.ours_per_device_day(),
+        k.ours_up,
+        k.ours_down,
+        k.naive_per_device_day(),
+        k.naive_per_device_day() as f64 / k.ours_per_device_day() as f64,
+        k.reports
+    );
+}
+
+/// 0.01 % of a 5 Mbit/s line over one 30-minute interval, in bytes.
+const LINE_SHARE_BYTES: u64 = 5_000_000 / 8 / 10_000 * 30 * 60;
+
+#[test]
+fn sds_fleet_bytes_per_device_day_against_naive() {
+    let s = sds();
+    let t = s.total();
+    show("sds", &t);
+    // Achieved (seed 18): about 5.3x; pinned with margin.
+    assert!(t.ours_per_device_day() * 4 <= t.naive_per_device_day());
+}
+
+#[test]
+#[ignore = "issue #18's target is not met: see CHANGELOG (frame overhead and acks dominate a steady-state delta)"]
+fn sds_fleet_bytes_per_device_day_at_most_a_twentieth_of_naive() {
+    let t = sds().total();
+    assert!(t.ours_per_device_day() * 20 <= t.naive_per_device_day());
+}
+
+#[test]
+fn large_format_bytes_per_device_day_against_naive() {
+    let s = large_format();
+    let t = s.total();
+    show("large-format", &t);
+    assert!(t.ours_per_device_day() * 3 <= t.naive_per_device_day());
+}
+
+#[test]
+#[ignore = "issue #18's target is not met: see CHANGELOG (job records dominate and compress alike)"]
+fn large_format_bytes_per_device_day_at_most_a_fifth_of_naive() {
+    let t = large_format().total();
+    assert!(t.ours_per_device_day() * 5 <= t.naive_per_device_day());
+}
+
+#[test]
+fn a_collector_of_1000_printers_every_30_minutes() {
+    let s = collector();
+    show("collector", &s.total());
+    println!(
+        "collector: first interval {} B, steady-state interval at most {} B (100 KB = 100000, 0.01 % of 5 Mbit/s = {LINE_SHARE_BYTES})",
+        s.first_collector_interval_bytes, s.max_collector_interval_bytes
+    );
+    assert!(s.not_converged.is_empty());
+    assert!(s.max_collector_interval_bytes > 0);
+    assert!(s.max_collector_interval_bytes < 2 * 100_000);
+}
+
+#[test]
+#[ignore = "issue #18's target is not met: see CHANGELOG (one frame and one ack per printer per interval)"]
+fn a_collector_transfer_is_under_100_kb_and_a_ten_thousandth_of_5_mbit() {
+    let s = collector();
+    assert!(s.max_collector_interval_bytes * 10 / 8 < 100_000);
+    assert!(s.max_collector_interval_bytes * 10 / 8 < LINE_SHARE_BYTES);
+}
