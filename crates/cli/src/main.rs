@@ -28,6 +28,8 @@
 //! by where each meter reading came from. Every input is read with a cap: a file larger than its
 //! limit is refused after reading at most limit + 1 bytes.
 
+mod portal_cmd;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -81,6 +83,14 @@ enum Command {
         inventory: Option<PathBuf>,
         #[command(flatten)]
         net: NetArgs,
+    },
+    /// Run the portal: HTTPS (`POST /v1/frames`, `/healthz`, `/metrics`) and the session-mode
+    /// link, on a database; prints one JSON line when listening; stops on SIGTERM or Ctrl-C.
+    Portal(portal_cmd::PortalArgs),
+    /// Provision, revoke and list devices in the portal's database.
+    Device {
+        #[command(subcommand)]
+        command: portal_cmd::DeviceCommand,
     },
     /// Read printers and print each one's mapped report, one JSON line each.
     Poll {
@@ -363,12 +373,19 @@ fn run(cli: Cli) -> Result<(String, String), String> {
             mapped.findings = findings;
             print(&mapped, &dir)
         }
-        Command::Discover { .. } | Command::Poll { .. } => Err("network commands run through network()".into()),
+        Command::Discover { .. } | Command::Poll { .. } | Command::Portal(_) | Command::Device { .. } => {
+            Err("network commands run through network()".into())
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match cli.command {
+        Command::Portal(args) => return exit(portal_cmd::portal(args).map(|()| String::new())),
+        Command::Device { command } => return exit(portal_cmd::device(command)),
+        _ => {}
+    }
     if matches!(cli.command, Command::Discover { .. } | Command::Poll { .. }) {
         // JSON lines; a poll with failures exits 1 after printing everything it read.
         return match network(cli.command) {
@@ -392,6 +409,20 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("printfleet: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a command's output (or its error) and the exit code: 0, or 2 for an error.
+fn exit(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("printfleet: {message}");
+            ExitCode::from(2)
         }
     }
 }
