@@ -66,6 +66,8 @@ pub(crate) struct Actor {
     rng: OsRng,
     refresh: Duration,
     last_load: Instant,
+    /// The last reload caused by an unknown device (rate-limited).
+    last_probe: Option<Instant>,
     active: HashSet<SenderId>,
     db: Db,
 }
@@ -109,6 +111,7 @@ impl Actor {
             rng: OsRng::default(),
             refresh,
             last_load: Instant::now(),
+            last_probe: None,
             active: HashSet::new(),
             db,
         };
@@ -239,7 +242,7 @@ impl Actor {
         let config = &self.auth;
         let probe = Probe { registry: self.ingest.registry(), unknown: Cell::new(false) };
         let answer = server_start(message, &probe, config, &mut self.rng, now());
-        if probe.unknown.get() && self.last_load.elapsed() >= MIN_RELOAD_INTERVAL {
+        if probe.unknown.get() && self.may_probe() {
             self.reload();
             return server_start(message, self.ingest.registry(), &self.auth, &mut self.rng, now());
         }
@@ -251,9 +254,18 @@ impl Actor {
         let Ok(header) = FrameHeader::peek(frame) else { return };
         let epoch = KeyEpoch(header.key_id.0);
         let known = self.ingest.registry().get(header.sender_id).is_some_and(|r| r.credential(epoch).is_some());
-        if !known && self.last_load.elapsed() >= MIN_RELOAD_INTERVAL {
+        if !known && self.may_probe() {
             self.reload();
         }
+    }
+
+    /// Whether an unknown device may cause a reload now (at most every [`MIN_RELOAD_INTERVAL`]).
+    fn may_probe(&mut self) -> bool {
+        if self.last_probe.is_some_and(|t| t.elapsed() < MIN_RELOAD_INTERVAL) {
+            return false;
+        }
+        self.last_probe = Some(Instant::now());
+        true
     }
 
     /// Brings the registry in line with the store: new devices, new key epochs, revocations.
