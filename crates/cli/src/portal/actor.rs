@@ -341,3 +341,172 @@ pub(crate) fn sync_registry(ingest: &mut Ingest<FleetMasterKey>, devices: Vec<De
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use printfleet_agent::{DeviceAgent, Schedule};
+    use printfleet_auth::one_shot;
+    use printfleet_diff::sync::Instance;
+    use printfleet_ingest::{Credential, CustomerId, Owner, ResellerId};
+    use printfleet_meter::{Closing, ContractId, DeviceId, Meter, Terms};
+    use printfleet_schema::{Redaction, Timestamp, samples};
+    use printfleet_store::{Loaded, StoreError};
+
+    use super::*;
+
+    /// A store whose transactions fail.
+    struct Broken;
+
+    impl Store for Broken {
+        fn write_batches(&mut self, _: &[Batch]) -> Result<(), StoreError> {
+            Err(StoreError::Corrupt { what: "test" })
+        }
+        fn put_device(&mut self, _: &DeviceRecord) -> Result<(), StoreError> {
+            Err(StoreError::Corrupt { what: "test" })
+        }
+        fn put_sealed_secret(&mut self, _: SenderId, _: u32, _: &[u8]) -> Result<(), StoreError> {
+            Err(StoreError::Corrupt { what: "test" })
+        }
+        fn sealed_secret(&mut self, _: SenderId, _: u32) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(None)
+        }
+        fn load(&mut self) -> Result<Loaded, StoreError> {
+            Ok(Loaded::default())
+        }
+        fn put_contract(&mut self, _: ContractId, _: &Terms, _: Timestamp) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn save_meter(&mut self, _: &Meter) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn load_meter(&mut self) -> Result<Option<Meter>, StoreError> {
+            Ok(None)
+        }
+        fn record_closing(&mut self, _: &Closing, _: &Meter) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    fn ask(queue: &mpsc::Sender<Request>, frame: &[u8]) -> Outcome {
+        let (reply, answer) = oneshot::channel();
+        queue.blocking_send(Request::Frame { frame: frame.to_vec(), reply }).unwrap();
+        answer.blocking_recv().unwrap()
+    }
+
+    #[test]
+    fn a_failed_transaction_answers_unavailable_and_the_retransmission_is_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::Sqlite(dir.path().join("p.db"));
+        let master = [9u8; 32];
+        let mut ingest = Ingest::new(FleetMasterKey::from_bytes(master));
+        let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
+        let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
+        let record = DeviceRecord { name: "p".into(), owner, meter_device: DeviceId(1), revoked: false, credentials };
+        let sender = ingest.provision(record.clone()).unwrap();
+        db.open().unwrap().put_device(&record).unwrap();
+        let shared = Arc::new(Shared::default());
+        let auth = ServerConfig::new(printfleet_auth::DecoyKey::from_bytes([1; 32]));
+        // The actor starts on a broken store; after the failure it reopens the real database.
+        let actor = Actor::new(ingest, Box::new(Broken), auth, db.clone(), shared.clone(), Duration::from_secs(60));
+        let (queue, requests) = mpsc::channel(8);
+        let thread = std::thread::spawn(move || actor.run(requests));
+
+        let secret = FleetMasterKey::from_bytes(master).device_secret("p", KeyEpoch(1));
+        let key = one_shot::frame_key(&secret, "p", KeyEpoch(1));
+        let mut agent = DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(1));
+        let now = now();
+        agent.handle_reading(now, samples::office_laser());
+        let mut rng = OsRng::default();
+        let frame = loop {
+            if agent.needs_save() {
+                let cp = agent.save();
+                agent.saved(cp).unwrap();
+            }
+            if let Some(t) = agent.poll_transmit(now, &mut rng) {
+                break t.frame;
+            }
+        };
+        assert!(matches!(ask(&queue, &frame), Outcome::Unavailable));
+        // The batch was aborted: the same frame is not a replay, and is stored this time.
+        assert!(matches!(ask(&queue, &frame), Outcome::Reply(_)));
+        assert!(matches!(ask(&queue, &frame), Outcome::Rejected));
+        drop(queue);
+        thread.join().unwrap();
+        let counters = shared.snapshot();
+        assert_eq!((counters.store_failures, counters.batches, counters.devices_active), (1, 1, 1));
+        let store = printfleet_store::SqliteStore::open(dir.path().join("p.db")).unwrap();
+        assert!(store.device_state(sender).unwrap().is_some());
+    }
+
+    fn provisioned(master: [u8; 32], names: &[&str], db: &Db) -> Ingest<FleetMasterKey> {
+        let mut ingest = Ingest::new(FleetMasterKey::from_bytes(master));
+        let mut store = db.open().unwrap();
+        for (i, name) in names.iter().enumerate() {
+            let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
+            let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
+            let meter_device = DeviceId(u64::try_from(i).unwrap());
+            let record = DeviceRecord { name: (*name).into(), owner, meter_device, revoked: false, credentials };
+            ingest.provision(record.clone()).unwrap();
+            store.put_device(&record).unwrap();
+        }
+        ingest
+    }
+
+    fn frames_of(master: [u8; 32], name: &str, count: usize) -> Vec<Vec<u8>> {
+        let secret = FleetMasterKey::from_bytes(master).device_secret(name, KeyEpoch(1));
+        let key = one_shot::frame_key(&secret, name, KeyEpoch(1));
+        let sender = printfleet_auth::sender_id_of(name);
+        let mut agent = DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(1));
+        let mut rng = OsRng::default();
+        let start = now();
+        agent.handle_reading(start, samples::office_laser());
+        let mut frames = Vec::new();
+        // No reply comes: after the reply timeout the agent sends the update again (a new frame).
+        for minute in 0..60u64 {
+            let t = start.checked_add(printfleet_schema::DurationMs(minute * 60_000)).unwrap();
+            agent.handle_timeout(t);
+            if agent.needs_save() {
+                let cp = agent.save();
+                agent.saved(cp).unwrap();
+            }
+            if let Some(tx) = agent.poll_transmit(t, &mut rng) {
+                frames.push(tx.frame);
+                if frames.len() == count {
+                    break;
+                }
+            }
+        }
+        assert_eq!(frames.len(), count);
+        frames
+    }
+
+    #[test]
+    fn a_group_is_one_transaction_and_a_second_frame_of_a_device_waits_for_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::Sqlite(dir.path().join("p.db"));
+        let master = [3u8; 32];
+        let ingest = provisioned(master, &["a", "b", "c"], &db);
+        let shared = Arc::new(Shared::default());
+        let auth = ServerConfig::new(printfleet_auth::DecoyKey::from_bytes([1; 32]));
+        let actor = Actor::new(ingest, db.open().unwrap(), auth, db.clone(), shared.clone(), Duration::from_secs(60));
+        // Everything is queued before the actor runs: its first group takes it all.
+        let (queue, requests) = mpsc::channel(16);
+        let mut answers = Vec::new();
+        let a = frames_of(master, "a", 2);
+        for frame in [&a[0], &frames_of(master, "b", 1)[0], &frames_of(master, "c", 1)[0], &a[1]] {
+            let (reply, answer) = oneshot::channel();
+            queue.blocking_send(Request::Frame { frame: frame.clone(), reply }).unwrap();
+            answers.push(answer);
+        }
+        let thread = std::thread::spawn(move || actor.run(requests));
+        for answer in answers {
+            assert!(matches!(answer.blocking_recv().unwrap(), Outcome::Reply(_)));
+        }
+        drop(queue);
+        thread.join().unwrap();
+        let c = shared.snapshot();
+        // a, b, c in one transaction; a's second frame (Busy) in the next.
+        assert_eq!((c.batches, c.batched_frames, c.largest_group), (2, 4, 3));
+        assert_eq!((c.frames_accepted, c.devices_active), (4, 3));
+    }
+}

@@ -202,3 +202,15 @@ fn unavailable() -> Reply {
     r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_store_is_503_with_retry_after() {
+        let r = unavailable();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers().get(RETRY_AFTER).unwrap(), "5");
+    }
+}

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use printfleet_auth::ServerAwaitingClientFinal;
 use printfleet_ingest::SessionHandle;
@@ -24,14 +25,17 @@ use super::{Ctx, MAX_IN_FLIGHT_PER_CONNECTION, now};
 pub const READ_CHUNK: usize = 16 * 1024;
 /// Answers buffered before the writer flushes even if more are ready.
 const FLUSH_BYTES: usize = 64 * 1024;
+/// Channels of one connection in a handshake at once (each holds a few hundred bytes of SCRAM
+/// state): beyond it the expired ones are dropped, and a further `Hello` is answered `Closed`.
+pub const MAX_HANDSHAKES_PER_CONNECTION: usize = 1024;
 
 /// Where a channel of a connection stands.
 #[derive(Debug)]
 enum Chan {
     /// `Hello` received, the actor's challenge not yet sent.
     Starting,
-    /// Challenge sent, waiting for the client-final message.
-    Awaiting(Box<ServerAwaitingClientFinal>),
+    /// Challenge sent (when), waiting for the client-final message.
+    Awaiting(Box<ServerAwaitingClientFinal>, Instant),
     /// Proof checked, the session being opened.
     Opening,
     /// Open.
@@ -160,7 +164,12 @@ async fn on_message(kind: MessageType, channel: u32, body: Vec<u8>, channels: &C
             let Ok(message) = String::from_utf8(body) else { return closed };
             {
                 let Ok(mut chans) = channels.lock() else { return None };
-                if chans.contains_key(&channel) || chans.len() >= MAX_CHANNELS {
+                if handshakes(&chans) >= MAX_HANDSHAKES_PER_CONNECTION {
+                    let timeout = ctx.link_handshake_timeout;
+                    chans.retain(|_, c| !matches!(c, Chan::Awaiting(_, since) if since.elapsed() > timeout));
+                }
+                let busy = handshakes(&chans) >= MAX_HANDSHAKES_PER_CONNECTION;
+                if chans.contains_key(&channel) || chans.len() >= MAX_CHANNELS || busy {
                     // A second Hello on a channel in use closes it.
                     if let Some(Chan::Open(h)) = chans.remove(&channel) {
                         return Some(Pending::Close(h, Some(channel)));
@@ -177,7 +186,7 @@ async fn on_message(kind: MessageType, channel: u32, body: Vec<u8>, channels: &C
             let state = {
                 let Ok(mut chans) = channels.lock() else { return None };
                 match chans.remove(&channel) {
-                    Some(Chan::Awaiting(s)) => {
+                    Some(Chan::Awaiting(s, _)) => {
                         chans.insert(channel, Chan::Opening);
                         s
                     }
@@ -243,7 +252,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             Pending::Now(kind, channel) => (kind, channel, Vec::new()),
             Pending::Hello(channel, answer) => match answer.await {
                 Ok(Ok((state, server_first))) => {
-                    set(&channels, channel, Chan::Awaiting(Box::new(state)));
+                    set(&channels, channel, Chan::Awaiting(Box::new(state), Instant::now()));
                     (MessageType::ServerFirst, channel, server_first.into_bytes())
                 }
                 Ok(Err(failure)) => {
@@ -306,6 +315,11 @@ async fn flush<W: AsyncWrite + Unpin>(wr: &mut W, out: &mut Vec<u8>) -> std::io:
         out.clear();
     }
     wr.flush().await
+}
+
+/// Channels not (yet) open.
+fn handshakes(chans: &HashMap<u32, Chan>) -> usize {
+    chans.values().filter(|c| !matches!(c, Chan::Open(_))).count()
 }
 
 fn set(channels: &Channels, channel: u32, state: Chan) {

@@ -34,7 +34,7 @@ pub use config::{
     DEFAULT_TLS_HANDSHAKE_TIMEOUT, Db, PortalConfig,
 };
 pub use https::{MAX_HEAD_BYTES, REJECTED_BODY, RETRY_AFTER_SECS};
-pub use link::READ_CHUNK;
+pub use link::{MAX_HANDSHAKES_PER_CONNECTION, READ_CHUNK};
 pub use metrics::PortalCounters;
 pub use provision::{DeviceSpec, FIRST_EPOCH, Provisioned, devices, provision, revoke};
 pub use state::{
@@ -202,6 +202,7 @@ impl RunningPortal {
             header_timeout: config.header_timeout,
             tls_timeout: config.tls_handshake_timeout,
             idle_timeout: config.idle_timeout,
+            link_handshake_timeout: config.link_handshake_timeout,
         });
         runtime.spawn(https::serve(https_listener, https_tls, ctx.clone(), https_slots.clone(), stopped.clone()));
         runtime.spawn(link::serve(link_listener, link_tls, ctx, link_slots.clone(), stopped));
@@ -285,6 +286,7 @@ pub(crate) struct Ctx {
     pub(crate) header_timeout: Duration,
     pub(crate) tls_timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) link_handshake_timeout: Duration,
 }
 
 /// The wall clock as the protocol crates take it.

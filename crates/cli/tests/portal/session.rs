@@ -179,3 +179,32 @@ fn a_wrong_secret_gets_closed_and_nothing_else() {
     assert_eq!(portal.metric("printfleet_handshakes_failed_total"), 1);
     assert_eq!(portal.metric("printfleet_sessions_open"), 0);
 }
+
+#[test]
+fn handshakes_in_progress_on_one_connection_are_capped() {
+    use printfleet_cli::portal::MAX_HANDSHAKES_PER_CONNECTION;
+    let home = Home::new();
+    let portal = home.start(&[]);
+    let mut link = Link::connect(&portal);
+    let secret = DeviceSecret::from_bytes(&[1u8; 32]).unwrap();
+    let now = wall();
+    let hellos: Vec<_> = (0..=MAX_HANDSHAKES_PER_CONNECTION as u32)
+        .map(|c| {
+            let (_, hello) =
+                ClientHandshake::start("nobody", &secret, KeyEpoch(1), &mut OsRng::default(), now).unwrap();
+            (MessageType::Hello, c, hello.into_bytes())
+        })
+        .collect();
+    link.write(&hellos);
+    let mut closed = Vec::new();
+    for _ in 0..hellos.len() {
+        let (kind, channel, _) = link.read();
+        if kind == MessageType::Closed {
+            closed.push(channel);
+        } else {
+            // An unknown device gets a decoy challenge, like a real one.
+            assert_eq!(kind, MessageType::ServerFirst);
+        }
+    }
+    assert_eq!(closed, vec![MAX_HANDSHAKES_PER_CONNECTION as u32]);
+}
