@@ -344,6 +344,7 @@ pub(crate) fn sync_registry(ingest: &mut Ingest<FleetMasterKey>, devices: Vec<De
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::arithmetic_side_effects)]
     use printfleet_agent::{DeviceAgent, Schedule};
     use printfleet_auth::one_shot;
     use printfleet_diff::sync::Instance;
