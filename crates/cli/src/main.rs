@@ -19,7 +19,14 @@
 //!   `ipp://`/`ipps://` over IPP, `ledm+http://`/`ledm+https://` over LEDM) and prints one
 //!   JSON line per printer with its mapped report; failures go to stderr, counted by kind.
 //!
-//! Both take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
+//! The portal (`printfleet_cli::portal`, see docs/portal.md):
+//!
+//! * `printfleet portal --db sqlite:PATH --state DIR [--https ADDR] [--tcp ADDR]`: serves
+//!   `POST /v1/frames`, `/healthz` and `/metrics` over HTTPS and the session-mode link over TLS
+//!   TCP; prints `{"https","tcp","ca"}` once listening; stops on SIGTERM or Ctrl-C;
+//! * `printfleet device add|revoke|list`: provisioning against the portal's database.
+//!
+//! `discover` and `poll` take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
 //! see `printfleet_lan::config::ConfigFile`); the command line overrides the file. Prefer the
 //! file for passphrases: a command line is visible to every user of the machine.
 //!
