@@ -65,4 +65,5 @@
 //! # Crate features
 //! None.
 
+pub mod billing;
 pub mod portal;

@@ -24,7 +24,9 @@
 //! * `printfleet portal --db sqlite:PATH --state DIR [--https ADDR] [--tcp ADDR]`: serves
 //!   `POST /v1/frames`, `/healthz` and `/metrics` over HTTPS and the session-mode link over TLS
 //!   TCP; prints `{"https","tcp","ca"}` once listening; stops on SIGTERM or Ctrl-C;
-//! * `printfleet device add|revoke|list`: provisioning against the portal's database.
+//! * `printfleet device add|revoke|list`: provisioning against the portal's database;
+//! * `printfleet contract set ID --terms FILE.json --starts YYYY-MM-DD` and
+//!   `printfleet bill --period YYYY-MM --db ... --out DIR`: billing through printfleet-meter.
 //!
 //! `discover` and `poll` take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
 //! see `printfleet_lan::config::ConfigFile`); the command line overrides the file. Prefer the
@@ -99,6 +101,14 @@ enum Command {
         #[command(subcommand)]
         command: portal_cmd::DeviceCommand,
     },
+    /// Contracts' terms for billing.
+    Contract {
+        #[command(subcommand)]
+        command: portal_cmd::ContractCommand,
+    },
+    /// Close a month for every contract: usage.csv and invoices.csv through printfleet-meter,
+    /// the closing recorded in the database.
+    Bill(portal_cmd::BillArgs),
     /// Read printers and print each one's mapped report, one JSON line each.
     Poll {
         /// Addresses or ranges (SNMP), `snmp://a.b.c.d:port`, `ipp://host[:port]/path`,
@@ -380,9 +390,12 @@ fn run(cli: Cli) -> Result<(String, String), String> {
             mapped.findings = findings;
             print(&mapped, &dir)
         }
-        Command::Discover { .. } | Command::Poll { .. } | Command::Portal(_) | Command::Device { .. } => {
-            Err("network commands run through network()".into())
-        }
+        Command::Discover { .. }
+        | Command::Poll { .. }
+        | Command::Portal(_)
+        | Command::Device { .. }
+        | Command::Contract { .. }
+        | Command::Bill(_) => Err("network commands run through network()".into()),
     }
 }
 
@@ -391,6 +404,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Portal(args) => return exit(portal_cmd::portal(args).map(|()| String::new())),
         Command::Device { command } => return exit(portal_cmd::device(command)),
+        Command::Contract { command } => return exit(portal_cmd::contract(command)),
+        Command::Bill(args) => return exit(portal_cmd::bill(args)),
         _ => {}
     }
     if matches!(cli.command, Command::Discover { .. } | Command::Poll { .. }) {

@@ -95,3 +95,38 @@ fn a_postgres_url_is_refused_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PostgreSQL backend not built yet"));
 }
+
+#[test]
+fn a_contract_is_set_and_its_month_billed_once() {
+    let home = Home::new();
+    home.add_device("billed");
+    let terms = printfleet_meter::Terms { fee_per_period: printfleet_meter::MinorUnits(1_000), ..Default::default() };
+    let terms_file = home.dir.path().join("terms.json");
+    std::fs::write(&terms_file, serde_json::to_vec(&terms).unwrap()).unwrap();
+    let out = printfleet(&[
+        "contract",
+        "set",
+        "3",
+        "--terms",
+        terms_file.to_str().unwrap(),
+        "--starts",
+        "2025-01-01",
+        "--db",
+        &home.db(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = home.dir.path().join("bill");
+    let args = ["bill", "--period", "2025-01", "--db", &home.db(), "--out", dir.to_str().unwrap()];
+    let out = printfleet(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["contracts"], serde_json::json!([3]));
+    assert_eq!(json["total_minor_units"], 1_000);
+    let invoices = std::fs::read_to_string(dir.join("invoices.csv")).unwrap();
+    assert!(invoices.contains("3,2025-01-01,2025-02-01,EUR,fee_per_period"), "{invoices}");
+    assert!(dir.join("usage.csv").exists());
+    // Billed once: the same month again is refused.
+    let out = printfleet(&args);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no contract has that period open"));
+}
