@@ -7,7 +7,13 @@
 //! ```
 //! Defaults: 1000 devices, 5 rounds, 64 threads (each thread owns DEVICES / THREADS devices and
 //! sends one update per device per round, so up to THREADS requests are in flight at once).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,9 +34,9 @@ fn main() {
     let db = Db::Sqlite(dir.path().join("portal.db"));
     let state = dir.path().join("state");
     let portal = RunningPortal::start(
-        PortalConfig::new(db.clone(), &state).https_listen("127.0.0.1:0".parse().unwrap()).tcp_listen(
-            "127.0.0.1:0".parse().unwrap(),
-        ),
+        PortalConfig::new(db.clone(), &state)
+            .https_listen("127.0.0.1:0".parse().unwrap())
+            .tcp_listen("127.0.0.1:0".parse().unwrap()),
     )
     .unwrap();
     let mut store = db.open().unwrap();
