@@ -104,6 +104,13 @@ impl DeviceSecret {
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// The secret's bytes, to hand to the device at provisioning (the portal's `device add`
+    /// prints them once) or to persist on the device; wiped when the returned value drops.
+    /// Everything else should keep the secret inside this type.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        self.0.clone()
+    }
 }
 
 impl fmt::Debug for DeviceSecret {

@@ -1,10 +1,73 @@
-//! The network side of the printfleet command line, as a library: the collector's blocking
-//! clients of the portal ([`client`]) and the Data Collector daemon ([`collect`]) that
-//! `printfleet collect` runs.
+//! The network side of printfleet, as a library: the portal server ([`portal`]) in front of the
+//! sans-IO `printfleet-ingest` and the `printfleet-store` backends, billing from the store
+//! ([`billing`]), the collector's blocking clients of the portal ([`client`]) and the Data
+//! Collector daemon ([`collect`]). The `printfleet` binary's `portal`, `device`, `contract`,
+//! `bill` and `collect` commands are thin wrappers around it.
 //!
-//! The protocol logic lives in the sans-IO crates (`printfleet-agent`, `printfleet-auth`,
-//! `printfleet-wire`); this crate moves their bytes over sockets, reads the clock and stores the
-//! collector's state.
+//! What it does not do: parse or seal frames (`printfleet-wire`, `printfleet-auth`), decide what
+//! a frame means (`printfleet-ingest`, `printfleet-agent`), or define storage
+//! (`printfleet-store`). It moves bytes and time between sockets and those crates, reads the
+//! clock and stores the collector's state.
+//!
+//! A portal on loopback and a device reporting to it over HTTPS:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use printfleet_agent::{DeviceAgent, Event, Schedule};
+//! use printfleet_auth::one_shot;
+//! use printfleet_cli::portal::{Db, DeviceSpec, PortalConfig, RunningPortal, provision};
+//! use printfleet_diff::sync::Instance;
+//! use printfleet_ingest::{CustomerId, ResellerId};
+//! use printfleet_meter::{ContractId, DeviceId};
+//! use printfleet_schema::{Redaction, Timestamp, samples};
+//! use printfleet_wire::frame::OsRng;
+//!
+//! // A portal on ports the OS chooses, its database and state directory in a temporary folder.
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::Sqlite(dir.path().join("portal.db"));
+//! let portal = RunningPortal::start(
+//!     PortalConfig::new(db.clone(), dir.path().join("state"))
+//!         .https_listen("127.0.0.1:0".parse()?)
+//!         .tcp_listen("127.0.0.1:0".parse()?),
+//! )?;
+//!
+//! // Provision a device (the running portal picks it up from the store).
+//! let spec = DeviceSpec {
+//!     name: "printer-7".into(),
+//!     reseller: ResellerId(1),
+//!     customer: CustomerId(2),
+//!     contract: ContractId(3),
+//!     meter_device: DeviceId(7),
+//! };
+//! let device = provision(&dir.path().join("state"), &mut *db.open()?, spec)?;
+//!
+//! // The device seals a report with its secret ...
+//! let key = one_shot::frame_key(&device.secret, "printer-7", device.epoch);
+//! let mut agent = DeviceAgent::new(device.sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(1));
+//! let now = Timestamp::try_from(std::time::SystemTime::now())?;
+//! agent.handle_reading(now, samples::office_laser());
+//! let frame = loop {
+//!     if agent.needs_save() {
+//!         let checkpoint = agent.save();
+//!         agent.saved(checkpoint)?;
+//!     }
+//!     if let Some(t) = agent.poll_transmit(now, &mut OsRng::default()) { break t.frame; }
+//! };
+//!
+//! // ... and POSTs it, trusting the portal's CA and nothing else.
+//! let ca = ureq::tls::Certificate::from_pem(portal.ca_pem().as_bytes())?;
+//! let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![ca]))).build();
+//! let http: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+//! let url = format!("https://localhost:{}/v1/frames", portal.https_addr().port());
+//! let reply = http.post(&url).header("Content-Type", "application/octet-stream").send(&frame[..])?.body_mut().read_to_vec()?;
+//! agent.handle_frame(now, &reply);
+//! assert!(std::iter::from_fn(|| agent.poll_event()).any(|e| matches!(e, Event::Acknowledged { .. })));
+//! assert_eq!(portal.counters().frames_accepted, 1);
+//! portal.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A collector's configuration, checked before it runs:
 //!
 //! ```
 //! use printfleet_cli::collect::{CollectorConfig, Mode};
@@ -31,5 +94,7 @@
 //! # Crate features
 //! None.
 
+pub mod billing;
 pub mod client;
 pub mod collect;
+pub mod portal;

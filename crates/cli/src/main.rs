@@ -19,13 +19,22 @@
 //!   `ipp://`/`ipps://` over IPP, `ledm+http://`/`ledm+https://` over LEDM) and prints one
 //!   JSON line per printer with its mapped report; failures go to stderr, counted by kind.
 //!
-//! And the Data Collector:
+//! The Data Collector:
 //!
 //! * `printfleet collect --config FILE [--clock-speed N] [--clock-origin MS] [--run-for S]`:
 //!   reads the configured printers and reports them to the portal, in session mode or one-shot
 //!   HTTPS, with its state kept crash-safe (`printfleet_cli::collect`); logs on stderr.
 //!
-//! Both `discover` and `poll` take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
+//! The portal (`printfleet_cli::portal`, see docs/portal.md):
+//!
+//! * `printfleet portal --db sqlite:PATH --state DIR [--https ADDR] [--tcp ADDR]`: serves
+//!   `POST /v1/frames`, `/healthz` and `/metrics` over HTTPS and the session-mode link over TLS
+//!   TCP; prints `{"https","tcp","ca"}` once listening; stops on SIGTERM or Ctrl-C;
+//! * `printfleet device add|revoke|list`: provisioning against the portal's database;
+//! * `printfleet contract set ID --terms FILE.json --starts YYYY-MM-DD` and
+//!   `printfleet bill --period YYYY-MM --db ... --out DIR`: billing through printfleet-meter.
+//!
+//! `discover` and `poll` take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
 //! see `printfleet_lan::config::ConfigFile`); the command line overrides the file. Prefer the
 //! file for passphrases: a command line is visible to every user of the machine.
 //!
@@ -33,6 +42,8 @@
 //! counter, a line skipped, a disputed meter ...) goes to stderr, one finding a line, followed
 //! by where each meter reading came from. Every input is read with a cap: a file larger than its
 //! limit is refused after reading at most limit + 1 bytes.
+
+mod portal_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -88,6 +99,22 @@ enum Command {
         #[command(flatten)]
         net: NetArgs,
     },
+    /// Run the portal: HTTPS (`POST /v1/frames`, `/healthz`, `/metrics`) and the session-mode
+    /// link, on a database; prints one JSON line when listening; stops on SIGTERM or Ctrl-C.
+    Portal(portal_cmd::PortalArgs),
+    /// Provision, revoke and list devices in the portal's database.
+    Device {
+        #[command(subcommand)]
+        command: portal_cmd::DeviceCommand,
+    },
+    /// Contracts' terms for billing.
+    Contract {
+        #[command(subcommand)]
+        command: portal_cmd::ContractCommand,
+    },
+    /// Close a month for every contract: usage.csv and invoices.csv through printfleet-meter,
+    /// the closing recorded in the database.
+    Bill(portal_cmd::BillArgs),
     /// Read printers and print each one's mapped report, one JSON line each.
     Poll {
         /// Addresses or ranges (SNMP), `snmp://a.b.c.d:port`, `ipp://host[:port]/path`,
@@ -386,9 +413,13 @@ fn run(cli: Cli) -> Result<(String, String), String> {
             mapped.findings = findings;
             print(&mapped, &dir)
         }
-        Command::Discover { .. } | Command::Poll { .. } | Command::Collect { .. } => {
-            Err("network commands run through network() or collect()".into())
-        }
+        Command::Discover { .. }
+        | Command::Poll { .. }
+        | Command::Collect { .. }
+        | Command::Portal(_)
+        | Command::Device { .. }
+        | Command::Contract { .. }
+        | Command::Bill(_) => Err("network commands run through network(), collect() or portal_cmd".into()),
     }
 }
 
@@ -427,6 +458,13 @@ fn main() -> ExitCode {
             }
         };
     }
+    match cli.command {
+        Command::Portal(args) => return exit(portal_cmd::portal(args).map(|()| String::new())),
+        Command::Device { command } => return exit(portal_cmd::device(command)),
+        Command::Contract { command } => return exit(portal_cmd::contract(command)),
+        Command::Bill(args) => return exit(portal_cmd::bill(args)),
+        _ => {}
+    }
     if matches!(cli.command, Command::Discover { .. } | Command::Poll { .. }) {
         // JSON lines; a poll with failures exits 1 after printing everything it read.
         return match network(cli.command) {
@@ -450,6 +488,20 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("printfleet: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a command's output (or its error) and the exit code: 0, or 2 for an error.
+fn exit(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("printfleet: {message}");
+            ExitCode::from(2)
         }
     }
 }

@@ -6,7 +6,7 @@ use printfleet_auth::{KeyEpoch, Verifier};
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::ReceiverState;
 use printfleet_ingest::{Batch, Credential, CustomerId, DeviceRecord, Owner, ResellerId, SavedDevice};
-use printfleet_meter::{Closing, ContractId, DeviceId, Meter, Terms};
+use printfleet_meter::{Closing, ContractId, DeviceId, Meter, Observation, ObservationKey, Provenance, Terms};
 use printfleet_schema::{DeviceReport, Timestamp};
 use printfleet_wire::frame::{KeyId, SenderId, WindowState};
 use printfleet_wire::protobuf;
@@ -249,6 +249,40 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare("SELECT job_sequence FROM jobs WHERE sender = ?1 ORDER BY rowid")?;
         let rows = stmt.query_map([int(device.0)], |r| r.get::<_, i64>(0))?;
         rows.map(|r| r.map(uint).map_err(StoreError::from)).collect()
+    }
+
+    /// The meter readings observed in `[from, to)`, in time order (what `printfleet bill` feeds
+    /// `printfleet-meter`). A kind that does not parse is [`StoreError::Corrupt`].
+    pub fn meter_readings(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Observation>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT device, instance, sequence, kind, value, observed_at FROM meter_readings
+             WHERE observed_at >= ?1 AND observed_at < ?2 ORDER BY observed_at, device, instance, sequence",
+        )?;
+        let rows = stmt.query_map(params![millis(from), millis(to)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (device, instance, sequence, kind, value, at) = row?;
+            let kind = kind.parse().map_err(|_| StoreError::Corrupt { what: "meter kind" })?;
+            let observed_at =
+                Timestamp::from_unix_millis(uint(at)).map_err(|_| StoreError::Corrupt { what: "reading time" })?;
+            out.push(Observation {
+                key: ObservationKey { device: DeviceId(uint(device)), instance, sequence: uint(sequence) },
+                kind,
+                value: uint(value),
+                observed_at,
+                provenance: Provenance::Agent,
+            });
+        }
+        Ok(out)
     }
 
     fn write_one(tx: &Transaction<'_>, batch: &Batch, scratch: &mut Vec<u8>) -> Result<(), StoreError> {

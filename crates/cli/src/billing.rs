@@ -1,0 +1,296 @@
+//! Billing from the portal's database: contracts' terms into `printfleet-meter`, and a period's
+//! closing (usage lines and invoices, exported as CSV through the meter's exporters) recorded in
+//! the store.
+//!
+//! The meter's whole state is kept in the store ([`Store::save_meter`]); `bill` restores it, adds
+//! the devices of the contracts it knows, feeds it the stored meter readings of the period (and of
+//! the late window before it: readings seen before are duplicates to the meter), closes every
+//! contract whose open period is the one asked for, and records each closing with the meter's new
+//! state in one transaction ([`Store::record_closing`]).
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use printfleet_meter::{
+    ContractId, Device, Invoice, Meter, MeterConfig, MeterError, ModelClass, Terms, UsageLine, export,
+};
+use printfleet_schema::Timestamp;
+use printfleet_store::{SqliteStore, Store, StoreError};
+
+/// Largest terms file read.
+pub const MAX_TERMS_BYTES: u64 = 64 * 1024;
+/// The usage export's file name.
+pub const USAGE_FILE: &str = "usage.csv";
+/// The invoice export's file name.
+pub const INVOICES_FILE: &str = "invoices.csv";
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Why a billing step failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BillingError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The meter refused (unknown contract, period not over, invalid terms ...).
+    #[error("meter: {0}")]
+    Meter(#[from] MeterError),
+    /// A date that is not `YYYY-MM-DD` (or a month that is not `YYYY-MM`) from 1970 on.
+    #[error("{text:?} is not a date (YYYY-MM-DD) or month (YYYY-MM)")]
+    BadDate {
+        /// What was given.
+        text: String,
+    },
+    /// The terms file is not `printfleet_meter::Terms` as JSON, or is too large.
+    #[error("{path}: not a terms file: {reason}")]
+    BadTerms {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A CSV export failed.
+    #[error("export: {0}")]
+    Export(#[from] export::ExportError),
+    /// No contract of the meter has the period asked for open.
+    #[error("no contract has that period open (billed already, or no contract set)")]
+    NothingToBill,
+}
+
+/// `YYYY-MM-DD` at 00:00 UTC.
+pub fn parse_date(text: &str) -> Result<Timestamp, BillingError> {
+    let bad = || BillingError::BadDate { text: text.to_owned() };
+    let mut parts = text.split('-');
+    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let num = |s: &str, len: usize| (s.len() == len).then(|| s.parse::<u64>().ok()).flatten();
+    let (Some(y), Some(m), Some(d)) = (num(y, 4), num(m, 2), num(d, 2)) else { return Err(bad()) };
+    if !(1..=12).contains(&m) || !(1..=days_in_month(y, m)).contains(&d) || y < 1970 {
+        return Err(bad());
+    }
+    let days = days_from_civil(y, m, d).ok_or_else(bad)?;
+    Timestamp::from_unix_millis(days.checked_mul(DAY_MS).ok_or_else(bad)?).map_err(|_| bad())
+}
+
+/// `YYYY-MM`: its first instant (UTC).
+pub fn parse_month(text: &str) -> Result<Timestamp, BillingError> {
+    parse_date(&format!("{text}-01")).map_err(|_| BillingError::BadDate { text: text.to_owned() })
+}
+
+fn days_in_month(y: u64, m: u64) -> u64 {
+    match m {
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a civil date from 1970 on (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: u64, m: u64, d: u64) -> Option<u64> {
+    let y = if m <= 2 { y.checked_sub(1)? } else { y };
+    let era = y / 400;
+    let yoe = y.checked_sub(era.checked_mul(400)?)?;
+    let mp = if m > 2 { m.checked_sub(3)? } else { m.checked_add(9)? };
+    let doy = (153u64.checked_mul(mp)?.checked_add(2)? / 5).checked_add(d)?.checked_sub(1)?;
+    let doe = yoe.checked_mul(365)?.checked_add(yoe / 4)?.checked_sub(yoe / 100)?.checked_add(doy)?;
+    era.checked_mul(146_097)?.checked_add(doe)?.checked_sub(719_468)
+}
+
+/// Reads a terms file (`printfleet_meter::Terms` as JSON, its serde form).
+pub fn read_terms(path: &Path) -> Result<Terms, BillingError> {
+    let io = |source| BillingError::Io { path: path.to_path_buf(), source };
+    let mut text = String::new();
+    File::open(path).map_err(io)?.take(MAX_TERMS_BYTES.saturating_add(1)).read_to_string(&mut text).map_err(io)?;
+    if u64::try_from(text.len()).unwrap_or(u64::MAX) > MAX_TERMS_BYTES {
+        return Err(BillingError::BadTerms { path: path.to_path_buf(), reason: "too large".into() });
+    }
+    let terms: Terms = serde_json::from_str(&text)
+        .map_err(|e| BillingError::BadTerms { path: path.to_path_buf(), reason: e.to_string() })?;
+    terms.validate()?;
+    Ok(terms)
+}
+
+/// Adds a contract to the meter (saved in the store) and to the store's contracts.
+pub fn set_contract(
+    store: &mut dyn Store,
+    id: ContractId,
+    terms: Terms,
+    starts: Timestamp,
+) -> Result<(), BillingError> {
+    let mut meter = store.load_meter()?.unwrap_or_else(|| Meter::new(MeterConfig::default()));
+    meter.add_contract(id, terms.clone(), starts)?;
+    store.put_contract(id, &terms, starts)?;
+    store.save_meter(&meter)?;
+    Ok(())
+}
+
+/// What a billing run produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Billed {
+    /// Contracts closed.
+    pub contracts: Vec<ContractId>,
+    /// Readings fed to the meter.
+    pub readings: usize,
+    /// Usage lines.
+    pub usage: Vec<UsageLine>,
+    /// Invoices.
+    pub invoices: Vec<Invoice>,
+}
+
+/// Bills the month starting at `month` (see [`parse_month`]) for every contract whose open
+/// period starts there: closes it at `now` (which must be after the period), records each
+/// closing, and writes [`USAGE_FILE`] and [`INVOICES_FILE`] into `out`.
+pub fn bill(store: &mut SqliteStore, month: Timestamp, now: Timestamp, out: &Path) -> Result<Billed, BillingError> {
+    let mut meter = store.load_meter()?.unwrap_or_else(|| Meter::new(MeterConfig::default()));
+    let devices = store.load()?.devices;
+    let contracts: BTreeSet<ContractId> =
+        devices.iter().map(|d| d.owner.contract).filter(|c| meter.terms(*c).is_some()).collect();
+    for d in &devices {
+        if meter.terms(d.owner.contract).is_none() {
+            continue;
+        }
+        let device = Device { contract: d.owner.contract, serial: d.name.clone(), class: ModelClass::OFFICE };
+        match meter.add_device(d.meter_device, device) {
+            Ok(()) | Err(MeterError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut due = Vec::new();
+    let mut end = month;
+    for c in &contracts {
+        let Some(terms) = meter.terms(*c) else { continue };
+        let period = terms.period.period_of(month);
+        if meter.open_period(*c) == Some(period) && terms.period.start(period)? == month {
+            end = end.max(terms.period.end(period)?);
+            due.push(*c);
+        }
+    }
+    if due.is_empty() {
+        return Err(BillingError::NothingToBill);
+    }
+    let late = meter.config().late_window;
+    let from = Timestamp::from_unix_millis(month.unix_millis().saturating_sub(late.0)).unwrap_or(month);
+    let readings = store.meter_readings(from, end)?;
+    for r in &readings {
+        // Late, duplicate or unlisted readings are the meter's to judge; they never fail the run.
+        let _ = meter.observe(r);
+    }
+    let mut billed = Billed { readings: readings.len(), ..Billed::default() };
+    for c in due {
+        let closing = meter.close_period(c, now)?;
+        store.record_closing(&closing, &meter)?;
+        billed.contracts.push(c);
+        billed.usage.extend(closing.usage);
+        billed.invoices.push(closing.invoice);
+    }
+    std::fs::create_dir_all(out).map_err(|source| BillingError::Io { path: out.to_path_buf(), source })?;
+    let create = |name: &str| {
+        let path = out.join(name);
+        File::create(&path).map_err(|source| BillingError::Io { path, source })
+    };
+    export::usage_csv(&billed.usage, create(USAGE_FILE)?)?;
+    export::invoice_csv(&billed.invoices, create(INVOICES_FILE)?)?;
+    Ok(billed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_months() {
+        assert_eq!(parse_date("1970-01-01").unwrap().unix_millis(), 0);
+        assert_eq!(parse_date("2026-11-01").unwrap().unix_millis(), 1_793_491_200_000);
+        assert_eq!(parse_month("2024-03").unwrap(), parse_date("2024-03-01").unwrap());
+        assert_eq!(parse_date("2024-02-29").unwrap().unix_millis(), 1_709_164_800_000);
+        for bad in ["2023-02-29", "2026-13-01", "2026-1-01", "1969-12-31", "x", "2026-11-01-1"] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_month_of_stored_readings_is_billed_once_and_exported() {
+        use printfleet_agent::{DeviceAgent, Schedule};
+        use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot};
+        use printfleet_diff::sync::Instance;
+        use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
+        use printfleet_meter::{Category, CategoryTerms, DeviceId, MinorUnits, Price};
+        use printfleet_schema::{MeterKind, Redaction, samples};
+        use printfleet_wire::frame::OsRng;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path().join("p.db")).unwrap();
+        let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
+        let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
+        let record = DeviceRecord { name: "m".into(), owner, meter_device: DeviceId(7), revoked: false, credentials };
+        store.put_device(&record).unwrap();
+        let mut terms = Terms::default();
+        terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
+        terms.fee_per_period = MinorUnits(1_000);
+        set_contract(&mut store, ContractId(3), terms, parse_date("2026-11-01").unwrap()).unwrap();
+
+        let master = [4u8; 32];
+        let mut ingest = Ingest::new(FleetMasterKey::from_bytes(master));
+        let sender = ingest.provision(record).unwrap();
+        let secret = FleetMasterKey::from_bytes(master).device_secret("m", KeyEpoch(1));
+        let key = one_shot::frame_key(&secret, "m", KeyEpoch(1));
+        let mut agent = DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(1));
+        let mut rng = OsRng::default();
+        for (day, total) in [("2026-11-02", 10_000u64), ("2026-11-20", 10_500)] {
+            let now = parse_date(day).unwrap();
+            let mut r = samples::office_laser();
+            r.events.print_jobs.clear();
+            r.snapshot.meters.0.insert(MeterKind::TOTAL, total);
+            agent.handle_reading(now, r);
+            agent.handle_timeout(now);
+            let frame = loop {
+                if agent.needs_save() {
+                    let cp = agent.save();
+                    agent.saved(cp).unwrap();
+                }
+                if let Some(t) = agent.poll_transmit(now, &mut rng) {
+                    break t.frame;
+                }
+            };
+            let batch = ingest.receive(&frame, now).unwrap();
+            store.write_batches(std::slice::from_ref(&batch)).unwrap();
+            let reply = ingest.commit(batch, now, &mut rng).unwrap();
+            agent.handle_frame(now, &reply);
+        }
+
+        let out = dir.path().join("out");
+        let month = parse_month("2026-11").unwrap();
+        let later = parse_date("2027-01-01").unwrap();
+        let billed = bill(&mut store, month, later, &out).unwrap();
+        assert_eq!(billed.contracts, vec![ContractId(3)]);
+        let total_line = billed.usage.iter().find(|l| l.category == Category::TOTAL).unwrap();
+        assert_eq!(total_line.quantity.0, 500);
+        assert_eq!(billed.invoices[0].total, MinorUnits(500 + 1_000));
+        let usage = std::fs::read_to_string(out.join(USAGE_FILE)).unwrap();
+        assert!(usage.starts_with("contract,device,serial,period_start,period_end,category,quantity"));
+        assert!(usage.contains(",m,"), "{usage}");
+        let invoices = std::fs::read_to_string(out.join(INVOICES_FILE)).unwrap();
+        assert!(invoices.contains(",usage,total,0,500,") && invoices.contains(",fee_per_period,"), "{invoices}");
+        assert_eq!(store.count("invoices").unwrap(), 1);
+        // Closed: billing it again is refused, and nothing more is recorded.
+        assert!(matches!(bill(&mut store, month, later, &out), Err(BillingError::NothingToBill)));
+        assert_eq!(store.count("invoices").unwrap(), 1);
+        // A period not over yet is the meter's refusal.
+        let dec = parse_month("2026-12").unwrap();
+        assert!(matches!(bill(&mut store, dec, parse_date("2026-12-15").unwrap(), &out), Err(BillingError::Meter(_))));
+    }
+}

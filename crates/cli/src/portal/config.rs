@@ -1,0 +1,152 @@
+//! What a portal is started with.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use printfleet_store::{SqliteStore, Store};
+
+use super::PortalError;
+
+/// How long a client may take to send a request's headers (and then its body).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to complete the TLS handshake.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a collector may take from `Hello` to `ClientFinal` on a link channel.
+pub const DEFAULT_LINK_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A link connection that sends nothing for this long is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often the actor reloads the device registry from the store (devices provisioned and
+/// revocations made by `printfleet device` while the portal runs).
+pub const DEFAULT_REGISTRY_REFRESH: Duration = Duration::from_secs(5);
+
+/// The portal's database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Db {
+    /// An SQLite file (created if missing).
+    Sqlite(PathBuf),
+}
+
+impl Db {
+    /// Parses `sqlite:PATH` (or `sqlite://PATH`). `postgres://...` is
+    /// [`PortalError::PostgresNotBuilt`] in this build.
+    pub fn parse(url: &str) -> Result<Self, PortalError> {
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(PortalError::BadDbUrl { url: url.to_owned() });
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(PortalError::PostgresNotBuilt);
+        }
+        Err(PortalError::BadDbUrl { url: url.to_owned() })
+    }
+
+    /// Opens the store (migrating it).
+    pub fn open(&self) -> Result<Box<dyn Store + Send>, PortalError> {
+        match self {
+            Self::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
+        }
+    }
+}
+
+/// A portal's configuration: [`PortalConfig::new`], then the setters.
+#[derive(Clone, Debug)]
+pub struct PortalConfig {
+    pub(crate) db: Db,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) https_listen: SocketAddr,
+    pub(crate) tcp_listen: SocketAddr,
+    pub(crate) cert: Option<(PathBuf, PathBuf)>,
+    pub(crate) header_timeout: Duration,
+    pub(crate) tls_handshake_timeout: Duration,
+    pub(crate) link_handshake_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) registry_refresh: Duration,
+}
+
+impl PortalConfig {
+    /// A portal on `db`, with its keys and certificates in `state_dir`, listening on
+    /// 127.0.0.1:8443 (HTTPS) and 127.0.0.1:8444 (link), default timeouts.
+    pub fn new(db: Db, state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            db,
+            state_dir: state_dir.into(),
+            https_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8443)),
+            tcp_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8444)),
+            cert: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            link_handshake_timeout: DEFAULT_LINK_HANDSHAKE_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            registry_refresh: DEFAULT_REGISTRY_REFRESH,
+        }
+    }
+
+    /// Where HTTPS listens (port 0: the OS chooses; see [`super::RunningPortal::https_addr`]).
+    pub fn https_listen(mut self, addr: SocketAddr) -> Self {
+        self.https_listen = addr;
+        self
+    }
+
+    /// Where the session-mode link listens.
+    pub fn tcp_listen(mut self, addr: SocketAddr) -> Self {
+        self.tcp_listen = addr;
+        self
+    }
+
+    /// One's own certificate (chain, PEM) and private key (PEM) instead of the generated ones;
+    /// clients then trust that certificate (or its CA).
+    pub fn cert(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
+        self.cert = Some((cert.as_ref().to_path_buf(), key.as_ref().to_path_buf()));
+        self
+    }
+
+    /// How long a client may take to send a request's headers, and then its body
+    /// ([`DEFAULT_HEADER_TIMEOUT`]).
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to complete TLS ([`DEFAULT_TLS_HANDSHAKE_TIMEOUT`]).
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a link channel's SCRAM handshake may take ([`DEFAULT_LINK_HANDSHAKE_TIMEOUT`]).
+    pub fn link_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.link_handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a link connection may stay silent ([`DEFAULT_IDLE_TIMEOUT`]).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// How often the registry is reloaded from the store ([`DEFAULT_REGISTRY_REFRESH`]).
+    pub fn registry_refresh(mut self, every: Duration) -> Self {
+        self.registry_refresh = every;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(Db::parse("sqlite:/tmp/p.db").unwrap(), Db::Sqlite("/tmp/p.db".into()));
+        assert_eq!(Db::parse("sqlite:///tmp/p.db").unwrap(), Db::Sqlite("/tmp/p.db".into()));
+        assert!(matches!(Db::parse("postgres://u@h/db"), Err(PortalError::PostgresNotBuilt)));
+        assert!(matches!(Db::parse("mysql://h"), Err(PortalError::BadDbUrl { .. })));
+        assert!(matches!(Db::parse("sqlite:"), Err(PortalError::BadDbUrl { .. })));
+    }
+}

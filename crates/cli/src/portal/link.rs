@@ -1,0 +1,335 @@
+//! The session-mode link listener (`printfleet_wire::link` over TLS): per connection a reader
+//! task that splits the stream into messages and runs each channel's SCRAM handshake and frames
+//! through the actor, and a writer that sends the answers in the order the requests came.
+//!
+//! Per connection at most [`super::MAX_IN_FLIGHT_PER_CONNECTION`] requests wait for the actor:
+//! beyond it the reader stops reading, so a flooding connection slows only itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use printfleet_auth::ServerAwaitingClientFinal;
+use printfleet_ingest::SessionHandle;
+use printfleet_wire::link::{LinkReader, MAX_CHANNELS, Message, MessageType};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio_rustls::TlsAcceptor;
+
+use super::actor::{HelloAnswer, Outcome, Request};
+use super::metrics::Shared;
+use super::{Ctx, MAX_IN_FLIGHT_PER_CONNECTION, now};
+
+/// Bytes read from the socket at once (the reader then holds at most one message plus this).
+pub const READ_CHUNK: usize = 16 * 1024;
+/// Answers buffered before the writer flushes even if more are ready.
+const FLUSH_BYTES: usize = 64 * 1024;
+/// Channels of one connection in a handshake at once (each holds a few hundred bytes of SCRAM
+/// state): beyond it the expired ones are dropped, and a further `Hello` is answered `Closed`.
+pub const MAX_HANDSHAKES_PER_CONNECTION: usize = 1024;
+
+/// Where a channel of a connection stands.
+#[derive(Debug)]
+enum Chan {
+    /// `Hello` received, the actor's challenge not yet sent.
+    Starting,
+    /// Challenge sent (when), waiting for the client-final message.
+    Awaiting(Box<ServerAwaitingClientFinal>, Instant),
+    /// Proof checked, the session being opened.
+    Opening,
+    /// Open.
+    Open(SessionHandle),
+}
+
+type Channels = Arc<Mutex<HashMap<u32, Chan>>>;
+
+/// What the writer sends next, in request order.
+#[derive(Debug)]
+enum Pending {
+    /// An answer known at once.
+    Now(MessageType, u32),
+    /// The actor's answer to a `Hello`.
+    Hello(u32, oneshot::Receiver<HelloAnswer>),
+    /// The session being opened, and the server-final message to send if it is.
+    Open(u32, oneshot::Receiver<Option<SessionHandle>>, String),
+    /// The actor's answer to a frame.
+    Frame(u32, oneshot::Receiver<Outcome>),
+    /// The collector closed a channel (or broke its handshake): close its session after the
+    /// replies before it, then answer `Closed` on the channel if one is given.
+    Close(SessionHandle, Option<u32>),
+}
+
+/// Accepts link connections until `stop`.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    ctx: Arc<Ctx>,
+    slots: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.changed() => return,
+        };
+        let (tcp, peer) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "link accept failed");
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        Shared::bump(&ctx.shared.link_connections);
+        let (acceptor, ctx, stop) = (acceptor.clone(), ctx.clone(), stop.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = tcp.set_nodelay(true);
+            let tls = match tokio::time::timeout(ctx.tls_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                _ => {
+                    Shared::bump(&ctx.shared.tls_failures);
+                    tracing::debug!(%peer, "link tls handshake failed or timed out");
+                    return;
+                }
+            };
+            connection(tls, ctx, stop).await;
+            tracing::debug!(%peer, "link connection closed");
+        });
+    }
+}
+
+/// One connection, until the peer closes it, breaks the protocol, idles, or the portal stops.
+async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
+    ctx: Arc<Ctx>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (mut rd, wr) = tokio::io::split(stream);
+    let channels: Channels = Arc::default();
+    let (pending, queue) = mpsc::channel(MAX_IN_FLIGHT_PER_CONNECTION);
+    let writer = tokio::spawn(write_loop(wr, queue, channels.clone(), ctx.clone()));
+    let mut reader = LinkReader::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    'conn: loop {
+        loop {
+            let (kind, channel, body) = match reader.next_message() {
+                Ok(Some(m)) => (m.kind, m.channel, m.body.to_vec()),
+                Ok(None) => break,
+                Err(e) => {
+                    Shared::bump(&ctx.shared.link_errors);
+                    tracing::info!(error = %e, "link stream refused");
+                    break 'conn;
+                }
+            };
+            let Some(next) = on_message(kind, channel, body, &channels, &ctx).await else {
+                Shared::bump(&ctx.shared.link_errors);
+                tracing::info!(?kind, "unexpected link message");
+                break 'conn;
+            };
+            if pending.send(next).await.is_err() {
+                break 'conn;
+            }
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout(ctx.idle_timeout, rd.read(&mut buf)) => r,
+            _ = stop.changed() => break,
+        };
+        match read {
+            Ok(Ok(n)) if n > 0 => reader.extend(buf.get(..n).unwrap_or_default()),
+            _ => break,
+        }
+    }
+    // The writer sends what was asked before the end, then the sessions close.
+    drop(pending);
+    let _ = writer.await;
+    let open: Vec<SessionHandle> = match channels.lock() {
+        Ok(mut c) => c.drain().filter_map(|(_, s)| if let Chan::Open(h) = s { Some(h) } else { None }).collect(),
+        Err(_) => Vec::new(),
+    };
+    for handle in open {
+        let _ = ctx.queue.send(Request::Close(handle)).await;
+    }
+}
+
+/// Handles one message; `None` ends the connection (a message a collector never sends).
+async fn on_message(kind: MessageType, channel: u32, body: Vec<u8>, channels: &Channels, ctx: &Ctx) -> Option<Pending> {
+    let closed = Some(Pending::Now(MessageType::Closed, channel));
+    match kind {
+        MessageType::Hello => {
+            let Ok(message) = String::from_utf8(body) else { return closed };
+            {
+                let Ok(mut chans) = channels.lock() else { return None };
+                if handshakes(&chans) >= MAX_HANDSHAKES_PER_CONNECTION {
+                    let timeout = ctx.link_handshake_timeout;
+                    chans.retain(|_, c| !matches!(c, Chan::Awaiting(_, since) if since.elapsed() > timeout));
+                }
+                let busy = handshakes(&chans) >= MAX_HANDSHAKES_PER_CONNECTION;
+                if chans.contains_key(&channel) || chans.len() >= MAX_CHANNELS || busy {
+                    // A second Hello on a channel in use closes it.
+                    if let Some(Chan::Open(h)) = chans.remove(&channel) {
+                        return Some(Pending::Close(h, Some(channel)));
+                    }
+                    return closed;
+                }
+                chans.insert(channel, Chan::Starting);
+            }
+            let (reply, answer) = oneshot::channel();
+            ctx.queue.send(Request::Hello { message, reply }).await.ok()?;
+            Some(Pending::Hello(channel, answer))
+        }
+        MessageType::ClientFinal => {
+            let state = {
+                let Ok(mut chans) = channels.lock() else { return None };
+                match chans.remove(&channel) {
+                    Some(Chan::Awaiting(s, _)) => {
+                        chans.insert(channel, Chan::Opening);
+                        s
+                    }
+                    Some(other) => {
+                        chans.insert(channel, other);
+                        return closed;
+                    }
+                    None => return closed,
+                }
+            };
+            let message = String::from_utf8(body).unwrap_or_default();
+            match (*state).handle_client_final(&message, now()) {
+                Ok((session, server_final)) => {
+                    Shared::bump(&ctx.shared.handshakes_ok);
+                    let (reply, answer) = oneshot::channel();
+                    ctx.queue.send(Request::Open { session: Box::new(session), reply }).await.ok()?;
+                    Some(Pending::Open(channel, answer, server_final))
+                }
+                Err(failure) => {
+                    Shared::bump(&ctx.shared.handshakes_failed);
+                    tracing::info!(event = %failure.event, "link handshake refused");
+                    if let Ok(mut chans) = channels.lock() {
+                        chans.remove(&channel);
+                    }
+                    closed
+                }
+            }
+        }
+        MessageType::Frame => {
+            let handle = match channels.lock() {
+                Ok(chans) => match chans.get(&channel) {
+                    Some(Chan::Open(h)) => *h,
+                    _ => return closed,
+                },
+                Err(_) => return None,
+            };
+            let (reply, answer) = oneshot::channel();
+            ctx.queue.send(Request::SessionFrame { handle, frame: body, reply }).await.ok()?;
+            Some(Pending::Frame(channel, answer))
+        }
+        MessageType::Closed => {
+            let Ok(mut chans) = channels.lock() else { return None };
+            match chans.remove(&channel) {
+                Some(Chan::Open(h)) => Some(Pending::Close(h, None)),
+                // Nothing to answer: send a harmless Closed back (the collector ignores it).
+                _ => closed,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Sends the answers, in request order, batching writes while more are ready.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut queue: mpsc::Receiver<Pending>,
+    channels: Channels,
+    ctx: Arc<Ctx>,
+) {
+    let mut out = Vec::new();
+    while let Some(next) = queue.recv().await {
+        let (kind, channel, body) = match next {
+            Pending::Now(kind, channel) => (kind, channel, Vec::new()),
+            Pending::Hello(channel, answer) => match answer.await {
+                Ok(Ok((state, server_first))) => {
+                    set(&channels, channel, Chan::Awaiting(Box::new(state), Instant::now()));
+                    (MessageType::ServerFirst, channel, server_first.into_bytes())
+                }
+                Ok(Err(failure)) => {
+                    Shared::bump(&ctx.shared.handshakes_failed);
+                    tracing::info!(event = %failure.event, "link handshake refused");
+                    remove(&channels, channel);
+                    (MessageType::Closed, channel, Vec::new())
+                }
+                Err(_) => {
+                    remove(&channels, channel);
+                    (MessageType::Closed, channel, Vec::new())
+                }
+            },
+            Pending::Open(channel, answer, server_final) => match answer.await {
+                Ok(Some(handle)) => {
+                    set(&channels, channel, Chan::Open(handle));
+                    (MessageType::ServerFinal, channel, server_final.into_bytes())
+                }
+                _ => {
+                    remove(&channels, channel);
+                    (MessageType::Closed, channel, Vec::new())
+                }
+            },
+            Pending::Frame(channel, answer) => match answer.await {
+                Ok(Outcome::Reply(frame)) => (MessageType::Reply, channel, frame),
+                Ok(Outcome::Closed) => {
+                    remove(&channels, channel);
+                    (MessageType::Closed, channel, Vec::new())
+                }
+                Ok(Outcome::Rejected | Outcome::Unavailable) | Err(_) => (MessageType::Rejected, channel, Vec::new()),
+            },
+            Pending::Close(handle, answer) => {
+                let _ = ctx.queue.send(Request::Close(handle)).await;
+                match answer {
+                    Some(channel) => (MessageType::Closed, channel, Vec::new()),
+                    None => {
+                        if queue.is_empty() && flush(&mut wr, &mut out).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        if (Message { kind, channel, body: &body }).encode(&mut out).is_err() {
+            tracing::warn!(?kind, "answer too large for a link message");
+            continue;
+        }
+        if (queue.is_empty() || out.len() >= FLUSH_BYTES) && flush(&mut wr, &mut out).await.is_err() {
+            return;
+        }
+    }
+    let _ = flush(&mut wr, &mut out).await;
+    let _ = wr.shutdown().await;
+}
+
+async fn flush<W: AsyncWrite + Unpin>(wr: &mut W, out: &mut Vec<u8>) -> std::io::Result<()> {
+    if !out.is_empty() {
+        wr.write_all(out).await?;
+        out.clear();
+    }
+    wr.flush().await
+}
+
+/// Channels not (yet) open.
+fn handshakes(chans: &HashMap<u32, Chan>) -> usize {
+    chans.values().filter(|c| !matches!(c, Chan::Open(_))).count()
+}
+
+fn set(channels: &Channels, channel: u32, state: Chan) {
+    if let Ok(mut c) = channels.lock() {
+        c.insert(channel, state);
+    }
+}
+
+fn remove(channels: &Channels, channel: u32) {
+    if let Ok(mut c) = channels.lock() {
+        c.remove(&channel);
+    }
+}

@@ -1,0 +1,128 @@
+//! Provisioning against the store: add a device (its secret derived from the portal's master
+//! key, its SCRAM verifier stored), revoke one, list them. A running portal picks the changes up
+//! from the store (see [`super::PortalConfig::registry_refresh`]).
+
+use std::path::Path;
+
+use printfleet_auth::{DeviceSecret, KeyEpoch, Verifier};
+use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Owner, Registry, ResellerId};
+use printfleet_meter::{ContractId, DeviceId};
+use printfleet_store::Store;
+use printfleet_wire::frame::{OsRng, SenderId};
+
+use super::PortalError;
+
+/// The key epoch a newly provisioned device starts with.
+pub const FIRST_EPOCH: KeyEpoch = KeyEpoch(1);
+
+/// A device to provision: its name and who owns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// The device's name (its SCRAM user name; its sender id derives from it).
+    pub name: String,
+    /// The reseller.
+    pub reseller: ResellerId,
+    /// The reseller's customer.
+    pub customer: CustomerId,
+    /// The contract it is billed under.
+    pub contract: ContractId,
+    /// The position it is metered under.
+    pub meter_device: DeviceId,
+}
+
+/// A provisioned device: hand `secret` to the device (it is not stored anywhere: the portal
+/// derives it again from its master key, and keeps only its SCRAM verifier).
+#[derive(Debug)]
+pub struct Provisioned {
+    /// The sender id its frames carry.
+    pub sender: SenderId,
+    /// Its key epoch.
+    pub epoch: KeyEpoch,
+    /// Its secret for that epoch: one-shot frame keys (`printfleet_auth::one_shot`) and the
+    /// SCRAM password for session mode.
+    pub secret: DeviceSecret,
+}
+
+/// Provisions a device: derives its secret for [`FIRST_EPOCH`] from the master key in
+/// `state_dir` (created on first use), and stores the device with a SCRAM verifier of that
+/// secret. Refused if a device of that name exists or the name is not acceptable.
+pub fn provision(state_dir: &Path, store: &mut dyn Store, spec: DeviceSpec) -> Result<Provisioned, PortalError> {
+    let master = super::state::master_key(state_dir)?;
+    let secret = master.device_secret(&spec.name, FIRST_EPOCH);
+    let verifier = Verifier::new(&secret, &mut OsRng::default());
+    let record = DeviceRecord {
+        name: spec.name.clone(),
+        owner: Owner { reseller: spec.reseller, customer: spec.customer, contract: spec.contract },
+        meter_device: spec.meter_device,
+        revoked: false,
+        credentials: vec![Credential { epoch: FIRST_EPOCH, revoked: false, verifier: Some(verifier) }],
+    };
+    // The registry's own checks (name length, epochs), and no device of that name or id.
+    let mut registry = Registry::new();
+    for existing in store.load()?.devices {
+        let _ = registry.provision(existing);
+    }
+    if registry.by_name(&spec.name).is_some() || registry.get(record.sender()).is_some() {
+        return Err(PortalError::AlreadyProvisioned { name: spec.name });
+    }
+    let sender = registry.provision(record.clone())?;
+    store.put_device(&record)?;
+    tracing::info!(device = %spec.name, %sender, "device provisioned");
+    Ok(Provisioned { sender, epoch: FIRST_EPOCH, secret })
+}
+
+/// Revokes the device called `name`: every frame and handshake of it is refused from the moment
+/// the portal reloads its registry.
+pub fn revoke(store: &mut dyn Store, name: &str) -> Result<SenderId, PortalError> {
+    let mut record = store
+        .load()?
+        .devices
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
+    record.revoked = true;
+    store.put_device(&record)?;
+    tracing::info!(device = %name, "device revoked");
+    Ok(record.sender())
+}
+
+/// Every provisioned device (verifiers included, never secrets: the store has none).
+pub fn devices(store: &mut dyn Store) -> Result<Vec<DeviceRecord>, PortalError> {
+    Ok(store.load()?.devices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use printfleet_store::SqliteStore;
+
+    fn spec(name: &str) -> DeviceSpec {
+        DeviceSpec {
+            name: name.into(),
+            reseller: ResellerId(1),
+            customer: CustomerId(2),
+            contract: ContractId(3),
+            meter_device: DeviceId(4),
+        }
+    }
+
+    #[test]
+    fn a_device_is_provisioned_once_with_a_verifier_and_revoked_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path().join("p.db")).unwrap();
+        let p = provision(dir.path(), &mut store, spec("printer-1")).unwrap();
+        assert_eq!(p.sender, printfleet_auth::sender_id_of("printer-1"));
+        let again = provision(dir.path(), &mut store, spec("printer-1"));
+        assert!(matches!(again, Err(PortalError::AlreadyProvisioned { .. })));
+        // The secret is the master key's derivation: the same on every call.
+        let master = crate::portal::state::master_key(dir.path()).unwrap();
+        assert_eq!(*master.device_secret("printer-1", FIRST_EPOCH).to_bytes(), *p.secret.to_bytes());
+        let list = devices(&mut store).unwrap();
+        assert_eq!(list.len(), 1);
+        assert!(list[0].credentials[0].verifier.is_some());
+        assert_eq!(revoke(&mut store, "printer-1").unwrap(), p.sender);
+        assert!(devices(&mut store).unwrap()[0].revoked);
+        assert!(matches!(revoke(&mut store, "nope"), Err(PortalError::NoSuchDevice { .. })));
+        assert!(matches!(provision(dir.path(), &mut store, spec("")), Err(PortalError::Device(_))));
+    }
+}

@@ -1,0 +1,292 @@
+//! `printfleet portal` and `printfleet device ...`: thin wrappers around
+//! `printfleet_cli::portal`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use clap::{Args, Subcommand};
+use printfleet_cli::portal::{self, CA_CERT_FILE, Db, DeviceSpec, PortalConfig, RunningPortal};
+use printfleet_ingest::{CustomerId, ResellerId};
+use printfleet_meter::{ContractId, DeviceId};
+
+/// `printfleet portal`.
+#[derive(Debug, Args)]
+pub(crate) struct PortalArgs {
+    /// The database: `sqlite:PATH` (`postgres://...` is not built yet).
+    #[arg(long)]
+    db: String,
+    /// The state directory (keys, CA and certificates; created on first start).
+    #[arg(long)]
+    state: PathBuf,
+    /// Where HTTPS listens (port 0: the OS chooses; the JSON line says which).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    https: SocketAddr,
+    /// Where the session-mode link (TLS TCP) listens.
+    #[arg(long, default_value = "127.0.0.1:8444")]
+    tcp: SocketAddr,
+    /// One's own certificate chain (PEM) instead of the generated one (with --key).
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// How long a client may take to send a request's headers (and its body), ms.
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// How long a client may take to complete TLS, ms.
+    #[arg(long, default_value_t = 10_000)]
+    tls_timeout_ms: u64,
+    /// How long a link connection may stay silent, ms.
+    #[arg(long, default_value_t = 300_000)]
+    idle_timeout_ms: u64,
+    /// How often the device registry is reloaded from the database, ms.
+    #[arg(long, default_value_t = 5_000)]
+    registry_refresh_ms: u64,
+}
+
+/// `printfleet device ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeviceCommand {
+    /// Provision a device; prints its secret (base64) once, as JSON.
+    Add {
+        /// The device's name.
+        name: String,
+        /// The reseller's id.
+        #[arg(long)]
+        reseller: u64,
+        /// The customer's id.
+        #[arg(long)]
+        customer: u64,
+        /// The contract it is billed under.
+        #[arg(long)]
+        contract: u64,
+        /// The position it is metered under (default: its sender id).
+        #[arg(long)]
+        meter_device: Option<u64>,
+        #[command(flatten)]
+        at: StoreArgs,
+    },
+    /// Revoke a device: its frames and handshakes are refused.
+    Revoke {
+        /// The device's name.
+        name: String,
+        #[command(flatten)]
+        at: StoreArgs,
+    },
+    /// List the devices, one JSON line each (no secrets).
+    List {
+        #[command(flatten)]
+        at: StoreArgs,
+    },
+}
+
+/// Where the registry is.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// The database: `sqlite:PATH`.
+    #[arg(long)]
+    db: String,
+    /// The portal's state directory (its master key).
+    #[arg(long)]
+    state: PathBuf,
+}
+
+fn logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs the portal until SIGTERM or Ctrl-C.
+pub(crate) fn portal(args: PortalArgs) -> Result<(), String> {
+    logs();
+    let db = Db::parse(&args.db).map_err(|e| e.to_string())?;
+    let ms = Duration::from_millis;
+    let mut config = PortalConfig::new(db, &args.state)
+        .https_listen(args.https)
+        .tcp_listen(args.tcp)
+        .header_timeout(ms(args.header_timeout_ms))
+        .tls_handshake_timeout(ms(args.tls_timeout_ms))
+        .idle_timeout(ms(args.idle_timeout_ms))
+        .registry_refresh(ms(args.registry_refresh_ms));
+    let ca = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => {
+            config = config.cert(cert, key);
+            cert.clone()
+        }
+        _ => args.state.join(CA_CERT_FILE),
+    };
+    let signals = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let portal = RunningPortal::start(config).map_err(|e| e.to_string())?;
+    let line = serde_json::json!({
+        "https": portal.https_addr().to_string(),
+        "tcp": portal.tcp_addr().to_string(),
+        "ca": ca.display().to_string(),
+    });
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}").map_err(|e| e.to_string())?;
+    stdout.flush().map_err(|e| e.to_string())?;
+    drop(stdout);
+    signals.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
+    tracing::info!("stopping");
+    portal.shutdown();
+    Ok(())
+}
+
+/// Runs a `device` command; returns what to print.
+pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
+    let open = |at: &StoreArgs| Db::parse(&at.db).and_then(|db| db.open()).map_err(|e| e.to_string());
+    match command {
+        DeviceCommand::Add { name, reseller, customer, contract, meter_device, at } => {
+            let mut store = open(&at)?;
+            let meter_device = meter_device.unwrap_or(printfleet_auth::sender_id_of(&name).0);
+            let spec = DeviceSpec {
+                name: name.clone(),
+                reseller: ResellerId(reseller),
+                customer: CustomerId(customer),
+                contract: ContractId(contract),
+                meter_device: DeviceId(meter_device),
+            };
+            let p = portal::provision(&at.state, &mut *store, spec).map_err(|e| e.to_string())?;
+            let secret = base64::engine::general_purpose::STANDARD.encode(&*p.secret.to_bytes());
+            let line = serde_json::json!({ "name": name, "sender": p.sender.0, "epoch": p.epoch.0, "secret": secret });
+            Ok(format!("{line}\n"))
+        }
+        DeviceCommand::Revoke { name, at } => {
+            let mut store = open(&at)?;
+            let sender = portal::revoke(&mut *store, &name).map_err(|e| e.to_string())?;
+            Ok(format!("{}\n", serde_json::json!({ "name": name, "sender": sender.0, "revoked": true })))
+        }
+        DeviceCommand::List { at } => {
+            let mut store = open(&at)?;
+            let mut out = String::new();
+            for d in portal::devices(&mut *store).map_err(|e| e.to_string())? {
+                let epochs: Vec<_> = d
+                    .credentials
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({ "epoch": c.epoch.0, "revoked": c.revoked, "session": c.verifier.is_some() })
+                    })
+                    .collect();
+                let line = serde_json::json!({
+                    "name": d.name,
+                    "sender": d.sender().0,
+                    "reseller": d.owner.reseller.0,
+                    "customer": d.owner.customer.0,
+                    "contract": d.owner.contract.0,
+                    "meter_device": d.meter_device.0,
+                    "revoked": d.revoked,
+                    "epochs": epochs,
+                });
+                out.push_str(&format!("{line}\n"));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// `printfleet contract ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContractCommand {
+    /// Add a contract: its terms (`printfleet_meter::Terms` as JSON) from a date on.
+    Set {
+        /// The contract's id.
+        id: u64,
+        /// The terms file (JSON).
+        #[arg(long)]
+        terms: PathBuf,
+        /// The first day it applies (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        starts: String,
+        #[command(flatten)]
+        at: DbArgs,
+    },
+}
+
+/// The database only.
+#[derive(Debug, Args)]
+pub(crate) struct DbArgs {
+    /// The database: `sqlite:PATH`.
+    #[arg(long)]
+    db: String,
+}
+
+/// `printfleet bill`.
+#[derive(Debug, Args)]
+pub(crate) struct BillArgs {
+    /// The month to bill (YYYY-MM); it must be over.
+    #[arg(long)]
+    period: String,
+    /// The database: `sqlite:PATH`.
+    #[arg(long)]
+    db: String,
+    /// Where usage.csv and invoices.csv go.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn sqlite(db: &str) -> Result<printfleet_store::SqliteStore, String> {
+    match Db::parse(db).map_err(|e| e.to_string())? {
+        Db::Sqlite(path) => printfleet_store::SqliteStore::open(path).map_err(|e| e.to_string()),
+        _ => Err("billing needs an sqlite: database for now".into()),
+    }
+}
+
+/// Runs `contract set`.
+pub(crate) fn contract(command: ContractCommand) -> Result<String, String> {
+    use printfleet_cli::billing;
+    match command {
+        ContractCommand::Set { id, terms, starts, at } => {
+            let terms = billing::read_terms(&terms).map_err(|e| e.to_string())?;
+            let starts_at = billing::parse_date(&starts).map_err(|e| e.to_string())?;
+            let mut store = sqlite(&at.db)?;
+            billing::set_contract(&mut store, ContractId(id), terms, starts_at).map_err(|e| e.to_string())?;
+            Ok(format!("{}\n", serde_json::json!({ "contract": id, "starts": starts })))
+        }
+    }
+}
+
+/// Runs `bill`.
+pub(crate) fn bill(args: BillArgs) -> Result<String, String> {
+    use printfleet_cli::billing;
+    let month = billing::parse_month(&args.period).map_err(|e| e.to_string())?;
+    let mut store = sqlite(&args.db)?;
+    let now = printfleet_schema::Timestamp::try_from(std::time::SystemTime::now()).map_err(|e| e.to_string())?;
+    let billed = billing::bill(&mut store, month, now, &args.out).map_err(|e| e.to_string())?;
+    let total: u64 = billed.invoices.iter().map(|i| i.total.0).fold(0, u64::saturating_add);
+    let line = serde_json::json!({
+        "period": args.period,
+        "contracts": billed.contracts.iter().map(|c| c.0).collect::<Vec<_>>(),
+        "readings": billed.readings,
+        "usage_lines": billed.usage.len(),
+        "invoices": billed.invoices.len(),
+        "total_minor_units": total,
+        "usage": args.out.join(billing::USAGE_FILE).display().to_string(),
+        "invoices_csv": args.out.join(billing::INVOICES_FILE).display().to_string(),
+    });
+    Ok(format!("{line}\n"))
+}

@@ -1,0 +1,132 @@
+//! `/healthz`, `/metrics`, `device list` and `device revoke`, and a device provisioned while
+//! the portal runs.
+
+use crate::*;
+
+#[test]
+fn health_and_metrics_answer_in_their_formats() {
+    let home = Home::new();
+    let portal = home.start(&[]);
+    assert_eq!(portal.get("/healthz"), (200, "ok".to_owned()));
+    let mut r = portal.http().get(portal.url("/metrics")).call().unwrap();
+    assert_eq!(r.headers().get("content-type").unwrap(), "text/plain; version=0.0.4");
+    let text = r.body_mut().read_to_string().unwrap();
+    for name in [
+        "printfleet_frames_accepted_total 0",
+        "# TYPE printfleet_frames_rejected_total counter",
+        "printfleet_resyncs_total 0",
+        "printfleet_devices 0",
+        "printfleet_devices_active 0",
+        "printfleet_sessions_open 0",
+        "printfleet_batches_total 0",
+        "printfleet_store_failures_total 0",
+    ] {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+    // A refused frame is counted by reason.
+    let (status, _) = portal.post(&portal.http(), b"not a frame").unwrap();
+    assert_eq!(status, 400);
+    let (_, text) = portal.get("/metrics");
+    assert!(text.contains("printfleet_frames_rejected_total{reason=\"frame_length\"} 1"), "{text}");
+    assert_eq!(portal.get("/nope").0, 404);
+}
+
+#[test]
+fn devices_are_listed_without_secrets_and_a_revoked_one_is_refused() {
+    let home = Home::new();
+    let portal = home.start(&["--registry-refresh-ms", "200"]);
+    // Provisioned after the portal started: picked up when its first frame arrives.
+    let (_, keep_secret) = home.add_device("keep");
+    let (_, gone_secret) = home.add_device("gone");
+    let out = printfleet(&["device", "list", "--db", &home.db(), "--state", &home.state()]);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l.get("secret").is_none() && l["revoked"] == false));
+    assert_eq!(lines.iter().filter(|l| l["name"] == "keep").count(), 1);
+
+    let http = portal.http();
+    let now = wall();
+    let mut keep = agent("keep", &keep_secret, 1, 600_000);
+    let mut gone = agent("gone", &gone_secret, 1, 600_000);
+    for a in [&mut keep, &mut gone] {
+        a.handle_reading(now, reading());
+    }
+    let t = pump(&mut keep, now).unwrap();
+    assert_eq!(portal.post(&http, &t.frame).unwrap().0, 200);
+    let t = pump(&mut gone, now).unwrap();
+    assert_eq!(portal.post(&http, &t.frame).unwrap().0, 200);
+
+    let out = printfleet(&["device", "revoke", "gone", "--db", &home.db(), "--state", &home.state()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = printfleet(&["device", "list", "--db", &home.db(), "--state", &home.state()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let gone_line: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .find(|l: &serde_json::Value| l["name"] == "gone")
+        .unwrap();
+    assert_eq!(gone_line["revoked"], true);
+    // The portal reloads its registry (every 200 ms here): the revoked device's next frame is
+    // refused, the other's accepted.
+    std::thread::sleep(Duration::from_millis(600));
+    let later = plus(now, 600_000);
+    for a in [&mut keep, &mut gone] {
+        a.handle_job(later, job(1, 1));
+        a.handle_timeout(later);
+    }
+    let t = pump(&mut gone, later).unwrap();
+    assert_eq!(portal.post(&http, &t.frame).unwrap(), (400, b"frame rejected".to_vec()));
+    let t = pump(&mut keep, later).unwrap();
+    assert_eq!(portal.post(&http, &t.frame).unwrap().0, 200);
+    assert!(portal.metric("printfleet_frames_rejected_total{reason=\"revoked\"}") >= 1);
+    assert_eq!(portal.metric("printfleet_devices"), 2);
+
+    let out = printfleet(&["device", "revoke", "nobody", "--db", &home.db(), "--state", &home.state()]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_postgres_url_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().display().to_string();
+    let out = printfleet(&["portal", "--db", "postgres://u@localhost/pf", "--state", &state]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PostgreSQL backend not built yet"));
+}
+
+#[test]
+fn a_contract_is_set_and_its_month_billed_once() {
+    let home = Home::new();
+    home.add_device("billed");
+    let terms = printfleet_meter::Terms { fee_per_period: printfleet_meter::MinorUnits(1_000), ..Default::default() };
+    let terms_file = home.dir.path().join("terms.json");
+    std::fs::write(&terms_file, serde_json::to_vec(&terms).unwrap()).unwrap();
+    let out = printfleet(&[
+        "contract",
+        "set",
+        "3",
+        "--terms",
+        terms_file.to_str().unwrap(),
+        "--starts",
+        "2025-01-01",
+        "--db",
+        &home.db(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = home.dir.path().join("bill");
+    let args = ["bill", "--period", "2025-01", "--db", &home.db(), "--out", dir.to_str().unwrap()];
+    let out = printfleet(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["contracts"], serde_json::json!([3]));
+    assert_eq!(json["total_minor_units"], 1_000);
+    let invoices = std::fs::read_to_string(dir.join("invoices.csv")).unwrap();
+    assert!(invoices.contains("3,2025-01-01,2025-02-01,EUR,fee_per_period"), "{invoices}");
+    assert!(dir.join("usage.csv").exists());
+    // Billed once: the same month again is refused.
+    let out = printfleet(&args);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no contract has that period open"));
+}

@@ -1,0 +1,170 @@
+//! Bad input at the door: an oversized Content-Length, an oversized link length prefix, a
+//! slow-loris client, a silent TLS client, a garbage flood beside a good device, and clients that
+//! do not trust the portal's CA.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use printfleet_wire::link::{MAX_MESSAGE_BYTES, Message, MessageType};
+
+use crate::*;
+
+#[test]
+fn a_content_length_above_the_limit_is_refused_at_once() {
+    let home = Home::new();
+    let portal = home.start(&[]);
+    let mut s = portal.tls(portal.https);
+    let started = Instant::now();
+    let head = format!(
+        "POST /v1/frames HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        MAX_MESSAGE_BYTES + 1
+    );
+    assert!(send(&mut s, head.as_bytes()));
+    // No body is sent: the answer comes from the header alone, well before the 10 s timeout.
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 413");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A chunked body (no Content-Length) is cut at the limit while it streams.
+    let mut s = portal.tls(portal.https);
+    let head = "POST /v1/frames HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut body = format!("{:x}\r\n", MAX_MESSAGE_BYTES + 1).into_bytes();
+    body.extend(std::iter::repeat_n(0u8, MAX_MESSAGE_BYTES + 1));
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    assert!(send(&mut s, head.as_bytes()));
+    let _ = send(&mut s, &body);
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 413");
+}
+
+#[test]
+fn a_link_length_prefix_above_the_limit_closes_the_connection() {
+    let home = Home::new();
+    let portal = home.start(&[]);
+    let mut s = portal.tls(portal.tcp);
+    assert!(send(&mut s, &[0xFF, 0xFF, 0xFF, 0xFF, 0x05, 0, 0, 0, 1]));
+    assert!(closed_by_peer(&mut s), "the link stayed open");
+    assert_eq!(portal.metric("printfleet_link_errors_total"), 1);
+}
+
+#[test]
+fn slow_loris_and_silent_tls_clients_are_timed_out() {
+    let home = Home::new();
+    let portal = home.start(&["--header-timeout-ms", "1000", "--tls-timeout-ms", "1000"]);
+    // Headers trickled a byte every 100 ms.
+    let mut s = portal.tls(portal.https);
+    s.sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let started = Instant::now();
+    assert!(send(&mut s, b"POST /v1/frames HTTP/1.1\r\nHost: localhost\r\nX-Slow: "));
+    let mut closed = false;
+    for _ in 0..100 {
+        if !send(&mut s, b"a") {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match s.read(&mut buf) {
+            Ok(_) => {
+                closed = true;
+                break;
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    let took = started.elapsed();
+    assert!(closed, "a slow-loris client was kept for {took:?}");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "closed after {took:?}");
+    // A TCP client that never starts TLS.
+    let mut tcp = TcpStream::connect(portal.https).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let started = Instant::now();
+    assert!(closed_by_peer(&mut tcp));
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert!(portal.metric("printfleet_tls_failures_total") >= 1);
+}
+
+#[test]
+fn a_garbage_flood_does_not_keep_a_good_device_from_its_replies() {
+    let home = Home::new();
+    let portal = home.start(&[]);
+    let (_, secret) = home.add_device("good");
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut flooders = Vec::new();
+    for f in 0..3u8 {
+        let (stop, sent, http, url) = (stop.clone(), sent.clone(), portal.http(), portal.url("/v1/frames"));
+        flooders.push(std::thread::spawn(move || {
+            let garbage = vec![f; 2000];
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if http.post(&url).header("Content-Type", "application/octet-stream").send(&garbage[..]).is_ok() {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    // And one link connection writing junk frames without ever reading.
+    {
+        let (stop, mut s) = (stop.clone(), portal.tls(portal.tcp));
+        flooders.push(std::thread::spawn(move || {
+            let mut out = Vec::new();
+            for c in 0..200u32 {
+                Message { kind: MessageType::Frame, channel: c, body: &[0xAB; 1000] }.encode(&mut out).unwrap();
+            }
+            s.sock.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if s.write_all(&out).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let http = portal.http();
+    let mut agent = agent("good", &secret, 1, 600_000);
+    let started = Instant::now();
+    let now = wall();
+    agent.handle_reading(now, reading());
+    for step in 0..20u64 {
+        let at = plus(now, step * 600_000);
+        agent.handle_job(at, job(step + 1, 1));
+        agent.handle_timeout(at);
+        let t = pump(&mut agent, at).unwrap();
+        let (status, reply) = portal.post(&http, &t.frame).unwrap();
+        assert_eq!(status, 200, "step {step}");
+        agent.handle_frame(at, &reply);
+    }
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for f in flooders {
+        f.join().unwrap();
+    }
+    assert!(sent.load(Ordering::Relaxed) > 20, "the flood did not happen");
+    assert!(took < Duration::from_secs(30), "20 frames took {took:?} under the flood");
+}
+
+#[test]
+fn clients_that_do_not_trust_the_portal_ca_fail() {
+    let home = Home::new();
+    let portal = home.start(&[]);
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other_ca = other.cert.pem();
+    // ureq trusting another CA.
+    let cert = ureq::tls::Certificate::from_pem(other_ca.as_bytes()).unwrap();
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert]))).build();
+    let http: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+    assert!(http.get(portal.url("/healthz")).call().is_err());
+    // A link client likewise.
+    let mut s = tls_to(portal.tcp, &other_ca);
+    let mut out = Vec::new();
+    Message { kind: MessageType::Closed, channel: 1, body: &[] }.encode(&mut out).unwrap();
+    assert!(s.write_all(&out).and_then(|()| s.flush()).is_err());
+    // The same portal, trusted: fine.
+    assert_eq!(portal.get("/healthz").0, 200);
+}
