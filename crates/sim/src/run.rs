@@ -670,7 +670,10 @@ impl State {
             *n = n.saturating_add(1);
         }
         for o in &w.observations {
-            let key = (o.key.device.0, o.kind.clone());
+            // The counters' check is per meter kind; ink, media and application categories are
+            // billed from the same reports but have no simulated truth to compare with.
+            let printfleet_meter::Category::Meter(kind) = &o.kind else { continue };
+            let key = (o.key.device.0, kind.clone());
             match self.portal.segments.get_mut(&key) {
                 Some((last, sum)) => {
                     if o.value >= *last {
