@@ -88,6 +88,7 @@
 mod channel;
 mod compress;
 mod crypto;
+pub mod danger;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
