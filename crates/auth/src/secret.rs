@@ -101,6 +101,13 @@ impl DeviceSecret {
         Self(Zeroizing::new(bytes.to_vec()))
     }
 
+    /// A copy of the secret's bytes (zeroised on drop), to hand to the device at provisioning
+    /// (`printfleet keygen --device` prints them in base64 for a collector's configuration).
+    /// Never log them: they are the device's whole credential.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        self.0.clone()
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }
