@@ -1,6 +1,7 @@
 //! The network side of the printfleet command line, as a library: the collector's blocking
 //! clients of the portal ([`client`]) and the Data Collector daemon ([`collect`]) that
-//! `printfleet collect` runs.
+//! `printfleet collect` runs; and the integrator's tools ([`tools`]) behind `printfleet keygen`,
+//! `seal`, `open` and `inspect`.
 //!
 //! The protocol logic lives in the sans-IO crates (`printfleet-agent`, `printfleet-auth`,
 //! `printfleet-wire`); this crate moves their bytes over sockets, reads the clock and stores the
@@ -33,3 +34,4 @@
 
 pub mod client;
 pub mod collect;
+pub mod tools;
