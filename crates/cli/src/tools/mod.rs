@@ -7,7 +7,7 @@
 //!   mode 0600 that must not exist yet, printed only if asked), or the one-shot secret of a
 //!   device derived from the master key exactly as the portal derives it (printed in base64,
 //!   the form the collector's configuration takes).
-//! * [`seal`]: a report (the schema's JSON) or an update (the JSON form of [`json`]) → a frame
+//! * [`seal`]: a report (the schema's JSON) or an update (the JSON form of [`json`](mod@json)) → a frame
 //!   sealed by the device's [`DeviceChannel`](printfleet_wire::frame::DeviceChannel), whose
 //!   sequence numbers live in a **state file**: the channel's reservation, saved (atomically,
 //!   under a lock) before the frame is sealed, so that no two frames ever share a number and
