@@ -399,7 +399,12 @@ fn inspect_says_what_every_golden_file_is() {
         let file = repo(&format!("crates/wire/testdata/frames/{name}.frame"));
         let b64 = dir.path().join(format!("{name}.b64"));
         std::fs::write(&b64, printfleet_wire::frame::to_base64(&std::fs::read(&file).unwrap()) + "\n").unwrap();
-        for (path, encoding) in [(&file, "binary"), (&b64, "base64")] {
+        // As base64(1) writes it: lines of 76 characters.
+        let wrapped = dir.path().join(format!("{name}.wrapped.b64"));
+        let text = printfleet_wire::frame::to_base64(&std::fs::read(&file).unwrap());
+        let lines: Vec<&str> = text.as_bytes().chunks(76).map(|l| std::str::from_utf8(l).unwrap()).collect();
+        std::fs::write(&wrapped, lines.join("\n") + "\n").unwrap();
+        for (path, encoding) in [(&file, "binary"), (&b64, "base64"), (&wrapped, "base64")] {
             let json: Value = serde_json::from_str(&ok(&["inspect", s(path)])).unwrap();
             assert_eq!((json["format"].as_str(), json["encoding"].as_str()), (Some("frame"), Some(encoding)));
             assert_eq!(json["authenticated"], false);
