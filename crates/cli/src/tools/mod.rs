@@ -404,7 +404,13 @@ fn now() -> Result<Timestamp, ToolError> {
 pub fn keygen(args: &KeygenArgs) -> Result<Printed, ToolError> {
     let encode =
         |bytes: &[u8]| Zeroizing::new(format!("{}\n", base64::engine::general_purpose::STANDARD.encode(bytes)));
-    if let (Some(device), Some(epoch), Some(master)) = (&args.device, args.epoch, &args.master_key) {
+    if !args.master {
+        let (Some(device), Some(epoch), Some(master)) = (&args.device, args.epoch, &args.master_key) else {
+            return Err(ToolError::Key {
+                what: "keygen",
+                detail: "give --master, or --device with --epoch and --master-key".into(),
+            });
+        };
         let secret = master_key(master)?.device_secret(device, KeyEpoch(epoch));
         let text = encode(&secret.to_bytes());
         return match &args.out {
@@ -818,6 +824,19 @@ mod tests {
             }
         }
         assert!(recognise(b"").is_err());
+    }
+
+    #[test]
+    fn keygen_without_master_never_makes_a_master_key() {
+        let args = KeygenArgs {
+            master: false,
+            device: Some("p".into()),
+            epoch: None,
+            master_key: None,
+            out: None,
+            stdout: true,
+        };
+        assert!(matches!(keygen(&args), Err(ToolError::Key { what: "keygen", .. })));
     }
 
     #[test]
