@@ -101,15 +101,16 @@ impl DeviceSecret {
         Self(Zeroizing::new(bytes.to_vec()))
     }
 
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The secret's bytes, to hand to the device at provisioning (the portal's `device add`
-    /// prints them once) or to persist on the device; wiped when the returned value drops.
-    /// Everything else should keep the secret inside this type.
+    /// A copy of the secret's bytes (zeroised on drop), to hand to the device at provisioning
+    /// (`printfleet device add` and `printfleet keygen --device` print them once, in base64, for
+    /// the device or a collector's configuration). Never log them: they are the device's whole
+    /// credential; everything else should keep the secret inside this type.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         self.0.clone()
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 

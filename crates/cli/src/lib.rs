@@ -2,7 +2,8 @@
 //! sans-IO `printfleet-ingest` and the `printfleet-store` backends, billing from the store
 //! ([`billing`]), the collector's blocking clients of the portal ([`client`]) and the Data
 //! Collector daemon ([`collect`]). The `printfleet` binary's `portal`, `device`, `contract`,
-//! `bill` and `collect` commands are thin wrappers around it.
+//! `bill` and `collect` commands are thin wrappers around it, and the integrator's tools
+//! ([`tools`]) behind `printfleet keygen`, `seal`, `open` and `inspect`.
 //!
 //! What it does not do: parse or seal frames (`printfleet-wire`, `printfleet-auth`), decide what
 //! a frame means (`printfleet-ingest`, `printfleet-agent`), or define storage
@@ -98,3 +99,4 @@ pub mod billing;
 pub mod client;
 pub mod collect;
 pub mod portal;
+pub mod tools;

@@ -34,6 +34,23 @@
 //! * `printfleet contract set ID --terms FILE.json --starts YYYY-MM-DD` and
 //!   `printfleet bill --period YYYY-MM --db ... --out DIR`: billing through printfleet-meter.
 //!
+//! And for integrators testing their own implementation (`printfleet_cli::tools`):
+//!
+//! * `printfleet keygen --master --out FILE`: a fleet master key (32 bytes from the operating
+//!   system, base64, mode 0600; never overwritten; printed only with `--stdout`);
+//!   `printfleet keygen --device NAME --epoch N --master-key FILE`: that device's one-shot secret,
+//!   derived as the portal derives it, in base64;
+//! * `printfleet seal --key SECRET|@FILE --device NAME --epoch N --state FILE [--kind
+//!   report|update] [--codec protobuf|xml|json] [--out FRAME] INPUT.json`: a report (schema
+//!   JSON) or an update (`printfleet_cli::tools::json`) sealed into a real one-shot frame, base64
+//!   on stdout or binary to `--out`; the state file holds the device's sequence numbers (saved
+//!   before each frame is sealed: keep it, or the portal refuses the next frame as a replay);
+//! * `printfleet open --key ... --device NAME --epoch N [--direction device|portal] FRAME`: the
+//!   header and the decoded payload as JSON (every check but replay and clock: it keeps no state);
+//! * `printfleet inspect FILE [--key ... --device NAME]`: what the file is, as JSON: a sealed
+//!   frame's header (and with the key its payload), or a report, update or reply in protobuf,
+//!   XML or JSON. Garbage gets an error and status 1.
+//!
 //! `discover` and `poll` take `--community` or SNMPv3 credentials (`--v3-user` ...), and `--config FILE` (JSON,
 //! see `printfleet_lan::config::ConfigFile`); the command line overrides the file. Prefer the
 //! file for passphrases: a command line is visible to every user of the machine.
@@ -140,6 +157,17 @@ enum Command {
         #[arg(long)]
         run_for: Option<f64>,
     },
+    /// Make a fleet master key, or derive a device's one-shot secret from one.
+    Keygen(printfleet_cli::tools::KeygenArgs),
+    /// Seal a report or update (JSON) into a one-shot frame of a device, as the device would.
+    Seal(printfleet_cli::tools::SealArgs),
+    /// Open a frame and print its header and decoded payload as JSON. Checks everything a
+    /// receiver checks except replay and the clock: it keeps no state, so a frame that opens
+    /// here may still be refused by a portal that has seen it.
+    Open(printfleet_cli::tools::OpenArgs),
+    /// Say what a file is (a sealed frame, or a report, update or reply in protobuf, XML or JSON)
+    /// and print it as JSON: a frame's header, and with --key its payload.
+    Inspect(printfleet_cli::tools::InspectArgs),
 }
 
 /// How to reach printers (overrides `--config`).
@@ -420,6 +448,9 @@ fn run(cli: Cli) -> Result<(String, String), String> {
         | Command::Device { .. }
         | Command::Contract { .. }
         | Command::Bill(_) => Err("network commands run through network(), collect() or portal_cmd".into()),
+        Command::Keygen(_) | Command::Seal(_) | Command::Open(_) | Command::Inspect(_) => {
+            Err("tools run through tools()".into())
+        }
     }
 }
 
@@ -447,8 +478,34 @@ fn collect(config: &Path, clock_speed: u32, clock_origin: Option<u64>, run_for: 
     run(&plan, &RunOptions { clock, run_for }, &stop, &mut std::io::stderr()).map(|_| ()).map_err(|e| e.to_string())
 }
 
+/// `keygen`, `seal`, `open`, `inspect`: the result on stdout, notes on stderr.
+fn tools(command: &Command) -> Option<ExitCode> {
+    use printfleet_cli::tools;
+    let result = match command {
+        Command::Keygen(args) => tools::keygen(args),
+        Command::Seal(args) => tools::seal(args),
+        Command::Open(args) => tools::open(args),
+        Command::Inspect(args) => tools::inspect(args),
+        _ => return None,
+    };
+    Some(match result {
+        Ok(printed) => {
+            eprint!("{}", printed.notes);
+            print!("{}", printed.stdout);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("printfleet: {e}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(code) = tools(&cli.command) {
+        return code;
+    }
     if let Command::Collect { config, clock_speed, clock_origin, run_for } = &cli.command {
         return match collect(config, *clock_speed, *clock_origin, *run_for) {
             Ok(()) => ExitCode::SUCCESS,

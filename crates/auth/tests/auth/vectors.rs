@@ -40,6 +40,8 @@ fn fleet_master_key_to_device_secret() {
         let epoch = KeyEpoch(c["epoch"].parse().unwrap());
         let derived = master.device_secret(&c["device"], epoch);
         let expected = DeviceSecret::from_bytes(&hex::decode(&c["secret"]).unwrap()).unwrap();
+        // The bytes handed to the device at provisioning are the vector's.
+        assert_eq!(*derived.to_bytes(), hex::decode(&c["secret"]).unwrap(), "{c:?}");
         // Secrets are not comparable: a frame sealed under the derived one opens under the
         // expected one, and not under another epoch's.
         let mut frame = Vec::new();

@@ -20,6 +20,9 @@
 //! Each direction has its own keys (the direction is bound into the key derivation): a frame the
 //! portal sealed does not open at the portal, and a device's frame does not pass as a reply.
 //!
+//! Diagnostic tools that only show what a frame holds open it with [`danger`], which keeps no
+//! replay state: never a way to accept frames.
+//!
 //! Sans-IO: the caller supplies the time and the random generator ([`OsRng`] reads the
 //! operating system's), and moves the bytes.
 //!
@@ -88,6 +91,7 @@
 mod channel;
 mod compress;
 mod crypto;
+pub mod danger;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
