@@ -31,10 +31,10 @@ use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot};
 use printfleet_diff::sync::Instance;
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
 use printfleet_meter::{
-    CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Observation, ObservationKey, Price,
-    Provenance, Terms,
+    Category, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Observation, ObservationKey,
+    Price, Provenance, Terms,
 };
-use printfleet_schema::{DeviceReport, DurationMs, MeterKind, PrintJob, Redaction, Timestamp};
+use printfleet_schema::{DeviceReport, DurationMs, PrintJob, Redaction, Timestamp};
 use printfleet_sim::naive::Naive;
 use printfleet_sim::{EventKind, Faults, Fleet, FleetConfig};
 use rand_chacha::ChaCha20Rng;
@@ -107,7 +107,7 @@ fn ingest() -> Ingest<FleetMasterKey> {
 fn meter() -> Meter {
     let mut m = Meter::new(MeterConfig::default());
     let mut terms = Terms::default();
-    terms.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(8, 10).unwrap()));
+    terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(8, 10).unwrap()));
     m.add_contract(ContractId(1), terms, config().start).unwrap();
     for p in 0..u64::from(PRINTERS) {
         m.add_device(
@@ -253,7 +253,7 @@ fn bench(c: &mut Criterion) {
                         .iter()
                         .map(|(kind, value)| Observation {
                             key,
-                            kind: kind.clone(),
+                            kind: Category::Meter(kind.clone()),
                             value: *value,
                             observed_at: report.generated_at,
                             provenance: Provenance::Agent,

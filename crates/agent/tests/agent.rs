@@ -565,10 +565,7 @@ fn an_attached_session_seals_the_frames_until_it_is_detached() {
     let mut agent =
         DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::collector(HOUR_MS).unwrap(), Instance(3));
     let other = SessionKey::derive(&[7; 32], b"transcript", SenderId(0x99));
-    assert!(matches!(
-        agent.attach_session(DeviceChannel::session(other)),
-        Err(printfleet_agent::AgentError::SessionSender { .. })
-    ));
+    assert!(matches!(agent.attach_session(DeviceChannel::session(other)), Err(AgentError::SessionSender { .. })));
     assert!(!agent.has_session());
     agent.attach_session(DeviceChannel::session(session_key())).unwrap();
     assert!(agent.has_session());
