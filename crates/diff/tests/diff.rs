@@ -8,8 +8,8 @@
     clippy::arithmetic_side_effects
 )]
 
-use printfleet_diff::{ApplyError, DeviceState, MeterChange, apply, apply_in_place, diff};
 use printfleet_diff::sync::StateHash;
+use printfleet_diff::{ApplyError, DeviceState, MeterChange, apply, apply_in_place, diff};
 use printfleet_schema::{Alert, Level, MeterKind, RecordId, samples};
 use proptest::prelude::*;
 

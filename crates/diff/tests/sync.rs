@@ -12,8 +12,8 @@
 )]
 
 use printfleet_diff::sync::{
-    Agent, AgentState, EARLY_EVENT_BYTES, EVENT_WINDOW, HELD_JOB_BYTES, HISTORY_BYTES, Instance, RECEIVER_HISTORY,
-    BaseRef, Receiver, ReceiverState, Reply, StateHash, Update, UpdateBody,
+    Agent, AgentState, BaseRef, EARLY_EVENT_BYTES, EVENT_WINDOW, HELD_JOB_BYTES, HISTORY_BYTES, Instance,
+    RECEIVER_HISTORY, Receiver, ReceiverState, Reply, StateHash, Update, UpdateBody,
 };
 use printfleet_diff::{DeviceState, apply, diff};
 use printfleet_schema::redact::{FieldPolicy, PersonalField, SiteKey};
