@@ -229,15 +229,22 @@ pub fn apply_in_place(state: &mut DeviceState, delta: &Delta) -> Result<(), Appl
 
 /// What applying a delta in place replaced, in the order it was replaced: enough to put the
 /// state back exactly as it was ([`Undo::revert`]). A steady-state delta's undo is as small as
-/// the delta (old meter values and levels); a list the delta touched is kept whole.
+/// the delta (old meter values and levels); what changes rarely is kept apart ([`UndoRest`],
+/// allocated only when the delta touches it), a list the delta touched whole.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Undo {
-    identity: Option<Identity>,
-    status: Option<DeviceStatus>,
     /// Each meter changed, with its value before (`None`: the base lacked it).
     meters: Vec<(MeterKind, Option<u64>)>,
-    /// Each level set, with the level before (only when `consumables` is not kept whole).
+    /// Each level set, with the level before (only when the consumables are not kept whole).
     levels: Vec<(RecordId, Level)>,
+    rest: Option<Box<UndoRest>>,
+}
+
+/// The parts of an [`Undo`] for what a steady-state delta does not touch.
+#[derive(Clone, Debug, Default)]
+struct UndoRest {
+    identity: Option<Identity>,
+    status: Option<DeviceStatus>,
     consumables: Option<Vec<Consumable>>,
     alerts: Option<Vec<Alert>>,
     printheads: Option<Vec<Printhead>>,
@@ -250,31 +257,44 @@ pub(crate) struct Undo {
 }
 
 impl Undo {
+    fn rest(&mut self) -> &mut UndoRest {
+        self.rest.get_or_insert_with(Box::default)
+    }
+
     /// Puts back what the delta replaced, last change first, turning the state the delta
     /// produced (or the partly changed state of a delta that failed) into its base.
     pub(crate) fn revert(self, state: &mut DeviceState) {
+        let Self { meters, levels, rest } = self;
         let s = &mut state.snapshot;
-        if let Some(usage) = self.usage {
-            s.usage = usage;
+        let mut identity = None;
+        if let Some(rest) = rest {
+            let r = *rest;
+            if let Some(usage) = r.usage {
+                s.usage = usage;
+            }
+            if let Some(settings) = r.settings {
+                s.settings = settings;
+            }
+            if let Some(media_types) = r.media_types {
+                s.media_types = media_types;
+            }
+            restore(&mut s.accessories, r.accessories);
+            restore(&mut s.media_sources, r.media_sources);
+            restore(&mut s.cartridges, r.cartridges);
+            restore(&mut s.printheads, r.printheads);
+            restore(&mut s.alerts, r.alerts);
+            restore(&mut s.consumables, r.consumables);
+            if let Some(status) = r.status {
+                s.status = status;
+            }
+            identity = r.identity;
         }
-        if let Some(settings) = self.settings {
-            s.settings = settings;
-        }
-        if let Some(media_types) = self.media_types {
-            s.media_types = media_types;
-        }
-        restore(&mut s.accessories, self.accessories);
-        restore(&mut s.media_sources, self.media_sources);
-        restore(&mut s.cartridges, self.cartridges);
-        restore(&mut s.printheads, self.printheads);
-        restore(&mut s.alerts, self.alerts);
-        restore(&mut s.consumables, self.consumables);
-        for (id, level) in self.levels.into_iter().rev() {
+        for (id, level) in levels.into_iter().rev() {
             if let Some(c) = s.consumables.iter_mut().find(|c| c.record_id == id) {
                 c.level = level;
             }
         }
-        for (kind, before) in self.meters.into_iter().rev() {
+        for (kind, before) in meters.into_iter().rev() {
             match before {
                 Some(value) => {
                     s.meters.set(kind, value);
@@ -284,10 +304,7 @@ impl Undo {
                 }
             }
         }
-        if let Some(status) = self.status {
-            s.status = status;
-        }
-        if let Some(identity) = self.identity {
+        if let Some(identity) = identity {
             state.identity = identity;
         }
     }
@@ -299,16 +316,19 @@ fn restore<T>(list: &mut Vec<T>, saved: Option<Vec<T>>) {
     }
 }
 
-/// [`apply_records`], keeping the list as it was in `saved` first (unless it is kept already).
+/// [`apply_records`], keeping the list as it was in `undo` first (in the field `saved` picks,
+/// unless it is kept already).
 fn apply_records_logged<T: Keyed + Clone>(
     list: &mut Vec<T>,
     changes: &Records<T>,
     name: &'static str,
-    saved: &mut Option<Vec<T>>,
+    undo: &mut Undo,
+    saved: fn(&mut UndoRest) -> &mut Option<Vec<T>>,
 ) -> Result<(), ApplyError> {
     if changes.is_empty() {
         return Ok(());
     }
+    let saved = saved(undo.rest());
     if saved.is_none() {
         *saved = Some(list.clone());
     }
@@ -332,11 +352,11 @@ pub(crate) fn apply_logged(state: &mut DeviceState, delta: &Delta) -> Result<Und
 /// replaces before it replaces it.
 fn apply_recording(state: &mut DeviceState, delta: &Delta, undo: &mut Undo) -> Result<(), ApplyError> {
     if let Some(identity) = &delta.identity {
-        undo.identity = Some(core::mem::replace(&mut state.identity, identity.clone()));
+        undo.rest().identity = Some(core::mem::replace(&mut state.identity, identity.clone()));
     }
     let s = &mut state.snapshot;
     if let Some(status) = delta.status {
-        undo.status = Some(core::mem::replace(&mut s.status, status));
+        undo.rest().status = Some(core::mem::replace(&mut s.status, status));
     }
     for (kind, change) in &delta.meters {
         match change {
@@ -357,8 +377,9 @@ fn apply_recording(state: &mut DeviceState, delta: &Delta, undo: &mut Undo) -> R
     }
     // Levels apply before the list's own changes; a list that changes is kept whole, levels and
     // all, so that its levels need no undo of their own.
-    if !delta.consumables.is_empty() {
-        undo.consumables = Some(s.consumables.clone());
+    let whole = !delta.consumables.is_empty();
+    if whole {
+        undo.rest().consumables = Some(s.consumables.clone());
     }
     for (id, level) in &delta.levels {
         let c = s
@@ -367,24 +388,24 @@ fn apply_recording(state: &mut DeviceState, delta: &Delta, undo: &mut Undo) -> R
             .find(|c| c.record_id == *id)
             .ok_or(ApplyError::MissingRecord { list: "consumables", record: *id })?;
         let before = core::mem::replace(&mut c.level, *level);
-        if undo.consumables.is_none() {
+        if !whole {
             undo.levels.push((*id, before));
         }
     }
-    apply_records_logged(&mut s.consumables, &delta.consumables, "consumables", &mut undo.consumables)?;
-    apply_records_logged(&mut s.alerts, &delta.alerts, "alerts", &mut undo.alerts)?;
-    apply_records_logged(&mut s.printheads, &delta.printheads, "printheads", &mut undo.printheads)?;
-    apply_records_logged(&mut s.cartridges, &delta.cartridges, "cartridges", &mut undo.cartridges)?;
-    apply_records_logged(&mut s.media_sources, &delta.media_sources, "media_sources", &mut undo.media_sources)?;
-    apply_records_logged(&mut s.accessories, &delta.accessories, "accessories", &mut undo.accessories)?;
+    apply_records_logged(&mut s.consumables, &delta.consumables, "consumables", undo, |r| &mut r.consumables)?;
+    apply_records_logged(&mut s.alerts, &delta.alerts, "alerts", undo, |r| &mut r.alerts)?;
+    apply_records_logged(&mut s.printheads, &delta.printheads, "printheads", undo, |r| &mut r.printheads)?;
+    apply_records_logged(&mut s.cartridges, &delta.cartridges, "cartridges", undo, |r| &mut r.cartridges)?;
+    apply_records_logged(&mut s.media_sources, &delta.media_sources, "media_sources", undo, |r| &mut r.media_sources)?;
+    apply_records_logged(&mut s.accessories, &delta.accessories, "accessories", undo, |r| &mut r.accessories)?;
     if let Some(media_types) = &delta.media_types {
-        undo.media_types = Some(core::mem::replace(&mut s.media_types, media_types.clone()));
+        undo.rest().media_types = Some(core::mem::replace(&mut s.media_types, media_types.clone()));
     }
     if let Some(settings) = &delta.settings {
-        undo.settings = Some(core::mem::replace(&mut s.settings, settings.clone()));
+        undo.rest().settings = Some(core::mem::replace(&mut s.settings, settings.clone()));
     }
     if let Some(usage) = &delta.usage {
-        undo.usage = Some(core::mem::replace(&mut s.usage, usage.clone()));
+        undo.rest().usage = Some(core::mem::replace(&mut s.usage, usage.clone()));
     }
     Ok(())
 }
