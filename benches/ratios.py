@@ -85,6 +85,16 @@ def main():
               f" = {rate['portal_printfleet'] / rate['portal_naive']:.2f}x   (target >= 10x)")
         print(f"  agent:  printfleet {rate['agent_printfleet']:,.0f} reports/s, naive {rate['agent_naive']:,.0f} reports/s"
               f" = {rate['agent_printfleet'] / rate['agent_naive']:.2f}x")
+    stages = ["floor_open", "floor_decode", "floor_apply", "floor_hash", "floor_extract", "floor_reply"]
+    ingest = {f: mean_ns("ingest", f) for f in stages + ["sans_io", "bare"]}
+    if None not in ingest.values():
+        found = True
+        n = json.loads((CRITERION / "ingest" / "sans_io" / "new" / "benchmark.json").read_text())["throughput"]["Elements"]
+        per = {f: v / n for f, v in ingest.items()}
+        floor = sum(per[f] for f in stages)
+        print("ingest (per steady-state update, ns): " + ", ".join(f"{f[6:]} {per[f]:.0f}" for f in stages))
+        print(f"  floor {floor:.0f} ns = {1e9 / floor:,.0f}/s; sans_io {per['sans_io']:.0f} ns = {1e9 / per['sans_io']:,.0f}/s"
+              f" per core ({floor / per['sans_io']:.0%} of the floor; issue 17 asked >= 500,000/s); bare {1e9 / per['bare']:,.0f}/s")
     if not found:
         sys.exit("no criterion results: run `cargo bench -p printfleet-benches` first")
 

@@ -4,6 +4,14 @@
 //!   seal the reply), per update, on one core;
 //! * `bare`: the floor it wraps: `Keyring::open`, decode, `Receiver::receive`, `take_jobs`,
 //!   `Receiver::save`, encode and seal the reply by hand;
+//! * `floor_open`, `floor_decode`, `floor_apply`, `floor_hash`, `floor_extract`, `floor_reply`:
+//!   the bare cost of each stage of one update, each over the whole stream, so that the sum of
+//!   their times is the floor `sans_io` could reach on this machine: frame open (HMAC-SHA256,
+//!   AES-128-CBC, inflate with the preset dictionary), protobuf decode of the update, applying
+//!   it in place to the device's state and validating the result, the state hash (canonical
+//!   encoding + SHA-256; `hash_via_prost` beside it is the same hash through prost's messages,
+//!   as it was computed before), extracting the meter observations and levels, and encoding and sealing
+//!   the reply;
 //! * `sqlite`: the same stream made durable: batches of one update per device written to SQLite in one
 //!   transaction each (WAL, `synchronous = FULL`) before they are committed;
 //! * `postgres` (feature `postgres`, with `PRINTFLEET_POSTGRES_URL` set): the same batches of
@@ -24,12 +32,13 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use printfleet_agent::{DeviceAgent, Schedule};
 use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot, sender_id_of};
 use printfleet_benches::{reading, store_nothing};
-use printfleet_diff::sync::{Instance, Receiver};
+use printfleet_diff::sync::{Instance, Receiver, Reply, StateHash, Update, UpdateBody};
+use printfleet_diff::{DeviceState, apply_in_place};
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
-use printfleet_meter::{ContractId, DeviceId};
-use printfleet_schema::{DurationMs, PageCount, Redaction, Timestamp, samples};
+use printfleet_meter::{Category, ContractId, DeviceId, Observation, ObservationKey, Provenance};
+use printfleet_schema::{DurationMs, Level, PageCount, RecordId, Redaction, Timestamp, samples};
 use printfleet_store::{SqliteStore, Store};
-use printfleet_wire::frame::{Keyring, MessageKind, SenderId};
+use printfleet_wire::frame::{FrameHeader, Keyring, MessageKind, SenderId};
 use printfleet_wire::{Codec, protobuf};
 
 const UPDATES: u64 = 50;
@@ -110,11 +119,179 @@ fn stream() -> Vec<(Vec<u8>, Timestamp)> {
     out
 }
 
+/// A keyring holding every device's one-shot key (replay windows fresh).
+fn keyring() -> Keyring {
+    let mut keyring = Keyring::new();
+    for d in 0..devices() {
+        let secret = master().device_secret(&name(d), KeyEpoch(1));
+        keyring.insert(sender_id_of(&name(d)), &one_shot::frame_key(&secret, &name(d), KeyEpoch(1))).unwrap();
+    }
+    keyring
+}
+
+/// The stream opened: each frame's header and payload.
+fn opened(frames: &[(Vec<u8>, Timestamp)]) -> Vec<(FrameHeader, Vec<u8>)> {
+    let mut keyring = keyring();
+    frames
+        .iter()
+        .map(|(frame, now)| {
+            let mut payload = Vec::new();
+            let header = keyring.open(frame, &[MessageKind::Update], *now, &mut payload).unwrap();
+            (header, payload)
+        })
+        .collect()
+}
+
+/// The stream decoded: each update with its sender.
+fn decoded(opened: &[(FrameHeader, Vec<u8>)]) -> Vec<(SenderId, Update)> {
+    opened.iter().map(|(h, p)| (h.sender_id, protobuf::decode_update(p).unwrap())).collect()
+}
+
+/// Applies one update to the device's state in place (a full one replaces it), then validates.
+fn apply_one(states: &mut HashMap<SenderId, DeviceState>, sender: SenderId, update: &Update) {
+    match &update.body {
+        UpdateBody::Full(state) => {
+            states.insert(sender, (**state).clone());
+        }
+        UpdateBody::Delta { delta, .. } => {
+            let state = states.get_mut(&sender).unwrap();
+            apply_in_place(state, delta).unwrap();
+        }
+    }
+    states[&sender].validate().unwrap();
+}
+
+/// What the portal must extract from an applied update: the meters that moved (all of them for a
+/// full one) as observations, and the levels read.
+fn extract(
+    state: &DeviceState,
+    update: &Update,
+    observations: &mut Vec<Observation>,
+    levels: &mut Vec<(RecordId, Level)>,
+) {
+    let key = ObservationKey { device: DeviceId(1), instance: update.instance.0, sequence: update.sequence };
+    let observe = |kind: Category, value| Observation {
+        key,
+        kind,
+        value,
+        observed_at: samples::SAMPLE_TIME,
+        provenance: Provenance::Agent,
+    };
+    let meters = &state.snapshot.meters;
+    match &update.body {
+        UpdateBody::Full(_) => observations.extend(meters.0.iter().map(|(k, v)| observe(k.into(), *v))),
+        UpdateBody::Delta { delta, .. } => {
+            observations.extend(delta.meters.keys().filter_map(|k| meters.get(k).map(|v| observe(k.into(), v))));
+            levels.extend(delta.levels.iter().copied());
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let frames = stream();
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(frames.len() as u64));
     group.sample_size(10);
+
+    // The floor, stage by stage, each over the whole stream.
+    let opened = opened(&frames);
+    let decoded = decoded(&opened);
+    let states: Vec<DeviceState> = {
+        let mut states = HashMap::new();
+        decoded
+            .iter()
+            .map(|(sender, update)| {
+                apply_one(&mut states, *sender, update);
+                states[sender].clone()
+            })
+            .collect()
+    };
+    group.bench_function("floor_open", |b| {
+        b.iter_batched(
+            || (keyring(), Vec::new()),
+            |(mut keyring, mut payload)| {
+                for (frame, now) in &frames {
+                    payload.clear();
+                    black_box(keyring.open(frame, &[MessageKind::Update], *now, &mut payload).unwrap());
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("floor_decode", |b| {
+        b.iter(|| {
+            for (_, payload) in &opened {
+                black_box(protobuf::decode_update(payload).unwrap());
+            }
+        })
+    });
+    group.bench_function("floor_apply", |b| {
+        b.iter_batched(
+            HashMap::new,
+            |mut states| {
+                for (sender, update) in &decoded {
+                    apply_one(&mut states, *sender, update);
+                }
+                states
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("floor_hash", |b| {
+        let mut scratch = Vec::new();
+        b.iter(|| {
+            for state in &states {
+                black_box(StateHash::of_sized_in(state, &mut scratch));
+            }
+        })
+    });
+    // The hash as it was computed before: through prost's messages, copying every text.
+    group.bench_function("hash_via_prost", |b| {
+        b.iter(|| {
+            for state in &states {
+                black_box(StateHash::of_sized_with_prost(state));
+            }
+        })
+    });
+    group.bench_function("floor_extract", |b| {
+        let (mut observations, mut levels) = (Vec::new(), Vec::new());
+        b.iter(|| {
+            for (state, (_, update)) in states.iter().zip(&decoded) {
+                observations.clear();
+                levels.clear();
+                extract(state, update, &mut observations, &mut levels);
+                black_box((&observations, &levels));
+            }
+        })
+    });
+    group.bench_function("floor_reply", |b| {
+        b.iter_batched(
+            || (keyring(), rng(), Vec::new(), Vec::new()),
+            |(mut keyring, mut rng, mut bytes, mut out)| {
+                for ((header, _), (state, (_, update))) in opened.iter().zip(states.iter().zip(&decoded)) {
+                    let reply = Reply::Ack {
+                        instance: update.instance,
+                        state: printfleet_diff::sync::BaseRef { sequence: update.sequence, hash: StateHash(0) },
+                        events_through: 0,
+                    };
+                    black_box(state);
+                    bytes.clear();
+                    out.clear();
+                    protobuf::encode_reply(&reply, &mut bytes).unwrap();
+                    black_box(keyring.seal_reply(
+                        header,
+                        Codec::Protobuf,
+                        &bytes,
+                        header.timestamp,
+                        &mut rng,
+                        &mut out,
+                    ))
+                    .unwrap();
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
 
     group.bench_function("sans_io", |b| {
         b.iter_batched(

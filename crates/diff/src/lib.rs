@@ -53,7 +53,10 @@ pub mod sync;
 
 use std::collections::BTreeMap;
 
-use printfleet_schema::{Accessory, Alert, Consumable, InkCartridge, MediaSource, MeterKind, Printhead, RecordId};
+use printfleet_schema::{
+    Accessory, Alert, Consumable, DeviceStatus, Identity, InkCartridge, Level, MediaSource, MediaType, MeterKind,
+    Printhead, RecordId, Settings, Usage,
+};
 pub use printfleet_wire::delta::{Delta, DeviceState, MeterChange, Records};
 
 /// Why a delta does not apply to a state: it was computed against another base. The receiver
@@ -218,29 +221,165 @@ fn apply_records<T: Keyed + Clone>(
     Ok(())
 }
 
-/// Applies `delta` to `state` in place. On error `state` may be partly changed: discard it and
-/// resynchronise (a receiver applies to a copy, or uses [`apply`]).
+/// Applies `delta` to `state` in place. On error `state` is left exactly as it was: what was
+/// changed before the failing part is put back.
 pub fn apply_in_place(state: &mut DeviceState, delta: &Delta) -> Result<(), ApplyError> {
+    apply_logged(state, delta).map(drop)
+}
+
+/// What applying a delta in place replaced, in the order it was replaced: enough to put the
+/// state back exactly as it was ([`Undo::revert`]). A steady-state delta's undo is as small as
+/// the delta (old meter values and levels); what changes rarely is kept apart ([`UndoRest`],
+/// allocated only when the delta touches it), a list the delta touched whole.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Undo {
+    /// Each meter changed, with its value before (`None`: the base lacked it).
+    meters: Vec<(MeterKind, Option<u64>)>,
+    /// Each level set, with the level before (only when the consumables are not kept whole).
+    levels: Vec<(RecordId, Level)>,
+    rest: Option<Box<UndoRest>>,
+}
+
+/// The parts of an [`Undo`] for what a steady-state delta does not touch.
+#[derive(Clone, Debug, Default)]
+struct UndoRest {
+    identity: Option<Identity>,
+    status: Option<DeviceStatus>,
+    consumables: Option<Vec<Consumable>>,
+    alerts: Option<Vec<Alert>>,
+    printheads: Option<Vec<Printhead>>,
+    cartridges: Option<Vec<InkCartridge>>,
+    media_sources: Option<Vec<MediaSource>>,
+    accessories: Option<Vec<Accessory>>,
+    media_types: Option<Vec<MediaType>>,
+    settings: Option<Settings>,
+    usage: Option<Option<Usage>>,
+}
+
+impl Undo {
+    fn rest(&mut self) -> &mut UndoRest {
+        self.rest.get_or_insert_with(Box::default)
+    }
+
+    /// Puts back what the delta replaced, last change first, turning the state the delta
+    /// produced (or the partly changed state of a delta that failed) into its base.
+    pub(crate) fn revert(self, state: &mut DeviceState) {
+        let Self { meters, levels, rest } = self;
+        let s = &mut state.snapshot;
+        let mut identity = None;
+        if let Some(rest) = rest {
+            let r = *rest;
+            if let Some(usage) = r.usage {
+                s.usage = usage;
+            }
+            if let Some(settings) = r.settings {
+                s.settings = settings;
+            }
+            if let Some(media_types) = r.media_types {
+                s.media_types = media_types;
+            }
+            restore(&mut s.accessories, r.accessories);
+            restore(&mut s.media_sources, r.media_sources);
+            restore(&mut s.cartridges, r.cartridges);
+            restore(&mut s.printheads, r.printheads);
+            restore(&mut s.alerts, r.alerts);
+            restore(&mut s.consumables, r.consumables);
+            if let Some(status) = r.status {
+                s.status = status;
+            }
+            identity = r.identity;
+        }
+        for (id, level) in levels.into_iter().rev() {
+            if let Some(c) = s.consumables.iter_mut().find(|c| c.record_id == id) {
+                c.level = level;
+            }
+        }
+        for (kind, before) in meters.into_iter().rev() {
+            match before {
+                Some(value) => {
+                    s.meters.set(kind, value);
+                }
+                None => {
+                    s.meters.0.remove(&kind);
+                }
+            }
+        }
+        if let Some(identity) = identity {
+            state.identity = identity;
+        }
+    }
+}
+
+fn restore<T>(list: &mut Vec<T>, saved: Option<Vec<T>>) {
+    if let Some(saved) = saved {
+        *list = saved;
+    }
+}
+
+/// [`apply_records`], keeping the list as it was in `undo` first (in the field `saved` picks,
+/// unless it is kept already).
+fn apply_records_logged<T: Keyed + Clone>(
+    list: &mut Vec<T>,
+    changes: &Records<T>,
+    name: &'static str,
+    undo: &mut Undo,
+    saved: fn(&mut UndoRest) -> &mut Option<Vec<T>>,
+) -> Result<(), ApplyError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let saved = saved(undo.rest());
+    if saved.is_none() {
+        *saved = Some(list.clone());
+    }
+    apply_records(list, changes, name)
+}
+
+/// Applies `delta` to `state` in place and returns what it replaced; on error `state` is left as
+/// it was (the partial change is reverted).
+pub(crate) fn apply_logged(state: &mut DeviceState, delta: &Delta) -> Result<Undo, ApplyError> {
+    let mut undo = Undo::default();
+    match apply_recording(state, delta, &mut undo) {
+        Ok(()) => Ok(undo),
+        Err(e) => {
+            undo.revert(state);
+            Err(e)
+        }
+    }
+}
+
+/// docs/wire-format.md §5.8, "Applying a delta", steps 1 to 5, recording in `undo` what each step
+/// replaces before it replaces it.
+fn apply_recording(state: &mut DeviceState, delta: &Delta, undo: &mut Undo) -> Result<(), ApplyError> {
     if let Some(identity) = &delta.identity {
-        state.identity.clone_from(identity);
+        undo.rest().identity = Some(core::mem::replace(&mut state.identity, identity.clone()));
     }
     let s = &mut state.snapshot;
     if let Some(status) = delta.status {
-        s.status = status;
+        undo.rest().status = Some(core::mem::replace(&mut s.status, status));
     }
     for (kind, change) in &delta.meters {
         match change {
             MeterChange::Increase(by) => {
                 let value = s.meters.0.get_mut(kind).ok_or_else(|| ApplyError::Meter { kind: kind.clone() })?;
-                *value = value.checked_add(*by).ok_or_else(|| ApplyError::Meter { kind: kind.clone() })?;
+                let new = value.checked_add(*by).ok_or_else(|| ApplyError::Meter { kind: kind.clone() })?;
+                undo.meters.push((kind.clone(), Some(core::mem::replace(value, new))));
             }
             MeterChange::Set(value) => {
-                s.meters.set(kind.clone(), *value);
+                let before = s.meters.set(kind.clone(), *value);
+                undo.meters.push((kind.clone(), before));
             }
             MeterChange::Remove => {
-                s.meters.0.remove(kind).ok_or_else(|| ApplyError::Meter { kind: kind.clone() })?;
+                let before = s.meters.0.remove(kind).ok_or_else(|| ApplyError::Meter { kind: kind.clone() })?;
+                undo.meters.push((kind.clone(), Some(before)));
             }
         }
+    }
+    // Levels apply before the list's own changes; a list that changes is kept whole, levels and
+    // all, so that its levels need no undo of their own.
+    let whole = !delta.consumables.is_empty();
+    if whole {
+        undo.rest().consumables = Some(s.consumables.clone());
     }
     for (id, level) in &delta.levels {
         let c = s
@@ -248,22 +387,25 @@ pub fn apply_in_place(state: &mut DeviceState, delta: &Delta) -> Result<(), Appl
             .iter_mut()
             .find(|c| c.record_id == *id)
             .ok_or(ApplyError::MissingRecord { list: "consumables", record: *id })?;
-        c.level = *level;
+        let before = core::mem::replace(&mut c.level, *level);
+        if !whole {
+            undo.levels.push((*id, before));
+        }
     }
-    apply_records(&mut s.consumables, &delta.consumables, "consumables")?;
-    apply_records(&mut s.alerts, &delta.alerts, "alerts")?;
-    apply_records(&mut s.printheads, &delta.printheads, "printheads")?;
-    apply_records(&mut s.cartridges, &delta.cartridges, "cartridges")?;
-    apply_records(&mut s.media_sources, &delta.media_sources, "media_sources")?;
-    apply_records(&mut s.accessories, &delta.accessories, "accessories")?;
+    apply_records_logged(&mut s.consumables, &delta.consumables, "consumables", undo, |r| &mut r.consumables)?;
+    apply_records_logged(&mut s.alerts, &delta.alerts, "alerts", undo, |r| &mut r.alerts)?;
+    apply_records_logged(&mut s.printheads, &delta.printheads, "printheads", undo, |r| &mut r.printheads)?;
+    apply_records_logged(&mut s.cartridges, &delta.cartridges, "cartridges", undo, |r| &mut r.cartridges)?;
+    apply_records_logged(&mut s.media_sources, &delta.media_sources, "media_sources", undo, |r| &mut r.media_sources)?;
+    apply_records_logged(&mut s.accessories, &delta.accessories, "accessories", undo, |r| &mut r.accessories)?;
     if let Some(media_types) = &delta.media_types {
-        s.media_types.clone_from(media_types);
+        undo.rest().media_types = Some(core::mem::replace(&mut s.media_types, media_types.clone()));
     }
     if let Some(settings) = &delta.settings {
-        s.settings.clone_from(settings);
+        undo.rest().settings = Some(core::mem::replace(&mut s.settings, settings.clone()));
     }
     if let Some(usage) = &delta.usage {
-        s.usage.clone_from(usage);
+        undo.rest().usage = Some(core::mem::replace(&mut s.usage, usage.clone()));
     }
     Ok(())
 }

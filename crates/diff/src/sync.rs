@@ -46,7 +46,10 @@
 //! Sizes are footprints: a state's canonical protobuf encoding plus the in-memory size of each
 //! record, a job's texts plus its structs. With the defaults that is at most 4 + 1 + 1 + 2 MiB, plus one job beyond
 //! each job budget (a job is at most about 140 KiB at the schema's limits) and about 100 KiB of
-//! UUIDs: under 9 MiB for a hostile device, a few tens of KiB for an office printer.
+//! UUIDs: under 9 MiB for a hostile device, a few tens of KiB for an office printer. (An older
+//! state is counted at its full footprint, so which bases are kept does not depend on how it is
+//! held: after a delta against the newest state, which is applied in place, the older one is
+//! held as the change back from its successor, a few bytes for a steady-state update.)
 //!
 //! The messages travel encoded with [`printfleet_wire::protobuf::encode_update`] (or the XML
 //! form), sealed in a frame; docs/wire-format.md §5.8 specifies the exchange.
@@ -98,7 +101,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
-use crate::{DeviceState, apply, diff};
+use crate::{Delta, DeviceState, Undo, apply_logged, diff};
 
 /// Updates kept by the agent while unacknowledged, to recognise the base an ack names.
 const MAX_PENDING: usize = 16;
@@ -385,8 +388,9 @@ pub struct Receiver {
     retired: VecDeque<(Instance, u64, u64)>,
     /// The newest update of `instance` applied (0: none).
     newest_sequence: u64,
-    /// Newest last, with their footprints.
-    history: VecDeque<(BaseRef, DeviceState, usize)>,
+    /// The states kept as bases, newest last, with their footprints. The newest is held whole;
+    /// an older one whole or as the [`Undo`] that turns the next newer one back into it.
+    history: VecDeque<(BaseRef, Kept, usize)>,
     events_through: u64,
     /// Events received above the contiguous watermark (arrivals out of order).
     early_events: BTreeMap<u64, PrintJob>,
@@ -465,7 +469,16 @@ impl Receiver {
 
     /// The device's state as the receiver knows it.
     pub fn state(&self) -> Option<&DeviceState> {
-        self.history.back().map(|(_, s, _)| s)
+        self.shared_state().map(|s| &**s)
+    }
+
+    /// [`Receiver::state`], shared: the receiver changes its state in place on the next update
+    /// unless the caller still holds a clone of this pointer (then it copies it first).
+    pub fn shared_state(&self) -> Option<&Arc<DeviceState>> {
+        match self.history.back() {
+            Some((_, Kept::Whole(state), _)) => Some(state),
+            _ => None,
+        }
     }
 
     /// The agent instance the receiver follows.
@@ -487,6 +500,18 @@ impl Receiver {
 
     /// Handles an update and returns the reply to send.
     pub fn receive(&mut self, update: &Update) -> Reply {
+        self.receive_in(update, &mut Vec::new())
+    }
+
+    /// [`Receiver::receive`] with a caller-owned scratch buffer for the canonical encoding the
+    /// state hash is computed over, so that a portal hashing a state per update reuses one
+    /// allocation for all its devices. `scratch` is cleared first; what it holds afterwards is
+    /// unspecified.
+    ///
+    /// A delta against the newest state is applied to it in place (no copy of the state), and
+    /// the older state is kept as the change back; an update that does not apply, gives an
+    /// invalid state or one over [`MAX_STATE_BYTES`] leaves every state as it was.
+    pub fn receive_in(&mut self, update: &Update, scratch: &mut Vec<u8>) -> Reply {
         let instance = update.instance;
         if self.instance != Some(instance) {
             self.follow(instance);
@@ -496,21 +521,18 @@ impl Receiver {
             // A duplicate, an update overtaken by a newer one, or a replay: nothing to apply.
             return self.ack(instance);
         }
-        let new_state = match &update.body {
-            UpdateBody::Full(state) => Some((**state).clone()),
-            UpdateBody::Delta { base, delta } => {
-                self.history.iter().find(|(b, _, _)| b == base).and_then(|(_, state, _)| apply(state, delta).ok())
-            }
+        let named = BaseRef { sequence: update.sequence, hash: StateHash(0) };
+        let applied = match &update.body {
+            UpdateBody::Full(state) => self.push_whole((**state).clone(), named, scratch),
+            UpdateBody::Delta { base, delta } => match self.history.iter().position(|(b, _, _)| b == base) {
+                Some(at) if at.saturating_add(1) == self.history.len() => self.apply_to_newest(delta, named, scratch),
+                Some(at) => self.apply_to_older(at, delta, named, scratch),
+                None => false,
+            },
         };
-        let Some(state) = new_state.filter(|state| state.validate().is_ok()) else {
-            return Reply::Resync { instance, events_through: self.events_through };
-        };
-        let (hash, encoded) = StateHash::of_sized(&state);
-        let footprint = state_footprint(&state, encoded);
-        if footprint > MAX_STATE_BYTES {
+        if !applied {
             return Reply::Resync { instance, events_through: self.events_through };
         }
-        self.history.push_back((BaseRef { sequence: update.sequence, hash }, state, footprint));
         self.newest_sequence = update.sequence;
         let mut older: usize = self.history.iter().rev().skip(1).map(|(_, _, f)| *f).fold(0, usize::saturating_add);
         while self.history.len() > RECEIVER_HISTORY || (self.history.len() > 1 && older > HISTORY_BYTES) {
@@ -519,6 +541,68 @@ impl Receiver {
             }
         }
         self.ack(instance)
+    }
+
+    /// The hash and footprint of a state the receiver may keep: `None` if it is invalid or over
+    /// [`MAX_STATE_BYTES`].
+    fn admit(state: &DeviceState, scratch: &mut Vec<u8>) -> Option<(StateHash, usize)> {
+        state.validate().ok()?;
+        let (hash, encoded) = StateHash::of_sized_in(state, scratch);
+        let footprint = state_footprint(state, encoded);
+        (footprint <= MAX_STATE_BYTES).then_some((hash, footprint))
+    }
+
+    /// Keeps `state` (a full snapshot, or a delta applied to an older base) as the newest, whole.
+    fn push_whole(&mut self, state: DeviceState, named: BaseRef, scratch: &mut Vec<u8>) -> bool {
+        let Some((hash, footprint)) = Self::admit(&state, scratch) else { return false };
+        self.history.push_back((BaseRef { hash, ..named }, Kept::Whole(Arc::new(state)), footprint));
+        true
+    }
+
+    /// The steady state: `delta` names the newest state. It is applied in place; the state it
+    /// replaces is kept as the change back. Anything refused is reverted.
+    fn apply_to_newest(&mut self, delta: &Delta, named: BaseRef, scratch: &mut Vec<u8>) -> bool {
+        let Some((_, Kept::Whole(newest), _)) = self.history.back_mut() else { return false };
+        let state = Arc::make_mut(newest);
+        let Ok(undo) = apply_logged(state, delta) else { return false };
+        let Some((hash, footprint)) = Self::admit(state, scratch) else {
+            undo.revert(state);
+            return false;
+        };
+        let shared = Arc::clone(newest);
+        if let Some((_, kept, _)) = self.history.back_mut() {
+            *kept = Kept::Undo(undo);
+        }
+        self.history.push_back((BaseRef { hash, ..named }, Kept::Whole(shared), footprint));
+        true
+    }
+
+    /// `delta` names an older state (sent before the newest was acknowledged): that state is
+    /// rebuilt from the next whole one, the delta applied to the copy.
+    fn apply_to_older(&mut self, at: usize, delta: &Delta, named: BaseRef, scratch: &mut Vec<u8>) -> bool {
+        let Some(mut state) = self.rebuild(at) else { return false };
+        if apply_logged(&mut state, delta).is_err() {
+            return false;
+        }
+        self.push_whole(state, named, scratch)
+    }
+
+    /// A copy of the state kept at `at` in the history.
+    fn rebuild(&self, at: usize) -> Option<DeviceState> {
+        let mut undos = Vec::new();
+        for (_, kept, _) in self.history.range(at..) {
+            match kept {
+                Kept::Whole(state) => {
+                    let mut state = DeviceState::clone(state);
+                    for undo in undos.into_iter().rev() {
+                        Undo::clone(undo).revert(&mut state);
+                    }
+                    return Some(state);
+                }
+                Kept::Undo(undo) => undos.push(undo),
+            }
+        }
+        None
     }
 
     /// Starts following `instance`: with the numbers it had if the receiver followed it before,
@@ -595,6 +679,15 @@ impl Receiver {
             None => Reply::Resync { instance, events_through },
         }
     }
+}
+
+/// How the receiver keeps a state of its history.
+#[derive(Debug)]
+enum Kept {
+    /// Whole (always the newest; an older one after a delta applied to a base before it).
+    Whole(Arc<DeviceState>),
+    /// As the change that turns the next newer state back into it.
+    Undo(Undo),
 }
 
 /// An upper estimate of the heap a job takes: its structs and its texts.

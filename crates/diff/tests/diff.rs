@@ -8,6 +8,7 @@
     clippy::arithmetic_side_effects
 )]
 
+use printfleet_diff::sync::StateHash;
 use printfleet_diff::{ApplyError, DeviceState, MeterChange, apply, apply_in_place, diff};
 use printfleet_schema::{Alert, Level, MeterKind, RecordId, samples};
 use proptest::prelude::*;
@@ -143,4 +144,49 @@ fn a_delta_for_another_base_is_refused() {
     let mut grow = a.clone();
     grow.snapshot.meters.set(MeterKind::TOTAL, grow.snapshot.meters.get(&MeterKind::TOTAL).unwrap() + 1);
     assert!(matches!(apply(&c, &diff(&a, &grow)), Err(ApplyError::Meter { .. })));
+}
+
+/// A delta that fails late (after its identity, meters and levels applied) leaves the state
+/// exactly as it was: `apply_in_place` puts back what it changed before the failing part.
+#[test]
+fn a_delta_that_fails_part_way_leaves_the_state_untouched() {
+    let a = DeviceState::from(&samples::office_laser());
+    let mut b = a.clone();
+    b.identity.hostname = Some("moved".into());
+    b.snapshot.consumables[0].level = Level::Amount(3);
+    b.snapshot.meters.set(MeterKind::TOTAL, b.snapshot.meters.get(&MeterKind::TOTAL).unwrap() + 5);
+    b.snapshot.meters.set("vendor:acme.new".parse().unwrap(), 9);
+    b.snapshot.consumables.push(printfleet_schema::Consumable { record_id: RecordId(77), ..Default::default() });
+    let mut delta = diff(&a, &b);
+    assert!(delta.identity.is_some() && !delta.levels.is_empty() && !delta.consumables.upserts.is_empty());
+    // Fails at the last list, after everything else was applied.
+    delta.accessories.removals.push(RecordId(4242));
+    let mut work = a.clone();
+    let err = apply_in_place(&mut work, &delta).unwrap_err();
+    assert!(matches!(err, ApplyError::MissingRecord { list: "accessories", .. }), "{err:?}");
+    assert_eq!(work, a);
+    assert_eq!(StateHash::of(&work), StateHash::of(&a));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any delta on any state: applied in place it gives what `apply` gives, or an error and the
+    /// state untouched.
+    #[test]
+    fn apply_in_place_is_all_or_nothing(a in state(), b in state(), c in state(), spoil in any::<bool>()) {
+        let mut delta = if spoil { diff(&b, &c) } else { diff(&a, &c) };
+        if spoil {
+            // Make a late failure likely even when b and a share record ids.
+            delta.media_sources.removals.push(RecordId(u64::MAX));
+        }
+        let mut work = a.clone();
+        match apply_in_place(&mut work, &delta) {
+            Ok(()) => prop_assert_eq!(Ok(work), apply(&a, &delta)),
+            Err(e) => {
+                prop_assert_eq!(&work, &a, "{:?}", e);
+                prop_assert!(apply(&a, &delta).is_err());
+            }
+        }
+    }
 }

@@ -12,8 +12,8 @@
 )]
 
 use printfleet_diff::sync::{
-    Agent, AgentState, EARLY_EVENT_BYTES, EVENT_WINDOW, HELD_JOB_BYTES, HISTORY_BYTES, Instance, RECEIVER_HISTORY,
-    Receiver, ReceiverState, Reply, Update, UpdateBody,
+    Agent, AgentState, BaseRef, EARLY_EVENT_BYTES, EVENT_WINDOW, HELD_JOB_BYTES, HISTORY_BYTES, Instance,
+    RECEIVER_HISTORY, Receiver, ReceiverState, Reply, StateHash, Update, UpdateBody,
 };
 use printfleet_diff::{DeviceState, apply, diff};
 use printfleet_schema::redact::{FieldPolicy, PersonalField, SiteKey};
@@ -200,7 +200,7 @@ fn an_ack_for_another_state_makes_the_agent_start_again() {
     let Reply::Ack { instance, state: held, events_through } = receiver.receive(&update) else { panic!("not applied") };
     // The receiver reports a state whose hash differs from what the agent sent (a receiver bug,
     // or storage that went wrong): the agent must not build on it.
-    let wrong = printfleet_diff::sync::BaseRef { hash: printfleet_diff::sync::StateHash(!held.hash.0), ..held };
+    let wrong = BaseRef { hash: StateHash(!held.hash.0), ..held };
     agent.on_reply(&Reply::Ack { instance, state: wrong, events_through });
     assert!(matches!(agent.update(&red(&state)).body, UpdateBody::Full(_)));
 
@@ -437,9 +437,9 @@ fn the_history_is_bounded_by_bytes() {
     // Each state is over 200 KB, so fewer than 8 fit in HISTORY_BYTES: a delta against the
     // oldest base no longer applies, one against a recent base does.
     const { assert!(200_000 * RECEIVER_HISTORY > HISTORY_BYTES) };
-    let base_of = |u: &Update| printfleet_diff::sync::BaseRef {
+    let base_of = |u: &Update| BaseRef {
         sequence: u.sequence,
-        hash: printfleet_diff::sync::StateHash::of(&match &u.body {
+        hash: StateHash::of(&match &u.body {
             UpdateBody::Full(s) => (**s).clone(),
             UpdateBody::Delta { .. } => unreachable!(),
         }),
@@ -660,4 +660,124 @@ fn deliver_some<T>(rng: &mut ChaCha8Rng, queue: &mut Vec<T>, mut on: impl FnMut(
         if rng.next_u32().is_multiple_of(3) { keep.push(item) } else { on(item) }
     }
     *queue = keep;
+}
+
+fn delta_update(sequence: u64, base_sequence: u64, base: &DeviceState, to: &DeviceState) -> Update {
+    Update {
+        instance: A,
+        sequence,
+        body: UpdateBody::Delta {
+            base: BaseRef { sequence: base_sequence, hash: StateHash::of(base) },
+            delta: Box::new(diff(base, to)),
+        },
+        events: Vec::new(),
+    }
+}
+
+fn full_update(sequence: u64, state: &DeviceState) -> Update {
+    Update { instance: A, sequence, body: UpdateBody::Full(Box::new(state.clone())), events: Vec::new() }
+}
+
+/// The receiver applies a delta to its newest state in place: one that fails part way, or gives
+/// an invalid state, leaves the state and its hash as they were, and the next good delta applies.
+#[test]
+fn a_refused_delta_leaves_the_state_and_its_hash_untouched() {
+    let s0 = DeviceState::from(&samples::office_laser());
+    let mut s1 = s0.clone();
+    evolve(&mut s1, 2, 1);
+    let mut receiver = Receiver::new();
+    receiver.receive(&full_update(1, &s0));
+    assert!(matches!(receiver.receive(&delta_update(2, 1, &s0, &s1)), Reply::Ack { .. }));
+    let held = BaseRef { sequence: 2, hash: StateHash::of(&s1) };
+
+    // Meters, levels and identity change, then a removal of a record the base lacks fails.
+    let mut moved = s1.clone();
+    evolve(&mut moved, 0, 3);
+    evolve(&mut moved, 2, 3);
+    evolve(&mut moved, 6, 3);
+    let mut failing = delta_update(3, 2, &s1, &moved);
+    let UpdateBody::Delta { delta, .. } = &mut failing.body else { unreachable!() };
+    delta.alerts.removals.push(RecordId(987_654));
+    // Meters move and a level goes past its capacity: applies, but the result is invalid.
+    let mut invalid = moved.clone();
+    invalid.snapshot.consumables[0].level = Level::Amount(u32::MAX);
+    for update in [failing, delta_update(3, 2, &s1, &invalid)] {
+        let reply = receiver.receive(&update);
+        assert!(matches!(reply, Reply::Resync { .. }), "{reply:?}");
+        assert_eq!(receiver.state(), Some(&s1));
+        // A duplicate is acknowledged with the newest state: its hash, recomputed, is unchanged.
+        let ack = receiver.receive(&full_update(2, &s0));
+        assert!(matches!(ack, Reply::Ack { state, .. } if state == held), "{ack:?}");
+        assert_eq!(StateHash::of(receiver.state().unwrap()), held.hash);
+    }
+    let reply = receiver.receive(&delta_update(4, 2, &s1, &moved));
+    assert!(matches!(reply, Reply::Ack { state, .. } if state.hash == StateHash::of(&moved)), "{reply:?}");
+    assert_eq!(receiver.state(), Some(&moved));
+}
+
+/// A caller holding the receiver's shared state keeps the state it took: the receiver copies it
+/// before changing it in place.
+#[test]
+fn a_shared_state_held_by_the_caller_is_not_changed_by_the_next_update() {
+    let s0 = DeviceState::from(&samples::office_laser());
+    let mut s1 = s0.clone();
+    evolve(&mut s1, 0, 1);
+    let mut receiver = Receiver::new();
+    receiver.receive(&full_update(1, &s0));
+    let taken = std::sync::Arc::clone(receiver.shared_state().unwrap());
+    receiver.receive(&delta_update(2, 1, &s0, &s1));
+    assert_eq!(*taken, s0);
+    assert_eq!(receiver.state(), Some(&s1));
+}
+
+/// Whether `reply` acknowledges a state with `state`'s hash.
+fn acked(reply: &Reply, state: &DeviceState) -> bool {
+    matches!(reply, Reply::Ack { state: held, .. } if held.hash == StateHash::of(state))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// States kept as the change back from a newer one are rebuilt exactly: after a chain of
+    /// deltas applied in place, a delta against any state still in the history gives its target,
+    /// acknowledged with the target's hash, and later deltas against either branch still apply.
+    #[test]
+    fn deltas_against_every_state_in_the_history_apply(
+        changes in prop::collection::vec(0u8..8, 1..RECEIVER_HISTORY),
+        back in any::<prop::sample::Index>(),
+        last in 0u8..8,
+    ) {
+        let mut chain = vec![DeviceState::from(&samples::office_laser())];
+        for (tick, change) in changes.iter().enumerate() {
+            let mut next = chain.last().unwrap().clone();
+            evolve(&mut next, *change, tick as u64 + 10);
+            evolve(&mut next, 2, tick as u64);
+            chain.push(next);
+        }
+        let mut receiver = Receiver::new();
+        receiver.receive(&full_update(1, &chain[0]));
+        for (i, pair) in chain.windows(2).enumerate() {
+            let seq = i as u64 + 2;
+            let reply = receiver.receive(&delta_update(seq, seq - 1, &pair[0], &pair[1]));
+            prop_assert!(acked(&reply, &pair[1]), "{:?}", reply);
+        }
+        let newest = chain.len() as u64;
+        let k = back.index(chain.len());
+        let mut target = chain[k].clone();
+        evolve(&mut target, last, 99);
+        evolve(&mut target, 4, 100);
+        let reply = receiver.receive(&delta_update(newest + 1, k as u64 + 1, &chain[k], &target));
+        prop_assert!(acked(&reply, &target), "{:?}", reply);
+        prop_assert_eq!(receiver.state(), Some(&target));
+        // The former newest is still a base, and so is the one just made.
+        let mut other = chain[chain.len() - 1].clone();
+        evolve(&mut other, 5, 101);
+        let reply = receiver.receive(&delta_update(newest + 2, newest, &chain[chain.len() - 1], &other));
+        prop_assert!(acked(&reply, &other), "{:?}", reply);
+        let mut after = target.clone();
+        evolve(&mut after, 2, 102);
+        let reply = receiver.receive(&delta_update(newest + 3, newest + 1, &target, &after));
+        prop_assert!(acked(&reply, &after), "{:?}", reply);
+        prop_assert_eq!(receiver.state(), Some(&after));
+    }
 }

@@ -1,5 +1,7 @@
 //! What one accepted frame asks the store to write, and what survives a restart.
 
+use std::sync::Arc;
+
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::{Instance, ReceiverState};
 use printfleet_meter::{DeviceId, JobRecord, Observation};
@@ -26,8 +28,10 @@ pub struct Writes {
     /// The update's sequence number.
     pub sequence: u64,
     /// The device's new state, if the update was applied (`None`: a duplicate, or a delta the
-    /// receiver could not apply: see [`Writes::resync`]).
-    pub state: Option<DeviceState>,
+    /// receiver could not apply: see [`Writes::resync`]). Shared with the device's receiver,
+    /// which changes it in place on the device's next update unless this is still held (then
+    /// it copies it first): drop the batch once stored and committed.
+    pub state: Option<Arc<DeviceState>>,
     /// The new identity, if it changed (a new address, firmware, ...): an identity-history row.
     pub identity_changed: Option<Identity>,
     /// Job events received for the first time (each exactly once over the device's life).

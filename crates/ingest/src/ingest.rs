@@ -2,6 +2,7 @@
 
 use core::fmt;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use printfleet_auth::one_shot::frame_key;
 use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Session};
@@ -149,7 +150,10 @@ pub struct Ingest<S> {
     next_session: u64,
     next_batch: u64,
     counters: Counters,
+    /// The opened frame's payload, reused from frame to frame.
     payload: Vec<u8>,
+    /// The canonical encoding each applied state is hashed over, reused from update to update.
+    scratch: Vec<u8>,
 }
 
 impl<S> fmt::Debug for Ingest<S> {
@@ -175,6 +179,7 @@ impl<S: Secrets> Ingest<S> {
             next_batch: 1,
             counters: Counters::default(),
             payload: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -329,7 +334,7 @@ impl<S: Secrets> Ingest<S> {
         let device = request.sender_id;
         let slot = self.slots.entry(device).or_default();
         let target = Target { device, meter_device, window };
-        let (writes, reply) = apply(slot, update, target, now, request.timestamp);
+        let (writes, reply) = apply(slot, update, target, now, request.timestamp, &mut self.scratch);
         let id = self.next_batch;
         self.next_batch = id.saturating_add(1);
         slot.in_flight = Some(id);
@@ -510,10 +515,18 @@ struct Target {
 }
 
 /// Applies `update` to the device's receiver and extracts what must be stored, and the reply.
-fn apply(slot: &mut Slot, update: &Update, to: Target, now: Timestamp, sealed_at: Timestamp) -> (Writes, Reply) {
+fn apply(
+    slot: &mut Slot,
+    update: &Update,
+    to: Target,
+    now: Timestamp,
+    sealed_at: Timestamp,
+    scratch: &mut Vec<u8>,
+) -> (Writes, Reply) {
     let full = matches!(update.body, UpdateBody::Full(_));
-    let view = if full && slot.baseline.is_none() { slot.receiver.state().cloned() } else { None };
-    let reply = slot.receiver.receive(update);
+    // Shared, not copied: a full snapshot replaces the receiver's state without changing it.
+    let view = if full && slot.baseline.is_none() { slot.receiver.shared_state().cloned() } else { None };
+    let reply = slot.receiver.receive_in(update, scratch);
     let jobs = slot.receiver.take_jobs();
     let id = (update.instance, update.sequence);
     let applied =
@@ -546,14 +559,15 @@ fn apply(slot: &mut Slot, update: &Update, to: Target, now: Timestamp, sealed_at
         receiver: slot.receiver.save(),
         resync: matches!(reply, Reply::Resync { .. }),
     };
-    if let (true, Some(state)) = (applied, slot.receiver.state()) {
+    if let (true, Some(shared)) = (applied, slot.receiver.shared_state()) {
+        let state: &DeviceState = shared;
         slot.last_applied = Some(id);
         let every_meter =
             slot.meters_read_at.is_none_or(|t| t.checked_add(METER_HEARTBEAT).is_none_or(|due| now >= due));
         match &update.body {
             UpdateBody::Full(_) => {
-                let previous = slot.baseline.take().or(view);
-                compare(previous.as_ref(), state, &mut writes);
+                let baseline = slot.baseline.take();
+                compare(baseline.as_ref().or(view.as_deref()), state, &mut writes);
             }
             UpdateBody::Delta { delta, .. } => from_delta(delta, &mut writes),
         }
@@ -579,7 +593,9 @@ fn apply(slot: &mut Slot, update: &Update, to: Target, now: Timestamp, sealed_at
                 writes.observations.extend(usage::snapshot_categories(&state.snapshot).into_iter().map(observe));
             }
         }
-        writes.state = Some(state.clone());
+        // Shared with the receiver: the batch is committed (and dropped) before the device's
+        // next update, which then changes the state in place without a copy.
+        writes.state = Some(Arc::clone(shared));
     }
     (writes, reply)
 }

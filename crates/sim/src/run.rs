@@ -663,7 +663,7 @@ impl State {
     /// What a store would keep from a batch's writes.
     fn record(&mut self, w: &printfleet_ingest::Writes) {
         if let Some(state) = &w.state {
-            self.portal.states.insert(w.device, state.clone());
+            self.portal.states.insert(w.device, DeviceState::clone(state));
         }
         for j in &w.jobs {
             let n = self.portal.jobs.entry(j.job.uuid).or_insert(0);

@@ -194,6 +194,29 @@ impl StateHash {
     /// The hash of `state` and the length in bytes of the canonical encoding it is computed
     /// over (a measure of the state's size, from one encoding).
     pub fn of_sized(state: &DeviceState) -> (Self, usize) {
+        Self::of_sized_in(state, &mut Vec::new())
+    }
+
+    /// [`StateHash::of_sized`] with a caller-owned scratch buffer: `scratch` is cleared and left
+    /// holding the state's canonical bytes, so that a receiver hashing a state per update reuses
+    /// one allocation.
+    pub fn of_sized_in(state: &DeviceState, scratch: &mut Vec<u8>) -> (Self, usize) {
+        scratch.clear();
+        crate::protobuf::encode_state(state, scratch);
+        (Self::of_canonical(scratch), scratch.len())
+    }
+
+    /// The hash of a state's canonical bytes (as [`StateHash::of_sized_in`] leaves them).
+    fn of_canonical(bytes: &[u8]) -> Self {
+        let digest = Sha256::digest(bytes);
+        Self(digest.first_chunk::<4>().map_or(0, |b| u32::from_be_bytes(*b)))
+    }
+
+    /// [`StateHash::of_sized`] through the prost-generated messages: the oracle the direct
+    /// encoding of the hashed bytes is tested against, and the baseline its benchmark runs
+    /// beside. Not a stable API.
+    #[doc(hidden)]
+    pub fn of_sized_with_prost(state: &DeviceState) -> (Self, usize) {
         let message = crate::pb::DeviceReport {
             generated_at: 0,
             identity: Some((&state.identity).into()),
@@ -201,8 +224,7 @@ impl StateHash {
             events: None,
         };
         let bytes = message.encode_to_vec();
-        let digest = Sha256::digest(&bytes);
-        (Self(digest.first_chunk::<4>().map_or(0, |b| u32::from_be_bytes(*b))), bytes.len())
+        (Self::of_canonical(&bytes), bytes.len())
     }
 }
 

@@ -110,7 +110,7 @@ impl Shared {
             }
         }
         if let Some(state) = &w.state {
-            s.states.insert(device, state.clone());
+            s.states.insert(device, DeviceState::clone(state));
             if !s.applied.entry(device).or_default().insert((w.instance.0, w.sequence)) {
                 s.applied_twice += 1;
             }

@@ -103,7 +103,7 @@ impl Disk {
             saved.windows.push((key_id, window));
         }
         if let Some(state) = &w.state {
-            saved.state = Some(state.clone());
+            saved.state = Some(DeviceState::clone(state));
             assert!(self.applied.insert((w.device, w.instance, w.sequence)), "update applied twice");
         }
         for j in &w.jobs {

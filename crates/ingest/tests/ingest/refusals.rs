@@ -76,6 +76,34 @@ fn a_revoked_epoch_is_refused_while_the_device_stays() {
     assert!(!ingest.registry().get(sender).unwrap().revoked);
 }
 
+/// The state a batch carries is shared with the device's receiver, which changes its state in
+/// place on the next update: writes still held then keep the state they were made with.
+#[test]
+fn writes_held_past_the_next_update_keep_their_state() {
+    let mut ingest = Ingest::new(master());
+    ingest.provision(record("held")).unwrap();
+    let mut a = agent("held", 1);
+    let mut r = rng(4);
+    let mut report = reading();
+    let mut kept = Vec::new();
+    for step in 0..3u32 {
+        let now = at(u64::from(step) * 4 * 3_600_000);
+        report.snapshot.consumables[0].level = Level::Amount(10 + step);
+        a.handle_reading(now, report.clone());
+        let t = pump(&mut a, now, &mut r).unwrap();
+        let batch = ingest.receive(&t.frame, now).unwrap();
+        let writes = batch.writes().clone();
+        assert_eq!(writes.state.as_deref(), a.current());
+        kept.push((writes, a.current().cloned()));
+        let reply = ingest.commit(batch, now, &mut r).unwrap();
+        a.handle_frame(now, &reply);
+    }
+    for (step, (writes, state)) in kept.iter().enumerate() {
+        assert_eq!(writes.state.as_deref(), state.as_ref(), "step {step}");
+    }
+    assert_ne!(kept[0].1, kept[2].1);
+}
+
 #[test]
 fn a_batch_carries_state_jobs_alerts_levels_and_observations() {
     let mut ingest = Ingest::new(master());
@@ -91,7 +119,7 @@ fn a_batch_carries_state_jobs_alerts_levels_and_observations() {
     let w = batch.writes();
     assert_eq!(w.jobs.len(), 1);
     assert_eq!(w.job_records.len(), 1);
-    assert_eq!(w.state.as_ref(), a.current());
+    assert_eq!(w.state.as_deref(), a.current());
     assert!(w.identity_changed.is_some(), "first contact records the identity");
     assert_eq!(w.levels.len(), report.snapshot.consumables.len());
     assert_eq!(w.observations.len(), report.snapshot.meters.0.len());
@@ -114,7 +142,7 @@ fn a_batch_carries_state_jobs_alerts_levels_and_observations() {
     assert_eq!(w.alerts_cleared, cleared.into_iter().collect::<Vec<_>>());
     assert!(w.identity_changed.is_none());
     assert!(w.jobs.is_empty(), "the job was acknowledged");
-    assert_eq!(w.state.as_ref(), a.current());
+    assert_eq!(w.state.as_deref(), a.current());
 }
 
 #[test]

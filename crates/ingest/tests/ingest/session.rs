@@ -45,7 +45,7 @@ fn a_session_carries_updates_until_the_device_is_revoked() {
     let state = DeviceState::from(&reading());
     let frame = send(&mut channel, &mut agent, &state, &mut rng);
     let batch = ingest.receive_session(handle, &frame, now).unwrap();
-    assert_eq!(batch.writes().state.as_ref(), Some(&policy.apply_to(state.clone()).into_inner()));
+    assert_eq!(batch.writes().state.as_deref(), Some(&policy.apply_to(state.clone()).into_inner()));
     assert_eq!(batch.writes().window, None, "a session's window is not stored");
     let reply_frame = ingest.commit(batch, now, &mut rng).unwrap();
     let mut payload = Vec::new();

@@ -88,7 +88,8 @@ impl Decompressor {
     }
 
     /// Appends the inflated `input` to `out`. Fails with `TooLarge` as soon as the output would
-    /// exceed `cap` bytes: `out` never grows past `cap + 1` bytes beyond its length on entry.
+    /// exceed `cap` bytes: `out`'s allocation never grows past `cap + 1` bytes beyond its length
+    /// on entry.
     /// The input must be exactly one complete DEFLATE stream.
     pub(crate) fn decompress(
         &mut self,
@@ -106,15 +107,16 @@ impl Decompressor {
         loop {
             let len = out.len();
             let target = limit.min(len.saturating_add(len.saturating_sub(start).max(INFLATE_STEP)));
-            // Exact, so that the buffer never holds more than the cap allows.
-            out.reserve_exact(target.saturating_sub(len));
-            out.resize(target, 0);
+            // Exact, so that no allocation goes past what the cap allows. Inflated into the
+            // spare capacity (no zero-filling of a step per frame); a buffer reused from a
+            // larger frame may have more spare capacity than the cap, hence the check after.
+            if out.capacity() < target {
+                out.reserve_exact(target.saturating_sub(len));
+            }
             let (in_before, out_before) = (self.inner.total_in(), self.inner.total_out());
             let consumed = usize::try_from(in_before).map_err(|_| InflateError::Corrupt)?;
             let rest = input.get(consumed..).ok_or(InflateError::Corrupt)?;
-            let status = self.inner.decompress(rest, out.get_mut(len..).unwrap_or_default(), FlushDecompress::None);
-            let written = usize::try_from(self.inner.total_out().saturating_sub(out_before)).unwrap_or(usize::MAX);
-            out.truncate(len.saturating_add(written));
+            let status = self.inner.decompress_vec(rest, out, FlushDecompress::None);
             if out.len().saturating_sub(start) > cap {
                 out.truncate(start);
                 return Err(InflateError::TooLarge);

@@ -100,6 +100,14 @@ fn map(out: &mut Vec<u8>, tag: u32, entries: &BTreeMap<String, String>) {
     }
 }
 
+/// Appends a state's canonical bytes (docs/wire-format.md §5.8, "State hash"): a
+/// `printfleet.v1.DeviceReport` with `generated_at` 0 (omitted), the identity and snapshot
+/// (always written) and no `events` field at all.
+pub(super) fn state(identity_: &Identity, snapshot_: &Snapshot, out: &mut Vec<u8>) {
+    message(out, 2, |out| identity(identity_, out));
+    message(out, 3, |out| snapshot(snapshot_, out));
+}
+
 /// Appends `report`'s encoding (a `printfleet.v1.DeviceReport`) to `out`.
 pub(super) fn report(r: &DeviceReport, out: &mut Vec<u8>) {
     uint(out, 1, r.generated_at.unix_millis());

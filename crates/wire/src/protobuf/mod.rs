@@ -33,6 +33,12 @@ pub fn encode_with_prost(report: &DeviceReport, out: &mut Vec<u8>) -> Result<(),
     encode_message(&pb::DeviceReport::from(report), out)
 }
 
+/// Appends a state's canonical bytes, the bytes its [`crate::delta::StateHash`] is computed
+/// over (docs/wire-format.md §5.8, "State hash"), with the direct encoder.
+pub(crate) fn encode_state(state: &crate::delta::DeviceState, out: &mut Vec<u8>) {
+    encode::state(&state.identity, &state.snapshot, out);
+}
+
 /// Decodes a protobuf `DeviceReport`, enforcing every limit, and validates the result.
 pub fn decode(input: &[u8]) -> Result<DeviceReport, Error> {
     check_size(input)?;

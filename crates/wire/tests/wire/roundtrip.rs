@@ -2,6 +2,7 @@
 
 use printfleet_schema::{DeviceReport, samples};
 use printfleet_wire::Codec;
+use printfleet_wire::delta::{DeviceState, StateHash};
 use printfleet_wire::roundtrip::{decode_then_roundtrip, roundtrip};
 use proptest::prelude::*;
 
@@ -42,12 +43,40 @@ fn direct_protobuf_matches_prost(report: &DeviceReport) -> Result<(), String> {
     if direct == oracle { Ok(()) } else { Err(format!("direct {direct:02x?}\nprost  {oracle:02x?}")) }
 }
 
+/// The state hash over the direct encoder against the hash over prost's messages (the
+/// definition in docs/wire-format.md §5.8), with a scratch buffer that held other bytes before.
+fn direct_state_hash_matches_prost(report: &DeviceReport) -> Result<(), String> {
+    let state = DeviceState::from(report);
+    let mut scratch = b"left over from the previous state".to_vec();
+    let direct = StateHash::of_sized_in(&state, &mut scratch);
+    let oracle = StateHash::of_sized_with_prost(&state);
+    if direct != oracle {
+        return Err(format!("direct {direct:?}, prost {oracle:?}"));
+    }
+    if StateHash::of_sized(&state) != oracle || scratch.len() != oracle.1 {
+        return Err("of_sized or the scratch bytes disagree".into());
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn the_direct_protobuf_encoder_writes_prosts_bytes(report in any::<DeviceReport>()) {
         direct_protobuf_matches_prost(&report).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn the_state_hash_over_the_direct_encoder_is_the_hash_over_prosts_bytes(report in any::<DeviceReport>()) {
+        direct_state_hash_matches_prost(&report).map_err(TestCaseError::fail)?;
+    }
+}
+
+#[test]
+fn the_state_hash_over_the_direct_encoder_is_the_hash_over_prosts_bytes_for_every_sample() {
+    for (name, report) in samples::all().into_iter().chain([("large_format(200)", samples::large_format(200))]) {
+        direct_state_hash_matches_prost(&report).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
