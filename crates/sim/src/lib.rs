@@ -76,6 +76,7 @@
 
 mod config;
 mod device;
+mod driver;
 mod event;
 mod fleet;
 mod large_format;
@@ -89,6 +90,9 @@ pub use config::{
     MAX_PRINTERS, Mix,
 };
 pub use device::{DOOR_OPEN_RATE, Device, JAM_RATE, LOW_PERCENT, Site};
+pub use driver::{
+    Delivery, DeviceOutcome, Outgoing, RunOutcome, SESSION_RENEW_MARGIN, SessionRequest, Transport, run_with,
+};
 pub use event::{EventKind, Fault, FaultKind, SimEvent, Truth};
 pub use fleet::Fleet;
-pub use run::{GRACE, KindSummary, MAX_RUN_DAYS, RunError, STEP, Summary, run_in_memory};
+pub use run::{DayFigures, GRACE, InMemory, KindSummary, MAX_RUN_DAYS, RunError, STEP, Summary, run_in_memory};
