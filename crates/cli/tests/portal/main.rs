@@ -12,6 +12,7 @@
 )]
 
 mod admin;
+mod clock;
 mod crash;
 mod door;
 mod oneshot;
