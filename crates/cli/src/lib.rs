@@ -97,4 +97,5 @@
 pub mod billing;
 pub mod client;
 pub mod collect;
+pub mod demo;
 pub mod portal;

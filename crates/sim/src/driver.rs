@@ -144,11 +144,11 @@ pub struct DeviceOutcome {
     pub reported_advance: BTreeMap<MeterKind, u64>,
     /// Its counter resets (board replacements).
     pub counter_resets: usize,
-    /// The jobs it emitted.
-    pub jobs: Vec<uuid::Uuid>,
+    /// The jobs it emitted: (uuid, the device's job sequence number).
+    pub jobs: Vec<(uuid::Uuid, u64)>,
     /// Those of its jobs that were handed to a board later replaced (lost unless the portal
     /// had them by then).
-    pub jobs_on_replaced_boards: Vec<uuid::Uuid>,
+    pub jobs_on_replaced_boards: Vec<(uuid::Uuid, u64)>,
 }
 
 /// What [`run_with`] measured: the summary's device-side figures (bytes, reports, losses,
@@ -264,9 +264,9 @@ struct Driver<'t, T: Transport> {
     naive_jobs: Vec<Vec<PrintJob>>,
     per_kind: BTreeMap<Kind, KindSummary>,
     summary: Summary,
-    jobs: Vec<Vec<uuid::Uuid>>,
-    fed: Vec<Vec<uuid::Uuid>>,
-    on_replaced: Vec<Vec<uuid::Uuid>>,
+    jobs: Vec<Vec<(uuid::Uuid, u64)>>,
+    fed: Vec<Vec<(uuid::Uuid, u64)>>,
+    on_replaced: Vec<Vec<(uuid::Uuid, u64)>>,
     last_total: Vec<Option<u64>>,
     daily: BTreeMap<(u32, Kind), DayFigures>,
     collector_bytes: Vec<BTreeMap<u64, u64>>,
@@ -418,11 +418,12 @@ impl<'t, T: Transport> Driver<'t, T> {
             }
             EventKind::Job(job) => {
                 self.summary.jobs_emitted = self.summary.jobs_emitted.saturating_add(1);
+                let id = (job.job.uuid, job.job.sequence);
                 if let Some(j) = self.jobs.get_mut(e.device) {
-                    j.push(job.job.uuid);
+                    j.push(id);
                 }
                 if let Some(f) = self.fed.get_mut(e.device) {
-                    f.push(job.job.uuid);
+                    f.push(id);
                 }
                 if let Some(j) = self.naive_jobs.get_mut(e.device) {
                     j.push((*job).clone());

@@ -303,8 +303,8 @@ impl InMemory {
                 e.0 = e.0.saturating_add(*adv);
                 e.1 = e.1.saturating_add(seen);
             }
-            let replaced: HashSet<&uuid::Uuid> = d.jobs_on_replaced_boards.iter().collect();
-            for u in &d.jobs {
+            let replaced: HashSet<&uuid::Uuid> = d.jobs_on_replaced_boards.iter().map(|(u, _)| u).collect();
+            for (u, _) in &d.jobs {
                 if self.view.jobs.contains_key(u) {
                     continue;
                 }

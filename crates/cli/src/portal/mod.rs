@@ -36,7 +36,7 @@ pub use config::{
 pub use https::{MAX_HEAD_BYTES, REJECTED_BODY, RETRY_AFTER_SECS};
 pub use link::{MAX_HANDSHAKES_PER_CONNECTION, READ_CHUNK};
 pub use metrics::PortalCounters;
-pub use provision::{DeviceSpec, FIRST_EPOCH, Provisioned, devices, provision, revoke};
+pub use provision::{DeviceSpec, FIRST_EPOCH, Provisioned, add_epoch, devices, provision, provision_many, revoke};
 pub use state::{
     CA_CERT_FILE, CA_KEY_FILE, DECOY_KEY_FILE, MASTER_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE, SERVER_NAMES,
 };
@@ -103,6 +103,14 @@ pub enum PortalError {
     AlreadyProvisioned {
         /// The name.
         name: String,
+    },
+    /// The device already has that key epoch.
+    #[error("device {name:?} already has key epoch {epoch}")]
+    EpochExists {
+        /// The name.
+        name: String,
+        /// The epoch.
+        epoch: u32,
     },
     /// No device of that name.
     #[error("no device {name:?}")]
