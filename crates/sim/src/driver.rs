@@ -478,6 +478,17 @@ impl<'t, T: Transport> Driver<'t, T> {
                 }
             }
         }
+        // A direct device's agent is saved as soon as an event needs it (an integrator persists
+        // on `Event::SaveRequired`), not only before its next frame: a reboot later in the same
+        // step restores it with everything it was given.
+        if let Endpoint::Direct(d) = endpoint
+            && let Some(direct) = self.direct.get_mut(&d)
+            && direct.agent.needs_save()
+        {
+            let cp = direct.agent.save();
+            direct.saved = Some(cp.state().clone());
+            direct.agent.saved(cp)?;
+        }
         Ok(())
     }
 

@@ -201,7 +201,7 @@ impl Summary {
 pub fn run_in_memory(config: &FleetConfig, days: u32) -> Result<Summary, RunError> {
     let mut transport = InMemory::new(config.seed);
     let outcome = crate::driver::run_with(config, days, STEP, &mut transport, &mut |_| {})?;
-    Ok(transport.check(outcome))
+    Ok(transport.summary(outcome))
 }
 
 /// The portal's view, as a store would keep it from each batch's writes.
@@ -284,8 +284,9 @@ impl InMemory {
         }
     }
 
-    /// The summary's portal-side figures, from what this portal kept.
-    fn check(&self, outcome: RunOutcome) -> Summary {
+    /// `outcome`'s summary completed with the portal-side figures, from what this portal kept
+    /// (what [`run_in_memory`] returns for a run through this transport).
+    pub fn summary(&self, outcome: RunOutcome) -> Summary {
         let mut s = outcome.summary;
         s.updates = self.ingest.counters().applied();
         s.duplicates = self.ingest.counters().duplicates();
