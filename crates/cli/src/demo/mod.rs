@@ -48,7 +48,7 @@ use printfleet_meter::{
     UsageLine, export,
 };
 use printfleet_schema::{DurationMs, MeterKind, Timestamp};
-use printfleet_sim::{Fleet, FleetConfig, Kind, RunOutcome, Site, Summary};
+use printfleet_sim::{Fleet, FleetConfig, Kind, RunOutcome, Site};
 use printfleet_store::{SqliteStore, Store};
 
 pub use checks::{CounterCheck, JobCheck, check_billing, check_counters, check_jobs, not_converged, stored_advance};
@@ -261,8 +261,10 @@ impl BillingSummary {
 pub struct DemoReport {
     /// The options it ran with.
     pub options: DemoOptions,
-    /// The driver's figures (bytes, reports, losses, resyncs, faults, daily figures).
-    pub summary: Summary,
+    /// The driver's figures (`outcome.summary`: bytes, reports, losses, resyncs, faults, daily
+    /// figures) and each device's outcome (`outcome.devices`: what the store was checked
+    /// against).
+    pub outcome: RunOutcome,
     /// The network transport's counts (handshakes, links, connection failures).
     pub net: NetCounters,
     /// The portal's counters at the end (frames accepted, updates, rejections by reason ...).
@@ -404,8 +406,11 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
 
     // The checks and the billing, from the store.
     let mut store = SqliteStore::open(&db_path)?;
-    let scratch = home.path().join("bill");
-    let (checks, billing) = check_and_bill(&mut store, &outcome, config.start, &scratch)?;
+    let mut checks = check_store(&store, &outcome)?;
+    let billing = bill_all(&mut store, config.start, &home.path().join("bill"))?;
+    let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
+    checks.billing_mismatches = check_billing(&billing.usage, &stored_advance(&readings));
+    drop(store);
     drop(home);
 
     std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
@@ -418,7 +423,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
 
     Ok(DemoReport {
         options: options.clone(),
-        summary: outcome.summary,
+        outcome,
         net: net_counters,
         portal: counters,
         run_time,
@@ -429,15 +434,10 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     })
 }
 
-/// The checks of the run from the store, and the billing of every month its readings reach
-/// into (with [`crate::billing::bill`], closing each at a day after its end; the CSV files it
-/// writes go to `scratch`).
-pub fn check_and_bill(
-    store: &mut SqliteStore,
-    outcome: &RunOutcome,
-    start: Timestamp,
-    scratch: &Path,
-) -> Result<(Checks, BillingSummary), DemoError> {
+/// The checks of a run from the store: convergence, jobs exactly once, counters against the
+/// truth, bytes. (The billing check needs the billing: [`bill_all`], then [`check_billing`]
+/// against [`stored_advance`] of the store's readings.)
+pub fn check_store(store: &SqliteStore, outcome: &RunOutcome) -> Result<Checks, DemoError> {
     let mut checks = Checks { devices: u64::try_from(outcome.devices.len()).unwrap_or(u64::MAX), ..Checks::default() };
     let mut state_error = None;
     checks.not_converged = not_converged(&outcome.devices, |d| match store.device_state(d.sender) {
@@ -460,14 +460,19 @@ pub fn check_and_bill(
         checks.jobs.add(&check_jobs(&emitted, &replaced, &stored));
     }
     let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
-    let seen = stored_advance(&readings);
-    checks.counters = check_counters(&outcome.devices, &seen);
+    checks.counters = check_counters(&outcome.devices, &stored_advance(&readings));
     let total = outcome.summary.total();
     checks.ours_bytes = total.ours_up.saturating_add(total.ours_down);
     checks.naive_bytes = total.naive;
+    Ok(checks)
+}
 
-    // Bill every month from the start to the last reading (a drifting clock may date the last
-    // readings into the next month).
+/// Bills every month from `start`'s to that of the last stored reading (a drifting clock may
+/// date the last readings into the next month) with [`crate::billing::bill`], what
+/// `printfleet bill` runs, closing each a day after its end; the CSV files it writes go to
+/// `scratch`.
+pub fn bill_all(store: &mut SqliteStore, start: Timestamp, scratch: &Path) -> Result<BillingSummary, DemoError> {
+    let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
     let period = BillingPeriod::MONTHLY;
     let last = readings.iter().map(|r| r.observed_at).max().unwrap_or(start);
     let mut p = period.period_of(start);
@@ -488,8 +493,7 @@ pub fn check_and_bill(
         }
         p = p.next()?;
     }
-    checks.billing_mismatches = check_billing(&billing.usage, &seen);
-    Ok((checks, billing))
+    Ok(billing)
 }
 
 impl fmt::Display for DemoReport {

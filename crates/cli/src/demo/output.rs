@@ -35,7 +35,7 @@ fn money(minor: u64, digits: u8) -> String {
 
 /// The printed summary.
 pub(super) fn summary(r: &DemoReport, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let s = &r.summary;
+    let s = &r.outcome.summary;
     let c = &r.checks;
     writeln!(
         f,

@@ -14,6 +14,7 @@
 mod admin;
 mod clock;
 mod crash;
+mod demo;
 mod door;
 mod oneshot;
 mod session;
