@@ -10,10 +10,10 @@ use printfleet_sim::DeviceOutcome;
 
 /// Devices whose stored state is not their agent's current state (their names). A device that
 /// never reported (no current state) counts as not converged.
-pub fn not_converged<'a>(
-    devices: &'a [DeviceOutcome],
+pub fn not_converged(
+    devices: &[DeviceOutcome],
     mut stored: impl FnMut(&DeviceOutcome) -> Option<DeviceState>,
-) -> Vec<&'a str> {
+) -> Vec<&str> {
     devices
         .iter()
         .filter(|d| d.current.is_none() || stored(d).as_ref() != d.current.as_ref())

@@ -70,7 +70,7 @@ pub const DEFAULT_OUT: &str = "demo-out";
 pub const CHART_FILE: &str = "chart.svg";
 /// HTTPS client threads for one-shot frames (several frames in flight; a device's frames stay
 /// on one thread, in order).
-pub const CLIENT_THREADS: usize = 4;
+pub const CLIENT_THREADS: usize = 16;
 /// How far the simulated clock moves per step: every agent due within a step is woken at its
 /// end, and the step's frames go out together (a group commit at the portal).
 pub const DEMO_STEP: DurationMs = DurationMs(10 * 60_000);

@@ -36,7 +36,7 @@ pub struct NetCounters {
 
 /// One collector site's link and its devices' channels.
 struct Site {
-    link: Option<SessionLink>,
+    link: Option<Box<SessionLink>>,
     channels: HashMap<SenderId, u32>,
 }
 
@@ -101,7 +101,7 @@ fn post(client: &OneShotClient, frame: &[u8]) -> (Delivery, Option<bool>) {
 /// A unit of work of one step: a one-shot partition, or a site's exchange.
 enum Work<'a> {
     OneShot { client: &'a OneShotClient, frames: Vec<(usize, &'a [u8])> },
-    Session { site: u32, link: Option<SessionLink>, frames: Vec<(usize, Option<u32>, &'a [u8])> },
+    Session { site: u32, link: Option<Box<SessionLink>>, frames: Vec<(usize, Option<u32>, &'a [u8])> },
 }
 
 /// What a unit of work came to.
@@ -110,7 +110,7 @@ struct Done {
     connection_failures: u64,
     unavailable: u64,
     /// A site's link, back (None if it was lost).
-    site: Option<(u32, Option<SessionLink>)>,
+    site: Option<(u32, Option<Box<SessionLink>>)>,
 }
 
 fn run_work(work: Work<'_>) -> Done {
@@ -201,7 +201,7 @@ impl Transport for Net<'_> {
             match SessionLink::connect(self.portal.tcp_addr(), "localhost", &self.trust) {
                 Ok(link) => {
                     self.counters.links_opened = self.counters.links_opened.saturating_add(1);
-                    entry.link = Some(link);
+                    entry.link = Some(Box::new(link));
                     entry.channels.clear();
                 }
                 Err(_) => {
