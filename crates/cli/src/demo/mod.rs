@@ -22,13 +22,20 @@
 //! ([`crate::portal::PortalConfig::clock`]), so frame timestamps and SCRAM session lifetimes
 //! are checked as in production, only faster.
 //!
-//! ```no_run
+//! ```
 //! use printfleet_cli::demo::{DemoOptions, run};
 //!
-//! let report = run(&DemoOptions { printers: 12, days: 2, ..DemoOptions::default() })?;
+//! let out = tempfile::tempdir()?;
+//! let mut options = DemoOptions::default();
+//! options.printers = 6;
+//! options.days = 1;
+//! options.out = out.path().to_path_buf();
+//! let report = run(&options)?;
 //! assert!(report.checks.passed(), "{:?}", report.checks.failures());
+//! assert_eq!(report.checks.devices, 6);
+//! assert!(out.path().join("chart.svg").is_file());
 //! println!("{report}");
-//! # Ok::<(), printfleet_cli::demo::DemoError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod checks;

@@ -213,6 +213,7 @@ impl Actor {
                     s.batched_frames = s.batched_frames.saturating_add(size);
                     s.largest_group = s.largest_group.max(size);
                 }
+                let mut answers = Vec::with_capacity(waiting.len());
                 for (batch, reply) in batches.into_iter().zip(waiting) {
                     let device = batch.device();
                     let outcome = match self.ingest.commit(batch, now, &mut self.rng) {
@@ -226,6 +227,12 @@ impl Actor {
                             Outcome::Rejected
                         }
                     };
+                    answers.push((reply, outcome));
+                }
+                // Counted before anyone is answered: a client holding its reply sees its frame
+                // in the counters.
+                self.publish();
+                for (reply, outcome) in answers {
                     let _ = reply.send(outcome);
                 }
             }
