@@ -107,7 +107,7 @@ fn ingest() -> Ingest<FleetMasterKey> {
 fn meter() -> Meter {
     let mut m = Meter::new(MeterConfig::default());
     let mut terms = Terms::default();
-    terms.prices.insert(MeterKind::TOTAL, CategoryTerms::flat(Price::new(8, 10).unwrap()));
+    terms.prices.insert(MeterKind::TOTAL.into(), CategoryTerms::flat(Price::new(8, 10).unwrap()));
     m.add_contract(ContractId(1), terms, config().start).unwrap();
     for p in 0..u64::from(PRINTERS) {
         m.add_device(
@@ -253,7 +253,7 @@ fn bench(c: &mut Criterion) {
                         .iter()
                         .map(|(kind, value)| Observation {
                             key,
-                            kind: kind.clone(),
+                            kind: kind.clone().into(),
                             value: *value,
                             observed_at: report.generated_at,
                             provenance: Provenance::Agent,
