@@ -1,9 +1,10 @@
 //! The network side of printfleet, as a library: the portal server ([`portal`]) in front of the
 //! sans-IO `printfleet-ingest` and the `printfleet-store` backends, billing from the store
 //! ([`billing`]), the collector's blocking clients of the portal ([`client`]) and the Data
-//! Collector daemon ([`collect`]). The `printfleet` binary's `portal`, `device`, `contract`,
-//! `bill` and `collect` commands are thin wrappers around it, and the integrator's tools
-//! ([`tools`]) behind `printfleet keygen`, `seal`, `open` and `inspect`.
+//! Collector daemon ([`collect`]), and the demo that runs a simulated fleet through all of it
+//! and checks the result from the store ([`demo`]). The `printfleet` binary's `portal`,
+//! `device`, `contract`, `bill`, `collect` and `demo` commands are thin wrappers around it, and
+//! the integrator's tools ([`tools`]) behind `printfleet keygen`, `seal`, `open` and `inspect`.
 //!
 //! What it does not do: parse or seal frames (`printfleet-wire`, `printfleet-auth`), decide what
 //! a frame means (`printfleet-ingest`, `printfleet-agent`), or define storage
@@ -98,5 +99,6 @@
 pub mod billing;
 pub mod client;
 pub mod collect;
+pub mod demo;
 pub mod portal;
 pub mod tools;

@@ -25,6 +25,12 @@
 //!   reads the configured printers and reports them to the portal, in session mode or one-shot
 //!   HTTPS, with its state kept crash-safe (`printfleet_cli::collect`); logs on stderr.
 //!
+//! The main job:
+//!
+//! * `printfleet demo [--printers N] [--days D] [--seed S] [--db sqlite:PATH] [--out DIR]
+//!   [--check]`: a simulated fleet through the whole stack, checked from the store
+//!   (`printfleet_cli::demo`); `--check` exits 1 unless every check holds.
+//!
 //! The portal (`printfleet_cli::portal`, see docs/portal.md):
 //!
 //! * `printfleet portal --db sqlite:PATH --state DIR [--https ADDR] [--tcp ADDR]`: serves
@@ -84,6 +90,71 @@ struct Cli {
     command: Command,
 }
 
+/// `printfleet demo`'s options (see `printfleet_cli::demo`).
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Printers simulated.
+    #[arg(long, default_value_t = printfleet_cli::demo::DEFAULT_PRINTERS)]
+    printers: u32,
+    /// Days simulated.
+    #[arg(long, default_value_t = printfleet_cli::demo::DEFAULT_DAYS)]
+    days: u32,
+    /// The simulation's seed (a simulation seed, never key material).
+    #[arg(long, default_value_t = printfleet_cli::demo::DEFAULT_SEED)]
+    seed: u64,
+    /// The portal's database, `sqlite:PATH` (a new one; default: in a temporary directory).
+    #[arg(long)]
+    db: Option<String>,
+    /// Where usage.csv, invoices.csv and chart.svg go.
+    #[arg(long, default_value = printfleet_cli::demo::DEFAULT_OUT)]
+    out: PathBuf,
+    /// Exit 1 unless every check holds (converged, jobs exactly once, billed = counters'
+    /// advance, fewer bytes than the naive pipeline).
+    #[arg(long)]
+    check: bool,
+}
+
+/// Runs the demo; the exit code is 1 if `--check` and a check failed, 2 on an error.
+fn demo(args: DemoArgs) -> ExitCode {
+    let db = match args.db.as_deref().map(printfleet_cli::portal::Db::parse).transpose() {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("printfleet: --db: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut options = printfleet_cli::demo::DemoOptions::default();
+    options.printers = args.printers;
+    options.days = args.days;
+    options.seed = args.seed;
+    options.db = match db {
+        Some(printfleet_cli::portal::Db::Sqlite(path)) => Some(path),
+        Some(_) => {
+            eprintln!("printfleet: --db: the demo runs on SQLite (sqlite:PATH)");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
+    options.out = args.out;
+    options.progress = true;
+    match printfleet_cli::demo::run(&options) {
+        Ok(report) => {
+            println!("{report}");
+            if args.check && !report.checks.passed() {
+                for failure in report.checks.failures() {
+                    eprintln!("printfleet demo: check failed: {failure}");
+                }
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("printfleet: demo: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Map an SNMP walk (snmprec capture) of a printer to a device report and print it as JSON.
@@ -132,6 +203,10 @@ enum Command {
     /// Close a month for every contract: usage.csv and invoices.csv through printfleet-meter,
     /// the closing recorded in the database.
     Bill(portal_cmd::BillArgs),
+    /// The main job: a simulated fleet through the whole stack (agents, sealed frames over the
+    /// portal's HTTPS and session link on 127.0.0.1, SQLite, the meter), checked from the
+    /// store; prints a summary and writes usage.csv, invoices.csv and chart.svg.
+    Demo(DemoArgs),
     /// Read printers and print each one's mapped report, one JSON line each.
     Poll {
         /// Addresses or ranges (SNMP), `snmp://a.b.c.d:port`, `ipp://host[:port]/path`,
@@ -447,7 +522,8 @@ fn run(cli: Cli) -> Result<(String, String), String> {
         | Command::Portal(_)
         | Command::Device { .. }
         | Command::Contract { .. }
-        | Command::Bill(_) => Err("network commands run through network(), collect() or portal_cmd".into()),
+        | Command::Bill(_)
+        | Command::Demo(_) => Err("network commands run through network(), collect() or portal_cmd".into()),
         Command::Keygen(_) | Command::Seal(_) | Command::Open(_) | Command::Inspect(_) => {
             Err("tools run through tools()".into())
         }
@@ -520,6 +596,7 @@ fn main() -> ExitCode {
         Command::Device { command } => return exit(portal_cmd::device(command)),
         Command::Contract { command } => return exit(portal_cmd::contract(command)),
         Command::Bill(args) => return exit(portal_cmd::bill(args)),
+        Command::Demo(args) => return demo(args),
         _ => {}
     }
     if matches!(cli.command, Command::Discover { .. } | Command::Poll { .. }) {

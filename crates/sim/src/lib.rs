@@ -12,9 +12,14 @@
 //!   `printfleet_sources::snmp::printer_mib::map_at`; large-format reports are built directly
 //!   (see [`Kind`]).
 //! * [`naive`]: serde_json + gzip + Fernet, the baseline.
-//! * [`run_in_memory`]: agents, ingest, replies and the naive pipeline on one fleet; the
-//!   [`Summary`] says whether the portal converged, whether every job arrived once, and the
-//!   bytes on the wire per device-day, ours against the naive pipeline's.
+//! * [`run_with`]: the driver (agents, faults, the naive pipeline, the byte accounting),
+//!   generic over a [`Transport`] that carries frames to a portal: provisioning, one-shot
+//!   frames, session frames of collector sites and their SCRAM sessions. [`InMemory`] hands
+//!   them to one `printfleet_ingest::Ingest`; `printfleet demo` (`printfleet_cli::demo`) sends
+//!   them over HTTPS and TLS links to a real portal.
+//! * [`run_in_memory`]: the driver with [`InMemory`]; the [`Summary`] says whether the portal
+//!   converged, whether every job arrived once, and the bytes on the wire per device-day, ours
+//!   against the naive pipeline's.
 //!
 //! It is sans-IO: no clock, socket, file or OS randomness (only the naive pipeline's `fernet`
 //! crate reads the clock and `getrandom` for its tokens, whose lengths do not depend on them).
@@ -76,6 +81,7 @@
 
 mod config;
 mod device;
+mod driver;
 mod event;
 mod fleet;
 mod large_format;
@@ -89,6 +95,9 @@ pub use config::{
     MAX_PRINTERS, Mix,
 };
 pub use device::{DOOR_OPEN_RATE, Device, JAM_RATE, LOW_PERCENT, Site};
+pub use driver::{
+    Delivery, DeviceOutcome, Outgoing, RunOutcome, SESSION_RENEW_MARGIN, SessionRequest, Transport, run_with,
+};
 pub use event::{EventKind, Fault, FaultKind, SimEvent, Truth};
 pub use fleet::Fleet;
-pub use run::{GRACE, KindSummary, MAX_RUN_DAYS, RunError, STEP, Summary, run_in_memory};
+pub use run::{DayFigures, GRACE, InMemory, KindSummary, MAX_RUN_DAYS, RunError, STEP, Summary, run_in_memory};

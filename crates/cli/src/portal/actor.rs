@@ -18,9 +18,9 @@ use printfleet_store::Store;
 use printfleet_wire::frame::{FrameHeader, OsRng, SenderId};
 use tokio::sync::{mpsc, oneshot};
 
-use super::config::Db;
+use super::MAX_GROUP;
+use super::config::{Clock, Db};
 use super::metrics::Shared;
-use super::{MAX_GROUP, now};
 
 /// The registry is reloaded at most this often when a frame or a handshake names a device (or
 /// key epoch) the actor does not know: a flood of unknown names costs one reload per interval.
@@ -55,6 +55,8 @@ pub(crate) enum Request {
     Open { session: Box<Session>, reply: oneshot::Sender<Option<SessionHandle>> },
     /// A channel closed.
     Close(SessionHandle),
+    /// Reload the registry from the store now ([`super::RunningPortal::reload_registry`]).
+    Reload { done: oneshot::Sender<()> },
 }
 
 /// The actor's state (moved into its thread by [`Actor::run`]).
@@ -70,6 +72,7 @@ pub(crate) struct Actor {
     last_probe: Option<Instant>,
     active: HashSet<SenderId>,
     db: Db,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Actor {
@@ -102,6 +105,7 @@ impl Actor {
         db: Db,
         shared: Arc<Shared>,
         refresh: Duration,
+        clock: Clock,
     ) -> Self {
         let mut actor = Self {
             ingest,
@@ -114,6 +118,7 @@ impl Actor {
             last_probe: None,
             active: HashSet::new(),
             db,
+            clock,
         };
         actor.publish();
         actor
@@ -148,7 +153,7 @@ impl Actor {
 
     /// One group: receive every frame, store the batches in one transaction, commit, answer.
     fn group(&mut self, group: Vec<Request>, deferred: &mut VecDeque<Request>) {
-        let now = now();
+        let now = self.clock.now();
         let mut batches: Vec<Batch> = Vec::new();
         let mut waiting: Vec<oneshot::Sender<Outcome>> = Vec::new();
         for request in group {
@@ -191,6 +196,10 @@ impl Actor {
                 Request::Close(handle) => {
                     self.ingest.close_session(handle);
                 }
+                Request::Reload { done } => {
+                    self.reload();
+                    let _ = done.send(());
+                }
             }
         }
         if batches.is_empty() {
@@ -204,6 +213,7 @@ impl Actor {
                     s.batched_frames = s.batched_frames.saturating_add(size);
                     s.largest_group = s.largest_group.max(size);
                 }
+                let mut answers = Vec::with_capacity(waiting.len());
                 for (batch, reply) in batches.into_iter().zip(waiting) {
                     let device = batch.device();
                     let outcome = match self.ingest.commit(batch, now, &mut self.rng) {
@@ -217,6 +227,12 @@ impl Actor {
                             Outcome::Rejected
                         }
                     };
+                    answers.push((reply, outcome));
+                }
+                // Counted before anyone is answered: a client holding its reply sees its frame
+                // in the counters.
+                self.publish();
+                for (reply, outcome) in answers {
                     let _ = reply.send(outcome);
                 }
             }
@@ -241,10 +257,11 @@ impl Actor {
     fn hello(&mut self, message: &str) -> HelloAnswer {
         let config = &self.auth;
         let probe = Probe { registry: self.ingest.registry(), unknown: Cell::new(false) };
-        let answer = server_start(message, &probe, config, &mut self.rng, now());
+        let now = self.clock.now();
+        let answer = server_start(message, &probe, config, &mut self.rng, now);
         if probe.unknown.get() && self.may_probe() {
             self.reload();
-            return server_start(message, self.ingest.registry(), &self.auth, &mut self.rng, now());
+            return server_start(message, self.ingest.registry(), &self.auth, &mut self.rng, now);
         }
         answer
     }
@@ -354,6 +371,7 @@ mod tests {
     use printfleet_store::{Loaded, StoreError};
 
     use super::*;
+    use crate::portal::now;
 
     /// A store whose transactions fail.
     struct Broken;
@@ -408,7 +426,15 @@ mod tests {
         let shared = Arc::new(Shared::default());
         let auth = ServerConfig::new(printfleet_auth::DecoyKey::from_bytes([1; 32]));
         // The actor starts on a broken store; after the failure it reopens the real database.
-        let actor = Actor::new(ingest, Box::new(Broken), auth, db.clone(), shared.clone(), Duration::from_secs(60));
+        let actor = Actor::new(
+            ingest,
+            Box::new(Broken),
+            auth,
+            db.clone(),
+            shared.clone(),
+            Duration::from_secs(60),
+            Clock::system(),
+        );
         let (queue, requests) = mpsc::channel(8);
         let thread = std::thread::spawn(move || actor.run(requests));
 
@@ -489,7 +515,15 @@ mod tests {
         let ingest = provisioned(master, &["a", "b", "c"], &db);
         let shared = Arc::new(Shared::default());
         let auth = ServerConfig::new(printfleet_auth::DecoyKey::from_bytes([1; 32]));
-        let actor = Actor::new(ingest, db.open().unwrap(), auth, db.clone(), shared.clone(), Duration::from_secs(60));
+        let actor = Actor::new(
+            ingest,
+            db.open().unwrap(),
+            auth,
+            db.clone(),
+            shared.clone(),
+            Duration::from_secs(60),
+            Clock::system(),
+        );
         // Everything is queued before the actor runs: its first group takes it all.
         let (queue, requests) = mpsc::channel(16);
         let mut answers = Vec::new();

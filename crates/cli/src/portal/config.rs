@@ -2,7 +2,10 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use printfleet_schema::Timestamp;
 
 use printfleet_store::{SqliteStore, Store};
 
@@ -66,6 +69,33 @@ pub struct PortalConfig {
     pub(crate) link_handshake_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) registry_refresh: Duration,
+    pub(crate) clock: Clock,
+}
+
+/// The clock the portal checks frame times (the clock-skew limit) and session lifetimes
+/// against: the system's unless [`PortalConfig::clock`] injected another.
+#[derive(Clone)]
+pub(crate) struct Clock(Option<Arc<dyn Fn() -> Timestamp + Send + Sync>>);
+
+impl Clock {
+    /// The system clock.
+    pub(crate) fn system() -> Self {
+        Self(None)
+    }
+
+    /// The time now, by this clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        match &self.0 {
+            Some(f) => f(),
+            None => super::now(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Clock(injected)" } else { "Clock(system)" })
+    }
 }
 
 impl PortalConfig {
@@ -83,6 +113,7 @@ impl PortalConfig {
             link_handshake_timeout: DEFAULT_LINK_HANDSHAKE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             registry_refresh: DEFAULT_REGISTRY_REFRESH,
+            clock: Clock::system(),
         }
     }
 
@@ -127,6 +158,30 @@ impl PortalConfig {
     /// How long a link connection may stay silent ([`DEFAULT_IDLE_TIMEOUT`]).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// The clock the portal reads for protocol time: frame timestamps are checked against it
+    /// (the clock-skew limit), session lifetimes and reply timestamps come from it. The system
+    /// clock by default; a simulation (`printfleet demo`) injects its simulated time, a test a
+    /// fixed one. Timeouts of sockets and handshakes, and the registry refresh, stay on the
+    /// real monotonic clock.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use printfleet_cli::portal::{Db, PortalConfig};
+    /// use printfleet_schema::Timestamp;
+    ///
+    /// let simulated = Arc::new(AtomicU64::new(1_793_491_200_000));
+    /// let time = simulated.clone();
+    /// let config = PortalConfig::new(Db::Sqlite("portal.db".into()), "state").clock(Arc::new(move || {
+    ///     Timestamp::from_unix_millis(time.load(Ordering::Relaxed)).unwrap_or(Timestamp::UNIX_EPOCH)
+    /// }));
+    /// # let _ = config;
+    /// ```
+    pub fn clock(mut self, clock: Arc<dyn Fn() -> Timestamp + Send + Sync>) -> Self {
+        self.clock = Clock(Some(clock));
         self
     }
 

@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::actor::{HelloAnswer, Outcome, Request};
 use super::metrics::Shared;
-use super::{Ctx, MAX_IN_FLIGHT_PER_CONNECTION, now};
+use super::{Ctx, MAX_IN_FLIGHT_PER_CONNECTION};
 
 /// Bytes read from the socket at once (the reader then holds at most one message plus this).
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -198,7 +198,7 @@ async fn on_message(kind: MessageType, channel: u32, body: Vec<u8>, channels: &C
                 }
             };
             let message = String::from_utf8(body).unwrap_or_default();
-            match (*state).handle_client_final(&message, now()) {
+            match (*state).handle_client_final(&message, ctx.clock.now()) {
                 Ok((session, server_final)) => {
                     Shared::bump(&ctx.shared.handshakes_ok);
                     let (reply, answer) = oneshot::channel();

@@ -36,7 +36,7 @@ pub use config::{
 pub use https::{MAX_HEAD_BYTES, REJECTED_BODY, RETRY_AFTER_SECS};
 pub use link::{MAX_HANDSHAKES_PER_CONNECTION, READ_CHUNK};
 pub use metrics::PortalCounters;
-pub use provision::{DeviceSpec, FIRST_EPOCH, Provisioned, devices, provision, revoke};
+pub use provision::{DeviceSpec, FIRST_EPOCH, Provisioned, add_epoch, devices, provision, provision_many, revoke};
 pub use state::{
     CA_CERT_FILE, CA_KEY_FILE, DECOY_KEY_FILE, MASTER_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE, SERVER_NAMES,
 };
@@ -104,6 +104,14 @@ pub enum PortalError {
         /// The name.
         name: String,
     },
+    /// The device already has that key epoch.
+    #[error("device {name:?} already has key epoch {epoch}")]
+    EpochExists {
+        /// The name.
+        name: String,
+        /// The epoch.
+        epoch: u32,
+    },
     /// No device of that name.
     #[error("no device {name:?}")]
     NoSuchDevice {
@@ -145,6 +153,9 @@ pub struct RunningPortal {
     link_slots: Arc<Semaphore>,
     runtime: Option<Runtime>,
     actor: Option<JoinHandle<()>>,
+    /// The portal's own handle on the actor's queue ([`RunningPortal::reload_registry`]),
+    /// dropped at shutdown so that the actor sees every sender gone.
+    queue: Option<mpsc::Sender<actor::Request>>,
 }
 
 impl RunningPortal {
@@ -187,7 +198,15 @@ impl RunningPortal {
         let auth = printfleet_auth::ServerConfig::new(decoy).with_timeout(printfleet_schema::DurationMs(
             u64::try_from(config.link_handshake_timeout.as_millis()).unwrap_or(u64::MAX),
         ));
-        let actor = actor::Actor::new(ingest, store, auth, config.db.clone(), shared.clone(), config.registry_refresh);
+        let actor = actor::Actor::new(
+            ingest,
+            store,
+            auth,
+            config.db.clone(),
+            shared.clone(),
+            config.registry_refresh,
+            config.clock.clone(),
+        );
         let actor = std::thread::Builder::new()
             .name("printfleet-ingest".into())
             .spawn(move || actor.run(requests))
@@ -197,7 +216,8 @@ impl RunningPortal {
         let https_slots = Arc::new(Semaphore::new(MAX_HTTPS_CONNECTIONS));
         let link_slots = Arc::new(Semaphore::new(MAX_LINK_CONNECTIONS));
         let ctx = Arc::new(Ctx {
-            queue,
+            queue: queue.clone(),
+            clock: config.clock.clone(),
             shared: shared.clone(),
             header_timeout: config.header_timeout,
             tls_timeout: config.tls_handshake_timeout,
@@ -217,7 +237,21 @@ impl RunningPortal {
             link_slots,
             runtime: Some(runtime),
             actor: Some(actor),
+            queue: Some(queue),
         })
+    }
+
+    /// Reloads the device registry from the store now (new devices, new key epochs,
+    /// revocations), without waiting for the next [`PortalConfig::registry_refresh`]; returns
+    /// once the ingest actor has done it. For whoever provisions while the portal runs and
+    /// must not have the next frame refused (the demo replacing a board); `printfleet device`
+    /// relies on the periodic refresh instead.
+    pub fn reload_registry(&self) -> Result<(), PortalError> {
+        let gone = || PortalError::Threads(std::io::Error::other("the ingest actor has stopped"));
+        let queue = self.queue.as_ref().ok_or_else(gone)?;
+        let (done, wait) = tokio::sync::oneshot::channel();
+        queue.blocking_send(actor::Request::Reload { done }).map_err(|_| gone())?;
+        wait.blocking_recv().map_err(|_| gone())
     }
 
     /// The HTTPS listener's address (the port the OS chose for port 0).
@@ -261,6 +295,7 @@ impl RunningPortal {
         // Dropping the runtime drops every task, and with them the queue's senders: the actor
         // finishes the group in hand and returns.
         runtime.shutdown_timeout(Duration::from_secs(1));
+        self.queue = None;
         if let Some(actor) = self.actor.take() {
             let _ = actor.join();
         }
@@ -282,6 +317,7 @@ fn count(n: usize) -> u32 {
 #[derive(Debug)]
 pub(crate) struct Ctx {
     pub(crate) queue: mpsc::Sender<actor::Request>,
+    pub(crate) clock: config::Clock,
     pub(crate) shared: Arc<metrics::Shared>,
     pub(crate) header_timeout: Duration,
     pub(crate) tls_timeout: Duration,

@@ -47,28 +47,73 @@ pub struct Provisioned {
 /// `state_dir` (created on first use), and stores the device with a SCRAM verifier of that
 /// secret. Refused if a device of that name exists or the name is not acceptable.
 pub fn provision(state_dir: &Path, store: &mut dyn Store, spec: DeviceSpec) -> Result<Provisioned, PortalError> {
+    provision_many(state_dir, store, vec![spec])?.pop().ok_or(PortalError::NoSuchDevice { name: String::new() })
+}
+
+/// [`provision`] of many devices, the store's registry read once (a fleet provisioned at
+/// once: `printfleet demo`). Stops at the first refusal; the devices before it are stored.
+pub fn provision_many(
+    state_dir: &Path,
+    store: &mut dyn Store,
+    specs: Vec<DeviceSpec>,
+) -> Result<Vec<Provisioned>, PortalError> {
     let master = super::state::master_key(state_dir)?;
-    let secret = master.device_secret(&spec.name, FIRST_EPOCH);
-    let verifier = Verifier::new(&secret, &mut OsRng::default());
-    let record = DeviceRecord {
-        name: spec.name.clone(),
-        owner: Owner { reseller: spec.reseller, customer: spec.customer, contract: spec.contract },
-        meter_device: spec.meter_device,
-        revoked: false,
-        credentials: vec![Credential { epoch: FIRST_EPOCH, revoked: false, verifier: Some(verifier) }],
-    };
     // The registry's own checks (name length, epochs), and no device of that name or id.
     let mut registry = Registry::new();
     for existing in store.load()?.devices {
         let _ = registry.provision(existing);
     }
-    if registry.by_name(&spec.name).is_some() || registry.get(record.sender()).is_some() {
-        return Err(PortalError::AlreadyProvisioned { name: spec.name });
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let secret = master.device_secret(&spec.name, FIRST_EPOCH);
+        let verifier = Verifier::new(&secret, &mut OsRng::default());
+        let record = DeviceRecord {
+            name: spec.name.clone(),
+            owner: Owner { reseller: spec.reseller, customer: spec.customer, contract: spec.contract },
+            meter_device: spec.meter_device,
+            revoked: false,
+            credentials: vec![Credential { epoch: FIRST_EPOCH, revoked: false, verifier: Some(verifier) }],
+        };
+        if registry.by_name(&spec.name).is_some() || registry.get(record.sender()).is_some() {
+            return Err(PortalError::AlreadyProvisioned { name: spec.name });
+        }
+        let sender = registry.provision(record.clone())?;
+        store.put_device(&record)?;
+        tracing::info!(device = %spec.name, %sender, "device provisioned");
+        out.push(Provisioned { sender, epoch: FIRST_EPOCH, secret });
     }
-    let sender = registry.provision(record.clone())?;
+    Ok(out)
+}
+
+/// Adds key epoch `epoch` to the device called `name` (its board, or its secret, was replaced):
+/// derives the secret for that epoch from the master key in `state_dir` and stores its SCRAM
+/// verifier beside the existing credentials. A running portal knows it at its next registry
+/// reload ([`super::RunningPortal::reload_registry`] for at once). Refused if the device does
+/// not exist or already has that epoch.
+pub fn add_epoch(
+    state_dir: &Path,
+    store: &mut dyn Store,
+    name: &str,
+    epoch: KeyEpoch,
+) -> Result<Provisioned, PortalError> {
+    let master = super::state::master_key(state_dir)?;
+    let mut record = store
+        .load()?
+        .devices
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
+    if record.credentials.iter().any(|c| c.epoch == epoch) {
+        return Err(PortalError::EpochExists { name: name.to_owned(), epoch: epoch.0 });
+    }
+    let secret = master.device_secret(name, epoch);
+    let verifier = Verifier::new(&secret, &mut OsRng::default());
+    record.credentials.push(Credential { epoch, revoked: false, verifier: Some(verifier) });
+    // The registry's own checks on the new credential list.
+    Registry::new().provision(record.clone())?;
     store.put_device(&record)?;
-    tracing::info!(device = %spec.name, %sender, "device provisioned");
-    Ok(Provisioned { sender, epoch: FIRST_EPOCH, secret })
+    tracing::info!(device = %name, epoch = epoch.0, "key epoch added");
+    Ok(Provisioned { sender: record.sender(), epoch, secret })
 }
 
 /// Revokes the device called `name`: every frame and handshake of it is refused from the moment
@@ -124,5 +169,26 @@ mod tests {
         assert!(devices(&mut store).unwrap()[0].revoked);
         assert!(matches!(revoke(&mut store, "nope"), Err(PortalError::NoSuchDevice { .. })));
         assert!(matches!(provision(dir.path(), &mut store, spec("")), Err(PortalError::Device(_))));
+    }
+
+    #[test]
+    fn many_devices_at_once_and_a_new_key_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path().join("p.db")).unwrap();
+        let all = provision_many(dir.path(), &mut store, vec![spec("a"), spec("b")]).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(matches!(
+            provision_many(dir.path(), &mut store, vec![spec("b")]),
+            Err(PortalError::AlreadyProvisioned { .. })
+        ));
+        let next = add_epoch(dir.path(), &mut store, "b", KeyEpoch(2)).unwrap();
+        assert_eq!(next.epoch, KeyEpoch(2));
+        let master = crate::portal::state::master_key(dir.path()).unwrap();
+        assert_eq!(*master.device_secret("b", KeyEpoch(2)).to_bytes(), *next.secret.to_bytes());
+        let b = devices(&mut store).unwrap().into_iter().find(|d| d.name == "b").unwrap();
+        assert_eq!(b.credentials.iter().map(|c| c.epoch).collect::<Vec<_>>(), vec![KeyEpoch(1), KeyEpoch(2)]);
+        assert!(b.credentials.iter().all(|c| c.verifier.is_some()));
+        assert!(matches!(add_epoch(dir.path(), &mut store, "b", KeyEpoch(2)), Err(PortalError::EpochExists { .. })));
+        assert!(matches!(add_epoch(dir.path(), &mut store, "c", KeyEpoch(2)), Err(PortalError::NoSuchDevice { .. })));
     }
 }

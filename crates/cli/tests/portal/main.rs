@@ -12,7 +12,9 @@
 )]
 
 mod admin;
+mod clock;
 mod crash;
+mod demo;
 mod door;
 mod oneshot;
 mod session;

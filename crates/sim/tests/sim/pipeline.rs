@@ -71,3 +71,26 @@ fn bad_arguments_are_refused() {
         Err(printfleet_sim::ConfigError::CollectorInterval { minutes: 10 })
     ));
 }
+
+#[test]
+fn coarse_steps_lose_no_job_to_a_reboot() {
+    // An hour per step: many jobs are fed in the same step as a reboot of their device. The
+    // driver saves a direct agent as soon as an event needs it (as an integrator persists on
+    // `SaveRequired`), so the agent restored after the reboot still has them.
+    let config = FleetConfig {
+        seed: 34,
+        printers: 24,
+        faults: Faults { reboot: 20_000, ..Faults::default() },
+        mix: Mix::only(Kind::LargeFormat),
+        ..FleetConfig::default()
+    };
+    let mut transport = printfleet_sim::InMemory::new(config.seed);
+    let hour = printfleet_schema::DurationMs(3_600_000);
+    let outcome = printfleet_sim::run_with(&config, 3, hour, &mut transport, &mut |_| {}).unwrap();
+    let s = transport.summary(outcome);
+    assert!(s.faults.get(&printfleet_sim::FaultKind::Reboot).copied().unwrap_or(0) > 20, "{:?}", s.faults);
+    assert!(s.jobs_emitted > 100, "{}", s.jobs_emitted);
+    assert_eq!(s.jobs_lost, 0);
+    assert_eq!(s.jobs_doubled, 0);
+    assert_eq!(s.not_converged, Vec::<usize>::new());
+}

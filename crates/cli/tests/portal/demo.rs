@@ -1,0 +1,131 @@
+//! `printfleet demo`: the library on a small fleet with every check passing, the checks failing
+//! on a doctored store, and the binary with `--check`.
+
+use printfleet_cli::demo::{DemoOptions, bill_all, check_store, run};
+use printfleet_store::SqliteStore;
+
+use super::printfleet;
+
+fn small(dir: &std::path::Path) -> DemoOptions {
+    let mut options = DemoOptions::default();
+    options.printers = 12;
+    options.days = 2;
+    options.seed = 7;
+    options.db = Some(dir.join("demo.db"));
+    options.out = dir.join("out");
+    options
+}
+
+#[test]
+fn a_small_fleet_through_the_network_passes_every_check_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = run(&small(dir.path())).unwrap();
+    let c = &report.checks;
+    assert!(c.passed(), "{:?}\n{report}", c.failures());
+    assert_eq!(c.devices, 12);
+    assert!(c.jobs.emitted > 0 && c.jobs.stored == c.jobs.emitted - c.jobs.lost_with_board, "{:?}", c.jobs);
+    assert!(c.counters.per_kind[&printfleet_schema::MeterKind::TOTAL].0 > 0);
+    assert!(c.ours_bytes > 0 && c.ours_bytes < c.naive_bytes);
+    // Both transports were used: one-shot HTTPS for direct devices, sessions on links.
+    assert!(report.sites.0 > 0 && report.sites.1 > 0, "{:?}", report.sites);
+    assert!(report.net.handshakes > 0 && report.net.links_opened > 0, "{:?}", report.net);
+    assert!(report.portal.sessions_open > 0 || report.net.handshakes >= report.sites.0);
+    assert_eq!(report.portal.frames_accepted, report.portal.updates_applied + report.portal.duplicates);
+    // Billed through printfleet_cli::billing, one invoice per contract with devices.
+    assert!(report.billing.periods >= 1);
+    assert!(!report.billing.invoices.is_empty() && report.billing.invoices.iter().all(|i| i.total.0 > 0));
+    assert!(report.billing.by_category().contains_key(&printfleet_meter::Category::TOTAL));
+    // The files.
+    let usage = std::fs::read_to_string(dir.path().join("out/usage.csv")).unwrap();
+    assert!(usage.starts_with("contract,device,serial,period_start,period_end,category,quantity"), "{usage}");
+    assert!(usage.lines().count() > 12);
+    let invoices = std::fs::read_to_string(dir.path().join("out/invoices.csv")).unwrap();
+    assert_eq!(invoices.lines().filter(|l| l.contains(",fee_per_device,")).count(), report.billing.invoices.len());
+    let chart = std::fs::read_to_string(dir.path().join("out/chart.svg")).unwrap();
+    assert!(
+        chart.contains("<svg") && chart.contains("large_format") && chart.contains("<polyline"),
+        "{}",
+        &chart[..200]
+    );
+    // The summary says what it checked.
+    let text = report.to_string();
+    for needle in ["ok   converged: 12 of 12", "jobs exactly once", "updates/s", "invoiced", "written:"] {
+        assert!(text.contains(needle), "{needle} not in\n{text}");
+    }
+}
+
+#[test]
+fn the_checks_fail_on_a_store_missing_a_job_or_holding_a_stale_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = small(dir.path());
+    let report = run(&options).unwrap();
+    assert!(report.checks.passed(), "{:?}", report.checks.failures());
+    let db = options.db.unwrap();
+    let store = SqliteStore::open(&db).unwrap();
+    assert!(check_store(&store, &report.outcome).unwrap().passed());
+    drop(store);
+
+    // Doctor the store: one job gone, one device's state replaced by another's.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert_eq!(conn.execute("DELETE FROM jobs WHERE rowid = (SELECT min(rowid) FROM jobs)", []).unwrap(), 1);
+    let store = SqliteStore::open(&db).unwrap();
+    let checks = check_store(&store, &report.outcome).unwrap();
+    assert_eq!((checks.jobs.missing, checks.jobs.doubled), (1, 0));
+    assert!(!checks.passed());
+    assert!(checks.failures().iter().any(|f| f.starts_with("jobs: 1 missing")), "{:?}", checks.failures());
+
+    let stale: Vec<u8> = conn.query_row("SELECT state FROM device_states LIMIT 1 OFFSET 1", [], |r| r.get(0)).unwrap();
+    conn.execute("UPDATE device_states SET state = ?1 WHERE rowid = (SELECT min(rowid) FROM device_states)", [stale])
+        .unwrap();
+    let checks = check_store(&store, &report.outcome).unwrap();
+    assert_eq!(checks.not_converged.len(), 1, "{:?}", checks.not_converged);
+
+    // A job stored twice.
+    conn.execute("INSERT INTO jobs SELECT sender, NULL, job_sequence, received_at, record FROM jobs LIMIT 1", [])
+        .unwrap();
+    let checks = check_store(&store, &report.outcome).unwrap();
+    assert_eq!(checks.jobs.doubled, 1);
+
+    // Billed already: billing again finds nothing to bill (every period closed), so billed
+    // usage no longer equals the stored advance.
+    let mut store = store;
+    let billing = bill_all(&mut store, printfleet_sim::DEFAULT_START, &dir.path().join("again")).unwrap();
+    assert!(billing.usage.is_empty());
+    let readings =
+        store.meter_readings(printfleet_schema::Timestamp::UNIX_EPOCH, printfleet_schema::Timestamp::MAX).unwrap();
+    let seen = printfleet_cli::demo::stored_advance(&readings);
+    assert!(!printfleet_cli::demo::check_billing(&billing.usage, &seen).is_empty());
+}
+
+#[test]
+fn the_demo_command_with_check_exits_0_on_a_tiny_fleet_and_2_on_a_used_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let db = format!("sqlite:{}", dir.path().join("demo.db").display());
+    let args = [
+        "demo",
+        "--printers",
+        "6",
+        "--days",
+        "1",
+        "--seed",
+        "3",
+        "--check",
+        "--db",
+        &db,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = printfleet(&args);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("ok   converged: 6 of 6"), "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    for file in ["usage.csv", "invoices.csv", "chart.svg"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    // The same database again: it has devices; refused.
+    let again = printfleet(&args);
+    assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has devices"));
+}
