@@ -110,7 +110,12 @@
 //!   advance belongs to the contract the device was on just before the read that proves it:
 //!   usage up to the move (and its handover read) bills to the old contract, usage after it to
 //!   the new one; each keeps its own record of what it billed, so late data corrects the right
-//!   one. Reconciliation skips a period in which the device changed contracts.
+//!   one. Reconciliation is per contract too: a job counts on the contract the device was on
+//!   just before it finished (like the advance of a read at that instant), so each contract
+//!   compares the jobs of its own part of the period with the counter advance it billed. With
+//!   the handover read at the effective instant the split is exact; without it, the advance
+//!   across the move goes to the new contract while the jobs stay on their side (beyond the
+//!   tolerance, both contracts list a discrepancy).
 //! * **Silent devices.** A device without an observation during the last
 //!   [`MeterConfig::silent_after`] before the period end is listed in [`Closing::silent`].
 //!
