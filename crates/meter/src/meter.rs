@@ -740,10 +740,8 @@ impl Meter {
         // Summed for the contract the device was on just before the job finished (what a read
         // at that instant proves belongs there too), in that contract's calendar.
         let sum_owner = dev.owner_at(at.saturating_sub(1));
-        let sum_contract = match self.inner.contracts.get(&sum_owner) {
-            Some(c) => c,
-            None => return Err(MeterError::UnknownContract { contract: sum_owner }),
-        };
+        let sum_contract =
+            self.inner.contracts.get(&sum_owner).ok_or(MeterError::UnknownContract { contract: sum_owner })?;
         let period = sum_contract.terms.period.period_of(job.finished_at);
         // The new sums first, applied only if none overflows: a refused job leaves no trace.
         let mut sums: Vec<(Option<usize>, &Category, u64)> = Vec::with_capacity(job.usage.len());
@@ -752,12 +750,12 @@ impl Meter {
                 s.2 = s.2.checked_add(*v).ok_or(MeterError::Overflow)?;
                 continue;
             }
-            let at = dev.job_sums.iter().position(|(c, p, k, _)| *c == sum_owner && *p == period && k == kind);
-            let was = at.and_then(|i| dev.job_sums.get(i)).map_or(0, |e| e.3);
-            sums.push((at, kind, was.checked_add(*v).ok_or(MeterError::Overflow)?));
+            let pos = dev.job_sums.iter().position(|(c, p, k, _)| *c == sum_owner && *p == period && k == kind);
+            let was = pos.and_then(|i| dev.job_sums.get(i)).map_or(0, |e| e.3);
+            sums.push((pos, kind, was.checked_add(*v).ok_or(MeterError::Overflow)?));
         }
-        for (at, kind, v) in sums {
-            match at.and_then(|i| dev.job_sums.get_mut(i)) {
+        for (pos, kind, v) in sums {
+            match pos.and_then(|i| dev.job_sums.get_mut(i)) {
                 Some(entry) => entry.3 = v,
                 None => dev.job_sums.push((sum_owner, period, kind.clone(), v)),
             }
