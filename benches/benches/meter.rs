@@ -19,10 +19,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use printfleet_meter::{
-    Category, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Observation, ObservationKey,
-    Price, Provenance, Terms,
-};
+use printfleet_meter::{Category, ContractId, DeviceId, Meter, Observation, ObservationKey, Provenance};
 use printfleet_schema::Timestamp;
 
 const DAYS: u64 = 90;
@@ -58,18 +55,7 @@ fn fleet(printers: u64) -> Vec<Observation> {
 }
 
 fn empty_meter(printers: u64) -> Meter {
-    let mut m = Meter::new(MeterConfig::default());
-    let mut terms = Terms::default();
-    terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(8, 10).unwrap()));
-    m.add_contract(ContractId(1), terms, Timestamp::from_unix_millis(JAN_2025).unwrap()).unwrap();
-    for p in 0..printers {
-        m.add_device(
-            DeviceId(p),
-            Device { contract: ContractId(1), serial: format!("SN{p:05}"), class: ModelClass::OFFICE },
-        )
-        .unwrap();
-    }
-    m
+    printfleet_benches::fleet_meter(printers, Timestamp::from_unix_millis(JAN_2025).unwrap()).unwrap()
 }
 
 /// The baseline: every reading in one ordered map, usage as the sum of each device's deltas

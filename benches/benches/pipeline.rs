@@ -30,10 +30,7 @@ use printfleet_agent::{DeviceAgent, Schedule};
 use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot};
 use printfleet_diff::sync::Instance;
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
-use printfleet_meter::{
-    Category, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Observation, ObservationKey,
-    Price, Provenance, Terms,
-};
+use printfleet_meter::{Category, ContractId, DeviceId, Meter, Observation, ObservationKey, Provenance};
 use printfleet_schema::{DeviceReport, DurationMs, PrintJob, Redaction, Timestamp};
 use printfleet_sim::naive::Naive;
 use printfleet_sim::{EventKind, Faults, Fleet, FleetConfig};
@@ -105,18 +102,7 @@ fn ingest() -> Ingest<FleetMasterKey> {
 }
 
 fn meter() -> Meter {
-    let mut m = Meter::new(MeterConfig::default());
-    let mut terms = Terms::default();
-    terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(8, 10).unwrap()));
-    m.add_contract(ContractId(1), terms, config().start).unwrap();
-    for p in 0..u64::from(PRINTERS) {
-        m.add_device(
-            DeviceId(p),
-            Device { contract: ContractId(1), serial: format!("SN{p:05}"), class: ModelClass::OFFICE },
-        )
-        .unwrap();
-    }
-    m
+    printfleet_benches::fleet_meter(u64::from(PRINTERS), config().start).unwrap()
 }
 
 /// Feeds `agent`, then collects its frame if one is due (saving when asked).

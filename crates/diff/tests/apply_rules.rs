@@ -208,3 +208,16 @@ fn a_duplicate_update_is_acknowledged_with_the_newest_state() {
     agent.on_reply(&newest);
     assert!(matches!(agent.update(&policy.apply_to(state)).body, UpdateBody::Delta { .. }));
 }
+
+/// Usage travels whole: a change of `MediaTypeUsage::length` alone (an optional field added
+/// within version 1) is a usage change, and applying it gives the new state.
+#[test]
+fn a_media_length_change_alone_travels_as_a_usage_change() {
+    let base = DeviceState::from(&samples::large_format(1));
+    let mut new = base.clone();
+    new.snapshot.usage.as_mut().unwrap().media_types[0].length = Some(printfleet_schema::LengthUm(5_000_000));
+    let delta = printfleet_diff::diff(&base, &new);
+    assert_eq!(delta.usage, Some(new.snapshot.usage.clone()));
+    assert_eq!(apply(&base, &delta).unwrap(), new);
+    assert_ne!(StateHash::of(&base), StateHash::of(&new));
+}

@@ -8,7 +8,7 @@ use printfleet_meter::{Category, Label, limits::MAX_JOB_KINDS};
 use printfleet_schema::{Colour, MeterKind, PrintDetails, Snapshot};
 
 /// Usage categories taken from one snapshot besides its meters: every cartridge colour twice
-/// (all and third-party ink), media types and application categories (two each). A printer
+/// (all and third-party ink), media types and application categories (area and length each). A printer
 /// with more is misbehaving; the categories past this bound, in category order, are not
 /// observed (`printfleet-meter` keeps at most `MAX_SERIES_PER_DEVICE` series per device).
 pub const MAX_USAGE_CATEGORIES: usize = 128;
@@ -19,6 +19,9 @@ pub const MAX_USAGE_CATEGORIES: usize = 128;
 ///   "cartridge total non-HP ink consumed". A cartridge swap lowers the sum: the meter starts a
 ///   new segment there.
 /// * media area per media type (`media_area:TYPE`, mm²): "total area used of this media type";
+///   and media length per media type (`media_length:TYPE`, µm) where the device reports it
+///   (`MediaTypeUsage::length`, a printfleet extension of the appendix's record; absent, no
+///   series is observed, rather than a zero that would look like a counter reset);
 /// * per application category (`app_area:CAT` mm², `app_length:CAT` µm): "total media used
 ///   area / linear for plots of the corresponding application";
 /// * the total media area as the standard `area_mm2` meter ("total media usage"), when the
@@ -43,6 +46,9 @@ pub(crate) fn snapshot_categories(snapshot: &Snapshot) -> Vec<(Category, u64)> {
     if let Some(usage) = &snapshot.usage {
         for m in &usage.media_types {
             if let Ok(l) = Label::new(m.media_type.trim()) {
+                if let Some(length) = m.length {
+                    add(Category::MediaLength(l.clone()), length.0);
+                }
                 add(Category::MediaArea(l), m.area.0);
             }
         }
@@ -106,6 +112,24 @@ mod tests {
         assert_eq!(cats.get("app_length:poster"), Some(&692_800_000));
         assert_eq!(cats.get("area_mm2"), Some(&2_733_500_000));
         assert_eq!(cats.len(), 6 * 2 + 2 + 2 * 2 + 1);
+        // The sample predates length per media type: no `media_length:` series at all.
+        assert!(!cats.keys().any(|c| c.starts_with("media_length:")), "{cats:?}");
+    }
+
+    #[test]
+    fn media_length_per_type_is_observed_where_reported() {
+        let mut report = samples::large_format(1);
+        let usage = report.snapshot.usage.as_mut().unwrap();
+        usage.media_types[0].length = Some(printfleet_schema::LengthUm(2_534_000_000));
+        // A name with surrounding blanks is trimmed, as for the area.
+        usage.media_types[1].media_type = " coated ".into();
+        usage.media_types[1].length = Some(printfleet_schema::LengthUm(0));
+        let cats: BTreeMap<String, u64> =
+            snapshot_categories(&report.snapshot).into_iter().map(|(c, v)| (c.to_string(), v)).collect();
+        assert_eq!(cats.get("media_length:bond"), Some(&2_534_000_000));
+        assert_eq!(cats.get("media_length:coated"), Some(&0));
+        assert_eq!(cats.get("media_area:coated"), Some(&418_500_000));
+        assert_eq!(cats.len(), 6 * 2 + 2 * 2 + 2 * 2 + 1);
     }
 
     #[test]

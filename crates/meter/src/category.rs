@@ -64,6 +64,7 @@ pub enum InkOrigin {
 /// | [`Ink`](Self::Ink), all | `ink:COLOUR` (`ink:cyan`) | nanolitres | `InkCartridge::ink_consumed`, summed per colour |
 /// | [`Ink`](Self::Ink), third-party | `ink_third_party:COLOUR` | nanolitres | `InkCartridge::third_party_ink_consumed` |
 /// | [`MediaArea`](Self::MediaArea) | `media_area:TYPE` (`media_area:bond`) | mm² | `MediaTypeUsage::area` |
+/// | [`MediaLength`](Self::MediaLength) | `media_length:TYPE` (`media_length:bond`) | µm | `MediaTypeUsage::length` (a printfleet extension of appendix A) |
 /// | [`ApplicationArea`](Self::ApplicationArea) | `app_area:CATEGORY` | mm² | `ApplicationCategoryUsage::media_area` |
 /// | [`ApplicationLength`](Self::ApplicationLength) | `app_length:CATEGORY` | µm | `ApplicationCategoryUsage::media_length` |
 ///
@@ -101,6 +102,9 @@ pub enum Category {
     },
     /// Media area of one media type, in mm² (large-format "total area used of this media type").
     MediaArea(Label),
+    /// Media length of one media type, in µm: roll media billed per linear metre per media
+    /// type (`MediaTypeUsage::length`, which printfleet adds to Partner Link's usage record).
+    MediaLength(Label),
     /// Media area used by plots of one application category (CAD, GIS, poster...), in mm².
     ApplicationArea(Label),
     /// Media length used by plots of one application category, in µm.
@@ -110,6 +114,7 @@ pub enum Category {
 const INK: &str = "ink:";
 const INK_THIRD_PARTY: &str = "ink_third_party:";
 const MEDIA_AREA: &str = "media_area:";
+const MEDIA_LENGTH: &str = "media_length:";
 const APP_AREA: &str = "app_area:";
 const APP_LENGTH: &str = "app_length:";
 
@@ -166,6 +171,7 @@ impl fmt::Display for Category {
             Self::Ink { colour, origin: InkOrigin::All } => write!(f, "{INK}{}", colour.name()),
             Self::Ink { colour, origin: InkOrigin::ThirdParty } => write!(f, "{INK_THIRD_PARTY}{}", colour.name()),
             Self::MediaArea(l) => write!(f, "{MEDIA_AREA}{l}"),
+            Self::MediaLength(l) => write!(f, "{MEDIA_LENGTH}{l}"),
             Self::ApplicationArea(l) => write!(f, "{APP_AREA}{l}"),
             Self::ApplicationLength(l) => write!(f, "{APP_LENGTH}{l}"),
         }
@@ -188,6 +194,9 @@ impl FromStr for Category {
         }
         if let Some(rest) = s.strip_prefix(MEDIA_AREA) {
             return Label::new(rest).map(Self::MediaArea);
+        }
+        if let Some(rest) = s.strip_prefix(MEDIA_LENGTH) {
+            return Label::new(rest).map(Self::MediaLength);
         }
         if let Some(rest) = s.strip_prefix(APP_AREA) {
             return Label::new(rest).map(Self::ApplicationArea);
@@ -234,6 +243,7 @@ mod tests {
             Category::ink(Colour::LightCyan),
             Category::ink_third_party(Colour::Other("chromatic red".into())),
             Category::MediaArea(Label::new("Photo Gloss").unwrap()),
+            Category::MediaLength(Label::new("Photo Gloss").unwrap()),
             Category::ApplicationArea(Label::new("cad").unwrap()),
             Category::ApplicationLength(Label::new("gis:v2").unwrap()),
         ];
@@ -244,7 +254,17 @@ mod tests {
         }
         assert_eq!(all[3].to_string(), "ink:light_cyan");
         assert_eq!(all[4].to_string(), "ink_third_party:chromatic red");
-        for bad in ["media_area:", "app_area: cad", "app_length:a\nb", "ink:", "nonsense", "vendor:"] {
+        assert_eq!(all[6].to_string(), "media_length:Photo Gloss");
+        for bad in [
+            "media_area:",
+            "media_length:",
+            "media_length:bond ",
+            "app_area: cad",
+            "app_length:a\nb",
+            "ink:",
+            "nonsense",
+            "vendor:",
+        ] {
             assert_eq!(bad.parse::<Category>(), Err(MeterError::InvalidCategory), "{bad:?}");
         }
         assert!(Label::new(&"x".repeat(MAX_LABEL_LEN + 1)).is_err());

@@ -8,7 +8,7 @@ use crate::calendar::DAY_MS;
 use crate::limits::MAX_HOLDS_PER_SERIES;
 use crate::meter::{
     ContractState, DeviceState, ESTIMATED, PendingHold, Read, Series, accept_until, has_read_after_anchor, owner_at,
-    owns_all, owns_some, retain_period,
+    owns_some, retain_period,
 };
 use crate::terms::{Allowance, CategoryTerms, Tolerance};
 use crate::{
@@ -343,7 +343,6 @@ impl Meter {
                 on_contract = on_contract.saturating_add(1);
             }
             let here_at_end = owner_at(moves, contract_now, e_ms.saturating_sub(1)) == contract_id;
-            let here_throughout = owns_all(moves, contract_now, contract_id, s_ms, e_ms);
             // The advance that a read at `t` proves happened before `t`: it belongs to the
             // contract of the instant before (so the handover read at a move's effective instant
             // closes the old contract's share).
@@ -517,16 +516,16 @@ impl Meter {
                 }
                 billable.push((s.kind.clone(), di, net_billable, current.estimated));
 
-                // Reconciliation against the period's jobs (of a device on this contract
-                // throughout the period: job sums are kept per period, not per contract).
-                if here_throughout
-                    && let Some((_, _, jobs)) = job_sums.iter().find(|(q, k, _)| *q == p && *k == s.kind)
+                // Reconciliation: the jobs of this contract's part of the period (the device
+                // may have moved during it) against the counters' advance billed here.
+                if let Some((.., jobs)) =
+                    job_sums.iter().find(|(c, q, k, _)| *c == contract_id && *q == p && *k == s.kind)
                     && let Some(d) = discrepancy(*device, &s.kind, *jobs, current.actual, config.tolerance)
                 {
                     discrepancies.push(d);
                 }
             }
-            for (_, kind, jobs) in job_sums.iter().filter(|(q, _, _)| *q == p && here_throughout) {
+            for (_, _, kind, jobs) in job_sums.iter().filter(|(c, q, _, _)| *c == contract_id && *q == p) {
                 if series.binary_search_by(|s| s.kind.cmp(kind)).is_err()
                     && let Some(d) = discrepancy(*device, kind, *jobs, 0, config.tolerance)
                 {
@@ -581,6 +580,7 @@ impl Meter {
                     s.frozen.retain(|(c, _, _)| *c != contract_id);
                     s.credit.retain(|(c, _)| *c != contract_id);
                 }
+                dev.job_sums.retain(|(c, ..)| *c != contract_id);
             }
         }
         if let Some(contract) = inner.contracts.get_mut(&contract_id) {
@@ -595,10 +595,8 @@ impl Meter {
 fn prune(dev: &mut DeviceState, keep_from: u64, contract: ContractId, retain_from: PeriodId) {
     dev.keys.retain(|k| k.2 >= keep_from);
     dev.jobs.retain(|_, at| *at >= keep_from);
-    // Job sums are numbered in the calendar of the contract the device is on now.
-    if contract == dev.info.contract {
-        dev.job_sums.retain(|(p, _, _)| *p >= retain_from);
-    }
+    // Each contract's job sums are numbered in its own calendar.
+    dev.job_sums.retain(|(c, p, _, _)| *c != contract || *p >= retain_from);
     for s in &mut dev.series {
         let last_actual = s.reads.last().map(|r| r.at);
         s.estimates.retain(|e| last_actual.is_none_or(|t| e.at > t));

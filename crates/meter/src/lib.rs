@@ -70,8 +70,9 @@
 //! schema knows (pages by colour mode and service, two-sided sheets, scans, fax, media area
 //! `area_mm2` and length `length_mm`, vendor meters), and the large-format counters of Partner
 //! Link's appendix A that `printfleet-ingest` extracts from reports: ink per colour and
-//! third-party ink per colour (nanolitres), media area per media type (mm²), media area (mm²)
-//! and length (µm) per application category. Each is priced on its own in
+//! third-party ink per colour (nanolitres), media area (mm²) and length (µm) per media type (the
+//! length a printfleet extension of the appendix's usage record), media area (mm²) and length
+//! (µm) per application category. Each is priced on its own in
 //! [`Terms::prices`], and shows in the exports under its text form.
 //!
 //! # How usage is counted
@@ -109,7 +110,12 @@
 //!   advance belongs to the contract the device was on just before the read that proves it:
 //!   usage up to the move (and its handover read) bills to the old contract, usage after it to
 //!   the new one; each keeps its own record of what it billed, so late data corrects the right
-//!   one. Reconciliation skips a period in which the device changed contracts.
+//!   one. Reconciliation is per contract too: a job counts on the contract the device was on
+//!   just before it finished (like the advance of a read at that instant), so each contract
+//!   compares the jobs of its own part of the period with the counter advance it billed. With
+//!   the handover read at the effective instant the split is exact; without it, the advance
+//!   across the move goes to the new contract while the jobs stay on their side (beyond the
+//!   tolerance, both contracts list a discrepancy).
 //! * **Silent devices.** A device without an observation during the last
 //!   [`MeterConfig::silent_after`] before the period end is listed in [`Closing::silent`].
 //!
@@ -130,7 +136,7 @@
 //! | `device` | [`DeviceId`] |
 //! | `serial` | the device's serial number |
 //! | `period_start`, `period_end` | the period's first day and the first day after it (`YYYY-MM-DD`, UTC) |
-//! | `category` | the [`Category`] text form (`total`, `vendor:NAME`, a number, `ink:cyan`, `ink_third_party:cyan`, `media_area:bond`, `app_area:cad`, `app_length:cad`) |
+//! | `category` | the [`Category`] text form (`total`, `vendor:NAME`, a number, `ink:cyan`, `ink_third_party:cyan`, `media_area:bond`, `media_length:bond`, `app_area:cad`, `app_length:cad`) |
 //! | `quantity` | integer in `unit`; negative only on an adjustment line (a credit) |
 //! | `unit` | [`Unit`] name (`impressions`, `sheets`, `nanolitres`, ...) |
 //! | `reading` | `actual`, or `estimated` if an estimated read contributed |

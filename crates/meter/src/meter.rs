@@ -268,8 +268,16 @@ pub(crate) struct DeviceState {
     pub(crate) last_seen: Option<u64>,
     /// Job sequence numbers of the retained window and when they finished.
     pub(crate) jobs: BTreeMap<u64, u64>,
-    /// Job usage summed per (period, kind).
-    pub(crate) job_sums: Vec<(PeriodId, Category, u64)>,
+    /// Job usage summed per (contract, period, kind): the contract the device was on just
+    /// before the job finished (as for the advance a read proves, so a job finished at a move's
+    /// effective instant counts with the handover read on the old contract), the period in that
+    /// contract's calendar. Each contract reconciles its own part of a period.
+    #[serde(default, rename = "job_sums_by_contract")]
+    pub(crate) job_sums: Vec<(ContractId, PeriodId, Category, u64)>,
+    /// Job sums of a state saved before they were kept per contract, `(period, kind, sum)`:
+    /// moved to `job_sums` when the state is restored ([`Inner::migrate`]), never saved.
+    #[serde(default, rename = "job_sums", skip_serializing)]
+    pub(crate) legacy_job_sums: Vec<(PeriodId, Category, u64)>,
     /// Moves between contracts, in time order: from each instant (Unix ms) on, the device is
     /// billed under that contract. Empty if it never moved; otherwise the first entry is
     /// `(0, first contract)` and the last names `info.contract`.
@@ -383,13 +391,41 @@ impl<'de> Deserialize<'de> for Meter {
     /// Restores a saved meter, checking its invariants (sorted reads, keys and series, known
     /// contracts, limits); state that fails them is refused with a typed reason.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let inner = Inner::deserialize(deserializer)?;
+        let mut inner = Inner::deserialize(deserializer)?;
+        inner.migrate();
         inner.check().map_err(serde::de::Error::custom)?;
         Ok(Self { inner })
     }
 }
 
 impl Inner {
+    /// Brings a state saved by an earlier version to the current form: job sums kept per
+    /// period only go to the contract that had the device throughout that period (in its own
+    /// calendar), the only ones the earlier version reconciled; the others (a period in which
+    /// the device moved) are dropped, as they were never reconciled.
+    fn migrate(&mut self) {
+        let contracts = &self.contracts;
+        for d in self.devices.values_mut() {
+            if d.legacy_job_sums.is_empty() {
+                continue;
+            }
+            let current = d.info.contract;
+            let candidates: Vec<ContractId> = d.moves.iter().map(|(_, c)| *c).chain([current]).collect();
+            for (p, kind, v) in core::mem::take(&mut d.legacy_job_sums) {
+                let owner = candidates.iter().copied().find(|c| {
+                    let Some(terms) = contracts.get(c).map(|s| &s.terms) else { return false };
+                    let (Ok(start), Ok(end)) = (terms.period.start(p), terms.period.end(p)) else { return false };
+                    owns_all(&d.moves, current, *c, start.unix_millis(), end.unix_millis())
+                });
+                if let Some(c) = owner
+                    && !d.job_sums.iter().any(|(q, r, k, _)| *q == c && *r == p && *k == kind)
+                {
+                    d.job_sums.push((c, p, kind, v));
+                }
+            }
+        }
+    }
+
     fn check(&self) -> Result<(), MeterError> {
         let bad = |reason| Err(MeterError::InvalidState { reason });
         for c in self.contracts.values() {
@@ -408,6 +444,9 @@ impl Inner {
                 || d.moves.last().is_some_and(|(_, c)| *c != d.info.contract)
             {
                 return bad("device moves inconsistent");
+            }
+            if d.job_sums.iter().any(|(c, ..)| !self.contracts.contains_key(c)) || !d.legacy_job_sums.is_empty() {
+                return bad("job sums of an unknown contract");
             }
             if d.keys.len() > MAX_KEYS_PER_DEVICE || d.series.len() > MAX_SERIES_PER_DEVICE {
                 return bad("device state over its limits");
@@ -509,6 +548,7 @@ impl Meter {
                 last_seen: None,
                 jobs: BTreeMap::new(),
                 job_sums: Vec::new(),
+                legacy_job_sums: Vec::new(),
                 moves: Vec::new(),
             },
         );
@@ -697,11 +737,27 @@ impl Meter {
         if dev.jobs.len() >= MAX_JOBS_PER_DEVICE {
             return Err(MeterError::LimitReached { limit: "MAX_JOBS_PER_DEVICE", max: MAX_JOBS_PER_DEVICE });
         }
-        let period = contract.terms.period.period_of(job.finished_at);
+        // Summed for the contract the device was on just before the job finished (what a read
+        // at that instant proves belongs there too), in that contract's calendar.
+        let sum_owner = dev.owner_at(at.saturating_sub(1));
+        let sum_contract =
+            self.inner.contracts.get(&sum_owner).ok_or(MeterError::UnknownContract { contract: sum_owner })?;
+        let period = sum_contract.terms.period.period_of(job.finished_at);
+        // The new sums first, applied only if none overflows: a refused job leaves no trace.
+        let mut sums: Vec<(Option<usize>, &Category, u64)> = Vec::with_capacity(job.usage.len());
         for (kind, v) in &job.usage {
-            match dev.job_sums.iter_mut().find(|(p, k, _)| *p == period && k == kind) {
-                Some(entry) => entry.2 = entry.2.checked_add(*v).ok_or(MeterError::Overflow)?,
-                None => dev.job_sums.push((period, kind.clone(), *v)),
+            if let Some(s) = sums.iter_mut().find(|s| s.1 == kind) {
+                s.2 = s.2.checked_add(*v).ok_or(MeterError::Overflow)?;
+                continue;
+            }
+            let pos = dev.job_sums.iter().position(|(c, p, k, _)| *c == sum_owner && *p == period && k == kind);
+            let was = pos.and_then(|i| dev.job_sums.get(i)).map_or(0, |e| e.3);
+            sums.push((pos, kind, was.checked_add(*v).ok_or(MeterError::Overflow)?));
+        }
+        for (pos, kind, v) in sums {
+            match pos.and_then(|i| dev.job_sums.get_mut(i)) {
+                Some(entry) => entry.3 = v,
+                None => dev.job_sums.push((sum_owner, period, kind.clone(), v)),
             }
         }
         dev.jobs.insert(job.job, at);

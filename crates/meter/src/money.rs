@@ -185,13 +185,14 @@ pub enum Unit {
 
 impl Unit {
     /// The unit of a category, as far as this version knows it: ink in nanolitres, media and
-    /// application area in mm², application length in µm, meters as their code documents.
+    /// application area in mm², media and application length in µm, meters as their code
+    /// documents.
     pub fn of(category: &Category) -> Self {
         let kind = match category {
             Category::Meter(kind) => kind,
             Category::Ink { .. } => return Self::Nanolitres,
             Category::MediaArea(_) | Category::ApplicationArea(_) => return Self::SquareMillimetres,
-            Category::ApplicationLength(_) => return Self::Micrometres,
+            Category::MediaLength(_) | Category::ApplicationLength(_) => return Self::Micrometres,
         };
         match kind {
             MeterKind::Standard(code) if [MeterCode::DUPLEX_SHEETS, MeterCode::SHEETS].contains(code) => Self::Sheets,

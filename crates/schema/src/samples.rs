@@ -438,9 +438,12 @@ pub fn large_format(jobs: usize) -> DeviceReport {
                     ink_oem: InkNl(5_400_000_000),
                     insertions: 19,
                 }],
+                // No length per media type (a printfleet extension, `MediaTypeUsage::length`):
+                // the golden vectors of this sample and of `every_field` predate it and stay
+                // byte-identical; the simulator's large-format printers report it.
                 media_types: vec![
-                    MediaTypeUsage { media_type: "bond".into(), area: AreaMm2(2_315_000_000) },
-                    MediaTypeUsage { media_type: "coated".into(), area: AreaMm2(418_500_000) },
+                    MediaTypeUsage { media_type: "bond".into(), area: AreaMm2(2_315_000_000), length: None },
+                    MediaTypeUsage { media_type: "coated".into(), area: AreaMm2(418_500_000), length: None },
                 ],
                 scanned_area_total: AreaMm2(96_000_000),
                 scanned_area_scans: AreaMm2(71_000_000),

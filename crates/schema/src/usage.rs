@@ -68,7 +68,7 @@ pub struct CartridgeTypeUsage {
     pub insertions: u64,
 }
 
-/// Area used of one media type.
+/// Media used of one media type.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 #[cfg_attr(feature = "proptest", derive(proptest_derive::Arbitrary))]
@@ -78,6 +78,14 @@ pub struct MediaTypeUsage {
     pub media_type: String,
     /// Total area used.
     pub area: AreaMm2,
+    /// Total length used, where the device counts it (roll media).
+    ///
+    /// An extension beyond Partner Link appendix A, whose record has the area only ("For each
+    /// media type used: name, total area used"): large-format resellers bill roll media per
+    /// linear metre per media type. Absent when the device does not report it, and then
+    /// nothing of it is on the wire (old readers and the state hash see the record unchanged).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub length: Option<LengthUm>,
 }
 
 /// Media used by plots of one application category (CAD, GIS, poster, photo, ...).

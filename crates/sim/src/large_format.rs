@@ -1,8 +1,8 @@
 //! The large-format kind: built directly (Partner Link's Appendix A data has no SNMP form),
 //! starting from `printfleet_schema::samples::large_format(0)` (a DesignJet-class printer:
 //! two rolls, six 300 ml ink cartridges, two printheads, application categories "cad" and
-//! "poster") and kept up to date job by job: ink per colour in nanolitres, media area per media
-//! type, roll length used, application category usage, cartridge and printhead wear and
+//! "poster") and kept up to date job by job: ink per colour in nanolitres, media area and length
+//! per media type (the length a printfleet extension of the usage record), roll length used, application category usage, cartridge and printhead wear and
 //! replacement (new serial), rolls replaced when nearly used up.
 
 use std::collections::BTreeMap;
@@ -100,6 +100,8 @@ impl LargeFormat {
                     .cloned()
                     .map(|mut m| {
                         m.area = AreaMm2(0);
+                        // Roll media: the printer counts length per media type too.
+                        m.length = Some(LengthUm(0));
                         m
                     })
                     .collect(),
@@ -235,10 +237,15 @@ impl LargeFormat {
                 t.ink_oem = InkNl(t.ink_oem.0.saturating_add(total_ink));
             }
             match u.media_types.iter_mut().find(|m| m.media_type == media_type) {
-                Some(m) => m.area = AreaMm2(m.area.0.saturating_add(area)),
-                None => u
-                    .media_types
-                    .push(printfleet_schema::MediaTypeUsage { media_type: media_type.clone(), area: AreaMm2(area) }),
+                Some(m) => {
+                    m.area = AreaMm2(m.area.0.saturating_add(area));
+                    m.length = Some(LengthUm(m.length.map_or(0, |l| l.0).saturating_add(length_um)));
+                }
+                None => u.media_types.push(printfleet_schema::MediaTypeUsage {
+                    media_type: media_type.clone(),
+                    area: AreaMm2(area),
+                    length: Some(LengthUm(length_um)),
+                }),
             }
             if let Some(a) = u.application_categories.iter_mut().find(|a| a.category == category) {
                 a.media_area = AreaMm2(a.media_area.0.saturating_add(area));

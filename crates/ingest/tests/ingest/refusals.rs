@@ -258,3 +258,36 @@ fn large_format_usage_becomes_ink_media_and_application_observations() {
     assert_eq!(value(w, "ink:cyan"), Some(129_250_000));
     assert_eq!(value(w, "total"), None);
 }
+
+#[test]
+fn media_length_per_type_becomes_an_observation_through_the_frames() {
+    let mut ingest = Ingest::new(master());
+    ingest.provision(record("roll-plotter")).unwrap();
+    let mut a = agent("roll-plotter", 1);
+    let mut r = rng(6);
+    let now = at(0);
+    let mut report = samples::large_format(0);
+    let usage = report.snapshot.usage.as_mut().unwrap();
+    usage.media_types[0].length = Some(printfleet_schema::LengthUm(2_534_000_000));
+    a.handle_reading(now, report.clone());
+    let t = pump(&mut a, now, &mut r).unwrap();
+    let batch = ingest.receive(&t.frame, now).unwrap();
+    let value = |w: &Writes, c: &str| {
+        let c: Category = c.parse().unwrap();
+        w.observations.iter().find(|o| o.kind == c).map(|o| o.value)
+    };
+    assert_eq!(value(batch.writes(), "media_length:bond"), Some(2_534_000_000));
+    assert_eq!(value(batch.writes(), "media_area:bond"), Some(2_315_000_000));
+    // The coated roll reports no length: no series, not a zero.
+    assert_eq!(value(batch.writes(), "media_length:coated"), None);
+    let reply = ingest.commit(batch, now, &mut r).unwrap();
+    a.handle_frame(now, &reply);
+
+    // 1.2 m more of bond: the delta carries the usage record, the length is observed again.
+    let later = at(3 * 3_600_000);
+    report.snapshot.usage.as_mut().unwrap().media_types[0].length = Some(printfleet_schema::LengthUm(2_535_200_000));
+    a.handle_reading(later, report);
+    let t = pump(&mut a, later, &mut r).unwrap();
+    let batch = ingest.receive(&t.frame, later).unwrap();
+    assert_eq!(value(batch.writes(), "media_length:bond"), Some(2_535_200_000));
+}

@@ -1,5 +1,5 @@
-//! The large-format categories: ink per colour (third-party ink too), media area per media
-//! type, total media area and length, and usage per application category. Each is priced per
+//! The large-format categories: ink per colour (third-party ink too), media area and length per
+//! media type, total media area and length, and usage per application category. Each is priced per
 //! category in the terms, invoiced, and exported in CSV and CloudEvents.
 
 use printfleet_meter::*;
@@ -133,6 +133,56 @@ fn media_area_per_media_type_and_total_area_and_length() {
     let event = export::cloud_event(usage_of(&c, 1, cat("media_area:bond")));
     assert_eq!(event["id"], "1/1/2025-01-01/media_area:bond/usage");
     assert_eq!(event["data"]["unit"], "square_millimetres");
+}
+
+#[test]
+fn media_length_per_media_type() {
+    // Roll media per linear metre: bond 20 cents, photo gloss 1.50 euros; bond's area too.
+    let terms = priced(&[
+        ("media_length:bond", 20, 1_000_000),
+        ("media_length:Photo Gloss", 150, 1_000_000),
+        ("media_area:bond", 50, 1_000_000),
+    ]);
+    let mut m = meter_with(MeterConfig::default(), terms, &[1]);
+    let bond = Category::MediaLength(Label::new("bond").unwrap());
+    let photo = Category::MediaLength(Label::new("Photo Gloss").unwrap());
+    let bond_area = Category::MediaArea(Label::new("bond").unwrap());
+    // Bond: 2 534 m, then 40.5 m more (a 914.4 mm roll: 37.0332 m² more); photo gloss: 12 m.
+    for (day, b, p, a) in [(2, 2_534_000_000, 3_000_000, 2_315_000_000), (20, 2_574_500_000, 15_000_000, 2_352_033_200)]
+    {
+        m.observe(&read(1, bond.clone(), b, at(day, 0))).unwrap();
+        m.observe(&read(1, photo.clone(), p, at(day, 0))).unwrap();
+        m.observe(&read(1, bond_area.clone(), a, at(day, 0))).unwrap();
+    }
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    let line = usage_of(&c, 1, bond.clone());
+    assert_eq!((line.quantity, line.unit, line.segments), (QuantityDelta(40_500_000), Unit::Micrometres, 1));
+    assert_eq!(usage_of(&c, 1, photo.clone()).quantity, QuantityDelta(12_000_000));
+    assert_eq!(usage_of(&c, 1, bond_area).quantity, QuantityDelta(37_033_200));
+    // 40.5 m x 20 = 810; 12 m x 150 = 1 800; 37.0332 m² x 50 = 1 851.66 -> 1 852.
+    assert_eq!(
+        (amount(&c, "media_length:bond"), amount(&c, "media_length:Photo Gloss"), amount(&c, "media_area:bond")),
+        (810, 1_800, 1_852)
+    );
+    assert_eq!(c.invoice.total, MinorUnits(810 + 1_800 + 1_852));
+    assert_eq!(
+        csv_row(&c, "media_length:bond"),
+        "2025-01-01,2025-02-01,media_length:bond,40500000,micrometres,actual,1,usage,agent"
+    );
+    let mut out = Vec::new();
+    export::invoice_csv(std::slice::from_ref(&c.invoice), &mut out).unwrap();
+    let invoice = String::from_utf8(out).unwrap();
+    assert!(invoice.contains(",media_length:Photo Gloss,"), "{invoice}");
+    let event = export::cloud_event(usage_of(&c, 1, photo));
+    assert_eq!(event["id"], "1/1/2025-01-01/media_length:Photo Gloss/usage");
+    assert_eq!(
+        (event["data"]["category"].as_str(), event["data"]["unit"].as_str()),
+        (Some("media_length:Photo Gloss"), Some("micrometres"))
+    );
+    assert_eq!(event["data"]["quantity"], 12_000_000);
+    // The state, with its new category, round-trips.
+    let back: Meter = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+    assert_eq!(back, m);
 }
 
 #[test]

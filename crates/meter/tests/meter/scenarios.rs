@@ -274,6 +274,120 @@ fn job_sums_reconciled_against_counters() {
     );
 }
 
+/// A device moves mid-January with its handover read; each contract reconciles the jobs of its
+/// own part of the month against the counter advance it bills. The jobs after the move miss
+/// 300 pages: flagged on the new contract only. (Before, neither contract reconciled a period
+/// in which the device moved.)
+#[test]
+fn reconciliation_across_a_contract_move_is_per_contract() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    let other = ContractId(2);
+    m.add_contract(other, per_page(2), at(0, 0)).unwrap();
+    m.observe(&total(1, 1_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 2_000, at(14, 0))).unwrap(); // the handover read
+    m.move_device(DeviceId(1), other, at(14, 0)).unwrap();
+    m.observe(&total(1, 2_600, at(30, 0))).unwrap();
+    let job = |job, finished_at, pages| JobRecord {
+        device: DeviceId(1),
+        job,
+        finished_at,
+        usage: vec![(Category::TOTAL, pages)],
+    };
+    // Before the move: 1 000 pages, the last job finishing at the effective instant itself (the
+    // handover read counts it, so it is the old contract's).
+    m.record_job(&job(1, at(5, 0), 600)).unwrap();
+    m.record_job(&job(2, at(14, 0), 400)).unwrap();
+    // After it: jobs for 300 pages where the counters advanced 600.
+    m.record_job(&job(3, at(20, 0), 200)).unwrap();
+    m.record_job(&job(4, at(29, 0), 100)).unwrap();
+
+    let old = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(usage_of(&old, 1, &MeterKind::TOTAL).quantity, QuantityDelta(1_000));
+    assert!(old.discrepancies.is_empty(), "{:?}", old.discrepancies);
+    let new = m.close_period(other, at(FEB, 0)).unwrap();
+    assert_eq!(usage_of(&new, 1, &MeterKind::TOTAL).quantity, QuantityDelta(600));
+    assert_eq!(
+        new.discrepancies,
+        [Discrepancy { device: DeviceId(1), kind: Category::TOTAL, jobs: 300, counters: 600 }]
+    );
+    // February, wholly on the new contract, reconciles as before: clean here, and the old
+    // contract (which still lists the device for its late window) has nothing to compare.
+    m.observe(&total(1, 3_000, at(FEB + 20, 0))).unwrap();
+    m.record_job(&job(5, at(FEB + 10, 0), 400)).unwrap();
+    assert!(m.close_period(CONTRACT, at(MAR, 0)).unwrap().discrepancies.is_empty());
+    assert!(m.close_period(other, at(MAR, 0)).unwrap().discrepancies.is_empty());
+    let back: Meter = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+    assert_eq!(back, m);
+}
+
+/// A state saved before job sums were kept per contract (`job_sums`: `[period, kind, sum]`)
+/// still loads: the sums go to the contract that had the device throughout the period, and
+/// reconcile as before; the sums of a period in which the device moved (never reconciled by
+/// that version) are dropped.
+#[test]
+fn job_sums_saved_per_period_only_are_migrated() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1, 2]);
+    let other = ContractId(2);
+    m.add_contract(other, per_page(2), at(0, 0)).unwrap();
+    for d in [1, 2] {
+        m.observe(&total(d, 0, at(1, 0))).unwrap();
+        m.observe(&total(d, 1_000, at(14, 0))).unwrap();
+        m.observe(&total(d, 2_000, at(30, 0))).unwrap();
+        m.record_job(&JobRecord {
+            device: DeviceId(d),
+            job: 1,
+            finished_at: at(5, 0),
+            usage: vec![(Category::TOTAL, 700)],
+        })
+        .unwrap();
+    }
+    m.move_device(DeviceId(2), other, at(14, 0)).unwrap();
+    // The earlier form: the same state with the sums keyed by period only.
+    let mut old: serde_json::Value = serde_json::to_value(&m).unwrap();
+    for (_, dev) in old["devices"].as_object_mut().unwrap() {
+        let sums = dev.as_object_mut().unwrap().remove("job_sums_by_contract").unwrap();
+        let legacy: Vec<serde_json::Value> = sums
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| serde_json::Value::from(s.as_array().unwrap()[1..].to_vec()))
+            .collect();
+        assert_eq!(legacy.len(), 1);
+        dev["job_sums"] = legacy.into();
+    }
+    let mut back: Meter = serde_json::from_value(old).unwrap();
+    let c = back.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    // Device 1 was on contract 1 all January: its sum is kept and reconciled (700 vs 2 000).
+    assert_eq!(
+        c.discrepancies,
+        [Discrepancy { device: DeviceId(1), kind: Category::TOTAL, jobs: 700, counters: 2_000 }]
+    );
+    // Device 2 moved during January: its legacy sum is dropped, on both contracts.
+    assert!(back.close_period(other, at(FEB, 0)).unwrap().discrepancies.is_empty());
+    // The current form keeps it (on the old contract, where the job finished).
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(c.discrepancies.len(), 2, "{:?}", c.discrepancies);
+}
+
+/// A job whose sums would overflow is refused and leaves no trace: none of its categories is
+/// added (before, those listed before the overflowing one were), and it is not a duplicate.
+#[test]
+fn a_job_refused_for_overflow_leaves_no_partial_sums() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    m.observe(&total(1, 0, at(1, 0))).unwrap();
+    m.observe(&total(1, 1_000, at(20, 0))).unwrap();
+    let cyan = Category::ink(printfleet_schema::Colour::Cyan);
+    let job = |job, usage| JobRecord { device: DeviceId(1), job, finished_at: at(5, 0), usage };
+    m.record_job(&job(1, vec![(Category::TOTAL, 1_000), (cyan.clone(), 1)])).unwrap();
+    let overflowing = job(2, vec![(Category::TOTAL, 500), (cyan, u64::MAX)]);
+    assert_eq!(m.record_job(&overflowing), Err(MeterError::Overflow));
+    assert_eq!(m.record_job(&job(2, vec![(Category::TOTAL, 0)])).unwrap(), Outcome::Recorded);
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    // Pages: 1 000 from job 1 only, as the counters say (with the refused job's 500 it would
+    // be a discrepancy); cyan's 1 nL without a counter is within the tolerance.
+    assert!(c.discrepancies.is_empty(), "{:?}", c.discrepancies);
+}
+
 #[test]
 fn closing_before_the_period_end_is_refused() {
     let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);

@@ -280,5 +280,12 @@ fn large_format_jobs_advance_the_counters_they_report() {
         let last = readings_of(&events, d).last().unwrap().1.snapshot.usage.clone().unwrap();
         assert!(last.jobs - first.jobs <= jobs.len() as u64);
         assert!(last.ink_total.0 > first.ink_total.0 || jobs.is_empty());
+        // Length per media type (a printfleet extension of the usage record): every job's
+        // length is counted on its media type as on its application category.
+        let per_type = |u: &printfleet_schema::Usage| u.media_types.iter().map(|m| m.length.unwrap().0).sum::<u64>();
+        let per_app =
+            |u: &printfleet_schema::Usage| u.application_categories.iter().map(|a| a.media_length.0).sum::<u64>();
+        assert_eq!(per_type(&last), per_app(&last));
+        assert!(per_type(&last) > per_type(&first) || jobs.is_empty());
     }
 }

@@ -228,7 +228,11 @@ pub(super) fn usage_to_pb(u: &Usage) -> pb::Usage {
         media_types: u
             .media_types
             .iter()
-            .map(|m| pb::MediaTypeUsage { media_type: m.media_type.clone(), area: m.area.0 })
+            .map(|m| pb::MediaTypeUsage {
+                media_type: m.media_type.clone(),
+                area: m.area.0,
+                length: m.length.map(|v| v.0),
+            })
             .collect(),
         scanned_area_total: u.scanned_area_total.0,
         scanned_area_scans: u.scanned_area_scans.0,

@@ -637,10 +637,11 @@ pub(super) fn usage(buf: &[u8]) -> Result<Usage> {
             2 => {
                 check_room(&u.media_types, "Usage.media_types", MAX_NESTED)?;
                 let mut m = MediaTypeUsage::default();
-                fields(v.bytes("Usage.media_types")?, "MediaTypeUsage", singular(2, &[]), |n, v| {
+                fields(v.bytes("Usage.media_types")?, "MediaTypeUsage", singular(3, &[]), |n, v| {
                     match n {
                         1 => m.media_type = v.text("MediaTypeUsage.media_type")?,
                         2 => m.area = AreaMm2(v.varint("MediaTypeUsage.area")?),
+                        3 => m.length = Some(LengthUm(v.varint("MediaTypeUsage.length")?)),
                         _ => {}
                     }
                     Ok(())

@@ -314,6 +314,9 @@ pub(super) fn usage(u: &Usage, out: &mut Vec<u8>) {
         message(out, 2, |out| {
             string(out, 1, &m.media_type);
             uint(out, 2, m.area.0);
+            // Absent: nothing written, so the canonical bytes (and the state hash) of a record
+            // without it are those of the version before the field.
+            opt_uint(out, 3, m.length.map(|v| v.0));
         });
     }
     uint(out, 3, u.scanned_area_total.0);

@@ -478,6 +478,7 @@ impl<'a> Reader<'a> {
                             match key {
                                 "media_type" => m.media_type = v.text()?,
                                 "area" => m.area = AreaMm2(v.u64()?),
+                                "length" => m.length = Some(LengthUm(v.u64()?)),
                                 _ => {}
                             }
                             Ok(())

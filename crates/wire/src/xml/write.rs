@@ -429,7 +429,11 @@ pub(super) fn usage(w: &mut Writer<'_>, u: &Usage) {
             .empty();
     }
     for m in &u.media_types {
-        w.open("media_type_usage").str("media_type", &m.media_type).u64("area", m.area.0).empty();
+        w.open("media_type_usage")
+            .str("media_type", &m.media_type)
+            .u64("area", m.area.0)
+            .opt_u64("length", m.length.map(|v| v.0))
+            .empty();
     }
     for a in &u.application_categories {
         w.open("application_category_usage")

@@ -97,7 +97,7 @@ MESSAGES = {
               ("jobs", "u64", R), ("pages", "u64", R), ("ink_total", "u64", R), ("media_total", "u64", R)],
     "CartridgeTypeUsage": [("product_number", "text", R), ("ink_total", "u64", R), ("ink_third_party", "u64", R),
                            ("ink_oem", "u64", R), ("insertions", "u64", R)],
-    "MediaTypeUsage": [("media_type", "text", R), ("area", "u64", R)],
+    "MediaTypeUsage": [("media_type", "text", R), ("area", "u64", R), ("length", "u64", O)],
     "ApplicationCategoryUsage": [("category", "text", R), ("media_area", "u64", R), ("media_length", "u64", R)],
     "Events": [("print_jobs", ("array", "PrintJob", MAX_JOBS), O), ("scan_jobs", ("array", "ScanJob", MAX_JOBS), O),
                ("copy_jobs", ("array", "CopyJob", MAX_JOBS), O)],

@@ -121,3 +121,30 @@ fn protobuf_is_compact() {
         assert!(pb < xml, "{name}: protobuf {pb} bytes, xml {xml}");
     }
 }
+
+/// `MediaTypeUsage::length`, an optional field added within version 1: carried by every codec
+/// (a zero length is present, not absent), the direct encoder still writes prost's bytes, and a
+/// record without it encodes as before (the golden vectors, which have none, are unchanged:
+/// `golden.rs`), while one with it has another state hash.
+#[test]
+fn media_length_per_type_is_carried_by_every_codec() {
+    use printfleet_schema::LengthUm;
+    let without = samples::large_format(1);
+    let mut with = without.clone();
+    let usage = with.snapshot.usage.as_mut().unwrap();
+    usage.media_types[0].length = Some(LengthUm(2_534_000_000));
+    usage.media_types[1].length = Some(LengthUm(0));
+    for codec in Codec::ALL {
+        let bytes = roundtrip(codec, &with).unwrap_or_else(|e| panic!("{codec}: {e}"));
+        assert_eq!(codec.decode(&bytes).unwrap(), with, "{codec}");
+        assert_ne!(bytes, codec.encode_to_vec(&without).unwrap(), "{codec}: the length is on the wire");
+    }
+    let xml = String::from_utf8(Codec::Xml.encode_to_vec(&with).unwrap()).unwrap();
+    assert!(xml.contains(r#"<media_type_usage media_type="bond" area="2315000000" length="2534000000"/>"#), "{xml}");
+    assert!(xml.contains(r#"<media_type_usage media_type="coated" area="418500000" length="0"/>"#), "{xml}");
+    let json = String::from_utf8(Codec::Json.encode_to_vec(&without).unwrap()).unwrap();
+    assert!(!json.contains(r#""length""#), "absent: no member");
+    direct_protobuf_matches_prost(&with).unwrap();
+    direct_state_hash_matches_prost(&with).unwrap();
+    assert_ne!(StateHash::of(&DeviceState::from(&with)), StateHash::of(&DeviceState::from(&without)));
+}

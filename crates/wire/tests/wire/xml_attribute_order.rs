@@ -128,6 +128,14 @@ fn golden_xml_attributes_are_in_field_number_order() {
         let checked = check(&name, &std::fs::read_to_string(&path).unwrap(), &fields);
         assert!(checked > 0, "{name}: nothing checked");
     }
+    // Fields the golden files predate (they stay byte-identical): `MediaTypeUsage::length`.
+    let mut report = printfleet_schema::samples::large_format(1);
+    for m in &mut report.snapshot.usage.as_mut().unwrap().media_types {
+        m.length = Some(printfleet_schema::LengthUm(1_000));
+    }
+    let xml = String::from_utf8(printfleet_wire::Codec::Xml.encode_to_vec(&report).unwrap()).unwrap();
+    assert!(xml.contains(r#"area="418500000" length="1000"/>"#), "{xml}");
+    assert!(check("large_format with lengths", &xml, &fields) > 0);
     // The check itself catches a swap (a test that cannot fail is a defect).
     let swapped =
         r#"<report xmlns="urn:printfleet:telemetry:1" generated_at="1"><identity make="HP" record_id="1"/></report>"#;
