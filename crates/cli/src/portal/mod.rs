@@ -118,11 +118,12 @@ pub enum PortalError {
         /// The name.
         name: String,
     },
-    /// A `postgres://` database: that backend is not in this build.
-    #[error("PostgreSQL backend not built yet (use sqlite:PATH)")]
+    /// A `postgres://` database, but this build lacks the feature `postgres`.
+    #[error("the PostgreSQL backend is not in this build (build printfleet-cli with the feature `postgres`)")]
     PostgresNotBuilt,
-    /// A database URL that is neither `sqlite:PATH` nor `postgres://...`.
-    #[error("unsupported database {url:?} (expected sqlite:PATH)")]
+    /// A database URL that is neither `sqlite:PATH` nor `postgres://...` (only its scheme is
+    /// kept: the rest may hold a password).
+    #[error("unsupported database {url:?} (expected sqlite:PATH or postgres://...)")]
     BadDbUrl {
         /// What was given.
         url: String,
