@@ -268,6 +268,10 @@ pub(crate) struct BillArgs {
     /// Where usage.csv and invoices.csv go.
     #[arg(long)]
     out: PathBuf,
+    /// The instant the closing is dated, `YYYY-MM-DD` (00:00 UTC; default now): it must be after
+    /// the period's end. For a re-run dated as the original, and for tests on a simulated clock.
+    #[arg(long)]
+    at: Option<String>,
 }
 
 fn open(db: &str) -> Result<Box<dyn printfleet_store::Store + Send>, String> {
@@ -293,7 +297,10 @@ pub(crate) fn bill(args: BillArgs) -> Result<String, String> {
     use printfleet_cli::billing;
     let month = billing::parse_month(&args.period).map_err(|e| e.to_string())?;
     let mut store = open(&args.db)?;
-    let now = printfleet_schema::Timestamp::try_from(std::time::SystemTime::now()).map_err(|e| e.to_string())?;
+    let now = match &args.at {
+        Some(day) => billing::parse_date(day).map_err(|e| format!("--at: {e}"))?,
+        None => printfleet_schema::Timestamp::try_from(std::time::SystemTime::now()).map_err(|e| e.to_string())?,
+    };
     let billed = billing::bill(&mut *store, month, now, &args.out).map_err(|e| e.to_string())?;
     let total: u64 = billed.invoices.iter().map(|i| i.total.0).fold(0, u64::saturating_add);
     let line = serde_json::json!({

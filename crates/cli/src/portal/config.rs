@@ -111,6 +111,11 @@ impl Clock {
         Self(None)
     }
 
+    /// Whether [`PortalConfig::clock`] injected it.
+    pub(crate) fn is_injected(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// The time now, by this clock.
     pub(crate) fn now(&self) -> Timestamp {
         match &self.0 {

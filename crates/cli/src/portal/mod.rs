@@ -10,6 +10,7 @@
 //!
 //! See `docs/portal.md` for the endpoints, the state directory, the limits and what is logged.
 
+mod accept;
 mod actor;
 mod config;
 mod https;
@@ -196,9 +197,15 @@ impl RunningPortal {
 
         let shared = Arc::new(metrics::Shared::default());
         let (queue, requests) = mpsc::channel(QUEUE_DEPTH);
-        let auth = printfleet_auth::ServerConfig::new(decoy).with_timeout(printfleet_schema::DurationMs(
-            u64::try_from(config.link_handshake_timeout.as_millis()).unwrap_or(u64::MAX),
-        ));
+        // The link bounds every handshake in real time (`link_handshake_timeout`). On the
+        // system clock SCRAM's own bound is the same; an injected clock's time is not real time
+        // (an accelerated one would time out every handshake), so there only the real bound holds.
+        let scram_timeout = if config.clock.is_injected() {
+            printfleet_schema::DurationMs(u64::MAX)
+        } else {
+            printfleet_schema::DurationMs(u64::try_from(config.link_handshake_timeout.as_millis()).unwrap_or(u64::MAX))
+        };
+        let auth = printfleet_auth::ServerConfig::new(decoy).with_timeout(scram_timeout);
         let actor = actor::Actor::new(
             ingest,
             store,
