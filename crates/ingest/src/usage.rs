@@ -63,7 +63,8 @@ pub(crate) fn snapshot_categories(snapshot: &Snapshot) -> Vec<(Category, u64)> {
 /// metered position, the job's sequence number (the meter's idempotency key), when it finished
 /// (the job's `printed_at`, or `fallback` when the device did not say: the ingest passes the
 /// time the frame was sealed, a store reading jobs back the time it received them) and what it
-/// used ([`job_usage`]'s categories).
+/// used per category (pages on `total`, media area, ink per colour, media per application
+/// category).
 ///
 /// The one definition of a job record: the ingest's [`Writes::job_records`](crate::Writes)
 /// and the billing from stored jobs both use it.

@@ -244,11 +244,13 @@ pub(crate) fn run(home: Home, seed: u64) {
     let mut direct = agent(DIRECT, &direct_secret, 1, DIRECT_INTERVAL_MS);
     let mut reading = reading();
     let first_total = reading.snapshot.meters.get(&MeterKind::TOTAL).unwrap();
-    // Its first report is the meter's baseline.
-    direct.handle_reading(run.clock.now(), reading.clone());
     let mut jobs = 0u64;
     let mut answered: Vec<Vec<u8>> = Vec::new();
     let mut rejections = 0u64;
+    // Its first report, delivered before any other, is the meter's baseline.
+    direct.handle_reading(run.clock.now(), reading.clone());
+    deliver(&run, &http, &mut direct, &mut answered);
+    assert_eq!(answered.len(), 1, "the first report was answered\n{}", run.logs());
 
     let mut collector = run.collector(None);
     let (mut portal_kills, mut collector_kills) = (0, 0);
