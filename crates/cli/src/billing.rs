@@ -3,21 +3,28 @@
 //! the store.
 //!
 //! The meter's whole state is kept in the store ([`Store::save_meter`]); `bill` restores it, adds
-//! the devices of the contracts it knows, feeds it the stored meter readings of the period (and of
-//! the late window before it: readings seen before are duplicates to the meter), closes every
-//! contract whose open period is the one asked for, and records each closing with the meter's new
-//! state in one transaction ([`Store::record_closing`]).
+//! the devices of the contracts it knows (each under the model class its stored state shows:
+//! [`model_class`]), feeds it the stored meter readings and job records of the period (and of
+//! the late window before it: readings and jobs seen before are duplicates to the meter), closes
+//! every contract whose open period is the one asked for, and records each closing with the
+//! meter's new state in one transaction ([`Store::record_closing`]). It runs on any [`Store`]:
+//! SQLite or PostgreSQL.
+//!
+//! The job records make the meter's reconciliation work: a closing lists, per device and
+//! category, where the period's job sums disagree with the counters' advance
+//! ([`Closing::discrepancies`](printfleet_meter::Closing)).
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use printfleet_diff::DeviceState;
 use printfleet_meter::{
-    ContractId, Device, Invoice, Meter, MeterConfig, MeterError, ModelClass, Terms, UsageLine, export,
+    ContractId, Device, Discrepancy, Invoice, Meter, MeterConfig, MeterError, ModelClass, Terms, UsageLine, export,
 };
-use printfleet_schema::Timestamp;
-use printfleet_store::{SqliteStore, Store, StoreError};
+use printfleet_schema::{MeterKind, Timestamp};
+use printfleet_store::{Store, StoreError};
 
 /// Largest terms file read.
 pub const MAX_TERMS_BYTES: u64 = 64 * 1024;
@@ -145,16 +152,39 @@ pub struct Billed {
     pub contracts: Vec<ContractId>,
     /// Readings fed to the meter.
     pub readings: usize,
+    /// Job records fed to the meter.
+    pub jobs: usize,
+    /// The closings' reconciliation: job sums that disagree with the counters.
+    pub discrepancies: Vec<Discrepancy>,
     /// Usage lines.
     pub usage: Vec<UsageLine>,
     /// Invoices.
     pub invoices: Vec<Invoice>,
 }
 
+/// The model class a device is billed under (the meter's plausibility bound on page advances),
+/// as the portal knows it from the device's stored state: [`ModelClass::LARGE_FORMAT`] for a
+/// printer that reports what only large-format printers do (printheads, ink cartridges, media
+/// usage or the media-area meter, Partner Link's data), [`ModelClass::OFFICE`] otherwise.
+///
+/// Provisioning records no class, and a report does not tell a personal printer or a production
+/// press from an office one: those are billed as [`ModelClass::OFFICE`], and so is a device the
+/// store holds no state for (it never reported, so it has no advance to bound yet; the meter keeps
+/// the class it is first added with).
+pub fn model_class(state: Option<&DeviceState>) -> ModelClass {
+    let Some(state) = state else { return ModelClass::OFFICE };
+    let s = &state.snapshot;
+    let large = !s.printheads.is_empty()
+        || !s.cartridges.is_empty()
+        || s.usage.is_some()
+        || s.meters.get(&MeterKind::AREA_MM2).is_some();
+    if large { ModelClass::LARGE_FORMAT } else { ModelClass::OFFICE }
+}
+
 /// Bills the month starting at `month` (see [`parse_month`]) for every contract whose open
 /// period starts there: closes it at `now` (which must be after the period), records each
 /// closing, and writes [`USAGE_FILE`] and [`INVOICES_FILE`] into `out`.
-pub fn bill(store: &mut SqliteStore, month: Timestamp, now: Timestamp, out: &Path) -> Result<Billed, BillingError> {
+pub fn bill(store: &mut dyn Store, month: Timestamp, now: Timestamp, out: &Path) -> Result<Billed, BillingError> {
     let mut meter = store.load_meter()?.unwrap_or_else(|| Meter::new(MeterConfig::default()));
     let devices = store.load()?.devices;
     let contracts: BTreeSet<ContractId> =
@@ -163,7 +193,8 @@ pub fn bill(store: &mut SqliteStore, month: Timestamp, now: Timestamp, out: &Pat
         if meter.terms(d.owner.contract).is_none() {
             continue;
         }
-        let device = Device { contract: d.owner.contract, serial: d.name.clone(), class: ModelClass::OFFICE };
+        let class = model_class(store.device_state(d.sender())?.as_ref());
+        let device = Device { contract: d.owner.contract, serial: d.name.clone(), class };
         match meter.add_device(d.meter_device, device) {
             Ok(()) | Err(MeterError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -189,11 +220,18 @@ pub fn bill(store: &mut SqliteStore, month: Timestamp, now: Timestamp, out: &Pat
         // Late, duplicate or unlisted readings are the meter's to judge; they never fail the run.
         let _ = meter.observe(r);
     }
-    let mut billed = Billed { readings: readings.len(), ..Billed::default() };
+    let jobs = store.job_records(from, end)?;
+    for j in &jobs {
+        // As for readings: jobs seen before, too late or of devices not billed are the meter's
+        // to judge.
+        let _ = meter.record_job(j);
+    }
+    let mut billed = Billed { readings: readings.len(), jobs: jobs.len(), ..Billed::default() };
     for c in due {
         let closing = meter.close_period(c, now)?;
         store.record_closing(&closing, &meter)?;
         billed.contracts.push(c);
+        billed.discrepancies.extend(closing.discrepancies);
         billed.usage.extend(closing.usage);
         billed.invoices.push(closing.invoice);
     }
@@ -222,18 +260,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_month_of_stored_readings_is_billed_once_and_exported() {
-        use printfleet_agent::{DeviceAgent, Schedule};
-        use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot};
-        use printfleet_diff::sync::Instance;
-        use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
-        use printfleet_meter::{Category, CategoryTerms, DeviceId, MinorUnits, Price};
-        use printfleet_schema::{MeterKind, Redaction, samples};
-        use printfleet_wire::frame::OsRng;
+    use printfleet_agent::{DeviceAgent, Schedule};
+    use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot};
+    use printfleet_diff::sync::Instance;
+    use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
+    use printfleet_meter::{Category, CategoryTerms, DeviceId, MinorUnits, Price};
+    use printfleet_schema::{DeviceReport, PrintJob, Redaction, samples};
+    use printfleet_store::SqliteStore;
+    use printfleet_wire::frame::OsRng;
 
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(dir.path().join("p.db")).unwrap();
+    /// A store with device "m" (meter position 7) on contract 3 (1 per page, fee 1,000) from
+    /// 2026-11-01, and `reports` sent by it, one a day, through an ingest into the store.
+    fn stored(dir: &Path, reports: Vec<(&str, DeviceReport)>) -> SqliteStore {
+        let mut store = SqliteStore::open(dir.join("p.db")).unwrap();
         let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
         let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
         let record = DeviceRecord { name: "m".into(), owner, meter_device: DeviceId(7), revoked: false, credentials };
@@ -250,12 +289,9 @@ mod tests {
         let key = one_shot::frame_key(&secret, "m", KeyEpoch(1));
         let mut agent = DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(1));
         let mut rng = OsRng::default();
-        for (day, total) in [("2026-11-02", 10_000u64), ("2026-11-20", 10_500)] {
+        for (day, report) in reports {
             let now = parse_date(day).unwrap();
-            let mut r = samples::office_laser();
-            r.events.print_jobs.clear();
-            r.snapshot.meters.0.insert(MeterKind::TOTAL, total);
-            agent.handle_reading(now, r);
+            agent.handle_reading(now, report);
             agent.handle_timeout(now);
             let frame = loop {
                 if agent.needs_save() {
@@ -271,6 +307,37 @@ mod tests {
             let reply = ingest.commit(batch, now, &mut rng).unwrap();
             agent.handle_frame(now, &reply);
         }
+        store
+    }
+
+    /// `report` with its total page counter at `total` and `jobs` (sequence, pages) as its jobs.
+    fn with(mut report: DeviceReport, total: u64, jobs: &[(u64, u64)]) -> DeviceReport {
+        let template = report.events.print_jobs.first().cloned().unwrap_or_else(|| {
+            samples::office_laser().events.print_jobs.first().cloned().unwrap_or_else(PrintJob::default)
+        });
+        report.events.print_jobs = jobs
+            .iter()
+            .map(|&(sequence, pages)| {
+                let mut job = template.clone();
+                job.job.sequence = sequence;
+                job.job.uuid = uuid::Uuid::from_u128(u128::from(sequence) + 1);
+                job.print.pages = printfleet_schema::PageCount(pages);
+                job.print.printed_at = None;
+                job
+            })
+            .collect();
+        report.snapshot.meters.0.insert(MeterKind::TOTAL, total);
+        report
+    }
+
+    #[test]
+    fn a_month_of_stored_readings_is_billed_once_and_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let office = samples::office_laser;
+        let mut store = stored(
+            dir.path(),
+            vec![("2026-11-02", with(office(), 10_000, &[])), ("2026-11-20", with(office(), 10_500, &[]))],
+        );
 
         let out = dir.path().join("out");
         let month = parse_month("2026-11").unwrap();
@@ -292,5 +359,70 @@ mod tests {
         // A period not over yet is the meter's refusal.
         let dec = parse_month("2026-12").unwrap();
         assert!(matches!(bill(&mut store, dec, parse_date("2026-12-15").unwrap(), &out), Err(BillingError::Meter(_))));
+    }
+
+    #[test]
+    fn stored_jobs_reach_the_meters_reconciliation() {
+        let dir = tempfile::tempdir().unwrap();
+        let office = samples::office_laser;
+        // The counter advances 500 pages; the jobs stored for the period say 300.
+        let mut store = stored(
+            dir.path(),
+            vec![
+                ("2026-11-02", with(office(), 10_000, &[])),
+                ("2026-11-20", with(office(), 10_500, &[(1, 100), (2, 200)])),
+            ],
+        );
+        assert_eq!(store.job_sequences(printfleet_auth::sender_id_of("m")).unwrap(), vec![1, 2]);
+        let billed =
+            bill(&mut store, parse_month("2026-11").unwrap(), parse_date("2027-01-01").unwrap(), dir.path()).unwrap();
+        assert_eq!(billed.jobs, 2);
+        let total: Vec<_> = billed.discrepancies.iter().filter(|d| d.kind == Category::TOTAL).collect();
+        assert_eq!(total.len(), 1, "{:?}", billed.discrepancies);
+        assert_eq!((total[0].device, total[0].jobs, total[0].counters), (DeviceId(7), 300, 500));
+    }
+
+    #[test]
+    fn jobs_that_match_the_counters_leave_no_discrepancy() {
+        let dir = tempfile::tempdir().unwrap();
+        let office = samples::office_laser;
+        let mut store = stored(
+            dir.path(),
+            vec![
+                ("2026-11-02", with(office(), 10_000, &[])),
+                ("2026-11-20", with(office(), 10_500, &[(1, 200), (2, 300)])),
+            ],
+        );
+        let billed =
+            bill(&mut store, parse_month("2026-11").unwrap(), parse_date("2027-01-01").unwrap(), dir.path()).unwrap();
+        assert_eq!(billed.jobs, 2);
+        assert!(billed.discrepancies.iter().all(|d| d.kind != Category::TOTAL), "{:?}", billed.discrepancies);
+    }
+
+    #[test]
+    fn a_large_format_printer_is_bounded_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let plotter = || samples::large_format(0);
+        // 15,000 pages in a day: within an office printer's 20,000 a day, beyond a large-format
+        // printer's 10,000: held for review, not billed.
+        let mut store = stored(
+            dir.path(),
+            vec![("2026-11-02", with(plotter(), 1_000, &[])), ("2026-11-03", with(plotter(), 16_000, &[]))],
+        );
+        let state = store.device_state(printfleet_auth::sender_id_of("m")).unwrap();
+        assert_eq!(model_class(state.as_ref()), ModelClass::LARGE_FORMAT);
+        let billed =
+            bill(&mut store, parse_month("2026-11").unwrap(), parse_date("2027-01-01").unwrap(), dir.path()).unwrap();
+        let pages: i64 = billed.usage.iter().filter(|l| l.category == Category::TOTAL).map(|l| l.quantity.0).sum();
+        assert_eq!(pages, 0, "{:?}", billed.usage);
+    }
+
+    #[test]
+    fn model_classes_from_stored_states() {
+        assert_eq!(model_class(None), ModelClass::OFFICE);
+        let office = DeviceState::from(&samples::office_laser());
+        assert_eq!(model_class(Some(&office)), ModelClass::OFFICE);
+        let plotter = DeviceState::from(&samples::large_format(0));
+        assert_eq!(model_class(Some(&plotter)), ModelClass::LARGE_FORMAT);
     }
 }

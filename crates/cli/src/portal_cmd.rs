@@ -4,10 +4,12 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use clap::{Args, Subcommand};
+use printfleet_cli::collect::Clock;
 use printfleet_cli::portal::{self, CA_CERT_FILE, Db, DeviceSpec, PortalConfig, RunningPortal};
 use printfleet_ingest::{CustomerId, ResellerId};
 use printfleet_meter::{ContractId, DeviceId};
@@ -15,7 +17,7 @@ use printfleet_meter::{ContractId, DeviceId};
 /// `printfleet portal`.
 #[derive(Debug, Args)]
 pub(crate) struct PortalArgs {
-    /// The database: `sqlite:PATH` (`postgres://...` is not built yet).
+    /// The database: `sqlite:PATH`, or `postgres://...` (feature `postgres`).
     #[arg(long)]
     db: String,
     /// The state directory (keys, CA and certificates; created on first start).
@@ -45,6 +47,15 @@ pub(crate) struct PortalArgs {
     /// How often the device registry is reloaded from the database, ms.
     #[arg(long, default_value_t = 5_000)]
     registry_refresh_ms: u64,
+    /// Tests: protocol time (frame clock-skew checks, session lifetimes) runs this many times
+    /// faster than real time, as `printfleet collect --clock-speed` (give both the same speed
+    /// and origin).
+    #[arg(long, default_value_t = 1)]
+    clock_speed: u32,
+    /// Tests: where simulated time starts (Unix milliseconds; default now). Give a restarted
+    /// portal the same origin so that its clock goes on where it was.
+    #[arg(long)]
+    clock_origin: Option<u64>,
 }
 
 /// `printfleet device ...`.
@@ -86,7 +97,7 @@ pub(crate) enum DeviceCommand {
 /// Where the registry is.
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
-    /// The database: `sqlite:PATH`.
+    /// The database: `sqlite:PATH` or `postgres://...` (feature `postgres`).
     #[arg(long)]
     db: String,
     /// The portal's state directory (its master key).
@@ -105,6 +116,12 @@ fn logs() {
 pub(crate) fn portal(args: PortalArgs) -> Result<(), String> {
     logs();
     let db = Db::parse(&args.db).map_err(|e| e.to_string())?;
+    let origin = match args.clock_origin {
+        Some(ms) => {
+            Some(printfleet_schema::Timestamp::from_unix_millis(ms).map_err(|e| format!("--clock-origin: {e}"))?)
+        }
+        None => None,
+    };
     let ms = Duration::from_millis;
     let mut config = PortalConfig::new(db, &args.state)
         .https_listen(args.https)
@@ -113,6 +130,10 @@ pub(crate) fn portal(args: PortalArgs) -> Result<(), String> {
         .tls_handshake_timeout(ms(args.tls_timeout_ms))
         .idle_timeout(ms(args.idle_timeout_ms))
         .registry_refresh(ms(args.registry_refresh_ms));
+    if args.clock_speed != 1 || origin.is_some() {
+        let clock = Clock::accelerated(args.clock_speed, origin).map_err(|e| e.to_string())?;
+        config = config.clock(Arc::new(move || clock.now()));
+    }
     let ca = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
             config = config.cert(cert, key);
@@ -159,7 +180,7 @@ pub(crate) fn portal(args: PortalArgs) -> Result<(), String> {
 
 /// Runs a `device` command; returns what to print.
 pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
-    let open = |at: &StoreArgs| Db::parse(&at.db).and_then(|db| db.open()).map_err(|e| e.to_string());
+    let open = |at: &StoreArgs| open(&at.db);
     match command {
         DeviceCommand::Add { name, reseller, customer, contract, meter_device, at } => {
             let mut store = open(&at)?;
@@ -230,7 +251,7 @@ pub(crate) enum ContractCommand {
 /// The database only.
 #[derive(Debug, Args)]
 pub(crate) struct DbArgs {
-    /// The database: `sqlite:PATH`.
+    /// The database: `sqlite:PATH` or `postgres://...` (feature `postgres`).
     #[arg(long)]
     db: String,
 }
@@ -241,19 +262,20 @@ pub(crate) struct BillArgs {
     /// The month to bill (YYYY-MM); it must be over.
     #[arg(long)]
     period: String,
-    /// The database: `sqlite:PATH`.
+    /// The database: `sqlite:PATH` or `postgres://...` (feature `postgres`).
     #[arg(long)]
     db: String,
     /// Where usage.csv and invoices.csv go.
     #[arg(long)]
     out: PathBuf,
+    /// The instant the closing is dated, `YYYY-MM-DD` (00:00 UTC; default now): it must be after
+    /// the period's end. For a re-run dated as the original, and for tests on a simulated clock.
+    #[arg(long)]
+    at: Option<String>,
 }
 
-fn sqlite(db: &str) -> Result<printfleet_store::SqliteStore, String> {
-    match Db::parse(db).map_err(|e| e.to_string())? {
-        Db::Sqlite(path) => printfleet_store::SqliteStore::open(path).map_err(|e| e.to_string()),
-        _ => Err("billing needs an sqlite: database for now".into()),
-    }
+fn open(db: &str) -> Result<Box<dyn printfleet_store::Store + Send>, String> {
+    Db::parse(db).and_then(|db| db.open()).map_err(|e| e.to_string())
 }
 
 /// Runs `contract set`.
@@ -263,8 +285,8 @@ pub(crate) fn contract(command: ContractCommand) -> Result<String, String> {
         ContractCommand::Set { id, terms, starts, at } => {
             let terms = billing::read_terms(&terms).map_err(|e| e.to_string())?;
             let starts_at = billing::parse_date(&starts).map_err(|e| e.to_string())?;
-            let mut store = sqlite(&at.db)?;
-            billing::set_contract(&mut store, ContractId(id), terms, starts_at).map_err(|e| e.to_string())?;
+            let mut store = open(&at.db)?;
+            billing::set_contract(&mut *store, ContractId(id), terms, starts_at).map_err(|e| e.to_string())?;
             Ok(format!("{}\n", serde_json::json!({ "contract": id, "starts": starts })))
         }
     }
@@ -274,14 +296,19 @@ pub(crate) fn contract(command: ContractCommand) -> Result<String, String> {
 pub(crate) fn bill(args: BillArgs) -> Result<String, String> {
     use printfleet_cli::billing;
     let month = billing::parse_month(&args.period).map_err(|e| e.to_string())?;
-    let mut store = sqlite(&args.db)?;
-    let now = printfleet_schema::Timestamp::try_from(std::time::SystemTime::now()).map_err(|e| e.to_string())?;
-    let billed = billing::bill(&mut store, month, now, &args.out).map_err(|e| e.to_string())?;
+    let mut store = open(&args.db)?;
+    let now = match &args.at {
+        Some(day) => billing::parse_date(day).map_err(|e| format!("--at: {e}"))?,
+        None => printfleet_schema::Timestamp::try_from(std::time::SystemTime::now()).map_err(|e| e.to_string())?,
+    };
+    let billed = billing::bill(&mut *store, month, now, &args.out).map_err(|e| e.to_string())?;
     let total: u64 = billed.invoices.iter().map(|i| i.total.0).fold(0, u64::saturating_add);
     let line = serde_json::json!({
         "period": args.period,
         "contracts": billed.contracts.iter().map(|c| c.0).collect::<Vec<_>>(),
         "readings": billed.readings,
+        "jobs": billed.jobs,
+        "discrepancies": billed.discrepancies.len(),
         "usage_lines": billed.usage.len(),
         "invoices": billed.invoices.len(),
         "total_minor_units": total,

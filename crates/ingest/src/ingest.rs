@@ -8,7 +8,7 @@ use printfleet_auth::one_shot::frame_key;
 use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Session};
 use printfleet_diff::sync::{Instance, Receiver, ReceiverState, Reply, Update, UpdateBody};
 use printfleet_diff::{Delta, DeviceState};
-use printfleet_meter::{Category, DeviceId, JobRecord, Observation, ObservationKey, Provenance};
+use printfleet_meter::{Category, DeviceId, Observation, ObservationKey, Provenance};
 use printfleet_schema::{DurationMs, Timestamp};
 use printfleet_wire::frame::{FrameHeader, KeyId, Keyring, MessageKind, PortalChannel, SenderId, WindowState};
 use printfleet_wire::{Codec, protobuf, xml};
@@ -531,15 +531,7 @@ fn apply(
     let id = (update.instance, update.sequence);
     let applied =
         matches!(reply, Reply::Ack { state, .. } if state.sequence == update.sequence) && slot.last_applied != Some(id);
-    let job_records = jobs
-        .iter()
-        .map(|j| JobRecord {
-            device: to.meter_device,
-            job: j.job.sequence,
-            finished_at: j.print.printed_at.unwrap_or(sealed_at),
-            usage: usage::job_usage(&j.print),
-        })
-        .collect();
+    let job_records = jobs.iter().map(|j| usage::job_record(to.meter_device, j, sealed_at)).collect();
     let mut writes = Writes {
         device: to.device,
         meter_device: to.meter_device,

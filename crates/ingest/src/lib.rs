@@ -100,4 +100,4 @@ pub use ingest::{Counters, Ingest, MAX_SESSIONS, METER_HEARTBEAT, SecretAnswer, 
 pub use registry::{
     Credential, CustomerId, DeviceRecord, MAX_DEVICE_NAME_BYTES, MAX_EPOCHS_PER_DEVICE, Owner, Registry, ResellerId,
 };
-pub use usage::MAX_USAGE_CATEGORIES;
+pub use usage::{MAX_USAGE_CATEGORIES, job_record};

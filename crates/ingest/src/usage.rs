@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use printfleet_meter::{Category, Label, limits::MAX_JOB_KINDS};
-use printfleet_schema::{Colour, MeterKind, PrintDetails, Snapshot};
+use printfleet_meter::{Category, DeviceId, JobRecord, Label, limits::MAX_JOB_KINDS};
+use printfleet_schema::{Colour, MeterKind, PrintDetails, PrintJob, Snapshot, Timestamp};
 
 /// Usage categories taken from one snapshot besides its meters: every cartridge colour twice
 /// (all and third-party ink), media types and application categories (area and length each). A printer
@@ -63,6 +63,24 @@ pub(crate) fn snapshot_categories(snapshot: &Snapshot) -> Vec<(Category, u64)> {
         }
     }
     out.into_iter().filter(|(c, _)| c.check().is_ok()).take(MAX_USAGE_CATEGORIES).collect()
+}
+
+/// The meter's record of a print job (for `printfleet_meter::Meter::record_job`): the device's
+/// metered position, the job's sequence number (the meter's idempotency key), when it finished
+/// (the job's `printed_at`, or `fallback` when the device did not say: the ingest passes the
+/// time the frame was sealed, a store reading jobs back the time it received them) and what it
+/// used per category (pages on `total`, media area, ink per colour, media per application
+/// category).
+///
+/// The one definition of a job record: the ingest's [`Writes::job_records`](crate::Writes)
+/// and the billing from stored jobs both use it.
+pub fn job_record(meter_device: DeviceId, job: &PrintJob, fallback: Timestamp) -> JobRecord {
+    JobRecord {
+        device: meter_device,
+        job: job.job.sequence,
+        finished_at: job.print.printed_at.unwrap_or(fallback),
+        usage: job_usage(&job.print),
+    }
 }
 
 /// What a print job used, per category, for the meter's reconciliation: pages on `total`,

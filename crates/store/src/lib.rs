@@ -55,8 +55,9 @@ mod sqlite;
 pub use crate::postgres::{MAX_SCHEMA_NAME_LEN, PG_MIGRATIONS, PG_SCHEMA_VERSION, PostgresStore};
 pub use sqlite::{MIGRATIONS, SCHEMA_VERSION, SqliteStore};
 
+use printfleet_diff::DeviceState;
 use printfleet_ingest::{Batch, DeviceRecord, SavedDevice};
-use printfleet_meter::{Closing, ContractId, Meter, Terms};
+use printfleet_meter::{Closing, ContractId, JobRecord, Meter, Observation, Terms};
 use printfleet_schema::Timestamp;
 use printfleet_wire::frame::SenderId;
 
@@ -101,6 +102,23 @@ pub trait Store {
     /// it, in one transaction, so that an invoice is never stored twice nor without the state
     /// that produced it.
     fn record_closing(&mut self, closing: &Closing, meter: &Meter) -> Result<(), StoreError>;
+
+    /// The device's current state as stored (`None`: no update of it was ever applied).
+    fn device_state(&mut self, device: SenderId) -> Result<Option<DeviceState>, StoreError>;
+
+    /// The job sequence numbers stored for a device, in the order they were stored.
+    fn job_sequences(&mut self, device: SenderId) -> Result<Vec<u64>, StoreError>;
+
+    /// The meter readings observed in `[from, to)`, in time order (what `printfleet bill` feeds
+    /// `printfleet-meter`). A kind that does not parse is [`StoreError::Corrupt`].
+    fn meter_readings(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<Observation>, StoreError>;
+
+    /// The meter's records of the jobs received in `[from, to)`, in the order they were
+    /// stored: each stored job through `printfleet_ingest::job_record`, under its device's
+    /// metered position, finished when the job says it was printed or else when it was
+    /// received (what `printfleet bill` feeds the meter's reconciliation). A job whose device
+    /// is not in the registry is skipped.
+    fn job_records(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError>;
 }
 
 /// Why a store call failed.

@@ -7,11 +7,13 @@ use printfleet_auth::{KeyEpoch, Verifier};
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::ReceiverState;
 use printfleet_ingest::{Batch, Credential, CustomerId, DeviceRecord, Owner, ResellerId, SavedDevice};
-use printfleet_meter::{Closing, ContractId, DeviceId, Meter, Terms};
+use printfleet_meter::{
+    Closing, ContractId, DeviceId, JobRecord, Meter, Observation, ObservationKey, Provenance, Terms,
+};
 use printfleet_schema::Timestamp;
 use printfleet_wire::frame::{KeyId, SenderId, WindowState};
 
-use crate::sqlite::{TABLES, decode_state, encode_state, int, json, millis, uint, unjson};
+use crate::sqlite::{TABLES, decode_state, encode_state, int, json, millis, stored_job_record, uint, unjson};
 use crate::{Loaded, Store, StoreError};
 
 /// The schema version this backend writes: the number of [`PG_MIGRATIONS`]. It moves in step
@@ -405,6 +407,48 @@ impl PostgresStore {
         rows.iter().map(|r| r.try_get::<_, i64>(0).map(uint).map_err(StoreError::from)).collect()
     }
 
+    /// The meter readings observed in `[from, to)`, in time order (what `printfleet bill` feeds
+    /// `printfleet-meter`). A kind that does not parse is [`StoreError::Corrupt`].
+    pub fn meter_readings(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<Observation>, StoreError> {
+        let rows = self.client.query(
+            "SELECT device, instance, sequence, kind, value, observed_at FROM meter_readings
+             WHERE observed_at >= $1 AND observed_at < $2 ORDER BY observed_at, device, instance, sequence",
+            &[&millis(from), &millis(to)],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let kind: String = r.try_get(3)?;
+            let kind = kind.parse().map_err(|_| StoreError::Corrupt { what: "meter kind" })?;
+            let instance =
+                u32::try_from(r.try_get::<_, i64>(1)?).map_err(|_| StoreError::Corrupt { what: "instance" })?;
+            let observed_at = Timestamp::from_unix_millis(uint(r.try_get(5)?))
+                .map_err(|_| StoreError::Corrupt { what: "reading time" })?;
+            out.push(Observation {
+                key: ObservationKey { device: DeviceId(uint(r.try_get(0)?)), instance, sequence: uint(r.try_get(2)?) },
+                kind,
+                value: uint(r.try_get(4)?),
+                observed_at,
+                provenance: Provenance::Agent,
+            });
+        }
+        Ok(out)
+    }
+
+    /// [`Store::job_records`], which this is.
+    pub fn job_records(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {
+        let rows = self.client.query(
+            "SELECT d.meter_device, j.received_at, j.record FROM jobs j JOIN devices d ON d.sender = j.sender
+             WHERE j.received_at >= $1 AND j.received_at < $2 ORDER BY j.id",
+            &[&millis(from), &millis(to)],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let record: String = r.try_get(2)?;
+            out.push(stored_job_record(uint(r.try_get(0)?), uint(r.try_get(1)?), &record)?);
+        }
+        Ok(out)
+    }
+
     fn credentials(&mut self, sender: i64) -> Result<Vec<Credential>, StoreError> {
         let rows = self.client.query(
             "SELECT epoch, revoked, salt, iterations, stored_key, server_key FROM credentials WHERE sender = $1
@@ -599,6 +643,22 @@ impl Store for PostgresStore {
         let row = self.client.query_opt("SELECT state FROM meter_state WHERE id = 1", &[])?;
         row.map(|r| r.try_get::<_, String>(0).map_err(StoreError::from).and_then(|t| unjson(&t, "meter state")))
             .transpose()
+    }
+
+    fn device_state(&mut self, device: SenderId) -> Result<Option<DeviceState>, StoreError> {
+        PostgresStore::device_state(self, device)
+    }
+
+    fn job_sequences(&mut self, device: SenderId) -> Result<Vec<u64>, StoreError> {
+        PostgresStore::job_sequences(self, device)
+    }
+
+    fn meter_readings(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<Observation>, StoreError> {
+        PostgresStore::meter_readings(self, from, to)
+    }
+
+    fn job_records(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {
+        PostgresStore::job_records(self, from, to)
     }
 
     fn record_closing(&mut self, closing: &Closing, meter: &Meter) -> Result<(), StoreError> {

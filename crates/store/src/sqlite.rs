@@ -6,8 +6,10 @@ use printfleet_auth::{KeyEpoch, Verifier};
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::ReceiverState;
 use printfleet_ingest::{Batch, Credential, CustomerId, DeviceRecord, Owner, ResellerId, SavedDevice};
-use printfleet_meter::{Closing, ContractId, DeviceId, Meter, Observation, ObservationKey, Provenance, Terms};
-use printfleet_schema::{DeviceReport, Timestamp};
+use printfleet_meter::{
+    Closing, ContractId, DeviceId, JobRecord, Meter, Observation, ObservationKey, Provenance, Terms,
+};
+use printfleet_schema::{DeviceReport, PrintJob, Timestamp};
 use printfleet_wire::frame::{KeyId, SenderId, WindowState};
 use printfleet_wire::protobuf;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -147,6 +149,14 @@ pub(crate) fn unjson<T: serde::de::DeserializeOwned>(text: &str, what: &'static 
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt { what })
 }
 
+/// A stored job (its metered position, the time it was received and its `PrintJob` as JSON)
+/// as the meter's record.
+pub(crate) fn stored_job_record(meter_device: u64, received_at: u64, record: &str) -> Result<JobRecord, StoreError> {
+    let job: PrintJob = unjson(record, "job")?;
+    let at = Timestamp::from_unix_millis(received_at).map_err(|_| StoreError::Corrupt { what: "job time" })?;
+    Ok(printfleet_ingest::job_record(DeviceId(meter_device), &job, at))
+}
+
 pub(crate) fn encode_state(state: &DeviceState, out: &mut Vec<u8>) -> Result<(), StoreError> {
     let report =
         DeviceReport { identity: state.identity.clone(), snapshot: state.snapshot.clone(), ..Default::default() };
@@ -281,6 +291,23 @@ impl SqliteStore {
                 observed_at,
                 provenance: Provenance::Agent,
             });
+        }
+        Ok(out)
+    }
+
+    /// [`Store::job_records`], which this is.
+    pub fn job_records(&self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.meter_device, j.received_at, j.record FROM jobs j JOIN devices d ON d.sender = j.sender
+             WHERE j.received_at >= ?1 AND j.received_at < ?2 ORDER BY j.rowid",
+        )?;
+        let rows = stmt.query_map(params![millis(from), millis(to)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (device, at, record) = row?;
+            out.push(stored_job_record(uint(device), uint(at), &record)?);
         }
         Ok(out)
     }
@@ -507,7 +534,7 @@ impl Store for SqliteStore {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let device = SenderId(uint(sender));
-            let state = self.device_state(device)?;
+            let state = SqliteStore::device_state(self, device)?;
             loaded.saved.push(SavedDevice { device, receiver, windows, state });
         }
         Ok(loaded)
@@ -534,6 +561,22 @@ impl Store for SqliteStore {
         let text: Option<String> =
             self.conn.query_row("SELECT state FROM meter_state WHERE id = 1", [], |r| r.get(0)).optional()?;
         text.map(|t| unjson(&t, "meter state")).transpose()
+    }
+
+    fn device_state(&mut self, device: SenderId) -> Result<Option<DeviceState>, StoreError> {
+        SqliteStore::device_state(self, device)
+    }
+
+    fn job_sequences(&mut self, device: SenderId) -> Result<Vec<u64>, StoreError> {
+        SqliteStore::job_sequences(self, device)
+    }
+
+    fn meter_readings(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<Observation>, StoreError> {
+        SqliteStore::meter_readings(self, from, to)
+    }
+
+    fn job_records(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {
+        SqliteStore::job_records(self, from, to)
     }
 
     fn record_closing(&mut self, closing: &Closing, meter: &Meter) -> Result<(), StoreError> {

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Runs printfleet-store's test suite against a real PostgreSQL: installs Debian's server if it is
-# missing, starts a throwaway cluster in a temporary directory as a non-root user, listening on
-# 127.0.0.1 only (and a socket in that directory), creates a database, runs the tests with
-# PRINTFLEET_POSTGRES_URL set and --features postgres, then stops the server and deletes
-# everything. Called by .ci/run; usable by hand from the repository root:
+# Runs tests against a real PostgreSQL: installs Debian's server if it is missing, starts a
+# throwaway cluster in a temporary directory as a non-root user, listening on 127.0.0.1 only (and
+# a socket in that directory), creates a database, runs the tests with PRINTFLEET_POSTGRES_URL
+# set (a postgresql:// URL), then stops the server and deletes everything. Called by .ci/run;
+# usable by hand from the repository root:
 #   bash crates/store/tests/postgres.sh [extra cargo test arguments]
+#       printfleet-store's suite with --features postgres (the default);
+#   bash crates/store/tests/postgres.sh -- COMMAND [ARGS...]
+#       any command with the server up, e.g. the portal's end-to-end run:
+#       bash crates/store/tests/postgres.sh -- cargo test -p printfleet-cli --features postgres --test portal e2e
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
@@ -45,6 +49,12 @@ run_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
   -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=on" start >/dev/null
 run_pg "$bindir/createdb" -h 127.0.0.1 -p "$port" -U "$pg_user" printfleet_test
 
-export PRINTFLEET_POSTGRES_URL="host=127.0.0.1 port=$port user=$pg_user dbname=printfleet_test"
+export PRINTFLEET_POSTGRES_URL="postgresql://$pg_user@127.0.0.1:$port/printfleet_test"
 echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port, database printfleet_test"
-cargo test -p printfleet-store --features postgres "$@"
+if [ "${1:-}" = "--" ]; then
+  shift
+  [ "$#" -gt 0 ] || { echo "postgres.sh: nothing to run after --" >&2; exit 2; }
+  "$@"
+else
+  cargo test -p printfleet-store --features postgres "$@"
+fi

@@ -247,6 +247,10 @@ macro_rules! suite {
         fn many_batches_in_one_call_are_stored_like_one_at_a_time() {
             super::many_batches_in_one_call_are_stored_like_one_at_a_time::<$backend>()
         }
+        #[test]
+        fn readings_and_job_records_come_back_for_billing() {
+            super::readings_and_job_records_come_back_for_billing::<$backend>()
+        }
     };
 }
 
@@ -302,7 +306,7 @@ fn pump(agent: &mut DeviceAgent, now: Timestamp, rng: &mut ChaCha20Rng) -> Optio
     agent.poll_transmit_saving(now, rng, |_| Ok::<(), AgentError>(())).unwrap()
 }
 
-fn restore(store: &mut impl Store) -> Ingest<FleetMasterKey> {
+fn restore(store: &mut (impl Store + ?Sized)) -> Ingest<FleetMasterKey> {
     let loaded = store.load().unwrap();
     Ingest::restore(master(), loaded.devices, loaded.saved).unwrap()
 }
@@ -517,6 +521,55 @@ fn many_batches_in_one_call_are_stored_like_one_at_a_time<B: Backend>() {
     }
     let loaded = store.load().unwrap();
     assert_eq!((loaded.devices.len(), loaded.saved.len()), (5, 5));
+}
+
+/// What billing reads through the `Store` trait (`dyn Store`, as `printfleet bill` holds it): the
+/// readings and the job records of a time range, each under the device's metered position, the
+/// device's state and its stored job sequence numbers.
+fn readings_and_job_records_come_back_for_billing<B: Backend>() {
+    let Some(b) = B::fresh("billing_reads") else { return };
+    let mut concrete = b.open();
+    let store: &mut dyn Store = &mut concrete;
+    store.put_device(&record("reads")).unwrap();
+    let mut ingest = restore(store);
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let key = one_shot::frame_key(&master().device_secret("reads", KeyEpoch(1)), "reads", KeyEpoch(1));
+    let mut agent =
+        DeviceAgent::new(sender_id_of("reads"), &key, Redaction::drop_all(), Schedule::direct(), Instance(3));
+    let (day, hour) = (86_400_000, 3_600_000);
+    for (i, (t, total)) in [(at(0), 1_000u64), (at(day), 1_200)].into_iter().enumerate() {
+        let mut report = samples::office_laser();
+        report.events.print_jobs.clear();
+        report.snapshot.meters.0.insert(MeterKind::TOTAL, total);
+        agent.handle_reading(t, report);
+        let mut j = job(i as u64 + 1);
+        j.print.printed_at = None;
+        agent.handle_job(t, j);
+        let tx = pump(&mut agent, t, &mut rng).unwrap();
+        let batch = ingest.receive(&tx.frame, t).unwrap();
+        store.write_batches(std::slice::from_ref(&batch)).unwrap();
+        let reply = ingest.commit(batch, t, &mut rng).unwrap();
+        agent.handle_frame(t, &reply);
+    }
+    let totals: Vec<(DeviceId, u64, Timestamp)> = store
+        .meter_readings(at(0), at(2 * day))
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.kind == Category::TOTAL)
+        .map(|o| (o.key.device, o.value, o.observed_at))
+        .collect();
+    assert_eq!(totals, vec![(DeviceId(40), 1_000, at(0)), (DeviceId(40), 1_200, at(day))]);
+    // The range is half-open.
+    assert!(store.meter_readings(at(hour), at(day)).unwrap().is_empty());
+    let jobs = store.job_records(at(0), at(2 * day)).unwrap();
+    let seen: Vec<_> = jobs.iter().map(|j| (j.device, j.job, j.finished_at)).collect();
+    // No printed_at: finished when received.
+    assert_eq!(seen, vec![(DeviceId(40), 1, at(0)), (DeviceId(40), 2, at(day))]);
+    assert!(jobs.iter().all(|j| j.usage.contains(&(Category::TOTAL, 2))), "{jobs:?}");
+    assert_eq!(store.job_records(at(hour), at(day)).unwrap().len(), 0);
+    assert_eq!(store.job_sequences(sender_id_of("reads")).unwrap(), vec![1, 2]);
+    assert_eq!(store.device_state(sender_id_of("reads")).unwrap().as_ref(), agent.current());
+    assert_eq!(store.device_state(sender_id_of("never")).unwrap(), None);
 }
 
 fn the_meter_contracts_and_a_closing_are_stored_once<B: Backend>() {

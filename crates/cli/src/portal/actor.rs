@@ -404,6 +404,22 @@ mod tests {
         fn record_closing(&mut self, _: &Closing, _: &Meter) -> Result<(), StoreError> {
             Ok(())
         }
+        fn device_state(&mut self, _: SenderId) -> Result<Option<printfleet_diff::DeviceState>, StoreError> {
+            Ok(None)
+        }
+        fn job_sequences(&mut self, _: SenderId) -> Result<Vec<u64>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn meter_readings(
+            &mut self,
+            _: Timestamp,
+            _: Timestamp,
+        ) -> Result<Vec<printfleet_meter::Observation>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn job_records(&mut self, _: Timestamp, _: Timestamp) -> Result<Vec<printfleet_meter::JobRecord>, StoreError> {
+            Ok(Vec::new())
+        }
     }
 
     fn ask(queue: &mpsc::Sender<Request>, frame: &[u8]) -> Outcome {

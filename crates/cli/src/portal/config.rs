@@ -24,16 +24,34 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_REGISTRY_REFRESH: Duration = Duration::from_secs(5);
 
 /// The portal's database.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Db {
     /// An SQLite file (created if missing).
     Sqlite(PathBuf),
+    /// A PostgreSQL database: a `postgres://` or `postgresql://` URL as libpq takes it
+    /// (`postgresql://portal@127.0.0.1:5432/printfleet`; `?options=-csearch_path%3DNAME` keeps
+    /// the tables in an existing schema NAME), connected without TLS: use a loopback address or
+    /// a local socket. Never printed (it may hold a password). Feature `postgres`.
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            // The URL may carry a password.
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
 }
 
 impl Db {
-    /// Parses `sqlite:PATH` (or `sqlite://PATH`). `postgres://...` is
-    /// [`PortalError::PostgresNotBuilt`] in this build.
+    /// Parses `sqlite:PATH` (or `sqlite://PATH`) and, with the feature `postgres`,
+    /// `postgres://...` or `postgresql://...` ([`Db::Postgres`]; without the feature:
+    /// [`PortalError::PostgresNotBuilt`]).
     pub fn parse(url: &str) -> Result<Self, PortalError> {
         if let Some(path) = url.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
@@ -42,16 +60,26 @@ impl Db {
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
+            if rest.is_empty() {
+                return Err(PortalError::BadDbUrl { url: url.to_owned() });
+            }
+            #[cfg(feature = "postgres")]
+            return Ok(Self::Postgres(url.to_owned()));
+            #[cfg(not(feature = "postgres"))]
             return Err(PortalError::PostgresNotBuilt);
         }
-        Err(PortalError::BadDbUrl { url: url.to_owned() })
+        // Not echoed back whole: a mistyped PostgreSQL URL may still carry a password.
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        Err(PortalError::BadDbUrl { url: format!("{scheme}:...") })
     }
 
-    /// Opens the store (migrating it).
+    /// Opens the store (connecting and migrating it).
     pub fn open(&self) -> Result<Box<dyn Store + Send>, PortalError> {
         match self {
             Self::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(url) => Ok(Box::new(printfleet_store::PostgresStore::connect(url)?)),
         }
     }
 }
@@ -81,6 +109,11 @@ impl Clock {
     /// The system clock.
     pub(crate) fn system() -> Self {
         Self(None)
+    }
+
+    /// Whether [`PortalConfig::clock`] injected it.
+    pub(crate) fn is_injected(&self) -> bool {
+        self.0.is_some()
     }
 
     /// The time now, by this clock.
@@ -200,8 +233,29 @@ mod tests {
     fn database_urls() {
         assert_eq!(Db::parse("sqlite:/tmp/p.db").unwrap(), Db::Sqlite("/tmp/p.db".into()));
         assert_eq!(Db::parse("sqlite:///tmp/p.db").unwrap(), Db::Sqlite("/tmp/p.db".into()));
-        assert!(matches!(Db::parse("postgres://u@h/db"), Err(PortalError::PostgresNotBuilt)));
         assert!(matches!(Db::parse("mysql://h"), Err(PortalError::BadDbUrl { .. })));
         assert!(matches!(Db::parse("sqlite:"), Err(PortalError::BadDbUrl { .. })));
+        assert!(matches!(Db::parse("postgres://"), Err(PortalError::BadDbUrl { .. })));
+        // A URL that is refused is not echoed with what may be a password.
+        let refused = Db::parse("postgress://u:hunter2@h/db").unwrap_err().to_string();
+        assert!(!refused.contains("hunter2"), "{refused}");
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_urls_with_the_feature() {
+        for url in ["postgres://u:pw@127.0.0.1:5432/db", "postgresql://u@127.0.0.1/db?options=-csearch_path%3Ds"] {
+            assert_eq!(Db::parse(url).unwrap(), Db::Postgres(url.to_owned()));
+        }
+        // Debug never shows the URL: it may hold a password.
+        assert_eq!(format!("{:?}", Db::parse("postgres://u:pw@h/db").unwrap()), "Postgres(..)");
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn postgres_urls_without_the_feature() {
+        for url in ["postgres://u@h/db", "postgresql://u@h/db"] {
+            assert!(matches!(Db::parse(url), Err(PortalError::PostgresNotBuilt)), "{url}");
+        }
     }
 }

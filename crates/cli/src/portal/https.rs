@@ -17,8 +17,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch};
-use tokio_rustls::TlsAcceptor;
 
+use super::accept::{Listener, accept_tls};
 use super::actor::{Outcome, Request as ActorRequest};
 use super::metrics::Shared;
 use super::state::TlsFiles;
@@ -58,65 +58,33 @@ pub(crate) async fn serve(
     tls: Arc<rustls::ServerConfig>,
     ctx: Arc<Ctx>,
     slots: Arc<Semaphore>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = stop.changed() => return,
-        };
-        let (tcp, peer) = tokio::select! {
-            a = listener.accept() => match a {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "https accept failed");
-                    continue;
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        Shared::bump(&ctx.shared.https_connections);
-        let (acceptor, ctx, mut stop) = (acceptor.clone(), ctx.clone(), stop.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _ = tcp.set_nodelay(true);
-            let tls = match tokio::time::timeout(ctx.tls_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    Shared::bump(&ctx.shared.tls_failures);
-                    tracing::debug!(%peer, error = %e, "tls handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    Shared::bump(&ctx.shared.tls_failures);
-                    tracing::debug!(%peer, "tls handshake timed out");
-                    return;
-                }
-            };
-            let service_ctx = ctx.clone();
-            let service = hyper::service::service_fn(move |req| handle(req, service_ctx.clone()));
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(ctx.header_timeout)
-                .keep_alive(true)
-                .max_buf_size(MAX_HEAD_BYTES);
-            let conn = builder.serve_connection(TokioIo::new(tls), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "https connection ended");
-                    }
-                }
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+    let which = Listener { label: "https", accepted: |s| &s.https_connections };
+    accept_tls(listener, tls, ctx, slots, stop, which, |tls, peer, ctx: Arc<Ctx>, mut stop| async move {
+        let service_ctx = ctx.clone();
+        let service = hyper::service::service_fn(move |req| handle(req, service_ctx.clone()));
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(ctx.header_timeout)
+            .keep_alive(true)
+            .max_buf_size(MAX_HEAD_BYTES);
+        let conn = builder.serve_connection(TokioIo::new(tls), service);
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "https connection ended");
                 }
             }
-        });
-    }
+            _ = stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    })
+    .await;
 }
 
 type Reply = Response<Full<Bytes>>;

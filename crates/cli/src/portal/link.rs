@@ -15,8 +15,8 @@ use printfleet_wire::link::{LinkReader, MAX_CHANNELS, Message, MessageType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
-use tokio_rustls::TlsAcceptor;
 
+use super::accept::{Listener, accept_tls};
 use super::actor::{HelloAnswer, Outcome, Request};
 use super::metrics::Shared;
 use super::{Ctx, MAX_IN_FLIGHT_PER_CONNECTION};
@@ -66,41 +66,14 @@ pub(crate) async fn serve(
     tls: Arc<rustls::ServerConfig>,
     ctx: Arc<Ctx>,
     slots: Arc<Semaphore>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = stop.changed() => return,
-        };
-        let (tcp, peer) = tokio::select! {
-            a = listener.accept() => match a {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "link accept failed");
-                    continue;
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        Shared::bump(&ctx.shared.link_connections);
-        let (acceptor, ctx, stop) = (acceptor.clone(), ctx.clone(), stop.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _ = tcp.set_nodelay(true);
-            let tls = match tokio::time::timeout(ctx.tls_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                _ => {
-                    Shared::bump(&ctx.shared.tls_failures);
-                    tracing::debug!(%peer, "link tls handshake failed or timed out");
-                    return;
-                }
-            };
-            connection(tls, ctx, stop).await;
-            tracing::debug!(%peer, "link connection closed");
-        });
-    }
+    let which = Listener { label: "link", accepted: |s| &s.link_connections };
+    accept_tls(listener, tls, ctx, slots, stop, which, |tls, peer, ctx, stop| async move {
+        connection(tls, ctx, stop).await;
+        tracing::debug!(%peer, "link connection closed");
+    })
+    .await;
 }
 
 /// One connection, until the peer closes it, breaks the protocol, idles, or the portal stops.
@@ -186,6 +159,13 @@ async fn on_message(kind: MessageType, channel: u32, body: Vec<u8>, channels: &C
             let state = {
                 let Ok(mut chans) = channels.lock() else { return None };
                 match chans.remove(&channel) {
+                    // The handshake's bound in real time, whatever the protocol clock says (an
+                    // injected, accelerated clock makes its seconds no real ones).
+                    Some(Chan::Awaiting(_, since)) if since.elapsed() > ctx.link_handshake_timeout => {
+                        Shared::bump(&ctx.shared.handshakes_failed);
+                        tracing::info!(channel, "link handshake refused: too slow");
+                        return closed;
+                    }
                     Some(Chan::Awaiting(s, _)) => {
                         chans.insert(channel, Chan::Opening);
                         s

@@ -10,6 +10,7 @@
 //!
 //! See `docs/portal.md` for the endpoints, the state directory, the limits and what is logged.
 
+mod accept;
 mod actor;
 mod config;
 mod https;
@@ -118,11 +119,12 @@ pub enum PortalError {
         /// The name.
         name: String,
     },
-    /// A `postgres://` database: that backend is not in this build.
-    #[error("PostgreSQL backend not built yet (use sqlite:PATH)")]
+    /// A `postgres://` database, but this build lacks the feature `postgres`.
+    #[error("the PostgreSQL backend is not in this build (build printfleet-cli with the feature `postgres`)")]
     PostgresNotBuilt,
-    /// A database URL that is neither `sqlite:PATH` nor `postgres://...`.
-    #[error("unsupported database {url:?} (expected sqlite:PATH)")]
+    /// A database URL that is neither `sqlite:PATH` nor `postgres://...` (only its scheme is
+    /// kept: the rest may hold a password).
+    #[error("unsupported database {url:?} (expected sqlite:PATH or postgres://...)")]
     BadDbUrl {
         /// What was given.
         url: String,
@@ -195,9 +197,15 @@ impl RunningPortal {
 
         let shared = Arc::new(metrics::Shared::default());
         let (queue, requests) = mpsc::channel(QUEUE_DEPTH);
-        let auth = printfleet_auth::ServerConfig::new(decoy).with_timeout(printfleet_schema::DurationMs(
-            u64::try_from(config.link_handshake_timeout.as_millis()).unwrap_or(u64::MAX),
-        ));
+        // The link bounds every handshake in real time (`link_handshake_timeout`). On the
+        // system clock SCRAM's own bound is the same; an injected clock's time is not real time
+        // (an accelerated one would time out every handshake), so there only the real bound holds.
+        let scram_timeout = if config.clock.is_injected() {
+            printfleet_schema::DurationMs(u64::MAX)
+        } else {
+            printfleet_schema::DurationMs(u64::try_from(config.link_handshake_timeout.as_millis()).unwrap_or(u64::MAX))
+        };
+        let auth = printfleet_auth::ServerConfig::new(decoy).with_timeout(scram_timeout);
         let actor = actor::Actor::new(
             ingest,
             store,

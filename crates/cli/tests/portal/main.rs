@@ -16,6 +16,7 @@ mod clock;
 mod crash;
 mod demo;
 mod door;
+mod e2e;
 mod oneshot;
 mod session;
 
@@ -43,15 +44,23 @@ pub(crate) fn printfleet(args: &[&str]) -> std::process::Output {
 /// A temporary portal home: the database and the state directory.
 pub(crate) struct Home {
     pub(crate) dir: tempfile::TempDir,
+    /// The database URL, when not the SQLite file in `dir`.
+    db: Option<String>,
 }
 
 impl Home {
     pub(crate) fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self { dir: tempfile::tempdir().unwrap(), db: None }
+    }
+
+    /// A home whose database is `url` (`postgres://...`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn with_db(url: String) -> Self {
+        Self { dir: tempfile::tempdir().unwrap(), db: Some(url) }
     }
 
     pub(crate) fn db(&self) -> String {
-        format!("sqlite:{}", self.dir.path().join("portal.db").display())
+        self.db.clone().unwrap_or_else(|| format!("sqlite:{}", self.dir.path().join("portal.db").display()))
     }
 
     pub(crate) fn db_path(&self) -> PathBuf {
@@ -90,11 +99,16 @@ impl Home {
 
     /// Starts `printfleet portal` on ports chosen by the OS.
     pub(crate) fn start(&self, extra: &[&str]) -> Portal {
+        self.start_at("127.0.0.1:0", "127.0.0.1:0", extra)
+    }
+
+    /// Starts `printfleet portal` with HTTPS on `https` and the link on `tcp`.
+    pub(crate) fn start_at(&self, https: &str, tcp: &str, extra: &[&str]) -> Portal {
         let (db, state) = (self.db(), self.state());
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("portal.log")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_printfleet"))
-            .args(["portal", "--db", &db, "--state", &state, "--https", "127.0.0.1:0", "--tcp", "127.0.0.1:0"])
+            .args(["portal", "--db", &db, "--state", &state, "--https", https, "--tcp", tcp])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
