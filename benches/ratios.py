@@ -2,6 +2,7 @@
 """Prints the ratios the issues set targets for, from criterion's estimates of the last
 `cargo bench -p printfleet-benches` run (target/criterion/<group>/<function>/new/estimates.json),
 and the encoded sizes. Usage, from the repository root: python3 benches/ratios.py
+(`python3 benches/results.py --update-readme` writes the README's results table, ratios only.)
 """
 import json
 import os

@@ -1,6 +1,7 @@
 //! Device secrets, fleet master keys, decoy keys, key epochs and the server's verifiers.
 
 use core::fmt;
+use std::sync::{Arc, Mutex};
 
 use hkdf::Hkdf;
 use rand_core::CryptoRng;
@@ -65,8 +66,44 @@ pub enum SecretError {
 /// 32 random bytes ([`DeviceSecret::random`]) or derived from a [`FleetMasterKey`]. Its raw bytes
 /// are the SCRAM password, as they are (no SASLprep, no encoding: docs/wire-format.md §5.7).
 /// Zeroised on drop; `Debug` does not show it; not comparable.
+///
+/// A device's handshakes keep the last salted password's `ClientKey` and `ServerKey` inside the
+/// secret (RFC 5802 §5.1: "the client can cache ClientKey and ServerKey ... to avoid having to
+/// compute them"), keyed by the salt and iteration count the portal sent, so a device renewing
+/// its session daily under the same verifier runs PBKDF2 once, not on every handshake. Clones
+/// share that cache (they are the same secret); it is never handed out, and wiped on drop with
+/// the last clone. A server offering other parameters gets a fresh computation (after the
+/// floor and ceiling checks), which replaces the cached one.
 #[derive(Clone)]
-pub struct DeviceSecret(pub(crate) Zeroizing<Vec<u8>>);
+pub struct DeviceSecret(pub(crate) Zeroizing<Vec<u8>>, SaltedCache);
+
+/// The client's cache of one salted password's keys (see [`DeviceSecret`]), shared by clones.
+#[derive(Clone, Default)]
+pub(crate) struct SaltedCache(Arc<Mutex<Option<SaltedKeys>>>);
+
+/// `ClientKey` and `ServerKey` of one (salt, iteration count), both wiped on drop.
+#[derive(Clone)]
+pub(crate) struct SaltedKeys {
+    salt: Vec<u8>,
+    iterations: u32,
+    pub(crate) client_key: Zeroizing<[u8; 32]>,
+    pub(crate) server_key: Zeroizing<[u8; 32]>,
+}
+
+impl SaltedCache {
+    /// The cached keys if they are of `salt` and `iterations`. A poisoned lock counts as empty
+    /// (the caller computes the keys again).
+    fn get(&self, salt: &[u8], iterations: u32) -> Option<SaltedKeys> {
+        let cached = self.0.lock().ok()?;
+        cached.as_ref().filter(|k| k.iterations == iterations && k.salt == salt).cloned()
+    }
+
+    fn put(&self, keys: SaltedKeys) {
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some(keys);
+        }
+    }
+}
 
 impl DeviceSecret {
     /// Shortest accepted secret, in bytes (128 bits).
@@ -79,7 +116,7 @@ impl DeviceSecret {
     pub fn random(rng: &mut impl CryptoRng) -> Self {
         let mut bytes = Zeroizing::new(vec![0u8; 32]);
         rng.fill_bytes(&mut bytes);
-        Self(bytes)
+        Self(bytes, SaltedCache::default())
     }
 
     /// Wraps existing secret material of [`DeviceSecret::MIN_LEN`] to [`DeviceSecret::MAX_LEN`]
@@ -92,13 +129,13 @@ impl DeviceSecret {
         if len > Self::MAX_LEN {
             return Err(SecretError::TooLong { len, max: Self::MAX_LEN });
         }
-        Ok(Self(Zeroizing::new(bytes.to_vec())))
+        Ok(Self(Zeroizing::new(bytes.to_vec()), SaltedCache::default()))
     }
 
     /// Any bytes, for SCRAM's own test vector (whose password is six letters).
     #[cfg(test)]
     pub(crate) fn unchecked(bytes: &[u8]) -> Self {
-        Self(Zeroizing::new(bytes.to_vec()))
+        Self(Zeroizing::new(bytes.to_vec()), SaltedCache::default())
     }
 
     /// A copy of the secret's bytes (zeroised on drop), to hand to the device at provisioning
@@ -111,6 +148,24 @@ impl DeviceSecret {
 
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// `ClientKey` and `ServerKey` of this secret under `salt` and `iterations` (RFC 5802 §3),
+    /// from the cache if the last handshake used the same parameters, else computed (PBKDF2)
+    /// and cached. The caller has checked the parameters ([`check_parameters`]).
+    pub(crate) fn salted_keys(&self, salt: &[u8], iterations: u32) -> SaltedKeys {
+        if let Some(keys) = self.1.get(salt, iterations) {
+            return keys;
+        }
+        let salted = scram::salted_password(self.bytes(), salt, iterations);
+        let keys = SaltedKeys {
+            salt: salt.to_vec(),
+            iterations,
+            client_key: scram::client_key(&salted),
+            server_key: scram::server_key(&salted),
+        };
+        self.1.put(keys.clone());
+        keys
     }
 }
 
@@ -143,7 +198,7 @@ impl FleetMasterKey {
     pub fn device_secret(&self, device: &str, epoch: impl Into<KeyEpoch>) -> DeviceSecret {
         let mut out = Zeroizing::new(vec![0u8; 32]);
         derive_per_device(b"printfleet device secret v1", &self.0[..], device, epoch.into().0, &mut out);
-        DeviceSecret(out)
+        DeviceSecret(out, SaltedCache::default())
     }
 }
 

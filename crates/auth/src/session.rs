@@ -256,14 +256,16 @@ impl ClientHandshake {
         if check_parameters(server.iterations, server.salt.len()).is_err() {
             return Err(AuthError::Parameters { iterations: server.iterations, salt_bytes: server.salt.len() });
         }
-        let salted = scram::salted_password(self.secret.bytes(), &server.salt, server.iterations);
-        let client_key = scram::client_key(&salted);
+        // PBKDF2 once per (salt, iteration count): RFC 5802 §5.1's client-side cache, kept
+        // inside the secret.
+        let keys = self.secret.salted_keys(&server.salt, server.iterations);
+        let client_key = keys.client_key.clone();
         let stored_key = Zeroizing::new(scram::sha256(&client_key[..]));
         let without_proof = scram::client_final_without_proof(&server.nonce);
         let auth_message = format!("{},{},{}", self.first.bare(), message, without_proof);
         let client_signature = scram::hmac_sha256(&stored_key[..], auth_message.as_bytes());
         let proof = scram::xor(&client_key, &client_signature);
-        let server_key = scram::server_key(&salted);
+        let server_key = &keys.server_key;
         let expected_server_signature = scram::hmac_sha256(&server_key[..], auth_message.as_bytes());
         let reply = format!("{without_proof},p={}", scram::encode(&proof[..]));
         Ok((
@@ -721,6 +723,44 @@ mod tests {
         for (device, s, f) in &costs {
             assert_eq!((*s, *f), (start, fin), "{device} costs differ from a wrong proof: {costs:?}");
         }
+    }
+
+    /// Issue #18: a device renewing its session under the same verifier runs PBKDF2 once (the
+    /// keys are cached inside its secret, shared by clones); other parameters are computed
+    /// afresh, and every handshake still succeeds against the portal's verifier.
+    #[test]
+    fn renewals_under_the_same_salt_run_pbkdf2_once() {
+        let now = Timestamp::UNIX_EPOCH;
+        let secret = DeviceSecret::from_bytes(&[0x11; 32]).unwrap();
+        let config = ServerConfig::new(DecoyKey::from_bytes([1; 32]));
+        let handshake = |secret: &DeviceSecret, store: &Fleet| {
+            let (client, first) = ClientHandshake::start_with_nonce("known", secret, 1, "cn".into(), now).unwrap();
+            let (server, challenge) = server_start_with_nonce(&first, store, &config, "sn".into(), now).unwrap();
+            scram::work::take();
+            let (client, proof) = client.handle_server_first(&challenge, now).unwrap();
+            let pbkdf2 = scram::work::take()[3];
+            let (server_session, server_final) = server.handle_client_final(&proof, now).unwrap();
+            let client_session = client.handle_server_final(&server_final, now).unwrap();
+            assert_eq!(client_session.session_id(), server_session.session_id());
+            pbkdf2
+        };
+        let first = Fleet(Verifier::with_salt(&secret, vec![3; SALT_BYTES], DEFAULT_ITERATIONS).unwrap());
+        assert_eq!(handshake(&secret, &first), 1, "the first handshake computes");
+        assert_eq!(handshake(&secret, &first), 0, "a renewal does not");
+        assert_eq!(handshake(&secret.clone(), &first), 0, "nor one with a clone of the secret");
+        let resalted = Fleet(Verifier::with_salt(&secret, vec![4; SALT_BYTES], DEFAULT_ITERATIONS).unwrap());
+        assert_eq!(handshake(&secret, &resalted), 1, "another salt is computed");
+        let slower = Fleet(Verifier::with_salt(&secret, vec![4; SALT_BYTES], DEFAULT_ITERATIONS + 1).unwrap());
+        assert_eq!(handshake(&secret, &slower), 1, "another iteration count is computed");
+        assert_eq!(handshake(&secret, &slower), 0);
+        // Another secret with the same bytes has its own cache.
+        let twin = DeviceSecret::from_bytes(&[0x11; 32]).unwrap();
+        assert_eq!(handshake(&twin, &slower), 1);
+        // The cached keys are wiped on drop.
+        fn wiped<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let keys = secret.salted_keys(&[4; SALT_BYTES], DEFAULT_ITERATIONS);
+        wiped(&keys.client_key);
+        wiped(&keys.server_key);
     }
 
     /// Issue #12 finding 3: a rogue server's weak (or ruinous) PBKDF2 parameters are refused

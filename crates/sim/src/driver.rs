@@ -124,6 +124,24 @@ pub trait Transport {
         sessions: &[(u32, Vec<Outgoing>)],
         now: Timestamp,
     ) -> Result<Vec<Delivery>, Self::Error>;
+
+    /// [`Transport::deliver`], calling `meanwhile` once while the frames are in flight (the
+    /// driver runs the naive pipeline on the step's readings and simulates the next step's
+    /// readings there: work that needs none of the replies). A transport that waits on a
+    /// network or a disk overrides it to run `meanwhile` between sending and collecting; the
+    /// default delivers, then calls it. The replies are fed to the agents afterwards at the
+    /// step's own instant, so the outcome is the same either way.
+    fn deliver_overlapped(
+        &mut self,
+        one_shot: &[Outgoing],
+        sessions: &[(u32, Vec<Outgoing>)],
+        now: Timestamp,
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<Vec<Delivery>, Self::Error> {
+        let delivered = self.deliver(one_shot, sessions, now);
+        meanwhile();
+        delivered
+    }
 }
 
 /// What the driver knows of one device at the end of a run.
@@ -195,17 +213,24 @@ pub fn run_with<T: Transport>(
     let mut events = Vec::new();
     let mut t = start;
     let stop = after(end, GRACE.0);
+    // The events of the step ending at `next`; the fleet's next step is simulated while this
+    // one's frames are in flight ([`Transport::deliver_overlapped`]). The fleet never depends on
+    // the agents, so simulating it a step ahead changes nothing they see: each step's events are
+    // still fed after the previous step's replies.
+    let mut next = after(t, step.0).min(stop);
+    if t < end {
+        fleet.advance(next.min(end), &mut events);
+    }
     while t < stop {
-        let next = after(t, step.0).min(stop);
-        if t < end {
-            fleet.advance(next.min(end), &mut events);
-            for e in events.drain(..) {
-                driver.feed(&fleet, e)?;
-            }
+        for e in events.drain(..) {
+            driver.feed(&fleet, e)?;
         }
-        driver.drive(&fleet, next)?;
+        let following = after(next, step.0).min(stop);
+        let ahead = (next < end && next < stop).then(|| following.min(end));
+        driver.drive(&mut fleet, next, ahead, &mut events)?;
         progress(next);
         t = next;
+        next = following;
     }
     Ok(driver.finish(&fleet))
 }
@@ -587,7 +612,15 @@ impl<'t, T: Transport> Driver<'t, T> {
     }
 
     /// Wakes every endpoint that was fed or is due, until `now`, then delivers what they sent.
-    fn drive(&mut self, fleet: &Fleet, now: Timestamp) -> Result<(), RunError> {
+    /// Then, if `ahead`, simulates the fleet up to it into `events` (while the frames are in
+    /// flight, if there are any).
+    fn drive(
+        &mut self,
+        fleet: &mut Fleet,
+        now: Timestamp,
+        ahead: Option<Timestamp>,
+        events: &mut Vec<SimEvent>,
+    ) -> Result<(), RunError> {
         while let Some(Reverse((at, e))) = self.wakes.peek().copied() {
             if at > now {
                 break;
@@ -600,8 +633,12 @@ impl<'t, T: Transport> Driver<'t, T> {
         for e in due {
             self.poll_one(fleet, e, now, &mut pending)?;
         }
-        if !pending.is_empty() {
-            self.deliver(fleet, pending, now)?;
+        if pending.is_empty() {
+            if let Some(until) = ahead {
+                fleet.advance(until, events);
+            }
+        } else {
+            self.deliver(fleet, pending, now, ahead, events)?;
         }
         Ok(())
     }
@@ -675,39 +712,22 @@ impl<'t, T: Transport> Driver<'t, T> {
     }
 
     /// The step's frames to the portal (those not lost to a network-loss fault), their replies
-    /// back, and the accounting.
-    fn deliver(&mut self, fleet: &Fleet, pending: Vec<Pending>, now: Timestamp) -> Result<(), RunError> {
+    /// back, and the accounting. While they are in flight: the naive pipeline on the same
+    /// readings, and the fleet's next step up to `ahead` (into `events`).
+    fn deliver(
+        &mut self,
+        fleet: &mut Fleet,
+        pending: Vec<Pending>,
+        now: Timestamp,
+        ahead: Option<Timestamp>,
+        events: &mut Vec<SimEvent>,
+    ) -> Result<(), RunError> {
         let counted = now < self.end;
-        // Accounting and the naive pipeline first, in the order the frames were sent.
-        let mut ups = Vec::with_capacity(pending.len());
-        for p in &pending {
-            let up = to_u64(p.transmit.frame.len());
-            ups.push(up);
-            if !counted {
-                continue;
-            }
-            self.summary.reports = self.summary.reports.saturating_add(1);
-            // The naive pipeline sends the full reading now, with the jobs since its last token.
-            let naive_bytes = match self.latest.get(p.device).and_then(Option::as_ref) {
-                Some(latest) => {
-                    let mut report = latest.clone();
-                    report.events.print_jobs =
-                        self.naive_jobs.get_mut(p.device).map(std::mem::take).unwrap_or_default();
-                    self.policy.apply(&mut report);
-                    let before = self.naive.bytes_sealed();
-                    self.naive.seal(&report)?;
-                    self.naive.bytes_sealed().saturating_sub(before)
-                }
-                None => 0,
-            };
-            let Some(kind) = fleet.device(p.device).map(Device::kind) else { continue };
-            if let Some(k) = self.per_kind.get_mut(&kind) {
-                k.naive = k.naive.saturating_add(naive_bytes);
-                k.reports = k.reports.saturating_add(1);
-            }
-            let d = self.day(now, kind);
-            d.naive = d.naive.saturating_add(naive_bytes);
-        }
+        let ups: Vec<u64> = pending.iter().map(|p| to_u64(p.transmit.frame.len())).collect();
+        // Each device's clock now, before the fleet moves on (a clock drift in the next step
+        // must not date this step's replies).
+        let device_now: Vec<Timestamp> = pending.iter().map(|p| fleet.device_time(p.device, now)).collect();
+        let kinds: Vec<Option<Kind>> = pending.iter().map(|p| fleet.device(p.device).map(Device::kind)).collect();
         // Route: one-shot, or on its collector's session.
         let mut one_shot: Vec<Outgoing> = Vec::new();
         let mut one_shot_of: Vec<usize> = Vec::new();
@@ -744,22 +764,70 @@ impl<'t, T: Transport> Driver<'t, T> {
             order.extend(indices);
             sessions.push((site, frames));
         }
-        if !order.is_empty() {
-            let delivered =
-                self.transport.deliver(&one_shot, &sessions, now).map_err(|e| RunError::Transport(Box::new(e)))?;
+        // The naive pipeline sends the full reading now, with the jobs since its last token: one
+        // token per frame of ours, in the order the frames were sent.
+        let mut naive_bytes: Vec<u64> = Vec::with_capacity(pending.len());
+        let mut naive_error: Option<RunError> = None;
+        let (latest, naive_jobs, policy, naive) = (&self.latest, &mut self.naive_jobs, &self.policy, &mut self.naive);
+        let mut meanwhile = || {
+            if counted {
+                for p in &pending {
+                    let bytes = match latest.get(p.device).and_then(Option::as_ref) {
+                        Some(latest) if naive_error.is_none() => {
+                            let mut report = latest.clone();
+                            report.events.print_jobs =
+                                naive_jobs.get_mut(p.device).map(std::mem::take).unwrap_or_default();
+                            policy.apply(&mut report);
+                            let before = naive.bytes_sealed();
+                            if let Err(e) = naive.seal(&report) {
+                                naive_error = Some(e.into());
+                            }
+                            naive.bytes_sealed().saturating_sub(before)
+                        }
+                        _ => 0,
+                    };
+                    naive_bytes.push(bytes);
+                }
+            }
+            if let Some(until) = ahead {
+                fleet.advance(until, events);
+            }
+        };
+        if order.is_empty() {
+            meanwhile();
+        } else {
+            let delivered = self
+                .transport
+                .deliver_overlapped(&one_shot, &sessions, now, &mut meanwhile)
+                .map_err(|e| RunError::Transport(Box::new(e)))?;
             for (i, d) in order.into_iter().zip(delivered) {
                 if let Some(o) = outcomes.get_mut(i) {
                     *o = Some(d);
                 }
             }
         }
+        if let Some(e) = naive_error {
+            return Err(e);
+        }
+        if counted {
+            for (kind, bytes) in kinds.iter().zip(&naive_bytes) {
+                self.summary.reports = self.summary.reports.saturating_add(1);
+                let Some(kind) = *kind else { continue };
+                if let Some(k) = self.per_kind.get_mut(&kind) {
+                    k.naive = k.naive.saturating_add(*bytes);
+                    k.reports = k.reports.saturating_add(1);
+                }
+                let d = self.day(now, kind);
+                d.naive = d.naive.saturating_add(*bytes);
+            }
+        }
         // Replies back, in the order the frames were sent.
-        for ((p, up), outcome) in pending.into_iter().zip(ups).zip(outcomes) {
+        for (((p, up), outcome), device_now) in pending.into_iter().zip(ups).zip(outcomes).zip(device_now) {
             let mut down = 0u64;
             match outcome.unwrap_or(Delivery::Lost) {
                 Delivery::Reply(reply) => {
                     down = to_u64(reply.len());
-                    self.reply(fleet, p.endpoint, p.device, now, &reply)?;
+                    self.reply(p.endpoint, now, device_now, &reply)?;
                 }
                 Delivery::Rejected { reason } => {
                     let reason = reason.unwrap_or_else(|| "refused (opaque)".to_owned());
@@ -800,18 +868,12 @@ impl<'t, T: Transport> Driver<'t, T> {
         Ok(())
     }
 
-    fn reply(
-        &mut self,
-        fleet: &Fleet,
-        e: Endpoint,
-        device: usize,
-        now: Timestamp,
-        reply: &[u8],
-    ) -> Result<(), RunError> {
+    /// A reply for endpoint `e` at `now` (`device_now` on the device's own clock).
+    fn reply(&mut self, e: Endpoint, now: Timestamp, device_now: Timestamp, reply: &[u8]) -> Result<(), RunError> {
         match e {
             Endpoint::Direct(d) => {
                 if let Some(a) = self.direct.get_mut(&d) {
-                    a.agent.handle_frame(fleet.device_time(device, now), reply);
+                    a.agent.handle_frame(device_now, reply);
                 }
                 self.dirty.insert(e);
             }

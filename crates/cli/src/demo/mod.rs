@@ -34,6 +34,8 @@
 //! assert!(report.checks.passed(), "{:?}", report.checks.failures());
 //! assert_eq!(report.checks.devices, 6);
 //! assert!(out.path().join("chart.svg").is_file());
+//! let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json"))?)?;
+//! assert_eq!(summary["total"]["devices"], 6);
 //! println!("{report}");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -75,6 +77,9 @@ pub const DEFAULT_SEED: u64 = 2026;
 pub const DEFAULT_OUT: &str = "demo-out";
 /// The chart's file name.
 pub const CHART_FILE: &str = "chart.svg";
+/// The machine-readable summary's file name ([`DemoReport::summary_json`]; read by
+/// `benches/results.py` for the README's results table).
+pub const SUMMARY_FILE: &str = "summary.json";
 /// HTTPS client threads for one-shot frames (several frames in flight; a device's frames stay
 /// on one thread, in order).
 pub const CLIENT_THREADS: usize = 16;
@@ -289,6 +294,42 @@ pub struct DemoReport {
 }
 
 impl DemoReport {
+    /// The summary as JSON (what `summary.json` holds): the options, per fleet kind and for the
+    /// whole fleet the devices, device-days, frames and our bytes each way against the naive
+    /// pipeline's, the portal's figures and whether every check passed (with what failed).
+    pub fn summary_json(&self) -> serde_json::Value {
+        let kind = |k: &printfleet_sim::KindSummary| {
+            serde_json::json!({
+                "kind": k.kind.map_or("all", Kind::name),
+                "devices": k.devices,
+                "device_days": k.device_days,
+                "reports": k.reports,
+                "ours_up": k.ours_up,
+                "ours_down": k.ours_down,
+                "naive": k.naive,
+                "ours_per_device_day": k.ours_per_device_day(),
+                "naive_per_device_day": k.naive_per_device_day(),
+            })
+        };
+        let s = &self.outcome.summary;
+        serde_json::json!({
+            "printers": self.options.printers,
+            "days": self.options.days,
+            "seed": self.options.seed,
+            "run_seconds": self.run_time.as_secs_f64(),
+            "kinds": s.per_kind.iter().map(kind).collect::<Vec<_>>(),
+            "total": kind(&s.total()),
+            "frames_lost": s.lost,
+            "resyncs": s.resyncs,
+            "updates_applied": self.portal.updates_applied,
+            "group_commits": self.portal.batches,
+            "batched_frames": self.portal.batched_frames,
+            "handshakes": self.net.handshakes,
+            "checks_passed": self.checks.passed(),
+            "failures": self.checks.failures(),
+        })
+    }
+
     /// The portal's updates applied per second of the run.
     pub fn ingest_rate(&self) -> f64 {
         let secs = self.run_time.as_secs_f64();
@@ -427,8 +468,9 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     export::usage_csv(&billing.usage, std::fs::File::create(&usage_path).map_err(io(&usage_path))?)?;
     export::invoice_csv(&billing.invoices, std::fs::File::create(&invoices_path).map_err(io(&invoices_path))?)?;
     output::chart(&outcome.summary, &chart_path)?;
+    let summary_path = options.out.join(SUMMARY_FILE);
 
-    Ok(DemoReport {
+    let report = DemoReport {
         options: options.clone(),
         outcome,
         net: net_counters,
@@ -437,8 +479,13 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
         checks,
         billing,
         sites: (u64::try_from(sites.len()).unwrap_or(u64::MAX), direct),
-        files: vec![usage_path, invoices_path, chart_path],
-    })
+        files: vec![usage_path, invoices_path, chart_path, summary_path.clone()],
+    };
+    let mut json =
+        serde_json::to_vec_pretty(&report.summary_json()).map_err(std::io::Error::other).map_err(io(&summary_path))?;
+    json.push(b'\n');
+    std::fs::write(&summary_path, json).map_err(io(&summary_path))?;
+    Ok(report)
 }
 
 /// The checks of a run from the store: convergence, jobs exactly once, counters against the

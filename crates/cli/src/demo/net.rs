@@ -261,6 +261,18 @@ impl Transport for Net<'_> {
         sessions: &[(u32, Vec<Outgoing>)],
         now: Timestamp,
     ) -> Result<Vec<Delivery>, DemoError> {
+        self.deliver_overlapped(one_shot, sessions, now, &mut || {})
+    }
+
+    /// The frames go out from their threads; `meanwhile` runs on the caller's thread until the
+    /// replies are collected.
+    fn deliver_overlapped(
+        &mut self,
+        one_shot: &[Outgoing],
+        sessions: &[(u32, Vec<Outgoing>)],
+        now: Timestamp,
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<Vec<Delivery>, DemoError> {
         self.set_clock(now);
         let total = one_shot.len().saturating_add(sessions.iter().map(|(_, f)| f.len()).sum::<usize>());
         let mut work: Vec<Work<'_>> = Vec::new();
@@ -289,14 +301,11 @@ impl Transport for Net<'_> {
             }
             work.push(Work::Session { site: *site, link: entry.link.take(), frames: list });
         }
-        let done: Vec<Done> = if work.len() <= 1 {
-            work.into_iter().map(run_work).collect()
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = work.into_iter().map(|w| s.spawn(move || run_work(w))).collect();
-                handles.into_iter().filter_map(|h| h.join().ok()).collect()
-            })
-        };
+        let done: Vec<Done> = std::thread::scope(|s| {
+            let handles: Vec<_> = work.into_iter().map(|w| s.spawn(move || run_work(w))).collect();
+            meanwhile();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
         let mut results: Vec<Delivery> = (0..total).map(|_| Delivery::Lost).collect();
         for d in done {
             self.counters.connection_failures = self.counters.connection_failures.saturating_add(d.connection_failures);

@@ -47,6 +47,18 @@ fn a_small_fleet_through_the_network_passes_every_check_from_the_store() {
         "{}",
         &chart[..200]
     );
+    // The machine-readable summary (read by benches/results.py): bytes per kind and in all
+    // equal to the run's, and the checks' verdict.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    let total = report.outcome.summary.total();
+    assert_eq!(json["total"]["ours_up"], total.ours_up);
+    assert_eq!(json["total"]["naive"], total.naive);
+    assert_eq!(json["checks_passed"], true);
+    assert_eq!(json["printers"], 12);
+    let kinds = json["kinds"].as_array().unwrap();
+    assert_eq!(kinds.len(), report.outcome.summary.per_kind.len());
+    assert!(kinds.iter().any(|k| k["kind"] == "large_format" && k["naive"].as_u64().unwrap() > 0), "{json}");
     // The summary says what it checked.
     let text = report.to_string();
     for needle in ["ok   converged: 12 of 12", "jobs exactly once", "updates/s", "invoiced", "written:"] {
@@ -121,7 +133,7 @@ fn the_demo_command_with_check_exits_0_on_a_tiny_fleet_and_2_on_a_used_database(
     assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(stdout.contains("ok   converged: 6 of 6"), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
-    for file in ["usage.csv", "invoices.csv", "chart.svg"] {
+    for file in ["usage.csv", "invoices.csv", "chart.svg", "summary.json"] {
         assert!(out.join(file).is_file(), "{file}");
     }
     // The same database again: it has devices; refused.

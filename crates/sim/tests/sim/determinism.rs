@@ -69,3 +69,57 @@ fn a_device_story_does_not_depend_on_the_fleet_size() {
     let of0 = |v: &[SimEvent]| v.iter().filter(|e| e.device == 0).cloned().collect::<Vec<_>>();
     assert_eq!(of0(&a), of0(&b));
 }
+
+/// Issue #18: the driver simulates the fleet's next step and runs the naive pipeline while a
+/// step's frames are in flight (`Transport::deliver_overlapped`). Running that work before the
+/// frames are even delivered changes nothing the agents or the portal see: same figures, same
+/// outcome per device (clock drifts in the next step included: the replies keep their step's
+/// device time).
+#[test]
+fn work_overlapped_with_delivery_changes_nothing() {
+    use printfleet_auth::{DeviceSecret, KeyEpoch};
+    use printfleet_schema::Timestamp;
+    use printfleet_sim::{Delivery, Device, InMemory, Outgoing, STEP, Transport, run_with};
+
+    /// Runs the overlapped work first, then delivers.
+    struct MeanwhileFirst(InMemory, u64);
+    impl Transport for MeanwhileFirst {
+        type Error = printfleet_ingest::IngestError;
+        fn provision(&mut self, device: &Device) -> Result<DeviceSecret, Self::Error> {
+            self.0.provision(device)
+        }
+        fn new_epoch(&mut self, device: &Device, epoch: KeyEpoch) -> Result<DeviceSecret, Self::Error> {
+            self.0.new_epoch(device, epoch)
+        }
+        fn deliver(
+            &mut self,
+            one_shot: &[Outgoing],
+            sessions: &[(u32, Vec<Outgoing>)],
+            now: Timestamp,
+        ) -> Result<Vec<Delivery>, Self::Error> {
+            self.0.deliver(one_shot, sessions, now)
+        }
+        fn deliver_overlapped(
+            &mut self,
+            one_shot: &[Outgoing],
+            sessions: &[(u32, Vec<Outgoing>)],
+            now: Timestamp,
+            meanwhile: &mut dyn FnMut(),
+        ) -> Result<Vec<Delivery>, Self::Error> {
+            meanwhile();
+            self.1 += 1;
+            self.0.deliver(one_shot, sessions, now)
+        }
+    }
+
+    let c = config(5);
+    let mut plain = InMemory::new(c.seed);
+    let a = run_with(&c, 3, STEP, &mut plain, &mut |_| {}).unwrap();
+    let mut first = MeanwhileFirst(InMemory::new(c.seed), 0);
+    let b = run_with(&c, 3, STEP, &mut first, &mut |_| {}).unwrap();
+    assert!(first.1 > 100, "deliveries overlapped: {}", first.1);
+    assert!(a.summary.faults.get(&printfleet_sim::FaultKind::ClockDrift).copied().unwrap_or(0) > 0);
+    assert!(a.summary.total().naive > 0 && a.summary.reports > 1_000, "{:?}", a.summary.total());
+    assert_eq!(a, b);
+    assert_eq!(plain.summary(a), first.0.summary(b));
+}
