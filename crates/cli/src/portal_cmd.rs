@@ -41,6 +41,10 @@ pub(crate) struct PortalArgs {
     /// How long a client may take to complete TLS, ms.
     #[arg(long, default_value_t = 10_000)]
     tls_timeout_ms: u64,
+    /// How long a collector may take from `Hello` to `ClientFinal` on a link channel, ms (real
+    /// time, whatever `--clock-speed` says).
+    #[arg(long, default_value_t = 10_000)]
+    link_handshake_timeout_ms: u64,
     /// How long a link connection may stay silent, ms.
     #[arg(long, default_value_t = 300_000)]
     idle_timeout_ms: u64,
@@ -56,6 +60,10 @@ pub(crate) struct PortalArgs {
     /// portal the same origin so that its clock goes on where it was.
     #[arg(long)]
     clock_origin: Option<u64>,
+    /// Stop (as on SIGTERM) after this many seconds of real time: a bound for test harnesses,
+    /// so that a portal whose harness died does not run on.
+    #[arg(long)]
+    run_for: Option<f64>,
 }
 
 /// `printfleet device ...`.
@@ -122,12 +130,17 @@ pub(crate) fn portal(args: PortalArgs) -> Result<(), String> {
         }
         None => None,
     };
+    let run_for = match args.run_for {
+        Some(s) => Some(Duration::try_from_secs_f64(s).map_err(|e| format!("--run-for: {e}"))?),
+        None => None,
+    };
     let ms = Duration::from_millis;
     let mut config = PortalConfig::new(db, &args.state)
         .https_listen(args.https)
         .tcp_listen(args.tcp)
         .header_timeout(ms(args.header_timeout_ms))
         .tls_handshake_timeout(ms(args.tls_timeout_ms))
+        .link_handshake_timeout(ms(args.link_handshake_timeout_ms))
         .idle_timeout(ms(args.idle_timeout_ms))
         .registry_refresh(ms(args.registry_refresh_ms));
     if args.clock_speed != 1 || origin.is_some() {
@@ -153,29 +166,43 @@ pub(crate) fn portal(args: PortalArgs) -> Result<(), String> {
     stdout.flush().map_err(|e| e.to_string())?;
     drop(stdout);
     signals.block_on(async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = term.recv() => {}
-                        _ = tokio::signal::ctrl_c() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
+        let deadline = async {
+            match run_for {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
             }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
+        };
+        tokio::select! {
+            _ = deadline => {}
+            _ = stop_signal() => {}
         }
     });
     tracing::info!("stopping");
     portal.shutdown();
     Ok(())
+}
+
+/// SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Runs a `device` command; returns what to print.

@@ -94,6 +94,10 @@ fn collect_refuses_an_interval_below_30_minutes() {
     assert!(stderr.contains("at most every 30 minutes, not every 10 minutes"), "{stderr}");
 }
 
+/// A collector started without a run time stops by itself after this many seconds, so that a
+/// test process killed mid-test leaves nothing running (nor holding its pipes and locks).
+const HARNESS_BOUND_SECS: f64 = 300.0;
+
 /// A fleet of simulated printers, a test portal, and a collector config pointing at both.
 struct Rig {
     _sims: Vec<SimAgent>,
@@ -159,9 +163,8 @@ impl Rig {
         let mut command = Command::new(env!("CARGO_BIN_EXE_printfleet"));
         command.args(["collect", "--config", self.config.to_str().unwrap()]);
         command.args(["--clock-speed", &SPEED.to_string(), "--clock-origin", &self.origin.unix_millis().to_string()]);
-        if let Some(s) = run_for {
-            command.args(["--run-for", &s.to_string()]);
-        }
+        // Killed by the test, or stopping by itself at the latest after the harness's bound.
+        command.args(["--run-for", &run_for.unwrap_or(HARNESS_BOUND_SECS).to_string()]);
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("collector.log")).unwrap();
         command.stdout(Stdio::null()).stderr(log).spawn().unwrap()

@@ -168,3 +168,38 @@ fn clients_that_do_not_trust_the_portal_ca_fail() {
     // The same portal, trusted: fine.
     assert_eq!(portal.get("/healthz").0, 200);
 }
+
+/// A SCRAM handshake on the link is bounded in real time, whatever the protocol clock says: on a
+/// portal running 3600 times faster than real time with a 1 s bound, a collector answering at
+/// once opens its session (the bound was once read on the protocol clock, where a second is
+/// 0.3 ms of real time, and every handshake failed), and one that waits 1.5 s before its
+/// client-final message is refused.
+#[test]
+fn a_link_handshake_is_bounded_in_real_time_on_an_accelerated_clock() {
+    use printfleet_auth::{ClientHandshake, KeyEpoch};
+    use printfleet_wire::frame::OsRng;
+
+    let home = Home::new();
+    let (_, secret) = home.add_device("slow");
+    let portal = home.start(&["--clock-speed", "3600", "--link-handshake-timeout-ms", "1000"]);
+    let mut link = session::Link::connect(&portal);
+    link.stream.sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rng = OsRng::default();
+    let mut handshake = |channel: u32, pause: Duration| {
+        let now = wall();
+        let (client, hello) = ClientHandshake::start("slow", &secret, KeyEpoch(1), &mut rng, now).unwrap();
+        link.write(&[(MessageType::Hello, channel, hello.into_bytes())]);
+        let (kind, got, body) = link.read();
+        assert_eq!((kind, got), (MessageType::ServerFirst, channel));
+        let (_, proof) = client.handle_server_first(std::str::from_utf8(&body).unwrap(), now).unwrap();
+        std::thread::sleep(pause);
+        link.write(&[(MessageType::ClientFinal, channel, proof.into_bytes())]);
+        let (kind, got, _) = link.read();
+        assert_eq!(got, channel);
+        kind
+    };
+    assert_eq!(handshake(1, Duration::ZERO), MessageType::ServerFinal, "a prompt handshake opens its session");
+    assert_eq!(portal.metric("printfleet_handshakes_ok_total"), 1);
+    assert_eq!(handshake(2, Duration::from_millis(1500)), MessageType::Closed, "a slow one is refused");
+    assert_eq!(portal.metric("printfleet_handshakes_failed_total"), 1);
+}

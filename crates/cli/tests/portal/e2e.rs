@@ -150,9 +150,8 @@ impl Run {
     fn collector(&self, run_for: Option<f64>) -> Collector {
         let mut command = Command::new(env!("CARGO_BIN_EXE_printfleet"));
         command.args(["collect", "--config", self.config.to_str().unwrap()]).args(self.clock_args());
-        if let Some(s) = run_for {
-            command.args(["--run-for", &s.to_string()]);
-        }
+        // Killed by the test, or stopping by itself at the latest after the harness's bound.
+        command.args(["--run-for", &run_for.unwrap_or(HARNESS_BOUND.as_secs_f64()).to_string()]);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

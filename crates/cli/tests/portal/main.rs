@@ -36,6 +36,9 @@ use printfleet_wire::frame::{OsRng, SenderId};
 
 /// How long a portal may take to print its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Every portal and collector a test starts stops by itself after this long (`--run-for`), so
+/// that a test process killed mid-test leaves nothing running (nor holding its pipes and locks).
+pub(crate) const HARNESS_BOUND: Duration = Duration::from_secs(300);
 
 pub(crate) fn printfleet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_printfleet")).args(args).output().unwrap()
@@ -109,6 +112,8 @@ impl Home {
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("portal.log")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_printfleet"))
             .args(["portal", "--db", &db, "--state", &state, "--https", https, "--tcp", tcp])
+            // A bound: if this test process dies, its portal stops by itself.
+            .args(["--run-for", &HARNESS_BOUND.as_secs().to_string()])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
