@@ -85,7 +85,7 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub const CLIENT_THREADS: usize = 16;
 /// How far the simulated clock moves per step: every agent due within a step is woken at its
 /// end, and the step's frames go out together (a group commit at the portal).
-pub const DEMO_STEP: DurationMs = DurationMs(10 * 60_000);
+pub const DEMO_STEP: DurationMs = DurationMs(30 * 60_000);
 /// Resellers the devices are spread over (each with an office and a large-format contract).
 pub const RESELLERS: u64 = 3;
 /// How long the portal's periodic registry reload waits: the demo reloads explicitly when it
