@@ -68,14 +68,14 @@ BENCH_ROWS = [
      ">= 2x (#14)"),
     ("protobuf encode vs serde_json, large-format report (200 jobs)", "encode_large_format", ["protobuf"],
      ["serde_json_baseline"], 2.0, ">= 2x (#14)"),
-    ("protobuf decode vs serde_json, typical report", "decode_typical", ["protobuf"], ["serde_json_baseline"], 5.0,
-     ">= 5x"),
+    ("protobuf decode vs serde_json, typical report", "decode_typical", ["protobuf"], ["serde_json_baseline"], None,
+     "-"),
     ("protobuf decode vs serde_json, large-format report", "decode_large_format", ["protobuf"],
-     ["serde_json_baseline"], 5.0, ">= 5x"),
+     ["serde_json_baseline"], None, "-"),
     ("agent layer vs bare diff + encode + seal (steady state)", "agent_cycle", ["steady_agent"], ["steady_bare"],
      1 / 1.2, "overhead <= 20% (>= 0.83x)"),
     ("1 KiB frame seal + open vs Fernet", "frame_1024", ["seal/printfleet", "open/printfleet"],
-     ["seal/fernet", "open/fernet"], 3.0, ">= 3x"),
+     ["seal/fernet", "open/fernet"], None, "-"),
     ("meter: observations ingested vs BTreeMap baseline", "meter_ingest", ["printfleet"], ["btreemap_baseline"], None,
      "-"),
     ("meter: closing a month vs summing the deltas", "meter_close", ["printfleet"], ["sum_deltas_baseline"], None, "-"),
@@ -104,7 +104,7 @@ def bench_rows(criterion):
     # Both are over the same updates, so the ratio of the totals is that of the per-update times.
     share = speedup(floor, sans_io)
     rows.append(("sans-IO ingest vs its measured floor (sum of the stages, same updates)", share,
-                 ">= 0.8x of the floor (#17)", None if share is None else share >= 0.8))
+                 ">= 0.8x of the floor (proposed in #17)", None if share is None else share >= 0.8))
     return rows
 
 

@@ -5,7 +5,8 @@
 #   snmpsim:       39 printers on 127.0.0.2-40 (the LibreNMS captures, copies with their own
 #                  serial and MAC), a router on .41, a v3-only authPriv agent on .42, port 16161;
 #   ippeveprinter: CUPS' IPP Everywhere printer on localhost:18631;
-#   LEDM:          the aiohpprinter documents under /DevMgmt/ from python's http.server on 127.0.0.1.
+#   LEDM:          the aiohpprinter documents under /DevMgmt/ from python's http.server on 127.0.0.1;
+#   printfleet portal + printfleet collect reading three of the snmpsim printers, both killed.
 #
 # Every wait is bounded; every service started here is stopped on exit.
 set -euo pipefail
@@ -64,6 +65,74 @@ for i in 2 3 4 5 6 7; do
   "$printfleet" poll "127.0.0.$i" "${net[@]}" > "$work/poll-$name.jsonl" 2>/dev/null
   $check same-report "$work/poll-$name.jsonl" "$work/mib-$name.json"
 done
+
+echo "--- printfleet portal + printfleet collect: snmpsim's printers read and reported over the session link, both killed"
+# The real binaries end to end against snmpsim (crates/cli/tests/portal/e2e.rs does the same with
+# in-process agents whose counters move, on SQLite and PostgreSQL): a portal on SQLite and a
+# collector reading 127.0.0.2-4, protocol time at 3600x; both SIGKILLed once mid-run and restarted.
+pf="$work/portal"
+mkdir -p "$pf"
+db="sqlite:$pf/portal.db"
+read -r https_port tcp_port < <(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1", 0)) for x in s]
+print(*[x.getsockname()[1] for x in s])')
+origin=$(python3 -c 'import time; print(int(time.time() * 1000))')
+clock=(--clock-speed 3600 --clock-origin "$origin")
+printers=()
+for i in 2 3 4; do
+  "$printfleet" device add "snmpsim-$i" --reseller 1 --customer 1 --contract 1 --db "$db" --state "$pf/state" > "$pf/device-$i.json"
+  printers+=("$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"name": d["name"], "target": sys.argv[2], "secret": d["secret"], "epoch": d["epoch"]}))' "$pf/device-$i.json" "127.0.0.$i:16161")")
+done
+start_portal() {
+  "$printfleet" portal --db "$db" --state "$pf/state" --https "127.0.0.1:$https_port" --tcp "127.0.0.1:$tcp_port" \
+    "${clock[@]}" --run-for 120 > "$pf/portal.out" 2>> "$pf/portal.log" &
+  portal_pid=$!
+  pids+=("$portal_pid")
+  for _ in $(seq 1 100); do [ -s "$pf/portal.out" ] && return 0; sleep 0.1; done
+  tail -20 "$pf/portal.log" >&2; return 1
+}
+start_portal
+python3 - "$pf" "$tcp_port" "${printers[@]}" <<'PY'
+import json, sys
+pf, tcp, printers = sys.argv[1], sys.argv[2], [json.loads(p) for p in sys.argv[3:]]
+json.dump({"portal": {"mode": "session", "tcp": "127.0.0.1:" + tcp, "ca": pf + "/state/ca.pem"},
+           "state": pf + "/collector.sqlite", "interval_minutes": 30,
+           "lan": {"community": "public", "timeout_ms": 1000, "retries": 1}, "printers": printers},
+          open(pf + "/collector.json", "w"))
+PY
+collect() { "$printfleet" collect --config "$pf/collector.json" "${clock[@]}" --run-for "$1" 2>> "$pf/collector.log"; }
+collect 3
+# Both killed mid-run, then restarted.
+"$printfleet" collect --config "$pf/collector.json" "${clock[@]}" --run-for 60 2>> "$pf/collector.log" &
+collector_pid=$!
+sleep 1.5
+kill -9 "$collector_pid" "$portal_pid"; wait "$collector_pid" "$portal_pid" 2>/dev/null || true
+: > "$pf/portal.out"
+start_portal
+collect 3
+grep -q "(3 restored, 0 new)" "$pf/collector.log" || { tail -30 "$pf/collector.log" >&2; exit 1; }
+python3 - "$pf" <<'PY'
+import json, sqlite3, ssl, sys, urllib.request
+pf = sys.argv[1]
+db = sqlite3.connect(pf + "/portal.db")
+names = ["snmpsim-2", "snmpsim-3", "snmpsim-4"]
+for name in names:
+    sender, meter = db.execute("SELECT sender, meter_device FROM devices WHERE name = ?", (name,)).fetchone()
+    state = db.execute("SELECT sequence FROM device_states WHERE sender = ?", (sender,)).fetchone()
+    assert state is not None, f"{name}: no state stored"
+print("ok   every snmpsim printer's state is stored")
+endpoint = json.load(open(pf + "/portal.out"))
+ctx = ssl.create_default_context(cafile=endpoint["ca"])
+ctx.check_hostname = False
+metrics = urllib.request.urlopen("https://" + endpoint["https"] + "/metrics", context=ctx, timeout=5).read().decode()
+rejected = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("printfleet_frames_rejected_total"))
+accepted = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("printfleet_frames_accepted_total"))
+assert rejected == 0, metrics
+assert accepted >= 3, metrics
+print(f"ok   the restarted portal accepted {accepted:.0f} frames, rejected none")
+PY
+kill "$portal_pid" 2>/dev/null || true
 
 echo "--- SNMP v3 authPriv (HMAC-SHA-256, AES-128) on 127.0.0.42"
 "$printfleet" discover 127.0.0.42 "${net[@]}" "${v3[@]}" > "$work/discover-v3.jsonl"
