@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use printfleet_agent::{DeviceAgent, Schedule};
+use printfleet_agent::{AgentError, DeviceAgent, Schedule};
 use printfleet_auth::one_shot;
 use printfleet_cli::portal::{Db, DeviceSpec, PortalConfig, RunningPortal, provision};
 use printfleet_diff::sync::Instance;
@@ -81,19 +81,8 @@ fn main() {
                         r.snapshot.meters.0.insert(MeterKind::TOTAL, 1_000 + round * 17);
                         agent.handle_reading(now, r);
                         agent.handle_timeout(now);
-                        let frame = loop {
-                            if agent.needs_save() {
-                                let cp = agent.save();
-                                agent.saved(cp).unwrap();
-                            }
-                            if let Some(t) = agent.poll_transmit(now, &mut rng) {
-                                break Some(t.frame);
-                            }
-                            if !agent.needs_save() {
-                                break None;
-                            }
-                        };
-                        let Some(frame) = frame else { continue };
+                        let saved = agent.poll_transmit_saving(now, &mut rng, |_| Ok::<(), AgentError>(()));
+                        let Some(frame) = saved.unwrap().map(|t| t.frame) else { continue };
                         let sent = Instant::now();
                         let mut resp = http
                             .post(&url)

@@ -293,15 +293,11 @@ mod tests {
             let now = parse_date(day).unwrap();
             agent.handle_reading(now, report);
             agent.handle_timeout(now);
-            let frame = loop {
-                if agent.needs_save() {
-                    let cp = agent.save();
-                    agent.saved(cp).unwrap();
-                }
-                if let Some(t) = agent.poll_transmit(now, &mut rng) {
-                    break t.frame;
-                }
-            };
+            let frame = agent
+                .poll_transmit_saving(now, &mut rng, |_| Ok::<(), printfleet_agent::AgentError>(()))
+                .unwrap()
+                .expect("a report is due")
+                .frame;
             let batch = ingest.receive(&frame, now).unwrap();
             store.write_batches(std::slice::from_ref(&batch)).unwrap();
             let reply = ingest.commit(batch, now, &mut rng).unwrap();
