@@ -19,7 +19,7 @@ use crate::{Loaded, Store, StoreError};
 /// The schema version this backend writes: the number of [`PG_MIGRATIONS`]. It moves in step
 /// with [`SCHEMA_VERSION`](crate::SCHEMA_VERSION): migration *n* of each backend makes the same
 /// change.
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 
 /// The PostgreSQL migrations, oldest first: [`MIGRATIONS`](crate::MIGRATIONS) in PostgreSQL's
 /// types (`BIGINT` for SQLite's 64-bit `INTEGER`, `BYTEA` for `BLOB`, `BOOLEAN` for flags) with
@@ -129,6 +129,11 @@ pub const PG_MIGRATIONS: &[&str] = &[
         invoice TEXT NOT NULL,
         PRIMARY KEY (contract, period_start)
     );
+    ",
+    // 2: as SQLite's migration 2.
+    "
+    CREATE INDEX jobs_by_sender ON jobs (sender);
+    CREATE INDEX meter_readings_by_time ON meter_readings (observed_at);
     ",
 ];
 

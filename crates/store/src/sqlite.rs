@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::{Loaded, Store, StoreError};
 
 /// The schema version this crate writes: the number of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The migrations, oldest first: migration *n* (from 1) takes a database from version *n - 1*
 /// to *n*. Never edit one that has shipped; append.
@@ -125,7 +125,21 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (contract, period_start)
     );
     ",
+    // 2: a device's job records by sender (`job_sequences` scanned the whole table: the
+    // partial index `jobs_once` leaves out jobs without a UUID), and the meter readings by time
+    // (`meter_readings` of one billing period scanned every reading ever stored).
+    "
+    CREATE INDEX jobs_by_sender ON jobs (sender);
+    CREATE INDEX meter_readings_by_time ON meter_readings (observed_at);
+    ",
 ];
+
+/// A device's job sequence numbers, in the order stored (index `jobs_by_sender`).
+const JOB_SEQUENCES: &str = "SELECT job_sequence FROM jobs WHERE sender = ?1 ORDER BY rowid";
+
+/// The meter readings of a time range (index `meter_readings_by_time`).
+const METER_READINGS: &str = "SELECT device, instance, sequence, kind, value, observed_at FROM meter_readings
+     WHERE observed_at >= ?1 AND observed_at < ?2 ORDER BY observed_at, device, instance, sequence";
 
 /// The same bits as an SQLite integer.
 pub(crate) fn int(x: u64) -> i64 {
@@ -256,7 +270,7 @@ impl SqliteStore {
 
     /// The job sequence numbers stored for a device, in the order they were stored.
     pub fn job_sequences(&self, device: SenderId) -> Result<Vec<u64>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT job_sequence FROM jobs WHERE sender = ?1 ORDER BY rowid")?;
+        let mut stmt = self.conn.prepare(JOB_SEQUENCES)?;
         let rows = stmt.query_map([int(device.0)], |r| r.get::<_, i64>(0))?;
         rows.map(|r| r.map(uint).map_err(StoreError::from)).collect()
     }
@@ -264,10 +278,7 @@ impl SqliteStore {
     /// The meter readings observed in `[from, to)`, in time order (what `printfleet bill` feeds
     /// `printfleet-meter`). A kind that does not parse is [`StoreError::Corrupt`].
     pub fn meter_readings(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Observation>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT device, instance, sequence, kind, value, observed_at FROM meter_readings
-             WHERE observed_at >= ?1 AND observed_at < ?2 ORDER BY observed_at, device, instance, sequence",
-        )?;
+        let mut stmt = self.conn.prepare(METER_READINGS)?;
         let rows = stmt.query_map(params![millis(from), millis(to)], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -612,5 +623,28 @@ impl Store for SqliteStore {
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What SQLite plans for `sql`, with `n` parameters (one line per step of `EXPLAIN QUERY
+    /// PLAN`).
+    fn plan(store: &SqliteStore, sql: &str, n: usize) -> String {
+        let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map(rusqlite::params_from_iter(std::iter::repeat_n(1, n)), |r| r.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn per_device_and_per_period_queries_use_an_index_not_a_table_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("plan.db")).unwrap();
+        let jobs = plan(&store, JOB_SEQUENCES, 1);
+        assert!(jobs.contains("USING INDEX jobs_by_sender"), "{jobs}");
+        let readings = plan(&store, METER_READINGS, 2);
+        assert!(readings.contains("USING INDEX meter_readings_by_time"), "{readings}");
     }
 }

@@ -265,6 +265,33 @@ mod sqlite {
             rusqlite::Connection::open(&b.path).unwrap().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
     }
+
+    #[test]
+    fn a_version_1_database_with_data_migrates_to_the_current_version() {
+        let b = <super::Sqlite as super::Backend>::fresh("v1").unwrap();
+        let conn = rusqlite::Connection::open(&b.path).unwrap();
+        conn.execute_batch(printfleet_store::MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+             INSERT INTO jobs (sender, uuid, job_sequence, received_at, record) VALUES (7, NULL, 41, 0, '{}');
+             INSERT INTO jobs (sender, uuid, job_sequence, received_at, record) VALUES (7, NULL, 42, 0, '{}');",
+        )
+        .unwrap();
+        drop(conn);
+        let mut store = super::Backend::open(&b);
+        assert_eq!(super::Inspect::version(&mut store), printfleet_store::SCHEMA_VERSION);
+        assert_eq!(super::Inspect::jobs_of(&mut store, super::SenderId(7)), [41, 42]);
+        let indexes: i64 = rusqlite::Connection::open(&b.path)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+                 AND name IN ('jobs_by_sender', 'meter_readings_by_time')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 2);
+    }
 }
 
 #[cfg(feature = "postgres")]

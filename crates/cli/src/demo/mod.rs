@@ -53,8 +53,8 @@ use std::time::{Duration, Instant};
 
 use printfleet_ingest::{CustomerId, ResellerId};
 use printfleet_meter::{
-    Allowance, BillingPeriod, Category, CategoryTerms, ContractId, DeviceId, Invoice, MinorUnits, Price, Terms, Tier,
-    UsageLine, export,
+    Allowance, BillingPeriod, Category, CategoryTerms, ContractId, DeviceId, Invoice, MinorUnits, Observation, Price,
+    Terms, Tier, UsageLine, export,
 };
 use printfleet_schema::{DurationMs, MeterKind, Timestamp};
 use printfleet_sim::{Fleet, FleetConfig, Kind, RunOutcome, Site};
@@ -454,10 +454,13 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
 
     // The checks and the billing, from the store.
     let mut store = SqliteStore::open(&db_path)?;
-    let mut checks = check_store(&store, &outcome)?;
-    let billing = bill_all(&mut store, config.start, &home.path().join("bill"))?;
     let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
-    checks.billing_mismatches = check_billing(&billing.usage, &stored_advance(&readings));
+    let advance = stored_advance(&readings);
+    let mut checks = check_store_against(&store, &outcome, &advance)?;
+    let billing =
+        bill_until(&mut store, config.start, last_reading(&readings, config.start), &home.path().join("bill"))?;
+    drop(readings);
+    checks.billing_mismatches = check_billing(&billing.usage, &advance);
     drop(store);
     drop(home);
 
@@ -492,6 +495,16 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
 /// truth, bytes. (The billing check needs the billing: [`bill_all`], then [`check_billing`]
 /// against [`stored_advance`] of the store's readings.)
 pub fn check_store(store: &SqliteStore, outcome: &RunOutcome) -> Result<Checks, DemoError> {
+    let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
+    check_store_against(store, outcome, &stored_advance(&readings))
+}
+
+/// [`check_store`], with the [`stored_advance`] of the store's readings already read.
+fn check_store_against(
+    store: &SqliteStore,
+    outcome: &RunOutcome,
+    advance: &BTreeMap<(DeviceId, MeterKind), u64>,
+) -> Result<Checks, DemoError> {
     let mut checks = Checks { devices: u64::try_from(outcome.devices.len()).unwrap_or(u64::MAX), ..Checks::default() };
     let mut state_error = None;
     checks.not_converged = not_converged(&outcome.devices, |d| match store.device_state(d.sender) {
@@ -513,8 +526,7 @@ pub fn check_store(store: &SqliteStore, outcome: &RunOutcome) -> Result<Checks, 
         let replaced: Vec<u64> = d.jobs_on_replaced_boards.iter().map(|(_, s)| *s).collect();
         checks.jobs.add(&check_jobs(&emitted, &replaced, &stored));
     }
-    let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
-    checks.counters = check_counters(&outcome.devices, &stored_advance(&readings));
+    checks.counters = check_counters(&outcome.devices, advance);
     let total = outcome.summary.total();
     checks.ours_bytes = total.ours_up.saturating_add(total.ours_down);
     checks.naive_bytes = total.naive;
@@ -527,8 +539,22 @@ pub fn check_store(store: &SqliteStore, outcome: &RunOutcome) -> Result<Checks, 
 /// `scratch`.
 pub fn bill_all(store: &mut SqliteStore, start: Timestamp, scratch: &Path) -> Result<BillingSummary, DemoError> {
     let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
+    bill_until(store, start, last_reading(&readings, start), scratch)
+}
+
+/// When the last of `readings` was observed (`start` if there are none).
+fn last_reading(readings: &[Observation], start: Timestamp) -> Timestamp {
+    readings.iter().map(|r| r.observed_at).max().unwrap_or(start)
+}
+
+/// [`bill_all`], from the month of `start` to that of `last`.
+fn bill_until(
+    store: &mut SqliteStore,
+    start: Timestamp,
+    last: Timestamp,
+    scratch: &Path,
+) -> Result<BillingSummary, DemoError> {
     let period = BillingPeriod::MONTHLY;
-    let last = readings.iter().map(|r| r.observed_at).max().unwrap_or(start);
     let mut p = period.period_of(start);
     let mut billing = BillingSummary::default();
     while p <= period.period_of(last) {
