@@ -116,9 +116,7 @@ fn rows(b: &Bindings, entry: &str) -> Vec<Vec<u32>> {
 }
 
 fn cell<'a>(b: &'a Bindings, table_column: &str, index: &[u32]) -> Option<&'a SnmpValue> {
-    let mut arcs = oid(table_column).arcs().to_vec();
-    arcs.extend_from_slice(index);
-    b.get(&Oid(arcs))
+    b.get(&Oid::parse_with(table_column, index).ok()?)
 }
 
 /// Where an IEEE 1284 device id (`MFG:...;MDL:...;`) is found over SNMP: the PWG Port Monitor
