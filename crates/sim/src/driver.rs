@@ -9,6 +9,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use printfleet_agent::{AgentState, Collector, DeviceAgent, Event, Schedule, Transmit};
 use printfleet_auth::{DeviceSecret, KeyEpoch, Session, one_shot, sender_id_of};
@@ -24,8 +25,11 @@ use crate::config::{DAY_MS, FleetConfig, HOUR_MS, Kind};
 use crate::device::{Device, Site, after};
 use crate::event::{EventKind, Fault, FaultKind, SimEvent};
 use crate::fleet::Fleet;
-use crate::naive::Naive;
+use crate::naive::{Naive, NaiveError};
 use crate::run::{DayFigures, GRACE, KindSummary, MAX_RUN_DAYS, RunError, Summary};
+
+/// Steps of reports queued for the naive pipeline's thread before the driver waits for it.
+const NAIVE_QUEUE: usize = 16;
 
 /// A collector renews a device's session when it would expire within this margin (so that no
 /// frame is sealed under a session that ends before it arrives).
@@ -206,10 +210,35 @@ pub fn run_with<T: Transport>(
     }
     let step = DurationMs(step.0.max(1));
     let mut fleet = Fleet::new(config.clone())?;
-    let start = config.start;
-    let end = after(start, u64::from(days).saturating_mul(DAY_MS));
     let collector_schedule = Schedule::collector(config.collector_interval)?;
+    let naive = Naive::new(derive(config.seed, 3))?;
     let mut driver = Driver::new(&fleet, config, transport, days, collector_schedule)?;
+    // The naive pipeline seals on its own thread: its bytes feed nothing the agents see.
+    let (naive_tx, naive_rx) = sync_channel(NAIVE_QUEUE);
+    let policy = driver.policy.clone();
+    std::thread::scope(|s| {
+        let worker = s.spawn(move || naive_thread(naive, &policy, &naive_rx));
+        driver.naive = Some(naive_tx);
+        let run = drive_all(&mut fleet, &mut driver, config.start, days, step, progress);
+        // Closing the queue ends the thread once it has sealed what was sent.
+        driver.naive = None;
+        let totals = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        run?;
+        driver.add_naive(&totals);
+        Ok(driver.finish(&fleet))
+    })
+}
+
+/// [`run_with`]'s steps.
+fn drive_all<T: Transport>(
+    fleet: &mut Fleet,
+    driver: &mut Driver<'_, T>,
+    start: Timestamp,
+    days: u32,
+    step: DurationMs,
+    progress: &mut dyn FnMut(Timestamp),
+) -> Result<(), RunError> {
+    let end = after(start, u64::from(days).saturating_mul(DAY_MS));
     let mut events = Vec::new();
     let mut t = start;
     let stop = after(end, GRACE.0);
@@ -221,18 +250,55 @@ pub fn run_with<T: Transport>(
     if t < end {
         fleet.advance(next.min(end), &mut events);
     }
-    while t < stop {
+    // Without its naive pipeline (its thread failed) the run stops: its error is the run's.
+    while t < stop && driver.naive.is_some() {
         for e in events.drain(..) {
-            driver.feed(&fleet, e)?;
+            driver.feed(fleet, e)?;
         }
         let following = after(next, step.0).min(stop);
         let ahead = (next < end && next < stop).then(|| following.min(end));
-        driver.drive(&mut fleet, next, ahead, &mut events)?;
+        driver.drive(fleet, next, ahead, &mut events)?;
         progress(next);
         t = next;
         next = following;
     }
-    Ok(driver.finish(&fleet))
+    Ok(())
+}
+
+/// One report for the naive pipeline: its device's kind, the day it counts for, and the
+/// report before redaction.
+struct NaiveReport {
+    kind: Kind,
+    day: u32,
+    report: DeviceReport,
+}
+
+/// What the naive pipeline sealed: token bytes per kind, and per (day, kind).
+#[derive(Default)]
+struct NaiveTotals {
+    per_kind: BTreeMap<Kind, u64>,
+    daily: BTreeMap<(u32, Kind), u64>,
+}
+
+/// The naive pipeline's thread: redacts each report as the agents do and seals it, until the
+/// queue closes.
+fn naive_thread(
+    mut naive: Naive,
+    policy: &Redaction,
+    queue: &Receiver<Vec<NaiveReport>>,
+) -> Result<NaiveTotals, NaiveError> {
+    let mut totals = NaiveTotals::default();
+    for step in queue {
+        for mut r in step {
+            policy.apply(&mut r.report);
+            let bytes = to_u64(naive.seal(&r.report)?.len());
+            let k = totals.per_kind.entry(r.kind).or_insert(0);
+            *k = k.saturating_add(bytes);
+            let d = totals.daily.entry((r.day, r.kind)).or_insert(0);
+            *d = d.saturating_add(bytes);
+        }
+    }
+    Ok(totals)
 }
 
 /// A direct device's agent and its last saved state.
@@ -284,7 +350,8 @@ struct Driver<'t, T: Transport> {
     sessions: HashMap<usize, Timestamp>,
     wakes: BinaryHeap<Reverse<(Timestamp, Endpoint)>>,
     dirty: BTreeSet<Endpoint>,
-    naive: Naive,
+    /// The naive pipeline's queue (while the run lasts).
+    naive: Option<SyncSender<Vec<NaiveReport>>>,
     latest: Vec<Option<DeviceReport>>,
     naive_jobs: Vec<Vec<PrintJob>>,
     per_kind: BTreeMap<Kind, KindSummary>,
@@ -369,7 +436,7 @@ impl<'t, T: Transport> Driver<'t, T> {
             sessions: HashMap::new(),
             wakes: BinaryHeap::new(),
             dirty: BTreeSet::new(),
-            naive: Naive::new(derive(config.seed, 3))?,
+            naive: None,
             latest: vec![None; n],
             naive_jobs: vec![Vec::new(); n],
             per_kind,
@@ -766,27 +833,23 @@ impl<'t, T: Transport> Driver<'t, T> {
         }
         // The naive pipeline sends the full reading now, with the jobs since its last token: one
         // token per frame of ours, in the order the frames were sent.
-        let mut naive_bytes: Vec<u64> = Vec::with_capacity(pending.len());
-        let mut naive_error: Option<RunError> = None;
-        let (latest, naive_jobs, policy, naive) = (&self.latest, &mut self.naive_jobs, &self.policy, &mut self.naive);
+        let today = self.day_of(now);
+        let (latest, naive_jobs, naive) = (&self.latest, &mut self.naive_jobs, &self.naive);
+        let mut naive_failed = false;
         let mut meanwhile = || {
             if counted {
-                for p in &pending {
-                    let bytes = match latest.get(p.device).and_then(Option::as_ref) {
-                        Some(latest) if naive_error.is_none() => {
-                            let mut report = latest.clone();
-                            report.events.print_jobs =
-                                naive_jobs.get_mut(p.device).map(std::mem::take).unwrap_or_default();
-                            policy.apply(&mut report);
-                            let before = naive.bytes_sealed();
-                            if let Err(e) = naive.seal(&report) {
-                                naive_error = Some(e.into());
-                            }
-                            naive.bytes_sealed().saturating_sub(before)
-                        }
-                        _ => 0,
-                    };
-                    naive_bytes.push(bytes);
+                let mut step = Vec::with_capacity(pending.len());
+                for (p, kind) in pending.iter().zip(&kinds) {
+                    if let (Some(latest), Some(kind)) = (latest.get(p.device).and_then(Option::as_ref), *kind) {
+                        let mut report = latest.clone();
+                        report.events.print_jobs = naive_jobs.get_mut(p.device).map(std::mem::take).unwrap_or_default();
+                        step.push(NaiveReport { kind, day: today, report });
+                    }
+                }
+                // A closed queue means the thread failed: the run stops, and the thread's error
+                // comes out when it is joined.
+                if naive.as_ref().is_some_and(|q| q.send(step).is_err()) {
+                    naive_failed = true;
                 }
             }
             if let Some(until) = ahead {
@@ -806,19 +869,16 @@ impl<'t, T: Transport> Driver<'t, T> {
                 }
             }
         }
-        if let Some(e) = naive_error {
-            return Err(e);
+        if naive_failed {
+            self.naive = None;
         }
         if counted {
-            for (kind, bytes) in kinds.iter().zip(&naive_bytes) {
+            for kind in &kinds {
                 self.summary.reports = self.summary.reports.saturating_add(1);
                 let Some(kind) = *kind else { continue };
                 if let Some(k) = self.per_kind.get_mut(&kind) {
-                    k.naive = k.naive.saturating_add(*bytes);
                     k.reports = k.reports.saturating_add(1);
                 }
-                let d = self.day(now, kind);
-                d.naive = d.naive.saturating_add(*bytes);
             }
         }
         // Replies back, in the order the frames were sent.
@@ -884,6 +944,23 @@ impl<'t, T: Transport> Driver<'t, T> {
             }
         }
         Ok(())
+    }
+
+    /// The naive pipeline's bytes, into the per-kind and daily figures.
+    fn add_naive(&mut self, totals: &NaiveTotals) {
+        for (kind, bytes) in &totals.per_kind {
+            if let Some(k) = self.per_kind.get_mut(kind) {
+                k.naive = k.naive.saturating_add(*bytes);
+            }
+        }
+        for ((day, kind), bytes) in &totals.daily {
+            let d = self.daily.entry((*day, *kind)).or_insert_with(|| DayFigures {
+                day: *day,
+                kind: Some(*kind),
+                ..DayFigures::default()
+            });
+            d.naive = d.naive.saturating_add(*bytes);
+        }
     }
 
     fn finish(mut self, fleet: &Fleet) -> RunOutcome {
