@@ -108,6 +108,9 @@ struct DemoArgs {
     /// The simulation's seed (a simulation seed, never key material).
     #[arg(long, default_value_t = printfleet_cli::demo::DEFAULT_SEED)]
     seed: u64,
+    /// Simulated minutes per step (1 to 180): agents due within a step wake at its end.
+    #[arg(long, default_value_t = printfleet_cli::demo::DEMO_STEP.0 / 60_000)]
+    step_minutes: u64,
     /// The portal's database, `sqlite:PATH` (a new one; default: in a temporary directory).
     #[arg(long)]
     db: Option<String>,
@@ -133,6 +136,7 @@ fn demo(args: DemoArgs) -> ExitCode {
     options.printers = args.printers;
     options.days = args.days;
     options.seed = args.seed;
+    options.step = printfleet_schema::DurationMs(args.step_minutes.saturating_mul(60_000));
     options.db = match db {
         Some(printfleet_cli::portal::Db::Sqlite(path)) => Some(path),
         Some(_) => {

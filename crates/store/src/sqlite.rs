@@ -634,7 +634,8 @@ mod tests {
     /// PLAN`).
     fn plan(store: &SqliteStore, sql: &str, n: usize) -> String {
         let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let rows = stmt.query_map(rusqlite::params_from_iter(std::iter::repeat_n(1, n)), |r| r.get::<_, String>(3)).unwrap();
+        let rows =
+            stmt.query_map(rusqlite::params_from_iter(std::iter::repeat_n(1, n)), |r| r.get::<_, String>(3)).unwrap();
         rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
     }
 

@@ -83,9 +83,14 @@ pub const SUMMARY_FILE: &str = "summary.json";
 /// HTTPS client threads for one-shot frames (several frames in flight; a device's frames stay
 /// on one thread, in order).
 pub const CLIENT_THREADS: usize = 16;
-/// How far the simulated clock moves per step: every agent due within a step is woken at its
-/// end, and the step's frames go out together (a group commit at the portal).
-pub const DEMO_STEP: DurationMs = DurationMs(30 * 60_000);
+/// How far the simulated clock moves per step by default ([`DemoOptions::step`]): every agent
+/// due within a step is woken at its end, and the step's frames go out together (a group commit
+/// at the portal). An hour: the collectors read every 3 h and direct devices report every 3 h at
+/// most, so each agent still wakes several times between its reports; an alert or a
+/// page-count trigger waits at most one step to leave.
+pub const DEMO_STEP: DurationMs = DurationMs(60 * 60_000);
+/// The coarsest step [`DemoOptions::step`] may be: the collectors' reading interval (3 h).
+pub const MAX_DEMO_STEP: DurationMs = DurationMs(180 * 60_000);
 /// Resellers the devices are spread over (each with an office and a large-format contract).
 pub const RESELLERS: u64 = 3;
 /// How long the portal's periodic registry reload waits: the demo reloads explicitly when it
@@ -123,6 +128,14 @@ pub enum DemoError {
     DbNotEmpty {
         /// The database.
         path: PathBuf,
+    },
+    /// [`DemoOptions::step`] is under a minute or over [`MAX_DEMO_STEP`].
+    #[error("the step must be from 1 to {max} minutes, not {minutes}")]
+    Step {
+        /// The step asked for, in minutes.
+        minutes: u64,
+        /// [`MAX_DEMO_STEP`], in minutes.
+        max: u64,
     },
     /// A simulated device the demo did not provision.
     #[error("device {name:?} was not provisioned")]
@@ -166,6 +179,9 @@ pub struct DemoOptions {
     /// Whether to show a progress bar on stderr (it is hidden anyway when stderr is not a
     /// terminal).
     pub progress: bool,
+    /// The simulation's time step ([`DEMO_STEP`]; from a minute to [`MAX_DEMO_STEP`]): finer
+    /// wakes the agents closer to their triggers, and takes longer.
+    pub step: DurationMs,
 }
 
 impl Default for DemoOptions {
@@ -177,6 +193,7 @@ impl Default for DemoOptions {
             db: None,
             out: PathBuf::from(DEFAULT_OUT),
             progress: false,
+            step: DEMO_STEP,
         }
     }
 }
@@ -316,6 +333,7 @@ impl DemoReport {
             "printers": self.options.printers,
             "days": self.options.days,
             "seed": self.options.seed,
+            "step_minutes": self.options.step.0 / 60_000,
             "run_seconds": self.run_time.as_secs_f64(),
             "kinds": s.per_kind.iter().map(kind).collect::<Vec<_>>(),
             "total": kind(&s.total()),
@@ -377,6 +395,9 @@ fn terms(large_format: bool) -> Result<Terms, printfleet_meter::MeterError> {
 /// through it over the network, then checks and bills from the store and writes the CSV files
 /// and the chart into `options.out`.
 pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
+    if options.step.0 < 60_000 || options.step > MAX_DEMO_STEP {
+        return Err(DemoError::Step { minutes: options.step.0 / 60_000, max: MAX_DEMO_STEP.0 / 60_000 });
+    }
     let config = FleetConfig { seed: options.seed, printers: options.printers, ..FleetConfig::default() };
     let fleet = Fleet::new(config.clone())?;
     let home = tempfile::tempdir().map_err(io(Path::new("temporary directory")))?;
@@ -440,7 +461,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     let bar = output::progress(options.progress, options.days);
     let started = Instant::now();
     let start = config.start;
-    let outcome = printfleet_sim::run_with(&config, options.days, DEMO_STEP, &mut net, &mut |t| {
+    let outcome = printfleet_sim::run_with(&config, options.days, options.step, &mut net, &mut |t| {
         let day = t.duration_since(start).map_or(0, |d| d.0).checked_div(DAY_MS).unwrap_or(0);
         bar.set_position(day);
     });

@@ -2,11 +2,15 @@
 //! devices (and collector devices without a session) POST one-shot frames over HTTPS from a few
 //! client threads; each collector site keeps one `SessionLink` (SCRAM sessions, pipelined
 //! frames). Before each call it sets the portal's injected clock to the simulated instant.
+//! Frames go out from sender threads that live as long as the transport (one per client, one
+//! per site), not threads spawned per step.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use printfleet_auth::{DeviceSecret, KeyEpoch, Session};
 use printfleet_schema::Timestamp;
@@ -49,8 +53,11 @@ pub(crate) struct Net<'p> {
     /// Epoch-1 secrets, from provisioning.
     secrets: HashMap<String, DeviceSecret>,
     trust: PortalTrust,
-    clients: Vec<OneShotClient>,
+    clients: Vec<Arc<OneShotClient>>,
     sites: BTreeMap<u32, Site>,
+    /// The sender threads: one per client, then one per site (in the order sites first send).
+    senders: Vec<Sender>,
+    site_sender: HashMap<u32, usize>,
     rng: OsRng,
     pub(crate) counters: NetCounters,
 }
@@ -66,7 +73,10 @@ impl<'p> Net<'p> {
     ) -> Result<Self, DemoError> {
         let trust = PortalTrust::from_ca_pem(portal.ca_pem())?;
         let url = format!("https://localhost:{}", portal.https_addr().port());
-        let clients = (0..threads.max(1)).map(|_| OneShotClient::new(&url, &trust, None)).collect::<Result<_, _>>()?;
+        let clients: Vec<Arc<OneShotClient>> = (0..threads.max(1))
+            .map(|_| OneShotClient::new(&url, &trust, None).map(Arc::new))
+            .collect::<Result<_, _>>()?;
+        let senders = (0..clients.len()).map(|_| Sender::spawn()).collect::<Result<_, _>>()?;
         Ok(Self {
             portal,
             clock,
@@ -76,6 +86,8 @@ impl<'p> Net<'p> {
             trust,
             clients,
             sites: BTreeMap::new(),
+            senders,
+            site_sender: HashMap::new(),
             rng: OsRng::default(),
             counters: NetCounters::default(),
         })
@@ -99,9 +111,47 @@ fn post(client: &OneShotClient, frame: &[u8]) -> (Delivery, Option<bool>) {
 }
 
 /// A unit of work of one step: a one-shot partition, or a site's exchange.
-enum Work<'a> {
-    OneShot { client: &'a OneShotClient, frames: Vec<(usize, &'a [u8])> },
-    Session { site: u32, link: Option<Box<SessionLink>>, frames: Vec<(usize, Option<u32>, &'a [u8])> },
+enum Work {
+    OneShot { client: Arc<OneShotClient>, frames: Vec<(usize, Vec<u8>)> },
+    Session { site: u32, link: Option<Box<SessionLink>>, frames: Vec<(usize, Option<u32>, Vec<u8>)> },
+}
+
+/// A sender thread, running the work it is given until the transport is dropped.
+struct Sender {
+    work: Option<mpsc::Sender<(Work, mpsc::Sender<Done>)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sender {
+    fn spawn() -> Result<Self, DemoError> {
+        let (work, queue) = mpsc::channel::<(Work, mpsc::Sender<Done>)>();
+        let thread = std::thread::Builder::new()
+            .name("demo-sender".into())
+            .spawn(move || {
+                for (w, done) in queue {
+                    let _ = done.send(run_work(w));
+                }
+            })
+            .map_err(|e| DemoError::Io { path: PathBuf::from("sender thread"), source: e })?;
+        Ok(Self { work: Some(work), thread: Some(thread) })
+    }
+
+    /// Hands `w` to the thread; its [`Done`] comes back on `done` (nothing does if the thread
+    /// is gone: the frames count as lost).
+    fn send(&self, w: Work, done: &mpsc::Sender<Done>) {
+        if let Some(work) = &self.work {
+            let _ = work.send((w, done.clone()));
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        drop(self.work.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// What a unit of work came to.
@@ -113,13 +163,13 @@ struct Done {
     site: Option<(u32, Option<Box<SessionLink>>)>,
 }
 
-fn run_work(work: Work<'_>) -> Done {
+fn run_work(work: Work) -> Done {
     match work {
         Work::OneShot { client, frames } => {
             let mut done =
                 Done { results: Vec::with_capacity(frames.len()), connection_failures: 0, unavailable: 0, site: None };
             for (i, frame) in frames {
-                let (delivery, failure) = post(client, frame);
+                let (delivery, failure) = post(&client, &frame);
                 match failure {
                     Some(true) => done.connection_failures = done.connection_failures.saturating_add(1),
                     Some(false) => done.unavailable = done.unavailable.saturating_add(1),
@@ -134,13 +184,13 @@ fn run_work(work: Work<'_>) -> Done {
                 Done { results: Vec::with_capacity(frames.len()), connection_failures: 0, unavailable: 0, site: None };
             let mut sent: Vec<(u32, Vec<u8>)> = Vec::new();
             let mut sent_of: Vec<usize> = Vec::new();
-            for (i, channel, frame) in &frames {
+            for (i, channel, frame) in frames {
                 match channel {
                     Some(c) if link.is_some() => {
-                        sent.push((*c, frame.to_vec()));
-                        sent_of.push(*i);
+                        sent.push((c, frame));
+                        sent_of.push(i);
                     }
-                    _ => done.results.push((*i, Delivery::Closed)),
+                    _ => done.results.push((i, Delivery::Closed)),
                 }
             }
             if let Some(l) = link.as_mut()
@@ -275,37 +325,47 @@ impl Transport for Net<'_> {
     ) -> Result<Vec<Delivery>, DemoError> {
         self.set_clock(now);
         let total = one_shot.len().saturating_add(sessions.iter().map(|(_, f)| f.len()).sum::<usize>());
-        let mut work: Vec<Work<'_>> = Vec::new();
+        let (done_tx, done_rx) = mpsc::channel();
         // One-shot frames: a device's frames stay on one client, in order.
         let threads = self.clients.len().max(1);
-        let mut parts: Vec<Vec<(usize, &[u8])>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut parts: Vec<Vec<(usize, Vec<u8>)>> = (0..threads).map(|_| Vec::new()).collect();
         for (i, o) in one_shot.iter().enumerate() {
             let slot = o.device.checked_rem(threads).unwrap_or(0);
             if let Some(p) = parts.get_mut(slot) {
-                p.push((i, &o.frame[..]));
+                p.push((i, o.frame.clone()));
             }
         }
-        for (client, frames) in self.clients.iter().zip(parts) {
+        for ((client, frames), sender) in self.clients.iter().zip(parts).zip(&self.senders) {
             if !frames.is_empty() {
-                work.push(Work::OneShot { client, frames });
+                sender.send(Work::OneShot { client: client.clone(), frames }, &done_tx);
             }
         }
-        // Each site's frames on its link.
+        // Each site's frames on its link, from the site's own thread.
         let mut index = one_shot.len();
         for (site, frames) in sessions {
             let entry = self.sites.entry(*site).or_insert_with(|| Site { link: None, channels: HashMap::new() });
             let mut list = Vec::with_capacity(frames.len());
             for o in frames {
-                list.push((index, entry.channels.get(&o.sender).copied(), &o.frame[..]));
+                list.push((index, entry.channels.get(&o.sender).copied(), o.frame.clone()));
                 index = index.saturating_add(1);
             }
-            work.push(Work::Session { site: *site, link: entry.link.take(), frames: list });
+            let slot = match self.site_sender.get(site) {
+                Some(slot) => *slot,
+                None => {
+                    self.senders.push(Sender::spawn()?);
+                    let slot = self.senders.len().saturating_sub(1);
+                    self.site_sender.insert(*site, slot);
+                    slot
+                }
+            };
+            if let Some(sender) = self.senders.get(slot) {
+                sender.send(Work::Session { site: *site, link: entry.link.take(), frames: list }, &done_tx);
+            }
         }
-        let done: Vec<Done> = std::thread::scope(|s| {
-            let handles: Vec<_> = work.into_iter().map(|w| s.spawn(move || run_work(w))).collect();
-            meanwhile();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
+        drop(done_tx);
+        meanwhile();
+        // Every piece of work answers once (or its thread is gone and its frames stay lost).
+        let done: Vec<Done> = done_rx.iter().collect();
         let mut results: Vec<Delivery> = (0..total).map(|_| Delivery::Lost).collect();
         for d in done {
             self.counters.connection_failures = self.counters.connection_failures.saturating_add(d.connection_failures);

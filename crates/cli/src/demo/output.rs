@@ -39,8 +39,13 @@ pub(super) fn summary(r: &DemoReport, f: &mut fmt::Formatter<'_>) -> fmt::Result
     let c = &r.checks;
     writeln!(
         f,
-        "printfleet demo: {} printers ({} collector sites, {} direct), {} days, seed {}",
-        c.devices, r.sites.0, r.sites.1, s.days, r.options.seed
+        "printfleet demo: {} printers ({} collector sites, {} direct), {} days in {}-minute steps, seed {}",
+        c.devices,
+        r.sites.0,
+        r.sites.1,
+        s.days,
+        r.options.step.0 / 60_000,
+        r.options.seed
     )?;
     writeln!(f, "\nbytes on the wire per device per day (both directions):")?;
     writeln!(f, "  {:<14} {:>8} {:>12} {:>12} {:>8}", "kind", "devices", "ours", "naive", "ratio")?;

@@ -110,6 +110,19 @@ fn the_checks_fail_on_a_store_missing_a_job_or_holding_a_stale_state() {
 }
 
 #[test]
+fn a_finer_step_passes_the_same_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = small(dir.path());
+    options.printers = 6;
+    options.step = printfleet_schema::DurationMs(10 * 60_000);
+    let report = run(&options).unwrap();
+    assert!(report.checks.passed(), "{:?}\n{report}", report.checks.failures());
+    assert!(report.to_string().contains("10-minute steps"));
+    options.step = printfleet_schema::DurationMs(59_999);
+    assert!(matches!(run(&options), Err(printfleet_cli::demo::DemoError::Step { minutes: 0, max: 180 })));
+}
+
+#[test]
 fn the_demo_command_with_check_exits_0_on_a_tiny_fleet_and_2_on_a_used_database() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -136,6 +149,11 @@ fn the_demo_command_with_check_exits_0_on_a_tiny_fleet_and_2_on_a_used_database(
     for file in ["usage.csv", "invoices.csv", "chart.svg", "summary.json"] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    assert!(stdout.contains("1 days in 60-minute steps"), "{stdout}");
+    // A step coarser than the collectors' interval: refused before anything runs.
+    let coarse = printfleet(&["demo", "--printers", "2", "--days", "1", "--step-minutes", "181"]);
+    assert_eq!(coarse.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&coarse.stderr).contains("from 1 to 180 minutes, not 181"));
     // The same database again: it has devices; refused.
     let again = printfleet(&args);
     assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
