@@ -231,16 +231,8 @@ enum Command {
         /// The collector's config file (JSON).
         #[arg(long)]
         config: PathBuf,
-        /// Tests: simulated time runs this many times faster than real time.
-        #[arg(long, default_value_t = 1)]
-        clock_speed: u32,
-        /// Tests: where simulated time starts (Unix milliseconds; default now). Give a restarted
-        /// collector the same origin so that its clock goes on where it was.
-        #[arg(long)]
-        clock_origin: Option<u64>,
-        /// Exit 0 after this many seconds of real time.
-        #[arg(long)]
-        run_for: Option<f64>,
+        #[command(flatten)]
+        test_clock: portal_cmd::TestClockArgs,
     },
     /// Make a fleet master key, or derive a device's one-shot secret from one.
     Keygen(printfleet_cli::tools::KeygenArgs),
@@ -541,25 +533,12 @@ fn run(cli: Cli) -> Result<(String, String), String> {
 }
 
 /// `printfleet collect`: progress and problems on stderr.
-fn collect(config: &Path, clock_speed: u32, clock_origin: Option<u64>, run_for: Option<f64>) -> Result<(), String> {
+fn collect(config: &Path, test_clock: &portal_cmd::TestClockArgs) -> Result<(), String> {
     use printfleet_cli::collect::{Clock, CollectorConfig, RunOptions, run};
     let plan =
         CollectorConfig::read(config).and_then(|c| c.check()).map_err(|e| format!("{}: {e}", config.display()))?;
-    let origin = match clock_origin {
-        Some(ms) => {
-            Some(printfleet_schema::Timestamp::from_unix_millis(ms).map_err(|e| format!("--clock-origin: {e}"))?)
-        }
-        None => None,
-    };
-    let clock = if clock_speed == 1 && origin.is_none() {
-        Clock::real()
-    } else {
-        Clock::accelerated(clock_speed, origin).map_err(|e| e.to_string())?
-    };
-    let run_for = match run_for {
-        Some(s) => Some(std::time::Duration::try_from_secs_f64(s).map_err(|e| format!("--run-for: {e}"))?),
-        None => None,
-    };
+    let clock = test_clock.clock()?.unwrap_or_else(Clock::real);
+    let run_for = test_clock.run_for()?;
     let stop = std::sync::atomic::AtomicBool::new(false);
     run(&plan, &RunOptions { clock, run_for }, &stop, &mut std::io::stderr()).map(|_| ()).map_err(|e| e.to_string())
 }
@@ -592,8 +571,8 @@ fn main() -> ExitCode {
     if let Some(code) = tools(&cli.command) {
         return code;
     }
-    if let Command::Collect { config, clock_speed, clock_origin, run_for } = &cli.command {
-        return match collect(config, *clock_speed, *clock_origin, *run_for) {
+    if let Command::Collect { config, test_clock } = &cli.command {
+        return match collect(config, test_clock) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
                 eprintln!("printfleet: {message}");

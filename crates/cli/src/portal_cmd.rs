@@ -51,19 +51,46 @@ pub(crate) struct PortalArgs {
     /// How often the device registry is reloaded from the database, ms.
     #[arg(long, default_value_t = 5_000)]
     registry_refresh_ms: u64,
+    #[command(flatten)]
+    test_clock: TestClockArgs,
+}
+
+/// The test harnesses' options of `printfleet portal` and `printfleet collect`.
+#[derive(Debug, Args)]
+pub(crate) struct TestClockArgs {
     /// Tests: protocol time (frame clock-skew checks, session lifetimes) runs this many times
-    /// faster than real time, as `printfleet collect --clock-speed` (give both the same speed
-    /// and origin).
+    /// faster than real time (give the portal and the collector the same speed and origin).
     #[arg(long, default_value_t = 1)]
     clock_speed: u32,
     /// Tests: where simulated time starts (Unix milliseconds; default now). Give a restarted
-    /// portal the same origin so that its clock goes on where it was.
+    /// process the same origin so that its clock goes on where it was.
     #[arg(long)]
     clock_origin: Option<u64>,
-    /// Stop (as on SIGTERM) after this many seconds of real time: a bound for test harnesses,
-    /// so that a portal whose harness died does not run on.
+    /// Stop (exit 0, as on SIGTERM) after this many seconds of real time: a bound for test
+    /// harnesses, so that a process whose harness died does not run on.
     #[arg(long)]
     run_for: Option<f64>,
+}
+
+impl TestClockArgs {
+    /// The accelerated clock asked for; `None` for real time (speed 1, no origin).
+    pub(crate) fn clock(&self) -> Result<Option<Clock>, String> {
+        let origin = match self.clock_origin {
+            Some(ms) => {
+                Some(printfleet_schema::Timestamp::from_unix_millis(ms).map_err(|e| format!("--clock-origin: {e}"))?)
+            }
+            None => None,
+        };
+        if self.clock_speed == 1 && origin.is_none() {
+            return Ok(None);
+        }
+        Clock::accelerated(self.clock_speed, origin).map(Some).map_err(|e| e.to_string())
+    }
+
+    /// The `--run-for` bound.
+    pub(crate) fn run_for(&self) -> Result<Option<Duration>, String> {
+        self.run_for.map(|s| Duration::try_from_secs_f64(s).map_err(|e| format!("--run-for: {e}"))).transpose()
+    }
 }
 
 /// `printfleet device ...`.
@@ -124,16 +151,7 @@ fn logs() {
 pub(crate) fn portal(args: PortalArgs) -> Result<(), String> {
     logs();
     let db = Db::parse(&args.db).map_err(|e| e.to_string())?;
-    let origin = match args.clock_origin {
-        Some(ms) => {
-            Some(printfleet_schema::Timestamp::from_unix_millis(ms).map_err(|e| format!("--clock-origin: {e}"))?)
-        }
-        None => None,
-    };
-    let run_for = match args.run_for {
-        Some(s) => Some(Duration::try_from_secs_f64(s).map_err(|e| format!("--run-for: {e}"))?),
-        None => None,
-    };
+    let run_for = args.test_clock.run_for()?;
     let ms = Duration::from_millis;
     let mut config = PortalConfig::new(db, &args.state)
         .https_listen(args.https)
@@ -143,8 +161,7 @@ pub(crate) fn portal(args: PortalArgs) -> Result<(), String> {
         .link_handshake_timeout(ms(args.link_handshake_timeout_ms))
         .idle_timeout(ms(args.idle_timeout_ms))
         .registry_refresh(ms(args.registry_refresh_ms));
-    if args.clock_speed != 1 || origin.is_some() {
-        let clock = Clock::accelerated(args.clock_speed, origin).map_err(|e| e.to_string())?;
+    if let Some(clock) = args.test_clock.clock()? {
         config = config.clock(Arc::new(move || clock.now()));
     }
     let ca = match (&args.cert, &args.key) {
