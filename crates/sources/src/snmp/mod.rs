@@ -70,6 +70,11 @@ impl Oid {
     }
 }
 
+/// An OID literal of the mappings (the empty OID, which names nothing, if it does not parse).
+pub(crate) fn oid(text: &str) -> Oid {
+    text.parse().unwrap_or_default()
+}
+
 /// An OID that is not dotted decimal, has no or too many arcs, or an arc above `u32::MAX`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid object identifier")]

@@ -25,12 +25,8 @@ use printfleet_schema::{
     MacAddress, MediaSource, MeterKind, RecordId, Timestamp,
 };
 
-use super::{Bindings, Oid, SnmpValue};
+use super::{Bindings, Oid, SnmpValue, oid};
 use crate::finding::{Findings, Mapped, MeterBook, Rank, Source};
-
-fn oid(text: &str) -> Oid {
-    text.parse().unwrap_or_default()
-}
 
 /// The number of byte groups in a line that is a hex dump (`38 32 37 41 20`: two-digit groups
 /// separated by single spaces, as net-snmp's `Hex-STRING` output wraps it), or `None`.

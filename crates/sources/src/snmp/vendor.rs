@@ -14,7 +14,7 @@
 use printfleet_schema::MeterKind;
 use printfleet_schema::codes::MeterCode;
 
-use super::{Bindings, Oid, SnmpValue};
+use super::{Bindings, Oid, SnmpValue, oid};
 use crate::finding::MAX_SOURCES;
 
 /// What a counter counts in.
@@ -835,10 +835,6 @@ pub const VENDOR_COUNTERS: &[VendorCounter] = &[
         SAMSUNG,
     ),
 ];
-
-fn oid(text: &str) -> Oid {
-    text.parse().unwrap_or_default()
-}
 
 /// One counter's value as read, with the object instances it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
