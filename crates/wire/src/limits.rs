@@ -8,6 +8,10 @@
 /// Largest protobuf input accepted, in bytes: 40 times Partner Link's "less than 100 KB".
 pub const MAX_PROTOBUF_BYTES: usize = 4 << 20;
 
+/// Most entries in one bundle (`docs/wire-format.md` §5.9), and answers in one bundle reply: a
+/// collector of more devices sends several bundles.
+pub const MAX_BUNDLE_ENTRIES: usize = 1024;
+
 /// Largest XML input accepted, in bytes (XML runs about three times protobuf's size).
 pub const MAX_XML_BYTES: usize = 12 << 20;
 

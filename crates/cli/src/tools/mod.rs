@@ -559,6 +559,8 @@ const fn kind_name(kind: MessageKind) -> &'static str {
         MessageKind::Report => "report",
         MessageKind::Update => "update",
         MessageKind::Reply => "reply",
+        MessageKind::Bundle => "bundle",
+        MessageKind::BundleReply => "bundle_reply",
         _ => "message",
     }
 }
@@ -616,6 +618,22 @@ fn payload_json(kind: MessageKind, codec: Codec, bytes: &[u8]) -> Result<Value, 
         (MessageKind::Update, Codec::Xml) => json::update_to_json(&xml::decode_update(bytes).map_err(wire)?),
         (MessageKind::Reply, Codec::Protobuf) => json::reply_to_json(&protobuf::decode_reply(bytes).map_err(wire)?),
         (MessageKind::Reply, Codec::Xml) => json::reply_to_json(&xml::decode_reply(bytes).map_err(wire)?),
+        (MessageKind::Bundle, Codec::Protobuf) => {
+            let entries = protobuf::decode_bundle(bytes).map_err(wire)?;
+            let mut out = Vec::with_capacity(entries.len());
+            for e in entries {
+                let update = json::update_to_json(&protobuf::decode_update(e.update).map_err(wire)?);
+                out.push(json!({ "device": e.device.to_string(), "update": update }));
+            }
+            Value::Array(out)
+        }
+        (MessageKind::BundleReply, Codec::Protobuf) => Value::Array(
+            protobuf::decode_bundle_reply(bytes)
+                .map_err(wire)?
+                .iter()
+                .map(|a| a.as_ref().map_or(Value::Null, json::reply_to_json))
+                .collect(),
+        ),
         _ => return Err(ToolError::NoJsonEncoding { what }),
     };
     let mut out = json!({ "kind": what, "codec": codec.name() });
@@ -650,7 +668,7 @@ fn open_frame(
             (RejectReason::UnknownKey, ..) => " (the frame names another key epoch: check --epoch)",
             (
                 RejectReason::Authentication | RejectReason::UnexpectedKind,
-                Some(MessageKind::Reply),
+                Some(MessageKind::Reply | MessageKind::BundleReply),
                 FrameDirection::DeviceToPortal,
             ) => " (a reply travels from the portal: try --direction portal)",
             (RejectReason::Authentication | RejectReason::UnexpectedKind, Some(_), FrameDirection::PortalToDevice) => {
@@ -765,7 +783,7 @@ pub fn inspect(args: &InspectArgs) -> Result<Printed, ToolError> {
         match (&args.key, &args.device) {
             (Some(key), Some(device)) => {
                 let secret = device_secret(key)?;
-                let direction = if header.kind == MessageKind::Reply {
+                let direction = if matches!(header.kind, MessageKind::Reply | MessageKind::BundleReply) {
                     FrameDirection::PortalToDevice
                 } else {
                     FrameDirection::DeviceToPortal

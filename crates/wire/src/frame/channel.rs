@@ -381,8 +381,9 @@ impl DeviceChannel {
     }
 
     /// Opens the portal's reply and appends its payload to `out`. Refused unless it is an
-    /// authentic [`MessageKind::Reply`] to one of the frames this channel sent recently and not
-    /// yet answered. On error `out` is left as it was.
+    /// authentic [`MessageKind::Reply`] or [`MessageKind::BundleReply`] (the header says which)
+    /// to one of the frames this channel sent recently and not yet answered. On error `out` is
+    /// left as it was.
     pub fn open_reply(&mut self, frame: &[u8], now: Timestamp, out: &mut Vec<u8>) -> Result<FrameHeader, Rejected> {
         let header = peek_checked(frame)?;
         if header.sender_id != self.seq.sender {
@@ -397,7 +398,7 @@ impl DeviceChannel {
             self.suite,
             &header,
             frame,
-            &[MessageKind::Reply],
+            &[MessageKind::Reply, MessageKind::BundleReply],
             fresh,
             now,
             self.limits,
@@ -461,7 +462,8 @@ impl PortalChannel {
     }
 
     /// Seals `payload` as the reply to the frame `request` (a header [`PortalChannel::open`]
-    /// returned): same sender, key id and sequence number, kind [`MessageKind::Reply`].
+    /// returned): same sender, key id and sequence number, kind [`MessageKind::Reply`]
+    /// ([`MessageKind::BundleReply`] to a bundle).
     pub fn seal_reply(
         &mut self,
         request: &FrameHeader,
@@ -482,7 +484,7 @@ pub(crate) fn reply_header(request: &FrameHeader, suite: CipherSuite, codec: Cod
         compression: Compression::None,
         dictionary: 0,
         suite,
-        kind: MessageKind::Reply,
+        kind: request.kind.reply(),
         key_id: request.key_id,
         sender_id: request.sender_id,
         sequence: request.sequence,

@@ -47,9 +47,9 @@ use super::{DEFAULT_CLOCK_SKEW, FrameHeader, FrameKey, MessageKind, OpenLimits, 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FrameDirection {
-    /// From the device (or collector) to the portal: reports and updates.
+    /// From the device (or collector) to the portal: reports, updates and bundles.
     DeviceToPortal,
-    /// From the portal to the device: replies.
+    /// From the portal to the device: replies and bundle replies.
     PortalToDevice,
 }
 
@@ -57,8 +57,8 @@ impl FrameDirection {
     /// The kinds of message that travel this way (a receiver expects only these).
     pub const fn kinds(self) -> &'static [MessageKind] {
         match self {
-            Self::DeviceToPortal => &[MessageKind::Report, MessageKind::Update],
-            Self::PortalToDevice => &[MessageKind::Reply],
+            Self::DeviceToPortal => &[MessageKind::Report, MessageKind::Update, MessageKind::Bundle],
+            Self::PortalToDevice => &[MessageKind::Reply, MessageKind::BundleReply],
         }
     }
 

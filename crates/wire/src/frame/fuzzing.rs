@@ -12,7 +12,8 @@ use super::{
 use crate::roundtrip::decode_then_roundtrip;
 
 /// Every kind, for receivers that accept anything authentic.
-const ANY_KIND: [MessageKind; 3] = [MessageKind::Report, MessageKind::Update, MessageKind::Reply];
+const ANY_KIND: [MessageKind; 5] =
+    [MessageKind::Report, MessageKind::Update, MessageKind::Reply, MessageKind::Bundle, MessageKind::BundleReply];
 
 /// The secret the fuzz targets seal and open with, as in the golden frames: bytes 00..1f for
 /// AES-128, 20..3f for AES-256 (testdata/frames/README.md), under whatever key id the header

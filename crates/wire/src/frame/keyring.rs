@@ -244,7 +244,8 @@ impl Keyring {
     }
 
     /// Seals `payload` as the reply to the frame `request` (a header [`Keyring::open`]
-    /// returned): same sender, key id and sequence number, kind [`MessageKind::Reply`], under the
+    /// returned): same sender, key id and sequence number, kind [`MessageKind::Reply`]
+    /// ([`MessageKind::BundleReply`] to a bundle), under the
     /// portal-to-device keys. Fails if the key has been removed since.
     pub fn seal_reply(
         &mut self,

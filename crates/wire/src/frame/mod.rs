@@ -180,25 +180,43 @@ pub enum MessageKind {
     Update,
     /// A `Reply` to an update or a report (0x03).
     Reply,
+    /// A `Bundle` (0x04): the updates of many devices, sealed once by the collector that speaks
+    /// for them under its own session (docs/wire-format.md §5.9).
+    Bundle,
+    /// A `BundleReply` (0x05): the answers to a bundle's updates, in the bundle's order.
+    BundleReply,
 }
 
 impl MessageKind {
+    /// The kind of the reply to a frame of this kind: [`MessageKind::BundleReply`] to a
+    /// [`MessageKind::Bundle`], [`MessageKind::Reply`] to anything else.
+    pub const fn reply(self) -> Self {
+        match self {
+            Self::Bundle => Self::BundleReply,
+            _ => Self::Reply,
+        }
+    }
+
     /// The header byte.
     pub const fn byte(self) -> u8 {
         match self {
             Self::Report => 0x01,
             Self::Update => 0x02,
             Self::Reply => 0x03,
+            Self::Bundle => 0x04,
+            Self::BundleReply => 0x05,
         }
     }
 
-    /// The kind a header byte names, if it is one this version knows (0x00 and 0x04 to 0xff are
+    /// The kind a header byte names, if it is one this version knows (0x00 and 0x06 to 0xff are
     /// reserved).
     pub const fn from_byte(byte: u8) -> Option<Self> {
         match byte {
             0x01 => Some(Self::Report),
             0x02 => Some(Self::Update),
             0x03 => Some(Self::Reply),
+            0x04 => Some(Self::Bundle),
+            0x05 => Some(Self::BundleReply),
             _ => None,
         }
     }

@@ -5,12 +5,17 @@
 //! the tests compare against ([`encode_with_prost`]). Decoding reads the wire format straight into
 //! the schema types, enforcing every limit before it allocates, then validates.
 
+mod bundle;
 mod convert;
 mod decode;
 mod delta;
 mod encode;
 
 use printfleet_schema::DeviceReport;
+
+pub use bundle::{
+    BundleEntry, bundle_entry_len, decode_bundle, decode_bundle_reply, encode_bundle_answer, encode_bundle_entry,
+};
 
 use crate::delta::{Reply, Update};
 

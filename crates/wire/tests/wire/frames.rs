@@ -366,9 +366,36 @@ fn unexpected_message_kinds_are_refused() {
     assert_eq!(h.kind, MessageKind::Update);
     // Unknown kinds are refused at the header.
     let mut bad = update.clone();
-    for kind in [0u8, 4, 0xff] {
+    for kind in [0u8, 6, 0xff] {
         bad[3] = kind;
         assert_eq!(FrameHeader::peek(&bad).unwrap_err().reason(), RejectReason::Flags);
+    }
+}
+
+/// The reply to a bundle is a bundle reply (§5.9), opened by the channel that sealed the bundle.
+#[test]
+fn a_bundle_is_answered_by_a_bundle_reply() {
+    let ikm = [4u8; 32];
+    let mut dev = DeviceChannel::session(SessionKey::derive(&ikm, b"transcript", SENDER));
+    let mut port = PortalChannel::session(SessionKey::derive(&ikm, b"transcript", SENDER));
+    let mut f = Vec::new();
+    dev.seal(MessageKind::Bundle, Codec::Protobuf, b"bundle", now(), &mut rng(10), &mut f).unwrap();
+    assert_eq!(
+        port.open(&f.clone(), &[MessageKind::Update], now(), &mut Vec::new()).unwrap_err().reason(),
+        RejectReason::UnexpectedKind
+    );
+    let h = port.open(&f, &[MessageKind::Update, MessageKind::Bundle], now(), &mut Vec::new()).unwrap();
+    assert_eq!((h.kind, h.kind.reply()), (MessageKind::Bundle, MessageKind::BundleReply));
+    let mut r = Vec::new();
+    let rh = port.seal_reply(&h, Codec::Protobuf, b"answers", now(), &mut rng(11), &mut r).unwrap();
+    assert_eq!(rh.kind, MessageKind::BundleReply);
+    let mut answer = Vec::new();
+    assert_eq!(dev.open_reply(&r, now(), &mut answer).unwrap().kind, MessageKind::BundleReply);
+    assert_eq!(answer, b"answers");
+    for kind in
+        [MessageKind::Report, MessageKind::Update, MessageKind::Reply, MessageKind::Bundle, MessageKind::BundleReply]
+    {
+        assert_eq!(MessageKind::from_byte(kind.byte()), Some(kind));
     }
 }
 
