@@ -22,7 +22,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(answers) = protobuf::decode_bundle_reply(data) {
         let mut again = Vec::new();
         for a in &answers {
-            protobuf::encode_bundle_answer(a.as_ref(), &mut again).expect("a decoded reply encodes");
+            let encoded = a.as_ref().map(|r| {
+                let mut bytes = Vec::new();
+                protobuf::encode_reply(r, &mut bytes).expect("a decoded reply encodes");
+                bytes
+            });
+            protobuf::encode_bundle_answer(encoded.as_deref(), &mut again);
         }
         assert_eq!(protobuf::decode_bundle_reply(&again).expect("our own bundle reply decodes"), answers);
     }

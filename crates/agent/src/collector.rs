@@ -2,15 +2,35 @@
 //! Collector, SDS's monitor).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use printfleet_schema::{Alert, DeviceReport, PrintJob, Timestamp};
-use printfleet_wire::frame::{DeviceChannel, FrameHeader, SealScratch, SenderId};
+use printfleet_wire::frame::{DeviceChannel, FrameHeader, MessageKind, RejectReason, SealScratch, SenderId};
+use printfleet_wire::limits::MAX_BUNDLE_ENTRIES;
+use printfleet_wire::{Codec, protobuf};
 use rand_core::CryptoRng;
 
 use crate::device::{AgentState, Checkpoint, DeviceAgent};
 use crate::schedule::Schedule;
 use crate::{AgentError, Event, Transmit};
+
+/// A bundle holds updates until their entries reach this many bytes (before compression; one
+/// update larger than this goes alone): Partner Link keeps a transfer "under 100 KB", and a
+/// bundle's frame is smaller still once compressed.
+pub const MAX_BUNDLE_BYTES: usize = 64 * 1024;
+
+/// Bundles sent and not yet answered that the collector remembers (to route their answers): as
+/// many as a channel's frames that may await a reply. An answer to an older one is dropped, and
+/// its devices send again when their reply timeout passes.
+pub const MAX_BUNDLES_IN_FLIGHT: usize = 64;
+
+/// The collector's own session (bundle mode): its channel, and which devices each bundle in
+/// flight carried, in order.
+#[derive(Debug)]
+struct Link {
+    channel: DeviceChannel,
+    in_flight: VecDeque<(u64, Vec<SenderId>)>,
+}
 
 /// A save of every device agent that needs one: persist each state (the collector's persisted
 /// state is the map of every device's last stored [`AgentState`]), then hand the checkpoint back
@@ -52,6 +72,9 @@ pub struct Collector {
     wakes: BinaryHeap<Reverse<(Timestamp, SenderId)>>,
     next_wake: BTreeMap<SenderId, Timestamp>,
     scratch: SealScratch,
+    link: Option<Box<Link>>,
+    /// What the last bundle reply answered, for the caller's counters: (answered, refused).
+    answered: (u64, u64),
 }
 
 impl Default for Collector {
@@ -70,6 +93,8 @@ impl Collector {
             wakes: BinaryHeap::new(),
             next_wake: BTreeMap::new(),
             scratch: SealScratch::new(),
+            link: None,
+            answered: (0, 0),
         }
     }
 
@@ -162,6 +187,35 @@ impl Collector {
         self.agents.get_mut(&sender).and_then(|agent| agent.detach_session())
     }
 
+    /// Bundle mode (docs/wire-format.md §5.9): from now on every device's updates leave in
+    /// bundles sealed with `channel`, the collector's end of **its own** authenticated session
+    /// (`printfleet_auth::Session::into_device_channel`, after a handshake under the collector's
+    /// name and secret; the portal must know it as these devices' collector). Each call of
+    /// [`Collector::poll_transmit`] then returns one bundle of every device that is due, up to
+    /// [`MAX_BUNDLE_BYTES`] and [`MAX_BUNDLE_ENTRIES`](printfleet_wire::limits::MAX_BUNDLE_ENTRIES).
+    /// Per-device sessions stay attached but unused. Replaces a link attached before.
+    pub fn attach_link(&mut self, channel: DeviceChannel) {
+        self.link = Some(Box::new(Link { channel, in_flight: VecDeque::new() }));
+    }
+
+    /// Bundle mode ended (the collector's session closed, expired or lost its connection):
+    /// devices send their own frames again (their sessions, or one-shot). Returns the channel.
+    /// Updates of unanswered bundles are sent again when their reply timeouts pass.
+    pub fn detach_link(&mut self) -> Option<DeviceChannel> {
+        self.link.take().map(|l| l.channel)
+    }
+
+    /// Whether a link is attached ([`Collector::attach_link`]).
+    pub fn has_link(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Entries of bundle replies so far: how many were answered and how many the portal
+    /// refused (a refused entry's device sends its update again later).
+    pub fn bundle_answers(&self) -> (u64, u64) {
+        self.answered
+    }
+
     /// A device's reading.
     pub fn handle_reading(&mut self, sender: SenderId, now: Timestamp, report: DeviceReport) -> Result<(), AgentError> {
         self.with_agent(sender, |a| a.handle_reading(now, report))
@@ -177,10 +231,39 @@ impl Collector {
         self.with_agent(sender, |a| a.handle_alert(now, alert))
     }
 
-    /// A frame from the portal, routed to its device by the (unauthenticated) sender id; the
-    /// device's channel authenticates it.
+    /// A frame from the portal, routed by its (unauthenticated) sender id: to the link, for a
+    /// bundle reply, or to its device, whose channel authenticates it.
     pub fn handle_frame(&mut self, now: Timestamp, frame: &[u8]) -> Result<(), AgentError> {
         let sender = FrameHeader::peek(frame).map_err(|e| AgentError::Frame(e.reason()))?.sender_id;
+        if let Some(link) = self.link.as_mut().filter(|l| l.channel.sender() == sender) {
+            let mut payload = Vec::new();
+            let header =
+                link.channel.open_reply(frame, now, &mut payload).map_err(|e| AgentError::Frame(e.reason()))?;
+            let position = link.in_flight.iter().position(|(seq, _)| *seq == header.sequence);
+            let Some((_, devices)) = position.and_then(|i| link.in_flight.remove(i)) else { return Ok(()) };
+            let answers = match (header.kind, header.codec) {
+                (MessageKind::BundleReply, Codec::Protobuf) => protobuf::decode_bundle_reply(&payload).ok(),
+                _ => None,
+            };
+            // An answer that does not decode, or not one per entry, is ignored as a whole: the
+            // devices send again after their reply timeouts.
+            let Some(answers) = answers.filter(|a| a.len() == devices.len()) else {
+                return Err(AgentError::Frame(RejectReason::Decompression));
+            };
+            for (device, answer) in devices.into_iter().zip(answers) {
+                match answer {
+                    Some(reply) => {
+                        self.answered.0 = self.answered.0.saturating_add(1);
+                        if let Some(agent) = self.agents.get_mut(&device) {
+                            agent.handle_reply(&reply);
+                        }
+                        self.wake(device);
+                    }
+                    None => self.answered.1 = self.answered.1.saturating_add(1),
+                }
+            }
+            return Ok(());
+        }
         self.with_agent(sender, |a| a.handle_frame(now, frame))
     }
 
@@ -206,8 +289,13 @@ impl Collector {
         self.agents.values().any(|a| a.needs_save())
     }
 
-    /// The next frame to send, from any device, if one is due and saved.
+    /// The next frame to send, from any device, if one is due and saved; with a link attached
+    /// ([`Collector::attach_link`]), one bundle of every device that is due (up to its limits:
+    /// call again for the rest).
     pub fn poll_transmit(&mut self, now: Timestamp, rng: &mut impl CryptoRng) -> Option<Transmit> {
+        if self.link.is_some() {
+            return self.poll_bundle(now, rng);
+        }
         while let Some(Reverse((at, sender))) = self.wakes.peek().copied() {
             if at > now {
                 return None;
@@ -232,6 +320,81 @@ impl Collector {
             }
         }
         None
+    }
+
+    /// Takes the due devices off the wake-up heap (up to the bundle's limits), puts each
+    /// device's ready update into one bundle, seals it with the link's channel.
+    fn poll_bundle(&mut self, now: Timestamp, rng: &mut impl CryptoRng) -> Option<Transmit> {
+        let mut payload = Vec::new();
+        let mut entries: Vec<(SenderId, usize)> = Vec::new();
+        let (mut woken, mut left_over) = (Vec::new(), Vec::new());
+        while let Some(Reverse((at, sender))) = self.wakes.peek().copied() {
+            if at > now || entries.len() >= MAX_BUNDLE_ENTRIES || payload.len() >= MAX_BUNDLE_BYTES {
+                break;
+            }
+            self.wakes.pop();
+            if self.next_wake.get(&sender) != Some(&at) {
+                continue;
+            }
+            self.next_wake.remove(&sender);
+            woken.push(sender);
+            let Some(agent) = self.agents.get_mut(&sender) else { continue };
+            let Some(update) = agent.ready_update(now) else { continue };
+            if !entries.is_empty()
+                && payload.len().saturating_add(protobuf::bundle_entry_len(update.len())) > MAX_BUNDLE_BYTES
+            {
+                // The next bundle's: it stays prepared, due at once.
+                left_over.push(sender);
+                continue;
+            }
+            let before = payload.len();
+            protobuf::encode_bundle_entry(sender, update, &mut payload);
+            entries.push((sender, payload.len().saturating_sub(before)));
+        }
+        let sealed = match (&mut self.link, entries.is_empty()) {
+            (Some(link), false) => {
+                let mut frame = Vec::new();
+                link.channel
+                    .seal_using(&mut self.scratch, MessageKind::Bundle, Codec::Protobuf, &payload, now, rng, &mut frame)
+                    .ok()
+                    .map(|h| (h, frame))
+            }
+            _ => None,
+        };
+        let mut transmit = None;
+        if let (Some((header, frame)), Some(link)) = (sealed, self.link.as_mut()) {
+            let (mut urgent, mut reason) = (false, None);
+            for (device, _) in &entries {
+                if let Some((u, r)) = self.agents.get_mut(device).and_then(|a| a.bundled(now, rng)) {
+                    urgent |= u;
+                    reason = reason.or(Some(r));
+                }
+            }
+            if link.in_flight.len() >= MAX_BUNDLES_IN_FLIGHT {
+                link.in_flight.pop_front();
+            }
+            link.in_flight.push_back((header.sequence, entries.iter().map(|(d, _)| *d).collect()));
+            transmit = reason.map(|reason| Transmit {
+                device: header.sender_id,
+                frame,
+                urgent,
+                reason,
+                sequence: header.sequence,
+                entries,
+            });
+        }
+        // Every device taken off the heap is queued again for its next wake-up (unless it waits
+        // for a save: then `saved` does): those left over at once, the others not before the
+        // next millisecond (as in one device's polling: nothing spins).
+        let soon = now.checked_add(printfleet_schema::DurationMs(1)).unwrap_or(now);
+        for sender in woken {
+            let Some(agent) = self.agents.get(&sender).filter(|a| !a.needs_save()) else { continue };
+            let Some(at) = agent.poll_timeout() else { continue };
+            let at = if left_over.contains(&sender) { now } else { at.max(soon) };
+            self.next_wake.insert(sender, at);
+            self.wakes.push(Reverse((at, sender)));
+        }
+        transmit
     }
 
     /// When the collector must next be woken: the earliest read or frame due.

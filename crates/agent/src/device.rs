@@ -323,10 +323,15 @@ impl DeviceAgent {
             self.push(Event::ReplyRejected(RejectReason::Decompression));
             return;
         };
+        self.handle_reply(&reply);
+    }
+
+    /// A reply that arrived in a bundle reply (the collector opened the frame).
+    pub(crate) fn handle_reply(&mut self, reply: &Reply) {
         if reply.instance() != self.sync.instance() {
             return;
         }
-        self.sync.on_reply(&reply);
+        self.sync.on_reply(reply);
         self.counters.answered();
         match reply {
             Reply::Ack { state, .. } => self.push(Event::Acknowledged { update: state.sequence }),
@@ -416,26 +421,7 @@ impl DeviceAgent {
         rng: &mut impl CryptoRng,
         scratch: &mut SealScratch,
     ) -> Option<Transmit> {
-        self.counters.observe_clock(now);
-        if self.prepared.is_none() {
-            let reason = self.counters.due(&self.schedule, now)?;
-            let current = self.current.as_ref()?;
-            let update = self.sync.update_shared(current);
-            let mut payload = Vec::new();
-            if let Err(e) = protobuf::encode_update(&update, &mut payload) {
-                self.push(Event::EncodeFailed(e.to_string()));
-                return None;
-            }
-            // Reasons that fired are consumed now; anything new re-arms them.
-            let urgent = self.counters.urgent;
-            self.counters.urgent = false;
-            self.counters.boot = false;
-            self.counters.resync = false;
-            self.prepared = Some(Prepared { payload, reason, urgent });
-            self.touch();
-        }
-        if self.needs_save() {
-            self.announce_save();
+        if !self.prepare(now) {
             return None;
         }
         let prepared = self.prepared.take()?;
@@ -469,7 +455,53 @@ impl DeviceAgent {
             urgent: prepared.urgent,
             reason: prepared.reason,
             sequence: header.sequence,
+            entries: Vec::new(),
         })
+    }
+
+    /// Builds the report that is due, if one is and none is waiting, and says whether one is
+    /// ready to leave (built, and everything it depends on saved).
+    fn prepare(&mut self, now: Timestamp) -> bool {
+        self.counters.observe_clock(now);
+        if self.prepared.is_none() {
+            let Some(reason) = self.counters.due(&self.schedule, now) else { return false };
+            let Some(current) = self.current.as_ref() else { return false };
+            let update = self.sync.update_shared(current);
+            let mut payload = Vec::new();
+            if let Err(e) = protobuf::encode_update(&update, &mut payload) {
+                self.push(Event::EncodeFailed(e.to_string()));
+                return false;
+            }
+            // Reasons that fired are consumed now; anything new re-arms them.
+            let urgent = self.counters.urgent;
+            self.counters.urgent = false;
+            self.counters.boot = false;
+            self.counters.resync = false;
+            self.prepared = Some(Prepared { payload, reason, urgent });
+            self.touch();
+        }
+        if self.needs_save() {
+            self.announce_save();
+            return false;
+        }
+        self.prepared.is_some()
+    }
+
+    /// Bundle mode: the encoded update that is ready to leave, if one is ([`Self::prepare`]);
+    /// it stays prepared until [`Self::bundled`] says it left.
+    pub(crate) fn ready_update(&mut self, now: Timestamp) -> Option<&[u8]> {
+        if !self.prepare(now) {
+            return None;
+        }
+        self.prepared.as_ref().map(|p| p.payload.as_slice())
+    }
+
+    /// Bundle mode: the prepared update left in a sealed bundle. Returns whether it was urgent
+    /// and why it was sent.
+    pub(crate) fn bundled(&mut self, now: Timestamp, rng: &mut impl CryptoRng) -> Option<(bool, Reason)> {
+        let prepared = self.prepared.take()?;
+        self.counters.reported(&self.schedule, now, rng.next_u32());
+        Some((prepared.urgent, prepared.reason))
     }
 
     /// When the agent must next be woken ([`DeviceAgent::handle_timeout`] then

@@ -9,7 +9,9 @@
 //! Inside, one [`DeviceAgent`] owns a device's redaction policy (required at construction),
 //! its change-detection state (`printfleet_diff::sync`), its frame channel
 //! (`printfleet_wire::frame::DeviceChannel`, one-shot keys from `printfleet-auth`), its
-//! [`Schedule`] and its outbox. A [`Collector`] holds thousands of them behind one connection.
+//! [`Schedule`] and its outbox. A [`Collector`] holds thousands of them behind one connection; with
+//! its own session attached ([`Collector::attach_link`]) it sends every due device's update in one
+//! bundle (docs/wire-format.md §5.9), which shares one frame's 64 bytes of overhead among them.
 //!
 //! ```
 //! use printfleet_agent::{DeviceAgent, Event, Schedule};
@@ -118,7 +120,7 @@ mod collector;
 mod device;
 mod schedule;
 
-pub use collector::{Collector, CollectorCheckpoint};
+pub use collector::{Collector, CollectorCheckpoint, MAX_BUNDLE_BYTES, MAX_BUNDLES_IN_FLIGHT};
 pub use device::{AgentState, Checkpoint, DeviceAgent, MAX_QUEUED_EVENTS, SAVE_ROUNDS};
 pub use schedule::{
     COLLECTOR_INTERVAL, COLLECTOR_MIN_INTERVAL, ConfigError, DEFAULT_MAX_BACKOFF, DEFAULT_REPLY_TIMEOUT,
@@ -140,6 +142,10 @@ pub struct Transmit {
     pub reason: Reason,
     /// The frame's sequence number (the portal's reply carries it).
     pub sequence: u64,
+    /// A bundle ([`Collector::attach_link`]): each device it carries, with the bytes of its
+    /// entry before compression (to share the frame's bytes out among them); empty for one
+    /// device's own frame.
+    pub entries: Vec<(SenderId, usize)>,
 }
 
 /// Something the caller may want to know, log or count.

@@ -597,3 +597,104 @@ fn an_attached_session_seals_the_frames_until_it_is_detached() {
 }
 
 const HOUR_MS: DurationMs = DurationMs(HOUR);
+
+/// Bundle mode (§5.9): with the collector's own session attached as its link, each round's
+/// updates leave in bundles sealed under that session (split at `MAX_BUNDLE_BYTES`), the
+/// answers are routed to each device in the bundle's order, and a refused entry's device sends
+/// again after its reply timeout. Detached, devices send their own frames again.
+#[test]
+fn a_linked_collector_bundles_its_devices_and_routes_the_answers() {
+    use printfleet_agent::MAX_BUNDLE_BYTES;
+    use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
+    const DEVICES: u64 = 120;
+    const REFUSED: SenderId = SenderId(7);
+    let collector = SenderId(0xc011_ec70);
+    let session_key = || SessionKey::derive(&[9; 32], b"collector transcript", collector);
+    let mut rng = rng(11);
+    let schedule = Schedule::collector(printfleet_agent::COLLECTOR_INTERVAL).unwrap();
+    let mut c = Collector::new();
+    let mut receivers = std::collections::BTreeMap::new();
+    for d in 0..DEVICES {
+        let key = FrameKey::new(&[d as u8 + 1; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
+        receivers.insert(SenderId(d), Receiver::new());
+        c.insert(at(0), DeviceAgent::new(SenderId(d), &key, Redaction::drop_all(), schedule, Instance(1)));
+    }
+    c.attach_link(DeviceChannel::session(session_key()));
+    assert!(c.has_link());
+    let mut portal = PortalChannel::session(session_key());
+    let mut now = 0;
+    let mut bundles_per_round = Vec::new();
+    let mut entries_of = std::collections::BTreeMap::<SenderId, u32>::new();
+    for round in 0..8 {
+        while let Some(d) = c.poll_read(at(now)) {
+            c.handle_reading(d, at(now), reading()).unwrap();
+        }
+        let mut bundles = 0;
+        loop {
+            if c.needs_save() {
+                let cp = c.save();
+                c.saved(cp).unwrap();
+            }
+            let Some(t) = c.poll_transmit(at(now), &mut rng) else {
+                if c.needs_save() {
+                    continue;
+                }
+                break;
+            };
+            bundles += 1;
+            assert_eq!(t.device, collector, "a bundle carries the collector's sender id");
+            let mut payload = Vec::new();
+            let h = portal.open(&t.frame, &[MessageKind::Bundle], at(now), &mut payload).unwrap();
+            let entries = protobuf::decode_bundle(&payload).unwrap();
+            assert!(entries.len() == 1 || payload.len() <= MAX_BUNDLE_BYTES, "{} bytes", payload.len());
+            assert_eq!(
+                entries.iter().map(|e| e.device).collect::<Vec<_>>(),
+                t.entries.iter().map(|e| e.0).collect::<Vec<_>>()
+            );
+            let mut answers = Vec::new();
+            for e in &entries {
+                *entries_of.entry(e.device).or_default() += 1;
+                // The portal refuses one device's entries in the first two rounds.
+                if e.device == REFUSED && round < 2 {
+                    protobuf::encode_bundle_answer(None, &mut answers);
+                    continue;
+                }
+                let reply = receivers.get_mut(&e.device).unwrap().receive(&protobuf::decode_update(e.update).unwrap());
+                let mut bytes = Vec::new();
+                protobuf::encode_reply(&reply, &mut bytes).unwrap();
+                protobuf::encode_bundle_answer(Some(&bytes), &mut answers);
+            }
+            let mut frame = Vec::new();
+            let rh = portal.seal_reply(&h, Codec::Protobuf, &answers, at(now), &mut rng, &mut frame).unwrap();
+            assert_eq!(rh.kind, MessageKind::BundleReply);
+            c.handle_frame(at(now), &frame).unwrap();
+        }
+        bundles_per_round.push(bundles);
+        now += HOUR;
+    }
+    // The first round's full states take several bundles; every later round with readings
+    // (every 3 hours) one; rounds without a reading none but the refused device's retry.
+    assert!(bundles_per_round[0] > 1, "{bundles_per_round:?}");
+    assert_eq!(bundles_per_round[3], 1, "{bundles_per_round:?}");
+    let (answered, refused) = c.bundle_answers();
+    assert!(refused >= 1 && answered >= DEVICES * 3 - 1, "{answered} answered, {refused} refused");
+    for (d, r) in &receivers {
+        assert_eq!(r.state(), c.agent(*d).unwrap().current(), "device {d} converged");
+    }
+    assert!(entries_of[&REFUSED] > entries_of[&SenderId(8)], "the refused device sent again");
+
+    // Detached: the devices seal their own frames.
+    assert!(c.detach_link().is_some());
+    let later = at(now + 3 * HOUR);
+    while let Some(d) = c.poll_read(later) {
+        c.handle_reading(d, later, reading()).unwrap();
+    }
+    let t = loop {
+        let cp = c.save();
+        c.saved(cp).unwrap();
+        if let Some(t) = c.poll_transmit(later, &mut rng) {
+            break t;
+        }
+    };
+    assert!(t.entries.is_empty() && t.device.0 < DEVICES);
+}

@@ -24,12 +24,12 @@ pub struct BundleEntry<'a> {
 /// The bytes [`encode_bundle_entry`] appends for an update of `update_len` bytes.
 pub fn bundle_entry_len(update_len: usize) -> usize {
     let body = entry_body_len(update_len);
-    1 + encoded_len_varint(body as u64) + body
+    body.saturating_add(encoded_len_varint(body as u64)).saturating_add(1)
 }
 
 fn entry_body_len(update_len: usize) -> usize {
     // device: key + 8 bytes; update: key + length + bytes.
-    9 + 1 + encoded_len_varint(update_len as u64) + update_len
+    update_len.saturating_add(encoded_len_varint(update_len as u64)).saturating_add(10)
 }
 
 /// Appends one entry of a `printfleet.v1.Bundle` to `out`: `device`'s sender id and `update`,
@@ -89,7 +89,7 @@ pub fn decode_bundle(input: &[u8]) -> Result<Vec<BundleEntry<'_>>, Error> {
     })?;
     let mut devices: Vec<u64> = entries.iter().map(|e| e.device.0).collect();
     devices.sort_unstable();
-    if devices.windows(2).any(|w| w[0] == w[1]) {
+    if devices.windows(2).any(|w| matches!(w, [a, b] if a == b)) {
         return Err(ProtobufError::Structure("a device appears twice in one bundle").into());
     }
     Ok(entries)
@@ -118,23 +118,22 @@ fn entry(body: &[u8]) -> Result<BundleEntry<'_>, ProtobufError> {
     }
 }
 
-/// Appends one answer of a `printfleet.v1.BundleReply` to `out`: `reply`, or `None` for an
-/// entry the portal refused (the device sends its update again later). A bundle reply has one
-/// answer per entry of the bundle, in the bundle's order.
-pub fn encode_bundle_answer(reply: Option<&Reply>, out: &mut Vec<u8>) -> Result<(), Error> {
-    let mut inner = Vec::new();
-    if let Some(reply) = reply {
-        super::encode_reply(reply, &mut inner)?;
-    }
-    let answer_len = if reply.is_some() { 1 + encoded_len_varint(inner.len() as u64) + inner.len() } else { 0 };
+/// Appends one answer of a `printfleet.v1.BundleReply` to `out`: `reply`, the protobuf encoding
+/// of the device's `Reply` ([`super::encode_reply`]), or `None` for an entry the portal refused
+/// (the device sends its update again later). A bundle reply has one answer per entry of the
+/// bundle, in the bundle's order.
+pub fn encode_bundle_answer(reply: Option<&[u8]>, out: &mut Vec<u8>) {
     encode_key(1, WireType::LengthDelimited, out);
-    encode_varint(answer_len as u64, out);
-    if reply.is_some() {
-        encode_key(1, WireType::LengthDelimited, out);
-        encode_varint(inner.len() as u64, out);
-        out.extend_from_slice(&inner);
+    match reply {
+        Some(reply) => {
+            let answer = reply.len().saturating_add(encoded_len_varint(reply.len() as u64)).saturating_add(1);
+            encode_varint(answer as u64, out);
+            encode_key(1, WireType::LengthDelimited, out);
+            encode_varint(reply.len() as u64, out);
+            out.extend_from_slice(reply);
+        }
+        None => encode_varint(0, out),
     }
-    Ok(())
 }
 
 /// Decodes a protobuf `printfleet.v1.BundleReply`: one answer per entry of the bundle it
@@ -146,9 +145,11 @@ pub fn encode_bundle_answer(reply: Option<&Reply>, out: &mut Vec<u8>) -> Result<
 /// use printfleet_wire::protobuf;
 ///
 /// let reply = Reply::Resync { instance: Instance(7), events_through: 3 };
+/// let mut encoded = Vec::new();
+/// protobuf::encode_reply(&reply, &mut encoded)?;
 /// let mut bytes = Vec::new();
-/// protobuf::encode_bundle_answer(Some(&reply), &mut bytes)?;
-/// protobuf::encode_bundle_answer(None, &mut bytes)?;
+/// protobuf::encode_bundle_answer(Some(&encoded), &mut bytes);
+/// protobuf::encode_bundle_answer(None, &mut bytes);
 /// assert_eq!(protobuf::decode_bundle_reply(&bytes)?, vec![Some(reply), None]);
 /// # Ok::<(), printfleet_wire::Error>(())
 /// ```
@@ -258,11 +259,11 @@ mod tests {
 
     #[test]
     fn answers_are_what_prost_encodes_for_the_proto_messages() {
-        let mut ours = Vec::new();
-        encode_bundle_answer(Some(&reply(3)), &mut ours).unwrap();
-        encode_bundle_answer(None, &mut ours).unwrap();
         let mut inner = Vec::new();
         super::super::encode_reply(&reply(3), &mut inner).unwrap();
+        let mut ours = Vec::new();
+        encode_bundle_answer(Some(&inner), &mut ours);
+        encode_bundle_answer(None, &mut ours);
         let prost = pb::BundleReply {
             answers: vec![
                 pb::BundleAnswer { reply: Some(pb::Reply::decode(inner.as_slice()).unwrap()) },
