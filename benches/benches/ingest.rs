@@ -34,7 +34,7 @@ use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot, sender_id_of};
 use printfleet_benches::{reading, store_nothing};
 use printfleet_diff::sync::{Instance, Receiver, Reply, StateHash, Update, UpdateBody};
 use printfleet_diff::{DeviceState, apply_in_place};
-use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
+use printfleet_ingest::{Batch, Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId};
 use printfleet_meter::{Category, ContractId, DeviceId, Observation, ObservationKey, Provenance};
 use printfleet_schema::{DurationMs, Level, PageCount, RecordId, Redaction, Timestamp, samples};
 use printfleet_store::{SqliteStore, Store};
@@ -70,6 +70,7 @@ fn record(d: u64) -> DeviceRecord {
         meter_device: DeviceId(d),
         revoked: false,
         credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
+        collector: None,
     }
 }
 
@@ -395,8 +396,8 @@ fn durable(
 ) {
     let store_batch = usize::try_from(devices()).unwrap();
     let mut pending = Vec::with_capacity(store_batch);
-    let mut flush = |pending: &mut Vec<_>, ingest: &mut Ingest<_>, now| {
-        store.write_batches(pending).unwrap();
+    let mut flush = |pending: &mut Vec<Batch>, ingest: &mut Ingest<_>, now| {
+        store.write_batches(&pending.iter().collect::<Vec<_>>()).unwrap();
         for batch in pending.drain(..) {
             black_box(ingest.commit(batch, now, rng).unwrap());
         }

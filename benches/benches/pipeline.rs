@@ -95,6 +95,7 @@ fn ingest() -> Ingest<FleetMasterKey> {
                 meter_device: DeviceId(i as u64),
                 revoked: false,
                 credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
+                collector: None,
             })
             .unwrap();
     }

@@ -49,6 +49,7 @@ fn main() {
             customer: CustomerId(1),
             contract: ContractId(1),
             meter_device: DeviceId(i as u64),
+            collector: None,
         };
         let p = provision(&state, &mut *store, spec).unwrap();
         let key = one_shot::frame_key(&p.secret, &name, p.epoch);

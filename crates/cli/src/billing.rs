@@ -275,7 +275,14 @@ mod tests {
         let mut store = SqliteStore::open(dir.join("p.db")).unwrap();
         let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
         let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
-        let record = DeviceRecord { name: "m".into(), owner, meter_device: DeviceId(7), revoked: false, credentials };
+        let record = DeviceRecord {
+            name: "m".into(),
+            owner,
+            meter_device: DeviceId(7),
+            revoked: false,
+            credentials,
+            collector: None,
+        };
         store.put_device(&record).unwrap();
         let mut terms = Terms::default();
         terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
@@ -299,7 +306,7 @@ mod tests {
                 .expect("a report is due")
                 .frame;
             let batch = ingest.receive(&frame, now).unwrap();
-            store.write_batches(std::slice::from_ref(&batch)).unwrap();
+            store.write_batches(&[&batch]).unwrap();
             let reply = ingest.commit(batch, now, &mut rng).unwrap();
             agent.handle_frame(now, &reply);
         }

@@ -40,6 +40,7 @@
 //!     customer: CustomerId(2),
 //!     contract: ContractId(3),
 //!     meter_device: DeviceId(7),
+//!     collector: None,
 //! };
 //! let device = provision(&dir.path().join("state"), &mut *db.open()?, spec)?;
 //!

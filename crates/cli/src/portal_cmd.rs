@@ -235,6 +235,7 @@ pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
                 customer: CustomerId(customer),
                 contract: ContractId(contract),
                 meter_device: DeviceId(meter_device),
+                collector: None,
             };
             let p = portal::provision(&at.state, &mut *store, spec).map_err(|e| e.to_string())?;
             let secret = base64::engine::general_purpose::STANDARD.encode(&*p.secret.to_bytes());

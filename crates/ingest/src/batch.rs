@@ -94,6 +94,52 @@ pub(crate) enum Route {
     OneShot,
     /// A frame of a session: its channel seals the reply.
     Session(crate::SessionHandle),
+    /// An entry of a bundle: the bundle's reply answers it ([`crate::Ingest::commit_bundle`]).
+    Bundle,
+}
+
+/// One accepted bundle (docs/wire-format.md §5.9): a [`Batch`] per entry applied, and the bundle
+/// reply held back until the caller has stored all of them.
+///
+/// Not `Clone`: hand it back once, to [`crate::Ingest::commit_bundle`] once every batch's writes
+/// are durable or to [`crate::Ingest::abort_bundle`] if they could not be stored.
+#[must_use = "store the batches' writes, then commit (or abort) the bundle"]
+#[derive(Debug)]
+pub struct Bundle {
+    pub(crate) id: u64,
+    pub(crate) handle: crate::SessionHandle,
+    pub(crate) request: FrameHeader,
+    pub(crate) batches: Vec<Batch>,
+    /// Per entry, in order: the index of its batch, or `None` if it was refused.
+    pub(crate) answers: Vec<Option<usize>>,
+}
+
+impl Bundle {
+    /// A number unique among this ingest's batches and bundles (for logs).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The batches of the entries applied, in the bundle's order: store all their writes in
+    /// one transaction.
+    pub fn batches(&self) -> &[Batch] {
+        &self.batches
+    }
+
+    /// The bundle's entries.
+    pub fn entries(&self) -> usize {
+        self.answers.len()
+    }
+
+    /// Entries refused (answered with nothing).
+    pub fn refused(&self) -> usize {
+        self.answers.iter().filter(|a| a.is_none()).count()
+    }
+
+    /// The collector that sent it.
+    pub fn collector(&self) -> SenderId {
+        self.request.sender_id
+    }
 }
 
 /// What the store gives back for one device at a restart: the state of the last committed batch.

@@ -17,6 +17,12 @@ pub enum Refusal {
     /// It opened (so the device sealed it) but its payload is not a valid update: a misbehaving
     /// or broken device.
     Malformed,
+    /// A bundle's entry for a device that is not the collector's (§5.9): a collector may report
+    /// only the devices provisioned with it as their collector.
+    NotItsCollector,
+    /// A bundle's entry for a device that has a batch in flight (an earlier frame of it not yet
+    /// committed): left unanswered, the device sends again.
+    InFlight,
 }
 
 /// Why an ingest call failed.

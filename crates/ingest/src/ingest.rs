@@ -16,7 +16,7 @@ use rand_core::CryptoRng;
 
 use crate::batch::Route;
 use crate::usage;
-use crate::{Batch, Credential, DeviceRecord, IngestError, Refusal, Registry, SavedDevice, Writes};
+use crate::{Batch, Bundle, Credential, DeviceRecord, IngestError, Refusal, Registry, SavedDevice, Writes};
 
 /// Every meter of a device is observed at least this often, even if no counter moved (an idle
 /// printer is not a silent one for `printfleet-meter`); between two such full readings only the
@@ -403,27 +403,7 @@ impl<S: Secrets> Ingest<S> {
         frame: &[u8],
         now: Timestamp,
     ) -> Result<Batch, IngestError> {
-        let Some(s) = self.sessions.get(&handle) else { return Err(IngestError::SessionClosed) };
-        if now >= s.expires_at {
-            self.sessions.remove(&handle);
-            return Err(IngestError::SessionClosed);
-        }
-        let (device, epoch) = (s.device, s.epoch);
-        let verdict = match self.registry.get(device) {
-            None => Err(Refusal::Unknown),
-            Some(r) => match r.credential(epoch) {
-                None => Err(Refusal::Unknown),
-                Some(c) if r.revoked || c.revoked => Err(Refusal::Revoked),
-                Some(_) => Ok(r.meter_device),
-            },
-        };
-        let meter_device = match verdict {
-            Ok(m) => m,
-            Err(reason) => {
-                self.sessions.remove(&handle);
-                return Err(self.refuse(reason));
-            }
-        };
+        let (device, meter_device) = self.check_session(handle, now)?;
         if self.slots.get(&device).is_some_and(|s| s.in_flight.is_some()) {
             return Err(IngestError::Busy(device));
         }
@@ -443,9 +423,173 @@ impl<S: Secrets> Ingest<S> {
         self.accept(Route::Session(handle), meter_device, request, &update, None, now)
     }
 
-    /// The batch's writes are durable: returns the reply frame to send to the device.
-    pub fn commit(&mut self, batch: Batch, now: Timestamp, rng: &mut impl CryptoRng) -> Result<Vec<u8>, IngestError> {
-        let Batch { id, route, writes, request, codec, reply } = batch;
+    /// The session's device and meter position, if the session is open and its device and epoch
+    /// are still good (checked again for every frame: a revocation ends the session).
+    fn check_session(&mut self, handle: SessionHandle, now: Timestamp) -> Result<(SenderId, DeviceId), IngestError> {
+        let Some(s) = self.sessions.get(&handle) else { return Err(IngestError::SessionClosed) };
+        if now >= s.expires_at {
+            self.sessions.remove(&handle);
+            return Err(IngestError::SessionClosed);
+        }
+        let (device, epoch) = (s.device, s.epoch);
+        let verdict = match self.registry.get(device) {
+            None => Err(Refusal::Unknown),
+            Some(r) => match r.credential(epoch) {
+                None => Err(Refusal::Unknown),
+                Some(c) if r.revoked || c.revoked => Err(Refusal::Revoked),
+                Some(_) => Ok(r.meter_device),
+            },
+        };
+        match verdict {
+            Ok(m) => Ok((device, m)),
+            Err(reason) => {
+                self.sessions.remove(&handle);
+                Err(self.refuse(reason))
+            }
+        }
+    }
+
+    /// Session mode, a collector's session: a bundle (docs/wire-format.md §5.9) received on
+    /// `handle`, the session of a collector that speaks for the devices of its entries
+    /// ([`DeviceRecord::collector`]). Each entry is applied like a frame of its device's own;
+    /// an entry is refused (counted by [`Refusal`], and answered with nothing: the device sends
+    /// again later) if its device is unknown, revoked or not this collector's, if its update does
+    /// not decode, or if its device has a batch in flight. Store the writes of every
+    /// [`Bundle::batches`] in one transaction, then [`Ingest::commit_bundle`] (or
+    /// [`Ingest::abort_bundle`]).
+    ///
+    /// The bundle as a whole is refused like a frame ([`IngestError::Rejected`]) if it does not
+    /// open or does not decode; the session is checked as by [`Ingest::receive_session`].
+    pub fn receive_bundle(
+        &mut self,
+        handle: SessionHandle,
+        frame: &[u8],
+        now: Timestamp,
+    ) -> Result<Bundle, IngestError> {
+        let (collector, _) = self.check_session(handle, now)?;
+        let mut payload = core::mem::take(&mut self.payload);
+        payload.clear();
+        let opened = match self.sessions.get_mut(&handle) {
+            Some(s) => s.channel.open(frame, &[MessageKind::Bundle], now, &mut payload),
+            None => return Err(IngestError::SessionClosed),
+        };
+        let result = match opened {
+            Err(r) => Err(self.refuse(Refusal::Frame(r.reason()))),
+            Ok(request) if request.codec != Codec::Protobuf => Err(self.refuse(Refusal::Malformed)),
+            Ok(request) => match protobuf::decode_bundle(&payload) {
+                Err(_) => Err(self.refuse(Refusal::Malformed)),
+                Ok(entries) => self.accept_bundle(handle, collector, request, &entries, now),
+            },
+        };
+        self.payload = payload;
+        result
+    }
+
+    /// Applies a bundle's entries, in order.
+    fn accept_bundle(
+        &mut self,
+        handle: SessionHandle,
+        collector: SenderId,
+        request: FrameHeader,
+        entries: &[protobuf::BundleEntry<'_>],
+        now: Timestamp,
+    ) -> Result<Bundle, IngestError> {
+        let mut batches = Vec::new();
+        let mut answers = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let verdict = match self.registry.get(entry.device) {
+                None => Err(Refusal::Unknown),
+                Some(r) if r.revoked => Err(Refusal::Revoked),
+                Some(r) if r.collector != Some(collector) => Err(Refusal::NotItsCollector),
+                Some(r) => Ok(r.meter_device),
+            };
+            let verdict = verdict.and_then(|m| match self.slots.get(&entry.device) {
+                Some(s) if s.in_flight.is_some() => Err(Refusal::InFlight),
+                _ => Ok(m),
+            });
+            let verdict = verdict
+                .and_then(|m| protobuf::decode_update(entry.update).map(|u| (m, u)).map_err(|_| Refusal::Malformed));
+            let (meter_device, update) = match verdict {
+                Ok(v) => v,
+                Err(reason) => {
+                    let _ = self.refuse(reason);
+                    answers.push(None);
+                    continue;
+                }
+            };
+            let header = FrameHeader { sender_id: entry.device, ..request };
+            match self.accept(Route::Bundle, meter_device, header, &update, None, now) {
+                Ok(batch) => {
+                    answers.push(Some(batches.len()));
+                    batches.push(batch);
+                }
+                Err(e) => {
+                    // Nothing of the bundle stays applied without a bundle to store it.
+                    for batch in batches {
+                        self.abort(batch)?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let id = self.next_batch;
+        self.next_batch = id.saturating_add(1);
+        Ok(Bundle { id, handle, request, batches, answers })
+    }
+
+    /// The bundle's writes (every batch's) are durable: returns the bundle reply frame to send
+    /// to the collector.
+    pub fn commit_bundle(
+        &mut self,
+        bundle: Bundle,
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<u8>, IngestError> {
+        let Bundle { handle, request, batches, answers, .. } = bundle;
+        let mut replies = Vec::with_capacity(batches.len());
+        let mut failed = None;
+        for batch in batches {
+            let Batch { id, writes, reply, .. } = batch;
+            match self.settle(id, writes) {
+                Ok(()) => replies.push(reply),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    replies.push(Vec::new());
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let mut payload = Vec::new();
+        for answer in answers {
+            protobuf::encode_bundle_answer(answer.and_then(|i| replies.get(i)).map(Vec::as_slice), &mut payload);
+        }
+        let mut out = Vec::new();
+        match self.sessions.get_mut(&handle) {
+            Some(s) => s.channel.seal_reply(&request, Codec::Protobuf, &payload, now, rng, &mut out),
+            // Stored, but the connection is gone: the collector sends again on a new session.
+            None => return Err(IngestError::SessionClosed),
+        }
+        .map_err(IngestError::Seal)?;
+        Ok(out)
+    }
+
+    /// The bundle's writes could not be stored: every device of it goes back to its last
+    /// committed state ([`Ingest::abort`]); no reply is sent.
+    pub fn abort_bundle(&mut self, bundle: Bundle) -> Result<(), IngestError> {
+        let mut result = Ok(());
+        for batch in bundle.batches {
+            if let Err(e) = self.abort(batch) {
+                result = result.and(Err(e));
+            }
+        }
+        result
+    }
+
+    /// The slot's side of a commit: the batch's receiver state and window are now the committed
+    /// ones.
+    fn settle(&mut self, id: u64, writes: Writes) -> Result<(), IngestError> {
         let slot = self.slots.get_mut(&writes.device).filter(|s| s.in_flight == Some(id));
         let Some(slot) = slot else { return Err(IngestError::StaleBatch { id }) };
         slot.in_flight = None;
@@ -456,9 +600,18 @@ impl<S: Secrets> Ingest<S> {
             }
         }
         slot.committed = Some(writes.receiver);
+        Ok(())
+    }
+
+    /// The batch's writes are durable: returns the reply frame to send to the device.
+    pub fn commit(&mut self, batch: Batch, now: Timestamp, rng: &mut impl CryptoRng) -> Result<Vec<u8>, IngestError> {
+        let Batch { id, route, writes, request, codec, reply } = batch;
+        self.settle(id, writes)?;
         let mut out = Vec::new();
         let sealed = match route {
             Route::OneShot => self.keyring.seal_reply(&request, codec, &reply, now, rng, &mut out),
+            // Only a Bundle holds these, and it commits them with commit_bundle.
+            Route::Bundle => return Err(IngestError::StaleBatch { id }),
             Route::Session(h) => match self.sessions.get_mut(&h) {
                 Some(s) => s.channel.seal_reply(&request, codec, &reply, now, rng, &mut out),
                 // Stored, but the connection is gone: the device sends again on a new session.

@@ -29,7 +29,8 @@
 //! let mut ingest = Ingest::new(master);
 //! let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
 //! let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
-//! let record = DeviceRecord { name: "printer-7".into(), owner, meter_device: DeviceId(7), revoked: false, credentials };
+//! let record =
+//!     DeviceRecord { name: "printer-7".into(), owner, meter_device: DeviceId(7), revoked: false, credentials, collector: None };
 //! let sender = ingest.provision(record)?;
 //!
 //! // The device reports.
@@ -94,7 +95,7 @@ mod ingest;
 mod registry;
 mod usage;
 
-pub use batch::{Batch, SavedDevice, Writes};
+pub use batch::{Batch, Bundle, SavedDevice, Writes};
 pub use error::{IngestError, Refusal};
 pub use ingest::{Counters, Ingest, MAX_SESSIONS, METER_HEARTBEAT, SecretAnswer, Secrets, SessionHandle};
 pub use registry::{

@@ -61,6 +61,11 @@ pub struct DeviceRecord {
     pub revoked: bool,
     /// Its key epochs (at most [`MAX_EPOCHS_PER_DEVICE`]).
     pub credentials: Vec<Credential>,
+    /// The collector that may report it in bundles (docs/wire-format.md §5.9): the sender id of
+    /// another provisioned record, under whose name and credentials the collector opens its own
+    /// session. `None`: only the device itself (or a collector holding its secret, frame by
+    /// frame) reports it.
+    pub collector: Option<SenderId>,
 }
 
 impl DeviceRecord {

@@ -338,6 +338,7 @@ impl Transport for InMemory {
             meter_device: DeviceId(to_u64(device.index())),
             revoked: false,
             credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
+            collector: None,
         })?;
         Ok(self.secret(device.name(), KeyEpoch(1)))
     }

@@ -73,8 +73,9 @@ pub struct Loaded {
 
 /// The portal's storage. Every method is one transaction.
 pub trait Store {
-    /// Stores the writes of `batches` in one transaction; returns once it is durable.
-    fn write_batches(&mut self, batches: &[Batch]) -> Result<(), StoreError>;
+    /// Stores the writes of `batches` (frames' batches, and every batch of a bundle:
+    /// `printfleet_ingest::Bundle::batches`) in one transaction; returns once it is durable.
+    fn write_batches(&mut self, batches: &[&Batch]) -> Result<(), StoreError>;
 
     /// Adds or replaces a device (owners, revocation, credentials).
     fn put_device(&mut self, record: &DeviceRecord) -> Result<(), StoreError>;

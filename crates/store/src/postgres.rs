@@ -19,7 +19,7 @@ use crate::{Loaded, Store, StoreError};
 /// The schema version this backend writes: the number of [`PG_MIGRATIONS`]. It moves in step
 /// with [`SCHEMA_VERSION`](crate::SCHEMA_VERSION): migration *n* of each backend makes the same
 /// change.
-pub const PG_SCHEMA_VERSION: i64 = 2;
+pub const PG_SCHEMA_VERSION: i64 = 3;
 
 /// The PostgreSQL migrations, oldest first: [`MIGRATIONS`](crate::MIGRATIONS) in PostgreSQL's
 /// types (`BIGINT` for SQLite's 64-bit `INTEGER`, `BYTEA` for `BLOB`, `BOOLEAN` for flags) with
@@ -134,6 +134,10 @@ pub const PG_MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX jobs_by_sender ON jobs (sender);
     CREATE INDEX meter_readings_by_time ON meter_readings (observed_at);
+    ",
+    // 3: as SQLite's migration 3.
+    "
+    ALTER TABLE devices ADD COLUMN collector BIGINT;
     ",
 ];
 
@@ -507,7 +511,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
 }
 
 impl Store for PostgresStore {
-    fn write_batches(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
+    fn write_batches(&mut self, batches: &[&Batch]) -> Result<(), StoreError> {
         let mut rows = Rows::default();
         for batch in batches {
             rows.add(batch)?;
@@ -522,10 +526,10 @@ impl Store for PostgresStore {
         let mut tx = self.client.transaction()?;
         let sender = int(record.sender().0);
         tx.execute(
-            "INSERT INTO devices (sender, name, reseller, customer, contract, meter_device, revoked)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO devices (sender, name, reseller, customer, contract, meter_device, revoked, collector)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (sender) DO UPDATE SET name = $2, reseller = $3, customer = $4, contract = $5,
-               meter_device = $6, revoked = $7",
+               meter_device = $6, revoked = $7, collector = $8",
             &[
                 &sender,
                 &record.name,
@@ -534,6 +538,7 @@ impl Store for PostgresStore {
                 &int(record.owner.contract.0),
                 &int(record.meter_device.0),
                 &record.revoked,
+                &record.collector.map(|c| int(c.0)),
             ],
         )?;
         // Credentials no longer listed go; a sealed secret stays with its epoch.
@@ -581,7 +586,8 @@ impl Store for PostgresStore {
     fn load(&mut self) -> Result<Loaded, StoreError> {
         let mut loaded = Loaded::default();
         let rows = self.client.query(
-            "SELECT sender, name, reseller, customer, contract, meter_device, revoked FROM devices ORDER BY sender",
+            "SELECT sender, name, reseller, customer, contract, meter_device, revoked, collector
+             FROM devices ORDER BY sender",
             &[],
         )?;
         for r in rows {
@@ -598,6 +604,7 @@ impl Store for PostgresStore {
                 meter_device: DeviceId(uint(r.try_get(5)?)),
                 revoked: r.try_get(6)?,
                 credentials,
+                collector: r.try_get::<_, Option<i64>>(7)?.map(|c| SenderId(uint(c))),
             };
             if int(record.sender().0) != sender {
                 return Err(StoreError::Corrupt { what: "device sender id" });

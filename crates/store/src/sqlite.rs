@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::{Loaded, Store, StoreError};
 
 /// The schema version this crate writes: the number of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The migrations, oldest first: migration *n* (from 1) takes a database from version *n - 1*
 /// to *n*. Never edit one that has shipped; append.
@@ -131,6 +131,10 @@ pub const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX jobs_by_sender ON jobs (sender);
     CREATE INDEX meter_readings_by_time ON meter_readings (observed_at);
+    ",
+    // 3: the collector that may report a device in bundles (wire format §5.9), as its sender id.
+    "
+    ALTER TABLE devices ADD COLUMN collector INTEGER;
     ",
 ];
 
@@ -428,7 +432,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn write_batches(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
+    fn write_batches(&mut self, batches: &[&Batch]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         for batch in batches {
             Self::write_one(&tx, batch, &mut self.scratch)?;
@@ -441,10 +445,10 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction()?;
         let sender = int(record.sender().0);
         tx.execute(
-            "INSERT INTO devices (sender, name, reseller, customer, contract, meter_device, revoked)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO devices (sender, name, reseller, customer, contract, meter_device, revoked, collector)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (sender) DO UPDATE SET name = ?2, reseller = ?3, customer = ?4, contract = ?5,
-               meter_device = ?6, revoked = ?7",
+               meter_device = ?6, revoked = ?7, collector = ?8",
             params![
                 sender,
                 record.name,
@@ -452,7 +456,8 @@ impl Store for SqliteStore {
                 int(record.owner.customer.0),
                 int(record.owner.contract.0),
                 int(record.meter_device.0),
-                record.revoked
+                record.revoked,
+                record.collector.map(|c| int(c.0))
             ],
         )?;
         // Credentials no longer listed go; a sealed secret stays with its epoch.
@@ -507,22 +512,32 @@ impl Store for SqliteStore {
 
     fn load(&mut self) -> Result<Loaded, StoreError> {
         let mut loaded = Loaded::default();
-        let rows: Vec<(i64, String, i64, i64, i64, i64, bool)> = {
+        type Row = (i64, String, i64, i64, i64, i64, bool, Option<i64>);
+        let rows: Vec<Row> = {
             let mut stmt = self.conn.prepare(
-                "SELECT sender, name, reseller, customer, contract, meter_device, revoked FROM devices ORDER BY sender",
+                "SELECT sender, name, reseller, customer, contract, meter_device, revoked, collector
+                 FROM devices ORDER BY sender",
             )?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+            })?;
             rows.collect::<Result<_, _>>()?
         };
-        for (sender, name, reseller, customer, contract, meter_device, revoked) in rows {
+        for (sender, name, reseller, customer, contract, meter_device, revoked, collector) in rows {
             let owner = Owner {
                 reseller: ResellerId(uint(reseller)),
                 customer: CustomerId(uint(customer)),
                 contract: ContractId(uint(contract)),
             };
             let credentials = self.credentials(sender)?;
-            let record = DeviceRecord { name, owner, meter_device: DeviceId(uint(meter_device)), revoked, credentials };
+            let record = DeviceRecord {
+                name,
+                owner,
+                meter_device: DeviceId(uint(meter_device)),
+                revoked,
+                credentials,
+                collector: collector.map(|c| SenderId(uint(c))),
+            };
             if int(record.sender().0) != sender {
                 return Err(StoreError::Corrupt { what: "device sender id" });
             }

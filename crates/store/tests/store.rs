@@ -314,6 +314,7 @@ fn record(name: &str) -> DeviceRecord {
         meter_device: DeviceId(40),
         revoked: false,
         credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
+        collector: None,
     }
 }
 
@@ -375,9 +376,10 @@ fn devices_credentials_and_sealed_secrets_survive_a_reopen<B: Backend>() {
     store.put_device(&rec).unwrap();
     store.put_sealed_secret(rec.sender(), 2, b"sealed bytes").unwrap();
     assert!(matches!(store.put_sealed_secret(rec.sender(), 5, b"x"), Err(StoreError::NoCredential { .. })));
-    // Epoch 3 is withdrawn: its credential goes.
+    // Epoch 3 is withdrawn: its credential goes; a collector is named (migration 3).
     rec.revoked = true;
     rec.credentials.pop();
+    rec.collector = Some(SenderId(u64::MAX - 4));
     store.put_device(&rec).unwrap();
     drop(store);
 
@@ -386,8 +388,8 @@ fn devices_credentials_and_sealed_secrets_survive_a_reopen<B: Backend>() {
     assert_eq!(loaded.devices.len(), 1);
     let back = &loaded.devices[0];
     assert_eq!(
-        (back.name.as_str(), back.owner, back.meter_device, back.revoked),
-        ("reg-1", rec.owner, rec.meter_device, true)
+        (back.name.as_str(), back.owner, back.meter_device, back.revoked, back.collector),
+        ("reg-1", rec.owner, rec.meter_device, true, Some(SenderId(u64::MAX - 4)))
     );
     assert_eq!(back.credentials.len(), 2);
     assert_eq!(
@@ -464,13 +466,13 @@ fn the_ingest_restored_after_kills_stores_every_job_once<B: Backend>() {
                 1 => {
                     // Killed after the commit of the transaction, before the reply.
                     kills += 1;
-                    store.write_batches(std::slice::from_ref(&batch)).unwrap();
+                    store.write_batches(&[&batch]).unwrap();
                     drop((batch, ingest, store));
                     store = b.open();
                     ingest = restore(&mut store);
                 }
                 _ => {
-                    store.write_batches(std::slice::from_ref(&batch)).unwrap();
+                    store.write_batches(&[&batch]).unwrap();
                     let reply = ingest.commit(batch, at(now), &mut rng).unwrap();
                     agent.handle_frame(at(now), &reply);
                 }
@@ -499,10 +501,10 @@ fn a_job_stored_twice_fails_the_whole_transaction<B: Backend>() {
     agent.handle_job(at(0), job(1));
     let t = pump(&mut agent, at(0), &mut rng).unwrap();
     let batch = ingest.receive(&t.frame, at(0)).unwrap();
-    store.write_batches(std::slice::from_ref(&batch)).unwrap();
+    store.write_batches(&[&batch]).unwrap();
     let readings = store.rows("meter_readings").unwrap();
     assert!(readings > 0);
-    assert!(store.write_batches(std::slice::from_ref(&batch)).is_err(), "the unique index refuses a second copy");
+    assert!(store.write_batches(&[&batch]).is_err(), "the unique index refuses a second copy");
     assert_eq!(store.rows("jobs").unwrap(), 1);
     assert_eq!(store.rows("meter_readings").unwrap(), readings, "nothing of the failed transaction stays");
 }
@@ -533,7 +535,7 @@ fn many_batches_in_one_call_are_stored_like_one_at_a_time<B: Backend>() {
         let t = pump(a, at(0), &mut rng).unwrap();
         batches.push(ingest.receive(&t.frame, at(0)).unwrap());
     }
-    store.write_batches(&batches).unwrap();
+    store.write_batches(&batches.iter().collect::<Vec<_>>()).unwrap();
     let mut observations = 0;
     for (batch, a) in batches.into_iter().zip(&mut agents) {
         observations += batch.writes().observations.len() as u64;
@@ -574,7 +576,7 @@ fn readings_and_job_records_come_back_for_billing<B: Backend>() {
         agent.handle_job(t, j);
         let tx = pump(&mut agent, t, &mut rng).unwrap();
         let batch = ingest.receive(&tx.frame, t).unwrap();
-        store.write_batches(std::slice::from_ref(&batch)).unwrap();
+        store.write_batches(&[&batch]).unwrap();
         let reply = ingest.commit(batch, t, &mut rng).unwrap();
         agent.handle_frame(t, &reply);
     }

@@ -430,6 +430,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
             customer: CustomerId(customer),
             contract: contract_of(d.kind(), reseller),
             meter_device: DeviceId(index),
+            collector: None,
         });
     }
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();

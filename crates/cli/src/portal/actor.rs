@@ -13,9 +13,9 @@ use printfleet_auth::{
     FleetMasterKey, KeyEpoch, Lookup, ServerAwaitingClientFinal, ServerConfig, ServerFailure, Session, VerifierStore,
     server_start,
 };
-use printfleet_ingest::{Batch, DeviceRecord, Ingest, IngestError, Refusal, Registry, SessionHandle};
+use printfleet_ingest::{Batch, Bundle, DeviceRecord, Ingest, IngestError, Refusal, Registry, SessionHandle};
 use printfleet_store::Store;
-use printfleet_wire::frame::{FrameHeader, OsRng, SenderId};
+use printfleet_wire::frame::{FrameHeader, MessageKind, OsRng, SenderId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::MAX_GROUP;
@@ -156,6 +156,7 @@ impl Actor {
         let now = self.clock.now();
         let mut batches: Vec<Batch> = Vec::new();
         let mut waiting: Vec<oneshot::Sender<Outcome>> = Vec::new();
+        let mut bundles: Vec<(Bundle, oneshot::Sender<Outcome>)> = Vec::new();
         for request in group {
             match request {
                 Request::Frame { frame, reply } => {
@@ -166,6 +167,17 @@ impl Actor {
                             waiting.push(reply);
                         }
                         Err(IngestError::Busy(_)) => deferred.push_back(Request::Frame { frame, reply }),
+                        Err(e) => {
+                            let _ = reply.send(refused(&e));
+                        }
+                    }
+                }
+                Request::SessionFrame { handle, frame, reply }
+                    if FrameHeader::peek(&frame).is_ok_and(|h| h.kind == MessageKind::Bundle) =>
+                {
+                    match self.ingest.receive_bundle(handle, &frame, now) {
+                        Ok(bundle) => bundles.push((bundle, reply)),
+                        Err(IngestError::Busy(_)) => deferred.push_back(Request::SessionFrame { handle, frame, reply }),
                         Err(e) => {
                             let _ = reply.send(refused(&e));
                         }
@@ -202,11 +214,14 @@ impl Actor {
                 }
             }
         }
-        if batches.is_empty() {
+        if batches.is_empty() && bundles.is_empty() {
             return;
         }
-        let size = u64::try_from(batches.len()).unwrap_or(u64::MAX);
-        match self.store.write_batches(&batches) {
+        let all: Vec<&Batch> = batches.iter().chain(bundles.iter().flat_map(|(b, _)| b.batches())).collect();
+        let size = u64::try_from(all.len()).unwrap_or(u64::MAX);
+        let written = self.store.write_batches(&all);
+        drop(all);
+        match written {
             Ok(()) => {
                 if let Ok(mut s) = self.shared.actor.lock() {
                     s.batches = s.batches.saturating_add(1);
@@ -229,6 +244,22 @@ impl Actor {
                     };
                     answers.push((reply, outcome));
                 }
+                for (bundle, reply) in bundles {
+                    let devices: Vec<SenderId> = bundle.batches().iter().map(Batch::device).collect();
+                    let collector = bundle.collector();
+                    let outcome = match self.ingest.commit_bundle(bundle, now, &mut self.rng) {
+                        Ok(frame) => {
+                            self.active.extend(devices);
+                            Outcome::Reply(frame)
+                        }
+                        Err(IngestError::SessionClosed) => Outcome::Closed,
+                        Err(e) => {
+                            tracing::warn!(%collector, error = %e, "stored, but the bundle reply could not be sealed");
+                            Outcome::Rejected
+                        }
+                    };
+                    answers.push((reply, outcome));
+                }
                 // Counted before anyone is answered: a client holding its reply sees its frame
                 // in the counters.
                 self.publish();
@@ -243,6 +274,12 @@ impl Actor {
                 }
                 for (batch, reply) in batches.into_iter().zip(waiting) {
                     if let Err(e) = self.ingest.abort(batch) {
+                        tracing::error!(error = %e, "abort failed");
+                    }
+                    let _ = reply.send(Outcome::Unavailable);
+                }
+                for (bundle, reply) in bundles {
+                    if let Err(e) = self.ingest.abort_bundle(bundle) {
                         tracing::error!(error = %e, "abort failed");
                     }
                     let _ = reply.send(Outcome::Unavailable);
@@ -377,7 +414,7 @@ mod tests {
     struct Broken;
 
     impl Store for Broken {
-        fn write_batches(&mut self, _: &[Batch]) -> Result<(), StoreError> {
+        fn write_batches(&mut self, _: &[&Batch]) -> Result<(), StoreError> {
             Err(StoreError::Corrupt { what: "test" })
         }
         fn put_device(&mut self, _: &DeviceRecord) -> Result<(), StoreError> {
@@ -436,7 +473,14 @@ mod tests {
         let mut ingest = Ingest::new(FleetMasterKey::from_bytes(master));
         let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
         let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
-        let record = DeviceRecord { name: "p".into(), owner, meter_device: DeviceId(1), revoked: false, credentials };
+        let record = DeviceRecord {
+            name: "p".into(),
+            owner,
+            meter_device: DeviceId(1),
+            revoked: false,
+            credentials,
+            collector: None,
+        };
         let sender = ingest.provision(record.clone()).unwrap();
         db.open().unwrap().put_device(&record).unwrap();
         let shared = Arc::new(Shared::default());
@@ -488,7 +532,14 @@ mod tests {
             let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
             let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
             let meter_device = DeviceId(u64::try_from(i).unwrap());
-            let record = DeviceRecord { name: (*name).into(), owner, meter_device, revoked: false, credentials };
+            let record = DeviceRecord {
+                name: (*name).into(),
+                owner,
+                meter_device,
+                revoked: false,
+                credentials,
+                collector: None,
+            };
             ingest.provision(record.clone()).unwrap();
             store.put_device(&record).unwrap();
         }

@@ -28,6 +28,9 @@ pub struct DeviceSpec {
     pub contract: ContractId,
     /// The position it is metered under.
     pub meter_device: DeviceId,
+    /// The name of the collector that may report it in bundles (wire format §5.9), provisioned
+    /// before it like a device (its own name, secret and owner); `None` if it reports itself.
+    pub collector: Option<String>,
 }
 
 /// A provisioned device: hand `secret` to the device (it is not stored anywhere: the portal
@@ -73,9 +76,16 @@ pub fn provision_many(
             meter_device: spec.meter_device,
             revoked: false,
             credentials: vec![Credential { epoch: FIRST_EPOCH, revoked: false, verifier: Some(verifier) }],
+            collector: None,
         };
         if registry.by_name(&spec.name).is_some() || registry.get(record.sender()).is_some() {
             return Err(PortalError::AlreadyProvisioned { name: spec.name });
+        }
+        let mut record = record;
+        if let Some(collector) = &spec.collector {
+            let known =
+                registry.by_name(collector).ok_or_else(|| PortalError::NoSuchDevice { name: collector.clone() })?;
+            record.collector = Some(known.sender());
         }
         let sender = registry.provision(record.clone())?;
         store.put_device(&record)?;
@@ -148,6 +158,7 @@ mod tests {
             customer: CustomerId(2),
             contract: ContractId(3),
             meter_device: DeviceId(4),
+            collector: None,
         }
     }
 

@@ -125,7 +125,16 @@ pub fn provision(ingest: &mut Ingest<TestSecrets>, name: &str) -> SenderId {
     let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
     let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: Some(verifier) }];
     let meter_device = DeviceId(printfleet_auth::sender_id_of(name).0 & 0xFFFF);
-    ingest.provision(DeviceRecord { name: name.into(), owner, meter_device, revoked: false, credentials }).unwrap()
+    ingest
+        .provision(DeviceRecord {
+            name: name.into(),
+            owner,
+            meter_device,
+            revoked: false,
+            credentials,
+            collector: None,
+        })
+        .unwrap()
 }
 
 /// Which protocol the test portal speaks.

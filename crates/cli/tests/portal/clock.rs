@@ -24,6 +24,7 @@ fn spec(name: &str) -> DeviceSpec {
         customer: CustomerId(1),
         contract: ContractId(1),
         meter_device: DeviceId(1),
+        collector: None,
     }
 }
 

@@ -233,8 +233,14 @@ fn sealed_frames_are_accepted_by_the_portals_ingest_once_and_in_order() {
     let mut ingest = Ingest::new(fleet.master_key());
     let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
     let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
-    let record =
-        DeviceRecord { name: "printer-7".into(), owner, meter_device: DeviceId(7), revoked: false, credentials };
+    let record = DeviceRecord {
+        name: "printer-7".into(),
+        owner,
+        meter_device: DeviceId(7),
+        revoked: false,
+        credentials,
+        collector: None,
+    };
     ingest.provision(record).unwrap();
 
     // A full update (the first contact of an agent), as JSON.

@@ -48,6 +48,7 @@ pub(crate) fn record(name: &str) -> DeviceRecord {
         meter_device: DeviceId(u64::from(name.len() as u32)),
         revoked: false,
         credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
+        collector: None,
     }
 }
 

@@ -63,3 +63,105 @@ fn a_session_carries_updates_until_the_device_is_revoked() {
     assert_eq!(ingest.sessions(), 0);
     assert!(matches!(ingest.receive_session(handle, &frame, now), Err(IngestError::SessionClosed)));
 }
+
+/// Bundles (wire format §5.9): on a collector's own session, each entry is applied like its
+/// device's own frame if the device is the collector's; the others are refused one by one and
+/// answered with nothing, in the bundle's order; an aborted bundle leaves nothing applied.
+#[test]
+fn a_collector_session_carries_bundles_of_its_own_devices_only() {
+    use printfleet_wire::frame::{DeviceChannel, FrameHeader};
+    let mut rng = rng(12);
+    let now = at(0);
+    let mut ingest = Ingest::new(master());
+    let secret = master().device_secret("site-1", KeyEpoch(1));
+    let mut site = record("site-1");
+    site.credentials[0].verifier = Some(Verifier::new(&secret, &mut rng));
+    let collector = ingest.provision(site).unwrap();
+    let mut mine = |name: &str, collector| {
+        let mut r = record(name);
+        r.collector = collector;
+        ingest.provision(r).unwrap()
+    };
+    let p1 = mine("p-1", Some(collector));
+    let p2 = mine("p-2", Some(collector));
+    let p3 = mine("p-3", None);
+    let p4 = mine("p-4", Some(collector));
+    ingest.revoke(p4).unwrap();
+    let ghost = printfleet_auth::sender_id_of("ghost");
+
+    let config = ServerConfig::new(DecoyKey::generate(&mut rng));
+    let (client, m0) = ClientHandshake::start("site-1", &secret, KeyEpoch(1), &mut rng, now).unwrap();
+    let (server, m1) = server_start(&m0, ingest.registry(), &config, &mut rng, now).unwrap();
+    let (client, m2) = client.handle_server_first(&m1, now).unwrap();
+    let (server_session, m3) = server.handle_client_final(&m2, now).unwrap();
+    let client_session = client.handle_server_final(&m3, now).unwrap();
+    let handle = ingest.open_session(server_session, now).unwrap();
+    let mut channel = client_session.into_device_channel().unwrap();
+
+    let state = Redaction::drop_all().apply_to(DeviceState::from(&reading()));
+    let mut agents: std::collections::BTreeMap<_, _> =
+        [p1, p2, p3, p4, ghost].into_iter().map(|d| (d, Agent::new(Instance(d.0 as u32)))).collect();
+    let mut updates = |devices: &[_]| -> Vec<(SenderId, Vec<u8>)> {
+        devices
+            .iter()
+            .map(|d| {
+                let update = agents.get_mut(d).unwrap().update(&state);
+                let mut payload = Vec::new();
+                protobuf::encode_update(&update, &mut payload).unwrap();
+                (*d, payload)
+            })
+            .collect()
+    };
+    let mut seal_rng = crate::rng(13);
+    let mut seal = |channel: &mut DeviceChannel, entries: &[(SenderId, Vec<u8>)], kind| {
+        let mut bundle = Vec::new();
+        for (d, payload) in entries {
+            protobuf::encode_bundle_entry(*d, payload, &mut bundle);
+        }
+        if kind == MessageKind::Update {
+            bundle = entries[0].1.clone();
+        }
+        let mut frame = Vec::new();
+        channel.seal(kind, Codec::Protobuf, &bundle, now, &mut seal_rng, &mut frame).unwrap();
+        frame
+    };
+    let frame = seal(&mut channel, &updates(&[p1, p3, p2, p4, ghost]), MessageKind::Bundle);
+    // Not a frame of one device's session.
+    assert!(matches!(
+        ingest.receive_session(handle, &frame, now),
+        Err(IngestError::Rejected(Refusal::Frame(printfleet_wire::frame::RejectReason::UnexpectedKind)))
+    ));
+    let bundle = ingest.receive_bundle(handle, &frame, now).unwrap();
+    assert_eq!((bundle.entries(), bundle.refused(), bundle.collector()), (5, 3, collector));
+    assert_eq!(bundle.batches().iter().map(|b| b.device()).collect::<Vec<_>>(), vec![p1, p2]);
+    assert!(bundle.batches().iter().all(|b| b.writes().state.is_some() && b.writes().window.is_none()));
+    for reason in [Refusal::NotItsCollector, Refusal::Revoked, Refusal::Unknown] {
+        assert_eq!(ingest.counters().refused(reason), 1, "{reason:?}");
+    }
+    let reply = ingest.commit_bundle(bundle, now, &mut rng).unwrap();
+    assert_eq!(FrameHeader::peek(&reply).unwrap().kind, MessageKind::BundleReply);
+    let mut payload = Vec::new();
+    channel.open_reply(&reply, now, &mut payload).unwrap();
+    let answers = protobuf::decode_bundle_reply(&payload).unwrap();
+    let acked: Vec<bool> = answers.iter().map(|a| matches!(a, Some(Reply::Ack { .. }))).collect();
+    assert_eq!(acked, [true, false, true, false, false]);
+    // The same bundle again is a replay within the session.
+    assert!(matches!(ingest.receive_bundle(handle, &frame, now), Err(IngestError::Rejected(Refusal::Frame(_)))));
+
+    // Aborted (the store failed): nothing stays applied, and the same updates in the next
+    // bundle are applied, not taken for duplicates.
+    let next = updates(&[p1, p2]);
+    let frame = seal(&mut channel, &next, MessageKind::Bundle);
+    let bundle = ingest.receive_bundle(handle, &frame, now).unwrap();
+    assert_eq!(bundle.batches().len(), 2);
+    ingest.abort_bundle(bundle).unwrap();
+    assert_eq!(ingest.in_flight(), 0);
+    let frame = seal(&mut channel, &next, MessageKind::Bundle);
+    let bundle = ingest.receive_bundle(handle, &frame, now).unwrap();
+    assert_eq!(bundle.refused(), 0);
+    assert!(bundle.batches().iter().all(|b| b.writes().state.is_some()), "applied again after the abort");
+    ingest.commit_bundle(bundle, now, &mut rng).unwrap();
+    // An update is not a bundle.
+    let frame = seal(&mut channel, &updates(&[p1]), MessageKind::Update);
+    assert!(matches!(ingest.receive_bundle(handle, &frame, now), Err(IngestError::Rejected(Refusal::Frame(_)))));
+}
