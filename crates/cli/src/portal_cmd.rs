@@ -112,6 +112,10 @@ pub(crate) enum DeviceCommand {
         /// The position it is metered under (default: its sender id).
         #[arg(long)]
         meter_device: Option<u64>,
+        /// The collector (a name provisioned before, with `device add`) that may report this
+        /// device in bundles, one frame for all its devices (docs/wire-format.md §5.9).
+        #[arg(long, value_name = "NAME")]
+        collector: Option<String>,
         #[command(flatten)]
         at: StoreArgs,
     },
@@ -226,7 +230,7 @@ async fn stop_signal() {
 pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
     let open = |at: &StoreArgs| open(&at.db);
     match command {
-        DeviceCommand::Add { name, reseller, customer, contract, meter_device, at } => {
+        DeviceCommand::Add { name, reseller, customer, contract, meter_device, collector, at } => {
             let mut store = open(&at)?;
             let meter_device = meter_device.unwrap_or(printfleet_auth::sender_id_of(&name).0);
             let spec = DeviceSpec {
@@ -235,7 +239,7 @@ pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
                 customer: CustomerId(customer),
                 contract: ContractId(contract),
                 meter_device: DeviceId(meter_device),
-                collector: None,
+                collector,
             };
             let p = portal::provision(&at.state, &mut *store, spec).map_err(|e| e.to_string())?;
             let secret = base64::engine::general_purpose::STANDARD.encode(&*p.secret.to_bytes());
@@ -267,6 +271,7 @@ pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
                     "meter_device": d.meter_device.0,
                     "revoked": d.revoked,
                     "epochs": epochs,
+                    "collector": d.collector.map(|c| c.0),
                 });
                 out.push_str(&format!("{line}\n"));
             }

@@ -137,3 +137,26 @@ fn a_contract_is_set_and_its_month_billed_once() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no contract has that period open"));
 }
+
+/// `device add --collector NAME` names a collector provisioned before (its sender id is listed);
+/// an unknown one is refused and nothing is stored.
+#[test]
+fn a_device_names_its_collector_only_once_it_is_provisioned() {
+    let home = Home::new();
+    let add = |name: &str, collector: &str| {
+        let (db, state) = (home.db(), home.state());
+        let args = ["device", "add", name, "--reseller", "1", "--customer", "2", "--contract", "3"];
+        printfleet(&[&args[..], &["--collector", collector, "--db", &db, "--state", &state]].concat())
+    };
+    let out = add("p-1", "site-1");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("site-1"), "{}", String::from_utf8_lossy(&out.stderr));
+    let (site, _) = home.add_device("site-1");
+    assert!(add("p-1", "site-1").status.success());
+    let out = printfleet(&["device", "list", "--db", &home.db(), "--state", &home.state()]);
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let p1 = lines.iter().find(|l| l["name"] == "p-1").unwrap();
+    assert_eq!(p1["collector"], site.0);
+    assert!(lines.iter().find(|l| l["name"] == "site-1").unwrap()["collector"].is_null());
+}
