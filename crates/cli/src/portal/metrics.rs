@@ -190,6 +190,8 @@ mod tests {
     fn reasons_are_label_values() {
         assert_eq!(reason_label(Refusal::Frame(RejectReason::ClockSkew)), "frame_clock_skew");
         assert_eq!(reason_label(Refusal::Revoked), "revoked");
+        assert_eq!(reason_label(Refusal::NotItsCollector), "not_its_collector");
+        assert_eq!(reason_label(Refusal::InFlight), "in_flight");
     }
 
     #[test]
