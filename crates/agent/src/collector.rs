@@ -4,7 +4,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
-use printfleet_schema::{Alert, DeviceReport, PrintJob, Timestamp};
+use printfleet_schema::{Alert, DeviceReport, DurationMs, PrintJob, Timestamp};
 use printfleet_wire::frame::{DeviceChannel, FrameHeader, MessageKind, RejectReason, SealScratch, SenderId};
 use printfleet_wire::limits::MAX_BUNDLE_ENTRIES;
 use printfleet_wire::{Codec, protobuf};
@@ -100,8 +100,9 @@ impl Collector {
 
     /// Adds a device's agent (new or restored); it is read at once. Replaces an agent of the same
     /// device.
-    pub fn insert(&mut self, now: Timestamp, agent: DeviceAgent) {
+    pub fn insert(&mut self, now: Timestamp, mut agent: DeviceAgent) {
         let sender = agent.sender();
+        agent.set_aligned(self.link.is_some());
         self.agents.insert(sender, Box::new(agent));
         self.next_read.insert(sender, now);
         self.reads.push(Reverse((now, sender)));
@@ -193,16 +194,35 @@ impl Collector {
     /// name and secret; the portal must know it as these devices' collector). Each call of
     /// [`Collector::poll_transmit`] then returns one bundle of every device that is due, up to
     /// [`MAX_BUNDLE_BYTES`] and [`MAX_BUNDLE_ENTRIES`](printfleet_wire::limits::MAX_BUNDLE_ENTRIES).
+    /// Interval reports then fall due at the collector's **rounds** (the multiples of the
+    /// interval since the Unix epoch), the first at least
+    /// [`COLLECTOR_MIN_INTERVAL`](crate::COLLECTOR_MIN_INTERVAL) after each device's last report,
+    /// so that devices read at different times report together: one bundle per round.
     /// Per-device sessions stay attached but unused. Replaces a link attached before.
     pub fn attach_link(&mut self, channel: DeviceChannel) {
         self.link = Some(Box::new(Link { channel, in_flight: VecDeque::new() }));
+        self.align(true);
+    }
+
+    /// Interval reports at the collector's rounds (with a link) or one interval after each
+    /// device's last report; every device's wake-up moves with it.
+    fn align(&mut self, aligned: bool) {
+        let senders: Vec<SenderId> = self.agents.keys().copied().collect();
+        for sender in senders {
+            if let Some(agent) = self.agents.get_mut(&sender) {
+                agent.set_aligned(aligned);
+            }
+            self.wake(sender);
+        }
     }
 
     /// Bundle mode ended (the collector's session closed, expired or lost its connection):
     /// devices send their own frames again (their sessions, or one-shot). Returns the channel.
     /// Updates of unanswered bundles are sent again when their reply timeouts pass.
     pub fn detach_link(&mut self) -> Option<DeviceChannel> {
-        self.link.take().map(|l| l.channel)
+        let link = self.link.take()?;
+        self.align(false);
+        Some(link.channel)
     }
 
     /// Whether a link is attached ([`Collector::attach_link`]).
@@ -311,7 +331,7 @@ impl Collector {
             if !agent.needs_save()
                 && let Some(at) = agent.poll_timeout()
             {
-                let at = at.max(now.checked_add(printfleet_schema::DurationMs(1)).unwrap_or(now));
+                let at = at.max(now.checked_add(DurationMs(1)).unwrap_or(now));
                 self.next_wake.insert(sender, at);
                 self.wakes.push(Reverse((at, sender)));
             }
@@ -323,7 +343,9 @@ impl Collector {
     }
 
     /// Takes the due devices off the wake-up heap (up to the bundle's limits), puts each
-    /// device's ready update into one bundle, seals it with the link's channel.
+    /// device's ready update into one bundle, seals it with the link's channel. (With a link,
+    /// interval reports fall due at the collector's rounds, `schedule::interval_due`, so that
+    /// its devices, read at different times, report together.)
     fn poll_bundle(&mut self, now: Timestamp, rng: &mut impl CryptoRng) -> Option<Transmit> {
         let mut payload = Vec::new();
         let mut entries: Vec<(SenderId, usize)> = Vec::new();
@@ -339,7 +361,7 @@ impl Collector {
             self.next_wake.remove(&sender);
             woken.push(sender);
             let Some(agent) = self.agents.get_mut(&sender) else { continue };
-            let Some(update) = agent.ready_update(now) else { continue };
+            let Some((update, _)) = agent.ready_update(now) else { continue };
             if !entries.is_empty()
                 && payload.len().saturating_add(protobuf::bundle_entry_len(update.len())) > MAX_BUNDLE_BYTES
             {
@@ -386,7 +408,7 @@ impl Collector {
         // Every device taken off the heap is queued again for its next wake-up (unless it waits
         // for a save: then `saved` does): those left over at once, the others not before the
         // next millisecond (as in one device's polling: nothing spins).
-        let soon = now.checked_add(printfleet_schema::DurationMs(1)).unwrap_or(now);
+        let soon = now.checked_add(DurationMs(1)).unwrap_or(now);
         for sender in woken {
             let Some(agent) = self.agents.get(&sender).filter(|a| !a.needs_save()) else { continue };
             let Some(at) = agent.poll_timeout() else { continue };

@@ -93,6 +93,8 @@ pub struct DeviceAgent {
     saved_generation: u64,
     announced: bool,
     events: VecDeque<Event>,
+    /// Interval reports at the collector's rounds (bundle mode: `schedule::interval_due`).
+    aligned: bool,
 }
 
 /// At most this many events wait in [`DeviceAgent::poll_event`]'s queue; older ones are dropped
@@ -123,6 +125,7 @@ impl DeviceAgent {
             saved_generation: 0,
             announced: false,
             events: VecDeque::new(),
+            aligned: false,
         };
         agent.announce_save();
         agent
@@ -160,9 +163,15 @@ impl DeviceAgent {
             saved_generation: 0,
             announced: false,
             events: VecDeque::new(),
+            aligned: false,
         };
         agent.announce_save();
         Ok(agent)
+    }
+
+    /// Bundle mode: interval reports at the collector's rounds (`schedule::interval_due`).
+    pub(crate) fn set_aligned(&mut self, aligned: bool) {
+        self.aligned = aligned;
     }
 
     /// The device this agent speaks for.
@@ -464,7 +473,7 @@ impl DeviceAgent {
     fn prepare(&mut self, now: Timestamp) -> bool {
         self.counters.observe_clock(now);
         if self.prepared.is_none() {
-            let Some(reason) = self.counters.due(&self.schedule, now) else { return false };
+            let Some(reason) = self.counters.due(&self.schedule, now, self.aligned) else { return false };
             let Some(current) = self.current.as_ref() else { return false };
             let update = self.sync.update_shared(current);
             let mut payload = Vec::new();
@@ -489,11 +498,11 @@ impl DeviceAgent {
 
     /// Bundle mode: the encoded update that is ready to leave, if one is ([`Self::prepare`]);
     /// it stays prepared until [`Self::bundled`] says it left.
-    pub(crate) fn ready_update(&mut self, now: Timestamp) -> Option<&[u8]> {
+    pub(crate) fn ready_update(&mut self, now: Timestamp) -> Option<(&[u8], Reason)> {
         if !self.prepare(now) {
             return None;
         }
-        self.prepared.as_ref().map(|p| p.payload.as_slice())
+        self.prepared.as_ref().map(|p| (p.payload.as_slice(), p.reason))
     }
 
     /// Bundle mode: the prepared update left in a sealed bundle. Returns whether it was urgent
@@ -512,11 +521,14 @@ impl DeviceAgent {
             || self.counters.urgent
             || self.counters.boot
             || self.counters.resync
-            || self.counters.due(&self.schedule, Timestamp::UNIX_EPOCH).is_some_and(|r| r != Reason::Interval);
+            || self
+                .counters
+                .due(&self.schedule, Timestamp::UNIX_EPOCH, self.aligned)
+                .is_some_and(|r| r != Reason::Interval);
         if soon && self.current.is_some() {
             return Some(Timestamp::UNIX_EPOCH);
         }
-        self.counters.next_deadline(&self.schedule)
+        self.counters.next_deadline(&self.schedule, self.aligned)
     }
 
     /// What happened, oldest first.

@@ -88,7 +88,9 @@
 //!   ("high severity alerts are sent as soon as detected"), and once at boot.
 //! * [`Schedule::collector`]: a collector reads and reports each printer every 180 minutes by
 //!   default, never more often than every 30 minutes (a shorter interval is refused with
-//!   [`ConfigError::IntervalTooShort`], not clamped).
+//!   [`ConfigError::IntervalTooShort`], not clamped). A collector that sends bundles
+//!   ([`Collector::attach_link`]) reports at its rounds, the multiples of the interval since the
+//!   Unix epoch: a device joins the first round at least 30 minutes after its last report.
 //! * A report that is not acknowledged is retried after the reply timeout plus an exponential
 //!   back-off with full jitter (from the caller's RNG), capped. A new report supersedes an
 //!   unanswered one: it carries the newest state (a delta against what the portal acknowledged)

@@ -114,6 +114,23 @@ impl Schedule {
     }
 }
 
+/// When the interval's report is due after a report at `last`: `last` plus the interval; or,
+/// `aligned` (a collector that sends bundles, `Collector::attach_link`), at the first **round**
+/// at least [`COLLECTOR_MIN_INTERVAL`] after `last`, rounds being the multiples of the interval
+/// since the Unix epoch (UTC). A device that reported on a round reports at the next one, one
+/// interval later; one that reported off the rounds (after a retry, an urgent alert, a restart)
+/// joins the next round at least 30 minutes away, so that the collector's devices report
+/// together, in one bundle per round, and never more often than the minimum interval.
+pub(crate) fn interval_due(last: Timestamp, s: &Schedule, aligned: bool) -> Timestamp {
+    let interval = s.interval.0.max(1);
+    if !aligned {
+        return last.checked_add(s.interval).unwrap_or(Timestamp::MAX);
+    }
+    let earliest = last.unix_millis().saturating_add(COLLECTOR_MIN_INTERVAL.0);
+    let round = earliest.div_ceil(interval).saturating_mul(interval);
+    Timestamp::from_unix_millis(round).unwrap_or(Timestamp::MAX)
+}
+
 /// Why a report is due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -168,7 +185,9 @@ impl Counters {
     /// Why a report is due at `now`, if it is. A boot, an urgent alert or a resync request goes
     /// at once; while a report waits for its reply (or the portal cannot be reached), the other
     /// reasons wait for the retry time, so that an outage costs one frame per back-off period.
-    pub(crate) fn due(&self, s: &Schedule, now: Timestamp) -> Option<Reason> {
+    /// `aligned`: the interval's report is due at the collector's next round
+    /// ([`interval_due`]).
+    pub(crate) fn due(&self, s: &Schedule, now: Timestamp, aligned: bool) -> Option<Reason> {
         if self.boot && s.report_at_boot {
             return Some(Reason::Boot);
         }
@@ -192,7 +211,7 @@ impl Counters {
         }
         match self.last_report {
             None => Some(Reason::Interval),
-            Some(t) => now.duration_since(t).is_some_and(|d| d >= s.interval).then_some(Reason::Interval),
+            Some(t) => (now >= interval_due(t, s, aligned)).then_some(Reason::Interval),
         }
     }
 
@@ -201,8 +220,8 @@ impl Counters {
     }
 
     /// When the next report falls due by time alone, if nothing else happens.
-    pub(crate) fn next_deadline(&self, s: &Schedule) -> Option<Timestamp> {
-        let interval = self.last_report.map(|t| t.checked_add(s.interval).unwrap_or(Timestamp::MAX));
+    pub(crate) fn next_deadline(&self, s: &Schedule, aligned: bool) -> Option<Timestamp> {
+        let interval = self.last_report.map(|t| interval_due(t, s, aligned));
         match (interval, self.retry_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -278,7 +297,38 @@ mod tests {
         c.answered();
         // The clock goes back 8 hours: the next report is one interval from the new time.
         c.observe_clock(t(2 * 3_600_000));
-        assert_eq!(c.next_deadline(&s), Some(t(5 * 3_600_000)));
-        assert_eq!(c.due(&s, t(5 * 3_600_000)), Some(Reason::Interval));
+        assert_eq!(c.next_deadline(&s, false), Some(t(5 * 3_600_000)));
+        assert_eq!(c.due(&s, t(5 * 3_600_000), false), Some(Reason::Interval));
+    }
+
+    /// Aligned (a collector's bundle rounds): a device on a round reports at the next one; one
+    /// off the rounds joins the first round at least the minimum interval away, so never sooner
+    /// and at most one interval later than that.
+    #[test]
+    fn aligned_reports_fall_on_the_collectors_rounds() {
+        let s = Schedule::collector(DurationMs(3 * 3_600_000)).unwrap();
+        let round = 3 * 3_600_000;
+        let on = Timestamp::from_unix_millis(600_000 * round).unwrap();
+        assert_eq!(interval_due(on, &s, true), Timestamp::from_unix_millis(600_001 * round).unwrap());
+        let off = Timestamp::from_unix_millis(600_000 * round + 20 * 60_000).unwrap();
+        assert_eq!(interval_due(off, &s, true), Timestamp::from_unix_millis(600_001 * round).unwrap());
+        let late = Timestamp::from_unix_millis(600_001 * round - 10 * 60_000).unwrap();
+        assert_eq!(interval_due(late, &s, true), Timestamp::from_unix_millis(600_002 * round).unwrap());
+        assert_eq!(interval_due(late, &s, false), late.checked_add(DurationMs(round)).unwrap());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_aligned_report_is_on_a_round_and_never_sooner_than_the_minimum(
+            last in 0u64..4_000_000_000_000,
+            minutes in 30u64..=1440,
+        ) {
+            let s = Schedule::collector(DurationMs(minutes * 60_000)).unwrap();
+            let last = Timestamp::from_unix_millis(last).unwrap();
+            let due = interval_due(last, &s, true).unix_millis();
+            let earliest = last.unix_millis() + COLLECTOR_MIN_INTERVAL.0;
+            proptest::prop_assert_eq!(due % (minutes * 60_000), 0);
+            proptest::prop_assert!(due >= earliest && due < earliest + minutes * 60_000);
+        }
     }
 }

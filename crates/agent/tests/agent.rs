@@ -698,3 +698,66 @@ fn a_linked_collector_bundles_its_devices_and_routes_the_answers() {
     };
     assert!(t.entries.is_empty() && t.device.0 < DEVICES);
 }
+
+/// With a link, devices read at different times come to report at the collector's rounds: one
+/// bundle per round once each has reported once.
+#[test]
+fn a_linked_collector_brings_staggered_devices_into_one_bundle_per_round() {
+    use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
+    let collector = SenderId(0xc011_ec71);
+    let session_key = || SessionKey::derive(&[5; 32], b"rounds", collector);
+    let mut rng = rng(12);
+    let schedule = Schedule::collector(printfleet_agent::COLLECTOR_INTERVAL).unwrap();
+    let mut c = Collector::new();
+    c.attach_link(DeviceChannel::session(session_key()));
+    let mut portal = PortalChannel::session(session_key());
+    let mut receivers = std::collections::BTreeMap::new();
+    const MINUTE: u64 = 60_000;
+    for d in 0..30u64 {
+        let key = FrameKey::new(&[d as u8 + 1; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
+        receivers.insert(SenderId(d), Receiver::new());
+        c.insert(at(0), DeviceAgent::new(SenderId(d), &key, Redaction::drop_all(), schedule, Instance(1)));
+    }
+    let mut bundles_at = Vec::new();
+    // A day in 5-minute steps; device d is read at 5·d minutes past each 3-hour mark.
+    for step in 0..(24 * 12) {
+        let now = step * 5 * MINUTE;
+        for d in 0..30u64 {
+            if (now % (3 * HOUR)) / (5 * MINUTE) == d {
+                c.handle_reading(SenderId(d), at(now), reading()).unwrap();
+            }
+        }
+        loop {
+            if c.needs_save() {
+                let cp = c.save();
+                c.saved(cp).unwrap();
+            }
+            let Some(t) = c.poll_transmit(at(now), &mut rng) else {
+                if c.needs_save() {
+                    continue;
+                }
+                break;
+            };
+            bundles_at.push((now, t.entries.len()));
+            let mut payload = Vec::new();
+            let h = portal.open(&t.frame, &[MessageKind::Bundle], at(now), &mut payload).unwrap();
+            let mut answers = Vec::new();
+            for e in protobuf::decode_bundle(&payload).unwrap() {
+                let reply = receivers.get_mut(&e.device).unwrap().receive(&protobuf::decode_update(e.update).unwrap());
+                let mut bytes = Vec::new();
+                protobuf::encode_reply(&reply, &mut bytes).unwrap();
+                protobuf::encode_bundle_answer(Some(&bytes), &mut answers);
+            }
+            let mut frame = Vec::new();
+            portal.seal_reply(&h, Codec::Protobuf, &answers, at(now), &mut rng, &mut frame).unwrap();
+            c.handle_frame(at(now), &frame).unwrap();
+        }
+    }
+    // After the first 6 hours (first reports as readings come, then the first round), every
+    // round is one bundle of all 30 devices, and nothing else is sent.
+    let later: Vec<_> = bundles_at.iter().filter(|(t, _)| *t >= 6 * HOUR).collect();
+    assert!(!later.is_empty());
+    assert!(later.iter().all(|(_, n)| *n == 30), "{bundles_at:?}");
+    let rounds: BTreeSet<u64> = later.iter().map(|(t, _)| *t).collect();
+    assert_eq!(rounds.len(), later.len(), "one bundle per round: {bundles_at:?}");
+}
