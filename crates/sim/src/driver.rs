@@ -70,8 +70,9 @@ pub enum Delivery {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct SessionRequest {
-    /// The device's index in the fleet.
-    pub device: usize,
+    /// The device's index in the fleet; `None` for a collector's own session (bundle mode,
+    /// [`Transport::collector_identity`]).
+    pub device: Option<usize>,
     /// Its name (its SCRAM user name).
     pub name: String,
     /// Its secret for `epoch`.
@@ -102,6 +103,16 @@ pub trait Transport {
     /// every frame is one-shot.
     fn wants_sessions(&self) -> bool {
         false
+    }
+
+    /// Bundle mode (docs/wire-format.md §5.9): the name and secret (key epoch 1) under which the
+    /// collector of site `site` authenticates its own session, if the portal knows it as the
+    /// site's devices' collector. The collector then sends one bundle per round for all its
+    /// devices on that session, instead of one frame per device on a session each. `None` (the
+    /// default): per-device sessions. Asked once per site, only if [`Transport::wants_sessions`].
+    fn collector_identity(&mut self, site: u32) -> Result<Option<(String, DeviceSecret)>, Self::Error> {
+        let _ = site;
+        Ok(None)
     }
 
     /// Session mode: runs the SCRAM handshakes of `devices`, all of collector site `site`, at
@@ -269,6 +280,8 @@ fn drive_all<T: Transport>(
 /// report before redaction.
 struct NaiveReport {
     kind: Kind,
+    /// Read by a collector (counted in [`Summary::via_collector`] too).
+    collector: bool,
     day: u32,
     report: DeviceReport,
 }
@@ -277,6 +290,7 @@ struct NaiveReport {
 #[derive(Default)]
 struct NaiveTotals {
     per_kind: BTreeMap<Kind, u64>,
+    per_kind_collector: BTreeMap<Kind, u64>,
     daily: BTreeMap<(u32, Kind), u64>,
 }
 
@@ -294,6 +308,10 @@ fn naive_thread(
             let bytes = to_u64(naive.seal(&r.report)?.len());
             let k = totals.per_kind.entry(r.kind).or_insert(0);
             *k = k.saturating_add(bytes);
+            if r.collector {
+                let k = totals.per_kind_collector.entry(r.kind).or_insert(0);
+                *k = k.saturating_add(bytes);
+            }
             let d = totals.daily.entry((r.day, r.kind)).or_insert(0);
             *d = d.saturating_add(bytes);
         }
@@ -328,8 +346,36 @@ fn to_u64(n: usize) -> u64 {
 /// A frame polled in this step, waiting for delivery.
 struct Pending {
     endpoint: Endpoint,
+    /// The device it is from (a bundle's first).
     device: usize,
+    /// Every device it carries a report of, with its weight in the frame's bytes (a bundle's
+    /// entry sizes; one device's own frame: the device alone).
+    devices: Vec<(usize, u64)>,
     transmit: Transmit,
+}
+
+impl Pending {
+    fn is_bundle(&self) -> bool {
+        !self.transmit.entries.is_empty()
+    }
+}
+
+/// `bytes` shared out by `weights`, in integers that add up to `bytes` (the last takes what the
+/// rounding down left).
+fn share(bytes: u64, weights: &[(usize, u64)]) -> Vec<u64> {
+    let total: u64 = weights.iter().map(|w| w.1).sum::<u64>().max(1);
+    let mut out: Vec<u64> = weights
+        .iter()
+        .map(|w| {
+            let part = u128::from(bytes).saturating_mul(u128::from(w.1)).checked_div(u128::from(total)).unwrap_or(0);
+            u64::try_from(part).unwrap_or(u64::MAX)
+        })
+        .collect();
+    let given: u64 = out.iter().sum();
+    if let Some(last) = out.last_mut() {
+        *last = last.saturating_add(bytes.saturating_sub(given));
+    }
+    out
 }
 
 /// The run's state (everything but the fleet).
@@ -348,6 +394,10 @@ struct Driver<'t, T: Transport> {
     secrets: Vec<(DeviceSecret, KeyEpoch)>,
     /// Collector devices with a session attached: when it expires.
     sessions: HashMap<usize, Timestamp>,
+    /// Per collector, bundle mode's identity (its name and secret), if the transport gave one.
+    links: Vec<Option<(String, DeviceSecret)>>,
+    /// Collectors with their own session attached: when it expires.
+    link_expires: HashMap<usize, Timestamp>,
     wakes: BinaryHeap<Reverse<(Timestamp, Endpoint)>>,
     dirty: BTreeSet<Endpoint>,
     /// The naive pipeline's queue (while the run lasts).
@@ -355,6 +405,8 @@ struct Driver<'t, T: Transport> {
     latest: Vec<Option<DeviceReport>>,
     naive_jobs: Vec<Vec<PrintJob>>,
     per_kind: BTreeMap<Kind, KindSummary>,
+    /// The same figures, of the devices read by a collector only.
+    per_kind_collector: BTreeMap<Kind, KindSummary>,
     summary: Summary,
     jobs: Vec<Vec<(uuid::Uuid, u64)>>,
     fed: Vec<Vec<(uuid::Uuid, u64)>>,
@@ -387,6 +439,7 @@ impl<'t, T: Transport> Driver<'t, T> {
         let mut senders = Vec::with_capacity(n);
         let mut secrets = Vec::with_capacity(n);
         let mut per_kind: BTreeMap<Kind, KindSummary> = BTreeMap::new();
+        let mut per_kind_collector: BTreeMap<Kind, KindSummary> = BTreeMap::new();
         for d in fleet.devices() {
             let name = d.name();
             let secret = transport.provision(d).map_err(|e| RunError::Transport(Box::new(e)))?;
@@ -415,13 +468,27 @@ impl<'t, T: Transport> Driver<'t, T> {
                     }
                 }
             }
-            let k = per_kind
-                .entry(d.kind())
-                .or_insert_with(|| KindSummary { kind: Some(d.kind()), ..KindSummary::default() });
-            k.devices = k.devices.saturating_add(1);
-            k.device_days = k.device_days.saturating_add(u64::from(days));
+            let mut tallies = vec![&mut per_kind];
+            if matches!(d.site(), Site::Collector(_)) {
+                tallies.push(&mut per_kind_collector);
+            }
+            for tally in tallies {
+                let k = tally
+                    .entry(d.kind())
+                    .or_insert_with(|| KindSummary { kind: Some(d.kind()), ..KindSummary::default() });
+                k.devices = k.devices.saturating_add(1);
+                k.device_days = k.device_days.saturating_add(u64::from(days));
+            }
         }
         let collector_count = collectors.len();
+        let mut links = Vec::with_capacity(collector_count);
+        for site in &collector_site {
+            let identity = match transport.wants_sessions() {
+                true => transport.collector_identity(*site).map_err(|e| RunError::Transport(Box::new(e)))?,
+                false => None,
+            };
+            links.push(identity);
+        }
         Ok(Self {
             transport,
             rng,
@@ -434,12 +501,15 @@ impl<'t, T: Transport> Driver<'t, T> {
             senders,
             secrets,
             sessions: HashMap::new(),
+            links,
+            link_expires: HashMap::new(),
             wakes: BinaryHeap::new(),
             dirty: BTreeSet::new(),
             naive: None,
             latest: vec![None; n],
             naive_jobs: vec![Vec::new(); n],
             per_kind,
+            per_kind_collector,
             summary: Summary { days, ..Summary::default() },
             jobs: vec![Vec::new(); n],
             fed: vec![Vec::new(); n],
@@ -640,6 +710,26 @@ impl<'t, T: Transport> Driver<'t, T> {
     fn ensure_sessions(&mut self, fleet: &Fleet, c: usize, now: Timestamp) -> Result<(), RunError> {
         let Some(site) = self.collector_site.get(c).copied() else { return Ok(()) };
         let renew_before = after(now, SESSION_RENEW_MARGIN.0);
+        if let Some(Some((name, secret))) = self.links.get(c) {
+            if self.link_expires.get(&c).is_some_and(|expires| *expires > renew_before) {
+                return Ok(());
+            }
+            let request =
+                SessionRequest { device: None, name: name.clone(), secret: secret.clone(), epoch: KeyEpoch(1) };
+            let opened =
+                self.transport.open_sessions(site, &[request], now).map_err(|e| RunError::Transport(Box::new(e)))?;
+            let Some(col) = self.collectors.get_mut(c) else { return Ok(()) };
+            col.detach_link();
+            self.link_expires.remove(&c);
+            if let Some(session) = opened.into_iter().next().flatten() {
+                let expires = session.expires_at();
+                if let Some(channel) = session.into_device_channel() {
+                    col.attach_link(channel);
+                    self.link_expires.insert(c, expires);
+                }
+            }
+            return Ok(());
+        }
         let mut requests = Vec::new();
         for d in fleet.devices() {
             if d.site() != Site::Collector(site) {
@@ -651,7 +741,7 @@ impl<'t, T: Transport> Driver<'t, T> {
             }
             if let Some((secret, epoch)) = self.secrets.get(i) {
                 requests.push(SessionRequest {
-                    device: i,
+                    device: Some(i),
                     name: d.name().to_owned(),
                     secret: secret.clone(),
                     epoch: *epoch,
@@ -665,14 +755,15 @@ impl<'t, T: Transport> Driver<'t, T> {
             self.transport.open_sessions(site, &requests, now).map_err(|e| RunError::Transport(Box::new(e)))?;
         let Some(col) = self.collectors.get_mut(c) else { return Ok(()) };
         for (request, session) in requests.iter().zip(opened) {
-            let Some(sender) = self.senders.get(request.device).copied() else { continue };
+            let Some(device) = request.device else { continue };
+            let Some(sender) = self.senders.get(device).copied() else { continue };
             col.detach_session(sender);
-            self.sessions.remove(&request.device);
+            self.sessions.remove(&device);
             let Some(session) = session else { continue };
             let expires = session.expires_at();
             if let Some(channel) = session.into_device_channel() {
                 col.attach_session(sender, channel)?;
-                self.sessions.insert(request.device, expires);
+                self.sessions.insert(device, expires);
             }
         }
         Ok(())
@@ -767,8 +858,14 @@ impl<'t, T: Transport> Driver<'t, T> {
             }
         };
         for t in transmits {
-            if let Some(device) = self.by_sender.get(&t.device).copied() {
-                out.push(Pending { endpoint: e, device, transmit: t });
+            // A bundle's share of bytes goes to each device by the size of its entry.
+            let devices: Vec<(usize, u64)> = if t.entries.is_empty() {
+                self.by_sender.get(&t.device).map(|d| vec![(*d, 1)]).unwrap_or_default()
+            } else {
+                t.entries.iter().filter_map(|(s, n)| self.by_sender.get(s).map(|d| (*d, to_u64(*n)))).collect()
+            };
+            if let Some(&(device, _)) = devices.first() {
+                out.push(Pending { endpoint: e, device, devices, transmit: t });
             }
         }
         if let Some(w) = next {
@@ -794,7 +891,12 @@ impl<'t, T: Transport> Driver<'t, T> {
         // Each device's clock now, before the fleet moves on (a clock drift in the next step
         // must not date this step's replies).
         let device_now: Vec<Timestamp> = pending.iter().map(|p| fleet.device_time(p.device, now)).collect();
-        let kinds: Vec<Option<Kind>> = pending.iter().map(|p| fleet.device(p.device).map(Device::kind)).collect();
+        // One report per device a frame carries (a bundle's entries), in order.
+        let kinds: Vec<Option<(Kind, bool)>> = pending
+            .iter()
+            .flat_map(|p| &p.devices)
+            .map(|d| fleet.device(d.0).map(|d| (d.kind(), matches!(d.site(), Site::Collector(_)))))
+            .collect();
         // Route: one-shot, or on its collector's session.
         let mut one_shot: Vec<Outgoing> = Vec::new();
         let mut one_shot_of: Vec<usize> = Vec::new();
@@ -809,7 +911,8 @@ impl<'t, T: Transport> Driver<'t, T> {
                 continue;
             }
             let out = Outgoing { device: p.device, sender: p.transmit.device, frame: p.transmit.frame.clone() };
-            let site = match (p.endpoint, self.sessions.contains_key(&p.device)) {
+            let on_session = p.is_bundle() || self.sessions.contains_key(&p.device);
+            let site = match (p.endpoint, on_session) {
                 (Endpoint::Collector(c), true) => self.collector_site.get(c).copied(),
                 _ => None,
             };
@@ -839,11 +942,13 @@ impl<'t, T: Transport> Driver<'t, T> {
         let mut meanwhile = || {
             if counted {
                 let mut step = Vec::with_capacity(pending.len());
-                for (p, kind) in pending.iter().zip(&kinds) {
-                    if let (Some(latest), Some(kind)) = (latest.get(p.device).and_then(Option::as_ref), *kind) {
+                for (device, kind) in pending.iter().flat_map(|p| &p.devices).map(|d| d.0).zip(&kinds) {
+                    if let (Some(latest), Some((kind, collector))) =
+                        (latest.get(device).and_then(Option::as_ref), *kind)
+                    {
                         let mut report = latest.clone();
-                        report.events.print_jobs = naive_jobs.get_mut(p.device).map(std::mem::take).unwrap_or_default();
-                        step.push(NaiveReport { kind, day: today, report });
+                        report.events.print_jobs = naive_jobs.get_mut(device).map(std::mem::take).unwrap_or_default();
+                        step.push(NaiveReport { kind, collector, day: today, report });
                     }
                 }
                 // A closed queue means the thread failed: the run stops, and the thread's error
@@ -873,11 +978,19 @@ impl<'t, T: Transport> Driver<'t, T> {
             self.naive = None;
         }
         if counted {
+            self.summary.frames = self.summary.frames.saturating_add(to_u64(pending.len()));
+            self.summary.largest_frame = self.summary.largest_frame.max(ups.iter().copied().max().unwrap_or(0));
+            self.summary.bundles =
+                self.summary.bundles.saturating_add(to_u64(pending.iter().filter(|p| p.is_bundle()).count()));
             for kind in &kinds {
                 self.summary.reports = self.summary.reports.saturating_add(1);
-                let Some(kind) = *kind else { continue };
-                if let Some(k) = self.per_kind.get_mut(&kind) {
-                    k.reports = k.reports.saturating_add(1);
+                let Some((kind, collector)) = *kind else { continue };
+                for tally in
+                    [Some(&mut self.per_kind), collector.then_some(&mut self.per_kind_collector)].into_iter().flatten()
+                {
+                    if let Some(k) = tally.get_mut(&kind) {
+                        k.reports = k.reports.saturating_add(1);
+                    }
                 }
             }
         }
@@ -899,7 +1012,12 @@ impl<'t, T: Transport> Driver<'t, T> {
                     if let Endpoint::Collector(c) = p.endpoint
                         && let Some(col) = self.collectors.get_mut(c)
                     {
-                        col.detach_session(p.transmit.device);
+                        if p.is_bundle() {
+                            col.detach_link();
+                            self.link_expires.remove(&c);
+                        } else {
+                            col.detach_session(p.transmit.device);
+                        }
                     }
                     self.sessions.remove(&p.device);
                     self.dirty.insert(p.endpoint);
@@ -909,13 +1027,21 @@ impl<'t, T: Transport> Driver<'t, T> {
             if !counted {
                 continue;
             }
-            let Some(kind) = fleet.device(p.device).map(Device::kind) else { continue };
-            if let Some(k) = self.per_kind.get_mut(&kind) {
-                k.ours_up = k.ours_up.saturating_add(up);
-                k.ours_down = k.ours_down.saturating_add(down);
+            // A bundle's bytes are shared out among its devices by the size of their entries.
+            for (((device, _), up), down) in p.devices.iter().zip(share(up, &p.devices)).zip(share(down, &p.devices)) {
+                let Some(d) = fleet.device(*device) else { continue };
+                let (kind, collector) = (d.kind(), matches!(d.site(), Site::Collector(_)));
+                for tally in
+                    [Some(&mut self.per_kind), collector.then_some(&mut self.per_kind_collector)].into_iter().flatten()
+                {
+                    if let Some(k) = tally.get_mut(&kind) {
+                        k.ours_up = k.ours_up.saturating_add(up);
+                        k.ours_down = k.ours_down.saturating_add(down);
+                    }
+                }
+                let d = self.day(now, kind);
+                d.ours = d.ours.saturating_add(up).saturating_add(down);
             }
-            let d = self.day(now, kind);
-            d.ours = d.ours.saturating_add(up).saturating_add(down);
             if let Endpoint::Collector(c) = p.endpoint
                 && let Some(per) = self.collector_bytes.get_mut(c)
             {
@@ -950,6 +1076,11 @@ impl<'t, T: Transport> Driver<'t, T> {
     fn add_naive(&mut self, totals: &NaiveTotals) {
         for (kind, bytes) in &totals.per_kind {
             if let Some(k) = self.per_kind.get_mut(kind) {
+                k.naive = k.naive.saturating_add(*bytes);
+            }
+        }
+        for (kind, bytes) in &totals.per_kind_collector {
+            if let Some(k) = self.per_kind_collector.get_mut(kind) {
                 k.naive = k.naive.saturating_add(*bytes);
             }
         }
@@ -990,6 +1121,7 @@ impl<'t, T: Transport> Driver<'t, T> {
             });
         }
         s.per_kind = Kind::ALL.iter().filter_map(|k| self.per_kind.remove(k)).collect();
+        s.via_collector = Kind::ALL.iter().filter_map(|k| self.per_kind_collector.remove(k)).collect();
         for per in &self.collector_bytes {
             if let Some(first) = per.get(&0) {
                 s.first_collector_interval_bytes = s.first_collector_interval_bytes.max(*first);

@@ -4,18 +4,21 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch};
+use printfleet_auth::{
+    ClientHandshake, DecoyKey, DeviceSecret, FleetMasterKey, KeyEpoch, ServerConfig, Session, Verifier, sender_id_of,
+    server_start,
+};
 use printfleet_diff::DeviceState;
-use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, IngestError, Owner, ResellerId};
+use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, IngestError, Owner, ResellerId, SessionHandle};
 use printfleet_meter::{ContractId, DeviceId};
 use printfleet_schema::{DurationMs, MeterKind, Timestamp};
-use printfleet_wire::frame::SenderId;
+use printfleet_wire::frame::{FrameHeader, MessageKind, SenderId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use crate::config::{ConfigError, FleetConfig, HOUR_MS, Kind, MINUTE_MS};
-use crate::device::Device;
-use crate::driver::{Delivery, Outgoing, RunOutcome, Transport, derive};
+use crate::device::{Device, Site};
+use crate::driver::{Delivery, Outgoing, RunOutcome, SessionRequest, Transport, derive};
 use crate::event::FaultKind;
 use crate::naive::NaiveError;
 
@@ -115,8 +118,19 @@ pub struct Summary {
     pub days: u32,
     /// Per fleet kind, in [`Kind::ALL`] order (kinds without devices left out).
     pub per_kind: Vec<KindSummary>,
-    /// Frames sent by agents (reports, retries included).
+    /// The same, of the devices read by a collector only (an SDS-style fleet: a LAN monitor's
+    /// printers); kinds without such devices left out.
+    pub via_collector: Vec<KindSummary>,
+    /// Reports sent by agents (retries included): a device's own frame, or its entry in a
+    /// collector's bundle.
     pub reports: u64,
+    /// Frames sent by agents and collectors: each device's own frames, and bundles.
+    pub frames: u64,
+    /// Of those frames, bundles (docs/wire-format.md §5.9).
+    pub bundles: u64,
+    /// The largest frame an agent or collector sent, in bytes (a transfer, in Partner Link's
+    /// words: the seed keeps each under 100 KB).
+    pub largest_frame: u64,
     /// Frames lost in network-loss windows (either way).
     pub lost: u64,
     /// Updates the portal applied.
@@ -197,9 +211,19 @@ impl Summary {
 /// `printfleet_ingest::Ingest`, each batch committed at once as if stored. Then the checks of
 /// [`Summary`] against what the in-memory portal kept.
 ///
+/// Each collector sends its printers' updates in bundles under its own session
+/// ([`InMemory::with_bundles`]), as a collector should; [`run_in_memory_with`] runs them one frame
+/// per printer instead.
+///
 /// Deterministic: the same configuration and days give the same summary.
 pub fn run_in_memory(config: &FleetConfig, days: u32) -> Result<Summary, RunError> {
-    let mut transport = InMemory::new(config.seed);
+    run_in_memory_with(config, days, true)
+}
+
+/// [`run_in_memory`], with `bundles` saying whether collectors send bundles under sessions of
+/// their own ([`InMemory::with_bundles`]) or every printer's frames one-shot ([`InMemory::new`]).
+pub fn run_in_memory_with(config: &FleetConfig, days: u32, bundles: bool) -> Result<Summary, RunError> {
+    let mut transport = if bundles { InMemory::with_bundles(config.seed) } else { InMemory::new(config.seed) };
     let outcome = crate::driver::run_with(config, days, STEP, &mut transport, &mut |_| {})?;
     Ok(transport.summary(outcome))
 }
@@ -221,6 +245,10 @@ pub struct InMemory {
     ingest: Ingest<FleetMasterKey>,
     rng: ChaCha20Rng,
     view: PortalView,
+    /// Bundle mode: the SCRAM server's configuration; `None`: every frame one-shot.
+    scram: Option<ServerConfig>,
+    /// Open sessions, by the sender id they authenticated.
+    sessions: HashMap<SenderId, SessionHandle>,
 }
 
 impl std::fmt::Debug for InMemory {
@@ -238,6 +266,68 @@ impl InMemory {
             ingest: Ingest::new(FleetMasterKey::from_bytes(master)),
             rng: ChaCha20Rng::seed_from_u64(seed ^ 0x5eed_c0de),
             view: PortalView::default(),
+            scram: None,
+            sessions: HashMap::new(),
+        }
+    }
+
+    /// [`InMemory::new`], with each collector site's collector provisioned under its own name
+    /// (`collector-<site>`, with a SCRAM verifier) as its printers' collector: the driver opens
+    /// one session per collector (an in-process SCRAM handshake) and the collector sends
+    /// bundles on it (docs/wire-format.md §5.9).
+    pub fn with_bundles(seed: u64) -> Self {
+        let mut transport = Self::new(seed);
+        transport.scram = Some(ServerConfig::new(DecoyKey::generate(&mut transport.rng)));
+        transport
+    }
+
+    /// The collector of `site` (bundle mode).
+    fn collector_name(site: u32) -> String {
+        format!("collector-{site}")
+    }
+
+    /// One SCRAM handshake in process, against the ingest's registry: the collector's session.
+    fn handshake(&mut self, request: &SessionRequest, now: Timestamp) -> Option<Session> {
+        let config = self.scram.as_ref()?;
+        let rng = &mut self.rng;
+        let (client, m0) = ClientHandshake::start(&request.name, &request.secret, request.epoch, rng, now).ok()?;
+        let (server, m1) = server_start(&m0, self.ingest.registry(), config, rng, now).ok()?;
+        let (client, m2) = client.handle_server_first(&m1, now).ok()?;
+        let (server_session, m3) = server.handle_client_final(&m2, now).ok()?;
+        let session = client.handle_server_final(&m3, now).ok()?;
+        let sender = session.sender_id();
+        let handle = self.ingest.open_session(server_session, now).ok()?;
+        if let Some(old) = self.sessions.insert(sender, handle) {
+            self.ingest.close_session(old);
+        }
+        Some(session)
+    }
+
+    /// A frame on the session of its sender: a bundle, or one device's update.
+    fn on_session(&mut self, frame: &[u8], now: Timestamp) -> Result<Delivery, IngestError> {
+        let Ok(header) = FrameHeader::peek(frame) else { return Ok(Delivery::Rejected { reason: None }) };
+        let Some(handle) = self.sessions.get(&header.sender_id).copied() else { return Ok(Delivery::Closed) };
+        let reply = if header.kind == MessageKind::Bundle {
+            self.ingest.receive_bundle(handle, frame, now).and_then(|bundle| {
+                for batch in bundle.batches() {
+                    self.record(batch.writes());
+                }
+                self.ingest.commit_bundle(bundle, now, &mut self.rng)
+            })
+        } else {
+            self.ingest.receive_session(handle, frame, now).and_then(|batch| {
+                self.record(batch.writes());
+                self.ingest.commit(batch, now, &mut self.rng)
+            })
+        };
+        match reply {
+            Ok(reply) => Ok(Delivery::Reply(reply)),
+            Err(IngestError::Rejected(reason)) => Ok(Delivery::Rejected { reason: Some(format!("{reason:?}")) }),
+            Err(IngestError::SessionClosed) => {
+                self.sessions.remove(&header.sender_id);
+                Ok(Delivery::Closed)
+            }
+            Err(other) => Err(other),
         }
     }
 
@@ -332,21 +422,63 @@ impl Transport for InMemory {
     type Error = IngestError;
 
     fn provision(&mut self, device: &Device) -> Result<DeviceSecret, IngestError> {
+        // Bundle mode: the site's collector first, under its own name, with a SCRAM verifier.
+        let collector = match (device.site(), self.scram.is_some()) {
+            (Site::Collector(site), true) => {
+                let name = Self::collector_name(site);
+                let sender = sender_id_of(&name);
+                if self.ingest.registry().get(sender).is_none() {
+                    let secret = self.secret(&name, KeyEpoch(1));
+                    let verifier = Verifier::new(&secret, &mut self.rng);
+                    self.ingest.provision(DeviceRecord {
+                        name,
+                        owner: Owner { reseller: ResellerId(1), customer: CustomerId(1), contract: ContractId(1) },
+                        meter_device: DeviceId(u64::MAX.saturating_sub(u64::from(site))),
+                        revoked: false,
+                        credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: Some(verifier) }],
+                        collector: None,
+                    })?;
+                }
+                Some(sender)
+            }
+            _ => None,
+        };
         self.ingest.provision(DeviceRecord {
             name: device.name().to_owned(),
             owner: Owner { reseller: ResellerId(1), customer: CustomerId(1), contract: ContractId(1) },
             meter_device: DeviceId(to_u64(device.index())),
             revoked: false,
             credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
-            collector: None,
+            collector,
         })?;
         Ok(self.secret(device.name(), KeyEpoch(1)))
     }
 
     fn new_epoch(&mut self, device: &Device, epoch: KeyEpoch) -> Result<DeviceSecret, IngestError> {
-        let sender = printfleet_auth::sender_id_of(device.name());
+        let sender = sender_id_of(device.name());
         self.ingest.add_credential(sender, Credential { epoch, revoked: false, verifier: None })?;
         Ok(self.secret(device.name(), epoch))
+    }
+
+    fn wants_sessions(&self) -> bool {
+        self.scram.is_some()
+    }
+
+    fn collector_identity(&mut self, site: u32) -> Result<Option<(String, DeviceSecret)>, IngestError> {
+        Ok(self.scram.is_some().then(|| {
+            let name = Self::collector_name(site);
+            let secret = self.secret(&name, KeyEpoch(1));
+            (name, secret)
+        }))
+    }
+
+    fn open_sessions(
+        &mut self,
+        _site: u32,
+        devices: &[SessionRequest],
+        now: Timestamp,
+    ) -> Result<Vec<Option<Session>>, IngestError> {
+        Ok(devices.iter().map(|d| self.handshake(d, now)).collect())
     }
 
     fn deliver(
@@ -356,8 +488,11 @@ impl Transport for InMemory {
         now: Timestamp,
     ) -> Result<Vec<Delivery>, IngestError> {
         let mut out = Vec::with_capacity(one_shot.len());
-        for o in one_shot.iter().chain(sessions.iter().flat_map(|(_, frames)| frames)) {
+        for o in one_shot {
             out.push(self.one(&o.frame, now)?);
+        }
+        for o in sessions.iter().flat_map(|(_, frames)| frames) {
+            out.push(self.on_session(&o.frame, now)?);
         }
         Ok(out)
     }
