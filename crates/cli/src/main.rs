@@ -111,6 +111,10 @@ struct DemoArgs {
     /// Simulated minutes per step (1 to 180): agents due within a step wake at its end.
     #[arg(long, default_value_t = printfleet_cli::demo::DEMO_STEP.0 / 60_000)]
     step_minutes: u64,
+    /// Each collector sends its printers' frames on sessions of their own, not in bundles
+    /// under its own session (for comparison: bundles are what a collector should use).
+    #[arg(long)]
+    no_bundles: bool,
     /// The portal's database, `sqlite:PATH` (a new one; default: in a temporary directory).
     #[arg(long)]
     db: Option<String>,
@@ -137,6 +141,7 @@ fn demo(args: DemoArgs) -> ExitCode {
     options.days = args.days;
     options.seed = args.seed;
     options.step = printfleet_schema::DurationMs(args.step_minutes.saturating_mul(60_000));
+    options.bundles = !args.no_bundles;
     options.db = match db {
         Some(printfleet_cli::portal::Db::Sqlite(path)) => Some(path),
         Some(_) => {

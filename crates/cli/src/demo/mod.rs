@@ -93,6 +93,10 @@ pub const DEMO_STEP: DurationMs = DurationMs(60 * 60_000);
 pub const MAX_DEMO_STEP: DurationMs = DurationMs(180 * 60_000);
 /// Resellers the devices are spread over (each with an office and a large-format contract).
 pub const RESELLERS: u64 = 3;
+
+/// Meter positions of the collectors (they report no counters of their own): this plus the site
+/// id, above any printer's index.
+const COLLECTOR_METER_DEVICES: u64 = 1 << 40;
 /// How long the portal's periodic registry reload waits: the demo reloads explicitly when it
 /// adds a key epoch ([`RunningPortal::reload_registry`]).
 const REGISTRY_REFRESH: Duration = Duration::from_secs(3_600);
@@ -182,6 +186,10 @@ pub struct DemoOptions {
     /// The simulation's time step ([`DEMO_STEP`]; from a minute to [`MAX_DEMO_STEP`]): finer
     /// wakes the agents closer to their triggers, and takes longer.
     pub step: DurationMs,
+    /// Whether each collector site's collector sends its printers' updates in bundles under
+    /// its own session (docs/wire-format.md §5.9; the default), or each printer's frames on a
+    /// session of the printer's own (as a collector holding its printers' secrets can).
+    pub bundles: bool,
 }
 
 impl Default for DemoOptions {
@@ -194,6 +202,7 @@ impl Default for DemoOptions {
             out: PathBuf::from(DEFAULT_OUT),
             progress: false,
             step: DEMO_STEP,
+            bundles: true,
         }
     }
 }
@@ -334,9 +343,14 @@ impl DemoReport {
             "days": self.options.days,
             "seed": self.options.seed,
             "step_minutes": self.options.step.0 / 60_000,
+            "bundles": self.options.bundles,
             "run_seconds": self.run_time.as_secs_f64(),
             "kinds": s.per_kind.iter().map(kind).collect::<Vec<_>>(),
             "total": kind(&s.total()),
+            "via_collector": s.via_collector.iter().map(kind).collect::<Vec<_>>(),
+            "reports": s.reports,
+            "frames": s.frames,
+            "bundle_frames": s.bundles,
             "frames_lost": s.lost,
             "resyncs": s.resyncs,
             "updates_applied": self.portal.updates_applied,
@@ -408,16 +422,31 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
         return Err(DemoError::DbNotEmpty { path: db_path });
     }
 
-    // The fleet, its owners and contracts.
+    // The fleet, its owners and contracts; first each site's collector, if it sends bundles
+    // (provisioned like a device, under its own name; its printers name it).
     let mut specs = Vec::with_capacity(fleet.devices().len());
     let (mut sites, mut direct) = (std::collections::BTreeSet::new(), 0u64);
+    let collector_name = |site: u32| options.bundles.then(|| format!("collector-{site}"));
+    for site in fleet.devices().iter().filter_map(|d| match d.site() {
+        Site::Collector(site) => Some(site),
+        Site::Direct => None,
+    }) {
+        if let (true, Some(name)) = (sites.insert(site), collector_name(site)) {
+            let reseller = u64::from(site).checked_rem(RESELLERS).unwrap_or(0).saturating_add(1);
+            specs.push(DeviceSpec {
+                name,
+                reseller: ResellerId(reseller),
+                customer: CustomerId(u64::from(site)),
+                contract: contract_of(Kind::OfficeMono, reseller),
+                meter_device: DeviceId(COLLECTOR_METER_DEVICES.saturating_add(u64::from(site))),
+                collector: None,
+            });
+        }
+    }
     for d in fleet.devices() {
         let index = u64::try_from(d.index()).unwrap_or(u64::MAX);
         let (reseller, customer) = match d.site() {
-            Site::Collector(site) => {
-                sites.insert(site);
-                (u64::from(site).checked_rem(RESELLERS).unwrap_or(0), u64::from(site))
-            }
+            Site::Collector(site) => (u64::from(site).checked_rem(RESELLERS).unwrap_or(0), u64::from(site)),
             Site::Direct => {
                 direct = direct.saturating_add(1);
                 (index.checked_rem(RESELLERS).unwrap_or(0), 100_000u64.saturating_add(index))
@@ -430,13 +459,23 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
             customer: CustomerId(customer),
             contract: contract_of(d.kind(), reseller),
             meter_device: DeviceId(index),
-            collector: None,
+            collector: match d.site() {
+                Site::Collector(site) => collector_name(site),
+                Site::Direct => None,
+            },
         });
     }
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let provisioned = provision_many(&state_dir, &mut store, specs)?;
-    let secrets: HashMap<String, printfleet_auth::DeviceSecret> =
+    let mut secrets: HashMap<String, printfleet_auth::DeviceSecret> =
         names.into_iter().zip(provisioned).map(|(n, p)| (n, p.secret)).collect();
+    let collectors: HashMap<u32, (String, printfleet_auth::DeviceSecret)> = sites
+        .iter()
+        .filter_map(|site| {
+            let name = collector_name(*site)?;
+            secrets.remove(&name).map(|secret| (*site, (name, secret)))
+        })
+        .collect();
     for reseller in 1..=RESELLERS {
         for large_format in [false, true] {
             let kind = if large_format { Kind::LargeFormat } else { Kind::OfficeMono };
@@ -456,7 +495,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
                 Timestamp::from_unix_millis(time.load(Ordering::Relaxed)).unwrap_or(Timestamp::UNIX_EPOCH)
             })),
     )?;
-    let mut net = net::Net::new(&portal, clock, state_dir.clone(), store, secrets, CLIENT_THREADS)?;
+    let mut net = net::Net::new(&portal, clock, state_dir.clone(), store, secrets, collectors, CLIENT_THREADS)?;
 
     // The run.
     let bar = output::progress(options.progress, options.days);

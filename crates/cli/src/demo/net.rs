@@ -52,6 +52,8 @@ pub(crate) struct Net<'p> {
     store: SqliteStore,
     /// Epoch-1 secrets, from provisioning.
     secrets: HashMap<String, DeviceSecret>,
+    /// Per site, its collector's name and secret (bundle mode).
+    collectors: HashMap<u32, (String, DeviceSecret)>,
     trust: PortalTrust,
     clients: Vec<Arc<OneShotClient>>,
     sites: BTreeMap<u32, Site>,
@@ -69,6 +71,7 @@ impl<'p> Net<'p> {
         state_dir: PathBuf,
         store: SqliteStore,
         secrets: HashMap<String, DeviceSecret>,
+        collectors: HashMap<u32, (String, DeviceSecret)>,
         threads: usize,
     ) -> Result<Self, DemoError> {
         let trust = PortalTrust::from_ca_pem(portal.ca_pem())?;
@@ -83,6 +86,7 @@ impl<'p> Net<'p> {
             state_dir,
             store,
             secrets,
+            collectors,
             trust,
             clients,
             sites: BTreeMap::new(),
@@ -237,6 +241,10 @@ impl Transport for Net<'_> {
 
     fn wants_sessions(&self) -> bool {
         true
+    }
+
+    fn collector_identity(&mut self, site: u32) -> Result<Option<(String, DeviceSecret)>, DemoError> {
+        Ok(self.collectors.get(&site).cloned())
     }
 
     fn open_sessions(

@@ -51,18 +51,25 @@ pub(super) fn summary(r: &DemoReport, f: &mut fmt::Formatter<'_>) -> fmt::Result
     writeln!(f, "  {:<14} {:>8} {:>12} {:>12} {:>8}", "kind", "devices", "ours", "naive", "ratio")?;
     let row = |f: &mut fmt::Formatter<'_>, name: &str, k: &printfleet_sim::KindSummary| {
         let (ours, naive) = (k.ours_per_device_day(), k.naive_per_device_day());
-        let ratio = if ours > 0 { format!("1/{:.0}", naive as f64 / ours as f64) } else { "-".into() };
+        let ratio = if ours > 0 { format!("1/{:.1}", naive as f64 / ours as f64) } else { "-".into() };
         writeln!(f, "  {:<14} {:>8} {:>10} B {:>10} B {:>8}", name, k.devices, ours, naive, ratio)
     };
     for k in &s.per_kind {
         row(f, k.kind.map_or("?", Kind::name), k)?;
     }
     row(f, "all", &s.total())?;
+    if !s.via_collector.is_empty() {
+        let how = if r.options.bundles { "one bundle per site and round" } else { "a frame per printer" };
+        writeln!(f, "  of which read by a collector ({how}):")?;
+        for k in &s.via_collector {
+            row(f, k.kind.map_or("?", Kind::name), k)?;
+        }
+    }
     let faults: Vec<String> = s.faults.iter().map(|(k, n)| format!("{} {n}", k.name())).collect();
     writeln!(
         f,
-        "\nreports {} (frames sent), updates applied {}, duplicates {}, resyncs {}",
-        s.reports, r.portal.updates_applied, r.portal.duplicates, s.resyncs
+        "\nreports {} in {} frames ({} bundles), updates applied {}, duplicates {}, resyncs {}",
+        s.reports, s.frames, s.bundles, r.portal.updates_applied, r.portal.duplicates, s.resyncs
     )?;
     writeln!(f, "faults injected: {}", if faults.is_empty() { "none".into() } else { faults.join(", ") })?;
     writeln!(
@@ -82,7 +89,7 @@ pub(super) fn summary(r: &DemoReport, f: &mut fmt::Formatter<'_>) -> fmt::Result
     )?;
     writeln!(
         f,
-        "ingest: {} updates in {:.1} s = {:.0} updates/s ({} frames in {} group commits)",
+        "ingest: {} updates in {:.1} s = {:.0} updates/s ({} stored in {} group commits)",
         r.portal.updates_applied,
         r.run_time.as_secs_f64(),
         r.ingest_rate(),

@@ -26,9 +26,15 @@ fn a_small_fleet_through_the_network_passes_every_check_from_the_store() {
     assert!(c.jobs.emitted > 0 && c.jobs.stored == c.jobs.emitted - c.jobs.lost_with_board, "{:?}", c.jobs);
     assert!(c.counters.per_kind[&printfleet_schema::MeterKind::TOTAL].0 > 0);
     assert!(c.ours_bytes > 0 && c.ours_bytes < c.naive_bytes);
-    // Both transports were used: one-shot HTTPS for direct devices, sessions on links.
+    // Both transports were used: one-shot HTTPS for direct devices, and on each site's link the
+    // collector's own session, carrying bundles of its printers' reports.
     assert!(report.sites.0 > 0 && report.sites.1 > 0, "{:?}", report.sites);
     assert!(report.net.handshakes > 0 && report.net.links_opened > 0, "{:?}", report.net);
+    let s = &report.outcome.summary;
+    assert!(s.bundles > 0 && s.frames < s.reports, "{} reports, {} frames, {} bundles", s.reports, s.frames, s.bundles);
+    assert!(report.net.handshakes <= report.sites.0 * 3, "one session per collector and day: {:?}", report.net);
+    assert!(!s.via_collector.is_empty());
+    assert_eq!(json_via_collector(dir.path()), s.via_collector.len());
     assert!(report.portal.sessions_open > 0 || report.net.handshakes >= report.sites.0);
     assert_eq!(report.portal.frames_accepted, report.portal.updates_applied + report.portal.duplicates);
     // Billed through printfleet_cli::billing, one invoice per contract with devices.
@@ -64,6 +70,33 @@ fn a_small_fleet_through_the_network_passes_every_check_from_the_store() {
     for needle in ["ok   converged: 12 of 12", "jobs exactly once", "updates/s", "invoiced", "written:"] {
         assert!(text.contains(needle), "{needle} not in\n{text}");
     }
+}
+
+fn json_via_collector(dir: &std::path::Path) -> usize {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(json["bundles"], true);
+    json["via_collector"].as_array().unwrap().len()
+}
+
+/// A collector sending a frame per printer (each on a session of the printer's own): the same
+/// checks pass, no bundle is sent, and the collector-read printers cost more bytes.
+#[test]
+fn without_bundles_the_same_checks_pass_with_a_frame_per_printer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = small(dir.path());
+    let bundled = run(&options).unwrap();
+    options.bundles = false;
+    options.db = Some(dir.path().join("per-printer.db"));
+    let report = run(&options).unwrap();
+    assert!(report.checks.passed(), "{:?}\n{report}", report.checks.failures());
+    let s = &report.outcome.summary;
+    assert_eq!((s.bundles, s.frames), (0, s.reports));
+    assert!(report.net.handshakes > bundled.net.handshakes, "a session per printer");
+    let bytes = |r: &printfleet_cli::demo::DemoReport| {
+        r.outcome.summary.via_collector.iter().map(|k| k.ours_up + k.ours_down).sum::<u64>()
+    };
+    assert!(bytes(&bundled) * 2 < bytes(&report), "{} against {}", bytes(&bundled), bytes(&report));
 }
 
 #[test]
