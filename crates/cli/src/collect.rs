@@ -21,6 +21,10 @@
 //!   portal closes, or a session about to expire ([`SESSION_RENEW_MARGIN`]), is handshaken
 //!   again; a lost connection is re-established after an exponential back-off
 //!   ([`MIN_BACKOFF`] to [`MAX_BACKOFF`]).
+//!   With `identity` set (the collector's own name and secret, provisioned at the portal with
+//!   `printfleet device add NAME`, its printers with `--collector NAME`), the collector runs one
+//!   handshake under that identity instead and sends **bundles** (docs/wire-format.md §5.9):
+//!   one frame per round for all its printers ([`Collector::attach_link`]).
 //! * `one-shot`: [`OneShotClient`], each frame sealed under the device's one-shot key.
 //!
 //! # Config file (JSON)
@@ -34,6 +38,7 @@
 //!     "ca": "/etc/printfleet/ca.pem",     // the portal's CA (its state directory's ca.pem): the only one trusted
 //!     "proxy": "http://proxy.lan:3128"    // optional, one-shot mode: an HTTP(S) proxy (HTTP CONNECT)
 //!   },
+//!   "identity": { "name": "site-1", "secret": "base64 ...", "epoch": 1 }, // optional, session mode: bundles
 //!   "state": "/var/lib/printfleet-collector/state.sqlite", // the collector's crash-safe state
 //!   "interval_minutes": 180,              // how often each printer is read and reported (at least 30)
 //!   "redaction": "drop-all",              // personal fields (job owners, ...): "drop-all" (default) or "keep-all"
@@ -226,6 +231,20 @@ pub struct PrinterConfig {
     pub epoch: u32,
 }
 
+/// The collector's own identity at the portal (`identity` in the config file): with it, session
+/// mode sends bundles under the collector's own session.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// The collector's name, provisioned at the portal like a device; its printers are
+    /// provisioned with it as their collector.
+    pub name: String,
+    /// Its secret for `epoch`, base64 (16 to 64 bytes).
+    pub secret: Secret,
+    /// The secret's key epoch.
+    pub epoch: u32,
+}
+
 /// The collector's config file, as written (see the module docs); [`CollectorConfig::check`]
 /// turns it into a [`Plan`].
 #[derive(Debug, serde::Deserialize)]
@@ -233,6 +252,9 @@ pub struct PrinterConfig {
 pub struct CollectorConfig {
     /// The portal.
     pub portal: PortalSettings,
+    /// Session mode: the collector's own identity, to send bundles (optional).
+    #[serde(default)]
+    pub identity: Option<IdentityConfig>,
     /// The state database (created if missing).
     pub state: PathBuf,
     /// Minutes between two reports of a printer, at least 30 ([`DEFAULT_INTERVAL_MINUTES`]).
@@ -264,11 +286,26 @@ pub struct PlannedPrinter {
     pub epoch: KeyEpoch,
 }
 
+/// The collector's own identity, checked.
+#[derive(Debug)]
+pub struct PlannedIdentity {
+    /// Its name.
+    pub name: String,
+    /// Its sender id.
+    pub sender: SenderId,
+    /// Its secret.
+    pub secret: DeviceSecret,
+    /// The secret's key epoch.
+    pub epoch: KeyEpoch,
+}
+
 /// A checked config: what [`run`] runs.
 #[derive(Debug)]
 pub struct Plan {
     /// The portal.
     pub portal: PortalSettings,
+    /// Session mode: the collector's own identity (bundles), if configured.
+    pub identity: Option<PlannedIdentity>,
     /// The state database.
     pub state: PathBuf,
     /// Every printer's schedule.
@@ -316,6 +353,32 @@ impl CollectorConfig {
             }
             _ => {}
         }
+        let identity = match (&self.identity, self.portal.mode) {
+            (None, _) => None,
+            (Some(_), Mode::OneShot) => {
+                return Err(invalid("identity", "bundles travel on the collector's session: use session mode"));
+            }
+            (Some(id), Mode::Session) => {
+                if id.name.is_empty() || id.name.len() > MAX_NAME_BYTES || id.name.chars().any(char::is_control) {
+                    return Err(invalid(
+                        "identity.name",
+                        format!("1 to {MAX_NAME_BYTES} bytes without control characters"),
+                    ));
+                }
+                let bytes = Zeroizing::new(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(id.secret.expose())
+                        .map_err(|_| invalid("identity.secret", "not base64"))?,
+                );
+                let secret = DeviceSecret::from_bytes(&bytes).map_err(|e| invalid("identity.secret", e.to_string()))?;
+                Some(PlannedIdentity {
+                    name: id.name.clone(),
+                    sender: sender_id_of(&id.name),
+                    secret,
+                    epoch: KeyEpoch(id.epoch),
+                })
+            }
+        };
         if !self.lan.targets.is_empty() || !self.lan.exclude.is_empty() {
             return Err(invalid("lan.targets", "the printers say what to read; leave targets and exclude out"));
         }
@@ -332,7 +395,7 @@ impl CollectorConfig {
                 return Err(invalid(field("name"), format!("1 to {MAX_NAME_BYTES} bytes without control characters")));
             }
             let sender = sender_id_of(&p.name);
-            if !senders.insert(sender) {
+            if !senders.insert(sender) || identity.as_ref().is_some_and(|id| id.sender == sender) {
                 return Err(invalid(field("name"), format!("{:?} appears twice", p.name)));
             }
             let bytes = Zeroizing::new(
@@ -347,6 +410,7 @@ impl CollectorConfig {
         }
         Ok(Plan {
             portal: self.portal.clone(),
+            identity,
             state: self.state.clone(),
             schedule,
             redaction: self.redaction,
@@ -521,6 +585,8 @@ pub struct RunSummary {
     pub saves: u64,
     /// Frames sent.
     pub frames_sent: u64,
+    /// Of those, bundles (with an identity: one frame for many printers).
+    pub bundles_sent: u64,
     /// Frames the portal refused.
     pub rejected: u64,
     /// Reports the portal acknowledged.
@@ -539,11 +605,12 @@ impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "reads {} (failed {}), saves {}, frames sent {}, rejected {}, acknowledged {}, connects {} (failed {}), handshakes {} (failed {})",
+            "reads {} (failed {}), saves {}, frames sent {} (bundles {}), rejected {}, acknowledged {}, connects {} (failed {}), handshakes {} (failed {})",
             self.reads,
             self.read_failures,
             self.saves,
             self.frames_sent,
+            self.bundles_sent,
             self.rejected,
             self.acknowledged,
             self.connects,
@@ -596,6 +663,7 @@ struct SessionTransport {
     server_name: String,
     trust: PortalTrust,
     link: Option<SessionLink>,
+    /// Each device's channel; with an identity, only the collector's own (bundles).
     channels: BTreeMap<SenderId, Channel>,
     backoff: Backoff,
     handshake_retry_at: Instant,
@@ -789,13 +857,16 @@ impl Daemon<'_> {
         match &mut self.transport {
             Transport::OneShot { backoff, .. } => backoff.ready(),
             Transport::Session(session) => {
-                session.prepare(&mut self.collector, &self.plan.printers, now, &mut self.rng, summary, log)
+                let identity = self.plan.identity.as_ref();
+                session.prepare(&mut self.collector, &self.plan.printers, identity, now, &mut self.rng, summary, log)
             }
         }
     }
 
     fn send(&mut self, transmits: Vec<printfleet_agent::Transmit>, now: Timestamp) {
         self.summary.frames_sent = self.summary.frames_sent.saturating_add(transmits.len() as u64);
+        let bundles = transmits.iter().filter(|t| !t.entries.is_empty()).count();
+        self.summary.bundles_sent = self.summary.bundles_sent.saturating_add(bundles as u64);
         match &mut self.transport {
             Transport::OneShot { client, backoff } => {
                 for t in transmits {
@@ -850,6 +921,9 @@ impl Daemon<'_> {
                                 LinkReply::Closed => {
                                     session.channels.remove(&sender);
                                     self.collector.detach_session(sender);
+                                    if self.plan.identity.as_ref().is_some_and(|id| id.sender == sender) {
+                                        self.collector.detach_link();
+                                    }
                                 }
                             }
                         }
@@ -871,13 +945,16 @@ impl SessionTransport {
         for (sender, _) in std::mem::take(&mut self.channels) {
             collector.detach_session(sender);
         }
+        collector.detach_link();
         self.backoff.failed();
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn prepare(
         &mut self,
         collector: &mut Collector,
         printers: &[PlannedPrinter],
+        identity: Option<&PlannedIdentity>,
         now: Timestamp,
         rng: &mut OsRng,
         summary: &mut RunSummary,
@@ -917,6 +994,9 @@ impl SessionTransport {
         for sender in ending {
             if let Some(channel) = self.channels.remove(&sender) {
                 collector.detach_session(sender);
+                if identity.is_some_and(|id| id.sender == sender) {
+                    collector.detach_link();
+                }
                 if result.is_ok() {
                     result = link.close_channel(channel.number).map(|_| ());
                 }
@@ -928,14 +1008,18 @@ impl SessionTransport {
             self.lost(collector);
             return false;
         }
-        let missing: Vec<&PlannedPrinter> =
-            printers.iter().filter(|p| !self.channels.contains_key(&p.sender)).collect();
+        // Who needs a session: the collector itself (bundles), or every printer without one.
+        let wanted: Vec<(SenderId, &str, &DeviceSecret, KeyEpoch)> = match identity {
+            Some(id) => vec![(id.sender, id.name.as_str(), &id.secret, id.epoch)],
+            None => printers.iter().map(|p| (p.sender, p.name.as_str(), &p.secret, p.epoch)).collect(),
+        };
+        let missing: Vec<_> = wanted.into_iter().filter(|w| !self.channels.contains_key(&w.0)).collect();
         if missing.is_empty() || Instant::now() < self.handshake_retry_at {
             return true;
         }
         for chunk in missing.chunks(MAX_HANDSHAKES_PER_ROUND) {
             let devices: Vec<(String, DeviceSecret, KeyEpoch)> =
-                chunk.iter().map(|p| (p.name.clone(), p.secret.clone(), p.epoch)).collect();
+                chunk.iter().map(|(_, name, secret, epoch)| ((*name).to_owned(), (*secret).clone(), *epoch)).collect();
             let opened = match link.open_sessions(&devices, now, rng) {
                 Ok(opened) => opened,
                 Err(e) => {
@@ -945,23 +1029,27 @@ impl SessionTransport {
                     return false;
                 }
             };
-            for (p, result) in chunk.iter().zip(opened) {
+            for ((sender, name, ..), result) in chunk.iter().zip(opened) {
                 let attached = result.map_err(|e| e.to_string()).and_then(|open| {
                     let expires_at = open.session.expires_at();
                     let channel = open.session.into_device_channel().ok_or("not a device session")?;
-                    collector.attach_session(p.sender, channel).map_err(|e| e.to_string())?;
+                    if identity.is_some() {
+                        collector.attach_link(channel);
+                    } else {
+                        collector.attach_session(*sender, channel).map_err(|e| e.to_string())?;
+                    }
                     Ok(Channel { number: open.channel, expires_at })
                 });
                 match attached {
                     Ok(channel) => {
                         summary.handshakes = summary.handshakes.saturating_add(1);
-                        self.channels.insert(p.sender, channel);
+                        self.channels.insert(*sender, channel);
                     }
                     Err(e) => {
                         summary.handshake_failures = summary.handshake_failures.saturating_add(1);
                         self.handshake_retry_at =
                             Instant::now().checked_add(HANDSHAKE_RETRY).unwrap_or_else(Instant::now);
-                        let _ = writeln!(log, "handshake of {}: {e}", p.name);
+                        let _ = writeln!(log, "handshake of {name}: {e}");
                     }
                 }
             }

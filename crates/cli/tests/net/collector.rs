@@ -69,6 +69,21 @@ fn config_mistakes_are_refused_with_a_clear_error() {
     let mut bad = printer.clone();
     bad["target"] = "gopher://x".into();
     assert!(parse(base(serde_json::json!([bad]))).unwrap_err().to_string().contains("printers[0].target"));
+    // The collector's own identity (bundles): session mode only, a name of its own.
+    let identity = serde_json::json!({ "name": "site-1", "secret": secret, "epoch": 1 });
+    let mut with_identity = base(serde_json::json!([printer.clone()]));
+    with_identity["identity"] = identity.clone();
+    let plan = parse(with_identity.clone()).unwrap();
+    assert_eq!(plan.identity.as_ref().map(|i| i.sender), Some(sender_id_of("site-1")));
+    let mut one_shot = with_identity.clone();
+    one_shot["portal"] = serde_json::json!({ "mode": "one-shot", "https": "https://127.0.0.1:1", "ca": "ca.pem" });
+    assert!(parse(one_shot).unwrap_err().to_string().starts_with("identity"));
+    let mut same_name = with_identity.clone();
+    same_name["identity"]["name"] = "p".into();
+    assert!(parse(same_name).unwrap_err().to_string().contains("printers[0].name"));
+    let mut bad = with_identity;
+    bad["identity"]["secret"] = "c2hvcnQ=".into();
+    assert!(parse(bad).unwrap_err().to_string().starts_with("identity.secret"));
     let mut unknown = base(serde_json::json!([]));
     unknown["intervall"] = 60.into();
     assert!(matches!(parse(unknown), Err(CollectError::Json(_))));

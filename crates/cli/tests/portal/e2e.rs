@@ -1,5 +1,6 @@
 //! End to end with the real binaries: `printfleet portal` (its own state dir and CA, on SQLite or
-//! PostgreSQL) and `printfleet collect` (session mode) polling simulated SNMP printers that serve
+//! PostgreSQL) and `printfleet collect` (session mode, bundles under its own identity) polling
+//! simulated SNMP printers that serve
 //! LibreNMS captures, beside a device reporting directly over HTTPS with print jobs, all on one
 //! accelerated clock (`--clock-speed`, `--clock-origin`) for simulated days. Both processes are
 //! killed with SIGKILL at seeded random points, several times each, and restarted. At the end,
@@ -44,6 +45,8 @@ const PHASE: Duration = Duration::from_secs(5);
 const QUIET_SECONDS: f64 = 4.0;
 /// How long the first report of the advancing printer may take to be stored.
 const FIRST_REPORT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The collector's own name at the portal (its printers are provisioned with it: bundles).
+const SITE: &str = "e2e-site";
 /// The device that reports directly (one-shot HTTPS), with print jobs.
 const DIRECT: &str = "e2e-direct";
 /// Its report interval, simulated.
@@ -178,7 +181,9 @@ pub(crate) fn run(home: Home, seed: u64) {
 
     // Provisioning and the contract, with the real binary.
     let names: Vec<String> = CAPTURES.iter().map(|c| format!("e2e-{c}")).collect();
-    let secrets: Vec<(SenderId, DeviceSecret)> = names.iter().map(|n| home.add_device(n)).collect();
+    // The collector reports its printers in bundles under its own identity.
+    let (_, site_secret) = home.add_device(SITE);
+    let secrets: Vec<(SenderId, DeviceSecret)> = names.iter().map(|n| home.add_device_with(n, Some(SITE))).collect();
     let (direct_sender, direct_secret) = home.add_device(DIRECT);
     let mut terms = Terms::default();
     terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
@@ -224,8 +229,14 @@ pub(crate) fn run(home: Home, seed: u64) {
             serde_json::json!({ "name": name, "target": target, "secret": secret, "epoch": 1 })
         })
         .collect();
+    let identity = serde_json::json!({
+        "name": SITE,
+        "secret": base64::engine::general_purpose::STANDARD.encode(&*site_secret.to_bytes()),
+        "epoch": 1,
+    });
     let config = serde_json::json!({
         "portal": { "mode": "session", "tcp": tcp, "ca": ca },
+        "identity": identity,
         "state": home.dir.path().join("collector.sqlite"),
         "interval_minutes": 30,
         "lan": { "community": "public", "timeout_ms": 300, "retries": 1 },
@@ -329,6 +340,11 @@ pub(crate) fn run(home: Home, seed: u64) {
         assert!(Instant::now() < deadline, "the collector did not stop\n{}", run.logs());
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Its last run sent bundles, under its own session: one handshake, no printer's own.
+    let log = std::fs::read_to_string(run.home.dir.path().join("collector.log")).unwrap();
+    let last_run = log.lines().rev().find(|l| l.contains("collector stopping")).unwrap_or_default().to_owned();
+    assert!(!last_run.contains("(bundles 0)") && last_run.contains("(bundles "), "{last_run}\n{}", run.logs());
+    assert!(last_run.contains("handshakes 1 (failed 0)"), "{last_run}");
     // A simulated hour more for the direct device's retries (each within two minutes).
     for _ in 0..20 {
         deliver(&run, &http, &mut direct, &mut answered);

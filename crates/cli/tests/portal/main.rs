@@ -76,22 +76,18 @@ impl Home {
 
     /// `printfleet device add`: the sender id and the secret it printed.
     pub(crate) fn add_device(&self, name: &str) -> (SenderId, DeviceSecret) {
+        self.add_device_with(name, None)
+    }
+
+    /// [`Home::add_device`], reported by `collector` (provisioned before) in bundles.
+    pub(crate) fn add_device_with(&self, name: &str, collector: Option<&str>) -> (SenderId, DeviceSecret) {
         let (db, state) = (self.db(), self.state());
-        let out = printfleet(&[
-            "device",
-            "add",
-            name,
-            "--reseller",
-            "1",
-            "--customer",
-            "2",
-            "--contract",
-            "3",
-            "--db",
-            &db,
-            "--state",
-            &state,
-        ]);
+        let mut args = vec!["device", "add", name, "--reseller", "1", "--customer", "2", "--contract", "3"];
+        if let Some(c) = collector {
+            args.extend(["--collector", c]);
+        }
+        args.extend(["--db", &db, "--state", &state]);
+        let out = printfleet(&args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(json["name"], name);
