@@ -66,16 +66,20 @@ class Criterion(unittest.TestCase):
 class Demo(unittest.TestCase):
     def test_byte_ratios_per_kind_from_the_summary(self):
         rows = results.demo_rows(results.read_demo(DEMO))
-        _, ratio, _, met = row(rows, "demo wire bytes per device-day, naive / ours: office_mono")
+        prefix = "demo wire bytes per device-day, naive / ours: "
+        _, ratio, _, met = row(rows, prefix + "office_mono (every device)")
         self.assertAlmostEqual(ratio, 1_134_000 / 210_000)
-        self.assertIs(met, False)
-        _, ratio, _, met = row(rows, "demo wire bytes per device-day, naive / ours: large_format")
+        self.assertIsNone(met, "no target for every device of an office kind")
+        _, ratio, _, met = row(rows, prefix + "office_mono (read by a collector)")
+        self.assertAlmostEqual(ratio, 907_200 / 45_000)
+        self.assertIs(met, True)
+        _, ratio, _, met = row(rows, prefix + "large_format (every device)")
         self.assertAlmostEqual(ratio, 5.0)
         self.assertIs(met, True)
-        self.assertAlmostEqual(row(rows, "demo wire bytes per device-day, naive / ours: whole fleet")[1],
-                               1_834_000 / 350_000)
-        # A kind the summary does not have.
-        self.assertIsNone(row(rows, "demo wire bytes per device-day, naive / ours: inkjet_mfp")[1])
+        self.assertAlmostEqual(row(rows, prefix + "whole fleet")[1], 1_834_000 / 350_000)
+        # Kinds the summary does not have.
+        self.assertIsNone(row(rows, prefix + "inkjet_mfp (every device)")[1])
+        self.assertIsNone(row(rows, prefix + "office_colour (read by a collector)")[1])
 
     def test_missing_or_malformed_summary(self):
         self.assertIsNone(results.read_demo(HERE / "nowhere.json"))
