@@ -90,12 +90,13 @@ DEMO_TARGETS = [
     ("via_collector", "office_mono", 20.0, ">= 20x (SDS-style, #18)"),
     ("via_collector", "office_colour", 20.0, ">= 20x (SDS-style, #18)"),
     ("via_collector", "inkjet_mfp", 20.0, ">= 20x (SDS-style, #18)"),
-    ("kinds", "large_format", 5.0, ">= 5x (#18)"),
+    ("via_collector", "large_format", 5.0, ">= 5x (#18)"),
+    ("direct", "large_format", 5.0, ">= 5x (#18)"),
     ("kinds", "office_mono", None, "-"),
     ("kinds", "office_colour", None, "-"),
     ("kinds", "inkjet_mfp", None, "-"),
 ]
-DEMO_LABELS = {"via_collector": "read by a collector", "kinds": "every device"}
+DEMO_LABELS = {"via_collector": "read by a collector", "direct": "direct", "kinds": "every device"}
 
 
 def bench_rows(criterion):
@@ -130,6 +131,15 @@ def demo_rows(summary):
             return None
         if section == "total":
             return summary.get("total")
+        if section == "direct":
+            # Every device of the kind less those read by a collector.
+            every, collected = find("kinds", kind), find("via_collector", kind) or {}
+            if not isinstance(every, dict) or not isinstance(collected, dict):
+                return None
+            try:
+                return {f: int(every[f]) - int(collected.get(f, 0)) for f in ("ours_up", "ours_down", "naive")}
+            except (KeyError, TypeError, ValueError):
+                return None
         for k in summary.get(section, []) or []:
             if isinstance(k, dict) and k.get("kind") == kind:
                 return k

@@ -73,9 +73,17 @@ class Demo(unittest.TestCase):
         _, ratio, _, met = row(rows, prefix + "office_mono (read by a collector)")
         self.assertAlmostEqual(ratio, 907_200 / 45_000)
         self.assertIs(met, True)
-        _, ratio, _, met = row(rows, prefix + "large_format (every device)")
+        # Large format: every device is direct in the sample (none read by a collector).
+        _, ratio, _, met = row(rows, prefix + "large_format (direct)")
         self.assertAlmostEqual(ratio, 5.0)
         self.assertIs(met, True)
+        self.assertIsNone(row(rows, prefix + "large_format (read by a collector)")[1])
+        # Direct is every device less those read by a collector.
+        summary = {"kinds": [{"kind": "large_format", "ours_up": 300, "ours_down": 100, "naive": 3000}],
+                   "via_collector": [{"kind": "large_format", "ours_up": 100, "ours_down": 100, "naive": 2000}]}
+        derived = results.demo_rows(summary)
+        self.assertAlmostEqual(row(derived, prefix + "large_format (direct)")[1], 1000 / 200)
+        self.assertAlmostEqual(row(derived, prefix + "large_format (read by a collector)")[1], 2000 / 200)
         self.assertAlmostEqual(row(rows, prefix + "whole fleet")[1], 1_834_000 / 350_000)
         # Kinds the summary does not have.
         self.assertIsNone(row(rows, prefix + "inkjet_mfp (every device)")[1])

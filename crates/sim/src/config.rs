@@ -227,10 +227,13 @@ pub struct FleetConfig {
     pub start: Timestamp,
     /// The faults injected. Default [`Faults::default`].
     pub faults: Faults,
-    /// The percentage of office and inkjet printers read by a collector (the rest report
-    /// themselves, like every large-format printer, which always uses Partner Link's direct
-    /// connection). Default 80.
+    /// The percentage of office and inkjet printers read by a collector (an SDS LAN monitor; the
+    /// rest report themselves). Default 80.
     pub collector_share: u8,
+    /// The percentage of large-format printers read by a collector (Partner Link's Data
+    /// Collector, "every three hours"); the rest report themselves with Partner Link's direct
+    /// connection firmware (every 3 hours, 19 jobs or 100 pages). Default 50.
+    pub large_format_collector_share: u8,
     /// Printers per collector site. Default [`DEFAULT_SITE_SIZE`].
     pub site_size: u32,
     /// How often a collector reads each of its printers: at least
@@ -253,6 +256,7 @@ impl Default for FleetConfig {
             start: DEFAULT_START,
             faults: Faults::default(),
             collector_share: 80,
+            large_format_collector_share: 50,
             site_size: DEFAULT_SITE_SIZE,
             collector_interval: COLLECTOR_INTERVAL,
             direct_read_interval: DEFAULT_DIRECT_READ_INTERVAL,
@@ -298,7 +302,11 @@ impl FleetConfig {
         if self.collector_interval < COLLECTOR_MIN_INTERVAL {
             return Err(ConfigError::CollectorInterval { minutes: self.collector_interval.0 / MINUTE_MS });
         }
-        if self.direct_read_interval.0 == 0 || self.site_size == 0 || self.collector_share > 100 {
+        if self.direct_read_interval.0 == 0
+            || self.site_size == 0
+            || self.collector_share > 100
+            || self.large_format_collector_share > 100
+        {
             return Err(ConfigError::Invalid);
         }
         Ok(())

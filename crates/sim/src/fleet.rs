@@ -34,8 +34,9 @@ pub struct Fleet {
 
 impl Fleet {
     /// A fleet as configured. Devices are laid out in order: the kinds of [`FleetConfig::mix`]
-    /// in proportion, then, per kind, office and inkjet printers behind collectors
-    /// ([`FleetConfig::collector_share`], in sites of [`FleetConfig::site_size`]) or direct.
+    /// in proportion, then, per kind, printers behind collectors
+    /// ([`FleetConfig::collector_share`], [`FleetConfig::large_format_collector_share`], in sites
+    /// of [`FleetConfig::site_size`]) or direct.
     pub fn new(config: FleetConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let templates: Vec<(Kind, Option<Template>)> = Kind::ALL.iter().map(|k| (*k, Template::of(*k))).collect();
@@ -48,7 +49,11 @@ impl Fleet {
         for i in 0..printers {
             let index = usize::try_from(i).unwrap_or(usize::MAX);
             let kind = config.mix.kind_of(i, printers);
-            let collected = kind != Kind::LargeFormat && layout.percent(config.collector_share);
+            let share = match kind {
+                Kind::LargeFormat => config.large_format_collector_share,
+                _ => config.collector_share,
+            };
+            let collected = layout.percent(share);
             let (site, site_index, head) = if collected {
                 let current = open_site.filter(|(s, _)| {
                     sites.get(*s).is_some_and(|s| s.members.len() < usize::try_from(config.site_size).unwrap_or(1))

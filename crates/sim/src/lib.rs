@@ -71,7 +71,8 @@
 //!
 //! # Parameters and defaults
 //! [`FleetConfig`] (seed 0, 100 printers, [`Mix::default`], start [`DEFAULT_START`],
-//! [`Faults::default`], 80 % of office printers behind collectors of [`DEFAULT_SITE_SIZE`],
+//! [`Faults::default`], 80 % of office printers and 50 % of large-format printers behind
+//! collectors of [`DEFAULT_SITE_SIZE`],
 //! collector interval 180 minutes, direct reading every [`DEFAULT_DIRECT_READ_INTERVAL`], no
 //! office job records); per-kind volumes in [`Kind`]; fault rates and durations in [`Faults`];
 //! alerts at [`JAM_RATE`], [`DOOR_OPEN_RATE`], supplies low at [`LOW_PERCENT`].
