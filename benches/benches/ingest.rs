@@ -2,6 +2,9 @@
 //! move; one job in four updates), 200 devices (`PRINTFLEET_INGEST_DEVICES`) × 50 updates, the first of each a full snapshot:
 //! * `sans_io`: `Ingest::receive` + `Ingest::commit` (open, decode, apply, extract the writes,
 //!   seal the reply), per update, on one core;
+//! * `sans_io_bundled`: the same updates as a collector of all 200 printers sends them: one
+//!   bundle per round (docs/wire-format.md §5.9, split at 64 KiB like the agent's collector)
+//!   on its own session, `Ingest::receive_bundle` + `commit_bundle`; throughput in updates;
 //! * `bare`: the floor it wraps: `Keyring::open`, decode, `Receiver::receive`, `take_jobs`,
 //!   `Receiver::save`, encode and seal the reply by hand;
 //! * `floor_open`, `floor_decode`, `floor_apply`, `floor_hash`, `floor_extract`, `floor_reply`:
@@ -118,6 +121,45 @@ fn stream() -> Vec<(Vec<u8>, Timestamp)> {
         }
     }
     out
+}
+
+/// The collector of every device, by name.
+const SITE: &str = "bench-site";
+
+/// One bundle's entries: each device and its encoded update.
+type Bundle<'a> = Vec<(SenderId, &'a [u8])>;
+
+/// An ingest whose devices are all reported by [`SITE`], with its session open (an in-process
+/// SCRAM handshake): the ingest, the session's handle and the collector's end of it.
+fn collector_session(
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> (Ingest<FleetMasterKey>, printfleet_ingest::SessionHandle, printfleet_wire::frame::DeviceChannel) {
+    use printfleet_auth::{ClientHandshake, DecoyKey, ServerConfig, Verifier, server_start};
+    let now = at(0);
+    let secret = master().device_secret(SITE, KeyEpoch(1));
+    let mut ingest = Ingest::new(master());
+    let mut site = record(0);
+    site.name = SITE.to_owned();
+    site.credentials[0].verifier = Some(Verifier::new(&secret, rng));
+    let collector = ingest.provision(site).unwrap();
+    for d in 0..devices() {
+        ingest.provision(DeviceRecord { collector: Some(collector), ..record(d) }).unwrap();
+    }
+    // One session for the whole stream (50 rounds of 3 hours; a real collector renews daily).
+    let config =
+        ServerConfig::new(DecoyKey::generate(rng)).with_session_lifetime(DurationMs(UPDATES * 3 * HOUR + HOUR));
+    let (client, m0) = ClientHandshake::start(SITE, &secret, KeyEpoch(1), rng, now).unwrap();
+    let (server, m1) = server_start(&m0, ingest.registry(), &config, rng, now).unwrap();
+    let (client, m2) = client.handle_server_first(&m1, now).unwrap();
+    let (server_session, m3) = server.handle_client_final(&m2, now).unwrap();
+    let session = client.handle_server_final(&m3, now).unwrap();
+    let handle = ingest.open_session(server_session, now).unwrap();
+    (ingest, handle, session.into_device_channel().unwrap())
+}
+
+/// Moves the ingest out (a setup returns it by value).
+fn ingest_keep(ingest: &mut Ingest<FleetMasterKey>) -> Ingest<FleetMasterKey> {
+    std::mem::replace(ingest, Ingest::new(master()))
 }
 
 /// A keyring holding every device's one-shot key (replay windows fresh).
@@ -301,6 +343,60 @@ fn bench(c: &mut Criterion) {
                 for (frame, now) in &frames {
                     let batch = ingest.receive(frame, *now).unwrap();
                     black_box(ingest.commit(batch, *now, &mut rng).unwrap());
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    // The collector's view: each round's updates in bundles of at most 64 KiB (before
+    // compression), sealed on a fresh session per iteration (the setup, not timed).
+    let rounds: Vec<Vec<Bundle<'_>>> = {
+        let per_round = usize::try_from(devices()).unwrap();
+        opened
+            .chunks(per_round)
+            .map(|round| {
+                let mut bundles = vec![Vec::new()];
+                let mut bytes = 0;
+                for (h, payload) in round {
+                    let len = protobuf::bundle_entry_len(payload.len());
+                    if bytes + len > printfleet_agent::MAX_BUNDLE_BYTES && !bundles.last().unwrap().is_empty() {
+                        bundles.push(Vec::new());
+                        bytes = 0;
+                    }
+                    bytes += len;
+                    bundles.last_mut().unwrap().push((h.sender_id, payload.as_slice()));
+                }
+                bundles
+            })
+            .collect()
+    };
+    let bundle_times: Vec<Timestamp> = frames.chunks(usize::try_from(devices()).unwrap()).map(|r| r[0].1).collect();
+    group.bench_function("sans_io_bundled", |b| {
+        b.iter_batched(
+            || {
+                let mut rng = rng();
+                let (mut ingest, handle, mut channel) = collector_session(&mut rng);
+                let mut sealed = Vec::new();
+                for (round, now) in rounds.iter().zip(&bundle_times) {
+                    for bundle in round {
+                        let mut payload = Vec::new();
+                        for (sender, update) in bundle {
+                            protobuf::encode_bundle_entry(*sender, update, &mut payload);
+                        }
+                        let mut frame = Vec::new();
+                        channel
+                            .seal(MessageKind::Bundle, Codec::Protobuf, &payload, *now, &mut rng, &mut frame)
+                            .unwrap();
+                        sealed.push((frame, *now));
+                    }
+                }
+                (ingest_keep(&mut ingest), handle, sealed, rng)
+            },
+            |(mut ingest, handle, sealed, mut rng)| {
+                for (frame, now) in &sealed {
+                    let bundle = ingest.receive_bundle(handle, frame, *now).unwrap();
+                    black_box(ingest.commit_bundle(bundle, *now, &mut rng).unwrap());
                 }
             },
             BatchSize::PerIteration,
