@@ -598,13 +598,69 @@ fn an_attached_session_seals_the_frames_until_it_is_detached() {
 
 const HOUR_MS: DurationMs = DurationMs(HOUR);
 
+/// Sends everything `c` has due at `now`, saving whenever it asks; `answer` handles each frame
+/// (and feeds the reply back) before the next is polled. Returns how many frames left.
+fn pump_collector(
+    c: &mut Collector,
+    now: Timestamp,
+    rng: &mut ChaCha20Rng,
+    mut answer: impl FnMut(&mut Collector, &mut ChaCha20Rng, Transmit),
+) -> usize {
+    let mut sent = 0;
+    loop {
+        if c.needs_save() {
+            let cp = c.save();
+            c.saved(cp).unwrap();
+        }
+        match c.poll_transmit(now, rng) {
+            Some(t) => {
+                sent += 1;
+                answer(c, rng, t);
+            }
+            None if c.needs_save() => {}
+            None => return sent,
+        }
+    }
+}
+
+/// The portal's side of a bundle on `portal`: each entry applied by its device's receiver and
+/// answered, or refused (answered with nothing) if `refuse` says so; the sealed bundle reply and
+/// the bundle's devices, in order.
+fn answer_bundle(
+    portal: &mut printfleet_wire::frame::PortalChannel,
+    receivers: &mut std::collections::BTreeMap<SenderId, Receiver>,
+    t: &Transmit,
+    now: Timestamp,
+    rng: &mut ChaCha20Rng,
+    refuse: impl Fn(SenderId) -> bool,
+) -> (Vec<u8>, Vec<SenderId>) {
+    let mut payload = Vec::new();
+    let h = portal.open(&t.frame, &[MessageKind::Bundle], now, &mut payload).unwrap();
+    let entries = protobuf::decode_bundle(&payload).unwrap();
+    assert!(entries.len() == 1 || payload.len() <= printfleet_agent::MAX_BUNDLE_BYTES, "{} bytes", payload.len());
+    let mut answers = Vec::new();
+    for e in &entries {
+        if refuse(e.device) {
+            protobuf::encode_bundle_answer(None, &mut answers);
+            continue;
+        }
+        let reply = receivers.get_mut(&e.device).unwrap().receive(&protobuf::decode_update(e.update).unwrap());
+        let mut bytes = Vec::new();
+        protobuf::encode_reply(&reply, &mut bytes).unwrap();
+        protobuf::encode_bundle_answer(Some(&bytes), &mut answers);
+    }
+    let mut frame = Vec::new();
+    let rh = portal.seal_reply(&h, Codec::Protobuf, &answers, now, rng, &mut frame).unwrap();
+    assert_eq!(rh.kind, MessageKind::BundleReply);
+    (frame, entries.iter().map(|e| e.device).collect())
+}
+
 /// Bundle mode (§5.9): with the collector's own session attached as its link, each round's
 /// updates leave in bundles sealed under that session (split at `MAX_BUNDLE_BYTES`), the
 /// answers are routed to each device in the bundle's order, and a refused entry's device sends
 /// again after its reply timeout. Detached, devices send their own frames again.
 #[test]
 fn a_linked_collector_bundles_its_devices_and_routes_the_answers() {
-    use printfleet_agent::MAX_BUNDLE_BYTES;
     use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
     const DEVICES: u64 = 120;
     const REFUSED: SenderId = SenderId(7);
@@ -629,46 +685,17 @@ fn a_linked_collector_bundles_its_devices_and_routes_the_answers() {
         while let Some(d) = c.poll_read(at(now)) {
             c.handle_reading(d, at(now), reading()).unwrap();
         }
-        let mut bundles = 0;
-        loop {
-            if c.needs_save() {
-                let cp = c.save();
-                c.saved(cp).unwrap();
-            }
-            let Some(t) = c.poll_transmit(at(now), &mut rng) else {
-                if c.needs_save() {
-                    continue;
-                }
-                break;
-            };
-            bundles += 1;
+        let bundles = pump_collector(&mut c, at(now), &mut rng, |c, rng, t| {
             assert_eq!(t.device, collector, "a bundle carries the collector's sender id");
-            let mut payload = Vec::new();
-            let h = portal.open(&t.frame, &[MessageKind::Bundle], at(now), &mut payload).unwrap();
-            let entries = protobuf::decode_bundle(&payload).unwrap();
-            assert!(entries.len() == 1 || payload.len() <= MAX_BUNDLE_BYTES, "{} bytes", payload.len());
-            assert_eq!(
-                entries.iter().map(|e| e.device).collect::<Vec<_>>(),
-                t.entries.iter().map(|e| e.0).collect::<Vec<_>>()
-            );
-            let mut answers = Vec::new();
-            for e in &entries {
-                *entries_of.entry(e.device).or_default() += 1;
-                // The portal refuses one device's entries in the first two rounds.
-                if e.device == REFUSED && round < 2 {
-                    protobuf::encode_bundle_answer(None, &mut answers);
-                    continue;
-                }
-                let reply = receivers.get_mut(&e.device).unwrap().receive(&protobuf::decode_update(e.update).unwrap());
-                let mut bytes = Vec::new();
-                protobuf::encode_reply(&reply, &mut bytes).unwrap();
-                protobuf::encode_bundle_answer(Some(&bytes), &mut answers);
+            // The portal refuses one device's entries in the first two rounds.
+            let refuse = |d| d == REFUSED && round < 2;
+            let (frame, devices) = answer_bundle(&mut portal, &mut receivers, &t, at(now), rng, refuse);
+            assert_eq!(devices, t.entries.iter().map(|e| e.0).collect::<Vec<_>>());
+            for d in devices {
+                *entries_of.entry(d).or_default() += 1;
             }
-            let mut frame = Vec::new();
-            let rh = portal.seal_reply(&h, Codec::Protobuf, &answers, at(now), &mut rng, &mut frame).unwrap();
-            assert_eq!(rh.kind, MessageKind::BundleReply);
             c.handle_frame(at(now), &frame).unwrap();
-        }
+        });
         bundles_per_round.push(bundles);
         now += HOUR;
     }
@@ -727,31 +754,11 @@ fn a_linked_collector_brings_staggered_devices_into_one_bundle_per_round() {
                 c.handle_reading(SenderId(d), at(now), reading()).unwrap();
             }
         }
-        loop {
-            if c.needs_save() {
-                let cp = c.save();
-                c.saved(cp).unwrap();
-            }
-            let Some(t) = c.poll_transmit(at(now), &mut rng) else {
-                if c.needs_save() {
-                    continue;
-                }
-                break;
-            };
+        pump_collector(&mut c, at(now), &mut rng, |c, rng, t| {
             bundles_at.push((now, t.entries.len()));
-            let mut payload = Vec::new();
-            let h = portal.open(&t.frame, &[MessageKind::Bundle], at(now), &mut payload).unwrap();
-            let mut answers = Vec::new();
-            for e in protobuf::decode_bundle(&payload).unwrap() {
-                let reply = receivers.get_mut(&e.device).unwrap().receive(&protobuf::decode_update(e.update).unwrap());
-                let mut bytes = Vec::new();
-                protobuf::encode_reply(&reply, &mut bytes).unwrap();
-                protobuf::encode_bundle_answer(Some(&bytes), &mut answers);
-            }
-            let mut frame = Vec::new();
-            portal.seal_reply(&h, Codec::Protobuf, &answers, at(now), &mut rng, &mut frame).unwrap();
+            let (frame, _) = answer_bundle(&mut portal, &mut receivers, &t, at(now), rng, |_| false);
             c.handle_frame(at(now), &frame).unwrap();
-        }
+        });
     }
     // After the first 6 hours (first reports as readings come, then the first round), every
     // round is one bundle of all 30 devices, and nothing else is sent.

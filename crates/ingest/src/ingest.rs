@@ -10,7 +10,9 @@ use printfleet_diff::sync::{Instance, Receiver, ReceiverState, Reply, Update, Up
 use printfleet_diff::{Delta, DeviceState};
 use printfleet_meter::{Category, DeviceId, Observation, ObservationKey, Provenance};
 use printfleet_schema::{DurationMs, Timestamp};
-use printfleet_wire::frame::{FrameHeader, KeyId, Keyring, MessageKind, PortalChannel, SenderId, WindowState};
+use printfleet_wire::frame::{
+    FrameHeader, KeyId, Keyring, MessageKind, PortalChannel, Rejected, SenderId, WindowState,
+};
 use printfleet_wire::{Codec, protobuf, xml};
 use rand_core::CryptoRng;
 
@@ -307,18 +309,28 @@ impl<S: Secrets> Ingest<S> {
                 SecretAnswer::Unavailable => return Err(IngestError::Unavailable),
             }
         }
-        let mut payload = core::mem::take(&mut self.payload);
-        payload.clear();
-        let opened = self.keyring.open(frame, &[MessageKind::Update], now, &mut payload);
-        let update = opened.map(|request| (request, decode(request.codec, &payload)));
-        self.payload = payload;
-        let (request, update) = match update {
-            Ok((request, Some(update))) => (request, update),
-            Ok((_, None)) => return Err(self.refuse(Refusal::Malformed)),
-            Err(r) => return Err(self.refuse(Refusal::Frame(r.reason()))),
-        };
+        let (request, update) =
+            self.open_update(|me, payload| Ok(me.keyring.open(frame, &[MessageKind::Update], now, payload)))?;
         let window = self.keyring.window(sender, key_id).unwrap_or_default();
         self.accept(Route::OneShot, meter_device, request, &update, Some((key_id, window)), now)
+    }
+
+    /// Opens a frame with `open` (into the payload buffer reused from frame to frame) and decodes
+    /// its update; a frame that does not open or decode is refused and counted.
+    fn open_update(
+        &mut self,
+        open: impl FnOnce(&mut Self, &mut Vec<u8>) -> Result<Result<FrameHeader, Rejected>, IngestError>,
+    ) -> Result<(FrameHeader, Update), IngestError> {
+        let mut payload = core::mem::take(&mut self.payload);
+        payload.clear();
+        let opened = open(self, &mut payload);
+        let update = opened.map(|o| o.map(|request| (request, decode(request.codec, &payload))));
+        self.payload = payload;
+        match update? {
+            Ok((request, Some(update))) => Ok((request, update)),
+            Ok((_, None)) => Err(self.refuse(Refusal::Malformed)),
+            Err(r) => Err(self.refuse(Refusal::Frame(r.reason()))),
+        }
     }
 
     /// Applies an opened update and makes its batch.
@@ -407,19 +419,10 @@ impl<S: Secrets> Ingest<S> {
         if self.slots.get(&device).is_some_and(|s| s.in_flight.is_some()) {
             return Err(IngestError::Busy(device));
         }
-        let mut payload = core::mem::take(&mut self.payload);
-        payload.clear();
-        let opened = match self.sessions.get_mut(&handle) {
-            Some(s) => s.channel.open(frame, &[MessageKind::Update], now, &mut payload),
-            None => return Err(IngestError::SessionClosed),
-        };
-        let update = opened.map(|request| (request, decode(request.codec, &payload)));
-        self.payload = payload;
-        let (request, update) = match update {
-            Ok((request, Some(update))) => (request, update),
-            Ok((_, None)) => return Err(self.refuse(Refusal::Malformed)),
-            Err(r) => return Err(self.refuse(Refusal::Frame(r.reason()))),
-        };
+        let (request, update) = self.open_update(|me, payload| match me.sessions.get_mut(&handle) {
+            Some(s) => Ok(s.channel.open(frame, &[MessageKind::Update], now, payload)),
+            None => Err(IngestError::SessionClosed),
+        })?;
         self.accept(Route::Session(handle), meter_device, request, &update, None, now)
     }
 

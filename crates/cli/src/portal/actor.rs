@@ -26,6 +26,19 @@ use super::metrics::Shared;
 /// key epoch) the actor does not know: a flood of unknown names costs one reload per interval.
 pub const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
+/// What the sender of a stored frame (a device, or a collector's bundle) is answered: the
+/// commit's reply, or why there is none.
+fn stored(committed: Result<Vec<u8>, IngestError>, sender: SenderId) -> Outcome {
+    match committed {
+        Ok(frame) => Outcome::Reply(frame),
+        Err(IngestError::SessionClosed) => Outcome::Closed,
+        Err(e) => {
+            tracing::warn!(%sender, error = %e, "stored, but the reply could not be sealed");
+            Outcome::Rejected
+        }
+    }
+}
+
 /// What a frame came to.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -231,33 +244,19 @@ impl Actor {
                 let mut answers = Vec::with_capacity(waiting.len());
                 for (batch, reply) in batches.into_iter().zip(waiting) {
                     let device = batch.device();
-                    let outcome = match self.ingest.commit(batch, now, &mut self.rng) {
-                        Ok(frame) => {
-                            self.active.insert(device);
-                            Outcome::Reply(frame)
-                        }
-                        Err(IngestError::SessionClosed) => Outcome::Closed,
-                        Err(e) => {
-                            tracing::warn!(%device, error = %e, "stored, but the reply could not be sealed");
-                            Outcome::Rejected
-                        }
-                    };
+                    let outcome = stored(self.ingest.commit(batch, now, &mut self.rng), device);
+                    if matches!(outcome, Outcome::Reply(_)) {
+                        self.active.insert(device);
+                    }
                     answers.push((reply, outcome));
                 }
                 for (bundle, reply) in bundles {
                     let devices: Vec<SenderId> = bundle.batches().iter().map(Batch::device).collect();
                     let collector = bundle.collector();
-                    let outcome = match self.ingest.commit_bundle(bundle, now, &mut self.rng) {
-                        Ok(frame) => {
-                            self.active.extend(devices);
-                            Outcome::Reply(frame)
-                        }
-                        Err(IngestError::SessionClosed) => Outcome::Closed,
-                        Err(e) => {
-                            tracing::warn!(%collector, error = %e, "stored, but the bundle reply could not be sealed");
-                            Outcome::Rejected
-                        }
-                    };
+                    let outcome = stored(self.ingest.commit_bundle(bundle, now, &mut self.rng), collector);
+                    if matches!(outcome, Outcome::Reply(_)) {
+                        self.active.extend(devices);
+                    }
                     answers.push((reply, outcome));
                 }
                 // Counted before anyone is answered: a client holding its reply sees its frame

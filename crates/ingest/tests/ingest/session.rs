@@ -9,6 +9,25 @@ use printfleet_wire::{Codec, protobuf};
 
 use crate::*;
 
+/// A SCRAM handshake of `name` against the ingest's registry (the verifier store); the session
+/// opened at the ingest, and the device's end of it.
+fn handshake(
+    ingest: &mut Ingest<FleetMasterKey>,
+    name: &str,
+    secret: &printfleet_auth::DeviceSecret,
+    rng: &mut ChaCha20Rng,
+    now: Timestamp,
+) -> (printfleet_ingest::SessionHandle, printfleet_wire::frame::DeviceChannel) {
+    let config = ServerConfig::new(DecoyKey::generate(rng));
+    let (client, m0) = ClientHandshake::start(name, secret, KeyEpoch(1), rng, now).unwrap();
+    let (server, m1) = server_start(&m0, ingest.registry(), &config, rng, now).unwrap();
+    let (client, m2) = client.handle_server_first(&m1, now).unwrap();
+    let (server_session, m3) = server.handle_client_final(&m2, now).unwrap();
+    let client_session = client.handle_server_final(&m3, now).unwrap();
+    let handle = ingest.open_session(server_session, now).unwrap();
+    (handle, client_session.into_device_channel().unwrap())
+}
+
 #[test]
 fn a_session_carries_updates_until_the_device_is_revoked() {
     let mut rng = rng(11);
@@ -19,15 +38,7 @@ fn a_session_carries_updates_until_the_device_is_revoked() {
     rec.credentials[0].verifier = Some(Verifier::new(&secret, &mut rng));
     let sender = ingest.provision(rec).unwrap();
 
-    // The handshake, the registry as the verifier store.
-    let config = ServerConfig::new(DecoyKey::generate(&mut rng));
-    let (client, m0) = ClientHandshake::start("collector-1", &secret, KeyEpoch(1), &mut rng, now).unwrap();
-    let (server, m1) = server_start(&m0, ingest.registry(), &config, &mut rng, now).unwrap();
-    let (client, m2) = client.handle_server_first(&m1, now).unwrap();
-    let (server_session, m3) = server.handle_client_final(&m2, now).unwrap();
-    let client_session = client.handle_server_final(&m3, now).unwrap();
-    let handle = ingest.open_session(server_session, now).unwrap();
-    let mut channel = client_session.into_device_channel().unwrap();
+    let (handle, mut channel) = handshake(&mut ingest, "collector-1", &secret, &mut rng, now);
 
     let mut agent = Agent::new(Instance(4));
     let policy = Redaction::drop_all();
@@ -89,14 +100,7 @@ fn a_collector_session_carries_bundles_of_its_own_devices_only() {
     ingest.revoke(p4).unwrap();
     let ghost = printfleet_auth::sender_id_of("ghost");
 
-    let config = ServerConfig::new(DecoyKey::generate(&mut rng));
-    let (client, m0) = ClientHandshake::start("site-1", &secret, KeyEpoch(1), &mut rng, now).unwrap();
-    let (server, m1) = server_start(&m0, ingest.registry(), &config, &mut rng, now).unwrap();
-    let (client, m2) = client.handle_server_first(&m1, now).unwrap();
-    let (server_session, m3) = server.handle_client_final(&m2, now).unwrap();
-    let client_session = client.handle_server_final(&m3, now).unwrap();
-    let handle = ingest.open_session(server_session, now).unwrap();
-    let mut channel = client_session.into_device_channel().unwrap();
+    let (handle, mut channel) = handshake(&mut ingest, "site-1", &secret, &mut rng, now);
 
     let state = Redaction::drop_all().apply_to(DeviceState::from(&reading()));
     let mut agents: std::collections::BTreeMap<_, _> =

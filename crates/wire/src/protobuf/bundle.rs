@@ -74,16 +74,8 @@ pub fn encode_bundle_entry(device: SenderId, update: &[u8], out: &mut Vec<u8>) {
 /// and that each entry has its device and its update exactly once and each device appears once.
 /// The updates are not decoded: pass each to [`super::decode_update`].
 pub fn decode_bundle(input: &[u8]) -> Result<Vec<BundleEntry<'_>>, Error> {
-    super::check_size(input)?;
     let mut entries = Vec::new();
-    each_field(input, |number, value| {
-        if number != 1 {
-            return Ok(());
-        }
-        let Field::Bytes(body) = value else { return Err(ProtobufError::WireType { field: "Bundle.entries" }) };
-        if entries.len() >= MAX_BUNDLE_ENTRIES {
-            return Err(ProtobufError::TooMany { field: "Bundle.entries", limit: MAX_BUNDLE_ENTRIES });
-        }
+    each_element(input, "Bundle.entries", |body| {
         entries.push(entry(body)?);
         Ok(())
     })?;
@@ -154,16 +146,8 @@ pub fn encode_bundle_answer(reply: Option<&[u8]>, out: &mut Vec<u8>) {
 /// # Ok::<(), printfleet_wire::Error>(())
 /// ```
 pub fn decode_bundle_reply(input: &[u8]) -> Result<Vec<Option<Reply>>, Error> {
-    super::check_size(input)?;
     let mut answers = Vec::new();
-    each_field(input, |number, value| {
-        if number != 1 {
-            return Ok(());
-        }
-        let Field::Bytes(body) = value else { return Err(ProtobufError::WireType { field: "BundleReply.answers" }) };
-        if answers.len() >= MAX_BUNDLE_ENTRIES {
-            return Err(ProtobufError::TooMany { field: "BundleReply.answers", limit: MAX_BUNDLE_ENTRIES });
-        }
+    each_element(input, "BundleReply.answers", |body| {
         let mut reply = None;
         each_field(body, |number, value| match (number, value) {
             (1, _) if reply.is_some() => Err(ProtobufError::Repeated { message: "BundleAnswer", number }),
@@ -178,6 +162,30 @@ pub fn decode_bundle_reply(input: &[u8]) -> Result<Vec<Option<Reply>>, Error> {
         Ok(())
     })?;
     Ok(answers)
+}
+
+/// Calls `on` with each element of a message's one repeated field, number 1 (`Bundle.entries`,
+/// `BundleReply.answers`), after the size check and refusing the element past
+/// [`MAX_BUNDLE_ENTRIES`] before it is read; other fields are skipped.
+fn each_element<'a>(
+    input: &'a [u8],
+    field: &'static str,
+    mut on: impl FnMut(&'a [u8]) -> Result<(), ProtobufError>,
+) -> Result<(), Error> {
+    super::check_size(input)?;
+    let mut count = 0usize;
+    each_field(input, |number, value| {
+        if number != 1 {
+            return Ok(());
+        }
+        let Field::Bytes(body) = value else { return Err(ProtobufError::WireType { field }) };
+        if count >= MAX_BUNDLE_ENTRIES {
+            return Err(ProtobufError::TooMany { field, limit: MAX_BUNDLE_ENTRIES });
+        }
+        count = count.saturating_add(1);
+        on(body)
+    })?;
+    Ok(())
 }
 
 /// A field of a bundle's messages as read from the wire (varint and fixed32 fields are none of
