@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use printfleet_schema::{Alert, DeviceReport, DurationMs, PrintJob, Timestamp};
-use printfleet_wire::frame::{DeviceChannel, FrameHeader, MessageKind, RejectReason, SealScratch, SenderId};
+use printfleet_wire::frame::{DeviceChannel, FrameHeader, MessageKind, SealScratch, SenderId};
 use printfleet_wire::limits::MAX_BUNDLE_ENTRIES;
 use printfleet_wire::{Codec, protobuf};
 use rand_core::CryptoRng;
@@ -73,8 +73,21 @@ pub struct Collector {
     next_wake: BTreeMap<SenderId, Timestamp>,
     scratch: SealScratch,
     link: Option<Box<Link>>,
-    /// What the last bundle reply answered, for the caller's counters: (answered, refused).
-    answered: (u64, u64),
+    counts: BundleCounts,
+}
+
+/// What the portal's bundle replies came to, since the collector was made (for the caller's
+/// counters and logs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BundleCounts {
+    /// Entries answered (each device's reply handed to its agent).
+    pub answered: u64,
+    /// Entries the portal refused (answered with nothing: the device sends again later).
+    pub refused: u64,
+    /// Bundle replies that did not open, did not decode, or did not answer every entry:
+    /// ignored as a whole (every device of the bundle sends again after its reply timeout).
+    pub rejected_replies: u64,
 }
 
 impl Default for Collector {
@@ -94,7 +107,7 @@ impl Collector {
             next_wake: BTreeMap::new(),
             scratch: SealScratch::new(),
             link: None,
-            answered: (0, 0),
+            counts: BundleCounts::default(),
         }
     }
 
@@ -230,10 +243,9 @@ impl Collector {
         self.link.is_some()
     }
 
-    /// Entries of bundle replies so far: how many were answered and how many the portal
-    /// refused (a refused entry's device sends its update again later).
-    pub fn bundle_answers(&self) -> (u64, u64) {
-        self.answered
+    /// What the bundle replies so far came to.
+    pub fn bundle_counts(&self) -> BundleCounts {
+        self.counts
     }
 
     /// A device's reading.
@@ -252,39 +264,50 @@ impl Collector {
     }
 
     /// A frame from the portal, routed by its (unauthenticated) sender id: to the link, for a
-    /// bundle reply, or to its device, whose channel authenticates it.
+    /// bundle reply, or to its device, whose channel authenticates it. A reply that does not
+    /// open is ignored (a device's: [`Event::ReplyRejected`]; a bundle's: counted in
+    /// [`Collector::bundle_counts`]); an error only for a frame whose header does not parse or
+    /// names no device of this collector.
     pub fn handle_frame(&mut self, now: Timestamp, frame: &[u8]) -> Result<(), AgentError> {
         let sender = FrameHeader::peek(frame).map_err(|e| AgentError::Frame(e.reason()))?.sender_id;
-        if let Some(link) = self.link.as_mut().filter(|l| l.channel.sender() == sender) {
-            let mut payload = Vec::new();
-            let header =
-                link.channel.open_reply(frame, now, &mut payload).map_err(|e| AgentError::Frame(e.reason()))?;
-            let position = link.in_flight.iter().position(|(seq, _)| *seq == header.sequence);
-            let Some((_, devices)) = position.and_then(|i| link.in_flight.remove(i)) else { return Ok(()) };
-            let answers = match (header.kind, header.codec) {
-                (MessageKind::BundleReply, Codec::Protobuf) => protobuf::decode_bundle_reply(&payload).ok(),
-                _ => None,
-            };
-            // An answer that does not decode, or not one per entry, is ignored as a whole: the
-            // devices send again after their reply timeouts.
-            let Some(answers) = answers.filter(|a| a.len() == devices.len()) else {
-                return Err(AgentError::Frame(RejectReason::Decompression));
-            };
-            for (device, answer) in devices.into_iter().zip(answers) {
-                match answer {
-                    Some(reply) => {
-                        self.answered.0 = self.answered.0.saturating_add(1);
-                        if let Some(agent) = self.agents.get_mut(&device) {
-                            agent.handle_reply(&reply);
-                        }
-                        self.wake(device);
-                    }
-                    None => self.answered.1 = self.answered.1.saturating_add(1),
-                }
-            }
+        if self.link.as_ref().is_some_and(|l| l.channel.sender() == sender) {
+            self.handle_bundle_reply(now, frame);
             return Ok(());
         }
         self.with_agent(sender, |a| a.handle_frame(now, frame))
+    }
+
+    /// A bundle reply: each answer to its device, in the bundle's order. One that does not open,
+    /// decode, or answer every entry is ignored as a whole: the devices send again after their
+    /// reply timeouts.
+    fn handle_bundle_reply(&mut self, now: Timestamp, frame: &[u8]) {
+        let Some(link) = self.link.as_mut() else { return };
+        let mut payload = Vec::new();
+        let answers = link.channel.open_reply(frame, now, &mut payload).ok().and_then(|header| {
+            let position = link.in_flight.iter().position(|(seq, _)| *seq == header.sequence)?;
+            let (_, devices) = link.in_flight.remove(position)?;
+            let answers = match (header.kind, header.codec) {
+                (MessageKind::BundleReply, Codec::Protobuf) => protobuf::decode_bundle_reply(&payload).ok()?,
+                _ => return None,
+            };
+            (answers.len() == devices.len()).then_some((devices, answers))
+        });
+        let Some((devices, answers)) = answers else {
+            self.counts.rejected_replies = self.counts.rejected_replies.saturating_add(1);
+            return;
+        };
+        for (device, answer) in devices.into_iter().zip(answers) {
+            match answer {
+                Some(reply) => {
+                    self.counts.answered = self.counts.answered.saturating_add(1);
+                    if let Some(agent) = self.agents.get_mut(&device) {
+                        agent.handle_reply(&reply);
+                    }
+                    self.wake(device);
+                }
+                None => self.counts.refused = self.counts.refused.saturating_add(1),
+            }
+        }
     }
 
     /// Starts a save of every agent that needs one.

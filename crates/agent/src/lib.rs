@@ -122,7 +122,7 @@ mod collector;
 mod device;
 mod schedule;
 
-pub use collector::{Collector, CollectorCheckpoint, MAX_BUNDLE_BYTES, MAX_BUNDLES_IN_FLIGHT};
+pub use collector::{BundleCounts, Collector, CollectorCheckpoint, MAX_BUNDLE_BYTES, MAX_BUNDLES_IN_FLIGHT};
 pub use device::{AgentState, Checkpoint, DeviceAgent, MAX_QUEUED_EVENTS, SAVE_ROUNDS};
 pub use schedule::{
     COLLECTOR_INTERVAL, COLLECTOR_MIN_INTERVAL, ConfigError, DEFAULT_MAX_BACKOFF, DEFAULT_REPLY_TIMEOUT,
