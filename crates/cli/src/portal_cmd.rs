@@ -126,6 +126,20 @@ pub(crate) enum DeviceCommand {
         #[command(flatten)]
         at: StoreArgs,
     },
+    /// Name the collector that may report a device in bundles (a printer moved to another
+    /// site, a Data Collector replaced), or none.
+    SetCollector {
+        /// The device's name.
+        name: String,
+        /// The collector's name (provisioned with `device add`).
+        #[arg(long, value_name = "NAME", conflicts_with = "none", required_unless_present = "none")]
+        collector: Option<String>,
+        /// No collector: only the device itself reports it.
+        #[arg(long)]
+        none: bool,
+        #[command(flatten)]
+        at: StoreArgs,
+    },
     /// List the devices, one JSON line each (no secrets).
     List {
         #[command(flatten)]
@@ -250,6 +264,11 @@ pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
             let mut store = open(&at)?;
             let sender = portal::revoke(&mut *store, &name).map_err(|e| e.to_string())?;
             Ok(format!("{}\n", serde_json::json!({ "name": name, "sender": sender.0, "revoked": true })))
+        }
+        DeviceCommand::SetCollector { name, collector, none: _, at } => {
+            let mut store = open(&at)?;
+            let sender = portal::set_collector(&mut *store, &name, collector.as_deref()).map_err(|e| e.to_string())?;
+            Ok(format!("{}\n", serde_json::json!({ "name": name, "sender": sender.0, "collector": collector })))
         }
         DeviceCommand::List { at } => {
             let mut store = open(&at)?;

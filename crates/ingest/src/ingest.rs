@@ -256,6 +256,13 @@ impl<S: Secrets> Ingest<S> {
         Ok(())
     }
 
+    /// Names the collector that may report a device in bundles from the next bundle on, or none
+    /// (store it first): a printer moved to another site, a Data Collector replaced.
+    pub fn set_collector(&mut self, sender: SenderId, collector: Option<SenderId>) -> Result<(), IngestError> {
+        self.registry.get_mut(sender)?.collector = collector;
+        Ok(())
+    }
+
     /// Adds (or replaces) a credential of a device: a new key epoch (rotation).
     pub fn add_credential(&mut self, sender: SenderId, credential: Credential) -> Result<(), IngestError> {
         let record = self.registry.get_mut(sender)?;

@@ -359,7 +359,8 @@ fn refused(e: &IngestError) -> Outcome {
 }
 
 /// Applies the store's registry to the ingest's: devices it lacks, key epochs added, devices and
-/// epochs revoked. (A revocation is never undone here: re-provision under a new epoch.)
+/// epochs revoked, collectors changed. (A revocation is never undone here: re-provision under a
+/// new epoch.)
 pub(crate) fn sync_registry(ingest: &mut Ingest<FleetMasterKey>, devices: Vec<DeviceRecord>) {
     for record in devices {
         let sender = record.sender();
@@ -370,6 +371,7 @@ pub(crate) fn sync_registry(ingest: &mut Ingest<FleetMasterKey>, devices: Vec<De
             continue;
         };
         let revoke = record.revoked && !current.revoked;
+        let moved = (record.collector != current.collector).then_some(record.collector);
         let mut added = Vec::new();
         let mut revoked_epochs = Vec::new();
         for c in &record.credentials {
@@ -380,6 +382,9 @@ pub(crate) fn sync_registry(ingest: &mut Ingest<FleetMasterKey>, devices: Vec<De
             }
         }
         let mut results = Vec::new();
+        if let Some(collector) = moved {
+            results.push(ingest.set_collector(sender, collector));
+        }
         for c in added {
             results.push(ingest.add_credential(sender, c));
         }
@@ -456,6 +461,32 @@ mod tests {
         fn job_records(&mut self, _: Timestamp, _: Timestamp) -> Result<Vec<printfleet_meter::JobRecord>, StoreError> {
             Ok(Vec::new())
         }
+    }
+
+    /// A reload applies a device's new collector (and its removal), never undoes a revocation.
+    #[test]
+    fn a_reload_moves_a_device_to_its_new_collector() {
+        let mut ingest = Ingest::new(FleetMasterKey::from_bytes([9; 32]));
+        let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
+        let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
+        let record = |name: &str, collector| DeviceRecord {
+            name: name.into(),
+            owner,
+            meter_device: DeviceId(1),
+            revoked: false,
+            credentials: credentials.clone(),
+            collector,
+        };
+        let (a, b) = (printfleet_auth::sender_id_of("site-a"), printfleet_auth::sender_id_of("site-b"));
+        let p = ingest.provision(record("p", Some(a))).unwrap();
+        sync_registry(&mut ingest, vec![record("p", Some(b))]);
+        assert_eq!(ingest.registry().get(p).unwrap().collector, Some(b));
+        sync_registry(&mut ingest, vec![record("p", None)]);
+        assert_eq!(ingest.registry().get(p).unwrap().collector, None);
+        ingest.revoke(p).unwrap();
+        sync_registry(&mut ingest, vec![record("p", Some(a))]);
+        let r = ingest.registry().get(p).unwrap();
+        assert_eq!((r.collector, r.revoked), (Some(a), true));
     }
 
     fn ask(queue: &mpsc::Sender<Request>, frame: &[u8]) -> Outcome {

@@ -141,6 +141,32 @@ pub fn revoke(store: &mut dyn Store, name: &str) -> Result<SenderId, PortalError
     Ok(record.sender())
 }
 
+/// Names `collector` (a provisioned name; `None`: no collector) as the one that may report the
+/// device `name` in bundles: a printer moved to another site, a Data Collector replaced. A
+/// running portal applies it at its next registry reload; bundles of the old collector that
+/// carry the device are then refused for it. Returns the device's sender id.
+pub fn set_collector(store: &mut dyn Store, name: &str, collector: Option<&str>) -> Result<SenderId, PortalError> {
+    let devices = store.load()?.devices;
+    let collector = match collector {
+        Some(c) => Some(
+            devices
+                .iter()
+                .find(|d| d.name == c)
+                .map(DeviceRecord::sender)
+                .ok_or_else(|| PortalError::NoSuchDevice { name: c.to_owned() })?,
+        ),
+        None => None,
+    };
+    let mut record = devices
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
+    record.collector = collector;
+    store.put_device(&record)?;
+    tracing::info!(device = %name, ?collector, "collector set");
+    Ok(record.sender())
+}
+
 /// Every provisioned device (verifiers included, never secrets: the store has none).
 pub fn devices(store: &mut dyn Store) -> Result<Vec<DeviceRecord>, PortalError> {
     Ok(store.load()?.devices)

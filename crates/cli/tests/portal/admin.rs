@@ -159,4 +159,28 @@ fn a_device_names_its_collector_only_once_it_is_provisioned() {
     let p1 = lines.iter().find(|l| l["name"] == "p-1").unwrap();
     assert_eq!(p1["collector"], site.0);
     assert!(lines.iter().find(|l| l["name"] == "site-1").unwrap()["collector"].is_null());
+
+    // Moved to another collector, then to none; an unknown collector is refused.
+    let (site2, _) = home.add_device("site-2");
+    let set = |args: &[&str]| {
+        let (db, state) = (home.db(), home.state());
+        printfleet(&[&["device", "set-collector", "p-1"][..], args, &["--db", &db, "--state", &state]].concat())
+    };
+    let collector_of_p1 = || {
+        let out = printfleet(&["device", "list", "--db", &home.db(), "--state", &home.state()]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let p1: serde_json::Value = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .find(|l: &serde_json::Value| l["name"] == "p-1")
+            .unwrap();
+        p1["collector"].clone()
+    };
+    assert!(set(&["--collector", "site-2"]).status.success());
+    assert_eq!(collector_of_p1(), site2.0);
+    assert!(!set(&["--collector", "site-9"]).status.success());
+    assert_eq!(collector_of_p1(), site2.0, "unchanged by a refused move");
+    assert!(!set(&[]).status.success(), "--collector or --none is required");
+    assert!(set(&["--none"]).status.success());
+    assert!(collector_of_p1().is_null());
 }

@@ -165,6 +165,14 @@ fn a_collector_session_carries_bundles_of_its_own_devices_only() {
     assert_eq!(bundle.refused(), 0);
     assert!(bundle.batches().iter().all(|b| b.writes().state.is_some()), "applied again after the abort");
     ingest.commit_bundle(bundle, now, &mut rng).unwrap();
+    // p-2 moved to another collector: this one's entries for it are refused from then on.
+    ingest.set_collector(p2, Some(ghost)).unwrap();
+    let before = ingest.counters().refused(Refusal::NotItsCollector);
+    let frame = seal(&mut channel, &updates(&[p1, p2]), MessageKind::Bundle);
+    let bundle = ingest.receive_bundle(handle, &frame, now).unwrap();
+    assert_eq!(bundle.batches().iter().map(|b| b.device()).collect::<Vec<_>>(), vec![p1]);
+    assert_eq!(ingest.counters().refused(Refusal::NotItsCollector), before + 1);
+    ingest.commit_bundle(bundle, now, &mut rng).unwrap();
     // An update is not a bundle.
     let frame = seal(&mut channel, &updates(&[p1]), MessageKind::Update);
     assert!(matches!(ingest.receive_bundle(handle, &frame, now), Err(IngestError::Rejected(Refusal::Frame(_)))));
