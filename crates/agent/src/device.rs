@@ -74,7 +74,10 @@ pub struct DeviceAgent {
     schedule: Schedule,
     policy: Redaction,
     sync: sync::Agent,
-    channel: DeviceChannel,
+    sender: SenderId,
+    /// The one-shot channel; `None` for a printer that only a collector's bundles report
+    /// ([`DeviceAgent::for_bundles`]).
+    channel: Option<DeviceChannel>,
     /// The channel of an authenticated session (session mode), when one is attached: frames are
     /// sealed with it instead of the one-shot `channel`, whose reservations stay as they were.
     /// Boxed: a collector holds thousands of agents, most without a session, and a channel is
@@ -111,11 +114,31 @@ impl DeviceAgent {
     /// [`Redaction::keep_all`] is the explicit way to send everything), a schedule and a fresh
     /// random `instance` (draw it from the OS when a device starts without saved state).
     pub fn new(sender: SenderId, key: &FrameKey, policy: Redaction, schedule: Schedule, instance: Instance) -> Self {
+        Self::fresh(sender, Some(DeviceChannel::new(sender, key)), policy, schedule, instance)
+    }
+
+    /// An agent **without a key of its own**, for a printer that only a collector reports, in
+    /// bundles under the collector's session ([`crate::Collector::attach_link`]): the collector
+    /// then needs its own secret only, never the printer's. Its updates leave in bundles and
+    /// never on their own: while the collector has no link, it waits (and
+    /// [`DeviceAgent::poll_timeout`] says nothing is due), then reports at the next round.
+    pub fn for_bundles(sender: SenderId, policy: Redaction, schedule: Schedule, instance: Instance) -> Self {
+        Self::fresh(sender, None, policy, schedule, instance)
+    }
+
+    fn fresh(
+        sender: SenderId,
+        channel: Option<DeviceChannel>,
+        policy: Redaction,
+        schedule: Schedule,
+        instance: Instance,
+    ) -> Self {
         let mut agent = Self {
             schedule,
             policy,
             sync: sync::Agent::new(instance),
-            channel: DeviceChannel::new(sender, key),
+            sender,
+            channel,
             session: None,
             counters: Counters { boot: true, ..Counters::default() },
             current: None,
@@ -141,10 +164,32 @@ impl DeviceAgent {
         schedule: Schedule,
         state: AgentState,
     ) -> Result<Self, AgentError> {
+        Self::restore_with(sender, Some(key), policy, schedule, state)
+    }
+
+    /// [`DeviceAgent::restore`] of an agent made with [`DeviceAgent::for_bundles`] (no key of its
+    /// own).
+    pub fn restore_for_bundles(
+        sender: SenderId,
+        policy: Redaction,
+        schedule: Schedule,
+        state: AgentState,
+    ) -> Result<Self, AgentError> {
+        Self::restore_with(sender, None, policy, schedule, state)
+    }
+
+    fn restore_with(
+        sender: SenderId,
+        key: Option<&FrameKey>,
+        policy: Redaction,
+        schedule: Schedule,
+        state: AgentState,
+    ) -> Result<Self, AgentError> {
         let sync = sync::Agent::restore(state.sync, &policy).map_err(AgentError::Restore)?;
-        let channel = match &state.reservation {
-            Some(cp) => DeviceChannel::restore(sender, key, cp).map_err(AgentError::Checkpoint)?,
-            None => DeviceChannel::new(sender, key),
+        let channel = match (key, &state.reservation) {
+            (Some(key), Some(cp)) => Some(DeviceChannel::restore(sender, key, cp).map_err(AgentError::Checkpoint)?),
+            (Some(key), None) => Some(DeviceChannel::new(sender, key)),
+            (None, _) => None,
         };
         let mut counters = state.counters;
         counters.boot = true;
@@ -153,6 +198,7 @@ impl DeviceAgent {
             schedule,
             policy,
             sync,
+            sender,
             channel,
             session: None,
             counters,
@@ -176,7 +222,7 @@ impl DeviceAgent {
 
     /// The device this agent speaks for.
     pub fn sender(&self) -> SenderId {
-        self.channel.sender()
+        self.sender
     }
 
     /// Session mode: from now on, frames are sealed with `channel`, the device's end of an
@@ -312,9 +358,13 @@ impl DeviceAgent {
         // A reply under the session's key goes to the session's channel, any other to the
         // one-shot channel (a late reply to a frame sent before the session).
         let in_session = FrameHeader::peek(frame).ok().map(|h| h.key_id);
-        let channel = match &mut self.session {
-            Some(session) if in_session == Some(session.key_id()) => &mut **session,
-            _ => &mut self.channel,
+        let channel = match (&mut self.session, &mut self.channel) {
+            (Some(session), _) if in_session == Some(session.key_id()) => &mut **session,
+            (_, Some(channel)) => channel,
+            (_, None) => {
+                self.push(Event::ReplyRejected(RejectReason::UnknownKey));
+                return;
+            }
         };
         let header = match channel.open_reply(frame, now, &mut payload) {
             Ok(h) => h,
@@ -354,7 +404,7 @@ impl DeviceAgent {
     /// Starts a save: the state to persist, with a new block of sequence numbers reserved if the
     /// channel needs one. Persist [`Checkpoint::state`], then call [`DeviceAgent::saved`].
     pub fn save(&mut self) -> Checkpoint {
-        let reservation = self.channel.needs_reservation().then(|| self.channel.reserve());
+        let reservation = self.channel.as_ref().filter(|c| c.needs_reservation()).map(DeviceChannel::reserve);
         let checkpoint = reservation.as_ref().map(Reservation::checkpoint).or(self.reservation);
         Checkpoint {
             state: AgentState { sync: self.sync.save(), reservation: checkpoint, counters: self.counters },
@@ -367,7 +417,9 @@ impl DeviceAgent {
     pub fn saved(&mut self, checkpoint: Checkpoint) -> Result<(), AgentError> {
         if let Some(r) = checkpoint.reservation {
             let cp = r.checkpoint();
-            self.channel.reservation_saved(r).map_err(AgentError::Checkpoint)?;
+            if let Some(channel) = self.channel.as_mut() {
+                channel.reservation_saved(r).map_err(AgentError::Checkpoint)?;
+            }
             self.reservation = Some(cp);
         }
         self.saved_generation = self.saved_generation.max(checkpoint.generation);
@@ -430,14 +482,22 @@ impl DeviceAgent {
         rng: &mut impl CryptoRng,
         scratch: &mut SealScratch,
     ) -> Option<Transmit> {
+        // Without a key of its own or a session, only a collector's bundle can carry it.
+        if self.session.is_none() && self.channel.is_none() {
+            return None;
+        }
         if !self.prepare(now) {
             return None;
         }
         let prepared = self.prepared.take()?;
         let mut frame = Vec::new();
-        let channel = match &mut self.session {
-            Some(session) => &mut **session,
-            None => &mut self.channel,
+        let channel = match (&mut self.session, &mut self.channel) {
+            (Some(session), _) => &mut **session,
+            (None, Some(channel)) => channel,
+            (None, None) => {
+                self.prepared = Some(prepared);
+                return None;
+            }
         };
         let header = match channel.seal_using(
             scratch,
@@ -517,6 +577,10 @@ impl DeviceAgent {
     /// [`DeviceAgent::poll_transmit`]): `None` if nothing is scheduled; an instant in the past
     /// means at once.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        // An agent without a key of its own sends nothing until a collector's link carries it.
+        if self.channel.is_none() && self.session.is_none() && !self.aligned {
+            return None;
+        }
         let soon = self.prepared.is_some()
             || self.counters.urgent
             || self.counters.boot

@@ -774,3 +774,63 @@ fn a_linked_collector_brings_staggered_devices_into_one_bundle_per_round() {
     let rounds: BTreeSet<u64> = later.iter().map(|(t, _)| *t).collect();
     assert_eq!(rounds.len(), later.len(), "one bundle per round: {bundles_at:?}");
 }
+
+/// A printer only the collector's bundles report needs no key of its own: without a link it
+/// sends nothing and asks for no wake-up; with one it reports in bundles like the others, and a
+/// restored one goes on.
+#[test]
+fn an_agent_without_a_key_of_its_own_reports_only_in_bundles() {
+    use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
+    let collector = SenderId(0xc011_ec72);
+    let session_key = || SessionKey::derive(&[6; 32], b"keyless", collector);
+    let mut rng = rng(13);
+    let schedule = Schedule::collector(printfleet_agent::COLLECTOR_INTERVAL).unwrap();
+    let mut c = Collector::new();
+    let mut receivers = std::collections::BTreeMap::new();
+    for d in 0..4u64 {
+        receivers.insert(SenderId(d), Receiver::new());
+        c.insert(at(0), DeviceAgent::for_bundles(SenderId(d), Redaction::drop_all(), schedule, Instance(1)));
+        c.handle_reading(SenderId(d), at(0), reading()).unwrap();
+    }
+    assert_eq!(pump_collector(&mut c, at(0), &mut rng, |_, _, t| panic!("sent without a link: {t:?}")), 0);
+    while c.poll_read(at(0)).is_some() {}
+    assert_eq!(c.poll_timeout().filter(|t| *t <= at(HOUR)), None, "nothing to wake for but the next read");
+
+    c.attach_link(DeviceChannel::session(session_key()));
+    let mut portal = PortalChannel::session(session_key());
+    let sent = pump_collector(&mut c, at(0), &mut rng, |c, rng, t| {
+        assert_eq!(t.entries.len(), 4);
+        let (frame, _) = answer_bundle(&mut portal, &mut receivers, &t, at(0), rng, |_| false);
+        c.handle_frame(at(0), &frame).unwrap();
+    });
+    assert_eq!(sent, 1);
+    for (d, r) in &receivers {
+        assert_eq!(r.state(), c.agent(*d).unwrap().current());
+    }
+    // Saved and restored without a key: the next round's report is a delta on the same base.
+    for d in 0..4u64 {
+        c.handle_reading(SenderId(d), at(HOUR), reading()).unwrap();
+    }
+    let cp = c.save();
+    let states: Vec<(SenderId, AgentState)> = cp.states().map(|(s, st)| (s, st.clone())).collect();
+    assert_eq!(states.len(), 4);
+    c.saved(cp).unwrap();
+    let mut restored = Collector::new();
+    for (sender, state) in states {
+        let agent = DeviceAgent::restore_for_bundles(sender, Redaction::drop_all(), schedule, state).unwrap();
+        restored.insert(at(HOUR), agent);
+        restored.handle_reading(sender, at(HOUR), reading()).unwrap();
+    }
+    // A new session after the restart.
+    let second = || SessionKey::derive(&[6; 32], b"keyless, again", collector);
+    restored.attach_link(DeviceChannel::session(second()));
+    let mut portal = PortalChannel::session(second());
+    let sent = pump_collector(&mut restored, at(4 * HOUR), &mut rng, |c, rng, t| {
+        let (frame, _) = answer_bundle(&mut portal, &mut receivers, &t, at(4 * HOUR), rng, |_| false);
+        c.handle_frame(at(4 * HOUR), &frame).unwrap();
+    });
+    assert!(sent >= 1);
+    for (d, r) in &receivers {
+        assert_eq!(r.state(), restored.agent(*d).unwrap().current(), "device {d} after the restore");
+    }
+}

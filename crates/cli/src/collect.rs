@@ -24,7 +24,9 @@
 //!   With `identity` set (the collector's own name and secret, provisioned at the portal with
 //!   `printfleet device add NAME`, its printers with `--collector NAME`), the collector runs one
 //!   handshake under that identity instead and sends **bundles** (docs/wire-format.md §5.9):
-//!   one frame per round for all its printers ([`Collector::attach_link`]).
+//!   one frame per round for all its printers ([`Collector::attach_link`]). A printer without a
+//!   `secret` is then reported only in bundles: the collector holds no secret of that printer
+//!   ([`DeviceAgent::for_bundles`]).
 //! * `one-shot`: [`OneShotClient`], each frame sealed under the device's one-shot key.
 //!
 //! # Config file (JSON)
@@ -46,8 +48,8 @@
 //!   "printers": [
 //!     { "name": "printer-7",              // the device name provisioned at the portal
 //!       "target": "192.0.2.7",            // a printfleet_lan PollTarget: address[:port] (SNMP), ipp://..., ledm+http://...
-//!       "secret": "base64 of the device secret (16 to 64 bytes)",
-//!       "epoch": 1 }                      // the secret's key epoch
+//!       "secret": "base64 of the device secret (16 to 64 bytes)", // optional with an identity
+//!       "epoch": 1 }                      // the secret's key epoch (with the secret)
 //!   ]
 //! }
 //! ```
@@ -225,10 +227,14 @@ pub struct PrinterConfig {
     /// How to read it: a `printfleet_lan::poll::PollTarget` (`a.b.c.d[:port]` over SNMP,
     /// `ipp://`, `ipps://`, `ledm+http://`, `ledm+https://`).
     pub target: String,
-    /// The device secret for `epoch`, base64 (16 to 64 bytes).
-    pub secret: Secret,
-    /// The secret's key epoch.
-    pub epoch: u32,
+    /// The device secret for `epoch`, base64 (16 to 64 bytes). Optional with an `identity`
+    /// (bundles): without it the printer is reported only in the collector's bundles, and the
+    /// collector never holds its secret.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// The secret's key epoch (with `secret`).
+    #[serde(default)]
+    pub epoch: Option<u32>,
 }
 
 /// The collector's own identity at the portal (`identity` in the config file): with it, session
@@ -280,9 +286,9 @@ pub struct PlannedPrinter {
     pub sender: SenderId,
     /// How it is read.
     pub target: PollTarget,
-    /// Its secret.
-    pub secret: DeviceSecret,
-    /// The secret's key epoch.
+    /// Its secret, if the collector holds it (without one, only bundles report it).
+    pub secret: Option<DeviceSecret>,
+    /// The secret's key epoch (0 without a secret).
     pub epoch: KeyEpoch,
 }
 
@@ -398,15 +404,25 @@ impl CollectorConfig {
             if !senders.insert(sender) || identity.as_ref().is_some_and(|id| id.sender == sender) {
                 return Err(invalid(field("name"), format!("{:?} appears twice", p.name)));
             }
-            let bytes = Zeroizing::new(
-                base64::engine::general_purpose::STANDARD
-                    .decode(p.secret.expose())
-                    .map_err(|_| invalid(field("secret"), "not base64"))?,
-            );
-            let secret = DeviceSecret::from_bytes(&bytes).map_err(|e| invalid(field("secret"), e.to_string()))?;
+            let (secret, epoch) = match (&p.secret, p.epoch) {
+                (Some(secret), Some(epoch)) => {
+                    let bytes = Zeroizing::new(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(secret.expose())
+                            .map_err(|_| invalid(field("secret"), "not base64"))?,
+                    );
+                    let secret =
+                        DeviceSecret::from_bytes(&bytes).map_err(|e| invalid(field("secret"), e.to_string()))?;
+                    (Some(secret), KeyEpoch(epoch))
+                }
+                (None, None) if identity.is_some() => (None, KeyEpoch(0)),
+                (None, None) => return Err(invalid(field("secret"), "required without an identity (bundles)")),
+                (Some(_), None) => return Err(invalid(field("epoch"), "required with a secret")),
+                (None, Some(_)) => return Err(invalid(field("secret"), "required with an epoch")),
+            };
             let target =
                 PollTarget::parse(&p.target, poll.snmp_port).map_err(|e| invalid(field("target"), e.to_string()))?;
-            printers.push(PlannedPrinter { name: p.name.clone(), sender, target, secret, epoch: KeyEpoch(p.epoch) });
+            printers.push(PlannedPrinter { name: p.name.clone(), sender, target, secret, epoch });
         }
         Ok(Plan {
             portal: self.portal.clone(),
@@ -762,17 +778,26 @@ impl Daemon<'_> {
         let mut saved = self.store.load()?;
         let (mut restored, mut fresh) = (0_usize, 0_usize);
         for p in &self.plan.printers {
-            let key = one_shot::frame_key(&p.secret, &p.name, p.epoch);
+            // A printer without a secret here is reported only in bundles (no key of its own).
+            let key = p.secret.as_ref().map(|secret| one_shot::frame_key(secret, &p.name, p.epoch));
             let policy = self.plan.redaction.policy();
+            let schedule = self.plan.schedule;
             let agent = match saved.remove(&p.sender) {
                 Some(s) if s.epoch == p.epoch && s.name == p.name => {
                     restored = restored.saturating_add(1);
-                    DeviceAgent::restore(p.sender, &key, policy, self.plan.schedule, s.state)
-                        .map_err(|e| CollectError::Restore { device: p.name.clone(), reason: e.to_string() })?
+                    match &key {
+                        Some(key) => DeviceAgent::restore(p.sender, key, policy, schedule, s.state),
+                        None => DeviceAgent::restore_for_bundles(p.sender, policy, schedule, s.state),
+                    }
+                    .map_err(|e| CollectError::Restore { device: p.name.clone(), reason: e.to_string() })?
                 }
                 _ => {
                     fresh = fresh.saturating_add(1);
-                    DeviceAgent::new(p.sender, &key, policy, self.plan.schedule, Instance(self.rng.next_u32()))
+                    let instance = Instance(self.rng.next_u32());
+                    match &key {
+                        Some(key) => DeviceAgent::new(p.sender, key, policy, schedule, instance),
+                        None => DeviceAgent::for_bundles(p.sender, policy, schedule, instance),
+                    }
                 }
             };
             self.collector.insert(now, agent);
@@ -1011,7 +1036,10 @@ impl SessionTransport {
         // Who needs a session: the collector itself (bundles), or every printer without one.
         let wanted: Vec<(SenderId, &str, &DeviceSecret, KeyEpoch)> = match identity {
             Some(id) => vec![(id.sender, id.name.as_str(), &id.secret, id.epoch)],
-            None => printers.iter().map(|p| (p.sender, p.name.as_str(), &p.secret, p.epoch)).collect(),
+            None => printers
+                .iter()
+                .filter_map(|p| p.secret.as_ref().map(|secret| (p.sender, p.name.as_str(), secret, p.epoch)))
+                .collect(),
         };
         let missing: Vec<_> = wanted.into_iter().filter(|w| !self.channels.contains_key(&w.0)).collect();
         if missing.is_empty() || Instant::now() < self.handshake_retry_at {

@@ -81,9 +81,22 @@ fn config_mistakes_are_refused_with_a_clear_error() {
     let mut same_name = with_identity.clone();
     same_name["identity"]["name"] = "p".into();
     assert!(parse(same_name).unwrap_err().to_string().contains("printers[0].name"));
-    let mut bad = with_identity;
+    let mut bad = with_identity.clone();
     bad["identity"]["secret"] = "c2hvcnQ=".into();
     assert!(parse(bad).unwrap_err().to_string().starts_with("identity.secret"));
+    // With an identity a printer may come without a secret (bundles only); without one it may not.
+    let keyless = serde_json::json!({ "name": "k", "target": "127.0.0.1" });
+    let mut bundled = with_identity.clone();
+    bundled["printers"] = serde_json::json!([printer.clone(), keyless.clone()]);
+    let plan = parse(bundled).unwrap();
+    assert!(plan.printers[0].secret.is_some() && plan.printers[1].secret.is_none());
+    let err = parse(base(serde_json::json!([keyless.clone()]))).unwrap_err().to_string();
+    assert!(err.starts_with("printers[0].secret"), "{err}");
+    let mut half = printer.clone();
+    half.as_object_mut().unwrap().remove("epoch");
+    let mut bundled = with_identity;
+    bundled["printers"] = serde_json::json!([half]);
+    assert!(parse(bundled).unwrap_err().to_string().starts_with("printers[0].epoch"));
     let mut unknown = base(serde_json::json!([]));
     unknown["intervall"] = 60.into();
     assert!(matches!(parse(unknown), Err(CollectError::Json(_))));
