@@ -158,6 +158,22 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> CollectError 
     CollectError::Invalid { field: field.into(), reason: reason.into() }
 }
 
+/// A device or collector name as the portal takes it (`field` names it in the error).
+fn check_name(field: &str, name: &str) -> Result<(), CollectError> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES || name.chars().any(char::is_control) {
+        return Err(invalid(field, format!("1 to {MAX_NAME_BYTES} bytes without control characters")));
+    }
+    Ok(())
+}
+
+/// A secret from the config: base64 of 16 to 64 bytes (`field` names it in the error).
+fn decode_secret(field: &str, secret: &Secret) -> Result<DeviceSecret, CollectError> {
+    let bytes = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD.decode(secret.expose()).map_err(|_| invalid(field, "not base64"))?,
+    );
+    DeviceSecret::from_bytes(&bytes).map_err(|e| invalid(field, e.to_string()))
+}
+
 /// How the collector reaches the portal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -365,18 +381,8 @@ impl CollectorConfig {
                 return Err(invalid("identity", "bundles travel on the collector's session: use session mode"));
             }
             (Some(id), Mode::Session) => {
-                if id.name.is_empty() || id.name.len() > MAX_NAME_BYTES || id.name.chars().any(char::is_control) {
-                    return Err(invalid(
-                        "identity.name",
-                        format!("1 to {MAX_NAME_BYTES} bytes without control characters"),
-                    ));
-                }
-                let bytes = Zeroizing::new(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(id.secret.expose())
-                        .map_err(|_| invalid("identity.secret", "not base64"))?,
-                );
-                let secret = DeviceSecret::from_bytes(&bytes).map_err(|e| invalid("identity.secret", e.to_string()))?;
+                check_name("identity.name", &id.name)?;
+                let secret = decode_secret("identity.secret", &id.secret)?;
                 Some(PlannedIdentity {
                     name: id.name.clone(),
                     sender: sender_id_of(&id.name),
@@ -397,24 +403,13 @@ impl CollectorConfig {
         let mut senders = BTreeSet::new();
         for (i, p) in self.printers.iter().enumerate() {
             let field = |name: &str| format!("printers[{i}].{name}");
-            if p.name.is_empty() || p.name.len() > MAX_NAME_BYTES || p.name.chars().any(char::is_control) {
-                return Err(invalid(field("name"), format!("1 to {MAX_NAME_BYTES} bytes without control characters")));
-            }
+            check_name(&field("name"), &p.name)?;
             let sender = sender_id_of(&p.name);
             if !senders.insert(sender) || identity.as_ref().is_some_and(|id| id.sender == sender) {
                 return Err(invalid(field("name"), format!("{:?} appears twice", p.name)));
             }
             let (secret, epoch) = match (&p.secret, p.epoch) {
-                (Some(secret), Some(epoch)) => {
-                    let bytes = Zeroizing::new(
-                        base64::engine::general_purpose::STANDARD
-                            .decode(secret.expose())
-                            .map_err(|_| invalid(field("secret"), "not base64"))?,
-                    );
-                    let secret =
-                        DeviceSecret::from_bytes(&bytes).map_err(|e| invalid(field("secret"), e.to_string()))?;
-                    (Some(secret), KeyEpoch(epoch))
-                }
+                (Some(secret), Some(epoch)) => (Some(decode_secret(&field("secret"), secret)?), KeyEpoch(epoch)),
                 (None, None) if identity.is_some() => (None, KeyEpoch(0)),
                 (None, None) => return Err(invalid(field("secret"), "required without an identity (bundles)")),
                 (Some(_), None) => return Err(invalid(field("epoch"), "required with a secret")),
@@ -945,10 +940,7 @@ impl Daemon<'_> {
                                 }
                                 LinkReply::Closed => {
                                     session.channels.remove(&sender);
-                                    self.collector.detach_session(sender);
-                                    if self.plan.identity.as_ref().is_some_and(|id| id.sender == sender) {
-                                        self.collector.detach_link();
-                                    }
+                                    session_ended(&mut self.collector, sender, self.plan.identity.as_ref());
                                 }
                             }
                         }
@@ -961,6 +953,16 @@ impl Daemon<'_> {
                 }
             }
         }
+    }
+}
+
+/// `sender`'s session on the link ended: a printer's own session, or the collector's (its link:
+/// bundles stop until a new handshake).
+fn session_ended(collector: &mut Collector, sender: SenderId, identity: Option<&PlannedIdentity>) {
+    if identity.is_some_and(|id| id.sender == sender) {
+        collector.detach_link();
+    } else {
+        collector.detach_session(sender);
     }
 }
 
@@ -1018,10 +1020,7 @@ impl SessionTransport {
         let mut result = Ok(());
         for sender in ending {
             if let Some(channel) = self.channels.remove(&sender) {
-                collector.detach_session(sender);
-                if identity.is_some_and(|id| id.sender == sender) {
-                    collector.detach_link();
-                }
+                session_ended(collector, sender, identity);
                 if result.is_ok() {
                     result = link.close_channel(channel.number).map(|_| ());
                 }

@@ -38,10 +38,7 @@ fn devices_are_listed_without_secrets_and_a_revoked_one_is_refused() {
     // Provisioned after the portal started: picked up when its first frame arrives.
     let (_, keep_secret) = home.add_device("keep");
     let (_, gone_secret) = home.add_device("gone");
-    let out = printfleet(&["device", "list", "--db", &home.db(), "--state", &home.state()]);
-    assert!(out.status.success());
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = home.device_list();
     assert_eq!(lines.len(), 2);
     assert!(lines.iter().all(|l| l.get("secret").is_none() && l["revoked"] == false));
     assert_eq!(lines.iter().filter(|l| l["name"] == "keep").count(), 1);
@@ -58,15 +55,9 @@ fn devices_are_listed_without_secrets_and_a_revoked_one_is_refused() {
     let t = pump(&mut gone, now).unwrap();
     assert_eq!(portal.post(&http, &t.frame).unwrap().0, 200);
 
-    let out = printfleet(&["device", "revoke", "gone", "--db", &home.db(), "--state", &home.state()]);
+    let out = home.device(&["revoke", "gone"], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = printfleet(&["device", "list", "--db", &home.db(), "--state", &home.state()]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    let gone_line: serde_json::Value = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .find(|l: &serde_json::Value| l["name"] == "gone")
-        .unwrap();
+    let gone_line = home.device_list().into_iter().find(|l| l["name"] == "gone").unwrap();
     assert_eq!(gone_line["revoked"], true);
     // The portal reloads its registry (every 200 ms here): the revoked device's next frame is
     // refused, the other's accepted.
@@ -83,7 +74,7 @@ fn devices_are_listed_without_secrets_and_a_revoked_one_is_refused() {
     assert!(portal.metric("printfleet_frames_rejected_total{reason=\"revoked\"}") >= 1);
     assert_eq!(portal.metric("printfleet_devices"), 2);
 
-    let out = printfleet(&["device", "revoke", "nobody", "--db", &home.db(), "--state", &home.state()]);
+    let out = home.device(&["revoke", "nobody"], None);
     assert!(!out.status.success());
 }
 
@@ -144,38 +135,22 @@ fn a_contract_is_set_and_its_month_billed_once() {
 fn a_device_names_its_collector_only_once_it_is_provisioned() {
     let home = Home::new();
     let add = |name: &str, collector: &str| {
-        let (db, state) = (home.db(), home.state());
-        let args = ["device", "add", name, "--reseller", "1", "--customer", "2", "--contract", "3"];
-        printfleet(&[&args[..], &["--collector", collector, "--db", &db, "--state", &state]].concat())
+        home.device(&["add", name, "--reseller", "1", "--customer", "2", "--contract", "3"], Some(collector))
     };
     let out = add("p-1", "site-1");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("site-1"), "{}", String::from_utf8_lossy(&out.stderr));
     let (site, _) = home.add_device("site-1");
     assert!(add("p-1", "site-1").status.success());
-    let out = printfleet(&["device", "list", "--db", &home.db(), "--state", &home.state()]);
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = home.device_list();
     let p1 = lines.iter().find(|l| l["name"] == "p-1").unwrap();
     assert_eq!(p1["collector"], site.0);
     assert!(lines.iter().find(|l| l["name"] == "site-1").unwrap()["collector"].is_null());
 
     // Moved to another collector, then to none; an unknown collector is refused.
     let (site2, _) = home.add_device("site-2");
-    let set = |args: &[&str]| {
-        let (db, state) = (home.db(), home.state());
-        printfleet(&[&["device", "set-collector", "p-1"][..], args, &["--db", &db, "--state", &state]].concat())
-    };
-    let collector_of_p1 = || {
-        let out = printfleet(&["device", "list", "--db", &home.db(), "--state", &home.state()]);
-        let text = String::from_utf8(out.stdout).unwrap();
-        let p1: serde_json::Value = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .find(|l: &serde_json::Value| l["name"] == "p-1")
-            .unwrap();
-        p1["collector"].clone()
-    };
+    let set = |args: &[&str]| home.device(&[&["set-collector", "p-1"][..], args].concat(), None);
+    let collector_of_p1 = || home.device_list().into_iter().find(|l| l["name"] == "p-1").unwrap()["collector"].clone();
     assert!(set(&["--collector", "site-2"]).status.success());
     assert_eq!(collector_of_p1(), site2.0);
     assert!(!set(&["--collector", "site-9"]).status.success());

@@ -81,19 +81,32 @@ impl Home {
 
     /// [`Home::add_device`], reported by `collector` (provisioned before) in bundles.
     pub(crate) fn add_device_with(&self, name: &str, collector: Option<&str>) -> (SenderId, DeviceSecret) {
-        let (db, state) = (self.db(), self.state());
-        let mut args = vec!["device", "add", name, "--reseller", "1", "--customer", "2", "--contract", "3"];
-        if let Some(c) = collector {
-            args.extend(["--collector", c]);
-        }
-        args.extend(["--db", &db, "--state", &state]);
-        let out = printfleet(&args);
+        let out = self.device(&["add", name, "--reseller", "1", "--customer", "2", "--contract", "3"], collector);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(json["name"], name);
         assert_eq!(json["epoch"], 1);
         let secret = base64::engine::general_purpose::STANDARD.decode(json["secret"].as_str().unwrap()).unwrap();
         (SenderId(json["sender"].as_u64().unwrap()), DeviceSecret::from_bytes(&secret).unwrap())
+    }
+
+    /// `printfleet device ARGS [--collector NAME]` on this home's database and state.
+    pub(crate) fn device(&self, args: &[&str], collector: Option<&str>) -> std::process::Output {
+        let (db, state) = (self.db(), self.state());
+        let mut all = vec!["device"];
+        all.extend_from_slice(args);
+        if let Some(c) = collector {
+            all.extend(["--collector", c]);
+        }
+        all.extend(["--db", &db, "--state", &state]);
+        printfleet(&all)
+    }
+
+    /// `printfleet device list`: one JSON value per device.
+    pub(crate) fn device_list(&self) -> Vec<serde_json::Value> {
+        let out = self.device(&["list"], None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// Starts `printfleet portal` on ports chosen by the OS.
