@@ -1,5 +1,5 @@
 //! The Printer-MIB mapping on every real capture in testdata/third-party/librenms/printer-mib (LibreNMS
-//! `tests/snmpsim/`, commit 490710c6c9da3d4222e5649b082a63a1b91b072b, GPL-3.0 test data). The raw
+//! `tests/snmpsim/`, commits in its PROVENANCE.txt, GPL-3.0 test data). The raw
 //! MIB columns are the truth; the expected values below are read off the captures.
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -9,14 +9,29 @@ use std::path::PathBuf;
 use printfleet_schema::codes::{DeviceState, SupplyClass, SupplyType, SupplyUnit};
 use printfleet_schema::{Capacity, Colour, DeviceReport, Level, MeterKind};
 use printfleet_sources::snmp::Bindings;
-use printfleet_sources::snmp::printer_mib::{clean_text, colour_from_name, map_report, split_supply_name};
+use printfleet_sources::snmp::printer_mib::{clean_text, colour_from_name, map_report, map_snmprec, split_supply_name};
+
+fn captures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib")
+}
+
+/// The name of every capture in the directory (`<name>.snmprec`), sorted: a capture added there
+/// is checked by every test that goes through them all.
+fn captures() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(captures_dir())
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".snmprec").map(str::to_owned))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 6, "{names:?}");
+    names
+}
 
 fn report(name: &str) -> DeviceReport {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/third-party/librenms/printer-mib")
-        .join(format!("{name}.snmprec"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let r = map_report(&Bindings::from_snmprec(&text).unwrap());
+    let path = captures_dir().join(format!("{name}.snmprec"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // Read as a stored capture is: tolerantly (one capture repeats two lines upstream).
+    let r = map_snmprec(&bytes).unwrap_or_else(|e| panic!("{name}: {e}")).report;
     assert_eq!(r.validate(), Ok(()), "{name}: the mapped report must be valid");
     r
 }
@@ -83,7 +98,7 @@ fn xerox_part_and_serial_numbers_in_the_names() {
 
 #[test]
 fn every_capture_maps_to_a_valid_report() {
-    for name in ["brother", "epson", "jetdirect_m252dw", "jetdirect_m880", "sharp", "xerox"] {
+    for name in &captures() {
         let r = report(name);
         assert!(!r.snapshot.consumables.is_empty(), "{name}");
         assert!(r.identity.description.is_some(), "{name}: sysDescr");
@@ -113,6 +128,19 @@ fn device_strings_are_cleaned() {
     assert_eq!(colour_from_name("Light Cyan Ink"), Some(Colour::LightCyan));
     assert_eq!(colour_from_name("Black Toner Cartridge"), Some(Colour::Black));
     assert_eq!(colour_from_name("Drum Unit"), None);
+    // Anywhere in the name, two-word colours first (LibreNMS' Konica and Canon TM-5300 names).
+    assert_eq!(colour_from_name("Toner (Cyan)"), Some(Colour::Cyan));
+    assert_eq!(colour_from_name("Drum Cartridge (Black)"), Some(Colour::Black));
+    assert_eq!(colour_from_name("CANON Matte Black Ink Tank"), Some(Colour::MatteBlack));
+    assert_eq!(colour_from_name("Photo-Black ink"), Some(Colour::PhotoBlack));
+    assert_eq!(colour_from_name("Tri-color Cartridge"), Some(Colour::TriColour));
+    assert_eq!(colour_from_name("K Toner"), Some(Colour::Black));
+    // A model letter is not a colour; two colours, or "colour" beside one, name none.
+    assert_eq!(colour_from_name("Toner Type C"), None);
+    assert_eq!(colour_from_name("Cyan/Magenta Cartridge"), None);
+    assert_eq!(colour_from_name("Black and Color Imaging Kit"), None);
+    assert_eq!(colour_from_name("Black Toner (Black)"), Some(Colour::Black));
+    assert_eq!(colour_from_name("Waste Toner Box"), None);
 }
 
 /// Every supply LibreNMS discovered (`*.librenms.json`, same commit as the captures) is one of
@@ -122,13 +150,12 @@ fn device_strings_are_cleaned() {
 /// decide and the comparison says so.
 #[test]
 fn every_capture_agrees_with_librenms_discovery() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib");
     let mut compared = 0;
-    for name in ["brother", "epson", "jetdirect_m252dw", "jetdirect_m880", "sharp", "xerox"] {
+    for name in &captures() {
         let r = report(name);
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.librenms.json"))).unwrap()).unwrap();
-        let theirs = json["printer-supplies"]["discovery"]["printer_supplies"].as_array().unwrap();
+        let Ok(bytes) = std::fs::read(captures_dir().join(format!("{name}.librenms.json"))) else { continue };
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let Some(theirs) = json["printer-supplies"]["discovery"]["printer_supplies"].as_array() else { continue };
         for t in theirs {
             let index = t["supply_index"].as_u64().unwrap();
             let descr = t["supply_descr"].as_str().unwrap();
@@ -178,6 +205,20 @@ fn every_capture_agrees_with_librenms_discovery() {
         assert!(supplies <= r.snapshot.consumables.len(), "{name}");
     }
     assert!(compared >= 20, "only {compared} supplies compared");
+}
+
+/// LibreNMS' captures of a Konica Minolta bizhub C3110 and a Canon TM-5300 (large format): no
+/// supply type or colorant column, so the colour comes from the name, wherever it stands in it.
+#[test]
+fn supply_colours_are_read_anywhere_in_the_name() {
+    let colours = |name: &str| report(name).snapshot.consumables.iter().map(|c| c.colour.clone()).collect::<Vec<_>>();
+    use Colour::{Black, Cyan, Magenta, MatteBlack, Yellow};
+    let konica = colours("konica");
+    assert_eq!(konica[..4], [Some(Cyan), Some(Magenta), Some(Yellow), Some(Black)], "toners");
+    assert_eq!(konica[4..6], [Some(Cyan), Some(Cyan)], "the cyan drum and developer");
+    assert_eq!(konica[12..], [None, None, None, None, None], "waste box, fuser, belt, roller, filter");
+    let tm = colours("canonprinter_tm");
+    assert_eq!(tm, [Some(MatteBlack), Some(Black), Some(Yellow), Some(Magenta), Some(Cyan), None]);
 }
 
 /// Sharp capture: 13 supplies (toner, developer, drum, waste) and a lowToner error state

@@ -228,16 +228,46 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
     (name.to_owned(), None, None)
 }
 
-/// The colour a supply's name starts with ("Black Cartridge …", "Light Cyan Ink …"), if it is a
-/// known colour: the fallback when the capture has no `prtMarkerColorantTable` (none of the real
-/// captures has one).
+/// The colour a supply's name names ("Black Cartridge …", "Light Cyan Ink …", "Toner (Cyan)",
+/// "CANON Matte Black Ink Tank"), if it names exactly one: the fallback when the capture has no
+/// `prtMarkerSuppliesColorantIndex` for the supply (LibreNMS' Konica capture has the colorant
+/// table but not that column; most captures have neither).
+///
+/// The name is read as words (split at white space and `()[]/,-_:;`), two-word colours first
+/// ("Matte Black" is matte black, not black). The first word may be any alias (`K Toner`);
+/// later words only names of three letters or more, so that a model letter ("Type C") is not
+/// taken for cyan. A name with two colours, or with "colour"/"color" beside one ("Black and
+/// Color Imaging Kit"), names none.
 pub fn colour_from_name(name: &str) -> Option<Colour> {
-    let words: Vec<&str> = name.split_whitespace().take(2).collect();
-    [words.join(" "), words.first().copied().unwrap_or_default().to_owned()]
-        .into_iter()
-        .map(|prefix| Colour::parse(&prefix))
-        .find(|c| !matches!(c, Colour::Other(_)))
+    let words: Vec<&str> = name
+        .split(|c: char| c.is_whitespace() || "()[]/,-_:;".contains(c))
+        .filter(|w| !w.is_empty())
+        .take(MAX_NAME_WORDS)
+        .collect();
+    let known = |text: &str| Some(Colour::parse(text)).filter(|c| !matches!(c, Colour::Other(_)));
+    let mut found: Option<Colour> = None;
+    let mut i = 0;
+    while let Some(word) = words.get(i) {
+        let pair = words.get(i.saturating_add(1)).and_then(|next| known(&format!("{word} {next}")));
+        let (colour, used) = match pair {
+            Some(colour) => (Some(colour), 2),
+            None if word.eq_ignore_ascii_case("colour") || word.eq_ignore_ascii_case("color") => return None,
+            None if i == 0 || word.len() >= 3 => (known(word), 1),
+            None => (None, 1),
+        };
+        if let Some(colour) = colour {
+            if found.as_ref().is_some_and(|f| *f != colour) {
+                return None;
+            }
+            found = Some(colour);
+        }
+        i = i.saturating_add(used);
+    }
+    found
 }
+
+/// How many words of a supply's name [`colour_from_name`] reads (names are at most 255 bytes).
+const MAX_NAME_WORDS: usize = 32;
 
 /// Supply types whose level is the space left in a container that fills.
 fn fills_up(kind: SupplyType) -> bool {
