@@ -221,6 +221,32 @@ fn supply_colours_are_read_anywhere_in_the_name() {
     assert_eq!(tm, [Some(MatteBlack), Some(Black), Some(Yellow), Some(Magenta), Some(Cyan), None]);
 }
 
+/// The serial number: `prtGeneralSerialNumber` in the printer's own row (its `hrDeviceIndex`
+/// need not be 1), else in any row, else a vendor's object, else `S/N` in `sysDescr`; a blank
+/// value is no serial.
+#[test]
+fn the_serial_number_comes_from_the_printers_row_then_the_vendors_objects() {
+    let serial = |walk: &str| map_report(&Bindings::from_snmprec(walk).unwrap()).identity.serial_number;
+    let printer_at_2 = "1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.1\n\
+        1.3.6.1.2.1.25.3.2.1.2.2|6|1.3.6.1.2.1.25.3.1.5\n\
+        1.3.6.1.2.1.25.3.2.1.3.2|4|Some Printer\n";
+    let both = format!("{printer_at_2}1.3.6.1.2.1.43.5.1.1.17.1|4|NOT-IT\n1.3.6.1.2.1.43.5.1.1.17.2|4|CN12345678\n");
+    assert_eq!(serial(&both).as_deref(), Some("CN12345678"));
+    let only_1 = format!("{printer_at_2}1.3.6.1.2.1.43.5.1.1.17.1|4|CN12345678\n");
+    assert_eq!(serial(&only_1).as_deref(), Some("CN12345678"), "another row, when the printer's has none");
+    let blank_then_hp = "1.3.6.1.2.1.43.5.1.1.17.1|4|  \n1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.3.0|4|VNB3J12345\n";
+    assert_eq!(serial(blank_then_hp).as_deref(), Some("VNB3J12345"));
+    assert_eq!(serial("1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.1.0|4|E12345A6N789012\n").as_deref(), Some("E12345A6N789012"));
+    assert_eq!(serial("1.3.6.1.4.1.1347.43.5.1.1.28.1|4|LV01234567\n").as_deref(), Some("LV01234567"));
+    assert_eq!(serial("1.3.6.1.4.1.367.3.2.1.2.1.4.0|4|W123P456789\n").as_deref(), Some("W123P456789"));
+    let samsung = "1.3.6.1.2.1.1.1.0|4|Samsung M332x 382x 402x Series; V3.00.01.22 Jan-21-2015;Engine V1.00.06;NIC V6.01.00;S/N ZDDEBJFG300123A\n";
+    assert_eq!(serial(samsung).as_deref(), Some("ZDDEBJFG300123A"));
+    assert_eq!(serial("1.3.6.1.2.1.1.1.0|4|HP ETHERNET MULTI-ENVIRONMENT\n"), None);
+    // Real captures: prtGeneralSerialNumber (Canon LBP6670, Toshiba e-STUDIO338CS).
+    assert_eq!(report("canonprinter_lbp").identity.serial_number.as_deref(), Some("MKRA012345"));
+    assert_eq!(report("toshiba-tec").identity.serial_number.as_deref(), Some("1234567890ABC"));
+}
+
 /// Sharp capture: 13 supplies (toner, developer, drum, waste) and a lowToner error state
 /// (`hrPrinterDetectedErrorState` = 20 00: bit 2 of the first octet, counting from its most
 /// significant bit).

@@ -125,6 +125,41 @@ const DEVICE_ID_OIDS: [&str; 4] = [
     "1.3.6.1.4.1.253.8.51.1.2.1.20.1",
 ];
 
+/// Vendors' own serial-number objects, read when the Printer-MIB's `prtGeneralSerialNumber` is
+/// absent, in this order, as LibreNMS reads them (`resources/definitions/os_discovery/*.yaml`):
+/// HP `HP-LASERJET-COMMON-MIB::serial-number.0`, Brother `BROTHER-MIB::brInfoSerialNumber.0`,
+/// Kyocera's and Ricoh's (numeric in LibreNMS' definitions), and Zebra's print servers'
+/// `ESI-MIB::genSerialNumber.0`. Each lies in its vendor's enterprise subtree, so a value there
+/// is that vendor's serial whatever the device's brand.
+const SERIAL_OIDS: [&str; 5] = [
+    "1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.3.0",
+    "1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.1.0",
+    "1.3.6.1.4.1.1347.43.5.1.1.28.1",
+    "1.3.6.1.4.1.367.3.2.1.2.1.4.0",
+    "1.3.6.1.4.1.683.1.5.0",
+];
+
+/// `prtGeneralSerialNumber` (a column indexed by `hrDeviceIndex`).
+const PRT_GENERAL_SERIAL_NUMBER: &str = "1.3.6.1.2.1.43.5.1.1.17";
+
+/// The printer's serial number: `prtGeneralSerialNumber` in the printer's row (or, when the
+/// printer's `hrDeviceIndex` is unknown or its row has none, the first row that has one), then
+/// the vendors' objects ([`SERIAL_OIDS`]), then the word after `S/N ` in `sysDescr`, where
+/// Samsung agents write their serial (LibreNMS' `samsungprinter` definition reads it there).
+fn serial_number(b: &Bindings, printer_index: Option<&[u32]>) -> Option<String> {
+    let text = |v: &SnmpValue| v.as_bytes().and_then(clean_text);
+    printer_index
+        .and_then(|i| cell(b, PRT_GENERAL_SERIAL_NUMBER, i))
+        .and_then(text)
+        .or_else(|| column(b, &oid(PRT_GENERAL_SERIAL_NUMBER)).find_map(|(_, v)| text(v)))
+        .or_else(|| SERIAL_OIDS.iter().find_map(|o| text_at(b, o)))
+        .or_else(|| {
+            let descr = text_at(b, "1.3.6.1.2.1.1.1.0")?;
+            let (_, after) = descr.split_once("S/N ")?;
+            after.split_whitespace().next().filter(|s| s.len() >= 4).map(str::to_owned)
+        })
+}
+
 /// The `MFG` (or `MANUFACTURER`) field of an IEEE 1284 device id.
 pub fn mfg_of_device_id(device_id: &str) -> Option<String> {
     device_id.split(';').find_map(|field| {
@@ -185,7 +220,7 @@ fn identity(b: &Bindings) -> Identity {
                 .and_then(|m| crate::make::normalise(&m))
         }),
         model,
-        serial_number: text_at(b, "1.3.6.1.2.1.43.5.1.1.17.1"),
+        serial_number: serial_number(b, printer_index.as_deref()),
         description: text_at(b, "1.3.6.1.2.1.1.1.0"),
         object_id: object_id.map(|o| o.to_string()),
         mac_address,
@@ -500,7 +535,8 @@ pub const READS: [&str; 14] = [
 ];
 
 /// The subtrees an SNMP walk must cover for [`map`] to see everything it reads: the standard
-/// MIBs, the PWG MIBs, the IEEE 1284 device-id objects and every vendor counter's subtree
+/// MIBs, the PWG MIBs, the IEEE 1284 device-id and vendor serial-number objects and every vendor
+/// counter's subtree
 /// ([`super::vendor::subtrees`]). `snmp_poll` walks exactly these, so that a poll and a
 /// capture of the same printer map alike.
 pub fn subtrees() -> Vec<Oid> {
@@ -515,7 +551,7 @@ pub fn subtrees() -> Vec<Oid> {
     ]
     .iter()
     .map(|t| oid(t))
-    .chain(DEVICE_ID_OIDS.iter().map(|t| {
+    .chain(DEVICE_ID_OIDS.iter().chain(&SERIAL_OIDS).map(|t| {
         let mut o = oid(t);
         o.0.pop();
         o
@@ -534,11 +570,11 @@ pub fn subtrees() -> Vec<Oid> {
     minimal
 }
 
-/// Whether `o` is inside what [`map`] reads ([`READS`], the IEEE 1284 objects and the vendor
-/// counters' subtrees).
+/// Whether `o` is inside what [`map`] reads ([`READS`], the IEEE 1284 and vendor serial-number
+/// objects and the vendor counters' subtrees).
 pub fn reads(o: &Oid) -> bool {
     READS.iter().any(|r| o.starts_with(&oid(r)))
-        || DEVICE_ID_OIDS.iter().any(|r| *o == oid(r))
+        || DEVICE_ID_OIDS.iter().chain(&SERIAL_OIDS).any(|r| *o == oid(r))
         || super::vendor::subtrees().iter().any(|s| o.starts_with(s))
 }
 
