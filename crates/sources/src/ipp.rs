@@ -421,7 +421,7 @@ pub fn parse_alert(text: &str) -> Alert {
 // Mapping
 
 /// The fields of an IEEE 1284 device id (`MFG:HP;MDL:Officejet Pro 6830;...`), keys uppercased.
-fn device_id(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn device_id(text: &str) -> BTreeMap<String, String> {
     text.split(';')
         .filter_map(|segment| {
             let (key, value) = segment.split_once(':')?;

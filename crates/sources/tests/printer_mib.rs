@@ -242,6 +242,11 @@ fn the_serial_number_comes_from_the_printers_row_then_the_vendors_objects() {
     let samsung = "1.3.6.1.2.1.1.1.0|4|Samsung M332x 382x 402x Series; V3.00.01.22 Jan-21-2015;Engine V1.00.06;NIC V6.01.00;S/N ZDDEBJFG300123A\n";
     assert_eq!(serial(samsung).as_deref(), Some("ZDDEBJFG300123A"));
     assert_eq!(serial("1.3.6.1.2.1.1.1.0|4|HP ETHERNET MULTI-ENVIRONMENT\n"), None);
+    let device_id = "1.3.6.1.4.1.2699.1.2.1.2.1.1.3.1|4|MFG:Acme;MDL:Jet 9000;SN:AC0012345;\n";
+    assert_eq!(serial(device_id).as_deref(), Some("AC0012345"), "the IEEE 1284 device id's SN");
+    // Without an hrDeviceTable (LibreNMS captured none for some printers) the model is the
+    // device id's MDL.
+    assert_eq!(map_report(&Bindings::from_snmprec(device_id).unwrap()).identity.model.as_deref(), Some("Jet 9000"));
     // Real captures: prtGeneralSerialNumber (Canon LBP6670, Toshiba e-STUDIO338CS).
     assert_eq!(report("canonprinter_lbp").identity.serial_number.as_deref(), Some("MKRA012345"));
     assert_eq!(report("toshiba-tec").identity.serial_number.as_deref(), Some("1234567890ABC"));

@@ -144,7 +144,8 @@ const PRT_GENERAL_SERIAL_NUMBER: &str = "1.3.6.1.2.1.43.5.1.1.17";
 
 /// The printer's serial number: `prtGeneralSerialNumber` in the printer's row (or, when the
 /// printer's `hrDeviceIndex` is unknown or its row has none, the first row that has one), then
-/// the vendors' objects ([`SERIAL_OIDS`]), then the word after `S/N ` in `sysDescr`, where
+/// the vendors' objects ([`SERIAL_OIDS`]), then the `SN` field of an IEEE 1284 device id, then
+/// the word after `S/N ` in `sysDescr`, where
 /// Samsung agents write their serial (LibreNMS' `samsungprinter` definition reads it there).
 fn serial_number(b: &Bindings, printer_index: Option<&[u32]>) -> Option<String> {
     let text = |v: &SnmpValue| v.as_bytes().and_then(clean_text);
@@ -153,6 +154,7 @@ fn serial_number(b: &Bindings, printer_index: Option<&[u32]>) -> Option<String> 
         .and_then(text)
         .or_else(|| column(b, &oid(PRT_GENERAL_SERIAL_NUMBER)).find_map(|(_, v)| text(v)))
         .or_else(|| SERIAL_OIDS.iter().find_map(|o| text_at(b, o)))
+        .or_else(|| device_id_field(b, &["SN", "SERN"]))
         .or_else(|| {
             let descr = text_at(b, "1.3.6.1.2.1.1.1.0")?;
             let (_, after) = descr.split_once("S/N ")?;
@@ -160,12 +162,19 @@ fn serial_number(b: &Bindings, printer_index: Option<&[u32]>) -> Option<String> 
         })
 }
 
+/// The first of `keys` (upper case) that an IEEE 1284 device id at one of [`DEVICE_ID_OIDS`]
+/// has, from the first such object that has one.
+fn device_id_field(b: &Bindings, keys: &[&str]) -> Option<String> {
+    DEVICE_ID_OIDS.iter().filter_map(|o| text_at(b, o)).find_map(|text| {
+        let fields = crate::ipp::device_id(&text);
+        keys.iter().find_map(|k| fields.get(*k).cloned())
+    })
+}
+
 /// The `MFG` (or `MANUFACTURER`) field of an IEEE 1284 device id.
 pub fn mfg_of_device_id(device_id: &str) -> Option<String> {
-    device_id.split(';').find_map(|field| {
-        let (key, value) = field.split_once(':')?;
-        matches!(key.trim().to_ascii_uppercase().as_str(), "MFG" | "MANUFACTURER").then(|| value.trim().to_owned())
-    })
+    let fields = crate::ipp::device_id(device_id);
+    fields.get("MFG").or_else(|| fields.get("MANUFACTURER")).cloned()
 }
 
 const HR_DEVICE_TYPE_PRINTER: &str = "1.3.6.1.2.1.25.3.1.5";
@@ -213,13 +222,12 @@ fn identity(b: &Bindings) -> Identity {
         .collect();
     Identity {
         record_id: RecordId(0),
-        make: object_id.as_ref().and_then(crate::make::from_object_id).map(str::to_owned).or_else(|| {
-            DEVICE_ID_OIDS
-                .iter()
-                .find_map(|o| text_at(b, o).as_deref().and_then(mfg_of_device_id))
-                .and_then(|m| crate::make::normalise(&m))
-        }),
-        model,
+        make: object_id
+            .as_ref()
+            .and_then(crate::make::from_object_id)
+            .map(str::to_owned)
+            .or_else(|| device_id_field(b, &["MFG", "MANUFACTURER"]).and_then(|m| crate::make::normalise(&m))),
+        model: model.or_else(|| device_id_field(b, &["MDL", "MODEL"])),
         serial_number: serial_number(b, printer_index.as_deref()),
         description: text_at(b, "1.3.6.1.2.1.1.1.0"),
         object_id: object_id.map(|o| o.to_string()),
