@@ -96,8 +96,16 @@ fn value(tag: &str, text: &str) -> Option<SnmpValue> {
 
 const KNOWN_TAGS: [&str; 11] = ["2", "4", "4x", "5", "6", "64", "64x", "65", "66", "67", "70"];
 
+/// Tags of lines that hold no value the mapping reads, read as no binding at all: Opaque (`68`,
+/// `68x`), and the SNMPv2 exceptions noSuchObject, noSuchInstance and endOfMibView (`128`,
+/// `129`, `130`), which snmpsim's grammar records where an agent answered with one. A live
+/// poll treats the same answers as absent (`printfleet-lan`), so a capture and a poll of one
+/// printer map alike.
+const ABSENT_TAGS: [&str; 5] = ["68", "68x", "128", "129", "130"];
+
 impl Bindings {
-    /// Reads a capture. Empty lines and lines starting with `#` are skipped.
+    /// Reads a capture. Empty lines and lines starting with `#` are skipped, and so are lines
+    /// whose tag says there is no value (Opaque, noSuchObject, noSuchInstance, endOfMibView).
     pub fn from_snmprec(text: &str) -> Result<Self, SnmprecError> {
         if text.len() > MAX_SNMPREC_BYTES {
             return Err(SnmprecError::TooLarge);
@@ -117,6 +125,9 @@ impl Bindings {
                 return Err(SnmprecError::Fields { line });
             };
             let oid: Oid = oid.parse().map_err(|_| SnmprecError::Oid { line })?;
+            if ABSENT_TAGS.contains(&tag) {
+                continue;
+            }
             if !KNOWN_TAGS.contains(&tag) {
                 return Err(SnmprecError::Tag { line, tag: tag.chars().take(16).collect() });
             }
@@ -156,6 +167,9 @@ impl Bindings {
             let mut fields = raw.splitn(3, |b| *b == b'|');
             let (oid_field, tag_field, value_field) = (fields.next(), fields.next(), fields.next());
             let oid: Option<Oid> = oid_field.and_then(|f| std::str::from_utf8(f).ok()).and_then(|t| t.parse().ok());
+            if oid.is_some() && tag_field.is_some_and(|t| ABSENT_TAGS.iter().any(|a| a.as_bytes() == t)) {
+                continue;
+            }
             let parsed: Result<(Oid, SnmpValue, bool), LineProblem> = (|| {
                 let (Some(oid_field), Some(tag), Some(value_bytes)) = (oid_field, tag_field, value_field) else {
                     return Err(LineProblem::Fields);
