@@ -252,6 +252,20 @@ fn the_serial_number_comes_from_the_printers_row_then_the_vendors_objects() {
     assert_eq!(report("toshiba-tec").identity.serial_number.as_deref(), Some("1234567890ABC"));
 }
 
+/// `prtMarkerLifeCount` is read in the printer's own row: the marker table is indexed by
+/// `hrDeviceIndex`, which need not be 1; a marker counting in another unit (feet) is no total.
+#[test]
+fn the_marker_life_count_is_the_printers_own() {
+    let total = |walk: &str| map_report(&Bindings::from_snmprec(walk).unwrap()).snapshot.meters.get(&MeterKind::TOTAL);
+    let at_3 = "1.3.6.1.2.1.25.3.2.1.2.3|6|1.3.6.1.2.1.25.3.1.5\n1.3.6.1.2.1.25.3.2.1.3.3|4|Some Printer\n\
+        1.3.6.1.2.1.43.10.2.1.3.3.1|2|7\n1.3.6.1.2.1.43.10.2.1.4.3.1|65|4242\n";
+    assert_eq!(total(at_3), Some(4242));
+    assert_eq!(total("1.3.6.1.2.1.43.10.2.1.3.1.1|2|16\n1.3.6.1.2.1.43.10.2.1.4.1.1|65|900\n"), None);
+    // The real captures: Canon TM-5300 (sheets), Toshiba (impressions).
+    assert_eq!(report("canonprinter_tm").snapshot.meters.get(&MeterKind::TOTAL), Some(21588));
+    assert_eq!(report("toshiba-tec").snapshot.meters.get(&MeterKind::TOTAL), Some(29648));
+}
+
 /// Sharp capture: 13 supplies (toner, developer, drum, waste) and a lowToner error state
 /// (`hrPrinterDetectedErrorState` = 20 00: bit 2 of the first octet, counting from its most
 /// significant bit).

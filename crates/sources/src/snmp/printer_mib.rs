@@ -603,9 +603,19 @@ pub fn map(b: &Bindings) -> Mapped {
     s.alerts = alerts(b);
     s.media_sources = media_sources(b);
     let mut book = MeterBook::default();
-    // prtMarkerLifeCount of the first marker, when its unit is impressions (7) or sheets (8).
-    let life = oid("1.3.6.1.2.1.43.10.2.1.4.1.1");
-    let unit = int(cell(b, "1.3.6.1.2.1.43.10.2.1.3", &[1, 1]));
+    // prtMarkerLifeCount of the printer's first marker (the table is indexed by hrDeviceIndex,
+    // which need not be 1; else the first marker of any device), when its unit is impressions
+    // (7) or sheets (8).
+    let markers = rows(b, MARKERS);
+    let printer = printer_device_index(b);
+    let first = markers
+        .iter()
+        .find(|i| printer.as_deref().is_some_and(|p| i.first() == p.first()))
+        .or_else(|| markers.first())
+        .cloned()
+        .unwrap_or_else(|| vec![1, 1]);
+    let life = Oid::parse_with(&format!("{MARKERS}.4"), &first).unwrap_or_else(|_| oid("1.3.6.1.2.1.43.10.2.1.4.1.1"));
+    let unit = int(cell(b, &format!("{MARKERS}.3"), &first));
     if let Some(count) = b.get(&life).and_then(SnmpValue::as_u64)
         && matches!(unit, Some(7) | Some(8) | None)
     {
@@ -627,6 +637,9 @@ pub fn map(b: &Bindings) -> Mapped {
     crate::finding::check_report(&report, &mut findings);
     Mapped { report, meters, findings: findings.into_vec() }
 }
+
+/// `prtMarkerEntry`: rows indexed by (hrDeviceIndex, prtMarkerIndex).
+const MARKERS: &str = "1.3.6.1.2.1.43.10.2.1";
 
 /// [`map`], the report only (the findings and the meter provenance are dropped; prefer
 /// [`map`]).
