@@ -481,6 +481,26 @@ fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
     DeviceStatus { engine, device, printer, errors }
 }
 
+/// The Printer-MIB alert code and group (IANA-PRINTER-MIB `PrtAlertCodeTC`, `PrtAlertGroupTC`)
+/// of an LEDM `ProductStatusAlertID` that has an exact one: the paper, tray, door, jam, output
+/// and empty-supply conditions [`status`] knows as status categories. Others keep code `other`
+/// and their id as the vendor code.
+fn alert_code(id: &str) -> Option<(AlertCode, AlertGroup)> {
+    Some(match id {
+        "trayEmptyOrOpen" | "trayEmpty" | "loadPaper" | "outOfPaper" | "paperOut" => {
+            (AlertCode::INPUT_MEDIA_SUPPLY_EMPTY, AlertGroup::INPUT)
+        }
+        "trayOpen" | "trayMissing" => (AlertCode::INPUT_MEDIA_TRAY_MISSING, AlertGroup::INPUT),
+        "jam" | "jammed" | "paperJam" => (AlertCode::JAM, AlertGroup::MEDIA_PATH),
+        "doorOpen" => (AlertCode::DOOR_OPEN, AlertGroup::COVER),
+        "coverOpen" | "closeDoorOrCover" => (AlertCode::COVER_OPEN, AlertGroup::COVER),
+        "outputBinFull" | "outputFull" => (AlertCode::OUTPUT_MEDIA_TRAY_FULL, AlertGroup::OUTPUT),
+        "inkEmpty" => (AlertCode::MARKER_INK_EMPTY, AlertGroup::MARKER_SUPPLIES),
+        "tonerEmpty" => (AlertCode::MARKER_TONER_EMPTY, AlertGroup::MARKER_SUPPLIES),
+        _ => return None,
+    })
+}
+
 /// The alert table. An alert's record id is its `SequenceNumber`; alerts that share one (an HP
 /// device numbers a group of alerts once) get the sequence number with the occurrence count in
 /// the high 32 bits, so that none is lost as a repeated id; alerts without one count from 0.
@@ -507,16 +527,27 @@ fn alerts(doc: &Element) -> Vec<Alert> {
                 None => AlertSeverity::default(),
             };
             let consumable = a.at(&["AlertDetails", "AlertDetailsConsumableTypeEnum"]).is_some();
+            let input_bin = a.text_at(&["AlertDetails", "AlertDetailsInputBin"]);
+            let id = a.text_at(&["ProductStatusAlertID"]);
+            let (code, known_group) = id.as_deref().and_then(alert_code).unzip();
+            let group = known_group.unwrap_or(if consumable {
+                AlertGroup::MARKER_SUPPLIES
+            } else if input_bin.is_some() {
+                AlertGroup::INPUT
+            } else {
+                AlertGroup::OTHER
+            });
             Alert {
                 record_id: RecordId(record),
-                // Two texts of up to the limit each: the composition is cut back to the limit.
-                description: a.text_at(&["AlertDetails", "AlertDetailsMarkerColor"]).and_then(|colour| {
-                    let id = a.text_at(&["ProductStatusAlertID"]).unwrap_or_default();
-                    clean_text(format!("{id} ({colour})").as_bytes())
-                }),
-                code: AlertCode::OTHER,
-                vendor_code: a.text_at(&["ProductStatusAlertID"]),
-                group: if consumable { AlertGroup::MARKER_SUPPLIES } else { AlertGroup::OTHER },
+                // What the alert concerns: a cartridge's colour, or the input bin by name. Two
+                // texts of up to the limit each: the composition is cut back to the limit.
+                description: a
+                    .text_at(&["AlertDetails", "AlertDetailsMarkerColor"])
+                    .or(input_bin)
+                    .and_then(|what| clean_text(format!("{} ({what})", id.as_deref().unwrap_or_default()).as_bytes())),
+                code: code.unwrap_or(AlertCode::OTHER),
+                vendor_code: id,
+                group,
                 group_index: a
                     .int_at(&["AlertDetails", "AlertDetailsMarkerLocation"])
                     .and_then(|l| u32::try_from(l).ok()),

@@ -15,8 +15,11 @@
 
 use std::path::PathBuf;
 
-use printfleet_schema::codes::{AlertGroup, ConsumableStatus, DeviceState, PrinterState, SupplyType, SupplyUnit};
-use printfleet_schema::{Capacity, Colour, DeviceReport, Level, MeterKind, PageCount};
+use printfleet_schema::codes::{
+    AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, PrinterState, SupplyType,
+    SupplyUnit,
+};
+use printfleet_schema::{Capacity, Colour, DetectedErrors, DeviceReport, Level, MeterKind, PageCount};
 use printfleet_sources::ledm::{Documents, Element, LedmError, MAX_LEDM_DEPTH, map_report};
 use proptest::prelude::*;
 
@@ -197,6 +200,47 @@ fn other_captured_models_map_with_their_counters_and_levels() {
     );
     let status: Vec<_> = r.snapshot.consumables.iter().map(|c| c.status).collect();
     assert_eq!(status, [ConsumableStatus::OK, ConsumableStatus::OK, ConsumableStatus::OK, ConsumableStatus::LOW]);
+}
+
+/// The same models' `ProductConfigDyn` and `ProductStatusDyn` (serial numbers "REDACTED"
+/// upstream: absent, not a fake serial): identity, status, and an input-bin alert.
+#[test]
+fn other_captured_models_identity_status_and_alerts() {
+    let identity = |r: &DeviceReport| {
+        let i = &r.identity;
+        (i.make.clone(), i.model.clone(), i.product_number.clone(), i.serial_number.clone())
+    };
+    let some = |s: &str| Some(s.to_owned());
+
+    let r = other_model("hp_officejet_pro_9022e");
+    assert_eq!(identity(&r), (some("HP"), some("HP OfficeJet Pro 9020 series"), some("226Y0B"), None));
+    assert_eq!((r.snapshot.status.engine, r.snapshot.status.printer), (EngineStatus::SLEEP, PrinterState::IDLE));
+    assert!(r.snapshot.alerts.is_empty());
+
+    let r = other_model("hp_color_laser_mfp_178nw");
+    assert_eq!(identity(&r), (some("HP"), some("HP Color Laser MFP 178nw"), some("6HU08A"), None));
+    assert_eq!(r.identity.firmware_version.as_deref(), Some("V3.82.01.14"));
+    let a = &r.snapshot.alerts;
+    assert_eq!(a.len(), 4);
+    assert!(a.iter().all(|a| a.group == AlertGroup::MARKER_SUPPLIES && a.vendor_code.as_deref() == Some("genuineHP")));
+
+    // ENVY Photo 7830: out of paper in its photo tray (status and a warning about that bin).
+    let r = other_model("hp_envy_photo_7830_all_in_one_printer");
+    assert_eq!(identity(&r), (some("HP"), some("ENVY Photo 7800 All-in-One Printer series"), some("Y0G50B"), None));
+    assert_eq!(r.snapshot.status.errors, DetectedErrors::NO_PAPER);
+    let tray = &r.snapshot.alerts[0];
+    assert_eq!(
+        (tray.code, tray.group, tray.severity, tray.description.as_deref(), tray.vendor_code.as_deref()),
+        (
+            AlertCode::INPUT_MEDIA_SUPPLY_EMPTY,
+            AlertGroup::INPUT,
+            AlertSeverity::WARNING,
+            Some("trayEmpty (PhotoTray)"),
+            Some("trayEmpty")
+        )
+    );
+    let inks: Vec<_> = r.snapshot.alerts[1..].iter().map(|a| a.description.as_deref()).collect();
+    assert_eq!(inks, [Some("genuineHP (CyanMagentaYellow)"), Some("genuineHP (Black)")]);
 }
 
 #[test]
