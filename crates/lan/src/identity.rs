@@ -30,11 +30,14 @@ pub struct DeviceKey {
 
 impl DeviceKey {
     /// The key of a device with this serial number and MAC address; `None` when it has
-    /// neither (it cannot be told apart from another device by anything but its address).
+    /// neither (it cannot be told apart from another device by anything but its address). A
+    /// serial number that is a placeholder (`0000000000`, `Unknown`, `N/A`: see
+    /// `printfleet_sources::snmp::printer_mib::plausible_serial`) counts as none, so that
+    /// devices that all say it are not taken for one.
     pub fn new(serial: Option<&str>, mac: Option<MacAddress>) -> Option<Self> {
         let serial = serial
-            .map(|s| s.trim().chars().take(MAX_SERIAL_CHARS).collect::<String>())
-            .filter(|s| !s.is_empty() && !s.chars().all(|c| c == '0' || c == '?'));
+            .filter(|s| printfleet_sources::snmp::printer_mib::plausible_serial(s))
+            .map(|s| s.trim().chars().take(MAX_SERIAL_CHARS).collect::<String>());
         let mac = mac.filter(|m| m.octets() != [0; 6] && m.octets() != [0xff; 6]).map(|m| m.to_string());
         (serial.is_some() || mac.is_some()).then_some(Self { serial, mac })
     }
@@ -232,6 +235,8 @@ mod tests {
         assert_eq!(DeviceKey::new(None, None), None);
         assert_eq!(DeviceKey::new(Some("  "), Some(MacAddress::new([0; 6]))), None);
         assert_eq!(DeviceKey::new(Some("0000000"), None), None);
+        assert_eq!(DeviceKey::new(Some("Unknown"), None), None);
+        assert_eq!(DeviceKey::new(Some(" N/A "), None), None);
     }
 
     #[test]

@@ -54,7 +54,7 @@ use printfleet_schema::{
 };
 
 use crate::finding::{Finding, Findings, Mapped, MeterBook, Rank, Source};
-use crate::snmp::printer_mib::{clean_text, colour_from_name, split_supply_name};
+use crate::snmp::printer_mib::{clean_text, colour_from_name, plausible_serial, split_supply_name};
 
 /// The largest IPP response [`parse`] accepts.
 pub const MAX_IPP_BYTES: usize = 1 << 20;
@@ -442,7 +442,7 @@ fn identity(a: &PrinterAttributes) -> Identity {
     Identity {
         make,
         model,
-        serial_number: id.get("SN").or_else(|| id.get("SERN")).cloned(),
+        serial_number: id.get("SN").or_else(|| id.get("SERN")).filter(|s| plausible_serial(s)).cloned(),
         product_name: make_and_model,
         firmware_version: a.text("printer-firmware-string-version"),
         description: a.text("printer-info"),

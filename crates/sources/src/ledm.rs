@@ -39,7 +39,7 @@ use printfleet_schema::{
 use quick_xml::events::Event;
 
 use crate::finding::{Finding, Findings, Mapped, MeterBook, Rank, Source};
-use crate::snmp::printer_mib::clean_text;
+use crate::snmp::printer_mib::{clean_text, plausible_serial};
 
 /// The largest LEDM document [`Element::parse`] accepts.
 pub const MAX_LEDM_BYTES: usize = 1 << 20;
@@ -248,7 +248,7 @@ fn identity(config: &Element) -> Identity {
         make: Some(make(config)),
         model: make_and_model.clone(),
         product_name: at("MakeAndModelFamily").or(make_and_model),
-        serial_number: at("SerialNumber"),
+        serial_number: at("SerialNumber").filter(|s| plausible_serial(s)),
         product_number: at("ProductNumber"),
         firmware_version: info
             .and_then(|i| i.text_at(&["Version", "Revision"]).or_else(|| i.text_at(&["Version", "Date"]))),
@@ -492,6 +492,7 @@ fn alert_code(id: &str) -> Option<(AlertCode, AlertGroup)> {
         }
         "trayOpen" | "trayMissing" => (AlertCode::INPUT_MEDIA_TRAY_MISSING, AlertGroup::INPUT),
         "jam" | "jammed" | "paperJam" => (AlertCode::JAM, AlertGroup::MEDIA_PATH),
+        "carriageJam" => (AlertCode::JAM, AlertGroup::MARKER),
         "doorOpen" => (AlertCode::DOOR_OPEN, AlertGroup::COVER),
         "coverOpen" | "closeDoorOrCover" => (AlertCode::COVER_OPEN, AlertGroup::COVER),
         "outputBinFull" | "outputFull" => (AlertCode::OUTPUT_MEDIA_TRAY_FULL, AlertGroup::OUTPUT),

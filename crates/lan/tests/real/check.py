@@ -22,15 +22,26 @@ V3_USER = ["--v3-user=fleet", "--v3-auth-key=authpass1", "--v3-auth-proto=SHA256
            "--v3-priv-key=privpass1", "--v3-priv-proto=AES"]
 
 
+# The vendors' serial-number objects the mapping reads (printer_mib::SERIAL_OIDS): Brother's
+# capture carries its serial there, so its copies need it rewritten too.
+SERIAL_OBJECTS = {
+    "1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.3.0",
+    "1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.1.0",
+    "1.3.6.1.4.1.1347.43.5.1.1.28.1",
+    "1.3.6.1.4.1.367.3.2.1.2.1.4.0",
+}
+
+
 def rewrite(text, i):
-    """The capture with serial SIM-i and MACs 02:00:00:00:<n>:<i> (lines stay in OID order)."""
+    """The capture with serial SIM-i (in every serial object it has) and MACs
+    02:00:00:00:<n>:<i> (lines stay in OID order)."""
     out = []
     for line in text.splitlines():
         oid, _, rest = line.partition("|")
         if oid.startswith("1.3.6.1.2.1.2.2.1.6.") and re.fullmatch(r"4x\|[0-9A-Fa-f]{12}", rest):
             n = int(oid.rsplit(".", 1)[1]) & 0xFF
             line = f"{oid}|4x|02000000{n:02X}{i:02X}"
-        elif oid == "1.3.6.1.2.1.43.5.1.1.17.1":
+        elif oid.startswith("1.3.6.1.2.1.43.5.1.1.17.") or oid in SERIAL_OBJECTS:
             line = f"{oid}|4|SIM-{i:03d}"
         out.append(line)
     return "\n".join(out) + "\n"

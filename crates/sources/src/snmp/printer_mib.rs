@@ -1,11 +1,13 @@
 //! Printer-MIB (RFC 3805) and HOST-RESOURCES-MIB (RFC 2790) bindings → a device report.
 //!
-//! What is mapped so far: identity (system group, `prtGeneralSerialNumber`, the printer's
-//! `hrDeviceDescr`, the first real `ifPhysAddress`, `ipAdEntAddr`), consumables
+//! What is mapped so far: identity (system group, the serial number from
+//! `prtGeneralSerialNumber` or the vendor's object, the printer's `hrDeviceDescr`, the first real
+//! `ifPhysAddress`, `ipAdEntAddr`, the IEEE 1284 device id), consumables
 //! (`prtMarkerSuppliesTable` joined with `prtMarkerColorantTable`, or the colour the supply's name
-//! starts with where the colorant table is missing), alerts (`prtAlertTable`), media sources
-//! (`prtInputTable`), meters (the life count, and the PWG 5106.1 counter MIB's lifetime
-//! impressions where present), and status (`hrDeviceStatus`, `hrPrinterStatus`,
+//! names where the colorant is missing), alerts (`prtAlertTable`), media sources
+//! (`prtInputTable`), meters (the printer's first marker's life count, the PWG 5106.1 counter
+//! MIB's lifetime impressions and the vendors' counters where present), and status
+//! (`hrDeviceStatus`, `hrPrinterStatus`,
 //! `hrPrinterDetectedErrorState`, whose first octet's most significant bit is bit 0,
 //! `lowPaper`).
 //!
@@ -125,40 +127,78 @@ const DEVICE_ID_OIDS: [&str; 4] = [
     "1.3.6.1.4.1.253.8.51.1.2.1.20.1",
 ];
 
-/// Vendors' own serial-number objects, read when the Printer-MIB's `prtGeneralSerialNumber` is
-/// absent, in this order, as LibreNMS reads them (`resources/definitions/os_discovery/*.yaml`):
-/// HP `HP-LASERJET-COMMON-MIB::serial-number.0`, Brother `BROTHER-MIB::brInfoSerialNumber.0`,
-/// Kyocera's and Ricoh's (numeric in LibreNMS' definitions), and Zebra's print servers'
-/// `ESI-MIB::genSerialNumber.0`. Each lies in its vendor's enterprise subtree, so a value there
-/// is that vendor's serial whatever the device's brand.
-const SERIAL_OIDS: [&str; 5] = [
-    "1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.3.0",
-    "1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.1.0",
-    "1.3.6.1.4.1.1347.43.5.1.1.28.1",
-    "1.3.6.1.4.1.367.3.2.1.2.1.4.0",
-    "1.3.6.1.4.1.683.1.5.0",
+/// Vendors' own serial-number objects, each read only for a device of that make (its
+/// `sysObjectID`'s enterprise, or its IEEE 1284 device id's `MFG`), as LibreNMS' per-vendor
+/// definitions read them (`resources/definitions/os_discovery/*.yaml`): HP
+/// `HP-LASERJET-COMMON-MIB::serial-number.0`, Brother `BROTHER-MIB::brInfoSerialNumber.0`, and
+/// Kyocera's and Ricoh's (numeric in those definitions). Only for that make: other vendors'
+/// agents answer HP's objects too, with other data (LibreNMS' Brother capture has a binary
+/// string at HP's serial number; its serial is Brother's object).
+const SERIAL_OIDS: [(&str, &str); 4] = [
+    ("HP", "1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.3.0"),
+    ("Brother", "1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.1.0"),
+    ("Kyocera", "1.3.6.1.4.1.1347.43.5.1.1.28.1"),
+    ("Ricoh", "1.3.6.1.4.1.367.3.2.1.2.1.4.0"),
 ];
 
 /// `prtGeneralSerialNumber` (a column indexed by `hrDeviceIndex`).
 const PRT_GENERAL_SERIAL_NUMBER: &str = "1.3.6.1.2.1.43.5.1.1.17";
 
-/// The printer's serial number: `prtGeneralSerialNumber` in the printer's row (or, when the
-/// printer's `hrDeviceIndex` is unknown or its row has none, the first row that has one), then
-/// the vendors' objects ([`SERIAL_OIDS`]), then the `SN` field of an IEEE 1284 device id, then
-/// the word after `S/N ` in `sysDescr`, where
-/// Samsung agents write their serial (LibreNMS' `samsungprinter` definition reads it there).
-fn serial_number(b: &Bindings, printer_index: Option<&[u32]>) -> Option<String> {
-    let text = |v: &SnmpValue| v.as_bytes().and_then(clean_text);
+/// Whether a device's text can be a serial number: not blank, no control characters, not one
+/// character repeated (`0000000000`, `??????`), and not a placeholder (`Unknown`, `N/A`,
+/// `None`, `Not available`, `REDACTED` ...). Every mapping passes its serial numbers through
+/// this, so that a placeholder is absent rather than an identity two devices share.
+///
+/// ```
+/// use printfleet_sources::snmp::printer_mib::plausible_serial;
+/// assert!(plausible_serial("VNB3J12345"));
+/// assert!(!plausible_serial("0000000000") && !plausible_serial(" n/a ") && !plausible_serial("AB\n12"));
+/// ```
+pub fn plausible_serial(text: &str) -> bool {
+    const PLACEHOLDERS: [&str; 12] = [
+        "unknown",
+        "n/a",
+        "na",
+        "none",
+        "null",
+        "nil",
+        "redacted",
+        "not available",
+        "not set",
+        "serial number",
+        "serialnumber",
+        "default",
+    ];
+    let t = text.trim();
+    let mut chars = t.chars();
+    let Some(first) = chars.next() else { return false };
+    !t.chars().any(char::is_control)
+        && !chars.all(|c| c == first)
+        && !PLACEHOLDERS.iter().any(|p| t.eq_ignore_ascii_case(p))
+}
+
+/// The printer's serial number, the first plausible one ([`plausible_serial`]) of:
+/// `prtGeneralSerialNumber` in the printer's row (or, when the printer's `hrDeviceIndex` is
+/// unknown or its row has none, any row), the object of the device's make ([`SERIAL_OIDS`]), the
+/// `SN` field of its IEEE 1284 device id, and, for a Samsung device, the word after `S/N ` in
+/// `sysDescr`, where Samsung agents write their serial (LibreNMS' `samsungprinter` definition
+/// reads it there; only there, as another agent's `S/N` may be a print server's).
+fn serial_number(b: &Bindings, printer_index: Option<&[u32]>, make: Option<&str>) -> Option<String> {
+    let text = |v: &SnmpValue| v.as_bytes().and_then(clean_text).filter(|t| plausible_serial(t));
+    let descr = text_at(b, "1.3.6.1.2.1.1.1.0");
+    let samsung = make == Some("Samsung") || descr.as_deref().is_some_and(|d| d.starts_with("Samsung "));
     printer_index
         .and_then(|i| cell(b, PRT_GENERAL_SERIAL_NUMBER, i))
         .and_then(text)
         .or_else(|| column(b, &oid(PRT_GENERAL_SERIAL_NUMBER)).find_map(|(_, v)| text(v)))
-        .or_else(|| SERIAL_OIDS.iter().find_map(|o| text_at(b, o)))
-        .or_else(|| device_id_field(b, &["SN", "SERN"]))
         .or_else(|| {
-            let descr = text_at(b, "1.3.6.1.2.1.1.1.0")?;
-            let (_, after) = descr.split_once("S/N ")?;
-            after.split_whitespace().next().filter(|s| s.len() >= 4).map(str::to_owned)
+            let mine = |(m, o): &(&str, &str)| (make == Some(*m)).then(|| b.get(&oid(o))).flatten();
+            SERIAL_OIDS.iter().filter_map(mine).find_map(text)
+        })
+        .or_else(|| device_id_field(b, &["SN", "SERN"]).filter(|s| plausible_serial(s)))
+        .or_else(|| {
+            let (_, after) = descr.as_deref().filter(|_| samsung)?.split_once("S/N ")?;
+            after.split_whitespace().next().filter(|s| plausible_serial(s)).map(str::to_owned)
         })
 }
 
@@ -198,14 +238,12 @@ fn printer_device_index(b: &Bindings) -> Option<Vec<u32>> {
     })
 }
 
-fn identity(b: &Bindings) -> Identity {
+fn identity(b: &Bindings, printer_index: Option<&[u32]>) -> Identity {
     let object_id = b.get(&oid("1.3.6.1.2.1.1.2.0")).and_then(|v| match v {
         SnmpValue::ObjectId(o) => Some(o.clone()),
         _ => None,
     });
-    let printer_index = printer_device_index(b);
     let model = printer_index
-        .as_deref()
         .and_then(|i| cell(b, "1.3.6.1.2.1.25.3.2.1.3", i))
         .and_then(SnmpValue::as_bytes)
         .and_then(clean_text);
@@ -220,15 +258,16 @@ fn identity(b: &Bindings) -> Identity {
         })
         .take(MAX_IP_ADDRESSES)
         .collect();
+    let make = object_id
+        .as_ref()
+        .and_then(crate::make::from_object_id)
+        .map(str::to_owned)
+        .or_else(|| device_id_field(b, &["MFG", "MANUFACTURER"]).and_then(|m| crate::make::normalise(&m)));
     Identity {
         record_id: RecordId(0),
-        make: object_id
-            .as_ref()
-            .and_then(crate::make::from_object_id)
-            .map(str::to_owned)
-            .or_else(|| device_id_field(b, &["MFG", "MANUFACTURER"]).and_then(|m| crate::make::normalise(&m))),
+        serial_number: serial_number(b, printer_index, make.as_deref()),
+        make,
         model: model.or_else(|| device_id_field(b, &["MDL", "MODEL"])),
-        serial_number: serial_number(b, printer_index.as_deref()),
         description: text_at(b, "1.3.6.1.2.1.1.1.0"),
         object_id: object_id.map(|o| o.to_string()),
         mac_address,
@@ -276,18 +315,24 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
 /// `prtMarkerSuppliesColorantIndex` for the supply (LibreNMS' Konica capture has the colorant
 /// table but not that column; most captures have neither).
 ///
-/// The name is read as words (split at white space and `()[]/,-_:;`), two-word colours first
-/// ("Matte Black" is matte black, not black). The first word may be any alias (`K Toner`);
-/// later words only names of three letters or more, so that a model letter ("Type C") is not
-/// taken for cyan. A name with two colours, or with "colour"/"color" beside one ("Black and
-/// Color Imaging Kit"), names none.
+/// The name is read as words (split at white space and `()[]/,:;`; a hyphenated word stays one,
+/// and is folded as a colour name is, so `Photo-Black` is photo black and `MK-1150` no colour),
+/// two-word colours first ("Matte Black" is matte black, not black). The first word may be any
+/// alias (`K Toner`); later words only names of three letters or more, so that a model letter
+/// ("Type C") is not taken for cyan. A name with two colours, with "colour"/"color" beside one
+/// ("Black and Color Imaging Kit"), or with a shade word before a colour that is no two-word
+/// colour ("Light Black", "Photo Gray", which are not black and grey), names none.
 pub fn colour_from_name(name: &str) -> Option<Colour> {
+    const SHADES: [&str; 7] = ["light", "photo", "vivid", "matte", "dark", "pale", "deep"];
     let words: Vec<&str> = name
-        .split(|c: char| c.is_whitespace() || "()[]/,-_:;".contains(c))
+        .split(|c: char| c.is_whitespace() || "()[]/,:;".contains(c))
         .filter(|w| !w.is_empty())
         .take(MAX_NAME_WORDS)
         .collect();
     let known = |text: &str| Some(Colour::parse(text)).filter(|c| !matches!(c, Colour::Other(_)));
+    let shade = |i: usize| {
+        i.checked_sub(1).and_then(|p| words.get(p)).is_some_and(|w| SHADES.iter().any(|s| w.eq_ignore_ascii_case(s)))
+    };
     let mut found: Option<Colour> = None;
     let mut i = 0;
     while let Some(word) = words.get(i) {
@@ -299,7 +344,7 @@ pub fn colour_from_name(name: &str) -> Option<Colour> {
             None => (None, 1),
         };
         if let Some(colour) = colour {
-            if found.as_ref().is_some_and(|f| *f != colour) {
+            if (used == 1 && shade(i)) || found.as_ref().is_some_and(|f| *f != colour) {
                 return None;
             }
             found = Some(colour);
@@ -309,7 +354,8 @@ pub fn colour_from_name(name: &str) -> Option<Colour> {
     found
 }
 
-/// How many words of a supply's name [`colour_from_name`] reads (names are at most 255 bytes).
+/// How many words of a supply's name [`colour_from_name`] reads (a name is at most
+/// [`MAX_TEXT_BYTES`] long; a real one has a handful of words).
 const MAX_NAME_WORDS: usize = 32;
 
 /// Supply types whose level is the space left in a container that fills.
@@ -446,9 +492,14 @@ fn media_sources(b: &Bindings) -> Vec<MediaSource> {
         .collect()
 }
 
-fn status(b: &Bindings) -> DeviceStatus {
-    let printer_index =
-        column(b, &oid("1.3.6.1.2.1.25.3.5.1.1")).next().map(|(i, _)| i.to_vec()).unwrap_or_else(|| vec![1]);
+/// The printer's status: its own `hrPrinterTable` row (the first row where the printer's
+/// `hrDeviceIndex` is unknown or has none).
+fn status(b: &Bindings, printer: Option<&[u32]>) -> DeviceStatus {
+    let printer_index = printer
+        .filter(|i| cell(b, "1.3.6.1.2.1.25.3.5.1.1", i).is_some())
+        .map(<[u32]>::to_vec)
+        .or_else(|| column(b, &oid("1.3.6.1.2.1.25.3.5.1.1")).next().map(|(i, _)| i.to_vec()))
+        .unwrap_or_else(|| vec![1]);
     let code = |o: &str| int(cell(b, o, &printer_index)).and_then(|v| u32::try_from(v).ok());
     let printer = code("1.3.6.1.2.1.25.3.5.1.1").map_or(PrinterState::UNKNOWN, PrinterState::from_code);
     let errors = cell(b, "1.3.6.1.2.1.25.3.5.1.2", &printer_index)
@@ -559,7 +610,7 @@ pub fn subtrees() -> Vec<Oid> {
     ]
     .iter()
     .map(|t| oid(t))
-    .chain(DEVICE_ID_OIDS.iter().chain(&SERIAL_OIDS).map(|t| {
+    .chain(DEVICE_ID_OIDS.iter().chain(SERIAL_OIDS.iter().map(|(_, o)| o)).map(|t| {
         let mut o = oid(t);
         o.0.pop();
         o
@@ -582,7 +633,7 @@ pub fn subtrees() -> Vec<Oid> {
 /// objects and the vendor counters' subtrees).
 pub fn reads(o: &Oid) -> bool {
     READS.iter().any(|r| o.starts_with(&oid(r)))
-        || DEVICE_ID_OIDS.iter().chain(&SERIAL_OIDS).any(|r| *o == oid(r))
+        || DEVICE_ID_OIDS.iter().chain(SERIAL_OIDS.iter().map(|(_, o)| o)).any(|r| *o == oid(r))
         || super::vendor::subtrees().iter().any(|s| o.starts_with(s))
 }
 
@@ -592,13 +643,14 @@ pub fn reads(o: &Oid) -> bool {
 /// [`DeviceReport::validate`].
 ///
 /// Meters, by preference: the vendor counters of [`super::vendor::VENDOR_COUNTERS`], then the
-/// PWG counter MIB, then `prtMarkerLifeCount` of the first marker (when its unit is impressions
-/// or sheets); sources that disagree make the reading disputed.
+/// PWG counter MIB, then `prtMarkerLifeCount` of the printer's first marker (when its unit is
+/// impressions or sheets); sources that disagree make the reading disputed.
 pub fn map(b: &Bindings) -> Mapped {
     let mut findings = Findings::default();
-    let mut report = DeviceReport { identity: identity(b), ..DeviceReport::default() };
+    let printer = printer_device_index(b);
+    let mut report = DeviceReport { identity: identity(b, printer.as_deref()), ..DeviceReport::default() };
     let s = &mut report.snapshot;
-    s.status = status(b);
+    s.status = status(b, printer.as_deref());
     s.consumables = consumables(b);
     s.alerts = alerts(b);
     s.media_sources = media_sources(b);
@@ -607,7 +659,6 @@ pub fn map(b: &Bindings) -> Mapped {
     // which need not be 1; else the first marker of any device), when its unit is impressions
     // (7) or sheets (8).
     let markers = rows(b, MARKERS);
-    let printer = printer_device_index(b);
     let first = markers
         .iter()
         .find(|i| printer.as_deref().is_some_and(|p| i.first() == p.first()))
