@@ -104,6 +104,13 @@ fn malformed_captures_fail_with_the_line() {
     let (b, findings) = Bindings::read_snmprec(absent.as_bytes(), |_| true).unwrap();
     assert_eq!((b.len(), findings.len()), (1, 0));
     assert!(matches!(Bindings::from_snmprec("1.3..6|128|"), Err(SnmprecError::Oid { line: 1 })));
+    // An INTEGER beyond Integer32 inside the tables read: the strict reader refuses it; the
+    // tolerant one skips it with a finding (a live poll reads it as absent).
+    let wide = "1.3.6.1.2.1.43.11.1.1.9.1.1|2|4294967295\n1.3.6.1.2.1.1.5.0|4|host\n";
+    assert!(matches!(Bindings::from_snmprec(wide), Err(SnmprecError::Value { line: 1, .. })));
+    let (b, findings) = Bindings::read_snmprec(wide.as_bytes(), |_| true).unwrap();
+    assert_eq!((b.len(), findings.len()), (1, 1));
+    assert!(Bindings::read_snmprec(b"1.3.6.1.2.1.43.11.1.1.9.1.1|2|x\n", |_| true).is_err(), "not a number");
     let long_oid = format!("1{}|2|1", ".1".repeat(200));
     assert!(matches!(Bindings::from_snmprec(&long_oid), Err(SnmprecError::Oid { .. })));
 }

@@ -94,6 +94,12 @@ fn value(tag: &str, text: &str) -> Option<SnmpValue> {
     })
 }
 
+/// Whether a line is an INTEGER (`2`) whose value is a whole number outside Integer32.
+fn out_of_range_integer(tag: Option<&[u8]>, value: Option<&[u8]>) -> bool {
+    let number = value.and_then(|v| std::str::from_utf8(v).ok()).and_then(|t| t.parse::<i128>().ok());
+    tag == Some(b"2".as_slice()) && number.is_some_and(|n| i32::try_from(n).is_err())
+}
+
 const KNOWN_TAGS: [&str; 11] = ["2", "4", "4x", "5", "6", "64", "64x", "65", "66", "67", "70"];
 
 /// Tags of lines that hold no value the mapping reads, read as no binding at all: Opaque (`68`,
@@ -142,7 +148,9 @@ impl Bindings {
     /// Reads a capture tolerantly, from its bytes as they were stored: a line that cannot be
     /// read is skipped with a finding when its OID is outside `strict` (the tables a mapping
     /// reads), and refuses the capture when it is inside (or when it has no readable OID and
-    /// `strict` covers everything, which it never does here: such a line is skipped). An
+    /// `strict` covers everything, which it never does here: such a line is skipped), except an
+    /// INTEGER beyond Integer32, which is skipped with a finding anywhere (a live poll reads it
+    /// as absent). An
     /// identical repeated line is ignored with a finding. An OCTET STRING (`4`) value that is
     /// not UTF-8 is kept as its bytes (device text is Latin-1 more often than not) with a
     /// finding. Lines count from 1; the size and binding limits are those of
@@ -220,7 +228,9 @@ impl Bindings {
                     bindings.insert(oid, value);
                 }
                 Err(problem) => match oid {
-                    Some(oid) if strict(&oid) => {
+                    // An INTEGER beyond Integer32 (an agent's unsigned value recorded as one): a
+                    // live poll reads it as absent, and so does this reader, with a finding.
+                    Some(oid) if strict(&oid) && !out_of_range_integer(tag_field, value_field) => {
                         return Err(match refuse(problem) {
                             // Name the tag in the error, as the strict reader does.
                             SnmprecError::Tag { line, .. } | SnmprecError::Value { line, .. } => {
