@@ -27,6 +27,12 @@ fn captures() -> Vec<String> {
     names
 }
 
+/// What LibreNMS discovered from a capture (`<name>.librenms.json` beside it), if it is there.
+fn librenms(name: &str) -> Option<serde_json::Value> {
+    let bytes = std::fs::read(captures_dir().join(format!("{name}.librenms.json"))).ok()?;
+    Some(serde_json::from_slice(&bytes).unwrap())
+}
+
 fn report(name: &str) -> DeviceReport {
     let path = captures_dir().join(format!("{name}.snmprec"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -163,8 +169,7 @@ fn every_capture_agrees_with_librenms_discovery() {
     let mut compared = 0;
     for name in &captures() {
         let r = report(name);
-        let Ok(bytes) = std::fs::read(captures_dir().join(format!("{name}.librenms.json"))) else { continue };
-        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let Some(json) = librenms(name) else { continue };
         let Some(theirs) = json["printer-supplies"]["discovery"]["printer_supplies"].as_array() else { continue };
         for t in theirs {
             let index = t["supply_index"].as_u64().unwrap();
@@ -225,8 +230,7 @@ fn every_capture_agrees_with_librenms_discovery() {
 fn totals_agree_with_librenms_life_time_counts() {
     let mut compared = 0;
     for name in &captures() {
-        let Ok(bytes) = std::fs::read(captures_dir().join(format!("{name}.librenms.json"))) else { continue };
-        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let Some(json) = librenms(name) else { continue };
         let Some(sensors) = json["sensors"]["discovery"]["sensors"].as_array() else { continue };
         for sensor in sensors {
             let life = sensor["sensor_oid"] == ".1.3.6.1.2.1.43.10.2.1.4.1.1" && sensor["sensor_class"] == "count";
@@ -305,8 +309,7 @@ fn the_serial_number_comes_from_the_printers_row_then_the_vendors_objects() {
 fn serial_numbers_agree_with_librenms() {
     let mut compared = 0;
     for name in &captures() {
-        let Ok(bytes) = std::fs::read(captures_dir().join(format!("{name}.librenms.json"))) else { continue };
-        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let Some(json) = librenms(name) else { continue };
         let Some(theirs) = json["os"]["discovery"]["devices"][0]["serial"].as_str() else { continue };
         assert_eq!(report(name).identity.serial_number.as_deref(), Some(theirs), "{name}");
         compared += 1;
