@@ -146,8 +146,9 @@ const PRT_GENERAL_SERIAL_NUMBER: &str = "1.3.6.1.2.1.43.5.1.1.17";
 
 /// Whether a device's text can be a serial number: not blank, no control characters, not one
 /// character repeated (`0000000000`, `??????`), and not a placeholder (`Unknown`, `N/A`,
-/// `None`, `Not available`, `REDACTED` ...). Every mapping passes its serial numbers through
-/// this, so that a placeholder is absent rather than an identity two devices share.
+/// `None`, `Not available`, `REDACTED` ...). Every mapping (SNMP, IPP, LEDM) passes a device's
+/// serial number through this, so that a placeholder is absent rather than an identity two
+/// devices share.
 ///
 /// ```
 /// use printfleet_sources::snmp::printer_mib::plausible_serial;
