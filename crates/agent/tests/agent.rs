@@ -18,7 +18,10 @@ use printfleet_schema::codes::{AlertSeverity, TrainingLevel};
 use printfleet_schema::{
     Alert, DeviceReport, DurationMs, Level, MeterKind, PageCount, PrintJob, RecordId, Redaction, Timestamp, samples,
 };
-use printfleet_wire::frame::{CipherSuite, FrameKey, KeyId, Keyring, MessageKind, RejectReason, SenderId};
+use printfleet_wire::frame::{
+    CipherSuite, DeviceChannel, FrameKey, KeyId, Keyring, MessageKind, PortalChannel, RejectReason, SenderId,
+    SessionKey,
+};
 use printfleet_wire::{Codec, protobuf};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -558,7 +561,6 @@ fn a_collector_reports_its_devices_through_one_shared_buffer() {
 /// device is refused.
 #[test]
 fn an_attached_session_seals_the_frames_until_it_is_detached() {
-    use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
     let session_key = || SessionKey::derive(&[7; 32], b"transcript", DEVICE);
     let mut rng = rng(5);
     let now = at(0);
@@ -627,7 +629,7 @@ fn pump_collector(
 /// answered, or refused (answered with nothing) if `refuse` says so; the sealed bundle reply and
 /// the bundle's devices, in order.
 fn answer_bundle(
-    portal: &mut printfleet_wire::frame::PortalChannel,
+    portal: &mut PortalChannel,
     receivers: &mut std::collections::BTreeMap<SenderId, Receiver>,
     t: &Transmit,
     now: Timestamp,
@@ -655,29 +657,40 @@ fn answer_bundle(
     (frame, entries.iter().map(|e| e.device).collect())
 }
 
+/// The two ends of a collector's session link, from one session key (`secret`, `transcript`):
+/// the collector's channel and the portal's.
+fn link(secret: u8, transcript: &[u8], collector: SenderId) -> (DeviceChannel, PortalChannel) {
+    let key = || SessionKey::derive(&[secret; 32], transcript, collector);
+    (DeviceChannel::session(key()), PortalChannel::session(key()))
+}
+
+/// Devices 0..`n`, each with a key of its own, in `c`; the portal's receiver of each.
+fn keyed_devices(c: &mut Collector, n: u64, schedule: Schedule) -> std::collections::BTreeMap<SenderId, Receiver> {
+    let mut receivers = std::collections::BTreeMap::new();
+    for d in 0..n {
+        let key = FrameKey::new(&[d as u8 + 1; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
+        receivers.insert(SenderId(d), Receiver::new());
+        c.insert(at(0), DeviceAgent::new(SenderId(d), &key, Redaction::drop_all(), schedule, Instance(1)));
+    }
+    receivers
+}
+
 /// Bundle mode (§5.9): with the collector's own session attached as its link, each round's
 /// updates leave in bundles sealed under that session (split at `MAX_BUNDLE_BYTES`), the
 /// answers are routed to each device in the bundle's order, and a refused entry's device sends
 /// again after its reply timeout. Detached, devices send their own frames again.
 #[test]
 fn a_linked_collector_bundles_its_devices_and_routes_the_answers() {
-    use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
     const DEVICES: u64 = 120;
     const REFUSED: SenderId = SenderId(7);
     let collector = SenderId(0xc011_ec70);
-    let session_key = || SessionKey::derive(&[9; 32], b"collector transcript", collector);
     let mut rng = rng(11);
     let schedule = Schedule::collector(printfleet_agent::COLLECTOR_INTERVAL).unwrap();
     let mut c = Collector::new();
-    let mut receivers = std::collections::BTreeMap::new();
-    for d in 0..DEVICES {
-        let key = FrameKey::new(&[d as u8 + 1; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
-        receivers.insert(SenderId(d), Receiver::new());
-        c.insert(at(0), DeviceAgent::new(SenderId(d), &key, Redaction::drop_all(), schedule, Instance(1)));
-    }
-    c.attach_link(DeviceChannel::session(session_key()));
+    let mut receivers = keyed_devices(&mut c, DEVICES, schedule);
+    let (channel, mut portal) = link(9, b"collector transcript", collector);
+    c.attach_link(channel);
     assert!(c.has_link());
-    let mut portal = PortalChannel::session(session_key());
     let mut now = 0;
     let mut bundles_per_round = Vec::new();
     let mut entries_of = std::collections::BTreeMap::<SenderId, u32>::new();
@@ -736,21 +749,14 @@ fn a_linked_collector_bundles_its_devices_and_routes_the_answers() {
 /// bundle per round once each has reported once.
 #[test]
 fn a_linked_collector_brings_staggered_devices_into_one_bundle_per_round() {
-    use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
     let collector = SenderId(0xc011_ec71);
-    let session_key = || SessionKey::derive(&[5; 32], b"rounds", collector);
     let mut rng = rng(12);
     let schedule = Schedule::collector(printfleet_agent::COLLECTOR_INTERVAL).unwrap();
     let mut c = Collector::new();
-    c.attach_link(DeviceChannel::session(session_key()));
-    let mut portal = PortalChannel::session(session_key());
-    let mut receivers = std::collections::BTreeMap::new();
+    let (channel, mut portal) = link(5, b"rounds", collector);
+    c.attach_link(channel);
     const MINUTE: u64 = 60_000;
-    for d in 0..30u64 {
-        let key = FrameKey::new(&[d as u8 + 1; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
-        receivers.insert(SenderId(d), Receiver::new());
-        c.insert(at(0), DeviceAgent::new(SenderId(d), &key, Redaction::drop_all(), schedule, Instance(1)));
-    }
+    let mut receivers = keyed_devices(&mut c, 30, schedule);
     let mut bundles_at = Vec::new();
     // A day in 5-minute steps; device d is read at 5·d minutes past each 3-hour mark.
     for step in 0..(24 * 12) {
@@ -780,9 +786,7 @@ fn a_linked_collector_brings_staggered_devices_into_one_bundle_per_round() {
 /// restored one goes on.
 #[test]
 fn an_agent_without_a_key_of_its_own_reports_only_in_bundles() {
-    use printfleet_wire::frame::{DeviceChannel, PortalChannel, SessionKey};
     let collector = SenderId(0xc011_ec72);
-    let session_key = || SessionKey::derive(&[6; 32], b"keyless", collector);
     let mut rng = rng(13);
     let schedule = Schedule::collector(printfleet_agent::COLLECTOR_INTERVAL).unwrap();
     let mut c = Collector::new();
@@ -796,8 +800,8 @@ fn an_agent_without_a_key_of_its_own_reports_only_in_bundles() {
     while c.poll_read(at(0)).is_some() {}
     assert_eq!(c.poll_timeout().filter(|t| *t <= at(HOUR)), None, "nothing to wake for but the next read");
 
-    c.attach_link(DeviceChannel::session(session_key()));
-    let mut portal = PortalChannel::session(session_key());
+    let (channel, mut portal) = link(6, b"keyless", collector);
+    c.attach_link(channel);
     let sent = pump_collector(&mut c, at(0), &mut rng, |c, rng, t| {
         assert_eq!(t.entries.len(), 4);
         let (frame, _) = answer_bundle(&mut portal, &mut receivers, &t, at(0), rng, |_| false);
@@ -822,9 +826,8 @@ fn an_agent_without_a_key_of_its_own_reports_only_in_bundles() {
         restored.handle_reading(sender, at(HOUR), reading()).unwrap();
     }
     // A new session after the restart.
-    let second = || SessionKey::derive(&[6; 32], b"keyless, again", collector);
-    restored.attach_link(DeviceChannel::session(second()));
-    let mut portal = PortalChannel::session(second());
+    let (channel, mut portal) = link(6, b"keyless, again", collector);
+    restored.attach_link(channel);
     let sent = pump_collector(&mut restored, at(4 * HOUR), &mut rng, |c, rng, t| {
         let (frame, _) = answer_bundle(&mut portal, &mut receivers, &t, at(4 * HOUR), rng, |_| false);
         c.handle_frame(at(4 * HOUR), &frame).unwrap();
