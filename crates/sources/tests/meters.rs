@@ -8,6 +8,8 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod captures;
+
 use std::path::PathBuf;
 
 use printfleet_schema::{MeterKind, VendorMeter};
@@ -23,13 +25,9 @@ fn walk(text: &str) -> Mapped {
     m
 }
 
-fn captures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib")
-}
-
 /// A capture, read as a stored one is (tolerantly: one repeats two lines upstream).
 fn capture(name: &str) -> Bindings {
-    let bytes = std::fs::read(captures_dir().join(format!("{name}.snmprec"))).unwrap();
+    let bytes = std::fs::read(captures::dir().join(format!("{name}.snmprec"))).unwrap();
     Bindings::read_snmprec(&bytes, |_| true).unwrap_or_else(|e| panic!("{name}: {e}")).0
 }
 
@@ -218,12 +216,7 @@ fn every_capture_maps_alike_from_the_walked_subtrees_and_from_what_it_reads() {
         out
     };
     let walked = subtrees();
-    let names: Vec<String> = std::fs::read_dir(captures_dir())
-        .unwrap()
-        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".snmprec").map(str::to_owned))
-        .collect();
-    assert!(names.len() >= 6, "{names:?}");
-    for name in &names {
+    for name in &captures::names() {
         let b = capture(name);
         let all = map(&b);
         let polled = map(&restrict(&b, &|o: &Oid| walked.iter().any(|s| o.starts_with(s))));

@@ -4,37 +4,21 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::path::PathBuf;
+mod captures;
 
 use printfleet_schema::codes::{DeviceState, SupplyClass, SupplyType, SupplyUnit};
 use printfleet_schema::{Capacity, Colour, DeviceReport, Level, MeterKind};
 use printfleet_sources::snmp::Bindings;
 use printfleet_sources::snmp::printer_mib::{clean_text, colour_from_name, map_report, map_snmprec, split_supply_name};
 
-fn captures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib")
-}
-
-/// The name of every capture in the directory (`<name>.snmprec`), sorted: a capture added there
-/// is checked by every test that goes through them all.
-fn captures() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(captures_dir())
-        .unwrap()
-        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".snmprec").map(str::to_owned))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 6, "{names:?}");
-    names
-}
-
 /// What LibreNMS discovered from a capture (`<name>.librenms.json` beside it), if it is there.
 fn librenms(name: &str) -> Option<serde_json::Value> {
-    let bytes = std::fs::read(captures_dir().join(format!("{name}.librenms.json"))).ok()?;
+    let bytes = std::fs::read(captures::dir().join(format!("{name}.librenms.json"))).ok()?;
     Some(serde_json::from_slice(&bytes).unwrap())
 }
 
 fn report(name: &str) -> DeviceReport {
-    let path = captures_dir().join(format!("{name}.snmprec"));
+    let path = captures::dir().join(format!("{name}.snmprec"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     // Read as a stored capture is: tolerantly (one capture repeats two lines upstream).
     let r = map_snmprec(&bytes).unwrap_or_else(|e| panic!("{name}: {e}")).report;
@@ -104,7 +88,7 @@ fn xerox_part_and_serial_numbers_in_the_names() {
 
 #[test]
 fn every_capture_maps_to_a_valid_report() {
-    for name in &captures() {
+    for name in &captures::names() {
         let r = report(name);
         assert!(!r.snapshot.consumables.is_empty(), "{name}");
         assert!(r.identity.description.is_some(), "{name}: sysDescr");
@@ -167,7 +151,7 @@ fn device_strings_are_cleaned() {
 #[test]
 fn every_capture_agrees_with_librenms_discovery() {
     let mut compared = 0;
-    for name in &captures() {
+    for name in &captures::names() {
         let r = report(name);
         let Some(json) = librenms(name) else { continue };
         let Some(theirs) = json["printer-supplies"]["discovery"]["printer_supplies"].as_array() else { continue };
@@ -229,7 +213,7 @@ fn every_capture_agrees_with_librenms_discovery() {
 #[test]
 fn totals_agree_with_librenms_life_time_counts() {
     let mut compared = 0;
-    for name in &captures() {
+    for name in &captures::names() {
         let Some(json) = librenms(name) else { continue };
         let Some(sensors) = json["sensors"]["discovery"]["sensors"].as_array() else { continue };
         for sensor in sensors {
@@ -308,7 +292,7 @@ fn the_serial_number_comes_from_the_printers_row_then_the_vendors_objects() {
 #[test]
 fn serial_numbers_agree_with_librenms() {
     let mut compared = 0;
-    for name in &captures() {
+    for name in &captures::names() {
         let Some(json) = librenms(name) else { continue };
         let Some(theirs) = json["os"]["discovery"]["devices"][0]["serial"].as_str() else { continue };
         assert_eq!(report(name).identity.serial_number.as_deref(), Some(theirs), "{name}");

@@ -4,15 +4,14 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::path::PathBuf;
+mod captures;
 
 use printfleet_sources::Finding;
 use printfleet_sources::snmp::{Bindings, Oid, SnmpValue, SnmprecError};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> String {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib").join(name);
+    let path = captures::dir().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -22,15 +21,8 @@ fn oid(s: &str) -> Oid {
 
 #[test]
 fn every_capture_reads_completely_and_round_trips() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.unwrap().file_name().to_str().filter(|n| n.ends_with(".snmprec")).map(str::to_owned))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 6, "{names:?}");
-    for name in &names {
-        let text = fixture(name);
+    for name in &captures::names() {
+        let text = fixture(&format!("{name}.snmprec"));
         let b = match Bindings::from_snmprec(&text) {
             Ok(b) => b,
             // LibreNMS' canonprinter_lbp repeats two lines upstream: the strict reader refuses
