@@ -5,7 +5,8 @@
 //! [`map_report`] maps them:
 //!
 //! * identity: `printer-device-id` (IEEE 1284 `MFG`, `MDL`, `SN`), `printer-make-and-model`,
-//!   `printer-info`, `printer-location`, `printer-firmware-string-version`;
+//!   `printer-serial-number`, `printer-info`, `printer-location`,
+//!   `printer-firmware-string-version`;
 //! * consumables: PWG 5100.13 `printer-supply` strings ([`parse_supply`]) with
 //!   `printer-supply-description`, or else the CUPS `marker-names`, `marker-colors`, `marker-types`
 //!   and `marker-levels` lists;
@@ -15,7 +16,9 @@
 //! * meters: `printer-impressions-completed` and its `-col` (monochrome, highlight and full
 //!   colour), `printer-media-sheets-completed` (PWG 5100.13 / IPP Job Extensions);
 //! * supply status from CUPS `marker-low-levels` (low at or below) and `marker-high-levels` (a
-//!   waste receptacle almost full at or above).
+//!   waste receptacle almost full at or above), also for `printer-supply` entries when the
+//!   `marker-*` lists run parallel to them (HP); a waste receptacle's `marker-levels` is how full
+//!   it is, so its level (the space left, as in the Printer-MIB) is 100 minus it.
 //!
 //! A response whose status is an error is refused with the status named
 //! ([`IppError::Status`]).
@@ -435,14 +438,27 @@ pub(crate) fn device_id(text: &str) -> BTreeMap<String, String> {
 fn identity(a: &PrinterAttributes) -> Identity {
     let id = a.text("printer-device-id").map(|t| device_id(&t)).unwrap_or_default();
     let make_and_model = a.text("printer-make-and-model");
-    // The make comes from the device id's manufacturer field only: the first word of
-    // printer-make-and-model is not a make ("Color LaserJet ...", "ECOSYS ...").
-    let make = id.get("MFG").or_else(|| id.get("MANUFACTURER")).and_then(|m| crate::make::normalise(m));
+    // The make comes from the device id's manufacturer field, else from a make this crate knows
+    // that printer-make-and-model starts with ("EPSON XP-6000 Series"): not from any first word
+    // ("Color LaserJet ...", "ECOSYS ..." are not makes).
+    let make = id
+        .get("MFG")
+        .or_else(|| id.get("MANUFACTURER"))
+        .and_then(|m| crate::make::normalise(m))
+        .or_else(|| make_and_model.as_deref().and_then(crate::make::known).map(str::to_owned));
     let model = id.get("MDL").or_else(|| id.get("MODEL")).cloned().or_else(|| make_and_model.clone());
+    // The device id's serial, else `printer-serial-number` (PWG 5100.13), which printers whose
+    // device id has none (Brother, Kyocera, Canon) send.
+    let serial_number = id
+        .get("SN")
+        .or_else(|| id.get("SERN"))
+        .cloned()
+        .filter(|s| plausible_serial(s))
+        .or_else(|| a.text("printer-serial-number").filter(|s| plausible_serial(s)));
     Identity {
         make,
         model,
-        serial_number: id.get("SN").or_else(|| id.get("SERN")).filter(|s| plausible_serial(s)).cloned(),
+        serial_number,
         product_name: make_and_model,
         firmware_version: a.text("printer-firmware-string-version"),
         description: a.text("printer-info"),
@@ -453,11 +469,16 @@ fn identity(a: &PrinterAttributes) -> Identity {
 
 /// The colour a CUPS `marker-colors` value names: `#RRGGBB` for the process colours, or `none`.
 fn colour_from_hex(text: &str) -> Option<Colour> {
-    Some(match text.to_ascii_uppercase().as_str() {
+    let text = text.to_ascii_uppercase();
+    Some(match text.as_str() {
         "#000000" => Colour::Black,
         "#00FFFF" => Colour::Cyan,
         "#FF00FF" => Colour::Magenta,
         "#FFFF00" => Colour::Yellow,
+        // One cartridge of three inks: CUPS writes each colour after the other.
+        _ if text.len() == 21 && ["#00FFFF", "#FF00FF", "#FFFF00"].iter().all(|c| text.contains(c)) => {
+            Colour::TriColour
+        }
         _ => return None,
     })
 }
@@ -480,10 +501,67 @@ fn described(c: &mut Consumable, name: Option<&str>) {
     }
 }
 
+/// CUPS' `marker-*` attributes: parallel lists, one entry per supply, levels in percent.
+struct Markers {
+    names: Vec<Option<String>>,
+    colours: Vec<Option<String>>,
+    types: Vec<Option<String>>,
+    levels: Vec<Option<i32>>,
+    /// The level at or below which a supply is low (`marker-low-levels`).
+    low_levels: Vec<Option<i32>>,
+    /// The level at or above which a waste receptacle is almost full (`marker-high-levels`).
+    high_levels: Vec<Option<i32>>,
+}
+
+impl Markers {
+    fn read(a: &PrinterAttributes) -> Self {
+        let ints = |name: &str| a.values(name).iter().map(Value::as_int).collect::<Vec<_>>();
+        Self {
+            names: texts(a, "marker-names"),
+            colours: texts(a, "marker-colors"),
+            types: texts(a, "marker-types"),
+            levels: ints("marker-levels"),
+            low_levels: ints("marker-low-levels"),
+            high_levels: ints("marker-high-levels"),
+        }
+    }
+
+    /// Supply `i`'s status from its level and thresholds. A receptacle's `marker-levels` is how
+    /// full it is (CUPS' `backend/snmp-supplies.c` turns the MIB's space left into `100 -
+    /// percent` for `receptacleThatIsFilled`; `marker-high-levels` marks "almost full").
+    fn status(&self, i: usize, fills: bool) -> ConsumableStatus {
+        let at = |v: &Vec<Option<i32>>| v.get(i).copied().flatten();
+        match (at(&self.levels), at(&self.low_levels), at(&self.high_levels)) {
+            (Some(100), _, _) if fills => ConsumableStatus::EXHAUSTED,
+            (Some(l @ 0..=100), _, Some(high @ 1..=100)) if fills && l >= high => ConsumableStatus::LOW,
+            (Some(0..=100), _, Some(1..=100)) if fills => ConsumableStatus::OK,
+            (Some(0), Some(_), _) if !fills => ConsumableStatus::EXHAUSTED,
+            (Some(l @ 1..=100), Some(low @ 0..=100), _) if !fills && l <= low => ConsumableStatus::LOW,
+            (Some(0..=100), Some(0..=100), _) if !fills => ConsumableStatus::OK,
+            _ => ConsumableStatus::UNKNOWN,
+        }
+    }
+}
+
+/// A colorant name as IPP writes it: PWG 5100.13's `multi-color` (one cartridge of several
+/// inks: HP's tri-colour ones) is the tri-colour; "unknown", "other" and "none" name none.
+fn colorant(name: &str) -> Option<Colour> {
+    match name.to_ascii_lowercase().as_str() {
+        "unknown" | "other" | "none" => None,
+        "multi-color" | "multicolor" | "multi-colour" => Some(Colour::TriColour),
+        _ => Some(Colour::parse(name)),
+    }
+}
+
 fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable> {
     let supplies = texts(a, "printer-supply");
+    let markers = Markers::read(a);
     if !supplies.is_empty() {
         let descriptions = texts(a, "printer-supply-description");
+        // HP's printers send the marker-* lists beside printer-supply, built from the same table
+        // (the same length, the same order), and leave printer-supply-description empty: then
+        // the marker's name describes the supply, and its thresholds give its status.
+        let parallel = markers.names.len() == supplies.len();
         return supplies
             .iter()
             .enumerate()
@@ -498,35 +576,32 @@ fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable
                     unit: s.unit.unwrap_or(SupplyUnit::UNKNOWN),
                     level: s.level.unwrap_or(Level::Unknown),
                     capacity: s.capacity.unwrap_or(Capacity::Unknown),
-                    colour: s
-                        .colorant
-                        .filter(|c| !matches!(c.to_ascii_lowercase().as_str(), "unknown" | "other" | "none"))
-                        .map(|c| Colour::parse(&c)),
+                    colour: s.colorant.as_deref().and_then(colorant),
                     ..Consumable::default()
                 };
-                described(&mut c, descriptions.get(i).cloned().flatten().as_deref());
+                let description = descriptions.get(i).cloned().flatten();
+                let name = markers.names.get(i).cloned().flatten().filter(|_| parallel);
+                described(&mut c, description.or(name).as_deref());
+                if parallel && markers.levels.len() == supplies.len() {
+                    c.status = markers.status(i, c.class == SupplyClass::RECEPTACLE_THAT_IS_FILLED);
+                }
                 c
             })
             .collect();
     }
-    // CUPS marker-* attributes: parallel lists, levels in percent.
-    let names = texts(a, "marker-names");
-    let colours = texts(a, "marker-colors");
-    let types = texts(a, "marker-types");
-    let levels: Vec<Option<i32>> = a.values("marker-levels").iter().map(Value::as_int).collect();
-    // CUPS: the level at or below which a supply is low (marker-low-levels), and at or above
-    // which a waste receptacle is almost full (marker-high-levels).
-    let low_levels: Vec<Option<i32>> = a.values("marker-low-levels").iter().map(Value::as_int).collect();
-    let high_levels: Vec<Option<i32>> = a.values("marker-high-levels").iter().map(Value::as_int).collect();
+    let Markers { names, colours, types, levels, .. } = &markers;
     (0..names.len().max(levels.len()))
         .take(MAX_RECORDS)
         .map(|i| {
             let name = names.get(i).cloned().flatten();
             let kind = types.get(i).cloned().flatten().and_then(|t| code(&t)).unwrap_or(SupplyType::UNKNOWN);
             let raw = levels.get(i).copied().flatten();
+            let fills = kind.name().is_some_and(|n| n.starts_with("waste"));
             let level = match raw {
                 // CUPS: -1 "unavailable", -2 unknown, -3 "unknown but not empty".
                 Some(-3) => Level::SomeRemaining,
+                // A receptacle's level is how full it is; the schema's, the space left.
+                Some(l @ 0..=100) if fills => Level::Amount(100u32.saturating_sub(l.unsigned_abs())),
                 Some(l @ 0..=100) => Level::Amount(l.unsigned_abs()),
                 Some(-1 | -2) | None => Level::Unknown,
                 Some(other) => {
@@ -538,14 +613,7 @@ fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable
                     Level::Unknown
                 }
             };
-            let fills = kind.name().is_some_and(|n| n.starts_with("waste"));
-            let status = match (raw, low_levels.get(i).copied().flatten(), high_levels.get(i).copied().flatten()) {
-                (Some(l @ 0..=100), _, Some(high @ 1..=100)) if fills && l >= high => ConsumableStatus::LOW,
-                (Some(0), Some(_), _) if !fills => ConsumableStatus::EXHAUSTED,
-                (Some(l @ 1..=100), Some(low @ 0..=100), _) if !fills && l <= low => ConsumableStatus::LOW,
-                (Some(0..=100), Some(0..=100), _) if !fills => ConsumableStatus::OK,
-                _ => ConsumableStatus::UNKNOWN,
-            };
+            let status = markers.status(i, fills);
             let mut c = Consumable {
                 record_id: record(i),
                 kind,

@@ -14,8 +14,8 @@
 use std::path::PathBuf;
 
 use printfleet_schema::codes::{
-    AlertCode, AlertGroup, AlertSeverity, DeviceState, EngineStatus, InputType, PrinterState, SupplyClass, SupplyType,
-    SupplyUnit,
+    AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, PrinterState,
+    SupplyClass, SupplyType, SupplyUnit,
 };
 use printfleet_schema::{Capacity, Colour, DetectedErrors, DeviceReport, LengthUm, Level};
 use printfleet_sources::ipp::{
@@ -48,7 +48,9 @@ fn hp_officejet_6830_printer_supply_strings() {
     assert_eq!(i.location, None);
 
     // printer-supply: `type=inkCartridge;maxcapacity=100;level=20;class=supplyThatIsConsumed;
-    // unit=percent;colorantname=magenta;`, then cyan, yellow, black.
+    // unit=percent;colorantname=magenta;`, then cyan, yellow, black; printer-supply-description
+    // empty, and beside them the marker-* lists of the same four (names "magenta ink" ...,
+    // marker-levels 20, marker-low-levels 20): the names describe them, and all four are low.
     let c = &r.snapshot.consumables;
     assert_eq!(c.len(), 4);
     for (supply, colour) in c.iter().zip([Colour::Magenta, Colour::Cyan, Colour::Yellow, Colour::Black]) {
@@ -56,8 +58,10 @@ fn hp_officejet_6830_printer_supply_strings() {
         assert_eq!(supply.class, SupplyClass::SUPPLY_THAT_IS_CONSUMED);
         assert_eq!(supply.unit, SupplyUnit::PERCENT);
         assert_eq!((supply.level, supply.capacity), (Level::Amount(20), Capacity::Amount(100)));
-        assert_eq!(supply.colour, Some(colour));
-        assert_eq!(supply.description, None, "printer-supply-description is empty");
+        assert_eq!(supply.colour, Some(colour.clone()));
+        let name = format!("{} ink", colour.name());
+        assert_eq!(supply.description.as_deref(), Some(name.as_str()), "marker-names, as the description is empty");
+        assert_eq!(supply.status, ConsumableStatus::LOW, "marker-levels 20 at marker-low-levels 20");
     }
 
     // printer-state 3 (idle), printer-state-reasons marker-supply-low-warning.
@@ -181,6 +185,61 @@ fn state_reasons_meters_and_stopped_printers() {
     assert_eq!(s.device, DeviceState::DOWN);
     assert_eq!(s.errors, DetectedErrors::JAMMED.union(DetectedErrors::DOOR_OPEN).union(DetectedErrors::NO_TONER));
     assert_eq!(r.snapshot.meters.get(&printfleet_schema::MeterKind::TOTAL), Some(48_213));
+}
+
+/// CUPS' `marker-levels` of a waste receptacle is how full it is (`backend/snmp-supplies.c`
+/// writes `100 - percent` of the MIB's space left), `marker-high-levels` its "almost full" mark:
+/// a Canon G4080's maintenance cartridge (ipptool output) is 10 % full with the mark at 64.
+#[test]
+fn a_waste_receptacles_marker_level_is_how_full_it_is() {
+    let waste = |level: i32| {
+        let bytes = response(&[
+            (0x42, "marker-names", b"MC"),
+            (0x44, "marker-types", b"waste-ink"),
+            (0x21, "marker-levels", &level.to_be_bytes()),
+            (0x21, "marker-low-levels", &0i32.to_be_bytes()),
+            (0x21, "marker-high-levels", &64i32.to_be_bytes()),
+        ]);
+        let r = map_report(&parse(&bytes).unwrap());
+        assert_eq!(r.validate(), Ok(()));
+        r.snapshot.consumables[0].clone()
+    };
+    let c = waste(10);
+    assert_eq!((c.kind, c.class), (SupplyType::WASTE_INK, SupplyClass::RECEPTACLE_THAT_IS_FILLED));
+    assert_eq!((c.level, c.capacity, c.status), (Level::Amount(90), Capacity::Amount(100), ConsumableStatus::OK));
+    assert_eq!(c.percent_remaining(), Some(90), "space left");
+    let c = waste(70);
+    assert_eq!((c.level, c.status), (Level::Amount(30), ConsumableStatus::LOW));
+    let c = waste(100);
+    assert_eq!((c.level, c.status), (Level::Amount(0), ConsumableStatus::EXHAUSTED));
+    assert_eq!(waste(-3).level, Level::SomeRemaining);
+}
+
+/// Identity without a serial or make in the device id: `printer-serial-number`, and a known make
+/// `printer-make-and-model` starts with (never any first word); PWG's `multi-color` colorant and
+/// CUPS' three-colour `marker-colors` are the tri-colour.
+#[test]
+fn serial_make_and_tri_colour_without_the_device_id() {
+    let bytes = response(&[
+        (0x41, "printer-make-and-model", b"Brother HL-L8260CDW series"),
+        (0x41, "printer-serial-number", b"U64641E7J134163"),
+        (0x30, "printer-supply", b"type=inkCartridge;maxcapacity=100;level=40;colorantname=multi-color;"),
+    ]);
+    let r = map_report(&parse(&bytes).unwrap());
+    assert_eq!(r.identity.make.as_deref(), Some("Brother"));
+    assert_eq!(r.identity.serial_number.as_deref(), Some("U64641E7J134163"));
+    assert_eq!(r.snapshot.consumables[0].colour, Some(Colour::TriColour));
+    let bytes = response(&[
+        (0x41, "printer-make-and-model", b"Color LaserJet Pro M255dw"),
+        (0x41, "printer-serial-number", b"0000000000"),
+        (0x42, "marker-names", b"Colour cartridge"),
+        (0x42, "marker-colors", b"#00FFFF#FF00FF#FFFF00"),
+        (0x21, "marker-levels", &40i32.to_be_bytes()),
+    ]);
+    let r = map_report(&parse(&bytes).unwrap());
+    assert_eq!(r.identity.make, None, "Color is no make");
+    assert_eq!(r.identity.serial_number, None, "a placeholder is no serial");
+    assert_eq!(r.snapshot.consumables[0].colour, Some(Colour::TriColour));
 }
 
 #[test]
