@@ -1,7 +1,7 @@
 //! A printer's make, from a manufacturer field: the IANA private enterprise number of its SNMP
-//! `sysObjectID`, the `MFG` of an IEEE 1284 device id, or LEDM's `Manufacturer/Name`. Never
-//! from the first word of a model name ("Color LaserJet", "ECOSYS", "WorkCentre" are not
-//! makes).
+//! `sysObjectID`, the `MFG` of an IEEE 1284 device id, LEDM's `Manufacturer/Name`, or a known
+//! make that `sysDescr` starts with. Never from the first word of a model name ("Color
+//! LaserJet", "ECOSYS", "WorkCentre" are not makes) or from an unknown leading word.
 
 use crate::snmp::Oid;
 
@@ -50,7 +50,7 @@ pub const ENTERPRISES: &[Enterprise] = &[
     e(641, "Lexmark", "Lexmark International"),
     e(674, "Dell", "Dell"),
     e(683, "Extended Systems", "Extended Systems"),
-    e(1129, "Toshiba TEC", "Toshiba TEC"),
+    e(1129, "Toshiba", "Toshiba TEC"),
     e(1248, "Epson", "Seiko Epson"),
     e(1347, "Kyocera", "Kyocera"),
     e(1472, "Sharp", "Sharp"),
@@ -104,7 +104,23 @@ pub fn normalise(field: &str) -> Option<String> {
     if field.is_empty() {
         return None;
     }
-    let lower = field.to_ascii_lowercase();
+    Some(known(field).map_or_else(|| field.to_owned(), str::to_owned))
+}
+
+/// The make a text starts with, if it is one this crate knows (a closed list: `Brother`, `EPSON`,
+/// `KONICA MINOLTA`, `TOSHIBA`, ...), as whole leading words: the make a device names in its
+/// `sysDescr` ("TOSHIBA e-STUDIO338CS", "KYOCERA Document Solutions Printing System"); a text
+/// that starts otherwise ("ZebraNet Wired PS", "Color LaserJet") names none.
+///
+/// ```
+/// use printfleet_sources::make::known;
+/// assert_eq!(known("TOSHIBA e-STUDIO338CS version CXTZJ.230.307"), Some("Toshiba"));
+/// assert_eq!(known("KONICA MINOLTA bizhub C3110"), Some("Konica Minolta"));
+/// assert_eq!(known("ZebraNet Wired PS"), None);
+/// assert_eq!(known("Acme Printing"), None);
+/// ```
+pub fn known(text: &str) -> Option<&'static str> {
+    let lower = text.trim().to_ascii_lowercase();
     const KNOWN: &[(&str, &str)] = &[
         ("hewlett-packard", "HP"),
         ("hewlett packard", "HP"),
@@ -138,8 +154,7 @@ pub fn normalise(field: &str) -> Option<String> {
             let key_words: Vec<&str> = key.split(' ').collect();
             words.windows(key_words.len()).next().is_some_and(|w| w == key_words.as_slice()) || lower == *key
         })
-        .map(|(_, make)| (*make).to_owned())
-        .or_else(|| Some(field.to_owned()))
+        .map(|(_, make)| *make)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ fn walk(text: &str) -> Mapped {
 
 /// A capture, read as a stored one is (tolerantly: one repeats two lines upstream).
 fn capture(name: &str) -> Bindings {
-    let bytes = std::fs::read(captures::dir().join(format!("{name}.snmprec"))).unwrap();
+    let bytes = std::fs::read(captures::file(name, ".snmprec")).unwrap();
     Bindings::read_snmprec(&bytes, |_| true).unwrap_or_else(|e| panic!("{name}: {e}")).0
 }
 

@@ -1,24 +1,24 @@
-//! The Printer-MIB mapping on every real capture in testdata/third-party/librenms/printer-mib (LibreNMS
-//! `tests/snmpsim/`, commits in its PROVENANCE.txt, GPL-3.0 test data). The raw
-//! MIB columns are the truth; the expected values below are read off the captures.
+//! The Printer-MIB mapping on every real capture in testdata/third-party (the `captures` module:
+//! LibreNMS' and printmaster's, commits in each folder's PROVENANCE.txt), and on walks written for
+//! a rule. The raw MIB columns are the truth; the expected values below are read off the captures.
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod captures;
 
-use printfleet_schema::codes::{DeviceState, SupplyClass, SupplyType, SupplyUnit};
+use printfleet_schema::codes::{AlertCode, DeviceState, EngineStatus, SupplyClass, SupplyType, SupplyUnit};
 use printfleet_schema::{Capacity, Colour, DeviceReport, Level, MeterKind};
 use printfleet_sources::snmp::Bindings;
 use printfleet_sources::snmp::printer_mib::{clean_text, colour_from_name, map_report, map_snmprec, split_supply_name};
 
 /// What LibreNMS discovered from a capture (`<name>.librenms.json` beside it), if it is there.
 fn librenms(name: &str) -> Option<serde_json::Value> {
-    let bytes = std::fs::read(captures::dir().join(format!("{name}.librenms.json"))).ok()?;
+    let bytes = std::fs::read(captures::file(name, ".librenms.json")).ok()?;
     Some(serde_json::from_slice(&bytes).unwrap())
 }
 
 fn report(name: &str) -> DeviceReport {
-    let path = captures::dir().join(format!("{name}.snmprec"));
+    let path = captures::file(name, ".snmprec");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     // Read as a stored capture is: tolerantly (one capture repeats two lines upstream).
     let r = map_snmprec(&bytes).unwrap_or_else(|e| panic!("{name}: {e}")).report;
@@ -207,9 +207,9 @@ fn every_capture_agrees_with_librenms_discovery() {
 }
 
 /// Where LibreNMS made a count sensor of the first marker's `prtMarkerLifeCount` ("Life time
-/// impressions" or "sheets"), our total is that count: read there (Canon TM-5300, Toshiba), or
-/// from the vendor's counters, which agree with it (Sharp: black and white 91,164 + full colour
-/// 29,940).
+/// impressions" or "sheets"), ours is that count: the total where it counts impressions, read
+/// there (Toshiba) or from the vendor's counters, which agree with it (Sharp: black and white
+/// 91,164 + full colour 29,940); the sheets where it counts sheets (Canon TM-5300).
 #[test]
 fn totals_agree_with_librenms_life_time_counts() {
     let mut compared = 0;
@@ -220,7 +220,9 @@ fn totals_agree_with_librenms_life_time_counts() {
             let life = sensor["sensor_oid"] == ".1.3.6.1.2.1.43.10.2.1.4.1.1" && sensor["sensor_class"] == "count";
             if life {
                 let theirs = sensor["sensor_current"].as_u64();
-                assert_eq!(report(name).snapshot.meters.get(&MeterKind::TOTAL), theirs, "{name}");
+                let meters = report(name).snapshot.meters;
+                let ours = if name == "canonprinter_tm" { MeterKind::SHEETS } else { MeterKind::TOTAL };
+                assert_eq!(meters.get(&ours), theirs, "{name}");
                 compared += 1;
             }
         }
@@ -302,16 +304,26 @@ fn serial_numbers_agree_with_librenms() {
 }
 
 /// `prtMarkerLifeCount` is read in the printer's own row: the marker table is indexed by
-/// `hrDeviceIndex`, which need not be 1; a marker counting in another unit (feet) is no total.
+/// `hrDeviceIndex`, which need not be 1; it is the meter its `prtMarkerCounterUnit` says:
+/// impressions the total, sheets the sheets (a two-sided sheet is two impressions), meters the
+/// length; feet (no exact millimetres) and characters are none.
 #[test]
-fn the_marker_life_count_is_the_printers_own() {
-    let total = |walk: &str| map_report(&Bindings::from_snmprec(walk).unwrap()).snapshot.meters.get(&MeterKind::TOTAL);
+fn the_marker_life_count_is_the_printers_own_in_its_unit() {
+    let meters = |walk: &str| map_report(&Bindings::from_snmprec(walk).unwrap()).snapshot.meters;
     let at_3 = "1.3.6.1.2.1.25.3.2.1.2.3|6|1.3.6.1.2.1.25.3.1.5\n1.3.6.1.2.1.25.3.2.1.3.3|4|Some Printer\n\
         1.3.6.1.2.1.43.10.2.1.3.3.1|2|7\n1.3.6.1.2.1.43.10.2.1.4.3.1|65|4242\n";
-    assert_eq!(total(at_3), Some(4242));
-    assert_eq!(total("1.3.6.1.2.1.43.10.2.1.3.1.1|2|16\n1.3.6.1.2.1.43.10.2.1.4.1.1|65|900\n"), None);
-    // The real captures: Canon TM-5300 (sheets), Toshiba (impressions).
-    assert_eq!(report("canonprinter_tm").snapshot.meters.get(&MeterKind::TOTAL), Some(21588));
+    assert_eq!(meters(at_3).get(&MeterKind::TOTAL), Some(4242));
+    let in_unit =
+        |unit: u32| meters(&format!("1.3.6.1.2.1.43.10.2.1.3.1.1|2|{unit}\n1.3.6.1.2.1.43.10.2.1.4.1.1|65|900\n"));
+    assert_eq!(in_unit(8).0.into_iter().collect::<Vec<_>>(), [(MeterKind::SHEETS, 900)]);
+    assert_eq!(in_unit(17).0.into_iter().collect::<Vec<_>>(), [(MeterKind::LENGTH_MM, 900_000)]);
+    for unit in [3, 4, 5, 6, 16] {
+        assert!(in_unit(unit).0.is_empty(), "unit {unit}");
+    }
+    // The real captures: Canon TM-5300 and Brother HL-L8260CDW (sheets), Toshiba (impressions).
+    let tm = report("canonprinter_tm").snapshot.meters;
+    assert_eq!((tm.get(&MeterKind::SHEETS), tm.get(&MeterKind::TOTAL)), (Some(21588), None));
+    assert_eq!(report("brother_hl-l8260cdw").snapshot.meters.get(&MeterKind::SHEETS), Some(42976));
     assert_eq!(report("toshiba-tec").snapshot.meters.get(&MeterKind::TOTAL), Some(29648));
 }
 
@@ -438,4 +450,169 @@ fn alert_times_are_dated_from_the_agents_uptime() {
     // 3000 s before the walk.
     assert_eq!(a[0].raised_at.map(|t| t.unix_millis()), Some(1_800_000_000_000 - 3_000_000));
     assert_eq!(a[1].raised_at, None);
+}
+
+/// printmaster's walks of five more printers (derived captures, `testdata/third-party/printmaster`),
+/// read off their lines: Kyocera names its toners by part number only ("TK-8527C"), so the
+/// colour is the colorant table's, and its CS 4053ci has five `hrDeviceTable` rows (four named
+/// "CS 4053ci"): the printer is the row typed a printer; Brother's toners have neither maximum
+/// nor level (-2, -3: some remaining) and its life count is in sheets; Epson's inks count in
+/// unit "other" out of 100, and its label printer's three "Ink is low." alerts name the supplies
+/// they are about.
+#[test]
+fn printmaster_walks_map_as_their_lines_say() {
+    let kyocera = report("kyocera_cs_4053ci");
+    assert_eq!(kyocera.identity.make.as_deref(), Some("Kyocera"));
+    assert_eq!(kyocera.identity.model.as_deref(), Some("CS 4053ci"));
+    assert_eq!(kyocera.identity.serial_number.as_deref(), Some("RH28Y00024"));
+    assert_eq!(kyocera.snapshot.meters.get(&MeterKind::TOTAL), Some(76_498));
+    let toners: Vec<_> = kyocera.snapshot.consumables.iter().take(4).map(|c| (c.colour.clone(), c.level)).collect();
+    assert_eq!(
+        toners,
+        [
+            (Some(Colour::Cyan), Level::Amount(7_500)),
+            (Some(Colour::Magenta), Level::Amount(4_800)),
+            (Some(Colour::Yellow), Level::Amount(8_250)),
+            (Some(Colour::Black), Level::Amount(18_000)),
+        ]
+    );
+    let waste = &kyocera.snapshot.consumables[4];
+    assert_eq!(
+        (waste.class, waste.level, waste.capacity),
+        (SupplyClass::RECEPTACLE_THAT_IS_FILLED, Level::SomeRemaining, Capacity::Unknown)
+    );
+
+    let p2040 = report("kyocera_ecosys_p2040dw");
+    assert_eq!(
+        (p2040.identity.serial_number.as_deref(), p2040.snapshot.meters.get(&MeterKind::TOTAL)),
+        (Some("VD21457943"), Some(7_432))
+    );
+    assert_eq!(p2040.snapshot.consumables[0].colour, Some(Colour::Black), "TK-1162, colorant 1 black");
+
+    let brother = report("brother_hl-l8260cdw");
+    assert_eq!(
+        (brother.identity.make.as_deref(), brother.identity.serial_number.as_deref()),
+        (Some("Brother"), Some("U64641E7J134163"))
+    );
+    for toner in &brother.snapshot.consumables[..4] {
+        assert_eq!(
+            (toner.kind, toner.level, toner.capacity),
+            (SupplyType::TONER, Level::SomeRemaining, Capacity::Unknown)
+        );
+    }
+    let drum = &brother.snapshot.consumables[6];
+    assert_eq!(
+        (drum.kind, drum.level, drum.capacity),
+        (SupplyType::OPC, Level::Amount(22_596), Capacity::Amount(30_000))
+    );
+
+    let plotter = report("epson_sc-t3405");
+    assert_eq!(
+        (plotter.identity.make.as_deref(), plotter.identity.model.as_deref()),
+        (Some("Epson"), Some("EPSON SC-T3405 Series"))
+    );
+    assert_eq!(plotter.snapshot.meters.get(&MeterKind::SHEETS), Some(145));
+    let inks: Vec<_> = plotter.snapshot.consumables.iter().map(|c| (c.colour.clone(), c.level, c.capacity)).collect();
+    assert_eq!(inks[0], (Some(Colour::Yellow), Level::Amount(83), Capacity::Amount(100)), "listed Y, M, C, K");
+    assert_eq!(inks[3].0, Some(Colour::Black));
+
+    let label = report("epson_cw-c6500au");
+    assert_eq!(label.identity.serial_number.as_deref(), Some("X7F4008528"));
+    let low: Vec<_> = label.snapshot.alerts.iter().filter(|a| a.code == AlertCode::MARKER_INK_ALMOST_EMPTY).collect();
+    assert_eq!(low.len(), 3);
+    for alert in low {
+        let supply = label
+            .snapshot
+            .consumables
+            .iter()
+            .find(|c| c.record_id.0 & 0xffff_ffff == u64::from(alert.group_index.unwrap()))
+            .unwrap();
+        assert_eq!(supply.level, Level::Amount(1), "{:?}", supply.colour);
+    }
+}
+
+/// PWG 5106.1's `icImpressionEntry` columns: 4 total, 5 monochrome, 6 *blank*, 7 full colour,
+/// 8 highlight colour (as compiled in pysnmp's MIB collection). Blank impressions are no colour.
+#[test]
+fn pwg_counter_mib_blank_impressions_are_no_highlight_colour() {
+    let walk = "\
+1.3.6.1.4.1.2699.1.3.1.2.1.1.2.1|2|3
+1.3.6.1.4.1.2699.1.3.1.8.1.1.4.1.3.3|2|10000
+1.3.6.1.4.1.2699.1.3.1.8.1.1.5.1.3.3|2|6000
+1.3.6.1.4.1.2699.1.3.1.8.1.1.6.1.3.3|2|250
+1.3.6.1.4.1.2699.1.3.1.8.1.1.7.1.3.3|2|3500
+1.3.6.1.4.1.2699.1.3.1.8.1.1.8.1.3.3|2|500
+";
+    let m = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(walk).unwrap());
+    let meters = &m.report.snapshot.meters;
+    assert_eq!(meters.get(&MeterKind::HIGHLIGHT_COLOUR), Some(500));
+    assert_eq!(
+        (meters.get(&MeterKind::TOTAL), meters.get(&MeterKind::MONO), meters.get(&MeterKind::COLOUR)),
+        (Some(10_000), Some(6_000), Some(3_500))
+    );
+    assert!(
+        !m.findings.iter().any(|f| matches!(f, printfleet_sources::Finding::MeterDisputed { .. })),
+        "{:?}",
+        m.findings
+    );
+}
+
+/// The engine from `hrDeviceStatus` and `hrPrinterStatus` together (RFC 3805 2.2.13.2): a
+/// printer that is down is stopped by an error, or off line when the error state says so; one
+/// moving on line is warming up; a device under test is busy.
+#[test]
+fn the_engine_of_a_stopped_printer_is_in_error_or_off_line() {
+    let engine = |device: u32, printer: u32, errors: &str| {
+        let walk = format!(
+            "1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.5\n1.3.6.1.2.1.25.3.2.1.5.1|2|{device}\n\
+             1.3.6.1.2.1.25.3.5.1.1.1|2|{printer}\n1.3.6.1.2.1.25.3.5.1.2.1|4x|{errors}\n"
+        );
+        map_report(&Bindings::from_snmprec(&walk).unwrap()).snapshot.status.engine
+    };
+    assert_eq!(engine(5, 1, "0400"), EngineStatus::ERROR, "down, other, jammed");
+    assert_eq!(engine(5, 3, "00"), EngineStatus::ERROR, "down, idle");
+    assert_eq!(engine(5, 1, "0200"), EngineStatus::OFFLINE, "down, other, offline");
+    assert_eq!(engine(5, 5, "0200"), EngineStatus::WARMING_UP, "down, warmup: moving on line");
+    assert_eq!(engine(4, 1, "00"), EngineStatus::BUSY, "testing");
+    assert_eq!(engine(2, 3, "00"), EngineStatus::READY);
+    assert_eq!(engine(3, 4, "00"), EngineStatus::PRINTING, "warning, printing");
+}
+
+/// The status is the printer's own row even where its `hrPrinterTable` row lacks the status
+/// (captures leave it out): not another device's row.
+#[test]
+fn the_status_is_read_in_the_printers_row() {
+    let walk = "\
+1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.3
+1.3.6.1.2.1.25.3.2.1.5.1|2|2
+1.3.6.1.2.1.25.3.2.1.2.2|6|1.3.6.1.2.1.25.3.1.5
+1.3.6.1.2.1.25.3.2.1.5.2|2|5
+1.3.6.1.2.1.25.3.5.1.2.2|4x|0400
+";
+    let s = map_report(&Bindings::from_snmprec(walk).unwrap()).snapshot.status;
+    assert_eq!((s.device, s.errors), (DeviceState::DOWN, printfleet_schema::DetectedErrors::JAMMED));
+}
+
+/// The make is the brand: the device id's `MFG`, else a make `sysDescr` starts with, else the
+/// enterprise of `sysObjectID` — which names whoever wrote the agent: Lexmark for a Toshiba
+/// e-STUDIO (LibreNMS' capture), Extended Systems for a ZebraNet print server.
+#[test]
+fn the_make_is_the_brand_not_the_agents_maker() {
+    assert_eq!(report("toshiba-tec").identity.make.as_deref(), Some("Toshiba"));
+    let make = |walk: &str| map_report(&Bindings::from_snmprec(walk).unwrap()).identity.make;
+    let zebra = "1.3.6.1.2.1.1.1.0|4|ZebraNet Wired PS\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.683.6.0\n\
+        1.3.6.1.4.1.10642.1.3.0|4|MANUFACTURER:Zebra Technologies;COMMAND SET:ZPL;\n";
+    assert_eq!(make(zebra).as_deref(), Some("Zebra"));
+    let dell = "1.3.6.1.2.1.1.1.0|4|Dell Color Laser 3110cn\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.641.1.1\n";
+    assert_eq!(make(dell).as_deref(), Some("Dell"));
+    let unknown = "1.3.6.1.2.1.1.1.0|4|ECOSYS M2540dn\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.1347.41\n";
+    assert_eq!(make(unknown).as_deref(), Some("Kyocera"), "no make in sysDescr: the enterprise's");
+}
+
+/// Integer columns an agent sends as Gauge32 or Counter32 are read (within Integer32's range).
+#[test]
+fn unsigned_integer_columns_are_read() {
+    let walk = "1.3.6.1.2.1.43.11.1.1.8.1.1|66|100\n1.3.6.1.2.1.43.11.1.1.9.1.1|65|40\n";
+    let c = &map_report(&Bindings::from_snmprec(walk).unwrap()).snapshot.consumables[0];
+    assert_eq!((c.level, c.capacity), (Level::Amount(40), Capacity::Amount(100)));
 }

@@ -1,5 +1,4 @@
-//! The snmprec reader on every real capture in testdata/third-party/librenms/printer-mib (LibreNMS
-//! `tests/snmpsim/`, commits in its PROVENANCE.txt, GPL-3.0 test data), on
+//! The snmprec reader on every real capture in testdata/third-party (the `captures` module), on
 //! malformed input, and round trips of arbitrary bindings.
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -11,7 +10,7 @@ use printfleet_sources::snmp::{Bindings, Oid, SnmpValue, SnmprecError};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> String {
-    let path = captures::dir().join(name);
+    let path = captures::file(name, ".snmprec");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -22,7 +21,7 @@ fn oid(s: &str) -> Oid {
 #[test]
 fn every_capture_reads_completely_and_round_trips() {
     for name in &captures::names() {
-        let text = fixture(&format!("{name}.snmprec"));
+        let text = fixture(name);
         let b = match Bindings::from_snmprec(&text) {
             Ok(b) => b,
             // LibreNMS' canonprinter_lbp repeats two lines upstream: the strict reader refuses
@@ -50,14 +49,14 @@ fn every_capture_reads_completely_and_round_trips() {
 
 #[test]
 fn values_keep_their_types() {
-    let b = Bindings::from_snmprec(&fixture("brother.snmprec")).unwrap();
+    let b = Bindings::from_snmprec(&fixture("brother")).unwrap();
     assert_eq!(
         b.get(&oid("1.3.6.1.2.1.1.1.0")),
         Some(&SnmpValue::OctetString(b"Brother NC-8300h, Firmware Ver.1.14  (14.11.06),MID 8C5-F01,FID 2".to_vec()))
     );
     assert_eq!(b.get(&oid("1.3.6.1.2.1.1.2.0")), Some(&SnmpValue::ObjectId(oid("1.3.6.1.4.1.2435.2.3.9.1"))));
     assert_eq!(b.get(&oid("1.3.6.1.2.1.1.3.0")), Some(&SnmpValue::TimeTicks(217_539_735)));
-    let e = Bindings::from_snmprec(&fixture("epson.snmprec")).unwrap();
+    let e = Bindings::from_snmprec(&fixture("epson")).unwrap();
     assert_eq!(
         e.get(&oid("1.3.6.1.2.1.2.2.1.6.1")),
         Some(&SnmpValue::OctetString(vec![0x9c, 0xae, 0xd3, 0xaa, 0xd6, 0xc5]))

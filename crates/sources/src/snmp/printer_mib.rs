@@ -119,12 +119,15 @@ fn cell<'a>(b: &'a Bindings, table_column: &str, index: &[u32]) -> Option<&'a Sn
 
 /// Where an IEEE 1284 device id (`MFG:...;MDL:...;`) is found over SNMP: the PWG Port Monitor
 /// MIB's `ppmPrinterIEEE1284DeviceId` (PWG 5107.1), and the JetDirect-style `gdStatusId`
-/// objects that HP, Brother and Xerox agents carry (LibreNMS' captures show all three).
-const DEVICE_ID_OIDS: [&str; 4] = [
+/// objects that HP, Brother and Xerox agents carry (LibreNMS' captures show all three), and
+/// Zebra's (`MANUFACTURER:Zebra Technologies;COMMAND SET:ZPL;...` in LibreNMS' capture of a
+/// ZebraNet print server).
+const DEVICE_ID_OIDS: [&str; 5] = [
     "1.3.6.1.4.1.2699.1.2.1.2.1.1.3.1",
     "1.3.6.1.4.1.11.2.3.9.1.1.7.0",
     "1.3.6.1.4.1.2435.2.3.9.1.1.7.0",
     "1.3.6.1.4.1.253.8.51.1.2.1.20.1",
+    "1.3.6.1.4.1.10642.1.3.0",
 ];
 
 /// Vendors' own serial-number objects, each read only for a device of that make (its
@@ -259,14 +262,18 @@ fn identity(b: &Bindings, printer_index: Option<&[u32]>) -> Identity {
         })
         .take(MAX_IP_ADDRESSES)
         .collect();
-    let make = object_id
-        .as_ref()
-        .and_then(crate::make::from_object_id)
-        .map(str::to_owned)
-        .or_else(|| device_id_field(b, &["MFG", "MANUFACTURER"]).and_then(|m| crate::make::normalise(&m)));
+    // Two makes: the brand on the device, and whoever wrote its SNMP agent (the enterprise of
+    // `sysObjectID`: often the engine's OEM or the print server's maker, as Lexmark's for a
+    // Toshiba e-STUDIO or Extended Systems' for a ZebraNet card). The brand is the device id's
+    // `MFG`, else a make `sysDescr` starts with, else the agent's; vendor serial objects go by
+    // the agent's, whose objects they are.
+    let mfg = device_id_field(b, &["MFG", "MANUFACTURER"]).and_then(|m| crate::make::normalise(&m));
+    let agent = object_id.as_ref().and_then(crate::make::from_object_id).map(str::to_owned).or_else(|| mfg.clone());
+    let described = text_at(b, "1.3.6.1.2.1.1.1.0").and_then(|d| crate::make::known(&d)).map(str::to_owned);
+    let make = mfg.or(described).or_else(|| agent.clone());
     Identity {
         record_id: RecordId(0),
-        serial_number: serial_number(b, printer_index, make.as_deref()),
+        serial_number: serial_number(b, printer_index, agent.as_deref()),
         make,
         model: model.or_else(|| device_id_field(b, &["MDL", "MODEL"])),
         description: text_at(b, "1.3.6.1.2.1.1.1.0"),
@@ -371,8 +378,13 @@ fn fills_up(kind: SupplyType) -> bool {
     .contains(&kind)
 }
 
+/// An integer column: an INTEGER, or an unsigned type an agent mistyped it as (Gauge32,
+/// Counter32) within Integer32's range.
 fn int(v: Option<&SnmpValue>) -> Option<i32> {
-    v.and_then(SnmpValue::as_i32)
+    v.and_then(|v| match v {
+        SnmpValue::Gauge32(n) | SnmpValue::Counter32(n) => i32::try_from(*n).ok(),
+        v => v.as_i32(),
+    })
 }
 
 fn consumables(b: &Bindings) -> Vec<Consumable> {
@@ -493,11 +505,15 @@ fn media_sources(b: &Bindings) -> Vec<MediaSource> {
         .collect()
 }
 
-/// The printer's status: its own `hrPrinterTable` row (the first row where the printer's
-/// `hrDeviceIndex` is unknown or has none).
+/// The printer's status: its own `hrDeviceTable` and `hrPrinterTable` row (where the printer's
+/// `hrDeviceIndex` is unknown, the first `hrPrinterTable` row).
+///
+/// The engine follows RFC 3805's table of how `hrDeviceStatus` and `hrPrinterStatus` combine
+/// (section 2.2.13.2, as HP's agents document it too): a printer that is `down` is off-line
+/// when `hrPrinterDetectedErrorState` says so, warming up when its printer status says so (moving
+/// on-line), and otherwise stopped by a critical alert (an error); `testing` is busy.
 fn status(b: &Bindings, printer: Option<&[u32]>) -> DeviceStatus {
     let printer_index = printer
-        .filter(|i| cell(b, "1.3.6.1.2.1.25.3.5.1.1", i).is_some())
         .map(<[u32]>::to_vec)
         .or_else(|| column(b, &oid("1.3.6.1.2.1.25.3.5.1.1")).next().map(|(i, _)| i.to_vec()))
         .unwrap_or_else(|| vec![1]);
@@ -506,17 +522,17 @@ fn status(b: &Bindings, printer: Option<&[u32]>) -> DeviceStatus {
     let errors = cell(b, "1.3.6.1.2.1.25.3.5.1.2", &printer_index)
         .and_then(SnmpValue::as_bytes)
         .map_or(DetectedErrors::NONE, DetectedErrors::from_octets);
-    DeviceStatus {
-        engine: match printer {
-            PrinterState::IDLE => EngineStatus::READY,
-            PrinterState::PRINTING => EngineStatus::PRINTING,
-            PrinterState::WARMUP => EngineStatus::WARMING_UP,
-            _ => EngineStatus::UNKNOWN,
-        },
-        device: code("1.3.6.1.2.1.25.3.2.1.5").map_or(DeviceState::UNKNOWN, DeviceState::from_code),
-        printer,
-        errors,
-    }
+    let device = code("1.3.6.1.2.1.25.3.2.1.5").map_or(DeviceState::UNKNOWN, DeviceState::from_code);
+    let engine = match (device, printer) {
+        (_, PrinterState::WARMUP) => EngineStatus::WARMING_UP,
+        (DeviceState::DOWN, _) if errors.contains(DetectedErrors::OFFLINE) => EngineStatus::OFFLINE,
+        (DeviceState::DOWN, _) => EngineStatus::ERROR,
+        (DeviceState::TESTING, _) => EngineStatus::BUSY,
+        (_, PrinterState::IDLE) => EngineStatus::READY,
+        (_, PrinterState::PRINTING) => EngineStatus::PRINTING,
+        _ => EngineStatus::UNKNOWN,
+    };
+    DeviceStatus { engine, device, printer, errors }
 }
 
 /// The PWG Imaging System Counter MIB (PWG 5106.1, `PWG-IMAGING-COUNTER-MIB`,
@@ -544,10 +560,11 @@ fn counter_mib(b: &Bindings, book: &mut MeterBook) {
             book.add(kind, Rank::CounterMib, Source::Snmp { oids: vec![at], name: "PWG icImpressionTable" }, v);
         }
     };
-    // icImpressionTotal (4), icImpressionMonochrome (5), icImpressionHighlightColor (6),
-    // icImpressionFullColor (7).
+    // icImpressionTotalImps (4), icImpressionMonochromeImps (5), icImpressionFullColorImps (7),
+    // icImpressionHighlightColorImps (8). Column 6 is icImpressionBlankImps (blank sides), no
+    // colour of any kind: it is not read.
     let by_mode = |total: MeterKind, mono: MeterKind, highlight: MeterKind, colour: MeterKind| {
-        [("4", total), ("5", mono), ("6", highlight), ("7", colour)]
+        [("4", total), ("5", mono), ("8", highlight), ("7", colour)]
     };
     if let Some(key) = key_of(3) {
         for (col, kind) in by_mode(MeterKind::TOTAL, MeterKind::MONO, MeterKind::HIGHLIGHT_COLOUR, MeterKind::COLOUR) {
@@ -644,8 +661,9 @@ pub fn reads(o: &Oid) -> bool {
 /// [`DeviceReport::validate`].
 ///
 /// Meters, by preference: the vendor counters of [`super::vendor::VENDOR_COUNTERS`], then the
-/// PWG counter MIB, then `prtMarkerLifeCount` of the printer's first marker (when its unit is
-/// impressions or sheets); sources that disagree make the reading disputed.
+/// PWG counter MIB, then `prtMarkerLifeCount` of the printer's first marker (the total when its
+/// unit is impressions, the sheets or the length printed when it counts those); sources that
+/// disagree make the reading disputed.
 pub fn map(b: &Bindings) -> Mapped {
     let mut findings = Findings::default();
     let printer = printer_device_index(b);
@@ -657,8 +675,7 @@ pub fn map(b: &Bindings) -> Mapped {
     s.media_sources = media_sources(b);
     let mut book = MeterBook::default();
     // prtMarkerLifeCount of the printer's first marker (the table is indexed by hrDeviceIndex,
-    // which need not be 1; else the first marker of any device), when its unit is impressions
-    // (7) or sheets (8).
+    // which need not be 1; else the first marker of any device), as its unit says.
     let markers = rows(b, MARKERS);
     let first = markers
         .iter()
@@ -669,14 +686,9 @@ pub fn map(b: &Bindings) -> Mapped {
     let life = Oid::parse_with(&format!("{MARKERS}.4"), &first).unwrap_or_else(|_| oid("1.3.6.1.2.1.43.10.2.1.4.1.1"));
     let unit = int(cell(b, &format!("{MARKERS}.3"), &first));
     if let Some(count) = b.get(&life).and_then(SnmpValue::as_u64)
-        && matches!(unit, Some(7) | Some(8) | None)
+        && let Some((kind, count)) = life_count_meter(unit, count)
     {
-        book.add(
-            MeterKind::TOTAL,
-            Rank::MarkerLifeCount,
-            Source::Snmp { oids: vec![life], name: "prtMarkerLifeCount" },
-            count,
-        );
+        book.add(kind, Rank::MarkerLifeCount, Source::Snmp { oids: vec![life], name: "prtMarkerLifeCount" }, count);
     }
     counter_mib(b, &mut book);
     for counter in super::vendor::read_counters(b) {
@@ -688,6 +700,21 @@ pub fn map(b: &Bindings) -> Mapped {
     crate::make_valid(&mut report, &mut findings);
     crate::finding::check_report(&report, &mut findings);
     Mapped { report, meters, findings: findings.into_vec() }
+}
+
+/// The meter a `prtMarkerLifeCount` is, by its `prtMarkerCounterUnit` (`PrtMarkerCounterUnitTC`):
+/// impressions (7, or no unit given) are the total, sheets (8) are sheets (a two-sided sheet is
+/// two impressions: a sheet count is never a total), meters (17) are the length printed in
+/// millimetres (plotters, label printers). Other units are no meter: characters and lines
+/// count no pages, feet and inches have no exact millimetre value, and the 32-bit counter in
+/// ten-thousandths of an inch or micrometres wraps within a roll printer's life.
+fn life_count_meter(unit: Option<i32>, count: u64) -> Option<(MeterKind, u64)> {
+    match unit {
+        None | Some(7) => Some((MeterKind::TOTAL, count)),
+        Some(8) => Some((MeterKind::SHEETS, count)),
+        Some(17) => Some((MeterKind::LENGTH_MM, count.checked_mul(1000)?)),
+        Some(_) => None,
+    }
 }
 
 /// `prtMarkerEntry`: rows indexed by (hrDeviceIndex, prtMarkerIndex).

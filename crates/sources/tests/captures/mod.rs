@@ -1,21 +1,37 @@
-//! The real captures in testdata/third-party/librenms/printer-mib (LibreNMS `tests/snmpsim/`,
-//! commits in its PROVENANCE.txt, GPL-3.0 test data), for the tests that go through all of them.
+//! The real captures of testdata/third-party, for the tests that go through all of them:
+//! LibreNMS' (`librenms/printer-mib`, `tests/snmpsim/`, GPL-3.0 test data, each with LibreNMS'
+//! discovery beside it) and the walks derived from printmaster's (`printmaster/printer-mib`, MIT);
+//! commits in each folder's PROVENANCE.txt.
 
 use std::path::PathBuf;
 
-/// The folder of the captures (and of LibreNMS' discovery of each, `<name>.librenms.json`).
-pub(crate) fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party/librenms/printer-mib")
+/// The folders holding captures, under testdata/third-party.
+const FOLDERS: [&str; 2] = ["librenms/printer-mib", "printmaster/printer-mib"];
+
+fn folders() -> impl Iterator<Item = PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/third-party");
+    FOLDERS.into_iter().map(move |f| root.join(f))
 }
 
-/// The name of every capture in the folder (`<name>.snmprec`), sorted: a capture added there is
-/// checked by every test that goes through them all.
+/// The file `<name><suffix>` of a capture (`.snmprec`, or `.librenms.json` for LibreNMS'
+/// discovery), in the folder that holds the capture.
+pub(crate) fn file(name: &str, suffix: &str) -> PathBuf {
+    let capture = format!("{name}.snmprec");
+    let folder = folders().find(|f| f.join(&capture).is_file()).unwrap_or_else(|| panic!("no capture {name}"));
+    folder.join(format!("{name}{suffix}"))
+}
+
+/// The name of every capture (`<name>.snmprec`) in the folders, sorted: a capture added to one
+/// is checked by every test that goes through them all. Names are unique across the folders.
 pub(crate) fn names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir())
-        .unwrap()
+    let mut names: Vec<String> = folders()
+        .flat_map(|f| std::fs::read_dir(f).unwrap())
         .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".snmprec").map(str::to_owned))
         .collect();
     names.sort();
-    assert!(names.len() >= 6, "{names:?}");
+    let count = names.len();
+    names.dedup();
+    assert_eq!(names.len(), count, "a capture name is in two folders");
+    assert!(names.len() >= 16, "{names:?}");
     names
 }
