@@ -6,10 +6,10 @@
 //!
 //! * `ProductConfigDyn.xml`: make and model, serial and product number, firmware date;
 //! * `ConsumableConfigDyn.xml`: each `ConsumableInfo` — label code and colour, type, percentage
-//!   remaining, product and serial number, state, estimated pages;
-//! * `ProductUsageDyn.xml`: total, mono, colour and duplex counters (meters), and per consumable
-//!   the impressions made with it;
-//! * `ProductStatusDyn.xml`: the status category and the alert table.
+//!   remaining, product and serial number, state and measured quantity state;
+//! * `ProductUsageDyn.xml`: total, mono, colour and duplex counters, copy, scan and fax
+//!   counters (meters), and the consumables when `ConsumableConfigDyn` is missing;
+//! * `ProductStatusDyn.xml`: every status category and the alert table.
 //!
 //! Namespace prefixes differ between firmware generations (`dd:`, `dd2:`, `ccdyn:` ...), so
 //! elements are matched by local name. `REDACTED` and empty values are absent. A document that is
@@ -256,26 +256,32 @@ fn identity(config: &Element) -> Identity {
     }
 }
 
-/// `ConsumableLabelCode` (K, C, M, Y, CMY, ...) → colour.
-fn colour_of_label(label: &str) -> Option<Colour> {
-    Some(match label {
-        "K" => Colour::Black,
-        "C" => Colour::Cyan,
-        "M" => Colour::Magenta,
-        "Y" => Colour::Yellow,
-        "CMY" => Colour::TriColour,
-        _ => return None,
-    })
+/// `MarkerColor` spelling of HP's tri-colour cartridge (ProductUsageDyn, the alert details),
+/// which [`Colour::parse`] does not know.
+const MARKER_TRI_COLOUR: &str = "CyanMagentaYellow";
+
+/// A `ConsumableLabelCode` (K, C, M, Y, CMY, pK ...) or `MarkerColor` (Black, CyanMagentaYellow
+/// ...) → colour: read by [`Colour::parse`] (which knows the label codes, `pK` included), with
+/// HP's `CyanMagentaYellow` as the tri-colour. `None` for a code naming no one colour (the
+/// `CMYK` of a printhead) or one the schema does not know.
+fn colour_of(text: &str) -> Option<Colour> {
+    if text.eq_ignore_ascii_case(MARKER_TRI_COLOUR) {
+        return Some(Colour::TriColour);
+    }
+    Some(Colour::parse(text)).filter(|colour| !matches!(colour, Colour::Other(_)))
 }
 
-/// `ConsumableTypeEnum` → supply type.
+/// `ConsumableTypeEnum` → supply type. Spellings from the devices' documents and capability
+/// lists (`ConsumableConfigCap` `ConsumableTypeEnumSupport`) and from HPLIP: a setup
+/// cartridge (`introInkCartridge`) and a Smart Tank's `inkTank` are ink cartridges, an
+/// `imageDrum` is the OPC drum.
 fn supply_type(kind: &str) -> SupplyType {
     match kind {
-        "toner" => SupplyType::TONER_CARTRIDGE,
-        "ink" | "inkCartridge" => SupplyType::INK_CARTRIDGE,
+        "toner" | "tonerCartridge" => SupplyType::TONER_CARTRIDGE,
+        "ink" | "inkCartridge" | "introInkCartridge" | "inkTank" => SupplyType::INK_CARTRIDGE,
         "printhead" => SupplyType::PRINTHEAD,
         "tonerCollectionUnit" | "wasteToner" => SupplyType::WASTE_TONER,
-        "imagingDrum" | "drum" => SupplyType::OPC,
+        "imagingDrum" | "imageDrum" | "drum" => SupplyType::OPC,
         "fuser" | "fuserKit" => SupplyType::FUSER,
         "transferKit" | "transferBelt" => SupplyType::TRANSFER_UNIT,
         "maintenanceKit" => SupplyType::MAINTENANCE_KIT,
@@ -283,33 +289,130 @@ fn supply_type(kind: &str) -> SupplyType {
     }
 }
 
+/// The supply class of a supply type: waste receptacles fill up, everything else is used up.
+/// LEDM gives a receptacle's `ConsumablePercentageLevelRemaining` as what is left of its life,
+/// the space left, which is the schema's level of a receptacle, so the number is kept as is.
+fn class_of(kind: SupplyType) -> SupplyClass {
+    if kind == SupplyType::WASTE_TONER || kind == SupplyType::WASTE_INK {
+        SupplyClass::RECEPTACLE_THAT_IS_FILLED
+    } else {
+        SupplyClass::SUPPLY_THAT_IS_CONSUMED
+    }
+}
+
+/// `ConsumableState` values that say where the cartridge is in its life (new, used, genuine),
+/// not how much is left: with one of these, `MeasuredQuantityState` says whether it is low.
+/// (The OfficeJet Pro 9022e reports `used` beside `MeasuredQuantityState` `ok`.)
+const LIFECYCLE_STATES: &[&str] = &[
+    "ok",
+    "used",
+    "genuineHP",
+    "newGenuineHP",
+    "usedGenuineHP",
+    "reinstalledGenuineHP",
+    "upgradableSupply",
+    "supplyUpgradeSuccess",
+];
+
+/// `ConsumableState` values of a cartridge that is not an original HP one: counterfeit,
+/// refilled (HP's `refilledBlack`/`refilledColor`), remanufactured, non-HP.
+const NON_GENUINE_STATES: &[&str] = &[
+    "counterfeit",
+    "refilled",
+    "refilledBlack",
+    "refilledColor",
+    "refilledOrCounterfeit",
+    "remanufactured",
+    "nonHP",
+    "nonGenuine",
+    "usedNonHP",
+];
+
+/// `ConsumableState` values of a cartridge that failed or that the printer refuses:
+/// defective, incompatible, in the wrong slot, unauthorised or failing HP's security check
+/// (`shaidFailure`, `dynamicSecurityFailedSupply`), locked to another printer
+/// (`antiTheftEnabledSupply`, `consumableForAnotherPrinter`), rejected as a trial.
+const REFUSED_STATES: &[&str] = &[
+    "defective",
+    "damaged",
+    "failed",
+    "incompatible",
+    "incompatibleConsumable",
+    "wrongSlot",
+    "inWrongSlot",
+    "misinstalled",
+    "sharedAddressError",
+    "unauthorized",
+    "shaidFailure",
+    "dynamicSecurityFailedSupply",
+    "antiTheftEnabledSupply",
+    "consumableForAnotherPrinter",
+    "trialConsumableRejected",
+];
+
 /// `ConsumableState` → consumable status; `None` for a state this table does not know (the
 /// caller keeps the text as a finding). States from HP's LEDM documents as devices serve them
-/// (`ConsumableLifeState/ConsumableState`, `ConsumableStateAvailableActions/ConsumableState`).
+/// (`ConsumableLifeState/ConsumableState`, `ConsumableStateAvailableActions/ConsumableState`)
+/// and from the `ConsumableStateSupport` lists of their `ConsumableConfigCap`, each to the
+/// closest schema status: a cartridge the printer refuses (incompatible, in the wrong slot,
+/// unauthorised, for another printer, failing its security check) is faulty; a refilled or
+/// remanufactured one is not genuine. Lifecycle states ([`LIFECYCLE_STATES`]) are OK here; the
+/// caller refines them with `MeasuredQuantityState`.
 fn consumable_status(state: &str) -> Option<ConsumableStatus> {
+    if LIFECYCLE_STATES.contains(&state) {
+        return Some(ConsumableStatus::OK);
+    }
     Some(match state {
-        "ok" | "used" | "genuineHP" | "newGenuineHP" | "usedGenuineHP" | "reinstalledGenuineHP" => ConsumableStatus::OK,
         "low" => ConsumableStatus::LOW,
         "veryLow" | "veryVeryLow" => ConsumableStatus::VERY_LOW,
-        "out" | "empty" | "depleted" => ConsumableStatus::EXHAUSTED,
+        // `inkLowToStartUp`: too little ink to prime the system, the printer cannot start.
+        "out" | "empty" | "depleted" | "inkLowToStartUp" => ConsumableStatus::EXHAUSTED,
         "missing" | "notInstalled" => ConsumableStatus::MISSING,
-        "counterfeit" | "refilled" | "nonHP" | "nonGenuine" | "usedNonHP" | "refilledOrCounterfeit" => {
-            ConsumableStatus::NON_GENUINE
-        }
+        s if NON_GENUINE_STATES.contains(&s) => ConsumableStatus::NON_GENUINE,
         "expired" => ConsumableStatus::EXPIRED,
-        "defective" | "damaged" | "incompatible" | "failed" | "wrongSlot" => ConsumableStatus::FAULTY,
+        s if REFUSED_STATES.contains(&s) => ConsumableStatus::FAULTY,
         "unknown" => ConsumableStatus::UNKNOWN,
         _ => return None,
     })
 }
 
-fn state_of(info: &Element, path: &[&str], findings: &mut Findings) -> ConsumableStatus {
-    match info.text_at(path) {
-        None => ConsumableStatus::UNKNOWN,
-        Some(state) => consumable_status(&state).unwrap_or_else(|| {
-            findings.push(Finding::UnmappedValue { field: "ConsumableState", text: state });
-            ConsumableStatus::UNKNOWN
-        }),
+/// `MeasuredQuantityState` (`ok`, `low`, `veryLow`, `out`, `unknown`) → consumable status;
+/// `None` for `unknown` and for a value this table does not know.
+fn measured_status(state: &str) -> Option<ConsumableStatus> {
+    Some(match state {
+        "ok" => ConsumableStatus::OK,
+        "low" => ConsumableStatus::LOW,
+        "veryLow" => ConsumableStatus::VERY_LOW,
+        "out" => ConsumableStatus::EXHAUSTED,
+        _ => return None,
+    })
+}
+
+/// `MeasuredQuantityState` value for a level the device cannot measure.
+const MEASURED_UNKNOWN: &str = "unknown";
+
+/// A consumable's status from its `ConsumableState` and, where the device gives one, its
+/// `MeasuredQuantityState`: a lifecycle state ([`LIFECYCLE_STATES`]) takes low, very low or
+/// out from the measured state; any other known state is the status; with no state the
+/// measured one is. Unknown texts are kept as findings.
+fn status_of(state: Option<String>, measured: Option<String>, findings: &mut Findings) -> ConsumableStatus {
+    let measured = measured.and_then(|m| {
+        let status = measured_status(&m);
+        if status.is_none() && m != MEASURED_UNKNOWN {
+            findings.push(Finding::UnmappedValue { field: "MeasuredQuantityState", text: m });
+        }
+        status
+    });
+    match state {
+        None => measured.unwrap_or(ConsumableStatus::UNKNOWN),
+        Some(state) => match consumable_status(&state) {
+            Some(status) if LIFECYCLE_STATES.contains(&state.as_str()) => measured.unwrap_or(status),
+            Some(status) => status,
+            None => {
+                findings.push(Finding::UnmappedValue { field: "ConsumableState", text: state });
+                ConsumableStatus::UNKNOWN
+            }
+        },
     }
 }
 
@@ -327,8 +430,21 @@ fn percent(value: Option<i64>, field: &'static str, findings: &mut Findings) -> 
     }
 }
 
+/// Whether a `ConsumableInfo` says its level cannot be measured: `MeasuredQuantityState`
+/// `unknown`, or `IsSupplyLevelUnknown` true (a child of `ConsumableInfo` on the OfficeJet Pro
+/// 9022e; also looked for in `ConsumableLifeState`).
+fn level_unmeasured(info: &Element) -> bool {
+    let flag = info
+        .text_at(&["IsSupplyLevelUnknown"])
+        .or_else(|| info.text_at(&["ConsumableLifeState", "IsSupplyLevelUnknown"]));
+    info.text_at(&["ConsumableLifeState", "MeasuredQuantityState"]).as_deref() == Some(MEASURED_UNKNOWN)
+        || matches!(flag.as_deref(), Some("true" | "1"))
+}
+
+/// A consumable's record id: its station (the cartridge slot, counted from 0 by LEDM) plus
+/// one; documents without stations count from 1 in document order. Alerts point at the same
+/// record ([`marker_index`]).
 fn record_of(station: Option<i64>, i: usize) -> RecordId {
-    // The station numbers the cartridge slot; documents without one count from 1.
     RecordId(
         station
             .and_then(|s| u64::try_from(s).ok())
@@ -337,35 +453,42 @@ fn record_of(station: Option<i64>, i: usize) -> RecordId {
     )
 }
 
-fn consumables(config: &Element, usage: Option<&Element>, findings: &mut Findings) -> Vec<Consumable> {
-    // Impressions made with each cartridge, by station, from ProductUsageDyn.
-    let impressions = |station: Option<i64>| -> Option<PageCount> {
-        let unit = usage?.child("ConsumableSubunit")?;
-        let c = unit.all("Consumable").find(|c| c.int_at(&["ConsumableStation"]) == station)?;
-        Some(PageCount(u64::try_from(c.int_at(&["TotalImpressions"])?).ok()?))
-    };
+/// The record id of the consumable an alert's `AlertDetailsMarkerLocation` names: the
+/// location is the cartridge's station (0-based; on the M255dw they are equal colour by
+/// colour), so the same rule as [`record_of`].
+fn marker_index(location: i64) -> Option<u32> {
+    u32::try_from(location).ok()?.checked_add(1)
+}
+
+/// The consumables of `ConsumableConfigDyn`, one per `ConsumableInfo`. A level of 0 that the
+/// device says it cannot measure ([`level_unmeasured`]: HP reports 0 % for a refilled or
+/// non-HP cartridge it cannot read) is unknown, not empty. The page count is set by [`map`].
+fn consumables(config: &Element, findings: &mut Findings) -> Vec<Consumable> {
     let mut out = Vec::new();
     for (i, info) in config.all("ConsumableInfo").take(MAX_RECORDS).enumerate() {
         let station = info.int_at(&["ConsumableStation"]);
         let label = info.text_at(&["ConsumableLabelCode"]);
-        let level = percent(
-            info.int_at(&["ConsumablePercentageLevelRemaining"]),
-            "ConsumablePercentageLevelRemaining",
-            findings,
-        );
+        let level = match info.int_at(&["ConsumablePercentageLevelRemaining"]) {
+            Some(0) if level_unmeasured(info) => Level::Unknown,
+            value => percent(value, "ConsumablePercentageLevelRemaining", findings),
+        };
+        let kind = info.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t));
         out.push(Consumable {
             record_id: record_of(station, i),
-            kind: info.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t)),
-            class: SupplyClass::SUPPLY_THAT_IS_CONSUMED,
-            colour: label.as_deref().and_then(colour_of_label),
+            kind,
+            class: class_of(kind),
+            colour: label.as_deref().and_then(colour_of),
             description: info.text_at(&["ConsumableFamilyName"]),
             part_number: info.text_at(&["ProductNumber"]),
             serial_number: info.text_at(&["SerialNumber"]),
             unit: SupplyUnit::PERCENT,
             level,
             capacity: Capacity::Amount(100),
-            status: state_of(info, &["ConsumableLifeState", "ConsumableState"], findings),
-            page_count: impressions(station),
+            status: status_of(
+                info.text_at(&["ConsumableLifeState", "ConsumableState"]),
+                info.text_at(&["ConsumableLifeState", "MeasuredQuantityState"]),
+                findings,
+            ),
             ..Consumable::default()
         });
     }
@@ -373,9 +496,9 @@ fn consumables(config: &Element, usage: Option<&Element>, findings: &mut Finding
 }
 
 /// Consumables from `ProductUsageDyn` alone, for a device that served no
-/// `ConsumableConfigDyn`: each `ConsumableSubunit/Consumable` with its station, colour, type,
-/// level (`ConsumablePercentageLevelRemaining`, else the raw one, clamped to 0..100) and the
-/// impressions made with it.
+/// `ConsumableConfigDyn`: each `ConsumableSubunit/Consumable` with its station, colour, type
+/// and level (`ConsumablePercentageLevelRemaining`, else the raw one, clamped to 0..100). The
+/// page count is set by [`map`].
 fn consumables_from_usage(usage: &Element, findings: &mut Findings) -> Vec<Consumable> {
     let Some(unit) = usage.child("ConsumableSubunit") else { return Vec::new() };
     let mut out = Vec::new();
@@ -389,115 +512,285 @@ fn consumables_from_usage(usage: &Element, findings: &mut Findings) -> Vec<Consu
                 findings,
             ),
         };
+        let kind = c.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t));
         out.push(Consumable {
             record_id: record_of(station, i),
-            kind: c.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t)),
-            class: SupplyClass::SUPPLY_THAT_IS_CONSUMED,
-            colour: c
-                .text_at(&["MarkerColor"])
-                .map(|name| Colour::parse(&name))
-                .filter(|colour| !matches!(colour, Colour::Other(_))),
+            kind,
+            class: class_of(kind),
+            colour: c.text_at(&["MarkerColor"]).as_deref().and_then(colour_of),
             unit: SupplyUnit::PERCENT,
             level,
             capacity: Capacity::Amount(100),
-            status: state_of(c, &["ConsumableState"], findings),
-            page_count: c.int_at(&["TotalImpressions"]).and_then(|v| u64::try_from(v).ok()).map(PageCount),
+            status: status_of(c.text_at(&["ConsumableState"]), None, findings),
             ..Consumable::default()
         });
     }
     out
 }
 
+/// `ProductUsageDyn` → meters: the printer subunit's total, mono, colour and duplex counters,
+/// and the copy, scan and fax subunits of an MFP.
+///
+/// * COPIES: `CopyApplicationSubunit/TotalImpressions`.
+/// * SCANS: `ScanApplicationSubunit` `AdfImages + FlatbedImages`, every image the scan service
+///   read whatever its destination (copies have their own subunit), else `ScanToHostImages`,
+///   named for one destination (e-mail and folder have their own counters). On the two
+///   captured MFPs both readings agree (ENVY Photo 7830: 222 + 420 = 642; OfficeJet Pro
+///   9022e: 2886 + 1270 = 4156, beside 4128 `ImagesSentToFolder`).
+/// * FAX_IN: `FaxApplicationSubunit/TotalImpressions`, the pages the fax service printed
+///   (received faxes); FAX_OUT: `FaxApplicationSubunit/TotalImagesSent`.
 fn meters(usage: &Element, book: &mut MeterBook) {
-    let Some(unit) = usage.child("PrinterSubunit") else { return };
+    let int = |path: &[&str]| usage.int_at(path).and_then(|v| u64::try_from(v).ok());
+    let mut add = |kind: MeterKind, source: &'static str, value: Option<u64>| {
+        if let Some(v) = value {
+            book.add(kind, Rank::Vendor, Source::Ledm(source), v);
+        }
+    };
     for (name, kind, path) in [
         ("TotalImpressions", MeterKind::TOTAL, "ProductUsageDyn/PrinterSubunit/TotalImpressions"),
         ("MonochromeImpressions", MeterKind::MONO, "ProductUsageDyn/PrinterSubunit/MonochromeImpressions"),
         ("ColorImpressions", MeterKind::COLOUR, "ProductUsageDyn/PrinterSubunit/ColorImpressions"),
         ("DuplexSheets", MeterKind::DUPLEX_SHEETS, "ProductUsageDyn/PrinterSubunit/DuplexSheets"),
     ] {
-        if let Some(v) = unit.int_at(&[name]).and_then(|v| u64::try_from(v).ok()) {
-            book.add(kind, Rank::Vendor, Source::Ledm(path), v);
-        }
+        add(kind, path, int(&["PrinterSubunit", name]));
     }
-    // The copy, scan and fax subunits of an MFP, where present.
-    for (path, kind, source) in [
-        (
-            &["CopyApplicationSubunit", "TotalImpressions"][..],
-            MeterKind::COPIES,
-            "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions",
-        ),
-        (
-            &["ScanApplicationSubunit", "ScanToHostImages"][..],
+    add(
+        MeterKind::COPIES,
+        "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions",
+        int(&["CopyApplicationSubunit", "TotalImpressions"]),
+    );
+    let scanned = int(&["ScanApplicationSubunit", "AdfImages"])
+        .zip(int(&["ScanApplicationSubunit", "FlatbedImages"]))
+        .and_then(|(adf, flatbed)| adf.checked_add(flatbed));
+    match scanned {
+        Some(images) => {
+            add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/AdfImages+FlatbedImages", Some(images))
+        }
+        None => add(
             MeterKind::SCANS,
             "ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages",
+            int(&["ScanApplicationSubunit", "ScanToHostImages"]),
         ),
-        (
-            &["FaxApplicationSubunit", "TotalFaxesReceived"][..],
-            MeterKind::FAX_IN,
-            "ProductUsageDyn/FaxApplicationSubunit/TotalFaxesReceived",
-        ),
-    ] {
-        if let Some(v) = usage.int_at(path).and_then(|v| u64::try_from(v).ok()) {
-            book.add(kind, Rank::Vendor, Source::Ledm(source), v);
-        }
     }
+    add(
+        MeterKind::FAX_IN,
+        "ProductUsageDyn/FaxApplicationSubunit/TotalImpressions",
+        int(&["FaxApplicationSubunit", "TotalImpressions"]),
+    );
+    add(
+        MeterKind::FAX_OUT,
+        "ProductUsageDyn/FaxApplicationSubunit/TotalImagesSent",
+        int(&["FaxApplicationSubunit", "TotalImagesSent"]),
+    );
 }
 
-/// `StatusCategory` → status. Every category HP's LEDM documents use that this table knows
-/// maps to the schema; another keeps its text as a finding and leaves the status unknown.
-fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
+/// How much a status category says about the device, to choose among several `<Status>`: an
+/// error outranks a warning, a warning outranks work in progress, which outranks idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Precedence {
+    /// Ready, asleep.
+    Idle,
+    /// Printing, scanning, warming up ...
+    Busy,
+    /// Needs attention, still running (a tray empty, a cartridge low).
+    Warning,
+    /// Stopped (a jam, a door open, a missing cartridge).
+    Error,
+}
+
+/// What one `StatusCategory` says.
+#[derive(Clone, Copy, Debug)]
+enum Category {
+    /// A state of the device.
+    State {
+        /// Which state wins when there are several.
+        precedence: Precedence,
+        /// Engine and printer state, where the category has one (a cartridge low does not say
+        /// whether the device is printing or asleep).
+        activity: Option<(EngineStatus, PrinterState)>,
+        /// The device state.
+        device: DeviceState,
+        /// The detected errors it sets.
+        errors: DetectedErrors,
+    },
+    /// A notice, not a state (a genuine supply, a memory card inserted, a tray closed): it
+    /// decides nothing but its detected errors, if any.
+    Notice(DetectedErrors),
+}
+
+/// Status categories that are notices, not states: a genuine, non-HP, used or upgraded
+/// supply, a tray closed, a memory card, subscription and ordering reminders, a past
+/// improper shutdown, a loaded document feeder.
+const NOTICE_CATEGORIES: &[&str] = &[
+    "genuineHP",
+    "nonHPSupplyDetected",
+    "usedConsumable",
+    "upgradableSupply",
+    "supplyUpgradeSuccess",
+    "inkSystemReady",
+    "trayClosed",
+    "memoryCardInserted",
+    "orderCartridge",
+    "subscribedPagesLow",
+    "subscribedPagesVeryLow",
+    "subscriptionSuccessful",
+    "improperShutdown",
+    "calibrationRequired",
+    "scannerAdfLoaded",
+];
+
+/// Status categories of a supply the printer refuses (the `ConsumableCategory/Errors` of
+/// HP's `ProductStatusCap`, HPLIP's `incorrectCartridge`).
+const REFUSED_SUPPLY_CATEGORIES: &[&str] = &[
+    "incompatibleConsumable",
+    "incorrectCartridge",
+    "cartridgeInWrongOrder",
+    "dynamicSecurityCheckFailed",
+    "antiTheftEnabledSupplyDetected",
+    "supplyForwardIncompatible",
+];
+
+/// `StatusCategory` → what it says; `None` for a category this table does not know. Names
+/// from the devices' documents, the `StatusCategorySupport` lists of their
+/// `ProductStatusCap` (ENVY Photo 7830, OfficeJet Pro 9022e) and HPLIP's LEDM status reader
+/// (`StatusType10Status`), with older spellings kept.
+fn category(name: &str) -> Option<Category> {
     use DetectedErrors as E;
     use DeviceState as D;
     use EngineStatus as G;
+    use Precedence::{Busy, Error, Idle, Warning};
     use PrinterState as P;
-    let category = doc.text_at(&["Status", "StatusCategory"]).unwrap_or_default();
-    let (engine, printer, device, errors) = match category.as_str() {
-        "ready" | "idle" => (G::READY, P::IDLE, D::RUNNING, E::NONE),
-        "inPowerSave" | "powerSave" | "sleep" | "sleepMode" => (G::SLEEP, P::IDLE, D::RUNNING, E::NONE),
-        "processing" | "printing" => (G::PRINTING, P::PRINTING, D::RUNNING, E::NONE),
-        "scanProcessing" | "scanning" | "copying" | "faxProcessing" | "faxing" | "busy" | "cancelJob"
-        | "cancelling" | "calibrating" | "cleaning" | "aligning" => (G::BUSY, P::OTHER, D::RUNNING, E::NONE),
-        "initializing" | "inkSystemInitializing" | "warmingUp" => (G::WARMING_UP, P::WARMUP, D::RUNNING, E::NONE),
-        "jam" | "jammed" | "paperJam" | "carriageJam" => (G::ERROR, P::OTHER, D::DOWN, E::JAMMED),
-        "doorOpen" | "closeDoorOrCover" | "coverOpen" => (G::ERROR, P::OTHER, D::DOWN, E::DOOR_OPEN),
-        "trayEmptyOrOpen" | "trayEmpty" | "loadPaper" | "outOfPaper" | "paperOut" => {
-            (G::ERROR, P::OTHER, D::WARNING, E::NO_PAPER)
-        }
-        "trayOpen" | "trayMissing" => (G::ERROR, P::OTHER, D::WARNING, E::INPUT_TRAY_MISSING),
-        "cartridgeMissing" | "missingCartridge" | "missingPrinthead" | "consumableMissing" => {
-            (G::ERROR, P::OTHER, D::DOWN, E::MARKER_SUPPLY_MISSING)
-        }
-        "cartridgeEmpty" | "inkEmpty" | "tonerEmpty" => (G::ERROR, P::OTHER, D::DOWN, E::NO_TONER),
-        "outputBinFull" | "outputFull" => (G::ERROR, P::OTHER, D::DOWN, E::OUTPUT_FULL),
-        "serviceRequired" | "printerError" | "error" => (G::ERROR, P::OTHER, D::DOWN, E::SERVICE_REQUESTED),
-        "shuttingDown" | "offline" | "off" => (G::OFFLINE, P::OTHER, D::DOWN, E::OFFLINE),
-        "" => (G::UNKNOWN, P::UNKNOWN, D::UNKNOWN, E::NONE),
-        _ => {
-            findings.push(Finding::UnmappedValue { field: "ProductStatusDyn/Status/StatusCategory", text: category });
-            (G::UNKNOWN, P::UNKNOWN, D::UNKNOWN, E::NONE)
-        }
+    let state = |precedence, engine, printer, device, errors| Category::State {
+        precedence,
+        activity: Some((engine, printer)),
+        device,
+        errors,
     };
-    DeviceStatus { engine, device, printer, errors }
+    let stopped = |errors| state(Error, G::ERROR, P::OTHER, D::DOWN, errors);
+    // A condition that does not stop the device and says nothing of what it is doing.
+    let warning = |errors| Category::State { precedence: Warning, activity: None, device: D::WARNING, errors };
+    Some(match name {
+        "ready" | "idle" => state(Idle, G::READY, P::IDLE, D::RUNNING, E::NONE),
+        "inPowerSave" | "powerSave" | "sleep" | "sleepMode" => state(Idle, G::SLEEP, P::IDLE, D::RUNNING, E::NONE),
+        "processing" | "printing" => state(Busy, G::PRINTING, P::PRINTING, D::RUNNING, E::NONE),
+        "scanProcessing" | "scanning" | "copying" | "faxProcessing" | "faxing" | "faxSending" | "faxReceiving"
+        | "faxDialing" | "faxConnecting" | "busy" | "cancelJob" | "cancelling" | "calibrating" | "cleaning"
+        | "aligning" => state(Busy, G::BUSY, P::OTHER, D::RUNNING, E::NONE),
+        "initializing" | "inkSystemInitializing" | "warmingUp" => {
+            state(Busy, G::WARMING_UP, P::WARMUP, D::RUNNING, E::NONE)
+        }
+        "trayEmptyOrOpen" | "trayEmpty" | "loadPaper" | "outOfPaper" | "paperOut" => {
+            state(Warning, G::ERROR, P::OTHER, D::WARNING, E::NO_PAPER)
+        }
+        "trayOpen" | "trayMissing" | "insertOrCloseTray" | "insertOrCloseTray2" => {
+            state(Warning, G::ERROR, P::OTHER, D::WARNING, E::INPUT_TRAY_MISSING)
+        }
+        "cartridgeLow" | "cartridgeVeryLow" => warning(E::LOW_TONER),
+        "wasteMarkerCollectorAlmostFull" => warning(E::NONE),
+        "jam" | "jammed" | "paperJam" | "carriageJam" | "jamInPrinter" => stopped(E::JAMMED),
+        "doorOpen" | "closeDoorOrCover" | "coverOpen" => stopped(E::DOOR_OPEN),
+        "cartridgeMissing" | "missingCartridge" | "missingPrintHead" | "missingPrinthead" | "consumableMissing" => {
+            stopped(E::MARKER_SUPPLY_MISSING)
+        }
+        "cartridgeEmpty" | "inkEmpty" | "tonerEmpty" => stopped(E::NO_TONER),
+        "outputBinFull" | "outputFull" => stopped(E::OUTPUT_FULL),
+        "serviceRequired" | "printerError" | "error" | "hardError" => stopped(E::SERVICE_REQUESTED),
+        "wasteMarkerCollectorFull" | "cartridgeFailure" | "failedPrintHead" => stopped(E::SERVICE_REQUESTED),
+        // A supply the printer refuses: stopped, with no detected-error bit that says so.
+        c if REFUSED_SUPPLY_CATEGORIES.contains(&c) => stopped(E::NONE),
+        "shuttingDown" | "offline" | "off" => state(Error, G::OFFLINE, P::OTHER, D::DOWN, E::OFFLINE),
+        "trayAlmostEmpty" => Category::Notice(E::LOW_PAPER),
+        c if NOTICE_CATEGORIES.contains(&c) => Category::Notice(E::NONE),
+        _ => return None,
+    })
+}
+
+/// `ProductStatusDyn` → status. The document holds one `<Status>` per active condition, in no
+/// set order (the ENVY Photo 7830 lists `trayEmpty` before `inPowerSave`), so every one is
+/// read: the device state comes from the category of highest [`Precedence`] (the first of
+/// equals), engine and printer state from the highest that has them, and the detected
+/// errors of all are joined. Notices decide nothing. A category this table does not know is
+/// a finding and leaves the others to decide; with no known state the status is unknown.
+fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
+    let mut errors = DetectedErrors::NONE;
+    let mut device: Option<(Precedence, DeviceState)> = None;
+    let mut activity: Option<(Precedence, EngineStatus, PrinterState)> = None;
+    for text in doc.all("Status").take(MAX_RECORDS).filter_map(|s| s.text_at(&["StatusCategory"])) {
+        match category(&text) {
+            Some(Category::Notice(bits)) => errors = errors | bits,
+            Some(Category::State { precedence, activity: doing, device: state, errors: bits }) => {
+                errors = errors | bits;
+                if device.is_none_or(|(p, _)| precedence > p) {
+                    device = Some((precedence, state));
+                }
+                if let Some((engine, printer)) = doing
+                    && activity.is_none_or(|(p, ..)| precedence > p)
+                {
+                    activity = Some((precedence, engine, printer));
+                }
+            }
+            None => findings.push(Finding::UnmappedValue { field: "ProductStatusDyn/Status/StatusCategory", text }),
+        }
+    }
+    DeviceStatus {
+        engine: activity.map_or(EngineStatus::UNKNOWN, |(_, engine, _)| engine),
+        printer: activity.map_or(PrinterState::UNKNOWN, |(.., printer)| printer),
+        device: device.map_or(DeviceState::UNKNOWN, |(_, state)| state),
+        errors,
+    }
 }
 
 /// The Printer-MIB alert code and group (IANA-PRINTER-MIB `PrtAlertCodeTC`, `PrtAlertGroupTC`)
-/// of an LEDM `ProductStatusAlertID` that has an exact one: the paper, tray, door, jam, output
-/// and empty-supply conditions [`status`] knows as status categories. Others keep code `other`
-/// and their id as the vendor code.
-fn alert_code(id: &str) -> Option<(AlertCode, AlertGroup)> {
+/// of an LEDM `ProductStatusAlertID` that has an exact one: the paper, tray, door, jam,
+/// output, supply and waste conditions [`category`] knows. A supply condition's code depends
+/// on the alert's `AlertDetailsConsumableTypeEnum` (`kind`): toner, ink, or any supply. Others
+/// keep code `other` and their id as the vendor code.
+fn alert_code(id: &str, kind: Option<SupplyType>) -> Option<(AlertCode, AlertGroup)> {
+    let toner = matches!(kind, Some(SupplyType::TONER_CARTRIDGE | SupplyType::TONER));
+    let ink = matches!(kind, Some(SupplyType::INK_CARTRIDGE | SupplyType::INK));
+    let by_kind = |if_toner, if_ink, otherwise| match (toner, ink) {
+        (true, _) => if_toner,
+        (_, true) => if_ink,
+        _ => otherwise,
+    };
     Some(match id {
         "trayEmptyOrOpen" | "trayEmpty" | "loadPaper" | "outOfPaper" | "paperOut" => {
             (AlertCode::INPUT_MEDIA_SUPPLY_EMPTY, AlertGroup::INPUT)
         }
-        "trayOpen" | "trayMissing" => (AlertCode::INPUT_MEDIA_TRAY_MISSING, AlertGroup::INPUT),
-        "jam" | "jammed" | "paperJam" => (AlertCode::JAM, AlertGroup::MEDIA_PATH),
+        "trayAlmostEmpty" => (AlertCode::INPUT_MEDIA_SUPPLY_LOW, AlertGroup::INPUT),
+        "trayOpen" | "trayMissing" | "insertOrCloseTray" | "insertOrCloseTray2" => {
+            (AlertCode::INPUT_MEDIA_TRAY_MISSING, AlertGroup::INPUT)
+        }
+        "jam" | "jammed" | "paperJam" | "jamInPrinter" => (AlertCode::JAM, AlertGroup::MEDIA_PATH),
         "carriageJam" => (AlertCode::JAM, AlertGroup::MARKER),
         "doorOpen" => (AlertCode::DOOR_OPEN, AlertGroup::COVER),
         "coverOpen" | "closeDoorOrCover" => (AlertCode::COVER_OPEN, AlertGroup::COVER),
         "outputBinFull" | "outputFull" => (AlertCode::OUTPUT_MEDIA_TRAY_FULL, AlertGroup::OUTPUT),
         "inkEmpty" => (AlertCode::MARKER_INK_EMPTY, AlertGroup::MARKER_SUPPLIES),
         "tonerEmpty" => (AlertCode::MARKER_TONER_EMPTY, AlertGroup::MARKER_SUPPLIES),
+        "cartridgeEmpty" => (
+            by_kind(AlertCode::MARKER_TONER_EMPTY, AlertCode::MARKER_INK_EMPTY, AlertCode::SUBUNIT_EMPTY),
+            AlertGroup::MARKER_SUPPLIES,
+        ),
+        "cartridgeLow" | "cartridgeVeryLow" => (
+            by_kind(
+                AlertCode::MARKER_TONER_ALMOST_EMPTY,
+                AlertCode::MARKER_INK_ALMOST_EMPTY,
+                AlertCode::SUBUNIT_ALMOST_EMPTY,
+            ),
+            AlertGroup::MARKER_SUPPLIES,
+        ),
+        "cartridgeMissing" | "missingCartridge" | "consumableMissing" => (
+            by_kind(AlertCode::MARKER_TONER_CARTRIDGE_MISSING, AlertCode::SUBUNIT_MISSING, AlertCode::SUBUNIT_MISSING),
+            AlertGroup::MARKER_SUPPLIES,
+        ),
+        // LEDM lists the printhead among the consumables (the OfficeJet Pro 9022e's station 0).
+        "missingPrintHead" | "missingPrinthead" => (AlertCode::SUBUNIT_MISSING, AlertGroup::MARKER_SUPPLIES),
+        // HP's waste marker collector is the inkjet's service-station ink container.
+        "wasteMarkerCollectorAlmostFull" => {
+            (AlertCode::MARKER_WASTE_INK_RECEPTACLE_ALMOST_FULL, AlertGroup::MARKER_SUPPLIES)
+        }
+        "wasteMarkerCollectorFull" => (AlertCode::MARKER_WASTE_INK_RECEPTACLE_FULL, AlertGroup::MARKER_SUPPLIES),
         _ => return None,
     })
 }
@@ -505,6 +798,9 @@ fn alert_code(id: &str) -> Option<(AlertCode, AlertGroup)> {
 /// The alert table. An alert's record id is its `SequenceNumber`; alerts that share one (an HP
 /// device numbers a group of alerts once) get the sequence number with the occurrence count in
 /// the high 32 bits, so that none is lost as a repeated id; alerts without one count from 0.
+/// Severity `Error` is critical, `Warning` and `StrictWarning` (in the `SeveritySupport` of
+/// HP's `ProductStatusCap`) are warnings. A consumable alert's group index is the record id
+/// of the consumable it names ([`marker_index`]).
 fn alerts(doc: &Element) -> Vec<Alert> {
     let Some(table) = doc.child("AlertTable") else { return Vec::new() };
     let mut seen: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
@@ -523,14 +819,15 @@ fn alerts(doc: &Element) -> Vec<Alert> {
             *occurrence = occurrence.saturating_add(1);
             let severity = match a.text_at(&["Severity"]).as_deref() {
                 Some("Error" | "error" | "Critical" | "critical") => AlertSeverity::CRITICAL,
-                Some("Warning" | "warning") => AlertSeverity::WARNING,
+                Some("Warning" | "warning" | "StrictWarning" | "strictWarning") => AlertSeverity::WARNING,
                 Some(_) => AlertSeverity::OTHER,
                 None => AlertSeverity::default(),
             };
             let consumable = a.at(&["AlertDetails", "AlertDetailsConsumableTypeEnum"]).is_some();
+            let kind = a.text_at(&["AlertDetails", "AlertDetailsConsumableTypeEnum"]).map(|k| supply_type(&k));
             let input_bin = a.text_at(&["AlertDetails", "AlertDetailsInputBin"]);
             let id = a.text_at(&["ProductStatusAlertID"]);
-            let (code, known_group) = id.as_deref().and_then(alert_code).unzip();
+            let (code, known_group) = id.as_deref().and_then(|id| alert_code(id, kind)).unzip();
             let group = known_group.unwrap_or(if consumable {
                 AlertGroup::MARKER_SUPPLIES
             } else if input_bin.is_some() {
@@ -549,9 +846,7 @@ fn alerts(doc: &Element) -> Vec<Alert> {
                 code: code.unwrap_or(AlertCode::OTHER),
                 vendor_code: id,
                 group,
-                group_index: a
-                    .int_at(&["AlertDetails", "AlertDetailsMarkerLocation"])
-                    .and_then(|l| u32::try_from(l).ok()),
+                group_index: a.int_at(&["AlertDetails", "AlertDetailsMarkerLocation"]).and_then(marker_index),
                 severity,
                 ..Alert::default()
             }
@@ -562,8 +857,9 @@ fn alerts(doc: &Element) -> Vec<Alert> {
 /// Maps the documents a collector fetched into a report, with the provenance of every meter
 /// (the LEDM element it was read from) and the findings (missing documents, unknown states
 /// with their text, clamped levels, no page counter ...). Consumables come from
-/// `ConsumableConfigDyn`, or from `ProductUsageDyn` when that is all the device served. The
-/// caller sets `generated_at`. The report passes [`DeviceReport::validate`].
+/// `ConsumableConfigDyn`, or from `ProductUsageDyn` when that is all the device served; the
+/// page count of each is the device's TOTAL meter. The caller sets `generated_at`. The report
+/// passes [`DeviceReport::validate`].
 pub fn map(docs: &Documents) -> Mapped {
     let mut findings = Findings::default();
     let mut report = DeviceReport::default();
@@ -581,9 +877,7 @@ pub fn map(docs: &Documents) -> Mapped {
         report.identity = identity(config);
     }
     match (&docs.consumable_config, &docs.product_usage) {
-        (Some(config), usage) => {
-            report.snapshot.consumables = consumables(config, usage.as_ref(), &mut findings);
-        }
+        (Some(config), _) => report.snapshot.consumables = consumables(config, &mut findings),
         (None, Some(usage)) => report.snapshot.consumables = consumables_from_usage(usage, &mut findings),
         (None, None) => {}
     }
@@ -596,6 +890,14 @@ pub fn map(docs: &Documents) -> Mapped {
         report.snapshot.alerts = alerts(status_doc);
     }
     let meters = book.finish(&mut report, &mut findings);
+    // The schema's consumable page count is the device's total when the reading was taken (as
+    // SDS's "page count at that status point"), the TOTAL meter, not the impressions made with
+    // the cartridge (ProductUsageDyn's per-cartridge TotalImpressions, which the schema has no
+    // field for: 2220 for the M255dw's black toner against a device total of 1344).
+    let total = report.snapshot.meters.get(&MeterKind::TOTAL).map(PageCount);
+    for c in &mut report.snapshot.consumables {
+        c.page_count = total;
+    }
     crate::make_valid(&mut report, &mut findings);
     crate::finding::check_report(&report, &mut findings);
     Mapped { report, meters, findings: findings.into_vec() }
