@@ -616,3 +616,31 @@ fn unsigned_integer_columns_are_read() {
     let c = &map_report(&Bindings::from_snmprec(walk).unwrap()).snapshot.consumables[0];
     assert_eq!((c.level, c.capacity), (Level::Amount(40), Capacity::Amount(100)));
 }
+
+/// Supply and alert descriptions are in the character set of the printer's current
+/// localization (`prtGeneralCurrentLocalization` → `prtLocalizationCharacterSet`), as CUPS
+/// decodes them: UTF-16 (1013), Shift_JIS (17); a UTF-16 string without a named set is read as
+/// UTF-16 too (before, it was cut at its first NUL: no description, no colour).
+#[test]
+fn descriptions_are_decoded_in_the_localizations_character_set() {
+    let walk = |charset: u32, hex: &str| {
+        format!(
+            "1.3.6.1.2.1.43.5.1.1.2.1|2|1\n1.3.6.1.2.1.43.7.1.1.4.1.1|2|{charset}\n\
+             1.3.6.1.2.1.43.11.1.1.6.1.1|4x|{hex}\n1.3.6.1.2.1.43.18.1.1.8.1.1|4x|{hex}\n"
+        )
+    };
+    let black_toner = "0042006C00610063006B00200054006F006E00650072";
+    let r = map_report(&Bindings::from_snmprec(&walk(1013, black_toner)).unwrap());
+    assert_eq!(r.validate(), Ok(()));
+    let c = &r.snapshot.consumables[0];
+    assert_eq!((c.description.as_deref(), c.colour.clone()), (Some("Black Toner"), Some(Colour::Black)));
+    assert_eq!(r.snapshot.alerts[0].description.as_deref(), Some("Black Toner"));
+    // ブラックトナー in Shift_JIS.
+    let r = map_report(&Bindings::from_snmprec(&walk(17, "837583898362834E83678369815B")).unwrap());
+    assert_eq!(r.snapshot.consumables[0].description.as_deref(), Some("ブラックトナー"));
+    // No localization: UTF-16 by its NULs; plain ASCII with a trailing NUL stays ASCII.
+    let r = map_report(&Bindings::from_snmprec(&format!("1.3.6.1.2.1.43.11.1.1.6.1.1|4x|{black_toner}\n")).unwrap());
+    assert_eq!(r.snapshot.consumables[0].description.as_deref(), Some("Black Toner"));
+    let r = map_report(&Bindings::from_snmprec("1.3.6.1.2.1.43.11.1.1.6.1.1|4x|426C61636B00\n").unwrap());
+    assert_eq!(r.snapshot.consumables[0].description.as_deref(), Some("Black"));
+}

@@ -86,6 +86,69 @@ pub fn clean_text(bytes: &[u8]) -> Option<String> {
     (!cleaned.is_empty()).then_some(cleaned)
 }
 
+/// A `PrtLocalizedDescriptionStringTC` value (supply and alert descriptions) as text: decoded in
+/// `charset`, the IANA character set (`IANACharset` MIBenum) of the printer's current
+/// localization (`prtLocalizationCharacterSet` of the `prtGeneralCurrentLocalization` row), as
+/// CUPS' `backend/snmp-supplies.c` decodes it: UTF-16 and UCS-2 (1000, 1013 to 1015), the
+/// Japanese (17 Shift_JIS, 18 EUC-JP, 2024 Windows-31J), Chinese (113 GBK, 114 GB18030, 2025
+/// GB2312, 2026 Big5) and Korean (38 EUC-KR) sets; then [`clean_text`]. Without a known set, a
+/// string whose every other byte is NUL is UTF-16 (an agent that names no set), and any other is
+/// read by [`clean_text`] (UTF-8, else Latin-1).
+///
+/// ```
+/// use printfleet_sources::snmp::printer_mib::localized_text;
+/// let utf16 = [0, b'C', 0, b'y', 0, b'a', 0, b'n'];
+/// assert_eq!(localized_text(&utf16, Some(1013)).as_deref(), Some("Cyan"));
+/// assert_eq!(localized_text(&utf16, None).as_deref(), Some("Cyan"));
+/// let shift_jis = [0x83, 0x56, 0x83, 0x41, 0x83, 0x93]; // シアン
+/// assert_eq!(localized_text(&shift_jis, Some(17)).as_deref(), Some("シアン"));
+/// ```
+pub fn localized_text(bytes: &[u8], charset: Option<u32>) -> Option<String> {
+    use encoding_rs::{BIG5, EUC_JP, EUC_KR, Encoding, GB18030, GBK, SHIFT_JIS, UTF_16BE, UTF_16LE};
+    let utf16 = |bytes: &[u8]| -> Option<&'static Encoding> {
+        let pairs = bytes.len() >= 2 && bytes.len().is_multiple_of(2);
+        let zero_at = |first: usize| bytes.iter().skip(first).step_by(2).all(|b| *b == 0);
+        let text_at = |first: usize| bytes.iter().skip(first).step_by(2).any(|b| *b != 0);
+        match () {
+            _ if !pairs => None,
+            _ if bytes.starts_with(&[0xfe, 0xff]) => Some(UTF_16BE),
+            _ if bytes.starts_with(&[0xff, 0xfe]) => Some(UTF_16LE),
+            _ if zero_at(0) && text_at(1) => Some(UTF_16BE),
+            _ if zero_at(1) && text_at(0) => Some(UTF_16LE),
+            _ => None,
+        }
+    };
+    let encoding = match charset {
+        Some(1000 | 1013) => Some(UTF_16BE),
+        Some(1014) => Some(UTF_16LE),
+        Some(1015) => Some(if bytes.starts_with(&[0xff, 0xfe]) { UTF_16LE } else { UTF_16BE }),
+        Some(17 | 2024) => Some(SHIFT_JIS),
+        Some(18) => Some(EUC_JP),
+        Some(113 | 2025) => Some(GBK),
+        Some(114) => Some(GB18030),
+        Some(2026) => Some(BIG5),
+        Some(38) => Some(EUC_KR),
+        _ => utf16(bytes),
+    };
+    match encoding {
+        Some(e) => {
+            let body = match bytes.get(..2) {
+                Some([0xfe, 0xff] | [0xff, 0xfe]) if e == UTF_16BE || e == UTF_16LE => bytes.get(2..).unwrap_or_default(),
+                _ => bytes,
+            };
+            clean_text(e.decode_without_bom_handling(body).0.as_bytes())
+        }
+        None => clean_text(bytes),
+    }
+}
+
+/// The character set of the printer's current localization: `prtLocalizationCharacterSet`
+/// (1.3.6.1.2.1.43.7.1.1.4) of the row `prtGeneralCurrentLocalization` names, for the device.
+fn localization_charset(b: &Bindings, device: u32) -> Option<u32> {
+    let current = int(cell(b, "1.3.6.1.2.1.43.5.1.1.2", &[device])).and_then(|v| u32::try_from(v).ok())?;
+    int(cell(b, "1.3.6.1.2.1.43.7.1.1.4", &[device, current])).and_then(|v| u32::try_from(v).ok())
+}
+
 fn text_at(b: &Bindings, o: &str) -> Option<String> {
     b.get(&oid(o)).and_then(SnmpValue::as_bytes).and_then(clean_text)
 }
@@ -402,7 +465,8 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
                 None if fills_up(kind) => SupplyClass::RECEPTACLE_THAT_IS_FILLED,
                 None => SupplyClass::SUPPLY_THAT_IS_CONSUMED,
             };
-            let name = at("6").and_then(SnmpValue::as_bytes).and_then(clean_text);
+            let charset = localization_charset(b, index.first().copied().unwrap_or(1));
+            let name = at("6").and_then(SnmpValue::as_bytes).and_then(|n| localized_text(n, charset));
             let (description, part_number, serial_number) = match name.as_deref().map(split_supply_name) {
                 Some((d, p, s)) => (Some(d), p, s),
                 None => (None, None, None),
@@ -459,7 +523,9 @@ fn alerts(b: &Bindings) -> Vec<Alert> {
                 group_index: code("5"),
                 location: code("6"),
                 code: code("7").map_or_else(AlertCode::default, AlertCode::from_code),
-                description: cell(b, &format!("{ALERTS}.8"), &index).and_then(SnmpValue::as_bytes).and_then(clean_text),
+                description: cell(b, &format!("{ALERTS}.8"), &index).and_then(SnmpValue::as_bytes).and_then(|d| {
+                    localized_text(d, localization_charset(b, index.first().copied().unwrap_or(1)))
+                }),
                 ..Alert::default()
             }
         })
@@ -594,13 +660,14 @@ fn counter_mib(b: &Bindings, book: &mut MeterBook) {
 
 /// The object subtrees [`map`] reads, to the column: a line of a capture inside them that
 /// cannot be read refuses the capture; outside them it is skipped with a finding.
-pub const READS: [&str; 14] = [
+pub const READS: [&str; 15] = [
     "1.3.6.1.2.1.1",              // system
     "1.3.6.1.2.1.2.2.1.6",        // ifPhysAddress
     "1.3.6.1.2.1.4.20.1.1",       // ipAdEntAddr
     "1.3.6.1.2.1.25.3.2.1",       // hrDeviceTable
     "1.3.6.1.2.1.25.3.5.1",       // hrPrinterTable
     "1.3.6.1.2.1.43.5.1.1",       // prtGeneralTable
+    "1.3.6.1.2.1.43.7.1.1",       // prtLocalizationTable
     "1.3.6.1.2.1.43.8.2.1",       // prtInputTable
     "1.3.6.1.2.1.43.10.2.1",      // prtMarkerTable
     "1.3.6.1.2.1.43.11.1.1",      // prtMarkerSuppliesTable
