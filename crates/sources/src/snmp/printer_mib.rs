@@ -133,7 +133,9 @@ pub fn localized_text(bytes: &[u8], charset: Option<u32>) -> Option<String> {
     match encoding {
         Some(e) => {
             let body = match bytes.get(..2) {
-                Some([0xfe, 0xff] | [0xff, 0xfe]) if e == UTF_16BE || e == UTF_16LE => bytes.get(2..).unwrap_or_default(),
+                Some([0xfe, 0xff] | [0xff, 0xfe]) if e == UTF_16BE || e == UTF_16LE => {
+                    bytes.get(2..).unwrap_or_default()
+                }
                 _ => bytes,
             };
             clean_text(e.decode_without_bom_handling(body).0.as_bytes())
@@ -523,9 +525,9 @@ fn alerts(b: &Bindings) -> Vec<Alert> {
                 group_index: code("5"),
                 location: code("6"),
                 code: code("7").map_or_else(AlertCode::default, AlertCode::from_code),
-                description: cell(b, &format!("{ALERTS}.8"), &index).and_then(SnmpValue::as_bytes).and_then(|d| {
-                    localized_text(d, localization_charset(b, index.first().copied().unwrap_or(1)))
-                }),
+                description: cell(b, &format!("{ALERTS}.8"), &index)
+                    .and_then(SnmpValue::as_bytes)
+                    .and_then(|d| localized_text(d, localization_charset(b, index.first().copied().unwrap_or(1)))),
                 ..Alert::default()
             }
         })
