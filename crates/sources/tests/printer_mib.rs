@@ -644,3 +644,35 @@ fn descriptions_are_decoded_in_the_localizations_character_set() {
     let r = map_report(&Bindings::from_snmprec("1.3.6.1.2.1.43.11.1.1.6.1.1|4x|426C61636B00\n").unwrap());
     assert_eq!(r.snapshot.consumables[0].description.as_deref(), Some("Black"));
 }
+
+/// A supply's status comes from the alerts the printer raises about it (group markerSupplies,
+/// group index = the supply's index): the Epson CW-C6500Au's three "Ink is low." alerts make
+/// its three inks at 1 % low; its black and maintenance box, without an alert, stay unknown.
+/// The worst alert wins; alerts about other groups or indexes change nothing.
+#[test]
+fn supply_status_comes_from_the_alerts_about_it() {
+    use printfleet_schema::codes::ConsumableStatus as S;
+    let label = report("epson_cw-c6500au");
+    let statuses: Vec<_> = label.snapshot.consumables.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [S::UNKNOWN, S::LOW, S::LOW, S::LOW, S::UNKNOWN]);
+    let walk = "\
+1.3.6.1.2.1.43.11.1.1.6.1.1|4|Black Toner
+1.3.6.1.2.1.43.11.1.1.6.1.2|4|Cyan Toner
+1.3.6.1.2.1.43.11.1.1.6.1.3|4|Waste Toner Box
+1.3.6.1.2.1.43.18.1.1.4.1.7|2|11
+1.3.6.1.2.1.43.18.1.1.5.1.7|2|1
+1.3.6.1.2.1.43.18.1.1.7.1.7|2|1104
+1.3.6.1.2.1.43.18.1.1.4.1.8|2|11
+1.3.6.1.2.1.43.18.1.1.5.1.8|2|1
+1.3.6.1.2.1.43.18.1.1.7.1.8|2|1101
+1.3.6.1.2.1.43.18.1.1.4.1.9|2|11
+1.3.6.1.2.1.43.18.1.1.5.1.9|2|3
+1.3.6.1.2.1.43.18.1.1.7.1.9|2|1107
+1.3.6.1.2.1.43.18.1.1.4.1.10|2|8
+1.3.6.1.2.1.43.18.1.1.5.1.10|2|2
+1.3.6.1.2.1.43.18.1.1.7.1.10|2|1101
+";
+    let r = map_report(&Bindings::from_snmprec(walk).unwrap());
+    let statuses: Vec<_> = r.snapshot.consumables.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [S::EXHAUSTED, S::UNKNOWN, S::LOW], "empty beats almost empty; group 8 is not supplies");
+}

@@ -18,8 +18,8 @@
 //! gaps; an empty or one-octet error state.
 
 use printfleet_schema::codes::{
-    AlertCode, AlertGroup, AlertSeverity, DeviceState, EngineStatus, InputType, MediaSourceStatus, PrinterState,
-    SupplyClass, SupplyType, SupplyUnit, TrainingLevel,
+    AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, MediaSourceStatus,
+    PrinterState, SupplyClass, SupplyType, SupplyUnit, TrainingLevel,
 };
 use printfleet_schema::limits::{MAX_IP_ADDRESSES, MAX_RECORDS, MAX_TEXT_BYTES};
 use printfleet_schema::{
@@ -505,6 +505,58 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
         .collect()
 }
 
+/// The status of a supply an alert is about (`prtAlertGroup` markerSupplies, whose
+/// `prtAlertGroupIndex` is the `prtMarkerSuppliesIndex`): the Printer-MIB has no status column
+/// for a supply, but a printer raises its almost-empty, empty, almost-full, full and missing
+/// conditions as alerts for as long as they hold (the Epson CW-C6500Au's three "Ink is low."
+/// alerts name its three inks at 1 %). The worst alert wins; a supply without one keeps
+/// `unknown`. Only the printer's own supplies (`hrDeviceIndex` `device`, else the first) are
+/// matched: the alert table is the printer's.
+fn supply_status_from_alerts(consumables: &mut [Consumable], alerts: &[Alert], device: Option<u32>) {
+    use AlertCode as A;
+    let status_of = |code: AlertCode| match code {
+        A::MARKER_TONER_EMPTY
+        | A::MARKER_INK_EMPTY
+        | A::MARKER_PRINT_RIBBON_EMPTY
+        | A::MARKER_WASTE_TONER_RECEPTACLE_FULL
+        | A::MARKER_WASTE_INK_RECEPTACLE_FULL
+        | A::MARKER_OPC_LIFE_OVER
+        | A::MARKER_DEVELOPER_EMPTY
+        | A::SUBUNIT_EMPTY
+        | A::SUBUNIT_FULL
+        | A::SUBUNIT_LIFE_OVER => Some((3, ConsumableStatus::EXHAUSTED)),
+        A::MARKER_TONER_CARTRIDGE_MISSING | A::SUBUNIT_MISSING => Some((2, ConsumableStatus::MISSING)),
+        A::MARKER_TONER_ALMOST_EMPTY
+        | A::MARKER_INK_ALMOST_EMPTY
+        | A::MARKER_PRINT_RIBBON_ALMOST_EMPTY
+        | A::MARKER_WASTE_TONER_RECEPTACLE_ALMOST_FULL
+        | A::MARKER_WASTE_INK_RECEPTACLE_ALMOST_FULL
+        | A::MARKER_OPC_LIFE_ALMOST_OVER
+        | A::MARKER_DEVELOPER_ALMOST_EMPTY
+        | A::SUBUNIT_ALMOST_EMPTY
+        | A::SUBUNIT_ALMOST_FULL
+        | A::SUBUNIT_LIFE_ALMOST_OVER => Some((1, ConsumableStatus::LOW)),
+        _ => None,
+    };
+    // Supply record ids are (hrDeviceIndex << 32) | prtMarkerSuppliesIndex.
+    let split = |id: RecordId| (u32::try_from(id.0 >> 32).ok(), u32::try_from(id.0 & 0xffff_ffff).ok());
+    let device = device.or_else(|| consumables.first().and_then(|c| split(c.record_id).0));
+    for c in consumables.iter_mut() {
+        let (owner, index) = split(c.record_id);
+        if owner != device {
+            continue;
+        }
+        let worst = alerts
+            .iter()
+            .filter(|a| a.group == AlertGroup::MARKER_SUPPLIES && a.group_index.is_some() && a.group_index == index)
+            .filter_map(|a| status_of(a.code))
+            .max_by_key(|(rank, _)| *rank);
+        if let Some((_, status)) = worst {
+            c.status = status;
+        }
+    }
+}
+
 /// `prtAlertTable` (1.3.6.1.2.1.43.18.1): the alerts active now, keyed by `prtAlertIndex`.
 /// `prtAlertGroupIndex` -1 and `prtAlertLocation` -1/-2 ("not applicable", "unknown") are absent.
 /// `prtAlertTime` is the agent's sysUpTime at the alert, not a date: [`map_report_at`] turns it
@@ -741,6 +793,7 @@ pub fn map(b: &Bindings) -> Mapped {
     s.status = status(b, printer.as_deref());
     s.consumables = consumables(b);
     s.alerts = alerts(b);
+    supply_status_from_alerts(&mut s.consumables, &s.alerts, printer.as_deref().and_then(<[u32]>::first).copied());
     s.media_sources = media_sources(b);
     let mut book = MeterBook::default();
     // prtMarkerLifeCount of the printer's first marker (the table is indexed by hrDeviceIndex,
