@@ -30,7 +30,9 @@
 //! an unknown severity); alert codes outside the Printer-MIB (`printerReadyToPrint`, kept as the
 //! vendor code of an `other` alert); `marker-levels` -1 ("unavailable" in CUPS, unlike the MIB's
 //! "unrestricted") read as unknown; state reasons with the RFC 8011 `-report`, `-warning` and
-//! `-error` suffixes.
+//! `-error` suffixes; a value the parser cannot read (a tag beyond `0x4a` such as the extension
+//! tag, a number shorter than its syntax, a string over its limit or not UTF-8 where it must be)
+//! costs only itself, with a finding naming its attribute ([`Value::Unreadable`]).
 //!
 //! ```
 //! use printfleet_sources::ipp::{Supply, parse_supply};
@@ -161,6 +163,14 @@ pub enum Value {
     Collection(BTreeMap<String, Vec<Value>>),
     /// Any other syntax (dates, resolutions, ranges, out-of-band values).
     Other,
+    /// A value the response carried but that could not be read, with its syntax tag: a tag
+    /// beyond RFC 8010's (the extension tag `0x7f`), a number shorter than its syntax, a string
+    /// over its syntax's length limit or not UTF-8 where it must be. The rest of the response is
+    /// read; [`map`] names the attribute in a finding.
+    Unreadable {
+        /// The value's syntax tag.
+        tag: u8,
+    },
 }
 
 impl Value {
@@ -222,29 +232,81 @@ fn convert(value: &ipp::value::IppValue) -> Vec<Value> {
         V::OctetString(b) | V::NonUtf8 { data: b, .. } => Value::Octets(b.to_vec()),
         V::Array(values) => return values.iter().flat_map(convert).collect(),
         V::Collection(members) => Value::Collection(members.iter().map(|(k, v)| (k.to_string(), convert(v))).collect()),
+        V::Other { tag: UNREADABLE, data } => Value::Unreadable { tag: data.first().copied().unwrap_or(UNREADABLE) },
         _ => Value::Other,
     }]
 }
 
-/// Walks the attribute encoding (RFC 8010 §3.1) without building anything, to bound what the
-/// parser will build (collection depth) and to refuse what would make it panic.
-fn scan(bytes: &[u8]) -> Result<(), IppError> {
+/// The tag a value the `ipp` crate cannot read is rewritten to before it parses the response: a
+/// reserved out-of-band tag (RFC 8010 §3.5.2), with the original tag as its one byte of value.
+/// The crate reads it as an unknown syntax, and [`convert`] as [`Value::Unreadable`].
+const UNREADABLE: u8 = 0x1f;
+
+/// Whether the `ipp` crate (8.0) reads a value of syntax `tag`: it refuses the whole response
+/// over one value whose tag is beyond `0x4a` (RFC 8010's extension tag `0x7f`, reserved
+/// string tags), a number shorter than its syntax, a string longer than RFC 8011's limit for
+/// its syntax, or a `textWithLanguage` / `nameWithLanguage` that is not UTF-8. Such a value in
+/// an attribute the mapping never reads (a localised `printer-info`, a vendor's extension)
+/// must not cost the device's status, supplies and counters.
+fn readable(tag: u8, value: &[u8]) -> bool {
+    let with_language = |max: usize| {
+        let mut rest = value;
+        [63, max].into_iter().all(|limit| {
+            let Some((len, after)) = rest.split_first_chunk::<2>() else { return false };
+            let Some((text, after)) = after.split_at_checked(usize::from(u16::from_be_bytes(*len))) else {
+                return false;
+            };
+            rest = after;
+            text.len() <= limit && std::str::from_utf8(text).is_ok()
+        })
+    };
+    match tag {
+        0x21 | 0x23 => value.len() >= 4,
+        0x22 => !value.is_empty(),
+        0x31 => value.len() >= 11,
+        0x32 => value.len() >= 9,
+        0x33 => value.len() >= 8,
+        0x35 => with_language(1023),
+        0x36 => with_language(255),
+        0x41 | 0x45 | 0x46 => value.len() <= 1023,
+        0x42 | 0x44 | 0x49 | 0x4a => value.len() <= 255,
+        0x47 | 0x48 => value.len() <= 63,
+        tag => tag <= 0x4a,
+    }
+}
+
+/// Walks the attribute encoding (RFC 8010 §3.1), to bound what the parser will build
+/// (collection depth) and to refuse what would make it panic, and returns the response with
+/// every value the parser would refuse ([`readable`]) rewritten as [`UNREADABLE`].
+fn scan(bytes: &[u8]) -> Result<Vec<u8>, IppError> {
     let malformed = |what: &str| IppError::Malformed(what.to_owned());
-    let mut rest = bytes.get(8..).ok_or_else(|| malformed("shorter than its header"))?;
+    let header = bytes.get(..8).ok_or_else(|| malformed("shorter than its header"))?;
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(header);
+    let mut rest = bytes.get(8..).unwrap_or_default();
     let mut depth = 0usize;
     while let Some((&tag, after)) = rest.split_first() {
         rest = after;
+        let tag_at = out.len();
+        out.push(tag);
         match tag {
-            0x03 => return Ok(()),
+            // Any document data after the attributes is kept as it is.
+            0x03 => {
+                out.extend_from_slice(rest);
+                return Ok(out);
+            }
             0x00..=0x0f => continue,
             _ => {}
         }
-        let mut value: &[u8] = &[];
-        for _ in 0..2 {
-            let (len, after) = rest.split_first_chunk::<2>().ok_or_else(|| malformed("truncated"))?;
-            (value, rest) =
-                after.split_at_checked(usize::from(u16::from_be_bytes(*len))).ok_or_else(|| malformed("truncated"))?;
+        /// A length-prefixed field: (its length bytes, its bytes), taken off the front of `rest`.
+        fn field<'a>(rest: &mut &'a [u8]) -> Option<(&'a [u8], &'a [u8])> {
+            let (len, after) = rest.split_first_chunk::<2>()?;
+            let (field, after) = after.split_at_checked(usize::from(u16::from_be_bytes(*len)))?;
+            *rest = after;
+            Some((len.as_slice(), field))
         }
+        let (name_len, name) = field(&mut rest).ok_or_else(|| malformed("truncated"))?;
+        let (value_len, value) = field(&mut rest).ok_or_else(|| malformed("truncated"))?;
         // textWithLanguage and nameWithLanguage hold two length-prefixed strings that must fill
         // the value exactly (RFC 8010 §3.9). The `ipp` crate (8.0) slices them without checking
         // and panics on a short one, so they are checked here first.
@@ -270,6 +332,17 @@ fn scan(bytes: &[u8]) -> Result<(), IppError> {
             0x37 => depth = depth.saturating_sub(1),
             _ => {}
         }
+        out.extend_from_slice(name_len);
+        out.extend_from_slice(name);
+        if readable(tag, value) {
+            out.extend_from_slice(value_len);
+            out.extend_from_slice(value);
+        } else {
+            if let Some(t) = out.get_mut(tag_at) {
+                *t = UNREADABLE;
+            }
+            out.extend_from_slice(&[0, 1, tag]);
+        }
     }
     Err(malformed("no end-of-attributes tag"))
 }
@@ -287,8 +360,8 @@ pub fn parse(bytes: &[u8]) -> Result<PrinterAttributes, IppError> {
             return Err(IppError::Status { code, name: status_name(code) });
         }
     }
-    scan(bytes)?;
-    let parser = ipp::parser::IppParser::new(ipp::reader::IppReader::new(std::io::Cursor::new(bytes.to_vec())));
+    let readable = scan(bytes)?;
+    let parser = ipp::parser::IppParser::new(ipp::reader::IppReader::new(std::io::Cursor::new(readable)));
     let (_, attributes, _) = parser.parse_parts().map_err(|e| IppError::Malformed(e.to_string()))?;
     let mut out = BTreeMap::new();
     let mut found = false;
@@ -768,6 +841,14 @@ fn meters(a: &PrinterAttributes, book: &mut MeterBook, findings: &mut Findings) 
 /// findings. The caller sets `generated_at`. The report passes [`DeviceReport::validate`].
 pub fn map(a: &PrinterAttributes) -> Mapped {
     let mut findings = Findings::default();
+    for (name, values) in &a.0 {
+        for value in values {
+            if let Value::Unreadable { tag } = value {
+                findings
+                    .push(Finding::UnmappedValue { field: "IPP value", text: format!("{name} (syntax 0x{tag:02x})") });
+            }
+        }
+    }
     let mut report = DeviceReport { identity: identity(a), ..DeviceReport::default() };
     report.snapshot.status = status(a);
     report.snapshot.consumables = consumables(a, &mut findings);

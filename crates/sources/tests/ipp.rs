@@ -297,3 +297,41 @@ fn a_text_with_language_whose_lengths_overrun_is_refused() {
     let good = response(&[(0x35, "printer-info", &[0, 2, b'e', b'n', 0, 2, b'h', b'i'])]);
     assert_eq!(parse(&good).unwrap().text("printer-info").as_deref(), Some("hi"));
 }
+
+/// A value the `ipp` crate would refuse the whole response over (a tag beyond `0x4a` such as
+/// RFC 8010's extension tag, a short integer, a string over its syntax's limit, Latin-1 in a
+/// text with language) costs only that value, with a finding naming the attribute: the state,
+/// supplies and counters are still read.
+#[test]
+fn an_unreadable_value_costs_only_itself() {
+    let long_name = vec![b'x'; 300];
+    let bytes = response(&[
+        (0x23, "printer-state", &4i32.to_be_bytes()),
+        (0x7f, "x-vendor-extension", &[0, 0, 0, 0x80, 1]),
+        (0x21, "printer-up-time", &[0, 1]),
+        (0x42, "printer-name", &long_name),
+        (0x35, "printer-info", &[0, 2, b'f', b'r', 0, 3, b'\xe9', b't', b'e']),
+        (0x21, "printer-impressions-completed", &1234i32.to_be_bytes()),
+    ]);
+    let m = printfleet_sources::ipp::map(&parse(&bytes).unwrap());
+    assert_eq!(m.report.validate(), Ok(()));
+    assert_eq!(m.report.snapshot.status.printer, PrinterState::PRINTING);
+    assert_eq!(m.report.snapshot.meters.get(&printfleet_schema::MeterKind::TOTAL), Some(1234));
+    let skipped: Vec<_> = m
+        .findings
+        .iter()
+        .filter_map(|f| match f {
+            printfleet_sources::Finding::UnmappedValue { field: "IPP value", text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "printer-info (syntax 0x35)",
+            "printer-name (syntax 0x42)",
+            "printer-up-time (syntax 0x21)",
+            "x-vendor-extension (syntax 0x7f)"
+        ]
+    );
+}
