@@ -834,17 +834,25 @@ impl Device {
                 (AlertSeverity::CRITICAL, AlertGroup::COVER, 1, AlertCode::DOOR_OPEN, "Front door open".to_string())
             }
             AlertKind::Low(i) => {
-                let (code, name) = match &self.render {
+                // The group index names the supply: its prtMarkerSuppliesIndex (the mapping sets
+                // the supply's status from it), or the cartridge's position on a large-format
+                // printer.
+                let position = u32::try_from(i.saturating_add(1)).unwrap_or(1);
+                let (code, name, supply) = match &self.render {
                     Render::Snmp { supplies, .. } => {
                         let s = supplies.get(i);
                         let ink = s.is_some_and(|s| [SupplyType::INK, SupplyType::INK_CARTRIDGE].contains(&s.row.kind));
                         let code =
                             if ink { AlertCode::MARKER_INK_ALMOST_EMPTY } else { AlertCode::MARKER_TONER_ALMOST_EMPTY };
-                        (code, s.map_or_else(String::new, |s| s.row.description.clone()))
+                        (
+                            code,
+                            s.map_or_else(String::new, |s| s.row.description.clone()),
+                            s.map_or(position, |s| s.row.index),
+                        )
                     }
-                    Render::LargeFormat(lf) => (AlertCode::MARKER_INK_ALMOST_EMPTY, lf.cartridge_name(i)),
+                    Render::LargeFormat(lf) => (AlertCode::MARKER_INK_ALMOST_EMPTY, lf.cartridge_name(i), position),
                 };
-                let gi = i32::try_from(i.saturating_add(1)).unwrap_or(1);
+                let gi = i32::try_from(supply).unwrap_or(1);
                 (AlertSeverity::WARNING, AlertGroup::MARKER_SUPPLIES, gi, code, format!("{name} low"))
             }
         };

@@ -249,16 +249,19 @@ const UNREADABLE: u8 = 0x1f;
 /// an attribute the mapping never reads (a localised `printer-info`, a vendor's extension)
 /// must not cost the device's status, supplies and counters.
 fn readable(tag: u8, value: &[u8]) -> bool {
+    // Two length-prefixed strings (language, then text) that fill the value exactly (RFC 8010
+    // §3.9): the crate slices them without checking and panics on a short one.
     let with_language = |max: usize| {
         let mut rest = value;
-        [63, max].into_iter().all(|limit| {
+        let strings_fit = [63, max].into_iter().all(|limit| {
             let Some((len, after)) = rest.split_first_chunk::<2>() else { return false };
             let Some((text, after)) = after.split_at_checked(usize::from(u16::from_be_bytes(*len))) else {
                 return false;
             };
             rest = after;
             text.len() <= limit && std::str::from_utf8(text).is_ok()
-        })
+        });
+        strings_fit && rest.is_empty()
     };
     match tag {
         0x21 | 0x23 => value.len() >= 4,
@@ -276,8 +279,8 @@ fn readable(tag: u8, value: &[u8]) -> bool {
 }
 
 /// Walks the attribute encoding (RFC 8010 §3.1), to bound what the parser will build
-/// (collection depth) and to refuse what would make it panic, and returns the response with
-/// every value the parser would refuse ([`readable`]) rewritten as [`UNREADABLE`].
+/// (collection depth), and returns the response with every value the parser would refuse or
+/// panic over ([`readable`]) rewritten as [`UNREADABLE`].
 fn scan(bytes: &[u8]) -> Result<Vec<u8>, IppError> {
     let malformed = |what: &str| IppError::Malformed(what.to_owned());
     let header = bytes.get(..8).ok_or_else(|| malformed("shorter than its header"))?;
@@ -307,21 +310,6 @@ fn scan(bytes: &[u8]) -> Result<Vec<u8>, IppError> {
         }
         let (name_len, name) = field(&mut rest).ok_or_else(|| malformed("truncated"))?;
         let (value_len, value) = field(&mut rest).ok_or_else(|| malformed("truncated"))?;
-        // textWithLanguage and nameWithLanguage hold two length-prefixed strings that must fill
-        // the value exactly (RFC 8010 §3.9). The `ipp` crate (8.0) slices them without checking
-        // and panics on a short one, so they are checked here first.
-        if matches!(tag, 0x35 | 0x36) {
-            let mut inner = value;
-            for _ in 0..2 {
-                let (len, after) = inner.split_first_chunk::<2>().ok_or_else(|| malformed("text with language"))?;
-                inner = after
-                    .get(usize::from(u16::from_be_bytes(*len))..)
-                    .ok_or_else(|| malformed("text with language"))?;
-            }
-            if !inner.is_empty() {
-                return Err(malformed("text with language"));
-            }
-        }
         match tag {
             0x34 => {
                 depth = depth.saturating_add(1);
@@ -334,7 +322,11 @@ fn scan(bytes: &[u8]) -> Result<Vec<u8>, IppError> {
         }
         out.extend_from_slice(name_len);
         out.extend_from_slice(name);
-        if readable(tag, value) {
+        if matches!(tag, 0x34 | 0x37) {
+            // begCollection and endCollection have no value (RFC 8010 §3.1.6): one is dropped
+            // (the crate refuses the response over it), the collection kept.
+            out.extend_from_slice(&[0, 0]);
+        } else if readable(tag, value) {
             out.extend_from_slice(value_len);
             out.extend_from_slice(value);
         } else {
@@ -631,16 +623,33 @@ fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable
     let markers = Markers::read(a);
     if !supplies.is_empty() {
         let descriptions = texts(a, "printer-supply-description");
+        let parsed: Vec<Supply> =
+            supplies.iter().take(MAX_RECORDS).map(|t| parse_supply(t.as_deref().unwrap_or_default())).collect();
         // HP's printers send the marker-* lists beside printer-supply, built from the same table
         // (the same length, the same order), and leave printer-supply-description empty: then
-        // the marker's name describes the supply, and its thresholds give its status.
-        let parallel = markers.names.len() == supplies.len();
-        return supplies
-            .iter()
+        // the marker's name describes the supply, and its thresholds give its status. Only when
+        // the two lists are seen to be parallel: the same length, and no entry whose colour or
+        // percentage differs between them (lists in different orders would put names and
+        // statuses on the wrong cartridges).
+        let parallel = markers.names.len() == supplies.len()
+            && parsed.iter().enumerate().all(|(i, s)| {
+                let marker_colour = markers.colours.get(i).cloned().flatten().and_then(|h| colour_from_hex(&h));
+                let colour_agrees = match (s.colorant.as_deref().and_then(colorant), marker_colour) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                };
+                let percent =
+                    s.unit == Some(SupplyUnit::PERCENT) && s.class != Some(SupplyClass::RECEPTACLE_THAT_IS_FILLED);
+                let level_agrees = match (s.level, markers.levels.get(i).copied().flatten()) {
+                    (Some(Level::Amount(l)), Some(m @ 0..=100)) if percent => i64::from(l) == i64::from(m),
+                    _ => true,
+                };
+                colour_agrees && level_agrees
+            });
+        return parsed
+            .into_iter()
             .enumerate()
-            .take(MAX_RECORDS)
-            .map(|(i, text)| {
-                let s = parse_supply(text.as_deref().unwrap_or_default());
+            .map(|(i, s)| {
                 let kind = s.kind.unwrap_or(SupplyType::UNKNOWN);
                 let mut c = Consumable {
                     record_id: s.index.map_or_else(|| record(i), |n| RecordId(u64::from(n))),
@@ -841,14 +850,7 @@ fn meters(a: &PrinterAttributes, book: &mut MeterBook, findings: &mut Findings) 
 /// findings. The caller sets `generated_at`. The report passes [`DeviceReport::validate`].
 pub fn map(a: &PrinterAttributes) -> Mapped {
     let mut findings = Findings::default();
-    for (name, values) in &a.0 {
-        for value in values {
-            if let Value::Unreadable { tag } = value {
-                findings
-                    .push(Finding::UnmappedValue { field: "IPP value", text: format!("{name} (syntax 0x{tag:02x})") });
-            }
-        }
-    }
+    unreadable(&a.0, "", &mut findings);
     let mut report = DeviceReport { identity: identity(a), ..DeviceReport::default() };
     report.snapshot.status = status(a);
     report.snapshot.consumables = consumables(a, &mut findings);
@@ -860,6 +862,23 @@ pub fn map(a: &PrinterAttributes) -> Mapped {
     crate::make_valid(&mut report, &mut findings);
     crate::finding::check_report(&report, &mut findings);
     Mapped { report, meters, findings: findings.into_vec() }
+}
+
+/// A finding for every [`Value::Unreadable`] of `attributes`, members of collections included
+/// (named `collection/member`; the findings themselves are bounded).
+fn unreadable(attributes: &BTreeMap<String, Vec<Value>>, prefix: &str, findings: &mut Findings) {
+    for (name, values) in attributes {
+        for value in values {
+            match value {
+                Value::Unreadable { tag } => findings.push(Finding::UnmappedValue {
+                    field: "IPP value",
+                    text: format!("{prefix}{name} (syntax 0x{tag:02x})"),
+                }),
+                Value::Collection(members) => unreadable(members, &format!("{prefix}{name}/"), findings),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// [`map`], the report only (prefer [`map`]).

@@ -34,7 +34,7 @@ use printfleet_schema::codes::{
 use printfleet_schema::limits::MAX_RECORDS;
 use printfleet_schema::{
     Alert, Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, Level, MeterKind,
-    PageCount, RecordId,
+    RecordId,
 };
 use quick_xml::events::Event;
 
@@ -393,9 +393,11 @@ const MEASURED_UNKNOWN: &str = "unknown";
 
 /// A consumable's status from its `ConsumableState` and, where the device gives one, its
 /// `MeasuredQuantityState`: a lifecycle state ([`LIFECYCLE_STATES`]) takes low, very low or
-/// out from the measured state; any other known state is the status; with no state the
-/// measured one is. Unknown texts are kept as findings.
+/// out from the measured state (unknown when the device cannot measure the level); any other
+/// known state is the status; with no state the measured one is. Unknown texts are kept as
+/// findings.
 fn status_of(state: Option<String>, measured: Option<String>, findings: &mut Findings) -> ConsumableStatus {
+    let measured_unknown = measured.as_deref() == Some(MEASURED_UNKNOWN);
     let measured = measured.and_then(|m| {
         let status = measured_status(&m);
         if status.is_none() && m != MEASURED_UNKNOWN {
@@ -406,6 +408,8 @@ fn status_of(state: Option<String>, measured: Option<String>, findings: &mut Fin
     match state {
         None => measured.unwrap_or(ConsumableStatus::UNKNOWN),
         Some(state) => match consumable_status(&state) {
+            // A level the device cannot measure says nothing of the cartridge (HPLIP: unknown).
+            Some(_) if LIFECYCLE_STATES.contains(&state.as_str()) && measured_unknown => ConsumableStatus::UNKNOWN,
             Some(status) if LIFECYCLE_STATES.contains(&state.as_str()) => measured.unwrap_or(status),
             Some(status) => status,
             None => {
@@ -708,13 +712,22 @@ fn category(name: &str) -> Option<Category> {
 /// `ProductStatusDyn` → status. The document holds one `<Status>` per active condition, in no
 /// set order (the ENVY Photo 7830 lists `trayEmpty` before `inPowerSave`), so every one is
 /// read: the device state comes from the category of highest [`Precedence`] (the first of
-/// equals), engine and printer state from the highest that has them, and the detected
-/// errors of all are joined. Notices decide nothing. A category this table does not know is
+/// equals), engine and printer state from a stop, else from work or idleness, else from a
+/// warning (the first of equals), and the detected errors of all are joined. Notices decide nothing. A category this table does not know is
 /// a finding and leaves the others to decide; with no known state the status is unknown.
 fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
     let mut errors = DetectedErrors::NONE;
     let mut device: Option<(Precedence, DeviceState)> = None;
-    let mut activity: Option<(Precedence, EngineStatus, PrinterState)> = None;
+    // What the device is doing: a stop decides it, else work or idleness, and a warning (a tray
+    // empty) only when nothing else says (the ENVY Photo 7830 asleep with its photo tray empty
+    // is asleep, not in error).
+    let doing_rank = |p: Precedence| match p {
+        Precedence::Error => 3,
+        Precedence::Busy => 2,
+        Precedence::Idle => 1,
+        Precedence::Warning => 0,
+    };
+    let mut activity: Option<(u8, EngineStatus, PrinterState)> = None;
     for text in doc.all("Status").take(MAX_RECORDS).filter_map(|s| s.text_at(&["StatusCategory"])) {
         match category(&text) {
             Some(Category::Notice(bits)) => errors = errors | bits,
@@ -724,9 +737,9 @@ fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
                     device = Some((precedence, state));
                 }
                 if let Some((engine, printer)) = doing
-                    && activity.is_none_or(|(p, ..)| precedence > p)
+                    && activity.is_none_or(|(rank, ..)| doing_rank(precedence) > rank)
                 {
-                    activity = Some((precedence, engine, printer));
+                    activity = Some((doing_rank(precedence), engine, printer));
                 }
             }
             None => findings.push(Finding::UnmappedValue { field: "ProductStatusDyn/Status/StatusCategory", text }),
@@ -890,14 +903,11 @@ pub fn map(docs: &Documents) -> Mapped {
         report.snapshot.alerts = alerts(status_doc);
     }
     let meters = book.finish(&mut report, &mut findings);
-    // The schema's consumable page count is the device's total when the reading was taken (as
-    // SDS's "page count at that status point"), the TOTAL meter, not the impressions made with
-    // the cartridge (ProductUsageDyn's per-cartridge TotalImpressions, which the schema has no
-    // field for: 2220 for the M255dw's black toner against a device total of 1344).
-    let total = report.snapshot.meters.get(&MeterKind::TOTAL).map(PageCount);
-    for c in &mut report.snapshot.consumables {
-        c.page_count = total;
-    }
+    // No consumable page count: the schema's is the device's total when the reading was taken,
+    // which this report's TOTAL meter already is (repeating it in every consumable would make
+    // each one a full upsert of the delta whenever the device prints); ProductUsageDyn's
+    // per-cartridge TotalImpressions are not that (2220 for the M255dw's black toner against a
+    // device total of 1344), and the schema has no field for them.
     crate::make_valid(&mut report, &mut findings);
     crate::finding::check_report(&report, &mut findings);
     Mapped { report, meters, findings: findings.into_vec() }

@@ -19,7 +19,7 @@ use printfleet_schema::codes::{
     AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, PrinterState, SupplyClass,
     SupplyType, SupplyUnit,
 };
-use printfleet_schema::{Capacity, Colour, DetectedErrors, DeviceReport, DeviceStatus, Level, MeterKind, PageCount};
+use printfleet_schema::{Capacity, Colour, DetectedErrors, DeviceReport, DeviceStatus, Level, MeterKind};
 use printfleet_sources::ledm::{Documents, Element, LedmError, MAX_LEDM_DEPTH, map, map_report};
 use printfleet_sources::{Finding, Mapped, Source};
 use proptest::prelude::*;
@@ -80,10 +80,10 @@ fn m255dw_matches_aiohpprinters_reading() {
         let percent = w["percentage_level_remaining"].as_f64().unwrap() as u32;
         assert_eq!((c.unit, c.level, c.capacity), (SupplyUnit::PERCENT, Level::Amount(percent), Capacity::Amount(100)));
         assert_eq!(c.status, ConsumableStatus::OK, "state {}", w["state"]);
-        // The schema's page count is the device total at the reading, not the impressions made
-        // with the cartridge (aiohpprinter's `total_impressions`, 2220 for black: more than the
-        // device's 1344).
-        assert_eq!(c.page_count, Some(PageCount(1344)));
+        // No page count: not the impressions made with the cartridge (aiohpprinter's
+        // `total_impressions`, 2220 for black: more than the device's 1344), which the schema's
+        // device total is not, and the device total is the report's TOTAL meter.
+        assert_eq!(c.page_count, None);
     }
 
     // Status "inPowerSave": idle and running; four genuine-HP notices about the toners.
@@ -112,10 +112,10 @@ fn missing_documents_leave_their_part_empty() {
     assert!(r.identity.model.is_none());
     assert_eq!(r.snapshot.meters.get(&MeterKind::TOTAL), Some(1344));
     // Without ConsumableConfigDyn the consumables come from ProductUsageDyn (issue 15): the same
-    // four toners, by station, with their raw levels and the device total as page count.
+    // four toners, by station, with their raw levels and no page count.
     let c = &r.snapshot.consumables;
     let got: Vec<_> = c.iter().map(|c| (c.record_id.0, c.colour.clone(), c.level, c.page_count)).collect();
-    let total = Some(PageCount(1344));
+    let total = None;
     assert_eq!(
         got,
         [
@@ -315,9 +315,25 @@ fn every_status_is_read_and_the_most_severe_state_decides() {
         assert_eq!(state(&s), (EngineStatus::ERROR, PrinterState::OTHER, DeviceState::DOWN, E::DOOR_OPEN), "{order:?}");
     }
 
-    // Errors of every category are joined; the first of equals decides the device state.
+    // Errors of every category are joined; a stop decides the engine over sleep and a warning.
     let s = statuses(&["inPowerSave", "trayEmpty", "jamInPrinter", "closeDoorOrCover"]).report.snapshot.status;
-    assert_eq!((s.device, s.errors), (DeviceState::DOWN, E::NO_PAPER | E::JAMMED | E::DOOR_OPEN));
+    assert_eq!(
+        state(&s),
+        (EngineStatus::ERROR, PrinterState::OTHER, DeviceState::DOWN, E::NO_PAPER | E::JAMMED | E::DOOR_OPEN)
+    );
+
+    // A tray warning says what the device is doing only when nothing else does: asleep with a
+    // tray empty is asleep, in either order; a tray empty alone is the engine waiting (error).
+    for order in [["trayEmpty", "inPowerSave"], ["inPowerSave", "trayEmpty"]] {
+        let s = statuses(&order).report.snapshot.status;
+        assert_eq!(
+            state(&s),
+            (EngineStatus::SLEEP, PrinterState::IDLE, DeviceState::WARNING, E::NO_PAPER),
+            "{order:?}"
+        );
+    }
+    let s = statuses(&["trayEmpty"]).report.snapshot.status;
+    assert_eq!(state(&s), (EngineStatus::ERROR, PrinterState::OTHER, DeviceState::WARNING, E::NO_PAPER));
 
     // A low cartridge warns, and says nothing of what the device is doing.
     let s = statuses(&["cartridgeLow", "processing"]).report.snapshot.status;
@@ -352,9 +368,10 @@ fn every_status_is_read_and_the_most_severe_state_decides() {
         assert!(unmapped(&m).is_empty(), "{notice}: {:?}", m.findings);
     }
 
-    // The ENVY Photo 7830 capture: trayEmpty, then inPowerSave. The empty photo tray decides.
+    // The ENVY Photo 7830 capture: trayEmpty, then inPowerSave: asleep, warning of the empty
+    // photo tray.
     let r = other_model("hp_envy_photo_7830_all_in_one_printer");
-    assert_eq!((r.snapshot.status.device, r.snapshot.status.errors), (DeviceState::WARNING, E::NO_PAPER));
+    assert_eq!(state(&r.snapshot.status), (EngineStatus::SLEEP, PrinterState::IDLE, DeviceState::WARNING, E::NO_PAPER));
 }
 
 /// Review finding 2: HP's own category names (HPLIP `StatusType10Status`, the devices'
@@ -496,7 +513,14 @@ fn measured_quantity_state_and_hp_consumable_states() {
     let a = Level::Amount;
     assert_eq!(
         got,
-        [(a(5), S::VERY_LOW), (a(12), S::LOW), (a(40), S::OK), (a(0), S::EXHAUSTED), (a(0), S::OK), (a(30), S::OK)]
+        [
+            (a(5), S::VERY_LOW),
+            (a(12), S::LOW),
+            (a(40), S::OK),
+            (a(0), S::EXHAUSTED),
+            (a(0), S::OK),
+            (a(30), S::UNKNOWN)
+        ]
     );
     // IsSupplyLevelUnknown (a child of ConsumableInfo on the OfficeJet Pro 9022e).
     let m = consumables_mapped(&[
@@ -562,11 +586,12 @@ fn consumable_alerts_point_at_their_cartridge() {
     }
 }
 
-/// Review finding 7: a consumable's page count is the device's total at the reading (the
-/// schema's meaning), the same for every consumable, never one cartridge's impressions joined
-/// to the others.
+/// Review finding 7: no usage record is joined to a consumable (the old join matched two
+/// records without a station to each other, giving every consumable the first cartridge's
+/// impressions), and no consumable repeats the device total, which is the TOTAL meter: a page
+/// count in every consumable would make each one a full upsert whenever the device prints.
 #[test]
-fn a_consumables_page_count_is_the_device_total() {
+fn consumables_carry_no_page_count() {
     let config = parse(
         "<ConsumableConfigDyn><ConsumableInfo><ConsumableLabelCode>K</ConsumableLabelCode></ConsumableInfo>\
          <ConsumableInfo><ConsumableLabelCode>C</ConsumableLabelCode></ConsumableInfo></ConsumableConfigDyn>",
@@ -577,19 +602,15 @@ fn a_consumables_page_count_is_the_device_total() {
          </Consumable><Consumable><MarkerColor>Cyan</MarkerColor><TotalImpressions>339</TotalImpressions>\
          </Consumable></ConsumableSubunit></ProductUsageDyn>",
     );
-    let r = map_report(&Documents {
-        consumable_config: Some(config.clone()),
-        product_usage: Some(usage),
-        ..Documents::default()
-    });
+    let r =
+        map_report(&Documents { consumable_config: Some(config), product_usage: Some(usage), ..Documents::default() });
+    assert_eq!(r.snapshot.meters.get(&MeterKind::TOTAL), Some(2754));
     let got: Vec<_> = r.snapshot.consumables.iter().map(|c| (c.colour.clone(), c.page_count)).collect();
-    assert_eq!(got, [(Some(Colour::Black), Some(PageCount(2754))), (Some(Colour::Cyan), Some(PageCount(2754)))]);
-    // Without a device total there is none.
-    let r = map_report(&Documents { consumable_config: Some(config), ..Documents::default() });
-    assert!(r.snapshot.consumables.iter().all(|c| c.page_count.is_none()));
+    assert_eq!(got, [(Some(Colour::Black), None), (Some(Colour::Cyan), None)]);
     // The LaserJet 200 M251nw: usage records without stations, consumables from them.
     let r = other_model("hp_laserjet_200_m251nw");
-    assert!(r.snapshot.consumables.iter().all(|c| c.page_count == Some(PageCount(2754))));
+    assert!(!r.snapshot.consumables.is_empty());
+    assert!(r.snapshot.consumables.iter().all(|c| c.page_count.is_none()));
 }
 
 /// Review finding 9: HP's type, label and marker-colour vocabulary.

@@ -607,6 +607,11 @@ fn the_make_is_the_brand_not_the_agents_maker() {
     assert_eq!(make(dell).as_deref(), Some("Dell"));
     let unknown = "1.3.6.1.2.1.1.1.0|4|ECOSYS M2540dn\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.1347.41\n";
     assert_eq!(make(unknown).as_deref(), Some("Kyocera"), "no make in sysDescr: the enterprise's");
+    // The device id's MFG names the brand over sysDescr's make (a Dell built by Lexmark whose
+    // agent describes the engine).
+    let rebadged = "1.3.6.1.2.1.1.1.0|4|Lexmark MS510dn version NH.HS2.N211\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.641.2.1\n\
+        1.3.6.1.4.1.2699.1.2.1.2.1.1.3.1|4|MFG:Dell;MDL:B2360dn;CLS:PRINTER;\n";
+    assert_eq!(make(rebadged).as_deref(), Some("Dell"));
 }
 
 /// Integer columns an agent sends as Gauge32 or Counter32 are read (within Integer32's range).
@@ -643,6 +648,19 @@ fn descriptions_are_decoded_in_the_localizations_character_set() {
     assert_eq!(r.snapshot.consumables[0].description.as_deref(), Some("Black Toner"));
     let r = map_report(&Bindings::from_snmprec("1.3.6.1.2.1.43.11.1.1.6.1.1|4x|426C61636B00\n").unwrap());
     assert_eq!(r.snapshot.consumables[0].description.as_deref(), Some("Black"));
+    // A declared set that the text cannot be in (agents declare boilerplate): UTF-8 without a NUL
+    // stays UTF-8, under csUnicode as under Shift_JIS.
+    for charset in [1000, 17] {
+        let walk = format!(
+            "1.3.6.1.2.1.43.5.1.1.2.1|2|1\n1.3.6.1.2.1.43.7.1.1.4.1.1|2|{charset}\n1.3.6.1.2.1.43.11.1.1.6.1.1|4|Black Toner\n"
+        );
+        let c = &map_report(&Bindings::from_snmprec(&walk).unwrap()).snapshot.consumables[0];
+        assert_eq!(
+            (c.description.as_deref(), c.colour.clone()),
+            (Some("Black Toner"), Some(Colour::Black)),
+            "{charset}"
+        );
+    }
 }
 
 /// A supply's status comes from the alerts the printer raises about it (group markerSupplies,
@@ -675,4 +693,20 @@ fn supply_status_comes_from_the_alerts_about_it() {
     let r = map_report(&Bindings::from_snmprec(walk).unwrap());
     let statuses: Vec<_> = r.snapshot.consumables.iter().map(|c| c.status).collect();
     assert_eq!(statuses, [S::EXHAUSTED, S::UNKNOWN, S::LOW], "empty beats almost empty; group 8 is not supplies");
+    // The printer is hrDeviceIndex 1: an alert in device 2's rows (a second device of the agent)
+    // is not about its supplies; a missing cartridge is missing.
+    let walk = "\
+1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.5
+1.3.6.1.2.1.43.11.1.1.6.1.1|4|Black Toner
+1.3.6.1.2.1.43.11.1.1.6.1.2|4|Cyan Toner
+1.3.6.1.2.1.43.18.1.1.4.2.1|2|11
+1.3.6.1.2.1.43.18.1.1.5.2.1|2|1
+1.3.6.1.2.1.43.18.1.1.7.2.1|2|1101
+1.3.6.1.2.1.43.18.1.1.4.1.2|2|11
+1.3.6.1.2.1.43.18.1.1.5.1.2|2|2
+1.3.6.1.2.1.43.18.1.1.7.1.2|2|1115
+";
+    let r = map_report(&Bindings::from_snmprec(walk).unwrap());
+    let statuses: Vec<_> = r.snapshot.consumables.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [S::UNKNOWN, S::MISSING]);
 }

@@ -168,9 +168,9 @@ fn ledm_consumables_come_from_the_usage_document_when_the_consumables_document_i
     let c = &m.report.snapshot.consumables;
     assert_eq!(c.len(), 2);
     assert_eq!((c[0].colour.clone(), c[0].level), (Some(Colour::Black), Level::Amount(35)));
-    // The device's total when the level was read (the schema's page_count), not the
-    // cartridge's own impressions (2220 in the document).
-    assert_eq!(c[0].page_count.map(|p| p.0), Some(1344));
+    // No page count: the cartridge's own impressions (2220 in the document) are not the
+    // schema's device total, which is the report's TOTAL meter.
+    assert_eq!(c[0].page_count, None);
     // The raw level -5 is clamped, with a finding.
     assert_eq!(c[1].level, Level::Amount(0));
     assert!(m.findings.iter().any(|f| matches!(

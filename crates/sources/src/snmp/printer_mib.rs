@@ -88,12 +88,13 @@ pub fn clean_text(bytes: &[u8]) -> Option<String> {
 
 /// A `PrtLocalizedDescriptionStringTC` value (supply and alert descriptions) as text: decoded in
 /// `charset`, the IANA character set (`IANACharset` MIBenum) of the printer's current
-/// localization (`prtLocalizationCharacterSet` of the `prtGeneralCurrentLocalization` row), as
-/// CUPS' `backend/snmp-supplies.c` decodes it: UTF-16 and UCS-2 (1000, 1013 to 1015), the
-/// Japanese (17 Shift_JIS, 18 EUC-JP, 2024 Windows-31J), Chinese (113 GBK, 114 GB18030, 2025
-/// GB2312, 2026 Big5) and Korean (38 EUC-KR) sets; then [`clean_text`]. Without a known set, a
-/// string whose every other byte is NUL is UTF-16 (an agent that names no set), and any other is
-/// read by [`clean_text`] (UTF-8, else Latin-1).
+/// localization (`prtLocalizationCharacterSet` of the `prtGeneralCurrentLocalization` row): UTF-16
+/// and UCS-2 (1000, 1013 to 1015) and Shift_JIS (17, 2024 Windows-31J), as CUPS'
+/// `backend/snmp-supplies.c` decodes them, and the other Japanese (18 EUC-JP), Chinese (113 GBK,
+/// 114 GB18030, 2025 GB2312, 2026 Big5) and Korean (38 EUC-KR) sets; then [`clean_text`]. Text
+/// that is valid UTF-8 without a NUL is UTF-8 whatever the declared set (agents declare
+/// boilerplate). Without a known set, a string whose every other byte is NUL is UTF-16 (an agent
+/// that names no set), and any other is read by [`clean_text`] (UTF-8, else Latin-1).
 ///
 /// ```
 /// use printfleet_sources::snmp::printer_mib::localized_text;
@@ -118,6 +119,13 @@ pub fn localized_text(bytes: &[u8], charset: Option<u32>) -> Option<String> {
             _ => None,
         }
     };
+    // Agents declare boilerplate (printmaster's Brother declares hp-roman8 for Russian and
+    // Bulgarian; Brother models declare it while sending UTF-8): text that is valid UTF-8 with no
+    // NUL is read as UTF-8 whatever the declared set (UTF-16 text of Latin letters has NULs;
+    // Shift_JIS and GBK text is rarely valid UTF-8).
+    if !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() {
+        return clean_text(bytes);
+    }
     let encoding = match charset {
         Some(1000 | 1013) => Some(UTF_16BE),
         Some(1014) => Some(UTF_16LE),
@@ -510,9 +518,9 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
 /// for a supply, but a printer raises its almost-empty, empty, almost-full, full and missing
 /// conditions as alerts for as long as they hold (the Epson CW-C6500Au's three "Ink is low."
 /// alerts name its three inks at 1 %). The worst alert wins; a supply without one keeps
-/// `unknown`. Only the printer's own supplies (`hrDeviceIndex` `device`, else the first) are
-/// matched: the alert table is the printer's.
-fn supply_status_from_alerts(consumables: &mut [Consumable], alerts: &[Alert], device: Option<u32>) {
+/// `unknown`. Only the printer's own supplies (`hrDeviceIndex` `device`, else the first
+/// supply's) and the alerts of its own rows are matched.
+fn supply_status_from_alerts(consumables: &mut [Consumable], alerts: &[(u32, Alert)], device: Option<u32>) {
     use AlertCode as A;
     let status_of = |code: AlertCode| match code {
         A::MARKER_TONER_EMPTY
@@ -548,6 +556,8 @@ fn supply_status_from_alerts(consumables: &mut [Consumable], alerts: &[Alert], d
         }
         let worst = alerts
             .iter()
+            .filter(|(about, _)| Some(*about) == device)
+            .map(|(_, a)| a)
             .filter(|a| a.group == AlertGroup::MARKER_SUPPLIES && a.group_index.is_some() && a.group_index == index)
             .filter_map(|a| status_of(a.code))
             .max_by_key(|(rank, _)| *rank);
@@ -561,7 +571,8 @@ fn supply_status_from_alerts(consumables: &mut [Consumable], alerts: &[Alert], d
 /// `prtAlertGroupIndex` -1 and `prtAlertLocation` -1/-2 ("not applicable", "unknown") are absent.
 /// `prtAlertTime` is the agent's sysUpTime at the alert, not a date: [`map_report_at`] turns it
 /// into one.
-fn alerts(b: &Bindings) -> Vec<Alert> {
+/// Each alert with the `hrDeviceIndex` of its row (the device it is about).
+fn alerts(b: &Bindings) -> Vec<(u32, Alert)> {
     const ALERTS: &str = "1.3.6.1.2.1.43.18.1.1";
     rows(b, ALERTS)
         .into_iter()
@@ -569,7 +580,8 @@ fn alerts(b: &Bindings) -> Vec<Alert> {
             let at = |col: &str| int(cell(b, &format!("{ALERTS}.{col}"), &index));
             // Codes, and the index and location, which are absent when negative.
             let code = |col: &str| at(col).and_then(|v| u32::try_from(v).ok());
-            Alert {
+            let device = index.first().copied().unwrap_or(1);
+            let alert = Alert {
                 record_id: RecordId(u64::from(index.get(1).copied().unwrap_or_default())),
                 severity: code("2").map_or_else(AlertSeverity::default, AlertSeverity::from_code),
                 training_level: code("3").map_or_else(TrainingLevel::default, TrainingLevel::from_code),
@@ -579,9 +591,10 @@ fn alerts(b: &Bindings) -> Vec<Alert> {
                 code: code("7").map_or_else(AlertCode::default, AlertCode::from_code),
                 description: cell(b, &format!("{ALERTS}.8"), &index)
                     .and_then(SnmpValue::as_bytes)
-                    .and_then(|d| localized_text(d, localization_charset(b, index.first().copied().unwrap_or(1)))),
+                    .and_then(|d| localized_text(d, localization_charset(b, device))),
                 ..Alert::default()
-            }
+            };
+            (device, alert)
         })
         .collect()
 }
@@ -792,8 +805,9 @@ pub fn map(b: &Bindings) -> Mapped {
     let s = &mut report.snapshot;
     s.status = status(b, printer.as_deref());
     s.consumables = consumables(b);
-    s.alerts = alerts(b);
-    supply_status_from_alerts(&mut s.consumables, &s.alerts, printer.as_deref().and_then(<[u32]>::first).copied());
+    let alerts = alerts(b);
+    supply_status_from_alerts(&mut s.consumables, &alerts, printer.as_deref().and_then(<[u32]>::first).copied());
+    s.alerts = alerts.into_iter().map(|(_, alert)| alert).collect();
     s.media_sources = media_sources(b);
     let mut book = MeterBook::default();
     // prtMarkerLifeCount of the printer's first marker (the table is indexed by hrDeviceIndex,
