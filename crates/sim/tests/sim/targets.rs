@@ -2,6 +2,8 @@
 //! timings). Where a target is not met, a test pins what is achieved (so that a regression
 //! fails) and an ignored test states the target; the figures and why are in CHANGELOG.md.
 
+use std::sync::OnceLock;
+
 use printfleet_agent::COLLECTOR_MIN_INTERVAL;
 use printfleet_sim::{Faults, FleetConfig, Kind, KindSummary, Mix, Summary, run_in_memory, run_in_memory_with};
 
@@ -27,8 +29,14 @@ fn large_format(collected: u8) -> Summary {
     run_in_memory(&config, 7).unwrap()
 }
 
-/// A collector of 1,000 printers reporting every 30 minutes, for a day.
-fn collector() -> Summary {
+/// A collector of 1,000 printers reporting every 30 minutes, for a day: simulated once for the
+/// two tests that read it (about 40 s in a debug build).
+fn collector() -> &'static Summary {
+    static COLLECTOR: OnceLock<Summary> = OnceLock::new();
+    COLLECTOR.get_or_init(collector_day)
+}
+
+fn collector_day() -> Summary {
     let config = FleetConfig {
         seed: 18,
         printers: 1_000,
