@@ -625,6 +625,7 @@ fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable
         let descriptions = texts(a, "printer-supply-description");
         let parsed: Vec<Supply> =
             supplies.iter().take(MAX_RECORDS).map(|t| parse_supply(t.as_deref().unwrap_or_default())).collect();
+        let colours: Vec<Option<Colour>> = parsed.iter().map(|s| s.colorant.as_deref().and_then(colorant)).collect();
         // HP's printers send the marker-* lists beside printer-supply, built from the same table
         // (the same length, the same order), and leave printer-supply-description empty: then
         // the marker's name describes the supply, and its thresholds give its status. Only when
@@ -632,10 +633,10 @@ fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable
         // percentage differs between them (lists in different orders would put names and
         // statuses on the wrong cartridges).
         let parallel = markers.names.len() == supplies.len()
-            && parsed.iter().enumerate().all(|(i, s)| {
+            && parsed.iter().zip(&colours).enumerate().all(|(i, (s, colour))| {
                 let marker_colour = markers.colours.get(i).cloned().flatten().and_then(|h| colour_from_hex(&h));
-                let colour_agrees = match (s.colorant.as_deref().and_then(colorant), marker_colour) {
-                    (Some(a), Some(b)) => a == b,
+                let colour_agrees = match (colour, marker_colour) {
+                    (Some(a), Some(b)) => *a == b,
                     _ => true,
                 };
                 let percent =
@@ -648,8 +649,9 @@ fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable
             });
         return parsed
             .into_iter()
+            .zip(colours)
             .enumerate()
-            .map(|(i, s)| {
+            .map(|(i, (s, colour))| {
                 let kind = s.kind.unwrap_or(SupplyType::UNKNOWN);
                 let mut c = Consumable {
                     record_id: s.index.map_or_else(|| record(i), |n| RecordId(u64::from(n))),
@@ -658,7 +660,7 @@ fn consumables(a: &PrinterAttributes, findings: &mut Findings) -> Vec<Consumable
                     unit: s.unit.unwrap_or(SupplyUnit::UNKNOWN),
                     level: s.level.unwrap_or(Level::Unknown),
                     capacity: s.capacity.unwrap_or(Capacity::Unknown),
-                    colour: s.colorant.as_deref().and_then(colorant),
+                    colour,
                     ..Consumable::default()
                 };
                 let description = descriptions.get(i).cloned().flatten();
@@ -744,8 +746,11 @@ fn media_sources(a: &PrinterAttributes) -> Vec<MediaSource> {
             let mut m = MediaSource { record_id: record(i), ..MediaSource::default() };
             let pairs = key_values(text.as_deref().unwrap_or_default());
             // Dimensions: positive values only (-2 is "unknown"), in `dimunit` (micrometers, or
-            // ten-thousandths of inches as in prtInputDimUnit).
-            let inches = pairs.iter().any(|(k, v)| k == "dimunit" && snake_keyword(v) == "ten_thousandths_of_inches");
+            // ten-thousandths of inches as in prtInputDimUnit, by name or, as a Xerox B210
+            // writes it, by its number: 3).
+            let inches = pairs
+                .iter()
+                .any(|(k, v)| k == "dimunit" && (snake_keyword(v) == "ten_thousandths_of_inches" || v.trim() == "3"));
             let length = |v: &str| {
                 let v = v.parse::<u64>().ok().filter(|v| *v > 0)?;
                 if inches { LengthUm::from_inches_ten_thousandths(v) } else { Some(LengthUm(v)) }

@@ -7,8 +7,8 @@
 //! * `ProductConfigDyn.xml`: make and model, serial and product number, firmware date;
 //! * `ConsumableConfigDyn.xml`: each `ConsumableInfo` — label code and colour, type, percentage
 //!   remaining, product and serial number, state and measured quantity state;
-//! * `ProductUsageDyn.xml`: total, mono, colour and duplex counters, copy, scan and fax
-//!   counters (meters), and the consumables when `ConsumableConfigDyn` is missing;
+//! * `ProductUsageDyn.xml`: total, mono, colour and duplex counters, copy (all, mono, colour),
+//!   scan and fax counters (meters), and the consumables when `ConsumableConfigDyn` is missing;
 //! * `ProductStatusDyn.xml`: every status category and the alert table.
 //!
 //! Namespace prefixes differ between firmware generations (`dd:`, `dd2:`, `ccdyn:` ...), so
@@ -558,23 +558,30 @@ fn meters(usage: &Element, book: &mut MeterBook) {
     ] {
         add(kind, path, int(&["PrinterSubunit", name]));
     }
-    add(
-        MeterKind::COPIES,
-        "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions",
-        int(&["CopyApplicationSubunit", "TotalImpressions"]),
-    );
-    let scanned = int(&["ScanApplicationSubunit", "AdfImages"])
-        .zip(int(&["ScanApplicationSubunit", "FlatbedImages"]))
-        .and_then(|(adf, flatbed)| adf.checked_add(flatbed));
-    match scanned {
-        Some(images) => {
+    for (kind, path, name) in [
+        (MeterKind::COPIES, "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions", "TotalImpressions"),
+        (MeterKind::COPY_MONO, "ProductUsageDyn/CopyApplicationSubunit/MonochromeImpressions", "MonochromeImpressions"),
+        (MeterKind::COPY_COLOUR, "ProductUsageDyn/CopyApplicationSubunit/ColorImpressions", "ColorImpressions"),
+    ] {
+        add(kind, path, int(&["CopyApplicationSubunit", name]));
+    }
+    // The scan application's images (copies are the copy application's): from the feeder and the
+    // glass, either absent on a device without it (a flatbed-only M182nw has no `AdfImages`).
+    // Images scanned to a computer are some of them: where they are more, a source counter is
+    // missing, and they are the larger of two lower bounds (both counters only grow, so their
+    // maximum does too).
+    let adf = int(&["ScanApplicationSubunit", "AdfImages"]);
+    let flatbed = int(&["ScanApplicationSubunit", "FlatbedImages"]);
+    let scanned = match (adf, flatbed) {
+        (None, None) => None,
+        (adf, flatbed) => adf.unwrap_or(0).checked_add(flatbed.unwrap_or(0)),
+    };
+    let to_host = int(&["ScanApplicationSubunit", "ScanToHostImages"]);
+    match (scanned, to_host) {
+        (Some(images), host) if host.is_none_or(|h| h <= images) => {
             add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/AdfImages+FlatbedImages", Some(images))
         }
-        None => add(
-            MeterKind::SCANS,
-            "ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages",
-            int(&["ScanApplicationSubunit", "ScanToHostImages"]),
-        ),
+        (_, host) => add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages", host),
     }
     add(
         MeterKind::FAX_IN,

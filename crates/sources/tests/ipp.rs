@@ -187,6 +187,55 @@ fn state_reasons_meters_and_stopped_printers() {
     assert_eq!(r.snapshot.meters.get(&printfleet_schema::MeterKind::TOTAL), Some(48_213));
 }
 
+/// A Xerox B210 stopped with its toner empty, its attributes as gmuth/ipp-client-kotlin (MIT)
+/// decoded them from the printer's response (`printers/Xerox_B210_Printer/
+/// printer-stopped-toner-empty.res.txt`): single-valued marker-*, the cartridge's serial in its
+/// name, an alert whose `groupindex` is -1, and a tray whose `dimunit` is the number 3.
+#[test]
+fn a_xerox_b210_stopped_with_its_toner_empty() {
+    let bytes = response(&[
+        (0x41, "printer-make-and-model", b"Xerox B210 Printer"),
+        (0x23, "printer-state", &5i32.to_be_bytes()),
+        (0x44, "printer-state-reasons", b"toner-empty-error"),
+        (0x42, "marker-colors", b"#000000"),
+        (0x21, "marker-high-levels", &100i32.to_be_bytes()),
+        (0x21, "marker-levels", &0i32.to_be_bytes()),
+        (0x21, "marker-low-levels", &5i32.to_be_bytes()),
+        (0x42, "marker-names", b"Black Toner_S/N_:CRUM-211009A6200"),
+        (0x44, "marker-types", b"toner"),
+        (
+            0x30,
+            "printer-alert",
+            b"code=markerTonerEmpty;index=1;severity=critical;group=markerSupplies;groupindex=-1;location=9200;training=trained;time=188491075",
+        ),
+        (0x41, "printer-alert-description", b"09-200 The Toner Cartridge is empty."),
+        (
+            0x30,
+            "printer-input-tray",
+            b"type=sheetFeedAutoNonRemovableTray;mediafeed=116900;mediaxfeed=82700;maxcapacity=250;level=250;status=0;name=Tray 1;index=1;dimunit=3;unit=8;medianame=A4;mediaweight=-2;mediatype=Plain;mediacolor=white;",
+        ),
+    ]);
+    let r = map_report(&parse(&bytes).unwrap());
+    assert_eq!(r.validate(), Ok(()));
+    assert_eq!(r.identity.make.as_deref(), Some("Xerox"));
+    assert_eq!((r.snapshot.status.device, r.snapshot.status.errors), (DeviceState::DOWN, DetectedErrors::NO_TONER));
+    let c = &r.snapshot.consumables[0];
+    assert_eq!(
+        (c.kind, c.colour.clone(), c.level, c.status),
+        (SupplyType::TONER, Some(Colour::Black), Level::Amount(0), ConsumableStatus::EXHAUSTED)
+    );
+    assert_eq!((c.description.as_deref(), c.serial_number.as_deref()), (Some("Black Toner"), Some("CRUM-211009A6200")));
+    let a = &r.snapshot.alerts[0];
+    assert_eq!(
+        (a.code, a.severity, a.group, a.group_index, a.location),
+        (AlertCode::MARKER_TONER_EMPTY, AlertSeverity::CRITICAL, AlertGroup::MARKER_SUPPLIES, None, Some(9200))
+    );
+    assert_eq!(a.description.as_deref(), Some("09-200 The Toner Cartridge is empty."));
+    // 116,900 and 82,700 ten-thousandths of an inch: A4 (296.9 x 210.1 mm).
+    let tray = &r.snapshot.media_sources[0];
+    assert_eq!((tray.width, tray.height), (Some(LengthUm(210_058)), Some(LengthUm(296_926))));
+}
+
 /// CUPS' `marker-levels` of a waste receptacle is how full it is (`backend/snmp-supplies.c`
 /// writes `100 - percent` of the MIB's space left), `marker-high-levels` its "almost full" mark:
 /// a Canon G4080's maintenance cartridge (ipptool output) is 10 % full with the mark at 64.

@@ -1,7 +1,8 @@
 //! The LEDM mapping on a real HP Color LaserJet M255dw (testdata/third-party/aiohpprinter, from
 //! chemelli74/aiohpprinter `tests/fixtures/`, commits in PROVENANCE.txt, Apache-2.0), checked
 //! against `expected.json` beside it: aiohpprinter's own parse of the same documents, an
-//! independent reading; four more models' documents from the same source; hostile documents.
+//! independent reading; four more models' documents from the same source, and two from
+//! kou147258/ha-hp-printers-cn (MIT, anonymised upstream); hostile documents.
 // Test code: a panic is a failed assertion.
 #![allow(
     clippy::unwrap_used,
@@ -131,7 +132,12 @@ fn missing_documents_leave_their_part_empty() {
 /// The documents captured from one of the other models in testdata/third-party/aiohpprinter
 /// (whichever of the four are there), mapped.
 fn other_model(model: &str) -> DeviceReport {
-    let dir = dir().with_file_name(model);
+    captured("aiohpprinter", model)
+}
+
+/// The documents captured from `model` in testdata/third-party/`source`, mapped.
+fn captured(source: &str, model: &str) -> DeviceReport {
+    let dir = dir().parent().unwrap().with_file_name(source).join(model);
     let doc = |name: &str| std::fs::read(dir.join(name)).ok().map(|bytes| Element::parse(&bytes).unwrap());
     let docs = Documents {
         product_config: doc("ProductConfigDyn.xml"),
@@ -675,7 +681,16 @@ fn scan_and_fax_meters() {
         reading(&m, MeterKind::FAX_OUT),
         Some((7, Source::Ledm("ProductUsageDyn/FaxApplicationSubunit/TotalImagesSent")))
     );
-    // Without both source counters, ScanToHostImages.
+    // A flatbed-only device (the M182nw): its flatbed images.
+    let m = usage(
+        "<ProductUsageDyn><ScanApplicationSubunit><FlatbedImages>100</FlatbedImages></ScanApplicationSubunit></ProductUsageDyn>",
+    );
+    assert_eq!(
+        reading(&m, MeterKind::SCANS),
+        Some((100, Source::Ledm("ProductUsageDyn/ScanApplicationSubunit/AdfImages+FlatbedImages")))
+    );
+    // Images scanned to a computer beyond the sources' count: a source counter is missing, and
+    // ScanToHostImages is the better lower bound.
     let m = usage(
         "<ProductUsageDyn><ScanApplicationSubunit><FlatbedImages>100</FlatbedImages>\
          <ScanToHostImages>150</ScanToHostImages></ScanApplicationSubunit></ProductUsageDyn>",
@@ -730,4 +745,70 @@ proptest! {
     fn the_parser_takes_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = Element::parse(&bytes);
     }
+}
+
+/// Two models from kou147258/ha-hp-printers-cn, whose anonymiser re-serialised the documents
+/// (prefixes `ns0`, `ns2` ...: matched by local name like any other). Expected values read off
+/// the documents.
+#[test]
+fn ha_hp_printers_cn_models_map_with_their_counters_and_levels() {
+    use Colour::{Black, Cyan, Magenta, TriColour, Yellow};
+    let a = |n| Level::Amount(n);
+    let kinds = |r: &DeviceReport| r.snapshot.consumables.iter().map(|c| c.kind).collect::<Vec<_>>();
+
+    // Colour LaserJet MFP M182nw: flatbed only (the scan application's `FlatbedImages`, no
+    // `AdfImages`), copies in mono and colour; each toner holds a previous cartridge's counters
+    // (its own `TotalImpressions` ...), which are none of the device's meters.
+    let r = captured("ha-hp-printers-cn", "hp_color_laserjet_mfp_m182nw");
+    let m = &r.snapshot.meters;
+    let read = |k| m.get(&k);
+    assert_eq!(
+        [MeterKind::TOTAL, MeterKind::MONO, MeterKind::COLOUR, MeterKind::DUPLEX_SHEETS].map(read),
+        [Some(1445), Some(257), Some(1188), None]
+    );
+    assert_eq!(
+        [MeterKind::COPIES, MeterKind::COPY_MONO, MeterKind::COPY_COLOUR].map(read),
+        [Some(39), Some(19), Some(20)]
+    );
+    assert_eq!(read(MeterKind::SCANS), Some(929));
+    // Station order K, Y, M, C; the record id is the station + 1, whatever the document order.
+    let c = &r.snapshot.consumables;
+    let ids: Vec<_> = c.iter().map(|c| (c.colour.clone(), c.record_id.0)).collect();
+    assert_eq!(ids, [(Some(Black), 1), (Some(Cyan), 4), (Some(Magenta), 3), (Some(Yellow), 2)]);
+    assert!(c.iter().all(|c| c.level == a(100) && c.status == ConsumableStatus::OK && c.page_count.is_none()));
+    assert_eq!(kinds(&r), [SupplyType::TONER_CARTRIDGE; 4]);
+    assert_eq!((r.snapshot.status.engine, r.snapshot.status.printer), (EngineStatus::SLEEP, PrinterState::IDLE));
+    assert!(r.snapshot.alerts.is_empty());
+    assert_eq!(r.identity.model.as_deref(), Some("HP Color LaserJet MFP M182nw"));
+
+    // Smart Tank 750: no ProductUsageDyn (no meters); two printheads the device types
+    // `inkCartridge` (tri-colour and black, 20 %) and four ink tanks (100 %), black twice, told
+    // apart by station; a `genuineHP` status in zh-CN decides nothing, the device sleeps.
+    let r = captured("ha-hp-printers-cn", "hp_smart_tank_750");
+    assert!(r.snapshot.meters.0.is_empty());
+    let levels: Vec<_> = r.snapshot.consumables.iter().map(|c| (c.record_id.0, c.colour.clone(), c.level)).collect();
+    assert_eq!(
+        levels,
+        [
+            (1, Some(TriColour), a(20)),
+            (2, Some(Black), a(20)),
+            (3, Some(Cyan), a(100)),
+            (4, Some(Magenta), a(100)),
+            (5, Some(Yellow), a(100)),
+            (6, Some(Black), a(100)),
+        ]
+    );
+    assert_eq!(kinds(&r), [SupplyType::INK_CARTRIDGE; 6]);
+    assert_eq!((r.snapshot.status.engine, r.snapshot.status.printer), (EngineStatus::SLEEP, PrinterState::IDLE));
+    // Three informational alerts, each pointing at its tank's record (location + 1).
+    let alerts: Vec<_> = r.snapshot.alerts.iter().map(|a| (a.group, a.group_index, a.vendor_code.as_deref())).collect();
+    assert_eq!(
+        alerts,
+        [
+            (AlertGroup::MARKER_SUPPLIES, Some(4), Some("genuineHP")),
+            (AlertGroup::MARKER_SUPPLIES, Some(5), Some("genuineHP")),
+            (AlertGroup::MARKER_SUPPLIES, Some(6), Some("genuineHP")),
+        ]
+    );
+    assert_eq!(r.identity.firmware_version.as_deref(), Some("SAYAADPP1N002.2630B.00"));
 }

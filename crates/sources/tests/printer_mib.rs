@@ -115,6 +115,14 @@ fn device_strings_are_cleaned() {
     assert_eq!(clean_text(b"\0\0"), None);
     assert_eq!(clean_text(b"line one\nline two"), Some("line one\nline two".into()));
     assert_eq!(split_supply_name("Drum Unit"), ("Drum Unit".into(), None, None));
+    // Samsung's cartridge serial (its CRUM chip's), and as a Xerox B210 writes it in IPP.
+    let crum = |d: &str, s: &str| (d.to_owned(), None, Some(s.to_owned()));
+    assert_eq!(split_supply_name("Black Toner S/N:CRUM-12345678901"), crum("Black Toner", "CRUM-12345678901"));
+    assert_eq!(split_supply_name("Black Toner_S/N_:CRUM-211009A6200"), crum("Black Toner", "CRUM-211009A6200"));
+    // Not a serial: no colon, a placeholder, or "S/N" inside a word.
+    for name in ["Toner S/N CRUM-1234", "Toner S/N:unknown", "Toner S/N: ", "TonerS/N:CRUM-1234"] {
+        assert_eq!(split_supply_name(name), (name.to_owned(), None, None), "{name}");
+    }
     assert_eq!(colour_from_name("Light Cyan Ink"), Some(Colour::LightCyan));
     assert_eq!(colour_from_name("Black Toner Cartridge"), Some(Colour::Black));
     assert_eq!(colour_from_name("Drum Unit"), None);

@@ -260,10 +260,14 @@ pub fn plausible_serial(text: &str) -> bool {
 /// `SN` field of its IEEE 1284 device id, and, for a Samsung device, the word after `S/N ` in
 /// `sysDescr`, where Samsung agents write their serial (LibreNMS' `samsungprinter` definition
 /// reads it there; only there, as another agent's `S/N` may be a print server's).
-fn serial_number(b: &Bindings, printer_index: Option<&[u32]>, make: Option<&str>) -> Option<String> {
+fn serial_number(
+    b: &Bindings,
+    printer_index: Option<&[u32]>,
+    make: Option<&str>,
+    descr: Option<&str>,
+) -> Option<String> {
     let text = |v: &SnmpValue| v.as_bytes().and_then(clean_text).filter(|t| plausible_serial(t));
-    let descr = text_at(b, "1.3.6.1.2.1.1.1.0");
-    let samsung = make == Some("Samsung") || descr.as_deref().is_some_and(|d| d.starts_with("Samsung "));
+    let samsung = make == Some("Samsung") || descr.is_some_and(|d| d.starts_with("Samsung "));
     printer_index
         .and_then(|i| cell(b, PRT_GENERAL_SERIAL_NUMBER, i))
         .and_then(text)
@@ -274,7 +278,7 @@ fn serial_number(b: &Bindings, printer_index: Option<&[u32]>, make: Option<&str>
         })
         .or_else(|| device_id_field(b, &["SN", "SERN"]).filter(|s| plausible_serial(s)))
         .or_else(|| {
-            let (_, after) = descr.as_deref().filter(|_| samsung)?.split_once("S/N ")?;
+            let (_, after) = descr.filter(|_| samsung)?.split_once("S/N ")?;
             after.split_whitespace().next().filter(|s| plausible_serial(s)).map(str::to_owned)
         })
 }
@@ -342,14 +346,15 @@ fn identity(b: &Bindings, printer_index: Option<&[u32]>) -> Identity {
     // the agent's, whose objects they are.
     let mfg = device_id_field(b, &["MFG", "MANUFACTURER"]).and_then(|m| crate::make::normalise(&m));
     let agent = object_id.as_ref().and_then(crate::make::from_object_id).map(str::to_owned).or_else(|| mfg.clone());
-    let described = text_at(b, "1.3.6.1.2.1.1.1.0").and_then(|d| crate::make::known(&d)).map(str::to_owned);
+    let description = text_at(b, "1.3.6.1.2.1.1.1.0");
+    let described = description.as_deref().and_then(crate::make::known).map(str::to_owned);
     let make = mfg.or(described).or_else(|| agent.clone());
     Identity {
         record_id: RecordId(0),
-        serial_number: serial_number(b, printer_index, agent.as_deref()),
+        serial_number: serial_number(b, printer_index, agent.as_deref(), description.as_deref()),
         make,
         model: model.or_else(|| device_id_field(b, &["MDL", "MODEL"])),
-        description: text_at(b, "1.3.6.1.2.1.1.1.0"),
+        description,
         object_id: object_id.map(|o| o.to_string()),
         mac_address,
         hostname: text_at(b, "1.3.6.1.2.1.1.5.0"),
@@ -373,6 +378,15 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
             None => (known(tail), None),
         };
         return (description.trim().to_owned(), part, serial);
+    }
+    // Samsung, and the HP and Xerox printers of its lineage: "Black Toner S/N:CRUM-12345678901",
+    // which IPP's `marker-names` writes "Black Toner_S/N_:CRUM-211009A6200" (Xerox B210).
+    if let Some((description, tail)) = name.split_once("S/N")
+        && description.ends_with([' ', '_'])
+        && let Some(serial) = tail.trim_start_matches(['_', ' ']).strip_prefix(':')
+        && plausible_serial(serial.trim())
+    {
+        return (description.trim_end_matches([' ', '_']).to_owned(), None, known(serial));
     }
     let last = name.rsplit(' ').next().unwrap_or_default();
     // HP: "Black Cartridge HP CF400X".
@@ -571,7 +585,8 @@ fn supply_status_from_alerts(consumables: &mut [Consumable], alerts: &[(u32, Ale
 /// `prtAlertGroupIndex` -1 and `prtAlertLocation` -1/-2 ("not applicable", "unknown") are absent.
 /// `prtAlertTime` is the agent's sysUpTime at the alert, not a date: [`map_report_at`] turns it
 /// into one.
-/// Each alert with the `hrDeviceIndex` of its row (the device it is about).
+///
+/// Each alert comes with the `hrDeviceIndex` of its row: the device it is about.
 fn alerts(b: &Bindings) -> Vec<(u32, Alert)> {
     const ALERTS: &str = "1.3.6.1.2.1.43.18.1.1";
     rows(b, ALERTS)
