@@ -729,6 +729,9 @@ fn alerts(a: &PrinterAttributes) -> Vec<Alert> {
         .iter()
         .enumerate()
         .take(MAX_RECORDS)
+        // A value without the `code` PWG 5100.9 requires is no alert: an idle Xerox B210 sends
+        // the one word "none" (and "none" as its description).
+        .filter(|(_, text)| text.as_deref().is_some_and(|t| key_values(t).iter().any(|(key, _)| key == "code")))
         .map(|(i, text)| Alert {
             record_id: record(i),
             description: descriptions.get(i).cloned().flatten(),

@@ -190,7 +190,8 @@ fn state_reasons_meters_and_stopped_printers() {
 /// A Xerox B210 stopped with its toner empty, its attributes as gmuth/ipp-client-kotlin (MIT)
 /// decoded them from the printer's response (`printers/Xerox_B210_Printer/
 /// printer-stopped-toner-empty.res.txt`): single-valued marker-*, the cartridge's serial in its
-/// name, an alert whose `groupindex` is -1, and a tray whose `dimunit` is the number 3.
+/// name, an alert whose `groupindex` is -1, and a tray whose `dimunit` is the number 3; idle
+/// (`001-Get-Printer-Attributes.res.txt`), "none" for its alerts.
 #[test]
 fn a_xerox_b210_stopped_with_its_toner_empty() {
     let bytes = response(&[
@@ -231,6 +232,17 @@ fn a_xerox_b210_stopped_with_its_toner_empty() {
         (AlertCode::MARKER_TONER_EMPTY, AlertSeverity::CRITICAL, AlertGroup::MARKER_SUPPLIES, None, Some(9200))
     );
     assert_eq!(a.description.as_deref(), Some("09-200 The Toner Cartridge is empty."));
+    // Idle, the same printer says "none" where its alerts would be: no alert.
+    let bytes = response(&[
+        (0x30, "printer-alert", b"none"),
+        (0x41, "printer-alert-description", b"none"),
+        (0x42, "marker-names", b"Black Toner_S/N_:CRUM-230512A4EFE"),
+        (0x21, "marker-levels", &62i32.to_be_bytes()),
+    ]);
+    let idle = map_report(&parse(&bytes).unwrap());
+    assert_eq!(idle.validate(), Ok(()));
+    assert!(idle.snapshot.alerts.is_empty(), "{:?}", idle.snapshot.alerts);
+    assert_eq!(idle.snapshot.consumables[0].serial_number.as_deref(), Some("CRUM-230512A4EFE"));
     // 116,900 and 82,700 ten-thousandths of an inch: A4 (296.9 x 210.1 mm).
     let tray = &r.snapshot.media_sources[0];
     assert_eq!((tray.width, tray.height), (Some(LengthUm(210_058)), Some(LengthUm(296_926))));
