@@ -535,12 +535,16 @@ fn consumables_from_usage(usage: &Element, findings: &mut Findings) -> Vec<Consu
 /// `ProductUsageDyn` → meters: the printer subunit's total, mono, colour and duplex counters,
 /// and the copy, scan and fax subunits of an MFP.
 ///
-/// * COPIES: `CopyApplicationSubunit/TotalImpressions`.
+/// * COPIES, COPY_MONO, COPY_COLOUR: `CopyApplicationSubunit/TotalImpressions`,
+///   `MonochromeImpressions`, `ColorImpressions`.
 /// * SCANS: `ScanApplicationSubunit` `AdfImages + FlatbedImages`, every image the scan service
-///   read whatever its destination (copies have their own subunit), else `ScanToHostImages`,
-///   named for one destination (e-mail and folder have their own counters). On the two
-///   captured MFPs both readings agree (ENVY Photo 7830: 222 + 420 = 642; OfficeJet Pro
-///   9022e: 2886 + 1270 = 4156, beside 4128 `ImagesSentToFolder`).
+///   read whatever its destination (copies have their own subunit); the one of the two a
+///   document has when it has no `ScanToHostImages` (a flatbed-only Colour LaserJet MFP M182nw:
+///   `FlatbedImages` only); else `ScanToHostImages`, named for one destination (e-mail and
+///   folder have their own counters). On the three captured MFPs that have all three, the sum
+///   and `ScanToHostImages` agree (ENVY Photo 7830: 222 + 420 = 642; OfficeJet Pro 9022e: 2886 +
+///   1270 = 4156, beside 4128 `ImagesSentToFolder`; Smart Tank 750: 263 + 170 = 433). The
+///   choice goes by which elements are there, not by their values.
 /// * FAX_IN: `FaxApplicationSubunit/TotalImpressions`, the pages the fax service printed
 ///   (received faxes); FAX_OUT: `FaxApplicationSubunit/TotalImagesSent`.
 fn meters(usage: &Element, book: &mut MeterBook) {
@@ -566,22 +570,24 @@ fn meters(usage: &Element, book: &mut MeterBook) {
         add(kind, path, int(&["CopyApplicationSubunit", name]));
     }
     // The scan application's images (copies are the copy application's): from the feeder and the
-    // glass, either absent on a device without it (a flatbed-only M182nw has no `AdfImages`).
-    // Images scanned to a computer are some of them: where they are more, a source counter is
-    // missing, and they are the larger of two lower bounds (both counters only grow, so their
-    // maximum does too).
+    // glass when the document has both; the one it has when it has one and no count of images
+    // scanned to a computer (a flatbed-only M182nw); else ScanToHostImages. The choice goes by
+    // which elements the document has, never by their values, so that a device's meter keeps
+    // one source while its counters grow.
     let adf = int(&["ScanApplicationSubunit", "AdfImages"]);
     let flatbed = int(&["ScanApplicationSubunit", "FlatbedImages"]);
-    let scanned = match (adf, flatbed) {
-        (None, None) => None,
-        (adf, flatbed) => adf.unwrap_or(0).checked_add(flatbed.unwrap_or(0)),
-    };
     let to_host = int(&["ScanApplicationSubunit", "ScanToHostImages"]);
-    match (scanned, to_host) {
-        (Some(images), host) if host.is_none_or(|h| h <= images) => {
-            add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/AdfImages+FlatbedImages", Some(images))
+    match (adf, flatbed, to_host) {
+        (Some(adf), Some(flatbed), _) => add(
+            MeterKind::SCANS,
+            "ProductUsageDyn/ScanApplicationSubunit/AdfImages+FlatbedImages",
+            adf.checked_add(flatbed),
+        ),
+        (Some(adf), None, None) => add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/AdfImages", Some(adf)),
+        (None, Some(flatbed), None) => {
+            add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/FlatbedImages", Some(flatbed))
         }
-        (_, host) => add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages", host),
+        (_, _, host) => add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages", host),
     }
     add(
         MeterKind::FAX_IN,

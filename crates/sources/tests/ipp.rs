@@ -191,7 +191,8 @@ fn state_reasons_meters_and_stopped_printers() {
 /// decoded them from the printer's response (`printers/Xerox_B210_Printer/
 /// printer-stopped-toner-empty.res.txt`): single-valued marker-*, the cartridge's serial in its
 /// name, an alert whose `groupindex` is -1, and a tray whose `dimunit` is the number 3; idle
-/// (`001-Get-Printer-Attributes.res.txt`), "none" for its alerts.
+/// (`001-Get-Printer-Attributes.res.txt`), "none" for its alerts. Only the attributes the
+/// mapping reads, as decoded, but for the alert's description, cut after its first sentence.
 #[test]
 fn a_xerox_b210_stopped_with_its_toner_empty() {
     let bytes = response(&[

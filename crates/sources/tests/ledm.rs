@@ -137,6 +137,11 @@ fn other_model(model: &str) -> DeviceReport {
 
 /// The documents captured from `model` in testdata/third-party/`source`, mapped.
 fn captured(source: &str, model: &str) -> DeviceReport {
+    captured_mapped(source, model).report
+}
+
+/// The same, with the meters' provenance and the findings.
+fn captured_mapped(source: &str, model: &str) -> Mapped {
     let dir = dir().parent().unwrap().with_file_name(source).join(model);
     let doc = |name: &str| std::fs::read(dir.join(name)).ok().map(|bytes| Element::parse(&bytes).unwrap());
     let docs = Documents {
@@ -146,9 +151,9 @@ fn captured(source: &str, model: &str) -> DeviceReport {
         product_status: doc("ProductStatusDyn.xml"),
     };
     assert!(docs.consumable_config.is_some() || docs.product_usage.is_some(), "{model}");
-    let r = map_report(&docs);
-    assert_eq!(r.validate(), Ok(()), "{model}");
-    r
+    let m = map(&docs);
+    assert_eq!(m.report.validate(), Ok(()), "{model}");
+    m
 }
 
 /// (colour, level in %, part number) of each consumable, in the report's order.
@@ -681,24 +686,41 @@ fn scan_and_fax_meters() {
         reading(&m, MeterKind::FAX_OUT),
         Some((7, Source::Ledm("ProductUsageDyn/FaxApplicationSubunit/TotalImagesSent")))
     );
-    // A flatbed-only device (the M182nw): its flatbed images.
+    // A flatbed-only device (the M182nw): its flatbed images; a feeder-only one, its feeder's.
     let m = usage(
         "<ProductUsageDyn><ScanApplicationSubunit><FlatbedImages>100</FlatbedImages></ScanApplicationSubunit></ProductUsageDyn>",
     );
     assert_eq!(
         reading(&m, MeterKind::SCANS),
-        Some((100, Source::Ledm("ProductUsageDyn/ScanApplicationSubunit/AdfImages+FlatbedImages")))
+        Some((100, Source::Ledm("ProductUsageDyn/ScanApplicationSubunit/FlatbedImages")))
     );
-    // Images scanned to a computer beyond the sources' count: a source counter is missing, and
-    // ScanToHostImages is the better lower bound.
     let m = usage(
-        "<ProductUsageDyn><ScanApplicationSubunit><FlatbedImages>100</FlatbedImages>\
-         <ScanToHostImages>150</ScanToHostImages></ScanApplicationSubunit></ProductUsageDyn>",
+        "<ProductUsageDyn><ScanApplicationSubunit><AdfImages>30</AdfImages></ScanApplicationSubunit></ProductUsageDyn>",
+    );
+    assert_eq!(
+        reading(&m, MeterKind::SCANS),
+        Some((30, Source::Ledm("ProductUsageDyn/ScanApplicationSubunit/AdfImages")))
+    );
+    // ScanToHostImages alone.
+    let m = usage(
+        "<ProductUsageDyn><ScanApplicationSubunit><ScanToHostImages>150</ScanToHostImages></ScanApplicationSubunit></ProductUsageDyn>",
     );
     assert_eq!(
         reading(&m, MeterKind::SCANS),
         Some((150, Source::Ledm("ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages")))
     );
+    // One source and ScanToHostImages: the latter, whichever is larger (the choice goes by the
+    // elements present, so that it does not flip as the counters grow).
+    for flatbed in [100, 200] {
+        let m = usage(&format!(
+            "<ProductUsageDyn><ScanApplicationSubunit><FlatbedImages>{flatbed}</FlatbedImages>\
+             <ScanToHostImages>150</ScanToHostImages></ScanApplicationSubunit></ProductUsageDyn>"
+        ));
+        assert_eq!(
+            reading(&m, MeterKind::SCANS),
+            Some((150, Source::Ledm("ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages")))
+        );
+    }
     // The captured MFPs: ADF + flatbed equals ScanToHostImages on both; the fax counters are
     // there and zero (present, not absent).
     for (model, scans) in [("hp_envy_photo_7830_all_in_one_printer", 642), ("hp_officejet_pro_9022e", 4156)] {
@@ -787,7 +809,15 @@ fn ha_hp_printers_cn_models_map_with_their_counters_and_levels() {
     // values inside each consumable are none of the device's meters. Two printheads the device
     // types `inkCartridge` (tri-colour and black, 20 %) and four ink tanks (100 %), black twice,
     // told apart by station; a `genuineHP` status in zh-CN decides nothing, the device sleeps.
-    let r = captured("ha-hp-printers-cn", "hp_smart_tank_750");
+    let mapped = captured_mapped("ha-hp-printers-cn", "hp_smart_tank_750");
+    let total = mapped.reading(&MeterKind::TOTAL).unwrap();
+    assert_eq!(
+        (total.value, total.disputed_by.iter().map(|d| d.value).collect::<Vec<_>>()),
+        (44_492, vec![44_376]),
+        "the total as read, the sum of mono and colour disputing it"
+    );
+    assert_eq!(mapped.reading(&MeterKind::COPIES).map(printfleet_sources::MeterReading::is_disputed), Some(false));
+    let r = mapped.report;
     let m = &r.snapshot.meters;
     let read = |k| m.get(&k);
     assert_eq!(

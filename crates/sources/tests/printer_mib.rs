@@ -119,8 +119,14 @@ fn device_strings_are_cleaned() {
     let crum = |d: &str, s: &str| (d.to_owned(), None, Some(s.to_owned()));
     assert_eq!(split_supply_name("Black Toner S/N:CRUM-12345678901"), crum("Black Toner", "CRUM-12345678901"));
     assert_eq!(split_supply_name("Black Toner_S/N_:CRUM-211009A6200"), crum("Black Toner", "CRUM-211009A6200"));
-    // Not a serial: no colon, a placeholder, or "S/N" inside a word.
-    for name in ["Toner S/N CRUM-1234", "Toner S/N:unknown", "Toner S/N: ", "TonerS/N:CRUM-1234"] {
+    // The first word after the colon; a chip that could not be read gives no serial, and its
+    // tail goes all the same (the description must not change with the read).
+    assert_eq!(split_supply_name("Black Toner S/N:CRUM-1234 Genuine"), crum("Black Toner", "CRUM-1234"));
+    for name in ["Toner S/N:unknown", "Toner S/N: ", "Toner S/N:CRUM-00000000000"] {
+        assert_eq!(split_supply_name(name), ("Toner".to_owned(), None, None), "{name}");
+    }
+    // Not the pattern: no colon, or "S/N" inside a word.
+    for name in ["Toner S/N CRUM-1234", "TonerS/N:CRUM-1234"] {
         assert_eq!(split_supply_name(name), (name.to_owned(), None, None), "{name}");
     }
     assert_eq!(colour_from_name("Light Cyan Ink"), Some(Colour::LightCyan));
@@ -717,4 +723,19 @@ fn supply_status_comes_from_the_alerts_about_it() {
     let r = map_report(&Bindings::from_snmprec(walk).unwrap());
     let statuses: Vec<_> = r.snapshot.consumables.iter().map(|c| c.status).collect();
     assert_eq!(statuses, [S::UNKNOWN, S::MISSING]);
+}
+
+/// A supply name that is nothing but its vendor tail leaves the supply without a description
+/// (an empty one would fail validation: the fuzz target's contract), its part or serial kept.
+#[test]
+fn a_supply_name_of_nothing_but_its_tail_describes_nothing() {
+    for (name, part, serial) in [("_S/N:AB12", None, Some("AB12")), (", PN 006R01509", Some("006R01509"), None)] {
+        let r = map_report(&Bindings::from_snmprec(&format!("1.3.6.1.2.1.43.11.1.1.6.1.1|4|{name}\n")).unwrap());
+        assert_eq!(r.validate(), Ok(()), "{name}");
+        let c = &r.snapshot.consumables[0];
+        assert_eq!(
+            (c.description.as_deref(), c.part_number.as_deref(), c.serial_number.as_deref()),
+            (None, part, serial)
+        );
+    }
 }

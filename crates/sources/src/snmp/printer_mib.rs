@@ -380,13 +380,17 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
         return (description.trim().to_owned(), part, serial);
     }
     // Samsung, and the HP and Xerox printers of its lineage: "Black Toner S/N:CRUM-12345678901",
-    // which IPP's `marker-names` writes "Black Toner_S/N_:CRUM-211009A6200" (Xerox B210).
-    if let Some((description, tail)) = name.split_once("S/N")
+    // which IPP's `marker-names` writes "Black Toner_S/N_:CRUM-211009A6200" (Xerox B210). The
+    // serial is the first word after the colon; the tail goes even when the chip could not be
+    // read ("S/N:unknown"), so that the description does not change with it.
+    if let Some((description, tail)) = name.rsplit_once("S/N")
         && description.ends_with([' ', '_'])
         && let Some(serial) = tail.trim_start_matches(['_', ' ']).strip_prefix(':')
-        && plausible_serial(serial.trim())
     {
-        return (description.trim_end_matches([' ', '_']).to_owned(), None, known(serial));
+        // "CRUM-00000000000": a chip that gave no number.
+        let unread = |s: &str| s.strip_prefix("CRUM-").is_some_and(|n| n.bytes().all(|b| b == b'0'));
+        let serial = serial.split_whitespace().next().filter(|s| plausible_serial(s) && !unread(s)).map(str::to_owned);
+        return (description.trim_end_matches([' ', '_']).to_owned(), None, serial);
     }
     let last = name.rsplit(' ').next().unwrap_or_default();
     // HP: "Black Cartridge HP CF400X".
@@ -491,8 +495,9 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
             };
             let charset = localization_charset(b, index.first().copied().unwrap_or(1));
             let name = at("6").and_then(SnmpValue::as_bytes).and_then(|n| localized_text(n, charset));
+            // A name that is nothing but its vendor tail (", PN 006R01509") describes nothing.
             let (description, part_number, serial_number) = match name.as_deref().map(split_supply_name) {
-                Some((d, p, s)) => (Some(d), p, s),
+                Some((d, p, s)) => (clean_text(d.as_bytes()), p, s),
                 None => (None, None, None),
             };
             let colour = int(at("3"))
