@@ -366,6 +366,7 @@ fn identity(b: &Bindings, printer_index: Option<&[u32]>) -> Identity {
 }
 
 /// Splits vendor tails off a supply name: returns (description, part number, serial number).
+/// The description is empty when the name is nothing but its tail (", PN 006R01509").
 pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>) {
     let known = |s: &str| -> Option<String> {
         let s = s.trim();
