@@ -464,9 +464,14 @@ pub fn parse_supply(text: &str) -> Supply {
 /// groupindex=1;...`) into an alert (without description or record id). An alert code that is
 /// not a Printer-MIB code becomes `other` with the keyword as vendor code.
 pub fn parse_alert(text: &str) -> Alert {
+    alert_from(&key_values(text))
+}
+
+/// The alert the key-value pairs of a `printer-alert` value describe.
+fn alert_from(pairs: &[(String, &str)]) -> Alert {
     let mut a = Alert::default();
-    for (key, value) in key_values(text) {
-        match key.as_str() {
+    for (key, value) in pairs.iter().map(|(k, v)| (k.as_str(), *v)) {
+        match key {
             "code" => match code::<AlertCode>(value) {
                 Some(c) => a.code = c,
                 None => {
@@ -729,13 +734,15 @@ fn alerts(a: &PrinterAttributes) -> Vec<Alert> {
         .iter()
         .enumerate()
         .take(MAX_RECORDS)
-        // A value without the `code` PWG 5100.9 requires is no alert: an idle Xerox B210 sends
-        // the one word "none" (and "none" as its description).
-        .filter(|(_, text)| text.as_deref().is_some_and(|t| key_values(t).iter().any(|(key, _)| key == "code")))
-        .map(|(i, text)| Alert {
-            record_id: record(i),
-            description: descriptions.get(i).cloned().flatten(),
-            ..parse_alert(text.as_deref().unwrap_or_default())
+        .filter_map(|(i, text)| {
+            // A value without the `code` PWG 5100.9 requires is no alert: an idle Xerox B210
+            // sends the one word "none" (and "none" as its description).
+            let pairs = key_values(text.as_deref()?);
+            pairs.iter().any(|(key, _)| key == "code").then(|| Alert {
+                record_id: record(i),
+                description: descriptions.get(i).cloned().flatten(),
+                ..alert_from(&pairs)
+            })
         })
         .collect()
 }

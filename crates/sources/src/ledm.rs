@@ -554,20 +554,36 @@ fn meters(usage: &Element, book: &mut MeterBook) {
             book.add(kind, Rank::Vendor, Source::Ledm(source), v);
         }
     };
-    for (name, kind, path) in [
-        ("TotalImpressions", MeterKind::TOTAL, "ProductUsageDyn/PrinterSubunit/TotalImpressions"),
-        ("MonochromeImpressions", MeterKind::MONO, "ProductUsageDyn/PrinterSubunit/MonochromeImpressions"),
-        ("ColorImpressions", MeterKind::COLOUR, "ProductUsageDyn/PrinterSubunit/ColorImpressions"),
-        ("DuplexSheets", MeterKind::DUPLEX_SHEETS, "ProductUsageDyn/PrinterSubunit/DuplexSheets"),
+    for (subunit, name, kind, path) in [
+        ("PrinterSubunit", "TotalImpressions", MeterKind::TOTAL, "ProductUsageDyn/PrinterSubunit/TotalImpressions"),
+        (
+            "PrinterSubunit",
+            "MonochromeImpressions",
+            MeterKind::MONO,
+            "ProductUsageDyn/PrinterSubunit/MonochromeImpressions",
+        ),
+        ("PrinterSubunit", "ColorImpressions", MeterKind::COLOUR, "ProductUsageDyn/PrinterSubunit/ColorImpressions"),
+        ("PrinterSubunit", "DuplexSheets", MeterKind::DUPLEX_SHEETS, "ProductUsageDyn/PrinterSubunit/DuplexSheets"),
+        (
+            "CopyApplicationSubunit",
+            "TotalImpressions",
+            MeterKind::COPIES,
+            "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions",
+        ),
+        (
+            "CopyApplicationSubunit",
+            "MonochromeImpressions",
+            MeterKind::COPY_MONO,
+            "ProductUsageDyn/CopyApplicationSubunit/MonochromeImpressions",
+        ),
+        (
+            "CopyApplicationSubunit",
+            "ColorImpressions",
+            MeterKind::COPY_COLOUR,
+            "ProductUsageDyn/CopyApplicationSubunit/ColorImpressions",
+        ),
     ] {
-        add(kind, path, int(&["PrinterSubunit", name]));
-    }
-    for (kind, path, name) in [
-        (MeterKind::COPIES, "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions", "TotalImpressions"),
-        (MeterKind::COPY_MONO, "ProductUsageDyn/CopyApplicationSubunit/MonochromeImpressions", "MonochromeImpressions"),
-        (MeterKind::COPY_COLOUR, "ProductUsageDyn/CopyApplicationSubunit/ColorImpressions", "ColorImpressions"),
-    ] {
-        add(kind, path, int(&["CopyApplicationSubunit", name]));
+        add(kind, path, int(&[subunit, name]));
     }
     // The scan application's images (copies are the copy application's): from the feeder and the
     // glass when the document has both; the one it has when it has one and no count of images

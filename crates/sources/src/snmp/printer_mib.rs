@@ -498,7 +498,7 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
             let name = at("6").and_then(SnmpValue::as_bytes).and_then(|n| localized_text(n, charset));
             // A name that is nothing but its vendor tail (", PN 006R01509") describes nothing.
             let (description, part_number, serial_number) = match name.as_deref().map(split_supply_name) {
-                Some((d, p, s)) => (clean_text(d.as_bytes()), p, s),
+                Some((d, p, s)) => (Some(d).filter(|d| !d.is_empty()), p, s),
                 None => (None, None, None),
             };
             let colour = int(at("3"))
