@@ -17,6 +17,9 @@
 //!   the reply;
 //! * `sqlite`: the same stream made durable: batches of one update per device written to SQLite in one
 //!   transaction each (WAL, `synchronous = FULL`) before they are committed;
+//! * `sqlite_job_heavy`: the same for a job-heavy fleet (20 large-format printers, 19 jobs an
+//!   update) after each device sent more jobs than the portal remembers the UUIDs of
+//!   (`RECENT_JOBS`), as every such printer has after a few weeks (the warm-up is not timed);
 //! * `postgres` (feature `postgres`, with `PRINTFLEET_POSTGRES_URL` set): the same batches of
 //!   one update per device written to PostgreSQL in one transaction each (one `UNNEST`
 //!   statement per table, `synchronous_commit = on`), each run in a fresh schema.
@@ -89,12 +92,40 @@ fn ingest() -> Ingest<FleetMasterKey> {
     ingest
 }
 
+/// Sealed frames with the time each is received.
+type Frames = Vec<(Vec<u8>, Timestamp)>;
+
 /// The stream: every device's frames in time order, each acknowledged by a generator portal so
-/// that the next is a delta.
-fn stream() -> Vec<(Vec<u8>, Timestamp)> {
+/// that the next is a delta; one job in four updates.
+fn stream() -> Frames {
+    stream_of(devices(), UPDATES, |step| u64::from(step % 4 == 3))
+}
+
+/// Devices of the job-heavy fleet.
+const JOB_HEAVY_DEVICES: u64 = 20;
+/// Jobs each update of the job-heavy fleet carries: Partner Link's trigger (a report every 19
+/// jobs).
+const JOB_HEAVY_JOBS: u64 = 19;
+/// Updates of the job-heavy fleet that fill each device's window of recent job UUIDs first
+/// (three of 700 jobs: more than `RECENT_JOBS`).
+const JOB_HEAVY_WARM_UP: u64 = 3;
+
+/// A job-heavy fleet (large-format printers reporting every 19 jobs) whose devices have each
+/// sent more jobs than the receiver remembers (`RECENT_JOBS`), as every such printer has after a
+/// few weeks: the warm-up frames, then the measured ones.
+fn job_heavy_stream() -> (Frames, Frames) {
+    let mut frames = stream_of(JOB_HEAVY_DEVICES, JOB_HEAVY_WARM_UP + UPDATES, |step| {
+        if step < JOB_HEAVY_WARM_UP { 700 } else { JOB_HEAVY_JOBS }
+    });
+    let measured = frames.split_off(usize::try_from(JOB_HEAVY_WARM_UP * JOB_HEAVY_DEVICES).unwrap());
+    (frames, measured)
+}
+
+/// `devices` devices sending `updates` frames each, in time order, with `jobs(step)` jobs each.
+fn stream_of(devices: u64, updates: u64, jobs: impl Fn(u64) -> u64) -> Frames {
     let mut rng = rng();
     let mut portal = ingest();
-    let mut agents: Vec<DeviceAgent> = (0..devices())
+    let mut agents: Vec<DeviceAgent> = (0..devices)
         .map(|d| {
             let secret = master().device_secret(&name(d), KeyEpoch(1));
             let key = one_shot::frame_key(&secret, &name(d), KeyEpoch(1));
@@ -102,14 +133,17 @@ fn stream() -> Vec<(Vec<u8>, Timestamp)> {
         })
         .collect();
     let mut out = Vec::new();
-    for step in 0..UPDATES {
+    let template = samples::large_format(1).events.print_jobs.remove(0);
+    let mut job_sequence = 0;
+    for step in 0..updates {
         let now = at(step * 3 * HOUR + 1);
         for (d, agent) in agents.iter_mut().enumerate() {
             agent.handle_reading(now, reading(step + d as u64));
-            if step % 4 == 3 {
-                let mut job = samples::large_format(1).events.print_jobs.remove(0);
-                job.job.sequence = step;
-                job.job.uuid = uuid::Uuid::from_u64_pair(d as u64, step + 1);
+            for _ in 0..jobs(step) {
+                job_sequence += 1;
+                let mut job = template.clone();
+                job.job.sequence = job_sequence;
+                job.job.uuid = uuid::Uuid::from_u64_pair(d as u64, job_sequence);
                 job.print.pages = PageCount(3);
                 agent.handle_job(now, job);
             }
@@ -447,12 +481,37 @@ fn bench(c: &mut Criterion) {
                 (dir, store, ingest(), rng())
             },
             |(dir, mut store, mut ingest, mut rng)| {
-                durable(&mut store, &frames, &mut ingest, &mut rng);
+                durable(&mut store, &frames, &mut ingest, &mut rng, devices());
                 (dir, store)
             },
             BatchSize::PerIteration,
         )
     });
+
+    // A job-heavy fleet whose devices remember a full window of job UUIDs: what each
+    // update costs to store once a large-format printer has been reporting for a few weeks.
+    let (warm_up, job_heavy) = job_heavy_stream();
+    group.throughput(Throughput::Elements(job_heavy.len() as u64));
+    group.bench_function("sqlite_job_heavy", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let mut store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
+                for d in 0..devices() {
+                    store.put_device(&record(d)).unwrap();
+                }
+                let (mut ingest, mut rng) = (ingest(), rng());
+                durable(&mut store, &warm_up, &mut ingest, &mut rng, JOB_HEAVY_DEVICES);
+                (dir, store, ingest, rng)
+            },
+            |(dir, mut store, mut ingest, mut rng)| {
+                durable(&mut store, &job_heavy, &mut ingest, &mut rng, JOB_HEAVY_DEVICES);
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.throughput(Throughput::Elements(frames.len() as u64));
 
     #[cfg(feature = "postgres")]
     match std::env::var("PRINTFLEET_POSTGRES_URL") {
@@ -470,7 +529,7 @@ fn bench(c: &mut Criterion) {
                         (schema, store, ingest(), rng())
                     },
                     |(schema, mut store, mut ingest, mut rng)| {
-                        durable(&mut store, &frames, &mut ingest, &mut rng);
+                        durable(&mut store, &frames, &mut ingest, &mut rng, devices());
                         (schema, store)
                     },
                     BatchSize::PerIteration,
@@ -482,15 +541,17 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// The stream made durable: one batch per device in flight, all of them written in one
-/// `write_batches` call (one transaction) before they are committed and the replies sealed.
+/// The stream of a fleet of `devices` made durable: one batch per device in flight, all of them
+/// written in one `write_batches` call (one transaction) before they are committed and the
+/// replies sealed.
 fn durable(
     store: &mut impl Store,
     frames: &[(Vec<u8>, Timestamp)],
     ingest: &mut Ingest<FleetMasterKey>,
     rng: &mut rand_chacha::ChaCha20Rng,
+    devices: u64,
 ) {
-    let store_batch = usize::try_from(devices()).unwrap();
+    let store_batch = usize::try_from(devices).unwrap();
     let mut pending = Vec::with_capacity(store_batch);
     let mut flush = |pending: &mut Vec<Batch>, ingest: &mut Ingest<_>, now| {
         store.write_batches(&pending.iter().collect::<Vec<_>>()).unwrap();

@@ -368,6 +368,12 @@ impl Agent {
 ///
 /// Save it (and store the jobs taken with [`Receiver::take_jobs`]) after every
 /// [`Receiver::receive`] and before the reply is sent.
+///
+/// A job-heavy device's recent UUIDs are most of it ([`RECENT_JOBS`] of them: 32 KiB, about
+/// 80 KB as JSON), and they are the UUIDs of the jobs the caller stored. A caller that keeps
+/// the jobs it takes saves without them ([`Receiver::save_without_recent_jobs`]) and gives
+/// them back from its own store at a restart ([`ReceiverState::with_recent_jobs`]), so that an
+/// update costs a write of its new jobs, not of the whole window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiverState {
@@ -377,6 +383,31 @@ pub struct ReceiverState {
     events_through: u64,
     jobs: Vec<PrintJob>,
     recent_jobs: Vec<Uuid>,
+}
+
+impl ReceiverState {
+    /// This state with `uuids` as the UUIDs of recent jobs, oldest first, in place of those it
+    /// holds: for a state saved with [`Receiver::save_without_recent_jobs`], the UUIDs of the
+    /// jobs the caller stored, in the order it took them (the nil UUID, which names no job, is
+    /// skipped). Only the newest [`RECENT_JOBS`] are kept, so a caller may pass more.
+    #[must_use]
+    pub fn with_recent_jobs(mut self, uuids: impl IntoIterator<Item = Uuid>) -> Self {
+        let mut recent: VecDeque<Uuid> = VecDeque::new();
+        for uuid in uuids.into_iter().filter(|u| !u.is_nil()) {
+            if recent.len() == RECENT_JOBS {
+                recent.pop_front();
+            }
+            recent.push_back(uuid);
+        }
+        self.recent_jobs = recent.into();
+        self
+    }
+
+    /// The UUIDs of recent jobs it holds, oldest first (none in a state saved with
+    /// [`Receiver::save_without_recent_jobs`]).
+    pub fn recent_jobs(&self) -> &[Uuid] {
+        &self.recent_jobs
+    }
 }
 
 /// The receiver's side (the portal): one per device.
@@ -431,13 +462,22 @@ impl Receiver {
 
     /// What must survive a restart; see [`ReceiverState`] for when to save it.
     pub fn save(&self) -> ReceiverState {
+        ReceiverState { recent_jobs: self.recent.iter().copied().collect(), ..self.save_without_recent_jobs() }
+    }
+
+    /// [`Receiver::save`] without the UUIDs of recent jobs, for a caller that stores every job
+    /// it takes ([`Receiver::take_jobs`]) with its UUID: at a restart, give the UUIDs of the
+    /// newest [`RECENT_JOBS`] of them back with [`ReceiverState::with_recent_jobs`] before
+    /// [`Receiver::restore`]. Without them, a job that an agent records again after losing its
+    /// own state would be taken twice.
+    pub fn save_without_recent_jobs(&self) -> ReceiverState {
         ReceiverState {
             instance: self.instance.map(|i| i.0),
             retired: self.retired.iter().map(|(i, s, e)| (i.0, *s, *e)).collect(),
             newest_sequence: self.newest_sequence,
             events_through: self.events_through,
             jobs: self.jobs.clone(),
-            recent_jobs: self.recent.iter().copied().collect(),
+            recent_jobs: Vec::new(),
         }
     }
 
@@ -462,6 +502,12 @@ impl Receiver {
             ..Self::default()
         };
         for uuid in recent_jobs {
+            r.remember(uuid);
+        }
+        // The jobs not yet taken are the newest: remembered as when they arrived (a state saved
+        // without its recent UUIDs has theirs nowhere else).
+        let held: Vec<Uuid> = r.jobs.iter().map(|j| j.job.uuid).collect();
+        for uuid in held {
             r.remember(uuid);
         }
         Ok(r)

@@ -13,7 +13,7 @@
 
 use printfleet_diff::sync::{
     Agent, AgentState, BaseRef, EARLY_EVENT_BYTES, EVENT_WINDOW, HELD_JOB_BYTES, HISTORY_BYTES, Instance,
-    RECEIVER_HISTORY, Receiver, ReceiverState, Reply, StateHash, Update, UpdateBody,
+    RECEIVER_HISTORY, RECENT_JOBS, Receiver, ReceiverState, Reply, StateHash, Update, UpdateBody,
 };
 use printfleet_diff::{DeviceState, apply, diff};
 use printfleet_schema::redact::{FieldPolicy, PersonalField, SiteKey};
@@ -294,6 +294,59 @@ fn a_new_instance_is_applied_at_once_and_its_jobs_are_kept_once() {
     let update = agent.update(&red(&state));
     assert_eq!(update.events.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [3]);
     assert!(matches!(update.body, UpdateBody::Delta { .. }), "the old instance's replies are ignored");
+}
+
+/// A receiver saved without its recent job UUIDs (as a portal that stores its jobs saves it on
+/// every update) and given them back from the stored jobs still drops a job recorded again by a
+/// device that lost its state; without them it would take it twice. Only the newest
+/// `RECENT_JOBS` of the UUIDs given are kept, and jobs not yet taken are remembered either way.
+#[test]
+fn a_receiver_saved_without_its_recent_jobs_gets_them_back_from_the_stored_jobs() {
+    let mut state = DeviceState::from(&samples::office_laser());
+    let (mut agent, mut receiver) = (Agent::new(A), Receiver::new());
+    let mut stored = Vec::new();
+    for n in 1..=3 {
+        agent.record_job(keep_all_job(n));
+        exchange(&mut agent, &mut receiver, &state);
+        stored.extend(receiver.take_jobs());
+    }
+    assert_eq!(stored, [job(1), job(2), job(3)]);
+    let light = receiver.save_without_recent_jobs();
+    assert!(light.recent_jobs().is_empty());
+    let saved: ReceiverState = serde_json::from_str(&serde_json::to_string(&light).unwrap()).unwrap();
+    let uuids = stored.iter().map(|j| j.job.uuid);
+    let full = saved.clone().with_recent_jobs(uuids.clone());
+    assert_eq!(full, receiver.save(), "the same state as a full save");
+
+    // The device loses its state and records job 3 again, and job 4.
+    evolve(&mut state, 2, 1);
+    let mut again = Agent::new(B);
+    again.record_job(keep_all_job(3));
+    again.record_job(keep_all_job(4));
+    let update = again.update(&red(&state));
+    let mut restored = Receiver::restore(full).unwrap();
+    restored.receive(&update);
+    assert_eq!(restored.take_jobs(), [job(4)], "job 3 kept once");
+    let mut forgetful = Receiver::restore(saved.clone()).unwrap();
+    forgetful.receive(&update);
+    assert_eq!(forgetful.take_jobs(), [job(3), job(4)], "without the UUIDs, job 3 would be taken twice");
+
+    // More UUIDs than the window: the newest are kept, the nil UUID skipped.
+    let many = (1..=RECENT_JOBS as u128 + 5).map(uuid::Uuid::from_u128).chain([uuid::Uuid::nil()]);
+    let kept = saved.with_recent_jobs(many);
+    assert_eq!(kept.recent_jobs().len(), RECENT_JOBS);
+    assert_eq!(kept.recent_jobs()[0], uuid::Uuid::from_u128(6));
+    assert!(Receiver::restore(kept).is_ok());
+
+    // Jobs received and not yet taken are remembered from the state itself.
+    agent.record_job(keep_all_job(5));
+    exchange(&mut agent, &mut receiver, &state);
+    let held = receiver.save_without_recent_jobs().with_recent_jobs([]);
+    let mut restored = Receiver::restore(held).unwrap();
+    let mut again = Agent::new(Instance(0xa6e0_0003));
+    again.record_job(keep_all_job(5));
+    restored.receive(&again.update(&red(&state)));
+    assert_eq!(restored.take_jobs(), [job(5)], "held once, not received a second time");
 }
 
 /// Issue #12, 1: a late update of an instance followed before is judged by that instance's

@@ -1,12 +1,12 @@
 //! The ingest object: frames in, batches of writes out, replies after the writes are durable.
 
 use core::fmt;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use printfleet_auth::one_shot::frame_key;
 use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Session};
-use printfleet_diff::sync::{Instance, Receiver, ReceiverState, Reply, Update, UpdateBody};
+use printfleet_diff::sync::{Instance, RECENT_JOBS, Receiver, ReceiverState, Reply, Update, UpdateBody};
 use printfleet_diff::{Delta, DeviceState};
 use printfleet_meter::{Category, DeviceId, Observation, ObservationKey, Provenance};
 use printfleet_schema::{DurationMs, Timestamp};
@@ -15,6 +15,7 @@ use printfleet_wire::frame::{
 };
 use printfleet_wire::{Codec, protobuf, xml};
 use rand_core::CryptoRng;
+use uuid::Uuid;
 
 use crate::batch::Route;
 use crate::usage;
@@ -123,8 +124,10 @@ impl Counters {
 #[derive(Debug, Default)]
 struct Slot {
     receiver: Receiver,
-    /// The receiver's state as of the last committed batch (what an abort goes back to).
+    /// The receiver's state as of the last committed batch (what an abort goes back to),
+    /// without the UUIDs of recent jobs, and those UUIDs (of the jobs committed), oldest first.
     committed: Option<ReceiverState>,
+    committed_recent: VecDeque<Uuid>,
     /// The replay windows as of the last committed batch.
     committed_windows: Vec<(KeyId, WindowState)>,
     /// The last update applied, to tell a new one from a duplicate.
@@ -197,15 +200,18 @@ impl<S: Secrets> Ingest<S> {
             ingest.registry.provision(record)?;
         }
         for s in saved {
-            let receiver = Receiver::restore(s.receiver.clone())
-                .map_err(|source| IngestError::Restore { device: s.device, source })?;
+            let state = s.receiver.with_recent_jobs(s.recent_jobs);
+            let committed_recent = state.recent_jobs().iter().copied().collect();
+            let receiver =
+                Receiver::restore(state.clone()).map_err(|source| IngestError::Restore { device: s.device, source })?;
             for (key_id, window) in &s.windows {
                 // Cannot fail: no window of this fresh keyring has accepted a frame.
                 let _ = ingest.keyring.restore_window(s.device, *key_id, *window);
             }
             let slot = Slot {
                 receiver,
-                committed: Some(s.receiver),
+                committed: Some(state.with_recent_jobs([])),
+                committed_recent,
                 committed_windows: s.windows,
                 baseline: s.state,
                 ..Slot::default()
@@ -609,6 +615,12 @@ impl<S: Secrets> Ingest<S> {
                 None => slot.committed_windows.push((key_id, window)),
             }
         }
+        for uuid in writes.jobs.iter().map(|j| j.job.uuid).filter(|u| !u.is_nil()) {
+            if slot.committed_recent.len() == RECENT_JOBS {
+                slot.committed_recent.pop_front();
+            }
+            slot.committed_recent.push_back(uuid);
+        }
         slot.committed = Some(writes.receiver);
         Ok(())
     }
@@ -643,7 +655,8 @@ impl<S: Secrets> Ingest<S> {
         slot.in_flight = None;
         slot.receiver = match &slot.committed {
             Some(saved) => {
-                Receiver::restore(saved.clone()).map_err(|source| IngestError::Restore { device: sender, source })?
+                let saved = saved.clone().with_recent_jobs(slot.committed_recent.iter().copied());
+                Receiver::restore(saved).map_err(|source| IngestError::Restore { device: sender, source })?
             }
             None => Receiver::new(),
         };
@@ -711,7 +724,7 @@ fn apply(
         observations: Vec::new(),
         job_records,
         window: to.window,
-        receiver: slot.receiver.save(),
+        receiver: slot.receiver.save_without_recent_jobs(),
         resync: matches!(reply, Reply::Resync { .. }),
     };
     if let (true, Some(shared)) = (applied, slot.receiver.shared_state()) {

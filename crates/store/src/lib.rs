@@ -67,7 +67,8 @@ use printfleet_wire::frame::SenderId;
 pub struct Loaded {
     /// Every provisioned device.
     pub devices: Vec<DeviceRecord>,
-    /// Per device that ever had a batch committed: its receiver, windows and current state.
+    /// Per device that ever had a batch committed: its receiver, the UUIDs of its newest
+    /// stored jobs, its windows and its current state.
     pub saved: Vec<SavedDevice>,
 }
 

@@ -5,13 +5,14 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement, Transaction};
 use printfleet_auth::{KeyEpoch, Verifier};
 use printfleet_diff::DeviceState;
-use printfleet_diff::sync::ReceiverState;
+use printfleet_diff::sync::{RECENT_JOBS, ReceiverState};
 use printfleet_ingest::{Batch, Credential, CustomerId, DeviceRecord, Owner, ResellerId, SavedDevice};
 use printfleet_meter::{
     Closing, ContractId, DeviceId, JobRecord, Meter, Observation, ObservationKey, Provenance, Terms,
 };
 use printfleet_schema::Timestamp;
 use printfleet_wire::frame::{KeyId, SenderId, WindowState};
+use uuid::Uuid;
 
 use crate::sqlite::{TABLES, decode_state, encode_state, int, json, millis, stored_job_record, uint, unjson};
 use crate::{Loaded, Store, StoreError};
@@ -19,7 +20,7 @@ use crate::{Loaded, Store, StoreError};
 /// The schema version this backend writes: the number of [`PG_MIGRATIONS`]. It moves in step
 /// with [`SCHEMA_VERSION`](crate::SCHEMA_VERSION): migration *n* of each backend makes the same
 /// change.
-pub const PG_SCHEMA_VERSION: i64 = 3;
+pub const PG_SCHEMA_VERSION: i64 = 4;
 
 /// The PostgreSQL migrations, oldest first: [`MIGRATIONS`](crate::MIGRATIONS) in PostgreSQL's
 /// types (`BIGINT` for SQLite's 64-bit `INTEGER`, `BYTEA` for `BLOB`, `BOOLEAN` for flags) with
@@ -138,6 +139,10 @@ pub const PG_MIGRATIONS: &[&str] = &[
     // 3: as SQLite's migration 3.
     "
     ALTER TABLE devices ADD COLUMN collector BIGINT;
+    ",
+    // 4: as SQLite's migration 4 (`id` for SQLite's implicit `rowid`).
+    "
+    CREATE INDEX jobs_recent ON jobs (sender, id) WHERE uuid IS NOT NULL;
     ",
 ];
 
@@ -627,9 +632,22 @@ impl Store for PostgresStore {
                     Ok((KeyId(key), WindowState { highest: uint(w.try_get(1)?), seen }))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut recent_jobs = self
+                .client
+                .query(
+                    "SELECT uuid FROM jobs WHERE sender = $1 AND uuid IS NOT NULL ORDER BY id DESC LIMIT $2",
+                    &[&sender, &i64::try_from(RECENT_JOBS).unwrap_or(i64::MAX)],
+                )?
+                .iter()
+                .map(|r| {
+                    let bytes: Vec<u8> = r.try_get(0)?;
+                    Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt { what: "job uuid" })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            recent_jobs.reverse();
             let device = SenderId(uint(sender));
             let state = self.device_state(device)?;
-            loaded.saved.push(SavedDevice { device, receiver, windows, state });
+            loaded.saved.push(SavedDevice { device, receiver, recent_jobs, windows, state });
         }
         Ok(loaded)
     }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use printfleet_auth::{KeyEpoch, Verifier};
 use printfleet_diff::DeviceState;
-use printfleet_diff::sync::ReceiverState;
+use printfleet_diff::sync::{RECENT_JOBS, ReceiverState};
 use printfleet_ingest::{Batch, Credential, CustomerId, DeviceRecord, Owner, ResellerId, SavedDevice};
 use printfleet_meter::{
     Closing, ContractId, DeviceId, JobRecord, Meter, Observation, ObservationKey, Provenance, Terms,
@@ -13,11 +13,12 @@ use printfleet_schema::{DeviceReport, PrintJob, Timestamp};
 use printfleet_wire::frame::{KeyId, SenderId, WindowState};
 use printfleet_wire::protobuf;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use uuid::Uuid;
 
 use crate::{Loaded, Store, StoreError};
 
 /// The schema version this crate writes: the number of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The migrations, oldest first: migration *n* (from 1) takes a database from version *n - 1*
 /// to *n*. Never edit one that has shipped; append.
@@ -136,10 +137,20 @@ pub const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE devices ADD COLUMN collector INTEGER;
     ",
+    // 4: a device's jobs with a UUID in the order stored, newest first without a sort: the
+    // receiver's window of recent job UUIDs is read from them at a restart instead of being
+    // written with every update (`SavedDevice::recent_jobs`).
+    "
+    CREATE INDEX jobs_recent ON jobs (sender) WHERE uuid IS NOT NULL;
+    ",
 ];
 
 /// A device's job sequence numbers, in the order stored (index `jobs_by_sender`).
 const JOB_SEQUENCES: &str = "SELECT job_sequence FROM jobs WHERE sender = ?1 ORDER BY rowid";
+
+/// The UUIDs of a device's newest `?2` jobs, newest first (index `jobs_recent`).
+const RECENT_JOB_UUIDS: &str =
+    "SELECT uuid FROM jobs WHERE sender = ?1 AND uuid IS NOT NULL ORDER BY rowid DESC LIMIT ?2";
 
 /// The meter readings of a time range (index `meter_readings_by_time`).
 const METER_READINGS: &str = "SELECT device, instance, sequence, kind, value, observed_at FROM meter_readings
@@ -550,6 +561,7 @@ impl Store for SqliteStore {
         };
         let mut windows_stmt =
             self.conn.prepare("SELECT key_id, highest, seen_hi, seen_lo FROM replay_windows WHERE sender = ?1")?;
+        let mut recent_stmt = self.conn.prepare(RECENT_JOB_UUIDS)?;
         for (sender, state) in receivers {
             let receiver: ReceiverState = unjson(&state, "receiver state")?;
             let windows = windows_stmt
@@ -559,9 +571,14 @@ impl Store for SqliteStore {
                     Ok((KeyId(r.get(0)?), WindowState { highest: uint(r.get(1)?), seen }))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut recent_jobs = recent_stmt
+                .query_map(params![sender, i64::try_from(RECENT_JOBS).unwrap_or(i64::MAX)], |r| r.get::<_, Vec<u8>>(0))?
+                .map(|b| Uuid::from_slice(&b?).map_err(|_| StoreError::Corrupt { what: "job uuid" }))
+                .collect::<Result<Vec<_>, _>>()?;
+            recent_jobs.reverse();
             let device = SenderId(uint(sender));
             let state = SqliteStore::device_state(self, device)?;
-            loaded.saved.push(SavedDevice { device, receiver, windows, state });
+            loaded.saved.push(SavedDevice { device, receiver, recent_jobs, windows, state });
         }
         Ok(loaded)
     }
@@ -660,6 +677,9 @@ mod tests {
         let store = SqliteStore::open(dir.path().join("plan.db")).unwrap();
         let jobs = plan(&store, JOB_SEQUENCES, 1);
         assert!(jobs.contains("USING INDEX jobs_by_sender"), "{jobs}");
+        let recent = plan(&store, RECENT_JOB_UUIDS, 2);
+        assert!(recent.contains("USING INDEX jobs_recent"), "{recent}");
+        assert!(!recent.contains("TEMP B-TREE"), "sorted instead of read in order: {recent}");
         let readings = plan(&store, METER_READINGS, 2);
         assert!(readings.contains("USING INDEX meter_readings_by_time"), "{readings}");
     }

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use printfleet_agent::{AgentError, DeviceAgent, Schedule, Transmit};
 use printfleet_auth::{DeviceSecret, FleetMasterKey, KeyEpoch, Verifier, one_shot, sender_id_of};
 use printfleet_diff::DeviceState;
-use printfleet_diff::sync::Instance;
+use printfleet_diff::sync::{Instance, RECENT_JOBS};
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, IngestError, Owner, ResellerId};
 use printfleet_meter::{
     Category, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, ModelClass, Price, Terms,
@@ -251,6 +251,10 @@ macro_rules! suite {
         fn readings_and_job_records_come_back_for_billing() {
             super::readings_and_job_records_come_back_for_billing::<$backend>()
         }
+        #[test]
+        fn the_recent_job_uuids_come_back_from_the_stored_jobs() {
+            super::the_recent_job_uuids_come_back_from_the_stored_jobs::<$backend>()
+        }
     };
 }
 
@@ -285,12 +289,12 @@ mod sqlite {
             .unwrap()
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'index'
-                 AND name IN ('jobs_by_sender', 'meter_readings_by_time')",
+                 AND name IN ('jobs_by_sender', 'meter_readings_by_time', 'jobs_recent')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(indexes, 2);
+        assert_eq!(indexes, 3);
     }
 }
 
@@ -337,6 +341,69 @@ fn pump(agent: &mut DeviceAgent, now: Timestamp, rng: &mut ChaCha20Rng) -> Optio
 fn restore(store: &mut (impl Store + ?Sized)) -> Ingest<FleetMasterKey> {
     let loaded = store.load().unwrap();
     Ingest::restore(master(), loaded.devices, loaded.saved).unwrap()
+}
+
+/// The receiver's window of recent job UUIDs is not written with every update: a restart reads
+/// it from the stored jobs, the newest `RECENT_JOBS` in the order stored. With it, a job that an
+/// agent records again after losing its state is recognised and not stored a second time (the
+/// store refuses a job twice, which would fail the device's transaction for ever).
+fn the_recent_job_uuids_come_back_from_the_stored_jobs<B: Backend>() {
+    let Some(b) = B::fresh("recent") else { return };
+    let mut store = b.open();
+    // Two key epochs: a device that lost its state (and its frame sequence numbers) is given
+    // the second.
+    let mut rec = record("busy");
+    rec.credentials.push(Credential { epoch: KeyEpoch(2), revoked: false, verifier: None });
+    store.put_device(&rec).unwrap();
+    let mut ingest = restore(&mut store);
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let new_agent = |epoch| {
+        let secret = master().device_secret("busy", KeyEpoch(epoch));
+        let key = one_shot::frame_key(&secret, "busy", KeyEpoch(epoch));
+        let mut agent =
+            DeviceAgent::new(sender_id_of("busy"), &key, Redaction::drop_all(), Schedule::direct(), Instance(epoch));
+        let mut reading = samples::office_laser();
+        reading.events.print_jobs.clear();
+        agent.handle_reading(at(0), reading);
+        agent
+    };
+    let total = RECENT_JOBS as u64 + 52;
+    let mut agent = new_agent(1);
+    for n in 1..=total {
+        agent.handle_job(at(0), job(n));
+    }
+    let mut now = 0;
+    for _ in 0..10 {
+        now += 3 * 3_600_000;
+        agent.handle_timeout(at(now));
+        let Some(t) = pump(&mut agent, at(now), &mut rng) else { continue };
+        let batch = ingest.receive(&t.frame, at(now)).unwrap();
+        assert!(batch.writes().receiver.recent_jobs().is_empty(), "the window is not written with each update");
+        store.write_batches(&[&batch]).unwrap();
+        agent.handle_frame(at(now), &ingest.commit(batch, at(now), &mut rng).unwrap());
+    }
+    assert_eq!(store.jobs_of(sender_id_of("busy")).len() as u64, total);
+
+    drop((ingest, store));
+    let mut store = b.open();
+    let loaded = store.load().unwrap();
+    let recent: Vec<uuid::Uuid> = (total + 1 - RECENT_JOBS as u64..=total).map(uuid_of).collect();
+    assert_eq!(loaded.saved[0].recent_jobs, recent, "the newest RECENT_JOBS, oldest first");
+    let mut ingest = Ingest::restore(master(), loaded.devices, loaded.saved).unwrap();
+
+    // The device loses its state: a new agent reads its last two jobs again, then a new one.
+    let mut agent = new_agent(2);
+    now += 3 * 3_600_000;
+    for n in [total - 1, total, total + 1] {
+        agent.handle_job(at(now), job(n));
+    }
+    let t = pump(&mut agent, at(now), &mut rng).unwrap();
+    let batch = ingest.receive(&t.frame, at(now)).unwrap();
+    let jobs: Vec<u64> = batch.writes().jobs.iter().map(|j| j.job.sequence).collect();
+    assert_eq!(jobs, [total + 1], "the jobs read again are recognised");
+    store.write_batches(&[&batch]).unwrap();
+    ingest.commit(batch, at(now), &mut rng).unwrap();
+    assert_eq!(store.jobs_of(sender_id_of("busy")).len() as u64, total + 1);
 }
 
 fn an_empty_database_migrates_to_the_current_version<B: Backend>() {

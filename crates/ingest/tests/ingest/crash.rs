@@ -49,6 +49,7 @@ struct Run {
     rng: ChaCha20Rng,
     portal_rng: ChaCha20Rng,
     kills: usize,
+    restarts: u32,
 }
 
 impl Run {
@@ -69,11 +70,15 @@ impl Run {
             rng: rng(seed),
             portal_rng: rng(seed ^ 0xffff),
             kills: 0,
+            restarts: 0,
         }
     }
 
-    /// The device's world changes a little.
+    /// The device's world changes a little; now and then its agent loses its saved state.
     fn events(&mut self, i: usize, now: Timestamp) {
+        if self.rng.next_u32().is_multiple_of(60) {
+            self.lose_agent_state(i, now);
+        }
         let roll = self.rng.next_u32() % 8;
         let agent = &mut self.agents[i];
         match roll {
@@ -95,6 +100,24 @@ impl Run {
             6 => agent.clear_alert(now, RecordId(900)),
             _ => {}
         }
+    }
+
+    /// The device's agent starts again without its saved state (a new instance) and reads the
+    /// printer's job log again: every job not yet stored, and the three stored before them,
+    /// which the portal must recognise by UUID (from its stored jobs after a restart). Its frame
+    /// sequence numbers start again too, so its first frames are refused as replays until its
+    /// numbers pass the old ones (each retry seals under a new one); its jobs wait meanwhile.
+    fn lose_agent_state(&mut self, i: usize, now: Timestamp) {
+        let sender = printfleet_auth::sender_id_of(DEVICES[i]);
+        let stored: HashSet<u64> = self.disk.jobs.iter().filter(|(s, _)| *s == sender).map(|(_, j)| *j).collect();
+        let first_unstored = (1..=self.jobs[i]).find(|j| !stored.contains(j)).unwrap_or(self.jobs[i] + 1);
+        self.restarts += 1;
+        let mut agent = agent(DEVICES[i], 100 + self.restarts);
+        agent.handle_reading(now, self.readings[i].clone());
+        for n in first_unstored.saturating_sub(3).max(1)..=self.jobs[i] {
+            agent.handle_job(now, job(n, 1));
+        }
+        self.agents[i] = agent;
     }
 
     /// One frame through the portal with the given fate; the reply, if one is released.
@@ -161,6 +184,7 @@ fn run(seed: u64) {
         run.step(at(now), false);
     }
     assert!(run.kills > 0, "seed {seed}: the harness killed nothing");
+    assert!(run.restarts > 0, "seed {seed}: no agent lost its state");
     for (i, name) in DEVICES.iter().enumerate() {
         let sender = printfleet_auth::sender_id_of(name);
         let stored: Vec<u64> = run.disk.jobs.iter().filter(|(s, _)| *s == sender).map(|(_, j)| *j).collect();

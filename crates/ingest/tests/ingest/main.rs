@@ -95,10 +95,13 @@ impl Disk {
         let saved = self.saved.entry(w.device).or_insert_with(|| SavedDevice {
             device: w.device,
             receiver: w.receiver.clone(),
+            recent_jobs: Vec::new(),
             windows: Vec::new(),
             state: None,
         });
         saved.receiver = w.receiver.clone();
+        // What a store's jobs table gives back: every stored job's UUID, in the order stored.
+        saved.recent_jobs.extend(w.jobs.iter().map(|j| j.job.uuid).filter(|u| !u.is_nil()));
         if let Some((key_id, window)) = w.window {
             saved.windows.retain(|(k, _)| *k != key_id);
             saved.windows.push((key_id, window));
