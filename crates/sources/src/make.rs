@@ -133,6 +133,13 @@ pub fn known(text: &str) -> Option<&'static str> {
         ("fujifilm", "Fujifilm"),
         ("xerox", "Xerox"),
         ("kyocera", "Kyocera"),
+        // Kyocera's OEM brands, under Kyocera's enterprise number: "TA_UTAX Printing System".
+        ("ta utax", "UTAX"),
+        ("utax", "UTAX"),
+        ("ta triumph-adler", "Triumph-Adler"),
+        ("triumph-adler", "Triumph-Adler"),
+        ("olivetti", "Olivetti"),
+        ("copystar", "Copystar"),
         ("lexmark", "Lexmark"),
         ("ricoh", "Ricoh"),
         ("sharp", "Sharp"),
@@ -187,6 +194,14 @@ mod tests {
             let oid: Oid = format!("1.3.6.1.4.1.{number}.1.2").parse().unwrap();
             assert_eq!(from_object_id(&oid), Some(make), "{number}");
         }
+    }
+
+    #[test]
+    fn kyoceras_oem_brands_are_the_make_their_sysdescr_names() {
+        assert_eq!(known("TA_UTAX Printing System"), Some("UTAX"));
+        assert_eq!(known("TA Triumph-Adler P-4532DN"), Some("Triumph-Adler"));
+        assert_eq!(known("Copystar CS 4053ci"), Some("Copystar"));
+        assert_eq!(known("KYOCERA Document Solutions Printing System"), Some("Kyocera"));
     }
 
     #[test]

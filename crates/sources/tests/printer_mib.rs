@@ -157,7 +157,7 @@ fn device_strings_are_cleaned() {
     assert_eq!(colour_from_name("HP 72 Photo Black"), Some(Colour::PhotoBlack));
 }
 
-/// Every supply LibreNMS discovered (`*.librenms.json`, same commit as the captures) is one of
+/// Every supply LibreNMS discovered (`*.librenms.json` beside a capture) is one of
 /// ours, with the same MIB type, name and maximum, and where both state a percentage of a
 /// supply that is consumed, the same one within rounding. Where LibreNMS applies its own policy
 /// (level -3 "some remaining" shown as 50 %, receptacles not inverted, -2 maxima), the raw columns
@@ -464,6 +464,82 @@ fn alert_times_are_dated_from_the_agents_uptime() {
     // 3000 s before the walk.
     assert_eq!(a[0].raised_at.map(|t| t.unix_millis()), Some(1_800_000_000_000 - 3_000_000));
     assert_eq!(a[1].raised_at, None);
+}
+
+/// Four more of LibreNMS' captures, read off their lines. A Dell S5830dn (a Lexmark agent) writes
+/// its serial and firmware after the model in `hrDeviceDescr` and counts its supplies in pages;
+/// a Samsung M4080FX names its supplies with empty serial tails ("S/N:CRUM-", "S/N:") and is low
+/// on paper; a Konica Minolta bizhub C250i has a waste toner box of unknown maximum with some
+/// remaining (-2, -3), supplies numbered 1-4 and 13, unnamed trays, vendor print and copy
+/// counters, and asks for service; a TA/UTAX P-4532DN (a Kyocera agent) says "TA_UTAX" in
+/// `sysDescr`, names its toner by part number and has its serial in Kyocera's MIB only.
+#[test]
+fn dell_samsung_konica_and_utax_captures_map_as_their_lines_say() {
+    let dell = report("dell-laser_s5830dn");
+    let id = &dell.identity;
+    assert_eq!(
+        (id.make.as_deref(), id.model.as_deref(), id.firmware_version.as_deref(), id.serial_number.as_deref()),
+        (Some("Dell"), Some("Dell S5830dn"), Some("LW62.DN4.P636"), Some("7XQ1R92-132-13"))
+    );
+    let toner = &dell.snapshot.consumables[0];
+    assert_eq!(
+        (toner.colour.clone(), toner.level, toner.capacity, toner.percent_remaining()),
+        (Some(Colour::Black), Level::Amount(22_050), Capacity::Amount(45_000), Some(49))
+    );
+    let trays: Vec<_> = dell.snapshot.media_sources.iter().map(|m| m.name.as_deref().unwrap()).collect();
+    assert_eq!(trays, ["Tray 1", "Manual Envelope", "Manual Paper", "MP Tray"]);
+
+    let samsung = report("samsungprinter_m4080fx");
+    let named: Vec<_> = samsung
+        .snapshot
+        .consumables
+        .iter()
+        .take(2)
+        .map(|c| (c.description.as_deref().unwrap(), c.serial_number.as_deref()))
+        .collect();
+    assert_eq!(named, [("Black Toner Cartridge", None), ("Fuser", None)], "empty serial tails dropped");
+    assert_eq!(samsung.snapshot.consumables.len(), 7);
+    assert_eq!(samsung.snapshot.meters.get(&MeterKind::TOTAL), Some(22_934));
+    assert_eq!(
+        (samsung.snapshot.status.device, samsung.snapshot.status.errors),
+        (DeviceState::WARNING, printfleet_schema::DetectedErrors::LOW_PAPER)
+    );
+    assert_eq!(samsung.identity.serial_number, None, "sysDescr's \"S/N \" is empty");
+
+    let konica = report("konica_c250i");
+    let c = &konica.snapshot.consumables;
+    let ids: Vec<u64> = c.iter().map(|c| c.record_id.0 & 0xffff_ffff).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 13]);
+    assert_eq!(
+        (c[4].kind, c[4].class, c[4].level, c[4].capacity),
+        (SupplyType::WASTE_TONER, SupplyClass::RECEPTACLE_THAT_IS_FILLED, Level::SomeRemaining, Capacity::Unknown)
+    );
+    assert_eq!(c[0].colour, Some(Colour::Cyan), "Toner (Cyan)");
+    let m = &konica.snapshot.meters;
+    assert_eq!(
+        [
+            MeterKind::TOTAL,
+            MeterKind::PRINT_MONO,
+            MeterKind::PRINT_COLOUR,
+            MeterKind::COPY_MONO,
+            MeterKind::COPY_COLOUR
+        ]
+        .map(|k| m.get(&k)),
+        [Some(33_810), Some(22_876), Some(6_711), Some(3_672), Some(544)]
+    );
+    assert!(konica.snapshot.media_sources.iter().all(|t| t.name.is_none()));
+    assert_eq!(konica.snapshot.status.errors, printfleet_schema::DetectedErrors::SERVICE_REQUESTED);
+    assert_eq!(konica.identity.serial_number.as_deref(), Some("AA2M021115700"));
+
+    let utax = report("utax");
+    let id = &utax.identity;
+    assert_eq!(
+        (id.make.as_deref(), id.model.as_deref(), id.serial_number.as_deref()),
+        (Some("UTAX"), Some("P-4532DN"), Some("R9L0309954")),
+        "the brand of its sysDescr; the serial from Kyocera's MIB, whose agent it is"
+    );
+    assert_eq!(utax.snapshot.consumables[0].description.as_deref(), Some("PK-3010S"));
+    assert_eq!(utax.snapshot.meters.get(&MeterKind::TOTAL), Some(427));
 }
 
 /// printmaster's walks of five more printers (derived captures, `testdata/third-party/printmaster`),

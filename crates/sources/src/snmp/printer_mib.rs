@@ -1,7 +1,8 @@
 //! Printer-MIB (RFC 3805) and HOST-RESOURCES-MIB (RFC 2790) bindings → a device report.
 //!
 //! What is mapped so far: identity (system group, the serial number from
-//! `prtGeneralSerialNumber` or the vendor's object, the printer's `hrDeviceDescr`, the first real
+//! `prtGeneralSerialNumber` or the vendor's object, the printer's `hrDeviceDescr` (less a serial
+//! and firmware written after the model: [`split_model`]), the first real
 //! `ifPhysAddress`, `ipAdEntAddr`, the IEEE 1284 device id), consumables
 //! (`prtMarkerSuppliesTable` joined with `prtMarkerColorantTable`, or the colour the supply's name
 //! names where the colorant is missing), alerts (`prtAlertTable`), media sources
@@ -349,11 +350,17 @@ fn identity(b: &Bindings, printer_index: Option<&[u32]>) -> Identity {
     let description = text_at(b, "1.3.6.1.2.1.1.1.0");
     let described = description.as_deref().and_then(crate::make::known).map(str::to_owned);
     let make = mfg.or(described).or_else(|| agent.clone());
+    let serial_number = serial_number(b, printer_index, agent.as_deref(), description.as_deref());
+    let (model, firmware_version) = match model.map(|m| split_model(&m, serial_number.as_deref())) {
+        Some((model, firmware)) => (Some(model), firmware),
+        None => (device_id_field(b, &["MDL", "MODEL"]), None),
+    };
     Identity {
         record_id: RecordId(0),
-        serial_number: serial_number(b, printer_index, agent.as_deref(), description.as_deref()),
+        serial_number,
         make,
-        model: model.or_else(|| device_id_field(b, &["MDL", "MODEL"])),
+        model,
+        firmware_version,
         description,
         object_id: object_id.map(|o| o.to_string()),
         mac_address,
@@ -362,6 +369,36 @@ fn identity(b: &Bindings, printer_index: Option<&[u32]>) -> Identity {
         location: text_at(b, "1.3.6.1.2.1.1.6.0"),
         contact: text_at(b, "1.3.6.1.2.1.1.4.0"),
         ..Identity::default()
+    }
+}
+
+/// The printer's `hrDeviceDescr` as (model, firmware). Lexmark's agents, and the Dell lasers
+/// built on them, write the serial number and firmware after the model: "Dell S5830dn 7XQ1R92
+/// LW62.DN4.P636" with serial 7XQ1R92-132-13. The model ends before the word that is the serial
+/// (or its part before a '-'); the words after it are the firmware. Any other description is the
+/// model whole, so that the model does not change with a firmware update only where it names
+/// the serial too.
+///
+/// ```
+/// use printfleet_sources::snmp::printer_mib::split_model;
+/// let (model, firmware) = split_model("Dell S5830dn 7XQ1R92 LW62.DN4.P636", Some("7XQ1R92-132-13"));
+/// assert_eq!((model.as_str(), firmware.as_deref()), ("Dell S5830dn", Some("LW62.DN4.P636")));
+/// assert_eq!(split_model("Brother HL-L8260CDW series", Some("U64641E7J134163")).0, "Brother HL-L8260CDW series");
+/// ```
+pub fn split_model(description: &str, serial: Option<&str>) -> (String, Option<String>) {
+    let whole = || (description.to_owned(), None);
+    let Some(serial) = serial else { return whole() };
+    let names_serial =
+        |w: &str| w.len() >= 5 && (w == serial || serial.strip_prefix(w).is_some_and(|r| r.starts_with('-')));
+    let words: Vec<&str> = description.split_whitespace().collect();
+    // Not the first word: a model is never only a serial.
+    match words.iter().skip(1).position(|w| names_serial(w)) {
+        Some(at) => {
+            let (model, rest) = words.split_at(at.saturating_add(1));
+            let firmware = rest.get(1..).map(|f| f.join(" ")).filter(|f| !f.is_empty());
+            (model.join(" "), firmware)
+        }
+        None => whole(),
     }
 }
 
