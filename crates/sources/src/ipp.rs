@@ -11,7 +11,8 @@
 //!   `printer-supply-description`, or else the CUPS `marker-names`, `marker-colors`, `marker-types`
 //!   and `marker-levels` lists;
 //! * alerts: PWG 5100.9 `printer-alert` strings ([`parse_alert`]) with `printer-alert-description`;
-//! * media sources: PWG 5100.13 `printer-input-tray` strings (type, name, media, size);
+//! * media sources: PWG 5100.13 `printer-input-tray` strings (type, name, media, size, status
+//!   from level and maximum capacity);
 //! * status: `printer-state` and `printer-state-reasons` (as `hrPrinterDetectedErrorState` bits);
 //! * meters: `printer-impressions-completed` and its `-col` (monochrome, highlight and full
 //!   colour), `printer-media-sheets-completed` (PWG 5100.13 / IPP Job Extensions);
@@ -765,8 +766,11 @@ fn media_sources(a: &PrinterAttributes) -> Vec<MediaSource> {
                 let v = v.parse::<u64>().ok().filter(|v| *v > 0)?;
                 if inches { LengthUm::from_inches_ten_thousandths(v) } else { Some(LengthUm(v)) }
             };
+            let (mut level, mut max) = (None, None);
             for (key, value) in pairs.iter().map(|(k, v)| (k.as_str(), *v)) {
                 match key {
+                    "level" => level = value.trim().parse::<i64>().ok(),
+                    "maxcapacity" => max = value.trim().parse::<i64>().ok(),
                     // Some printers drop the "Tray" of the IANA name (sheetFeedAutoNonRemovable).
                     "type" => {
                         m.kind = code(value).or_else(|| code(&format!("{value}Tray"))).unwrap_or(InputType::UNKNOWN);
@@ -778,6 +782,7 @@ fn media_sources(a: &PrinterAttributes) -> Vec<MediaSource> {
                     _ => {}
                 }
             }
+            m.status = crate::media_status(level, max);
             m
         })
         .collect()

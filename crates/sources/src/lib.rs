@@ -43,6 +43,21 @@ use printfleet_schema::{Capacity, DeviceReport, Level, RecordId};
 
 use finding::Findings;
 
+/// A media source's status from its current level and maximum capacity, as the Printer-MIB's
+/// `prtInputCurrentLevel` and `prtInputMaxCapacity` (and PWG 5100.13's `printer-input-tray`
+/// `level` and `maxcapacity`, the same values) give them: 0 is unloaded; a level at most a tenth
+/// of the maximum is low; any other positive level, or -3 ("at least one"), is loaded; -2
+/// (unknown) or nothing is unknown.
+pub(crate) fn media_status(level: Option<i64>, max: Option<i64>) -> printfleet_schema::codes::MediaSourceStatus {
+    use printfleet_schema::codes::MediaSourceStatus;
+    match (level, max) {
+        (Some(0), _) => MediaSourceStatus::UNLOADED,
+        (Some(level), Some(max)) if level > 0 && max > 0 && level.saturating_mul(10) <= max => MediaSourceStatus::LOW,
+        (Some(level), _) if level > 0 || level == -3 => MediaSourceStatus::LOADED,
+        _ => MediaSourceStatus::UNKNOWN,
+    }
+}
+
 /// What a device says, made to pass validation without inventing anything: in each list the
 /// first record with a given id is kept (devices and hostile input repeat ids); a level above
 /// its known capacity keeps the reading and drops the capacity; amounts beyond the MIB's

@@ -14,8 +14,8 @@
 use std::path::PathBuf;
 
 use printfleet_schema::codes::{
-    AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, PrinterState,
-    SupplyClass, SupplyType, SupplyUnit,
+    AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, MediaSourceStatus,
+    PrinterState, SupplyClass, SupplyType, SupplyUnit,
 };
 use printfleet_schema::{Capacity, Colour, DetectedErrors, DeviceReport, LengthUm, Level};
 use printfleet_sources::ipp::{
@@ -447,5 +447,131 @@ fn an_unreadable_value_costs_only_itself() {
             "printer-up-time (syntax 0x21)",
             "x-vendor-extension (syntax 0x7f)"
         ]
+    );
+}
+
+/// The same Xerox B210 stopped with a paper jam (`printer-stopped-media-jam.res.txt`, same
+/// project): a jam alert of the media path, and three `printer-input-tray` values: a full tray
+/// (250 of 250: loaded), the manual slot whose level is unknown (-2), a third tray. Only the
+/// attributes the mapping reads, as decoded, but for the alert's description, cut after its
+/// first sentence.
+#[test]
+fn a_xerox_b210_stopped_with_a_paper_jam() {
+    let tray = |rest: &str| {
+        format!(
+            "mediafeed=116900;mediaxfeed=82700;{rest};dimunit=3;unit=8;medianame=A4;mediaweight=-2;mediatype=Plain;mediacolor=white;"
+        )
+    };
+    let trays = [
+        tray("type=sheetFeedAutoNonRemovableTray;maxcapacity=250;level=250;status=0;name=Tray 1;index=1"),
+        tray("type=sheetFeedManual;maxcapacity=1;level=-2;status=11;name=Manual Feed Slot;index=2"),
+        tray("type=other;maxcapacity=250;level=250;status=0;name=Tray 1;index=3"),
+    ];
+    let bytes = response(&[
+        (0x41, "printer-make-and-model", b"Xerox B210 Printer"),
+        (0x23, "printer-state", &5i32.to_be_bytes()),
+        (0x44, "printer-state-reasons", b"media-jam-error"),
+        (0x42, "marker-names", b"Black Toner_S/N_:CRUM-211009A6200"),
+        (0x44, "marker-types", b"toner"),
+        (0x21, "marker-levels", &76i32.to_be_bytes()),
+        (0x21, "marker-low-levels", &5i32.to_be_bytes()),
+        (0x21, "marker-high-levels", &100i32.to_be_bytes()),
+        (
+            0x30,
+            "printer-alert",
+            b"code=jam;index=1;severity=critical;group=mediaPath;groupindex=2;location=8600;training=trained;time=126508",
+        ),
+        (0x41, "printer-alert-description", b"08-600 A paper jam was detected within the Duplex area of the machine."),
+        (0x30, "printer-input-tray", trays[0].as_bytes()),
+        (0x30, "", trays[1].as_bytes()),
+        (0x30, "", trays[2].as_bytes()),
+    ]);
+    let r = map_report(&parse(&bytes).unwrap());
+    assert_eq!(r.validate(), Ok(()));
+    assert_eq!((r.snapshot.status.device, r.snapshot.status.errors), (DeviceState::DOWN, DetectedErrors::JAMMED));
+    let a = &r.snapshot.alerts[0];
+    assert_eq!(
+        (a.code, a.severity, a.group, a.group_index, a.location),
+        (AlertCode::JAM, AlertSeverity::CRITICAL, AlertGroup::MEDIA_PATH, Some(2), Some(8600))
+    );
+    assert_eq!(r.snapshot.consumables[0].status, ConsumableStatus::OK);
+    let trays: Vec<_> = r.snapshot.media_sources.iter().map(|m| (m.kind, m.name.as_deref(), m.status)).collect();
+    assert_eq!(
+        trays,
+        [
+            (InputType::SHEET_FEED_AUTO_NON_REMOVABLE_TRAY, Some("Tray 1"), MediaSourceStatus::LOADED),
+            (InputType::SHEET_FEED_MANUAL, Some("Manual Feed Slot"), MediaSourceStatus::UNKNOWN),
+            (InputType::OTHER, Some("Tray 1"), MediaSourceStatus::LOADED),
+        ]
+    );
+    // The same rule as the Printer-MIB's: empty, a tenth or less, "at least one".
+    let status = |level: &str| {
+        let value = format!("type=sheetFeedManual;maxcapacity=250;level={level};name=T");
+        let bytes = response(&[(0x30, "printer-input-tray", value.as_bytes())]);
+        map_report(&parse(&bytes).unwrap()).snapshot.media_sources[0].status
+    };
+    assert_eq!(
+        ["0", "25", "26", "-3", "-2", "x"].map(status),
+        [
+            MediaSourceStatus::UNLOADED,
+            MediaSourceStatus::LOW,
+            MediaSourceStatus::LOADED,
+            MediaSourceStatus::LOADED,
+            MediaSourceStatus::UNKNOWN,
+            MediaSourceStatus::UNKNOWN
+        ]
+    );
+}
+
+/// A CUPS queue of an HP LaserJet 100 color MFP M175 (gmuth/ipp-client-kotlin, MIT,
+/// `printers/CUPS_HP_LaserJet_100_color_MFP_M175/Get-Printer-Attributes.txt`): five markers,
+/// the fifth an imaging drum ("imagingdrumhpcea", type `opc`), every level 5 of 100 with the low
+/// mark at 20, and CUPS' own `cups-*` state reasons beside the printer's `toner-low-warning`.
+/// The CUPS reasons are no device condition; the toner is low.
+#[test]
+fn a_cups_queue_of_an_hp_m175_with_its_imaging_drum() {
+    let five = |tag: u8, name: &'static str, values: [&'static [u8]; 5]| {
+        values.into_iter().enumerate().map(move |(i, v)| (tag, if i == 0 { name } else { "" }, v))
+    };
+    const FIVE: &[u8] = &5i32.to_be_bytes();
+    const TWENTY: &[u8] = &20i32.to_be_bytes();
+    const HUNDRED: &[u8] = &100i32.to_be_bytes();
+    let mut attributes: Vec<(u8, &str, &[u8])> = vec![
+        (0x23, "printer-state", &[0, 0, 0, 3]),
+        (0x44, "printer-state-reasons", b"cups-ipp-missing-send-document"),
+        (0x44, "", b"toner-low-warning"),
+        (0x44, "", b"cups-ipp-conformance-failure-report"),
+        (0x41, "printer-make-and-model", b"HP LaserJet 100 color MFP M175"),
+    ];
+    attributes.extend(five(0x42, "marker-colors", [b"#000000", b"#00ffff", b"#ff00ff", b"#ffff00", b"#000000"]));
+    attributes.extend(five(0x21, "marker-levels", [FIVE; 5]));
+    attributes.extend(five(0x21, "marker-low-levels", [TWENTY; 5]));
+    attributes.extend(five(0x21, "marker-high-levels", [HUNDRED; 5]));
+    attributes.extend(five(0x42, "marker-names", [b"black", b"cyan", b"magenta", b"yellow", b"imagingdrumhpcea"]));
+    attributes.extend(five(0x44, "marker-types", [b"toner", b"toner", b"toner", b"toner", b"opc"]));
+    let r = map_report(&parse(&response(&attributes)).unwrap());
+    assert_eq!(r.validate(), Ok(()));
+    assert_eq!(
+        (r.identity.make.as_deref(), r.identity.model.as_deref()),
+        (Some("HP"), Some("HP LaserJet 100 color MFP M175"))
+    );
+    let s = &r.snapshot.status;
+    assert_eq!((s.device, s.printer, s.errors), (DeviceState::WARNING, PrinterState::IDLE, DetectedErrors::LOW_TONER));
+    let c = &r.snapshot.consumables;
+    let kinds: Vec<_> = c.iter().map(|c| (c.kind, c.colour.clone())).collect();
+    assert_eq!(
+        kinds[..4],
+        [
+            (SupplyType::TONER, Some(Colour::Black)),
+            (SupplyType::TONER, Some(Colour::Cyan)),
+            (SupplyType::TONER, Some(Colour::Magenta)),
+            (SupplyType::TONER, Some(Colour::Yellow)),
+        ]
+    );
+    assert_eq!((c[4].kind, c[4].description.as_deref()), (SupplyType::OPC, Some("imagingdrumhpcea")));
+    assert!(
+        c.iter().all(
+            |c| (c.level, c.capacity, c.status) == (Level::Amount(5), Capacity::Amount(100), ConsumableStatus::LOW)
+        )
     );
 }

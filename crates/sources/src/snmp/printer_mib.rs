@@ -19,8 +19,8 @@
 //! gaps; an empty or one-octet error state.
 
 use printfleet_schema::codes::{
-    AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, MediaSourceStatus,
-    PrinterState, SupplyClass, SupplyType, SupplyUnit, TrainingLevel,
+    AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, PrinterState,
+    SupplyClass, SupplyType, SupplyUnit, TrainingLevel,
 };
 use printfleet_schema::limits::{MAX_IP_ADDRESSES, MAX_RECORDS, MAX_TEXT_BYTES};
 use printfleet_schema::{
@@ -675,14 +675,7 @@ fn media_sources(b: &Bindings) -> Vec<MediaSource> {
                 let v = u64::try_from(at(col)?).ok().filter(|v| *v > 0)?;
                 if inches { LengthUm::from_inches_ten_thousandths(v) } else { Some(LengthUm(v)) }
             };
-            let status = match (at("10"), at("9")) {
-                (Some(0), _) => MediaSourceStatus::UNLOADED,
-                (Some(level), Some(max)) if level > 0 && max > 0 && level.saturating_mul(10) <= max => {
-                    MediaSourceStatus::LOW
-                }
-                (Some(level), _) if level > 0 || level == -3 => MediaSourceStatus::LOADED,
-                _ => MediaSourceStatus::UNKNOWN,
-            };
+            let status = crate::media_status(at("10").map(i64::from), at("9").map(i64::from));
             MediaSource {
                 record_id: RecordId(index.iter().fold(0u64, |acc, arc| (acc << 32) | u64::from(*arc))),
                 kind: at("2").and_then(|v| u32::try_from(v).ok()).map_or(InputType::UNKNOWN, InputType::from_code),
