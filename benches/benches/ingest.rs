@@ -86,7 +86,7 @@ fn at(ms: u64) -> Timestamp {
 
 fn ingest() -> Ingest<FleetMasterKey> {
     let mut ingest = Ingest::new(master());
-    for d in 0..devices() {
+    for d in 0..devices().max(JOB_HEAVY_DEVICES) {
         ingest.provision(record(d)).unwrap();
     }
     ingest
@@ -497,7 +497,7 @@ fn bench(c: &mut Criterion) {
             || {
                 let dir = tempfile::tempdir().unwrap();
                 let mut store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
-                for d in 0..devices() {
+                for d in 0..JOB_HEAVY_DEVICES {
                     store.put_device(&record(d)).unwrap();
                 }
                 let (mut ingest, mut rng) = (ingest(), rng());

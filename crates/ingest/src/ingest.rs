@@ -125,8 +125,9 @@ impl Counters {
 struct Slot {
     receiver: Receiver,
     /// The receiver's state as of the last committed batch (what an abort goes back to),
-    /// without the UUIDs of recent jobs, and those UUIDs (of the jobs committed), oldest first.
+    /// without the UUIDs of recent jobs.
     committed: Option<ReceiverState>,
+    /// Those UUIDs: of the last [`RECENT_JOBS`] jobs committed, in the order committed.
     committed_recent: VecDeque<Uuid>,
     /// The replay windows as of the last committed batch.
     committed_windows: Vec<(KeyId, WindowState)>,
@@ -200,7 +201,9 @@ impl<S: Secrets> Ingest<S> {
             ingest.registry.provision(record)?;
         }
         for s in saved {
-            let state = s.receiver.with_recent_jobs(s.recent_jobs);
+            // A store that gives no UUIDs keeps those of the state itself (one saved whole, as
+            // before `SavedDevice::recent_jobs`; a device without jobs has none either way).
+            let state = if s.recent_jobs.is_empty() { s.receiver } else { s.receiver.with_recent_jobs(s.recent_jobs) };
             let committed_recent = state.recent_jobs().iter().copied().collect();
             let receiver =
                 Receiver::restore(state.clone()).map_err(|source| IngestError::Restore { device: s.device, source })?;

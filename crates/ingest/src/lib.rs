@@ -63,8 +63,9 @@
 //!   batches may share one). Then [`Ingest::commit`] seals the reply. If the store fails,
 //!   [`Ingest::abort`] puts the device back to its last committed state.
 //! * **At a restart**: [`Ingest::restore`] with the registry's devices and, per device, the
-//!   receiver state, replay windows and current state of the last committed batch
-//!   ([`SavedDevice`]). A batch that was applied but not committed is then as if it had never
+//!   receiver state, replay windows and current state of the last committed batch, and the
+//!   UUIDs of the newest jobs stored ([`SavedDevice`]; without them a job that an agent records
+//!   again after losing its state would be taken twice). A batch that was applied but not committed is then as if it had never
 //!   arrived: the device, which got no reply, sends again, and its retransmission is applied
 //!   exactly once (job events are numbered; the restored receiver asks for a full snapshot if
 //!   the retransmission is a delta).

@@ -88,7 +88,8 @@ pub trait Store {
     /// The sealed one-shot secret of a device's key epoch.
     fn sealed_secret(&mut self, device: SenderId, epoch: u32) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Everything the ingest needs at a restart.
+    /// Everything the ingest needs at a restart, among it each device's newest
+    /// `RECENT_JOBS` job UUIDs from the jobs stored (`SavedDevice::recent_jobs`).
     fn load(&mut self) -> Result<Loaded, StoreError>;
 
     /// Adds or replaces a contract's terms.

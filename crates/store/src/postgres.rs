@@ -177,8 +177,11 @@ const INSERT_READINGS: &str = "INSERT INTO meter_readings (device, instance, seq
     ON CONFLICT DO NOTHING";
 // No ON CONFLICT here: a job stored twice is a bug that must fail the transaction. UNNEST keeps
 // the order, so `id` numbers the jobs in the order they were received.
+/// In the arrays' order (`ORDER BY` the ordinality), so that `id` numbers the jobs in the
+/// order they were handed over, as SQLite's rowid does: the recent job UUIDs are read back by it.
 const INSERT_JOBS: &str = "INSERT INTO jobs (sender, uuid, job_sequence, received_at, record)
-    SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[], $5::text[])";
+    SELECT s, u, q, r, j FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[], $5::text[])
+    WITH ORDINALITY AS t (s, u, q, r, j, n) ORDER BY n";
 
 /// The prepared batch statements.
 struct Prepared {

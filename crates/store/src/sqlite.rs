@@ -137,18 +137,18 @@ pub const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE devices ADD COLUMN collector INTEGER;
     ",
-    // 4: a device's jobs with a UUID in the order stored, newest first without a sort: the
-    // receiver's window of recent job UUIDs is read from them at a restart instead of being
-    // written with every update (`SavedDevice::recent_jobs`).
-    "
-    CREATE INDEX jobs_recent ON jobs (sender) WHERE uuid IS NOT NULL;
-    ",
+    // 4: nothing here. The receiver's window of recent job UUIDs is read from a device's newest
+    // jobs at a restart instead of being written with every update (`SavedDevice::recent_jobs`);
+    // `jobs_by_sender` already gives them in rowid order without a sort, where PostgreSQL needs
+    // an index on (sender, id).
+    "",
 ];
 
 /// A device's job sequence numbers, in the order stored (index `jobs_by_sender`).
 const JOB_SEQUENCES: &str = "SELECT job_sequence FROM jobs WHERE sender = ?1 ORDER BY rowid";
 
-/// The UUIDs of a device's newest `?2` jobs, newest first (index `jobs_recent`).
+/// The UUIDs of a device's newest `?2` jobs, newest first (index `jobs_by_sender`, whose
+/// entries are in rowid order within a sender).
 const RECENT_JOB_UUIDS: &str =
     "SELECT uuid FROM jobs WHERE sender = ?1 AND uuid IS NOT NULL ORDER BY rowid DESC LIMIT ?2";
 
@@ -678,7 +678,7 @@ mod tests {
         let jobs = plan(&store, JOB_SEQUENCES, 1);
         assert!(jobs.contains("USING INDEX jobs_by_sender"), "{jobs}");
         let recent = plan(&store, RECENT_JOB_UUIDS, 2);
-        assert!(recent.contains("USING INDEX jobs_recent"), "{recent}");
+        assert!(recent.contains("USING INDEX jobs_by_sender"), "{recent}");
         assert!(!recent.contains("TEMP B-TREE"), "sorted instead of read in order: {recent}");
         let readings = plan(&store, METER_READINGS, 2);
         assert!(readings.contains("USING INDEX meter_readings_by_time"), "{readings}");

@@ -289,12 +289,12 @@ mod sqlite {
             .unwrap()
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'index'
-                 AND name IN ('jobs_by_sender', 'meter_readings_by_time', 'jobs_recent')",
+                 AND name IN ('jobs_by_sender', 'meter_readings_by_time')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(indexes, 3);
+        assert_eq!(indexes, 2);
     }
 }
 

@@ -256,3 +256,87 @@ fn an_aborted_batch_is_applied_again_from_the_retransmission() {
     assert_eq!(disk.jobs.len(), 1);
     assert_eq!(disk.state(t.device), agent.current());
 }
+
+/// A device past the window of recent job UUIDs (`RECENT_JOBS`). An aborted batch's jobs leave
+/// the window exactly as committed: the oldest UUID they had pushed out is remembered again. A
+/// restart gives the window back from the stored jobs, or keeps a state's own where the store
+/// gives none. Each time, a new agent (the device lost its state; a new key epoch) reads the
+/// oldest job of the window (and after the abort a recent one) again and only its really new
+/// jobs are taken: a job taken twice fails `Disk::write`.
+#[test]
+fn the_window_of_recent_jobs_survives_an_abort_and_a_restart_past_its_size() {
+    use printfleet_diff::sync::RECENT_JOBS;
+    let mut disk = Disk::default();
+    let mut rec = record("window");
+    rec.credentials = (1..=4).map(|e| Credential { epoch: KeyEpoch(e), revoked: false, verifier: None }).collect();
+    disk.devices.push(rec);
+    let mut ingest = disk.restore();
+    let mut rng = rng(4);
+    let agent_of = |epoch: u32| {
+        let secret = master().device_secret("window", KeyEpoch(epoch));
+        let key = one_shot::frame_key(&secret, "window", KeyEpoch(epoch));
+        let sender = printfleet_auth::sender_id_of("window");
+        let mut agent = DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(epoch));
+        agent.handle_reading(at(0), reading());
+        agent
+    };
+    let window = RECENT_JOBS as u64;
+    let total = window + 100;
+    let mut agent = agent_of(1);
+    for n in 1..=total {
+        agent.handle_job(at(0), job(n, 1));
+    }
+    let mut now = 0;
+    for _ in 0..10 {
+        now += 3 * HOUR;
+        agent.handle_timeout(at(now));
+        let Some(t) = pump(&mut agent, at(now), &mut rng) else { continue };
+        let batch = ingest.receive(&t.frame, at(now)).unwrap();
+        disk.write(batch.writes());
+        agent.handle_frame(at(now), &ingest.commit(batch, at(now), &mut rng).unwrap());
+    }
+    assert_eq!(disk.jobs.len() as u64, total);
+
+    // Two new jobs, in a batch the store fails to write.
+    now += 3 * HOUR;
+    agent.handle_job(at(now), job(total + 1, 1));
+    agent.handle_job(at(now), job(total + 2, 1));
+    let t = pump(&mut agent, at(now), &mut rng).unwrap();
+    let batch = ingest.receive(&t.frame, at(now)).unwrap();
+    assert_eq!(batch.writes().jobs.len(), 2);
+    ingest.abort(batch).unwrap();
+
+    // Taken once by a new agent after the abort; the window's oldest is recognised.
+    let send = |disk: &mut Disk, ingest: &mut Ingest<FleetMasterKey>, epoch: u32, jobs: &[u64], now: u64| {
+        let mut rng = crate::rng(u64::from(epoch));
+        let mut agent = agent_of(epoch);
+        for n in jobs {
+            agent.handle_job(at(now), job(*n, 1));
+        }
+        let t = pump(&mut agent, at(now), &mut rng).unwrap();
+        let batch = ingest.receive(&t.frame, at(now)).unwrap();
+        let taken: Vec<u64> = batch.writes().jobs.iter().map(|j| j.job.sequence).collect();
+        disk.write(batch.writes());
+        ingest.commit(batch, at(now), &mut rng).unwrap();
+        taken
+    };
+    now += 3 * HOUR;
+    let oldest = total - window + 1;
+    let again = [oldest, total - 1, total + 1, total + 2];
+    assert_eq!(send(&mut disk, &mut ingest, 2, &again, now), [total + 1, total + 2]);
+
+    // After a restart from the stored jobs.
+    let mut ingest = disk.restore();
+    now += 3 * HOUR;
+    let oldest = total + 2 - window + 1;
+    assert_eq!(send(&mut disk, &mut ingest, 3, &[oldest], now), Vec::<u64>::new());
+
+    // After a restart from a store that saved the receiver whole and gives no UUIDs.
+    let sender = printfleet_auth::sender_id_of("window");
+    let saved = disk.saved.get_mut(&sender).unwrap();
+    saved.receiver = saved.receiver.clone().with_recent_jobs(saved.recent_jobs.iter().copied());
+    saved.recent_jobs.clear();
+    let mut ingest = disk.restore();
+    now += 3 * HOUR;
+    assert_eq!(send(&mut disk, &mut ingest, 4, &[oldest], now), Vec::<u64>::new());
+}

@@ -351,7 +351,11 @@ fn identity(b: &Bindings, printer_index: Option<&[u32]>) -> Identity {
     let described = description.as_deref().and_then(crate::make::known).map(str::to_owned);
     let make = mfg.or(described).or_else(|| agent.clone());
     let serial_number = serial_number(b, printer_index, agent.as_deref(), description.as_deref());
-    let (model, firmware_version) = match model.map(|m| split_model(&m, serial_number.as_deref())) {
+    // Only where a Lexmark agent wrote the description (Lexmark's, and Dell's lasers built on
+    // it): other vendors' serials may start with their model's code.
+    let lexmark = matches!(agent.as_deref(), Some("Lexmark" | "Dell"));
+    let split = |m: String| if lexmark { split_model(&m, serial_number.as_deref()) } else { (m, None) };
+    let (model, firmware_version) = match model.map(split) {
         Some((model, firmware)) => (Some(model), firmware),
         None => (device_id_field(b, &["MDL", "MODEL"]), None),
     };
@@ -372,18 +376,19 @@ fn identity(b: &Bindings, printer_index: Option<&[u32]>) -> Identity {
     }
 }
 
-/// The printer's `hrDeviceDescr` as (model, firmware). Lexmark's agents, and the Dell lasers
+/// A Lexmark agent's `hrDeviceDescr` as (model, firmware). Lexmark's agents, and the Dell lasers
 /// built on them, write the serial number and firmware after the model: "Dell S5830dn 7XQ1R92
-/// LW62.DN4.P636" with serial 7XQ1R92-132-13. The model ends before the word that is the serial
-/// (or its part before a '-'); the words after it are the firmware. Any other description is the
-/// model whole, so that the model does not change with a firmware update only where it names
-/// the serial too.
+/// LW62.DN4.P636" with serial 7XQ1R92-132-13. The model ends before the word, third or later,
+/// that is the serial (or its part before a '-'); the words after it are the firmware. Any
+/// other description is the model whole. The mapping applies it only to Lexmark's and Dell's
+/// agents (`sysObjectID`): another vendor's serial may start with its model's code.
 ///
 /// ```
 /// use printfleet_sources::snmp::printer_mib::split_model;
 /// let (model, firmware) = split_model("Dell S5830dn 7XQ1R92 LW62.DN4.P636", Some("7XQ1R92-132-13"));
 /// assert_eq!((model.as_str(), firmware.as_deref()), ("Dell S5830dn", Some("LW62.DN4.P636")));
 /// assert_eq!(split_model("Brother HL-L8260CDW series", Some("U64641E7J134163")).0, "Brother HL-L8260CDW series");
+/// assert_eq!(split_model("SHARP MX2640 v1", Some("MX2640-0012")).0, "SHARP MX2640 v1");
 /// ```
 pub fn split_model(description: &str, serial: Option<&str>) -> (String, Option<String>) {
     let whole = || (description.to_owned(), None);
@@ -391,10 +396,11 @@ pub fn split_model(description: &str, serial: Option<&str>) -> (String, Option<S
     let names_serial =
         |w: &str| w.len() >= 5 && (w == serial || serial.strip_prefix(w).is_some_and(|r| r.starts_with('-')));
     let words: Vec<&str> = description.split_whitespace().collect();
-    // Not the first word: a model is never only a serial.
-    match words.iter().skip(1).position(|w| names_serial(w)) {
+    // After two words at least (the make and the model, as Lexmark's agents write them), so
+    // that a serial that starts with the model's code ("MX2640-0012") cannot cut the model.
+    match words.iter().skip(2).position(|w| names_serial(w)) {
         Some(at) => {
-            let (model, rest) = words.split_at(at.saturating_add(1));
+            let (model, rest) = words.split_at(at.saturating_add(2));
             let firmware = rest.get(1..).map(|f| f.join(" ")).filter(|f| !f.is_empty());
             (model.join(" "), firmware)
         }

@@ -36,6 +36,7 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
 /// A field's key: its tag and wire type.
 #[inline]
 fn key(out: &mut Vec<u8>, tag: u32, wire_type: WireType) {
+    debug_assert!((1..1 << 29).contains(&tag), "tag {tag} out of protobuf's range");
     varint(out, (u64::from(tag) << 3) | wire_type as u64);
 }
 
@@ -427,4 +428,43 @@ fn scan(s: &ScanDetails, out: &mut Vec<u8>) {
     opt_time(out, 1, s.scanned_at);
     uint(out, 2, u64::from(s.status.code()));
     uint(out, 3, s.scanned_area.0);
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code: a panic is a failed assertion.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Our varints and keys are prost's bytes, at every length's edges and for every wire type.
+    #[test]
+    fn varints_and_keys_are_prosts_bytes() {
+        let mut values = vec![0, 1, u64::MAX, u64::MAX - 1];
+        for bits in (7..64).step_by(7) {
+            let edge = 1u64 << bits;
+            values.extend([edge - 1, edge, edge + 1]);
+        }
+        for value in values {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            varint(&mut ours, value);
+            prost::encoding::encode_varint(value, &mut theirs);
+            assert_eq!(ours, theirs, "{value}");
+        }
+        let wire_types = [
+            WireType::Varint,
+            WireType::SixtyFourBit,
+            WireType::LengthDelimited,
+            WireType::StartGroup,
+            WireType::EndGroup,
+            WireType::ThirtyTwoBit,
+        ];
+        for tag in [1, 15, 16, 2047, 2048, (1 << 29) - 1] {
+            for wire_type in wire_types {
+                let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+                key(&mut ours, tag, wire_type);
+                prost::encoding::encode_key(tag, wire_type, &mut theirs);
+                assert_eq!(ours, theirs, "{tag} {wire_type:?}");
+            }
+        }
+    }
 }
