@@ -175,13 +175,13 @@ const INSERT_ALERTS: &str = "INSERT INTO alert_history (sender, at, record_id, r
 const INSERT_READINGS: &str = "INSERT INTO meter_readings (device, instance, sequence, kind, value, observed_at)
     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[])
     ON CONFLICT DO NOTHING";
-// No ON CONFLICT here: a job stored twice is a bug that must fail the transaction. UNNEST keeps
-// the order, so `id` numbers the jobs in the order they were received.
-/// In the arrays' order (`ORDER BY` the ordinality), so that `id` numbers the jobs in the
-/// order they were handed over, as SQLite's rowid does: the recent job UUIDs are read back by it.
+// In the arrays' order (`ORDER BY` the ordinality), so that `id` numbers the jobs in the order
+// they were handed over, as SQLite's rowid does: the recent job UUIDs are read back by it. A job
+// whose UUID the device's jobs hold is stored once, as on SQLite (its batch write says why).
 const INSERT_JOBS: &str = "INSERT INTO jobs (sender, uuid, job_sequence, received_at, record)
     SELECT s, u, q, r, j FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[], $5::text[])
-    WITH ORDINALITY AS t (s, u, q, r, j, n) ORDER BY n";
+    WITH ORDINALITY AS t (s, u, q, r, j, n) ORDER BY n
+    ON CONFLICT (sender, uuid) WHERE uuid IS NOT NULL DO NOTHING";
 
 /// The prepared batch statements.
 struct Prepared {

@@ -400,9 +400,13 @@ impl SqliteStore {
                 millis(o.observed_at)
             ])?;
         }
-        // No ON CONFLICT here: a job stored twice is a bug that must fail the transaction.
+        // A job whose UUID the device's jobs hold is stored once: an agent that lost its state
+        // may read a job older than the receiver's window of recent UUIDs again, and refusing
+        // it would fail this transaction, and every retransmission's, for ever (with every
+        // other device of a bundle). Billing reads the jobs from this table: counted once.
         let mut jobs = tx.prepare_cached(
-            "INSERT INTO jobs (sender, uuid, job_sequence, received_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO jobs (sender, uuid, job_sequence, received_at, record) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (sender, uuid) WHERE uuid IS NOT NULL DO NOTHING",
         )?;
         for job in &w.jobs {
             let uuid = (!job.job.uuid.is_nil()).then(|| job.job.uuid.as_bytes().to_vec());
