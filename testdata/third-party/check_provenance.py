@@ -27,7 +27,7 @@ for provenance in sorted(root.rglob("PROVENANCE.txt")):
             failures.append(f"{provenance}: {path} does not match its SHA-256")
 for file in sorted(p for p in root.rglob("*") if p.is_file()):
     rel = file.relative_to(root)
-    ours = ("LICENSE", "PROVENANCE.txt", "derive.py")  # derive.py: our script that made a folder's derived files
+    ours = ("LICENSE", "PROVENANCE.txt", "derive.py", "derive_logs.py")  # our scripts that made a folder's derived files
     if rel.parts[0] in ("README.md", "check_provenance.py") or file.name in ours:
         continue
     if file not in listed:

@@ -542,6 +542,60 @@ fn dell_samsung_konica_and_utax_captures_map_as_their_lines_say() {
     assert_eq!(utax.snapshot.meters.get(&MeterKind::TOTAL), Some(427));
 }
 
+/// Three more walks derived from printmaster's (its `logs_review/`, `derive_logs.py`), read off
+/// their lines. A Kyocera TASKalfa 6052ci (colour A3 MFP): its vendor total (the sum of its
+/// print, copy and fax counters, 424,405) is reported and the marker's life count (432,951)
+/// disputes it, a waste toner box with some remaining, five trays; an Epson ST-C4100 whose four
+/// `hrDeviceTable` rows all name the printer; an Epson ST-M1000 whose one ink bottle has neither
+/// maximum nor level (-2, -2).
+#[test]
+fn printmaster_logs_review_walks_map_as_their_lines_say() {
+    let taskalfa = report("kyocera_taskalfa_6052ci");
+    let id = &taskalfa.identity;
+    assert_eq!(
+        (id.make.as_deref(), id.model.as_deref(), id.serial_number.as_deref()),
+        (Some("Kyocera"), Some("TASKalfa 6052ci"), Some("W2D8303202"))
+    );
+    let m = &taskalfa.snapshot.meters;
+    let functions = [MeterKind::PRINT_MONO, MeterKind::PRINT_COLOUR, MeterKind::COPY_MONO, MeterKind::COPY_COLOUR];
+    assert_eq!(functions.map(|k| m.get(&k)), [Some(163_915), Some(140_424), Some(73_811), Some(42_443)]);
+    assert_eq!(m.get(&MeterKind::TOTAL), Some(424_405), "the vendor total: print + copy + fax (3,812)");
+    let c = &taskalfa.snapshot.consumables;
+    let toners: Vec<_> = c.iter().take(4).map(|c| (c.description.as_deref().unwrap(), c.colour.clone())).collect();
+    assert_eq!(
+        toners,
+        [
+            ("TK-8517C", Some(Colour::Cyan)),
+            ("TK-8517M", Some(Colour::Magenta)),
+            ("TK-8517Y", Some(Colour::Yellow)),
+            ("TK-8517K", Some(Colour::Black)),
+        ]
+    );
+    assert_eq!((c[3].level, c[3].capacity), (Level::Amount(3_300), Capacity::Amount(30_000)));
+    assert_eq!((c[4].kind, c[4].level), (SupplyType::WASTE_TONER, Level::SomeRemaining));
+    assert_eq!(taskalfa.snapshot.media_sources.len(), 5);
+
+    let c4100 = report("epson_st-c4100");
+    assert_eq!(c4100.identity.model.as_deref(), Some("EPSON ST-C4100 Series"));
+    let inks: Vec<_> = c4100.snapshot.consumables.iter().map(|c| (c.kind, c.colour.clone(), c.level)).collect();
+    assert_eq!(
+        inks,
+        [Colour::Black, Colour::Cyan, Colour::Magenta, Colour::Yellow].map(|k| (
+            SupplyType::INK,
+            Some(k),
+            Level::Amount(99)
+        ))
+    );
+    assert_eq!(c4100.snapshot.meters.get(&MeterKind::TOTAL), Some(9));
+
+    let m1000 = report("epson_st-m1000");
+    let ink = &m1000.snapshot.consumables[0];
+    assert_eq!((ink.colour.clone(), ink.level, ink.capacity), (Some(Colour::Black), Level::Unknown, Capacity::Unknown));
+    assert_eq!(ink.percent_remaining(), None);
+    assert_eq!(m1000.snapshot.meters.get(&MeterKind::TOTAL), Some(8_344));
+    assert_eq!(m1000.identity.serial_number.as_deref(), Some("X5VJ004858"));
+}
+
 /// printmaster's walks of five more printers (derived captures, `testdata/third-party/printmaster`),
 /// read off their lines: Kyocera names its toners by part number only ("TK-8527C"), so the
 /// colour is the colorant table's, and its CS 4053ci has five `hrDeviceTable` rows (four named
