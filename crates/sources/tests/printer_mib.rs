@@ -542,12 +542,12 @@ fn dell_samsung_konica_and_utax_captures_map_as_their_lines_say() {
     assert_eq!(utax.snapshot.meters.get(&MeterKind::TOTAL), Some(427));
 }
 
-/// Three more walks derived from printmaster's (its `logs_review/`, `derive_logs.py`), read off
+/// Four more walks derived from printmaster's (its `logs_review/`, `derive_logs.py`), read off
 /// their lines. A Kyocera TASKalfa 6052ci (colour A3 MFP): its vendor total (the sum of its
 /// print, copy and fax counters, 424,405) is reported and the marker's life count (432,951)
 /// disputes it, a waste toner box with some remaining, five trays; an Epson ST-C4100 whose four
 /// `hrDeviceTable` rows all name the printer; an Epson ST-M1000 whose one ink bottle has neither
-/// maximum nor level (-2, -2).
+/// maximum nor level (-2, -2); a Kyocera ECOSYS PA4000wx 15 pages old.
 #[test]
 fn printmaster_logs_review_walks_map_as_their_lines_say() {
     let taskalfa = report("kyocera_taskalfa_6052ci");
@@ -594,6 +594,15 @@ fn printmaster_logs_review_walks_map_as_their_lines_say() {
     assert_eq!(ink.percent_remaining(), None);
     assert_eq!(m1000.snapshot.meters.get(&MeterKind::TOTAL), Some(8_344));
     assert_eq!(m1000.identity.serial_number.as_deref(), Some("X5VJ004858"));
+
+    let pa4000 = report("kyocera_ecosys_pa4000wx");
+    assert_eq!(pa4000.identity.model.as_deref(), Some("ECOSYS PA4000wx"));
+    assert_eq!(pa4000.snapshot.meters.get(&MeterKind::TOTAL), Some(15), "new: vendor total and life count agree");
+    let toner = &pa4000.snapshot.consumables[0];
+    assert_eq!(
+        (toner.description.as_deref(), toner.colour.clone(), toner.level, toner.capacity),
+        (Some("TK-1262S"), Some(Colour::Black), Level::Amount(3_564), Capacity::Amount(3_600))
+    );
 }
 
 /// printmaster's walks of five more printers (derived captures, `testdata/third-party/printmaster`),
