@@ -158,10 +158,10 @@ pub struct SavedDevice {
     pub receiver: ReceiverState,
     /// The UUIDs of the device's jobs stored so far, in the order stored ([`Writes::jobs`] of
     /// every committed batch, batch after batch): at least the last [`RECENT_JOBS`] of them
-    /// (earlier ones are ignored). The
-    /// receiver drops a job whose UUID it remembers: without them, a job that an agent records
-    /// again after losing its own state would be stored twice. Empty: the receiver keeps the
-    /// UUIDs its state holds (none, unless it was saved whole with `Receiver::save`).
+    /// (earlier ones are ignored). The receiver drops a job whose UUID it remembers: without
+    /// them, a job that an agent records again after losing its own state would be taken
+    /// twice. Empty: the receiver keeps the UUIDs its state holds (none, unless it was saved
+    /// whole with `Receiver::save`).
     pub recent_jobs: Vec<Uuid>,
     /// Its replay windows, per key id.
     pub windows: Vec<(KeyId, WindowState)>,

@@ -65,10 +65,10 @@
 //! * **At a restart**: [`Ingest::restore`] with the registry's devices and, per device, the
 //!   receiver state, replay windows and current state of the last committed batch, and the
 //!   UUIDs of the newest jobs stored ([`SavedDevice`]; without them a job that an agent records
-//!   again after losing its state would be taken twice). A batch that was applied but not committed is then as if it had never
-//!   arrived: the device, which got no reply, sends again, and its retransmission is applied
-//!   exactly once (job events are numbered; the restored receiver asks for a full snapshot if
-//!   the retransmission is a delta).
+//!   again after losing its state would be taken twice). A batch that was applied but not
+//!   committed is then as if it had never arrived: the device, which got no reply, sends again,
+//!   and its retransmission is applied exactly once (job events are numbered; the restored
+//!   receiver asks for a full snapshot if the retransmission is a delta).
 //! * **Registry changes** ([`Ingest::provision`], [`Ingest::revoke`], ...): store them first.
 //!
 //! One batch per device is in flight at a time: a frame of a device whose batch is not yet

@@ -19,12 +19,13 @@ use crate::{Loaded, Store, StoreError};
 
 /// The schema version this backend writes: the number of [`PG_MIGRATIONS`]. It moves in step
 /// with [`SCHEMA_VERSION`](crate::SCHEMA_VERSION): migration *n* of each backend makes the same
-/// change.
+/// change (4: an index only PostgreSQL needs).
 pub const PG_SCHEMA_VERSION: i64 = 4;
 
 /// The PostgreSQL migrations, oldest first: [`MIGRATIONS`](crate::MIGRATIONS) in PostgreSQL's
 /// types (`BIGINT` for SQLite's 64-bit `INTEGER`, `BYTEA` for `BLOB`, `BOOLEAN` for flags) with
-/// the same tables, columns, keys and indexes. `jobs` has an identity column `id` for the
+/// the same tables, columns, keys and indexes, and `jobs_recent` on (sender, id) for the order
+/// SQLite's `jobs_by_sender` has by itself. `jobs` has an identity column `id` for the
 /// insertion order SQLite's `rowid` gives. Never edit one that has shipped; append.
 pub const PG_MIGRATIONS: &[&str] = &[
     // 1: the first schema. Ids that are u64 in Rust are stored as the i64 of the same bits.
@@ -140,7 +141,9 @@ pub const PG_MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE devices ADD COLUMN collector BIGINT;
     ",
-    // 4: as SQLite's migration 4 (`id` for SQLite's implicit `rowid`).
+    // 4: a device's newest jobs in order without a sort, for the window of recent job UUIDs
+    // read at a restart: what SQLite's `jobs_by_sender` gives by itself (its entries are in
+    // rowid order), so SQLite's migration 4 is empty.
     "
     CREATE INDEX jobs_recent ON jobs (sender, id) WHERE uuid IS NOT NULL;
     ",
