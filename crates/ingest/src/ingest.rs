@@ -206,14 +206,14 @@ impl<S: Secrets> Ingest<S> {
             let state = if s.recent_jobs.is_empty() { s.receiver } else { s.receiver.with_recent_jobs(s.recent_jobs) };
             let committed_recent = state.recent_jobs().iter().copied().collect();
             let receiver =
-                Receiver::restore(state.clone()).map_err(|source| IngestError::Restore { device: s.device, source })?;
+                Receiver::restore(state).map_err(|source| IngestError::Restore { device: s.device, source })?;
             for (key_id, window) in &s.windows {
                 // Cannot fail: no window of this fresh keyring has accepted a frame.
                 let _ = ingest.keyring.restore_window(s.device, *key_id, *window);
             }
             let slot = Slot {
+                committed: Some(receiver.save_without_recent_jobs()),
                 receiver,
-                committed: Some(state.with_recent_jobs([])),
                 committed_recent,
                 committed_windows: s.windows,
                 baseline: s.state,

@@ -554,36 +554,18 @@ fn meters(usage: &Element, book: &mut MeterBook) {
             book.add(kind, Rank::Vendor, Source::Ledm(source), v);
         }
     };
-    for (subunit, name, kind, path) in [
-        ("PrinterSubunit", "TotalImpressions", MeterKind::TOTAL, "ProductUsageDyn/PrinterSubunit/TotalImpressions"),
-        (
-            "PrinterSubunit",
-            "MonochromeImpressions",
-            MeterKind::MONO,
-            "ProductUsageDyn/PrinterSubunit/MonochromeImpressions",
-        ),
-        ("PrinterSubunit", "ColorImpressions", MeterKind::COLOUR, "ProductUsageDyn/PrinterSubunit/ColorImpressions"),
-        ("PrinterSubunit", "DuplexSheets", MeterKind::DUPLEX_SHEETS, "ProductUsageDyn/PrinterSubunit/DuplexSheets"),
-        (
-            "CopyApplicationSubunit",
-            "TotalImpressions",
-            MeterKind::COPIES,
-            "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions",
-        ),
-        (
-            "CopyApplicationSubunit",
-            "MonochromeImpressions",
-            MeterKind::COPY_MONO,
-            "ProductUsageDyn/CopyApplicationSubunit/MonochromeImpressions",
-        ),
-        (
-            "CopyApplicationSubunit",
-            "ColorImpressions",
-            MeterKind::COPY_COLOUR,
-            "ProductUsageDyn/CopyApplicationSubunit/ColorImpressions",
-        ),
+    // A counter at `ProductUsageDyn/<subunit>/<name>`: the path names the source as well.
+    let counter = |path: &str| path.strip_prefix("ProductUsageDyn/")?.split_once('/').and_then(|(s, n)| int(&[s, n]));
+    for (kind, path) in [
+        (MeterKind::TOTAL, "ProductUsageDyn/PrinterSubunit/TotalImpressions"),
+        (MeterKind::MONO, "ProductUsageDyn/PrinterSubunit/MonochromeImpressions"),
+        (MeterKind::COLOUR, "ProductUsageDyn/PrinterSubunit/ColorImpressions"),
+        (MeterKind::DUPLEX_SHEETS, "ProductUsageDyn/PrinterSubunit/DuplexSheets"),
+        (MeterKind::COPIES, "ProductUsageDyn/CopyApplicationSubunit/TotalImpressions"),
+        (MeterKind::COPY_MONO, "ProductUsageDyn/CopyApplicationSubunit/MonochromeImpressions"),
+        (MeterKind::COPY_COLOUR, "ProductUsageDyn/CopyApplicationSubunit/ColorImpressions"),
     ] {
-        add(kind, path, int(&[subunit, name]));
+        add(kind, path, counter(path));
     }
     // The scan application's images (copies are the copy application's): from the feeder and the
     // glass when the document has both; the one it has when it has one and no count of images
@@ -605,16 +587,12 @@ fn meters(usage: &Element, book: &mut MeterBook) {
         }
         (_, _, host) => add(MeterKind::SCANS, "ProductUsageDyn/ScanApplicationSubunit/ScanToHostImages", host),
     }
-    add(
-        MeterKind::FAX_IN,
-        "ProductUsageDyn/FaxApplicationSubunit/TotalImpressions",
-        int(&["FaxApplicationSubunit", "TotalImpressions"]),
-    );
-    add(
-        MeterKind::FAX_OUT,
-        "ProductUsageDyn/FaxApplicationSubunit/TotalImagesSent",
-        int(&["FaxApplicationSubunit", "TotalImagesSent"]),
-    );
+    for (kind, path) in [
+        (MeterKind::FAX_IN, "ProductUsageDyn/FaxApplicationSubunit/TotalImpressions"),
+        (MeterKind::FAX_OUT, "ProductUsageDyn/FaxApplicationSubunit/TotalImagesSent"),
+    ] {
+        add(kind, path, counter(path));
+    }
 }
 
 /// How much a status category says about the device, to choose among several `<Status>`: an

@@ -273,10 +273,7 @@ fn the_window_of_recent_jobs_survives_an_abort_and_a_restart_past_its_size() {
     let mut ingest = disk.restore();
     let mut rng = rng(4);
     let agent_of = |epoch: u32| {
-        let secret = master().device_secret("window", KeyEpoch(epoch));
-        let key = one_shot::frame_key(&secret, "window", KeyEpoch(epoch));
-        let sender = printfleet_auth::sender_id_of("window");
-        let mut agent = DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(epoch));
+        let mut agent = agent_of_epoch("window", epoch, KeyEpoch(epoch));
         agent.handle_reading(at(0), reading());
         agent
     };

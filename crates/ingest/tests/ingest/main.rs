@@ -53,8 +53,14 @@ pub(crate) fn record(name: &str) -> DeviceRecord {
 }
 
 pub(crate) fn agent(name: &str, instance: u32) -> DeviceAgent {
-    let secret = master().device_secret(name, KeyEpoch(1));
-    let key = one_shot::frame_key(&secret, name, KeyEpoch(1));
+    agent_of_epoch(name, instance, KeyEpoch(1))
+}
+
+/// [`agent`] under the key of another epoch (a device that lost its state, and with it its
+/// frame sequence numbers, is given a new one).
+pub(crate) fn agent_of_epoch(name: &str, instance: u32, epoch: KeyEpoch) -> DeviceAgent {
+    let secret = master().device_secret(name, epoch);
+    let key = one_shot::frame_key(&secret, name, epoch);
     let sender = printfleet_auth::sender_id_of(name);
     DeviceAgent::new(sender, &key, Redaction::drop_all(), Schedule::direct(), Instance(instance))
 }
