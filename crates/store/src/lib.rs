@@ -149,10 +149,14 @@ pub enum StoreError {
         supported: i64,
     },
     /// A stored value does not decode (the database was altered by something else).
-    #[error("stored {what} does not decode")]
+    #[error("stored {what}{} does not decode", OfDevice(*device))]
+    #[non_exhaustive]
     Corrupt {
         /// Which value.
         what: &'static str,
+        /// The device whose row holds it, when it is one device's (its registry entry,
+        /// credentials, receiver state, replay windows, jobs or current state).
+        device: Option<SenderId>,
     },
     /// A value could not be encoded for storage.
     #[error("{what} could not be encoded")]
@@ -174,4 +178,31 @@ pub enum StoreError {
         /// The epoch.
         epoch: u32,
     },
+}
+
+impl StoreError {
+    /// A stored value that does not decode, not (yet) tied to a device.
+    pub(crate) fn corrupt(what: &'static str) -> Self {
+        Self::Corrupt { what, device: None }
+    }
+
+    /// Names `device` in a [`StoreError::Corrupt`] from reading its rows.
+    pub(crate) fn of_device(self, device: SenderId) -> Self {
+        match self {
+            Self::Corrupt { what, device: None } => Self::Corrupt { what, device: Some(device) },
+            other => other,
+        }
+    }
+}
+
+/// " of device …" in [`StoreError::Corrupt`]'s message, when it names one.
+struct OfDevice(Option<SenderId>);
+
+impl core::fmt::Display for OfDevice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(device) => write!(f, " of device {device}"),
+            None => Ok(()),
+        }
+    }
 }

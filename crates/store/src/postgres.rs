@@ -417,7 +417,11 @@ impl PostgresStore {
     /// The device's current state as stored.
     pub fn device_state(&mut self, device: SenderId) -> Result<Option<DeviceState>, StoreError> {
         let row = self.client.query_opt("SELECT state FROM device_states WHERE sender = $1", &[&int(device.0)])?;
-        row.map(|r| r.try_get::<_, Vec<u8>>(0).map_err(StoreError::from).and_then(|b| decode_state(&b))).transpose()
+        row.map(|r| {
+            let bytes: Vec<u8> = r.try_get(0)?;
+            decode_state(&bytes).map_err(|e| e.of_device(device))
+        })
+        .transpose()
     }
 
     /// The job sequence numbers stored for a device, in the order they were stored.
@@ -438,11 +442,10 @@ impl PostgresStore {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let kind: String = r.try_get(3)?;
-            let kind = kind.parse().map_err(|_| StoreError::Corrupt { what: "meter kind" })?;
-            let instance =
-                u32::try_from(r.try_get::<_, i64>(1)?).map_err(|_| StoreError::Corrupt { what: "instance" })?;
-            let observed_at = Timestamp::from_unix_millis(uint(r.try_get(5)?))
-                .map_err(|_| StoreError::Corrupt { what: "reading time" })?;
+            let kind = kind.parse().map_err(|_| StoreError::corrupt("meter kind"))?;
+            let instance = u32::try_from(r.try_get::<_, i64>(1)?).map_err(|_| StoreError::corrupt("instance"))?;
+            let observed_at =
+                Timestamp::from_unix_millis(uint(r.try_get(5)?)).map_err(|_| StoreError::corrupt("reading time"))?;
             out.push(Observation {
                 key: ObservationKey { device: DeviceId(uint(r.try_get(0)?)), instance, sequence: uint(r.try_get(2)?) },
                 kind,
@@ -457,14 +460,16 @@ impl PostgresStore {
     /// [`Store::job_records`], which this is.
     pub fn job_records(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {
         let rows = self.client.query(
-            "SELECT d.meter_device, j.received_at, j.record FROM jobs j JOIN devices d ON d.sender = j.sender
+            "SELECT d.meter_device, j.received_at, j.record, j.sender FROM jobs j JOIN devices d ON d.sender = j.sender
              WHERE j.received_at >= $1 AND j.received_at < $2 ORDER BY j.id",
             &[&millis(from), &millis(to)],
         )?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let record: String = r.try_get(2)?;
-            out.push(stored_job_record(uint(r.try_get(0)?), uint(r.try_get(1)?), &record)?);
+            let sender = SenderId(uint(r.try_get(3)?));
+            let record = stored_job_record(uint(r.try_get(0)?), uint(r.try_get(1)?), &record);
+            out.push(record.map_err(|e| e.of_device(sender))?);
         }
         Ok(out)
     }
@@ -477,7 +482,7 @@ impl PostgresStore {
         )?;
         let mut out = Vec::new();
         for r in rows {
-            let epoch = u32::try_from(r.try_get::<_, i64>(0)?).map_err(|_| StoreError::Corrupt { what: "epoch" })?;
+            let epoch = u32::try_from(r.try_get::<_, i64>(0)?).map_err(|_| StoreError::corrupt("epoch"))?;
             let revoked: bool = r.try_get(1)?;
             let salt: Option<Vec<u8>> = r.try_get(2)?;
             let iterations: Option<i64> = r.try_get(3)?;
@@ -485,7 +490,7 @@ impl PostgresStore {
             let server: Option<Vec<u8>> = r.try_get(5)?;
             let verifier = match (salt, iterations, stored, server) {
                 (Some(salt), Some(i), Some(stored), Some(server)) => {
-                    let corrupt = || StoreError::Corrupt { what: "verifier" };
+                    let corrupt = || StoreError::corrupt("verifier");
                     let i = u32::try_from(i).map_err(|_| corrupt())?;
                     let stored: [u8; 32] = stored.try_into().map_err(|_| corrupt())?;
                     let server: [u8; 32] = server.try_into().map_err(|_| corrupt())?;
@@ -496,6 +501,39 @@ impl PostgresStore {
             out.push(Credential { epoch: KeyEpoch(epoch), revoked, verifier });
         }
         Ok(out)
+    }
+
+    /// One device's saved receiver: its state (`state`, the `receivers` row), replay windows,
+    /// recent job UUIDs and current state.
+    fn saved_device(&mut self, sender: i64, state: &str) -> Result<SavedDevice, StoreError> {
+        let receiver: ReceiverState = unjson(state, "receiver state")?;
+        let windows = self
+            .client
+            .query("SELECT key_id, highest, seen_hi, seen_lo FROM replay_windows WHERE sender = $1", &[&sender])?
+            .iter()
+            .map(|w| {
+                let (hi, lo): (Option<i64>, Option<i64>) = (w.try_get(2)?, w.try_get(3)?);
+                let seen = hi.zip(lo).map(|(hi, lo)| [uint(hi), uint(lo)]);
+                let key = u32::try_from(w.try_get::<_, i64>(0)?).map_err(|_| StoreError::corrupt("key id"))?;
+                Ok((KeyId(key), WindowState { highest: uint(w.try_get(1)?), seen }))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut recent_jobs = self
+            .client
+            .query(
+                "SELECT uuid FROM jobs WHERE sender = $1 AND uuid IS NOT NULL ORDER BY id DESC LIMIT $2",
+                &[&sender, &i64::try_from(RECENT_JOBS).unwrap_or(i64::MAX)],
+            )?
+            .iter()
+            .map(|r| {
+                let bytes: Vec<u8> = r.try_get(0)?;
+                Uuid::from_slice(&bytes).map_err(|_| StoreError::corrupt("job uuid"))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        recent_jobs.reverse();
+        let device = SenderId(uint(sender));
+        let state = self.device_state(device)?;
+        Ok(SavedDevice { device, receiver, recent_jobs, windows, state })
     }
 }
 
@@ -608,7 +646,7 @@ impl Store for PostgresStore {
                 customer: CustomerId(uint(r.try_get(3)?)),
                 contract: ContractId(uint(r.try_get(4)?)),
             };
-            let credentials = self.credentials(sender)?;
+            let credentials = self.credentials(sender).map_err(|e| e.of_device(SenderId(uint(sender))))?;
             let record = DeviceRecord {
                 name: r.try_get(1)?,
                 owner,
@@ -618,42 +656,16 @@ impl Store for PostgresStore {
                 collector: r.try_get::<_, Option<i64>>(7)?.map(|c| SenderId(uint(c))),
             };
             if int(record.sender().0) != sender {
-                return Err(StoreError::Corrupt { what: "device sender id" });
+                return Err(StoreError::corrupt("device sender id").of_device(SenderId(uint(sender))));
             }
             loaded.devices.push(record);
         }
         let receivers = self.client.query("SELECT sender, state FROM receivers ORDER BY sender", &[])?;
         for r in receivers {
             let sender: i64 = r.try_get(0)?;
-            let receiver: ReceiverState = unjson(r.try_get(1)?, "receiver state")?;
-            let windows = self
-                .client
-                .query("SELECT key_id, highest, seen_hi, seen_lo FROM replay_windows WHERE sender = $1", &[&sender])?
-                .iter()
-                .map(|w| {
-                    let (hi, lo): (Option<i64>, Option<i64>) = (w.try_get(2)?, w.try_get(3)?);
-                    let seen = hi.zip(lo).map(|(hi, lo)| [uint(hi), uint(lo)]);
-                    let key =
-                        u32::try_from(w.try_get::<_, i64>(0)?).map_err(|_| StoreError::Corrupt { what: "key id" })?;
-                    Ok((KeyId(key), WindowState { highest: uint(w.try_get(1)?), seen }))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut recent_jobs = self
-                .client
-                .query(
-                    "SELECT uuid FROM jobs WHERE sender = $1 AND uuid IS NOT NULL ORDER BY id DESC LIMIT $2",
-                    &[&sender, &i64::try_from(RECENT_JOBS).unwrap_or(i64::MAX)],
-                )?
-                .iter()
-                .map(|r| {
-                    let bytes: Vec<u8> = r.try_get(0)?;
-                    Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt { what: "job uuid" })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            recent_jobs.reverse();
             let device = SenderId(uint(sender));
-            let state = self.device_state(device)?;
-            loaded.saved.push(SavedDevice { device, receiver, recent_jobs, windows, state });
+            let saved = self.saved_device(sender, r.try_get(1)?).map_err(|e| e.of_device(device))?;
+            loaded.saved.push(saved);
         }
         Ok(loaded)
     }

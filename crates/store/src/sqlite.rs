@@ -175,14 +175,14 @@ pub(crate) fn json<T: serde::Serialize>(value: &T, what: &'static str) -> Result
 }
 
 pub(crate) fn unjson<T: serde::de::DeserializeOwned>(text: &str, what: &'static str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|_| StoreError::Corrupt { what })
+    serde_json::from_str(text).map_err(|_| StoreError::corrupt(what))
 }
 
 /// A stored job (its metered position, the time it was received and its `PrintJob` as JSON)
 /// as the meter's record.
 pub(crate) fn stored_job_record(meter_device: u64, received_at: u64, record: &str) -> Result<JobRecord, StoreError> {
     let job: PrintJob = unjson(record, "job")?;
-    let at = Timestamp::from_unix_millis(received_at).map_err(|_| StoreError::Corrupt { what: "job time" })?;
+    let at = Timestamp::from_unix_millis(received_at).map_err(|_| StoreError::corrupt("job time"))?;
     Ok(printfleet_ingest::job_record(DeviceId(meter_device), &job, at))
 }
 
@@ -193,7 +193,7 @@ pub(crate) fn encode_state(state: &DeviceState, out: &mut Vec<u8>) -> Result<(),
 }
 
 pub(crate) fn decode_state(bytes: &[u8]) -> Result<DeviceState, StoreError> {
-    let report = protobuf::decode(bytes).map_err(|_| StoreError::Corrupt { what: "device state" })?;
+    let report = protobuf::decode(bytes).map_err(|_| StoreError::corrupt("device state"))?;
     Ok(DeviceState { identity: report.identity, snapshot: report.snapshot })
 }
 
@@ -280,7 +280,7 @@ impl SqliteStore {
             .conn
             .query_row("SELECT state FROM device_states WHERE sender = ?1", [int(device.0)], |r| r.get(0))
             .optional()?;
-        bytes.map(|b| decode_state(&b)).transpose()
+        bytes.map(|b| decode_state(&b).map_err(|e| e.of_device(device))).transpose()
     }
 
     /// The job sequence numbers stored for a device, in the order they were stored.
@@ -307,9 +307,8 @@ impl SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (device, instance, sequence, kind, value, at) = row?;
-            let kind = kind.parse().map_err(|_| StoreError::Corrupt { what: "meter kind" })?;
-            let observed_at =
-                Timestamp::from_unix_millis(uint(at)).map_err(|_| StoreError::Corrupt { what: "reading time" })?;
+            let kind = kind.parse().map_err(|_| StoreError::corrupt("meter kind"))?;
+            let observed_at = Timestamp::from_unix_millis(uint(at)).map_err(|_| StoreError::corrupt("reading time"))?;
             out.push(Observation {
                 key: ObservationKey { device: DeviceId(uint(device)), instance, sequence: uint(sequence) },
                 kind,
@@ -324,16 +323,17 @@ impl SqliteStore {
     /// [`Store::job_records`], which this is.
     pub fn job_records(&self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT d.meter_device, j.received_at, j.record FROM jobs j JOIN devices d ON d.sender = j.sender
+            "SELECT d.meter_device, j.received_at, j.record, j.sender FROM jobs j JOIN devices d ON d.sender = j.sender
              WHERE j.received_at >= ?1 AND j.received_at < ?2 ORDER BY j.rowid",
         )?;
         let rows = stmt.query_map(params![millis(from), millis(to)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (device, at, record) = row?;
-            out.push(stored_job_record(uint(device), uint(at), &record)?);
+            let (device, at, record, sender) = row?;
+            let record = stored_job_record(uint(device), uint(at), &record);
+            out.push(record.map_err(|e| e.of_device(SenderId(uint(sender))))?);
         }
         Ok(out)
     }
@@ -434,15 +434,39 @@ impl SqliteStore {
         for row in rows {
             let (epoch, revoked, salt, iterations, stored, server) = row?;
             let verifier = match (salt, iterations, stored, server) {
-                (Some(salt), Some(i), Some(stored), Some(server)) => Some(
-                    Verifier::from_parts(salt, i, stored, server)
-                        .map_err(|_| StoreError::Corrupt { what: "verifier" })?,
-                ),
+                (Some(salt), Some(i), Some(stored), Some(server)) => {
+                    Some(Verifier::from_parts(salt, i, stored, server).map_err(|_| StoreError::corrupt("verifier"))?)
+                }
                 _ => None,
             };
             out.push(Credential { epoch: KeyEpoch(epoch), revoked, verifier });
         }
         Ok(out)
+    }
+
+    /// One device's saved receiver: its state (`state`, the `receivers` row), replay windows,
+    /// recent job UUIDs and current state.
+    fn saved_device(&self, sender: i64, state: &str) -> Result<SavedDevice, StoreError> {
+        let receiver: ReceiverState = unjson(state, "receiver state")?;
+        let windows = self
+            .conn
+            .prepare_cached("SELECT key_id, highest, seen_hi, seen_lo FROM replay_windows WHERE sender = ?1")?
+            .query_map([sender], |r| {
+                let (hi, lo): (Option<i64>, Option<i64>) = (r.get(2)?, r.get(3)?);
+                let seen = hi.zip(lo).map(|(hi, lo)| [uint(hi), uint(lo)]);
+                Ok((KeyId(r.get(0)?), WindowState { highest: uint(r.get(1)?), seen }))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut recent_jobs = self
+            .conn
+            .prepare_cached(RECENT_JOB_UUIDS)?
+            .query_map(params![sender, i64::try_from(RECENT_JOBS).unwrap_or(i64::MAX)], |r| r.get::<_, Vec<u8>>(0))?
+            .map(|b| Uuid::from_slice(&b?).map_err(|_| StoreError::corrupt("job uuid")))
+            .collect::<Result<Vec<_>, _>>()?;
+        recent_jobs.reverse();
+        let device = SenderId(uint(sender));
+        let state = self.device_state(device)?;
+        Ok(SavedDevice { device, receiver, recent_jobs, windows, state })
     }
 }
 
@@ -544,7 +568,7 @@ impl Store for SqliteStore {
                 customer: CustomerId(uint(customer)),
                 contract: ContractId(uint(contract)),
             };
-            let credentials = self.credentials(sender)?;
+            let credentials = self.credentials(sender).map_err(|e| e.of_device(SenderId(uint(sender))))?;
             let record = DeviceRecord {
                 name,
                 owner,
@@ -554,7 +578,7 @@ impl Store for SqliteStore {
                 collector: collector.map(|c| SenderId(uint(c))),
             };
             if int(record.sender().0) != sender {
-                return Err(StoreError::Corrupt { what: "device sender id" });
+                return Err(StoreError::corrupt("device sender id").of_device(SenderId(uint(sender))));
             }
             loaded.devices.push(record);
         }
@@ -563,26 +587,10 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        let mut windows_stmt =
-            self.conn.prepare("SELECT key_id, highest, seen_hi, seen_lo FROM replay_windows WHERE sender = ?1")?;
-        let mut recent_stmt = self.conn.prepare(RECENT_JOB_UUIDS)?;
         for (sender, state) in receivers {
-            let receiver: ReceiverState = unjson(&state, "receiver state")?;
-            let windows = windows_stmt
-                .query_map([sender], |r| {
-                    let (hi, lo): (Option<i64>, Option<i64>) = (r.get(2)?, r.get(3)?);
-                    let seen = hi.zip(lo).map(|(hi, lo)| [uint(hi), uint(lo)]);
-                    Ok((KeyId(r.get(0)?), WindowState { highest: uint(r.get(1)?), seen }))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut recent_jobs = recent_stmt
-                .query_map(params![sender, i64::try_from(RECENT_JOBS).unwrap_or(i64::MAX)], |r| r.get::<_, Vec<u8>>(0))?
-                .map(|b| Uuid::from_slice(&b?).map_err(|_| StoreError::Corrupt { what: "job uuid" }))
-                .collect::<Result<Vec<_>, _>>()?;
-            recent_jobs.reverse();
             let device = SenderId(uint(sender));
-            let state = SqliteStore::device_state(self, device)?;
-            loaded.saved.push(SavedDevice { device, receiver, recent_jobs, windows, state });
+            let saved = self.saved_device(sender, &state).map_err(|e| e.of_device(device))?;
+            loaded.saved.push(saved);
         }
         Ok(loaded)
     }

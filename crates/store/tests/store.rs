@@ -46,6 +46,8 @@ trait Backend: Sized {
     }
     /// Overwrites the stored schema version, behind the store's back.
     fn set_version(&self, version: i64);
+    /// Runs `sql` (written for both backends) behind the store's back.
+    fn tamper(&self, sql: &str);
     /// Another connection inserts `n` jobs in a transaction and then "dies": the transaction
     /// is never committed and the connection never closed.
     fn abandon_uncommitted_jobs(&self, n: i64);
@@ -81,6 +83,9 @@ impl Backend for Sqlite {
             .unwrap()
             .execute("UPDATE schema_version SET version = ?1", [version])
             .unwrap();
+    }
+    fn tamper(&self, sql: &str) {
+        rusqlite::Connection::open(&self.path).unwrap().execute_batch(sql).unwrap();
     }
     fn abandon_uncommitted_jobs(&self, n: i64) {
         let conn = rusqlite::Connection::open(&self.path).unwrap();
@@ -161,6 +166,9 @@ mod pg {
         fn set_version(&self, version: i64) {
             self.client().execute("UPDATE schema_version SET version = $1", &[&version]).unwrap();
         }
+        fn tamper(&self, sql: &str) {
+            self.client().batch_execute(sql).unwrap();
+        }
         fn abandon_uncommitted_jobs(&self, n: i64) {
             let mut c = self.client();
             c.batch_execute("BEGIN").unwrap();
@@ -234,6 +242,10 @@ macro_rules! suite {
         #[test]
         fn the_ingest_restored_after_kills_stores_every_job_once() {
             super::the_ingest_restored_after_kills_stores_every_job_once::<$backend>()
+        }
+        #[test]
+        fn a_corrupt_row_is_reported_with_its_device() {
+            super::a_corrupt_row_is_reported_with_its_device::<$backend>()
         }
         #[test]
         fn a_job_stored_twice_is_kept_once() {
@@ -588,6 +600,45 @@ fn a_job_stored_twice_is_kept_once<B: Backend>() {
     store.write_batches(&[&batch]).unwrap();
     assert_eq!(store.rows("jobs").unwrap(), 1);
     assert_eq!(store.rows("meter_readings").unwrap(), readings);
+}
+
+/// A row altered behind the store's back fails the read with the device whose row it is, so
+/// that an operator can find it.
+fn a_corrupt_row_is_reported_with_its_device<B: Backend>() {
+    let Some(b) = B::fresh("corrupt") else { return };
+    let mut store = b.open();
+    store.put_device(&record("bystander")).unwrap();
+    store.put_device(&record("damaged")).unwrap();
+    let mut ingest = restore(&mut store);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    for name in ["bystander", "damaged"] {
+        let secret = master().device_secret(name, KeyEpoch(1));
+        let key = one_shot::frame_key(&secret, name, KeyEpoch(1));
+        let mut agent =
+            DeviceAgent::new(sender_id_of(name), &key, Redaction::drop_all(), Schedule::direct(), Instance(1));
+        agent.handle_reading(at(0), samples::office_laser());
+        agent.handle_job(at(0), job(1));
+        let t = pump(&mut agent, at(0), &mut rng).unwrap();
+        let batch = ingest.receive(&t.frame, at(0)).unwrap();
+        store.write_batches(&[&batch]).unwrap();
+    }
+    let damaged = sender_id_of("damaged");
+    let only_damaged = format!("sender = {}", damaged.0.cast_signed());
+    let corrupt = |result: Result<_, StoreError>, expected: &str| match result {
+        Err(e @ StoreError::Corrupt { what, device, .. }) => {
+            assert_eq!((what, device), (expected, Some(damaged)));
+            assert_eq!(e.to_string(), format!("stored {expected} of device {damaged} does not decode"));
+        }
+        other => panic!("{expected}: {other:?}"),
+    };
+    b.tamper(&format!("UPDATE jobs SET record = 'not json' WHERE {only_damaged}"));
+    corrupt(store.job_records(at(0), at(1)).map(drop), "job");
+    b.tamper(&format!("UPDATE jobs SET uuid = substr(uuid, 1, 3) WHERE {only_damaged}"));
+    corrupt(store.load().map(drop), "job uuid");
+    b.tamper(&format!("UPDATE receivers SET state = '{{' WHERE {only_damaged}"));
+    corrupt(store.load().map(drop), "receiver state");
+    // The other device's rows still read.
+    assert!(store.state_of(sender_id_of("bystander")).is_some());
 }
 
 /// Several devices' batches in one call (the batching a busy portal does) store the same rows

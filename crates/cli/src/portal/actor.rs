@@ -419,13 +419,13 @@ mod tests {
 
     impl Store for Broken {
         fn write_batches(&mut self, _: &[&Batch]) -> Result<(), StoreError> {
-            Err(StoreError::Corrupt { what: "test" })
+            Err(StoreError::Encode { what: "test" })
         }
         fn put_device(&mut self, _: &DeviceRecord) -> Result<(), StoreError> {
-            Err(StoreError::Corrupt { what: "test" })
+            Err(StoreError::Encode { what: "test" })
         }
         fn put_sealed_secret(&mut self, _: SenderId, _: u32, _: &[u8]) -> Result<(), StoreError> {
-            Err(StoreError::Corrupt { what: "test" })
+            Err(StoreError::Encode { what: "test" })
         }
         fn sealed_secret(&mut self, _: SenderId, _: u32) -> Result<Option<Vec<u8>>, StoreError> {
             Ok(None)
