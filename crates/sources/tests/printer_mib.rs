@@ -6,7 +6,7 @@
 
 mod captures;
 
-use printfleet_schema::codes::{AlertCode, DeviceState, EngineStatus, SupplyClass, SupplyType, SupplyUnit};
+use printfleet_schema::codes::{AlertCode, DeviceState, EngineStatus, InputType, SupplyClass, SupplyType, SupplyUnit};
 use printfleet_schema::{Capacity, Colour, DeviceReport, Level, MeterKind};
 use printfleet_sources::snmp::Bindings;
 use printfleet_sources::snmp::printer_mib::{clean_text, colour_from_name, map_report, map_snmprec, split_supply_name};
@@ -542,12 +542,15 @@ fn dell_samsung_konica_and_utax_captures_map_as_their_lines_say() {
     assert_eq!(utax.snapshot.meters.get(&MeterKind::TOTAL), Some(427));
 }
 
-/// Four more walks derived from printmaster's (its `logs_review/`, `derive_logs.py`), read off
+/// Six more walks derived from printmaster's (its `logs_review/`, `derive_logs.py`), read off
 /// their lines. A Kyocera TASKalfa 6052ci (colour A3 MFP): its vendor total (the sum of its
 /// print, copy and fax counters, 424,405) is reported and the marker's life count (432,951)
 /// disputes it, a waste toner box with some remaining, five trays; an Epson ST-C4100 whose four
 /// `hrDeviceTable` rows all name the printer; an Epson ST-M1000 whose one ink bottle has neither
-/// maximum nor level (-2, -2); a Kyocera ECOSYS PA4000wx 15 pages old.
+/// maximum nor level (-2, -2), and an ST-M3000 whose bottle has both; a Kyocera ECOSYS PA4000wx
+/// 15 pages old; an Epson CW-C6000Au label printer (four ink cartridges and a maintenance box in
+/// percent, a fan-fold tractor and a roll feeder) whose one alert row says "Idle" with every
+/// code "other".
 #[test]
 fn printmaster_logs_review_walks_map_as_their_lines_say() {
     let taskalfa = report("kyocera_taskalfa_6052ci");
@@ -602,6 +605,48 @@ fn printmaster_logs_review_walks_map_as_their_lines_say() {
     assert_eq!(
         (toner.description.as_deref(), toner.colour.clone(), toner.level, toner.capacity),
         (Some("TK-1262S"), Some(Colour::Black), Level::Amount(3_564), Capacity::Amount(3_600))
+    );
+
+    let m3000 = report("epson_st-m3000");
+    assert_eq!(
+        (m3000.identity.model.as_deref(), m3000.identity.serial_number.as_deref()),
+        (Some("EPSON ST-M3000 Series"), Some("X5UJ001424"))
+    );
+    let bottle = &m3000.snapshot.consumables[..];
+    assert_eq!(bottle.len(), 1);
+    assert_eq!(
+        (bottle[0].kind, bottle[0].colour.clone(), bottle[0].percent_remaining()),
+        (SupplyType::INK, Some(Colour::Black), Some(76))
+    );
+    assert_eq!(m3000.snapshot.meters.get(&MeterKind::TOTAL), Some(17_884));
+    assert!(m3000.snapshot.alerts.is_empty(), "the walk has no alert table");
+
+    let label = report("epson_cw-c6000au");
+    let id = &label.identity;
+    assert_eq!(
+        (id.make.as_deref(), id.model.as_deref(), id.serial_number.as_deref()),
+        (Some("Epson"), Some("EPSON CW-C6000Au"), Some("X7EN003662"))
+    );
+    assert_eq!(label.snapshot.meters.get(&MeterKind::TOTAL), Some(72_701));
+    let supplies: Vec<_> =
+        label.snapshot.consumables.iter().map(|c| (c.kind, c.colour.clone(), c.percent_remaining())).collect();
+    assert_eq!(
+        supplies,
+        [
+            (SupplyType::INK_CARTRIDGE, Some(Colour::Black), Some(24)),
+            (SupplyType::INK_CARTRIDGE, Some(Colour::Cyan), Some(74)),
+            (SupplyType::INK_CARTRIDGE, Some(Colour::Magenta), Some(78)),
+            (SupplyType::INK_CARTRIDGE, Some(Colour::Yellow), Some(77)),
+            (SupplyType::WASTE_INK, None, Some(80)),
+        ]
+    );
+    assert_eq!(label.snapshot.consumables[4].class, SupplyClass::RECEPTACLE_THAT_IS_FILLED);
+    let alerts: Vec<_> = label.snapshot.alerts.iter().map(|a| (a.description.as_deref(), a.code)).collect();
+    assert_eq!(alerts, [(Some("Idle"), AlertCode::OTHER)]);
+    let feeds: Vec<_> = label.snapshot.media_sources.iter().map(|m| (m.kind, m.name.as_deref())).collect();
+    assert_eq!(
+        feeds,
+        [(InputType::CONTINUOUS_FAN_FOLD, Some("Tractor Rear")), (InputType::CONTINUOUS_ROLL, Some("Roll Sheet feeder"))]
     );
 }
 
