@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use printfleet_schema::{DeviceReport, MeterKind};
+use printfleet_schema::{Colour, DeviceReport, MeterKind};
 
 use crate::snmp::Oid;
 
@@ -229,6 +229,18 @@ pub enum Finding {
         /// The other values.
         others: Vec<u64>,
     },
+    /// A supply's colorant and its name name two different colours (not a shade of one
+    /// another, as photo black is of black); the name's colour is reported, as a person
+    /// reading the name would take it (a Brother MFC-9970CDW's colorant table swaps magenta
+    /// and yellow against its supplies' names).
+    ColourDisputed {
+        /// The consumable's record id.
+        record_id: u64,
+        /// The colour its colorant names.
+        colorant: Colour,
+        /// The colour its name names, reported.
+        named: Colour,
+    },
     /// More than [`MAX_FINDINGS`] findings; the rest were dropped.
     TooManyFindings,
 }
@@ -261,6 +273,12 @@ impl fmt::Display for Finding {
                 }
                 Ok(())
             }
+            Self::ColourDisputed { record_id, colorant, named } => write!(
+                f,
+                "consumable {record_id}: colorant {} but named {}, the name's colour reported",
+                colorant.name(),
+                named.name()
+            ),
             Self::TooManyFindings => write!(f, "more than {MAX_FINDINGS} findings, the rest dropped"),
         }
     }

@@ -8,6 +8,7 @@ mod captures;
 
 use printfleet_schema::codes::{AlertCode, DeviceState, EngineStatus, InputType, SupplyClass, SupplyType, SupplyUnit};
 use printfleet_schema::{Capacity, Colour, DeviceReport, Level, MeterKind};
+use printfleet_sources::Finding;
 use printfleet_sources::snmp::Bindings;
 use printfleet_sources::snmp::printer_mib::{clean_text, colour_from_name, map_report, map_snmprec, split_supply_name};
 
@@ -646,7 +647,10 @@ fn printmaster_logs_review_walks_map_as_their_lines_say() {
     let feeds: Vec<_> = label.snapshot.media_sources.iter().map(|m| (m.kind, m.name.as_deref())).collect();
     assert_eq!(
         feeds,
-        [(InputType::CONTINUOUS_FAN_FOLD, Some("Tractor Rear")), (InputType::CONTINUOUS_ROLL, Some("Roll Sheet feeder"))]
+        [
+            (InputType::CONTINUOUS_FAN_FOLD, Some("Tractor Rear")),
+            (InputType::CONTINUOUS_ROLL, Some("Roll Sheet feeder"))
+        ]
     );
 }
 
@@ -749,7 +753,7 @@ fn pwg_counter_mib_blank_impressions_are_no_highlight_colour() {
         (Some(10_000), Some(6_000), Some(3_500))
     );
     assert!(
-        !m.findings.iter().any(|f| matches!(f, printfleet_sources::Finding::MeterDisputed { .. })),
+        !m.findings.iter().any(|f| matches!(f, Finding::MeterDisputed { .. })),
         "{:?}",
         m.findings
     );
@@ -922,4 +926,56 @@ fn a_supply_name_of_nothing_but_its_tail_describes_nothing() {
             (None, part, serial)
         );
     }
+}
+
+/// A supply's name and its colorant naming two colours: a Brother MFC-9970CDW (NC-7700w print
+/// server) names its supplies 3 and 4 "Magenta" and "Yellow" and points them at colorants
+/// "yellow" and "magenta" (the lines below are those of a walk of one, which we may not
+/// redistribute). The name's colour is reported and the dispute is a finding; a colorant that
+/// is a shade of the name's colour (photo black for "Black"), or one this crate does not know,
+/// stands.
+#[test]
+fn a_colorant_that_contradicts_the_supply_name_loses_to_it() {
+    let walk = "\
+1.3.6.1.2.1.43.11.1.1.3.1.1|2|1
+1.3.6.1.2.1.43.11.1.1.3.1.2|2|2
+1.3.6.1.2.1.43.11.1.1.3.1.3|2|3
+1.3.6.1.2.1.43.11.1.1.3.1.4|2|4
+1.3.6.1.2.1.43.11.1.1.3.1.5|2|5
+1.3.6.1.2.1.43.11.1.1.3.1.6|2|6
+1.3.6.1.2.1.43.11.1.1.6.1.1|4|Black Toner Cartridge
+1.3.6.1.2.1.43.11.1.1.6.1.2|4|Cyan Toner Cartridge
+1.3.6.1.2.1.43.11.1.1.6.1.3|4|Magenta Toner Cartridge
+1.3.6.1.2.1.43.11.1.1.6.1.4|4|Yellow Toner Cartridge
+1.3.6.1.2.1.43.11.1.1.6.1.5|4|Black Ink
+1.3.6.1.2.1.43.11.1.1.6.1.6|4|Black Ink
+1.3.6.1.2.1.43.12.1.1.4.1.1|4|black
+1.3.6.1.2.1.43.12.1.1.4.1.2|4|cyan
+1.3.6.1.2.1.43.12.1.1.4.1.3|4|yellow
+1.3.6.1.2.1.43.12.1.1.4.1.4|4|magenta
+1.3.6.1.2.1.43.12.1.1.4.1.5|4|photo black
+1.3.6.1.2.1.43.12.1.1.4.1.6|4|blue-black
+";
+    let mapped = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(walk).unwrap());
+    let colours: Vec<_> = mapped.report.snapshot.consumables.iter().map(|c| c.colour.clone()).collect();
+    assert_eq!(
+        colours,
+        [
+            Some(Colour::Black),
+            Some(Colour::Cyan),
+            Some(Colour::Magenta),
+            Some(Colour::Yellow),
+            Some(Colour::PhotoBlack),
+            Some(Colour::Other("blue-black".into())),
+        ]
+    );
+    let disputes: Vec<_> = mapped
+        .findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::ColourDisputed { record_id, colorant, named } => Some((*record_id & 0xffff_ffff, colorant, named)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(disputes, [(3, &Colour::Yellow, &Colour::Magenta), (4, &Colour::Magenta, &Colour::Yellow)]);
 }

@@ -5,7 +5,7 @@
 //! and firmware written after the model: [`split_model`]), the first real
 //! `ifPhysAddress`, `ipAdEntAddr`, the IEEE 1284 device id), consumables
 //! (`prtMarkerSuppliesTable` joined with `prtMarkerColorantTable`, or the colour the supply's name
-//! names where the colorant is missing), alerts (`prtAlertTable`), media sources
+//! names where the colorant is missing or names another colour), alerts (`prtAlertTable`), media sources
 //! (`prtInputTable`), meters (the printer's first marker's life count, the PWG 5106.1 counter
 //! MIB's lifetime impressions and the vendors' counters where present), and status
 //! (`hrDeviceStatus`, `hrPrinterStatus`,
@@ -29,7 +29,7 @@ use printfleet_schema::{
 };
 
 use super::{Bindings, Oid, SnmpValue, oid};
-use crate::finding::{Findings, Mapped, MeterBook, Rank, Source};
+use crate::finding::{Finding, Findings, Mapped, MeterBook, Rank, Source};
 
 /// The number of byte groups in a line that is a hex dump (`38 32 37 41 20`: two-digit groups
 /// separated by single spaces, as net-snmp's `Hex-STRING` output wraps it), or `None`.
@@ -456,7 +456,8 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
 /// The colour a supply's name names ("Black Cartridge …", "Light Cyan Ink …", "Toner (Cyan)",
 /// "CANON Matte Black Ink Tank"), if it names exactly one: the fallback when the capture has no
 /// `prtMarkerSuppliesColorantIndex` for the supply (LibreNMS' Konica capture has the colorant
-/// table but not that column; most captures have neither).
+/// table but not that column; most captures have neither), and the colour reported where the
+/// colorant names another.
 ///
 /// The name is read as words (split at white space and `()[]/,:;`; a hyphenated word stays one,
 /// and is folded as a colour name is, so `Photo-Black` is photo black and `MK-1150` no colour),
@@ -522,7 +523,40 @@ fn int(v: Option<&SnmpValue>) -> Option<i32> {
     })
 }
 
-fn consumables(b: &Bindings) -> Vec<Consumable> {
+/// The colour a supply's colorant and name agree on, or the name's where they name different
+/// colours (a finding): a colorant's shade of the name's colour (photo black for "Black ...")
+/// is no disagreement and stands, as does a colorant whose colour this crate does not know.
+fn supply_colour(
+    colorant: Option<Colour>,
+    name: Option<&str>,
+    record_id: u64,
+    findings: &mut Findings,
+) -> Option<Colour> {
+    let named = name.and_then(colour_from_name);
+    match (colorant, named) {
+        (Some(colorant), Some(named))
+            if !matches!(colorant, Colour::Other(_)) && family(&colorant) != family(&named) =>
+        {
+            findings.push(Finding::ColourDisputed { record_id, colorant, named: named.clone() });
+            Some(named)
+        }
+        (Some(colorant), _) => Some(colorant),
+        (None, named) => named,
+    }
+}
+
+/// The colour a shade is of (photo and matte black are black, light cyan cyan ...).
+fn family(colour: &Colour) -> &Colour {
+    match colour {
+        Colour::PhotoBlack | Colour::MatteBlack => &Colour::Black,
+        Colour::LightCyan => &Colour::Cyan,
+        Colour::LightMagenta => &Colour::Magenta,
+        Colour::LightGrey | Colour::DarkGrey => &Colour::Grey,
+        other => other,
+    }
+}
+
+fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
     const SUPPLIES: &str = "1.3.6.1.2.1.43.11.1.1";
     // Rows are identified by (hrDeviceIndex, prtMarkerSuppliesIndex); any column names them.
     rows(b, SUPPLIES)
@@ -544,7 +578,7 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
                 Some((d, p, s)) => (Some(d).filter(|d| !d.is_empty()), p, s),
                 None => (None, None, None),
             };
-            let colour = int(at("3"))
+            let colorant = int(at("3"))
                 .filter(|i| *i > 0)
                 .and_then(|colorant| {
                     let device = index.first().copied().unwrap_or(1);
@@ -554,9 +588,9 @@ fn consumables(b: &Bindings) -> Vec<Consumable> {
                 .and_then(SnmpValue::as_bytes)
                 .and_then(clean_text)
                 .filter(|c| !c.eq_ignore_ascii_case("unknown") && !c.eq_ignore_ascii_case("other"))
-                .map(|c| Colour::parse(&c))
-                .or_else(|| description.as_deref().and_then(colour_from_name));
+                .map(|c| Colour::parse(&c));
             let record = index.iter().fold(0u64, |acc, arc| (acc << 32) | u64::from(*arc));
+            let colour = supply_colour(colorant, description.as_deref(), record, findings);
             Consumable {
                 record_id: RecordId(record),
                 kind,
@@ -861,7 +895,7 @@ pub fn map(b: &Bindings) -> Mapped {
     let mut report = DeviceReport { identity: identity(b, printer.as_deref()), ..DeviceReport::default() };
     let s = &mut report.snapshot;
     s.status = status(b, printer.as_deref());
-    s.consumables = consumables(b);
+    s.consumables = consumables(b, &mut findings);
     let alerts = alerts(b);
     supply_status_from_alerts(&mut s.consumables, &alerts, printer.as_deref().and_then(<[u32]>::first).copied());
     s.alerts = alerts.into_iter().map(|(_, alert)| alert).collect();
