@@ -6,7 +6,9 @@
 
 mod captures;
 
-use printfleet_schema::codes::{AlertCode, DeviceState, EngineStatus, InputType, SupplyClass, SupplyType, SupplyUnit};
+use printfleet_schema::codes::{
+    AlertCode, ConsumableStatus, DeviceState, EngineStatus, InputType, SupplyClass, SupplyType, SupplyUnit,
+};
 use printfleet_schema::{Capacity, Colour, DeviceReport, Level, MeterKind};
 use printfleet_sources::Finding;
 use printfleet_sources::snmp::Bindings;
@@ -551,7 +553,8 @@ fn dell_samsung_konica_and_utax_captures_map_as_their_lines_say() {
 /// maximum nor level (-2, -2), and an ST-M3000 whose bottle has both; a Kyocera ECOSYS PA4000wx
 /// 15 pages old; an Epson CW-C6000Au label printer (four ink cartridges and a maintenance box in
 /// percent, a fan-fold tractor and a roll feeder) whose one alert row says "Idle" with every
-/// code "other".
+/// code "other"; an Epson WF-C17590 (A3 production inkjet, 422,294 pages) with two black
+/// cartridges, one of them low as its alert says.
 #[test]
 fn printmaster_logs_review_walks_map_as_their_lines_say() {
     let taskalfa = report("kyocera_taskalfa_6052ci");
@@ -652,6 +655,33 @@ fn printmaster_logs_review_walks_map_as_their_lines_say() {
             (InputType::CONTINUOUS_ROLL, Some("Roll Sheet feeder"))
         ]
     );
+
+    // Two "Ink is low." alerts name supplies 3 and 2 (group index): the second black and cyan.
+    let wf = report("epson_wf-c17590");
+    assert_eq!(
+        (wf.identity.model.as_deref(), wf.identity.serial_number.as_deref()),
+        (Some("EPSON WF-C17590 Series"), Some("X59F000014"))
+    );
+    assert_eq!(wf.snapshot.meters.get(&MeterKind::TOTAL), Some(422_294));
+    let inks: Vec<_> = wf
+        .snapshot
+        .consumables
+        .iter()
+        .map(|c| (c.colour.clone(), c.part_number.as_deref(), c.percent_remaining(), c.status))
+        .collect();
+    assert_eq!(
+        inks,
+        [
+            (Some(Colour::Black), Some("T8871"), Some(100), ConsumableStatus::UNKNOWN),
+            (Some(Colour::Black), Some("T8871"), Some(1), ConsumableStatus::LOW),
+            (Some(Colour::Cyan), Some("T8872"), Some(1), ConsumableStatus::LOW),
+            (Some(Colour::Magenta), Some("T8873"), Some(35), ConsumableStatus::UNKNOWN),
+            (Some(Colour::Yellow), Some("T8874"), Some(38), ConsumableStatus::UNKNOWN),
+        ]
+    );
+    assert_eq!(wf.snapshot.alerts.len(), 2);
+    assert_eq!(wf.snapshot.status.errors, printfleet_schema::DetectedErrors::LOW_TONER);
+    assert_eq!(wf.snapshot.media_sources.len(), 5);
 }
 
 /// printmaster's walks of five more printers (derived captures, `testdata/third-party/printmaster`),
@@ -752,11 +782,7 @@ fn pwg_counter_mib_blank_impressions_are_no_highlight_colour() {
         (meters.get(&MeterKind::TOTAL), meters.get(&MeterKind::MONO), meters.get(&MeterKind::COLOUR)),
         (Some(10_000), Some(6_000), Some(3_500))
     );
-    assert!(
-        !m.findings.iter().any(|f| matches!(f, Finding::MeterDisputed { .. })),
-        "{:?}",
-        m.findings
-    );
+    assert!(!m.findings.iter().any(|f| matches!(f, Finding::MeterDisputed { .. })), "{:?}", m.findings);
 }
 
 /// The engine from `hrDeviceStatus` and `hrPrinterStatus` together (RFC 3805 2.2.13.2): a
