@@ -1005,3 +1005,54 @@ fn a_colorant_that_contradicts_the_supply_name_loses_to_it() {
         .collect();
     assert_eq!(disputes, [(3, &Colour::Yellow, &Colour::Magenta), (4, &Colour::Magenta, &Colour::Yellow)]);
 }
+
+/// An agent that leaves `hrDeviceIndex` out of the Printer-MIB's tables: a Pantum's writes
+/// `prtMarkerSuppliesDescription.1`, `prtMarkerColorantValue.1`, `prtMediaPathMaxSpeed.1` (its
+/// lines as quoted in fusioninventory/sysobject.ids issue 70, supplies and colorant below with
+/// a life count, an alert and a tray added in the same form). Its rows are the device's (1);
+/// beside rows with the device, such rows are ignored.
+#[test]
+fn tables_without_the_device_index_are_the_printers() {
+    let walk = "\
+1.3.6.1.2.1.43.8.2.1.9.1|2|250
+1.3.6.1.2.1.43.8.2.1.10.1|2|0
+1.3.6.1.2.1.43.8.2.1.13.1|4|Tray 1
+1.3.6.1.2.1.43.10.2.1.3.1|2|7
+1.3.6.1.2.1.43.10.2.1.4.1|65|1234
+1.3.6.1.2.1.43.11.1.1.2.1|2|1
+1.3.6.1.2.1.43.11.1.1.3.1|2|1
+1.3.6.1.2.1.43.11.1.1.4.1|2|3
+1.3.6.1.2.1.43.11.1.1.5.1|2|3
+1.3.6.1.2.1.43.11.1.1.6.1|4|
+1.3.6.1.2.1.43.11.1.1.7.1|2|3
+1.3.6.1.2.1.43.11.1.1.8.1|2|100
+1.3.6.1.2.1.43.11.1.1.9.1|2|100
+1.3.6.1.2.1.43.12.1.1.2.1|2|1
+1.3.6.1.2.1.43.12.1.1.3.1|2|3
+1.3.6.1.2.1.43.12.1.1.4.1|4|black
+1.3.6.1.2.1.43.18.1.1.2.1|2|3
+1.3.6.1.2.1.43.18.1.1.4.1|2|11
+1.3.6.1.2.1.43.18.1.1.5.1|2|1
+1.3.6.1.2.1.43.18.1.1.7.1|2|1104
+1.3.6.1.2.1.43.18.1.1.8.1|4|Toner low
+";
+    let m = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(walk).unwrap());
+    let r = &m.report;
+    assert_eq!(r.validate(), Ok(()));
+    let toner = &r.snapshot.consumables[..];
+    assert_eq!(toner.len(), 1);
+    assert_eq!(
+        (toner[0].record_id.0, toner[0].kind, toner[0].colour.clone(), toner[0].level, toner[0].status),
+        ((1 << 32) | 1, SupplyType::TONER, Some(Colour::Black), Level::Amount(100), ConsumableStatus::LOW)
+    );
+    assert_eq!(r.snapshot.meters.get(&MeterKind::TOTAL), Some(1_234));
+    let alert = &r.snapshot.alerts[..];
+    assert_eq!((alert.len(), alert[0].code, alert[0].group_index), (1, AlertCode::MARKER_TONER_ALMOST_EMPTY, Some(1)));
+    assert_eq!(r.snapshot.media_sources[0].name.as_deref(), Some("Tray 1"));
+
+    // Beside rows with the device, a row without it is an agent's stray line: ignored.
+    let both = format!("{walk}1.3.6.1.2.1.43.11.1.1.6.1.2|4|Drum\n1.3.6.1.2.1.43.11.1.1.9.1.2|2|40\n");
+    let r = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(&both).unwrap()).report;
+    let names: Vec<_> = r.snapshot.consumables.iter().map(|c| (c.record_id.0, c.description.as_deref())).collect();
+    assert_eq!(names, [((1 << 32) | 2, Some("Drum"))]);
+}

@@ -16,7 +16,8 @@
 //! characters or Latin-1 bytes; part numbers and serial numbers appended to supply names
 //! (`", PN 006R01509;SN48178…"`, `"… HP CF400X"`, `"… T9441/T9451"`); missing class or colorant
 //! columns; maximum -2 (unknown) with a real level; level -3 (some remaining); supply indexes with
-//! gaps; an empty or one-octet error state.
+//! gaps; an empty or one-octet error state; a colorant naming another colour than the supply's
+//! name; tables indexed without `hrDeviceIndex` (a Pantum's).
 
 use printfleet_schema::codes::{
     AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, PrinterState,
@@ -173,18 +174,47 @@ fn column<'a>(b: &'a Bindings, table_column: &'a Oid) -> impl Iterator<Item = (&
 /// in index order, at most [`MAX_RECORDS`]. A row with only some columns (an input tray with a
 /// capacity and a level but no type and no name) is still a row; tables may have gaps in either
 /// index.
-fn rows(b: &Bindings, entry: &str) -> Vec<Vec<u32>> {
-    let entry = oid(entry);
-    let mut rows: std::collections::BTreeSet<Vec<u32>> = std::collections::BTreeSet::new();
-    for (o, _) in b.walk(&entry) {
-        // entry.column.hrDeviceIndex.rowIndex
-        if let Some([_, index @ ..]) = o.suffix(&entry)
-            && index.len() == 2
-        {
-            rows.insert(index.to_vec());
-        }
+/// A row of a Printer-MIB table indexed by (`hrDeviceIndex`, row index).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    /// The index as the agent writes it after the column: `hrDeviceIndex.rowIndex`, or the row
+    /// index alone from an agent that leaves the device out (a Pantum's writes
+    /// `prtMarkerSuppliesDescription.1`, not `.1.1`).
+    oid_index: Vec<u32>,
+    /// The device (1 where the agent leaves it out).
+    device: u32,
+    /// The row index.
+    index: u32,
+}
+
+impl Row {
+    /// The row's record id: `(hrDeviceIndex << 32) | row index`.
+    fn record_id(&self) -> RecordId {
+        RecordId((u64::from(self.device) << 32) | u64::from(self.index))
     }
-    rows.into_iter().take(MAX_RECORDS).collect()
+
+    /// The index of row `index` of another table of the same device, in this row's form.
+    fn sibling(&self, index: u32) -> Vec<u32> {
+        if self.oid_index.len() == 1 { vec![index] } else { vec![self.device, index] }
+    }
+}
+
+fn rows(b: &Bindings, entry: &str) -> Vec<Row> {
+    let entry = oid(entry);
+    let mut rows: std::collections::BTreeSet<Row> = std::collections::BTreeSet::new();
+    for (o, _) in b.walk(&entry) {
+        // entry.column.hrDeviceIndex.rowIndex, or entry.column.rowIndex
+        let (device, index) = match o.suffix(&entry) {
+            Some([_, device, index]) => (*device, *index),
+            Some([_, index]) => (1, *index),
+            _ => continue,
+        };
+        let oid_index = o.suffix(&entry).and_then(|s| s.get(1..)).unwrap_or_default().to_vec();
+        rows.insert(Row { oid_index, device, index });
+    }
+    // Rows without the device count only where no row has it.
+    let full = rows.iter().any(|r| r.oid_index.len() == 2);
+    rows.into_iter().filter(|r| !full || r.oid_index.len() == 2).take(MAX_RECORDS).collect()
 }
 
 fn cell<'a>(b: &'a Bindings, table_column: &str, index: &[u32]) -> Option<&'a SnmpValue> {
@@ -561,8 +591,8 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
     // Rows are identified by (hrDeviceIndex, prtMarkerSuppliesIndex); any column names them.
     rows(b, SUPPLIES)
         .into_iter()
-        .map(|index| {
-            let at = |col: &str| cell(b, &format!("{SUPPLIES}.{col}"), &index);
+        .map(|row| {
+            let at = |col: &str| cell(b, &format!("{SUPPLIES}.{col}"), &row.oid_index);
             let kind =
                 int(at("5")).and_then(|v| u32::try_from(v).ok()).map_or(SupplyType::UNKNOWN, SupplyType::from_code);
             let class = match int(at("4")).and_then(|v| u32::try_from(v).ok()) {
@@ -571,7 +601,7 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
                 None if fills_up(kind) => SupplyClass::RECEPTACLE_THAT_IS_FILLED,
                 None => SupplyClass::SUPPLY_THAT_IS_CONSUMED,
             };
-            let charset = localization_charset(b, index.first().copied().unwrap_or(1));
+            let charset = localization_charset(b, row.device);
             let name = at("6").and_then(SnmpValue::as_bytes).and_then(|n| localized_text(n, charset));
             // A name that is nothing but its vendor tail (", PN 006R01509") describes nothing.
             let (description, part_number, serial_number) = match name.as_deref().map(split_supply_name) {
@@ -581,18 +611,17 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
             let colorant = int(at("3"))
                 .filter(|i| *i > 0)
                 .and_then(|colorant| {
-                    let device = index.first().copied().unwrap_or(1);
                     let arc = u32::try_from(colorant).ok()?;
-                    cell(b, "1.3.6.1.2.1.43.12.1.1.4", &[device, arc])
+                    cell(b, "1.3.6.1.2.1.43.12.1.1.4", &row.sibling(arc))
                 })
                 .and_then(SnmpValue::as_bytes)
                 .and_then(clean_text)
                 .filter(|c| !c.eq_ignore_ascii_case("unknown") && !c.eq_ignore_ascii_case("other"))
                 .map(|c| Colour::parse(&c));
-            let record = index.iter().fold(0u64, |acc, arc| (acc << 32) | u64::from(*arc));
-            let colour = supply_colour(colorant, description.as_deref(), record, findings);
+            let record_id = row.record_id();
+            let colour = supply_colour(colorant, description.as_deref(), record_id.0, findings);
             Consumable {
-                record_id: RecordId(record),
+                record_id,
                 kind,
                 class,
                 colour,
@@ -674,20 +703,20 @@ fn alerts(b: &Bindings) -> Vec<(u32, Alert)> {
     const ALERTS: &str = "1.3.6.1.2.1.43.18.1.1";
     rows(b, ALERTS)
         .into_iter()
-        .map(|index| {
-            let at = |col: &str| int(cell(b, &format!("{ALERTS}.{col}"), &index));
+        .map(|row| {
+            let at = |col: &str| int(cell(b, &format!("{ALERTS}.{col}"), &row.oid_index));
             // Codes, and the index and location, which are absent when negative.
             let code = |col: &str| at(col).and_then(|v| u32::try_from(v).ok());
-            let device = index.first().copied().unwrap_or(1);
+            let device = row.device;
             let alert = Alert {
-                record_id: RecordId(u64::from(index.get(1).copied().unwrap_or_default())),
+                record_id: RecordId(u64::from(row.index)),
                 severity: code("2").map_or_else(AlertSeverity::default, AlertSeverity::from_code),
                 training_level: code("3").map_or_else(TrainingLevel::default, TrainingLevel::from_code),
                 group: code("4").map_or_else(AlertGroup::default, AlertGroup::from_code),
                 group_index: code("5"),
                 location: code("6"),
                 code: code("7").map_or_else(AlertCode::default, AlertCode::from_code),
-                description: cell(b, &format!("{ALERTS}.8"), &index)
+                description: cell(b, &format!("{ALERTS}.8"), &row.oid_index)
                     .and_then(SnmpValue::as_bytes)
                     .and_then(|d| localized_text(d, localization_charset(b, device))),
                 ..Alert::default()
@@ -705,10 +734,10 @@ fn media_sources(b: &Bindings) -> Vec<MediaSource> {
     const INPUTS: &str = "1.3.6.1.2.1.43.8.2.1";
     rows(b, INPUTS)
         .into_iter()
-        .map(|index| {
-            let at = |col: &str| int(cell(b, &format!("{INPUTS}.{col}"), &index));
+        .map(|row| {
+            let at = |col: &str| int(cell(b, &format!("{INPUTS}.{col}"), &row.oid_index));
             let text = |col: &str| {
-                cell(b, &format!("{INPUTS}.{col}"), &index).and_then(SnmpValue::as_bytes).and_then(clean_text)
+                cell(b, &format!("{INPUTS}.{col}"), &row.oid_index).and_then(SnmpValue::as_bytes).and_then(clean_text)
             };
             let inches = at("3") == Some(3);
             let length = |col: &str| {
@@ -717,7 +746,7 @@ fn media_sources(b: &Bindings) -> Vec<MediaSource> {
             };
             let status = crate::media_status(at("10").map(i64::from), at("9").map(i64::from));
             MediaSource {
-                record_id: RecordId(index.iter().fold(0u64, |acc, arc| (acc << 32) | u64::from(*arc))),
+                record_id: row.record_id(),
                 kind: at("2").and_then(|v| u32::try_from(v).ok()).map_or(InputType::UNKNOWN, InputType::from_code),
                 name: text("13"),
                 status,
@@ -906,10 +935,9 @@ pub fn map(b: &Bindings) -> Mapped {
     let markers = rows(b, MARKERS);
     let first = markers
         .iter()
-        .find(|i| printer.as_deref().is_some_and(|p| i.first() == p.first()))
+        .find(|r| printer.as_deref().and_then(<[u32]>::first) == Some(&r.device))
         .or_else(|| markers.first())
-        .cloned()
-        .unwrap_or_else(|| vec![1, 1]);
+        .map_or_else(|| vec![1, 1], |r| r.oid_index.clone());
     let life = Oid::parse_with(&format!("{MARKERS}.4"), &first).unwrap_or_else(|_| oid("1.3.6.1.2.1.43.10.2.1.4.1.1"));
     let unit = int(cell(b, &format!("{MARKERS}.3"), &first));
     if let Some(count) = b.get(&life).and_then(SnmpValue::as_u64)
