@@ -158,6 +158,14 @@ fn device_strings_are_cleaned() {
     assert_eq!(colour_from_name("Photo Gray"), None);
     assert_eq!(colour_from_name("Light Gray Ink"), Some(Colour::LightGrey));
     assert_eq!(colour_from_name("HP 72 Photo Black"), Some(Colour::PhotoBlack));
+    // Devices set to another language (a Ricoh in German: "Toner Schwarz", "Toner Gelb").
+    assert_eq!(colour_from_name("Toner Schwarz"), Some(Colour::Black));
+    assert_eq!(colour_from_name("Toner Gelb"), Some(Colour::Yellow));
+    assert_eq!(colour_from_name("Cartouche d'encre noire"), Some(Colour::Black));
+    assert_eq!(colour_from_name("Cartucho de tinta amarillo"), Some(Colour::Yellow));
+    assert_eq!(colour_from_name("Toner Ciano"), Some(Colour::Cyan));
+    assert_eq!(colour_from_name("Resttoner"), None);
+    assert_eq!(colour_from_name("Toner Schwarz/Gelb"), None);
 }
 
 /// Every supply LibreNMS discovered (`*.librenms.json` beside a capture) is one of
@@ -1055,4 +1063,21 @@ fn tables_without_the_device_index_are_the_printers() {
     let r = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(&both).unwrap()).report;
     let names: Vec<_> = r.snapshot.consumables.iter().map(|c| (c.record_id.0, c.description.as_deref())).collect();
     assert_eq!(names, [((1 << 32) | 2, Some("Drum"))]);
+}
+
+/// A device set to German names its colorants in German too: they are the process colours.
+#[test]
+fn a_colorant_named_in_another_language_is_its_colour() {
+    let walk = "\
+1.3.6.1.2.1.43.11.1.1.3.1.1|2|1
+1.3.6.1.2.1.43.11.1.1.6.1.1|4|Toner Schwarz
+1.3.6.1.2.1.43.11.1.1.3.1.2|2|2
+1.3.6.1.2.1.43.11.1.1.6.1.2|4|Toner
+1.3.6.1.2.1.43.12.1.1.4.1.1|4|schwarz
+1.3.6.1.2.1.43.12.1.1.4.1.2|4|Gelb
+";
+    let m = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(walk).unwrap());
+    let colours: Vec<_> = m.report.snapshot.consumables.iter().map(|c| c.colour.clone()).collect();
+    assert_eq!(colours, [Some(Colour::Black), Some(Colour::Yellow)]);
+    assert!(!m.findings.iter().any(|f| matches!(f, Finding::ColourDisputed { .. })));
 }

@@ -491,7 +491,8 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
 ///
 /// The name is read as words (split at white space and `()[]/,:;`; a hyphenated word stays one,
 /// and is folded as a colour name is, so `Photo-Black` is photo black and `MK-1150` no colour),
-/// two-word colours first ("Matte Black" is matte black, not black). The first word may be any
+/// two-word colours first ("Matte Black" is matte black, not black), then the process colours in
+/// six more languages ("Toner Schwarz", "encre noire"). The first word may be any
 /// alias (`K Toner`); later words only names of three letters or more, so that a model letter
 /// ("Type C") is not taken for cyan. A name with two colours, with "colour"/"color" beside one
 /// ("Black and Color Imaging Kit"), or with a shade word before a colour that is no two-word
@@ -503,7 +504,9 @@ pub fn colour_from_name(name: &str) -> Option<Colour> {
         .filter(|w| !w.is_empty())
         .take(MAX_NAME_WORDS)
         .collect();
-    let known = |text: &str| Some(Colour::parse(text)).filter(|c| !matches!(c, Colour::Other(_)));
+    let known = |text: &str| {
+        Some(Colour::parse(text)).filter(|c| !matches!(c, Colour::Other(_))).or_else(|| localized_colour(text))
+    };
     let shade = |i: usize| {
         i.checked_sub(1).and_then(|p| words.get(p)).is_some_and(|w| SHADES.iter().any(|s| w.eq_ignore_ascii_case(s)))
     };
@@ -526,6 +529,47 @@ pub fn colour_from_name(name: &str) -> Option<Colour> {
         i = i.saturating_add(used);
     }
     found
+}
+
+/// The process colours as devices set to another language name them (a Ricoh in German says
+/// "Toner Schwarz" and "Toner Gelb"): German, French, Spanish, Italian, Dutch and Portuguese,
+/// with the feminine forms supply names use ("encre noire", "tinta negra"); magenta is magenta
+/// in all of them.
+const LOCALIZED_COLOURS: [(&str, Colour); 19] = [
+    ("schwarz", Colour::Black),
+    ("noir", Colour::Black),
+    ("noire", Colour::Black),
+    ("negro", Colour::Black),
+    ("negra", Colour::Black),
+    ("nero", Colour::Black),
+    ("nera", Colour::Black),
+    ("zwart", Colour::Black),
+    ("preto", Colour::Black),
+    ("preta", Colour::Black),
+    ("gelb", Colour::Yellow),
+    ("jaune", Colour::Yellow),
+    ("amarillo", Colour::Yellow),
+    ("giallo", Colour::Yellow),
+    ("geel", Colour::Yellow),
+    ("amarelo", Colour::Yellow),
+    ("cian", Colour::Cyan),
+    ("ciano", Colour::Cyan),
+    ("cyaan", Colour::Cyan),
+];
+
+/// A colour word of [`LOCALIZED_COLOURS`], in any case.
+fn localized_colour(word: &str) -> Option<Colour> {
+    let word = word.trim();
+    LOCALIZED_COLOURS.iter().find(|(name, _)| name.eq_ignore_ascii_case(word)).map(|(_, colour)| colour.clone())
+}
+
+/// A colorant's value as a colour: a known name, a colour word of another language, or the
+/// text itself.
+fn colorant_colour(text: &str) -> Colour {
+    match Colour::parse(text) {
+        Colour::Other(text) => localized_colour(&text).unwrap_or(Colour::Other(text)),
+        known => known,
+    }
 }
 
 /// How many words of a supply's name [`colour_from_name`] reads (a name is at most
@@ -617,7 +661,7 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
                 .and_then(SnmpValue::as_bytes)
                 .and_then(clean_text)
                 .filter(|c| !c.eq_ignore_ascii_case("unknown") && !c.eq_ignore_ascii_case("other"))
-                .map(|c| Colour::parse(&c));
+                .map(|c| colorant_colour(&c));
             let record_id = row.record_id();
             let colour = supply_colour(colorant, description.as_deref(), record_id.0, findings);
             Consumable {
