@@ -170,10 +170,6 @@ fn column<'a>(b: &'a Bindings, table_column: &'a Oid) -> impl Iterator<Item = (&
     b.walk(table_column).filter_map(move |(o, v)| o.suffix(table_column).map(|s| (s, v)))
 }
 
-/// The rows of a table indexed by (hrDeviceIndex, row index) that have a value in any column,
-/// in index order, at most [`MAX_RECORDS`]. A row with only some columns (an input tray with a
-/// capacity and a level but no type and no name) is still a row; tables may have gaps in either
-/// index.
 /// A row of a Printer-MIB table indexed by (`hrDeviceIndex`, row index).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
@@ -199,6 +195,10 @@ impl Row {
     }
 }
 
+/// The rows of a table indexed by (hrDeviceIndex, row index) that have a value in any column,
+/// in index order, at most [`MAX_RECORDS`]. A row with only some columns (an input tray with a
+/// capacity and a level but no type and no name) is still a row; tables may have gaps in either
+/// index. Rows indexed by the row index alone are device 1's where no row names its device.
 fn rows(b: &Bindings, entry: &str) -> Vec<Row> {
     let entry = oid(entry);
     let mut rows: std::collections::BTreeSet<Row> = std::collections::BTreeSet::new();
