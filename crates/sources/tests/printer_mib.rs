@@ -1081,3 +1081,30 @@ fn a_colorant_named_in_another_language_is_its_colour() {
     assert_eq!(colours, [Some(Colour::Black), Some(Colour::Yellow)]);
     assert!(!m.findings.iter().any(|f| matches!(f, Finding::ColourDisputed { .. })));
 }
+
+/// Ricoh's agents write level -100 for a supply near its end (LibreNMS reads it so for Ricoh,
+/// Lanier and NRG): some remaining, and low. From another agent, -100 means nothing the MIB
+/// defines: unknown, and a finding.
+#[test]
+fn ricoh_near_end_is_some_remaining_and_low() {
+    let supplies = "\
+1.3.6.1.2.1.43.11.1.1.5.1.1|2|3
+1.3.6.1.2.1.43.11.1.1.6.1.1|4|Toner Black
+1.3.6.1.2.1.43.11.1.1.8.1.1|2|-2
+1.3.6.1.2.1.43.11.1.1.9.1.1|2|-100
+1.3.6.1.2.1.43.11.1.1.6.1.2|4|Toner Cyan
+1.3.6.1.2.1.43.11.1.1.8.1.2|2|-2
+1.3.6.1.2.1.43.11.1.1.9.1.2|2|-3
+";
+    let ricoh = format!("1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.367.1.1\n{supplies}");
+    let m = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(&ricoh).unwrap());
+    let c: Vec<_> = m.report.snapshot.consumables.iter().map(|c| (c.level, c.status)).collect();
+    assert_eq!(c, [(Level::SomeRemaining, ConsumableStatus::LOW), (Level::SomeRemaining, ConsumableStatus::UNKNOWN)]);
+    assert!(!m.findings.iter().any(|f| matches!(f, Finding::ValueClamped { .. })));
+
+    let other = format!("1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.2435.2.3.9.1\n{supplies}");
+    let m = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(&other).unwrap());
+    assert_eq!(m.report.snapshot.consumables[0].level, Level::Unknown);
+    assert_eq!(m.report.snapshot.consumables[0].status, ConsumableStatus::UNKNOWN);
+    assert!(m.findings.contains(&Finding::ValueClamped { field: "consumable level", value: -100, replaced_by: None }));
+}

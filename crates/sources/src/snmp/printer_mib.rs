@@ -17,7 +17,8 @@
 //! (`", PN 006R01509;SN48178…"`, `"… HP CF400X"`, `"… T9441/T9451"`); missing class or colorant
 //! columns; maximum -2 (unknown) with a real level; level -3 (some remaining); supply indexes with
 //! gaps; an empty or one-octet error state; a colorant naming another colour than the supply's
-//! name; tables indexed without `hrDeviceIndex` (a Pantum's).
+//! name; tables indexed without `hrDeviceIndex` (a Pantum's); Ricoh's level -100, "near end"
+//! (as LibreNMS reads it).
 
 use printfleet_schema::codes::{
     AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, PrinterState,
@@ -630,8 +631,20 @@ fn family(colour: &Colour) -> &Colour {
     }
 }
 
+/// The `prtMarkerSuppliesLevel` Ricoh's agents (enterprise 367, which the Savin, Lanier,
+/// Gestetner and NRG devices built on them share) write for a supply near its end ("toner near
+/// end"; their 0 is the end, -3 "some remaining" is fine). LibreNMS reads it the same way. It is
+/// reported as some remaining and the supply as low.
+const RICOH_NEAR_END: i32 = -100;
+
+/// Whether the agent is Ricoh's (`sysObjectID` under enterprise 367).
+fn ricoh_agent(b: &Bindings) -> bool {
+    matches!(b.get(&oid("1.3.6.1.2.1.1.2.0")), Some(SnmpValue::ObjectId(o)) if o.starts_with(&oid("1.3.6.1.4.1.367")))
+}
+
 fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
     const SUPPLIES: &str = "1.3.6.1.2.1.43.11.1.1";
+    let ricoh = ricoh_agent(b);
     // Rows are identified by (hrDeviceIndex, prtMarkerSuppliesIndex); any column names them.
     rows(b, SUPPLIES)
         .into_iter()
@@ -664,6 +677,21 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
                 .map(|c| colorant_colour(&c));
             let record_id = row.record_id();
             let colour = supply_colour(colorant, description.as_deref(), record_id.0, findings);
+            let (level, status) = match int(at("9")) {
+                Some(RICOH_NEAR_END) if ricoh => (Level::SomeRemaining, ConsumableStatus::LOW),
+                Some(raw) => {
+                    let level = Level::from_mib(i64::from(raw));
+                    if level.is_none() {
+                        findings.push(Finding::ValueClamped {
+                            field: "consumable level",
+                            value: i64::from(raw),
+                            replaced_by: None,
+                        });
+                    }
+                    (level.unwrap_or(Level::Unknown), ConsumableStatus::default())
+                }
+                None => (Level::Unknown, ConsumableStatus::default()),
+            };
             Consumable {
                 record_id,
                 kind,
@@ -675,8 +703,9 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
                 unit: int(at("7"))
                     .and_then(|v| u32::try_from(v).ok())
                     .map_or(SupplyUnit::UNKNOWN, SupplyUnit::from_code),
-                level: int(at("9")).and_then(|v| Level::from_mib(i64::from(v))).unwrap_or(Level::Unknown),
+                level,
                 capacity: int(at("8")).and_then(|v| Capacity::from_mib(i64::from(v))).unwrap_or(Capacity::Unknown),
+                status,
                 ..Consumable::default()
             }
         })
