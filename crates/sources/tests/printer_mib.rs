@@ -118,6 +118,17 @@ fn device_strings_are_cleaned() {
     assert_eq!(clean_text(b"\0\0"), None);
     assert_eq!(clean_text(b"line one\nline two"), Some("line one\nline two".into()));
     assert_eq!(split_supply_name("Drum Unit"), ("Drum Unit".into(), None, None));
+    // Epson's code, the first of several, letters among its digits or not; not a word that
+    // merely starts with T.
+    let epson = |name: &str, code: &str| (name.to_owned(), Some(code.to_owned()), None);
+    assert_eq!(
+        split_supply_name("Black Ink Supply Unit T9441/T9451"),
+        epson("Black Ink Supply Unit T9441/T9451", "T9441")
+    );
+    assert_eq!(split_supply_name("Black Ink Cartridge T08M1"), epson("Black Ink Cartridge T08M1", "T08M1"));
+    for name in ["Toner TONER", "Drum T12", "Waste Tank T1XYZ", "Ink T1234567"] {
+        assert_eq!(split_supply_name(name), (name.to_owned(), None, None), "{name}");
+    }
     // Samsung's cartridge serial (its CRUM chip's), and as a Xerox B210 writes it in IPP.
     let crum = |d: &str, s: &str| (d.to_owned(), None, Some(s.to_owned()));
     assert_eq!(split_supply_name("Black Toner S/N:CRUM-12345678901"), crum("Black Toner", "CRUM-12345678901"));
@@ -562,7 +573,8 @@ fn dell_samsung_konica_and_utax_captures_map_as_their_lines_say() {
 /// 15 pages old; an Epson CW-C6000Au label printer (four ink cartridges and a maintenance box in
 /// percent, a fan-fold tractor and a roll feeder) whose one alert row says "Idle" with every
 /// code "other"; an Epson WF-C17590 (A3 production inkjet, 422,294 pages) with two black
-/// cartridges, one of them low as its alert says.
+/// cartridges, one of them low as its alert says; an Epson AM-C550 whose inks' codes have a
+/// letter among their digits (T08M1).
 #[test]
 fn printmaster_logs_review_walks_map_as_their_lines_say() {
     let taskalfa = report("kyocera_taskalfa_6052ci");
@@ -690,6 +702,29 @@ fn printmaster_logs_review_walks_map_as_their_lines_say() {
     assert_eq!(wf.snapshot.alerts.len(), 2);
     assert_eq!(wf.snapshot.status.errors, printfleet_schema::DetectedErrors::LOW_TONER);
     assert_eq!(wf.snapshot.media_sources.len(), 5);
+
+    let am = report("epson_am-c550");
+    assert_eq!(
+        (am.identity.model.as_deref(), am.identity.serial_number.as_deref()),
+        (Some("EPSON AM-C550 Series"), Some("VPA9200014"))
+    );
+    assert_eq!(am.snapshot.meters.get(&MeterKind::TOTAL), Some(81_563));
+    let inks: Vec<_> = am
+        .snapshot
+        .consumables
+        .iter()
+        .map(|c| (c.colour.clone(), c.part_number.as_deref(), c.percent_remaining()))
+        .collect();
+    assert_eq!(
+        inks,
+        [
+            (Some(Colour::Black), Some("T08M1"), Some(67)),
+            (Some(Colour::Cyan), Some("T08M2"), Some(59)),
+            (Some(Colour::Magenta), Some("T08M3"), Some(60)),
+            (Some(Colour::Yellow), Some("T08M4"), Some(70)),
+        ]
+    );
+    assert!(am.snapshot.alerts.is_empty());
 }
 
 /// printmaster's walks of five more printers (derived captures, `testdata/third-party/printmaster`),

@@ -476,9 +476,14 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
     {
         return (name.to_owned(), Some(last.to_owned()), None);
     }
-    // Epson: "Black Ink Supply Unit T9441/T9451/T9461" (the first code names the supply).
+    // Epson: "Black Ink Supply Unit T9441/T9451/T9461" (the first code names the supply),
+    // "Black Ink Cartridge T08M1" (a letter among the digits).
     let first = last.split('/').next().unwrap_or_default();
-    if first.len() >= 5 && first.starts_with('T') && first.bytes().skip(1).all(|c| c.is_ascii_digit()) {
+    let code = first.strip_prefix('T').unwrap_or_default();
+    if (4..=6).contains(&code.len())
+        && code.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        && code.bytes().filter(u8::is_ascii_digit).count() >= 3
+    {
         return (name.to_owned(), Some(first.to_owned()), None);
     }
     (name.to_owned(), None, None)
