@@ -7,7 +7,8 @@
 mod captures;
 
 use printfleet_schema::codes::{
-    AlertCode, ConsumableStatus, DeviceState, EngineStatus, InputType, SupplyClass, SupplyType, SupplyUnit,
+    AccessoryStatus, AlertCode, ConsumableStatus, DeviceState, EngineStatus, InputType, SupplyClass, SupplyType,
+    SupplyUnit,
 };
 use printfleet_schema::{Capacity, Colour, DeviceReport, Level, MeterKind};
 use printfleet_sources::Finding;
@@ -573,8 +574,10 @@ fn dell_samsung_konica_and_utax_captures_map_as_their_lines_say() {
 /// 15 pages old; an Epson CW-C6000Au label printer (four ink cartridges and a maintenance box in
 /// percent, a fan-fold tractor and a roll feeder) whose one alert row says "Idle" with every
 /// code "other"; an Epson WF-C17590 (A3 production inkjet, 422,294 pages) with two black
-/// cartridges, one of them low as its alert says; an Epson AM-C550 whose inks' codes have a
-/// letter among their digits (T08M1).
+/// cartridges, one of them low as its alert says, and a WF-C20600 whose second black is spent
+/// (its one-octet error state is the character "0": low and no toner) with a shifter, a stapler
+/// and a puncher (Finisher MIB); an Epson AM-C550 whose inks' codes have a letter among their
+/// digits (T08M1).
 #[test]
 fn printmaster_logs_review_walks_map_as_their_lines_say() {
     let taskalfa = report("kyocera_taskalfa_6052ci");
@@ -725,6 +728,35 @@ fn printmaster_logs_review_walks_map_as_their_lines_say() {
         ]
     );
     assert!(am.snapshot.alerts.is_empty());
+
+    let wf = report("epson_wf-c20600");
+    assert_eq!(
+        (wf.identity.model.as_deref(), wf.identity.serial_number.as_deref()),
+        (Some("EPSON WF-C20600 Series"), Some("X74P000222"))
+    );
+    assert_eq!(wf.snapshot.meters.get(&MeterKind::TOTAL), Some(360_841));
+    let inks: Vec<_> = wf.snapshot.consumables.iter().map(|c| (c.percent_remaining(), c.status)).collect();
+    assert_eq!(
+        inks,
+        [
+            (Some(12), ConsumableStatus::UNKNOWN),
+            (Some(0), ConsumableStatus::EXHAUSTED),
+            (Some(1), ConsumableStatus::LOW),
+            (Some(14), ConsumableStatus::UNKNOWN),
+            (Some(1), ConsumableStatus::LOW),
+        ]
+    );
+    assert_eq!(
+        wf.snapshot.status.errors,
+        printfleet_schema::DetectedErrors::LOW_TONER | printfleet_schema::DetectedErrors::NO_TONER
+    );
+    let finishers: Vec<_> = wf.snapshot.accessories.iter().map(|a| (a.name.as_str(), a.status)).collect();
+    assert_eq!(
+        finishers,
+        [("Shifter", AccessoryStatus::OK), ("Stapler", AccessoryStatus::OK), ("Puncher", AccessoryStatus::OK)]
+    );
+    let trimmer: Vec<_> = label.snapshot.accessories.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(trimmer, ["Trimmer"]);
 }
 
 /// printmaster's walks of five more printers (derived captures, `testdata/third-party/printmaster`),
@@ -1142,4 +1174,37 @@ fn ricoh_near_end_is_some_remaining_and_low() {
     assert_eq!(m.report.snapshot.consumables[0].level, Level::Unknown);
     assert_eq!(m.report.snapshot.consumables[0].status, ConsumableStatus::UNKNOWN);
     assert!(m.findings.contains(&Finding::ValueClamped { field: "consumable level", value: -100, replaced_by: None }));
+}
+
+/// The Finisher MIB's finishing processes are accessories: named by their description, else by
+/// their process; on, off, not present, or on and broken.
+#[test]
+fn finishers_are_accessories() {
+    let walk = "\
+1.3.6.1.2.1.43.30.1.1.2.1.1|2|3
+1.3.6.1.2.1.43.30.1.1.3.1.1|2|3
+1.3.6.1.2.1.43.30.1.1.9.1.1|2|0
+1.3.6.1.2.1.43.30.1.1.10.1.1|4|Stapler
+1.3.6.1.2.1.43.30.1.1.2.1.2|2|8
+1.3.6.1.2.1.43.30.1.1.3.1.2|2|4
+1.3.6.1.2.1.43.30.1.1.2.1.3|2|4
+1.3.6.1.2.1.43.30.1.1.3.1.3|2|5
+1.3.6.1.2.1.43.30.1.1.2.1.4|2|16
+1.3.6.1.2.1.43.30.1.1.3.1.4|2|3
+1.3.6.1.2.1.43.30.1.1.9.1.4|2|19
+1.3.6.1.2.1.43.30.1.1.2.1.5|2|99
+";
+    let r = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(walk).unwrap()).report;
+    assert_eq!(r.validate(), Ok(()));
+    let accessories: Vec<_> = r.snapshot.accessories.iter().map(|a| (a.name.as_str(), a.status)).collect();
+    assert_eq!(
+        accessories,
+        [
+            ("Stapler", AccessoryStatus::OK),
+            ("puncher", AccessoryStatus::DISABLED),
+            ("folder", AccessoryStatus::NOT_INSTALLED),
+            ("stacker", AccessoryStatus::ERROR),
+            ("finisher", AccessoryStatus::UNKNOWN),
+        ]
+    );
 }

@@ -6,7 +6,7 @@
 //! `ifPhysAddress`, `ipAdEntAddr`, the IEEE 1284 device id), consumables
 //! (`prtMarkerSuppliesTable` joined with `prtMarkerColorantTable`, or the colour the supply's name
 //! names where the colorant is missing or names another colour), alerts (`prtAlertTable`), media sources
-//! (`prtInputTable`), meters (the printer's first marker's life count, the PWG 5106.1 counter
+//! (`prtInputTable`), accessories (the Finisher MIB's `finDeviceTable`), meters (the printer's first marker's life count, the PWG 5106.1 counter
 //! MIB's lifetime impressions and the vendors' counters where present), and status
 //! (`hrDeviceStatus`, `hrPrinterStatus`,
 //! `hrPrinterDetectedErrorState`, whose first octet's most significant bit is bit 0,
@@ -21,13 +21,13 @@
 //! (as LibreNMS reads it).
 
 use printfleet_schema::codes::{
-    AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType, PrinterState,
-    SupplyClass, SupplyType, SupplyUnit, TrainingLevel,
+    AccessoryStatus, AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType,
+    PrinterState, SupplyClass, SupplyType, SupplyUnit, TrainingLevel,
 };
 use printfleet_schema::limits::{MAX_IP_ADDRESSES, MAX_RECORDS, MAX_TEXT_BYTES};
 use printfleet_schema::{
-    Alert, Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, LengthUm, Level,
-    MacAddress, MediaSource, MeterKind, RecordId, Timestamp,
+    Accessory, Alert, Capacity, Colour, Consumable, DetectedErrors, DeviceReport, DeviceStatus, Identity, LengthUm,
+    Level, MacAddress, MediaSource, MeterKind, RecordId, Timestamp,
 };
 
 use super::{Bindings, Oid, SnmpValue, oid};
@@ -836,6 +836,60 @@ fn media_sources(b: &Bindings) -> Vec<MediaSource> {
         .collect()
 }
 
+/// The Finisher MIB's `finDeviceTable` (RFC 3806, 1.3.6.1.2.1.43.30.1.1): each finishing process
+/// (stapler, puncher, trimmer, stacker ...) is an accessory, named by `finDeviceDescription`,
+/// else by the process (`finDeviceType`). Its status is `finDevicePresentOnOff`'s (on: ok, off:
+/// disabled, not present: not installed), and an error where one that is on is "unavailable
+/// because broken" (`finDeviceStatus`, a `PrtSubUnitStatusTC`).
+fn accessories(b: &Bindings) -> Vec<Accessory> {
+    const FINISHERS: &str = "1.3.6.1.2.1.43.30.1.1";
+    const PROCESSES: [&str; 18] = [
+        "other",
+        "unknown",
+        "stitcher",
+        "folder",
+        "binder",
+        "trimmer",
+        "die cutter",
+        "puncher",
+        "perforater",
+        "slitter",
+        "separation cutter",
+        "imprinter",
+        "wrapper",
+        "bander",
+        "envelope maker",
+        "stacker",
+        "sheet rotator",
+        "inserter",
+    ];
+    rows(b, FINISHERS)
+        .into_iter()
+        .map(|row| {
+            let at = |col: &str| int(cell(b, &format!("{FINISHERS}.{col}"), &row.oid_index));
+            let process = at("2")
+                .and_then(|t| usize::try_from(t).ok()?.checked_sub(1))
+                .and_then(|i| PROCESSES.get(i))
+                .filter(|p| !matches!(**p, "other" | "unknown"));
+            let name = cell(b, &format!("{FINISHERS}.10"), &row.oid_index)
+                .and_then(SnmpValue::as_bytes)
+                .and_then(|d| localized_text(d, localization_charset(b, row.device)))
+                .or_else(|| process.map(|p| (*p).to_owned()))
+                .unwrap_or_else(|| "finisher".to_owned());
+            let broken = at("9").is_some_and(|s| s & 7 == 3);
+            let status = match at("3") {
+                Some(3) if broken => AccessoryStatus::ERROR,
+                Some(3) => AccessoryStatus::OK,
+                Some(4) => AccessoryStatus::DISABLED,
+                Some(5) => AccessoryStatus::NOT_INSTALLED,
+                Some(_) => AccessoryStatus::OTHER,
+                None => AccessoryStatus::UNKNOWN,
+            };
+            Accessory { record_id: row.record_id(), name, status, ..Accessory::default() }
+        })
+        .collect()
+}
+
 /// The printer's status: its own `hrDeviceTable` and `hrPrinterTable` row (where the printer's
 /// `hrDeviceIndex` is unknown, the first `hrPrinterTable` row).
 ///
@@ -925,7 +979,7 @@ fn counter_mib(b: &Bindings, book: &mut MeterBook) {
 
 /// The object subtrees [`map`] reads, to the column: a line of a capture inside them that
 /// cannot be read refuses the capture; outside them it is skipped with a finding.
-pub const READS: [&str; 15] = [
+pub const READS: [&str; 16] = [
     "1.3.6.1.2.1.1",              // system
     "1.3.6.1.2.1.2.2.1.6",        // ifPhysAddress
     "1.3.6.1.2.1.4.20.1.1",       // ipAdEntAddr
@@ -938,6 +992,7 @@ pub const READS: [&str; 15] = [
     "1.3.6.1.2.1.43.11.1.1",      // prtMarkerSuppliesTable
     "1.3.6.1.2.1.43.12.1.1",      // prtMarkerColorantTable
     "1.3.6.1.2.1.43.18.1.1",      // prtAlertTable
+    "1.3.6.1.2.1.43.30.1.1",      // finDeviceTable (Finisher MIB)
     "1.3.6.1.4.1.2699.1.3.1.2.1", // PWG icKeyTable
     "1.3.6.1.4.1.2699.1.3.1.8.1", // PWG icImpressionTable
     "1.3.6.1.4.1.2699.1.2.1.2.1", // PWG ppmPrinterTable (IEEE 1284 device id)
@@ -1007,6 +1062,7 @@ pub fn map(b: &Bindings) -> Mapped {
     supply_status_from_alerts(&mut s.consumables, &alerts, printer.as_deref().and_then(<[u32]>::first).copied());
     s.alerts = alerts.into_iter().map(|(_, alert)| alert).collect();
     s.media_sources = media_sources(b);
+    s.accessories = accessories(b);
     let mut book = MeterBook::default();
     // prtMarkerLifeCount of the printer's first marker (the table is indexed by hrDeviceIndex,
     // which need not be 1; else the first marker of any device), as its unit says.
