@@ -148,7 +148,8 @@ pub enum StoreError {
         /// The newest this crate knows.
         supported: i64,
     },
-    /// A stored value does not decode (the database was altered by something else).
+    /// A stored value does not decode (the database was altered by something else). The
+    /// message names the device as its rows' `sender` column holds it.
     #[error("stored {what}{} does not decode", OfDevice(*device))]
     #[non_exhaustive]
     Corrupt {
@@ -195,13 +196,14 @@ impl StoreError {
     }
 }
 
-/// " of device …" in [`StoreError::Corrupt`]'s message, when it names one.
+/// " of device …" in [`StoreError::Corrupt`]'s message, when it names one: its id as the wire
+/// writes it and as the tables' `sender` column holds it (the same 64 bits, signed).
 struct OfDevice(Option<SenderId>);
 
 impl core::fmt::Display for OfDevice {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
-            Some(device) => write!(f, " of device {device}"),
+            Some(device) => write!(f, " of device {device} (sender {})", sqlite::int(device.0)),
             None => Ok(()),
         }
     }

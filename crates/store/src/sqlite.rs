@@ -420,22 +420,29 @@ impl SqliteStore {
             "SELECT epoch, revoked, salt, iterations, stored_key, server_key FROM credentials WHERE sender = ?1
              ORDER BY epoch",
         )?;
+        // Read as stored and converted here, so that a value out of range is `Corrupt` (naming
+        // the device), not a conversion error of rusqlite's.
         let rows = stmt.query_map([sender], |r| {
             Ok((
-                r.get::<_, u32>(0)?,
+                r.get::<_, i64>(0)?,
                 r.get::<_, bool>(1)?,
                 r.get::<_, Option<Vec<u8>>>(2)?,
-                r.get::<_, Option<u32>>(3)?,
-                r.get::<_, Option<[u8; 32]>>(4)?,
-                r.get::<_, Option<[u8; 32]>>(5)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<Vec<u8>>>(4)?,
+                r.get::<_, Option<Vec<u8>>>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (epoch, revoked, salt, iterations, stored, server) = row?;
+            let epoch = u32::try_from(epoch).map_err(|_| StoreError::corrupt("epoch"))?;
             let verifier = match (salt, iterations, stored, server) {
                 (Some(salt), Some(i), Some(stored), Some(server)) => {
-                    Some(Verifier::from_parts(salt, i, stored, server).map_err(|_| StoreError::corrupt("verifier"))?)
+                    let corrupt = || StoreError::corrupt("verifier");
+                    let i = u32::try_from(i).map_err(|_| corrupt())?;
+                    let stored: [u8; 32] = stored.try_into().map_err(|_| corrupt())?;
+                    let server: [u8; 32] = server.try_into().map_err(|_| corrupt())?;
+                    Some(Verifier::from_parts(salt, i, stored, server).map_err(|_| corrupt())?)
                 }
                 _ => None,
             };
@@ -454,9 +461,13 @@ impl SqliteStore {
             .query_map([sender], |r| {
                 let (hi, lo): (Option<i64>, Option<i64>) = (r.get(2)?, r.get(3)?);
                 let seen = hi.zip(lo).map(|(hi, lo)| [uint(hi), uint(lo)]);
-                Ok((KeyId(r.get(0)?), WindowState { highest: uint(r.get(1)?), seen }))
+                Ok((r.get::<_, i64>(0)?, WindowState { highest: uint(r.get(1)?), seen }))
             })?
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|w| {
+                let (key, window) = w?;
+                Ok((KeyId(u32::try_from(key).map_err(|_| StoreError::corrupt("key id"))?), window))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mut recent_jobs = self
             .conn
             .prepare_cached(RECENT_JOB_UUIDS)?

@@ -627,18 +627,29 @@ fn a_corrupt_row_is_reported_with_its_device<B: Backend>() {
     let corrupt = |result: Result<_, StoreError>, expected: &str| match result {
         Err(e @ StoreError::Corrupt { what, device, .. }) => {
             assert_eq!((what, device), (expected, Some(damaged)));
-            assert_eq!(e.to_string(), format!("stored {expected} of device {damaged} does not decode"));
+            let sender = damaged.0.cast_signed();
+            assert_eq!(
+                e.to_string(),
+                format!("stored {expected} of device {damaged} (sender {sender}) does not decode")
+            );
         }
         other => panic!("{expected}: {other:?}"),
     };
+    // Each alteration in turn, the last read failing on it (`load` reads credentials, then
+    // receivers, windows, job UUIDs and states).
     b.tamper(&format!("UPDATE jobs SET record = 'not json' WHERE {only_damaged}"));
     corrupt(store.job_records(at(0), at(1)).map(drop), "job");
+    b.tamper(&format!("UPDATE device_states SET state = substr(state, 1, 3) WHERE {only_damaged}"));
+    corrupt(store.device_state(damaged).map(drop), "device state");
+    corrupt(store.load().map(drop), "device state");
     b.tamper(&format!("UPDATE jobs SET uuid = substr(uuid, 1, 3) WHERE {only_damaged}"));
     corrupt(store.load().map(drop), "job uuid");
+    b.tamper(&format!("UPDATE replay_windows SET key_id = -1 WHERE {only_damaged}"));
+    corrupt(store.load().map(drop), "key id");
     b.tamper(&format!("UPDATE receivers SET state = '{{' WHERE {only_damaged}"));
     corrupt(store.load().map(drop), "receiver state");
-    // The other device's rows still read.
-    assert!(store.state_of(sender_id_of("bystander")).is_some());
+    b.tamper(&format!("UPDATE credentials SET epoch = -1 WHERE {only_damaged}"));
+    corrupt(store.load().map(drop), "epoch");
 }
 
 /// Several devices' batches in one call (the batching a busy portal does) store the same rows
