@@ -77,6 +77,7 @@ pub(crate) fn make_valid(report: &mut DeviceReport, findings: &mut Findings) {
     first_of_each(&mut s.consumables, "consumables", |c| c.record_id, findings);
     first_of_each(&mut s.alerts, "alerts", |a| a.record_id, findings);
     first_of_each(&mut s.media_sources, "media sources", |m| m.record_id, findings);
+    first_of_each(&mut s.accessories, "accessories", |a| a.record_id, findings);
     first_of_each(&mut s.printheads, "printheads", |p| p.record_id, findings);
     first_of_each(&mut s.cartridges, "cartridges", |c| c.record_id, findings);
     let clamped =

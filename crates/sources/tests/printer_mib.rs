@@ -127,7 +127,8 @@ fn device_strings_are_cleaned() {
         epson("Black Ink Supply Unit T9441/T9451", "T9441")
     );
     assert_eq!(split_supply_name("Black Ink Cartridge T08M1"), epson("Black Ink Cartridge T08M1", "T08M1"));
-    for name in ["Toner TONER", "Drum T12", "Waste Tank T1XYZ", "Ink T1234567"] {
+    assert_eq!(split_supply_name("Maintenance Box T6716000"), epson("Maintenance Box T6716000", "T6716000"));
+    for name in ["Toner TONER", "Drum T12", "Waste Tank T1XYZ", "Black Toner TN421BK", "Toner TEST123"] {
         assert_eq!(split_supply_name(name), (name.to_owned(), None, None), "{name}");
     }
     // Samsung's cartridge serial (its CRUM chip's), and as a Xerox B210 writes it in IPP.
@@ -178,6 +179,13 @@ fn device_strings_are_cleaned() {
     assert_eq!(colour_from_name("Toner Ciano"), Some(Colour::Cyan));
     assert_eq!(colour_from_name("Resttoner"), None);
     assert_eq!(colour_from_name("Toner Schwarz/Gelb"), None);
+    assert_eq!(colour_from_name("Tinta amarilla"), Some(Colour::Yellow));
+    assert_eq!(colour_from_name("Cartuccia gialla"), Some(Colour::Yellow));
+    assert_eq!(colour_from_name("Schwarze Tinte"), Some(Colour::Black));
+    assert_eq!(colour_from_name("Kit d'imagerie noir et couleur"), None);
+    // A list of colours, one-letter ones too, names none.
+    assert_eq!(colour_from_name("Y/M/C Drum Unit"), None);
+    assert_eq!(colour_from_name("C/M/Y/K Developer"), None);
 }
 
 /// Every supply LibreNMS discovered (`*.librenms.json` beside a capture) is one of
@@ -565,7 +573,7 @@ fn dell_samsung_konica_and_utax_captures_map_as_their_lines_say() {
     assert_eq!(utax.snapshot.meters.get(&MeterKind::TOTAL), Some(427));
 }
 
-/// Six more walks derived from printmaster's (its `logs_review/`, `derive_logs.py`), read off
+/// Nine more walks derived from printmaster's (its `logs_review/`, `derive_logs.py`), read off
 /// their lines. A Kyocera TASKalfa 6052ci (colour A3 MFP): its vendor total (the sum of its
 /// print, copy and fax counters, 424,405) is reported and the marker's life count (432,951)
 /// disputes it, a waste toner box with some remaining, five trays; an Epson ST-C4100 whose four
@@ -1032,9 +1040,9 @@ fn a_supply_name_of_nothing_but_its_tail_describes_nothing() {
 /// A supply's name and its colorant naming two colours: a Brother MFC-9970CDW (NC-7700w print
 /// server) names its supplies 3 and 4 "Magenta" and "Yellow" and points them at colorants
 /// "yellow" and "magenta" (the lines below are those of a walk of one, which we may not
-/// redistribute). The name's colour is reported and the dispute is a finding; a colorant that
-/// is a shade of the name's colour (photo black for "Black"), or one this crate does not know,
-/// stands.
+/// redistribute). The name's colour is reported and the dispute is a finding; where one is a
+/// shade of the other (photo black for "Black", "Light Cyan" for cyan) the finer stands, no
+/// dispute; a colorant this crate does not know stands.
 #[test]
 fn a_colorant_that_contradicts_the_supply_name_loses_to_it() {
     let walk = "\
@@ -1050,12 +1058,17 @@ fn a_colorant_that_contradicts_the_supply_name_loses_to_it() {
 1.3.6.1.2.1.43.11.1.1.6.1.4|4|Yellow Toner Cartridge
 1.3.6.1.2.1.43.11.1.1.6.1.5|4|Black Ink
 1.3.6.1.2.1.43.11.1.1.6.1.6|4|Black Ink
+1.3.6.1.2.1.43.11.1.1.3.1.7|2|7
+1.3.6.1.2.1.43.11.1.1.6.1.7|4|Light Cyan Ink
+1.3.6.1.2.1.43.11.1.1.3.1.8|2|5
+1.3.6.1.2.1.43.11.1.1.6.1.8|4|Matte Black Ink
 1.3.6.1.2.1.43.12.1.1.4.1.1|4|black
 1.3.6.1.2.1.43.12.1.1.4.1.2|4|cyan
 1.3.6.1.2.1.43.12.1.1.4.1.3|4|yellow
 1.3.6.1.2.1.43.12.1.1.4.1.4|4|magenta
 1.3.6.1.2.1.43.12.1.1.4.1.5|4|photo black
 1.3.6.1.2.1.43.12.1.1.4.1.6|4|blue-black
+1.3.6.1.2.1.43.12.1.1.4.1.7|4|cyan
 ";
     let mapped = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(walk).unwrap());
     let colours: Vec<_> = mapped.report.snapshot.consumables.iter().map(|c| c.colour.clone()).collect();
@@ -1068,6 +1081,8 @@ fn a_colorant_that_contradicts_the_supply_name_loses_to_it() {
             Some(Colour::Yellow),
             Some(Colour::PhotoBlack),
             Some(Colour::Other("blue-black".into())),
+            Some(Colour::LightCyan),
+            Some(Colour::MatteBlack),
         ]
     );
     let disputes: Vec<_> = mapped
@@ -1078,17 +1093,26 @@ fn a_colorant_that_contradicts_the_supply_name_loses_to_it() {
             _ => None,
         })
         .collect();
-    assert_eq!(disputes, [(3, &Colour::Yellow, &Colour::Magenta), (4, &Colour::Magenta, &Colour::Yellow)]);
+    assert_eq!(
+        disputes,
+        [
+            (3, &Colour::Yellow, &Colour::Magenta),
+            (4, &Colour::Magenta, &Colour::Yellow),
+            (8, &Colour::PhotoBlack, &Colour::MatteBlack)
+        ]
+    );
 }
 
 /// An agent that leaves `hrDeviceIndex` out of the Printer-MIB's tables: a Pantum's writes
 /// `prtMarkerSuppliesDescription.1`, `prtMarkerColorantValue.1`, `prtMediaPathMaxSpeed.1` (its
 /// lines as quoted in fusioninventory/sysobject.ids issue 70, supplies and colorant below with
-/// a life count, an alert and a tray added in the same form). Its rows are the device's (1);
-/// beside rows with the device, such rows are ignored.
+/// a life count, an alert and a tray added in the same form). Its rows are the device's (1),
+/// whatever the printer's `hrDeviceIndex` (2 here), and alerts still give its supplies a
+/// status; beside rows with the device, such rows are ignored.
 #[test]
 fn tables_without_the_device_index_are_the_printers() {
     let walk = "\
+1.3.6.1.2.1.25.3.2.1.2.2|6|1.3.6.1.2.1.25.3.1.5
 1.3.6.1.2.1.43.8.2.1.9.1|2|250
 1.3.6.1.2.1.43.8.2.1.10.1|2|0
 1.3.6.1.2.1.43.8.2.1.13.1|4|Tray 1
@@ -1193,6 +1217,8 @@ fn finishers_are_accessories() {
 1.3.6.1.2.1.43.30.1.1.3.1.4|2|3
 1.3.6.1.2.1.43.30.1.1.9.1.4|2|19
 1.3.6.1.2.1.43.30.1.1.2.1.5|2|99
+1.3.6.1.2.1.43.30.1.1.2.1.6|2|2
+1.3.6.1.2.1.43.30.1.1.3.1.6|2|1
 ";
     let r = printfleet_sources::snmp::printer_mib::map(&Bindings::from_snmprec(walk).unwrap()).report;
     assert_eq!(r.validate(), Ok(()));
@@ -1205,6 +1231,13 @@ fn finishers_are_accessories() {
             ("folder", AccessoryStatus::NOT_INSTALLED),
             ("stacker", AccessoryStatus::ERROR),
             ("finisher", AccessoryStatus::UNKNOWN),
+            ("finisher", AccessoryStatus::OTHER),
         ]
     );
+    // Epson's label printers and plotter have a trimmer.
+    for name in ["epson_cw-c6500au", "epson_sc-t3405"] {
+        let r = report(name);
+        let trimmer: Vec<_> = r.snapshot.accessories.iter().map(|a| (a.name.as_str(), a.status)).collect();
+        assert_eq!(trimmer, [("Trimmer", AccessoryStatus::OK)], "{name}");
+    }
 }

@@ -2,23 +2,23 @@
 //!
 //! What is mapped so far: identity (system group, the serial number from
 //! `prtGeneralSerialNumber` or the vendor's object, the printer's `hrDeviceDescr` (less a serial
-//! and firmware written after the model: [`split_model`]), the first real
-//! `ifPhysAddress`, `ipAdEntAddr`, the IEEE 1284 device id), consumables
-//! (`prtMarkerSuppliesTable` joined with `prtMarkerColorantTable`, or the colour the supply's name
-//! names where the colorant is missing or names another colour), alerts (`prtAlertTable`), media sources
-//! (`prtInputTable`), accessories (the Finisher MIB's `finDeviceTable`), meters (the printer's first marker's life count, the PWG 5106.1 counter
-//! MIB's lifetime impressions and the vendors' counters where present), and status
-//! (`hrDeviceStatus`, `hrPrinterStatus`,
-//! `hrPrinterDetectedErrorState`, whose first octet's most significant bit is bit 0,
-//! `lowPaper`).
+//! and firmware written after the model: [`split_model`]), the first real `ifPhysAddress`,
+//! `ipAdEntAddr`, the IEEE 1284 device id), consumables (`prtMarkerSuppliesTable` joined with
+//! `prtMarkerColorantTable`, or the colour the supply's name names where the colorant is missing
+//! or names another colour), alerts (`prtAlertTable`), media sources (`prtInputTable`),
+//! accessories (the Finisher MIB's `finDeviceTable`), meters (the printer's first marker's life
+//! count, the PWG 5106.1 counter MIB's lifetime impressions and the vendors' counters where
+//! present), and status (`hrDeviceStatus`, `hrPrinterStatus`, `hrPrinterDetectedErrorState`,
+//! whose first octet's most significant bit is bit 0, `lowPaper`).
 //!
-//! Device quirks handled (each tested on a real capture): strings with embedded NUL bytes, control
+//! Device quirks handled, each tested on a real capture: strings with embedded NUL bytes, control
 //! characters or Latin-1 bytes; part numbers and serial numbers appended to supply names
-//! (`", PN 006R01509;SN48178…"`, `"… HP CF400X"`, `"… T9441/T9451"`); missing class or colorant
-//! columns; maximum -2 (unknown) with a real level; level -3 (some remaining); supply indexes with
-//! gaps; an empty or one-octet error state; a colorant naming another colour than the supply's
-//! name; tables indexed without `hrDeviceIndex` (a Pantum's); Ricoh's level -100, "near end"
-//! (as LibreNMS reads it).
+//! (`", PN 006R01509;SN48178…"`, `"… HP CF400X"`, `"… T9441/T9451"`, `"… T08M1"`); missing class
+//! or colorant columns; maximum -2 (unknown) with a real level; level -3 (some remaining); supply
+//! indexes with gaps; an empty or one-octet error state. Tested on lines of walks we cannot keep
+//! (no licence): a colorant naming another colour than the supply's name (a Brother's); tables
+//! indexed without `hrDeviceIndex` (a Pantum's); supply names in German (a Ricoh's). Inferred from
+//! other tools, without a walk: Ricoh's level -100, "near end".
 
 use printfleet_schema::codes::{
     AccessoryStatus, AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, InputType,
@@ -480,10 +480,12 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
     // "Black Ink Cartridge T08M1" (a letter among the digits).
     let first = last.split('/').next().unwrap_or_default();
     let code = first.strip_prefix('T').unwrap_or_default();
-    if (4..=6).contains(&code.len())
+    let digits = code.len() >= 4 && code.bytes().all(|c| c.is_ascii_digit());
+    let lettered = (4..=6).contains(&code.len())
+        && code.bytes().next().is_some_and(|c| c.is_ascii_digit())
         && code.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-        && code.bytes().filter(u8::is_ascii_digit).count() >= 3
-    {
+        && code.bytes().filter(u8::is_ascii_digit).count() >= 3;
+    if digits || lettered {
         return (name.to_owned(), Some(first.to_owned()), None);
     }
     (name.to_owned(), None, None)
@@ -516,13 +518,22 @@ pub fn colour_from_name(name: &str) -> Option<Colour> {
     let shade = |i: usize| {
         i.checked_sub(1).and_then(|p| words.get(p)).is_some_and(|w| SHADES.iter().any(|s| w.eq_ignore_ascii_case(s)))
     };
+    // A list of colours ("Y/M/C Drum Unit", of which the words below would read only the first,
+    // a one-letter later word being no colour) names none.
+    let listed = name.split_whitespace().take(MAX_NAME_WORDS).any(|token| {
+        let colours: Vec<_> = token.split('/').filter(|p| !p.is_empty()).map(known).collect();
+        colours.iter().all(Option::is_some) && colours.first().is_some_and(|first| colours.iter().any(|c| c != first))
+    });
+    if listed {
+        return None;
+    }
     let mut found: Option<Colour> = None;
     let mut i = 0;
     while let Some(word) = words.get(i) {
         let pair = words.get(i.saturating_add(1)).and_then(|next| known(&format!("{word} {next}")));
         let (colour, used) = match pair {
             Some(colour) => (Some(colour), 2),
-            None if word.eq_ignore_ascii_case("colour") || word.eq_ignore_ascii_case("color") => return None,
+            None if COLOUR_WORDS.iter().any(|c| word.eq_ignore_ascii_case(c)) => return None,
             None if i == 0 || word.len() >= 3 => (known(word), 1),
             None => (None, 1),
         };
@@ -537,11 +548,15 @@ pub fn colour_from_name(name: &str) -> Option<Colour> {
     found
 }
 
+/// "Colour" in the languages of [`LOCALIZED_COLOURS`]: a name with one beside a colour ("Black and
+/// Color Imaging Kit", "Kit d'imagerie noir et couleur") names none.
+const COLOUR_WORDS: [&str; 9] = ["colour", "color", "couleur", "farbe", "colore", "colori", "kleur", "cor", "cores"];
+
 /// The process colours as devices set to another language name them (a Ricoh in German says
 /// "Toner Schwarz" and "Toner Gelb"): German, French, Spanish, Italian, Dutch and Portuguese,
-/// with the feminine forms supply names use ("encre noire", "tinta negra"); magenta is magenta
-/// in all of them.
-const LOCALIZED_COLOURS: [(&str, Colour); 19] = [
+/// with the inflected forms supply names use ("encre noire", "tinta amarilla", "schwarze
+/// Tinte"); magenta is magenta in all of them.
+const LOCALIZED_COLOURS: [(&str, Colour); 25] = [
     ("schwarz", Colour::Black),
     ("noir", Colour::Black),
     ("noire", Colour::Black),
@@ -552,12 +567,18 @@ const LOCALIZED_COLOURS: [(&str, Colour); 19] = [
     ("zwart", Colour::Black),
     ("preto", Colour::Black),
     ("preta", Colour::Black),
+    ("schwarze", Colour::Black),
     ("gelb", Colour::Yellow),
+    ("gelbe", Colour::Yellow),
     ("jaune", Colour::Yellow),
     ("amarillo", Colour::Yellow),
+    ("amarilla", Colour::Yellow),
     ("giallo", Colour::Yellow),
+    ("gialla", Colour::Yellow),
     ("geel", Colour::Yellow),
+    ("gele", Colour::Yellow),
     ("amarelo", Colour::Yellow),
+    ("amarela", Colour::Yellow),
     ("cian", Colour::Cyan),
     ("ciano", Colour::Cyan),
     ("cyaan", Colour::Cyan),
@@ -603,9 +624,10 @@ fn int(v: Option<&SnmpValue>) -> Option<i32> {
     })
 }
 
-/// The colour a supply's colorant and name agree on, or the name's where they name different
-/// colours (a finding): a colorant's shade of the name's colour (photo black for "Black ...")
-/// is no disagreement and stands, as does a colorant whose colour this crate does not know.
+/// The colour a supply's colorant and name agree on, the finer of the two where one is a shade
+/// of the other (the colorant's photo black for "Black Ink", the name's light cyan for colorant
+/// cyan), or else the name's where they name different colours (a finding). A colorant whose
+/// colour this crate does not know stands.
 fn supply_colour(
     colorant: Option<Colour>,
     name: Option<&str>,
@@ -614,11 +636,15 @@ fn supply_colour(
 ) -> Option<Colour> {
     let named = name.and_then(colour_from_name);
     match (colorant, named) {
-        (Some(colorant), Some(named))
-            if !matches!(colorant, Colour::Other(_)) && family(&colorant) != family(&named) =>
-        {
-            findings.push(Finding::ColourDisputed { record_id, colorant, named: named.clone() });
-            Some(named)
+        (Some(colorant), Some(named)) if !matches!(colorant, Colour::Other(_)) && colorant != named => {
+            if named == *family(&colorant) {
+                Some(colorant)
+            } else if colorant == *family(&named) {
+                Some(named)
+            } else {
+                findings.push(Finding::ColourDisputed { record_id, colorant, named: named.clone() });
+                Some(named)
+            }
         }
         (Some(colorant), _) => Some(colorant),
         (None, named) => named,
@@ -638,8 +664,9 @@ fn family(colour: &Colour) -> &Colour {
 
 /// The `prtMarkerSuppliesLevel` Ricoh's agents (enterprise 367, which the Savin, Lanier,
 /// Gestetner and NRG devices built on them share) write for a supply near its end ("toner near
-/// end"; their 0 is the end, -3 "some remaining" is fine). LibreNMS reads it the same way. It is
-/// reported as some remaining and the supply as low.
+/// end"; their 0 is the end, -3 "some remaining" is fine). No walk we have shows it: LibreNMS
+/// shows -100 from those makes as 0 %, Checkmk reads it in Ricoh's own MIB as almost empty. It
+/// is reported as some remaining, the supply low: the supply is not empty yet.
 const RICOH_NEAR_END: i32 = -100;
 
 /// Whether the agent is Ricoh's (`sysObjectID` under enterprise 367).
@@ -721,9 +748,9 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
 /// `prtAlertGroupIndex` is the `prtMarkerSuppliesIndex`): the Printer-MIB has no status column
 /// for a supply, but a printer raises its almost-empty, empty, almost-full, full and missing
 /// conditions as alerts for as long as they hold (the Epson CW-C6500Au's three "Ink is low."
-/// alerts name its three inks at 1 %). The worst alert wins; a supply without one keeps
-/// `unknown`. Only the printer's own supplies (`hrDeviceIndex` `device`, else the first
-/// supply's) and the alerts of its own rows are matched.
+/// alerts name its three inks at 1 %). The worst alert wins; a supply without one keeps its
+/// status. Only the printer's own supplies (`hrDeviceIndex` `device` where a supply has it,
+/// else the first supply's) and the alerts of its own rows are matched.
 fn supply_status_from_alerts(consumables: &mut [Consumable], alerts: &[(u32, Alert)], device: Option<u32>) {
     use AlertCode as A;
     let status_of = |code: AlertCode| match code {
@@ -752,7 +779,11 @@ fn supply_status_from_alerts(consumables: &mut [Consumable], alerts: &[(u32, Ale
     };
     // Supply record ids are (hrDeviceIndex << 32) | prtMarkerSuppliesIndex.
     let split = |id: RecordId| (u32::try_from(id.0 >> 32).ok(), u32::try_from(id.0 & 0xffff_ffff).ok());
-    let device = device.or_else(|| consumables.first().and_then(|c| split(c.record_id).0));
+    // The printer's supplies; where none is (an agent that left `hrDeviceIndex` out of its
+    // tables, whose rows are device 1's), the first supply's device.
+    let device = device
+        .filter(|d| consumables.iter().any(|c| split(c.record_id).0 == Some(*d)))
+        .or_else(|| consumables.first().and_then(|c| split(c.record_id).0));
     for c in consumables.iter_mut() {
         let (owner, index) = split(c.record_id);
         if owner != device {
@@ -1042,8 +1073,8 @@ pub fn reads(o: &Oid) -> bool {
         || super::vendor::subtrees().iter().any(|s| o.starts_with(s))
 }
 
-/// Maps a walk of a printer into a report (identity, consumables, alerts, media sources, meters,
-/// status), with the provenance of every meter and the findings. The caller sets
+/// Maps a walk of a printer into a report (identity, consumables, alerts, media sources,
+/// accessories, meters, status), with the provenance of every meter and the findings. The caller sets
 /// `generated_at` and anything SNMP does not carry. The report passes
 /// [`DeviceReport::validate`].
 ///
