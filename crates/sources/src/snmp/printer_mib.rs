@@ -181,18 +181,18 @@ struct Row {
     /// The device (1 where the agent leaves it out).
     device: u32,
     /// The row index.
-    index: u32,
+    row_index: u32,
 }
 
 impl Row {
     /// The row's record id: `(hrDeviceIndex << 32) | row index`.
     fn record_id(&self) -> RecordId {
-        RecordId((u64::from(self.device) << 32) | u64::from(self.index))
+        RecordId((u64::from(self.device) << 32) | u64::from(self.row_index))
     }
 
-    /// The index of row `index` of another table of the same device, in this row's form.
-    fn sibling(&self, index: u32) -> Vec<u32> {
-        if self.oid_index.len() == 1 { vec![index] } else { vec![self.device, index] }
+    /// The OID index of row `row_index` of another table of the same device, in this row's form.
+    fn same_device(&self, row_index: u32) -> Vec<u32> {
+        if self.oid_index.len() == 1 { vec![row_index] } else { vec![self.device, row_index] }
     }
 }
 
@@ -205,13 +205,13 @@ fn rows(b: &Bindings, entry: &str) -> Vec<Row> {
     let mut rows: std::collections::BTreeSet<Row> = std::collections::BTreeSet::new();
     for (o, _) in b.walk(&entry) {
         // entry.column.hrDeviceIndex.rowIndex, or entry.column.rowIndex
-        let (device, index) = match o.suffix(&entry) {
-            Some([_, device, index]) => (*device, *index),
-            Some([_, index]) => (1, *index),
+        let Some([_, oid_index @ ..]) = o.suffix(&entry) else { continue };
+        let (device, row_index) = match oid_index {
+            [device, row_index] => (*device, *row_index),
+            [row_index] => (1, *row_index),
             _ => continue,
         };
-        let oid_index = o.suffix(&entry).and_then(|s| s.get(1..)).unwrap_or_default().to_vec();
-        rows.insert(Row { oid_index, device, index });
+        rows.insert(Row { oid_index: oid_index.to_vec(), device, row_index });
     }
     // Rows without the device count only where no row has it.
     let full = rows.iter().any(|r| r.oid_index.len() == 2);
@@ -637,9 +637,9 @@ fn supply_colour(
     let named = name.and_then(colour_from_name);
     match (colorant, named) {
         (Some(colorant), Some(named)) if !matches!(colorant, Colour::Other(_)) && colorant != named => {
-            if named == *family(&colorant) {
+            if named == *base_colour(&colorant) {
                 Some(colorant)
-            } else if colorant == *family(&named) {
+            } else if colorant == *base_colour(&named) {
                 Some(named)
             } else {
                 findings.push(Finding::ColourDisputed { record_id, colorant, named: named.clone() });
@@ -652,7 +652,7 @@ fn supply_colour(
 }
 
 /// The colour a shade is of (photo and matte black are black, light cyan cyan ...).
-fn family(colour: &Colour) -> &Colour {
+fn base_colour(colour: &Colour) -> &Colour {
     match colour {
         Colour::PhotoBlack | Colour::MatteBlack => &Colour::Black,
         Colour::LightCyan => &Colour::Cyan,
@@ -701,7 +701,7 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
                 .filter(|i| *i > 0)
                 .and_then(|colorant| {
                     let arc = u32::try_from(colorant).ok()?;
-                    cell(b, "1.3.6.1.2.1.43.12.1.1.4", &row.sibling(arc))
+                    cell(b, "1.3.6.1.2.1.43.12.1.1.4", &row.same_device(arc))
                 })
                 .and_then(SnmpValue::as_bytes)
                 .and_then(clean_text)
@@ -818,7 +818,7 @@ fn alerts(b: &Bindings) -> Vec<(u32, Alert)> {
             let code = |col: &str| at(col).and_then(|v| u32::try_from(v).ok());
             let device = row.device;
             let alert = Alert {
-                record_id: RecordId(u64::from(row.index)),
+                record_id: RecordId(u64::from(row.row_index)),
                 severity: code("2").map_or_else(AlertSeverity::default, AlertSeverity::from_code),
                 training_level: code("3").map_or_else(TrainingLevel::default, TrainingLevel::from_code),
                 group: code("4").map_or_else(AlertGroup::default, AlertGroup::from_code),
