@@ -3,7 +3,7 @@
 
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement, Transaction};
-use printfleet_auth::{KeyEpoch, Verifier};
+use printfleet_auth::Verifier;
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::{RECENT_JOBS, ReceiverState};
 use printfleet_ingest::{Batch, Credential, CustomerId, DeviceRecord, Owner, ResellerId, SavedDevice};
@@ -14,7 +14,9 @@ use printfleet_schema::Timestamp;
 use printfleet_wire::frame::{KeyId, SenderId, WindowState};
 use uuid::Uuid;
 
-use crate::sqlite::{TABLES, decode_state, encode_state, int, json, millis, stored_job_record, uint, unjson};
+use crate::sqlite::{
+    TABLES, decode_state, encode_state, int, json, millis, stored_credential, stored_job_record, uint, unjson,
+};
 use crate::{Loaded, Store, StoreError};
 
 /// The schema version this backend writes: the number of [`PG_MIGRATIONS`]. It moves in step
@@ -482,23 +484,15 @@ impl PostgresStore {
         )?;
         let mut out = Vec::new();
         for r in rows {
-            let epoch = u32::try_from(r.try_get::<_, i64>(0)?).map_err(|_| StoreError::corrupt("epoch"))?;
-            let revoked: bool = r.try_get(1)?;
-            let salt: Option<Vec<u8>> = r.try_get(2)?;
-            let iterations: Option<i64> = r.try_get(3)?;
-            let stored: Option<Vec<u8>> = r.try_get(4)?;
-            let server: Option<Vec<u8>> = r.try_get(5)?;
-            let verifier = match (salt, iterations, stored, server) {
-                (Some(salt), Some(i), Some(stored), Some(server)) => {
-                    let corrupt = || StoreError::corrupt("verifier");
-                    let i = u32::try_from(i).map_err(|_| corrupt())?;
-                    let stored: [u8; 32] = stored.try_into().map_err(|_| corrupt())?;
-                    let server: [u8; 32] = server.try_into().map_err(|_| corrupt())?;
-                    Some(Verifier::from_parts(salt, i, stored, server).map_err(|_| corrupt())?)
-                }
-                _ => None,
-            };
-            out.push(Credential { epoch: KeyEpoch(epoch), revoked, verifier });
+            let credential = stored_credential(
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                r.try_get(5)?,
+            );
+            out.push(credential?);
         }
         Ok(out)
     }

@@ -186,6 +186,30 @@ pub(crate) fn stored_job_record(meter_device: u64, received_at: u64, record: &st
     Ok(printfleet_ingest::job_record(DeviceId(meter_device), &job, at))
 }
 
+/// A `credentials` row (epoch, revoked, and the verifier's salt, iterations, stored and server
+/// keys, all or none) as both backends read it, checked.
+pub(crate) fn stored_credential(
+    epoch: i64,
+    revoked: bool,
+    salt: Option<Vec<u8>>,
+    iterations: Option<i64>,
+    stored: Option<Vec<u8>>,
+    server: Option<Vec<u8>>,
+) -> Result<Credential, StoreError> {
+    let epoch = u32::try_from(epoch).map_err(|_| StoreError::corrupt("epoch"))?;
+    let verifier = match (salt, iterations, stored, server) {
+        (Some(salt), Some(i), Some(stored), Some(server)) => {
+            let corrupt = || StoreError::corrupt("verifier");
+            let i = u32::try_from(i).map_err(|_| corrupt())?;
+            let stored: [u8; 32] = stored.try_into().map_err(|_| corrupt())?;
+            let server: [u8; 32] = server.try_into().map_err(|_| corrupt())?;
+            Some(Verifier::from_parts(salt, i, stored, server).map_err(|_| corrupt())?)
+        }
+        _ => None,
+    };
+    Ok(Credential { epoch: KeyEpoch(epoch), revoked, verifier })
+}
+
 pub(crate) fn encode_state(state: &DeviceState, out: &mut Vec<u8>) -> Result<(), StoreError> {
     let report =
         DeviceReport { identity: state.identity.clone(), snapshot: state.snapshot.clone(), ..Default::default() };
@@ -435,18 +459,7 @@ impl SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (epoch, revoked, salt, iterations, stored, server) = row?;
-            let epoch = u32::try_from(epoch).map_err(|_| StoreError::corrupt("epoch"))?;
-            let verifier = match (salt, iterations, stored, server) {
-                (Some(salt), Some(i), Some(stored), Some(server)) => {
-                    let corrupt = || StoreError::corrupt("verifier");
-                    let i = u32::try_from(i).map_err(|_| corrupt())?;
-                    let stored: [u8; 32] = stored.try_into().map_err(|_| corrupt())?;
-                    let server: [u8; 32] = server.try_into().map_err(|_| corrupt())?;
-                    Some(Verifier::from_parts(salt, i, stored, server).map_err(|_| corrupt())?)
-                }
-                _ => None,
-            };
-            out.push(Credential { epoch: KeyEpoch(epoch), revoked, verifier });
+            out.push(stored_credential(epoch, revoked, salt, iterations, stored, server)?);
         }
         Ok(out)
     }
