@@ -190,6 +190,14 @@ impl Row {
         RecordId((u64::from(self.device) << 32) | u64::from(self.row_index))
     }
 
+    /// Text column `column` (a column's OID) of this row, in its device's localization
+    /// (`prtGeneralCurrentLocalization`'s character set).
+    fn localized(&self, b: &Bindings, column: &str) -> Option<String> {
+        cell(b, column, &self.oid_index)
+            .and_then(SnmpValue::as_bytes)
+            .and_then(|text| localized_text(text, localization_charset(b, self.device)))
+    }
+
     /// The OID index of row `row_index` of another table of the same device, in this row's form.
     fn same_device(&self, row_index: u32) -> Vec<u32> {
         if self.oid_index.len() == 1 { vec![row_index] } else { vec![self.device, row_index] }
@@ -669,9 +677,10 @@ fn base_colour(colour: &Colour) -> &Colour {
 /// is reported as some remaining, the supply low: the supply is not empty yet.
 const RICOH_NEAR_END: i32 = -100;
 
-/// Whether the agent is Ricoh's (`sysObjectID` under enterprise 367).
+/// Whether the agent is Ricoh's: its `sysObjectID` is under the enterprise number the make
+/// table gives Ricoh (367).
 fn ricoh_agent(b: &Bindings) -> bool {
-    matches!(b.get(&oid("1.3.6.1.2.1.1.2.0")), Some(SnmpValue::ObjectId(o)) if o.starts_with(&oid("1.3.6.1.4.1.367")))
+    matches!(b.get(&oid("1.3.6.1.2.1.1.2.0")), Some(SnmpValue::ObjectId(o)) if crate::make::from_object_id(o) == Some("Ricoh"))
 }
 
 fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
@@ -690,8 +699,7 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
                 None if fills_up(kind) => SupplyClass::RECEPTACLE_THAT_IS_FILLED,
                 None => SupplyClass::SUPPLY_THAT_IS_CONSUMED,
             };
-            let charset = localization_charset(b, row.device);
-            let name = at("6").and_then(SnmpValue::as_bytes).and_then(|n| localized_text(n, charset));
+            let name = row.localized(b, &format!("{SUPPLIES}.6"));
             // A name that is nothing but its vendor tail (", PN 006R01509") describes nothing.
             let (description, part_number, serial_number) = match name.as_deref().map(split_supply_name) {
                 Some((d, p, s)) => (Some(d).filter(|d| !d.is_empty()), p, s),
@@ -825,9 +833,7 @@ fn alerts(b: &Bindings) -> Vec<(u32, Alert)> {
                 group_index: code("5"),
                 location: code("6"),
                 code: code("7").map_or_else(AlertCode::default, AlertCode::from_code),
-                description: cell(b, &format!("{ALERTS}.8"), &row.oid_index)
-                    .and_then(SnmpValue::as_bytes)
-                    .and_then(|d| localized_text(d, localization_charset(b, device))),
+                description: row.localized(b, &format!("{ALERTS}.8")),
                 ..Alert::default()
             };
             (device, alert)
@@ -902,9 +908,8 @@ fn accessories(b: &Bindings) -> Vec<Accessory> {
                 .and_then(|t| usize::try_from(t).ok()?.checked_sub(1))
                 .and_then(|i| PROCESSES.get(i))
                 .filter(|p| !matches!(**p, "other" | "unknown"));
-            let name = cell(b, &format!("{FINISHERS}.10"), &row.oid_index)
-                .and_then(SnmpValue::as_bytes)
-                .and_then(|d| localized_text(d, localization_charset(b, row.device)))
+            let name = row
+                .localized(b, &format!("{FINISHERS}.10"))
                 .or_else(|| process.map(|p| (*p).to_owned()))
                 .unwrap_or_else(|| "finisher".to_owned());
             let broken = at("9").is_some_and(|s| s & 7 == 3);
