@@ -213,6 +213,24 @@ impl Events {
     pub fn validate(&self) -> Result<(), Error> {
         validate_events(self)
     }
+
+    /// [`Events::validate`]'s rules for `print_jobs`, on print jobs held elsewhere (an
+    /// update's job events, say), without gathering them into an `Events`: at most
+    /// [`MAX_JOBS`](crate::limits::MAX_JOBS), no UUID twice, every text and nested list valid.
+    /// Errors name the fields as `print_jobs`' do.
+    ///
+    /// ```
+    /// use printfleet_schema::{Events, PrintJob, samples};
+    ///
+    /// // Jobs numbered as an agent's events are.
+    /// let held: Vec<(u64, PrintJob)> = (1..).zip(samples::large_format(3).events.print_jobs).collect();
+    /// assert_eq!(Events::validate_print_jobs(held.iter().map(|(_, job)| job)), Ok(()));
+    /// let twice = [&held[0].1, &held[0].1];
+    /// assert!(Events::validate_print_jobs(twice.into_iter()).is_err(), "one job twice");
+    /// ```
+    pub fn validate_print_jobs<'a>(jobs: impl ExactSizeIterator<Item = &'a PrintJob> + Clone) -> Result<(), Error> {
+        validate_print_jobs(jobs)
+    }
 }
 
 fn text(field: &'static str, value: &str) -> Result<(), Error> {
@@ -438,12 +456,18 @@ fn validate_print(field: &'static str, p: &PrintDetails) -> Result<(), Error> {
     p.application_categories.iter().try_for_each(|c| text(field, &c.category))
 }
 
-fn unique_jobs<'a, T: 'a>(field: &'static str, jobs: &'a [T], header: impl Fn(&T) -> &JobHeader) -> Result<(), Error> {
-    count(field, jobs.len(), MAX_JOBS)?;
+fn unique_jobs<'a>(
+    field: &'static str,
+    headers: impl ExactSizeIterator<Item = &'a JobHeader> + Clone,
+) -> Result<(), Error> {
+    count(field, headers.len(), MAX_JOBS)?;
+    // An update's usual one or two jobs are compared pairwise, without a set to allocate.
+    let pairwise = headers.len() <= PAIRWISE_UNIQUE;
     let mut seen = BTreeSet::new();
-    for job in jobs {
-        let h = header(job);
-        if !seen.insert(h.uuid) {
+    for (i, h) in headers.clone().enumerate() {
+        let duplicate =
+            if pairwise { headers.clone().take(i).any(|earlier| earlier.uuid == h.uuid) } else { !seen.insert(h.uuid) };
+        if duplicate {
             return Err(Error::DuplicateJob { field, uuid: h.uuid });
         }
         validate_header(field, h)?;
@@ -451,10 +475,15 @@ fn unique_jobs<'a, T: 'a>(field: &'static str, jobs: &'a [T], header: impl Fn(&T
     Ok(())
 }
 
+/// [`Events::validate`]'s rules for its print jobs, on print jobs held elsewhere.
+fn validate_print_jobs<'a>(jobs: impl ExactSizeIterator<Item = &'a PrintJob> + Clone) -> Result<(), Error> {
+    unique_jobs("events.print_jobs", jobs.clone().map(|j| &j.job))?;
+    jobs.into_iter().try_for_each(|j| validate_print("events.print_jobs.print", &j.print))
+}
+
 fn validate_events(e: &Events) -> Result<(), Error> {
-    unique_jobs("events.print_jobs", &e.print_jobs, |j| &j.job)?;
-    e.print_jobs.iter().try_for_each(|j| validate_print("events.print_jobs.print", &j.print))?;
-    unique_jobs("events.scan_jobs", &e.scan_jobs, |j| &j.job)?;
-    unique_jobs("events.copy_jobs", &e.copy_jobs, |j| &j.job)?;
+    validate_print_jobs(e.print_jobs.iter())?;
+    unique_jobs("events.scan_jobs", e.scan_jobs.iter().map(|j| &j.job))?;
+    unique_jobs("events.copy_jobs", e.copy_jobs.iter().map(|j| &j.job))?;
     e.copy_jobs.iter().try_for_each(|j| validate_print("events.copy_jobs.print", &j.print))
 }

@@ -291,9 +291,7 @@ impl Update {
             }
         }
         count("update.events", self.events.len(), MAX_JOBS)?;
-        let events =
-            Events { print_jobs: self.events.iter().map(|(_, job)| job.clone()).collect(), ..Events::default() };
-        Ok(events.validate()?)
+        Ok(Events::validate_print_jobs(self.events.iter().map(|(_, job)| job))?)
     }
 }
 

@@ -98,6 +98,51 @@ fn duplicate_record_ids_and_jobs_are_rejected() {
     assert_eq!(r.validate(), Err(Error::DuplicateJob { field: "events.print_jobs", uuid: dup.job.uuid }));
 }
 
+/// A repeated job UUID is found among few jobs (compared pairwise) and among many (through a
+/// set), in every job list, and by `Events::validate_print_jobs` on jobs held elsewhere; the
+/// first repeat is the one named.
+#[test]
+fn a_repeated_job_is_found_among_few_jobs_and_among_many() {
+    // The sample makes every tenth job a copy job: 2, 16, 17 and 40 print jobs.
+    for (made, jobs) in [(2, 2), (17, 16), (18, 17), (44, 40)] {
+        let mut r = samples::large_format(made);
+        assert_eq!(r.validate(), Ok(()), "{jobs} jobs");
+        let print = &mut r.events.print_jobs;
+        assert_eq!(print.len(), jobs);
+        let (first, last) = (print[0].job.uuid, print[jobs - 1].job.uuid);
+        print[jobs - 1].job.uuid = first;
+        let named = Err(Error::DuplicateJob { field: "events.print_jobs", uuid: first });
+        assert_eq!(r.validate(), named, "{jobs} jobs");
+        let held: Vec<(u64, PrintJob)> = (1..).zip(r.events.print_jobs.iter().cloned()).collect();
+        assert_eq!(Events::validate_print_jobs(held.iter().map(|(_, j)| j)), named, "{jobs} jobs, held");
+        // Two repeats: the earlier-placed repeat is reported.
+        if jobs > 2 {
+            let print = &mut r.events.print_jobs;
+            print[jobs - 1].job.uuid = last;
+            print[2].job.uuid = print[1].job.uuid;
+            let second = print[1].job.uuid;
+            print[jobs - 1].job.uuid = first;
+            assert_eq!(r.validate(), Err(Error::DuplicateJob { field: "events.print_jobs", uuid: second }));
+        }
+        let scans: Vec<ScanJob> = (0..jobs).map(|i| scan(u8::try_from(i).unwrap())).collect();
+        let mut r = valid();
+        r.events.scan_jobs = scans.clone();
+        assert_eq!(r.validate(), Ok(()), "{jobs} scans");
+        r.events.scan_jobs[jobs - 1].job.uuid = scans[0].job.uuid;
+        assert_eq!(
+            r.validate(),
+            Err(Error::DuplicateJob { field: "events.scan_jobs", uuid: scans[0].job.uuid }),
+            "{jobs} scans"
+        );
+    }
+}
+
+fn scan(n: u8) -> ScanJob {
+    let mut job = ScanJob::default();
+    job.job.uuid = uuid::Uuid::from_bytes([n.wrapping_add(1); 16]);
+    job
+}
+
 #[test]
 fn levels_must_fit_capacity_and_the_mib_range() {
     let mut r = valid();
