@@ -241,7 +241,7 @@ pub struct PrinterConfig {
     /// The device name provisioned at the portal.
     pub name: String,
     /// How to read it: a `printfleet_lan::poll::PollTarget` (`a.b.c.d[:port]` over SNMP,
-    /// `ipp://`, `ipps://`, `ledm+http://`, `ledm+https://`).
+    /// `ipp://`, `ipps://`, `ledm+http://`, `ledm+https://`, `cdm+https://`, `cdm+http://`).
     pub target: String,
     /// The device secret for `epoch`, base64 (16 to 64 bytes). Optional with an `identity`
     /// (bundles): without it the printer is reported only in the collector's bundles, and the

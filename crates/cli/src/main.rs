@@ -8,7 +8,9 @@
 //! * `printfleet ipp FILE.bin`: a raw IPP Get-Printer-Attributes response (e.g. saved with
 //!   `ipptool -v` or `curl --data-binary`);
 //! * `printfleet ledm DIR`: a folder of HP LEDM documents (`ProductConfigDyn.xml`,
-//!   `ConsumableConfigDyn.xml`, `ProductUsageDyn.xml`, `ProductStatusDyn.xml`).
+//!   `ConsumableConfigDyn.xml`, `ProductUsageDyn.xml`, `ProductStatusDyn.xml`);
+//! * `printfleet cdm DIR`: a folder of HP CDM documents, each named after its endpoint
+//!   (`cdm_system_v1_identity.json`, `cdm_supply_v1_suppliesPublic.json`, ...).
 //!
 //! And over the network (`printfleet_lan`):
 //!
@@ -16,7 +18,8 @@
 //!   as JSON lines (address, identity by serial number and MAC, and with `--inventory FILE`
 //!   whether each is new, unchanged or moved from another address);
 //! * `printfleet poll TARGET...`: reads each printer (an address or range over SNMP,
-//!   `ipp://`/`ipps://` over IPP, `ledm+http://`/`ledm+https://` over LEDM) and prints one
+//!   `ipp://`/`ipps://` over IPP, `ledm+http://`/`ledm+https://` over LEDM,
+//!   `cdm+https://`/`cdm+http://` over HP's CDM) and prints one
 //!   JSON line per printer with its mapped report; failures go to stderr, counted by kind.
 //!
 //! The Data Collector:
@@ -189,6 +192,15 @@ enum Command {
         /// The folder.
         dir: PathBuf,
     },
+    /// Map a folder of HP CDM documents to a device report and print it as JSON. Each document
+    /// is named after its endpoint, `/` as `_`: cdm_system_v1_identity.json,
+    /// cdm_supply_v1_suppliesPublic.json, cdm_deviceUsage_v1_lifetimeCounters.json,
+    /// cdm_alert_v1_alerts.json, cdm_system_v1_status.json, cdm_print_v2_status.json (any may
+    /// be missing).
+    Cdm {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// Ask every address of the ranges over SNMP and print the printers found, one JSON line
     /// each.
     Discover {
@@ -225,7 +237,8 @@ enum Command {
     /// Read printers and print each one's mapped report, one JSON line each.
     Poll {
         /// Addresses or ranges (SNMP), `snmp://a.b.c.d:port`, `ipp://host[:port]/path`,
-        /// `ipps://...`, `ledm+http://host[:port]`, `ledm+https://...`.
+        /// `ipps://...`, `ledm+http://host[:port]`, `ledm+https://...`, `cdm+https://host[:port]`,
+        /// `cdm+http://...`.
         targets: Vec<String>,
         #[command(flatten)]
         net: NetArgs,
@@ -478,6 +491,27 @@ fn ledm(dir: &Path, findings: &mut Vec<Finding>) -> Result<Documents, String> {
     Ok(docs)
 }
 
+fn cdm(dir: &Path) -> Result<printfleet_sources::cdm::Documents, String> {
+    use printfleet_sources::cdm::{Document, Documents, ENDPOINTS, MAX_CDM_BYTES, file_name};
+    let mut docs = Documents::default();
+    for endpoint in ENDPOINTS {
+        let path = dir.join(file_name(endpoint));
+        let bytes = match std::fs::File::open(&path) {
+            Ok(f) => read_capped(f, MAX_CDM_BYTES).map_err(|e| format!("{}: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let doc = Document::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(slot) = docs.slot_mut(endpoint) {
+            *slot = Some(doc);
+        }
+    }
+    if docs.is_empty() {
+        return Err(format!("{}: no CDM document (cdm_system_v1_identity.json, ...) in this folder", dir.display()));
+    }
+    Ok(docs)
+}
+
 /// The report as JSON for stdout, and the findings and meter provenance for stderr.
 fn print(mapped: &Mapped, source: &Path) -> Result<(String, String), String> {
     mapped.report.validate().map_err(|e| format!("{}: mapped report is invalid: {e}", source.display()))?;
@@ -523,6 +557,7 @@ fn run(cli: Cli) -> Result<(String, String), String> {
             mapped.findings = findings;
             print(&mapped, &dir)
         }
+        Command::Cdm { dir } => print(&printfleet_sources::cdm::map(&cdm(&dir)?), &dir),
         Command::Discover { .. }
         | Command::Poll { .. }
         | Command::Collect { .. }

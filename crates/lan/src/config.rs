@@ -32,6 +32,8 @@ pub const MAX_REPETITIONS: u32 = 25;
 pub const MAX_IPP_RESPONSE_BYTES: usize = printfleet_sources::ipp::MAX_IPP_BYTES;
 /// Most bytes of one LEDM document read (the LEDM mapping's limit).
 pub const MAX_LEDM_RESPONSE_BYTES: usize = printfleet_sources::ledm::MAX_LEDM_BYTES;
+/// Most bytes of one CDM document read (the CDM mapping's limit).
+pub const MAX_CDM_RESPONSE_BYTES: usize = printfleet_sources::cdm::MAX_CDM_BYTES;
 /// Most bytes of a config file read.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 

@@ -1,4 +1,4 @@
-//! HTTP for IPP (RFC 8010 over HTTP POST) and LEDM (HTTP GET), with ureq: one timeout on every
+//! HTTP for IPP (RFC 8010 over HTTP POST), LEDM and CDM (HTTP GET), with ureq: one timeout on every
 //! exchange, retries after a timeout, no redirects, and a cap on the bytes of a body read.
 
 use std::time::Duration;

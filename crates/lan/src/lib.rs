@@ -10,7 +10,8 @@
 //! * [`identity`]: a device is its serial number and MAC address, never its address; an
 //!   [`identity::Inventory`] records a printer that moves as the same device;
 //! * [`poll`]: reads printers over SNMP v2c or v3 (USM authPriv: HMAC-SHA-2 and AES-CFB), IPP
-//!   Get-Printer-Attributes over HTTP(S) and HP LEDM documents over HTTP(S), maps them, and
+//!   Get-Printer-Attributes over HTTP(S), HP LEDM documents over HTTP(S) and HP CDM documents
+//!   over HTTPS (GET only: CDM takes unauthenticated writes too), maps them, and
 //!   counts every failure by kind ([`error::FailureKind`]: timeout, refused, not a printer,
 //!   malformed, ...);
 //! * [`config`]: credentials, timeouts, retries, concurrency, and the JSON config file.

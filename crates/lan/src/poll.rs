@@ -1,4 +1,4 @@
-//! Polling: read each printer over SNMP, IPP or LEDM, map what it said with
+//! Polling: read each printer over SNMP, IPP, LEDM or CDM, map what it said with
 //! `printfleet_sources`, and count every failure by kind. One printer's failure never stops a
 //! round.
 
@@ -11,7 +11,7 @@ use printfleet_sources::snmp::Bindings;
 use printfleet_sources::snmp::printer_mib::{self, subtrees};
 use printfleet_sources::{Finding, Mapped};
 
-use crate::config::{MAX_IPP_RESPONSE_BYTES, MAX_LEDM_RESPONSE_BYTES, PollConfig};
+use crate::config::{MAX_CDM_RESPONSE_BYTES, MAX_IPP_RESPONSE_BYTES, MAX_LEDM_RESPONSE_BYTES, PollConfig};
 use crate::discover::is_printer;
 use crate::error::{Failure, Tally};
 use crate::http::Client;
@@ -47,11 +47,20 @@ pub enum PollTarget {
         /// The base URL (`http://host:port/base`, no trailing slash).
         base: String,
     },
+    /// An HP CDM web service (the JSON newer HP devices serve): `cdm+https://host[:port][/base]`
+    /// or `cdm+http://...`; the documents are read from `{base}/cdm/...`
+    /// (`printfleet_sources::cdm::ENDPOINTS`), with GET only.
+    Cdm {
+        /// The base URL (`https://host:port/base`, no trailing slash).
+        base: String,
+    },
 }
 
 /// A target that is neither an address nor a supported URL.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{spec:?}: not a poll target (a.b.c.d[:port], snmp://, ipp://, ipps://, ledm+http://, ledm+https://)")]
+#[error(
+    "{spec:?}: not a poll target (a.b.c.d[:port], snmp://, ipp://, ipps://, ledm+http://, ledm+https://, cdm+http://, cdm+https://)"
+)]
 pub struct PollTargetError {
     /// The spec (at most [`MAX_SPEC_CHARS`] characters of it).
     pub spec: String,
@@ -102,16 +111,21 @@ impl PollTarget {
                 let http = scheme.strip_prefix("ledm+").unwrap_or("http");
                 Ok(Self::Ledm { base: format!("{http}://{authority}{}", path.trim_end_matches('/')) })
             }
+            "cdm+http" | "cdm+https" => {
+                let http = scheme.strip_prefix("cdm+").unwrap_or("https");
+                Ok(Self::Cdm { base: format!("{http}://{authority}{}", path.trim_end_matches('/')) })
+            }
             _ => Err(err()),
         }
     }
 
-    /// The protocol name (`snmp`, `ipp`, `ledm`).
+    /// The protocol name (`snmp`, `ipp`, `ledm`, `cdm`).
     pub fn protocol(&self) -> &'static str {
         match self {
             Self::Snmp(_) => "snmp",
             Self::Ipp { .. } => "ipp",
             Self::Ledm { .. } => "ledm",
+            Self::Cdm { .. } => "cdm",
         }
     }
 }
@@ -122,6 +136,7 @@ impl fmt::Display for PollTarget {
             Self::Snmp(a) => write!(f, "snmp://{a}"),
             Self::Ipp { printer_uri, .. } => f.write_str(printer_uri),
             Self::Ledm { base } => write!(f, "ledm+{base}"),
+            Self::Cdm { base } => write!(f, "cdm+{base}"),
         }
     }
 }
@@ -221,6 +236,23 @@ fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
     Ok(mapped)
 }
 
+fn poll_cdm(client: &Client, base: &str) -> Result<Mapped, Failure> {
+    use printfleet_sources::cdm::{self, Document, ENDPOINTS};
+    let mut docs = cdm::Documents::default();
+    for endpoint in ENDPOINTS {
+        if let Some(bytes) = client.get(&format!("{base}{endpoint}"), MAX_CDM_RESPONSE_BYTES)? {
+            let doc = Document::parse(&bytes).map_err(|e| Failure::malformed("CDM document", e))?;
+            if let Some(slot) = docs.slot_mut(endpoint) {
+                *slot = Some(doc);
+            }
+        }
+    }
+    if docs.is_empty() {
+        return Err(Failure::NotAPrinter { reason: "no CDM document under /cdm/" });
+    }
+    Ok(cdm::map(&docs))
+}
+
 /// Polls one target.
 pub fn poll_one(target: &PollTarget, config: &PollConfig) -> Result<Polled, Failure> {
     let client = || Client::new(config);
@@ -228,6 +260,7 @@ pub fn poll_one(target: &PollTarget, config: &PollConfig) -> Result<Polled, Fail
         PollTarget::Snmp(address) => poll_snmp(*address, config)?,
         PollTarget::Ipp { printer_uri, url } => poll_ipp(&client(), printer_uri, url)?,
         PollTarget::Ledm { base } => poll_ledm(&client(), base)?,
+        PollTarget::Cdm { base } => poll_cdm(&client(), base)?,
     };
     Ok(Polled { device: DeviceKey::of(&mapped.report.identity), mapped })
 }
@@ -276,6 +309,9 @@ mod tests {
             PollTarget::Ledm { base: "http://127.0.0.1:8080".into() }
         );
         assert_eq!(p("ledm+https://10.0.0.9").unwrap(), PollTarget::Ledm { base: "https://10.0.0.9".into() });
+        assert_eq!(p("cdm+https://10.0.0.9/").unwrap(), PollTarget::Cdm { base: "https://10.0.0.9".into() });
+        assert_eq!(p("CDM+HTTP://127.0.0.1:8080").unwrap(), PollTarget::Cdm { base: "http://127.0.0.1:8080".into() });
+        assert_eq!(p("cdm+https://10.0.0.9").unwrap().to_string(), "cdm+https://10.0.0.9");
         for bad in ["", "ftp://x", "ipp://", "ipp://a b/", "snmp://host.example", "ledm+http://x/\n", "10.0.0.0/24"] {
             assert!(p(bad).is_err(), "{bad:?}");
         }

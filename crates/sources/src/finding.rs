@@ -63,6 +63,9 @@ pub enum Source {
     Ipp(&'static str),
     /// An LEDM element, as document/path (`ProductUsageDyn/PrinterSubunit/TotalImpressions`).
     Ledm(&'static str),
+    /// A member of an HP CDM document, as endpoint/JSON path
+    /// (`deviceUsage/v1/lifetimeCounters/printUsage/impressions/monochrome`).
+    Cdm(&'static str),
     /// The sum of other meters of the same report (a total checked against its parts).
     Sum(Vec<MeterKind>),
 }
@@ -80,6 +83,7 @@ impl fmt::Display for Source {
             }
             Self::Ipp(attribute) => write!(f, "ipp {attribute}"),
             Self::Ledm(path) => write!(f, "ledm {path}"),
+            Self::Cdm(path) => write!(f, "cdm {path}"),
             Self::Sum(parts) => {
                 f.write_str("sum of ")?;
                 for (i, part) in parts.iter().enumerate() {
@@ -215,7 +219,7 @@ pub enum Finding {
         /// The text, at most `MAX_TEXT_BYTES` bytes.
         text: String,
     },
-    /// A document the mapping reads is missing (LEDM).
+    /// A document the mapping reads is missing (an LEDM document, a CDM endpoint).
     DocumentMissing {
         /// The document.
         document: &'static str,
@@ -311,6 +315,10 @@ impl Findings {
 /// How much a source is preferred for a meter: the more specific counter wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Rank {
+    /// A device's own total that contradicts its parts where another of its counters agrees
+    /// with the parts (HP CDM's impressions `total` on a Smart Tank 580-590, against its sheets):
+    /// kept as a dispute, never the reading.
+    Contradicted = 0,
     /// `prtMarkerLifeCount` (RFC 3805): the marker's count, whatever the service.
     MarkerLifeCount = 1,
     /// The PWG Imaging System Counter MIB (PWG 5106.1).

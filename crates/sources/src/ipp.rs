@@ -791,12 +791,19 @@ fn media_sources(a: &PrinterAttributes) -> Vec<MediaSource> {
 /// `printer-state-reasons` keywords → `hrPrinterDetectedErrorState` bits, and whether any reason
 /// is a warning or an error.
 fn reasons(a: &PrinterAttributes) -> (DetectedErrors, bool) {
+    let keywords: Vec<String> = a.values("printer-state-reasons").iter().filter_map(Value::as_text).collect();
+    reason_keywords(keywords.iter().map(String::as_str))
+}
+
+/// [`reasons`] of `printer-state-reasons` keywords however they were read (HP's CDM
+/// `/cdm/print/v2/status` gives them too).
+pub(crate) fn reason_keywords<'a>(keywords: impl Iterator<Item = &'a str>) -> (DetectedErrors, bool) {
     let mut errors = DetectedErrors::NONE;
     let mut trouble = false;
-    for reason in a.values("printer-state-reasons").iter().filter_map(Value::as_text) {
+    for reason in keywords {
         let (base, severity) = match reason.rsplit_once('-') {
             Some((base, s @ ("report" | "warning" | "error"))) => (base, s),
-            _ => (reason.as_str(), "error"),
+            _ => (reason, "error"),
         };
         if base == "none" {
             continue;

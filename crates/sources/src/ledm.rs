@@ -264,7 +264,7 @@ const MARKER_TRI_COLOUR: &str = "CyanMagentaYellow";
 /// ...) → colour: read by [`Colour::parse`] (which knows the label codes, `pK` included), with
 /// HP's `CyanMagentaYellow` as the tri-colour. `None` for a code naming no one colour (the
 /// `CMYK` of a printhead) or one the schema does not know.
-fn colour_of(text: &str) -> Option<Colour> {
+pub(crate) fn colour_of(text: &str) -> Option<Colour> {
     if text.eq_ignore_ascii_case(MARKER_TRI_COLOUR) {
         return Some(Colour::TriColour);
     }
@@ -275,9 +275,20 @@ fn colour_of(text: &str) -> Option<Colour> {
 /// lists (`ConsumableConfigCap` `ConsumableTypeEnumSupport`) and from HPLIP: a setup
 /// cartridge (`introInkCartridge`) and a Smart Tank's `inkTank` are ink cartridges, an
 /// `imageDrum` is the OPC drum.
-fn supply_type(kind: &str) -> SupplyType {
+pub(crate) fn supply_type(kind: &str) -> SupplyType {
+    supply_type_among(kind, false)
+}
+
+/// [`supply_type`] for a device that has ink tanks (`inkTank`, `tanks`) or not: the
+/// `inkCartridge` of a device with tanks is the printhead they feed (HP's Smart Tanks call
+/// their printheads cartridges: the 750's tri-colour and black beside four tanks, the 580-590's
+/// M0H50A and X4E75A).
+pub(crate) fn supply_type_among(kind: &str, tanks: bool) -> SupplyType {
+    if tanks && kind == "inkCartridge" {
+        return SupplyType::PRINTHEAD;
+    }
     match kind {
-        "toner" | "tonerCartridge" => SupplyType::TONER_CARTRIDGE,
+        "toner" | "tonerCartridge" | "rechargeableToner" => SupplyType::TONER_CARTRIDGE,
         "ink" | "inkCartridge" | "introInkCartridge" | "inkTank" => SupplyType::INK_CARTRIDGE,
         "printhead" => SupplyType::PRINTHEAD,
         "tonerCollectionUnit" | "wasteToner" => SupplyType::WASTE_TONER,
@@ -292,7 +303,7 @@ fn supply_type(kind: &str) -> SupplyType {
 /// The supply class of a supply type: waste receptacles fill up, everything else is used up.
 /// LEDM gives a receptacle's `ConsumablePercentageLevelRemaining` as what is left of its life,
 /// the space left, which is the schema's level of a receptacle, so the number is kept as is.
-fn class_of(kind: SupplyType) -> SupplyClass {
+pub(crate) fn class_of(kind: SupplyType) -> SupplyClass {
     if kind == SupplyType::WASTE_TONER || kind == SupplyType::WASTE_INK {
         SupplyClass::RECEPTACLE_THAT_IS_FILLED
     } else {
@@ -303,7 +314,7 @@ fn class_of(kind: SupplyType) -> SupplyClass {
 /// `ConsumableState` values that say where the cartridge is in its life (new, used, genuine),
 /// not how much is left: with one of these, `MeasuredQuantityState` says whether it is low.
 /// (The OfficeJet Pro 9022e reports `used` beside `MeasuredQuantityState` `ok`.)
-const LIFECYCLE_STATES: &[&str] = &[
+pub(crate) const LIFECYCLE_STATES: &[&str] = &[
     "ok",
     "used",
     "genuineHP",
@@ -358,7 +369,7 @@ const REFUSED_STATES: &[&str] = &[
 /// unauthorised, for another printer, failing its security check) is faulty; a refilled or
 /// remanufactured one is not genuine. Lifecycle states ([`LIFECYCLE_STATES`]) are OK here; the
 /// caller refines them with `MeasuredQuantityState`.
-fn consumable_status(state: &str) -> Option<ConsumableStatus> {
+pub(crate) fn consumable_status(state: &str) -> Option<ConsumableStatus> {
     if LIFECYCLE_STATES.contains(&state) {
         return Some(ConsumableStatus::OK);
     }
@@ -378,7 +389,7 @@ fn consumable_status(state: &str) -> Option<ConsumableStatus> {
 
 /// `MeasuredQuantityState` (`ok`, `low`, `veryLow`, `out`, `unknown`) → consumable status;
 /// `None` for `unknown` and for a value this table does not know.
-fn measured_status(state: &str) -> Option<ConsumableStatus> {
+pub(crate) fn measured_status(state: &str) -> Option<ConsumableStatus> {
     Some(match state {
         "ok" => ConsumableStatus::OK,
         "low" => ConsumableStatus::LOW,
@@ -389,7 +400,7 @@ fn measured_status(state: &str) -> Option<ConsumableStatus> {
 }
 
 /// `MeasuredQuantityState` value for a level the device cannot measure.
-const MEASURED_UNKNOWN: &str = "unknown";
+pub(crate) const MEASURED_UNKNOWN: &str = "unknown";
 
 /// A consumable's status from its `ConsumableState` and, where the device gives one, its
 /// `MeasuredQuantityState`: a lifecycle state ([`LIFECYCLE_STATES`]) takes low, very low or
@@ -421,7 +432,7 @@ fn status_of(state: Option<String>, measured: Option<String>, findings: &mut Fin
 }
 
 /// A percentage as the schema's level: 0 to 100, anything else clamped with a finding.
-fn percent(value: Option<i64>, field: &'static str, findings: &mut Findings) -> Level {
+pub(crate) fn percent(value: Option<i64>, field: &'static str, findings: &mut Findings) -> Level {
     match value {
         None => Level::Unknown,
         Some(v) => {
@@ -469,6 +480,10 @@ fn marker_index(location: i64) -> Option<u32> {
 /// non-HP cartridge it cannot read) is unknown, not empty. The page count is set by [`map`].
 fn consumables(config: &Element, findings: &mut Findings) -> Vec<Consumable> {
     let mut out = Vec::new();
+    let tanks = config
+        .all("ConsumableInfo")
+        .take(MAX_RECORDS)
+        .any(|info| info.text_at(&["ConsumableTypeEnum"]).as_deref() == Some("inkTank"));
     for (i, info) in config.all("ConsumableInfo").take(MAX_RECORDS).enumerate() {
         let station = info.int_at(&["ConsumableStation"]);
         let label = info.text_at(&["ConsumableLabelCode"]);
@@ -476,7 +491,7 @@ fn consumables(config: &Element, findings: &mut Findings) -> Vec<Consumable> {
             Some(0) if level_unmeasured(info) => Level::Unknown,
             value => percent(value, "ConsumablePercentageLevelRemaining", findings),
         };
-        let kind = info.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t));
+        let kind = info.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type_among(&t, tanks));
         out.push(Consumable {
             record_id: record_of(station, i),
             kind,
@@ -506,6 +521,10 @@ fn consumables(config: &Element, findings: &mut Findings) -> Vec<Consumable> {
 fn consumables_from_usage(usage: &Element, findings: &mut Findings) -> Vec<Consumable> {
     let Some(unit) = usage.child("ConsumableSubunit") else { return Vec::new() };
     let mut out = Vec::new();
+    let tanks = unit
+        .all("Consumable")
+        .take(MAX_RECORDS)
+        .any(|c| c.text_at(&["ConsumableTypeEnum"]).as_deref() == Some("inkTank"));
     for (i, c) in unit.all("Consumable").take(MAX_RECORDS).enumerate() {
         let station = c.int_at(&["ConsumableStation"]);
         let level = match c.int_at(&["ConsumablePercentageLevelRemaining"]) {
@@ -516,7 +535,7 @@ fn consumables_from_usage(usage: &Element, findings: &mut Findings) -> Vec<Consu
                 findings,
             ),
         };
-        let kind = c.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type(&t));
+        let kind = c.text_at(&["ConsumableTypeEnum"]).map_or(SupplyType::UNKNOWN, |t| supply_type_among(&t, tanks));
         out.push(Consumable {
             record_id: record_of(station, i),
             kind,
@@ -723,6 +742,17 @@ fn category(name: &str) -> Option<Category> {
 /// warning (the first of equals), and the detected errors of all are joined. Notices decide nothing. A category this table does not know is
 /// a finding and leaves the others to decide; with no known state the status is unknown.
 fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
+    let categories = doc.all("Status").take(MAX_RECORDS).filter_map(|s| s.text_at(&["StatusCategory"]));
+    status_of_categories(categories, "ProductStatusDyn/Status/StatusCategory", findings)
+}
+
+/// The status the categories `texts` say together ([`status`]'s rules; HP's CDM
+/// `/cdm/system/v1/status` names the same states); an unknown one is a finding on `field`.
+pub(crate) fn status_of_categories(
+    texts: impl Iterator<Item = String>,
+    field: &'static str,
+    findings: &mut Findings,
+) -> DeviceStatus {
     let mut errors = DetectedErrors::NONE;
     let mut device: Option<(Precedence, DeviceState)> = None;
     // What the device is doing: a stop decides it, else work or idleness, and a warning (a tray
@@ -735,7 +765,7 @@ fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
         Precedence::Warning => 0,
     };
     let mut activity: Option<(u8, EngineStatus, PrinterState)> = None;
-    for text in doc.all("Status").take(MAX_RECORDS).filter_map(|s| s.text_at(&["StatusCategory"])) {
+    for text in texts {
         match category(&text) {
             Some(Category::Notice(bits)) => errors = errors | bits,
             Some(Category::State { precedence, activity: doing, device: state, errors: bits }) => {
@@ -749,7 +779,7 @@ fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
                     activity = Some((doing_rank(precedence), engine, printer));
                 }
             }
-            None => findings.push(Finding::UnmappedValue { field: "ProductStatusDyn/Status/StatusCategory", text }),
+            None => findings.push(Finding::UnmappedValue { field, text }),
         }
     }
     DeviceStatus {
@@ -765,7 +795,7 @@ fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
 /// output, supply and waste conditions [`category`] knows. A supply condition's code depends
 /// on the alert's `AlertDetailsConsumableTypeEnum` (`kind`): toner, ink, or any supply. Others
 /// keep code `other` and their id as the vendor code.
-fn alert_code(id: &str, kind: Option<SupplyType>) -> Option<(AlertCode, AlertGroup)> {
+pub(crate) fn alert_code(id: &str, kind: Option<SupplyType>) -> Option<(AlertCode, AlertGroup)> {
     let toner = matches!(kind, Some(SupplyType::TONER_CARTRIDGE | SupplyType::TONER));
     let ink = matches!(kind, Some(SupplyType::INK_CARTRIDGE | SupplyType::INK));
     let by_kind = |if_toner, if_ink, otherwise| match (toner, ink) {

@@ -7,7 +7,9 @@
 //! * [`ipp`]: IPP Get-Printer-Attributes responses (CUPS `marker-*`, PWG 5100.13 `printer-supply`,
 //!   PWG 5100.9 `printer-alert`, `printer-state-reasons`);
 //! * [`ledm`]: HP LEDM documents (`ProductConfigDyn`, `ConsumableConfigDyn`, `ProductUsageDyn`,
-//!   `ProductStatusDyn`).
+//!   `ProductStatusDyn`);
+//! * [`cdm`]: HP CDM documents, the JSON newer HP devices serve under `/cdm/` (identity,
+//!   supplies, lifetime counters, alerts, status).
 //!
 //! Every parser bounds its input with named limits and returns a typed error ([`read`] reads a
 //! file or response with a cap); every mapping returns a [`Mapped`]: a report that passes
@@ -29,6 +31,7 @@
 //! # Ok::<(), printfleet_sources::snmp::SnmprecError>(())
 //! ```
 
+pub mod cdm;
 pub mod finding;
 pub mod ipp;
 pub mod ledm;

@@ -841,7 +841,9 @@ fn ha_hp_printers_cn_models_map_with_their_counters_and_levels() {
             (6, Some(Black), a(100)),
         ]
     );
-    assert_eq!(kinds(&r), [SupplyType::INK_CARTRIDGE; 6]);
+    // The two `inkCartridge`s of a device with ink tanks are its printheads.
+    assert_eq!(kinds(&r)[..2], [SupplyType::PRINTHEAD; 2]);
+    assert_eq!(kinds(&r)[2..], [SupplyType::INK_CARTRIDGE; 4]);
     assert_eq!((r.snapshot.status.engine, r.snapshot.status.printer), (EngineStatus::SLEEP, PrinterState::IDLE));
     // Three informational alerts, each pointing at its tank's record (location + 1).
     let alerts: Vec<_> = r.snapshot.alerts.iter().map(|a| (a.group, a.group_index, a.vendor_code.as_deref())).collect();

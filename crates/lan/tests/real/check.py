@@ -4,7 +4,7 @@
   check.py layout ROOT CAPTURES_DIR ROUTER MOVED   writes snmpsim data dirs and ROOT/args
   check.py discovery OUT.jsonl EXPECTED.json       the printers found are exactly those served
   check.py moved OUT.jsonl ADDRESS FROM            ADDRESS is the device that was at FROM
-  check.py same-report POLL.jsonl MIB.json         a poll's report equals printfleet mib/ledm's
+  check.py same-report POLL.jsonl MIB.json         a poll's report equals printfleet mib/ledm/cdm's
   check.py ipp POLL.jsonl IPPTOOL.txt              the IPP report agrees with what ipptool reads
 """
 import json

@@ -187,4 +187,15 @@ done
 "$printfleet" ledm "$ledm" > "$work/ledm-files.json" 2>/dev/null
 "$printfleet" poll ledm+http://127.0.0.1:18080 > "$work/poll-ledm.jsonl" 2>/dev/null
 $check same-report "$work/poll-ledm.jsonl" "$work/ledm-files.json"
+
+echo "--- CDM: a Smart Tank 580-590's documents at their endpoints, over HTTP (the same server)"
+cdm="$root/testdata/third-party/ha-hp-printers-cn/hp_smart_tank_580_590"
+for file in "$cdm"/cdm_*.json; do
+  # cdm_system_v1_identity.json is served at /cdm/system/v1/identity.
+  endpoint="$(basename "$file" .json | tr _ /)"
+  mkdir -p "$work/ledm-www/$(dirname "$endpoint")" && cp "$file" "$work/ledm-www/$endpoint"
+done
+"$printfleet" cdm "$cdm" > "$work/cdm-files.json" 2>/dev/null
+"$printfleet" poll cdm+http://127.0.0.1:18080 > "$work/poll-cdm.jsonl" 2>/dev/null
+$check same-report "$work/poll-cdm.jsonl" "$work/cdm-files.json"
 echo "real components: all checks passed"

@@ -1,0 +1,20 @@
+//! Untrusted HP CDM documents: parsing never panics, and whatever parses maps, in the role of
+//! every one of the endpoints at once, to a report that passes validation
+//! (printfleet_sources::cdm).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use printfleet_sources::cdm::{Document, Documents, ENDPOINTS, map_report};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(doc) = Document::parse(data) else { return };
+    let mut docs = Documents::default();
+    for endpoint in ENDPOINTS {
+        if let Some(slot) = docs.slot_mut(endpoint) {
+            *slot = Some(doc.clone());
+        }
+    }
+    if let Err(err) = map_report(&docs).validate() {
+        panic!("a CDM document mapped to an invalid report: {err}");
+    }
+});
