@@ -4,15 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use printfleet_sources::cdm::{Document, Documents, ENDPOINTS, map_report};
+use printfleet_sources::cdm::{Document, Documents, Endpoint, map_report};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(doc) = Document::parse(data) else { return };
     let mut docs = Documents::default();
-    for endpoint in ENDPOINTS {
-        if let Some(slot) = docs.slot_mut(endpoint) {
-            *slot = Some(doc.clone());
-        }
+    for endpoint in Endpoint::ALL {
+        docs.insert(*endpoint, doc.clone());
     }
     if let Err(err) = map_report(&docs).validate() {
         panic!("a CDM document mapped to an invalid report: {err}");

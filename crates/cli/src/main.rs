@@ -492,22 +492,22 @@ fn ledm(dir: &Path, findings: &mut Vec<Finding>) -> Result<Documents, String> {
 }
 
 fn cdm(dir: &Path) -> Result<printfleet_sources::cdm::Documents, String> {
-    use printfleet_sources::cdm::{Document, Documents, ENDPOINTS, MAX_CDM_BYTES, file_name};
+    use printfleet_sources::cdm::{Document, Documents, Endpoint, MAX_CDM_BYTES};
     let mut docs = Documents::default();
-    for endpoint in ENDPOINTS {
-        let path = dir.join(file_name(endpoint));
+    for endpoint in Endpoint::ALL {
+        let path = dir.join(endpoint.file_name());
         let bytes = match std::fs::File::open(&path) {
             Ok(f) => read_capped(f, MAX_CDM_BYTES).map_err(|e| format!("{}: {e}", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
-        let doc = Document::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        if let Some(slot) = docs.slot_mut(endpoint) {
-            *slot = Some(doc);
-        }
+        docs.insert(*endpoint, Document::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?);
     }
-    if docs.is_empty() {
-        return Err(format!("{}: no CDM document (cdm_system_v1_identity.json, ...) in this folder", dir.display()));
+    if !docs.recognised() {
+        return Err(format!(
+            "{}: no CDM document a printer serves (cdm_system_v1_identity.json, ...) in this folder",
+            dir.display()
+        ));
     }
     Ok(docs)
 }

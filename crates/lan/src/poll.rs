@@ -49,7 +49,7 @@ pub enum PollTarget {
     },
     /// An HP CDM web service (the JSON newer HP devices serve): `cdm+https://host[:port][/base]`
     /// or `cdm+http://...`; the documents are read from `{base}/cdm/...`
-    /// (`printfleet_sources::cdm::ENDPOINTS`), with GET only.
+    /// (`printfleet_sources::cdm::Endpoint`), with GET only.
     Cdm {
         /// The base URL (`https://host:port/base`, no trailing slash).
         base: String,
@@ -237,18 +237,15 @@ fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
 }
 
 fn poll_cdm(client: &Client, base: &str) -> Result<Mapped, Failure> {
-    use printfleet_sources::cdm::{self, Document, ENDPOINTS};
+    use printfleet_sources::cdm::{self, Document, Endpoint};
     let mut docs = cdm::Documents::default();
-    for endpoint in ENDPOINTS {
-        if let Some(bytes) = client.get(&format!("{base}{endpoint}"), MAX_CDM_RESPONSE_BYTES)? {
-            let doc = Document::parse(&bytes).map_err(|e| Failure::malformed("CDM document", e))?;
-            if let Some(slot) = docs.slot_mut(endpoint) {
-                *slot = Some(doc);
-            }
+    for endpoint in Endpoint::ALL {
+        if let Some(bytes) = client.get(&format!("{base}{}", endpoint.path()), MAX_CDM_RESPONSE_BYTES)? {
+            docs.insert(*endpoint, Document::parse(&bytes).map_err(|e| Failure::malformed("CDM document", e))?);
         }
     }
-    if docs.is_empty() {
-        return Err(Failure::NotAPrinter { reason: "no CDM document under /cdm/" });
+    if !docs.recognised() {
+        return Err(Failure::NotAPrinter { reason: "no CDM document of a printer under /cdm/" });
     }
     Ok(cdm::map(&docs))
 }

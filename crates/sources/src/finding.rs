@@ -63,8 +63,9 @@ pub enum Source {
     Ipp(&'static str),
     /// An LEDM element, as document/path (`ProductUsageDyn/PrinterSubunit/TotalImpressions`).
     Ledm(&'static str),
-    /// A member of an HP CDM document, as endpoint/JSON path
-    /// (`deviceUsage/v1/lifetimeCounters/printUsage/impressions/monochrome`).
+    /// Members of an HP CDM document, as the document's last path segment and the members'
+    /// path (`lifetimeCounters/printUsage/impressions/monochrome`); two members added up are
+    /// joined by `+` (`lifetimeCounters/printUsage/impressions/monochrome+color`).
     Cdm(&'static str),
     /// The sum of other meters of the same report (a total checked against its parts).
     Sum(Vec<MeterKind>),

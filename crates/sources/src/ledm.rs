@@ -475,15 +475,26 @@ fn marker_index(location: i64) -> Option<u32> {
     u32::try_from(location).ok()?.checked_add(1)
 }
 
+/// Whether any of `parent`'s `record`s is an ink tank (`ConsumableTypeEnum` `inkTank`).
+fn has_tanks(parent: &Element, record: &str) -> bool {
+    parent.all(record).take(MAX_RECORDS).any(|r| r.text_at(&["ConsumableTypeEnum"]).as_deref() == Some("inkTank"))
+}
+
+/// Whether the device has ink tanks, by the document its consumables are read from.
+fn tanks(docs: &Documents) -> bool {
+    match (&docs.consumable_config, &docs.product_usage) {
+        (Some(config), _) => has_tanks(config, "ConsumableInfo"),
+        (None, Some(usage)) => usage.child("ConsumableSubunit").is_some_and(|u| has_tanks(u, "Consumable")),
+        (None, None) => false,
+    }
+}
+
 /// The consumables of `ConsumableConfigDyn`, one per `ConsumableInfo`. A level of 0 that the
 /// device says it cannot measure ([`level_unmeasured`]: HP reports 0 % for a refilled or
 /// non-HP cartridge it cannot read) is unknown, not empty. The page count is set by [`map`].
 fn consumables(config: &Element, findings: &mut Findings) -> Vec<Consumable> {
     let mut out = Vec::new();
-    let tanks = config
-        .all("ConsumableInfo")
-        .take(MAX_RECORDS)
-        .any(|info| info.text_at(&["ConsumableTypeEnum"]).as_deref() == Some("inkTank"));
+    let tanks = has_tanks(config, "ConsumableInfo");
     for (i, info) in config.all("ConsumableInfo").take(MAX_RECORDS).enumerate() {
         let station = info.int_at(&["ConsumableStation"]);
         let label = info.text_at(&["ConsumableLabelCode"]);
@@ -521,10 +532,7 @@ fn consumables(config: &Element, findings: &mut Findings) -> Vec<Consumable> {
 fn consumables_from_usage(usage: &Element, findings: &mut Findings) -> Vec<Consumable> {
     let Some(unit) = usage.child("ConsumableSubunit") else { return Vec::new() };
     let mut out = Vec::new();
-    let tanks = unit
-        .all("Consumable")
-        .take(MAX_RECORDS)
-        .any(|c| c.text_at(&["ConsumableTypeEnum"]).as_deref() == Some("inkTank"));
+    let tanks = has_tanks(unit, "Consumable");
     for (i, c) in unit.all("Consumable").take(MAX_RECORDS).enumerate() {
         let station = c.int_at(&["ConsumableStation"]);
         let level = match c.int_at(&["ConsumablePercentageLevelRemaining"]) {
@@ -851,7 +859,7 @@ pub(crate) fn alert_code(id: &str, kind: Option<SupplyType>) -> Option<(AlertCod
 /// Severity `Error` is critical, `Warning` and `StrictWarning` (in the `SeveritySupport` of
 /// HP's `ProductStatusCap`) are warnings. A consumable alert's group index is the record id
 /// of the consumable it names ([`marker_index`]).
-fn alerts(doc: &Element) -> Vec<Alert> {
+fn alerts(doc: &Element, tanks: bool) -> Vec<Alert> {
     let Some(table) = doc.child("AlertTable") else { return Vec::new() };
     let mut seen: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
     table
@@ -874,7 +882,8 @@ fn alerts(doc: &Element) -> Vec<Alert> {
                 None => AlertSeverity::default(),
             };
             let consumable = a.at(&["AlertDetails", "AlertDetailsConsumableTypeEnum"]).is_some();
-            let kind = a.text_at(&["AlertDetails", "AlertDetailsConsumableTypeEnum"]).map(|k| supply_type(&k));
+            let kind =
+                a.text_at(&["AlertDetails", "AlertDetailsConsumableTypeEnum"]).map(|k| supply_type_among(&k, tanks));
             let input_bin = a.text_at(&["AlertDetails", "AlertDetailsInputBin"]);
             let id = a.text_at(&["ProductStatusAlertID"]);
             let (code, known_group) = id.as_deref().and_then(|id| alert_code(id, kind)).unzip();
@@ -937,7 +946,7 @@ pub fn map(docs: &Documents) -> Mapped {
     }
     if let Some(status_doc) = &docs.product_status {
         report.snapshot.status = status(status_doc, &mut findings);
-        report.snapshot.alerts = alerts(status_doc);
+        report.snapshot.alerts = alerts(status_doc, tanks(docs));
     }
     let meters = book.finish(&mut report, &mut findings);
     // No consumable page count: the schema's is the device's total when the reading was taken,

@@ -11,7 +11,9 @@ use printfleet_schema::codes::{
     AlertCode, AlertGroup, AlertSeverity, ConsumableStatus, DeviceState, EngineStatus, PrinterState, SupplyType,
 };
 use printfleet_schema::{Capacity, Colour, DetectedErrors, Level, MeterKind, RecordId};
-use printfleet_sources::cdm::{CdmError, Document, Documents, ENDPOINTS, MAX_CDM_BYTES, file_name, map, map_report};
+use printfleet_sources::cdm::{
+    CdmError, Document, Documents, Endpoint, MAX_CDM_BYTES, MAX_CDM_VALUES, map, map_report,
+};
 use printfleet_sources::{Finding, Mapped, Source};
 use proptest::prelude::*;
 
@@ -19,9 +21,9 @@ fn smart_tank() -> Mapped {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/third-party/ha-hp-printers-cn/hp_smart_tank_580_590");
     let mut docs = Documents::default();
-    for endpoint in ENDPOINTS {
-        let bytes = std::fs::read(dir.join(file_name(endpoint))).unwrap();
-        *docs.slot_mut(endpoint).unwrap() = Some(Document::parse(&bytes).unwrap());
+    for endpoint in Endpoint::ALL {
+        let bytes = std::fs::read(dir.join(endpoint.file_name())).unwrap();
+        docs.insert(*endpoint, Document::parse(&bytes).unwrap());
     }
     let mapped = map(&docs);
     assert_eq!(mapped.report.validate(), Ok(()));
@@ -112,12 +114,14 @@ fn smart_tank_meters_and_the_total_it_contradicts() {
 }
 
 /// A total that is not mono + colour is kept as read (as LEDM's), the sum disputing it, unless
-/// the sheet counter (two impressions per two-sided sheet) agrees with the sum.
+/// the total is more impressions than the counted sheets can carry (two per two-sided sheet,
+/// or two per sheet where the device does not count two-sided ones) while the sum is not; each
+/// family on its own numbers; sheets or parts of 0 prove nothing.
 #[test]
-fn a_total_stands_unless_the_sheets_side_with_its_parts() {
-    let total_of = |sheets: &str| {
+fn a_total_stands_unless_the_sheets_cannot_carry_it() {
+    let total_of = |impressions: &str, sheets: &str| {
         let counters = format!(
-            r#"{{"printUsage": {{"impressions": {{"monochrome": 60, "color": 40, "total": 130}},
+            r#"{{"printUsage": {{"impressions": {impressions},
                 "copyImpressions": {{"monochrome": 5, "color": 5, "total": 12}}{sheets}}}}}"#
         );
         let mapped = map(&Documents { lifetime_counters: doc(&counters), ..Documents::default() });
@@ -127,13 +131,54 @@ fn a_total_stands_unless_the_sheets_side_with_its_parts() {
         let others = |r: &printfleet_sources::MeterReading| r.disputed_by.iter().map(|d| d.value).collect::<Vec<_>>();
         ((total.value, others(&total)), (copies.value, others(&copies)))
     };
-    assert_eq!(total_of(""), ((130, vec![100]), (12, vec![10])), "no sheets: as read");
-    assert_eq!(total_of(r#", "sheets": {"total": 99}"#), ((130, vec![100]), (12, vec![10])), "sheets disagree");
+    let parts = r#"{"monochrome": 60, "color": 40, "total": 130}"#;
+    // Copies: 12 against 5 + 5, within what any sheet count here carries: always as read.
+    let copies = (12, vec![10]);
+    assert_eq!(total_of(parts, ""), ((130, vec![100]), copies.clone()), "no sheets: as read");
     assert_eq!(
-        total_of(r#", "sheets": {"total": 80, "duplex": 20}"#),
-        ((100, vec![130]), (10, vec![12])),
-        "80 sheets, 20 of them two-sided: 100 impressions, as mono + colour"
+        total_of(parts, r#", "sheets": {"total": 99}"#),
+        ((130, vec![100]), copies.clone()),
+        "99 sheets carry 198"
     );
+    assert_eq!(
+        total_of(parts, r#", "sheets": {"total": 60}"#),
+        ((100, vec![130]), copies.clone()),
+        "60 sheets carry at most 120 impressions: 130 cannot be, 100 can"
+    );
+    assert_eq!(
+        total_of(parts, r#", "sheets": {"total": 80, "duplex": 20}"#),
+        ((100, vec![130]), copies.clone()),
+        "80 sheets, 20 of them two-sided: at most 100 impressions"
+    );
+    assert_eq!(
+        total_of(parts, r#", "sheets": {"total": 40, "duplex": 0}"#),
+        ((130, vec![100]), copies),
+        "40 one-sided sheets cannot carry the sum either: nothing to prefer"
+    );
+    let zeros = r#"{"monochrome": 0, "color": 0, "total": 5000}"#;
+    assert_eq!(
+        total_of(zeros, r#", "sheets": {"total": 0}"#).0,
+        (5000, vec![0]),
+        "zero parts and sheets prove nothing"
+    );
+    assert_eq!(total_of(zeros, r#", "sheets": {"total": 10}"#).0, (5000, vec![0]), "parts of 0 prove nothing");
+}
+
+/// Slots counted from 0 (as LEDM's stations are) are shifted to count from 1; slots missing or
+/// repeated give every supply its place in the list plus one, never a mix.
+#[test]
+fn slots_from_zero_and_slots_missing_give_distinct_record_ids() {
+    let ids = |list: &str| {
+        let r =
+            map_report(&Documents { supplies: doc(&format!(r#"{{"suppliesList": {list}}}"#)), ..Documents::default() });
+        assert_eq!(r.validate(), Ok(()));
+        r.snapshot.consumables.iter().map(|c| c.record_id.0).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(r#"[{"slot": 0}, {"slot": 1}, {"slot": 2}]"#), [1, 2, 3]);
+    assert_eq!(ids(r#"[{"slot": 4}, {"slot": 7}]"#), [4, 7]);
+    assert_eq!(ids(r#"[{"slot": 3}, {}, {"slot": 1}]"#), [1, 2, 3], "one without a slot");
+    assert_eq!(ids(r#"[{"slot": 2}, {"slot": 2}]"#), [1, 2], "a slot twice");
+    assert_eq!(ids(r#"[{"slot": -1}, {"slot": 5}]"#), [1, 2], "a slot that is no number of ours");
 }
 
 /// Each alert points at a supply by its place in `suppliesList` (`/suppliesList/2/colors`):
@@ -153,6 +198,44 @@ fn smart_tank_alerts_name_their_supplies() {
     assert_eq!(alerts[4].description.as_deref(), Some("usedSupplyPrompt (CMY)"));
 }
 
+/// An alert names its supply by `slotIdentifier` where it gives one, whatever place it points
+/// at (the two documents are fetched apart and may list supplies in another order); by the
+/// place where it gives none; by nothing where the supplies are missing or none matches. A
+/// printhead's alert (an `inkCartridge` beside tanks) is no ink alert.
+#[test]
+fn alerts_find_their_supply_by_slot_identifier_then_by_place() {
+    let supplies = doc(r#"{"suppliesList": [
+        {"slot": 1, "slotIdentifier": 109, "supplyType": "inkCartridge", "supplyColorCode": "CMY"},
+        {"slot": 2, "slotIdentifier": 114, "supplyType": "inkTank", "supplyColorCode": "K"}]}"#);
+    let alert = |index: usize, identifier: Option<u32>| {
+        let id = identifier.map_or(String::new(), |v| {
+            format!(r#", {{"propertyPointer": "/suppliesList/{index}/slotIdentifier", "value": {{"iValue": {v}}}}}"#)
+        });
+        format!(
+            r#"{{"id": 1, "category": "cartridgeLow", "severity": "warning", "data": [
+                {{"propertyPointer": "/suppliesList/{index}/colors", "value": {{"seValue": "K"}}}}{id}]}}"#
+        )
+    };
+    let linked = |supplies: Option<Document>, alert: String| {
+        let alerts = doc(&format!(r#"{{"alerts": [{alert}]}}"#));
+        let r = map_report(&Documents { supplies, alerts, ..Documents::default() });
+        assert_eq!(r.validate(), Ok(()));
+        let a = &r.snapshot.alerts[0];
+        (a.group, a.group_index, a.code)
+    };
+    let tank = (AlertGroup::MARKER_SUPPLIES, Some(2), AlertCode::MARKER_INK_ALMOST_EMPTY);
+    assert_eq!(linked(supplies.clone(), alert(1, Some(114))), tank, "place and identifier agree");
+    assert_eq!(linked(supplies.clone(), alert(0, Some(114))), tank, "the identifier decides");
+    assert_eq!(linked(supplies.clone(), alert(1, None)), tank, "no identifier: the place");
+    let nowhere = linked(supplies.clone(), alert(1, Some(999)));
+    assert_eq!((nowhere.0, nowhere.1), (AlertGroup::MARKER_SUPPLIES, None), "an identifier no supply has");
+    let head = linked(supplies.clone(), alert(0, Some(109)));
+    assert_eq!(head.1, Some(1));
+    assert_ne!(head.2, AlertCode::MARKER_INK_ALMOST_EMPTY, "a printhead is no ink supply");
+    let missing = linked(None, alert(1, Some(114)));
+    assert_eq!((missing.0, missing.1), (AlertGroup::MARKER_SUPPLIES, None), "no supplies document");
+}
+
 /// A laser printer's supplies as its parsers read them (no public capture): levels, level
 /// states, states, flags written as strings, part numbers, clamped levels.
 #[test]
@@ -165,7 +248,10 @@ fn toner_states_levels_and_flags() {
          "supplyState": "ok", "isGenuineHP": "false"},
         {"slot": 4, "supplyType": "toner", "supplyColorCode": "Y", "percentLifeDisplay": 130,
          "supplyState": "glowing", "levelState": "ok"},
-        {"supplyType": "inkCartridge", "supplyColorCode": "K", "percentLifeDisplay": 3, "levelState": "veryLow"}
+        {"slot": 5, "supplyType": "inkCartridge", "supplyColorCode": "K", "percentLifeDisplay": 3, "levelState": "veryLow"},
+        {"slot": 6, "supplyType": "inkCartridge", "supplyColorCode": "C", "percentLifeDisplay": 9,
+         "supplyState": "inform", "levelState": "low"},
+        {"slot": 7, "supplyType": "inkCartridge", "supplyColorCode": "M", "percentLifeDisplay": 50, "isRefilled": "true"}
     ]}"#);
     let mapped = map(&Documents { supplies, ..Documents::default() });
     assert_eq!(mapped.report.validate(), Ok(()));
@@ -178,8 +264,10 @@ fn toner_states_levels_and_flags() {
             (2, SupplyType::TONER_CARTRIDGE, Level::Unknown, ConsumableStatus::MISSING),
             (3, SupplyType::TONER_CARTRIDGE, Level::Amount(55), ConsumableStatus::NON_GENUINE),
             (4, SupplyType::TONER_CARTRIDGE, Level::Amount(100), ConsumableStatus::OK),
-            // No slot: its place, counted from 1. No tanks: an ink cartridge is one.
+            // No tanks: an ink cartridge is one.
             (5, SupplyType::INK_CARTRIDGE, Level::Amount(3), ConsumableStatus::VERY_LOW),
+            (6, SupplyType::INK_CARTRIDGE, Level::Amount(9), ConsumableStatus::LOW),
+            (7, SupplyType::INK_CARTRIDGE, Level::Amount(50), ConsumableStatus::NON_GENUINE),
         ]
     );
     assert_eq!(c[0].part_number.as_deref(), Some("W2110A"));
@@ -218,11 +306,41 @@ fn supply_alerts_take_ledms_codes_and_a_stopped_printer_its_reasons() {
         (a[1].code, a[1].group, a[1].severity),
         (AlertCode::DOOR_OPEN, AlertGroup::COVER, AlertSeverity::CRITICAL)
     );
-    // No id: its place in the list.
-    assert_eq!((a[2].record_id, a[2].code, a[2].group), (RecordId(2), AlertCode::OTHER, AlertGroup::OTHER));
+    // No id: 2^32 + its place in the list (apart from any id a device gives).
+    assert_eq!((a[2].record_id, a[2].code, a[2].group), (RecordId((1 << 32) | 2), AlertCode::OTHER, AlertGroup::OTHER));
     let s = r.snapshot.status;
     assert_eq!((s.device, s.printer), (DeviceState::DOWN, PrinterState::OTHER));
     assert!(s.errors.contains(DetectedErrors::NO_PAPER) && s.errors.contains(DetectedErrors::DOOR_OPEN), "{s:?}");
+}
+
+/// The device state is the worse of the system's and the print service's; the system's engine
+/// and printer state stand where the print service gives none.
+#[test]
+fn the_worse_state_of_system_and_print_service_is_the_devices() {
+    let status = |system: &str, print: &str| {
+        let r = map_report(&Documents { system_status: doc(system), print_status: doc(print), ..Documents::default() });
+        r.snapshot.status
+    };
+    let s = status(r#"{"status": "jammed"}"#, r#"{"printerState": "idle", "printerStateReasons": ["none"]}"#);
+    assert_eq!(s.device, DeviceState::DOWN, "a jam the print service does not mention");
+    assert!(s.errors.contains(DetectedErrors::JAMMED));
+    let s = status(r#"{"status": "processing"}"#, r#"{"printerStateReasons": []}"#);
+    assert_eq!((s.engine, s.printer, s.device), (EngineStatus::PRINTING, PrinterState::PRINTING, DeviceState::RUNNING));
+    let s = status(r#"{"status": "trayEmpty"}"#, r#"{"printerState": "processing"}"#);
+    assert_eq!((s.printer, s.device), (PrinterState::PRINTING, DeviceState::WARNING));
+}
+
+/// Identity members as other parsers read them: `makeAndModel` as a string, `firmwareRelease`
+/// where `firmwareVersion` is missing, no `manufacturer` (HP's).
+#[test]
+fn identity_in_its_other_forms() {
+    let identity = doc(r#"{"makeAndModel": "HP Color LaserJet Pro MFP 3302", "firmwareRelease": "6.28.3.30"}"#);
+    let r = map_report(&Documents { identity, ..Documents::default() });
+    assert_eq!(r.identity.make.as_deref(), Some("HP"));
+    assert_eq!(r.identity.model.as_deref(), Some("HP Color LaserJet Pro MFP 3302"));
+    assert_eq!(r.identity.product_name.as_deref(), Some("HP Color LaserJet Pro MFP 3302"));
+    assert_eq!(r.identity.firmware_version.as_deref(), Some("6.28.3.30"));
+    assert_eq!(r.identity.serial_number, None);
 }
 
 #[test]
@@ -234,6 +352,19 @@ fn documents_are_bounded_json_objects() {
     assert!(matches!(Document::parse(deep.as_bytes()), Err(CdmError::Malformed(_))), "serde_json's depth limit");
     let big = vec![b' '; MAX_CDM_BYTES + 1];
     assert!(matches!(Document::parse(&big), Err(CdmError::TooLarge { .. })));
+    // Many small values in few bytes: refused before parsing, at the limit and not below it.
+    let values = |n: usize| format!("{{\"a\": [{}0]}}", "0,".repeat(n));
+    assert!(Document::parse(values(MAX_CDM_VALUES - 2).as_bytes()).is_ok());
+    assert!(matches!(Document::parse(values(MAX_CDM_VALUES).as_bytes()), Err(CdmError::TooManyValues { .. })));
+    // A server that answers `{}` everywhere is no printer.
+    let mut empty = Documents::default();
+    for endpoint in Endpoint::ALL {
+        empty.insert(*endpoint, Document::parse(b"{}").unwrap());
+    }
+    assert!(!empty.recognised());
+    empty.insert(Endpoint::PrintStatus, Document::parse(br#"{"printerState": "idle"}"#).unwrap());
+    assert!(empty.recognised());
+
     // Members of the wrong type are absent, never a panic.
     let odd = doc(r#"{"suppliesList": "no", "printUsage": [1], "alerts": {"a": 1}, "status": 5,
         "makeAndModel": 7, "printerStateReasons": "none"}"#);
@@ -269,6 +400,10 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
             "true",
             "-3",
             "/suppliesList/0/colors",
+            "/suppliesList/1/slotIdentifier",
+            "idle",
+            "stopped",
+            "mediaEmpty",
             ""
         ])
         .prop_map(Value::from),
@@ -304,6 +439,17 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
             "name",
             "serialNumber",
             "isGenuineHP",
+            "printOtherImpressions",
+            "copyImpressions",
+            "duplex",
+            "scanUsage",
+            "totalImages",
+            "colors",
+            "slotIdentifier",
+            "iValue",
+            "percentLifeRemaining",
+            "isRefilled",
+            "manufacturer",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
@@ -321,8 +467,8 @@ proptest! {
         let bytes = serde_json::to_vec(&serde_json::Value::Object(object)).unwrap();
         let doc = Document::parse(&bytes).unwrap();
         let mut docs = Documents::default();
-        for endpoint in ENDPOINTS {
-            *docs.slot_mut(endpoint).unwrap() = Some(doc.clone());
+        for endpoint in Endpoint::ALL {
+            docs.insert(*endpoint, doc.clone());
         }
         prop_assert_eq!(map_report(&docs).validate(), Ok(()));
     }
