@@ -236,18 +236,45 @@ fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
     Ok(mapped)
 }
 
+/// Reads every [`Endpoint`](printfleet_sources::cdm::Endpoint). A document the device
+/// refuses or answers with an HTTP error, or one that is not a CDM document, is read as missing
+/// with a finding, so that the others still map (HP devices answer some endpoints 401 once an
+/// administrator password is set); a timeout, a refused or lost connection fails the poll, as
+/// does a device that serves nothing a printer serves (the first refusal, if it refused).
 fn poll_cdm(client: &Client, base: &str) -> Result<Mapped, Failure> {
     use printfleet_sources::cdm::{self, Document, Endpoint};
     let mut docs = cdm::Documents::default();
+    let mut unread: Vec<Finding> = Vec::new();
+    let mut refusal = None;
     for endpoint in Endpoint::ALL {
-        if let Some(bytes) = client.get(&format!("{base}{}", endpoint.path()), MAX_CDM_RESPONSE_BYTES)? {
-            docs.insert(*endpoint, Document::parse(&bytes).map_err(|e| Failure::malformed("CDM document", e))?);
-        }
+        let reason = match client.get(&format!("{base}{}", endpoint.path()), MAX_CDM_RESPONSE_BYTES) {
+            Ok(None) => continue,
+            Ok(Some(bytes)) => match Document::parse(&bytes) {
+                Ok(doc) => {
+                    docs.insert(*endpoint, doc);
+                    continue;
+                }
+                Err(e) => e.to_string(),
+            },
+            Err(
+                f
+                @ (Failure::Auth { .. } | Failure::Http { .. } | Failure::TooLarge { .. } | Failure::Malformed { .. }),
+            ) => {
+                let reason = f.to_string();
+                refusal.get_or_insert(f);
+                reason
+            }
+            Err(transport) => return Err(transport),
+        };
+        unread.push(Finding::DocumentUnread { document: endpoint.path(), reason });
     }
     if !docs.recognised() {
-        return Err(Failure::NotAPrinter { reason: "no CDM document of a printer under /cdm/" });
+        return Err(refusal.unwrap_or(Failure::NotAPrinter { reason: "no CDM document of a printer under /cdm/" }));
     }
-    Ok(cdm::map(&docs))
+    let mut mapped = cdm::map(&docs);
+    unread.append(&mut mapped.findings);
+    mapped.findings = unread;
+    Ok(mapped)
 }
 
 /// Polls one target.

@@ -225,6 +225,14 @@ pub enum Finding {
         /// The document.
         document: &'static str,
     },
+    /// A document the device served could not be used (refused, an HTTP error, not JSON): read
+    /// as missing, so that the others still map (a CDM poll).
+    DocumentUnread {
+        /// The document.
+        document: &'static str,
+        /// Why, as the poller saw it.
+        reason: String,
+    },
     /// Sources of a meter disagree; see [`MeterReading::disputed_by`].
     MeterDisputed {
         /// The meter.
@@ -271,6 +279,7 @@ impl fmt::Display for Finding {
             Self::Latin1Repaired { line } => write!(f, "line {line}: value not UTF-8, read as Latin-1"),
             Self::UnmappedValue { field, text } => write!(f, "{field}: {text:?} has no schema code, kept as unknown"),
             Self::DocumentMissing { document } => write!(f, "{document} missing"),
+            Self::DocumentUnread { document, reason } => write!(f, "{document} unread, read as missing: {reason}"),
             Self::MeterDisputed { kind, value, others } => {
                 write!(f, "meter {kind}: sources disagree, {value} reported, also read")?;
                 for v in others {

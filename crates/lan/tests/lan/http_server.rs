@@ -13,6 +13,14 @@ use std::time::Duration;
 pub(crate) enum Route {
     /// `GET /DevMgmt/NAME` serves `dir/NAME`; anything else is 404.
     Files(PathBuf),
+    /// `GET /cdm/a/b/c` serves `dir/cdm_a_b_c.json` (HP CDM, as captures name the files),
+    /// except the paths in `refused`, answered 401; anything else is 404.
+    Cdm {
+        /// The folder of documents.
+        dir: PathBuf,
+        /// Paths answered 401 Unauthorized.
+        refused: Vec<&'static str>,
+    },
     /// Always 404.
     NotFound,
     /// Always 200 with these bytes.
@@ -81,6 +89,18 @@ impl Server {
                         match path.strip_prefix("/DevMgmt/").and_then(|n| std::fs::read(dir.join(n)).ok()) {
                             Some(body) if !path.contains("..") => ("200 OK", body),
                             _ => ("404 Not Found", Vec::new()),
+                        }
+                    }
+                    Route::Cdm { dir, refused } => {
+                        let path = line.split(' ').nth(1).unwrap_or("");
+                        let file = format!("{}.json", path.trim_start_matches('/').replace('/', "_"));
+                        if refused.contains(&path) {
+                            ("401 Unauthorized", Vec::new())
+                        } else {
+                            match std::fs::read(dir.join(file)).ok() {
+                                Some(body) if path.starts_with("/cdm/") && !path.contains("..") => ("200 OK", body),
+                                _ => ("404 Not Found", Vec::new()),
+                            }
                         }
                     }
                     Route::NotFound => ("404 Not Found", Vec::new()),

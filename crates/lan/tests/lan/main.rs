@@ -148,6 +148,48 @@ fn ledm_documents_over_http_map_like_the_files() {
     assert_eq!(serde_json::to_value(&polled.mapped.report).unwrap(), serde_json::to_value(&expected.report).unwrap());
 }
 
+/// A CDM device read over HTTP maps as its documents do, with GET requests only (the same
+/// interface takes writes); an endpoint it refuses is read as missing with a finding, the rest
+/// still mapped; a device that refuses everything is an authentication failure, and a server
+/// that answers `{}` everywhere is no printer.
+#[test]
+fn cdm_documents_over_http_map_like_the_files_and_a_refusal_costs_its_document_only() {
+    use printfleet_sources::cdm::{Document, Documents, Endpoint, map};
+    let dir = repo("testdata/third-party/ha-hp-printers-cn/hp_smart_tank_580_590");
+    let mut docs = Documents::default();
+    for endpoint in Endpoint::ALL {
+        docs.insert(*endpoint, Document::parse(&std::fs::read(dir.join(endpoint.file_name())).unwrap()).unwrap());
+    }
+    let expected = map(&docs);
+    let server = http_server::Server::start(http_server::Route::Cdm { dir: dir.clone(), refused: Vec::new() });
+    let target = PollTarget::parse(&format!("cdm+http://{}/", server.address()), 161).unwrap();
+    let polled = poll_one(&target, &PollConfig::default()).unwrap();
+    assert_eq!(serde_json::to_value(&polled.mapped.report).unwrap(), serde_json::to_value(&expected.report).unwrap());
+    let requests = server.requests();
+    assert_eq!(requests.len(), Endpoint::ALL.len());
+    assert!(requests.iter().all(|r| r.starts_with(b"GET /cdm/")), "GET only");
+
+    let counters = Endpoint::LifetimeCounters.path();
+    let refusing = http_server::Server::start(http_server::Route::Cdm { dir: dir.clone(), refused: vec![counters] });
+    let target = PollTarget::parse(&format!("cdm+http://{}", refusing.address()), 161).unwrap();
+    let polled = poll_one(&target, &PollConfig::default()).unwrap();
+    let report = &polled.mapped.report;
+    assert!(report.snapshot.meters.is_empty(), "no counters");
+    assert_eq!(report.snapshot.consumables, expected.report.snapshot.consumables, "the rest still mapped");
+    assert!(polled.mapped.findings.iter().any(|f| matches!(
+        f,
+        printfleet_sources::Finding::DocumentUnread { document, reason } if *document == counters && reason.contains("401")
+    )));
+
+    let all = Endpoint::ALL.iter().map(|e| e.path()).collect();
+    let locked = http_server::Server::start(http_server::Route::Cdm { dir, refused: all });
+    let target = PollTarget::parse(&format!("cdm+http://{}", locked.address()), 161).unwrap();
+    assert_eq!(poll_one(&target, &PollConfig::default()).unwrap_err().kind(), FailureKind::Auth);
+    let blank = http_server::Server::start(http_server::Route::Bytes(b"{}".to_vec()));
+    let target = PollTarget::parse(&format!("cdm+http://{}", blank.address()), 161).unwrap();
+    assert_eq!(poll_one(&target, &PollConfig::default()).unwrap_err().kind(), FailureKind::NotAPrinter);
+}
+
 #[test]
 fn http_failures_are_typed() {
     let config = PollConfig { timeout: Duration::from_millis(300), retries: 0, ..PollConfig::default() };
