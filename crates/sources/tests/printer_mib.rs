@@ -1200,6 +1200,44 @@ fn ricoh_near_end_is_some_remaining_and_low() {
     assert!(m.findings.contains(&Finding::ValueClamped { field: "consumable level", value: -100, replaced_by: None }));
 }
 
+/// A supply named by nothing but a dashed part code, as Kyocera's and TA/UTAX's agents name
+/// them, has it as its part number (the captures' TK-8527C ..., PK-3010S); where neither a
+/// colorant nor a colour word says the colour, the code's suffix does (K, C, M, Y, BK), as on a
+/// Kyocera FS-C8520MFP that serves no colorant table; a colorant says it first.
+#[test]
+fn kyocera_part_codes_are_part_numbers_and_their_suffix_a_colour() {
+    let part = |name: &str| split_supply_name(name).1;
+    for code in ["TK-8527C", "TK-1162", "PK-3010S", "MK-1150", "TN-421BK", "WT-8500"] {
+        assert_eq!(part(code).as_deref(), Some(code));
+    }
+    for name in ["Waste Toner Box", "TK-85", "T-1234", "tk-8527c", "TK-8527C Toner", "ABCD-1234", "TK-123456"] {
+        assert_eq!(part(name), None, "{name}");
+    }
+    let parts =
+        |name: &str| report(name).snapshot.consumables.iter().map(|c| c.part_number.clone()).collect::<Vec<_>>();
+    let some = |codes: &[&str]| codes.iter().map(|c| Some((*c).to_owned())).collect::<Vec<_>>();
+    let mut cs = some(&["TK-8527C", "TK-8527M", "TK-8527Y", "TK-8527K"]);
+    cs.push(None);
+    assert_eq!(parts("kyocera_cs_4053ci"), cs, "and the waste toner box has none");
+    assert_eq!(parts("utax")[0].as_deref(), Some("PK-3010S"));
+
+    let walk = |colorant: &str| {
+        let lines = format!(
+            "1.3.6.1.2.1.43.11.1.1.6.1.1|4|TK-895C\n1.3.6.1.2.1.43.11.1.1.6.1.2|4|TK-895K\n\
+             1.3.6.1.2.1.43.11.1.1.6.1.3|4|DR-421CL\n1.3.6.1.2.1.43.11.1.1.6.1.4|4|TK-1162\n{colorant}"
+        );
+        map_report(&Bindings::from_snmprec(&lines).unwrap())
+            .snapshot
+            .consumables
+            .iter()
+            .map(|c| c.colour.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(walk(""), [Some(Colour::Cyan), Some(Colour::Black), None, None]);
+    let magenta = "1.3.6.1.2.1.43.11.1.1.3.1.1|2|1\n1.3.6.1.2.1.43.12.1.1.4.1.1|4|magenta\n";
+    assert_eq!(walk(magenta)[0], Some(Colour::Magenta), "the colorant first");
+}
+
 /// The Finisher MIB's finishing processes are accessories: named by their description, else by
 /// their process; on, off, not present, or on and broken.
 #[test]

@@ -496,7 +496,46 @@ pub fn split_supply_name(name: &str) -> (String, Option<String>, Option<String>)
     if digits || lettered {
         return (name.to_owned(), Some(first.to_owned()), None);
     }
+    // Kyocera, TA/UTAX: the name is the part code ("TK-8527C", "PK-3010S").
+    let whole = name.trim();
+    if dashed_part_code(whole) {
+        return (name.to_owned(), Some(whole.to_owned()), None);
+    }
     (name.to_owned(), None, None)
+}
+
+/// Whether a name is nothing but a dashed part code, as Kyocera's and TA/UTAX's agents name
+/// their supplies ("TK-8527C", "TK-1162", "PK-3010S", "MK-1150"; Brother's codes are written
+/// so too, "TN-421BK"): two or three capitals, a dash, three to five digits, at most three
+/// capitals.
+fn dashed_part_code(name: &str) -> bool {
+    let Some((prefix, rest)) = name.split_once('-') else { return false };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let suffix = rest.get(digits..).unwrap_or_default();
+    (2..=3).contains(&prefix.len())
+        && prefix.bytes().all(|b| b.is_ascii_uppercase())
+        && (3..=5).contains(&digits)
+        && suffix.len() <= 3
+        && suffix.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// The colour the suffix of a dashed part code names ([`dashed_part_code`]), as Kyocera codes
+/// its toners and developers (`TK-8527C` cyan, `TK-8527K` black) and Brother its toners
+/// (`TN-421BK`): K or BK black, C cyan, M magenta, Y yellow; any other suffix (`DR-421CL`, a
+/// drum for the colours) or none (`TK-1162`) names none.
+fn part_code_colour(code: &str) -> Option<Colour> {
+    if !dashed_part_code(code) {
+        return None;
+    }
+    let suffix =
+        code.trim_start_matches(|c: char| !c.is_ascii_digit()).trim_start_matches(|c: char| c.is_ascii_digit());
+    match suffix {
+        "K" | "BK" => Some(Colour::Black),
+        "C" => Some(Colour::Cyan),
+        "M" => Some(Colour::Magenta),
+        "Y" => Some(Colour::Yellow),
+        _ => None,
+    }
 }
 
 /// The colour a supply's name names ("Black Cartridge …", "Light Cyan Ink …", "Toner (Cyan)",
@@ -716,7 +755,10 @@ fn consumables(b: &Bindings, findings: &mut Findings) -> Vec<Consumable> {
                 .filter(|c| !c.eq_ignore_ascii_case("unknown") && !c.eq_ignore_ascii_case("other"))
                 .map(|c| colorant_colour(&c));
             let record_id = row.record_id();
-            let colour = supply_colour(colorant, description.as_deref(), record_id.0, findings);
+            // With neither a colorant nor a colour word, a part code's suffix (a Kyocera
+            // FS-C8520MFP's "TK-895C", with no colorant table).
+            let colour = supply_colour(colorant, description.as_deref(), record_id.0, findings)
+                .or_else(|| part_number.as_deref().and_then(part_code_colour));
             let (level, status) = match int(at("9")) {
                 Some(RICOH_NEAR_END) if ricoh => (Level::SomeRemaining, ConsumableStatus::LOW),
                 Some(raw) => {
