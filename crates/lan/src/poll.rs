@@ -210,15 +210,69 @@ fn poll_ipp(client: &Client, printer_uri: &str, url: &str) -> Result<Mapped, Fai
     Ok(printfleet_sources::ipp::map(&attributes))
 }
 
+/// What a web service's documents gave besides the documents: a finding for each one that
+/// could not be used, and the first such failure (the poll's, if no document is left).
+#[derive(Default)]
+struct Unread {
+    findings: Vec<Finding>,
+    first: Option<Failure>,
+}
+
+impl Unread {
+    /// A document that could not be used: read as missing, with a finding.
+    fn push(&mut self, document: &'static str, failure: Failure) {
+        self.findings.push(Finding::DocumentUnread { document, reason: failure.to_string() });
+        self.first.get_or_insert(failure);
+    }
+
+    /// GETs one document: `None` where the device does not serve it (404) or refuses it (401,
+    /// 403, another HTTP error, a body past `limit`: [`Unread::push`]); a timeout or a refused or
+    /// lost connection is the poll's failure.
+    fn get(
+        &mut self,
+        client: &Client,
+        url: &str,
+        limit: usize,
+        document: &'static str,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        match client.get(url, limit) {
+            Ok(body) => Ok(body),
+            Err(
+                f
+                @ (Failure::Auth { .. } | Failure::Http { .. } | Failure::TooLarge { .. } | Failure::Malformed { .. }),
+            ) => {
+                self.push(document, f);
+                Ok(None)
+            }
+            Err(transport) => Err(transport),
+        }
+    }
+
+    /// The poll's failure when no document is left: the first refusal, else `otherwise`.
+    fn failure(self, otherwise: Failure) -> Failure {
+        self.first.unwrap_or(otherwise)
+    }
+}
+
+/// Reads the four [`LEDM_DOCUMENTS`]. A document the device refuses, answers with an HTTP error
+/// or serves malformed is read as missing with a finding, so that the others still map (an HP
+/// device whose web server is locked answers some documents 401); a timeout or a refused or lost
+/// connection fails the poll, as does a device that serves no LEDM document (the first refusal,
+/// if it refused).
 fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
     let mut repaired: Vec<Finding> = Vec::new();
+    let mut unread = Unread::default();
     let mut docs: [Option<Element>; 4] = Default::default();
     for (name, slot) in LEDM_DOCUMENTS.iter().zip(docs.iter_mut()) {
-        if let Some(bytes) = client.get(&format!("{base}/DevMgmt/{name}"), MAX_LEDM_RESPONSE_BYTES)? {
-            let (element, findings) =
-                Element::parse_repairing(&bytes).map_err(|e| Failure::malformed("LEDM document", e))?;
-            repaired.extend(findings);
-            *slot = Some(element);
+        let Some(bytes) = unread.get(client, &format!("{base}/DevMgmt/{name}"), MAX_LEDM_RESPONSE_BYTES, name)? else {
+            continue;
+        };
+        match Element::parse_repairing(&bytes) {
+            Ok((element, findings)) => {
+                repaired.extend(findings);
+                *slot = Some(element);
+            }
+            Err(e) => unread.push(name, Failure::malformed("LEDM document", e)),
         }
     }
     let [product_config, consumable_config, product_usage, product_status] = docs;
@@ -228,52 +282,42 @@ fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
         && docs.product_usage.is_none()
         && docs.product_status.is_none()
     {
-        return Err(Failure::NotAPrinter { reason: "no LEDM document under /DevMgmt/" });
+        return Err(unread.failure(Failure::NotAPrinter { reason: "no LEDM document under /DevMgmt/" }));
     }
     let mut mapped = printfleet_sources::ledm::map(&docs);
-    repaired.append(&mut mapped.findings);
-    mapped.findings = repaired;
+    let mut findings = unread.findings;
+    findings.append(&mut repaired);
+    findings.append(&mut mapped.findings);
+    mapped.findings = findings;
     Ok(mapped)
 }
 
-/// Reads every [`Endpoint`](printfleet_sources::cdm::Endpoint). A document the device
-/// refuses or answers with an HTTP error, or one that is not a CDM document, is read as missing
-/// with a finding, so that the others still map (HP devices answer some endpoints 401 once an
-/// administrator password is set); a timeout, a refused or lost connection fails the poll, as
-/// does a device that serves nothing a printer serves (the first refusal, if it refused).
+/// Reads every [`Endpoint`](printfleet_sources::cdm::Endpoint), as [`poll_ledm`] its documents:
+/// one the device refuses, answers with an HTTP error, or serves as something that is no CDM
+/// document is read as missing with a finding (HP devices answer some endpoints 401 once an
+/// administrator password is set); a timeout or a refused or lost connection fails the poll,
+/// as does a device that serves nothing a printer serves (the first refusal, if it refused).
 fn poll_cdm(client: &Client, base: &str) -> Result<Mapped, Failure> {
     use printfleet_sources::cdm::{self, Document, Endpoint};
     let mut docs = cdm::Documents::default();
-    let mut unread: Vec<Finding> = Vec::new();
-    let mut refusal = None;
+    let mut unread = Unread::default();
     for endpoint in Endpoint::ALL {
-        let reason = match client.get(&format!("{base}{}", endpoint.path()), MAX_CDM_RESPONSE_BYTES) {
-            Ok(None) => continue,
-            Ok(Some(bytes)) => match Document::parse(&bytes) {
-                Ok(doc) => {
-                    docs.insert(*endpoint, doc);
-                    continue;
-                }
-                Err(e) => e.to_string(),
-            },
-            Err(
-                f
-                @ (Failure::Auth { .. } | Failure::Http { .. } | Failure::TooLarge { .. } | Failure::Malformed { .. }),
-            ) => {
-                let reason = f.to_string();
-                refusal.get_or_insert(f);
-                reason
+        let path = endpoint.path();
+        let Some(bytes) = unread.get(client, &format!("{base}{path}"), MAX_CDM_RESPONSE_BYTES, path)? else { continue };
+        match Document::parse(&bytes) {
+            Ok(doc) => {
+                docs.insert(*endpoint, doc);
             }
-            Err(transport) => return Err(transport),
-        };
-        unread.push(Finding::DocumentUnread { document: endpoint.path(), reason });
+            Err(e) => unread.push(path, Failure::malformed("CDM document", e)),
+        }
     }
     if !docs.recognised() {
-        return Err(refusal.unwrap_or(Failure::NotAPrinter { reason: "no CDM document of a printer under /cdm/" }));
+        return Err(unread.failure(Failure::NotAPrinter { reason: "no CDM document of a printer under /cdm/" }));
     }
     let mut mapped = cdm::map(&docs);
-    unread.append(&mut mapped.findings);
-    mapped.findings = unread;
+    let mut findings = unread.findings;
+    findings.append(&mut mapped.findings);
+    mapped.findings = findings;
     Ok(mapped)
 }
 

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 /// What the server answers.
 pub(crate) enum Route {
-    /// `GET /DevMgmt/NAME` serves `dir/NAME`; anything else is 404.
-    Files(PathBuf),
+    /// `GET /DevMgmt/NAME` serves `dir/NAME`, except the paths in the list, answered 401;
+    /// anything else is 404.
+    Files(PathBuf, Vec<&'static str>),
     /// `GET /cdm/a/b/c` serves `dir/cdm_a_b_c.json` (HP CDM, as captures name the files),
     /// except the paths in `refused`, answered 401; anything else is 404.
     Cdm {
@@ -84,9 +85,10 @@ impl Server {
                 let line = String::from_utf8_lossy(&request).lines().next().unwrap_or("").to_owned();
                 seen.lock().unwrap().push(request);
                 let (status, body) = match &route {
-                    Route::Files(dir) => {
+                    Route::Files(dir, refused) => {
                         let path = line.split(' ').nth(1).unwrap_or("");
                         match path.strip_prefix("/DevMgmt/").and_then(|n| std::fs::read(dir.join(n)).ok()) {
+                            _ if refused.contains(&path) => ("401 Unauthorized", Vec::new()),
                             Some(body) if !path.contains("..") => ("200 OK", body),
                             _ => ("404 Not Found", Vec::new()),
                         }

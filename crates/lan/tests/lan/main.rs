@@ -131,7 +131,7 @@ fn a_poll_round_maps_each_printer_like_its_capture_and_one_failure_does_not_stop
 #[test]
 fn ledm_documents_over_http_map_like_the_files() {
     let dir = repo("testdata/third-party/aiohpprinter/hp_color_laserjet_m255dw");
-    let server = http_server::Server::start(http_server::Route::Files(dir.clone()));
+    let server = http_server::Server::start(http_server::Route::Files(dir.clone(), Vec::new()));
     let target = PollTarget::parse(&format!("ledm+http://{}/", server.address()), 161).unwrap();
     let polled = poll_one(&target, &PollConfig::default()).unwrap();
     let load = |n: &str| {
@@ -146,6 +146,28 @@ fn ledm_documents_over_http_map_like_the_files() {
     };
     let expected = printfleet_sources::ledm::map(&docs);
     assert_eq!(serde_json::to_value(&polled.mapped.report).unwrap(), serde_json::to_value(&expected.report).unwrap());
+
+    // A document the device refuses costs that document, not the poll; every one refused is
+    // an authentication failure.
+    let usage = "/DevMgmt/ProductUsageDyn.xml";
+    let refusing = http_server::Server::start(http_server::Route::Files(dir.clone(), vec![usage]));
+    let target = PollTarget::parse(&format!("ledm+http://{}", refusing.address()), 161).unwrap();
+    let polled = poll_one(&target, &PollConfig::default()).unwrap();
+    assert!(polled.mapped.report.snapshot.meters.is_empty(), "the counters are in the refused document");
+    assert_eq!(polled.mapped.report.snapshot.consumables, expected.report.snapshot.consumables);
+    assert!(polled.mapped.findings.iter().any(|f| matches!(
+        f,
+        printfleet_sources::Finding::DocumentUnread { document: "ProductUsageDyn.xml", reason } if reason.contains("401")
+    )));
+    let all = vec![
+        "/DevMgmt/ProductConfigDyn.xml",
+        "/DevMgmt/ConsumableConfigDyn.xml",
+        usage,
+        "/DevMgmt/ProductStatusDyn.xml",
+    ];
+    let locked = http_server::Server::start(http_server::Route::Files(dir, all));
+    let target = PollTarget::parse(&format!("ledm+http://{}", locked.address()), 161).unwrap();
+    assert_eq!(poll_one(&target, &PollConfig::default()).unwrap_err().kind(), FailureKind::Auth);
 }
 
 /// A CDM device read over HTTP maps as its documents do, with GET requests only (the same
