@@ -225,9 +225,11 @@ impl Unread {
         self.first.get_or_insert(failure);
     }
 
-    /// GETs one document: `None` where the device does not serve it (404) or refuses it (401,
-    /// 403, another HTTP error, a body past `limit`: [`Unread::push`]); a timeout or a refused or
-    /// lost connection is the poll's failure.
+    /// GETs one document: `None` where the device does not serve it (404) or refuses it for
+    /// good (401 or 403, another 4xx, a body past `limit`, an answer that is not HTTP:
+    /// [`Unread::push`]). A server error (5xx), a timeout or a refused or lost connection is the
+    /// poll's failure: a report without what a passing fault hid would tell the portal that
+    /// those parts (meters, supplies) are gone.
     fn get(
         &mut self,
         client: &Client,
@@ -237,14 +239,15 @@ impl Unread {
     ) -> Result<Option<Vec<u8>>, Failure> {
         match client.get(url, limit) {
             Ok(body) => Ok(body),
-            Err(
-                f
-                @ (Failure::Auth { .. } | Failure::Http { .. } | Failure::TooLarge { .. } | Failure::Malformed { .. }),
-            ) => {
+            Err(f @ (Failure::Auth { .. } | Failure::TooLarge { .. } | Failure::Malformed { .. })) => {
                 self.push(document, f);
                 Ok(None)
             }
-            Err(transport) => Err(transport),
+            Err(f @ Failure::Http { status }) if status < 500 => {
+                self.push(document, f);
+                Ok(None)
+            }
+            Err(failure) => Err(failure),
         }
     }
 
@@ -254,11 +257,11 @@ impl Unread {
     }
 }
 
-/// Reads the four [`LEDM_DOCUMENTS`]. A document the device refuses, answers with an HTTP error
-/// or serves malformed is read as missing with a finding, so that the others still map (an HP
-/// device whose web server is locked answers some documents 401); a timeout or a refused or lost
-/// connection fails the poll, as does a device that serves no LEDM document (the first refusal,
-/// if it refused).
+/// Reads the four [`LEDM_DOCUMENTS`]. A document the device refuses for good
+/// ([`Unread::get`]: 401, 403, another 4xx, too large) or serves malformed is read as missing
+/// with a finding, so that the others still map (an HP device whose web server is locked answers
+/// some documents 401); a server error, a timeout or a refused or lost connection fails the
+/// poll, as does a device that serves no LEDM document (the first refusal, if it refused).
 fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
     let mut repaired: Vec<Finding> = Vec::new();
     let mut unread = Unread::default();
@@ -293,10 +296,10 @@ fn poll_ledm(client: &Client, base: &str) -> Result<Mapped, Failure> {
 }
 
 /// Reads every [`Endpoint`](printfleet_sources::cdm::Endpoint), as [`poll_ledm`] its documents:
-/// one the device refuses, answers with an HTTP error, or serves as something that is no CDM
-/// document is read as missing with a finding (HP devices answer some endpoints 401 once an
-/// administrator password is set); a timeout or a refused or lost connection fails the poll,
-/// as does a device that serves nothing a printer serves (the first refusal, if it refused).
+/// one the device refuses for good, or serves as something that is no CDM document, is read as
+/// missing with a finding (HP devices answer some endpoints 401 once an administrator password
+/// is set); a server error, a timeout or a refused or lost connection fails the poll, as does a
+/// device that serves nothing a printer serves (the first refusal, if it refused).
 fn poll_cdm(client: &Client, base: &str) -> Result<Mapped, Failure> {
     use printfleet_sources::cdm::{self, Document, Endpoint};
     let mut docs = cdm::Documents::default();

@@ -15,12 +15,15 @@ pub(crate) enum Route {
     /// anything else is 404.
     Files(PathBuf, Vec<&'static str>),
     /// `GET /cdm/a/b/c` serves `dir/cdm_a_b_c.json` (HP CDM, as captures name the files),
-    /// except the paths in `refused`, answered 401; anything else is 404.
+    /// except the paths in `refused`, answered 401, and in `failing`, answered 503; anything
+    /// else is 404.
     Cdm {
         /// The folder of documents.
         dir: PathBuf,
         /// Paths answered 401 Unauthorized.
         refused: Vec<&'static str>,
+        /// Paths answered 503 Service Unavailable.
+        failing: Vec<&'static str>,
     },
     /// Always 404.
     NotFound,
@@ -93,11 +96,13 @@ impl Server {
                             _ => ("404 Not Found", Vec::new()),
                         }
                     }
-                    Route::Cdm { dir, refused } => {
+                    Route::Cdm { dir, refused, failing } => {
                         let path = line.split(' ').nth(1).unwrap_or("");
                         let file = format!("{}.json", path.trim_start_matches('/').replace('/', "_"));
                         if refused.contains(&path) {
                             ("401 Unauthorized", Vec::new())
+                        } else if failing.contains(&path) {
+                            ("503 Service Unavailable", Vec::new())
                         } else {
                             match std::fs::read(dir.join(file)).ok() {
                                 Some(body) if path.starts_with("/cdm/") && !path.contains("..") => ("200 OK", body),

@@ -172,8 +172,8 @@ fn ledm_documents_over_http_map_like_the_files() {
 
 /// A CDM device read over HTTP maps as its documents do, with GET requests only (the same
 /// interface takes writes); an endpoint it refuses is read as missing with a finding, the rest
-/// still mapped; a device that refuses everything is an authentication failure, and a server
-/// that answers `{}` everywhere is no printer.
+/// still mapped; a server error fails the poll; a device that refuses everything is an
+/// authentication failure, and a server that answers `{}` everywhere is no printer.
 #[test]
 fn cdm_documents_over_http_map_like_the_files_and_a_refusal_costs_its_document_only() {
     use printfleet_sources::cdm::{Document, Documents, Endpoint, map};
@@ -183,7 +183,11 @@ fn cdm_documents_over_http_map_like_the_files_and_a_refusal_costs_its_document_o
         docs.insert(*endpoint, Document::parse(&std::fs::read(dir.join(endpoint.file_name())).unwrap()).unwrap());
     }
     let expected = map(&docs);
-    let server = http_server::Server::start(http_server::Route::Cdm { dir: dir.clone(), refused: Vec::new() });
+    let server = http_server::Server::start(http_server::Route::Cdm {
+        dir: dir.clone(),
+        refused: Vec::new(),
+        failing: Vec::new(),
+    });
     let target = PollTarget::parse(&format!("cdm+http://{}/", server.address()), 161).unwrap();
     let polled = poll_one(&target, &PollConfig::default()).unwrap();
     assert_eq!(serde_json::to_value(&polled.mapped.report).unwrap(), serde_json::to_value(&expected.report).unwrap());
@@ -192,7 +196,11 @@ fn cdm_documents_over_http_map_like_the_files_and_a_refusal_costs_its_document_o
     assert!(requests.iter().all(|r| r.starts_with(b"GET /cdm/")), "GET only");
 
     let counters = Endpoint::LifetimeCounters.path();
-    let refusing = http_server::Server::start(http_server::Route::Cdm { dir: dir.clone(), refused: vec![counters] });
+    let refusing = http_server::Server::start(http_server::Route::Cdm {
+        dir: dir.clone(),
+        refused: vec![counters],
+        failing: Vec::new(),
+    });
     let target = PollTarget::parse(&format!("cdm+http://{}", refusing.address()), 161).unwrap();
     let polled = poll_one(&target, &PollConfig::default()).unwrap();
     let report = &polled.mapped.report;
@@ -203,8 +211,17 @@ fn cdm_documents_over_http_map_like_the_files_and_a_refusal_costs_its_document_o
         printfleet_sources::Finding::DocumentUnread { document, reason } if *document == counters && reason.contains("401")
     )));
 
+    // A server error is passing: the poll fails rather than report the counters gone.
+    let failing = http_server::Server::start(http_server::Route::Cdm {
+        dir: dir.clone(),
+        refused: Vec::new(),
+        failing: vec![counters],
+    });
+    let target = PollTarget::parse(&format!("cdm+http://{}", failing.address()), 161).unwrap();
+    assert_eq!(poll_one(&target, &PollConfig::default()).unwrap_err().kind(), FailureKind::Http);
+
     let all = Endpoint::ALL.iter().map(|e| e.path()).collect();
-    let locked = http_server::Server::start(http_server::Route::Cdm { dir, refused: all });
+    let locked = http_server::Server::start(http_server::Route::Cdm { dir, refused: all, failing: Vec::new() });
     let target = PollTarget::parse(&format!("cdm+http://{}", locked.address()), 161).unwrap();
     assert_eq!(poll_one(&target, &PollConfig::default()).unwrap_err().kind(), FailureKind::Auth);
     let blank = http_server::Server::start(http_server::Route::Bytes(b"{}".to_vec()));
