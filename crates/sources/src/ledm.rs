@@ -755,7 +755,8 @@ fn status(doc: &Element, findings: &mut Findings) -> DeviceStatus {
 }
 
 /// The status the categories `texts` say together ([`status`]'s rules; HP's CDM
-/// `/cdm/system/v1/status` names the same states); an unknown one is a finding on `field`.
+/// `/cdm/system/v1/status` is read with them, its `inPowerSave` being LEDM's); an unknown one
+/// is a finding on `field`.
 pub(crate) fn status_of_categories(
     texts: impl Iterator<Item = String>,
     field: &'static str,
