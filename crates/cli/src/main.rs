@@ -460,20 +460,22 @@ fn read(file: &Path, limit: usize) -> Result<Vec<u8>, String> {
     read_capped(f, limit).map_err(|e| format!("{}: {e}", file.display()))
 }
 
+/// Reads a file of a folder of documents, at most `limit` bytes: `None` if it is not there.
+fn read_document(path: &Path, limit: usize) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::File::open(path) {
+        Ok(f) => read_capped(f, limit).map(Some).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 fn ledm(dir: &Path, findings: &mut Vec<Finding>) -> Result<Documents, String> {
     let mut load = |name: &str| -> Result<Option<Element>, String> {
         let path = dir.join(name);
-        match std::fs::File::open(&path) {
-            Ok(f) => {
-                let bytes = read_capped(f, MAX_LEDM_BYTES).map_err(|e| format!("{}: {e}", path.display()))?;
-                let (element, repaired) =
-                    Element::parse_repairing(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-                findings.extend(repaired);
-                Ok(Some(element))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+        let Some(bytes) = read_document(&path, MAX_LEDM_BYTES)? else { return Ok(None) };
+        let (element, repaired) = Element::parse_repairing(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        findings.extend(repaired);
+        Ok(Some(element))
     };
     let docs = Documents {
         product_config: load("ProductConfigDyn.xml")?,
@@ -496,11 +498,7 @@ fn cdm(dir: &Path) -> Result<printfleet_sources::cdm::Documents, String> {
     let mut docs = Documents::default();
     for endpoint in Endpoint::ALL {
         let path = dir.join(endpoint.file_name());
-        let bytes = match std::fs::File::open(&path) {
-            Ok(f) => read_capped(f, MAX_CDM_BYTES).map_err(|e| format!("{}: {e}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let Some(bytes) = read_document(&path, MAX_CDM_BYTES)? else { continue };
         docs.insert(*endpoint, Document::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?);
     }
     if !docs.recognised() {

@@ -284,9 +284,8 @@ fn identity(doc: &Document) -> Identity {
     let names = root.object("makeAndModel");
     let model = names.text("name").or_else(|| names.text("base")).or_else(|| root.text("makeAndModel"));
     Identity {
-        make: Some(
-            root.text("manufacturer").and_then(|m| crate::make::normalise(&m)).unwrap_or_else(|| "HP".to_owned()),
-        ),
+        // Else HP's ([`map`]).
+        make: root.text("manufacturer").and_then(|m| crate::make::normalise(&m)),
         product_name: names.text("family").or_else(|| model.clone()),
         model,
         serial_number: root.text("serialNumber").filter(|s| plausible_serial(s)),
@@ -382,10 +381,10 @@ fn supply_refs(doc: &Document) -> Vec<(Object<'_>, SupplyRef)> {
 /// on), a percentage; a supply without one has an unknown level. The part number is the number
 /// to order (`orderSelectabilityNumber`, else `selectabilityNumber`, else the `orderPartNumber`
 /// or `productNumber` laser printers' documents are read for).
-fn consumables(doc: &Document, findings: &mut Findings) -> Vec<Consumable> {
-    supply_refs(doc)
-        .into_iter()
-        .map(|(s, r)| {
+fn consumables(supplies: &[(Object<'_>, SupplyRef)], findings: &mut Findings) -> Vec<Consumable> {
+    supplies
+        .iter()
+        .map(|&(s, r)| {
             let level = match s.int("percentLifeDisplay") {
                 Some(v) => ledm::percent(Some(v), "suppliesPublic/percentLifeDisplay", findings),
                 None => ledm::percent(s.int("percentLifeRemaining"), "suppliesPublic/percentLifeRemaining", findings),
@@ -705,17 +704,15 @@ pub fn map(docs: &Documents) -> Mapped {
         // Only HP devices serve CDM.
         report.identity.make = Some("HP".to_owned());
     }
-    let supplies: Vec<SupplyRef> =
-        docs.supplies.as_ref().map(|d| supply_refs(d).into_iter().map(|(_, r)| r).collect()).unwrap_or_default();
-    if let Some(doc) = &docs.supplies {
-        report.snapshot.consumables = consumables(doc, &mut findings);
-    }
+    let supplies = docs.supplies.as_ref().map(supply_refs).unwrap_or_default();
+    report.snapshot.consumables = consumables(&supplies, &mut findings);
     let mut book = MeterBook::default();
     if let Some(doc) = &docs.lifetime_counters {
         meters(doc, &mut book, &mut findings);
     }
     if let Some(doc) = &docs.alerts {
-        report.snapshot.alerts = alerts(doc, &supplies);
+        let refs: Vec<SupplyRef> = supplies.iter().map(|(_, r)| *r).collect();
+        report.snapshot.alerts = alerts(doc, &refs);
     }
     report.snapshot.status = status(docs.system_status.as_ref(), docs.print_status.as_ref(), &mut findings);
     let meters = book.finish(&mut report, &mut findings);

@@ -491,10 +491,10 @@ fn tanks(docs: &Documents) -> bool {
 
 /// The consumables of `ConsumableConfigDyn`, one per `ConsumableInfo`. A level of 0 that the
 /// device says it cannot measure ([`level_unmeasured`]: HP reports 0 % for a refilled or
-/// non-HP cartridge it cannot read) is unknown, not empty. The page count is set by [`map`].
-fn consumables(config: &Element, findings: &mut Findings) -> Vec<Consumable> {
+/// non-HP cartridge it cannot read) is unknown, not empty. Types as [`supply_type_among`] with
+/// `tanks` ([`tanks`]). The page count is set by [`map`].
+fn consumables(config: &Element, tanks: bool, findings: &mut Findings) -> Vec<Consumable> {
     let mut out = Vec::new();
-    let tanks = has_tanks(config, "ConsumableInfo");
     for (i, info) in config.all("ConsumableInfo").take(MAX_RECORDS).enumerate() {
         let station = info.int_at(&["ConsumableStation"]);
         let label = info.text_at(&["ConsumableLabelCode"]);
@@ -529,10 +529,9 @@ fn consumables(config: &Element, findings: &mut Findings) -> Vec<Consumable> {
 /// `ConsumableConfigDyn`: each `ConsumableSubunit/Consumable` with its station, colour, type
 /// and level (`ConsumablePercentageLevelRemaining`, else the raw one, clamped to 0..100). The
 /// page count is set by [`map`].
-fn consumables_from_usage(usage: &Element, findings: &mut Findings) -> Vec<Consumable> {
+fn consumables_from_usage(usage: &Element, tanks: bool, findings: &mut Findings) -> Vec<Consumable> {
     let Some(unit) = usage.child("ConsumableSubunit") else { return Vec::new() };
     let mut out = Vec::new();
-    let tanks = has_tanks(unit, "Consumable");
     for (i, c) in unit.all("Consumable").take(MAX_RECORDS).enumerate() {
         let station = c.int_at(&["ConsumableStation"]);
         let level = match c.int_at(&["ConsumablePercentageLevelRemaining"]) {
@@ -936,9 +935,11 @@ pub fn map(docs: &Documents) -> Mapped {
     if let Some(config) = &docs.product_config {
         report.identity = identity(config);
     }
+    // Ink tanks make the device's `inkCartridge`s printheads, in the consumables and the alerts.
+    let tanks = tanks(docs);
     match (&docs.consumable_config, &docs.product_usage) {
-        (Some(config), _) => report.snapshot.consumables = consumables(config, &mut findings),
-        (None, Some(usage)) => report.snapshot.consumables = consumables_from_usage(usage, &mut findings),
+        (Some(config), _) => report.snapshot.consumables = consumables(config, tanks, &mut findings),
+        (None, Some(usage)) => report.snapshot.consumables = consumables_from_usage(usage, tanks, &mut findings),
         (None, None) => {}
     }
     let mut book = MeterBook::default();
@@ -947,7 +948,7 @@ pub fn map(docs: &Documents) -> Mapped {
     }
     if let Some(status_doc) = &docs.product_status {
         report.snapshot.status = status(status_doc, &mut findings);
-        report.snapshot.alerts = alerts(status_doc, tanks(docs));
+        report.snapshot.alerts = alerts(status_doc, tanks);
     }
     let meters = book.finish(&mut report, &mut findings);
     // No consumable page count: the schema's is the device's total when the reading was taken,
