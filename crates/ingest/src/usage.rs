@@ -2,8 +2,6 @@
 //! large-format printer reports in Partner Link's "printer status" and "printer usage
 //! information" (appendix A), and what each print job used.
 
-use std::collections::BTreeMap;
-
 use printfleet_meter::{Category, DeviceId, JobRecord, Label, limits::MAX_JOB_KINDS};
 use printfleet_schema::{Colour, MeterKind, PrintDetails, PrintJob, Snapshot, Timestamp};
 
@@ -29,11 +27,8 @@ pub const MAX_USAGE_CATEGORIES: usize = 128;
 ///
 /// Cartridges without a colour and names that are not valid [`Label`]s are skipped.
 pub(crate) fn snapshot_categories(snapshot: &Snapshot) -> Vec<(Category, u64)> {
-    let mut out: BTreeMap<Category, u64> = BTreeMap::new();
-    let mut add = |c: Category, v: u64| {
-        let e = out.entry(c).or_insert(0);
-        *e = e.saturating_add(v);
-    };
+    let mut out = Vec::new();
+    let mut add = |c: Category, v: u64| out.push((c, v));
     for cart in &snapshot.cartridges {
         let Some(colour) = cart.colour.as_ref().map(|c| Colour::parse(c.name())) else { continue };
         if let Some(v) = cart.ink_consumed {
@@ -62,7 +57,7 @@ pub(crate) fn snapshot_categories(snapshot: &Snapshot) -> Vec<(Category, u64)> {
             add(Category::Meter(MeterKind::AREA_MM2), usage.media_total.0);
         }
     }
-    out.into_iter().filter(|(c, _)| c.check().is_ok()).take(MAX_USAGE_CATEGORIES).collect()
+    summed(out, MAX_USAGE_CATEGORIES)
 }
 
 /// The meter's record of a print job (for `printfleet_meter::Meter::record_job`): the device's
@@ -88,11 +83,8 @@ pub fn job_record(meter_device: DeviceId, job: &PrintJob, fallback: Timestamp) -
 /// cartridge counters count it), media area and length per application category. At most
 /// [`MAX_JOB_KINDS`] entries, in category order.
 pub(crate) fn job_usage(print: &PrintDetails) -> Vec<(Category, u64)> {
-    let mut out: BTreeMap<Category, u64> = BTreeMap::new();
-    let mut add = |c: Category, v: u64| {
-        let e = out.entry(c).or_insert(0);
-        *e = e.saturating_add(v);
-    };
+    let mut out = Vec::new();
+    let mut add = |c: Category, v: u64| out.push((c, v));
     add(Category::TOTAL, print.pages.0);
     if print.media_area.0 > 0 {
         add(Category::Meter(MeterKind::AREA_MM2), print.media_area.0);
@@ -106,11 +98,30 @@ pub(crate) fn job_usage(print: &PrintDetails) -> Vec<(Category, u64)> {
             add(Category::ApplicationLength(l), a.media_length.0);
         }
     }
-    out.into_iter().filter(|(c, _)| c.check().is_ok()).take(MAX_JOB_KINDS).collect()
+    summed(out, MAX_JOB_KINDS)
+}
+
+/// One value per category, in category order, the values of a category summed (saturating);
+/// categories that fail [`Category::check`] dropped, and at most `limit` kept. Sorting a list
+/// (most often of one or two entries) instead of filling a map: one allocation, not a tree's.
+fn summed(mut values: Vec<(Category, u64)>, limit: usize) -> Vec<(Category, u64)> {
+    values.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    values.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = kept.1.saturating_add(later.1);
+        }
+        same
+    });
+    values.retain(|(c, _)| c.check().is_ok());
+    values.truncate(limit);
+    values
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use printfleet_schema::samples;
 
     use super::*;
@@ -132,6 +143,26 @@ mod tests {
         assert_eq!(cats.len(), 6 * 2 + 2 + 2 * 2 + 1);
         // The sample predates length per media type: no `media_length:` series at all.
         assert!(!cats.keys().any(|c| c.starts_with("media_length:")), "{cats:?}");
+    }
+
+    #[test]
+    fn a_category_named_twice_is_summed_once_in_category_order() {
+        let mut report = samples::large_format(1);
+        // A second cyan cartridge: ink:cyan is the sum of both.
+        let extra = report.snapshot.cartridges[0].clone();
+        let first = report.snapshot.cartridges[0].ink_consumed.unwrap().0;
+        report.snapshot.cartridges.push(extra);
+        let cats = snapshot_categories(&report.snapshot);
+        assert!(cats.windows(2).all(|w| w[0].0 < w[1].0), "one entry per category, in order: {cats:?}");
+        let colour = report.snapshot.cartridges[0].colour.clone().unwrap();
+        let cyan = cats.iter().find(|(c, _)| *c == Category::ink(colour.clone())).map(|e| e.1);
+        assert_eq!(cyan, Some(first * 2));
+        // Saturating, as a counter: two near-maximal values give u64::MAX, not a wrap.
+        let total = summed(vec![(Category::TOTAL, u64::MAX - 1), (Category::TOTAL, 5)], 8);
+        assert_eq!(total, vec![(Category::TOTAL, u64::MAX)]);
+        // At most `limit`, the first in category order.
+        let all = snapshot_categories(&report.snapshot);
+        assert_eq!(summed(all.iter().rev().cloned().collect(), 3), all[..3].to_vec());
     }
 
     #[test]
