@@ -10,8 +10,9 @@
 //! Session mode (`printfleet_wire::link`): the collector runs the SCRAM handshakes of many
 //! devices at once, one channel each ([`SessionLink::open_sessions`]), turns each
 //! [`printfleet_auth::Session`] into the device agent's channel
-//! (`printfleet_agent::Collector::attach_session`), then sends the frames of every device in
-//! one write and reads the replies ([`SessionLink::exchange`]).
+//! (`printfleet_agent::Collector::attach_session`), then sends the frames of every device,
+//! pipelined ([`EXCHANGE_WINDOW`] unanswered at most), and reads the replies
+//! ([`SessionLink::exchange`]).
 //!
 //! ```no_run
 //! use printfleet_auth::{DeviceSecret, KeyEpoch};
@@ -69,6 +70,9 @@ pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 pub const MAX_REPLY_BYTES: usize = MAX_MESSAGE_BYTES;
 /// The HTTPS path of one-shot frames.
 pub const FRAMES_PATH: &str = "/v1/frames";
+/// Frames of a link exchange sent and not yet answered, at most ([`SessionLink::exchange`]):
+/// with answers of a few hundred bytes, well within any socket's buffers.
+pub const EXCHANGE_WINDOW: usize = 256;
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -586,15 +590,31 @@ impl SessionLink {
         Ok(results.into_iter().map(|r| r.unwrap_or(Err(ClientError::Protocol("handshake never finished")))).collect())
     }
 
-    /// Sends every frame (each on its device's channel) in one write, then reads the answers:
-    /// one [`LinkReply`] per frame, in the order of `frames`. A frame on a channel that is not
-    /// open is not sent and answered [`LinkReply::Closed`]. The error means the connection is
-    /// lost (the frames' answers are unknown: the agents retry them).
+    /// Sends every frame (each on its device's channel) and reads the answers: one
+    /// [`LinkReply`] per frame, in the order of `frames`. At most [`EXCHANGE_WINDOW`] frames are
+    /// unanswered at a time, so that neither side's socket buffers have to hold every frame and
+    /// answer of a large round (the portal stops reading a connection whose answers it cannot
+    /// write). A frame on a channel that is not open is not sent and answered
+    /// [`LinkReply::Closed`]. The error means the connection is lost (the frames' answers are
+    /// unknown: the agents retry them).
     pub fn exchange(&mut self, frames: &[(u32, Vec<u8>)]) -> Result<Vec<LinkReply>, ClientError> {
         let mut replies: Vec<Option<LinkReply>> = frames.iter().map(|_| None).collect();
         let mut waiting: BTreeMap<u32, VecDeque<usize>> = BTreeMap::new();
         let mut outstanding = 0_usize;
         for (index, (channel, frame)) in frames.iter().enumerate() {
+            if !self.open.contains(channel) {
+                if let Some(slot) = replies.get_mut(index) {
+                    *slot = Some(LinkReply::Closed);
+                }
+                continue;
+            }
+            if outstanding >= EXCHANGE_WINDOW {
+                self.flush()?;
+                while outstanding >= EXCHANGE_WINDOW / 2 {
+                    self.read_answers(&mut waiting, &mut replies, &mut outstanding)?;
+                }
+            }
+            // The channel may have been closed by an answer just read.
             if !self.open.contains(channel) {
                 if let Some(slot) = replies.get_mut(index) {
                     *slot = Some(LinkReply::Closed);
@@ -607,43 +627,54 @@ impl SessionLink {
         }
         self.flush()?;
         while outstanding > 0 {
-            let mut answered: Vec<(usize, LinkReply)> = Vec::new();
-            let mut closed: Vec<u32> = Vec::new();
-            self.read_messages(|_, message| {
-                let reply = match message.kind {
-                    MessageType::Reply => LinkReply::Reply(message.body.to_vec()),
-                    MessageType::Rejected => LinkReply::Rejected,
-                    MessageType::Closed => {
-                        closed.push(message.channel);
-                        for index in waiting.remove(&message.channel).unwrap_or_default() {
-                            answered.push((index, LinkReply::Closed));
-                        }
-                        return Ok(());
-                    }
-                    _ => return Err(ClientError::Protocol("a link message other than an answer to a frame")),
-                };
-                let index = waiting
-                    .get_mut(&message.channel)
-                    .and_then(VecDeque::pop_front)
-                    .ok_or(ClientError::Protocol("an answer to no frame"))?;
-                answered.push((index, reply));
-                Ok(())
-            })?;
-            for channel in closed {
-                if self.open.remove(&channel) {
-                    self.closed.push(channel);
-                }
-            }
-            for (index, reply) in answered {
-                if let Some(slot) = replies.get_mut(index)
-                    && slot.is_none()
-                {
-                    *slot = Some(reply);
-                    outstanding = outstanding.saturating_sub(1);
-                }
-            }
+            self.read_answers(&mut waiting, &mut replies, &mut outstanding)?;
         }
         Ok(replies.into_iter().map(|r| r.unwrap_or(LinkReply::Closed)).collect())
+    }
+
+    /// Reads what has arrived (at least one message) and files each answer under its frame.
+    fn read_answers(
+        &mut self,
+        waiting: &mut BTreeMap<u32, VecDeque<usize>>,
+        replies: &mut [Option<LinkReply>],
+        outstanding: &mut usize,
+    ) -> Result<(), ClientError> {
+        let mut answered: Vec<(usize, LinkReply)> = Vec::new();
+        let mut closed: Vec<u32> = Vec::new();
+        self.read_messages(|_, message| {
+            let reply = match message.kind {
+                MessageType::Reply => LinkReply::Reply(message.body.to_vec()),
+                MessageType::Rejected => LinkReply::Rejected,
+                MessageType::Closed => {
+                    closed.push(message.channel);
+                    for index in waiting.remove(&message.channel).unwrap_or_default() {
+                        answered.push((index, LinkReply::Closed));
+                    }
+                    return Ok(());
+                }
+                _ => return Err(ClientError::Protocol("a link message other than an answer to a frame")),
+            };
+            let index = waiting
+                .get_mut(&message.channel)
+                .and_then(VecDeque::pop_front)
+                .ok_or(ClientError::Protocol("an answer to no frame"))?;
+            answered.push((index, reply));
+            Ok(())
+        })?;
+        for channel in closed {
+            if self.open.remove(&channel) {
+                self.closed.push(channel);
+            }
+        }
+        for (index, reply) in answered {
+            if let Some(slot) = replies.get_mut(index)
+                && slot.is_none()
+            {
+                *slot = Some(reply);
+                *outstanding = outstanding.saturating_sub(1);
+            }
+        }
+        Ok(())
     }
 
     /// Closes `channel` (the collector is done with it: a session about to expire, a device

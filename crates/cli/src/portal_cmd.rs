@@ -36,20 +36,20 @@ pub(crate) struct PortalArgs {
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
     /// How long a client may take to send a request's headers (and its body), ms.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_ms: u64,
     /// How long a client may take to complete TLS, ms.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     tls_timeout_ms: u64,
     /// How long a collector may take from `Hello` to `ClientFinal` on a link channel, ms (real
     /// time, whatever `--clock-speed` says).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     link_handshake_timeout_ms: u64,
     /// How long a link connection may stay silent, ms.
-    #[arg(long, default_value_t = 300_000)]
+    #[arg(long, default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: u64,
-    /// How often the device registry is reloaded from the database, ms.
-    #[arg(long, default_value_t = 5_000)]
+    /// How often the device registry is reloaded from the database, ms (at least 100).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(100..))]
     registry_refresh_ms: u64,
     #[command(flatten)]
     test_clock: TestClockArgs,

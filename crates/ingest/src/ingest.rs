@@ -393,13 +393,19 @@ impl<S: Secrets> Ingest<S> {
     /// Session mode: takes the portal's end of a session the SCRAM server established
     /// (`printfleet_auth::ServerAwaitingClientFinal::handle_client_final`, with this ingest's
     /// [`Ingest::registry`] as the verifier store). Refused if it has expired, if the device or
-    /// epoch is no longer good, or if [`MAX_SESSIONS`] are open.
+    /// epoch is no longer good, or if [`MAX_SESSIONS`] are open (counting none that expired by
+    /// `now`: at the limit, those are closed first).
     pub fn open_session(&mut self, session: Session, now: Timestamp) -> Result<SessionHandle, IngestError> {
         if session.is_expired(now) {
             return Err(IngestError::SessionClosed);
         }
         if session.recheck(&self.registry).is_err() {
             return Err(self.refuse(Refusal::Revoked));
+        }
+        if self.sessions.len() >= MAX_SESSIONS {
+            // Sessions whose connections went without closing them are otherwise dropped only
+            // when a frame arrives on them: make room from those that expired first.
+            self.sessions.retain(|_, s| now < s.expires_at);
         }
         if self.sessions.len() >= MAX_SESSIONS {
             return Err(IngestError::TooManySessions);

@@ -92,6 +92,15 @@ pub trait Store {
     /// `RECENT_JOBS` job UUIDs from the jobs stored (`SavedDevice::recent_jobs`).
     fn load(&mut self) -> Result<Loaded, StoreError>;
 
+    /// The registry alone ([`Loaded::devices`]: each device with its owner, revocation and
+    /// credentials), without the receivers' saved states: what a running portal reloads to learn
+    /// of new devices, key epochs and revocations, at a cost that does not grow with what the
+    /// devices have reported. By default [`Store::load`]'s devices; both backends read only the
+    /// devices and their credentials.
+    fn load_devices(&mut self) -> Result<Vec<DeviceRecord>, StoreError> {
+        Ok(self.load()?.devices)
+    }
+
     /// Adds or replaces a contract's terms.
     fn put_contract(&mut self, id: ContractId, terms: &Terms, starts: Timestamp) -> Result<(), StoreError>;
 

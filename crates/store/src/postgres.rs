@@ -626,8 +626,8 @@ impl Store for PostgresStore {
         Ok(row.map(|r| r.try_get::<_, Option<Vec<u8>>>(0)).transpose()?.flatten())
     }
 
-    fn load(&mut self) -> Result<Loaded, StoreError> {
-        let mut loaded = Loaded::default();
+    fn load_devices(&mut self) -> Result<Vec<DeviceRecord>, StoreError> {
+        let mut devices = Vec::new();
         let rows = self.client.query(
             "SELECT sender, name, reseller, customer, contract, meter_device, revoked, collector
              FROM devices ORDER BY sender",
@@ -652,8 +652,13 @@ impl Store for PostgresStore {
             if int(record.sender().0) != sender {
                 return Err(StoreError::corrupt("device sender id").of_device(SenderId(uint(sender))));
             }
-            loaded.devices.push(record);
+            devices.push(record);
         }
+        Ok(devices)
+    }
+
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded { devices: self.load_devices()?, ..Loaded::default() };
         let receivers = self.client.query("SELECT sender, state FROM receivers ORDER BY sender", &[])?;
         for r in receivers {
             let sender: i64 = r.try_get(0)?;

@@ -573,8 +573,8 @@ impl Store for SqliteStore {
             .flatten())
     }
 
-    fn load(&mut self) -> Result<Loaded, StoreError> {
-        let mut loaded = Loaded::default();
+    fn load_devices(&mut self) -> Result<Vec<DeviceRecord>, StoreError> {
+        let mut devices = Vec::new();
         type Row = (i64, String, i64, i64, i64, i64, bool, Option<i64>);
         let rows: Vec<Row> = {
             let mut stmt = self.conn.prepare(
@@ -604,8 +604,13 @@ impl Store for SqliteStore {
             if int(record.sender().0) != sender {
                 return Err(StoreError::corrupt("device sender id").of_device(SenderId(uint(sender))));
             }
-            loaded.devices.push(record);
+            devices.push(record);
         }
+        Ok(devices)
+    }
+
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded { devices: self.load_devices()?, ..Loaded::default() };
         let receivers: Vec<(i64, String)> = {
             let mut stmt = self.conn.prepare("SELECT sender, state FROM receivers ORDER BY sender")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -624,6 +624,12 @@ fn a_corrupt_row_is_reported_with_its_device<B: Backend>() {
     }
     let damaged = sender_id_of("damaged");
     let only_damaged = format!("sender = {}", damaged.0.cast_signed());
+    let names = |devices: Vec<DeviceRecord>| {
+        let mut names: Vec<String> = devices.into_iter().map(|d| d.name).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(store.load_devices().unwrap()), names(store.load().unwrap().devices));
     let corrupt = |result: Result<_, StoreError>, expected: &str| match result {
         Err(e @ StoreError::Corrupt { what, device, .. }) => {
             assert_eq!((what, device), (expected, Some(damaged)));
@@ -648,8 +654,12 @@ fn a_corrupt_row_is_reported_with_its_device<B: Backend>() {
     corrupt(store.load().map(drop), "key id");
     b.tamper(&format!("UPDATE receivers SET state = '{{' WHERE {only_damaged}"));
     corrupt(store.load().map(drop), "receiver state");
+    // The registry alone reads none of those: a running portal still learns of new devices and
+    // revocations while a device's saved state does not decode.
+    assert_eq!(names(store.load_devices().unwrap()), ["bystander", "damaged"]);
     b.tamper(&format!("UPDATE credentials SET epoch = -1 WHERE {only_damaged}"));
     corrupt(store.load().map(drop), "epoch");
+    corrupt(store.load_devices().map(drop), "epoch");
 }
 
 /// Several devices' batches in one call (the batching a busy portal does) store the same rows

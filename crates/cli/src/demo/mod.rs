@@ -418,7 +418,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     let state_dir = home.path().join("state");
     let db_path = options.db.clone().unwrap_or_else(|| home.path().join("portal.db"));
     let mut store = SqliteStore::open(&db_path)?;
-    if !store.load()?.devices.is_empty() {
+    if !store.load_devices()?.is_empty() {
         return Err(DemoError::DbNotEmpty { path: db_path });
     }
 

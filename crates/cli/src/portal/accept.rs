@@ -15,6 +15,10 @@ use tokio_rustls::server::TlsStream;
 use super::Ctx;
 use super::metrics::Shared;
 
+/// How long the accept loop waits after a failed accept (out of file descriptors, most often)
+/// before the next: at most ten warnings a second, and no busy loop.
+pub const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Which listener: its name in logs and the counter of its accepted connections.
 #[derive(Clone, Copy)]
 pub(crate) struct Listener {
@@ -50,8 +54,14 @@ pub(crate) async fn accept_tls<F, Fut>(
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
+                    // Most often out of file descriptors: retrying at once would spin (and log)
+                    // as fast as the CPU goes, until connections close.
                     tracing::warn!(listener = which.label, error = %e, "accept failed");
-                    continue;
+                    drop(permit);
+                    tokio::select! {
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                        _ = stop.changed() => return,
+                    }
                 }
             },
             _ = stop.changed() => return,

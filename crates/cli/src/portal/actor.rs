@@ -216,7 +216,10 @@ impl Actor {
                     if let Err(e) = &handle {
                         tracing::info!(error = %e, "session refused");
                     }
-                    let _ = reply.send(handle.ok());
+                    // The connection that asked is gone: nobody holds the handle to close it.
+                    if let Err(Some(orphan)) = reply.send(handle.ok()) {
+                        self.ingest.close_session(orphan);
+                    }
                 }
                 Request::Close(handle) => {
                     self.ingest.close_session(handle);
@@ -324,8 +327,8 @@ impl Actor {
     /// Brings the registry in line with the store: new devices, new key epochs, revocations.
     fn reload(&mut self) {
         self.last_load = Instant::now();
-        match self.store.load() {
-            Ok(loaded) => sync_registry(&mut self.ingest, loaded.devices),
+        match self.store.load_devices() {
+            Ok(devices) => sync_registry(&mut self.ingest, devices),
             Err(e) => tracing::warn!(error = %e, "registry reload failed"),
         }
     }

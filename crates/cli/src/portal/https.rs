@@ -70,7 +70,12 @@ pub(crate) async fn serve(
             .header_read_timeout(ctx.header_timeout)
             .keep_alive(true)
             .max_buf_size(MAX_HEAD_BYTES);
-        let conn = builder.serve_connection(TokioIo::new(tls), service);
+        // hyper times the request head only: a client that stops taking an answer (or sends a
+        // body no further) loses the connection after `header_timeout` without progress, rather
+        // than holding its slot for ever.
+        let mut io = tokio_io_timeout::TimeoutStream::new(tls);
+        io.set_write_timeout(Some(ctx.header_timeout));
+        let conn = builder.serve_connection(TokioIo::new(Box::pin(io)), service);
         tokio::pin!(conn);
         tokio::select! {
             r = conn.as_mut() => {
@@ -99,6 +104,8 @@ fn text(status: StatusCode, body: &'static str) -> Reply {
 async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Reply, Infallible> {
     Ok(match (req.method(), req.uri().path()) {
         (&Method::POST, "/v1/frames") => post_frame(req, &ctx).await,
+        // Up while the ingest actor runs: once it has stopped, every frame would be answered 503.
+        (&Method::GET, "/healthz") if ctx.queue.is_closed() => text(StatusCode::SERVICE_UNAVAILABLE, "ingest stopped"),
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok"),
         (&Method::GET, "/metrics") => {
             let mut r = Response::new(Full::new(Bytes::from(ctx.shared.snapshot().to_prometheus())));

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use printfleet_auth::ServerAwaitingClientFinal;
 use printfleet_ingest::SessionHandle;
@@ -219,7 +219,9 @@ async fn on_message(kind: MessageType, channel: u32, body: Vec<u8>, channels: &C
     }
 }
 
-/// Sends the answers, in request order, batching writes while more are ready.
+/// Sends the answers, in request order, batching writes while more are ready. A peer that does
+/// not take them within `ctx.idle_timeout` loses the connection: the reader, blocked on a full
+/// queue, is released, and the sessions opened or closed by what was still queued are closed.
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut wr: W,
     mut queue: mpsc::Receiver<Pending>,
@@ -227,39 +229,73 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     ctx: Arc<Ctx>,
 ) {
     let mut out = Vec::new();
+    if answer_all(&mut wr, &mut queue, &mut out, &channels, &ctx).await.is_err() {
+        tracing::info!("link connection dropped: its answers were not taken");
+        release(queue, &ctx).await;
+        return;
+    }
+    let _ = flush(&mut wr, &mut out, ctx.idle_timeout).await;
+    let _ = tokio::time::timeout(ctx.idle_timeout, wr.shutdown()).await;
+}
+
+/// The writer gave up: what is still queued is never answered, but no session it names may stay
+/// open in the ingest without a channel (each holds one of `printfleet_ingest::MAX_SESSIONS`).
+async fn release(mut queue: mpsc::Receiver<Pending>, ctx: &Ctx) {
+    queue.close();
+    while let Some(next) = queue.recv().await {
+        let orphan = match next {
+            Pending::Open(_, answer, _) => answer.await.ok().flatten(),
+            Pending::Close(handle, _) => Some(handle),
+            Pending::Now(..) | Pending::Hello(..) | Pending::Frame(..) => None,
+        };
+        if let Some(handle) = orphan {
+            let _ = ctx.queue.send(Request::Close(handle)).await;
+        }
+    }
+}
+
+/// Answers every request the reader queues, in order, until it stops; an error means the peer
+/// stopped taking them (a write failed or stalled).
+async fn answer_all<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    queue: &mut mpsc::Receiver<Pending>,
+    out: &mut Vec<u8>,
+    channels: &Channels,
+    ctx: &Ctx,
+) -> std::io::Result<()> {
     while let Some(next) = queue.recv().await {
         let (kind, channel, body) = match next {
             Pending::Now(kind, channel) => (kind, channel, Vec::new()),
             Pending::Hello(channel, answer) => match answer.await {
                 Ok(Ok((state, server_first))) => {
-                    set(&channels, channel, Chan::Awaiting(Box::new(state), Instant::now()));
+                    set(channels, channel, Chan::Awaiting(Box::new(state), Instant::now()));
                     (MessageType::ServerFirst, channel, server_first.into_bytes())
                 }
                 Ok(Err(failure)) => {
                     Shared::bump(&ctx.shared.handshakes_failed);
                     tracing::info!(event = %failure.event, "link handshake refused");
-                    remove(&channels, channel);
+                    remove(channels, channel);
                     (MessageType::Closed, channel, Vec::new())
                 }
                 Err(_) => {
-                    remove(&channels, channel);
+                    remove(channels, channel);
                     (MessageType::Closed, channel, Vec::new())
                 }
             },
             Pending::Open(channel, answer, server_final) => match answer.await {
                 Ok(Some(handle)) => {
-                    set(&channels, channel, Chan::Open(handle));
+                    set(channels, channel, Chan::Open(handle));
                     (MessageType::ServerFinal, channel, server_final.into_bytes())
                 }
                 _ => {
-                    remove(&channels, channel);
+                    remove(channels, channel);
                     (MessageType::Closed, channel, Vec::new())
                 }
             },
             Pending::Frame(channel, answer) => match answer.await {
                 Ok(Outcome::Reply(frame)) => (MessageType::Reply, channel, frame),
                 Ok(Outcome::Closed) => {
-                    remove(&channels, channel);
+                    remove(channels, channel);
                     (MessageType::Closed, channel, Vec::new())
                 }
                 Ok(Outcome::Rejected | Outcome::Unavailable) | Err(_) => (MessageType::Rejected, channel, Vec::new()),
@@ -269,32 +305,38 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 match answer {
                     Some(channel) => (MessageType::Closed, channel, Vec::new()),
                     None => {
-                        if queue.is_empty() && flush(&mut wr, &mut out).await.is_err() {
-                            return;
+                        if queue.is_empty() {
+                            flush(wr, out, ctx.idle_timeout).await?;
                         }
                         continue;
                     }
                 }
             }
         };
-        if (Message { kind, channel, body: &body }).encode(&mut out).is_err() {
+        if (Message { kind, channel, body: &body }).encode(out).is_err() {
             tracing::warn!(?kind, "answer too large for a link message");
             continue;
         }
-        if (queue.is_empty() || out.len() >= FLUSH_BYTES) && flush(&mut wr, &mut out).await.is_err() {
-            return;
+        if queue.is_empty() || out.len() >= FLUSH_BYTES {
+            flush(wr, out, ctx.idle_timeout).await?;
         }
     }
-    let _ = flush(&mut wr, &mut out).await;
-    let _ = wr.shutdown().await;
+    Ok(())
 }
 
-async fn flush<W: AsyncWrite + Unpin>(wr: &mut W, out: &mut Vec<u8>) -> std::io::Result<()> {
-    if !out.is_empty() {
-        wr.write_all(out).await?;
-        out.clear();
-    }
-    wr.flush().await
+/// Writes `out` and flushes, within `limit` (a peer that stops reading does not hold the
+/// connection's task, its slot and its sessions for ever).
+async fn flush<W: AsyncWrite + Unpin>(wr: &mut W, out: &mut Vec<u8>, limit: Duration) -> std::io::Result<()> {
+    let write = async {
+        if !out.is_empty() {
+            wr.write_all(out).await?;
+            out.clear();
+        }
+        wr.flush().await
+    };
+    tokio::time::timeout(limit, write)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer not reading")))
 }
 
 /// Channels not (yet) open.

@@ -63,7 +63,7 @@ pub fn provision_many(
     let master = super::state::master_key(state_dir)?;
     // The registry's own checks (name length, epochs), and no device of that name or id.
     let mut registry = Registry::new();
-    for existing in store.load()?.devices {
+    for existing in store.load_devices()? {
         let _ = registry.provision(existing);
     }
     let mut out = Vec::with_capacity(specs.len());
@@ -108,8 +108,7 @@ pub fn add_epoch(
 ) -> Result<Provisioned, PortalError> {
     let master = super::state::master_key(state_dir)?;
     let mut record = store
-        .load()?
-        .devices
+        .load_devices()?
         .into_iter()
         .find(|d| d.name == name)
         .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
@@ -130,8 +129,7 @@ pub fn add_epoch(
 /// the portal reloads its registry.
 pub fn revoke(store: &mut dyn Store, name: &str) -> Result<SenderId, PortalError> {
     let mut record = store
-        .load()?
-        .devices
+        .load_devices()?
         .into_iter()
         .find(|d| d.name == name)
         .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
@@ -146,7 +144,7 @@ pub fn revoke(store: &mut dyn Store, name: &str) -> Result<SenderId, PortalError
 /// running portal applies it at its next registry reload; bundles of the old collector that
 /// carry the device are then refused for it. Returns the device's sender id.
 pub fn set_collector(store: &mut dyn Store, name: &str, collector: Option<&str>) -> Result<SenderId, PortalError> {
-    let devices = store.load()?.devices;
+    let devices = store.load_devices()?;
     let collector = match collector {
         Some(c) => Some(
             devices
@@ -169,7 +167,7 @@ pub fn set_collector(store: &mut dyn Store, name: &str, collector: Option<&str>)
 
 /// Every provisioned device (verifiers included, never secrets: the store has none).
 pub fn devices(store: &mut dyn Store) -> Result<Vec<DeviceRecord>, PortalError> {
-    Ok(store.load()?.devices)
+    Ok(store.load_devices()?)
 }
 
 #[cfg(test)]

@@ -105,6 +105,16 @@ fn three_devices_handshake_and_report_over_one_pipelined_connection() {
     assert!(link.is_open(channels[0]));
     assert!(!link.is_open(channels[1]));
     assert_eq!(link.exchange(&[(channels[1], vec![1; 8])]).unwrap(), vec![LinkReply::Closed]);
+    // More frames than are sent unanswered at once: sent in windows, answered all, in order.
+    let many: Vec<(u32, Vec<u8>)> = (0..2 * printfleet_cli::client::EXCHANGE_WINDOW + 3)
+        .map(|i| (if i % 100 == 50 { channels[1] } else { channels[0] }, vec![0xA5; 64]))
+        .collect();
+    let replies = link.exchange(&many).unwrap();
+    assert_eq!(replies.len(), many.len());
+    for ((channel, _), reply) in many.iter().zip(&replies) {
+        let expected = if *channel == channels[1] { LinkReply::Closed } else { LinkReply::Rejected };
+        assert_eq!(*reply, expected);
+    }
     // The link still carries the others.
     let later = Timestamp::from_unix_millis(now.unix_millis() + 4 * 3_600_000).unwrap();
     let frame = next_frame(&mut agents[2], later);

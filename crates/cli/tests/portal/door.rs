@@ -203,3 +203,62 @@ fn a_link_handshake_is_bounded_in_real_time_on_an_accelerated_clock() {
     assert_eq!(handshake(2, Duration::from_millis(1500)), MessageType::Closed, "a slow one is refused");
     assert_eq!(portal.metric("printfleet_handshakes_failed_total"), 1);
 }
+
+/// Writes `request` over and over without reading a byte of the answers, until the portal
+/// drops the connection (a write fails other than by timing out) or `limit` passes; returns how
+/// long after its writes first stalled the portal dropped it, or `None` if it never did.
+fn never_reading(
+    s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    request: &[u8],
+    limit: Duration,
+) -> Option<Duration> {
+    s.sock.set_write_timeout(Some(Duration::from_millis(50))).unwrap();
+    let chunk: Vec<u8> =
+        request.iter().copied().cycle().take(request.len() * (16_384 / request.len()).max(1)).collect();
+    let started = Instant::now();
+    let mut stalled: Option<Instant> = None;
+    while started.elapsed() < limit {
+        match s.write(&chunk).and_then(|n| s.flush().map(|()| n)) {
+            Ok(n) if n > 0 => stalled = None,
+            Ok(_) => {
+                stalled.get_or_insert_with(Instant::now);
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                stalled.get_or_insert_with(Instant::now);
+            }
+            Err(_) => return Some(stalled.map_or(Duration::ZERO, |t| t.elapsed())),
+        }
+    }
+    None
+}
+
+#[test]
+fn a_link_peer_that_never_reads_its_answers_is_dropped() {
+    let home = Home::new();
+    let portal = home.start(&["--idle-timeout-ms", "1000"]);
+    // `Closed` for channels that were never opened: each answered with a `Closed`, unauthenticated.
+    let mut request = Vec::new();
+    Message { kind: MessageType::Closed, channel: 7, body: &[] }.encode(&mut request).unwrap();
+    let mut s = portal.tls(portal.tcp);
+    let dropped = never_reading(&mut s, &request, Duration::from_secs(30));
+    let after = dropped.expect("a link connection that never read its answers was kept for 30 s");
+    assert!(after < Duration::from_secs(10), "dropped {after:?} after its writes stalled");
+    // The portal still serves the link.
+    let mut t = portal.tls(portal.tcp);
+    t.sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(send(&mut t, &request));
+    let mut answer = [0u8; 9];
+    t.read_exact(&mut answer).unwrap();
+    assert_eq!(answer.to_vec(), request);
+}
+
+#[test]
+fn an_https_client_that_never_reads_its_answers_is_dropped() {
+    let home = Home::new();
+    let portal = home.start(&["--header-timeout-ms", "1000"]);
+    let mut s = portal.tls(portal.https);
+    let dropped = never_reading(&mut s, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", Duration::from_secs(30));
+    let after = dropped.expect("an HTTPS connection that never read its answers was kept for 30 s");
+    assert!(after < Duration::from_secs(10), "dropped {after:?} after its writes stalled");
+    assert_eq!(portal.get("/healthz"), (200, "ok".to_owned()));
+}
