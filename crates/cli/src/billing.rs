@@ -25,6 +25,7 @@ use printfleet_meter::{
 };
 use printfleet_schema::{MeterKind, Timestamp};
 use printfleet_store::{Store, StoreError};
+use printfleet_wire::frame::SenderId;
 
 /// Largest terms file read.
 pub const MAX_TERMS_BYTES: u64 = 64 * 1024;
@@ -70,9 +71,21 @@ pub enum BillingError {
     /// A CSV export failed.
     #[error("export: {0}")]
     Export(#[from] export::ExportError),
-    /// No contract of the meter has the period asked for open.
-    #[error("no contract has that period open (billed already, or no contract set)")]
+    /// No contract of the meter has the period asked for open and over.
+    #[error("no contract has that period open and over (billed already, not over yet, or no contract set)")]
     NothingToBill,
+    /// Closing or recording one contract's period failed. The contracts closed before it are
+    /// recorded and exported ([`USAGE_FILE`], [`INVOICES_FILE`]); it and those after it are not,
+    /// and a later run bills them.
+    #[error("contract {contract}: {source} (recorded and exported before it: contracts {billed:?})")]
+    Closing {
+        /// The contract that failed.
+        contract: u64,
+        /// The contracts recorded and exported before it.
+        billed: Vec<u64>,
+        /// Why.
+        source: Box<BillingError>,
+    },
 }
 
 /// `YYYY-MM-DD` at 00:00 UTC.
@@ -160,6 +173,9 @@ pub struct Billed {
     pub usage: Vec<UsageLine>,
     /// Invoices.
     pub invoices: Vec<Invoice>,
+    /// Devices left out of the run, each with why the meter refused it (a name longer than a
+    /// meter serial, a contract full ...): reported, not billed, and not in the way of the rest.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// The model class a device is billed under (the meter's plausibility bound on page advances),
@@ -182,22 +198,30 @@ pub fn model_class(state: Option<&DeviceState>) -> ModelClass {
 }
 
 /// Bills the month starting at `month` (see [`parse_month`]) for every contract whose open
-/// period starts there: closes it at `now` (which must be after the period), records each
-/// closing, and writes [`USAGE_FILE`] and [`INVOICES_FILE`] into `out`.
+/// period starts there and is over by `now` (a quarter starting in that month waits for its
+/// end): closes it at `now`, records each closing, and writes [`USAGE_FILE`] and
+/// [`INVOICES_FILE`] into `out`. The Data Collectors (devices that other devices name as their
+/// collector) report for printers and are not billed themselves; a device the meter refuses is
+/// left out and listed in [`Billed::skipped`].
 pub fn bill(store: &mut dyn Store, month: Timestamp, now: Timestamp, out: &Path) -> Result<Billed, BillingError> {
     let mut meter = store.load_meter()?.unwrap_or_else(|| Meter::new(MeterConfig::default()));
-    let devices = store.load()?.devices;
+    let devices = store.load_devices()?;
+    let collectors: BTreeSet<SenderId> = devices.iter().filter_map(|d| d.collector).collect();
     let contracts: BTreeSet<ContractId> =
         devices.iter().map(|d| d.owner.contract).filter(|c| meter.terms(*c).is_some()).collect();
+    let mut skipped = Vec::new();
     for d in &devices {
-        if meter.terms(d.owner.contract).is_none() {
+        if meter.terms(d.owner.contract).is_none() || collectors.contains(&d.sender()) {
             continue;
         }
         let class = model_class(store.device_state(d.sender())?.as_ref());
         let device = Device { contract: d.owner.contract, serial: d.name.clone(), class };
         match meter.add_device(d.meter_device, device) {
             Ok(()) | Err(MeterError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(device = %d.name, error = %e, "device not billed");
+                skipped.push((d.name.clone(), e.to_string()));
+            }
         }
     }
     let mut due = Vec::new();
@@ -205,8 +229,9 @@ pub fn bill(store: &mut dyn Store, month: Timestamp, now: Timestamp, out: &Path)
     for c in &contracts {
         let Some(terms) = meter.terms(*c) else { continue };
         let period = terms.period.period_of(month);
-        if meter.open_period(*c) == Some(period) && terms.period.start(period)? == month {
-            end = end.max(terms.period.end(period)?);
+        let period_end = terms.period.end(period)?;
+        if meter.open_period(*c) == Some(period) && terms.period.start(period)? == month && period_end <= now {
+            end = end.max(period_end);
             due.push(*c);
         }
     }
@@ -226,15 +251,29 @@ pub fn bill(store: &mut dyn Store, month: Timestamp, now: Timestamp, out: &Path)
         // to judge.
         let _ = meter.record_job(j);
     }
-    let mut billed = Billed { readings: readings.len(), jobs: jobs.len(), ..Billed::default() };
+    let mut billed = Billed { readings: readings.len(), jobs: jobs.len(), skipped, ..Billed::default() };
+    let mut failed = None;
     for c in due {
-        let closing = meter.close_period(c, now)?;
-        store.record_closing(&closing, &meter)?;
-        billed.contracts.push(c);
-        billed.discrepancies.extend(closing.discrepancies);
-        billed.usage.extend(closing.usage);
-        billed.invoices.push(closing.invoice);
+        // A failed closing may have changed the meter in memory: nothing after it is recorded
+        // (each record stores the whole meter), so that a later run starts from the last good one.
+        let closed = meter.close_period(c, now).map_err(BillingError::from).and_then(|closing| {
+            store.record_closing(&closing, &meter)?;
+            Ok(closing)
+        });
+        match closed {
+            Ok(closing) => {
+                billed.contracts.push(c);
+                billed.discrepancies.extend(closing.discrepancies);
+                billed.usage.extend(closing.usage);
+                billed.invoices.push(closing.invoice);
+            }
+            Err(e) => {
+                failed = Some((c, e));
+                break;
+            }
+        }
     }
+    // What was recorded is exported, whatever failed after it: nothing reads stored invoices back.
     std::fs::create_dir_all(out).map_err(|source| BillingError::Io { path: out.to_path_buf(), source })?;
     let create = |name: &str| {
         let path = out.join(name);
@@ -242,7 +281,14 @@ pub fn bill(store: &mut dyn Store, month: Timestamp, now: Timestamp, out: &Path)
     };
     export::usage_csv(&billed.usage, create(USAGE_FILE)?)?;
     export::invoice_csv(&billed.invoices, create(INVOICES_FILE)?)?;
-    Ok(billed)
+    match failed {
+        None => Ok(billed),
+        Some((contract, source)) => Err(BillingError::Closing {
+            contract: contract.0,
+            billed: billed.contracts.iter().map(|c| c.0).collect(),
+            source: Box::new(source),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -359,9 +405,63 @@ mod tests {
         // Closed: billing it again is refused, and nothing more is recorded.
         assert!(matches!(bill(&mut store, month, later, &out), Err(BillingError::NothingToBill)));
         assert_eq!(store.count("invoices").unwrap(), 1);
-        // A period not over yet is the meter's refusal.
+        // A period not over yet is not due.
         let dec = parse_month("2026-12").unwrap();
-        assert!(matches!(bill(&mut store, dec, parse_date("2026-12-15").unwrap(), &out), Err(BillingError::Meter(_))));
+        assert!(matches!(
+            bill(&mut store, dec, parse_date("2026-12-15").unwrap(), &out),
+            Err(BillingError::NothingToBill)
+        ));
+    }
+
+    /// What one contract or device cannot be billed for does not keep the others from their
+    /// invoices, and a Data Collector is no billed position.
+    #[test]
+    fn a_run_bills_every_contract_and_device_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let office = samples::office_laser;
+        let mut store = stored(
+            dir.path(),
+            vec![("2026-11-02", with(office(), 10_000, &[])), ("2026-11-20", with(office(), 10_500, &[]))],
+        );
+        // Contract 4 charges 250 per device a month; contract 2 the same every two months.
+        let mut terms = Terms::default();
+        terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
+        terms.fee_per_device = MinorUnits(250);
+        set_contract(&mut store, ContractId(4), terms.clone(), parse_date("2026-11-01").unwrap()).unwrap();
+        let record = |name: &str, contract: u64, meter_device: u64, collector: Option<SenderId>| DeviceRecord {
+            name: name.into(),
+            owner: Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(contract) },
+            meter_device: DeviceId(meter_device),
+            revoked: false,
+            credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
+            collector,
+        };
+        // A site's collector (on a contract, as provisioning requires) and the printer it reads.
+        store.put_device(&record("site", 4, 20, None)).unwrap();
+        store.put_device(&record("behind-site", 4, 21, Some(printfleet_auth::sender_id_of("site")))).unwrap();
+        // A name longer than a meter serial may be.
+        let long = "x".repeat(printfleet_meter::limits::MAX_SERIAL_LEN + 1);
+        store.put_device(&record(&long, 4, 22, None)).unwrap();
+        // Contract 2 bills two months from November: not over in early December.
+        let mut two_months = terms.clone();
+        two_months.period = printfleet_meter::BillingPeriod::months(2).unwrap();
+        set_contract(&mut store, ContractId(2), two_months, parse_date("2026-11-01").unwrap()).unwrap();
+        store.put_device(&record("on-two", 2, 23, None)).unwrap();
+
+        let out = dir.path().join("out");
+        let billed =
+            bill(&mut store, parse_month("2026-11").unwrap(), parse_date("2026-12-05").unwrap(), &out).unwrap();
+        assert_eq!(
+            billed.contracts,
+            vec![ContractId(3), ContractId(4)],
+            "contract 2 is not over: not due, not in the way"
+        );
+        assert_eq!(billed.skipped.len(), 1, "{:?}", billed.skipped);
+        assert_eq!(billed.skipped[0].0, long);
+        assert_eq!(billed.invoices[0].total, MinorUnits(500 + 1_000), "contract 3 as ever");
+        // One device's fee on contract 4: the printer's; not the collector's, not the refused one's.
+        assert_eq!(billed.invoices[1].total, MinorUnits(250), "{:?}", billed.invoices[1]);
+        assert!(std::fs::read_to_string(out.join(INVOICES_FILE)).unwrap().contains(",fee_per_device,"));
     }
 
     #[test]

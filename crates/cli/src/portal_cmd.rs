@@ -380,6 +380,7 @@ pub(crate) fn bill(args: BillArgs) -> Result<String, String> {
         "discrepancies": billed.discrepancies.len(),
         "usage_lines": billed.usage.len(),
         "invoices": billed.invoices.len(),
+        "skipped": billed.skipped.iter().map(|(name, why)| serde_json::json!({"device": name, "reason": why})).collect::<Vec<_>>(),
         "total_minor_units": total,
         "usage": args.out.join(billing::USAGE_FILE).display().to_string(),
         "invoices_csv": args.out.join(billing::INVOICES_FILE).display().to_string(),

@@ -226,8 +226,8 @@ fn allowed(per_day: u64, elapsed_ms: u64) -> u64 {
 /// `resets` (sorted) starts a new segment whatever its value: the third-party ink series
 /// restarts where its colour's all-ink series does (a cartridge swap).
 pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, resets: &[u64], mut f: impl FnMut(&Read, Step)) {
-    let last_actual = series.reads.last().map(|r| r.at);
-    let active = series.estimates.iter().filter(|e| last_actual.is_none_or(|t| e.at > t));
+    let last = series.reads.last().copied();
+    let active = series.estimates.iter().filter(|e| in_force(last, e));
     let mut prev: Option<&Read> = None;
     for cur in series.reads.iter().chain(active) {
         if cur.at >= until {
@@ -250,6 +250,14 @@ pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, resets: &[
         f(cur, step);
         prev = Some(cur);
     }
+}
+
+/// Whether an estimate still stands beside the series' last actual read: later than it, and
+/// not below it. An actual read (arriving late) above a later estimate proves the estimate
+/// wrong; taking the step down to it for a counter reset would bill the advance from the
+/// estimate again.
+fn in_force(last_actual: Option<Read>, estimate: &Read) -> bool {
+    last_actual.is_none_or(|l| estimate.at > l.at && estimate.value >= l.value)
 }
 
 /// Per-period figures of one series.
@@ -598,8 +606,8 @@ fn prune(dev: &mut DeviceState, keep_from: u64, contract: ContractId, retain_fro
     // Each contract's job sums are numbered in its own calendar.
     dev.job_sums.retain(|(c, p, _, _)| *c != contract || *p >= retain_from);
     for s in &mut dev.series {
-        let last_actual = s.reads.last().map(|r| r.at);
-        s.estimates.retain(|e| last_actual.is_none_or(|t| e.at > t));
+        let last_actual = s.reads.last().copied();
+        s.estimates.retain(|e| in_force(last_actual, e));
         let before_reads = s.reads.partition_point(|r| r.at < keep_from);
         let before_est = s.estimates.partition_point(|e| e.at < keep_from);
         if before_est > 0 {

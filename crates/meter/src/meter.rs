@@ -563,7 +563,7 @@ impl Meter {
     ///
     /// `effective` must lie in an open period of the old contract (not before the start of its
     /// oldest open period, nor after the last instant it accepts), within what the new contract
-    /// accepts, and after the device's previous move. The device's counter series go on: a move
+    /// accepts and not before its first period, and after the device's previous move. The device's counter series go on: a move
     /// is not a reset. The old contract lists the device (with usage lines) until its closings
     /// have passed the move and its late window; the fee per device counts a device on every
     /// contract it was on during the period.
@@ -582,6 +582,11 @@ impl Meter {
         }
         if at < new.accept_from || at >= new.accept_until {
             return bad("the effective date is outside what the new contract accepts");
+        }
+        // Before its first period a new contract bills nothing: what the device did from the
+        // move to that start would be billed by neither contract.
+        if new.terms.period.start(new.first).map_or(true, |t| at < t.unix_millis()) {
+            return bad("the effective date is before the new contract's first period");
         }
         if dev.moves.last().is_some_and(|(last, _)| *last >= at) {
             return bad("the effective date is not after the previous move");

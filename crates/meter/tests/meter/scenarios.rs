@@ -178,6 +178,36 @@ fn estimated_read_trued_up() {
     assert_eq!(jan.invoice.total.0 + feb.invoice.total.0, 3_000);
 }
 
+/// An actual read that arrives late and stands above the estimate made after it proves the
+/// estimate wrong: the estimate is dropped, not taken for a counter reset (which would bill the
+/// advance from the estimate again and keep the estimate as the series' anchor for good).
+#[test]
+fn a_late_actual_read_above_an_estimate_supersedes_it() {
+    let mut terms = per_page(1);
+    terms.estimates = true;
+    let mut m = meter_with(MeterConfig::default(), terms, &[1]);
+    m.observe(&total(1, 10_000, at(9, 0))).unwrap();
+    m.observe(&total(1, 11_000, at(19, 0))).unwrap();
+    let jan = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    let estimated = usage_of(&jan, 1, &MeterKind::TOTAL).quantity.0;
+    assert!(usage_of(&jan, 1, &MeterKind::TOTAL).estimated);
+    assert!(estimated < 2_500, "estimated {estimated}: below the late read to come");
+    // 29 January's read, delivered late (within the late window), then silence.
+    assert_eq!(m.observe(&total(1, 12_500, at(28, 0))).unwrap(), Outcome::Late);
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    // January trued up to what the counters prove: 10 000 -> 12 500.
+    let jan_adjustment = adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity.0;
+    assert_eq!(estimated + jan_adjustment, 2_500);
+    // February estimated from the late read, not from the wrong estimate.
+    let feb_usage = usage_of(&feb, 1, &MeterKind::TOTAL);
+    assert!(feb_usage.estimated);
+    m.observe(&total(1, 17_000, at(MAR + 9, 0))).unwrap();
+    let mar = m.close_period(CONTRACT, at(APR, 0)).unwrap();
+    // Over the three invoices exactly what the counters advanced: 10 000 -> 17 000.
+    let billed: u64 = [&jan, &feb, &mar].iter().map(|c| c.invoice.total.0).sum();
+    assert_eq!(billed, 7_000, "jan {jan:?}\nfeb {feb:?}\nmar {mar:?}");
+}
+
 #[test]
 fn tiered_pricing_across_tier_boundary() {
     let mut terms = Terms::default();
@@ -519,4 +549,26 @@ fn device_moving_between_contracts() {
     // The state round-trips with its moves.
     let back: Meter = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
     assert_eq!(back, m);
+}
+
+/// A move into a contract whose first period has not begun would leave the usage from the
+/// move to that start billed by neither contract: refused, and accepted from that start on.
+#[test]
+fn a_move_before_the_new_contracts_first_period_is_refused() {
+    let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
+    let later = ContractId(2);
+    m.add_contract(later, per_page(2), at(FEB, 0)).unwrap();
+    m.observe(&total(1, 1_000, at(1, 0))).unwrap();
+    m.observe(&total(1, 1_500, at(27, 0))).unwrap();
+    // 28 January lies within what the February contract accepts (its late window), not in
+    // any of its periods.
+    let early = m.move_device(DeviceId(1), later, at(27, 0));
+    assert!(matches!(early, Err(MeterError::InvalidMove { .. })), "{early:?}");
+    m.move_device(DeviceId(1), later, at(FEB, 0)).unwrap();
+    m.observe(&total(1, 1_800, at(FEB - 1, 23))).unwrap();
+    m.observe(&total(1, 2_000, at(FEB + 14, 0))).unwrap();
+    let jan = m.close_period(CONTRACT, at(FEB, 1)).unwrap();
+    assert_eq!(usage_of(&jan, 1, &MeterKind::TOTAL).quantity, QuantityDelta(800), "1 000 -> 1 800 in January");
+    let feb = m.close_period(later, at(MAR, 0)).unwrap();
+    assert_eq!(usage_of(&feb, 1, &MeterKind::TOTAL).quantity, QuantityDelta(200), "1 800 -> 2 000 in February");
 }
