@@ -51,11 +51,20 @@ pub const USAGE_EVENT_TYPE: &str = "org.printfleet.meter.usage.v1";
 #[error("csv export failed: {0}")]
 pub struct ExportError(#[from] csv::Error);
 
+/// A text cell as a spreadsheet will not run it: a value that starts with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return (a formula to Excel, LibreOffice and Google Sheets) gets a leading
+/// apostrophe (OWASP's advice against CSV injection). Only free text goes through it (the
+/// serial, a device's name as provisioned); numbers, negative quantities included, never do.
+pub fn spreadsheet_safe(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
+}
+
 fn reading(estimated: bool) -> &'static str {
     if estimated { "estimated" } else { "actual" }
 }
 
-/// Writes usage lines as CSV with a header row ([`USAGE_COLUMNS`]).
+/// Writes usage lines as CSV with a header row ([`USAGE_COLUMNS`]); the serial through
+/// [`spreadsheet_safe`].
 pub fn usage_csv<W: io::Write>(lines: &[UsageLine], out: W) -> Result<(), ExportError> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(USAGE_COLUMNS)?;
@@ -63,7 +72,7 @@ pub fn usage_csv<W: io::Write>(lines: &[UsageLine], out: W) -> Result<(), Export
         w.write_record([
             l.contract.to_string(),
             l.device.to_string(),
-            l.serial.clone(),
+            spreadsheet_safe(&l.serial),
             Date(l.period_start).to_string(),
             Date(l.period_end).to_string(),
             l.category.to_string(),

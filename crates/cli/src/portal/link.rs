@@ -314,8 +314,12 @@ async fn answer_all<W: AsyncWrite + Unpin>(
             }
         };
         if (Message { kind, channel, body: &body }).encode(out).is_err() {
-            tracing::warn!(?kind, "answer too large for a link message");
-            continue;
+            // Still one answer per request: the collector counts them.
+            tracing::warn!(?kind, "answer too large for a link message: sent as Rejected");
+            let rejected = Message { kind: MessageType::Rejected, channel, body: &[] };
+            if rejected.encode(out).is_err() {
+                return Err(std::io::Error::other("a link message without a body did not encode"));
+            }
         }
         if queue.is_empty() || out.len() >= FLUSH_BYTES {
             flush(wr, out, ctx.idle_timeout).await?;

@@ -32,6 +32,25 @@ fn usage_csv_has_the_documented_columns() {
     );
 }
 
+/// A serial (a device's name) that a spreadsheet would run as a formula is written as text;
+/// numbers, negative quantities included, are left alone.
+#[test]
+fn a_serial_that_looks_like_a_formula_is_written_as_text() {
+    let (_, c) = january();
+    let mut lines = c.usage.clone();
+    lines[0].serial = "=HYPERLINK(\"http://x\",\"pay\")".into();
+    lines[1].serial = "-2+3".into();
+    lines[1].quantity = QuantityDelta(-600);
+    let mut out = Vec::new();
+    export::usage_csv(&lines, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains(",\"'=HYPERLINK(\"\"http://x\"\",\"\"pay\"\")\","), "{text}");
+    assert!(text.contains(",'-2+3,") && text.contains(",-600,"), "{text}");
+    for plain in ["SN1", "printer-7", "a=b"] {
+        assert_eq!(export::spreadsheet_safe(plain), plain);
+    }
+}
+
 #[test]
 fn invoice_csv_has_the_documented_columns() {
     let (_, c) = january();
