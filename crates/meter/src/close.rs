@@ -5,7 +5,7 @@ use printfleet_schema::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::DAY_MS;
-use crate::limits::MAX_HOLDS_PER_SERIES;
+use crate::limits::{MAX_ADVANCE, MAX_HOLDS_PER_SERIES};
 use crate::meter::{
     ContractState, DeviceState, ESTIMATED, PendingHold, Read, Series, accept_until, has_read_after_anchor, owner_at,
     owns_some, retain_period,
@@ -238,12 +238,11 @@ pub(crate) fn walk(series: &Series, per_day: Option<u64>, until: u64, resets: &[
             Some(p) if cur.value < p.value || resets.binary_search(&cur.at).is_ok() => Step::Reset,
             Some(p) => {
                 let adv = cur.value.saturating_sub(p.value);
-                let bound = per_day.map(|d| allowed(d, cur.at.saturating_sub(p.at)));
-                match bound {
-                    Some(b) if adv > b && series.released.binary_search(&cur.at).is_err() => {
-                        Step::Held { from: *p, allowed: b }
-                    }
-                    _ => Step::Advance(adv),
+                let bound = per_day.map_or(MAX_ADVANCE, |d| allowed(d, cur.at.saturating_sub(p.at)).min(MAX_ADVANCE));
+                if adv > bound && series.released.binary_search(&cur.at).is_err() {
+                    Step::Held { from: *p, allowed: bound }
+                } else {
+                    Step::Advance(adv)
                 }
             }
         };

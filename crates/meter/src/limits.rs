@@ -33,6 +33,13 @@ pub const MAX_SERIAL_LEN: usize = 64;
 /// [`MeterError::TooEarly`](crate::MeterError::TooEarly), and can be sent again once periods
 /// have been closed.
 pub const MAX_PERIODS_AHEAD: u32 = 3;
+/// The largest advance between two reads of any category that is billed without review (2^48:
+/// 281,000 litres of ink in nanolitres, 281 km² of media in mm², far beyond any printer's
+/// life): a larger jump is held ([`Closing::held`](crate::Closing::held)) whatever the terms'
+/// bounds, even in a category that has none, so that a corrupted counter (a -1 read as
+/// 2^64 − 1) can neither be billed unseen nor overflow a period's sums and stop its contract's
+/// closings for good.
+pub const MAX_ADVANCE: u64 = 1 << 48;
 /// Moves between contracts remembered per device (a device changes hands a few times in its
 /// life; the history is what attributes its usage).
 pub const MAX_MOVES_PER_DEVICE: usize = 64;

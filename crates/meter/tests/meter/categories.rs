@@ -90,6 +90,33 @@ fn ink_per_colour_with_third_party_ink() {
     assert_eq!(event["data"]["quantity"], 70_000_000);
 }
 
+/// A category without a plausibility bound (ink) still holds a jump no printer makes: a
+/// counter read as 2^64 − 1 (a -1) is listed for review, not billed, and does not overflow the
+/// period and stop the contract's closings.
+#[test]
+fn a_corrupt_counter_in_an_unbounded_category_is_held_not_overflowed() {
+    let terms = priced(&[("ink:cyan", 25, 1_000_000)]);
+    let mut m = meter_with(MeterConfig::default(), terms, &[1]);
+    let cyan = Category::ink(Colour::Cyan);
+    assert_eq!(MeterConfig::default().plausibility.per_day(ModelClass::LARGE_FORMAT, &cyan), None);
+    for (day, value) in [(1, 100_000_000), (5, u64::MAX), (9, 110_000_000), (20, 130_000_000)] {
+        m.observe(&read(1, cyan.clone(), value, at(day, 0))).unwrap();
+    }
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(c.held.len(), 1, "{:?}", c.held);
+    assert_eq!(c.held[0].to.1, u64::MAX);
+    // After the glitch (a reset back down) the counter's own advance: 110 -> 130 ml.
+    assert_eq!(usage_of(&c, 1, cyan).quantity, QuantityDelta(20_000_000));
+    // A jump up to the bound is billed as usual.
+    let mut m = meter_with(MeterConfig::default(), priced(&[("ink:cyan", 25, 1_000_000)]), &[1]);
+    let cyan = Category::ink(Colour::Cyan);
+    m.observe(&read(1, cyan.clone(), 0, at(1, 0))).unwrap();
+    m.observe(&read(1, cyan.clone(), limits::MAX_ADVANCE, at(2, 0))).unwrap();
+    let c = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert!(c.held.is_empty());
+    assert_eq!(usage_of(&c, 1, cyan).quantity.0, i64::try_from(limits::MAX_ADVANCE).unwrap());
+}
+
 #[test]
 fn media_area_per_media_type_and_total_area_and_length() {
     // Per square metre: bond 50 cents, photo gloss 4 euros; the total area is reported only.
