@@ -5,7 +5,7 @@
 //! ([`IngestError::Busy`]) waits for the next group.
 
 use std::cell::Cell;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,27 @@ use super::metrics::Shared;
 /// The registry is reloaded at most this often when a frame or a handshake names a device (or
 /// key epoch) the actor does not know: a flood of unknown names costs one reload per interval.
 pub const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Frames of one device carried from a commit group to the next while an earlier frame of it is
+/// being stored: a device sends one at a time and waits for its reply, so more is a misbehaving
+/// (or stolen) credential, which must not fill the groups that every other device's frames
+/// wait for. Beyond it a frame is answered as if the store were unavailable (HTTP 503 with
+/// `Retry-After`; on the link, `Rejected`): sent again later, it is applied then.
+pub const MAX_DEFERRED_PER_DEVICE: usize = 4;
+
+/// Carries `request` (of `device`, busy in this group) over to the next group, unless
+/// [`MAX_DEFERRED_PER_DEVICE`] of that device's are carried already.
+fn defer(carried: &mut HashMap<SenderId, usize>, device: SenderId, request: Request, deferred: &mut VecDeque<Request>) {
+    let n = carried.entry(device).or_insert(0);
+    if *n < MAX_DEFERRED_PER_DEVICE {
+        *n = n.saturating_add(1);
+        deferred.push_back(request);
+        return;
+    }
+    if let Request::Frame { reply, .. } | Request::SessionFrame { reply, .. } = request {
+        let _ = reply.send(Outcome::Unavailable);
+    }
+}
 
 /// What the sender of a stored frame (a device, or a collector's bundle) is answered: the
 /// commit's reply, or why there is none.
@@ -170,6 +191,7 @@ impl Actor {
         let mut batches: Vec<Batch> = Vec::new();
         let mut waiting: Vec<oneshot::Sender<Outcome>> = Vec::new();
         let mut bundles: Vec<(Bundle, oneshot::Sender<Outcome>)> = Vec::new();
+        let mut carried: HashMap<SenderId, usize> = HashMap::new();
         for request in group {
             match request {
                 Request::Frame { frame, reply } => {
@@ -179,7 +201,9 @@ impl Actor {
                             batches.push(batch);
                             waiting.push(reply);
                         }
-                        Err(IngestError::Busy(_)) => deferred.push_back(Request::Frame { frame, reply }),
+                        Err(IngestError::Busy(device)) => {
+                            defer(&mut carried, device, Request::Frame { frame, reply }, deferred);
+                        }
                         Err(e) => {
                             let _ = reply.send(refused(&e));
                         }
@@ -190,7 +214,9 @@ impl Actor {
                 {
                     match self.ingest.receive_bundle(handle, &frame, now) {
                         Ok(bundle) => bundles.push((bundle, reply)),
-                        Err(IngestError::Busy(_)) => deferred.push_back(Request::SessionFrame { handle, frame, reply }),
+                        Err(IngestError::Busy(device)) => {
+                            defer(&mut carried, device, Request::SessionFrame { handle, frame, reply }, deferred);
+                        }
                         Err(e) => {
                             let _ = reply.send(refused(&e));
                         }
@@ -202,7 +228,9 @@ impl Actor {
                             batches.push(batch);
                             waiting.push(reply);
                         }
-                        Err(IngestError::Busy(_)) => deferred.push_back(Request::SessionFrame { handle, frame, reply }),
+                        Err(IngestError::Busy(device)) => {
+                            defer(&mut carried, device, Request::SessionFrame { handle, frame, reply }, deferred);
+                        }
                         Err(e) => {
                             let _ = reply.send(refused(&e));
                         }
@@ -589,7 +617,7 @@ mod tests {
         agent.handle_reading(start, samples::office_laser());
         let mut frames = Vec::new();
         // No reply comes: after the reply timeout the agent sends the update again (a new frame).
-        for minute in 0..60u64 {
+        for minute in 0..600u64 {
             let t = start.checked_add(printfleet_schema::DurationMs(minute * 60_000)).unwrap();
             agent.handle_timeout(t);
             if agent.needs_save() {
@@ -643,5 +671,36 @@ mod tests {
         // a, b, c in one transaction; a's second frame (Busy) in the next.
         assert_eq!((c.batches, c.batched_frames, c.largest_group), (2, 4, 3));
         assert_eq!((c.frames_accepted, c.devices_active), (4, 3));
+    }
+
+    /// One credential sending many frames at once takes one place in a group and carries at
+    /// most `MAX_DEFERRED_PER_DEVICE` into the next; the rest are answered Unavailable (sent
+    /// again later), so that the next group has room for everyone else.
+    #[test]
+    fn a_device_flooding_frames_carries_a_few_into_the_next_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::Sqlite(dir.path().join("p.db"));
+        let master = [5u8; 32];
+        let ingest = provisioned(master, &["flood"], &db);
+        let auth = ServerConfig::new(printfleet_auth::DecoyKey::from_bytes([1; 32]));
+        let shared = Arc::new(Shared::default());
+        let mut actor =
+            Actor::new(ingest, db.open().unwrap(), auth, db.clone(), shared, Duration::from_secs(60), Clock::system());
+        let frames = frames_of(master, "flood", 8);
+        let mut group = Vec::new();
+        let mut answers = Vec::new();
+        for frame in &frames {
+            let (reply, answer) = oneshot::channel();
+            group.push(Request::Frame { frame: frame.clone(), reply });
+            answers.push(answer);
+        }
+        let mut deferred = VecDeque::new();
+        actor.group(group, &mut deferred);
+        assert_eq!(deferred.len(), MAX_DEFERRED_PER_DEVICE);
+        let outcomes: Vec<Option<Outcome>> = answers.iter_mut().map(|a| a.try_recv().ok()).collect();
+        assert!(matches!(outcomes[0], Some(Outcome::Reply(_))), "{:?}", outcomes[0]);
+        let unavailable = outcomes.iter().filter(|o| matches!(o, Some(Outcome::Unavailable))).count();
+        let waiting = outcomes.iter().filter(|o| o.is_none()).count();
+        assert_eq!((unavailable, waiting), (8 - 1 - MAX_DEFERRED_PER_DEVICE, MAX_DEFERRED_PER_DEVICE));
     }
 }

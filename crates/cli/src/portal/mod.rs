@@ -30,7 +30,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use accept::ACCEPT_BACKOFF;
-pub use actor::MIN_RELOAD_INTERVAL;
+pub use actor::{MAX_DEFERRED_PER_DEVICE, MIN_RELOAD_INTERVAL};
 pub use config::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LINK_HANDSHAKE_TIMEOUT, DEFAULT_REGISTRY_REFRESH,
     DEFAULT_TLS_HANDSHAKE_TIMEOUT, Db, PortalConfig,
