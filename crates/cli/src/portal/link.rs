@@ -111,6 +111,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
         let read = tokio::select! {
             r = tokio::time::timeout(ctx.idle_timeout, rd.read(&mut buf)) => r,
             _ = stop.changed() => break,
+            // The writer gave up on a peer that does not read: nothing more is answered.
+            () = pending.closed() => break,
         };
         match read {
             Ok(Ok(n)) if n > 0 => reader.extend(buf.get(..n).unwrap_or_default()),

@@ -36,7 +36,10 @@ pub const SERVER_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// Largest PEM file read (a certificate chain and its key are a few KiB).
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
-/// Reads a 32-byte key file, or creates it with fresh random bytes (mode 0600).
+/// Reads a 32-byte key file, or creates it with fresh random bytes (mode 0600). Two processes
+/// starting on a fresh state directory at once (a portal and `printfleet device add`) end up
+/// with the same key: the file is created only where none exists ([`create_new_atomic`]), and
+/// the one that loses the race reads the winner's.
 fn key_file(dir: &Path, name: &str) -> Result<[u8; 32], PortalError> {
     let path = dir.join(name);
     match File::open(&path) {
@@ -48,10 +51,53 @@ fn key_file(dir: &Path, name: &str) -> Result<[u8; 32], PortalError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|_| PortalError::Random)?;
-            write_atomic(&path, &key, true)?;
-            Ok(key)
+            if create_new_atomic(&path, &key)? {
+                Ok(key)
+            } else {
+                let mut bytes = Vec::with_capacity(33);
+                let f = File::open(&path).map_err(|source| PortalError::Io { path: path.clone(), source })?;
+                f.take(33).read_to_end(&mut bytes).map_err(|source| PortalError::Io { path: path.clone(), source })?;
+                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| PortalError::BadKeyFile { path })
+            }
         }
         Err(source) => Err(PortalError::Io { path, source }),
+    }
+}
+
+/// Creates `path` holding `bytes` (mode 0600), complete or not at all, unless it exists:
+/// written and synced under a name of its own, then hard-linked to `path` (which fails, rather
+/// than replace, when another process created it first). Returns whether it was created.
+fn create_new_atomic(path: &Path, bytes: &[u8]) -> Result<bool, PortalError> {
+    let io = |source| PortalError::Io { path: path.to_path_buf(), source };
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|_| PortalError::Random)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.new", u64::from_le_bytes(nonce)));
+    let tmp = PathBuf::from(tmp);
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| fs::hard_link(&tmp, path));
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            if let Some(parent) = path.parent()
+                && let Ok(d) = File::open(parent)
+            {
+                let _ = d.sync_all();
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(io(source)),
     }
 }
 
@@ -182,6 +228,31 @@ mod tests {
         }
         fs::write(dir.path().join(DECOY_KEY_FILE), [0u8; 31]).unwrap();
         assert!(matches!(key_file(dir.path(), DECOY_KEY_FILE), Err(PortalError::BadKeyFile { .. })));
+    }
+
+    /// Processes starting together on a fresh state directory agree on the key (before, each
+    /// could write its own and keep using it while the file held another's).
+    #[test]
+    fn a_key_created_by_racing_callers_is_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = std::sync::Barrier::new(8);
+            let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            key_file(dir.path(), MASTER_KEY_FILE).unwrap()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let on_disk = key_file(dir.path(), MASTER_KEY_FILE).unwrap();
+            assert!(keys.iter().all(|k| *k == on_disk), "callers disagree on the key");
+            let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names, [MASTER_KEY_FILE], "no temporary file left behind");
+        }
     }
 
     #[test]
