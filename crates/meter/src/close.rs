@@ -479,9 +479,14 @@ impl Meter {
                 }
                 frozen.push((contract_id, p, current.qty));
                 s.frozen = frozen;
-                // Released holds whose reads had left the window, billed by the current contract.
+                // Released holds whose reads had left the window: billed by the contract the
+                // device was on when they happened, else by its current one.
                 if s.owed > 0 && contract_now == contract_id {
                     delta = delta.saturating_add(i128::from(std::mem::take(&mut s.owed)));
+                }
+                if let Some(i) = s.owed_to.iter().position(|(c, _)| *c == contract_id) {
+                    let (_, owed) = s.owed_to.swap_remove(i);
+                    delta = delta.saturating_add(i128::from(owed));
                 }
                 let credit = s.credit.iter().find(|(c, _)| *c == contract_id).map_or(0, |(_, v)| *v);
                 let adjustment = delta.saturating_sub(i128::from(credit));
@@ -582,10 +587,15 @@ impl Meter {
             if owns_some(&dev.moves, dev.info.contract, contract_id, keep_from, u64::MAX) {
                 kept.push(device);
             } else {
-                // Gone from this contract beyond its late window: forget what it billed here.
+                // Gone from this contract beyond its late window: forget what it billed here
+                // (what it still owes this contract goes to its current one: billed, not lost).
                 for s in &mut dev.series {
                     s.frozen.retain(|(c, _, _)| *c != contract_id);
                     s.credit.retain(|(c, _)| *c != contract_id);
+                    if let Some(i) = s.owed_to.iter().position(|(c, _)| *c == contract_id) {
+                        let (_, owed) = s.owed_to.swap_remove(i);
+                        s.owed = s.owed.saturating_add(owed);
+                    }
                 }
                 dev.job_sums.retain(|(c, ..)| *c != contract_id);
             }

@@ -227,9 +227,13 @@ pub(crate) struct Series {
     #[serde(default)]
     pub(crate) holds: Vec<PendingHold>,
     /// Released holds whose reads had left the retained window: billed as an adjustment at the
-    /// next closing.
+    /// next closing of the device's current contract.
     #[serde(default)]
     pub(crate) owed: u64,
+    /// The same, owed to the contract the device was on when the jump happened (it has moved
+    /// since, and that contract still lists it): billed at that contract's next closing.
+    #[serde(default)]
+    pub(crate) owed_to: Vec<(ContractId, u64)>,
 }
 
 /// A held jump awaiting review: the reads before and after it and the bound it exceeded.
@@ -252,6 +256,7 @@ impl Series {
             dismissed: Vec::new(),
             holds: Vec::new(),
             owed: 0,
+            owed_to: Vec::new(),
         }
     }
 }
@@ -772,13 +777,21 @@ impl Meter {
     /// Releases a held jump for billing after review: the jump of `category` on `device` that
     /// ends with the read at `to` (a [`Held::to`](crate::Held::to)) is billed like any
     /// advance: in the period of `to`, or as an adjustment in the next closing if that period is
-    /// closed (also when the jump has left the retained window). It is no longer listed.
+    /// closed (also when the jump has left the retained window), by the contract the device was
+    /// on when it happened (the device's current one if it has moved since and the old contract
+    /// no longer lists it). It is no longer listed.
     ///
     /// A read at `to` that no closing has listed yet may be released in advance. A dismissed
     /// hold cannot be released ([`MeterError::NoSuchHold`]): dismissal is final.
     pub fn release_hold(&mut self, device: DeviceId, category: &Category, to: Timestamp) -> Result<(), MeterError> {
-        let series = self.hold_series(device, category, to)?;
         let at = to.unix_millis();
+        // The contract the device was on when the jump happened (the advance a read proves
+        // happened before it), if it has moved since and that contract still lists it.
+        let earlier_owner = self.inner.devices.get(&device).map(|d| d.owner_at(at.saturating_sub(1))).filter(|c| {
+            self.inner.devices.get(&device).is_some_and(|d| d.info.contract != *c)
+                && self.inner.contracts.get(c).is_some_and(|k| k.devices.binary_search(&device).is_ok())
+        });
+        let series = self.hold_series(device, category, to)?;
         if series.dismissed.binary_search(&at).is_ok() {
             // Dismissal is final.
             return Err(MeterError::NoSuchHold { to });
@@ -791,7 +804,13 @@ impl Meter {
         let i = series.holds.iter().position(|h| h.to.at == at).ok_or(MeterError::NoSuchHold { to })?;
         // Its reads have left the window: the walk cannot bill it any more, the closing does.
         let jump = series.holds.get(i).map_or(0, |h| h.to.value.saturating_sub(h.from.value));
-        series.owed = series.owed.checked_add(jump).ok_or(MeterError::Overflow)?;
+        match earlier_owner {
+            Some(owner) => match series.owed_to.iter_mut().find(|(c, _)| *c == owner) {
+                Some((_, v)) => *v = v.checked_add(jump).ok_or(MeterError::Overflow)?,
+                None => series.owed_to.push((owner, jump)),
+            },
+            None => series.owed = series.owed.checked_add(jump).ok_or(MeterError::Overflow)?,
+        }
         series.holds.remove(i);
         Ok(())
     }

@@ -478,6 +478,33 @@ fn held_jump_is_listed_in_every_closing_until_released() {
     assert!(adjustment_of(&may, 1, &MeterKind::TOTAL).is_none());
 }
 
+/// A jump held while the device was on one contract, released after it moved to another and
+/// after the jump's reads left the window, is billed by the contract it happened on.
+#[test]
+fn a_hold_released_after_a_move_is_billed_where_the_jump_happened() {
+    let mut m = jumped();
+    let other = ContractId(2);
+    m.add_contract(other, per_page(2), at(0, 0)).unwrap();
+    keep_reading(&mut m, 10, MAR);
+    for end in [FEB, MAR] {
+        m.close_period(CONTRACT, at(end, 0)).unwrap();
+        m.close_period(other, at(end, 0)).unwrap();
+    }
+    m.move_device(DeviceId(1), other, at(MAR + 5, 0)).unwrap();
+    for day in [MAR + 10, MAR + 20, APR + 10, APR + 20] {
+        m.observe(&total(1, 5_010_000 + day * 10, at(day, 0))).unwrap();
+    }
+    let old_mar = m.close_period(CONTRACT, at(APR, 0)).unwrap();
+    m.close_period(other, at(APR, 0)).unwrap();
+    assert_eq!(old_mar.held.len(), 1, "still listed by the contract it happened on");
+    assert!(m.retained_reads() < 10, "the jump's reads are gone from the window");
+    m.release_hold(DeviceId(1), &Category::TOTAL, at(3, 0)).unwrap();
+    let old_apr = m.close_period(CONTRACT, at(APR + 30, 0)).unwrap();
+    let new_apr = m.close_period(other, at(APR + 30, 0)).unwrap();
+    assert_eq!(adjustment_of(&old_apr, 1, &MeterKind::TOTAL).map(|l| l.quantity), Some(QuantityDelta(5_000_000)));
+    assert!(adjustment_of(&new_apr, 1, &MeterKind::TOTAL).is_none(), "{:?}", new_apr.usage);
+}
+
 #[test]
 fn dismissed_hold_is_neither_billed_nor_listed() {
     // Dismissed while its reads are retained, and after they left the window.
