@@ -20,8 +20,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use printfleet_diff::DeviceState;
+use printfleet_ingest::DeviceRecord;
 use printfleet_meter::{
-    ContractId, Device, Discrepancy, Invoice, Meter, MeterConfig, MeterError, ModelClass, Terms, UsageLine, export,
+    ContractId, Device, DeviceId, Discrepancy, Invoice, Meter, MeterConfig, MeterError, ModelClass, Terms, UsageLine,
+    export,
 };
 use printfleet_schema::{MeterKind, Timestamp};
 use printfleet_store::{Store, StoreError};
@@ -202,7 +204,8 @@ pub fn model_class(state: Option<&DeviceState>) -> ModelClass {
 /// end): closes it at `now`, records each closing, and writes [`USAGE_FILE`] and
 /// [`INVOICES_FILE`] into `out`. The Data Collectors (devices that other devices name as their
 /// collector) report for printers and are not billed themselves; a device the meter refuses is
-/// left out and listed in [`Billed::skipped`].
+/// left out and listed in [`Billed::skipped`]; a revoked device is billed up to its last reading
+/// and then retired (no fee, never silent, after it).
 pub fn bill(store: &mut dyn Store, month: Timestamp, now: Timestamp, out: &Path) -> Result<Billed, BillingError> {
     let mut meter = store.load_meter()?.unwrap_or_else(|| Meter::new(MeterConfig::default()));
     let devices = store.load_devices()?;
@@ -251,6 +254,7 @@ pub fn bill(store: &mut dyn Store, month: Timestamp, now: Timestamp, out: &Path)
         // to judge.
         let _ = meter.record_job(j);
     }
+    retire_revoked(store, &mut meter, &devices, &collectors, end, now)?;
     let mut billed = Billed { readings: readings.len(), jobs: jobs.len(), skipped, ..Billed::default() };
     let mut failed = None;
     for c in due {
@@ -289,6 +293,41 @@ pub fn bill(store: &mut dyn Store, month: Timestamp, now: Timestamp, out: &Path)
             source: Box::new(source),
         }),
     }
+}
+
+/// Retires each revoked device from the meter ([`Meter::retire_device`]) once its readings are
+/// all in: at its last reading (or the start of its contract's open period, if that is later),
+/// so that it is billed up to then and no fee or silence after. A revoked device with readings
+/// stored after `end` (revoked during a later period) waits for the run that bills them.
+fn retire_revoked(
+    store: &mut dyn Store,
+    meter: &mut Meter,
+    devices: &[DeviceRecord],
+    collectors: &BTreeSet<SenderId>,
+    end: Timestamp,
+    now: Timestamp,
+) -> Result<(), BillingError> {
+    let revoked: Vec<&DeviceRecord> = devices
+        .iter()
+        .filter(|d| d.revoked && !collectors.contains(&d.sender()) && meter.retired(d.meter_device).is_none())
+        .filter(|d| meter.open_start(d.owner.contract).is_some())
+        .collect();
+    if revoked.is_empty() {
+        return Ok(());
+    }
+    let later: BTreeSet<DeviceId> = store.meter_readings(end, now)?.iter().map(|o| o.key.device).collect();
+    for d in revoked {
+        let id = d.meter_device;
+        let Some(open) = meter.open_start(d.owner.contract) else { continue };
+        if later.contains(&id) {
+            continue;
+        }
+        let at = meter.last_seen(id).map_or(open, |t| t.max(open));
+        if let Err(e) = meter.retire_device(id, at) {
+            tracing::warn!(device = %d.name, error = %e, "revoked device not retired");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -411,6 +450,51 @@ mod tests {
             bill(&mut store, dec, parse_date("2026-12-15").unwrap(), &out),
             Err(BillingError::NothingToBill)
         ));
+    }
+
+    /// A revoked device is billed up to its last reading, then retired: no fee per device and
+    /// no silence after it (before, it was charged every period for ever).
+    #[test]
+    fn a_revoked_device_is_billed_to_its_last_reading_then_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let office = samples::office_laser;
+        let mut store = stored(
+            dir.path(),
+            vec![("2026-11-02", with(office(), 10_000, &[])), ("2026-11-20", with(office(), 10_500, &[]))],
+        );
+        let mut terms = Terms::default();
+        terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
+        terms.fee_per_device = MinorUnits(250);
+        set_contract(&mut store, ContractId(4), terms, parse_date("2026-11-01").unwrap()).unwrap();
+        let owner =
+            |contract| Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(contract) };
+        let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
+        for (name, meter_device, revoked) in [("live", 30, false), ("gone", 31, true)] {
+            let record = DeviceRecord {
+                name: name.into(),
+                owner: owner(4),
+                meter_device: DeviceId(meter_device),
+                revoked,
+                credentials: credentials.clone(),
+                collector: None,
+            };
+            store.put_device(&record).unwrap();
+        }
+        // "m" (contract 3) is revoked after its November readings.
+        let mut m = store.load_devices().unwrap().into_iter().find(|d| d.name == "m").unwrap();
+        m.revoked = true;
+        store.put_device(&m).unwrap();
+
+        let out = dir.path().join("out");
+        let nov = bill(&mut store, parse_month("2026-11").unwrap(), parse_date("2026-12-05").unwrap(), &out).unwrap();
+        assert_eq!(nov.contracts, vec![ContractId(3), ContractId(4)]);
+        assert_eq!(nov.invoices[0].total, MinorUnits(500 + 1_000), "m's November usage is billed");
+        assert_eq!(nov.invoices[1].total, MinorUnits(250), "one device's fee: the live one's");
+        let meter = store.load_meter().unwrap().unwrap();
+        assert_eq!(meter.retired(DeviceId(7)), Some(parse_date("2026-11-20").unwrap()), "at its last reading");
+        assert!(meter.retired(DeviceId(30)).is_none());
+        let dec = bill(&mut store, parse_month("2026-12").unwrap(), parse_date("2027-01-05").unwrap(), &out).unwrap();
+        assert_eq!(dec.invoices[1].total, MinorUnits(250));
     }
 
     /// What one contract or device cannot be billed for does not keep the others from their

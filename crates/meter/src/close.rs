@@ -341,19 +341,29 @@ impl Meter {
         for (di, device) in contract.devices.iter().enumerate() {
             let Some(dev) = inner.devices.get_mut(device) else { continue };
             // A device that moved: only what it did while on this contract counts here.
-            let DeviceState { info, series, job_sums, moves, last_seen, .. } = dev;
-            let (moves, contract_now): (&[(u64, ContractId)], _) = (moves, info.contract);
-            if !owns_some(moves, contract_now, contract_id, keep_ms, e_ms) {
+            let DeviceState { info, series, job_sums, moves, last_seen, retired, .. } = dev;
+            let (moves, contract_now, retired): (&[(u64, ContractId)], _, _) = (moves, info.contract, *retired);
+            // Billed under `contract_id` at some instant of `[from, until)` (none after retirement).
+            let billed_in = |from: u64, until: u64| {
+                let until = retired.map_or(until, |r| until.min(r));
+                from < until && owns_some(moves, contract_now, contract_id, from, until)
+            };
+            if !billed_in(keep_ms, e_ms) {
                 continue;
             }
-            if owns_some(moves, contract_now, contract_id, s_ms, e_ms) {
+            if billed_in(s_ms, e_ms) {
                 on_contract = on_contract.saturating_add(1);
             }
-            let here_at_end = owner_at(moves, contract_now, e_ms.saturating_sub(1)) == contract_id;
+            let live = |t: u64| retired.is_none_or(|r| t < r);
+            let here_at_end =
+                live(e_ms.saturating_sub(1)) && owner_at(moves, contract_now, e_ms.saturating_sub(1)) == contract_id;
             // The advance that a read at `t` proves happened before `t`: it belongs to the
             // contract of the instant before (so the handover read at a move's effective instant
-            // closes the old contract's share).
-            let owned_by = |t: u64| owner_at(moves, contract_now, t.saturating_sub(1)) == contract_id;
+            // closes the old contract's share, and the last read at a retirement the device's).
+            let owned_by = |t: u64| {
+                let before = t.saturating_sub(1);
+                live(before) && owner_at(moves, contract_now, before) == contract_id
+            };
             if here_at_end && last_seen.is_none_or(|t| t < e_ms.saturating_sub(config.silent_after.0)) {
                 silent.push(Silent {
                     device: *device,

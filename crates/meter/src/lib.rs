@@ -116,6 +116,10 @@
 //!   the handover read at the effective instant the split is exact; without it, the advance
 //!   across the move goes to the new contract while the jobs stay on their side (beyond the
 //!   tolerance, both contracts list a discrepancy).
+//! * **Retirement** ([`Meter::retire_device`], with an effective instant): a device revoked,
+//!   sold or scrapped is billed up to then (a read at that instant included) and counts toward
+//!   no fee and no silence in the periods after; `printfleet bill` retires a revoked device at
+//!   its last reading.
 //! * **Silent devices.** A device without an observation during the last
 //!   [`MeterConfig::silent_after`] before the period end is listed in [`Closing::silent`].
 //!

@@ -288,6 +288,11 @@ pub(crate) struct DeviceState {
     /// `(0, first contract)` and the last names `info.contract`.
     #[serde(default)]
     pub(crate) moves: Vec<(u64, ContractId)>,
+    /// From this instant (Unix ms) on the device is billed under no contract
+    /// ([`Meter::retire_device`]): no usage proven by a later read, no fee for a period it has no
+    /// instant of, never silent.
+    #[serde(default)]
+    pub(crate) retired: Option<u64>,
 }
 
 impl DeviceState {
@@ -555,9 +560,85 @@ impl Meter {
                 job_sums: Vec::new(),
                 legacy_job_sums: Vec::new(),
                 moves: Vec::new(),
+                retired: None,
             },
         );
         Ok(())
+    }
+
+    /// Retires a device from `effective` on (a device revoked, sold, scrapped): an advance proven
+    /// by a read at or before `effective` is billed as ever, nothing after it; the fee per device
+    /// counts it only in periods with an instant before `effective`; it is never listed silent
+    /// again. Record a last reading at `effective` for an exact account (a revoked device sends
+    /// nothing more, so its last reading is its account). `effective` must lie in an open period
+    /// of its contract (not before the start of its oldest open period, nor after the last
+    /// instant it accepts) and after its last move. Once: a retired device stays retired, and
+    /// [`Meter::move_device`] refuses it.
+    ///
+    /// ```
+    /// use printfleet_meter::{
+    ///     Category, CategoryTerms, ContractId, Device, DeviceId, Meter, MeterConfig, MinorUnits, ModelClass,
+    ///     Observation, ObservationKey, Price, Provenance, Terms,
+    /// };
+    /// use printfleet_schema::Timestamp;
+    ///
+    /// let day = |d: u64| Timestamp::from_unix_millis(1_735_689_600_000 + d * 86_400_000).unwrap();
+    /// let mut terms = Terms::default();
+    /// terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1)?));
+    /// terms.fee_per_device = MinorUnits(500);
+    /// let mut meter = Meter::new(MeterConfig::default());
+    /// meter.add_contract(ContractId(1), terms, day(0))?;
+    /// let printer = Device { contract: ContractId(1), serial: "CNB1".into(), class: ModelClass::OFFICE };
+    /// meter.add_device(DeviceId(7), printer)?;
+    /// for (d, pages) in [(1, 1_000), (20, 1_400)] {
+    ///     let key = ObservationKey { device: DeviceId(7), instance: 1, sequence: d };
+    ///     let read = Observation { key, kind: Category::TOTAL, value: pages, observed_at: day(d), provenance: Provenance::Agent };
+    ///     meter.observe(&read)?;
+    /// }
+    /// // Revoked after its last report on day 20: billed for January, gone from February.
+    /// meter.retire_device(DeviceId(7), day(20))?;
+    /// let january = meter.close_period(ContractId(1), day(31))?;
+    /// assert_eq!(january.invoice.total, MinorUnits(400 + 500));
+    /// let february = meter.close_period(ContractId(1), day(59))?;
+    /// assert_eq!(february.invoice.total, MinorUnits(0));
+    /// assert!(february.silent.is_empty());
+    /// # Ok::<(), printfleet_meter::MeterError>(())
+    /// ```
+    pub fn retire_device(&mut self, device: DeviceId, effective: Timestamp) -> Result<(), MeterError> {
+        let at = effective.unix_millis();
+        let dev = self.inner.devices.get(&device).ok_or(MeterError::UnknownDevice { device })?;
+        let bad = |reason| Err(MeterError::InvalidMove { reason });
+        if dev.retired.is_some() {
+            return bad("the device is retired already");
+        }
+        let contract = dev.info.contract;
+        let c = self.inner.contracts.get(&contract).ok_or(MeterError::UnknownContract { contract })?;
+        if at < c.open_start || at >= c.accept_until {
+            return bad("the effective date is not in an open period of the device's contract");
+        }
+        if dev.moves.last().is_some_and(|(last, _)| *last >= at) {
+            return bad("the effective date is not after the device's last move");
+        }
+        if let Some(dev) = self.inner.devices.get_mut(&device) {
+            dev.retired = Some(at);
+        }
+        Ok(())
+    }
+
+    /// Whether `device` is retired ([`Meter::retire_device`]), and from when.
+    pub fn retired(&self, device: DeviceId) -> Option<Timestamp> {
+        self.inner.devices.get(&device)?.retired.and_then(|t| Timestamp::from_unix_millis(t).ok())
+    }
+
+    /// The latest time `device` was observed at (any category), if ever.
+    pub fn last_seen(&self, device: DeviceId) -> Option<Timestamp> {
+        self.inner.devices.get(&device)?.last_seen.and_then(|t| Timestamp::from_unix_millis(t).ok())
+    }
+
+    /// The start of the oldest open period of `contract`: the earliest instant a move or a
+    /// retirement may take effect.
+    pub fn open_start(&self, contract: ContractId) -> Option<Timestamp> {
+        self.inner.contracts.get(&contract).and_then(|c| Timestamp::from_unix_millis(c.open_start).ok())
     }
 
     /// Moves a device to another contract from `effective` on: an advance proven by a read at
@@ -568,13 +649,16 @@ impl Meter {
     ///
     /// `effective` must lie in an open period of the old contract (not before the start of its
     /// oldest open period, nor after the last instant it accepts), within what the new contract
-    /// accepts and not before its first period, and after the device's previous move. The device's counter series go on: a move
-    /// is not a reset. The old contract lists the device (with usage lines) until its closings
+    /// accepts and not before its first period, and after the device's previous move; a retired
+    /// device does not move. The device's counter series go on: a move is not a reset. The old contract lists the device (with usage lines) until its closings
     /// have passed the move and its late window; the fee per device counts a device on every
     /// contract it was on during the period.
     pub fn move_device(&mut self, device: DeviceId, to: ContractId, effective: Timestamp) -> Result<(), MeterError> {
         let at = effective.unix_millis();
         let dev = self.inner.devices.get(&device).ok_or(MeterError::UnknownDevice { device })?;
+        if dev.retired.is_some() {
+            return Err(MeterError::InvalidMove { reason: "the device is retired" });
+        }
         let from = dev.info.contract;
         let old = self.inner.contracts.get(&from).ok_or(MeterError::UnknownContract { contract: from })?;
         let new = self.inner.contracts.get(&to).ok_or(MeterError::UnknownContract { contract: to })?;

@@ -578,6 +578,40 @@ fn device_moving_between_contracts() {
     assert_eq!(back, m);
 }
 
+/// A retired device is billed up to its retirement (a read at that instant included), not for
+/// what a later read proves, and counts toward no fee and no silence in the periods after.
+#[test]
+fn a_retired_device_is_billed_up_to_its_retirement_only() {
+    let mut terms = per_page(1);
+    terms.fee_per_device = MinorUnits(100);
+    let mut m = meter_with(MeterConfig::default(), terms, &[1, 2]);
+    for (day, value) in [(1, 1_000), (10, 1_300), (20, 1_500)] {
+        m.observe(&total(1, value, at(day, 0))).unwrap();
+        m.observe(&total(2, value, at(day, 0))).unwrap();
+    }
+    m.retire_device(DeviceId(1), at(10, 0)).unwrap();
+    assert_eq!(m.retired(DeviceId(1)), Some(at(10, 0)));
+    // Once, and never moved after.
+    assert!(matches!(m.retire_device(DeviceId(1), at(12, 0)), Err(MeterError::InvalidMove { .. })));
+    let other = ContractId(2);
+    m.add_contract(other, per_page(1), at(0, 0)).unwrap();
+    assert!(matches!(m.move_device(DeviceId(1), other, at(15, 0)), Err(MeterError::InvalidMove { .. })));
+    let jan = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    // Device 1: 1 000 -> 1 300 (the read at the retirement instant counts), not the 200 after.
+    assert_eq!(usage_of(&jan, 1, &MeterKind::TOTAL).quantity, QuantityDelta(300));
+    assert_eq!(usage_of(&jan, 2, &MeterKind::TOTAL).quantity, QuantityDelta(500));
+    assert_eq!(jan.invoice.total, MinorUnits(300 + 500 + 2 * 100), "both were on the contract in January");
+    m.observe(&total(2, 1_600, at(FEB + 20, 0))).unwrap();
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    assert_eq!(feb.invoice.total, MinorUnits(100 + 100), "device 2's usage and fee only");
+    assert!(feb.silent.iter().all(|s| s.device != DeviceId(1)), "a retired device is not silent: {:?}", feb.silent);
+    // Not before the open period; and the state round-trips with it.
+    assert!(matches!(m.retire_device(DeviceId(2), at(20, 0)), Err(MeterError::InvalidMove { .. })));
+    let back: Meter = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+    assert_eq!(back, m);
+    assert_eq!(back.retired(DeviceId(1)), Some(at(10, 0)));
+}
+
 /// A move into a contract whose first period has not begun would leave the usage from the
 /// move to that start billed by neither contract: refused, and accepted from that start on.
 #[test]
