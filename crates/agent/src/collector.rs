@@ -442,6 +442,12 @@ impl Collector {
         transmit
     }
 
+    /// When the next device is due to be read: the reads alone of [`Collector::poll_timeout`],
+    /// what a caller whose way to the portal is down (nothing can leave) waits for.
+    pub fn poll_read_timeout(&self) -> Option<Timestamp> {
+        self.reads.peek().map(|r| r.0.0)
+    }
+
     /// When the collector must next be woken: the earliest read or frame due.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let read = self.reads.peek().map(|r| r.0.0);

@@ -284,7 +284,7 @@ impl DeviceAgent {
     /// A reading: the device's report as the mapping produced it (SNMP, IPP, LEDM). Its jobs, if
     /// any, are recorded as job events; its identity and snapshot become the state to report.
     pub fn handle_reading(&mut self, now: Timestamp, report: DeviceReport) {
-        self.counters.observe_clock(now);
+        self.counters.observe_clock(&self.schedule, now);
         let state = self.policy.apply_to(DeviceState::from(&report)).into_shared();
         let urgent = state
             .get()
@@ -303,7 +303,7 @@ impl DeviceAgent {
     /// A finished job (its pages count toward the page trigger). Recorded as a job event, sent
     /// with every report until acknowledged.
     pub fn handle_job(&mut self, now: Timestamp, job: PrintJob) {
-        self.counters.observe_clock(now);
+        self.counters.observe_clock(&self.schedule, now);
         self.record(job);
         self.touch();
     }
@@ -317,7 +317,7 @@ impl DeviceAgent {
     /// An alert raised (or updated): part of the state; an urgent one ([`Alert::is_urgent`]:
     /// critical, or field service) is reported at once.
     pub fn handle_alert(&mut self, now: Timestamp, alert: Alert) {
-        self.counters.observe_clock(now);
+        self.counters.observe_clock(&self.schedule, now);
         // Alerts carry no personal field (`PersonalField` lists none), so nothing to redact.
         self.counters.urgent |= alert.is_urgent();
         let mut state = self.current.take().map(|c| Arc::unwrap_or_clone(c.into_inner())).unwrap_or_default();
@@ -331,7 +331,7 @@ impl DeviceAgent {
 
     /// An alert cleared.
     pub fn clear_alert(&mut self, now: Timestamp, record_id: RecordId) {
-        self.counters.observe_clock(now);
+        self.counters.observe_clock(&self.schedule, now);
         if let Some(current) = self.current.take() {
             let mut state = Arc::unwrap_or_clone(current.into_inner());
             state.snapshot.alerts.retain(|a| a.record_id != record_id);
@@ -342,13 +342,13 @@ impl DeviceAgent {
 
     /// The device booted (or the agent started): one report goes out.
     pub fn handle_boot(&mut self, now: Timestamp) {
-        self.counters.observe_clock(now);
+        self.counters.observe_clock(&self.schedule, now);
         self.counters.boot = true;
     }
 
     /// The time passed. Call it at [`DeviceAgent::poll_timeout`], or whenever convenient.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.counters.observe_clock(now);
+        self.counters.observe_clock(&self.schedule, now);
     }
 
     /// A frame from the portal (its reply). Frames that do not open are ignored (reported as
@@ -531,7 +531,7 @@ impl DeviceAgent {
     /// Builds the report that is due, if one is and none is waiting, and says whether one is
     /// ready to leave (built, and everything it depends on saved).
     fn prepare(&mut self, now: Timestamp) -> bool {
-        self.counters.observe_clock(now);
+        self.counters.observe_clock(&self.schedule, now);
         if self.prepared.is_none() {
             let Some(reason) = self.counters.due(&self.schedule, now, self.aligned) else { return false };
             let Some(current) = self.current.as_ref() else { return false };
@@ -574,11 +574,17 @@ impl DeviceAgent {
     }
 
     /// When the agent must next be woken ([`DeviceAgent::handle_timeout`] then
-    /// [`DeviceAgent::poll_transmit`]): `None` if nothing is scheduled; an instant in the past
-    /// means at once.
+    /// [`DeviceAgent::poll_transmit`]): `None` if nothing is scheduled, or nothing can be sent
+    /// until a reading arrives (a restored agent before its printer is read again; the reading
+    /// re-arms it); an instant in the past means at once.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         // An agent without a key of its own sends nothing until a collector's link carries it.
         if self.channel.is_none() && self.session.is_none() && !self.aligned {
+            return None;
+        }
+        // Nothing to report from: waking it before a reading would find nothing to send, and
+        // a deadline already past would wake it again at once, for ever.
+        if self.current.is_none() && self.prepared.is_none() {
             return None;
         }
         let soon = self.prepared.is_some()

@@ -170,13 +170,16 @@ pub(crate) struct Counters {
 impl Counters {
     /// Re-bases the clock if it went back: a device whose clock jumps back by hours waits one
     /// interval from the new time, never the hours it jumped as well.
-    pub(crate) fn observe_clock(&mut self, now: Timestamp) {
+    pub(crate) fn observe_clock(&mut self, s: &Schedule, now: Timestamp) {
         if self.last_report.is_some_and(|t| now < t) {
             self.last_report = Some(now);
         }
         if let Some(at) = self.retry_at {
-            // A retry scheduled "in the future" by a clock that has since gone back.
-            if now < at && at.duration_since(now).is_some_and(|d| d > DEFAULT_MAX_BACKOFF) {
+            // A retry scheduled "in the future" by a clock that has since gone back: further
+            // ahead than the longest wait `reported` schedules (the reply timeout plus the whole
+            // back-off), so never a real back-off cut short.
+            let longest = DurationMs(s.reply_timeout.0.saturating_add(s.max_backoff.0));
+            if now < at && at.duration_since(now).is_some_and(|d| d > longest) {
                 self.retry_at = Some(now);
             }
         }
@@ -296,9 +299,28 @@ mod tests {
         c.reported(&s, t(10 * 3_600_000), 0);
         c.answered();
         // The clock goes back 8 hours: the next report is one interval from the new time.
-        c.observe_clock(t(2 * 3_600_000));
+        c.observe_clock(&s, t(2 * 3_600_000));
         assert_eq!(c.next_deadline(&s, false), Some(t(5 * 3_600_000)));
         assert_eq!(c.due(&s, t(5 * 3_600_000), false), Some(Reason::Interval));
+    }
+
+    /// The longest back-off `reported` draws (the reply timeout plus nearly the whole cap, here
+    /// a 6-hour cap) is kept when the clock has not moved back; a retry further ahead than any
+    /// back-off, after the clock went back, is brought to now.
+    #[test]
+    fn the_longest_back_off_survives_and_a_clock_jump_does_not() {
+        let s = Schedule::direct().with_retry(DEFAULT_REPLY_TIMEOUT, DurationMs(6 * 3_600_000)).unwrap();
+        let mut c = Counters { attempts: 20, ..Counters::default() };
+        c.reported(&s, t(0), u32::MAX);
+        let at = c.retry_at.unwrap();
+        assert!(at.unix_millis() > DEFAULT_REPLY_TIMEOUT.0 + 5 * 3_600_000, "{at:?}");
+        c.observe_clock(&s, t(1_000));
+        assert_eq!(c.retry_at, Some(at), "a real back-off is not cut short");
+        // The clock goes back a day: the retry, now more than any back-off away, is due at once.
+        let mut c = Counters { attempts: 3, ..Counters::default() };
+        c.reported(&s, t(30 * 3_600_000), 0);
+        c.observe_clock(&s, t(3_600_000));
+        assert_eq!(c.retry_at, Some(t(3_600_000)));
     }
 
     /// Aligned (a collector's bundle rounds): a device on a round reports at the next one; one

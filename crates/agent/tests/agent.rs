@@ -212,6 +212,30 @@ fn a_restored_agent_sends_nothing_before_it_has_saved() {
     assert!(again[0].sequence > sent[0].sequence, "never a sequence number twice");
 }
 
+/// A restored agent has nothing to report from until its printer is read again: it asks not to
+/// be woken (an old deadline, long past, would wake it at once, for ever: a busy loop in a
+/// daemon whose printer is off), and its first reading re-arms it.
+#[test]
+fn a_restored_agent_without_a_reading_asks_not_to_be_woken() {
+    let mut rng = rng(3);
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    agent.handle_reading(at(0), reading());
+    let sent = pump(&mut agent, at(0), &mut rng);
+    assert_eq!(sent.len(), 1);
+    let cp = agent.save();
+    let stored = cp.state().clone();
+    agent.saved(cp).unwrap();
+
+    // Restarted ten hours later: the interval's deadline is long past, but there is no reading.
+    let mut back = DeviceAgent::restore(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), stored).unwrap();
+    back.handle_timeout(at(10 * HOUR));
+    assert_eq!(back.poll_timeout(), None);
+    assert!(back.poll_transmit(at(10 * HOUR), &mut rng).is_none());
+    back.handle_reading(at(10 * HOUR), reading());
+    assert!(back.poll_timeout().is_some_and(|t| t <= at(10 * HOUR)), "{:?}", back.poll_timeout());
+    assert_eq!(pump(&mut back, at(10 * HOUR), &mut rng).len(), 1);
+}
+
 /// `poll_transmit_saving` is the documented loop: nothing leaves before `persist` has stored what
 /// it depends on (the reading, then the report built from it), a failed store is returned and
 /// sends nothing, and the next call goes on from there.

@@ -89,8 +89,12 @@ pub const MAX_CLOCK_SPEED: u32 = 1_000_000;
 pub const MIN_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest wait before reconnecting.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Wait before handshaking again for devices whose handshake failed (real time).
+/// First wait before handshaking again for a device whose handshake failed (real time; doubled
+/// at each failure of that device, up to [`MAX_HANDSHAKE_RETRY`]).
 pub const HANDSHAKE_RETRY: Duration = Duration::from_secs(5);
+/// Longest wait between two handshakes of a device that keeps failing (revoked, a wrong secret
+/// in the config): an hour, so a few such printers cost a few log lines an hour, not thousands.
+pub const MAX_HANDSHAKE_RETRY: Duration = Duration::from_secs(3_600);
 /// Longest the loop sleeps between two looks at the clock (real time).
 pub const MAX_TICK: Duration = Duration::from_millis(250);
 /// Shortest sleep between two turns of the loop (real time), so a busy clock never spins.
@@ -141,6 +145,12 @@ pub enum CollectError {
     /// The state database failed: the collector stops rather than send what it cannot save.
     #[error("state database: {0}")]
     State(#[from] rusqlite::Error),
+    /// Another collector holds the state database: two would seal the same sequence numbers.
+    #[error("state database {path} is in use by another collector")]
+    StateInUse {
+        /// The database.
+        path: PathBuf,
+    },
     /// A saved state is inconsistent with its device.
     #[error("state of {device}: {reason}")]
     Restore {
@@ -507,13 +517,41 @@ fn sender_from_sql(value: i64) -> SenderId {
     SenderId(u64::from_ne_bytes(value.to_ne_bytes()))
 }
 
+/// What [`StateStore::load`] found.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SavedAgents {
+    /// Each device whose saved state decodes.
+    pub readable: BTreeMap<SenderId, SavedAgent>,
+    /// Each row that does not, with why ([`CollectError::Restore`]).
+    pub unreadable: Vec<(SenderId, CollectError)>,
+}
+
 impl StateStore {
     /// Opens (creating if needed) the database at `path`: WAL, `synchronous = FULL` (a commit
-    /// is on disk when it returns), schema version checked.
+    /// is on disk when it returns), schema version checked, and held exclusively while it is
+    /// open: a second collector on the same file (a service and a manual run) would seal the
+    /// same sequence numbers, so it is refused ([`CollectError::StateInUse`]).
     pub fn open(path: &Path) -> Result<Self, CollectError> {
         let conn = rusqlite::Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let in_use = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                CollectError::StateInUse { path: path.to_path_buf() }
+            }
+            _ => CollectError::from(e),
+        };
+        let exclusive = || -> Result<(), rusqlite::Error> {
+            // Held by another: fail at once rather than wait for it.
+            conn.busy_timeout(Duration::ZERO)?;
+            // Before WAL is entered: in exclusive mode SQLite keeps the WAL index in its own
+            // memory.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            // Take the lock now (a write transaction; kept until the connection closes).
+            conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+        };
+        exclusive().map_err(in_use)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > STATE_SCHEMA_VERSION {
             return Err(invalid("state", format!("schema version {version} is newer than this collector's")));
@@ -534,20 +572,25 @@ impl StateStore {
         Ok(Self { conn })
     }
 
-    /// Every saved device.
-    pub fn load(&self) -> Result<BTreeMap<SenderId, SavedAgent>, CollectError> {
+    /// Every saved device: those whose state decodes, and, apart, each row that does not
+    /// (its device, and why), so that one damaged row costs its own device, not the others.
+    pub fn load(&self) -> Result<SavedAgents, CollectError> {
         let mut statement = self.conn.prepare("SELECT sender, name, epoch, state FROM agents")?;
         let rows = statement.query_map([], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, String>(3)?))
         })?;
-        let mut out = BTreeMap::new();
+        let (mut out, mut unreadable) = (BTreeMap::new(), Vec::new());
         for row in rows {
             let (sender, name, epoch, state) = row?;
-            let state = serde_json::from_str(&state)
-                .map_err(|e| CollectError::Restore { device: name.clone(), reason: e.to_string() })?;
-            out.insert(sender_from_sql(sender), SavedAgent { name, epoch: KeyEpoch(epoch), state });
+            match serde_json::from_str(&state) {
+                Ok(state) => {
+                    out.insert(sender_from_sql(sender), SavedAgent { name, epoch: KeyEpoch(epoch), state });
+                }
+                Err(e) => unreadable
+                    .push((sender_from_sql(sender), CollectError::Restore { device: name, reason: e.to_string() })),
+            }
         }
-        Ok(out)
+        Ok(SavedAgents { readable: out, unreadable })
     }
 
     /// Stores the states of a checkpoint in one transaction; when it returns, they are durable.
@@ -648,8 +691,19 @@ impl Backoff {
         Instant::now() >= self.retry_at
     }
 
-    fn failed(&mut self) {
-        self.retry_at = Instant::now().checked_add(self.wait).unwrap_or_else(Instant::now);
+    /// The time left before the next try, if there is any.
+    fn remaining(&self) -> Option<Duration> {
+        self.retry_at.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+    }
+
+    /// A failure: the next try waits between half the current wait and all of it (`jitter`
+    /// uniform over `u32`: sites that failed together do not come back together), and the wait
+    /// doubles up to [`MAX_BACKOFF`].
+    fn failed(&mut self, jitter: u32) {
+        let half = self.wait.checked_div(2).unwrap_or(self.wait);
+        let spread =
+            u64::try_from(half.as_nanos().saturating_mul(u128::from(jitter)) >> 32).map_or(half, Duration::from_nanos);
+        self.retry_at = Instant::now().checked_add(half.saturating_add(spread)).unwrap_or_else(Instant::now);
         self.wait = self.wait.saturating_mul(2).min(MAX_BACKOFF);
     }
 
@@ -657,6 +711,7 @@ impl Backoff {
         self.retry_at = Instant::now().checked_add(wait.min(MAX_BACKOFF)).unwrap_or_else(Instant::now);
     }
 
+    /// The portal answered (a frame, an exchange): the next failure waits the least again.
     fn succeeded(&mut self) {
         self.wait = MIN_BACKOFF;
     }
@@ -677,7 +732,8 @@ struct SessionTransport {
     /// Each device's channel; with an identity, only the collector's own (bundles).
     channels: BTreeMap<SenderId, Channel>,
     backoff: Backoff,
-    handshake_retry_at: Instant,
+    /// Devices whose handshake failed: when to try again, and the wait after the next failure.
+    handshake_backoff: BTreeMap<SenderId, (Instant, Duration)>,
 }
 
 enum Transport {
@@ -724,7 +780,7 @@ pub fn run(
             link: None,
             channels: BTreeMap::new(),
             backoff: Backoff::new(),
-            handshake_retry_at: Instant::now(),
+            handshake_backoff: BTreeMap::new(),
         })),
         Mode::OneShot => {
             let url = plan.portal.https.as_deref().ok_or_else(|| invalid("portal.https", "missing"))?;
@@ -754,10 +810,13 @@ pub fn run(
         }
         daemon.turn(&options.clock)?;
         let now = options.clock.now();
-        let until_due = daemon
-            .collector
-            .poll_timeout()
-            .map_or(MAX_TICK, |at| options.clock.real_duration(at.duration_since(now).unwrap_or(DurationMs::ZERO)));
+        let until = |at: Timestamp| options.clock.real_duration(at.duration_since(now).unwrap_or(DurationMs::ZERO));
+        let until_due = match daemon.blocked_for() {
+            // Nothing can leave before the transport's next try: a frame due (or overdue) does
+            // not wake the loop, the next read or that try does.
+            Some(blocked) => daemon.collector.poll_read_timeout().map_or(blocked, |at| until(at).min(blocked)),
+            None => daemon.collector.poll_timeout().map_or(MAX_TICK, until),
+        };
         let mut wait = until_due.clamp(MIN_TICK, MAX_TICK);
         if let Some(limit) = options.run_for {
             wait = wait.min(limit.saturating_sub(started.elapsed()));
@@ -770,21 +829,42 @@ pub fn run(
 
 impl Daemon<'_> {
     fn restore(&mut self, now: Timestamp) -> Result<(), CollectError> {
-        let mut saved = self.store.load()?;
-        let (mut restored, mut fresh) = (0_usize, 0_usize);
+        let SavedAgents { readable: mut saved, unreadable } = self.store.load()?;
+        let mut damaged: BTreeMap<SenderId, CollectError> = unreadable.into_iter().collect();
+        let (mut restored, mut fresh, mut left_out) = (0_usize, 0_usize, 0_usize);
         for p in &self.plan.printers {
             // A printer without a secret here is reported only in bundles (no key of its own).
             let key = p.secret.as_ref().map(|secret| one_shot::frame_key(secret, &p.name, p.epoch));
             let policy = self.plan.redaction.policy();
             let schedule = self.plan.schedule;
+            if let Some(e) = damaged.remove(&p.sender) {
+                // Started afresh it would reuse the sequence numbers its state reserved (its
+                // frames refused as replays): left out, the others run.
+                left_out = left_out.saturating_add(1);
+                log!(self, "{e}: not started (repair or delete its row of the state database)");
+                continue;
+            }
             let agent = match saved.remove(&p.sender) {
                 Some(s) if s.epoch == p.epoch && s.name == p.name => {
-                    restored = restored.saturating_add(1);
-                    match &key {
+                    let agent = match &key {
                         Some(key) => DeviceAgent::restore(p.sender, key, policy, schedule, s.state),
                         None => DeviceAgent::restore_for_bundles(p.sender, policy, schedule, s.state),
+                    };
+                    match agent {
+                        Ok(agent) => {
+                            restored = restored.saturating_add(1);
+                            agent
+                        }
+                        Err(e) => {
+                            left_out = left_out.saturating_add(1);
+                            log!(
+                                self,
+                                "state of {}: {e}: not started (repair or delete its row of the state database)",
+                                p.name
+                            );
+                            continue;
+                        }
                     }
-                    .map_err(|e| CollectError::Restore { device: p.name.clone(), reason: e.to_string() })?
                 }
                 _ => {
                     fresh = fresh.saturating_add(1);
@@ -797,7 +877,12 @@ impl Daemon<'_> {
             };
             self.collector.insert(now, agent);
         }
-        log!(self, "collector starting: {} printers ({restored} restored, {fresh} new)", self.plan.printers.len());
+        let left_out = if left_out > 0 { format!(", {left_out} left out") } else { String::new() };
+        log!(
+            self,
+            "collector starting: {} printers ({restored} restored, {fresh} new{left_out})",
+            self.plan.printers.len()
+        );
         Ok(())
     }
 
@@ -872,6 +957,16 @@ impl Daemon<'_> {
 
     /// Whether frames can leave now: connected (session mode: every device that can has a
     /// session). Connects, renews sessions and handshakes as needed.
+    /// How long the transport will not try the portal (backing off after a failure), if it is
+    /// backing off.
+    fn blocked_for(&self) -> Option<Duration> {
+        match &self.transport {
+            Transport::OneShot { backoff, .. } => backoff.remaining(),
+            Transport::Session(session) if session.link.is_none() => session.backoff.remaining(),
+            Transport::Session(_) => None,
+        }
+    }
+
     fn prepare(&mut self, now: Timestamp) -> bool {
         let (summary, log) = (&mut self.summary, &mut *self.log);
         match &mut self.transport {
@@ -910,7 +1005,7 @@ impl Daemon<'_> {
                             // a certificate the CA does not vouch for): back off.
                             self.summary.connection_failures = self.summary.connection_failures.saturating_add(1);
                             let _ = writeln!(self.log, "portal: {e}");
-                            backoff.failed();
+                            backoff.failed(self.rng.next_u32());
                             break;
                         }
                     }
@@ -930,6 +1025,9 @@ impl Daemon<'_> {
                 let Some(link) = session.link.as_mut() else { return };
                 match link.exchange(&frames) {
                     Ok(replies) => {
+                        // Answered: a connection that only connects (then times out) does not
+                        // reset the back-off.
+                        session.backoff.succeeded();
                         for (sender, reply) in senders.into_iter().zip(replies) {
                             match reply {
                                 LinkReply::Reply(frame) => {
@@ -948,7 +1046,7 @@ impl Daemon<'_> {
                     Err(e) => {
                         let _ = writeln!(self.log, "portal link lost: {e}");
                         self.summary.connection_failures = self.summary.connection_failures.saturating_add(1);
-                        session.lost(&mut self.collector);
+                        session.lost(&mut self.collector, self.rng.next_u32());
                     }
                 }
             }
@@ -967,13 +1065,13 @@ fn session_ended(collector: &mut Collector, sender: SenderId, identity: Option<&
 }
 
 impl SessionTransport {
-    fn lost(&mut self, collector: &mut Collector) {
+    fn lost(&mut self, collector: &mut Collector, jitter: u32) {
         self.link = None;
         for (sender, _) in std::mem::take(&mut self.channels) {
             collector.detach_session(sender);
         }
         collector.detach_link();
-        self.backoff.failed();
+        self.backoff.failed(jitter);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -994,14 +1092,12 @@ impl SessionTransport {
             match SessionLink::connect(self.addr, &self.server_name, &self.trust) {
                 Ok(link) => {
                     summary.connects = summary.connects.saturating_add(1);
-                    self.backoff.succeeded();
-                    self.handshake_retry_at = Instant::now();
                     self.link = Some(link);
                 }
                 Err(e) => {
                     summary.connection_failures = summary.connection_failures.saturating_add(1);
                     let _ = writeln!(log, "portal {}: {e}", self.addr);
-                    self.lost(collector);
+                    self.lost(collector, rng.next_u32());
                     return false;
                 }
             }
@@ -1029,7 +1125,7 @@ impl SessionTransport {
         if let Err(e) = result {
             let _ = writeln!(log, "portal link lost: {e}");
             summary.connection_failures = summary.connection_failures.saturating_add(1);
-            self.lost(collector);
+            self.lost(collector, rng.next_u32());
             return false;
         }
         // Who needs a session: the collector itself (bundles), or every printer without one.
@@ -1040,8 +1136,13 @@ impl SessionTransport {
                 .filter_map(|p| p.secret.as_ref().map(|secret| (p.sender, p.name.as_str(), secret, p.epoch)))
                 .collect(),
         };
-        let missing: Vec<_> = wanted.into_iter().filter(|w| !self.channels.contains_key(&w.0)).collect();
-        if missing.is_empty() || Instant::now() < self.handshake_retry_at {
+        let started = Instant::now();
+        let missing: Vec<_> = wanted
+            .into_iter()
+            .filter(|w| !self.channels.contains_key(&w.0))
+            .filter(|w| self.handshake_backoff.get(&w.0).is_none_or(|(at, _)| started >= *at))
+            .collect();
+        if missing.is_empty() {
             return true;
         }
         for chunk in missing.chunks(MAX_HANDSHAKES_PER_ROUND) {
@@ -1052,7 +1153,7 @@ impl SessionTransport {
                 Err(e) => {
                     let _ = writeln!(log, "portal link lost during handshakes: {e}");
                     summary.connection_failures = summary.connection_failures.saturating_add(1);
-                    self.lost(collector);
+                    self.lost(collector, rng.next_u32());
                     return false;
                 }
             };
@@ -1070,17 +1171,90 @@ impl SessionTransport {
                 match attached {
                     Ok(channel) => {
                         summary.handshakes = summary.handshakes.saturating_add(1);
+                        self.handshake_backoff.remove(sender);
                         self.channels.insert(*sender, channel);
                     }
                     Err(e) => {
                         summary.handshake_failures = summary.handshake_failures.saturating_add(1);
-                        self.handshake_retry_at =
-                            Instant::now().checked_add(HANDSHAKE_RETRY).unwrap_or_else(Instant::now);
-                        let _ = writeln!(log, "handshake of {name}: {e}");
+                        let wait = self.handshake_backoff.get(sender).map_or(HANDSHAKE_RETRY, |(_, w)| *w);
+                        let at = Instant::now().checked_add(wait).unwrap_or_else(Instant::now);
+                        let next = wait.saturating_mul(2).min(MAX_HANDSHAKE_RETRY);
+                        self.handshake_backoff.insert(*sender, (at, next));
+                        let _ = writeln!(log, "handshake of {name}: {e} (next try in {} s)", wait.as_secs());
                     }
                 }
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One collector per state database: a second is refused while the first has it open, and
+    /// gets it once the first is gone.
+    #[test]
+    fn a_state_database_is_held_by_one_collector() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let first = StateStore::open(&path).unwrap();
+        assert!(first.load().unwrap().readable.is_empty());
+        let second = StateStore::open(&path);
+        assert!(matches!(second, Err(CollectError::StateInUse { .. })), "{:?}", second.err());
+        drop(first);
+        let again = StateStore::open(&path).unwrap();
+        assert!(again.load().unwrap().readable.is_empty());
+    }
+
+    /// A row that no longer decodes is reported with its device; the others load.
+    #[test]
+    fn a_damaged_row_costs_its_own_device_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open(&dir.path().join("state.db")).unwrap();
+        let mut collector = Collector::new();
+        let mut plan = BTreeMap::new();
+        for name in ["ok", "damaged"] {
+            let sender = sender_id_of(name);
+            let key = one_shot::frame_key(&DeviceSecret::from_bytes(&[7; 32]).unwrap(), name, KeyEpoch(1));
+            let policy = Redaction::drop_all();
+            let agent = DeviceAgent::new(sender, &key, policy, Schedule::direct(), Instance(1));
+            collector.insert(Timestamp::UNIX_EPOCH, agent);
+            plan.insert(sender, (name.to_owned(), KeyEpoch(1)));
+        }
+        let checkpoint = collector.save();
+        store.persist(checkpoint.states(), &plan).unwrap();
+        let damaged = sender_id_of("damaged");
+        store
+            .conn
+            .execute("UPDATE agents SET state = '{' WHERE sender = ?1", [i64::from_ne_bytes(damaged.0.to_ne_bytes())])
+            .unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.readable.keys().copied().collect::<Vec<_>>(), [sender_id_of("ok")]);
+        assert_eq!(loaded.unreadable.len(), 1);
+        assert_eq!(loaded.unreadable[0].0, damaged);
+        assert!(matches!(&loaded.unreadable[0].1, CollectError::Restore { device, .. } if device == "damaged"));
+    }
+
+    /// The reconnect wait doubles to its cap, each try spread over the upper half of it (sites
+    /// that failed together come back apart), and only an answer resets it.
+    #[test]
+    fn the_back_off_doubles_with_jitter_and_resets_on_an_answer() {
+        let mut b = Backoff::new();
+        let waited = |b: &Backoff| b.retry_at.saturating_duration_since(Instant::now());
+        b.failed(0);
+        let low = waited(&b);
+        assert!(low <= MIN_BACKOFF / 2 && low + Duration::from_millis(50) >= MIN_BACKOFF / 2, "{low:?}");
+        b.failed(u32::MAX);
+        let high = waited(&b);
+        assert!(high <= 2 * MIN_BACKOFF && high + Duration::from_millis(50) >= 2 * MIN_BACKOFF, "{high:?}");
+        for _ in 0..20 {
+            b.failed(u32::MAX);
+        }
+        assert_eq!(b.wait, MAX_BACKOFF);
+        assert!(waited(&b) <= MAX_BACKOFF);
+        b.succeeded();
+        assert_eq!(b.wait, MIN_BACKOFF);
     }
 }

@@ -9,6 +9,11 @@ use zeroize::Zeroizing;
 /// The per-request timeout unless configured: a printer on a LAN answers in milliseconds; two
 /// seconds covers one asleep in power save.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The shortest per-request timeout accepted (0 would fail every read: sockets refuse it).
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+/// The longest per-request timeout accepted: a printer that takes longer is not answering, and
+/// each unanswered request holds its round that long (times the retries).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 /// Retries after a timeout unless configured (UDP loses datagrams; one retry is what net-snmp does).
 pub const DEFAULT_RETRIES: u32 = 1;
 /// Most retries one request may be given: beyond this a dead address only slows the round.
@@ -180,7 +185,7 @@ pub enum ConfigError {
         min: usize,
     },
     /// A value out of its range.
-    #[error("{field} = {value} is out of range (at most {max})")]
+    #[error("{field} = {value} is out of range (at most {max}, and not 0)")]
     OutOfRange {
         /// The setting.
         field: &'static str,
@@ -229,8 +234,16 @@ impl Default for PollConfig {
 }
 
 impl PollConfig {
-    /// Checks the ranges ([`MAX_RETRIES`], [`MAX_CONCURRENCY`], [`MIN_USM_PASSWORD`]).
+    /// Checks the ranges ([`MIN_TIMEOUT`] to [`MAX_TIMEOUT`], [`MAX_RETRIES`],
+    /// [`MAX_CONCURRENCY`], [`MIN_USM_PASSWORD`]).
     pub fn check(&self) -> Result<(), ConfigError> {
+        if self.timeout < MIN_TIMEOUT || self.timeout > MAX_TIMEOUT {
+            return Err(ConfigError::OutOfRange {
+                field: "timeout_ms",
+                value: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                max: u64::try_from(MAX_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+            });
+        }
         if self.retries > MAX_RETRIES {
             return Err(ConfigError::OutOfRange {
                 field: "retries",
@@ -345,6 +358,12 @@ mod tests {
 
     #[test]
     fn out_of_range_settings_and_short_passphrases_are_refused() {
+        for timeout in [Duration::ZERO, MAX_TIMEOUT + Duration::from_millis(1)] {
+            let c = PollConfig { timeout, ..PollConfig::default() };
+            assert!(matches!(c.check(), Err(ConfigError::OutOfRange { field: "timeout_ms", .. })), "{timeout:?}");
+        }
+        PollConfig { timeout: MIN_TIMEOUT, ..PollConfig::default() }.check().unwrap();
+        PollConfig { timeout: MAX_TIMEOUT, ..PollConfig::default() }.check().unwrap();
         let mut c = PollConfig { retries: MAX_RETRIES + 1, ..PollConfig::default() };
         assert!(matches!(c.check(), Err(ConfigError::OutOfRange { field: "retries", .. })));
         c.retries = 0;

@@ -46,6 +46,9 @@ impl Client {
             .max_redirects(0)
             .tls_config(tls)
             .user_agent("printfleet-lan")
+            // Printers are on the LAN: never through a proxy the environment names
+            // (`HTTPS_PROXY` set for the collector's own way out to the portal).
+            .proxy(None)
             .build()
             .into();
         Self { agent, timeout: config.timeout, retries: config.retries }
