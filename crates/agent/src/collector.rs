@@ -74,7 +74,13 @@ pub struct Collector {
     scratch: SealScratch,
     link: Option<Box<Link>>,
     counts: BundleCounts,
+    /// The latest time a call gave (to see the clock go back).
+    last_now: Option<Timestamp>,
 }
+
+/// How far the clock may go back before the collector re-bases its reads and wake-ups on the
+/// new time (a step of NTP, an RTC that was wrong at boot): below it, nothing is changed.
+pub const CLOCK_STEP_BACK: DurationMs = DurationMs(1_000);
 
 /// What the portal's bundle replies came to, since the collector was made (for the caller's
 /// counters and logs).
@@ -108,6 +114,32 @@ impl Collector {
             scratch: SealScratch::new(),
             link: None,
             counts: BundleCounts::default(),
+            last_now: None,
+        }
+    }
+
+    /// Re-bases the schedule if the clock went back by more than [`CLOCK_STEP_BACK`]: reads and
+    /// wake-ups are absolute times, and after a step back of a day every one of them would lie a
+    /// day ahead, the collector silent until then. Each read is brought to at most one interval
+    /// from the new time, and every agent is woken (each re-bases its own schedule when asked).
+    fn observe_clock(&mut self, now: Timestamp) {
+        let stepped = self.last_now.and_then(|last| last.duration_since(now)).is_some_and(|d| d > CLOCK_STEP_BACK);
+        self.last_now = Some(now);
+        if !stepped {
+            return;
+        }
+        self.reads.clear();
+        for (sender, at) in &mut self.next_read {
+            let interval = self.agents.get(sender).map_or(DurationMs::ZERO, |a| a.schedule().interval());
+            let latest = now.checked_add(interval).unwrap_or(Timestamp::MAX);
+            *at = (*at).min(latest);
+            self.reads.push(Reverse((*at, *sender)));
+        }
+        self.wakes.clear();
+        self.next_wake.clear();
+        for sender in self.agents.keys() {
+            self.next_wake.insert(*sender, now);
+            self.wakes.push(Reverse((now, *sender)));
         }
     }
 
@@ -148,6 +180,7 @@ impl Collector {
     /// interval of its schedule: read it and feed the result to [`Collector::handle_reading`]
     /// (or nothing, if it could not be read).
     pub fn poll_read(&mut self, now: Timestamp) -> Option<SenderId> {
+        self.observe_clock(now);
         while let Some(Reverse((at, sender))) = self.reads.peek().copied() {
             if at > now {
                 return None;
@@ -336,6 +369,7 @@ impl Collector {
     /// ([`Collector::attach_link`]), one bundle of every device that is due (up to its limits:
     /// call again for the rest).
     pub fn poll_transmit(&mut self, now: Timestamp, rng: &mut impl CryptoRng) -> Option<Transmit> {
+        self.observe_clock(now);
         if self.link.is_some() {
             return self.poll_bundle(now, rng);
         }

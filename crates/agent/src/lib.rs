@@ -115,14 +115,17 @@
 //! not yet acknowledged, of which each report carries at most 1024. Nothing is dropped while the
 //! portal cannot be reached: during a month-long outage a printer at the direct schedule's
 //! maximum sustained rate keeps its state plus every job of the month (for an office printer a
-//! few hundred jobs, each a few hundred bytes), and sends one report per back-off period, at most
-//! one an hour.
+//! few hundred jobs, each a few hundred bytes), and sends one report per back-off period: at the
+//! default cap the wait is the reply timeout plus a uniform draw below an hour, about two
+//! reports an hour.
 
 mod collector;
 mod device;
 mod schedule;
 
-pub use collector::{BundleCounts, Collector, CollectorCheckpoint, MAX_BUNDLE_BYTES, MAX_BUNDLES_IN_FLIGHT};
+pub use collector::{
+    BundleCounts, CLOCK_STEP_BACK, Collector, CollectorCheckpoint, MAX_BUNDLE_BYTES, MAX_BUNDLES_IN_FLIGHT,
+};
 pub use device::{AgentState, Checkpoint, DeviceAgent, MAX_QUEUED_EVENTS, SAVE_ROUNDS};
 pub use schedule::{
     COLLECTOR_INTERVAL, COLLECTOR_MIN_INTERVAL, ConfigError, DEFAULT_MAX_BACKOFF, DEFAULT_REPLY_TIMEOUT,

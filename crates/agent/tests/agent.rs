@@ -530,6 +530,24 @@ fn a_collector_reads_each_printer_at_most_once_per_interval() {
     assert_eq!(last.len(), 50);
 }
 
+/// The clock steps back a day (an RTC wrong at boot, then NTP): reads and reports go on from
+/// the new time, within an interval, not a day later.
+#[test]
+fn a_collector_goes_on_after_the_clock_steps_back() {
+    let schedule = Schedule::collector(printfleet_agent::COLLECTOR_MIN_INTERVAL).unwrap();
+    let interval = schedule.interval().0;
+    let mut c = Collector::new();
+    let key = FrameKey::new(&[9; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256).unwrap();
+    c.insert(at(30 * HOUR), DeviceAgent::new(SenderId(9), &key, Redaction::drop_all(), schedule, Instance(1)));
+    assert_eq!(c.poll_read(at(30 * HOUR)), Some(SenderId(9)));
+    c.handle_reading(SenderId(9), at(30 * HOUR), reading()).unwrap();
+    // A day back.
+    let back = 6 * HOUR;
+    assert_eq!(c.poll_read(at(back)), None);
+    assert!(c.poll_timeout().is_some_and(|t| t <= at(back + interval)), "{:?}", c.poll_timeout());
+    assert_eq!(c.poll_read(at(back + interval)), Some(SenderId(9)), "read within an interval of the new time");
+}
+
 #[test]
 fn a_collector_reports_its_devices_through_one_shared_buffer() {
     let mut rng = rng(6);

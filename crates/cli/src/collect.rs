@@ -383,6 +383,11 @@ impl CollectorConfig {
             Mode::OneShot if self.portal.https.is_none() => {
                 return Err(invalid("portal.https", "one-shot mode needs the portal's https:// URL"));
             }
+            // The session link is a TLS connection of its own: a proxy would be ignored there,
+            // and a site that needs one would only see connection failures.
+            Mode::Session if self.portal.proxy.is_some() => {
+                return Err(invalid("portal.proxy", "a proxy carries one-shot mode only (HTTP CONNECT)"));
+            }
             _ => {}
         }
         let identity = match (&self.identity, self.portal.mode) {
@@ -1206,6 +1211,16 @@ mod tests {
         drop(first);
         let again = StateStore::open(&path).unwrap();
         assert!(again.load().unwrap().readable.is_empty());
+    }
+
+    /// A proxy is for one-shot mode; in session mode it would be ignored, so it is refused.
+    #[test]
+    fn a_proxy_in_session_mode_is_refused() {
+        let example = include_str!("../../../docs/collector.example.json");
+        let mut config: CollectorConfig = serde_json::from_str(example).unwrap();
+        assert_eq!(config.portal.mode, Mode::Session);
+        config.portal.proxy = Some("http://proxy.lan:3128".into());
+        assert!(matches!(config.check(), Err(CollectError::Invalid { field, .. }) if field == "portal.proxy"));
     }
 
     /// A row that no longer decodes is reported with its device; the others load.
