@@ -358,16 +358,7 @@ mod tests {
     /// 2026-11-01, and `reports` sent by it, one a day, through an ingest into the store.
     fn stored(dir: &Path, reports: Vec<(&str, DeviceReport)>) -> SqliteStore {
         let mut store = SqliteStore::open(dir.join("p.db")).unwrap();
-        let owner = Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(3) };
-        let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
-        let record = DeviceRecord {
-            name: "m".into(),
-            owner,
-            meter_device: DeviceId(7),
-            revoked: false,
-            credentials,
-            collector: None,
-        };
+        let record = device("m", 3, 7, None, false);
         store.put_device(&record).unwrap();
         let mut terms = Terms::default();
         terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
@@ -452,34 +443,45 @@ mod tests {
         ));
     }
 
+    /// `stored` with November's two readings of "m" (contract 3), and contract 4 (1 per page,
+    /// 250 per device a month) from 2026-11-01; its terms.
+    fn with_device_fees(dir: &Path) -> (SqliteStore, Terms) {
+        let office = samples::office_laser;
+        let mut store =
+            stored(dir, vec![("2026-11-02", with(office(), 10_000, &[])), ("2026-11-20", with(office(), 10_500, &[]))]);
+        let mut terms = Terms::default();
+        terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
+        terms.fee_per_device = MinorUnits(250);
+        set_contract(&mut store, ContractId(4), terms.clone(), parse_date("2026-11-01").unwrap()).unwrap();
+        (store, terms)
+    }
+
+    /// A device record of reseller 1, customer 2, on `contract`.
+    fn device(
+        name: &str,
+        contract: u64,
+        meter_device: u64,
+        collector: Option<SenderId>,
+        revoked: bool,
+    ) -> DeviceRecord {
+        DeviceRecord {
+            name: name.into(),
+            owner: Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(contract) },
+            meter_device: DeviceId(meter_device),
+            revoked,
+            credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
+            collector,
+        }
+    }
+
     /// A revoked device is billed up to its last reading, then retired: no fee per device and
     /// no silence after it (before, it was charged every period for ever).
     #[test]
     fn a_revoked_device_is_billed_to_its_last_reading_then_no_more() {
         let dir = tempfile::tempdir().unwrap();
-        let office = samples::office_laser;
-        let mut store = stored(
-            dir.path(),
-            vec![("2026-11-02", with(office(), 10_000, &[])), ("2026-11-20", with(office(), 10_500, &[]))],
-        );
-        let mut terms = Terms::default();
-        terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
-        terms.fee_per_device = MinorUnits(250);
-        set_contract(&mut store, ContractId(4), terms, parse_date("2026-11-01").unwrap()).unwrap();
-        let owner =
-            |contract| Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(contract) };
-        let credentials = vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }];
-        for (name, meter_device, revoked) in [("live", 30, false), ("gone", 31, true)] {
-            let record = DeviceRecord {
-                name: name.into(),
-                owner: owner(4),
-                meter_device: DeviceId(meter_device),
-                revoked,
-                credentials: credentials.clone(),
-                collector: None,
-            };
-            store.put_device(&record).unwrap();
-        }
+        let (mut store, _) = with_device_fees(dir.path());
+        store.put_device(&device("live", 4, 30, None, false)).unwrap();
+        store.put_device(&device("gone", 4, 31, None, true)).unwrap();
         // "m" (contract 3) is revoked after its November readings.
         let mut m = store.load_devices().unwrap().into_iter().find(|d| d.name == "m").unwrap();
         m.revoked = true;
@@ -502,35 +504,18 @@ mod tests {
     #[test]
     fn a_run_bills_every_contract_and_device_it_can() {
         let dir = tempfile::tempdir().unwrap();
-        let office = samples::office_laser;
-        let mut store = stored(
-            dir.path(),
-            vec![("2026-11-02", with(office(), 10_000, &[])), ("2026-11-20", with(office(), 10_500, &[]))],
-        );
-        // Contract 4 charges 250 per device a month; contract 2 the same every two months.
-        let mut terms = Terms::default();
-        terms.prices.insert(Category::TOTAL, CategoryTerms::flat(Price::new(1, 1).unwrap()));
-        terms.fee_per_device = MinorUnits(250);
-        set_contract(&mut store, ContractId(4), terms.clone(), parse_date("2026-11-01").unwrap()).unwrap();
-        let record = |name: &str, contract: u64, meter_device: u64, collector: Option<SenderId>| DeviceRecord {
-            name: name.into(),
-            owner: Owner { reseller: ResellerId(1), customer: CustomerId(2), contract: ContractId(contract) },
-            meter_device: DeviceId(meter_device),
-            revoked: false,
-            credentials: vec![Credential { epoch: KeyEpoch(1), revoked: false, verifier: None }],
-            collector,
-        };
+        let (mut store, terms) = with_device_fees(dir.path());
         // A site's collector (on a contract, as provisioning requires) and the printer it reads.
-        store.put_device(&record("site", 4, 20, None)).unwrap();
-        store.put_device(&record("behind-site", 4, 21, Some(printfleet_auth::sender_id_of("site")))).unwrap();
+        store.put_device(&device("site", 4, 20, None, false)).unwrap();
+        store.put_device(&device("behind-site", 4, 21, Some(printfleet_auth::sender_id_of("site")), false)).unwrap();
         // A name longer than a meter serial may be.
         let long = "x".repeat(printfleet_meter::limits::MAX_SERIAL_LEN + 1);
-        store.put_device(&record(&long, 4, 22, None)).unwrap();
+        store.put_device(&device(&long, 4, 22, None, false)).unwrap();
         // Contract 2 bills two months from November: not over in early December.
         let mut two_months = terms.clone();
         two_months.period = printfleet_meter::BillingPeriod::months(2).unwrap();
         set_contract(&mut store, ContractId(2), two_months, parse_date("2026-11-01").unwrap()).unwrap();
-        store.put_device(&record("on-two", 2, 23, None)).unwrap();
+        store.put_device(&device("on-two", 2, 23, None, false)).unwrap();
 
         let out = dir.path().join("out");
         let billed =
