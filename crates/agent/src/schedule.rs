@@ -43,6 +43,7 @@ pub struct Schedule {
     report_at_boot: bool,
     reply_timeout: DurationMs,
     max_backoff: DurationMs,
+    round_offset: DurationMs,
 }
 
 impl Schedule {
@@ -57,6 +58,7 @@ impl Schedule {
             report_at_boot: true,
             reply_timeout: DEFAULT_REPLY_TIMEOUT,
             max_backoff: DEFAULT_MAX_BACKOFF,
+            round_offset: DurationMs::ZERO,
         }
     }
 
@@ -108,6 +110,14 @@ impl Schedule {
         Ok(self)
     }
 
+    /// Moves a collector's rounds (bundle mode, [`interval_due`]) `offset` past the multiples of
+    /// the interval (taken modulo the interval): collectors that each pick their own (the
+    /// `printfleet collect` daemon takes its sender id) do not all send at 00:00, 03:00 ... UTC.
+    pub fn with_round_offset(mut self, offset: DurationMs) -> Self {
+        self.round_offset = DurationMs(offset.0.checked_rem(self.interval.0).unwrap_or(0));
+        self
+    }
+
     /// The interval between scheduled reports.
     pub fn interval(&self) -> DurationMs {
         self.interval
@@ -117,7 +127,8 @@ impl Schedule {
 /// When the interval's report is due after a report at `last`: `last` plus the interval; or,
 /// `aligned` (a collector that sends bundles, `Collector::attach_link`), at the first **round**
 /// at least [`COLLECTOR_MIN_INTERVAL`] after `last`, rounds being the multiples of the interval
-/// since the Unix epoch (UTC). A device that reported on a round reports at the next one, one
+/// since the Unix epoch (UTC), moved by the schedule's round offset
+/// ([`Schedule::with_round_offset`]). A device that reported on a round reports at the next one, one
 /// interval later; one that reported off the rounds (after a retry, an urgent alert, a restart)
 /// joins the next round at least 30 minutes away, so that the collector's devices report
 /// together, in one bundle per round, and never more often than the minimum interval.
@@ -127,7 +138,8 @@ pub(crate) fn interval_due(last: Timestamp, s: &Schedule, aligned: bool) -> Time
         return last.checked_add(s.interval).unwrap_or(Timestamp::MAX);
     }
     let earliest = last.unix_millis().saturating_add(COLLECTOR_MIN_INTERVAL.0);
-    let round = earliest.div_ceil(interval).saturating_mul(interval);
+    let offset = s.round_offset.0;
+    let round = earliest.saturating_sub(offset).div_ceil(interval).saturating_mul(interval).saturating_add(offset);
     Timestamp::from_unix_millis(round).unwrap_or(Timestamp::MAX)
 }
 
@@ -344,12 +356,13 @@ mod tests {
         fn an_aligned_report_is_on_a_round_and_never_sooner_than_the_minimum(
             last in 0u64..4_000_000_000_000,
             minutes in 30u64..=1440,
+            offset in 0u64..200_000_000,
         ) {
-            let s = Schedule::collector(DurationMs(minutes * 60_000)).unwrap();
+            let s = Schedule::collector(DurationMs(minutes * 60_000)).unwrap().with_round_offset(DurationMs(offset));
             let last = Timestamp::from_unix_millis(last).unwrap();
             let due = interval_due(last, &s, true).unix_millis();
             let earliest = last.unix_millis() + COLLECTOR_MIN_INTERVAL.0;
-            proptest::prop_assert_eq!(due % (minutes * 60_000), 0);
+            proptest::prop_assert_eq!(due % (minutes * 60_000), offset % (minutes * 60_000));
             proptest::prop_assert!(due >= earliest && due < earliest + minutes * 60_000);
         }
     }

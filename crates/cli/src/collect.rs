@@ -406,6 +406,12 @@ impl CollectorConfig {
                 })
             }
         };
+        // Bundle rounds at an offset of this collector's own (its sender id), so that the
+        // portal does not get every site's bundles on the same minutes.
+        let schedule = match &identity {
+            Some(id) => schedule.with_round_offset(DurationMs(id.sender.0)),
+            None => schedule,
+        };
         if !self.lan.targets.is_empty() || !self.lan.exclude.is_empty() {
             return Err(invalid("lan.targets", "the printers say what to read; leave targets and exclude out"));
         }

@@ -29,6 +29,10 @@ pub const METER_HEARTBEAT: DurationMs = DurationMs(24 * 60 * 60 * 1000);
 /// Sessions open at once (each holds a channel of about 2 KiB); more are refused with
 /// [`IngestError::TooManySessions`].
 pub const MAX_SESSIONS: usize = 65_536;
+/// Sessions one device (or collector) holds at once: a device needs one, two while it renews.
+/// Past it the device's oldest session is closed (its next frame gets
+/// [`IngestError::SessionClosed`]), so that a credential cannot fill [`MAX_SESSIONS`].
+pub const MAX_SESSIONS_PER_DEVICE: usize = 4;
 
 /// A session handed to [`Ingest::open_session`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -394,7 +398,8 @@ impl<S: Secrets> Ingest<S> {
     /// (`printfleet_auth::ServerAwaitingClientFinal::handle_client_final`, with this ingest's
     /// [`Ingest::registry`] as the verifier store). Refused if it has expired, if the device or
     /// epoch is no longer good, or if [`MAX_SESSIONS`] are open (counting none that expired by
-    /// `now`: at the limit, those are closed first).
+    /// `now`: at the limit, those are closed first). A device that holds
+    /// [`MAX_SESSIONS_PER_DEVICE`] already loses its oldest.
     pub fn open_session(&mut self, session: Session, now: Timestamp) -> Result<SessionHandle, IngestError> {
         if session.is_expired(now) {
             return Err(IngestError::SessionClosed);
@@ -411,6 +416,16 @@ impl<S: Secrets> Ingest<S> {
             return Err(IngestError::TooManySessions);
         }
         let (device, epoch, expires_at) = (session.sender_id(), session.epoch(), session.expires_at());
+        // Handles grow, so the device's smallest is its oldest. One pass over the sessions: a
+        // handshake costs far more.
+        let mut own: Vec<SessionHandle> =
+            self.sessions.iter().filter(|(_, s)| s.device == device).map(|(h, _)| *h).collect();
+        if own.len() >= MAX_SESSIONS_PER_DEVICE {
+            own.sort_unstable_by_key(|h| h.0);
+            for old in own.iter().take(own.len().saturating_add(1).saturating_sub(MAX_SESSIONS_PER_DEVICE)) {
+                self.sessions.remove(old);
+            }
+        }
         let channel = session.into_portal_channel().ok_or(IngestError::NotPortalSession)?;
         let handle = SessionHandle(self.next_session);
         self.next_session = self.next_session.saturating_add(1);

@@ -98,7 +98,9 @@ mod usage;
 
 pub use batch::{Batch, Bundle, SavedDevice, Writes};
 pub use error::{IngestError, Refusal};
-pub use ingest::{Counters, Ingest, MAX_SESSIONS, METER_HEARTBEAT, SecretAnswer, Secrets, SessionHandle};
+pub use ingest::{
+    Counters, Ingest, MAX_SESSIONS, MAX_SESSIONS_PER_DEVICE, METER_HEARTBEAT, SecretAnswer, Secrets, SessionHandle,
+};
 pub use registry::{
     Credential, CustomerId, DeviceRecord, MAX_DEVICE_NAME_BYTES, MAX_EPOCHS_PER_DEVICE, Owner, Registry, ResellerId,
 };

@@ -177,3 +177,30 @@ fn a_collector_session_carries_bundles_of_its_own_devices_only() {
     let frame = seal(&mut channel, &updates(&[p1]), MessageKind::Update);
     assert!(matches!(ingest.receive_bundle(handle, &frame, now), Err(IngestError::Rejected(Refusal::Frame(_)))));
 }
+
+/// One credential holds at most `MAX_SESSIONS_PER_DEVICE` sessions: a further handshake closes
+/// its oldest (whose next frame is refused as closed), never another device's.
+#[test]
+fn a_device_holds_a_few_sessions_and_loses_its_oldest_beyond() {
+    let mut rng = rng(12);
+    let now = at(0);
+    let mut ingest = Ingest::new(master());
+    let mut secrets = Vec::new();
+    for name in ["busy", "other"] {
+        let secret = master().device_secret(name, KeyEpoch(1));
+        let mut rec = record(name);
+        rec.credentials[0].verifier = Some(Verifier::new(&secret, &mut rng));
+        ingest.provision(rec).unwrap();
+        secrets.push(secret);
+    }
+    let (other, _) = handshake(&mut ingest, "other", &secrets[1], &mut rng, now);
+    let mut busy = Vec::new();
+    for _ in 0..printfleet_ingest::MAX_SESSIONS_PER_DEVICE + 2 {
+        busy.push(handshake(&mut ingest, "busy", &secrets[0], &mut rng, now));
+    }
+    assert_eq!(ingest.sessions(), 1 + printfleet_ingest::MAX_SESSIONS_PER_DEVICE);
+    // The two oldest of "busy" are closed; the newest and the other device's are open.
+    assert!(!ingest.close_session(busy[0].0) && !ingest.close_session(busy[1].0));
+    assert!(ingest.close_session(busy[2].0));
+    assert!(ingest.close_session(other));
+}
