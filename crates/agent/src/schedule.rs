@@ -110,7 +110,8 @@ impl Schedule {
         Ok(self)
     }
 
-    /// Moves a collector's rounds (bundle mode, [`interval_due`]) `offset` past the multiples of
+    /// Moves a collector's rounds (bundle mode,
+    /// [`Collector::attach_link`](crate::Collector::attach_link)) `offset` past the multiples of
     /// the interval (taken modulo the interval): collectors that each pick their own (the
     /// `printfleet collect` daemon takes its sender id) do not all send at 00:00, 03:00 ... UTC.
     pub fn with_round_offset(mut self, offset: DurationMs) -> Self {
