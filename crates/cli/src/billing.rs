@@ -307,18 +307,17 @@ fn retire_revoked(
     end: Timestamp,
     now: Timestamp,
 ) -> Result<(), BillingError> {
-    let revoked: Vec<&DeviceRecord> = devices
+    let revoked: Vec<(&DeviceRecord, Timestamp)> = devices
         .iter()
         .filter(|d| d.revoked && !collectors.contains(&d.sender()) && meter.retired(d.meter_device).is_none())
-        .filter(|d| meter.open_start(d.owner.contract).is_some())
+        .filter_map(|d| Some((d, meter.open_start(d.owner.contract)?)))
         .collect();
     if revoked.is_empty() {
         return Ok(());
     }
     let later: BTreeSet<DeviceId> = store.meter_readings(end, now)?.iter().map(|o| o.key.device).collect();
-    for d in revoked {
+    for (d, open) in revoked {
         let id = d.meter_device;
-        let Some(open) = meter.open_start(d.owner.contract) else { continue };
         if later.contains(&id) {
             continue;
         }

@@ -848,45 +848,34 @@ impl Daemon<'_> {
             let key = p.secret.as_ref().map(|secret| one_shot::frame_key(secret, &p.name, p.epoch));
             let policy = self.plan.redaction.policy();
             let schedule = self.plan.schedule;
-            if let Some(e) = damaged.remove(&p.sender) {
-                // Started afresh it would reuse the sequence numbers its state reserved (its
-                // frames refused as replays): left out, the others run.
-                left_out = left_out.saturating_add(1);
-                log!(self, "{e}: not started (repair or delete its row of the state database)");
-                continue;
-            }
-            let agent = match saved.remove(&p.sender) {
-                Some(s) if s.epoch == p.epoch && s.name == p.name => {
+            let agent = match (damaged.remove(&p.sender), saved.remove(&p.sender)) {
+                (Some(e), _) => Err(e),
+                (None, Some(s)) if s.epoch == p.epoch && s.name == p.name => {
                     let agent = match &key {
                         Some(key) => DeviceAgent::restore(p.sender, key, policy, schedule, s.state),
                         None => DeviceAgent::restore_for_bundles(p.sender, policy, schedule, s.state),
                     };
-                    match agent {
-                        Ok(agent) => {
-                            restored = restored.saturating_add(1);
-                            agent
-                        }
-                        Err(e) => {
-                            left_out = left_out.saturating_add(1);
-                            log!(
-                                self,
-                                "state of {}: {e}: not started (repair or delete its row of the state database)",
-                                p.name
-                            );
-                            continue;
-                        }
-                    }
+                    restored = restored.saturating_add(usize::from(agent.is_ok()));
+                    agent.map_err(|e| CollectError::Restore { device: p.name.clone(), reason: e.to_string() })
                 }
-                _ => {
+                (None, _) => {
                     fresh = fresh.saturating_add(1);
                     let instance = Instance(self.rng.next_u32());
-                    match &key {
+                    Ok(match &key {
                         Some(key) => DeviceAgent::new(p.sender, key, policy, schedule, instance),
                         None => DeviceAgent::for_bundles(p.sender, policy, schedule, instance),
-                    }
+                    })
                 }
             };
-            self.collector.insert(now, agent);
+            match agent {
+                Ok(agent) => self.collector.insert(now, agent),
+                Err(e) => {
+                    // Started afresh it would reuse the sequence numbers its state reserved (its
+                    // frames refused as replays): left out, the others run.
+                    left_out = left_out.saturating_add(1);
+                    log!(self, "{e}: not started (repair or delete its row of the state database)");
+                }
+            }
         }
         let left_out = if left_out > 0 { format!(", {left_out} left out") } else { String::new() };
         log!(

@@ -871,10 +871,12 @@ impl Meter {
         let at = to.unix_millis();
         // The contract the device was on when the jump happened (the advance a read proves
         // happened before it), if it has moved since and that contract still lists it.
-        let earlier_owner = self.inner.devices.get(&device).map(|d| d.owner_at(at.saturating_sub(1))).filter(|c| {
-            self.inner.devices.get(&device).is_some_and(|d| d.info.contract != *c)
-                && self.inner.contracts.get(c).is_some_and(|k| k.devices.binary_search(&device).is_ok())
-        });
+        let earlier_owner = self
+            .inner
+            .devices
+            .get(&device)
+            .and_then(|d| Some(d.owner_at(at.saturating_sub(1))).filter(|owner| *owner != d.info.contract))
+            .filter(|c| self.inner.contracts.get(c).is_some_and(|k| k.devices.binary_search(&device).is_ok()));
         let series = self.hold_series(device, category, to)?;
         if series.dismissed.binary_search(&at).is_ok() {
             // Dismissal is final.

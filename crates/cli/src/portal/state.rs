@@ -42,26 +42,22 @@ const MAX_PEM_BYTES: u64 = 1024 * 1024;
 /// the one that loses the race reads the winner's.
 fn key_file(dir: &Path, name: &str) -> Result<[u8; 32], PortalError> {
     let path = dir.join(name);
-    match File::open(&path) {
-        Ok(f) => {
-            let mut bytes = Vec::with_capacity(33);
-            f.take(33).read_to_end(&mut bytes).map_err(|source| PortalError::Io { path: path.clone(), source })?;
-            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| PortalError::BadKeyFile { path })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    match read_key(&path) {
+        Err(PortalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|_| PortalError::Random)?;
-            if create_new_atomic(&path, &key)? {
-                Ok(key)
-            } else {
-                let mut bytes = Vec::with_capacity(33);
-                let f = File::open(&path).map_err(|source| PortalError::Io { path: path.clone(), source })?;
-                f.take(33).read_to_end(&mut bytes).map_err(|source| PortalError::Io { path: path.clone(), source })?;
-                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| PortalError::BadKeyFile { path })
-            }
+            if create_new_atomic(&path, &key)? { Ok(key) } else { read_key(&path) }
         }
-        Err(source) => Err(PortalError::Io { path, source }),
+        read => read,
     }
+}
+
+/// The 32 bytes of a key file; any other size is [`PortalError::BadKeyFile`].
+fn read_key(path: &Path) -> Result<[u8; 32], PortalError> {
+    let io = |source| PortalError::Io { path: path.to_path_buf(), source };
+    let mut bytes = Vec::with_capacity(33);
+    File::open(path).and_then(|f| f.take(33).read_to_end(&mut bytes)).map_err(io)?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| PortalError::BadKeyFile { path: path.to_path_buf() })
 }
 
 /// Creates `path` holding `bytes` (mode 0600), complete or not at all, unless it exists:
