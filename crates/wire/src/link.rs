@@ -8,6 +8,10 @@
 //!           type (u8) channel (u32, big-endian) body (length - 5 bytes)
 //! ```
 //!
+//! Only `Frame` and `Reply` may be as long as [`MAX_MESSAGE_BYTES`]; every other type is at most
+//! [`MAX_HANDSHAKE_MESSAGE_BYTES`], and a portal takes nothing longer from a connection until a
+//! SCRAM proof on it was checked.
+//!
 //! | type | direction | body |
 //! |------|-----------|------|
 //! | 0x01 `Hello` | collector → portal | SCRAM client-first-message (UTF-8) |
@@ -41,6 +45,11 @@
 /// The largest message (length prefix excluded) either side accepts: a length prefix above it
 /// is refused before anything is allocated, and the connection is closed.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// The largest handshake message (`Hello`, `ServerFirst`, `ClientFinal`, `ServerFinal`) or
+/// empty one (`Rejected`, `Closed`), length prefix excluded: SCRAM's messages are at most 1 KiB
+/// (`printfleet_auth::scram::MAX_MESSAGE_BYTES`). Refused above it whatever the reader's limit,
+/// and the most a reader made with [`LinkReader::unauthenticated`] takes of any message.
+pub const MAX_HANDSHAKE_MESSAGE_BYTES: usize = 2 * 1024;
 /// Channels a collector may have open on one connection.
 pub const MAX_CHANNELS: usize = 16_384;
 /// Bytes before the body: length prefix (4), type (1), channel (4).
@@ -69,6 +78,15 @@ pub enum MessageType {
 }
 
 impl MessageType {
+    /// The largest message of this type (length prefix excluded): [`MAX_MESSAGE_BYTES`] for
+    /// frames and replies, [`MAX_HANDSHAKE_MESSAGE_BYTES`] for the others.
+    pub fn max_len(self) -> usize {
+        match self {
+            Self::Frame | Self::Reply => MAX_MESSAGE_BYTES,
+            _ => MAX_HANDSHAKE_MESSAGE_BYTES,
+        }
+    }
+
     /// The type's byte on the wire.
     pub fn to_byte(self) -> u8 {
         match self {
@@ -113,7 +131,7 @@ pub struct Message<'a> {
 impl Message<'_> {
     /// Appends the message, length prefix first, to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), LinkError> {
-        let len = self.body.len().checked_add(5).filter(|&n| n <= MAX_MESSAGE_BYTES).ok_or(LinkError::TooLarge)?;
+        let len = self.body.len().checked_add(5).filter(|&n| n <= self.kind.max_len()).ok_or(LinkError::TooLarge)?;
         let prefix = u32::try_from(len).map_err(|_| LinkError::TooLarge)?;
         out.reserve(len.saturating_add(4));
         out.extend_from_slice(&prefix.to_be_bytes());
@@ -129,7 +147,8 @@ impl Message<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinkError {
-    /// A length prefix above [`MAX_MESSAGE_BYTES`] (or a body to send that large).
+    /// A length prefix above the message type's limit ([`MessageType::max_len`]) or the
+    /// reader's ([`LinkReader::unauthenticated`]), or a body to send that large.
     #[error("link message too large")]
     TooLarge,
     /// A length prefix below the 5 bytes of type and channel.
@@ -143,17 +162,41 @@ pub enum LinkError {
 /// Splits a byte stream into messages. Holds at most one incomplete message plus what one read
 /// brought: the caller reads into a buffer of any size and passes it to [`LinkReader::extend`],
 /// then takes every complete message with [`LinkReader::next_message`] before reading again.
-#[derive(Debug, Default)]
+///
+/// A server reads a new connection with [`LinkReader::unauthenticated`]: until the peer has
+/// proved who it is, no message above [`MAX_HANDSHAKE_MESSAGE_BYTES`] is taken, so a peer
+/// without credentials makes the server hold a few KiB, not [`MAX_MESSAGE_BYTES`].
+#[derive(Debug)]
 pub struct LinkReader {
     buf: Vec<u8>,
     /// Where the unread bytes start.
     start: usize,
+    /// The largest message taken now (length prefix excluded).
+    limit: usize,
+}
+
+impl Default for LinkReader {
+    fn default() -> Self {
+        Self { buf: Vec::new(), start: 0, limit: MAX_MESSAGE_BYTES }
+    }
 }
 
 impl LinkReader {
-    /// An empty reader.
+    /// An empty reader that takes messages up to their type's limit ([`MessageType::max_len`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty reader for a connection whose peer has not authenticated: every message, of
+    /// any type, at most [`MAX_HANDSHAKE_MESSAGE_BYTES`] until [`LinkReader::authenticated`].
+    pub fn unauthenticated() -> Self {
+        Self { limit: MAX_HANDSHAKE_MESSAGE_BYTES, ..Self::default() }
+    }
+
+    /// The peer proved who it is (a SCRAM proof checked on one of its channels): frames up to
+    /// [`MAX_MESSAGE_BYTES`] are taken from now on.
+    pub fn authenticated(&mut self) {
+        self.limit = MAX_MESSAGE_BYTES;
     }
 
     /// Appends bytes read from the stream.
@@ -180,14 +223,17 @@ impl LinkReader {
         let unread = self.buf.get(self.start..).unwrap_or_default();
         let Some((prefix, rest)) = unread.split_first_chunk::<4>() else { return Ok(None) };
         let len = u32::from_be_bytes(*prefix) as usize;
-        if len > MAX_MESSAGE_BYTES {
+        if len > self.limit {
             return Err(LinkError::TooLarge);
         }
         if len < 5 {
             return Err(LinkError::TooShort);
         }
         if let Some(&kind) = rest.first() {
-            MessageType::from_byte(kind).ok_or(LinkError::UnknownType(kind))?;
+            let kind = MessageType::from_byte(kind).ok_or(LinkError::UnknownType(kind))?;
+            if len > kind.max_len() {
+                return Err(LinkError::TooLarge);
+            }
         }
         let Some(record) = rest.get(..len) else { return Ok(None) };
         let (Some((&kind, after)), consumed) = (record.split_first(), len.saturating_add(4)) else { return Ok(None) };
@@ -246,6 +292,43 @@ mod tests {
             Err(LinkError::TooLarge)
         );
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn handshake_messages_and_unauthenticated_peers_are_held_to_a_few_kib() {
+        let head = |len: usize, kind: MessageType| {
+            let mut b = u32::try_from(len).unwrap().to_be_bytes().to_vec();
+            b.push(kind.to_byte());
+            b
+        };
+        // A Hello above the handshake limit is refused before its body arrives, on any reader.
+        let mut reader = LinkReader::new();
+        reader.extend(&head(MAX_HANDSHAKE_MESSAGE_BYTES + 1, MessageType::Hello));
+        assert_eq!(reader.next_message(), Err(LinkError::TooLarge));
+        // A frame of 3 KiB: refused before the peer authenticated, taken after.
+        let body = [0xAB; 3 * 1024];
+        let mut frame = Vec::new();
+        Message { kind: MessageType::Frame, channel: 1, body: &body }.encode(&mut frame).unwrap();
+        let mut reader = LinkReader::unauthenticated();
+        reader.extend(&frame[..9]);
+        assert_eq!(reader.next_message(), Err(LinkError::TooLarge));
+        let mut reader = LinkReader::unauthenticated();
+        let mut hello = Vec::new();
+        Message { kind: MessageType::Hello, channel: 1, body: &[b'n'; MAX_HANDSHAKE_MESSAGE_BYTES - 5] }
+            .encode(&mut hello)
+            .unwrap();
+        reader.extend(&hello);
+        assert_eq!(reader.next_message().unwrap().unwrap().body.len(), MAX_HANDSHAKE_MESSAGE_BYTES - 5);
+        reader.authenticated();
+        reader.extend(&frame);
+        assert_eq!(reader.next_message().unwrap().unwrap().body, &body[..]);
+        // Nor is one that large encoded.
+        let body = [0u8; MAX_HANDSHAKE_MESSAGE_BYTES];
+        let mut out = Vec::new();
+        assert_eq!(
+            Message { kind: MessageType::Closed, channel: 0, body: &body }.encode(&mut out),
+            Err(LinkError::TooLarge)
+        );
     }
 
     #[test]

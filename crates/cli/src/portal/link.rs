@@ -86,7 +86,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
     let channels: Channels = Arc::default();
     let (pending, queue) = mpsc::channel(MAX_IN_FLIGHT_PER_CONNECTION);
     let writer = tokio::spawn(write_loop(wr, queue, channels.clone(), ctx.clone()));
-    let mut reader = LinkReader::new();
+    // Until a SCRAM proof on this connection is checked, no message above a handshake's size.
+    let mut reader = LinkReader::unauthenticated();
     let mut buf = vec![0u8; READ_CHUNK];
     'conn: loop {
         loop {
@@ -104,6 +105,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
                 tracing::info!(?kind, "unexpected link message");
                 break 'conn;
             };
+            if matches!(next, Pending::Open(..)) {
+                reader.authenticated();
+            }
             if pending.send(next).await.is_err() {
                 break 'conn;
             }

@@ -49,6 +49,27 @@ fn a_link_length_prefix_above_the_limit_closes_the_connection() {
 }
 
 #[test]
+fn a_peer_without_credentials_is_held_to_handshake_sized_messages() {
+    let home = Home::new();
+    let portal = home.start(&[]);
+    let (_, secret) = home.add_device("printer-1");
+    let frame = vec![0xAB; 64 * 1024];
+    // Before any proof: a frame-sized message closes the connection as soon as its head arrives.
+    let mut s = portal.tls(portal.tcp);
+    let mut head = u32::try_from(frame.len() + 5).unwrap().to_be_bytes().to_vec();
+    head.extend_from_slice(&[MessageType::Frame.to_byte(), 0, 0, 0, 1]);
+    assert!(send(&mut s, &head));
+    assert!(closed_by_peer(&mut s), "the link stayed open");
+    assert_eq!(portal.metric("printfleet_link_errors_total"), 1);
+    // Once a channel's proof is checked, the same message is read (and refused as a frame).
+    let mut link = session::Link::connect(&portal);
+    link.open(&[("printer-1", &secret, 1)]);
+    link.write(&[(MessageType::Frame, 1, frame)]);
+    assert_eq!(link.read().0, MessageType::Rejected);
+    assert_eq!(portal.metric("printfleet_link_errors_total"), 1);
+}
+
+#[test]
 fn slow_loris_and_silent_tls_clients_are_timed_out() {
     let home = Home::new();
     let portal = home.start(&["--header-timeout-ms", "1000", "--tls-timeout-ms", "1000"]);
