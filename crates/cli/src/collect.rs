@@ -44,7 +44,7 @@
 //!   "state": "/var/lib/printfleet-collector/state.sqlite", // the collector's crash-safe state
 //!   "interval_minutes": 180,              // how often each printer is read and reported (at least 30)
 //!   "redaction": "drop-all",              // personal fields (job owners, ...): "drop-all" (default) or "keep-all"
-//!   "lan": { "community": "public", "timeout_ms": 2000, "retries": 1 },  // printfleet_lan::config::ConfigFile, without targets
+//!   "lan": { "community": "public", "timeout_ms": 2000, "retries": 1, "deadline_ms": 120000 }, // printfleet_lan::config::ConfigFile, without targets
 //!   "printers": [
 //!     { "name": "printer-7",              // the device name provisioned at the portal
 //!       "target": "192.0.2.7",            // a printfleet_lan PollTarget: address[:port] (SNMP), ipp://..., ledm+http://...

@@ -269,7 +269,7 @@ enum Command {
 #[derive(Debug, Args)]
 struct NetArgs {
     /// A JSON config file (targets, exclude, community, v3, snmp_port, timeout_ms, retries,
-    /// concurrency, tls_verify).
+    /// deadline_ms, concurrency, tls_verify).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Leave out these addresses or ranges.
@@ -302,6 +302,10 @@ struct NetArgs {
     /// Retries after a timeout.
     #[arg(long)]
     retries: Option<u32>,
+    /// The longest one printer's read may take, in milliseconds (all its requests and retries;
+    /// default 120000).
+    #[arg(long)]
+    deadline_ms: Option<u64>,
     /// Printers asked at once.
     #[arg(long)]
     concurrency: Option<usize>,
@@ -337,6 +341,7 @@ impl NetArgs {
         c.snmp_port = self.snmp_port.unwrap_or(c.snmp_port);
         c.timeout = self.timeout_ms.map_or(c.timeout, std::time::Duration::from_millis);
         c.retries = self.retries.unwrap_or(c.retries);
+        c.deadline = self.deadline_ms.map_or(c.deadline, std::time::Duration::from_millis);
         c.concurrency = self.concurrency.unwrap_or(c.concurrency);
         if self.insecure {
             c.tls_verify = false;

@@ -14,6 +14,12 @@ pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// The longest per-request timeout accepted: a printer that takes longer is not answering, and
 /// each unanswered request holds its round that long (times the retries).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest one printer's read may take, all its requests and retries together, unless
+/// configured: a printer has a few hundred rows, read in well under a minute even by an agent
+/// that answers each request slowly; one that takes longer holds its round no further.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+/// The longest deadline accepted (and it is at least the per-request timeout).
+pub const MAX_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// Retries after a timeout unless configured (UDP loses datagrams; one retry is what net-snmp does).
 pub const DEFAULT_RETRIES: u32 = 1;
 /// Most retries one request may be given: beyond this a dead address only slows the round.
@@ -194,6 +200,14 @@ pub enum ConfigError {
         /// The most allowed.
         max: u64,
     },
+    /// A deadline shorter than one request's timeout (no read could finish in it).
+    #[error("deadline_ms = {deadline_ms} is below timeout_ms = {timeout_ms}")]
+    DeadlineBelowTimeout {
+        /// The deadline given.
+        deadline_ms: u64,
+        /// The per-request timeout.
+        timeout_ms: u64,
+    },
     /// The config file is not valid JSON for [`ConfigFile`].
     #[error("config file: {0}")]
     File(#[from] serde_json::Error),
@@ -213,6 +227,11 @@ pub struct PollConfig {
     pub timeout: Duration,
     /// Retries after a timeout.
     pub retries: u32,
+    /// The longest one printer's read may take, all its requests and retries together: past
+    /// it the read fails ([`crate::Failure::Deadline`]). An HTTP request is cut at it; an SNMP
+    /// request in flight is not (the deadline is checked before each), so a read ends at most
+    /// one `timeout` after it.
+    pub deadline: Duration,
     /// Printers asked at once.
     pub concurrency: usize,
     /// Whether HTTPS certificates are verified (printers mostly present self-signed ones; turn
@@ -227,6 +246,7 @@ impl Default for PollConfig {
             snmp_port: SNMP_PORT,
             timeout: DEFAULT_TIMEOUT,
             retries: DEFAULT_RETRIES,
+            deadline: DEFAULT_DEADLINE,
             concurrency: DEFAULT_CONCURRENCY,
             tls_verify: true,
         }
@@ -234,8 +254,8 @@ impl Default for PollConfig {
 }
 
 impl PollConfig {
-    /// Checks the ranges ([`MIN_TIMEOUT`] to [`MAX_TIMEOUT`], [`MAX_RETRIES`],
-    /// [`MAX_CONCURRENCY`], [`MIN_USM_PASSWORD`]).
+    /// Checks the ranges ([`MIN_TIMEOUT`] to [`MAX_TIMEOUT`], [`MAX_RETRIES`], the timeout to
+    /// [`MAX_DEADLINE`], [`MAX_CONCURRENCY`], [`MIN_USM_PASSWORD`]).
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.timeout < MIN_TIMEOUT || self.timeout > MAX_TIMEOUT {
             return Err(ConfigError::OutOfRange {
@@ -249,6 +269,20 @@ impl PollConfig {
                 field: "retries",
                 value: u64::from(self.retries),
                 max: u64::from(MAX_RETRIES),
+            });
+        }
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        if self.deadline > MAX_DEADLINE {
+            return Err(ConfigError::OutOfRange {
+                field: "deadline_ms",
+                value: ms(self.deadline),
+                max: ms(MAX_DEADLINE),
+            });
+        }
+        if self.deadline < self.timeout {
+            return Err(ConfigError::DeadlineBelowTimeout {
+                deadline_ms: ms(self.deadline),
+                timeout_ms: ms(self.timeout),
             });
         }
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
@@ -275,7 +309,8 @@ impl PollConfig {
 ///
 /// ```json
 /// { "targets": ["192.168.1.0/24"], "exclude": ["192.168.1.1"],
-///   "community": "public", "snmp_port": 161, "timeout_ms": 2000, "retries": 1, "concurrency": 64,
+///   "community": "public", "snmp_port": 161, "timeout_ms": 2000, "retries": 1, "deadline_ms": 120000,
+///   "concurrency": 64,
 ///   "v3": { "user": "fleet", "auth_protocol": "sha256", "auth_password": "...",
 ///           "priv_protocol": "aes128", "priv_password": "..." } }
 /// ```
@@ -298,6 +333,8 @@ pub struct ConfigFile {
     pub timeout_ms: Option<u64>,
     /// Retries after a timeout.
     pub retries: Option<u32>,
+    /// The longest one printer's read may take, in milliseconds ([`PollConfig::deadline`]).
+    pub deadline_ms: Option<u64>,
     /// Printers asked at once.
     pub concurrency: Option<usize>,
     /// Whether HTTPS certificates are verified.
@@ -321,6 +358,7 @@ impl ConfigFile {
         c.snmp_port = self.snmp_port.unwrap_or(c.snmp_port);
         c.timeout = self.timeout_ms.map_or(c.timeout, Duration::from_millis);
         c.retries = self.retries.unwrap_or(c.retries);
+        c.deadline = self.deadline_ms.map_or(c.deadline, Duration::from_millis);
         c.concurrency = self.concurrency.unwrap_or(c.concurrency);
         c.tls_verify = self.tls_verify.unwrap_or(c.tls_verify);
         c
@@ -334,12 +372,13 @@ mod tests {
     #[test]
     fn a_config_file_sets_v3_credentials_and_limits() {
         let file = ConfigFile::parse(
-            br#"{"targets":["127.0.0.0/26"],"exclude":["127.0.0.9"],"timeout_ms":300,"retries":2,"concurrency":8,
+            br#"{"targets":["127.0.0.0/26"],"exclude":["127.0.0.9"],"timeout_ms":300,"retries":2,"concurrency":8,"deadline_ms":900,
                 "v3":{"user":"fleet","auth_protocol":"sha256","auth_password":"authpass1","priv_protocol":"aes128","priv_password":"privpass1"}}"#,
         )
         .unwrap();
         let c = file.poll_config();
         assert_eq!((c.timeout, c.retries, c.concurrency), (Duration::from_millis(300), 2, 8));
+        assert_eq!(c.deadline, Duration::from_millis(900));
         match &c.credentials {
             SnmpCredentials::V3(v3) => {
                 assert_eq!(
@@ -364,6 +403,11 @@ mod tests {
         }
         PollConfig { timeout: MIN_TIMEOUT, ..PollConfig::default() }.check().unwrap();
         PollConfig { timeout: MAX_TIMEOUT, ..PollConfig::default() }.check().unwrap();
+        let c = PollConfig { deadline: MAX_DEADLINE + Duration::from_millis(1), ..PollConfig::default() };
+        assert!(matches!(c.check(), Err(ConfigError::OutOfRange { field: "deadline_ms", .. })));
+        let c = PollConfig { deadline: DEFAULT_TIMEOUT - Duration::from_millis(1), ..PollConfig::default() };
+        assert!(matches!(c.check(), Err(ConfigError::DeadlineBelowTimeout { deadline_ms: 1999, timeout_ms: 2000 })));
+        PollConfig { deadline: DEFAULT_TIMEOUT, ..PollConfig::default() }.check().unwrap();
         let mut c = PollConfig { retries: MAX_RETRIES + 1, ..PollConfig::default() };
         assert!(matches!(c.check(), Err(ConfigError::OutOfRange { field: "retries", .. })));
         c.retries = 0;

@@ -25,6 +25,8 @@ pub enum FailureKind {
     Auth,
     /// An HTTP status other than success (not 401/403/404).
     Http,
+    /// The read took longer than its deadline (a slow printer, answering each request late).
+    Deadline,
 }
 
 impl fmt::Display for FailureKind {
@@ -38,6 +40,7 @@ impl fmt::Display for FailureKind {
             Self::TooLarge => "too large",
             Self::Auth => "auth",
             Self::Http => "http",
+            Self::Deadline => "deadline",
         })
     }
 }
@@ -95,6 +98,13 @@ pub enum Failure {
         /// The status code.
         status: u16,
     },
+    /// The read was not done within `deadline_ms` (`PollConfig::deadline`): what was read is
+    /// dropped (a part of a printer would read as the rest gone).
+    #[error("read not done within its deadline of {deadline_ms} ms")]
+    Deadline {
+        /// The deadline.
+        deadline_ms: u64,
+    },
 }
 
 impl Failure {
@@ -109,7 +119,12 @@ impl Failure {
             Self::TooLarge { .. } => FailureKind::TooLarge,
             Self::Auth { .. } => FailureKind::Auth,
             Self::Http { .. } => FailureKind::Http,
+            Self::Deadline { .. } => FailureKind::Deadline,
         }
+    }
+
+    pub(crate) fn deadline(deadline: std::time::Duration) -> Self {
+        Self::Deadline { deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX) }
     }
 
     pub(crate) fn malformed(what: &'static str, detail: impl fmt::Display) -> Self {

@@ -1,7 +1,8 @@
 //! HTTP for IPP (RFC 8010 over HTTP POST), LEDM and CDM (HTTP GET), with ureq: one timeout on every
-//! exchange, retries after a timeout, no redirects, and a cap on the bytes of a body read.
+//! exchange, retries after a timeout, a deadline on them all, no redirects, and a cap on the
+//! bytes of a body read.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::PollConfig;
 use crate::error::Failure;
@@ -11,6 +12,9 @@ pub(crate) struct Client {
     agent: ureq::Agent,
     timeout: Duration,
     retries: u32,
+    /// When every exchange must be done (`PollConfig::deadline` after the client was made),
+    /// and that deadline's length.
+    deadline: (Instant, Duration),
 }
 
 impl std::fmt::Debug for Client {
@@ -51,20 +55,25 @@ impl Client {
             .proxy(None)
             .build()
             .into();
-        Self { agent, timeout: config.timeout, retries: config.retries }
+        let deadline = Instant::now().checked_add(config.deadline).unwrap_or_else(Instant::now);
+        Self { agent, timeout: config.timeout, retries: config.retries, deadline: (deadline, config.deadline) }
     }
 
-    /// Sends with retries after a timeout; returns the status and at most `limit` bytes of
-    /// body (a longer body is refused).
+    /// Sends with retries after a timeout, each attempt cut at the deadline; returns the
+    /// status and at most `limit` bytes of body (a longer body is refused).
     fn exchange(
         &self,
-        send: impl Fn(&ureq::Agent) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        send: impl Fn(&ureq::Agent, Duration) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
         limit: usize,
     ) -> Result<(u16, Vec<u8>), Failure> {
         let mut attempts = 0_u32;
         loop {
             attempts = attempts.saturating_add(1);
-            let result = send(&self.agent).and_then(|mut response| {
+            let left = self.deadline.0.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::deadline(self.deadline.1));
+            }
+            let result = send(&self.agent, self.timeout.min(left)).and_then(|mut response| {
                 let status = response.status().as_u16();
                 let body = response.body_mut().with_config().limit(limit as u64).read_to_vec()?;
                 Ok((status, body))
@@ -73,6 +82,9 @@ impl Client {
                 Ok(ok) => return Ok(ok),
                 Err(e) => {
                     let f = failure(e, self.timeout, attempts);
+                    if left < self.timeout && matches!(f, Failure::Timeout { .. }) {
+                        return Err(Failure::deadline(self.deadline.1));
+                    }
                     if !matches!(f, Failure::Timeout { .. }) || attempts > self.retries {
                         return Err(f);
                     }
@@ -84,8 +96,10 @@ impl Client {
     /// POSTs an IPP request (`Content-Type: application/ipp`, RFC 8010 §3.1) and returns the
     /// response body.
     pub(crate) fn post_ipp(&self, url: &str, body: &[u8], limit: usize) -> Result<Vec<u8>, Failure> {
-        let (status, bytes) =
-            self.exchange(|agent| agent.post(url).header("Content-Type", "application/ipp").send(body), limit)?;
+        let (status, bytes) = self.exchange(
+            |agent, t| with_timeout(agent.post(url), t).header("Content-Type", "application/ipp").send(body),
+            limit,
+        )?;
         match status {
             200..=299 => Ok(bytes),
             other => Err(status_failure(other)),
@@ -94,13 +108,18 @@ impl Client {
 
     /// GETs a document; `None` on 404 (the printer does not offer it).
     pub(crate) fn get(&self, url: &str, limit: usize) -> Result<Option<Vec<u8>>, Failure> {
-        let (status, bytes) = self.exchange(|agent| agent.get(url).call(), limit)?;
+        let (status, bytes) = self.exchange(|agent, t| with_timeout(agent.get(url), t).call(), limit)?;
         match status {
             200..=299 => Ok(Some(bytes)),
             404 => Ok(None),
             other => Err(status_failure(other)),
         }
     }
+}
+
+/// `request` cut at `timeout` in all (connect, send, answer and body).
+fn with_timeout<B>(request: ureq::RequestBuilder<B>, timeout: Duration) -> ureq::RequestBuilder<B> {
+    request.config().timeout_global(Some(timeout)).build()
 }
 
 fn status_failure(status: u16) -> Failure {

@@ -45,6 +45,27 @@ impl SimAgent {
         bindings: Arc<Bindings>,
         drop_first: u32,
     ) -> io::Result<Self> {
+        Self::start_with(bind, community, bindings, drop_first, Duration::ZERO)
+    }
+
+    /// Like [`SimAgent::start`], but every answer leaves `delay` after its request arrived (an
+    /// agent that answers each request, slowly: for tests of the read deadline).
+    pub fn start_slow(
+        bind: SocketAddr,
+        community: &[u8],
+        bindings: Arc<Bindings>,
+        delay: Duration,
+    ) -> io::Result<Self> {
+        Self::start_with(bind, community, bindings, 0, delay)
+    }
+
+    fn start_with(
+        bind: SocketAddr,
+        community: &[u8],
+        bindings: Arc<Bindings>,
+        drop_first: u32,
+        delay: Duration,
+    ) -> io::Result<Self> {
         let socket = UdpSocket::bind(bind)?;
         socket.set_read_timeout(Some(POLL_INTERVAL))?;
         let address = socket.local_addr()?;
@@ -56,7 +77,7 @@ impl SimAgent {
         let thread = std::thread::Builder::new()
             .name(format!("sim-agent {address}"))
             .stack_size(256 * 1024)
-            .spawn(move || serve(&socket, &community, &bindings, &flag, drop_first, &count))?;
+            .spawn(move || serve(&socket, &community, &bindings, &flag, (drop_first, &count), delay))?;
         Ok(Self { address, dropped, stop, thread: Some(thread) })
     }
 
@@ -85,8 +106,8 @@ fn serve(
     community: &[u8],
     bindings: &Bindings,
     stop: &AtomicBool,
-    drop_first: u32,
-    dropped: &AtomicU32,
+    (drop_first, dropped): (u32, &AtomicU32),
+    delay: Duration,
 ) {
     let mut buf = vec![0_u8; MAX_DATAGRAM];
     while !stop.load(Ordering::Relaxed) {
@@ -97,6 +118,9 @@ fn serve(
         }
         let Some(request) = buf.get(..len) else { continue };
         if let Some(response) = answer(request, community, bindings) {
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
             let _ = socket.send_to(&response, peer);
         }
     }

@@ -60,11 +60,15 @@ pub(crate) struct Session {
     inner: Box<snmp2::SyncSession>,
     timeout: Duration,
     retries: u32,
+    /// When the read must be done (`PollConfig::deadline` after the session opened), and that
+    /// deadline's length.
+    deadline: (Instant, Duration),
 }
 
 impl Session {
     /// Opens a session to `address` (v3: runs engine discovery, RFC 3414 §4).
     pub(crate) fn open(address: SocketAddr, config: &PollConfig) -> Result<Self, Failure> {
+        let deadline = (Instant::now().checked_add(config.deadline).unwrap_or_else(Instant::now), config.deadline);
         let io = |e: std::io::Error| Failure::Unreachable { detail: e.to_string() };
         let timeout = config.timeout;
         let inner = match &config.credentials {
@@ -92,14 +96,15 @@ impl Session {
                 snmp2::SyncSession::new_v3(address, Some(timeout), 0, security).map_err(io)?
             }
         };
-        let mut session = Self { inner: Box::new(inner), timeout, retries: config.retries };
+        let mut session = Self { inner: Box::new(inner), timeout, retries: config.retries, deadline };
         if matches!(config.credentials, SnmpCredentials::V3(_)) {
             session.retry(|s| s.init().map(|()| Vec::new()))?;
         }
         Ok(session)
     }
 
-    /// Runs one request with retries after timeouts; maps `snmp2`'s errors to failures.
+    /// Runs one request with retries after timeouts, each attempt started before the
+    /// deadline; maps `snmp2`'s errors to failures.
     fn retry(
         &mut self,
         mut request: impl FnMut(&mut snmp2::SyncSession) -> Result<Vec<(Oid, Answer)>, snmp2::Error>,
@@ -108,6 +113,9 @@ impl Session {
         loop {
             attempts = attempts.saturating_add(1);
             let started = Instant::now();
+            if started >= self.deadline.0 {
+                return Err(Failure::deadline(self.deadline.1));
+            }
             match request(&mut self.inner) {
                 Ok(answers) => return Ok(answers),
                 Err(snmp2::Error::Receive) => {

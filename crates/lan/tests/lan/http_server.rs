@@ -31,6 +31,8 @@ pub(crate) enum Route {
     Bytes(Vec<u8>),
     /// Accepts, reads, never answers (until the client gives up).
     Mute,
+    /// 404, after this long.
+    Slow(Duration),
 }
 
 pub(crate) struct Server {
@@ -111,6 +113,10 @@ impl Server {
                         }
                     }
                     Route::NotFound => ("404 Not Found", Vec::new()),
+                    Route::Slow(delay) => {
+                        std::thread::sleep(*delay);
+                        ("404 Not Found", Vec::new())
+                    }
                     Route::Bytes(b) => ("200 OK", b.clone()),
                     Route::Mute => {
                         while !flag.load(Ordering::Relaxed) {

@@ -259,6 +259,40 @@ fn http_failures_are_typed() {
 }
 
 #[test]
+fn a_printer_answering_every_request_slowly_is_cut_at_the_read_deadline() {
+    // LEDM: four documents, each answered (404) after 200 ms, within the 300 ms timeout; the
+    // deadline of 500 ms cuts the read before the fourth.
+    let slow = http_server::Server::start(http_server::Route::Slow(Duration::from_millis(200)));
+    let t = PollTarget::parse(&format!("ledm+http://{}", slow.address()), 161).unwrap();
+    let http = PollConfig { timeout: Duration::from_millis(300), retries: 0, ..PollConfig::default() };
+    let cut = PollConfig { deadline: Duration::from_millis(500), ..http.clone() };
+    assert_eq!(poll_one(&t, &cut).unwrap_err(), Failure::Deadline { deadline_ms: 500 });
+    assert!(slow.requests().len() < 4, "the fourth document is not asked");
+    // Given the time, such a server is read to its end (no LEDM document: not a printer).
+    let slow = http_server::Server::start(http_server::Route::Slow(Duration::from_millis(200)));
+    let t = PollTarget::parse(&format!("ledm+http://{}", slow.address()), 161).unwrap();
+    let patient = PollConfig { timeout: Duration::from_secs(2), ..http };
+    assert_eq!(poll_one(&t, &patient).unwrap_err().kind(), FailureKind::NotAPrinter);
+    assert_eq!(slow.requests().len(), 4);
+
+    // SNMP: an agent answering each GETBULK after 30 ms; the walk takes dozens of them.
+    let bindings = load_snmprec(&capture("epson")).unwrap();
+    let agent =
+        SimAgent::start_slow(SocketAddr::from(([127, 0, 4, 9], 0)), b"public", bindings, Duration::from_millis(30))
+            .unwrap();
+    let t = PollTarget::Snmp(agent.address());
+    let snmp = config(agent.address().port());
+    let cut = PollConfig { deadline: Duration::from_millis(300), ..snmp.clone() };
+    let err = poll_one(&t, &cut).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.to_string()),
+        (FailureKind::Deadline, "read not done within its deadline of 300 ms".into())
+    );
+    let polled = poll_one(&t, &snmp).unwrap();
+    assert_eq!(polled.mapped.report.identity.make.as_deref(), Some("Epson"));
+}
+
+#[test]
 fn an_ipp_response_over_http_maps_like_the_file() {
     // python-ipp's capture of an Epson XP-6000 (testdata/third-party/python-ipp/PROVENANCE).
     let response =
