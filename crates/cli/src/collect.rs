@@ -41,7 +41,7 @@
 //!     "proxy": "http://proxy.lan:3128"    // optional, one-shot mode: an HTTP(S) proxy (HTTP CONNECT)
 //!   },
 //!   "identity": { "name": "site-1", "secret": "base64 ...", "epoch": 1 }, // optional, session mode: bundles
-//!   "state": "/var/lib/printfleet-collector/state.sqlite", // the collector's crash-safe state
+//!   "state": "/var/lib/printfleet-collector/state.sqlite", // the crash-safe state: created by `collect --init` only
 //!   "interval_minutes": 180,              // how often each printer is read and reported (at least 30)
 //!   "redaction": "drop-all",              // personal fields (job owners, ...): "drop-all" (default) or "keep-all"
 //!   "lan": { "community": "public", "timeout_ms": 2000, "retries": 1, "deadline_ms": 120000 }, // printfleet_lan::config::ConfigFile, without targets
@@ -145,6 +145,25 @@ pub enum CollectError {
     /// The state database failed: the collector stops rather than send what it cannot save.
     #[error("state database: {0}")]
     State(#[from] rusqlite::Error),
+    /// The state database does not exist, and `init` was not asked for (a collector that lost
+    /// its state would seal one-shot frames numbered again from 1, which the portal refuses as
+    /// replays).
+    #[error(
+        "state database {path} does not exist: on a collector's first start pass --init. If it was lost, the \
+         portal refuses one-shot frames numbered again from 1 as replays: first give each printer that \
+         reports one-shot a new key epoch (`printfleet device rekey NAME`) and put its new secret and epoch \
+         in this config (session mode needs nothing more), then start with --init"
+    )]
+    NoState {
+        /// The database.
+        path: PathBuf,
+    },
+    /// `init` was asked for, and the state database exists: it is never replaced.
+    #[error("state database {path} exists: --init is for a first start only (it never replaces a state)")]
+    StateExists {
+        /// The database.
+        path: PathBuf,
+    },
     /// Another collector holds the state database: two would seal the same sequence numbers.
     #[error("state database {path} is in use by another collector")]
     StateInUse {
@@ -539,12 +558,37 @@ pub struct SavedAgents {
 }
 
 impl StateStore {
-    /// Opens (creating if needed) the database at `path`: WAL, `synchronous = FULL` (a commit
-    /// is on disk when it returns), schema version checked, and held exclusively while it is
-    /// open: a second collector on the same file (a service and a manual run) would seal the
-    /// same sequence numbers, so it is refused ([`CollectError::StateInUse`]).
+    /// Opens the database at `path`, which must exist ([`CollectError::NoState`]: a collector
+    /// started afresh by mistake would reuse the sequence numbers its lost state reserved):
+    /// WAL, `synchronous = FULL` (a commit is on disk when it returns), schema version checked,
+    /// and held exclusively while it is open: a second collector on the same file (a service
+    /// and a manual run) would seal the same sequence numbers, so it is refused
+    /// ([`CollectError::StateInUse`]).
     pub fn open(path: &Path) -> Result<Self, CollectError> {
-        let conn = rusqlite::Connection::open(path)?;
+        if !path.exists() {
+            return Err(CollectError::NoState { path: path.to_path_buf() });
+        }
+        Self::connect(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    /// Creates the database at `path` for a first start, as [`StateStore::open`] opens one;
+    /// refused if it exists ([`CollectError::StateExists`]).
+    pub fn create(path: &Path) -> Result<Self, CollectError> {
+        if path.exists() {
+            return Err(CollectError::StateExists { path: path.to_path_buf() });
+        }
+        Self::connect(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE)
+    }
+
+    fn connect(path: &Path, flags: rusqlite::OpenFlags) -> Result<Self, CollectError> {
+        let flags = flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| match e.sqlite_error_code() {
+            // Gone between the check and the open.
+            Some(rusqlite::ErrorCode::CannotOpen) if !path.exists() => {
+                CollectError::NoState { path: path.to_path_buf() }
+            }
+            _ => CollectError::from(e),
+        })?;
         let in_use = |e: rusqlite::Error| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 CollectError::StateInUse { path: path.to_path_buf() }
@@ -636,6 +680,9 @@ pub struct RunOptions {
     pub clock: Clock,
     /// Stop (successfully) after this much real time.
     pub run_for: Option<Duration>,
+    /// A first start: create the state database ([`StateStore::create`]; refused if it
+    /// exists). Otherwise it must exist ([`StateStore::open`]).
+    pub init: bool,
 }
 
 /// What a run did (logged at the end).
@@ -801,7 +848,7 @@ pub fn run(
             }
         }
     };
-    let store = StateStore::open(&plan.state)?;
+    let store = if options.init { StateStore::create(&plan.state)? } else { StateStore::open(&plan.state)? };
     let mut daemon = Daemon {
         plan,
         collector: Collector::new(),
@@ -873,7 +920,11 @@ impl Daemon<'_> {
                     // Started afresh it would reuse the sequence numbers its state reserved (its
                     // frames refused as replays): left out, the others run.
                     left_out = left_out.saturating_add(1);
-                    log!(self, "{e}: not started (repair or delete its row of the state database)");
+                    log!(
+                        self,
+                        "{e}: not started (repair its row of the state database; or delete the row, after \
+                         giving the printer a new key epoch if it reports one-shot: `printfleet device rekey`)"
+                    );
                 }
             }
         }
@@ -1194,12 +1245,15 @@ mod tests {
     use super::*;
 
     /// One collector per state database: a second is refused while the first has it open, and
-    /// gets it once the first is gone.
+    /// gets it once the first is gone. A state is created only when asked, and never replaced.
     #[test]
     fn a_state_database_is_held_by_one_collector() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
-        let first = StateStore::open(&path).unwrap();
+        assert!(matches!(StateStore::open(&path), Err(CollectError::NoState { .. })));
+        assert!(!path.exists(), "a missing state is not created by open");
+        let first = StateStore::create(&path).unwrap();
+        assert!(matches!(StateStore::create(&path), Err(CollectError::StateExists { .. })));
         assert!(first.load().unwrap().readable.is_empty());
         let second = StateStore::open(&path);
         assert!(matches!(second, Err(CollectError::StateInUse { .. })), "{:?}", second.err());
@@ -1222,7 +1276,7 @@ mod tests {
     #[test]
     fn a_damaged_row_costs_its_own_device_only() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = StateStore::open(&dir.path().join("state.db")).unwrap();
+        let mut store = StateStore::create(&dir.path().join("state.db")).unwrap();
         let mut collector = Collector::new();
         let mut plan = BTreeMap::new();
         for name in ["ok", "damaged"] {

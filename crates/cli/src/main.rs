@@ -24,7 +24,7 @@
 //!
 //! The Data Collector:
 //!
-//! * `printfleet collect --config FILE [--clock-speed N] [--clock-origin MS] [--run-for S]`:
+//! * `printfleet collect --config FILE [--init] [--clock-speed N] [--clock-origin MS] [--run-for S]`:
 //!   reads the configured printers and reports them to the portal, in session mode or one-shot
 //!   HTTPS, with its state kept crash-safe (`printfleet_cli::collect`); logs on stderr.
 //!
@@ -39,7 +39,7 @@
 //! * `printfleet portal --db sqlite:PATH --state DIR [--https ADDR] [--tcp ADDR]`: serves
 //!   `POST /v1/frames`, `/healthz` and `/metrics` over HTTPS and the session-mode link over TLS
 //!   TCP; prints `{"https","tcp","ca"}` once listening; stops on SIGTERM or Ctrl-C;
-//! * `printfleet device add|revoke|list`: provisioning against the portal's database;
+//! * `printfleet device add|rekey|revoke|set-collector|list`: provisioning against the portal's database;
 //! * `printfleet contract set ID --terms FILE.json --starts YYYY-MM-DD` and
 //!   `printfleet bill --period YYYY-MM --db ... --out DIR`: billing through printfleet-meter.
 //!
@@ -249,6 +249,11 @@ enum Command {
         /// The collector's config file (JSON).
         #[arg(long)]
         config: PathBuf,
+        /// A first start: create the state database (refused if it exists). Without it the
+        /// state database must exist: a collector that lost its state needs new key epochs
+        /// for its one-shot printers first (`printfleet device rekey`).
+        #[arg(long)]
+        init: bool,
         #[command(flatten)]
         test_clock: portal_cmd::TestClockArgs,
     },
@@ -576,14 +581,16 @@ fn run(cli: Cli) -> Result<(String, String), String> {
 }
 
 /// `printfleet collect`: progress and problems on stderr.
-fn collect(config: &Path, test_clock: &portal_cmd::TestClockArgs) -> Result<(), String> {
+fn collect(config: &Path, init: bool, test_clock: &portal_cmd::TestClockArgs) -> Result<(), String> {
     use printfleet_cli::collect::{Clock, CollectorConfig, RunOptions, run};
     let plan =
         CollectorConfig::read(config).and_then(|c| c.check()).map_err(|e| format!("{}: {e}", config.display()))?;
     let clock = test_clock.clock()?.unwrap_or_else(Clock::real);
     let run_for = test_clock.run_for()?;
     let stop = std::sync::atomic::AtomicBool::new(false);
-    run(&plan, &RunOptions { clock, run_for }, &stop, &mut std::io::stderr()).map(|_| ()).map_err(|e| e.to_string())
+    run(&plan, &RunOptions { clock, run_for, init }, &stop, &mut std::io::stderr())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// `keygen`, `seal`, `open`, `inspect`: the result on stdout, notes on stderr.
@@ -614,8 +621,8 @@ fn main() -> ExitCode {
     if let Some(code) = tools(&cli.command) {
         return code;
     }
-    if let Command::Collect { config, test_clock } = &cli.command {
-        return match collect(config, test_clock) {
+    if let Command::Collect { config, init, test_clock } = &cli.command {
+        return match collect(config, *init, test_clock) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
                 eprintln!("printfleet: {message}");

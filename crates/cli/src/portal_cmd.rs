@@ -119,6 +119,16 @@ pub(crate) enum DeviceCommand {
         #[command(flatten)]
         at: StoreArgs,
     },
+    /// Give a device its next key epoch (a Data Collector that lost its state database, a
+    /// board or secret replaced); prints the new secret (base64) and epoch once, as JSON, as
+    /// `add` does. Put both in the collector's config: its frames then start a new sequence
+    /// under the new key. The earlier epochs stay valid until the device is revoked.
+    Rekey {
+        /// The device's name.
+        name: String,
+        #[command(flatten)]
+        at: StoreArgs,
+    },
     /// Revoke a device: its frames and handshakes are refused.
     Revoke {
         /// The device's name.
@@ -156,6 +166,13 @@ pub(crate) struct StoreArgs {
     /// The portal's state directory (its master key).
     #[arg(long)]
     state: PathBuf,
+}
+
+/// The JSON line of a device's new secret (shown once: `device add`, `device rekey`).
+fn secret_line(name: &str, p: &portal::Provisioned) -> String {
+    let secret = base64::engine::general_purpose::STANDARD.encode(&*p.secret.to_bytes());
+    let line = serde_json::json!({ "name": name, "sender": p.sender.0, "epoch": p.epoch.0, "secret": secret });
+    format!("{line}\n")
 }
 
 fn logs() {
@@ -256,9 +273,13 @@ pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
                 collector,
             };
             let p = portal::provision(&at.state, &mut *store, spec).map_err(|e| e.to_string())?;
-            let secret = base64::engine::general_purpose::STANDARD.encode(&*p.secret.to_bytes());
-            let line = serde_json::json!({ "name": name, "sender": p.sender.0, "epoch": p.epoch.0, "secret": secret });
-            Ok(format!("{line}\n"))
+            Ok(secret_line(&name, &p))
+        }
+        DeviceCommand::Rekey { name, at } => {
+            let mut store = open(&at)?;
+            let epoch = portal::next_epoch(&mut *store, &name).map_err(|e| e.to_string())?;
+            let p = portal::add_epoch(&at.state, &mut *store, &name, epoch).map_err(|e| e.to_string())?;
+            Ok(secret_line(&name, &p))
         }
         DeviceCommand::Revoke { name, at } => {
             let mut store = open(&at)?;

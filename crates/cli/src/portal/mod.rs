@@ -39,7 +39,8 @@ pub use https::{MAX_HEAD_BYTES, REJECTED_BODY, RETRY_AFTER_SECS};
 pub use link::{MAX_HANDSHAKES_PER_CONNECTION, READ_CHUNK};
 pub use metrics::PortalCounters;
 pub use provision::{
-    DeviceSpec, FIRST_EPOCH, Provisioned, add_epoch, devices, provision, provision_many, revoke, set_collector,
+    DeviceSpec, FIRST_EPOCH, Provisioned, add_epoch, devices, next_epoch, provision, provision_many, revoke,
+    set_collector,
 };
 pub use state::{
     CA_CERT_FILE, CA_KEY_FILE, DECOY_KEY_FILE, MASTER_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE, SERVER_NAMES,

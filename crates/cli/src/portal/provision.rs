@@ -125,6 +125,19 @@ pub fn add_epoch(
     Ok(Provisioned { sender: record.sender(), epoch, secret })
 }
 
+/// The key epoch after the highest the device called `name` has (for [`add_epoch`]: a
+/// collector that lost its state, a board replaced). Refused if the device does not exist or
+/// its highest epoch is the last there is.
+pub fn next_epoch(store: &mut dyn Store, name: &str) -> Result<KeyEpoch, PortalError> {
+    let record = store
+        .load_devices()?
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
+    let highest = record.credentials.iter().map(|c| c.epoch.0).max().unwrap_or(0);
+    highest.checked_add(1).map(KeyEpoch).ok_or(PortalError::EpochExists { name: name.to_owned(), epoch: highest })
+}
+
 /// Revokes the device called `name`: every frame and handshake of it is refused from the moment
 /// the portal reloads its registry.
 pub fn revoke(store: &mut dyn Store, name: &str) -> Result<SenderId, PortalError> {
@@ -216,6 +229,7 @@ mod tests {
             provision_many(dir.path(), &mut store, vec![spec("b")]),
             Err(PortalError::AlreadyProvisioned { .. })
         ));
+        assert_eq!(next_epoch(&mut store, "b").unwrap(), KeyEpoch(2));
         let next = add_epoch(dir.path(), &mut store, "b", KeyEpoch(2)).unwrap();
         assert_eq!(next.epoch, KeyEpoch(2));
         let master = crate::portal::state::master_key(dir.path()).unwrap();
@@ -225,5 +239,7 @@ mod tests {
         assert!(b.credentials.iter().all(|c| c.verifier.is_some()));
         assert!(matches!(add_epoch(dir.path(), &mut store, "b", KeyEpoch(2)), Err(PortalError::EpochExists { .. })));
         assert!(matches!(add_epoch(dir.path(), &mut store, "c", KeyEpoch(2)), Err(PortalError::NoSuchDevice { .. })));
+        assert_eq!(next_epoch(&mut store, "b").unwrap(), KeyEpoch(3));
+        assert!(matches!(next_epoch(&mut store, "c"), Err(PortalError::NoSuchDevice { .. })));
     }
 }

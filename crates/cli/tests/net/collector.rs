@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use printfleet_auth::sender_id_of;
 use printfleet_cli::collect::{Clock, CollectError, CollectorConfig, Mode};
+use printfleet_ingest::Refusal;
 use printfleet_lan::sim::{SimAgent, load_snmprec};
 use printfleet_schema::{DurationMs, Redaction, Timestamp};
+use printfleet_wire::frame::RejectReason;
 
 use crate::server::{Protocol, TestPortal, pki, secret_bytes};
 
@@ -190,6 +192,10 @@ impl Rig {
     fn spawn(&self, run_for: Option<f64>) -> Child {
         let mut command = Command::new(env!("CARGO_BIN_EXE_printfleet"));
         command.args(["collect", "--config", self.config.to_str().unwrap()]);
+        // The first start creates the state (a kill before it did leaves none).
+        if !self.dir.path().join("state.sqlite").exists() {
+            command.arg("--init");
+        }
         command.args(["--clock-speed", &SPEED.to_string(), "--clock-origin", &self.origin.unix_millis().to_string()]);
         // Killed by the test, or stopping by itself at the latest after the harness's bound.
         command.args(["--run-for", &run_for.unwrap_or(HARNESS_BOUND_SECS).to_string()]);
@@ -286,6 +292,45 @@ fn killed_and_restarted_collectors_reuse_no_sequence_in_one_shot_mode() {
 #[test]
 fn killed_and_restarted_collectors_lose_nothing_in_session_mode() {
     crash_and_restart(Protocol::Link, 42);
+}
+
+#[test]
+fn a_collector_that_lost_its_state_is_not_started_afresh_by_mistake() {
+    let rig = Rig::new(Protocol::Https);
+    rig.run(2.0);
+    rig.assert_consistent(1);
+    let state = rig.dir.path().join("state.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", state.display()));
+    }
+    // Without --init it does not start, and says what to do.
+    let out = Command::new(env!("CARGO_BIN_EXE_printfleet"))
+        .args(["collect", "--config", rig.config.to_str().unwrap(), "--run-for", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not exist") && stderr.contains("printfleet device rekey"), "{stderr}");
+    assert!(!state.exists());
+    // Why: started afresh under the same key epochs, its one-shot frames are replays.
+    rig.run(1.0);
+    rig.portal.as_ref().unwrap().with(|s| {
+        let replays = s
+            .ingest
+            .counters()
+            .refusals()
+            .filter(|(r, _)| *r == Refusal::Frame(RejectReason::Replay))
+            .map(|(_, n)| n)
+            .sum::<u64>();
+        assert!(replays > 0, "{:?}", s.ingest.counters().refusals().collect::<Vec<_>>());
+    });
+    // And --init never replaces a state.
+    let out = Command::new(env!("CARGO_BIN_EXE_printfleet"))
+        .args(["collect", "--config", rig.config.to_str().unwrap(), "--init", "--run-for", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--init is for a first start only"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `/healthz`, `/metrics`, `device list` and `device revoke`, and a device provisioned while
+//! `/healthz`, `/metrics`, `device list`, `device revoke` and `device rekey`, and a device provisioned while
 //! the portal runs.
 
 use crate::*;
@@ -76,6 +76,40 @@ fn devices_are_listed_without_secrets_and_a_revoked_one_is_refused() {
 
     let out = home.device(&["revoke", "nobody"], None);
     assert!(!out.status.success());
+}
+
+/// A device whose sequence numbers were lost (a collector's state database gone) is refused as
+/// a replay under its key epoch; `device rekey` gives it the next one, under which it reports.
+#[test]
+fn a_rekeyed_device_reports_afresh_under_its_next_epoch() {
+    let home = Home::new();
+    let portal = home.start(&["--registry-refresh-ms", "200"]);
+    let (_, secret) = home.add_device("p");
+    let http = portal.http();
+    let now = wall();
+    let mut first = agent("p", &secret, 1, 600_000);
+    first.handle_reading(now, reading());
+    assert_eq!(portal.post(&http, &pump(&mut first, now).unwrap().frame).unwrap().0, 200);
+    // Started afresh under epoch 1: its frame numbered 1 again is a replay.
+    let mut afresh = agent("p", &secret, 2, 600_000);
+    afresh.handle_reading(now, reading());
+    assert_eq!(portal.post(&http, &pump(&mut afresh, now).unwrap().frame).unwrap().0, 400);
+
+    let out = home.device(&["rekey", "p"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((json["name"].as_str(), json["epoch"].as_u64()), (Some("p"), Some(2)));
+    let bytes = base64::engine::general_purpose::STANDARD.decode(json["secret"].as_str().unwrap()).unwrap();
+    let next = DeviceSecret::from_bytes(&bytes).unwrap();
+    assert_ne!(*next.to_bytes(), *secret.to_bytes());
+    // The portal reloads its registry (every 200 ms here).
+    std::thread::sleep(Duration::from_millis(600));
+    let mut rekeyed = agent_at(KeyEpoch(2), "p", &next, 3, 600_000);
+    rekeyed.handle_reading(now, reading());
+    assert_eq!(portal.post(&http, &pump(&mut rekeyed, now).unwrap().frame).unwrap().0, 200);
+    let line = home.device_list().into_iter().find(|l| l["name"] == "p").unwrap();
+    assert_eq!(line["epochs"].as_array().map(Vec::len), Some(2), "{line}");
+    assert!(!home.device(&["rekey", "nobody"], None).status.success());
 }
 
 /// Without the feature `postgres` a PostgreSQL URL is refused, saying why; with it, a server

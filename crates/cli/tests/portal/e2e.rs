@@ -153,6 +153,10 @@ impl Run {
     fn collector(&self, run_for: Option<f64>) -> Collector {
         let mut command = Command::new(env!("CARGO_BIN_EXE_printfleet"));
         command.args(["collect", "--config", self.config.to_str().unwrap()]).args(self.clock_args());
+        // The first start creates the state (a kill before it did leaves none).
+        if !self.home.dir.path().join("collector.sqlite").exists() {
+            command.arg("--init");
+        }
         // Killed by the test, or stopping by itself at the latest after the harness's bound.
         command.args(["--run-for", &run_for.unwrap_or(HARNESS_BOUND.as_secs_f64()).to_string()]);
         let log = std::fs::OpenOptions::new()

@@ -270,7 +270,18 @@ pub(crate) fn plus(t: Timestamp, ms: u64) -> Timestamp {
 
 /// A device agent with the secret `device add` printed, reporting every `interval_ms`.
 pub(crate) fn agent(name: &str, secret: &DeviceSecret, instance: u32, interval_ms: u64) -> DeviceAgent {
-    let key = one_shot::frame_key(secret, name, KeyEpoch(1));
+    agent_at(KeyEpoch(1), name, secret, instance, interval_ms)
+}
+
+/// [`agent`] with the secret of key epoch `epoch`.
+pub(crate) fn agent_at(
+    epoch: KeyEpoch,
+    name: &str,
+    secret: &DeviceSecret,
+    instance: u32,
+    interval_ms: u64,
+) -> DeviceAgent {
+    let key = one_shot::frame_key(secret, name, epoch);
     let schedule = Schedule::direct()
         .with_interval(DurationMs(interval_ms))
         .unwrap()
