@@ -86,8 +86,12 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
     let channels: Channels = Arc::default();
     let (pending, queue) = mpsc::channel(MAX_IN_FLIGHT_PER_CONNECTION);
     let writer = tokio::spawn(write_loop(wr, queue, channels.clone(), ctx.clone()));
-    // Until a SCRAM proof on this connection is checked, no message above a handshake's size.
+    // Until a SCRAM proof on this connection is checked, no message above a handshake's size,
+    // and the connection lasts one handshake's time, not the idle timeout: a peer without
+    // credentials holds a connection slot for seconds.
     let mut reader = LinkReader::unauthenticated();
+    let mut authenticated = false;
+    let login_by = Instant::now().checked_add(ctx.link_handshake_timeout).unwrap_or_else(Instant::now);
     let mut buf = vec![0u8; READ_CHUNK];
     'conn: loop {
         loop {
@@ -107,19 +111,29 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
             };
             if matches!(next, Pending::Open(..)) {
                 reader.authenticated();
+                authenticated = true;
             }
             if pending.send(next).await.is_err() {
                 break 'conn;
             }
         }
+        let wait = if authenticated {
+            ctx.idle_timeout
+        } else {
+            ctx.idle_timeout.min(login_by.saturating_duration_since(Instant::now()))
+        };
         let read = tokio::select! {
-            r = tokio::time::timeout(ctx.idle_timeout, rd.read(&mut buf)) => r,
+            r = tokio::time::timeout(wait, rd.read(&mut buf)) => r,
             _ = stop.changed() => break,
             // The writer gave up on a peer that does not read: nothing more is answered.
             () = pending.closed() => break,
         };
         match read {
             Ok(Ok(n)) if n > 0 => reader.extend(buf.get(..n).unwrap_or_default()),
+            Err(_) if !authenticated => {
+                tracing::info!("link connection closed: no SCRAM proof within the handshake timeout");
+                break;
+            }
             _ => break,
         }
     }

@@ -70,6 +70,37 @@ fn a_peer_without_credentials_is_held_to_handshake_sized_messages() {
 }
 
 #[test]
+fn a_link_connection_that_proves_nothing_is_closed_after_one_handshake_time() {
+    let home = Home::new();
+    let (_, secret) = home.add_device("printer-1");
+    let portal = home.start(&["--link-handshake-timeout-ms", "1000"]);
+    // A peer that keeps talking (a `Closed` for a channel it never opened, each answered) but
+    // never proves who it is: closed after one handshake's time, not the 300 s idle timeout.
+    let mut s = portal.tls(portal.tcp);
+    s.sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut message = Vec::new();
+    Message { kind: MessageType::Closed, channel: 9, body: &[] }.encode(&mut message).unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    while !closed && started.elapsed() < Duration::from_secs(20) {
+        let mut buf = [0u8; 64];
+        closed = !send(&mut s, &message)
+            || match s.read(&mut buf) {
+                Ok(n) => n == 0,
+                Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            };
+    }
+    let took = started.elapsed();
+    assert!(closed && took < Duration::from_secs(10), "a peer without credentials was kept for {took:?}");
+    // One that proved who it is keeps its connection past that time.
+    let mut link = session::Link::connect(&portal);
+    link.open(&[("printer-1", &secret, 1)]);
+    std::thread::sleep(Duration::from_millis(1500));
+    link.write(&[(MessageType::Frame, 1, vec![0xAB; 100])]);
+    assert_eq!(link.read().0, MessageType::Rejected);
+}
+
+#[test]
 fn slow_loris_and_silent_tls_clients_are_timed_out() {
     let home = Home::new();
     let portal = home.start(&["--header-timeout-ms", "1000", "--tls-timeout-ms", "1000"]);
