@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::DAY_MS;
 use crate::limits::{MAX_ADVANCE, MAX_HOLDS_PER_SERIES};
 use crate::meter::{
-    ContractState, DeviceState, ESTIMATED, PendingHold, Read, Series, accept_until, has_read_after_anchor, owner_at,
-    owns_some, retain_period,
+    Billable, ContractState, DeviceState, ESTIMATED, PendingHold, Priced, Read, Series, accept_until,
+    has_read_after_anchor, owner_at, owns_some, retain_period,
 };
-use crate::terms::{Allowance, CategoryTerms, Tolerance};
+use crate::terms::{Allowance, CategoryTerms, Terms, Tolerance};
 use crate::{
     Category, ContractId, Currency, DeviceId, InkOrigin, Meter, MeterConfig, MeterError, MinorUnits, PeriodId, Price,
     Quantity, QuantityDelta, Sources, Unit,
@@ -142,6 +142,35 @@ pub enum Charge {
     FeePerDevice,
     /// The top-up to the minimum charge.
     MinimumCharge,
+    /// A closed period priced again with its corrected usage (late data, a true-up, a hold
+    /// released) costs this much more than it was invoiced for: charged here. The period's
+    /// own allowance, tiers, fees and minimum charge apply, as if the usage had been known
+    /// when it closed.
+    Correction {
+        /// The period corrected.
+        period: PeriodId,
+        /// Its first instant.
+        start: Timestamp,
+    },
+    /// The same, costing this much less: credited here (the amount subtracts).
+    Credit {
+        /// The period corrected.
+        period: PeriodId,
+        /// Its first instant.
+        start: Timestamp,
+    },
+    /// Credit carried from earlier invoices (the amount subtracts).
+    CreditBroughtForward,
+    /// Credit beyond this invoice's charges, carried to the next invoice (the amount adds
+    /// back, so that the total is zero, never negative).
+    CreditCarriedForward,
+}
+
+impl Charge {
+    /// Whether the line's amount subtracts from the total.
+    pub fn is_credit(&self) -> bool {
+        matches!(self, Self::Credit { .. } | Self::CreditBroughtForward)
+    }
 }
 
 /// One invoice line, in exact minor units.
@@ -155,10 +184,20 @@ pub struct InvoiceLine {
     pub unit: Option<Unit>,
     /// The price, for usage and per-device lines.
     pub price: Option<Price>,
-    /// The amount, rounded half to even (the crate's one rounding rule).
+    /// The amount, rounded half to even (the crate's one rounding rule); it subtracts from the
+    /// total on a credit line ([`Charge::is_credit`], [`InvoiceLine::signed_amount`]).
     pub amount: MinorUnits,
     /// Whether an estimated read contributed.
     pub estimated: bool,
+}
+
+impl InvoiceLine {
+    /// The amount with its sign: negative on a credit line. An invoice's lines' signed amounts
+    /// add up to its total exactly.
+    pub fn signed_amount(&self) -> i128 {
+        let amount = i128::from(self.amount.0);
+        if self.charge.is_credit() { amount.saturating_neg() } else { amount }
+    }
 }
 
 /// The invoice of one contract for one period.
@@ -176,7 +215,8 @@ pub struct Invoice {
     pub currency: Currency,
     /// The lines.
     pub lines: Vec<InvoiceLine>,
-    /// The sum of the lines' amounts, exactly.
+    /// The sum of the lines' signed amounts ([`InvoiceLine::signed_amount`]), exactly: never
+    /// negative (credit beyond the charges is carried forward).
     pub total: MinorUnits,
 }
 
@@ -335,10 +375,13 @@ impl Meter {
         let mut held = Vec::new();
         let mut silent = Vec::new();
         let mut discrepancies = Vec::new();
-        // (category, device index, billable, estimated)
-        let mut billable: Vec<(Category, usize, u64, bool)> = Vec::new();
+        let mut billable: Vec<Billable> = Vec::new();
+        // Changes to closed periods whose invoice is kept: (period, category, device, change,
+        // estimated), each priced again in its own period below.
+        let mut corrections: Vec<(PeriodId, Category, DeviceId, i128, bool)> = Vec::new();
+        let repriced = |q: &PeriodId| contract.priced.binary_search_by(|r| r.period.cmp(q)).is_ok();
 
-        for (di, device) in contract.devices.iter().enumerate() {
+        for device in &contract.devices {
             let Some(dev) = inner.devices.get_mut(device) else { continue };
             // A device that moved: only what it did while on this contract counts here.
             let DeviceState { info, series, job_sums, moves, last_seen, retired, .. } = dev;
@@ -464,9 +507,20 @@ impl Meter {
                 }
                 let current = accs.iter().find(|(q, _)| *q == p).map(|(_, a)| *a).unwrap_or_default();
 
-                // Closed periods: recomputed against what was billed.
+                // Closed periods: recomputed against what was billed. A period whose invoice is
+                // kept is priced again with its new quantity (its own allowance and tiers); the
+                // change of one that is not (closed before this was kept) is netted here.
                 let mut delta: i128 = 0;
+                let mut corrected: i128 = 0;
                 let mut adj_sources = 0u8;
+                let mut change = |q: PeriodId, d: i128, estimated: bool| {
+                    if repriced(&q) {
+                        corrections.push((q, s.kind.clone(), *device, d, estimated));
+                        corrected = corrected.saturating_add(d);
+                    } else {
+                        delta = delta.saturating_add(d);
+                    }
+                };
                 // Other contracts' entries (a device that moved) are kept as they are.
                 let mut frozen: Vec<(ContractId, PeriodId, u64)> =
                     s.frozen.iter().filter(|(c, _, _)| *c != contract_id).cloned().collect();
@@ -477,14 +531,14 @@ impl Meter {
                     let was = was_of(q);
                     if was != a.qty {
                         adj_sources |= a.sources;
-                        delta = delta.saturating_add(i128::from(a.qty)).saturating_sub(i128::from(was));
+                        change(*q, i128::from(a.qty).saturating_sub(i128::from(was)), a.estimated);
                     }
                     frozen.push((contract_id, *q, a.qty));
                 }
                 for (_, q, was) in s.frozen.iter().filter(|(c, q, _)| *c == contract_id && *q >= from_period && *q < p)
                 {
                     if !accs.iter().any(|(a, _)| a == q) {
-                        delta = delta.saturating_sub(i128::from(*was));
+                        change(*q, i128::from(*was).saturating_neg(), false);
                     }
                 }
                 frozen.push((contract_id, p, current.qty));
@@ -533,10 +587,11 @@ impl Meter {
                     current.segments,
                     current.sources,
                 )?);
-                if adjustment != 0 {
-                    usage.push(line(adjustment, LineKind::Adjustment, false, 0, adj_sources)?);
+                let adjusted = adjustment.saturating_add(corrected);
+                if adjusted != 0 {
+                    usage.push(line(adjusted, LineKind::Adjustment, false, 0, adj_sources)?);
                 }
-                billable.push((s.kind.clone(), di, net_billable, current.estimated));
+                billable.push((s.kind.clone(), *device, net_billable, current.estimated));
 
                 // Reconciliation: the jobs of this contract's part of the period (the device
                 // may have moved during it) against the counters' advance billed here.
@@ -556,7 +611,10 @@ impl Meter {
             }
         }
 
-        let invoice = invoice(contract_id, contract, on_contract, p, start, end, &billable)?;
+        let mut invoice = invoice_of(contract_id, terms, on_contract, p, start, end, &billable)?;
+        billable.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let own = Priced { period: p, devices: on_contract, rows: billable, total: invoice.total };
+        let (priced, credit) = settle(contract_id, contract, corrections, own, &mut invoice)?;
         let closing = Closing {
             usage,
             invoice,
@@ -573,9 +631,12 @@ impl Meter {
         contract.open_start = e_ms;
         contract.accept_from = contract.accept_from.max(e_ms.saturating_sub(config.late_window.0));
         contract.retain_from = retain_period(period, contract.accept_from).max(contract.retain_from);
+        let retain_from = contract.retain_from;
+        contract.priced = priced;
+        contract.priced.retain(|r| r.period >= retain_from);
+        contract.credit = credit;
         contract.accept_until = accept_until(period, contract.open)?;
         let keep_from = period.start(contract.retain_from)?.unix_millis();
-        let retain_from = contract.retain_from;
         let devices = std::mem::take(&mut contract.devices);
         let mut kept = Vec::with_capacity(devices.len());
         for device in devices {
@@ -656,16 +717,15 @@ fn discrepancy(device: DeviceId, kind: &Category, jobs: u64, counters: u64, t: T
 }
 
 /// Prices a period's billable quantities.
-fn invoice(
+fn invoice_of(
     contract_id: ContractId,
-    contract: &ContractState,
+    terms: &Terms,
     n_devices: u64,
     period: PeriodId,
     start: Timestamp,
     end: Timestamp,
-    billable: &[(Category, usize, u64, bool)],
+    billable: &[Billable],
 ) -> Result<Invoice, MeterError> {
-    let terms = &contract.terms;
     let mut lines = Vec::new();
     for (kind, ct) in &terms.prices {
         let rows = billable.iter().filter(|(k, _, _, _)| k == kind);
@@ -723,6 +783,94 @@ fn invoice(
         lines,
         total,
     })
+}
+
+/// Prices each corrected closed period again with its new quantities, and adds to `invoice`
+/// (the closing period's own) a [`Charge::Correction`] or [`Charge::Credit`] line per period
+/// whose total changed, the credit brought forward, and the credit carried forward if credits
+/// exceed the charges (the total is never negative). Returns the contract's invoiced periods
+/// with `own` added, and the credit to carry; nothing is changed in `contract`.
+fn settle(
+    contract_id: ContractId,
+    contract: &ContractState,
+    mut corrections: Vec<(PeriodId, Category, DeviceId, i128, bool)>,
+    own: Priced,
+    invoice: &mut Invoice,
+) -> Result<(Vec<Priced>, MinorUnits), MeterError> {
+    let terms = &contract.terms;
+    let mut priced = contract.priced.clone();
+    corrections.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+    let (mut charges, mut credits) = (u128::from(invoice.total.0), u128::from(contract.credit.0));
+    let mut i = 0;
+    while let Some(&(q, ..)) = corrections.get(i) {
+        let n = corrections.get(i..).map_or(0, |rest| rest.iter().take_while(|c| c.0 == q).count());
+        let group = corrections.get(i..i.saturating_add(n)).unwrap_or_default();
+        i = i.saturating_add(n.max(1));
+        let Some(record) = priced.iter_mut().find(|r| r.period == q) else { continue };
+        for (_, kind, device, change, estimated) in group {
+            match record.rows.binary_search_by(|r| (&r.0, r.1).cmp(&(kind, *device))) {
+                Ok(at) => {
+                    if let Some(row) = record.rows.get_mut(at) {
+                        let qty = i128::from(row.2).saturating_add(*change).max(0);
+                        row.2 = u64::try_from(qty).map_err(|_| MeterError::Overflow)?;
+                        row.3 |= *estimated;
+                    }
+                }
+                Err(at) if *change > 0 => {
+                    let qty = u64::try_from(*change).map_err(|_| MeterError::Overflow)?;
+                    record.rows.insert(at, (kind.clone(), *device, qty, *estimated));
+                }
+                Err(_) => {}
+            }
+        }
+        let (start, end) = (terms.period.start(q)?, terms.period.end(q)?);
+        let again = invoice_of(contract_id, terms, record.devices, q, start, end, &record.rows)?;
+        let estimated = group.iter().any(|c| c.4);
+        let line = |charge, amount| InvoiceLine {
+            charge,
+            quantity: Quantity(1),
+            unit: None,
+            price: None,
+            amount: MinorUnits(amount),
+            estimated,
+        };
+        if again.total > record.total {
+            let more = again.total.0.saturating_sub(record.total.0);
+            charges = charges.saturating_add(u128::from(more));
+            invoice.lines.push(line(Charge::Correction { period: q, start }, more));
+        } else if again.total < record.total {
+            let less = record.total.0.saturating_sub(again.total.0);
+            credits = credits.saturating_add(u128::from(less));
+            invoice.lines.push(line(Charge::Credit { period: q, start }, less));
+        }
+        record.total = again.total;
+    }
+    let plain = |charge, amount: u128| -> Result<InvoiceLine, MeterError> {
+        Ok(InvoiceLine {
+            charge,
+            quantity: Quantity(1),
+            unit: None,
+            price: None,
+            amount: MinorUnits(u64::try_from(amount).map_err(|_| MeterError::Overflow)?),
+            estimated: false,
+        })
+    };
+    if contract.credit.0 > 0 {
+        invoice.lines.push(plain(Charge::CreditBroughtForward, u128::from(contract.credit.0))?);
+    }
+    let carried = credits.saturating_sub(charges);
+    if carried > 0 {
+        invoice.lines.push(plain(Charge::CreditCarriedForward, carried)?);
+    }
+    invoice.total = MinorUnits(u64::try_from(charges.saturating_sub(credits)).map_err(|_| MeterError::Overflow)?);
+    debug_assert_eq!(signed_sum(&invoice.lines), i128::from(invoice.total.0));
+    priced.push(own);
+    Ok((priced, MinorUnits(u64::try_from(carried).map_err(|_| MeterError::Overflow)?)))
+}
+
+/// The signed sum of an invoice's lines: credits subtract ([`InvoiceLine::signed_amount`]).
+fn signed_sum(lines: &[InvoiceLine]) -> i128 {
+    lines.iter().map(InvoiceLine::signed_amount).fold(0i128, i128::saturating_add)
 }
 
 fn sum(lines: &[InvoiceLine]) -> Result<MinorUnits, MeterError> {

@@ -27,7 +27,7 @@ pub const USAGE_COLUMNS: [&str; 12] = [
 ];
 
 /// The invoice CSV header, in column order.
-pub const INVOICE_COLUMNS: [&str; 13] = [
+pub const INVOICE_COLUMNS: [&str; 14] = [
     "contract",
     "period_start",
     "period_end",
@@ -41,6 +41,7 @@ pub const INVOICE_COLUMNS: [&str; 13] = [
     "price_per",
     "amount_minor",
     "reading",
+    "corrects",
 ];
 
 /// The CloudEvents `type` of a usage event.
@@ -94,11 +95,25 @@ pub fn invoice_csv<W: io::Write>(invoices: &[Invoice], out: W) -> Result<(), Exp
     w.write_record(INVOICE_COLUMNS)?;
     for inv in invoices {
         for l in &inv.lines {
-            let (charge, category, tier) = match &l.charge {
-                Charge::Usage { category, tier } => ("usage", category.to_string(), tier.to_string()),
-                Charge::FeePerPeriod => ("fee_per_period", String::new(), String::new()),
-                Charge::FeePerDevice => ("fee_per_device", String::new(), String::new()),
-                Charge::MinimumCharge => ("minimum_charge", String::new(), String::new()),
+            let (mut category, mut tier, mut corrects) = (String::new(), String::new(), String::new());
+            let charge = match &l.charge {
+                Charge::Usage { category: c, tier: t } => {
+                    (category, tier) = (c.to_string(), t.to_string());
+                    "usage"
+                }
+                Charge::FeePerPeriod => "fee_per_period",
+                Charge::FeePerDevice => "fee_per_device",
+                Charge::MinimumCharge => "minimum_charge",
+                Charge::Correction { start, .. } => {
+                    corrects = Date(*start).to_string();
+                    "correction"
+                }
+                Charge::Credit { start, .. } => {
+                    corrects = Date(*start).to_string();
+                    "credit"
+                }
+                Charge::CreditBroughtForward => "credit_brought_forward",
+                Charge::CreditCarriedForward => "credit_carried_forward",
             };
             w.write_record([
                 inv.contract.to_string(),
@@ -112,8 +127,9 @@ pub fn invoice_csv<W: io::Write>(invoices: &[Invoice], out: W) -> Result<(), Exp
                 l.unit.map(|u| u.name().to_string()).unwrap_or_default(),
                 l.price.map(|p| p.minor.to_string()).unwrap_or_default(),
                 l.price.map(|p| p.per.to_string()).unwrap_or_default(),
-                l.amount.0.to_string(),
+                l.signed_amount().to_string(),
                 reading(l.estimated).to_string(),
+                corrects,
             ])?;
         }
     }

@@ -93,16 +93,31 @@
 //! * **Duplicates, order, late data.** A report seen again (same [`ObservationKey`]) changes
 //!   nothing; the usage of any set of observations does not depend on their order. An
 //!   observation for a closed period changes that period's recomputed usage; the difference is
-//!   an adjustment line in the next closing. Observations older than the late window are
-//!   refused ([`MeterError::TooLate`]) and listed in [`Closing::rejected`].
+//!   an adjustment line in the next closing, and the closed period is **priced again** (below).
+//!   Observations older than the late window are refused ([`MeterError::TooLate`]) and listed
+//!   in [`Closing::rejected`].
 //! * **Estimates** ([`Terms::estimates`], off by default). At a period end, a meter with no
 //!   read at or after the end gets an estimated read at the period's last instant, from its
 //!   rate over [`MeterConfig::rate_lookback`] (never above the plausibility bound). Lines it
 //!   contributes to are flagged `estimated`. When the actual read arrives the estimate no
 //!   longer counts, and the difference is an adjustment (the true-up). An estimate that falls
 //!   out of the retained window is final (the anchor of its series).
-//! * **Credits.** An adjustment that takes a device's period below zero is carried forward as
-//!   a credit on later adjustment lines; billed quantities and money are never negative.
+//! * **Corrections are priced in their own period.** A closing keeps what each closed period
+//!   of the retained window was invoiced for (every device's billable quantities, the devices
+//!   counted, the total). When a correction (late data, a true-up, a hold released while its
+//!   reads are retained) changes a closed period's usage, that period is priced again, with its
+//!   own allowance, tiers, fees and minimum charge, and the next invoice carries the
+//!   difference: a [`Charge::Correction`] line if it costs more, a [`Charge::Credit`] line if
+//!   less. So a page read late is charged as it would have been had it arrived in time: it
+//!   does not vanish into a later period's unused allowance, nor take a later period's tier.
+//!   A state saved by an earlier version, which kept no such record, nets the corrections of
+//!   the periods it closed with the closing period's usage, as that version did.
+//! * **Credits.** Money credited beyond an invoice's charges is carried forward
+//!   ([`Charge::CreditCarriedForward`] on that invoice, [`Charge::CreditBroughtForward`] on the
+//!   next): an invoice total is never negative. A quantity that an adjustment netted with the
+//!   closing period's usage (a released hold whose reads left the window; the corrections of a
+//!   state saved by an earlier version) and that takes it below zero is carried forward as a
+//!   quantity credit on later adjustment lines; billed quantities are never negative.
 //! * **Reconciliation.** Per device, meter and period, the sum of the job records is compared
 //!   with the counters' actual advance; a difference above [`Tolerance`] (default 2 % and 10
 //!   units) is listed in [`Closing::discrepancies`] with both figures.
@@ -128,8 +143,10 @@
 //! ([`Allowance::PerDevice`] per device, [`Allowance::Pooled`] from one pool of the per-device
 //! allowance times the number of devices), then priced through graduated tiers, one line per
 //! tier used; then the fixed fee per period, the fixed fee per device, and a top-up line to the
-//! minimum charge. Each line's amount is `quantity × minor / per`, computed exactly and rounded
-//! **once, per line, half to even**; the total is the exact sum of the lines.
+//! minimum charge; then the corrections and credits of closed periods priced again, and the
+//! credit brought and carried forward. Each line's amount is `quantity × minor / per`,
+//! computed exactly and rounded **once, per line, half to even**; the total is the exact sum
+//! of the lines' signed amounts ([`InvoiceLine::signed_amount`]: credit lines subtract).
 //!
 //! # CSV columns
 //! Usage ([`export::usage_csv`]), one row per [`UsageLine`]:
@@ -150,9 +167,12 @@
 //!
 //! Invoice ([`export::invoice_csv`]), one row per [`InvoiceLine`]: `contract`,
 //! `period_start`, `period_end`, `currency` (ISO 4217), `charge` (`usage`, `fee_per_period`,
-//! `fee_per_device`, `minimum_charge`), `category` and `tier` (usage rows), `quantity`,
-//! `unit`, `price_minor` and `price_per` (the price: minor units per that many units),
-//! `amount_minor` (integer minor units), `reading` (`actual` or `estimated`).
+//! `fee_per_device`, `minimum_charge`, `correction`, `credit`, `credit_brought_forward`,
+//! `credit_carried_forward`), `category` and `tier` (usage rows), `quantity`, `unit`,
+//! `price_minor` and `price_per` (the price: minor units per that many units), `amount_minor`
+//! (integer minor units, negative on `credit` and `credit_brought_forward` rows: a column's
+//! sum per invoice is its total), `reading` (`actual` or `estimated`), `corrects` (on
+//! `correction` and `credit` rows, the first day of the period priced again).
 //!
 //! CloudEvents ([`export::cloud_event`]): one event per usage line, `type`
 //! [`export::USAGE_EVENT_TYPE`], a stable `id` ([`export::event_id`]), the line in `data`.

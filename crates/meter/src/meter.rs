@@ -13,7 +13,7 @@ use crate::limits::{
     MAX_SERIES_PER_DEVICE,
 };
 use crate::terms::ModelClass;
-use crate::{BillingPeriod, Category, MeterConfig, MeterError, PeriodId, Terms};
+use crate::{BillingPeriod, Category, MeterConfig, MeterError, MinorUnits, PeriodId, Terms};
 
 /// The integrator's identifier of a contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -369,7 +369,32 @@ pub(crate) struct ContractState {
     pub(crate) rejected: Vec<crate::Rejected>,
     /// Rejections beyond the listed ones.
     pub(crate) rejected_unlisted: u64,
+    /// What each closed period of the retained window was invoiced for, oldest first: a
+    /// correction to one is priced in it (its allowance, its tiers), not in the period that
+    /// closes when the correction arrives. Absent in a state saved before this was kept: such
+    /// periods' corrections are netted with the closing period's usage, as they were.
+    #[serde(default)]
+    pub(crate) priced: Vec<Priced>,
+    /// Money credited by corrections (a closed period re-priced lower) and not yet offset
+    /// against charges.
+    #[serde(default)]
+    pub(crate) credit: MinorUnits,
 }
+
+/// What a closed period was invoiced for: enough to price it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Priced {
+    pub(crate) period: PeriodId,
+    /// Devices on the contract during the period (for the fees and the pooled allowance).
+    pub(crate) devices: u64,
+    /// Billable quantity per category and device, and whether an estimate contributed, sorted.
+    pub(crate) rows: Vec<Billable>,
+    /// The period's own invoice total (corrections of earlier periods not included).
+    pub(crate) total: MinorUnits,
+}
+
+/// A billable quantity of one category on one device, and whether an estimate contributed.
+pub(crate) type Billable = (Category, DeviceId, u64, bool);
 
 /// The state of the meter, in one serde value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -514,6 +539,8 @@ impl Meter {
                 devices: Vec::new(),
                 rejected: Vec::new(),
                 rejected_unlisted: 0,
+                priced: Vec::new(),
+                credit: MinorUnits(0),
             },
         );
         Ok(())

@@ -59,8 +59,8 @@ fn invoice_csv_has_the_documented_columns() {
     let text = String::from_utf8(out).unwrap();
     assert_eq!(
         text,
-        "contract,period_start,period_end,currency,charge,category,tier,quantity,unit,price_minor,price_per,amount_minor,reading\n\
-         1,2025-01-01,2025-02-01,EUR,usage,total,0,650,impressions,2,1,1300,estimated\n"
+        "contract,period_start,period_end,currency,charge,category,tier,quantity,unit,price_minor,price_per,amount_minor,reading,corrects\n\
+         1,2025-01-01,2025-02-01,EUR,usage,total,0,650,impressions,2,1,1300,estimated,\n"
     );
 }
 

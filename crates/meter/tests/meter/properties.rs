@@ -1,5 +1,6 @@
 //! Properties: usage is the sum of segment advances whatever the delivery; billing is never
-//! negative; the same input gives byte-identical CSV.
+//! negative; late usage is billed as if it had been known when its period closed; the same input
+//! gives byte-identical CSV.
 
 use printfleet_meter::*;
 use proptest::prelude::*;
@@ -62,7 +63,18 @@ struct Run {
 }
 
 fn run(terms: Terms, devices: &[Vec<(u64, u64)>], order: &[(usize, usize)], closes: [usize; 3], save_at: usize) -> Run {
-    let mut m = meter_with(unbounded(), terms, &[1, 2]);
+    run_with(unbounded(), terms, devices, order, closes, save_at)
+}
+
+fn run_with(
+    config: MeterConfig,
+    terms: Terms,
+    devices: &[Vec<(u64, u64)>],
+    order: &[(usize, usize)],
+    closes: [usize; 3],
+    save_at: usize,
+) -> Run {
+    let mut m = meter_with(config, terms, &[1, 2]);
     let mut closings = Vec::new();
     let mut accepted = vec![Vec::new(); devices.len()];
     let ends = [at(FEB, 0), at(MAR, 0), at(APR, 0)];
@@ -140,7 +152,7 @@ proptest! {
             for l in c.usage.iter().filter(|l| l.line == LineKind::Usage) {
                 prop_assert!(l.quantity.0 >= 0, "{:?}", l);
             }
-            prop_assert_eq!(c.invoice.lines.iter().map(|l| l.amount.0).sum::<u64>(), c.invoice.total.0);
+            prop_assert_eq!(c.invoice.lines.iter().map(InvoiceLine::signed_amount).sum::<i128>(), i128::from(c.invoice.total.0));
         }
         // Without allowance, estimates only move usage between periods: never less than proven.
         let mut plain = per_page(1);
@@ -149,6 +161,36 @@ proptest! {
         let billed: u64 = r.closings.iter().map(|c| c.invoice.total.0).sum();
         let proven: u64 = r.accepted.iter().map(|a| segment_advances(a)).sum();
         prop_assert!(billed >= proven, "billed {} < proven {}", billed, proven);
+    }
+
+    #[test]
+    fn late_usage_is_billed_as_if_known_when_its_period_closed(
+        (devices, order, closes, save_at) in fleet(),
+        allowance in 0u64..3_000,
+    ) {
+        // With an allowance, where a page is billed decides whether it is paid for: a
+        // correction priced in a later period would use that period's allowance instead.
+        let terms = || {
+            let mut t = per_page(1);
+            t.prices.get_mut(&Category::TOTAL).unwrap().allowance = Allowance::Pooled(allowance);
+            t
+        };
+        // A late window of 100 days: every read is accepted, however late.
+        let mut config = unbounded();
+        config.late_window = printfleet_schema::DurationMs(100 * DAY);
+        let r = run_with(config.clone(), terms(), &devices, &order, closes, save_at);
+        prop_assert!(r.closings.iter().all(|c| c.rejected.is_empty()));
+        let in_order: Vec<(usize, usize)> =
+            devices.iter().enumerate().flat_map(|(d, s)| (0..s.len()).map(move |i| (d, i))).collect();
+        let n = in_order.len();
+        let reference = run_with(config, terms(), &devices, &in_order, [n; 3], n + 1);
+        let reference_total: u64 = reference.closings.iter().map(|c| c.invoice.total.0).sum();
+        let billed: u64 = r.closings.iter().map(|c| c.invoice.total.0).sum();
+        // Credit not yet offset at the end was billed and is owed back.
+        let carried = r.closings.last().and_then(|c| {
+            c.invoice.lines.iter().find(|l| l.charge == Charge::CreditCarriedForward).map(|l| l.amount.0)
+        });
+        prop_assert_eq!(billed - carried.unwrap_or(0), reference_total);
     }
 
     #[test]

@@ -90,6 +90,113 @@ fn late_report_after_close() {
     assert_eq!(jan.invoice.total.0 + feb.invoice.total.0, 500);
 }
 
+/// Terms of 1 minor unit per page beyond `allowance` pages per period (one device's pool).
+fn with_allowance(allowance: u64) -> Terms {
+    let mut terms = per_page(1);
+    terms.prices.get_mut(&Category::TOTAL).unwrap().allowance = Allowance::Pooled(allowance);
+    terms
+}
+
+/// The correction and credit lines of an invoice: (charge name, corrected period, amount).
+fn corrections(c: &Closing) -> Vec<(&'static str, PeriodId, u64)> {
+    c.invoice
+        .lines
+        .iter()
+        .filter_map(|l| match l.charge {
+            Charge::Correction { period, .. } => Some(("correction", period, l.amount.0)),
+            Charge::Credit { period, .. } => Some(("credit", period, l.amount.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn late_usage_is_priced_in_its_own_period() {
+    // 1 000 pages included per month. January uses all of them; 200 more, read on 30
+    // January, arrive after January closed; February uses 500.
+    let mut m = meter_with(MeterConfig::default(), with_allowance(1_000), &[1]);
+    m.observe(&total(1, 0, at(0, 1))).unwrap();
+    m.observe(&total(1, 1_000, at(20, 0))).unwrap();
+    let jan = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    assert_eq!(jan.invoice.total, MinorUnits(0));
+    assert_eq!(m.observe(&total(1, 1_200, at(29, 0))).unwrap(), Outcome::Late);
+    m.observe(&total(1, 1_700, at(FEB + 20, 0))).unwrap();
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    // January priced again: 1 200 pages, 200 beyond its allowance. (Netted with February's
+    // 500, they vanished into February's unused allowance.)
+    let january = jan.invoice.period;
+    assert_eq!(corrections(&feb), [("correction", january, 200)]);
+    assert_eq!(feb.invoice.total, MinorUnits(200));
+    assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(200));
+    assert_eq!(usage_of(&feb, 1, &MeterKind::TOTAL).quantity, QuantityDelta(500));
+    let signed: i128 = feb.invoice.lines.iter().map(InvoiceLine::signed_amount).sum();
+    assert_eq!(signed, 200);
+}
+
+#[test]
+fn a_credit_is_given_in_its_own_period_and_carried_until_used() {
+    // 1 000 pages included per month, estimates on. January's estimate bills beyond the
+    // allowance; the actual read proves less, after February (under its allowance) closed.
+    let mut terms = with_allowance(1_000);
+    terms.estimates = true;
+    let mut m = meter_with(MeterConfig::default(), terms, &[1]);
+    m.observe(&total(1, 0, at(0, 1))).unwrap();
+    m.observe(&total(1, 960, at(24, 0))).unwrap();
+    let jan = m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    let estimated = usage_of(&jan, 1, &MeterKind::TOTAL).quantity.0;
+    assert!((1_001..1_300).contains(&estimated) && usage_of(&jan, 1, &MeterKind::TOTAL).estimated, "{estimated}");
+    let charged = jan.invoice.total.0;
+    assert_eq!(charged, u64::try_from(estimated).unwrap() - 1_000);
+    // The actual read of 30 January: 980 in all, within the allowance.
+    assert_eq!(m.observe(&total(1, 980, at(29, 0))).unwrap(), Outcome::Late);
+    m.observe(&total(1, 1_480, at(FEB + 20, 0))).unwrap();
+    m.observe(&total(1, 1_480, at(FEB + 27, 0))).unwrap();
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    // January priced again owes nothing: all it was charged comes back. February's 500 pages
+    // are within its allowance, so the credit exceeds the charges and is carried forward.
+    assert_eq!(corrections(&feb), [("credit", jan.invoice.period, charged)]);
+    assert_eq!(feb.invoice.total, MinorUnits(0));
+    let carried = feb.invoice.lines.iter().find(|l| l.charge == Charge::CreditCarriedForward).unwrap();
+    assert_eq!(carried.amount.0, charged);
+    // March uses 1 300 pages: 300 beyond the allowance, less the credit brought forward.
+    m.observe(&total(1, 2_780, at(MAR + 20, 0))).unwrap();
+    m.observe(&total(1, 2_780, at(MAR + 29, 0))).unwrap();
+    let mar = m.close_period(CONTRACT, at(APR, 0)).unwrap();
+    let brought = mar.invoice.lines.iter().find(|l| l.charge == Charge::CreditBroughtForward).unwrap();
+    assert_eq!(brought.amount.0, charged);
+    assert_eq!(mar.invoice.total.0, 300 - charged);
+    assert!(!mar.invoice.lines.iter().any(|l| l.charge == Charge::CreditCarriedForward));
+    // Over the three invoices: the 300 pages beyond the allowances (March's), charged once.
+    let billed: u64 = [&jan, &feb, &mar].iter().map(|c| c.invoice.total.0).sum();
+    assert_eq!(billed, 300);
+    for c in [&jan, &feb, &mar] {
+        let signed: i128 = c.invoice.lines.iter().map(InvoiceLine::signed_amount).sum();
+        assert_eq!(signed, i128::from(c.invoice.total.0));
+    }
+}
+
+#[test]
+fn a_state_saved_before_periods_were_kept_nets_corrections_as_it_did() {
+    let mut m = meter_with(MeterConfig::default(), with_allowance(1_000), &[1]);
+    m.observe(&total(1, 0, at(0, 1))).unwrap();
+    m.observe(&total(1, 1_000, at(20, 0))).unwrap();
+    m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    // The saved state as an older version wrote it: no invoiced periods, no money credit.
+    let mut state: serde_json::Value = serde_json::to_value(&m).unwrap();
+    for contract in state["contracts"].as_object_mut().unwrap().values_mut() {
+        let contract = contract.as_object_mut().unwrap();
+        assert!(contract.remove("priced").is_some() && contract.remove("credit").is_some());
+    }
+    let mut m: Meter = serde_json::from_value(state).unwrap();
+    m.observe(&total(1, 1_200, at(29, 0))).unwrap();
+    m.observe(&total(1, 1_700, at(FEB + 20, 0))).unwrap();
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    // January's 200 netted with February's 500: within February's allowance.
+    assert!(corrections(&feb).is_empty());
+    assert_eq!(feb.invoice.total, MinorUnits(0));
+    assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(200));
+}
+
 #[test]
 fn device_swapped_under_same_contract() {
     let mut m = meter_with(MeterConfig::default(), per_page(1), &[1]);
