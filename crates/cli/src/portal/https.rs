@@ -60,8 +60,9 @@ pub(crate) async fn serve(
     slots: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
 ) {
-    let which = Listener { label: "https", accepted: |s| &s.https_connections };
-    accept_tls(listener, tls, ctx, slots, stop, which, |tls, peer, ctx: Arc<Ctx>, mut stop| async move {
+    // Frames prove themselves one by one: no per-address count of unproven connections.
+    let which = Listener { label: "https", accepted: |s| &s.https_connections, unproven_per_address: None };
+    accept_tls(listener, tls, ctx, slots, stop, which, |tls, peer, ctx: Arc<Ctx>, mut stop, _| async move {
         let service_ctx = ctx.clone();
         let service = hyper::service::service_fn(move |req| handle(req, service_ctx.clone()));
         let mut builder = hyper::server::conn::http1::Builder::new();

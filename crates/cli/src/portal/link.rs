@@ -16,10 +16,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
-use super::accept::{Listener, accept_tls};
+use super::accept::{Listener, Unproven, accept_tls};
 use super::actor::{HelloAnswer, Outcome, Request};
 use super::metrics::Shared;
-use super::{Ctx, MAX_IN_FLIGHT_PER_CONNECTION};
+use super::{Ctx, MAX_IN_FLIGHT_PER_CONNECTION, MAX_UNPROVEN_LINKS_PER_ADDRESS};
 
 /// Bytes read from the socket at once (the reader then holds at most one message plus this).
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -68,9 +68,13 @@ pub(crate) async fn serve(
     slots: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
 ) {
-    let which = Listener { label: "link", accepted: |s| &s.link_connections };
-    accept_tls(listener, tls, ctx, slots, stop, which, |tls, peer, ctx, stop| async move {
-        connection(tls, ctx, stop).await;
+    let which = Listener {
+        label: "link",
+        accepted: |s| &s.link_connections,
+        unproven_per_address: Some(MAX_UNPROVEN_LINKS_PER_ADDRESS),
+    };
+    accept_tls(listener, tls, ctx, slots, stop, which, |tls, peer, ctx, stop, unproven| async move {
+        connection(tls, ctx, stop, unproven).await;
         tracing::debug!(%peer, "link connection closed");
     })
     .await;
@@ -81,6 +85,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
     stream: S,
     ctx: Arc<Ctx>,
     mut stop: watch::Receiver<bool>,
+    mut unproven: Option<Unproven>,
 ) {
     let (mut rd, wr) = tokio::io::split(stream);
     let channels: Channels = Arc::default();
@@ -112,6 +117,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
             if matches!(next, Pending::Open(..)) {
                 reader.authenticated();
                 authenticated = true;
+                // No longer counted against its address's unproven connections.
+                drop(unproven.take());
             }
             if pending.send(next).await.is_err() {
                 break 'conn;

@@ -50,6 +50,9 @@ pub struct PortalCounters {
     pub handshakes_failed: u64,
     /// Link connections closed for a protocol error (bad length prefix, unexpected message).
     pub link_errors: u64,
+    /// Link connections closed at once: their address had
+    /// [`MAX_UNPROVEN_LINKS_PER_ADDRESS`](super::MAX_UNPROVEN_LINKS_PER_ADDRESS) without a proof.
+    pub link_refused: u64,
 }
 
 impl PortalCounters {
@@ -79,6 +82,11 @@ impl PortalCounters {
         counter("handshakes_ok_total", "Link SCRAM handshakes completed.", self.handshakes_ok);
         counter("handshakes_failed_total", "Link SCRAM handshakes refused.", self.handshakes_failed);
         counter("link_errors_total", "Link connections closed for a protocol error.", self.link_errors);
+        counter(
+            "link_refused_total",
+            "Link connections closed at once: too many from their address without a proof.",
+            self.link_refused,
+        );
         let _ = writeln!(out, "# HELP printfleet_frames_rejected_total Frames refused, by reason.");
         let _ = writeln!(out, "# TYPE printfleet_frames_rejected_total counter");
         for (reason, n) in &self.rejected {
@@ -130,6 +138,7 @@ pub(crate) struct Shared {
     pub(crate) handshakes_ok: AtomicU64,
     pub(crate) handshakes_failed: AtomicU64,
     pub(crate) link_errors: AtomicU64,
+    pub(crate) link_refused: AtomicU64,
 }
 
 /// The actor's side of the counters.
@@ -177,6 +186,7 @@ impl Shared {
             handshakes_ok: get(&self.handshakes_ok),
             handshakes_failed: get(&self.handshakes_failed),
             link_errors: get(&self.link_errors),
+            link_refused: get(&self.link_refused),
         }
     }
 }

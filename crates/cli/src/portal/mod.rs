@@ -55,6 +55,12 @@ pub const MAX_GROUP: usize = 512;
 pub const MAX_HTTPS_CONNECTIONS: usize = 2048;
 /// Link (session-mode) connections open at once.
 pub const MAX_LINK_CONNECTIONS: usize = 256;
+/// Link connections of one source address on which no SCRAM proof is checked yet (in their
+/// TLS handshake, or before their first proof): one more is closed at once, so that one host
+/// cannot hold the [`MAX_LINK_CONNECTIONS`] slots without credentials. A collector proves
+/// itself within its first round trips; behind one NAT, a site's collectors count apart only
+/// while they connect.
+pub const MAX_UNPROVEN_LINKS_PER_ADDRESS: usize = 16;
 /// Frames and handshake steps of one link connection waiting for the actor at once: a flooding
 /// connection is stopped being read from beyond it, so it cannot take more than this share of
 /// [`QUEUE_DEPTH`] from the others.

@@ -101,6 +101,47 @@ fn a_link_connection_that_proves_nothing_is_closed_after_one_handshake_time() {
 }
 
 #[test]
+fn one_address_holds_few_link_connections_without_a_proof() {
+    use printfleet_cli::portal::MAX_UNPROVEN_LINKS_PER_ADDRESS;
+    let home = Home::new();
+    let (_, secret) = home.add_device("printer-1");
+    let portal = home.start(&[]);
+    let raw = || {
+        let tcp = TcpStream::connect(portal.tcp).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        tcp
+    };
+    // All but one held in their TLS handshake (never started), from 127.0.0.1.
+    let mut held: Vec<TcpStream> = (1..MAX_UNPROVEN_LINKS_PER_ADDRESS).map(|_| raw()).collect();
+    // A collector proves itself: it no longer counts, and keeps its connection.
+    let mut link = session::Link::connect(&portal);
+    link.open(&[("printer-1", &secret, 1)]);
+    // So one more unproven connection is taken (the limit's last place) ...
+    let mut last = raw();
+    assert!(!closed_by_peer(&mut last), "the last place was refused");
+    held.push(last);
+    // ... and the next is closed at once, long before the 10 s TLS timeout.
+    let started = Instant::now();
+    let mut refused = raw();
+    assert!(closed_by_peer(&mut refused) && started.elapsed() < Duration::from_secs(5));
+    assert_eq!(portal.metric("printfleet_link_refused_total"), 1);
+    // The proven collector is still served.
+    link.write(&[(MessageType::Frame, 1, vec![0xAB; 100])]);
+    assert_eq!(link.read().0, MessageType::Rejected);
+    // A place given back (a held connection gone) is taken again.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut again = raw();
+        if !closed_by_peer(&mut again) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place was never given back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn slow_loris_and_silent_tls_clients_are_timed_out() {
     let home = Home::new();
     let portal = home.start(&["--header-timeout-ms", "1000", "--tls-timeout-ms", "1000"]);
