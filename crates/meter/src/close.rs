@@ -23,8 +23,14 @@ use crate::{
 pub enum LineKind {
     /// Usage proven by the counters (or estimated) within the period.
     Usage,
-    /// The change to earlier, closed periods that late data, a true-up or a released hold
-    /// caused, and any credit carried forward.
+    /// A change to a closed period's usage (late data, a true-up, a hold released while its
+    /// reads are retained), priced in that period: its quantity is billed, or credited, by the
+    /// invoice's [`Charge::Correction`] or [`Charge::Credit`] line for that period, not in this
+    /// one. [`UsageLine::corrects`] names the period.
+    Correction,
+    /// A change netted with this period's usage and priced with it: a hold released after its
+    /// reads left the retained window, the corrections of a period closed by a version that kept
+    /// no record of its invoice, and any quantity credit carried forward.
     Adjustment,
 }
 
@@ -33,6 +39,7 @@ impl LineKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Usage => "usage",
+            Self::Correction => "correction",
             Self::Adjustment => "adjustment",
         }
     }
@@ -68,6 +75,10 @@ pub struct UsageLine {
     pub segments: u32,
     /// The provenances of the reads that contributed.
     pub sources: Sources,
+    /// On a [`LineKind::Correction`] line, the first instant of the closed period it
+    /// corrects (the line is reported, and its money charged or credited, in `period`).
+    #[serde(default)]
+    pub corrects: Option<Timestamp>,
 }
 
 /// A jump beyond the plausibility bound, held for review and not billed.
@@ -351,7 +362,10 @@ impl Meter {
     ///
     /// Save the meter after this call and before sending the invoice: a meter restored from an
     /// older save would close the period again and produce the same invoice (closing is
-    /// deterministic), never a different one.
+    /// deterministic), never a different one. On an error other than
+    /// [`MeterError::UnknownContract`] or [`MeterError::PeriodNotOver`] (an arithmetic overflow
+    /// from corrupt input) the meter may be partly changed: restore it from the last save
+    /// rather than go on with it (`printfleet bill` records nothing after a failed closing).
     pub fn close_period(&mut self, contract_id: ContractId, now: Timestamp) -> Result<Closing, MeterError> {
         let inner = &mut self.inner;
         let config = &inner.config;
@@ -368,17 +382,17 @@ impl Meter {
         let s_ms = start.unix_millis();
         let from_period = contract.retain_from.max(contract.first);
         let keep_ms = terms.period.start(contract.retain_from)?.unix_millis();
-        // Devices on the contract at some instant of the period (for the fees and the pool).
-        let mut on_contract = 0u64;
 
         let mut usage = Vec::new();
         let mut held = Vec::new();
         let mut silent = Vec::new();
         let mut discrepancies = Vec::new();
         let mut billable: Vec<Billable> = Vec::new();
-        // Changes to closed periods whose invoice is kept: (period, category, device, change,
-        // estimated), each priced again in its own period below.
-        let mut corrections: Vec<(PeriodId, Category, DeviceId, i128, bool)> = Vec::new();
+        // Changes to closed periods whose invoice is kept, each priced again in its own period
+        // below.
+        let mut corrections: Vec<Correction> = Vec::new();
+        // The devices counted in the period (for the fees and the pool).
+        let mut counted: Vec<DeviceId> = Vec::new();
         let repriced = |q: &PeriodId| contract.priced.binary_search_by(|r| r.period.cmp(q)).is_ok();
 
         for device in &contract.devices {
@@ -395,7 +409,7 @@ impl Meter {
                 continue;
             }
             if billed_in(s_ms, e_ms) {
-                on_contract = on_contract.saturating_add(1);
+                counted.push(*device);
             }
             let live = |t: u64| retired.is_none_or(|r| t < r);
             let here_at_end =
@@ -511,14 +525,22 @@ impl Meter {
                 // kept is priced again with its new quantity (its own allowance and tiers); the
                 // change of one that is not (closed before this was kept) is netted here.
                 let mut delta: i128 = 0;
-                let mut corrected: i128 = 0;
                 let mut adj_sources = 0u8;
-                let mut change = |q: PeriodId, d: i128, estimated: bool| {
-                    if repriced(&q) {
-                        corrections.push((q, s.kind.clone(), *device, d, estimated));
-                        corrected = corrected.saturating_add(d);
+                let first_correction = corrections.len();
+                let mut change = |q: PeriodId, change: i128, estimated: bool, sources: u8| {
+                    if change == 0 {
+                    } else if repriced(&q) {
+                        corrections.push(Correction {
+                            period: q,
+                            kind: s.kind.clone(),
+                            device: *device,
+                            change,
+                            estimated,
+                            sources,
+                        });
                     } else {
-                        delta = delta.saturating_add(d);
+                        adj_sources |= sources;
+                        delta = delta.saturating_add(change);
                     }
                 };
                 // Other contracts' entries (a device that moved) are kept as they are.
@@ -530,15 +552,14 @@ impl Meter {
                 for (q, a) in accs.iter().filter(|(q, _)| *q < p) {
                     let was = was_of(q);
                     if was != a.qty {
-                        adj_sources |= a.sources;
-                        change(*q, i128::from(a.qty).saturating_sub(i128::from(was)), a.estimated);
+                        change(*q, i128::from(a.qty).saturating_sub(i128::from(was)), a.estimated, a.sources);
                     }
                     frozen.push((contract_id, *q, a.qty));
                 }
                 for (_, q, was) in s.frozen.iter().filter(|(c, q, _)| *c == contract_id && *q >= from_period && *q < p)
                 {
                     if !accs.iter().any(|(a, _)| a == q) {
-                        change(*q, i128::from(*was).saturating_neg(), false);
+                        change(*q, i128::from(*was).saturating_neg(), false, 0);
                     }
                 }
                 frozen.push((contract_id, p, current.qty));
@@ -563,35 +584,44 @@ impl Meter {
                     u64::try_from(net).map_err(|_| MeterError::Overflow)?
                 };
                 let unit = terms.prices.get(&s.kind).and_then(|c| c.unit).unwrap_or_else(|| Unit::of(&s.kind));
-                let line = |quantity: i128, line, estimated, segments, sources| -> Result<UsageLine, MeterError> {
-                    Ok(UsageLine {
-                        contract: contract_id,
-                        device: *device,
-                        serial: info.serial.clone(),
-                        period: p,
-                        period_start: start,
-                        period_end: end,
-                        category: s.kind.clone(),
-                        unit,
-                        quantity: QuantityDelta(i64::try_from(quantity).map_err(|_| MeterError::Overflow)?),
-                        line,
-                        estimated,
-                        segments,
-                        sources: Sources(sources),
-                    })
-                };
+                let line =
+                    |quantity: i128, line, estimated, segments, sources, corrects| -> Result<UsageLine, MeterError> {
+                        Ok(UsageLine {
+                            contract: contract_id,
+                            device: *device,
+                            serial: info.serial.clone(),
+                            period: p,
+                            period_start: start,
+                            period_end: end,
+                            category: s.kind.clone(),
+                            unit,
+                            quantity: QuantityDelta(i64::try_from(quantity).map_err(|_| MeterError::Overflow)?),
+                            line,
+                            estimated,
+                            segments,
+                            sources: Sources(sources),
+                            corrects,
+                        })
+                    };
                 usage.push(line(
                     i128::from(current.qty),
                     LineKind::Usage,
                     current.estimated,
                     current.segments,
                     current.sources,
+                    None,
                 )?);
-                let adjusted = adjustment.saturating_add(corrected);
-                if adjusted != 0 {
-                    usage.push(line(adjusted, LineKind::Adjustment, false, 0, adj_sources)?);
+                for c in corrections.get(first_correction..).unwrap_or_default() {
+                    let corrects = Some(terms.period.start(c.period)?);
+                    usage.push(line(c.change, LineKind::Correction, c.estimated, 0, c.sources, corrects)?);
                 }
-                billable.push((s.kind.clone(), *device, net_billable, current.estimated));
+                if adjustment != 0 {
+                    usage.push(line(adjustment, LineKind::Adjustment, false, 0, adj_sources, None)?);
+                }
+                // What is not priced, or is zero, cannot change an invoice: not kept.
+                if net_billable > 0 && terms.prices.contains_key(&s.kind) {
+                    billable.push((s.kind.clone(), *device, net_billable, current.estimated));
+                }
 
                 // Reconciliation: the jobs of this contract's part of the period (the device
                 // may have moved during it) against the counters' advance billed here.
@@ -611,10 +641,25 @@ impl Meter {
             }
         }
 
-        let mut invoice = invoice_of(contract_id, terms, on_contract, p, start, end, &billable)?;
+        let n_devices = u64::try_from(counted.len()).map_err(|_| MeterError::Overflow)?;
+        let mut invoice = invoice_of(contract_id, terms, n_devices, p, start, end, &billable)?;
         billable.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        let own = Priced { period: p, devices: on_contract, rows: billable, total: invoice.total };
-        let (priced, credit) = settle(contract_id, contract, corrections, own, &mut invoice)?;
+        let own = Priced { period: p, devices: counted, rows: billable, total: invoice.total };
+        let settled = settle(contract_id, contract, corrections, &mut invoice)?;
+        // A credit a re-priced period could not give (its row was already netted to zero by a
+        // quantity credit of a state saved by an earlier version) stays a quantity credit.
+        for (device, kind, qty) in &settled.unbilled {
+            let series = inner.devices.get_mut(device).map(|d| &mut d.series);
+            if let Some(s) = series.and_then(|v| v.iter_mut().find(|s| s.kind == *kind)) {
+                match s.credit.iter_mut().find(|(c, _)| *c == contract_id) {
+                    Some((_, v)) => *v = v.saturating_add(*qty),
+                    None => s.credit.push((contract_id, *qty)),
+                }
+            }
+        }
+        let Some(contract) = inner.contracts.get_mut(&contract_id) else {
+            return Err(MeterError::UnknownContract { contract: contract_id });
+        };
         let closing = Closing {
             usage,
             invoice,
@@ -632,9 +677,14 @@ impl Meter {
         contract.accept_from = contract.accept_from.max(e_ms.saturating_sub(config.late_window.0));
         contract.retain_from = retain_period(period, contract.accept_from).max(contract.retain_from);
         let retain_from = contract.retain_from;
-        contract.priced = priced;
+        for record in settled.repriced {
+            if let Some(old) = contract.priced.iter_mut().find(|r| r.period == record.period) {
+                *old = record;
+            }
+        }
+        contract.priced.push(own);
         contract.priced.retain(|r| r.period >= retain_from);
-        contract.credit = credit;
+        contract.credit = settled.credit;
         contract.accept_until = accept_until(period, contract.open)?;
         let keep_from = period.start(contract.retain_from)?.unix_millis();
         let devices = std::mem::take(&mut contract.devices);
@@ -785,47 +835,80 @@ fn invoice_of(
     })
 }
 
-/// Prices each corrected closed period again with its new quantities, and adds to `invoice`
-/// (the closing period's own) a [`Charge::Correction`] or [`Charge::Credit`] line per period
-/// whose total changed, the credit brought forward, and the credit carried forward if credits
-/// exceed the charges (the total is never negative). Returns the contract's invoiced periods
-/// with `own` added, and the credit to carry; nothing is changed in `contract`.
+/// A change to a closed period's usage of one category on one device.
+#[derive(Clone, Debug)]
+struct Correction {
+    period: PeriodId,
+    kind: Category,
+    device: DeviceId,
+    change: i128,
+    estimated: bool,
+    sources: u8,
+}
+
+/// What [`settle`] found.
+struct Settled {
+    /// The corrected periods' records, priced again.
+    repriced: Vec<Priced>,
+    /// The money credit to carry to the next invoice.
+    credit: MinorUnits,
+    /// Credit (a quantity, per device and category) a period's row could not give.
+    unbilled: Vec<(DeviceId, Category, u64)>,
+}
+
+/// Prices each corrected closed period again with its new quantities (and devices: one that
+/// joins a period's rows is counted in it, for its fee and its share of a pooled allowance),
+/// and adds to `invoice` (the closing period's own) a [`Charge::Correction`] or
+/// [`Charge::Credit`] line per period whose total changed, the credit brought forward, and
+/// the credit carried forward if credits exceed the charges (the total is never negative).
+/// Nothing is changed in `contract`.
 fn settle(
     contract_id: ContractId,
     contract: &ContractState,
-    mut corrections: Vec<(PeriodId, Category, DeviceId, i128, bool)>,
-    own: Priced,
+    mut corrections: Vec<Correction>,
     invoice: &mut Invoice,
-) -> Result<(Vec<Priced>, MinorUnits), MeterError> {
+) -> Result<Settled, MeterError> {
     let terms = &contract.terms;
-    let mut priced = contract.priced.clone();
-    corrections.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+    corrections.sort_unstable_by(|a, b| (a.period, &a.kind, a.device).cmp(&(b.period, &b.kind, b.device)));
     let (mut charges, mut credits) = (u128::from(invoice.total.0), u128::from(contract.credit.0));
-    let mut i = 0;
-    while let Some(&(q, ..)) = corrections.get(i) {
-        let n = corrections.get(i..).map_or(0, |rest| rest.iter().take_while(|c| c.0 == q).count());
-        let group = corrections.get(i..i.saturating_add(n)).unwrap_or_default();
-        i = i.saturating_add(n.max(1));
-        let Some(record) = priced.iter_mut().find(|r| r.period == q) else { continue };
-        for (_, kind, device, change, estimated) in group {
-            match record.rows.binary_search_by(|r| (&r.0, r.1).cmp(&(kind, *device))) {
-                Ok(at) => {
-                    if let Some(row) = record.rows.get_mut(at) {
-                        let qty = i128::from(row.2).saturating_add(*change).max(0);
-                        row.2 = u64::try_from(qty).map_err(|_| MeterError::Overflow)?;
-                        row.3 |= *estimated;
-                    }
+    let mut repriced = Vec::new();
+    let mut unbilled = Vec::new();
+    for group in corrections.chunk_by(|a, b| a.period == b.period) {
+        let Some(q) = group.first().map(|c| c.period) else { continue };
+        let Some(mut record) = contract.priced.iter().find(|r| r.period == q).cloned() else { continue };
+        for c in group {
+            if c.change > 0
+                && let Err(at) = record.devices.binary_search(&c.device)
+            {
+                record.devices.insert(at, c.device);
+            }
+            if !terms.prices.contains_key(&c.kind) {
+                continue;
+            }
+            let key = (&c.kind, c.device);
+            let (at, was) = match record.rows.binary_search_by(|r| (&r.0, r.1).cmp(&key)) {
+                Ok(at) => (at, record.rows.get(at).map_or(0, |r| r.2)),
+                Err(at) => (at, 0),
+            };
+            let now = i128::from(was).saturating_add(c.change);
+            if now < 0 {
+                unbilled.push((c.device, c.kind.clone(), u64::try_from(now.unsigned_abs()).unwrap_or(u64::MAX)));
+            }
+            let qty = u64::try_from(now.max(0)).map_err(|_| MeterError::Overflow)?;
+            match record.rows.get_mut(at) {
+                Some(row) if row.0 == c.kind && row.1 == c.device => {
+                    row.2 = qty;
+                    row.3 |= c.estimated;
                 }
-                Err(at) if *change > 0 => {
-                    let qty = u64::try_from(*change).map_err(|_| MeterError::Overflow)?;
-                    record.rows.insert(at, (kind.clone(), *device, qty, *estimated));
-                }
-                Err(_) => {}
+                _ if qty > 0 => record.rows.insert(at, (c.kind.clone(), c.device, qty, c.estimated)),
+                _ => {}
             }
         }
+        record.rows.retain(|r| r.2 > 0);
         let (start, end) = (terms.period.start(q)?, terms.period.end(q)?);
-        let again = invoice_of(contract_id, terms, record.devices, q, start, end, &record.rows)?;
-        let estimated = group.iter().any(|c| c.4);
+        let n_devices = u64::try_from(record.devices.len()).map_err(|_| MeterError::Overflow)?;
+        let again = invoice_of(contract_id, terms, n_devices, q, start, end, &record.rows)?;
+        let estimated = group.iter().any(|c| c.estimated);
         let line = |charge, amount| InvoiceLine {
             charge,
             quantity: Quantity(1),
@@ -844,6 +927,7 @@ fn settle(
             invoice.lines.push(line(Charge::Credit { period: q, start }, less));
         }
         record.total = again.total;
+        repriced.push(record);
     }
     let plain = |charge, amount: u128| -> Result<InvoiceLine, MeterError> {
         Ok(InvoiceLine {
@@ -864,8 +948,8 @@ fn settle(
     }
     invoice.total = MinorUnits(u64::try_from(charges.saturating_sub(credits)).map_err(|_| MeterError::Overflow)?);
     debug_assert_eq!(signed_sum(&invoice.lines), i128::from(invoice.total.0));
-    priced.push(own);
-    Ok((priced, MinorUnits(u64::try_from(carried).map_err(|_| MeterError::Overflow)?)))
+    let credit = MinorUnits(u64::try_from(carried).map_err(|_| MeterError::Overflow)?);
+    Ok(Settled { repriced, credit, unbilled })
 }
 
 /// The signed sum of an invoice's lines: credits subtract ([`InvoiceLine::signed_amount`]).

@@ -11,7 +11,7 @@ use crate::calendar::{Date, Rfc3339};
 use crate::{Charge, Invoice, UsageLine};
 
 /// The usage CSV header, in column order.
-pub const USAGE_COLUMNS: [&str; 12] = [
+pub const USAGE_COLUMNS: [&str; 13] = [
     "contract",
     "device",
     "serial",
@@ -24,6 +24,7 @@ pub const USAGE_COLUMNS: [&str; 12] = [
     "segments",
     "line",
     "source",
+    "corrects",
 ];
 
 /// The invoice CSV header, in column order.
@@ -83,6 +84,7 @@ pub fn usage_csv<W: io::Write>(lines: &[UsageLine], out: W) -> Result<(), Export
             l.segments.to_string(),
             l.line.name().to_string(),
             l.sources.to_string(),
+            l.corrects.map(|t| Date(t).to_string()).unwrap_or_default(),
         ])?;
     }
     w.flush().map_err(csv::Error::from)?;
@@ -138,11 +140,16 @@ pub fn invoice_csv<W: io::Write>(invoices: &[Invoice], out: W) -> Result<(), Exp
 }
 
 /// The stable CloudEvents id of a usage line: contract, device, period start, category and
-/// line kind. Re-exporting the same line gives the same id, so a metering service that
-/// de-duplicates on `(source, id)` (as CloudEvents 1.0 §3.1.1 requires of producers) counts
-/// it once.
+/// line kind, and for a correction the period it corrects. Re-exporting the same line gives
+/// the same id, so a metering service that de-duplicates on `(source, id)` (as CloudEvents 1.0
+/// §3.1.1 requires of producers) counts it once.
 pub fn event_id(line: &UsageLine) -> String {
-    format!("{}/{}/{}/{}/{}", line.contract, line.device, Date(line.period_start), line.category, line.line.name())
+    let id =
+        format!("{}/{}/{}/{}/{}", line.contract, line.device, Date(line.period_start), line.category, line.line.name());
+    match line.corrects {
+        Some(corrects) => format!("{id}/{}", Date(corrects)),
+        None => id,
+    }
 }
 
 /// A usage line as a CloudEvents 1.0 event in the JSON format (structured mode).
@@ -164,6 +171,7 @@ pub fn event_id(line: &UsageLine) -> String {
 ///     estimated: false,
 ///     segments: 1,
 ///     sources: Sources::default(),
+///     corrects: None,
 /// };
 /// let event = export::cloud_event(&line);
 /// assert_eq!(event["specversion"], "1.0");
@@ -193,6 +201,7 @@ pub fn cloud_event(line: &UsageLine) -> Value {
             "segments": line.segments,
             "line": line.line.name(),
             "source": line.sources.to_string(),
+            "corrects": line.corrects.map(|t| Rfc3339(t).to_string()),
         }
     })
 }

@@ -37,7 +37,8 @@
 //! let line = &closing.usage[0];
 //! assert_eq!((line.quantity, line.segments, line.estimated), (QuantityDelta(800), 2, false)); // 500 + 300
 //! assert_eq!(closing.invoice.total, MinorUnits(800 + 1_000));
-//! assert_eq!(closing.invoice.lines.iter().map(|l| l.amount.0).sum::<u64>(), closing.invoice.total.0);
+//! let signed: i128 = closing.invoice.lines.iter().map(InvoiceLine::signed_amount).sum();
+//! assert_eq!(signed, i128::from(closing.invoice.total.0)); // credit lines subtract
 //!
 //! let mut csv = Vec::new();
 //! export::usage_csv(&closing.usage, &mut csv)?;
@@ -51,7 +52,10 @@
 //! calls and after [`Meter::close_period`], **before** the invoice is sent: closing is
 //! deterministic, so a meter restored from a save made before a closing closes the period again
 //! to the same invoice, and one restored after it never closes it twice. It holds:
-//! * per contract: the terms, the oldest open period and the late-window horizon;
+//! * per contract: the terms, the oldest open period and the late-window horizon, what each
+//!   closed period of the retained window was invoiced for (billable quantities of the priced
+//!   categories, devices, total: so that a correction is priced in its own period) and the
+//!   money credit carried forward ([`Meter::credit`]);
 //! * per device and category: the counter reads of the retained window (the segments are
 //!   derived from them), estimates, what each closed period of the window billed and carried
 //!   credit (per contract), released and dismissed holds, and holds awaiting review;
@@ -87,20 +91,21 @@
 //! * **Plausibility.** An advance larger than the bound for the device's [`ModelClass`]
 //!   ([`Plausibility`], documented defaults) is not billed: it is listed in
 //!   [`Closing::held`] of every closing until it is reviewed, and counting resumes from the
-//!   read after the jump. [`Meter::release_hold`] bills it (in its period, or as an adjustment
-//!   if that is closed, even once its reads have left the retained window);
+//!   read after the jump. [`Meter::release_hold`] bills it (in its period, or as a correction
+//!   of that period if it is closed; once its reads have left the retained window, as an
+//!   adjustment netted with the closing period's usage);
 //!   [`Meter::dismiss_hold`] drops it for good.
 //! * **Duplicates, order, late data.** A report seen again (same [`ObservationKey`]) changes
 //!   nothing; the usage of any set of observations does not depend on their order. An
 //!   observation for a closed period changes that period's recomputed usage; the difference is
-//!   an adjustment line in the next closing, and the closed period is **priced again** (below).
+//!   a correction line in the next closing, and the closed period is **priced again** (below).
 //!   Observations older than the late window are refused ([`MeterError::TooLate`]) and listed
 //!   in [`Closing::rejected`].
 //! * **Estimates** ([`Terms::estimates`], off by default). At a period end, a meter with no
 //!   read at or after the end gets an estimated read at the period's last instant, from its
 //!   rate over [`MeterConfig::rate_lookback`] (never above the plausibility bound). Lines it
 //!   contributes to are flagged `estimated`. When the actual read arrives the estimate no
-//!   longer counts, and the difference is an adjustment (the true-up). An estimate that falls
+//!   longer counts, and the difference is a correction (the true-up). An estimate that falls
 //!   out of the retained window is final (the anchor of its series).
 //! * **Corrections are priced in their own period.** A closing keeps what each closed period
 //!   of the retained window was invoiced for (every device's billable quantities, the devices
@@ -158,12 +163,13 @@
 //! | `serial` | the device's serial number |
 //! | `period_start`, `period_end` | the period's first day and the first day after it (`YYYY-MM-DD`, UTC) |
 //! | `category` | the [`Category`] text form (`total`, `vendor:NAME`, a number, `ink:cyan`, `ink_third_party:cyan`, `media_area:bond`, `media_length:bond`, `app_area:cad`, `app_length:cad`) |
-//! | `quantity` | integer in `unit`; negative only on an adjustment line (a credit) |
+//! | `quantity` | integer in `unit`; negative only on a correction or adjustment line (less than billed before) |
 //! | `unit` | [`Unit`] name (`impressions`, `sheets`, `nanolitres`, ...) |
 //! | `reading` | `actual`, or `estimated` if an estimated read contributed |
 //! | `segments` | counter segments with a read in the period |
-//! | `line` | `usage` or `adjustment` |
+//! | `line` | `usage`; `correction` (a change to a closed period's usage, priced in that period by the invoice's `correction` or `credit` row); `adjustment` (a change netted with this period's usage: a hold released after its reads left the window, or a correction of a period closed by an earlier version) |
 //! | `source` | provenances of the contributing reads, `+`-joined (`agent`, `agent+estimate`) |
+//! | `corrects` | on a `correction` row, the first day of the period it corrects; empty otherwise |
 //!
 //! Invoice ([`export::invoice_csv`]), one row per [`InvoiceLine`]: `contract`,
 //! `period_start`, `period_end`, `currency` (ISO 4217), `charge` (`usage`, `fee_per_period`,
@@ -171,8 +177,12 @@
 //! `credit_carried_forward`), `category` and `tier` (usage rows), `quantity`, `unit`,
 //! `price_minor` and `price_per` (the price: minor units per that many units), `amount_minor`
 //! (integer minor units, negative on `credit` and `credit_brought_forward` rows: a column's
-//! sum per invoice is its total), `reading` (`actual` or `estimated`), `corrects` (on
-//! `correction` and `credit` rows, the first day of the period priced again).
+//! sum per invoice is its total), `reading` (`actual` or `estimated`; on a `correction` or
+//! `credit` row, whether an estimate contributed to the change), `corrects` (on `correction`
+//! and `credit` rows, the first day of the period priced again). `correction`, `credit` and
+//! the credit rows have `quantity` 1 and no unit or price: their amount is the difference
+//! between the period's invoice priced again and as invoiced (the usage CSV's `correction`
+//! rows give the quantities per device and category).
 //!
 //! CloudEvents ([`export::cloud_event`]): one event per usage line, `type`
 //! [`export::USAGE_EVENT_TYPE`], a stable `id` ([`export::event_id`]), the line in `data`.

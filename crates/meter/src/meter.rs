@@ -385,9 +385,10 @@ pub(crate) struct ContractState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Priced {
     pub(crate) period: PeriodId,
-    /// Devices on the contract during the period (for the fees and the pooled allowance).
-    pub(crate) devices: u64,
-    /// Billable quantity per category and device, and whether an estimate contributed, sorted.
+    /// Devices on the contract during the period (for the fees and the pooled allowance), sorted.
+    pub(crate) devices: Vec<DeviceId>,
+    /// Billable quantity per priced category and device, and whether an estimate contributed,
+    /// sorted, without zeros.
     pub(crate) rows: Vec<Billable>,
     /// The period's own invoice total (corrections of earlier periods not included).
     pub(crate) total: MinorUnits,
@@ -467,6 +468,17 @@ impl Inner {
             c.terms.validate()?;
             if !c.devices.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
                 return bad("contract devices not sorted");
+            }
+            // What a correction's re-pricing relies on: periods in order and closed, rows and
+            // devices sorted and unique (a duplicate row would be billed twice).
+            if !c.priced.windows(2).all(|w| matches!(w, [a, b] if a.period < b.period))
+                || c.priced.iter().any(|r| {
+                    r.period >= c.open
+                        || !r.devices.windows(2).all(|w| matches!(w, [a, b] if a < b))
+                        || !r.rows.windows(2).all(|w| matches!(w, [a, b] if (&a.0, a.1) < (&b.0, b.1)))
+                })
+            {
+                return bad("invoiced periods inconsistent");
             }
         }
         for (id, d) in &self.devices {
@@ -555,6 +567,21 @@ impl Meter {
     /// closes.
     pub fn open_period(&self, id: ContractId) -> Option<PeriodId> {
         self.inner.contracts.get(&id).map(|c| c.open)
+    }
+
+    /// The money credit a contract has not yet offset against charges: what corrections
+    /// credited beyond its invoices' charges (the last invoice's
+    /// [`Charge::CreditCarriedForward`](crate::Charge) line), deducted from its next invoices.
+    pub fn credit(&self, id: ContractId) -> Option<MinorUnits> {
+        self.inner.contracts.get(&id).map(|c| c.credit)
+    }
+
+    /// Takes a contract's money credit out of the meter, to pay it out another way (a refund, a
+    /// credit note; a customer who leaves): its next invoice deducts nothing. Save the meter
+    /// after this call, as after any other.
+    pub fn take_credit(&mut self, id: ContractId) -> Result<MinorUnits, MeterError> {
+        let contract = self.inner.contracts.get_mut(&id).ok_or(MeterError::UnknownContract { contract: id })?;
+        Ok(std::mem::take(&mut contract.credit))
     }
 
     /// Adds a device to a contract.
@@ -887,8 +914,9 @@ impl Meter {
 
     /// Releases a held jump for billing after review: the jump of `category` on `device` that
     /// ends with the read at `to` (a [`Held::to`](crate::Held::to)) is billed like any
-    /// advance: in the period of `to`, or as an adjustment in the next closing if that period is
-    /// closed (also when the jump has left the retained window), by the contract the device was
+    /// advance: in the period of `to`, or in the next closing if that period is closed (a
+    /// correction priced in that period while its reads are retained; once they have left the
+    /// window, an adjustment netted with the closing period's usage), by the contract the device was
     /// on when it happened (the device's current one if it has moved since and the old contract
     /// no longer lists it). It is no longer listed.
     ///

@@ -20,14 +20,15 @@ use crate::{Category, MeterError};
 #[serde(transparent)]
 pub struct Quantity(pub u64);
 
-/// A signed change of a quantity: the quantity of a usage line (never negative) or of an
-/// adjustment line (negative for a credit).
+/// A signed change of a quantity: the quantity of a usage line (never negative) or of a
+/// correction or adjustment line (negative when less than was billed before).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct QuantityDelta(pub i64);
 
 /// An amount of money in the invoice currency's minor unit (cents for EUR, yen for JPY).
-/// Never negative: credits are carried as quantities, not as negative money.
+/// Never negative: a credit is a line whose amount subtracts
+/// ([`InvoiceLine::signed_amount`](crate::InvoiceLine::signed_amount)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MinorUnits(pub u64);

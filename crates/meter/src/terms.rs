@@ -16,9 +16,13 @@ pub const MAX_PRICED_CATEGORIES: usize = 256;
 /// specific agreed upon terms").
 ///
 /// The invoice of a period is, in this order: per priced category, the billable quantity
-/// (usage and adjustments, less the allowance) priced through the tiers; then the fixed fee per
-/// period; then the fixed fee per device; then, if the sum is below
-/// [`minimum_charge`](Self::minimum_charge), a top-up line to the minimum.
+/// (the period's usage and any adjustment netted with it, less the allowance) priced through
+/// the tiers; then the fixed fee per period; then the fixed fee per device; then, if the sum is
+/// below [`minimum_charge`](Self::minimum_charge), a top-up line to the minimum; then, for each
+/// closed period whose usage was corrected since, the difference of its invoice priced again
+/// under these terms (a correction or a credit); then the money credit brought forward, which
+/// may take the total below the minimum charge (it refunds earlier overcharges), and any
+/// credit carried forward.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Terms {
     /// The billing period (monthly by default).

@@ -76,10 +76,10 @@ fn ink_per_colour_with_third_party_ink() {
     );
     assert_eq!(c.invoice.total, MinorUnits(1_750 + 62 + 300));
 
-    assert_eq!(csv_row(&c, "ink:cyan"), "2025-01-01,2025-02-01,ink:cyan,70000000,nanolitres,actual,2,usage,agent");
+    assert_eq!(csv_row(&c, "ink:cyan"), "2025-01-01,2025-02-01,ink:cyan,70000000,nanolitres,actual,2,usage,agent,");
     assert_eq!(
         csv_row(&c, "ink_third_party:cyan"),
-        "2025-01-01,2025-02-01,ink_third_party:cyan,30000000,nanolitres,actual,2,usage,agent"
+        "2025-01-01,2025-02-01,ink_third_party:cyan,30000000,nanolitres,actual,2,usage,agent,"
     );
     let event = export::cloud_event(usage_of(&c, 1, cyan));
     assert_eq!(event["id"], "1/1/2025-01-01/ink:cyan/usage");
@@ -150,13 +150,13 @@ fn media_area_per_media_type_and_total_area_and_length() {
     assert_eq!(c.invoice.total, MinorUnits(2_550));
     assert_eq!(
         csv_row(&c, "media_area:Photo Gloss"),
-        "2025-01-01,2025-02-01,media_area:Photo Gloss,2500000,square_millimetres,actual,1,usage,agent"
+        "2025-01-01,2025-02-01,media_area:Photo Gloss,2500000,square_millimetres,actual,1,usage,agent,"
     );
     assert_eq!(
         csv_row(&c, "area_mm2"),
-        "2025-01-01,2025-02-01,area_mm2,33000000,square_millimetres,actual,1,usage,agent"
+        "2025-01-01,2025-02-01,area_mm2,33000000,square_millimetres,actual,1,usage,agent,"
     );
-    assert_eq!(csv_row(&c, "length_mm"), "2025-01-01,2025-02-01,length_mm,25000,millimetres,actual,1,usage,agent");
+    assert_eq!(csv_row(&c, "length_mm"), "2025-01-01,2025-02-01,length_mm,25000,millimetres,actual,1,usage,agent,");
     let event = export::cloud_event(usage_of(&c, 1, cat("media_area:bond")));
     assert_eq!(event["id"], "1/1/2025-01-01/media_area:bond/usage");
     assert_eq!(event["data"]["unit"], "square_millimetres");
@@ -194,7 +194,7 @@ fn media_length_per_media_type() {
     assert_eq!(c.invoice.total, MinorUnits(810 + 1_800 + 1_852));
     assert_eq!(
         csv_row(&c, "media_length:bond"),
-        "2025-01-01,2025-02-01,media_length:bond,40500000,micrometres,actual,1,usage,agent"
+        "2025-01-01,2025-02-01,media_length:bond,40500000,micrometres,actual,1,usage,agent,"
     );
     let mut out = Vec::new();
     export::invoice_csv(std::slice::from_ref(&c.invoice), &mut out).unwrap();
@@ -236,7 +236,7 @@ fn usage_per_application_category() {
     export::usage_csv(&c.usage, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(
-        text.contains("\n1,2,SN2,2025-01-01,2025-02-01,app_length:poster,8000000,micrometres,actual,1,usage,agent\n"),
+        text.contains("\n1,2,SN2,2025-01-01,2025-02-01,app_length:poster,8000000,micrometres,actual,1,usage,agent,\n"),
         "{text}"
     );
     let event = export::cloud_event(usage_of(&c, 1, cad));

@@ -26,9 +26,9 @@ fn usage_csv_has_the_documented_columns() {
     let text = String::from_utf8(out).unwrap();
     assert_eq!(
         text,
-        "contract,device,serial,period_start,period_end,category,quantity,unit,reading,segments,line,source\n\
-         1,1,SN1,2025-01-01,2025-02-01,total,50,impressions,actual,2,usage,agent\n\
-         1,2,SN2,2025-01-01,2025-02-01,total,600,impressions,estimated,1,usage,agent+estimate\n"
+        "contract,device,serial,period_start,period_end,category,quantity,unit,reading,segments,line,source,corrects\n\
+         1,1,SN1,2025-01-01,2025-02-01,total,50,impressions,actual,2,usage,agent,\n\
+         1,2,SN2,2025-01-01,2025-02-01,total,600,impressions,estimated,1,usage,agent+estimate,\n"
     );
 }
 

@@ -167,12 +167,16 @@ proptest! {
     fn late_usage_is_billed_as_if_known_when_its_period_closed(
         (devices, order, closes, save_at) in fleet(),
         allowance in 0u64..3_000,
+        minimum in 0u64..6_000,
     ) {
         // With an allowance, where a page is billed decides whether it is paid for: a
-        // correction priced in a later period would use that period's allowance instead.
+        // correction priced in a later period would use that period's allowance instead (and
+        // its minimum charge).
         let terms = || {
             let mut t = per_page(1);
             t.prices.get_mut(&Category::TOTAL).unwrap().allowance = Allowance::Pooled(allowance);
+            t.fee_per_device = MinorUnits(50);
+            t.minimum_charge = MinorUnits(minimum);
             t
         };
         // A late window of 100 days: every read is accepted, however late.

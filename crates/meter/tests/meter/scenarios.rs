@@ -127,7 +127,15 @@ fn late_usage_is_priced_in_its_own_period() {
     let january = jan.invoice.period;
     assert_eq!(corrections(&feb), [("correction", january, 200)]);
     assert_eq!(feb.invoice.total, MinorUnits(200));
-    assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(200));
+    // The usage CSV says the same: 200 pages of January, on a correction line.
+    let line = adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap();
+    assert_eq!((line.line, line.quantity, line.corrects), (LineKind::Correction, QuantityDelta(200), Some(at(0, 0))));
+    // A saved state whose record of an invoiced period is doubled is refused, not billed twice.
+    let mut state: serde_json::Value = serde_json::to_value(&m).unwrap();
+    let priced = state["contracts"]["1"]["priced"].as_array_mut().unwrap();
+    let first = priced[0].clone();
+    priced.insert(0, first);
+    assert!(serde_json::from_value::<Meter>(state).is_err());
     assert_eq!(usage_of(&feb, 1, &MeterKind::TOTAL).quantity, QuantityDelta(500));
     let signed: i128 = feb.invoice.lines.iter().map(InvoiceLine::signed_amount).sum();
     assert_eq!(signed, 200);
@@ -158,10 +166,18 @@ fn a_credit_is_given_in_its_own_period_and_carried_until_used() {
     assert_eq!(feb.invoice.total, MinorUnits(0));
     let carried = feb.invoice.lines.iter().find(|l| l.charge == Charge::CreditCarriedForward).unwrap();
     assert_eq!(carried.amount.0, charged);
+    assert_eq!(m.credit(CONTRACT), Some(MinorUnits(charged)));
+    // A copy whose credit is paid out another way deducts nothing next time.
+    let mut paid_out = m.clone();
+    assert_eq!(paid_out.take_credit(CONTRACT).unwrap(), MinorUnits(charged));
+    assert_eq!(paid_out.credit(CONTRACT), Some(MinorUnits(0)));
     // March uses 1 300 pages: 300 beyond the allowance, less the credit brought forward.
-    m.observe(&total(1, 2_780, at(MAR + 20, 0))).unwrap();
-    m.observe(&total(1, 2_780, at(MAR + 29, 0))).unwrap();
+    for meter in [&mut m, &mut paid_out] {
+        meter.observe(&total(1, 2_780, at(MAR + 20, 0))).unwrap();
+        meter.observe(&total(1, 2_780, at(MAR + 29, 0))).unwrap();
+    }
     let mar = m.close_period(CONTRACT, at(APR, 0)).unwrap();
+    assert_eq!(paid_out.close_period(CONTRACT, at(APR, 0)).unwrap().invoice.total, MinorUnits(300));
     let brought = mar.invoice.lines.iter().find(|l| l.charge == Charge::CreditBroughtForward).unwrap();
     assert_eq!(brought.amount.0, charged);
     assert_eq!(mar.invoice.total.0, 300 - charged);
@@ -173,6 +189,35 @@ fn a_credit_is_given_in_its_own_period_and_carried_until_used() {
         let signed: i128 = c.invoice.lines.iter().map(InvoiceLine::signed_amount).sum();
         assert_eq!(signed, i128::from(c.invoice.total.0));
     }
+}
+
+#[test]
+fn a_device_moved_into_a_closed_period_is_counted_when_it_is_priced_again() {
+    // Contract 1: 1 000 pages per device pooled, a fee of 500 per device. Device 1 uses its
+    // 1 000 pages in February; February closes (the fee of one device).
+    let mut terms = with_allowance(1_000);
+    terms.fee_per_device = MinorUnits(500);
+    let mut m = meter_with(MeterConfig::default(), terms, &[1]);
+    m.add_contract(ContractId(2), per_page(1), at(0, 0)).unwrap();
+    m.add_device(DeviceId(2), Device { contract: ContractId(2), serial: "SN2".into(), class: ModelClass::OFFICE })
+        .unwrap();
+    m.observe(&total(1, 0, at(FEB + 1, 0))).unwrap();
+    m.observe(&total(1, 1_000, at(FEB + 20, 0))).unwrap();
+    m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    assert_eq!(feb.invoice.total, MinorUnits(500));
+    // Device 2 is found to have moved to contract 1 on 25 February, and its 400 pages after
+    // the move arrive late.
+    m.observe(&total(2, 0, at(FEB + 20, 0))).unwrap();
+    m.move_device(DeviceId(2), CONTRACT, at(FEB + 24, 0)).unwrap();
+    m.observe(&total(2, 0, at(FEB + 24, 0))).unwrap();
+    m.observe(&total(2, 400, at(FEB + 27, 0))).unwrap();
+    m.observe(&total(1, 1_000, at(MAR + 20, 0))).unwrap();
+    m.observe(&total(2, 400, at(MAR + 20, 0))).unwrap();
+    let mar = m.close_period(CONTRACT, at(APR, 0)).unwrap();
+    // February priced again with two devices, as it would have been: a pool of 2 000 pages
+    // (nothing beyond it) and a second fee of 500.
+    assert_eq!(corrections(&mar), [("correction", feb.invoice.period, 500)]);
 }
 
 #[test]
@@ -194,7 +239,8 @@ fn a_state_saved_before_periods_were_kept_nets_corrections_as_it_did() {
     // January's 200 netted with February's 500: within February's allowance.
     assert!(corrections(&feb).is_empty());
     assert_eq!(feb.invoice.total, MinorUnits(0));
-    assert_eq!(adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap().quantity, QuantityDelta(200));
+    let line = adjustment_of(&feb, 1, &MeterKind::TOTAL).unwrap();
+    assert_eq!((line.line, line.quantity, line.corrects), (LineKind::Adjustment, QuantityDelta(200), None));
 }
 
 #[test]

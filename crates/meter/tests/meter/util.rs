@@ -58,10 +58,15 @@ pub(crate) fn usage_of(c: &Closing, device: u64, kind: impl Into<Category>) -> &
     c.usage.iter().find(|l| l.device == DeviceId(device) && l.category == kind && l.line == LineKind::Usage).unwrap()
 }
 
-/// The adjustment line of a device and category, if any.
+/// The line of a device and category that changes a closed period, if any: a correction
+/// (priced in the period it corrects) or an adjustment (netted here).
 pub(crate) fn adjustment_of(c: &Closing, device: u64, kind: impl Into<Category>) -> Option<&UsageLine> {
     let kind = kind.into();
-    c.usage.iter().find(|l| l.device == DeviceId(device) && l.category == kind && l.line == LineKind::Adjustment)
+    c.usage.iter().find(|l| {
+        l.device == DeviceId(device)
+            && l.category == kind
+            && matches!(l.line, LineKind::Adjustment | LineKind::Correction)
+    })
 }
 
 /// A configuration without a plausibility bound on page meters.
