@@ -50,7 +50,9 @@ use std::time::Duration;
 
 use printfleet_auth::{AuthError, ClientAwaitingServerFinal, ClientHandshake, DeviceSecret, KeyEpoch, Session};
 use printfleet_schema::Timestamp;
-use printfleet_wire::link::{LinkError, LinkReader, MAX_CHANNELS, MAX_MESSAGE_BYTES, Message, MessageType};
+use printfleet_wire::link::{
+    LinkError, LinkReader, MAX_CHANNELS, MAX_HANDSHAKES_BEFORE_PROOF, MAX_MESSAGE_BYTES, Message, MessageType,
+};
 use rand_core::CryptoRng;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -384,6 +386,8 @@ pub struct SessionLink {
     /// Channels the portal closed outside an exchange (drained by [`SessionLink::take_closed`]).
     closed: Vec<u32>,
     out: Vec<u8>,
+    /// A handshake on this connection succeeded: the portal takes many at once.
+    proven: bool,
 }
 
 impl fmt::Debug for SessionLink {
@@ -418,6 +422,7 @@ impl SessionLink {
             next_channel: 1,
             closed: Vec::new(),
             out: Vec::new(),
+            proven: false,
         })
     }
 
@@ -493,8 +498,31 @@ impl SessionLink {
     /// [`OpenSession`] or why its handshake failed ([`ClientError::ChannelClosed`] when the portal
     /// refused it). The outer error means the connection is lost.
     ///
+    /// Until one handshake on the connection has succeeded, they run at most
+    /// [`MAX_HANDSHAKES_BEFORE_PROOF`] at a time (the portal refuses more before a proof).
+    ///
     /// `now` is the time of the whole exchange (the handshakes' timeout counts from it).
     pub fn open_sessions(
+        &mut self,
+        devices: &[(String, DeviceSecret, KeyEpoch)],
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Result<OpenSession, ClientError>>, ClientError> {
+        let mut results = Vec::with_capacity(devices.len());
+        let mut rest = devices;
+        while !rest.is_empty() {
+            let take = if self.proven { rest.len() } else { MAX_HANDSHAKES_BEFORE_PROOF.min(rest.len()) };
+            let (batch, after) = rest.split_at(take);
+            let opened = self.open_batch(batch, now, rng)?;
+            self.proven |= opened.iter().any(Result::is_ok);
+            results.extend(opened);
+            rest = after;
+        }
+        Ok(results)
+    }
+
+    /// [`SessionLink::open_sessions`] of one batch, all at once.
+    fn open_batch(
         &mut self,
         devices: &[(String, DeviceSecret, KeyEpoch)],
         now: Timestamp,

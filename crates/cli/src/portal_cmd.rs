@@ -42,7 +42,8 @@ pub(crate) struct PortalArgs {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     tls_timeout_ms: u64,
     /// How long a collector may take from `Hello` to `ClientFinal` on a link channel, ms (real
-    /// time, whatever `--clock-speed` says).
+    /// time, whatever `--clock-speed` says); a link connection without a checked proof after
+    /// three times this is closed.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     link_handshake_timeout_ms: u64,
     /// How long a link connection may stay silent, ms.

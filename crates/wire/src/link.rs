@@ -10,7 +10,8 @@
 //!
 //! Only `Frame` and `Reply` may be as long as [`MAX_MESSAGE_BYTES`]; every other type is at most
 //! [`MAX_HANDSHAKE_MESSAGE_BYTES`], and a portal takes nothing longer from a connection until a
-//! SCRAM proof on it was checked.
+//! SCRAM proof on it was checked, nor more than [`MAX_HANDSHAKES_BEFORE_PROOF`] handshakes at
+//! once.
 //!
 //! | type | direction | body |
 //! |------|-----------|------|
@@ -50,6 +51,11 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// (`printfleet_auth::scram::MAX_MESSAGE_BYTES`). Refused above it whatever the reader's limit,
 /// and the most a reader made with [`LinkReader::unauthenticated`] takes of any message.
 pub const MAX_HANDSHAKE_MESSAGE_BYTES: usize = 2 * 1024;
+/// Handshakes a collector runs at once on a connection before its first proof is checked: a
+/// portal answers a `Hello` beyond them `Closed` (so that a peer without credentials makes it
+/// hold a few handshakes' state, not thousands), and a collector sends its first handshakes
+/// at most this many at a time, the rest once one has succeeded.
+pub const MAX_HANDSHAKES_BEFORE_PROOF: usize = 16;
 /// Channels a collector may have open on one connection.
 pub const MAX_CHANNELS: usize = 16_384;
 /// Bytes before the body: length prefix (4), type (1), channel (4).

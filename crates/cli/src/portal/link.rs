@@ -6,12 +6,13 @@
 //! beyond it the reader stops reading, so a flooding connection slows only itself.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use printfleet_auth::ServerAwaitingClientFinal;
 use printfleet_ingest::SessionHandle;
-use printfleet_wire::link::{LinkReader, MAX_CHANNELS, Message, MessageType};
+use printfleet_wire::link::{LinkReader, MAX_CHANNELS, MAX_HANDSHAKES_BEFORE_PROOF, Message, MessageType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -27,7 +28,13 @@ pub const READ_CHUNK: usize = 16 * 1024;
 const FLUSH_BYTES: usize = 64 * 1024;
 /// Channels of one connection in a handshake at once (each holds a few hundred bytes of SCRAM
 /// state): beyond it the expired ones are dropped, and a further `Hello` is answered `Closed`.
+/// Before the first proof on the connection is checked, the limit is
+/// [`MAX_HANDSHAKES_BEFORE_PROOF`].
 pub const MAX_HANDSHAKES_PER_CONNECTION: usize = 1024;
+/// A connection's first SCRAM proof must be checked within this many handshake timeouts
+/// (`--link-handshake-timeout-ms`) of its start, or it is closed: room for a `Hello` waiting
+/// behind a busy ingest, and a bound on how long a peer without credentials holds a slot.
+pub const LOGIN_HANDSHAKE_TIMEOUTS: u32 = 3;
 
 /// Where a channel of a connection stands.
 #[derive(Debug)]
@@ -92,12 +99,16 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
     let (pending, queue) = mpsc::channel(MAX_IN_FLIGHT_PER_CONNECTION);
     let writer = tokio::spawn(write_loop(wr, queue, channels.clone(), ctx.clone()));
     // Until a SCRAM proof on this connection is checked, no message above a handshake's size,
-    // and the connection lasts one handshake's time, not the idle timeout: a peer without
-    // credentials holds a connection slot for seconds.
+    // at most MAX_HANDSHAKES_BEFORE_PROOF handshakes at once, and everything the connection
+    // does (reading, waiting for the actor or for the writer) ends by `login_by`: a peer without
+    // credentials holds a connection slot for seconds, whether it sends, stops reading or idles.
     let mut reader = LinkReader::unauthenticated();
-    let mut authenticated = false;
-    let login_by = Instant::now().checked_add(ctx.link_handshake_timeout).unwrap_or_else(Instant::now);
+    let started = Instant::now();
+    let mut login_by = started
+        .checked_add(ctx.link_handshake_timeout.saturating_mul(LOGIN_HANDSHAKE_TIMEOUTS))
+        .or_else(|| started.checked_add(Duration::from_secs(86_400)));
     let mut buf = vec![0u8; READ_CHUNK];
+    let mut unproven_timed_out = false;
     'conn: loop {
         loop {
             let (kind, channel, body) = match reader.next_message() {
@@ -109,43 +120,58 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
                     break 'conn;
                 }
             };
-            let Some(next) = on_message(kind, channel, body, &channels, &ctx).await else {
+            let proven = login_by.is_none();
+            let Some(answer) = by(login_by, on_message(kind, channel, body, &channels, &ctx, proven)).await else {
+                unproven_timed_out = true;
+                break 'conn;
+            };
+            let Some(next) = answer else {
                 Shared::bump(&ctx.shared.link_errors);
                 tracing::info!(?kind, "unexpected link message");
                 break 'conn;
             };
             if matches!(next, Pending::Open(..)) {
                 reader.authenticated();
-                authenticated = true;
+                login_by = None;
                 // No longer counted against its address's unproven connections.
                 drop(unproven.take());
             }
-            if pending.send(next).await.is_err() {
-                break 'conn;
+            match by(login_by, pending.send(next)).await {
+                Some(Ok(())) => {}
+                Some(Err(_)) => break 'conn,
+                None => {
+                    unproven_timed_out = true;
+                    break 'conn;
+                }
             }
         }
-        let wait = if authenticated {
-            ctx.idle_timeout
-        } else {
-            ctx.idle_timeout.min(login_by.saturating_duration_since(Instant::now()))
-        };
         let read = tokio::select! {
-            r = tokio::time::timeout(wait, rd.read(&mut buf)) => r,
+            r = by(login_by, tokio::time::timeout(ctx.idle_timeout, rd.read(&mut buf))) => r,
             _ = stop.changed() => break,
             // The writer gave up on a peer that does not read: nothing more is answered.
             () = pending.closed() => break,
         };
         match read {
-            Ok(Ok(n)) if n > 0 => reader.extend(buf.get(..n).unwrap_or_default()),
-            Err(_) if !authenticated => {
-                tracing::info!("link connection closed: no SCRAM proof within the handshake timeout");
+            Some(Ok(Ok(n))) if n > 0 => reader.extend(buf.get(..n).unwrap_or_default()),
+            None => {
+                unproven_timed_out = true;
                 break;
             }
             _ => break,
         }
     }
-    // The writer sends what was asked before the end, then the sessions close.
     drop(pending);
+    if login_by.is_some() {
+        // Never proven: no session was opened on it, so nothing queued needs answering or
+        // closing; the writer (perhaps stalled on a peer that does not read) is stopped.
+        writer.abort();
+        if unproven_timed_out {
+            Shared::bump(&ctx.shared.link_unproven_closed);
+            tracing::info!("link connection closed: no SCRAM proof checked in time");
+        }
+        return;
+    }
+    // The writer sends what was asked before the end, then the sessions close.
     let _ = writer.await;
     let open: Vec<SessionHandle> = match channels.lock() {
         Ok(mut c) => c.drain().filter_map(|(_, s)| if let Chan::Open(h) = s { Some(h) } else { None }).collect(),
@@ -156,19 +182,36 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
     }
 }
 
+/// `work`, or `None` if `deadline` (if any) passes first.
+async fn by<T>(deadline: Option<Instant>, work: impl Future<Output = T>) -> Option<T> {
+    match deadline {
+        None => Some(work.await),
+        Some(at) => tokio::time::timeout_at(tokio::time::Instant::from_std(at), work).await.ok(),
+    }
+}
+
 /// Handles one message; `None` ends the connection (a message a collector never sends).
-async fn on_message(kind: MessageType, channel: u32, body: Vec<u8>, channels: &Channels, ctx: &Ctx) -> Option<Pending> {
+/// `proven`: a SCRAM proof on the connection was checked (more handshakes may run at once).
+async fn on_message(
+    kind: MessageType,
+    channel: u32,
+    body: Vec<u8>,
+    channels: &Channels,
+    ctx: &Ctx,
+    proven: bool,
+) -> Option<Pending> {
     let closed = Some(Pending::Now(MessageType::Closed, channel));
     match kind {
         MessageType::Hello => {
             let Ok(message) = String::from_utf8(body) else { return closed };
             {
                 let Ok(mut chans) = channels.lock() else { return None };
-                if handshakes(&chans) >= MAX_HANDSHAKES_PER_CONNECTION {
+                let most = if proven { MAX_HANDSHAKES_PER_CONNECTION } else { MAX_HANDSHAKES_BEFORE_PROOF };
+                if handshakes(&chans) >= most {
                     let timeout = ctx.link_handshake_timeout;
                     chans.retain(|_, c| !matches!(c, Chan::Awaiting(_, since) if since.elapsed() > timeout));
                 }
-                let busy = handshakes(&chans) >= MAX_HANDSHAKES_PER_CONNECTION;
+                let busy = handshakes(&chans) >= most;
                 if chans.contains_key(&channel) || chans.len() >= MAX_CHANNELS || busy {
                     // A second Hello on a channel in use closes it.
                     if let Some(Chan::Open(h)) = chans.remove(&channel) {

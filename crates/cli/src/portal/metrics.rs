@@ -53,6 +53,9 @@ pub struct PortalCounters {
     /// Link connections closed at once: their address had
     /// [`MAX_UNPROVEN_LINKS_PER_ADDRESS`](super::MAX_UNPROVEN_LINKS_PER_ADDRESS) without a proof.
     pub link_refused: u64,
+    /// Link connections closed because no SCRAM proof was checked on them in time
+    /// ([`LOGIN_HANDSHAKE_TIMEOUTS`](super::LOGIN_HANDSHAKE_TIMEOUTS) handshake timeouts).
+    pub link_unproven_closed: u64,
 }
 
 impl PortalCounters {
@@ -86,6 +89,11 @@ impl PortalCounters {
             "link_refused_total",
             "Link connections closed at once: too many from their address without a proof.",
             self.link_refused,
+        );
+        counter(
+            "link_unproven_closed_total",
+            "Link connections closed: no SCRAM proof checked on them in time.",
+            self.link_unproven_closed,
         );
         let _ = writeln!(out, "# HELP printfleet_frames_rejected_total Frames refused, by reason.");
         let _ = writeln!(out, "# TYPE printfleet_frames_rejected_total counter");
@@ -139,6 +147,7 @@ pub(crate) struct Shared {
     pub(crate) handshakes_failed: AtomicU64,
     pub(crate) link_errors: AtomicU64,
     pub(crate) link_refused: AtomicU64,
+    pub(crate) link_unproven_closed: AtomicU64,
 }
 
 /// The actor's side of the counters.
@@ -187,6 +196,7 @@ impl Shared {
             handshakes_failed: get(&self.handshakes_failed),
             link_errors: get(&self.link_errors),
             link_refused: get(&self.link_refused),
+            link_unproven_closed: get(&self.link_unproven_closed),
         }
     }
 }

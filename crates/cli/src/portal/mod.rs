@@ -36,7 +36,7 @@ pub use config::{
     DEFAULT_TLS_HANDSHAKE_TIMEOUT, Db, PortalConfig,
 };
 pub use https::{MAX_HEAD_BYTES, REJECTED_BODY, RETRY_AFTER_SECS};
-pub use link::{MAX_HANDSHAKES_PER_CONNECTION, READ_CHUNK};
+pub use link::{LOGIN_HANDSHAKE_TIMEOUTS, MAX_HANDSHAKES_PER_CONNECTION, READ_CHUNK};
 pub use metrics::PortalCounters;
 pub use provision::{
     DeviceSpec, FIRST_EPOCH, Provisioned, add_epoch, devices, next_epoch, provision, provision_many, revoke,

@@ -70,12 +70,12 @@ fn a_peer_without_credentials_is_held_to_handshake_sized_messages() {
 }
 
 #[test]
-fn a_link_connection_that_proves_nothing_is_closed_after_one_handshake_time() {
+fn a_link_connection_that_proves_nothing_is_closed_after_its_login_deadline() {
     let home = Home::new();
     let (_, secret) = home.add_device("printer-1");
     let portal = home.start(&["--link-handshake-timeout-ms", "1000"]);
     // A peer that keeps talking (a `Closed` for a channel it never opened, each answered) but
-    // never proves who it is: closed after one handshake's time, not the 300 s idle timeout.
+    // never proves who it is: closed after 3 handshake timeouts, not the 300 s idle timeout.
     let mut s = portal.tls(portal.tcp);
     s.sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let mut message = Vec::new();
@@ -95,7 +95,7 @@ fn a_link_connection_that_proves_nothing_is_closed_after_one_handshake_time() {
     // One that proved who it is keeps its connection past that time.
     let mut link = session::Link::connect(&portal);
     link.open(&[("printer-1", &secret, 1)]);
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(3500));
     link.write(&[(MessageType::Frame, 1, vec![0xAB; 100])]);
     assert_eq!(link.read().0, MessageType::Rejected);
 }
@@ -343,6 +343,59 @@ fn a_link_peer_that_never_reads_its_answers_is_dropped() {
     let mut answer = [0u8; 9];
     t.read_exact(&mut answer).unwrap();
     assert_eq!(answer.to_vec(), request);
+}
+
+#[test]
+fn before_its_first_proof_a_connection_runs_few_handshakes() {
+    use printfleet_auth::{ClientHandshake, KeyEpoch};
+    use printfleet_cli::client::{PortalTrust, SessionLink};
+    use printfleet_wire::frame::OsRng;
+    use printfleet_wire::link::MAX_HANDSHAKES_BEFORE_PROOF;
+
+    let home = Home::new();
+    let devices: Vec<(String, DeviceSecret, KeyEpoch)> = (0..MAX_HANDSHAKES_BEFORE_PROOF + 8)
+        .map(|i| {
+            let name = format!("printer-{i}");
+            let (_, secret) = home.add_device(&name);
+            (name, secret, KeyEpoch(1))
+        })
+        .collect();
+    let portal = home.start(&[]);
+    let mut rng = OsRng::default();
+    // One more pipelined Hello than a connection without a proof may run: the last is refused.
+    let mut link = session::Link::connect(&portal);
+    let hellos: Vec<_> = (0..=MAX_HANDSHAKES_BEFORE_PROOF)
+        .map(|i| {
+            let (_, hello) = ClientHandshake::start("nobody", &devices[0].1, KeyEpoch(1), &mut rng, wall()).unwrap();
+            (MessageType::Hello, u32::try_from(i).unwrap() + 1, hello.into_bytes())
+        })
+        .collect();
+    link.write(&hellos);
+    let kinds: Vec<MessageType> = hellos.iter().map(|_| link.read().0).collect();
+    assert!(kinds[..MAX_HANDSHAKES_BEFORE_PROOF].iter().all(|k| *k == MessageType::ServerFirst), "{kinds:?}");
+    assert_eq!(kinds[MAX_HANDSHAKES_BEFORE_PROOF], MessageType::Closed);
+    // The collector's client opens them all on a fresh connection: a few first, the rest once
+    // one has succeeded.
+    let trust = PortalTrust::from_ca_pem(&portal.ca).unwrap();
+    let mut client = SessionLink::connect(portal.tcp, "localhost", &trust).unwrap();
+    let opened = client.open_sessions(&devices, wall(), &mut rng).unwrap();
+    assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+}
+
+#[test]
+fn a_peer_without_credentials_that_never_reads_is_dropped_by_its_login_deadline() {
+    // The idle timeout is the default 300 s: only the login deadline (3 handshake timeouts of
+    // 1 s) can end it, though its reader waits on a full queue and its writer on a full socket.
+    let home = Home::new();
+    let portal = home.start(&["--link-handshake-timeout-ms", "1000"]);
+    let mut request = Vec::new();
+    Message { kind: MessageType::Closed, channel: 7, body: &[] }.encode(&mut request).unwrap();
+    let mut s = portal.tls(portal.tcp);
+    let started = Instant::now();
+    let dropped = never_reading(&mut s, &request, Duration::from_secs(30));
+    assert!(dropped.is_some(), "a peer without credentials that never read was kept for 30 s");
+    assert!(started.elapsed() < Duration::from_secs(10), "dropped after {:?}", started.elapsed());
+    assert_eq!(portal.metric("printfleet_link_unproven_closed_total"), 1);
 }
 
 #[test]

@@ -184,8 +184,11 @@ fn a_wrong_secret_gets_closed_and_nothing_else() {
 fn handshakes_in_progress_on_one_connection_are_capped() {
     use printfleet_cli::portal::MAX_HANDSHAKES_PER_CONNECTION;
     let home = Home::new();
+    let (_, known) = home.add_device("printer-1");
     let portal = home.start(&[]);
     let mut link = Link::connect(&portal);
+    // A proof checked first (before it, far fewer handshakes run at once: door.rs).
+    link.open(&[("printer-1", &known, 100_000)]);
     let secret = DeviceSecret::from_bytes(&[1u8; 32]).unwrap();
     let now = wall();
     let hellos: Vec<_> = (0..=MAX_HANDSHAKES_PER_CONNECTION as u32)
