@@ -41,7 +41,7 @@
 //!     "proxy": "http://proxy.lan:3128"    // optional, one-shot mode: an HTTP(S) proxy (HTTP CONNECT)
 //!   },
 //!   "identity": { "name": "site-1", "secret": "base64 ...", "epoch": 1 }, // optional, session mode: bundles
-//!   "state": "/var/lib/printfleet-collector/state.sqlite", // the crash-safe state: created by `collect --init` only
+//!   "state": "/var/lib/printfleet-collector/state.sqlite", // the crash-safe state: created once by `collect --init`
 //!   "interval_minutes": 180,              // how often each printer is read and reported (at least 30)
 //!   "redaction": "drop-all",              // personal fields (job owners, ...): "drop-all" (default) or "keep-all"
 //!   "lan": { "community": "public", "timeout_ms": 2000, "retries": 1, "deadline_ms": 120000 }, // printfleet_lan::config::ConfigFile, without targets
@@ -149,17 +149,38 @@ pub enum CollectError {
     /// its state would seal one-shot frames numbered again from 1, which the portal refuses as
     /// replays).
     #[error(
-        "state database {path} does not exist: on a collector's first start pass --init. If it was lost, the \
-         portal refuses one-shot frames numbered again from 1 as replays: first give each printer that \
-         reports one-shot a new key epoch (`printfleet device rekey NAME`) and put its new secret and epoch \
-         in this config (session mode needs nothing more), then start with --init"
+        "state database {path} does not exist: create it once with `printfleet collect --init` before the \
+         collector's first start. If it was lost, the portal refuses one-shot frames numbered again from 1 \
+         as replays: first give each printer that reports one-shot a new key epoch (`printfleet device rekey \
+         NAME`) and put its new secret and epoch in this config (session mode needs nothing more), then create \
+         it with --init"
     )]
     NoState {
         /// The database.
         path: PathBuf,
     },
+    /// The state database exists but holds no collector's state (an empty file: `touch`, a
+    /// truncated restore). Treated like a missing one: it is never filled in silently.
+    #[error(
+        "state database {path} holds no collector state (an empty file?): if the state was lost, give each \
+         printer that reports one-shot a new key epoch first (`printfleet device rekey NAME`), then remove \
+         the file and create the state with `printfleet collect --init`"
+    )]
+    EmptyState {
+        /// The database.
+        path: PathBuf,
+    },
+    /// The state database's file cannot be checked, read or created (permissions, a missing
+    /// directory).
+    #[error("state database {path}: {reason}")]
+    StateFile {
+        /// The database.
+        path: PathBuf,
+        /// What the system said.
+        reason: String,
+    },
     /// `init` was asked for, and the state database exists: it is never replaced.
-    #[error("state database {path} exists: --init is for a first start only (it never replaces a state)")]
+    #[error("state database {path} exists: --init creates one for a first start only (it never replaces a state)")]
     StateExists {
         /// The database.
         path: PathBuf,
@@ -558,63 +579,58 @@ pub struct SavedAgents {
 }
 
 impl StateStore {
-    /// Opens the database at `path`, which must exist ([`CollectError::NoState`]: a collector
-    /// started afresh by mistake would reuse the sequence numbers its lost state reserved):
-    /// WAL, `synchronous = FULL` (a commit is on disk when it returns), schema version checked,
-    /// and held exclusively while it is open: a second collector on the same file (a service
-    /// and a manual run) would seal the same sequence numbers, so it is refused
+    /// Opens the database at `path`, which must exist and hold a collector's state
+    /// ([`CollectError::NoState`], [`CollectError::EmptyState`]: a collector started afresh by
+    /// mistake would reuse the sequence numbers its lost state reserved): WAL,
+    /// `synchronous = FULL` (a commit is on disk when it returns), schema version checked, and
+    /// held exclusively while it is open: a second collector on the same file (a service and a
+    /// manual run) would seal the same sequence numbers, so it is refused
     /// ([`CollectError::StateInUse`]).
     pub fn open(path: &Path) -> Result<Self, CollectError> {
-        if !path.exists() {
-            return Err(CollectError::NoState { path: path.to_path_buf() });
+        let file_error = |reason: String| CollectError::StateFile { path: path.to_path_buf(), reason };
+        match path.try_exists() {
+            Ok(true) => {}
+            Ok(false) => return Err(CollectError::NoState { path: path.to_path_buf() }),
+            Err(e) => return Err(file_error(e.to_string())),
         }
-        Self::connect(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| file_error(e.to_string()))?;
+        Self::hold(conn, path)
     }
 
-    /// Creates the database at `path` for a first start, as [`StateStore::open`] opens one;
-    /// refused if it exists ([`CollectError::StateExists`]).
+    /// Creates the database at `path` for a collector's first start (`printfleet collect
+    /// --init`), then opens it as [`StateStore::open`] does. Refused if `path` exists
+    /// ([`CollectError::StateExists`]): a state is never replaced. It is built under a
+    /// temporary name and linked into place complete, so that a crash leaves either no state
+    /// or a whole empty one, never a half-made file.
     pub fn create(path: &Path) -> Result<Self, CollectError> {
-        if path.exists() {
-            return Err(CollectError::StateExists { path: path.to_path_buf() });
+        let file_error = |reason: String| CollectError::StateFile { path: path.to_path_buf(), reason };
+        match path.try_exists() {
+            Ok(false) => {}
+            Ok(true) => return Err(CollectError::StateExists { path: path.to_path_buf() }),
+            Err(e) => return Err(file_error(e.to_string())),
         }
-        Self::connect(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE)
-    }
-
-    fn connect(path: &Path, flags: rusqlite::OpenFlags) -> Result<Self, CollectError> {
-        let flags = flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| match e.sqlite_error_code() {
-            // Gone between the check and the open.
-            Some(rusqlite::ErrorCode::CannotOpen) if !path.exists() => {
-                CollectError::NoState { path: path.to_path_buf() }
+        let name = path.file_name().ok_or_else(|| file_error("not a file name".into()))?;
+        let mut tmp_name = name.to_os_string();
+        tmp_name.push(".init");
+        let tmp = path.with_file_name(tmp_name);
+        // A leftover of an interrupted --init is ours to replace: nothing was ever sealed under it.
+        for leftover in [tmp.clone(), PathBuf::from(format!("{}-journal", tmp.display()))] {
+            match std::fs::remove_file(&leftover) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(file_error(e.to_string())),
+                _ => {}
             }
-            _ => CollectError::from(e),
-        })?;
-        let in_use = |e: rusqlite::Error| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                CollectError::StateInUse { path: path.to_path_buf() }
-            }
-            _ => CollectError::from(e),
-        };
-        let exclusive = || -> Result<(), rusqlite::Error> {
-            // Held by another: fail at once rather than wait for it.
-            conn.busy_timeout(Duration::ZERO)?;
-            // Before WAL is entered: in exclusive mode SQLite keeps the WAL index in its own
-            // memory.
-            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            // Take the lock now (a write transaction; kept until the connection closes).
-            conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
-        };
-        exclusive().map_err(in_use)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > STATE_SCHEMA_VERSION {
-            return Err(invalid("state", format!("schema version {version} is newer than this collector's")));
         }
-        if version < 1 {
+        {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = rusqlite::Connection::open_with_flags(&tmp, flags).map_err(|e| file_error(e.to_string()))?;
             conn.execute_batch(
-                "BEGIN;
-                 CREATE TABLE IF NOT EXISTS agents (
+                "PRAGMA journal_mode = DELETE;
+                 PRAGMA synchronous = FULL;
+                 BEGIN;
+                 CREATE TABLE agents (
                      sender INTEGER PRIMARY KEY,
                      name TEXT NOT NULL,
                      epoch INTEGER NOT NULL,
@@ -624,6 +640,50 @@ impl StateStore {
                  COMMIT;",
             )?;
         }
+        let io = |e: std::io::Error| file_error(e.to_string());
+        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+        // A link fails if the name exists: a state created meanwhile is not replaced.
+        std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => CollectError::StateExists { path: path.to_path_buf() },
+            _ => io(e),
+        })?;
+        std::fs::remove_file(&tmp).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        Self::open(path)
+    }
+
+    /// Takes the database for this collector (exclusive lock, WAL, `synchronous = FULL`) and
+    /// checks its schema.
+    fn hold(conn: rusqlite::Connection, path: &Path) -> Result<Self, CollectError> {
+        let in_use = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                CollectError::StateInUse { path: path.to_path_buf() }
+            }
+            _ => CollectError::from(e),
+        };
+        // Held by another: fail at once rather than wait for it.
+        conn.busy_timeout(Duration::ZERO)?;
+        // Read before anything is written: an empty file stays as it was.
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(in_use)?;
+        if version > STATE_SCHEMA_VERSION {
+            return Err(invalid("state", format!("schema version {version} is newer than this collector's")));
+        }
+        if version < 1 {
+            // An empty file (a `touch`, a truncated restore): no state, and none is made here.
+            return Err(CollectError::EmptyState { path: path.to_path_buf() });
+        }
+        let exclusive = || -> Result<(), rusqlite::Error> {
+            // Before WAL is entered: in exclusive mode SQLite keeps the WAL index in its own
+            // memory.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            // Take the lock now (a write transaction; kept until the connection closes).
+            conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+        };
+        exclusive().map_err(in_use)?;
         Ok(Self { conn })
     }
 
@@ -680,9 +740,6 @@ pub struct RunOptions {
     pub clock: Clock,
     /// Stop (successfully) after this much real time.
     pub run_for: Option<Duration>,
-    /// A first start: create the state database ([`StateStore::create`]; refused if it
-    /// exists). Otherwise it must exist ([`StateStore::open`]).
-    pub init: bool,
 }
 
 /// What a run did (logged at the end).
@@ -848,7 +905,7 @@ pub fn run(
             }
         }
     };
-    let store = if options.init { StateStore::create(&plan.state)? } else { StateStore::open(&plan.state)? };
+    let store = StateStore::open(&plan.state)?;
     let mut daemon = Daemon {
         plan,
         collector: Collector::new(),
@@ -1260,6 +1317,27 @@ mod tests {
         drop(first);
         let again = StateStore::open(&path).unwrap();
         assert!(again.load().unwrap().readable.is_empty());
+    }
+
+    /// A file that holds no state (an empty one) is refused like a missing one, never filled
+    /// in; what an interrupted `--init` left under its temporary name is replaced.
+    #[test]
+    fn an_empty_state_file_is_refused_and_an_interrupted_init_is_redone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        std::fs::write(&path, b"").unwrap();
+        assert!(matches!(StateStore::open(&path), Err(CollectError::EmptyState { .. })));
+        assert!(matches!(StateStore::create(&path), Err(CollectError::StateExists { .. })));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "left as it was");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(dir.path().join("state.db.init"), b"half made").unwrap();
+        let store = StateStore::create(&path).unwrap();
+        assert!(store.load().unwrap().readable.is_empty());
+        assert!(!dir.path().join("state.db.init").exists());
+        // A directory that does not exist says so, not "no state".
+        let nowhere = dir.path().join("missing").join("state.db");
+        let err = StateStore::create(&nowhere).unwrap_err();
+        assert!(matches!(err, CollectError::StateFile { .. }), "{err:?}");
     }
 
     /// A proxy is for one-shot mode; in session mode it would be ignored, so it is refused.

@@ -24,7 +24,8 @@
 //!
 //! The Data Collector:
 //!
-//! * `printfleet collect --config FILE [--init] [--clock-speed N] [--clock-origin MS] [--run-for S]`:
+//! * `printfleet collect --config FILE --init` creates the collector's state database (once);
+//!   `printfleet collect --config FILE [--clock-speed N] [--clock-origin MS] [--run-for S]`:
 //!   reads the configured printers and reports them to the portal, in session mode or one-shot
 //!   HTTPS, with its state kept crash-safe (`printfleet_cli::collect`); logs on stderr.
 //!
@@ -249,9 +250,10 @@ enum Command {
         /// The collector's config file (JSON).
         #[arg(long)]
         config: PathBuf,
-        /// A first start: create the state database (refused if it exists). Without it the
-        /// state database must exist: a collector that lost its state needs new key epochs
-        /// for its one-shot printers first (`printfleet device rekey`).
+        /// Create the collector's state database, then exit (once, when the collector is
+        /// installed; refused if it exists). Without it the state database must exist: a
+        /// collector that lost its state needs new key epochs for its one-shot printers first
+        /// (`printfleet device rekey`).
         #[arg(long)]
         init: bool,
         #[command(flatten)]
@@ -582,15 +584,18 @@ fn run(cli: Cli) -> Result<(String, String), String> {
 
 /// `printfleet collect`: progress and problems on stderr.
 fn collect(config: &Path, init: bool, test_clock: &portal_cmd::TestClockArgs) -> Result<(), String> {
-    use printfleet_cli::collect::{Clock, CollectorConfig, RunOptions, run};
+    use printfleet_cli::collect::{Clock, CollectorConfig, RunOptions, StateStore, run};
     let plan =
         CollectorConfig::read(config).and_then(|c| c.check()).map_err(|e| format!("{}: {e}", config.display()))?;
+    if init {
+        StateStore::create(&plan.state).map_err(|e| e.to_string())?;
+        eprintln!("state database created: {} (start the collector without --init)", plan.state.display());
+        return Ok(());
+    }
     let clock = test_clock.clock()?.unwrap_or_else(Clock::real);
     let run_for = test_clock.run_for()?;
     let stop = std::sync::atomic::AtomicBool::new(false);
-    run(&plan, &RunOptions { clock, run_for, init }, &stop, &mut std::io::stderr())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    run(&plan, &RunOptions { clock, run_for }, &stop, &mut std::io::stderr()).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// `keygen`, `seal`, `open`, `inspect`: the result on stdout, notes on stderr.

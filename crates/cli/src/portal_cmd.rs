@@ -123,10 +123,14 @@ pub(crate) enum DeviceCommand {
     /// Give a device its next key epoch (a Data Collector that lost its state database, a
     /// board or secret replaced); prints the new secret (base64) and epoch once, as JSON, as
     /// `add` does. Put both in the collector's config: its frames then start a new sequence
-    /// under the new key. The earlier epochs stay valid until the device is revoked.
+    /// under the new key. The earlier epochs stay valid unless `--revoke-previous`.
     Rekey {
         /// The device's name.
         name: String,
+        /// Revoke every earlier epoch (their secrets may be in someone else's hands: a
+        /// collector lost with its machine).
+        #[arg(long)]
+        revoke_previous: bool,
         #[command(flatten)]
         at: StoreArgs,
     },
@@ -276,10 +280,13 @@ pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
             let p = portal::provision(&at.state, &mut *store, spec).map_err(|e| e.to_string())?;
             Ok(secret_line(&name, &p))
         }
-        DeviceCommand::Rekey { name, at } => {
+        DeviceCommand::Rekey { name, revoke_previous, at } => {
             let mut store = open(&at)?;
             let epoch = portal::next_epoch(&mut *store, &name).map_err(|e| e.to_string())?;
             let p = portal::add_epoch(&at.state, &mut *store, &name, epoch).map_err(|e| e.to_string())?;
+            if revoke_previous {
+                portal::revoke_epochs_except(&mut *store, &name, epoch).map_err(|e| e.to_string())?;
+            }
             Ok(secret_line(&name, &p))
         }
         DeviceCommand::Revoke { name, at } => {

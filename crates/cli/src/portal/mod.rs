@@ -40,7 +40,7 @@ pub use link::{LOGIN_HANDSHAKE_TIMEOUTS, MAX_HANDSHAKES_PER_CONNECTION, READ_CHU
 pub use metrics::PortalCounters;
 pub use provision::{
     DeviceSpec, FIRST_EPOCH, Provisioned, add_epoch, devices, next_epoch, provision, provision_many, revoke,
-    set_collector,
+    revoke_epochs_except, set_collector,
 };
 pub use state::{
     CA_CERT_FILE, CA_KEY_FILE, DECOY_KEY_FILE, MASTER_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE, SERVER_NAMES,
@@ -122,6 +122,12 @@ pub enum PortalError {
         name: String,
         /// The epoch.
         epoch: u32,
+    },
+    /// The device is revoked: no new key epoch is given to it.
+    #[error("device {name:?} is revoked")]
+    Revoked {
+        /// The name.
+        name: String,
     },
     /// No device of that name.
     #[error("no device {name:?}")]

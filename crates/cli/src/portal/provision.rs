@@ -126,14 +126,18 @@ pub fn add_epoch(
 }
 
 /// The key epoch after the highest the device called `name` has (for [`add_epoch`]: a
-/// collector that lost its state, a board replaced). Refused if the device does not exist or
-/// its highest epoch is the last there is.
+/// collector that lost its state, a board replaced). Refused if the device does not exist, is
+/// revoked (a secret for it would be refused everywhere), or its highest epoch is the last
+/// there is.
 pub fn next_epoch(store: &mut dyn Store, name: &str) -> Result<KeyEpoch, PortalError> {
     let record = store
         .load_devices()?
         .into_iter()
         .find(|d| d.name == name)
         .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
+    if record.revoked {
+        return Err(PortalError::Revoked { name: name.to_owned() });
+    }
     let highest = record.credentials.iter().map(|c| c.epoch.0).max().unwrap_or(0);
     highest.checked_add(1).map(KeyEpoch).ok_or(PortalError::EpochExists { name: name.to_owned(), epoch: highest })
 }
@@ -150,6 +154,26 @@ pub fn revoke(store: &mut dyn Store, name: &str) -> Result<SenderId, PortalError
     store.put_device(&record)?;
     tracing::info!(device = %name, "device revoked");
     Ok(record.sender())
+}
+
+/// Revokes every key epoch of the device called `name` but `keep` (after [`add_epoch`], when
+/// the old secrets may be in someone else's hands: a collector lost with its machine). Its
+/// frames and handshakes under them are refused from the portal's next registry reload.
+/// Returns the epochs revoked now.
+pub fn revoke_epochs_except(store: &mut dyn Store, name: &str, keep: KeyEpoch) -> Result<Vec<KeyEpoch>, PortalError> {
+    let mut record = store
+        .load_devices()?
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
+    let mut revoked = Vec::new();
+    for c in record.credentials.iter_mut().filter(|c| c.epoch != keep && !c.revoked) {
+        c.revoked = true;
+        revoked.push(c.epoch);
+    }
+    store.put_device(&record)?;
+    tracing::info!(device = %name, epochs = ?revoked, "key epochs revoked");
+    Ok(revoked)
 }
 
 /// Names `collector` (a provisioned name; `None`: no collector) as the one that may report the
@@ -241,5 +265,11 @@ mod tests {
         assert!(matches!(add_epoch(dir.path(), &mut store, "c", KeyEpoch(2)), Err(PortalError::NoSuchDevice { .. })));
         assert_eq!(next_epoch(&mut store, "b").unwrap(), KeyEpoch(3));
         assert!(matches!(next_epoch(&mut store, "c"), Err(PortalError::NoSuchDevice { .. })));
+        assert_eq!(revoke_epochs_except(&mut store, "b", KeyEpoch(2)).unwrap(), [KeyEpoch(1)]);
+        assert!(revoke_epochs_except(&mut store, "b", KeyEpoch(2)).unwrap().is_empty());
+        let b = devices(&mut store).unwrap().into_iter().find(|d| d.name == "b").unwrap();
+        assert_eq!(b.credentials.iter().map(|c| (c.epoch.0, c.revoked)).collect::<Vec<_>>(), [(1, true), (2, false)]);
+        revoke(&mut store, "b").unwrap();
+        assert!(matches!(next_epoch(&mut store, "b"), Err(PortalError::Revoked { .. })));
     }
 }

@@ -110,6 +110,25 @@ fn a_rekeyed_device_reports_afresh_under_its_next_epoch() {
     let line = home.device_list().into_iter().find(|l| l["name"] == "p").unwrap();
     assert_eq!(line["epochs"].as_array().map(Vec::len), Some(2), "{line}");
     assert!(!home.device(&["rekey", "nobody"], None).status.success());
+    // Epoch 1 still reports (a later frame of the first agent) until it is revoked with the
+    // next rekey; then only epoch 3 does.
+    let later = plus(now, 600_000);
+    first.handle_timeout(later);
+    first.handle_reading(later, reading());
+    assert_eq!(portal.post(&http, &pump(&mut first, later).unwrap().frame).unwrap().0, 200);
+    let out = home.device(&["rekey", "p", "--revoke-previous"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = home.device_list().into_iter().find(|l| l["name"] == "p").unwrap();
+    let revoked: Vec<bool> = line["epochs"].as_array().unwrap().iter().map(|e| e["revoked"] == true).collect();
+    assert_eq!(revoked, [true, true, false], "{line}");
+    std::thread::sleep(Duration::from_millis(600));
+    let later = plus(later, 600_000);
+    first.handle_timeout(later);
+    first.handle_reading(later, reading());
+    assert_eq!(portal.post(&http, &pump(&mut first, later).unwrap().frame).unwrap().0, 400);
+    // A revoked device gets no new epoch.
+    assert!(home.device(&["revoke", "p"], None).status.success());
+    assert!(!home.device(&["rekey", "p"], None).status.success());
 }
 
 /// Without the feature `postgres` a PostgreSQL URL is refused, saying why; with it, a server

@@ -153,10 +153,6 @@ impl Run {
     fn collector(&self, run_for: Option<f64>) -> Collector {
         let mut command = Command::new(env!("CARGO_BIN_EXE_printfleet"));
         command.args(["collect", "--config", self.config.to_str().unwrap()]).args(self.clock_args());
-        // The first start creates the state (a kill before it did leaves none).
-        if !self.home.dir.path().join("collector.sqlite").exists() {
-            command.arg("--init");
-        }
         // Killed by the test, or stopping by itself at the latest after the harness's bound.
         command.args(["--run-for", &run_for.unwrap_or(HARNESS_BOUND.as_secs_f64()).to_string()]);
         let log = std::fs::OpenOptions::new()
@@ -253,6 +249,12 @@ pub(crate) fn run(home: Home, seed: u64) {
     });
     let config_path = home.dir.path().join("collector.json");
     std::fs::write(&config_path, config.to_string()).unwrap();
+    // The collector's state, created once when it is installed.
+    let init = Command::new(env!("CARGO_BIN_EXE_printfleet"))
+        .args(["collect", "--config", config_path.to_str().unwrap(), "--init"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
     let clock_args =
         ["--clock-speed".to_owned(), SPEED.to_string(), "--clock-origin".to_owned(), origin.unix_millis().to_string()];
     let portal = home.start_at(&https, &tcp, &clock_args.iter().map(String::as_str).collect::<Vec<_>>());

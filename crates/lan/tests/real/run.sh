@@ -102,10 +102,11 @@ json.dump({"portal": {"mode": "session", "tcp": "127.0.0.1:" + tcp, "ca": pf + "
           open(pf + "/collector.json", "w"))
 PY
 collect() { "$printfleet" collect --config "$pf/collector.json" "${clock[@]}" --run-for "$1" "${@:2}" 2>> "$pf/collector.log"; }
-# A missing state database is refused unless --init (the first start) creates it.
+# A missing state database is refused; `collect --init` creates it once, and exits.
 if collect 1; then echo "a collector started without its state database" >&2; exit 1; fi
-grep -q "does not exist: on a collector's first start pass --init" "$pf/collector.log" || { tail -5 "$pf/collector.log" >&2; exit 1; }
-collect 3 --init
+grep -q "does not exist: create it once with .printfleet collect --init." "$pf/collector.log" || { tail -5 "$pf/collector.log" >&2; exit 1; }
+"$printfleet" collect --config "$pf/collector.json" --init 2>> "$pf/collector.log"
+collect 3
 # Both killed mid-run, then restarted.
 "$printfleet" collect --config "$pf/collector.json" "${clock[@]}" --run-for 60 2>> "$pf/collector.log" &
 collector_pid=$!
