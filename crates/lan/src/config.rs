@@ -228,9 +228,10 @@ pub struct PollConfig {
     /// Retries after a timeout.
     pub retries: u32,
     /// The longest one printer's read may take, all its requests and retries together: past
-    /// it the read fails ([`crate::Failure::Deadline`]). An HTTP request is cut at it; an SNMP
+    /// it the read fails ([`crate::Failure::Deadline`]; [`crate::Failure::Timeout`] if the
+    /// printer never answered, the retries left unsent). An HTTP request is cut at it; an SNMP
     /// request in flight is not (the deadline is checked before each), so a read ends at most
-    /// one `timeout` after it.
+    /// one `timeout` after it. Keep it above `timeout × (retries + 1)` for the retries to run.
     pub deadline: Duration,
     /// Printers asked at once.
     pub concurrency: usize,

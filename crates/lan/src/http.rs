@@ -2,6 +2,7 @@
 //! exchange, retries after a timeout, a deadline on them all, no redirects, and a cap on the
 //! bytes of a body read.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use crate::config::PollConfig;
@@ -15,6 +16,8 @@ pub(crate) struct Client {
     /// When every exchange must be done (`PollConfig::deadline` after the client was made),
     /// and that deadline's length.
     deadline: (Instant, Duration),
+    /// Whether the printer answered anything yet (a response head).
+    answered: Cell<bool>,
 }
 
 impl std::fmt::Debug for Client {
@@ -56,7 +59,23 @@ impl Client {
             .build()
             .into();
         let deadline = Instant::now().checked_add(config.deadline).unwrap_or_else(Instant::now);
-        Self { agent, timeout: config.timeout, retries: config.retries, deadline: (deadline, config.deadline) }
+        Self {
+            agent,
+            timeout: config.timeout,
+            retries: config.retries,
+            deadline: (deadline, config.deadline),
+            answered: Cell::new(false),
+        }
+    }
+
+    /// Past the deadline: a printer that answered something was slow ([`Failure::Deadline`]);
+    /// one that never answered is not there ([`Failure::Timeout`], the attempts made).
+    fn out_of_time(&self, attempts: u32) -> Failure {
+        if self.answered.get() {
+            Failure::deadline(self.deadline.1)
+        } else {
+            Failure::Timeout { timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX), attempts }
+        }
     }
 
     /// Sends with retries after a timeout, each attempt cut at the deadline; returns the
@@ -71,9 +90,10 @@ impl Client {
             attempts = attempts.saturating_add(1);
             let left = self.deadline.0.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Failure::deadline(self.deadline.1));
+                return Err(self.out_of_time(attempts.saturating_sub(1)));
             }
             let result = send(&self.agent, self.timeout.min(left)).and_then(|mut response| {
+                self.answered.set(true);
                 let status = response.status().as_u16();
                 let body = response.body_mut().with_config().limit(limit as u64).read_to_vec()?;
                 Ok((status, body))
@@ -83,7 +103,7 @@ impl Client {
                 Err(e) => {
                     let f = failure(e, self.timeout, attempts);
                     if left < self.timeout && matches!(f, Failure::Timeout { .. }) {
-                        return Err(Failure::deadline(self.deadline.1));
+                        return Err(self.out_of_time(attempts));
                     }
                     if !matches!(f, Failure::Timeout { .. }) || attempts > self.retries {
                         return Err(f);

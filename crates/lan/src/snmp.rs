@@ -63,6 +63,8 @@ pub(crate) struct Session {
     /// When the read must be done (`PollConfig::deadline` after the session opened), and that
     /// deadline's length.
     deadline: (Instant, Duration),
+    /// Whether the agent answered a request yet.
+    answered: bool,
 }
 
 impl Session {
@@ -96,7 +98,7 @@ impl Session {
                 snmp2::SyncSession::new_v3(address, Some(timeout), 0, security).map_err(io)?
             }
         };
-        let mut session = Self { inner: Box::new(inner), timeout, retries: config.retries, deadline };
+        let mut session = Self { inner: Box::new(inner), timeout, retries: config.retries, deadline, answered: false };
         if matches!(config.credentials, SnmpCredentials::V3(_)) {
             session.retry(|s| s.init().map(|()| Vec::new()))?;
         }
@@ -114,10 +116,21 @@ impl Session {
             attempts = attempts.saturating_add(1);
             let started = Instant::now();
             if started >= self.deadline.0 {
-                return Err(Failure::deadline(self.deadline.1));
+                // An agent that answered was slow; one that never did is not there.
+                return Err(if self.answered {
+                    Failure::deadline(self.deadline.1)
+                } else {
+                    Failure::Timeout {
+                        timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                        attempts: attempts.saturating_sub(1),
+                    }
+                });
             }
             match request(&mut self.inner) {
-                Ok(answers) => return Ok(answers),
+                Ok(answers) => {
+                    self.answered = true;
+                    return Ok(answers);
+                }
                 Err(snmp2::Error::Receive) => {
                     if started.elapsed() < self.timeout.checked_div(REFUSED_BEFORE_TIMEOUT_DIVISOR).unwrap_or_default()
                     {

@@ -290,6 +290,36 @@ fn a_printer_answering_every_request_slowly_is_cut_at_the_read_deadline() {
     );
     let polled = poll_one(&t, &snmp).unwrap();
     assert_eq!(polled.mapped.report.identity.make.as_deref(), Some("Epson"));
+
+    // An HTTP request is cut at the deadline: the retry of a 5 s request that timed out has 1 s
+    // left, not 5 (10 s in all uncut). A printer that never answered is reported as not
+    // answering (a timeout), not as slow.
+    let mute = http_server::Server::start(http_server::Route::Mute);
+    let t = PollTarget::parse(&format!("ipp://{}/ipp/print", mute.address()), 161).unwrap();
+    let cut = PollConfig {
+        timeout: Duration::from_secs(5),
+        retries: 1,
+        deadline: Duration::from_secs(6),
+        ..PollConfig::default()
+    };
+    cut.check().unwrap();
+    let started = std::time::Instant::now();
+    let err = poll_one(&t, &cut).unwrap_err();
+    assert_eq!(err, Failure::Timeout { timeout_ms: 5_000, attempts: 2 });
+    assert!(started.elapsed() < Duration::from_secs(9), "not cut: {:?}", started.elapsed());
+    // So is a silent SNMP agent whose retries the deadline cuts short.
+    let silent = SimAgent::start_lossy(
+        SocketAddr::from(([127, 0, 4, 10], 0)),
+        b"public",
+        load_snmprec(&capture("epson")).unwrap(),
+        u32::MAX,
+    )
+    .unwrap();
+    let cut = PollConfig { retries: 5, deadline: Duration::from_millis(700), ..config(silent.address().port()) };
+    match poll_one(&PollTarget::Snmp(silent.address()), &cut).unwrap_err() {
+        Failure::Timeout { attempts, .. } => assert!((1..6).contains(&attempts), "{attempts} attempts"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
