@@ -1133,9 +1133,11 @@ impl Daemon<'_> {
                 let Some(link) = session.link.as_mut() else { return };
                 match link.exchange(&frames) {
                     Ok(replies) => {
-                        // Answered: a connection that only connects (then times out) does not
-                        // reset the back-off.
-                        session.backoff.succeeded();
+                        // Answered: a connection that only connects (then times out), or an
+                        // exchange of nothing, does not reset the back-off.
+                        if !frames.is_empty() {
+                            session.backoff.succeeded();
+                        }
                         for (sender, reply) in senders.into_iter().zip(replies) {
                             match reply {
                                 LinkReply::Reply(frame) => {
@@ -1173,6 +1175,28 @@ fn session_ended(collector: &mut Collector, sender: SenderId, identity: Option<&
 }
 
 impl SessionTransport {
+    /// Who needs a session now: the collector itself (bundles), or every printer without one;
+    /// those not backing off their handshake at `now`.
+    fn wanted<'a>(
+        channels: &BTreeMap<SenderId, Channel>,
+        handshake_backoff: &BTreeMap<SenderId, (Instant, Duration)>,
+        printers: &'a [PlannedPrinter],
+        identity: Option<&'a PlannedIdentity>,
+        now: Instant,
+    ) -> Vec<(SenderId, &'a str, &'a DeviceSecret, KeyEpoch)> {
+        let all: Vec<(SenderId, &str, &DeviceSecret, KeyEpoch)> = match identity {
+            Some(id) => vec![(id.sender, id.name.as_str(), &id.secret, id.epoch)],
+            None => printers
+                .iter()
+                .filter_map(|p| p.secret.as_ref().map(|secret| (p.sender, p.name.as_str(), secret, p.epoch)))
+                .collect(),
+        };
+        all.into_iter()
+            .filter(|w| !channels.contains_key(&w.0))
+            .filter(|w| handshake_backoff.get(&w.0).is_none_or(|(at, _)| now >= *at))
+            .collect()
+    }
+
     fn lost(&mut self, collector: &mut Collector, jitter: u32) {
         self.link = None;
         for (sender, _) in std::mem::take(&mut self.channels) {
@@ -1195,6 +1219,11 @@ impl SessionTransport {
     ) -> bool {
         if self.link.is_none() {
             if !self.backoff.ready() {
+                return false;
+            }
+            // Every device backing off its handshake: nothing could be proven on a connection,
+            // which the portal would close unproven (a lost link to log and count for nothing).
+            if Self::wanted(&self.channels, &self.handshake_backoff, printers, identity, Instant::now()).is_empty() {
                 return false;
             }
             match SessionLink::connect(self.addr, &self.server_name, &self.trust) {
@@ -1236,20 +1265,8 @@ impl SessionTransport {
             self.lost(collector, rng.next_u32());
             return false;
         }
-        // Who needs a session: the collector itself (bundles), or every printer without one.
-        let wanted: Vec<(SenderId, &str, &DeviceSecret, KeyEpoch)> = match identity {
-            Some(id) => vec![(id.sender, id.name.as_str(), &id.secret, id.epoch)],
-            None => printers
-                .iter()
-                .filter_map(|p| p.secret.as_ref().map(|secret| (p.sender, p.name.as_str(), secret, p.epoch)))
-                .collect(),
-        };
         let started = Instant::now();
-        let missing: Vec<_> = wanted
-            .into_iter()
-            .filter(|w| !self.channels.contains_key(&w.0))
-            .filter(|w| self.handshake_backoff.get(&w.0).is_none_or(|(at, _)| started >= *at))
-            .collect();
+        let missing = Self::wanted(&self.channels, &self.handshake_backoff, printers, identity, started);
         if missing.is_empty() {
             return true;
         }
