@@ -568,6 +568,12 @@ fn sender_from_sql(value: i64) -> SenderId {
     SenderId(u64::from_ne_bytes(value.to_ne_bytes()))
 }
 
+/// Whether the state database's file exists; a file that cannot be checked (permissions) is
+/// said so, not taken for a missing state.
+fn state_exists(path: &Path) -> Result<bool, CollectError> {
+    path.try_exists().map_err(|e| CollectError::StateFile { path: path.to_path_buf(), reason: e.to_string() })
+}
+
 /// What [`StateStore::load`] found.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -587,14 +593,12 @@ impl StateStore {
     /// manual run) would seal the same sequence numbers, so it is refused
     /// ([`CollectError::StateInUse`]).
     pub fn open(path: &Path) -> Result<Self, CollectError> {
-        let file_error = |reason: String| CollectError::StateFile { path: path.to_path_buf(), reason };
-        match path.try_exists() {
-            Ok(true) => {}
-            Ok(false) => return Err(CollectError::NoState { path: path.to_path_buf() }),
-            Err(e) => return Err(file_error(e.to_string())),
+        if !state_exists(path)? {
+            return Err(CollectError::NoState { path: path.to_path_buf() });
         }
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| file_error(e.to_string()))?;
+        let conn = rusqlite::Connection::open_with_flags(path, flags)
+            .map_err(|e| CollectError::StateFile { path: path.to_path_buf(), reason: e.to_string() })?;
         Self::hold(conn, path)
     }
 
@@ -604,12 +608,10 @@ impl StateStore {
     /// temporary name and linked into place complete, so that a crash leaves either no state
     /// or a whole empty one, never a half-made file.
     pub fn create(path: &Path) -> Result<Self, CollectError> {
-        let file_error = |reason: String| CollectError::StateFile { path: path.to_path_buf(), reason };
-        match path.try_exists() {
-            Ok(false) => {}
-            Ok(true) => return Err(CollectError::StateExists { path: path.to_path_buf() }),
-            Err(e) => return Err(file_error(e.to_string())),
+        if state_exists(path)? {
+            return Err(CollectError::StateExists { path: path.to_path_buf() });
         }
+        let file_error = |reason: String| CollectError::StateFile { path: path.to_path_buf(), reason };
         let name = path.file_name().ok_or_else(|| file_error("not a file name".into()))?;
         let mut tmp_name = name.to_os_string();
         tmp_name.push(".init");

@@ -328,12 +328,15 @@ fn never_reading(
 #[test]
 fn a_link_peer_that_never_reads_its_answers_is_dropped() {
     let home = Home::new();
+    let (_, secret) = home.add_device("printer-1");
     let portal = home.start(&["--idle-timeout-ms", "1000"]);
-    // `Closed` for channels that were never opened: each answered with a `Closed`, unauthenticated.
+    // A collector that proved who it is (so only the idle timeout applies), then sends `Closed`
+    // for channels it never opened, each answered with a `Closed`, and reads none of them.
     let mut request = Vec::new();
     Message { kind: MessageType::Closed, channel: 7, body: &[] }.encode(&mut request).unwrap();
-    let mut s = portal.tls(portal.tcp);
-    let dropped = never_reading(&mut s, &request, Duration::from_secs(30));
+    let mut link = session::Link::connect(&portal);
+    link.open(&[("printer-1", &secret, 1)]);
+    let dropped = never_reading(&mut link.stream, &request, Duration::from_secs(30));
     let after = dropped.expect("a link connection that never read its answers was kept for 30 s");
     assert!(after < Duration::from_secs(10), "dropped {after:?} after its writes stalled");
     // The portal still serves the link.
