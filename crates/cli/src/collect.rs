@@ -568,6 +568,16 @@ fn sender_from_sql(value: i64) -> SenderId {
     SenderId(u64::from_ne_bytes(value.to_ne_bytes()))
 }
 
+/// The name `--init` builds a state under before linking it into place: `<file>.init`.
+fn init_path(path: &Path) -> Result<PathBuf, CollectError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| CollectError::StateFile { path: path.to_path_buf(), reason: "not a file name".into() })?;
+    let mut tmp = name.to_os_string();
+    tmp.push(".init");
+    Ok(path.with_file_name(tmp))
+}
+
 /// Whether the state database's file exists; a file that cannot be checked (permissions) is
 /// said so, not taken for a missing state.
 fn state_exists(path: &Path) -> Result<bool, CollectError> {
@@ -593,36 +603,50 @@ impl StateStore {
     /// manual run) would seal the same sequence numbers, so it is refused
     /// ([`CollectError::StateInUse`]).
     pub fn open(path: &Path) -> Result<Self, CollectError> {
+        let file_error = |reason: String| CollectError::StateFile { path: path.to_path_buf(), reason };
         if !state_exists(path)? {
             return Err(CollectError::NoState { path: path.to_path_buf() });
         }
+        // Refused before SQLite sees it: opening an empty database deletes a `-wal` or
+        // `-journal` beside it, which may be all that is left of the state.
+        if std::fs::metadata(path).map_err(|e| file_error(e.to_string()))?.len() == 0 {
+            return Err(CollectError::EmptyState { path: path.to_path_buf() });
+        }
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = rusqlite::Connection::open_with_flags(path, flags)
-            .map_err(|e| CollectError::StateFile { path: path.to_path_buf(), reason: e.to_string() })?;
-        Self::hold(conn, path)
+        let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| file_error(e.to_string()))?;
+        let store = Self::hold(conn, path)?;
+        // A second name of this very file, left by an `--init` stopped after linking it into
+        // place: removed, so that no backup takes it for another state.
+        let tmp = init_path(path)?;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(path), std::fs::metadata(&tmp)) {
+            use std::os::unix::fs::MetadataExt as _;
+            if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+                std::fs::remove_file(&tmp).map_err(|e| file_error(e.to_string()))?;
+            }
+        }
+        Ok(store)
     }
 
     /// Creates the database at `path` for a collector's first start (`printfleet collect
     /// --init`), then opens it as [`StateStore::open`] does. Refused if `path` exists
     /// ([`CollectError::StateExists`]): a state is never replaced. It is built under a
-    /// temporary name and linked into place complete, so that a crash leaves either no state
-    /// or a whole empty one, never a half-made file.
+    /// temporary name (`<file>.init`, claimed exclusively) and linked into place complete, so
+    /// that a crash leaves either no state or a whole empty one, never a half-made file (a
+    /// temporary file a crash left is named in the error of the next `--init`).
     pub fn create(path: &Path) -> Result<Self, CollectError> {
         if state_exists(path)? {
             return Err(CollectError::StateExists { path: path.to_path_buf() });
         }
         let file_error = |reason: String| CollectError::StateFile { path: path.to_path_buf(), reason };
-        let name = path.file_name().ok_or_else(|| file_error("not a file name".into()))?;
-        let mut tmp_name = name.to_os_string();
-        tmp_name.push(".init");
-        let tmp = path.with_file_name(tmp_name);
-        // A leftover of an interrupted --init is ours to replace: nothing was ever sealed under it.
-        for leftover in [tmp.clone(), PathBuf::from(format!("{}-journal", tmp.display()))] {
-            match std::fs::remove_file(&leftover) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(file_error(e.to_string())),
-                _ => {}
-            }
-        }
+        let tmp = init_path(path)?;
+        // Claimed exclusively: two `--init` at once never build in the same file.
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => file_error(format!(
+                "{} exists: another `--init` is running, or one was interrupted (remove it if none is running)",
+                tmp.display()
+            )),
+            _ => file_error(e.to_string()),
+        })?;
         {
             let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
                 | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
@@ -644,15 +668,22 @@ impl StateStore {
         }
         let io = |e: std::io::Error| file_error(e.to_string());
         std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
-        // A link fails if the name exists: a state created meanwhile is not replaced.
-        std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => CollectError::StateExists { path: path.to_path_buf() },
-            _ => io(e),
-        })?;
-        std::fs::remove_file(&tmp).map_err(io)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        // A link fails if the name exists: a state created meanwhile is not replaced. Where the
+        // file system has no hard links, a rename (checked just before) does the same.
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => std::fs::remove_file(&tmp).map_err(io)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(CollectError::StateExists { path: path.to_path_buf() });
+            }
+            Err(_) if !state_exists(path)? => std::fs::rename(&tmp, path).map_err(io)?,
+            Err(_) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(CollectError::StateExists { path: path.to_path_buf() });
+            }
         }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
         Self::open(path)
     }
 
@@ -1339,19 +1370,33 @@ mod tests {
     }
 
     /// A file that holds no state (an empty one) is refused like a missing one, never filled
-    /// in; what an interrupted `--init` left under its temporary name is replaced.
+    /// in; what an interrupted `--init` left under its temporary name is named, not built over.
     #[test]
-    fn an_empty_state_file_is_refused_and_an_interrupted_init_is_redone() {
+    fn an_empty_state_file_is_refused_and_an_interrupted_init_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         std::fs::write(&path, b"").unwrap();
         assert!(matches!(StateStore::open(&path), Err(CollectError::EmptyState { .. })));
         assert!(matches!(StateStore::create(&path), Err(CollectError::StateExists { .. })));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "left as it was");
+        // Its `-wal` is left alone (SQLite would delete it on opening an empty database).
+        std::fs::write(dir.path().join("state.db-wal"), b"the last commits").unwrap();
+        assert!(matches!(StateStore::open(&path), Err(CollectError::EmptyState { .. })));
+        assert!(dir.path().join("state.db-wal").exists());
         std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(dir.path().join("state.db-wal")).unwrap();
+        // What an interrupted `--init` left is named, never built over (another may be running).
         std::fs::write(dir.path().join("state.db.init"), b"half made").unwrap();
+        let err = StateStore::create(&path).unwrap_err();
+        assert!(err.to_string().contains("state.db.init exists"), "{err}");
+        std::fs::remove_file(dir.path().join("state.db.init")).unwrap();
         let store = StateStore::create(&path).unwrap();
         assert!(store.load().unwrap().readable.is_empty());
+        assert!(!dir.path().join("state.db.init").exists());
+        drop(store);
+        // A second name of the state left by an `--init` stopped after linking it: removed.
+        std::fs::hard_link(&path, dir.path().join("state.db.init")).unwrap();
+        StateStore::open(&path).unwrap();
         assert!(!dir.path().join("state.db.init").exists());
         // A directory that does not exist says so, not "no state".
         let nowhere = dir.path().join("missing").join("state.db");

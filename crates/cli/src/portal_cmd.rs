@@ -282,11 +282,7 @@ pub(crate) fn device(command: DeviceCommand) -> Result<String, String> {
         }
         DeviceCommand::Rekey { name, revoke_previous, at } => {
             let mut store = open(&at)?;
-            let epoch = portal::next_epoch(&mut *store, &name).map_err(|e| e.to_string())?;
-            let p = portal::add_epoch(&at.state, &mut *store, &name, epoch).map_err(|e| e.to_string())?;
-            if revoke_previous {
-                portal::revoke_epochs_except(&mut *store, &name, epoch).map_err(|e| e.to_string())?;
-            }
+            let p = portal::rekey(&at.state, &mut *store, &name, revoke_previous).map_err(|e| e.to_string())?;
             Ok(secret_line(&name, &p))
         }
         DeviceCommand::Revoke { name, at } => {

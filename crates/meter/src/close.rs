@@ -393,6 +393,16 @@ impl Meter {
         let mut corrections: Vec<Correction> = Vec::new();
         // The devices counted in the period (for the fees and the pool).
         let mut counted: Vec<DeviceId> = Vec::new();
+        // The kept closed periods (period, start, end), and devices found on the contract in
+        // one of them that it did not count.
+        let kept = contract
+            .priced
+            .iter()
+            .map(|r| {
+                Ok((r.period, terms.period.start(r.period)?.unix_millis(), terms.period.end(r.period)?.unix_millis()))
+            })
+            .collect::<Result<Vec<_>, MeterError>>()?;
+        let mut joins: Vec<(PeriodId, DeviceId)> = Vec::new();
         let repriced = |q: &PeriodId| contract.priced.binary_search_by(|r| r.period.cmp(q)).is_ok();
 
         for device in &contract.devices {
@@ -410,6 +420,13 @@ impl Meter {
             }
             if billed_in(s_ms, e_ms) {
                 counted.push(*device);
+            }
+            // On the contract in a kept closed period it was not counted in (moved in, or
+            // added, after that period closed): that period is priced again with it.
+            for (record, (q, from, until)) in contract.priced.iter().zip(&kept) {
+                if billed_in(*from, *until) && record.devices.binary_search(device).is_err() {
+                    joins.push((*q, *device));
+                }
             }
             let live = |t: u64| retired.is_none_or(|r| t < r);
             let here_at_end =
@@ -645,7 +662,7 @@ impl Meter {
         let mut invoice = invoice_of(contract_id, terms, n_devices, p, start, end, &billable)?;
         billable.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         let own = Priced { period: p, devices: counted, rows: billable, total: invoice.total };
-        let settled = settle(contract_id, contract, corrections, &mut invoice)?;
+        let settled = settle(contract_id, contract, corrections, joins, &mut invoice)?;
         // A credit a re-priced period could not give (its row was already netted to zero by a
         // quantity credit of a state saved by an earlier version) stays a quantity credit.
         for (device, kind, qty) in &settled.unbilled {
@@ -856,8 +873,9 @@ struct Settled {
     unbilled: Vec<(DeviceId, Category, u64)>,
 }
 
-/// Prices each corrected closed period again with its new quantities (and devices: one that
-/// joins a period's rows is counted in it, for its fee and its share of a pooled allowance),
+/// Prices each corrected closed period again with its new quantities and devices (`joins`:
+/// devices found on the contract in a period that did not count them, now counted for their
+/// fee and their share of a pooled allowance),
 /// and adds to `invoice` (the closing period's own) a [`Charge::Correction`] or
 /// [`Charge::Credit`] line per period whose total changed, the credit brought forward, and
 /// the credit carried forward if credits exceed the charges (the total is never negative).
@@ -866,22 +884,28 @@ fn settle(
     contract_id: ContractId,
     contract: &ContractState,
     mut corrections: Vec<Correction>,
+    joins: Vec<(PeriodId, DeviceId)>,
     invoice: &mut Invoice,
 ) -> Result<Settled, MeterError> {
     let terms = &contract.terms;
     corrections.sort_unstable_by(|a, b| (a.period, &a.kind, a.device).cmp(&(b.period, &b.kind, b.device)));
+    let mut periods: Vec<PeriodId> = corrections.iter().map(|c| c.period).chain(joins.iter().map(|j| j.0)).collect();
+    periods.sort_unstable();
+    periods.dedup();
     let (mut charges, mut credits) = (u128::from(invoice.total.0), u128::from(contract.credit.0));
     let mut repriced = Vec::new();
     let mut unbilled = Vec::new();
-    for group in corrections.chunk_by(|a, b| a.period == b.period) {
-        let Some(q) = group.first().map(|c| c.period) else { continue };
+    for q in periods {
         let Some(mut record) = contract.priced.iter().find(|r| r.period == q).cloned() else { continue };
-        for c in group {
-            if c.change > 0
-                && let Err(at) = record.devices.binary_search(&c.device)
-            {
-                record.devices.insert(at, c.device);
+        for (_, device) in joins.iter().filter(|j| j.0 == q) {
+            if let Err(at) = record.devices.binary_search(device) {
+                record.devices.insert(at, *device);
             }
+        }
+        let first = corrections.partition_point(|c| c.period < q);
+        let group = corrections.get(first..).unwrap_or_default();
+        let group = group.get(..group.partition_point(|c| c.period == q)).unwrap_or_default();
+        for c in group {
             if !terms.prices.contains_key(&c.kind) {
                 continue;
             }

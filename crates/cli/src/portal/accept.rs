@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -49,9 +49,13 @@ pub(crate) struct Unproven {
 }
 
 impl UnprovenCounts {
-    /// A place for one more connection of `ip`, if it has fewer than `max`.
+    /// A place for one more connection of `ip`, if it has fewer than `max`. An IPv6 address
+    /// counts as its /64 (one host is commonly given a whole /64 to choose addresses from).
     fn enter(set: &Arc<Self>, ip: IpAddr) -> Option<Unproven> {
-        let ip = ip.to_canonical();
+        let ip = match ip.to_canonical() {
+            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+            v4 => v4,
+        };
         let mut counts = set.counts.lock().ok()?;
         let n = counts.entry(ip).or_insert(0);
         if *n >= set.max {

@@ -138,7 +138,11 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
             }
             match by(login_by, pending.send(next)).await {
                 Some(Ok(())) => {}
-                Some(Err(_)) => break 'conn,
+                Some(Err(mpsc::error::SendError(next))) => {
+                    // The writer gave up: what this request opened or closes is still closed.
+                    release_one(next, &ctx).await;
+                    break 'conn;
+                }
                 None => {
                     unproven_timed_out = true;
                     break 'conn;
@@ -313,14 +317,19 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 async fn release(mut queue: mpsc::Receiver<Pending>, ctx: &Ctx) {
     queue.close();
     while let Some(next) = queue.recv().await {
-        let orphan = match next {
-            Pending::Open(_, answer, _) => answer.await.ok().flatten(),
-            Pending::Close(handle, _) => Some(handle),
-            Pending::Now(..) | Pending::Hello(..) | Pending::Frame(..) => None,
-        };
-        if let Some(handle) = orphan {
-            let _ = ctx.queue.send(Request::Close(handle)).await;
-        }
+        release_one(next, ctx).await;
+    }
+}
+
+/// A request that will never be answered: the session it opens or closes is closed.
+async fn release_one(next: Pending, ctx: &Ctx) {
+    let orphan = match next {
+        Pending::Open(_, answer, _) => answer.await.ok().flatten(),
+        Pending::Close(handle, _) => Some(handle),
+        Pending::Now(..) | Pending::Hello(..) | Pending::Frame(..) => None,
+    };
+    if let Some(handle) = orphan {
+        let _ = ctx.queue.send(Request::Close(handle)).await;
     }
 }
 
@@ -338,7 +347,13 @@ async fn answer_all<W: AsyncWrite + Unpin>(
             Pending::Now(kind, channel) => (kind, channel, Vec::new()),
             Pending::Hello(channel, answer) => match answer.await {
                 Ok(Ok((state, server_first))) => {
-                    set(channels, channel, Chan::Awaiting(Box::new(state), Instant::now()));
+                    // Only a channel still starting awaits its proof (one closed meanwhile
+                    // stays closed and no longer counts as a handshake).
+                    if let Ok(mut c) = channels.lock()
+                        && let Some(chan @ Chan::Starting) = c.get_mut(&channel)
+                    {
+                        *chan = Chan::Awaiting(Box::new(state), Instant::now());
+                    }
                     (MessageType::ServerFirst, channel, server_first.into_bytes())
                 }
                 Ok(Err(failure)) => {

@@ -39,8 +39,7 @@ pub use https::{MAX_HEAD_BYTES, REJECTED_BODY, RETRY_AFTER_SECS};
 pub use link::{LOGIN_HANDSHAKE_TIMEOUTS, MAX_HANDSHAKES_PER_CONNECTION, READ_CHUNK};
 pub use metrics::PortalCounters;
 pub use provision::{
-    DeviceSpec, FIRST_EPOCH, Provisioned, add_epoch, devices, next_epoch, provision, provision_many, revoke,
-    revoke_epochs_except, set_collector,
+    DeviceSpec, FIRST_EPOCH, Provisioned, add_epoch, devices, provision, provision_many, rekey, revoke, set_collector,
 };
 pub use state::{
     CA_CERT_FILE, CA_KEY_FILE, DECOY_KEY_FILE, MASTER_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE, SERVER_NAMES,
@@ -59,7 +58,7 @@ pub const MAX_LINK_CONNECTIONS: usize = 256;
 /// TLS handshake, or before their first proof): one more is closed at once, so that one host
 /// cannot hold the [`MAX_LINK_CONNECTIONS`] slots without credentials. A collector proves
 /// itself within its first round trips; behind one NAT, a site's collectors count apart only
-/// while they connect.
+/// while they connect. An IPv6 address counts as its /64.
 pub const MAX_UNPROVEN_LINKS_PER_ADDRESS: usize = 16;
 /// Frames and handshake steps of one link connection waiting for the actor at once: a flooding
 /// connection is stopped being read from beyond it, so it cannot take more than this share of

@@ -106,14 +106,54 @@ pub fn add_epoch(
     name: &str,
     epoch: KeyEpoch,
 ) -> Result<Provisioned, PortalError> {
+    new_epoch(state_dir, store, name, Some(epoch), false)
+}
+
+/// Gives the device called `name` the key epoch after its highest (`printfleet device rekey`:
+/// a collector that lost its state, a board replaced), as [`add_epoch`] does, and with
+/// `revoke_previous` revokes every earlier epoch in the same write (their secrets may be in
+/// someone else's hands: a collector lost with its machine). Refused if the device does not
+/// exist, is revoked (a secret for it would be refused everywhere), or its highest epoch is the
+/// last there is.
+pub fn rekey(
+    state_dir: &Path,
+    store: &mut dyn Store,
+    name: &str,
+    revoke_previous: bool,
+) -> Result<Provisioned, PortalError> {
+    new_epoch(state_dir, store, name, None, revoke_previous)
+}
+
+/// [`add_epoch`] (`epoch`) or [`rekey`] (`None`: the next one).
+fn new_epoch(
+    state_dir: &Path,
+    store: &mut dyn Store,
+    name: &str,
+    epoch: Option<KeyEpoch>,
+    revoke_previous: bool,
+) -> Result<Provisioned, PortalError> {
     let master = super::state::master_key(state_dir)?;
     let mut record = store
         .load_devices()?
         .into_iter()
         .find(|d| d.name == name)
         .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
+    let epoch = match epoch {
+        Some(epoch) => epoch,
+        None if record.revoked => return Err(PortalError::Revoked { name: name.to_owned() }),
+        None => {
+            let highest = record.credentials.iter().map(|c| c.epoch.0).max().unwrap_or(0);
+            let next = highest.checked_add(1);
+            next.map(KeyEpoch).ok_or(PortalError::EpochExists { name: name.to_owned(), epoch: highest })?
+        }
+    };
     if record.credentials.iter().any(|c| c.epoch == epoch) {
         return Err(PortalError::EpochExists { name: name.to_owned(), epoch: epoch.0 });
+    }
+    if revoke_previous {
+        for c in &mut record.credentials {
+            c.revoked = true;
+        }
     }
     let secret = master.device_secret(name, epoch);
     let verifier = Verifier::new(&secret, &mut OsRng::default());
@@ -121,25 +161,8 @@ pub fn add_epoch(
     // The registry's own checks on the new credential list.
     Registry::new().provision(record.clone())?;
     store.put_device(&record)?;
-    tracing::info!(device = %name, epoch = epoch.0, "key epoch added");
+    tracing::info!(device = %name, epoch = epoch.0, revoke_previous, "key epoch added");
     Ok(Provisioned { sender: record.sender(), epoch, secret })
-}
-
-/// The key epoch after the highest the device called `name` has (for [`add_epoch`]: a
-/// collector that lost its state, a board replaced). Refused if the device does not exist, is
-/// revoked (a secret for it would be refused everywhere), or its highest epoch is the last
-/// there is.
-pub fn next_epoch(store: &mut dyn Store, name: &str) -> Result<KeyEpoch, PortalError> {
-    let record = store
-        .load_devices()?
-        .into_iter()
-        .find(|d| d.name == name)
-        .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
-    if record.revoked {
-        return Err(PortalError::Revoked { name: name.to_owned() });
-    }
-    let highest = record.credentials.iter().map(|c| c.epoch.0).max().unwrap_or(0);
-    highest.checked_add(1).map(KeyEpoch).ok_or(PortalError::EpochExists { name: name.to_owned(), epoch: highest })
 }
 
 /// Revokes the device called `name`: every frame and handshake of it is refused from the moment
@@ -154,26 +177,6 @@ pub fn revoke(store: &mut dyn Store, name: &str) -> Result<SenderId, PortalError
     store.put_device(&record)?;
     tracing::info!(device = %name, "device revoked");
     Ok(record.sender())
-}
-
-/// Revokes every key epoch of the device called `name` but `keep` (after [`add_epoch`], when
-/// the old secrets may be in someone else's hands: a collector lost with its machine). Its
-/// frames and handshakes under them are refused from the portal's next registry reload.
-/// Returns the epochs revoked now.
-pub fn revoke_epochs_except(store: &mut dyn Store, name: &str, keep: KeyEpoch) -> Result<Vec<KeyEpoch>, PortalError> {
-    let mut record = store
-        .load_devices()?
-        .into_iter()
-        .find(|d| d.name == name)
-        .ok_or_else(|| PortalError::NoSuchDevice { name: name.to_owned() })?;
-    let mut revoked = Vec::new();
-    for c in record.credentials.iter_mut().filter(|c| c.epoch != keep && !c.revoked) {
-        c.revoked = true;
-        revoked.push(c.epoch);
-    }
-    store.put_device(&record)?;
-    tracing::info!(device = %name, epochs = ?revoked, "key epochs revoked");
-    Ok(revoked)
 }
 
 /// Names `collector` (a provisioned name; `None`: no collector) as the one that may report the
@@ -253,7 +256,6 @@ mod tests {
             provision_many(dir.path(), &mut store, vec![spec("b")]),
             Err(PortalError::AlreadyProvisioned { .. })
         ));
-        assert_eq!(next_epoch(&mut store, "b").unwrap(), KeyEpoch(2));
         let next = add_epoch(dir.path(), &mut store, "b", KeyEpoch(2)).unwrap();
         assert_eq!(next.epoch, KeyEpoch(2));
         let master = crate::portal::state::master_key(dir.path()).unwrap();
@@ -263,13 +265,14 @@ mod tests {
         assert!(b.credentials.iter().all(|c| c.verifier.is_some()));
         assert!(matches!(add_epoch(dir.path(), &mut store, "b", KeyEpoch(2)), Err(PortalError::EpochExists { .. })));
         assert!(matches!(add_epoch(dir.path(), &mut store, "c", KeyEpoch(2)), Err(PortalError::NoSuchDevice { .. })));
-        assert_eq!(next_epoch(&mut store, "b").unwrap(), KeyEpoch(3));
-        assert!(matches!(next_epoch(&mut store, "c"), Err(PortalError::NoSuchDevice { .. })));
-        assert_eq!(revoke_epochs_except(&mut store, "b", KeyEpoch(2)).unwrap(), [KeyEpoch(1)]);
-        assert!(revoke_epochs_except(&mut store, "b", KeyEpoch(2)).unwrap().is_empty());
+        assert!(matches!(rekey(dir.path(), &mut store, "c", false), Err(PortalError::NoSuchDevice { .. })));
+        assert_eq!(rekey(dir.path(), &mut store, "b", false).unwrap().epoch, KeyEpoch(3));
+        let fourth = rekey(dir.path(), &mut store, "b", true).unwrap();
+        assert_eq!(*master.device_secret("b", KeyEpoch(4)).to_bytes(), *fourth.secret.to_bytes());
         let b = devices(&mut store).unwrap().into_iter().find(|d| d.name == "b").unwrap();
-        assert_eq!(b.credentials.iter().map(|c| (c.epoch.0, c.revoked)).collect::<Vec<_>>(), [(1, true), (2, false)]);
+        let epochs: Vec<(u32, bool)> = b.credentials.iter().map(|c| (c.epoch.0, c.revoked)).collect();
+        assert_eq!(epochs, [(1, true), (2, true), (3, true), (4, false)]);
         revoke(&mut store, "b").unwrap();
-        assert!(matches!(next_epoch(&mut store, "b"), Err(PortalError::Revoked { .. })));
+        assert!(matches!(rekey(dir.path(), &mut store, "b", false), Err(PortalError::Revoked { .. })));
     }
 }

@@ -221,6 +221,25 @@ fn a_device_moved_into_a_closed_period_is_counted_when_it_is_priced_again() {
 }
 
 #[test]
+fn a_device_moved_into_a_closed_period_without_usage_in_it_is_counted_too() {
+    let mut terms = with_allowance(1_000);
+    terms.fee_per_device = MinorUnits(500);
+    let mut m = meter_with(MeterConfig::default(), terms, &[1]);
+    m.add_contract(ContractId(2), per_page(1), at(0, 0)).unwrap();
+    m.add_device(DeviceId(2), Device { contract: ContractId(2), serial: "SN2".into(), class: ModelClass::OFFICE })
+        .unwrap();
+    m.observe(&total(1, 0, at(FEB + 1, 0))).unwrap();
+    m.close_period(CONTRACT, at(FEB, 0)).unwrap();
+    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    // Device 2 moved in on 25 February (recorded after February closed) and printed nothing
+    // before March: February owes its fee all the same, as had the move been known in time.
+    m.move_device(DeviceId(2), CONTRACT, at(FEB + 24, 0)).unwrap();
+    m.observe(&total(2, 50, at(MAR + 10, 0))).unwrap();
+    let mar = m.close_period(CONTRACT, at(APR, 0)).unwrap();
+    assert_eq!(corrections(&mar), [("correction", feb.invoice.period, 500)]);
+}
+
+#[test]
 fn a_state_saved_before_periods_were_kept_nets_corrections_as_it_did() {
     let mut m = meter_with(MeterConfig::default(), with_allowance(1_000), &[1]);
     m.observe(&total(1, 0, at(0, 1))).unwrap();
