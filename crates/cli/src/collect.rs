@@ -62,6 +62,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
@@ -69,7 +70,8 @@ use printfleet_agent::{AgentState, Collector, DeviceAgent, Event, Schedule};
 use printfleet_auth::{DeviceSecret, KeyEpoch, MAX_NAME_BYTES, one_shot, sender_id_of};
 use printfleet_diff::sync::Instance;
 use printfleet_lan::config::{ConfigFile, PollConfig, Secret};
-use printfleet_lan::poll::{PollTarget, poll_round};
+use printfleet_lan::error::Failure;
+use printfleet_lan::poll::{PollTarget, Polled, poll_each};
 use printfleet_schema::{DurationMs, Redaction, Timestamp};
 use printfleet_wire::frame::{OsRng, SenderId};
 use rand_core::Rng as _;
@@ -900,6 +902,20 @@ struct Daemon<'a> {
     rng: OsRng,
     summary: RunSummary,
     log: &'a mut dyn Write,
+    /// The round of reads running, if any.
+    reading: Option<Reading>,
+}
+
+/// A round of reads on a thread of its own (the SNMP and HTTP clients block): the daemon goes
+/// on exchanging with the portal meanwhile, and takes each printer's reading as soon as its
+/// read ends, so that a slow printer holds back no other's report.
+struct Reading {
+    /// The printers read, in the order of the results' indices.
+    due: Vec<SenderId>,
+    /// When the round started: the readings' time.
+    at: Timestamp,
+    /// Each read's result as it ends; disconnected once all have.
+    results: mpsc::Receiver<(usize, Result<Polled, Failure>)>,
 }
 
 macro_rules! log {
@@ -949,6 +965,7 @@ pub fn run(
         rng: OsRng::default(),
         summary: RunSummary::default(),
         log,
+        reading: None,
     };
     daemon.restore(options.clock.now())?;
     let started = Instant::now();
@@ -1039,25 +1056,15 @@ impl Daemon<'_> {
         Ok(())
     }
 
-    /// One turn: read the printers due, save, send, feed the replies back.
+    /// One turn: take the readings that came in, start reading the printers due (unless a
+    /// round is still running), save, send, feed the replies back.
     fn turn(&mut self, clock: &Clock) -> Result<(), CollectError> {
-        let now = clock.now();
-        let due: Vec<SenderId> = std::iter::from_fn(|| self.collector.poll_read(now)).collect();
-        if !due.is_empty() {
-            let targets: Vec<PollTarget> = due.iter().filter_map(|s| self.targets.get(s).cloned()).collect();
-            let round = poll_round(&targets, &self.plan.poll);
-            for (sender, outcome) in due.iter().zip(round.outcomes) {
-                match outcome.result {
-                    Ok(polled) => {
-                        self.summary.reads = self.summary.reads.saturating_add(1);
-                        self.collector.handle_reading(*sender, now, polled.mapped.report)?;
-                    }
-                    Err(failure) => {
-                        self.summary.read_failures = self.summary.read_failures.saturating_add(1);
-                        let name = self.names.get(sender).map_or("?", |(n, _)| n.as_str());
-                        log!(self, "read {name} ({}): {failure}", outcome.target.protocol());
-                    }
-                }
+        self.take_readings()?;
+        if self.reading.is_none() {
+            let now = clock.now();
+            let due: Vec<SenderId> = std::iter::from_fn(|| self.collector.poll_read(now)).collect();
+            if !due.is_empty() {
+                self.start_reading(due, now);
             }
         }
         let now = clock.now();
@@ -1091,6 +1098,55 @@ impl Daemon<'_> {
                 Event::EncodeFailed(e) => log!(self, "{name}: report not encoded: {e}"),
                 Event::SealFailed(e) => log!(self, "{name}: report not sealed yet: {e}"),
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts reading `due` on a thread of its own (on this one if no thread can be had).
+    fn start_reading(&mut self, due: Vec<SenderId>, at: Timestamp) {
+        let due: Vec<SenderId> = due.into_iter().filter(|s| self.targets.contains_key(s)).collect();
+        let targets: Vec<PollTarget> = due.iter().filter_map(|s| self.targets.get(s).cloned()).collect();
+        let (tx, results) = mpsc::channel();
+        let read = {
+            let (targets, config, tx) = (targets.clone(), self.plan.poll.clone(), tx.clone());
+            move || poll_each(&targets, &config, |i, result| drop(tx.send((i, result))))
+        };
+        if let Err(e) = std::thread::Builder::new().name("printfleet-reads".into()).spawn(read) {
+            log!(self, "reads on this thread: {e}");
+            poll_each(&targets, &self.plan.poll, |i, result| drop(tx.send((i, result))));
+        }
+        drop(tx);
+        self.reading = Some(Reading { due, at, results });
+    }
+
+    /// Hands the readings that came in to their agents; the round ends once every read has.
+    fn take_readings(&mut self) -> Result<(), CollectError> {
+        let Some(reading) = self.reading.as_ref() else { return Ok(()) };
+        let at = reading.at;
+        let mut arrived = Vec::new();
+        let finished = loop {
+            match reading.results.try_recv() {
+                Ok((i, result)) => arrived.extend(reading.due.get(i).map(|s| (*s, result))),
+                Err(mpsc::TryRecvError::Empty) => break false,
+                Err(mpsc::TryRecvError::Disconnected) => break true,
+            }
+        };
+        if finished {
+            self.reading = None;
+        }
+        for (sender, result) in arrived {
+            match result {
+                Ok(polled) => {
+                    self.summary.reads = self.summary.reads.saturating_add(1);
+                    self.collector.handle_reading(sender, at, polled.mapped.report)?;
+                }
+                Err(failure) => {
+                    self.summary.read_failures = self.summary.read_failures.saturating_add(1);
+                    let name = self.names.get(&sender).map_or("?", |(n, _)| n.as_str());
+                    let protocol = self.targets.get(&sender).map_or("?", PollTarget::protocol);
+                    log!(self, "read {name} ({protocol}): {failure}");
+                }
             }
         }
         Ok(())

@@ -336,6 +336,19 @@ pub fn poll_one(target: &PollTarget, config: &PollConfig) -> Result<Polled, Fail
     Ok(Polled { device: DeviceKey::of(&mapped.report.identity), mapped })
 }
 
+/// Polls every target, at most `config.concurrency` at once, and hands each one's result to
+/// `done` (with its index in `targets`) as soon as it is known, from the thread that read it,
+/// in the order the reads finish: a slow printer holds back no other's result. Returns once
+/// every target is done.
+pub fn poll_each(targets: &[PollTarget], config: &PollConfig, done: impl Fn(usize, Result<Polled, Failure>) + Sync) {
+    let indices: Vec<usize> = (0..targets.len()).collect();
+    run_bounded(&indices, config.concurrency, |&i| {
+        if let Some(target) = targets.get(i) {
+            done(i, poll_one(target, config));
+        }
+    });
+}
+
 /// Polls every target, at most `config.concurrency` at once. A target's failure is its
 /// outcome, counted in the tally; it never stops the round.
 pub fn poll_round(targets: &[PollTarget], config: &PollConfig) -> PollRound {

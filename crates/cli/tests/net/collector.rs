@@ -146,6 +146,11 @@ impl Rig {
 
     /// A rig whose portal's sessions last `session_lifetime` (simulated).
     fn with(protocol: Protocol, session_lifetime: Option<DurationMs>) -> Self {
+        Self::with_slow_first(protocol, session_lifetime, None)
+    }
+
+    /// [`Rig::with`], the first printer answering each request after `slow`.
+    fn with_slow_first(protocol: Protocol, session_lifetime: Option<DurationMs>, slow: Option<Duration>) -> Self {
         let pki = pki();
         let origin = Clock::real().now();
         let clock = Clock::accelerated(SPEED, Some(origin)).unwrap();
@@ -158,12 +163,12 @@ impl Rig {
         std::fs::write(&ca, &pki.ca_pem).unwrap();
         let mut sims = Vec::new();
         let mut printers = Vec::new();
-        for (capture_name, name) in CAPTURES.iter().zip(&names) {
-            let sim = SimAgent::start(
-                "127.0.0.1:0".parse().unwrap(),
-                b"public",
-                load_snmprec(&capture(capture_name)).unwrap(),
-            )
+        for (i, (capture_name, name)) in CAPTURES.iter().zip(&names).enumerate() {
+            let bindings = load_snmprec(&capture(capture_name)).unwrap();
+            let sim = match slow.filter(|_| i == 0) {
+                Some(delay) => SimAgent::start_slow("127.0.0.1:0".parse().unwrap(), b"public", bindings, delay),
+                None => SimAgent::start("127.0.0.1:0".parse().unwrap(), b"public", bindings),
+            }
             .unwrap();
             let secret = base64::engine::general_purpose::STANDARD.encode(secret_bytes(name));
             printers.push(serde_json::json!({
@@ -340,6 +345,23 @@ fn a_collector_that_lost_its_state_is_not_started_afresh_by_mistake() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--init creates one for a first start only"));
+}
+
+#[test]
+fn a_slow_printer_holds_back_no_other_report() {
+    // The first printer answers each SNMP request after 400 ms: its walk takes several seconds.
+    let rig = Rig::with_slow_first(Protocol::Link, None, Some(Duration::from_millis(400)));
+    let mut child = rig.spawn(Some(60.0));
+    std::thread::sleep(Duration::from_secs(4));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = rig.log();
+    rig.portal.as_ref().unwrap().with(|s| {
+        for (i, capture_name) in CAPTURES.iter().enumerate() {
+            let stored = s.stored.states.contains_key(&sender_id_of(&format!("sim-{capture_name}")));
+            assert_eq!(stored, i != 0, "{capture_name}: reported {stored}\n{log}");
+        }
+    });
 }
 
 #[test]

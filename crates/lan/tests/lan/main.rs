@@ -323,6 +323,27 @@ fn a_printer_answering_every_request_slowly_is_cut_at_the_read_deadline() {
 }
 
 #[test]
+fn each_result_is_handed_over_as_soon_as_its_read_ends() {
+    let bindings = load_snmprec(&capture("epson")).unwrap();
+    let slow = SimAgent::start_slow(
+        SocketAddr::from(([127, 0, 4, 11], 0)),
+        b"public",
+        bindings.clone(),
+        Duration::from_millis(50),
+    )
+    .unwrap();
+    let fast =
+        SimAgent::start(SocketAddr::from(([127, 0, 4, 12], slow.address().port())), b"public", bindings).unwrap();
+    let targets = [PollTarget::Snmp(slow.address()), PollTarget::Snmp(fast.address())];
+    let order = std::sync::Mutex::new(Vec::new());
+    printfleet_lan::poll::poll_each(&targets, &config(slow.address().port()), |i, result| {
+        assert!(result.is_ok(), "{i}: {result:?}");
+        order.lock().unwrap().push(i);
+    });
+    assert_eq!(order.into_inner().unwrap(), [1, 0], "the prompt printer's result first");
+}
+
+#[test]
 fn an_ipp_response_over_http_maps_like_the_file() {
     // python-ipp's capture of an Epson XP-6000 (testdata/third-party/python-ipp/PROVENANCE).
     let response =
