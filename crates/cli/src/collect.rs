@@ -147,9 +147,9 @@ pub enum CollectError {
     /// The state database failed: the collector stops rather than send what it cannot save.
     #[error("state database: {0}")]
     State(#[from] rusqlite::Error),
-    /// The state database does not exist, and `init` was not asked for (a collector that lost
-    /// its state would seal one-shot frames numbered again from 1, which the portal refuses as
-    /// replays).
+    /// The state database does not exist (`printfleet collect --init`, [`StateStore::create`],
+    /// creates it once): a collector started afresh without its state would seal one-shot
+    /// frames numbered again from 1, which the portal refuses as replays.
     #[error(
         "state database {path} does not exist: create it once with `printfleet collect --init` before the \
          collector's first start. If it was lost, the portal refuses one-shot frames numbered again from 1 \
@@ -181,7 +181,8 @@ pub enum CollectError {
         /// What the system said.
         reason: String,
     },
-    /// `init` was asked for, and the state database exists: it is never replaced.
+    /// [`StateStore::create`] (`--init`) was asked for, and the state database exists: it is
+    /// never replaced.
     #[error("state database {path} exists: --init creates one for a first start only (it never replaces a state)")]
     StateExists {
         /// The database.
