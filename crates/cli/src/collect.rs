@@ -675,11 +675,9 @@ impl StateStore {
         // file system has no hard links, a rename (checked just before) does the same.
         match std::fs::hard_link(&tmp, path) {
             Ok(()) => std::fs::remove_file(&tmp).map_err(io)?,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(CollectError::StateExists { path: path.to_path_buf() });
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists && !state_exists(path)? => {
+                std::fs::rename(&tmp, path).map_err(io)?;
             }
-            Err(_) if !state_exists(path)? => std::fs::rename(&tmp, path).map_err(io)?,
             Err(_) => {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(CollectError::StateExists { path: path.to_path_buf() });
@@ -1106,8 +1104,8 @@ impl Daemon<'_> {
 
     /// Starts reading `due` on a thread of its own (on this one if no thread can be had).
     fn start_reading(&mut self, due: Vec<SenderId>, at: Timestamp) {
-        let due: Vec<SenderId> = due.into_iter().filter(|s| self.targets.contains_key(s)).collect();
-        let targets: Vec<PollTarget> = due.iter().filter_map(|s| self.targets.get(s).cloned()).collect();
+        let (due, targets): (Vec<SenderId>, Vec<PollTarget>) =
+            due.into_iter().filter_map(|s| self.targets.get(&s).map(|t| (s, t.clone()))).unzip();
         let (tx, results) = mpsc::channel();
         let read = {
             let (targets, config, tx) = (targets.clone(), self.plan.poll.clone(), tx.clone());

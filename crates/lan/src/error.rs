@@ -123,8 +123,25 @@ impl Failure {
         }
     }
 
-    pub(crate) fn deadline(deadline: std::time::Duration) -> Self {
-        Self::Deadline { deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX) }
+    /// No answer within `timeout`, `attempts` times.
+    pub(crate) fn timeout(timeout: std::time::Duration, attempts: u32) -> Self {
+        Self::Timeout { timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX), attempts }
+    }
+
+    /// A read past its `deadline`: a printer that `answered` something was slow
+    /// ([`Failure::Deadline`]); one that never did is not there ([`Failure::Timeout`], the
+    /// `attempts` made with `timeout`).
+    pub(crate) fn past_deadline(
+        answered: bool,
+        deadline: std::time::Duration,
+        timeout: std::time::Duration,
+        attempts: u32,
+    ) -> Self {
+        if answered {
+            Self::Deadline { deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX) }
+        } else {
+            Self::timeout(timeout, attempts)
+        }
     }
 
     pub(crate) fn malformed(what: &'static str, detail: impl fmt::Display) -> Self {

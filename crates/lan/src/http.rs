@@ -27,8 +27,7 @@ impl std::fmt::Debug for Client {
 }
 
 fn failure(e: ureq::Error, timeout: Duration, attempts: u32) -> Failure {
-    let timed_out =
-        || Failure::Timeout { timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX), attempts };
+    let timed_out = || Failure::timeout(timeout, attempts);
     match e {
         ureq::Error::Timeout(_) => timed_out(),
         ureq::Error::Io(e) => match e.kind() {
@@ -71,11 +70,7 @@ impl Client {
     /// Past the deadline: a printer that answered something was slow ([`Failure::Deadline`]);
     /// one that never answered is not there ([`Failure::Timeout`], the attempts made).
     fn out_of_time(&self, attempts: u32) -> Failure {
-        if self.answered.get() {
-            Failure::deadline(self.deadline.1)
-        } else {
-            Failure::Timeout { timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX), attempts }
-        }
+        Failure::past_deadline(self.answered.get(), self.deadline.1, self.timeout, attempts)
     }
 
     /// Sends with retries after a timeout, each attempt cut at the deadline; returns the

@@ -116,15 +116,8 @@ impl Session {
             attempts = attempts.saturating_add(1);
             let started = Instant::now();
             if started >= self.deadline.0 {
-                // An agent that answered was slow; one that never did is not there.
-                return Err(if self.answered {
-                    Failure::deadline(self.deadline.1)
-                } else {
-                    Failure::Timeout {
-                        timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-                        attempts: attempts.saturating_sub(1),
-                    }
-                });
+                let made = attempts.saturating_sub(1);
+                return Err(Failure::past_deadline(self.answered, self.deadline.1, self.timeout, made));
             }
             match request(&mut self.inner) {
                 Ok(answers) => {
@@ -147,10 +140,7 @@ impl Session {
                 Err(e) => return Err(Failure::malformed("SNMP response", e)),
             }
             if attempts > self.retries {
-                return Err(Failure::Timeout {
-                    timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-                    attempts,
-                });
+                return Err(Failure::timeout(self.timeout, attempts));
             }
         }
     }

@@ -546,7 +546,9 @@ impl Meter {
                 let first_correction = corrections.len();
                 let mut change = |q: PeriodId, change: i128, estimated: bool, sources: u8| {
                     if change == 0 {
-                    } else if repriced(&q) {
+                        return;
+                    }
+                    if repriced(&q) {
                         corrections.push(Correction {
                             period: q,
                             kind: s.kind.clone(),
@@ -674,9 +676,6 @@ impl Meter {
                 }
             }
         }
-        let Some(contract) = inner.contracts.get_mut(&contract_id) else {
-            return Err(MeterError::UnknownContract { contract: contract_id });
-        };
         let closing = Closing {
             usage,
             invoice,
@@ -809,14 +808,7 @@ fn invoice_of(
         tier_lines(kind, ct, Quantity(quantity), estimated, &mut lines)?;
     }
     if terms.fee_per_period.0 > 0 {
-        lines.push(InvoiceLine {
-            charge: Charge::FeePerPeriod,
-            quantity: Quantity(1),
-            unit: None,
-            price: None,
-            amount: terms.fee_per_period,
-            estimated: false,
-        });
+        lines.push(lump(Charge::FeePerPeriod, terms.fee_per_period, false));
     }
     if terms.fee_per_device.0 > 0 {
         let price = Price::new(terms.fee_per_device.0, 1)?;
@@ -831,14 +823,7 @@ fn invoice_of(
     }
     let mut total = sum(&lines)?;
     if total < terms.minimum_charge {
-        lines.push(InvoiceLine {
-            charge: Charge::MinimumCharge,
-            quantity: Quantity(1),
-            unit: None,
-            price: None,
-            amount: MinorUnits(terms.minimum_charge.0.saturating_sub(total.0)),
-            estimated: false,
-        });
+        lines.push(lump(Charge::MinimumCharge, MinorUnits(terms.minimum_charge.0.saturating_sub(total.0)), false));
         total = sum(&lines)?;
     }
     Ok(Invoice {
@@ -933,47 +918,33 @@ fn settle(
         let n_devices = u64::try_from(record.devices.len()).map_err(|_| MeterError::Overflow)?;
         let again = invoice_of(contract_id, terms, n_devices, q, start, end, &record.rows)?;
         let estimated = group.iter().any(|c| c.estimated);
-        let line = |charge, amount| InvoiceLine {
-            charge,
-            quantity: Quantity(1),
-            unit: None,
-            price: None,
-            amount: MinorUnits(amount),
-            estimated,
-        };
         if again.total > record.total {
             let more = again.total.0.saturating_sub(record.total.0);
             charges = charges.saturating_add(u128::from(more));
-            invoice.lines.push(line(Charge::Correction { period: q, start }, more));
+            invoice.lines.push(lump(Charge::Correction { period: q, start }, MinorUnits(more), estimated));
         } else if again.total < record.total {
             let less = record.total.0.saturating_sub(again.total.0);
             credits = credits.saturating_add(u128::from(less));
-            invoice.lines.push(line(Charge::Credit { period: q, start }, less));
+            invoice.lines.push(lump(Charge::Credit { period: q, start }, MinorUnits(less), estimated));
         }
         record.total = again.total;
         repriced.push(record);
     }
-    let plain = |charge, amount: u128| -> Result<InvoiceLine, MeterError> {
-        Ok(InvoiceLine {
-            charge,
-            quantity: Quantity(1),
-            unit: None,
-            price: None,
-            amount: MinorUnits(u64::try_from(amount).map_err(|_| MeterError::Overflow)?),
-            estimated: false,
-        })
-    };
     if contract.credit.0 > 0 {
-        invoice.lines.push(plain(Charge::CreditBroughtForward, u128::from(contract.credit.0))?);
+        invoice.lines.push(lump(Charge::CreditBroughtForward, contract.credit, false));
     }
-    let carried = credits.saturating_sub(charges);
-    if carried > 0 {
-        invoice.lines.push(plain(Charge::CreditCarriedForward, carried)?);
+    let credit = MinorUnits(u64::try_from(credits.saturating_sub(charges)).map_err(|_| MeterError::Overflow)?);
+    if credit.0 > 0 {
+        invoice.lines.push(lump(Charge::CreditCarriedForward, credit, false));
     }
     invoice.total = MinorUnits(u64::try_from(charges.saturating_sub(credits)).map_err(|_| MeterError::Overflow)?);
     debug_assert_eq!(signed_sum(&invoice.lines), i128::from(invoice.total.0));
-    let credit = MinorUnits(u64::try_from(carried).map_err(|_| MeterError::Overflow)?);
     Ok(Settled { repriced, credit, unbilled })
+}
+
+/// A line of one lump sum: quantity 1, no unit, no price.
+fn lump(charge: Charge, amount: MinorUnits, estimated: bool) -> InvoiceLine {
+    InvoiceLine { charge, quantity: Quantity(1), unit: None, price: None, amount, estimated }
 }
 
 /// The signed sum of an invoice's lines: credits subtract ([`InvoiceLine::signed_amount`]).

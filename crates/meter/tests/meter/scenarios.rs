@@ -191,10 +191,10 @@ fn a_credit_is_given_in_its_own_period_and_carried_until_used() {
     }
 }
 
-#[test]
-fn a_device_moved_into_a_closed_period_is_counted_when_it_is_priced_again() {
-    // Contract 1: 1 000 pages per device pooled, a fee of 500 per device. Device 1 uses its
-    // 1 000 pages in February; February closes (the fee of one device).
+/// Contract 1 (1 000 pages per device pooled, a fee of 500 per device) with device 1, which
+/// prints `pages` in February; device 2 on contract 2. January and February closed; the meter
+/// and February's closing.
+fn february_closed_beside_a_device_elsewhere(pages: u64) -> (Meter, Closing) {
     let mut terms = with_allowance(1_000);
     terms.fee_per_device = MinorUnits(500);
     let mut m = meter_with(MeterConfig::default(), terms, &[1]);
@@ -202,9 +202,18 @@ fn a_device_moved_into_a_closed_period_is_counted_when_it_is_priced_again() {
     m.add_device(DeviceId(2), Device { contract: ContractId(2), serial: "SN2".into(), class: ModelClass::OFFICE })
         .unwrap();
     m.observe(&total(1, 0, at(FEB + 1, 0))).unwrap();
-    m.observe(&total(1, 1_000, at(FEB + 20, 0))).unwrap();
+    if pages > 0 {
+        m.observe(&total(1, pages, at(FEB + 20, 0))).unwrap();
+    }
     m.close_period(CONTRACT, at(FEB, 0)).unwrap();
     let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    (m, feb)
+}
+
+#[test]
+fn a_device_moved_into_a_closed_period_is_counted_when_it_is_priced_again() {
+    // Device 1 uses its 1 000 pages in February; February closes (the fee of one device).
+    let (mut m, feb) = february_closed_beside_a_device_elsewhere(1_000);
     assert_eq!(feb.invoice.total, MinorUnits(500));
     // Device 2 is found to have moved to contract 1 on 25 February, and its 400 pages after
     // the move arrive late.
@@ -222,15 +231,7 @@ fn a_device_moved_into_a_closed_period_is_counted_when_it_is_priced_again() {
 
 #[test]
 fn a_device_moved_into_a_closed_period_without_usage_in_it_is_counted_too() {
-    let mut terms = with_allowance(1_000);
-    terms.fee_per_device = MinorUnits(500);
-    let mut m = meter_with(MeterConfig::default(), terms, &[1]);
-    m.add_contract(ContractId(2), per_page(1), at(0, 0)).unwrap();
-    m.add_device(DeviceId(2), Device { contract: ContractId(2), serial: "SN2".into(), class: ModelClass::OFFICE })
-        .unwrap();
-    m.observe(&total(1, 0, at(FEB + 1, 0))).unwrap();
-    m.close_period(CONTRACT, at(FEB, 0)).unwrap();
-    let feb = m.close_period(CONTRACT, at(MAR, 0)).unwrap();
+    let (mut m, feb) = february_closed_beside_a_device_elsewhere(0);
     // Device 2 moved in on 25 February (recorded after February closed) and printed nothing
     // before March: February owes its fee all the same, as had the move been known in time.
     m.move_device(DeviceId(2), CONTRACT, at(FEB + 24, 0)).unwrap();
