@@ -14,6 +14,13 @@
 //! reuses a one-shot sequence number. A device whose saved key epoch differs from the config's
 //! (a rotation) starts afresh under the new epoch.
 //!
+//! # Reads
+//! The printers due are read in rounds on threads of their own (`lan.concurrency` reads at
+//! once per round, each cut at `lan.deadline_ms`); each reading is handed to its agent as
+//! soon as its read ends. A round still reading a slow printer does not hold back the next
+//! one: up to [`MAX_READ_ROUNDS`] run at once, and a printer whose previous read has not ended
+//! when it is due again is skipped that time (`reads_skipped` in the [`RunSummary`]).
+//!
 //! # Transports
 //! * `session`: one [`SessionLink`]; every device runs a SCRAM handshake on its own channel
 //!   (all pipelined), its agent seals with the session's channel
@@ -784,6 +791,9 @@ pub struct RunSummary {
     pub reads: u64,
     /// Printers that could not be read.
     pub read_failures: u64,
+    /// Reads not started because the printer's previous read had not ended (a printer slower
+    /// than the interval is read once per read it finishes, never twice at once).
+    pub reads_skipped: u64,
     /// Saves committed.
     pub saves: u64,
     /// Frames sent.
@@ -808,9 +818,10 @@ impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "reads {} (failed {}), saves {}, frames sent {} (bundles {}), rejected {}, acknowledged {}, connects {} (failed {}), handshakes {} (failed {})",
+            "reads {} (failed {}, skipped {}), saves {}, frames sent {} (bundles {}), rejected {}, acknowledged {}, connects {} (failed {}), handshakes {} (failed {})",
             self.reads,
             self.read_failures,
+            self.reads_skipped,
             self.saves,
             self.frames_sent,
             self.bundles_sent,
@@ -901,9 +912,19 @@ struct Daemon<'a> {
     rng: OsRng,
     summary: RunSummary,
     log: &'a mut dyn Write,
-    /// The round of reads running, if any.
-    reading: Option<Reading>,
+    /// The rounds of reads running, at most [`MAX_READ_ROUNDS`].
+    readings: Vec<Reading>,
+    /// The printers the rounds running are reading.
+    being_read: BTreeSet<SenderId>,
+    /// Printers due for a read that waits for a round to end (all [`MAX_READ_ROUNDS`] running).
+    pending: BTreeSet<SenderId>,
 }
+
+/// Rounds of reads that run at once, at most: a round still reading a slow printer (for up to
+/// its read deadline) does not hold back the next round of the others, and printers stuck one
+/// round each cannot start threads without bound. Due printers wait for a round to end beyond
+/// it.
+pub const MAX_READ_ROUNDS: usize = 4;
 
 /// A round of reads on a thread of its own (the SNMP and HTTP clients block): the daemon goes
 /// on exchanging with the portal meanwhile, and takes each printer's reading as soon as its
@@ -964,7 +985,9 @@ pub fn run(
         rng: OsRng::default(),
         summary: RunSummary::default(),
         log,
-        reading: None,
+        readings: Vec::new(),
+        being_read: BTreeSet::new(),
+        pending: BTreeSet::new(),
     };
     daemon.restore(options.clock.now())?;
     let started = Instant::now();
@@ -1055,18 +1078,24 @@ impl Daemon<'_> {
         Ok(())
     }
 
-    /// One turn: take the readings that came in, start reading the printers due (unless a
-    /// round is still running), save, send, feed the replies back.
+    /// One turn: take the readings that came in, start reading the printers due (but those
+    /// whose previous read runs yet), save, send, feed the replies back.
     fn turn(&mut self, clock: &Clock) -> Result<(), CollectError> {
         self.take_readings()?;
-        if self.reading.is_none() {
-            let now = clock.now();
-            let due: Vec<SenderId> = std::iter::from_fn(|| self.collector.poll_read(now)).collect();
-            if !due.is_empty() {
-                self.start_reading(due, now);
+        let now = clock.now();
+        while let Some(sender) = self.collector.poll_read(now) {
+            if self.being_read.contains(&sender) {
+                self.summary.reads_skipped = self.summary.reads_skipped.saturating_add(1);
+                let name = self.names.get(&sender).map_or("?", |(n, _)| n.as_str());
+                log!(self, "read {name}: skipped, its previous read has not ended");
+            } else {
+                self.pending.insert(sender);
             }
         }
-        let now = clock.now();
+        if !self.pending.is_empty() && self.readings.len() < MAX_READ_ROUNDS {
+            let due = std::mem::take(&mut self.pending).into_iter().collect();
+            self.start_reading(due, now);
+        }
         let ready = self.prepare(now);
         if !ready {
             // Nothing leaves, but what was read is saved.
@@ -1116,25 +1145,31 @@ impl Daemon<'_> {
             poll_each(&targets, &self.plan.poll, |i, result| drop(tx.send((i, result))));
         }
         drop(tx);
-        self.reading = Some(Reading { due, at, results });
+        self.being_read.extend(due.iter().copied());
+        self.readings.push(Reading { due, at, results });
     }
 
-    /// Hands the readings that came in to their agents; the round ends once every read has.
+    /// Hands the readings that came in to their agents; a round ends once every read has.
     fn take_readings(&mut self) -> Result<(), CollectError> {
-        let Some(reading) = self.reading.as_ref() else { return Ok(()) };
-        let at = reading.at;
-        let mut arrived = Vec::new();
-        let finished = loop {
-            match reading.results.try_recv() {
-                Ok((i, result)) => arrived.extend(reading.due.get(i).map(|s| (*s, result))),
-                Err(mpsc::TryRecvError::Empty) => break false,
-                Err(mpsc::TryRecvError::Disconnected) => break true,
+        let (mut arrived, mut ended) = (Vec::new(), Vec::new());
+        self.readings.retain_mut(|reading| {
+            loop {
+                match reading.results.try_recv() {
+                    Ok((i, result)) => arrived.extend(reading.due.get(i).map(|s| (*s, reading.at, result))),
+                    Err(mpsc::TryRecvError::Empty) => return true,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        // Every printer of an ended round is free (one whose read died unanswered too).
+                        ended.append(&mut reading.due);
+                        return false;
+                    }
+                }
             }
-        };
-        if finished {
-            self.reading = None;
+        });
+        for sender in ended {
+            self.being_read.remove(&sender);
         }
-        for (sender, result) in arrived {
+        for (sender, at, result) in arrived {
+            self.being_read.remove(&sender);
             match result {
                 Ok(polled) => {
                     self.summary.reads = self.summary.reads.saturating_add(1);

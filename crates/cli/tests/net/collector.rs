@@ -365,6 +365,27 @@ fn a_slow_printer_holds_back_no_other_report() {
 }
 
 #[test]
+fn a_slow_printer_holds_back_no_other_round() {
+    // The first printer's walk takes several seconds (400 ms a request); every half second a
+    // 30-minute interval passes and the others are due again.
+    let rig = Rig::with_slow_first(Protocol::Link, None, Some(Duration::from_millis(400)));
+    rig.run(4.0);
+    let log = rig.log();
+    let summary = log.split("collector stopping: ").nth(1).unwrap_or_else(|| panic!("no summary\n{log}"));
+    let count = |label: &str| -> u64 {
+        let rest = summary.split(label).nth(1).unwrap_or_else(|| panic!("no {label:?}\n{log}"));
+        rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).unwrap()
+    };
+    let (reads, skipped) = (count("reads "), count("skipped "));
+    // Before, no round started until the slow read had ended: one read of each fast printer.
+    let fast = (CAPTURES.len() - 1) as u64;
+    assert!(reads >= 3 * fast, "{reads} reads: the others were read once per round of the slow one\n{log}");
+    // The slow printer is not read twice at once.
+    assert!(skipped >= 1, "{skipped} skipped\n{log}");
+    assert!(log.contains(&format!("read sim-{}: skipped, its previous read has not ended", CAPTURES[0])), "{log}");
+}
+
+#[test]
 fn the_collector_handshakes_again_when_the_portal_ends_its_sessions() {
     // Sessions of one simulated hour: the portal closes each channel about every second.
     let rig = Rig::with(Protocol::Link, Some(DurationMs(3_600_000)));
