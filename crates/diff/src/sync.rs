@@ -527,6 +527,17 @@ impl Receiver {
         }
     }
 
+    /// The newest state's name: what a delta against it names as its base.
+    pub fn newest_base(&self) -> Option<BaseRef> {
+        self.history.back().map(|(base, _, _)| *base)
+    }
+
+    /// A copy of the state the newest one replaced (the newest but one of the history), if the
+    /// receiver keeps it: what a caller that could not store the newest update goes back to.
+    pub fn previous_state(&self) -> Option<DeviceState> {
+        self.rebuild(self.history.len().checked_sub(2)?)
+    }
+
     /// The agent instance the receiver follows.
     pub fn instance(&self) -> Option<Instance> {
         self.instance

@@ -39,9 +39,10 @@ pub struct Writes {
     pub identity_changed: Option<Identity>,
     /// Job events received for the first time (each exactly once over the device's life).
     pub jobs: Vec<PrintJob>,
-    /// Alerts raised or changed.
+    /// Alerts raised or changed since the last stored state (whatever base the update was sent
+    /// against, and after an aborted batch too: each change is written once).
     pub alerts_raised: Vec<Alert>,
-    /// Alerts cleared.
+    /// Alerts cleared since the last stored state.
     pub alerts_cleared: Vec<RecordId>,
     /// Consumable levels read (changed ones, or all of them on a full snapshot).
     pub levels: Vec<(RecordId, Level)>,

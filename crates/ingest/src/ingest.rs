@@ -137,7 +137,8 @@ struct Slot {
     committed_windows: Vec<(KeyId, WindowState)>,
     /// The last update applied, to tell a new one from a duplicate.
     last_applied: Option<(Instance, u64)>,
-    /// The stored state, kept after a restart until the next full snapshot is compared with it.
+    /// The stored state, kept after a restart (or an abort) until a full snapshot compared with
+    /// it is committed.
     baseline: Option<DeviceState>,
     /// When every meter was last observed.
     meters_read_at: Option<Timestamp>,
@@ -646,6 +647,9 @@ impl<S: Secrets> Ingest<S> {
             slot.committed_recent.push_back(uuid);
         }
         slot.committed = Some(writes.receiver);
+        if writes.state.is_some() {
+            slot.baseline = None;
+        }
         Ok(())
     }
 
@@ -677,6 +681,17 @@ impl<S: Secrets> Ingest<S> {
         let slot = self.slots.get_mut(&sender).filter(|s| s.in_flight == Some(id));
         let Some(slot) = slot else { return Err(IngestError::StaleBatch { id }) };
         slot.in_flight = None;
+        // The state the device's next full snapshot is compared with is the committed one: the
+        // receiver's newest unless this batch replaced it, which is then taken back. (A
+        // baseline not yet compared with stays: it is the committed state. A state over the
+        // receiver's HISTORY_BYTES is not kept once replaced: its device's next snapshot is then
+        // compared with nothing, as at first contact, and its open alerts are raised again.)
+        if slot.baseline.is_none() {
+            slot.baseline = match batch.writes.state {
+                Some(_) => slot.receiver.previous_state(),
+                None => slot.receiver.state().cloned(),
+            };
+        }
         slot.receiver = match &slot.committed {
             Some(saved) => {
                 let saved = saved.clone().with_recent_jobs(slot.committed_recent.iter().copied());
@@ -724,8 +739,13 @@ fn apply(
     scratch: &mut Vec<u8>,
 ) -> (Writes, Reply) {
     let full = matches!(update.body, UpdateBody::Full(_));
-    // Shared, not copied: a full snapshot replaces the receiver's state without changing it.
-    let view = if full && slot.baseline.is_none() { slot.receiver.shared_state().cloned() } else { None };
+    // A delta against the newest state says what changed; one against an older base (its ack
+    // was lost) repeats what the newest already has, and is compared with it instead.
+    let on_newest =
+        matches!(&update.body, UpdateBody::Delta { base, .. } if slot.receiver.newest_base() == Some(*base));
+    // Shared, not copied: a full snapshot, or a delta to an older base, adds a state without
+    // changing the newest.
+    let view = if !on_newest && slot.baseline.is_none() { slot.receiver.shared_state().cloned() } else { None };
     let reply = slot.receiver.receive_in(update, scratch);
     let jobs = slot.receiver.take_jobs();
     let id = (update.instance, update.sequence);
@@ -757,11 +777,9 @@ fn apply(
         let every_meter =
             slot.meters_read_at.is_none_or(|t| t.checked_add(METER_HEARTBEAT).is_none_or(|due| now >= due));
         match &update.body {
-            UpdateBody::Full(_) => {
-                let baseline = slot.baseline.take();
-                compare(baseline.as_ref().or(view.as_deref()), state, &mut writes);
-            }
-            UpdateBody::Delta { delta, .. } => from_delta(delta, &mut writes),
+            UpdateBody::Delta { delta, .. } if on_newest => from_delta(delta, &mut writes),
+            // The baseline stays until the batch is committed (an abort compares again).
+            _ => compare(slot.baseline.as_ref().or(view.as_deref()), state, &mut writes),
         }
         let key = ObservationKey { device: to.meter_device, instance: update.instance.0, sequence: update.sequence };
         let observe = |(kind, value): (Category, u64)| Observation {

@@ -1,6 +1,7 @@
 //! The crash harness: devices report over a lossy link while the ingest is killed at random
 //! points between apply and commit (and the store fails now and then); at the end every job is
-//! stored exactly once, the stored state equals each device's, and nothing was applied twice.
+//! stored exactly once, the stored state equals each device's, nothing was applied twice, and
+//! the alert history (raised, cleared) ends as the state shows, no alert raised twice.
 
 use printfleet_ingest::{Ingest, IngestError};
 use printfleet_schema::{Level, MeterKind, RecordId};
@@ -193,6 +194,10 @@ fn run(seed: u64) {
         sorted.sort_unstable();
         assert_eq!(sorted, expected, "seed {seed}, {name}: every job exactly once");
         assert_eq!(run.disk.state(sender), run.agents[i].current(), "seed {seed}, {name}: state");
+        let mut open: Vec<RecordId> =
+            run.disk.state(sender).unwrap().snapshot.alerts.iter().map(|a| a.record_id).collect();
+        open.sort_unstable();
+        assert_eq!(run.disk.open_alerts(sender), open, "seed {seed}, {name}: the alert history ends as the state");
     }
     assert_eq!(run.ingest.in_flight(), 0);
 }
@@ -336,4 +341,105 @@ fn the_window_of_recent_jobs_survives_an_abort_and_a_restart_past_its_size() {
     let mut ingest = disk.restore();
     now += 3 * HOUR;
     assert_eq!(send(&mut disk, &mut ingest, 4, &[oldest], now), Vec::<u64>::new());
+}
+
+/// One frame the device sends at `now` (retrying, if due), stored and committed; the reply
+/// handed back unless `lose_reply`. Whether a frame went.
+fn exchange(
+    agent: &mut DeviceAgent,
+    ingest: &mut Ingest<FleetMasterKey>,
+    disk: &mut Disk,
+    now: u64,
+    rng: &mut ChaCha20Rng,
+    lose_reply: bool,
+) -> bool {
+    agent.handle_timeout(at(now));
+    let Some(t) = pump(agent, at(now), rng) else { return false };
+    let batch = ingest.receive(&t.frame, at(now)).unwrap();
+    disk.write(batch.writes());
+    let reply = ingest.commit(batch, at(now), rng).unwrap();
+    if !lose_reply {
+        agent.handle_frame(at(now), &reply);
+    }
+    true
+}
+
+fn alert(id: u64) -> printfleet_schema::Alert {
+    printfleet_schema::Alert { record_id: RecordId(id), ..Default::default() }
+}
+
+/// The alerts the device's stored state shows open.
+fn open_in_state(disk: &Disk, device: SenderId) -> Vec<RecordId> {
+    let mut open: Vec<RecordId> = disk.state(device).unwrap().snapshot.alerts.iter().map(|a| a.record_id).collect();
+    open.sort_unstable();
+    open
+}
+
+/// A batch the store failed to write takes the alert history back with it: the alert its
+/// update cleared is recorded cleared when the device sends again (a full snapshot, after the
+/// resync the portal asks for), and the alerts still open are not raised a second time (the
+/// disk refuses an alert raised twice or cleared unraised). Before, the snapshot was compared
+/// with nothing: the cleared alert stayed open in the history for ever, and the others were
+/// raised again.
+#[test]
+fn an_aborted_batch_leaves_the_alert_history_as_committed() {
+    let mut disk = Disk::default();
+    disk.devices.push(record("alerts"));
+    let device = printfleet_auth::sender_id_of("alerts");
+    let mut ingest = disk.restore();
+    let mut agent = agent("alerts", 5);
+    let mut rng = rng(6);
+    agent.handle_reading(at(0), reading());
+    agent.handle_alert(at(0), alert(900));
+    agent.handle_alert(at(0), alert(901));
+    assert!(exchange(&mut agent, &mut ingest, &mut disk, 0, &mut rng, false));
+    assert!(disk.open_alerts(device).contains(&RecordId(900)));
+
+    agent.clear_alert(at(HOUR), RecordId(900));
+    agent.handle_timeout(at(3 * HOUR));
+    let t = pump(&mut agent, at(3 * HOUR), &mut rng).unwrap();
+    let batch = ingest.receive(&t.frame, at(3 * HOUR)).unwrap();
+    assert_eq!(batch.writes().alerts_cleared, [RecordId(900)]);
+    ingest.abort(batch).unwrap();
+
+    let mut now = 3 * HOUR;
+    for _ in 0..20 {
+        now += HOUR;
+        exchange(&mut agent, &mut ingest, &mut disk, now, &mut rng, false);
+    }
+    assert_eq!(disk.state(device), agent.current());
+    assert!(!disk.open_alerts(device).contains(&RecordId(900)), "900 was cleared");
+    assert_eq!(disk.open_alerts(device), open_in_state(&disk, device));
+}
+
+/// A device whose last reply was lost sends its next delta against the older state it last
+/// heard of, so the delta repeats what the unanswered update changed. The history records
+/// what changed since the newest state: the alert that update raised is not raised again.
+#[test]
+fn a_delta_to_an_older_base_records_only_what_changed_since_the_newest() {
+    let mut disk = Disk::default();
+    disk.devices.push(record("lost-ack"));
+    let device = printfleet_auth::sender_id_of("lost-ack");
+    let mut ingest = disk.restore();
+    let mut agent = agent("lost-ack", 8);
+    let mut rng = rng(9);
+    let mut r = reading();
+    agent.handle_reading(at(0), r.clone());
+    assert!(exchange(&mut agent, &mut ingest, &mut disk, 0, &mut rng, false));
+    // Alert 901 raised and stored; its reply lost.
+    agent.handle_alert(at(HOUR), alert(901));
+    assert!(exchange(&mut agent, &mut ingest, &mut disk, 3 * HOUR, &mut rng, true));
+    assert!(disk.open_alerts(device).contains(&RecordId(901)));
+    // Then a consumable moves: the delta names the state before 901 as its base.
+    r.snapshot.consumables[0].level = Level::Amount(3);
+    agent.handle_reading(at(4 * HOUR), r);
+    agent.handle_timeout(at(6 * HOUR));
+    let t = pump(&mut agent, at(6 * HOUR), &mut rng).unwrap();
+    let batch = ingest.receive(&t.frame, at(6 * HOUR)).unwrap();
+    assert!(batch.writes().alerts_raised.is_empty(), "raised again: {:?}", batch.writes().alerts_raised);
+    assert_eq!(batch.writes().levels.len(), 1, "{:?}", batch.writes().levels);
+    disk.write(batch.writes());
+    agent.handle_frame(at(6 * HOUR), &ingest.commit(batch, at(6 * HOUR), &mut rng).unwrap());
+    assert_eq!(disk.state(device), agent.current());
+    assert_eq!(disk.open_alerts(device), open_in_state(&disk, device));
 }

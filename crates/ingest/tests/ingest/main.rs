@@ -14,7 +14,7 @@ mod crash;
 mod refusals;
 mod session;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use printfleet_agent::{AgentError, DeviceAgent, Schedule, Transmit};
 use printfleet_auth::{FleetMasterKey, KeyEpoch, one_shot};
@@ -22,7 +22,7 @@ use printfleet_diff::DeviceState;
 use printfleet_diff::sync::Instance;
 use printfleet_ingest::{Credential, CustomerId, DeviceRecord, Ingest, Owner, ResellerId, SavedDevice, Writes};
 use printfleet_meter::{Category, ContractId, DeviceId, ObservationKey};
-use printfleet_schema::{DeviceReport, DurationMs, PageCount, PrintJob, Redaction, Timestamp, samples};
+use printfleet_schema::{DeviceReport, DurationMs, PageCount, PrintJob, RecordId, Redaction, Timestamp, samples};
 use printfleet_wire::frame::SenderId;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -94,6 +94,9 @@ pub(crate) struct Disk {
     pub(crate) applied: HashSet<(SenderId, Instance, u64)>,
     pub(crate) readings: HashSet<(ObservationKey, Category)>,
     pub(crate) alerts_raised: usize,
+    /// The alerts raised and not cleared, per device, as the history tables tell them. The
+    /// tests' alerts never change, so one raised while open was raised twice.
+    pub(crate) open_alerts: HashMap<SenderId, BTreeSet<RecordId>>,
 }
 
 impl Disk {
@@ -124,6 +127,18 @@ impl Disk {
             assert!(self.readings.insert((o.key, o.kind.clone())), "reading stored twice");
         }
         self.alerts_raised += w.alerts_raised.len();
+        let open = self.open_alerts.entry(w.device).or_default();
+        for cleared in &w.alerts_cleared {
+            assert!(open.remove(cleared), "alert {cleared:?} cleared, never raised");
+        }
+        for raised in &w.alerts_raised {
+            assert!(open.insert(raised.record_id), "alert {:?} raised twice", raised.record_id);
+        }
+    }
+
+    /// The alerts the history tables show open: those of the stored state, if they agree.
+    pub(crate) fn open_alerts(&self, device: SenderId) -> Vec<RecordId> {
+        self.open_alerts.get(&device).map(|a| a.iter().copied().collect()).unwrap_or_default()
     }
 
     pub(crate) fn state(&self, device: SenderId) -> Option<&DeviceState> {
