@@ -20,9 +20,10 @@ use crate::{AgentError, Event, Transmit};
 pub const MAX_BUNDLE_BYTES: usize = 64 * 1024;
 
 /// Bundles sent and not yet answered that the collector remembers (to route their answers): as
-/// many as a channel's frames that may await a reply. An answer to an older one is dropped, and
-/// its devices send again when their reply timeout passes.
-pub const MAX_BUNDLES_IN_FLIGHT: usize = 64;
+/// many as a channel's frames that may await a reply
+/// ([`MAX_OUTSTANDING_REPLIES`](printfleet_wire::frame::MAX_OUTSTANDING_REPLIES)). An answer to
+/// an older one is dropped, and its devices send again when their reply timeout passes.
+pub const MAX_BUNDLES_IN_FLIGHT: usize = printfleet_wire::frame::MAX_OUTSTANDING_REPLIES;
 
 /// The collector's own session (bundle mode): its channel, and which devices each bundle in
 /// flight carried, in order.
@@ -244,10 +245,15 @@ impl Collector {
     /// interval since the Unix epoch), the first at least
     /// [`COLLECTOR_MIN_INTERVAL`](crate::COLLECTOR_MIN_INTERVAL) after each device's last report,
     /// so that devices read at different times report together: one bundle per round.
-    /// Per-device sessions stay attached but unused. Replaces a link attached before.
-    pub fn attach_link(&mut self, channel: DeviceChannel) {
+    /// Per-device sessions stay attached but unused. Replaces a link attached before. Refused
+    /// ([`AgentError::NotASession`]) for a channel that is not a session's.
+    pub fn attach_link(&mut self, channel: DeviceChannel) -> Result<(), AgentError> {
+        if !channel.is_session() {
+            return Err(AgentError::NotASession);
+        }
         self.link = Some(Box::new(Link { channel, in_flight: VecDeque::new() }));
         self.align(true);
+        Ok(())
     }
 
     /// Interval reports at the collector's rounds (with a link) or one interval after each

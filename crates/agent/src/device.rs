@@ -157,6 +157,10 @@ impl DeviceAgent {
     /// The agent after a restart, from the last state stored. The policy is applied again to
     /// what was saved. It reports as after a boot, and must save again (a new sequence
     /// reservation) before its first frame.
+    ///
+    /// Only the last state stored, and in one process at a time: a copy restored twice, or an
+    /// older state, seals sequence numbers the portal has seen (see the crate's "What the
+    /// caller persists, and when").
     pub fn restore(
         sender: SenderId,
         key: &FrameKey,
@@ -231,8 +235,12 @@ impl DeviceAgent {
     /// channel and its sequence reservations are kept (a session's sequence numbers are its
     /// own and need no saving), so the save-before-send rule is unchanged for everything else.
     ///
-    /// Refused ([`AgentError::SessionSender`]) if the session authenticated another device.
+    /// Refused ([`AgentError::SessionSender`]) if the session authenticated another device, and
+    /// ([`AgentError::NotASession`]) for a channel that is not a session's.
     pub fn attach_session(&mut self, channel: DeviceChannel) -> Result<(), AgentError> {
+        if !channel.is_session() {
+            return Err(AgentError::NotASession);
+        }
         if channel.sender() != self.sender() {
             return Err(AgentError::SessionSender { agent: self.sender(), session: channel.sender() });
         }
@@ -414,6 +422,11 @@ impl DeviceAgent {
     }
 
     /// The checkpoint's state is durably stored: what it covers may now leave.
+    ///
+    /// Checkpoints taken one after another may be handed back in any order, but one older than a
+    /// checkpoint handed back before it asks for a save again ([`DeviceAgent::needs_save`]): its
+    /// write may have landed last, leaving the older state in store (a store writing in the
+    /// background, out of order), and a restart from it would lose what came after.
     pub fn saved(&mut self, checkpoint: Checkpoint) -> Result<(), AgentError> {
         if let Some(r) = checkpoint.reservation {
             let cp = r.checkpoint();
@@ -422,7 +435,9 @@ impl DeviceAgent {
             }
             self.reservation = Some(cp);
         }
-        self.saved_generation = self.saved_generation.max(checkpoint.generation);
+        // The checkpoint handed back last is taken for the one in store: if it is older than one
+        // confirmed before, what came after it is saved again.
+        self.saved_generation = checkpoint.generation;
         if !self.needs_save() {
             self.announced = false;
         }

@@ -110,6 +110,15 @@
 //! A crash at any point then loses no job event, never reuses a sequence number, and the
 //! portal's next acceptance is never refused as a replay.
 //!
+//! That holds for **the last state stored, restored by one process at a time**. Neither side
+//! can tell a copy from the original: two agents restored from one state (a cloned disk image,
+//! a second process on the same file) seal the same sequence numbers, and the portal takes
+//! whichever frame comes first and refuses the other as a replay; an older state (a backup, a
+//! flash copy rolled back) reuses numbers the portal has seen, and its frames are refused until
+//! the numbers pass them (up to a reservation block). Hold the stored state exclusively, and
+//! treat a state restored from a backup as lost: give the device its next key epoch (a new
+//! key; `printfleet device rekey` at the portal) and start a new agent under it.
+//!
 //! # Outbox bound
 //! The outbox is not a queue of reports: it is one pending state (the newest) and the job events
 //! not yet acknowledged, of which each report carries at most 1024. Nothing is dropped while the
@@ -195,6 +204,10 @@ pub enum AgentError {
         /// The device the session authenticated.
         session: SenderId,
     },
+    /// A channel attached as a session's that is a one-shot channel: its sequence numbers
+    /// would need saving, which the agent does only for its own one-shot channel.
+    #[error("not a session's channel")]
+    NotASession,
     /// A frame whose header does not parse.
     #[error("frame refused ({0:?})")]
     Frame(RejectReason),

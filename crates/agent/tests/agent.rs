@@ -212,6 +212,29 @@ fn a_restored_agent_sends_nothing_before_it_has_saved() {
     assert!(again[0].sequence > sent[0].sequence, "never a sequence number twice");
 }
 
+/// A store writing in the background may land an older save after a newer one. An older
+/// checkpoint handed back after a newer one asks for a save again, so that a restart does not
+/// come back to the older state (the job recorded between the two lost). Before, the agent took
+/// the newer one for saved and never wrote its state again until the next change.
+#[test]
+fn an_older_checkpoint_handed_back_last_asks_for_a_save_again() {
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(1));
+    agent.handle_reading(at(0), reading());
+    let older = agent.save();
+    let older_state = serde_json::to_string(older.state()).unwrap();
+    agent.handle_job(at(1), job(1, 2));
+    let newer = agent.save();
+    agent.saved(newer).unwrap();
+    assert!(!agent.needs_save());
+    // The older write lands last: its state is the one in store.
+    agent.saved(older).unwrap();
+    assert!(agent.needs_save(), "the job recorded after the older save is in no stored state");
+    let again = agent.save();
+    assert_ne!(serde_json::to_string(again.state()).unwrap(), older_state, "the job is in the new save");
+    agent.saved(again).unwrap();
+    assert!(!agent.needs_save());
+}
+
 /// A restored agent has nothing to report from until its printer is read again: it asks not to
 /// be woken (an old deadline, long past, would wake it at once, for ever: a busy loop in a
 /// daemon whose printer is off), and its first reading re-arms it.
@@ -612,6 +635,11 @@ fn an_attached_session_seals_the_frames_until_it_is_detached() {
         DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::collector(HOUR_MS).unwrap(), Instance(3));
     let other = SessionKey::derive(&[7; 32], b"transcript", SenderId(0x99));
     assert!(matches!(agent.attach_session(DeviceChannel::session(other)), Err(AgentError::SessionSender { .. })));
+    // A one-shot channel is no session: its numbers would be used unsaved (reused after a
+    // restart), or, unreserved, nothing would ever be sealed.
+    assert!(matches!(agent.attach_session(DeviceChannel::new(DEVICE, &key())), Err(AgentError::NotASession)));
+    let mut collector = Collector::new();
+    assert!(matches!(collector.attach_link(DeviceChannel::new(DEVICE, &key())), Err(AgentError::NotASession)));
     assert!(!agent.has_session());
     agent.attach_session(DeviceChannel::session(session_key())).unwrap();
     assert!(agent.has_session());
@@ -733,7 +761,7 @@ fn a_linked_collector_bundles_its_devices_and_routes_the_answers() {
     let mut c = Collector::new();
     let mut receivers = keyed_devices(&mut c, DEVICES, schedule);
     let (channel, mut portal) = link(9, b"collector transcript", collector);
-    c.attach_link(channel);
+    c.attach_link(channel).unwrap();
     assert!(c.has_link());
     let mut now = 0;
     let mut bundles_per_round = Vec::new();
@@ -798,7 +826,7 @@ fn a_linked_collector_brings_staggered_devices_into_one_bundle_per_round() {
     let schedule = Schedule::collector(printfleet_agent::COLLECTOR_INTERVAL).unwrap();
     let mut c = Collector::new();
     let (channel, mut portal) = link(5, b"rounds", collector);
-    c.attach_link(channel);
+    c.attach_link(channel).unwrap();
     const MINUTE: u64 = 60_000;
     let mut receivers = keyed_devices(&mut c, 30, schedule);
     let mut bundles_at = Vec::new();
@@ -845,7 +873,7 @@ fn an_agent_without_a_key_of_its_own_reports_only_in_bundles() {
     assert_eq!(c.poll_timeout().filter(|t| *t <= at(HOUR)), None, "nothing to wake for but the next read");
 
     let (channel, mut portal) = link(6, b"keyless", collector);
-    c.attach_link(channel);
+    c.attach_link(channel).unwrap();
     let sent = pump_collector(&mut c, at(0), &mut rng, |c, rng, t| {
         assert_eq!(t.entries.len(), 4);
         let (frame, _) = answer_bundle(&mut portal, &mut receivers, &t, at(0), rng, |_| false);
@@ -871,7 +899,7 @@ fn an_agent_without_a_key_of_its_own_reports_only_in_bundles() {
     }
     // A new session after the restart.
     let (channel, mut portal) = link(6, b"keyless, again", collector);
-    restored.attach_link(channel);
+    restored.attach_link(channel).unwrap();
     let sent = pump_collector(&mut restored, at(4 * HOUR), &mut rng, |c, rng, t| {
         let (frame, _) = answer_bundle(&mut portal, &mut receivers, &t, at(4 * HOUR), rng, |_| false);
         c.handle_frame(at(4 * HOUR), &frame).unwrap();

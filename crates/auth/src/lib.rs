@@ -37,7 +37,7 @@
 //! let store = Store(Verifier::new(&secret, &mut rng));
 //! // Generated once for the deployment, persisted, and shared by every replica.
 //! let decoy_key = DecoyKey::generate(&mut rng);
-//! let config = ServerConfig::new(DecoyKey::from_bytes(*decoy_key.to_bytes()));
+//! let config = ServerConfig::new(decoy_key);
 //!
 //! let (device, hello) = ClientHandshake::start("printer-17", &secret, KeyEpoch(1), &mut rng, now)?;
 //! let (server, challenge) = server_start(&hello, &store, &config, &mut rng, now)?;

@@ -1410,7 +1410,7 @@ impl SessionTransport {
                     let expires_at = open.session.expires_at();
                     let channel = open.session.into_device_channel().ok_or("not a device session")?;
                     if identity.is_some() {
-                        collector.attach_link(channel);
+                        collector.attach_link(channel).map_err(|e| e.to_string())?;
                     } else {
                         collector.attach_session(*sender, channel).map_err(|e| e.to_string())?;
                     }

@@ -723,8 +723,9 @@ impl<'t, T: Transport> Driver<'t, T> {
             self.link_expires.remove(&c);
             if let Some(session) = opened.into_iter().next().flatten() {
                 let expires = session.expires_at();
-                if let Some(channel) = session.into_device_channel() {
-                    col.attach_link(channel);
+                if let Some(channel) = session.into_device_channel()
+                    && col.attach_link(channel).is_ok()
+                {
                     self.link_expires.insert(c, expires);
                 }
             }

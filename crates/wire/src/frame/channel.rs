@@ -243,6 +243,8 @@ pub struct DeviceChannel {
     limits: OpenLimits,
     seal_bufs: SealBuffers,
     open_bufs: OpenBuffers,
+    /// A session's channel: its sequence numbers live and die with it.
+    session: bool,
 }
 
 impl fmt::Debug for DeviceChannel {
@@ -267,6 +269,7 @@ impl DeviceChannel {
             limits: OpenLimits::default(),
             seal_bufs: SealBuffers::new(),
             open_bufs: OpenBuffers::default(),
+            session: false,
         }
     }
 
@@ -278,14 +281,23 @@ impl DeviceChannel {
         Self::build(Sequencer::fresh(sender, key.key_id), key)
     }
 
-    /// The channel after a restart: starts past `checkpoint`, the last reservation saved.
+    /// The channel after a restart: starts past `checkpoint`, the last reservation saved. Only
+    /// the last one, and once: a channel restored from an older checkpoint, or two restored from
+    /// one, seal numbers already used, which the portal refuses as replays.
     pub fn restore(sender: SenderId, key: &FrameKey, checkpoint: &SealerCheckpoint) -> Result<Self, CheckpointError> {
         Ok(Self::build(Sequencer::restore(sender, key.key_id, checkpoint)?, key))
     }
 
     /// The device's end of an authenticated session.
     pub fn session(key: SessionKey) -> Self {
-        Self::build(Sequencer::ephemeral(key.sender, key.key.key_id), &key.key)
+        Self { session: true, ..Self::build(Sequencer::ephemeral(key.sender, key.key.key_id), &key.key) }
+    }
+
+    /// Whether this is a session's channel ([`DeviceChannel::session`]): its sequence numbers
+    /// need no saving. A one-shot channel's ([`DeviceChannel::new`], [`DeviceChannel::restore`])
+    /// must have each reservation saved before it seals under it.
+    pub fn is_session(&self) -> bool {
+        self.session
     }
 
     /// Turns compression on (the default) or off. Turn it off where the length of frames must
