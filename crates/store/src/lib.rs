@@ -53,7 +53,7 @@ mod sqlite;
 
 #[cfg(feature = "postgres")]
 pub use crate::postgres::{MAX_SCHEMA_NAME_LEN, PG_MIGRATIONS, PG_SCHEMA_VERSION, PostgresStore};
-pub use sqlite::{MIGRATIONS, SCHEMA_VERSION, SqliteStore};
+pub use sqlite::{MIGRATIONS, OPEN_BUSY_WAIT, SCHEMA_VERSION, SqliteStore};
 
 use printfleet_diff::DeviceState;
 use printfleet_ingest::{Batch, DeviceRecord, SavedDevice};

@@ -1,6 +1,7 @@
 //! The SQLite backend.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use printfleet_auth::{KeyEpoch, Verifier};
 use printfleet_diff::DeviceState;
@@ -12,7 +13,7 @@ use printfleet_meter::{
 use printfleet_schema::{DeviceReport, PrintJob, Timestamp};
 use printfleet_wire::frame::{KeyId, SenderId, WindowState};
 use printfleet_wire::protobuf;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::{Loaded, Store, StoreError};
@@ -243,6 +244,28 @@ pub(crate) const TABLES: &[&str] = &[
 /// B-trees' inner pages of a large fleet in memory.
 const CACHE_KIB: i64 = -65_536;
 
+/// How long opening waits for other processes opening the same new database: SQLite answers
+/// "busy" at once, without waiting, to a switch to WAL while another connection switches it.
+pub const OPEN_BUSY_WAIT: Duration = Duration::from_secs(5);
+/// The pause between two tries of that switch.
+const OPEN_RETRY: Duration = Duration::from_millis(10);
+
+/// Switches the database to WAL (kept in the file: a no-op once done), trying again for up to
+/// [`OPEN_BUSY_WAIT`] while another process holds the lock.
+fn enable_wal(conn: &Connection) -> Result<(), StoreError> {
+    let deadline = Instant::now() + OPEN_BUSY_WAIT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(OPEN_RETRY);
+            }
+            done => return Ok(done?),
+        }
+    }
+}
+
 /// The embedded store: one SQLite file in WAL mode.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -255,7 +278,7 @@ impl SqliteStore {
     /// to [`SCHEMA_VERSION`]. Refuses a newer database.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        enable_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", CACHE_KIB)?;
@@ -269,23 +292,32 @@ impl SqliteStore {
         Ok(self.conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0))?)
     }
 
+    /// Applies the migrations the database lacks, one transaction each. Each takes the write
+    /// lock first (`BEGIN IMMEDIATE`) and reads the version under it, so that processes opening
+    /// one database at once (the portal and `printfleet bill`, say) apply each migration once:
+    /// the others wait, then find it applied.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-        let found: Option<i64> =
-            self.conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional()?;
-        let mut version = found.unwrap_or(0);
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { found: version, supported: SCHEMA_VERSION });
+        // An up-to-date database (the common case) is opened without the write lock.
+        let current = self.conn.query_row("SELECT version FROM schema_version", [], |r| r.get::<_, i64>(0));
+        if current.ok() == Some(SCHEMA_VERSION) {
+            return Ok(());
         }
-        for sql in MIGRATIONS.iter().skip(usize::try_from(version).unwrap_or(usize::MAX)) {
-            let tx = self.conn.transaction()?;
+        loop {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+            let found: Option<i64> = tx.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional()?;
+            let version = found.unwrap_or(0);
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema { found: version, supported: SCHEMA_VERSION });
+            }
+            let Some(sql) = usize::try_from(version).ok().and_then(|v| MIGRATIONS.get(v)) else {
+                return Ok(tx.commit()?);
+            };
             tx.execute_batch(sql)?;
-            version = version.saturating_add(1);
             tx.execute("DELETE FROM schema_version", [])?;
-            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [version])?;
+            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [version.saturating_add(1)])?;
             tx.commit()?;
         }
-        Ok(())
     }
 
     /// Rows in `table` (for tests and operators' checks); a name that is not one of the

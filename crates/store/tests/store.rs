@@ -228,6 +228,10 @@ macro_rules! suite {
             super::an_empty_database_migrates_to_the_current_version::<$backend>()
         }
         #[test]
+        fn processes_opening_a_database_at_once_migrate_it_once() {
+            super::processes_opening_a_database_at_once_migrate_it_once::<$backend>()
+        }
+        #[test]
         fn a_database_from_a_newer_version_is_refused() {
             super::a_database_from_a_newer_version_is_refused::<$backend>()
         }
@@ -443,6 +447,32 @@ fn an_empty_database_migrates_to_the_current_version<B: Backend>() {
     let mut store = b.open();
     assert_eq!(store.version(), B::VERSION);
     assert_eq!(store.rows("devices").unwrap(), 1);
+}
+
+/// The portal, `printfleet bill` and `device add` may open one database at the same moment
+/// (after an upgrade: each finding it a version behind). Each migration is applied once, and
+/// every opener gets the current schema. On the SQLite code before, the version was read
+/// outside the migration's transaction: two openers both applied the first migration, and one
+/// failed ("table already exists").
+fn processes_opening_a_database_at_once_migrate_it_once<B: Backend + Sync>() {
+    const OPENERS: usize = 6;
+    for round in 0..8 {
+        let Some(b) = B::fresh(&format!("race{round}")) else { return };
+        let start = std::sync::Barrier::new(OPENERS);
+        std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..OPENERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        b.try_open().map(|mut s| s.version())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                assert_eq!(opener.join().unwrap().unwrap(), B::VERSION, "round {round}");
+            }
+        });
+    }
 }
 
 fn a_database_from_a_newer_version_is_refused<B: Backend>() {
