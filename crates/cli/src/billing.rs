@@ -22,8 +22,7 @@ use std::path::{Path, PathBuf};
 use printfleet_diff::DeviceState;
 use printfleet_ingest::DeviceRecord;
 use printfleet_meter::{
-    ContractId, Device, DeviceId, Discrepancy, Invoice, Meter, MeterConfig, MeterError, ModelClass, Terms, UsageLine,
-    export,
+    ContractId, Device, Discrepancy, Invoice, Meter, MeterConfig, MeterError, ModelClass, Terms, UsageLine, export,
 };
 use printfleet_schema::{MeterKind, Timestamp};
 use printfleet_store::{Store, StoreError};
@@ -315,7 +314,7 @@ fn retire_revoked(
     if revoked.is_empty() {
         return Ok(());
     }
-    let later: BTreeSet<DeviceId> = store.meter_readings(end, now)?.iter().map(|o| o.key.device).collect();
+    let later = store.metered_devices(end, now)?;
     for (d, open) in revoked {
         let id = d.meter_device;
         if later.contains(&id) {

@@ -55,9 +55,11 @@ mod sqlite;
 pub use crate::postgres::{MAX_SCHEMA_NAME_LEN, PG_MIGRATIONS, PG_SCHEMA_VERSION, PostgresStore};
 pub use sqlite::{MIGRATIONS, OPEN_BUSY_WAIT, SCHEMA_VERSION, SqliteStore};
 
+use std::collections::BTreeSet;
+
 use printfleet_diff::DeviceState;
 use printfleet_ingest::{Batch, DeviceRecord, SavedDevice};
-use printfleet_meter::{Closing, ContractId, JobRecord, Meter, Observation, Terms};
+use printfleet_meter::{Closing, ContractId, DeviceId, JobRecord, Meter, Observation, Terms};
 use printfleet_schema::Timestamp;
 use printfleet_wire::frame::SenderId;
 
@@ -124,6 +126,13 @@ pub trait Store {
     /// The meter readings observed in `[from, to)`, in time order (what `printfleet bill` feeds
     /// `printfleet-meter`). A kind that does not parse is [`StoreError::Corrupt`].
     fn meter_readings(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<Observation>, StoreError>;
+
+    /// The devices (metered positions) with a meter reading observed in `[from, to)`: what
+    /// [`Store::meter_readings`] names, without loading the readings. By default through it;
+    /// both backends ask the database for the distinct devices.
+    fn metered_devices(&mut self, from: Timestamp, to: Timestamp) -> Result<BTreeSet<DeviceId>, StoreError> {
+        Ok(self.meter_readings(from, to)?.iter().map(|o| o.key.device).collect())
+    }
 
     /// The meter's records of the jobs received in `[from, to)`, in the order they were
     /// stored: each stored job through `printfleet_ingest::job_record`, under its device's

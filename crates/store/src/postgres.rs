@@ -1,6 +1,8 @@
 //! The PostgreSQL backend (feature `postgres`): the same tables, keys and transactions as the
 //! SQLite one, on the synchronous `postgres` client.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement, Transaction};
 use printfleet_auth::Verifier;
@@ -22,7 +24,7 @@ use crate::{Loaded, Store, StoreError};
 /// The schema version this backend writes: the number of [`PG_MIGRATIONS`]. It moves in step
 /// with [`SCHEMA_VERSION`](crate::SCHEMA_VERSION): migration *n* of each backend makes the same
 /// change (4: an index only PostgreSQL needs).
-pub const PG_SCHEMA_VERSION: i64 = 4;
+pub const PG_SCHEMA_VERSION: i64 = 5;
 
 /// The PostgreSQL migrations, oldest first: [`MIGRATIONS`](crate::MIGRATIONS) in PostgreSQL's
 /// types (`BIGINT` for SQLite's 64-bit `INTEGER`, `BYTEA` for `BLOB`, `BOOLEAN` for flags) with
@@ -148,6 +150,10 @@ pub const PG_MIGRATIONS: &[&str] = &[
     // rowid order), so SQLite's migration 4 is empty.
     "
     CREATE INDEX jobs_recent ON jobs (sender, id) WHERE uuid IS NOT NULL;
+    ",
+    // 5: as SQLite's migration 5.
+    "
+    CREATE INDEX jobs_by_time ON jobs (received_at);
     ",
 ];
 
@@ -391,7 +397,13 @@ impl PostgresStore {
         }
         let mut client = Client::connect(params, NoTls)?;
         // The name is checked above: safe to splice (identifiers cannot be bound parameters).
-        client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"))?;
+        // Under the migrations' lock: `CREATE SCHEMA IF NOT EXISTS` run by two connections at
+        // once fails in one of them (a duplicate key in the catalogue).
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
+        tx.commit()?;
+        client.batch_execute(&format!("SET search_path TO {schema}"))?;
         Self::open(client)
     }
 
@@ -472,27 +484,6 @@ impl PostgresStore {
             let sender = SenderId(uint(r.try_get(3)?));
             let record = stored_job_record(uint(r.try_get(0)?), uint(r.try_get(1)?), &record);
             out.push(record.map_err(|e| e.of_device(sender))?);
-        }
-        Ok(out)
-    }
-
-    fn credentials(&mut self, sender: i64) -> Result<Vec<Credential>, StoreError> {
-        let rows = self.client.query(
-            "SELECT epoch, revoked, salt, iterations, stored_key, server_key FROM credentials WHERE sender = $1
-             ORDER BY epoch",
-            &[&sender],
-        )?;
-        let mut out = Vec::new();
-        for r in rows {
-            let credential = stored_credential(
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-                r.try_get(5)?,
-            );
-            out.push(credential?);
         }
         Ok(out)
     }
@@ -627,6 +618,27 @@ impl Store for PostgresStore {
     }
 
     fn load_devices(&mut self) -> Result<Vec<DeviceRecord>, StoreError> {
+        // Every credential in one query (a query per device is a round trip per device: seconds
+        // for a large fleet, at each reload of the registry).
+        let mut credentials: BTreeMap<i64, Vec<Credential>> = BTreeMap::new();
+        let rows = self.client.query(
+            "SELECT sender, epoch, revoked, salt, iterations, stored_key, server_key FROM credentials
+             ORDER BY sender, epoch",
+            &[],
+        )?;
+        for r in rows {
+            let sender: i64 = r.try_get(0)?;
+            let credential = stored_credential(
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                r.try_get(5)?,
+                r.try_get(6)?,
+            )
+            .map_err(|e| e.of_device(SenderId(uint(sender))))?;
+            credentials.entry(sender).or_default().push(credential);
+        }
         let mut devices = Vec::new();
         let rows = self.client.query(
             "SELECT sender, name, reseller, customer, contract, meter_device, revoked, collector
@@ -640,13 +652,12 @@ impl Store for PostgresStore {
                 customer: CustomerId(uint(r.try_get(3)?)),
                 contract: ContractId(uint(r.try_get(4)?)),
             };
-            let credentials = self.credentials(sender).map_err(|e| e.of_device(SenderId(uint(sender))))?;
             let record = DeviceRecord {
                 name: r.try_get(1)?,
                 owner,
                 meter_device: DeviceId(uint(r.try_get(5)?)),
                 revoked: r.try_get(6)?,
-                credentials,
+                credentials: credentials.remove(&sender).unwrap_or_default(),
                 collector: r.try_get::<_, Option<i64>>(7)?.map(|c| SenderId(uint(c))),
             };
             if int(record.sender().0) != sender {
@@ -702,6 +713,14 @@ impl Store for PostgresStore {
 
     fn meter_readings(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<Observation>, StoreError> {
         PostgresStore::meter_readings(self, from, to)
+    }
+
+    fn metered_devices(&mut self, from: Timestamp, to: Timestamp) -> Result<BTreeSet<DeviceId>, StoreError> {
+        let rows = self.client.query(
+            "SELECT DISTINCT device FROM meter_readings WHERE observed_at >= $1 AND observed_at < $2",
+            &[&millis(from), &millis(to)],
+        )?;
+        rows.iter().map(|r| Ok(DeviceId(uint(r.try_get(0)?)))).collect()
     }
 
     fn job_records(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {

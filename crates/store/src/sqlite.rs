@@ -1,5 +1,6 @@
 //! The SQLite backend.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use uuid::Uuid;
 use crate::{Loaded, Store, StoreError};
 
 /// The schema version this crate writes: the number of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The migrations, oldest first: migration *n* (from 1) takes a database from version *n - 1*
 /// to *n*. Never edit one that has shipped; append.
@@ -143,6 +144,11 @@ pub const MIGRATIONS: &[&str] = &[
     // `jobs_by_sender` already gives them in rowid order without a sort, where PostgreSQL needs
     // an index on (sender, id).
     "",
+    // 5: the job records of a billing period by the time they were received (`job_records`
+    // scanned every job ever stored).
+    "
+    CREATE INDEX jobs_by_time ON jobs (received_at);
+    ",
 ];
 
 /// A device's job sequence numbers, in the order stored (index `jobs_by_sender`).
@@ -156,6 +162,13 @@ const RECENT_JOB_UUIDS: &str =
 /// The meter readings of a time range (index `meter_readings_by_time`).
 const METER_READINGS: &str = "SELECT device, instance, sequence, kind, value, observed_at FROM meter_readings
      WHERE observed_at >= ?1 AND observed_at < ?2 ORDER BY observed_at, device, instance, sequence";
+
+/// The devices with a meter reading in a time range (index `meter_readings_by_time`).
+const METERED_DEVICES: &str = "SELECT DISTINCT device FROM meter_readings WHERE observed_at >= ?1 AND observed_at < ?2";
+
+/// The job records received in a time range, in the order stored (index `jobs_by_time`).
+const JOB_RECORDS: &str = "SELECT d.meter_device, j.received_at, j.record, j.sender FROM jobs j
+     JOIN devices d ON d.sender = j.sender WHERE j.received_at >= ?1 AND j.received_at < ?2 ORDER BY j.rowid";
 
 /// The same bits as an SQLite integer.
 pub(crate) fn int(x: u64) -> i64 {
@@ -253,11 +266,11 @@ const OPEN_RETRY: Duration = Duration::from_millis(10);
 /// Switches the database to WAL (kept in the file: a no-op once done), trying again for up to
 /// [`OPEN_BUSY_WAIT`] while another process holds the lock.
 fn enable_wal(conn: &Connection) -> Result<(), StoreError> {
-    let deadline = Instant::now() + OPEN_BUSY_WAIT;
+    let started = Instant::now();
     loop {
         match conn.pragma_update(None, "journal_mode", "WAL") {
             Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && started.elapsed() < OPEN_BUSY_WAIT =>
             {
                 std::thread::sleep(OPEN_RETRY);
             }
@@ -378,10 +391,7 @@ impl SqliteStore {
 
     /// [`Store::job_records`], which this is.
     pub fn job_records(&self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT d.meter_device, j.received_at, j.record, j.sender FROM jobs j JOIN devices d ON d.sender = j.sender
-             WHERE j.received_at >= ?1 AND j.received_at < ?2 ORDER BY j.rowid",
-        )?;
+        let mut stmt = self.conn.prepare(JOB_RECORDS)?;
         let rows = stmt.query_map(params![millis(from), millis(to)], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
         })?;
@@ -691,6 +701,12 @@ impl Store for SqliteStore {
         SqliteStore::meter_readings(self, from, to)
     }
 
+    fn metered_devices(&mut self, from: Timestamp, to: Timestamp) -> Result<BTreeSet<DeviceId>, StoreError> {
+        let mut stmt = self.conn.prepare(METERED_DEVICES)?;
+        let rows = stmt.query_map(params![millis(from), millis(to)], |r| r.get::<_, i64>(0))?;
+        rows.map(|device| Ok(DeviceId(uint(device?)))).collect()
+    }
+
     fn job_records(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<JobRecord>, StoreError> {
         SqliteStore::job_records(self, from, to)
     }
@@ -755,5 +771,9 @@ mod tests {
         assert!(!recent.contains("TEMP B-TREE"), "sorted instead of read in order: {recent}");
         let readings = plan(&store, METER_READINGS, 2);
         assert!(readings.contains("USING INDEX meter_readings_by_time"), "{readings}");
+        let metered = plan(&store, METERED_DEVICES, 2);
+        assert!(metered.contains("USING INDEX meter_readings_by_time"), "{metered}");
+        let period = plan(&store, JOB_RECORDS, 2);
+        assert!(period.contains("USING INDEX jobs_by_time"), "{period}");
     }
 }

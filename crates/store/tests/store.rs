@@ -773,6 +773,9 @@ fn readings_and_job_records_come_back_for_billing<B: Backend>() {
     assert_eq!(totals, vec![(DeviceId(40), 1_000, at(0)), (DeviceId(40), 1_200, at(day))]);
     // The range is half-open.
     assert!(store.meter_readings(at(hour), at(day)).unwrap().is_empty());
+    assert_eq!(store.metered_devices(at(0), at(2 * day)).unwrap(), [DeviceId(40)].into());
+    assert_eq!(store.metered_devices(at(day), at(day + 1)).unwrap(), [DeviceId(40)].into());
+    assert!(store.metered_devices(at(hour), at(day)).unwrap().is_empty());
     let jobs = store.job_records(at(0), at(2 * day)).unwrap();
     let seen: Vec<_> = jobs.iter().map(|j| (j.device, j.job, j.finished_at)).collect();
     // No printed_at: finished when received.
