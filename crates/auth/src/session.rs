@@ -49,9 +49,11 @@ enum Side {
 /// portal), which owns the session's per-direction keys and sequence numbers: there is no second
 /// sealer to get, and so no sequence number to reuse.
 ///
-/// A session ends at [`Session::expires_at`]; until then the server should call
-/// [`Session::recheck`] periodically (or before each frame) so that a revocation takes effect
-/// without waiting for the expiry.
+/// A session ends at [`Session::expires_at`] (its channels refuse from then on); until then the
+/// server should ask its store again, periodically or before each frame, whether the device and
+/// epoch are still good, so that a revocation takes effect without waiting for the expiry:
+/// [`Session::recheck`] before the conversion, and with [`Session::device`] and
+/// [`Session::epoch`] kept beside the channel after it.
 pub struct Session {
     device: String,
     epoch: u32,
@@ -154,13 +156,20 @@ impl Session {
     /// portal's replies. `None` on the portal's session (the portal uses
     /// [`Session::into_portal_channel`]). Consumes the session: a session has one channel.
     pub fn into_device_channel(self) -> Option<DeviceChannel> {
-        (self.side == Side::Device).then(|| DeviceChannel::session(self.key))
+        (self.side == Side::Device).then(|| DeviceChannel::session_until(self.key, self.expires_at))
     }
 
     /// The portal's channel: opens the device's frames (only as [`Session::sender_id`]) and
     /// seals replies to them. `None` on the device's session. Consumes the session.
+    ///
+    /// The channel ends with the session: it opens nothing from [`Session::expires_at`] on
+    /// (`RejectReason::Expired`), and the device's end seals nothing from then on. Revocation is
+    /// not the channel's to see: keep [`Session::device`] and [`Session::epoch`] (and the
+    /// expiry) beside it and ask the verifier store again as often as revocations must take
+    /// effect, as [`Session::recheck`] does before the conversion (`printfleet-ingest` does this
+    /// for every frame of a session).
     pub fn into_portal_channel(self) -> Option<PortalChannel> {
-        (self.side == Side::Portal).then(|| PortalChannel::session(self.key))
+        (self.side == Side::Portal).then(|| PortalChannel::session_until(self.key, self.expires_at))
     }
 }
 

@@ -6,10 +6,10 @@ use printfleet_auth::{
     FailureReason, KeyEpoch, Lookup, MIN_ITERATIONS, SecretError, ServerConfig, Session, Verifier, VerifierStore,
     sender_id_of, server_start,
 };
-use printfleet_schema::DurationMs;
 use printfleet_schema::samples;
+use printfleet_schema::{DurationMs, Timestamp};
 use printfleet_wire::Codec;
-use printfleet_wire::frame::{MessageKind, SenderId};
+use printfleet_wire::frame::{MessageKind, RejectReason, SealError, SenderId};
 
 use super::{Rng, t};
 
@@ -158,6 +158,39 @@ fn success_gives_both_sides_the_same_fresh_session() {
     // A second handshake makes another key: the first session's frames do not open in it.
     let mut other = b_server.into_portal_channel().unwrap();
     assert!(other.open(&frame, &all, t(600), &mut Vec::new()).is_err());
+}
+
+/// Each end of a session's channel ends with the session: the device seals nothing from its
+/// expiry on, the portal opens nothing (a frame sealed just before, arriving after, included),
+/// and a reply to a frame opened before still goes both ways. Before, the channels outlived
+/// their session for as long as the caller kept them.
+#[test]
+fn the_channels_end_with_their_session() {
+    let w = world();
+    let a = plain(&w, "printer-17", &w.secret, 1, 11);
+    let (server, client) = (a.server.unwrap(), a.client.unwrap());
+    // Each side's expiry runs from its own clock's end of the handshake: the later one here.
+    let expires = server.expires_at().max(client.expires_at());
+    let (device_expires, portal_expires) = (client.expires_at(), server.expires_at());
+    let mut device = client.into_device_channel().unwrap();
+    let mut portal = server.into_portal_channel().unwrap();
+    assert_eq!((device.expires_at(), portal.expires_at()), (Some(device_expires), Some(portal_expires)));
+    let just_before = |at: Timestamp| Timestamp::from_unix_millis(at.unix_millis() - 1).unwrap();
+    let just_before = just_before(device_expires.min(portal_expires));
+    let all = [MessageKind::Report, MessageKind::Update];
+    let mut opened = Vec::new();
+    let h = device.seal(MessageKind::Update, Codec::Protobuf, b"u1", just_before, &mut Rng(7), &mut opened).unwrap();
+    let request = portal.open(&opened, &all, just_before, &mut Vec::new()).unwrap();
+    let mut late = Vec::new();
+    device.seal(MessageKind::Update, Codec::Protobuf, b"u2", just_before, &mut Rng(8), &mut late).unwrap();
+    assert_eq!(
+        device.seal(MessageKind::Update, Codec::Protobuf, b"u3", expires, &mut Rng(9), &mut Vec::new()),
+        Err(SealError::Expired)
+    );
+    assert_eq!(portal.open(&late, &all, expires, &mut Vec::new()).unwrap_err().reason(), RejectReason::Expired);
+    let mut reply = Vec::new();
+    portal.seal_reply(&request, Codec::Protobuf, b"ack", expires, &mut Rng(10), &mut reply).unwrap();
+    assert_eq!(device.open_reply(&reply, expires, &mut Vec::new()).unwrap().sequence, h.sequence);
 }
 
 #[test]

@@ -245,6 +245,8 @@ pub struct DeviceChannel {
     open_bufs: OpenBuffers,
     /// A session's channel: its sequence numbers live and die with it.
     session: bool,
+    /// When the session expires: nothing is sealed from then on.
+    expires_at: Option<Timestamp>,
 }
 
 impl fmt::Debug for DeviceChannel {
@@ -270,6 +272,7 @@ impl DeviceChannel {
             seal_bufs: SealBuffers::new(),
             open_bufs: OpenBuffers::default(),
             session: false,
+            expires_at: None,
         }
     }
 
@@ -288,9 +291,22 @@ impl DeviceChannel {
         Ok(Self::build(Sequencer::restore(sender, key.key_id, checkpoint)?, key))
     }
 
-    /// The device's end of an authenticated session.
+    /// The device's end of an authenticated session, without an expiry of its own (prefer
+    /// [`DeviceChannel::session_until`]: `printfleet_auth`'s sessions convert with theirs).
     pub fn session(key: SessionKey) -> Self {
         Self { session: true, ..Self::build(Sequencer::ephemeral(key.sender, key.key.key_id), &key.key) }
+    }
+
+    /// The device's end of an authenticated session that expires at `expires_at`: from then on
+    /// [`DeviceChannel::seal`] refuses ([`SealError::Expired`]); replies to frames sealed before
+    /// still open.
+    pub fn session_until(key: SessionKey, expires_at: Timestamp) -> Self {
+        Self { expires_at: Some(expires_at), ..Self::session(key) }
+    }
+
+    /// When the session this channel belongs to expires, if it does.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
     }
 
     /// Whether this is a session's channel ([`DeviceChannel::session`]): its sequence numbers
@@ -374,6 +390,9 @@ impl DeviceChannel {
         rng: &mut impl CryptoRng,
         out: &mut Vec<u8>,
     ) -> Result<FrameHeader, SealError> {
+        if self.expires_at.is_some_and(|at| now >= at) {
+            return Err(SealError::Expired);
+        }
         super::seal::check_payload(payload)?;
         let sequence = self.seq.take()?;
         let header = FrameHeader {
@@ -431,6 +450,8 @@ pub struct PortalChannel {
     sender: SenderId,
     key_id: KeyId,
     ring: super::Keyring,
+    /// When the session expires: no frame is opened from then on.
+    expires_at: Option<Timestamp>,
 }
 
 impl fmt::Debug for PortalChannel {
@@ -448,7 +469,19 @@ impl PortalChannel {
         let mut ring = super::Keyring::new();
         // A new keyring holds nothing yet, so the insert cannot be refused.
         let _ = ring.insert(key.sender, &key.key);
-        Self { sender: key.sender, key_id: key.key.key_id, ring }
+        Self { sender: key.sender, key_id: key.key.key_id, ring, expires_at: None }
+    }
+
+    /// The portal's end of a session that expires at `expires_at`: from then on
+    /// [`PortalChannel::open`] refuses every frame ([`RejectReason::Expired`]); replies to
+    /// frames opened before may still be sealed.
+    pub fn session_until(key: SessionKey, expires_at: Timestamp) -> Self {
+        Self { expires_at: Some(expires_at), ..Self::session(key) }
+    }
+
+    /// When the session this channel belongs to expires, if it does.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
     }
 
     /// Sets the limits applied to the device's frames.
@@ -470,6 +503,9 @@ impl PortalChannel {
         now: Timestamp,
         out: &mut Vec<u8>,
     ) -> Result<FrameHeader, Rejected> {
+        if self.expires_at.is_some_and(|at| now >= at) {
+            return Err(Rejected(RejectReason::Expired));
+        }
         self.ring.open(frame, expect, now, out)
     }
 

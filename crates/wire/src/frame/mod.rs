@@ -459,6 +459,8 @@ pub enum RejectReason {
     Decompression,
     /// A payload that inflates beyond the receiver's cap.
     TooLarge,
+    /// A frame of a session that has expired ([`PortalChannel::session_until`]).
+    Expired,
 }
 
 /// A frame was rejected. Its message (`Display`, "frame rejected") is the same whatever the

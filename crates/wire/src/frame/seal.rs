@@ -31,6 +31,10 @@ pub enum SealError {
     /// it back with `reservation_saved` before sealing again.
     #[error("no reserved sequence number left; reserve and persist a block first")]
     ReservationNeeded,
+    /// The session the channel belongs to has expired: nothing more is sealed under its key
+    /// (`DeviceChannel::session_until`). Handshake again.
+    #[error("the session has expired")]
+    Expired,
     /// A reply for a sender or key id this keyring does not hold.
     #[error("no key for sender {sender} key id {key_id}")]
     UnknownKey {
