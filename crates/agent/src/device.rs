@@ -260,6 +260,12 @@ impl DeviceAgent {
         self.session.is_some()
     }
 
+    /// The job events recorded and not yet acknowledged by the portal, oldest first (redacted):
+    /// the backlog a lost state would take with it.
+    pub fn unacknowledged_jobs(&self) -> impl ExactSizeIterator<Item = &PrintJob> {
+        self.sync.unacknowledged_jobs()
+    }
+
     /// The device's state as the agent will next report it (redacted).
     pub fn current(&self) -> Option<&DeviceState> {
         self.current.as_ref().map(|c| &**c.get())

@@ -247,6 +247,12 @@ impl Agent {
         self.instance
     }
 
+    /// The job events recorded and not yet acknowledged, oldest first: what goes with the next
+    /// update, and what an agent that lost its saved state would lose.
+    pub fn unacknowledged_jobs(&self) -> impl ExactSizeIterator<Item = &PrintJob> {
+        self.events.iter().map(|(_, job)| job)
+    }
+
     /// Queues a job event; it travels with every update until acknowledged. Save the agent
     /// before the next update is sent.
     pub fn record_job(&mut self, job: Redacted<PrintJob>) {

@@ -85,7 +85,9 @@
 //!   replaced, counter reset, device swapped under the same [`DeviceId`]) ends the segment and
 //!   starts a new one at that read; usage is the sum of every segment's advance, so it is never
 //!   negative. A new segment's first read is its baseline: what was counted before it on the
-//!   new counter is not billed.
+//!   new counter is not billed. A new counter whose first read is above the old one's last read
+//!   (a young device whose board is replaced again soon) cannot be told from usage: what the
+//!   new board had counted before its first use is billed then.
 //! * **Attribution.** The advance between two reads is billed in the period of the later read
 //!   (the one that proves it).
 //! * **Plausibility.** An advance larger than the bound for the device's [`ModelClass`]

@@ -926,6 +926,8 @@ impl Device {
                 || *k == MeterKind::PRINT
                 || *k == MeterKind::PRINT_MONO
             {
+                let factory = self.truth.factory.entry(k.clone()).or_insert(0);
+                *factory = factory.saturating_add(start);
                 start
             } else {
                 0

@@ -175,6 +175,9 @@ pub struct DeviceOutcome {
     pub current: Option<DeviceState>,
     /// Per meter kind, the counters' true advance as of its last reading (over every board).
     pub reported_advance: BTreeMap<MeterKind, u64>,
+    /// Per meter kind, what its replaced boards' successors had counted before their first use
+    /// ([`Truth::factory`](crate::Truth::factory)).
+    pub factory_counts: BTreeMap<MeterKind, u64>,
     /// Its counter resets (board replacements).
     pub counter_resets: usize,
     /// The jobs it emitted: (uuid, the device's job sequence number).
@@ -409,7 +412,6 @@ struct Driver<'t, T: Transport> {
     per_kind_collector: BTreeMap<Kind, KindSummary>,
     summary: Summary,
     jobs: Vec<Vec<(uuid::Uuid, u64)>>,
-    fed: Vec<Vec<(uuid::Uuid, u64)>>,
     on_replaced: Vec<Vec<(uuid::Uuid, u64)>>,
     last_total: Vec<Option<u64>>,
     daily: BTreeMap<(u32, Kind), DayFigures>,
@@ -512,7 +514,6 @@ impl<'t, T: Transport> Driver<'t, T> {
             per_kind_collector,
             summary: Summary { days, ..Summary::default() },
             jobs: vec![Vec::new(); n],
-            fed: vec![Vec::new(); n],
             on_replaced: vec![Vec::new(); n],
             last_total: vec![None; n],
             daily: BTreeMap::new(),
@@ -583,9 +584,6 @@ impl<'t, T: Transport> Driver<'t, T> {
                 let id = (job.job.uuid, job.job.sequence);
                 if let Some(j) = self.jobs.get_mut(e.device) {
                     j.push(id);
-                }
-                if let Some(f) = self.fed.get_mut(e.device) {
-                    f.push(id);
                 }
                 if let Some(j) = self.naive_jobs.get_mut(e.device) {
                     j.push((*job).clone());
@@ -680,9 +678,17 @@ impl<'t, T: Transport> Driver<'t, T> {
             *s = (secret, epoch);
         }
         let fresh = Instance(self.rng.next_u32());
-        let fed = self.fed.get_mut(device).map(std::mem::take).unwrap_or_default();
+        // The jobs the old board's agent had not seen acknowledged go with it.
+        let old = match d.site() {
+            Site::Direct => self.direct.get(&device).map(|direct| &direct.agent),
+            Site::Collector(id) => {
+                self.site_collector.get(&id).and_then(|c| self.collectors.get(*c)).and_then(|col| col.agent(sender))
+            }
+        };
+        let undelivered: Vec<(uuid::Uuid, u64)> =
+            old.map(|a| a.unacknowledged_jobs().map(|j| (j.job.uuid, j.job.sequence)).collect()).unwrap_or_default();
         if let Some(r) = self.on_replaced.get_mut(device) {
-            r.extend(fed);
+            r.extend(undelivered);
         }
         match d.site() {
             Site::Direct => {
@@ -1116,6 +1122,7 @@ impl<'t, T: Transport> Driver<'t, T> {
                 kind: d.kind(),
                 current,
                 reported_advance: d.truth().reported.clone(),
+                factory_counts: d.truth().factory.clone(),
                 counter_resets: d.truth().faults_of(FaultKind::CounterReset),
                 jobs: self.jobs.get_mut(i).map(std::mem::take).unwrap_or_default(),
                 jobs_on_replaced_boards: self.on_replaced.get_mut(i).map(std::mem::take).unwrap_or_default(),

@@ -157,6 +157,10 @@ pub struct Truth {
     /// [`Truth::advance`] as of the last reading emitted: what the portal can know once it has
     /// the device's current state.
     pub reported: BTreeMap<MeterKind, u64>,
+    /// What the new boards of its counter resets had counted before their first use, per meter,
+    /// summed over its resets. A meter cannot tell such a count from usage when it reads above
+    /// the old board's last read (a young device whose board is replaced twice), and bills it.
+    pub factory: BTreeMap<MeterKind, u64>,
     /// Impressions printed (every service).
     pub pages: u64,
     /// Ink used per colour, in nanolitres (large-format).

@@ -142,11 +142,24 @@ impl CounterCheck {
 
 /// Compares each device's true counter advance with what the store shows ([`stored_advance`];
 /// devices are metered under their fleet index): equal on a device without a counter reset, at
-/// most the truth on one with.
+/// most the truth on one with. Both ways: a meter the store shows advancing on a device whose
+/// counter of it never moved (print counts stored as copies, say) is unexplained too, and so is
+/// any advance stored for a device the fleet does not have.
 pub fn check_counters(devices: &[DeviceOutcome], seen: &BTreeMap<(DeviceId, MeterKind), u64>) -> CounterCheck {
     let mut check = CounterCheck::default();
+    let mut unclaimed: BTreeMap<DeviceId, Vec<(&MeterKind, u64)>> = BTreeMap::new();
+    for ((device, kind), got) in seen {
+        unclaimed.entry(*device).or_default().push((kind, *got));
+    }
     for d in devices {
         let id = DeviceId(u64::try_from(d.index).unwrap_or(u64::MAX));
+        for (kind, got) in unclaimed.remove(&id).unwrap_or_default() {
+            if got > 0 && !d.reported_advance.contains_key(kind) {
+                let e = check.per_kind.entry(kind.clone()).or_insert((0, 0, 0));
+                e.1 = e.1.saturating_add(got);
+                check.unexplained.push((d.name.clone(), kind.clone()));
+            }
+        }
         for (kind, truth) in &d.reported_advance {
             let got = seen.get(&(id, kind.clone())).copied().unwrap_or(0);
             let e = check.per_kind.entry(kind.clone()).or_insert((0, 0, 0));
@@ -160,16 +173,37 @@ pub fn check_counters(devices: &[DeviceOutcome], seen: &BTreeMap<(DeviceId, Mete
             }
         }
     }
+    for (device, kinds) in unclaimed {
+        for (kind, _) in kinds.into_iter().filter(|(_, got)| *got > 0) {
+            check.unexplained.push((format!("unknown device {}", device.0), kind.clone()));
+        }
+    }
     check
 }
 
 /// Usage lines against the stored advance: per (device, meter category) the billed quantity
-/// (usage and adjustment lines of every period billed) must equal the stored advance. Returns
-/// the pairs that differ: (device, meter, billed, stored).
+/// (usage and adjustment lines of every period billed) must equal the stored advance, on a
+/// device without a counter reset. On one with, the meter follows each counter across boards
+/// (`printfleet-meter`'s segments: only a read below the last one starts a new segment), where
+/// [`stored_advance`] sums each board on its own: the billed quantity must be at least the
+/// stored advance and at most the truth plus what the new boards had counted before their
+/// first use (which the meter bills when a new board reads above the old one's last read).
+/// Returns the pairs that differ otherwise: (device, meter, billed, stored).
 pub fn check_billing(
     usage: &[UsageLine],
     seen: &BTreeMap<(DeviceId, MeterKind), u64>,
+    devices: &[DeviceOutcome],
 ) -> Vec<(DeviceId, MeterKind, i128, u64)> {
+    let by_id: HashMap<DeviceId, &DeviceOutcome> =
+        devices.iter().map(|d| (DeviceId(u64::try_from(d.index).unwrap_or(u64::MAX)), d)).collect();
+    let differs = |(device, kind): &(DeviceId, MeterKind), billed: i128, stored: u64| {
+        let within_resets = by_id.get(device).is_some_and(|d| {
+            let most = d.reported_advance.get(kind).copied().unwrap_or(0);
+            let most = most.saturating_add(d.factory_counts.get(kind).copied().unwrap_or(0));
+            d.counter_resets > 0 && (i128::from(stored)..=i128::from(most)).contains(&billed)
+        });
+        billed != i128::from(stored) && !within_resets
+    };
     let mut billed: BTreeMap<(DeviceId, MeterKind), i128> = BTreeMap::new();
     for line in usage {
         let Category::Meter(kind) = &line.category else { continue };
@@ -179,12 +213,12 @@ pub fn check_billing(
     let mut out = Vec::new();
     for (key, stored) in seen {
         let got = billed.get(key).copied().unwrap_or(0);
-        if got != i128::from(*stored) {
+        if differs(key, got, *stored) {
             out.push((key.0, key.1.clone(), got, *stored));
         }
     }
     for (key, got) in &billed {
-        if !seen.contains_key(key) && *got != 0 {
+        if !seen.contains_key(key) && *got != 0 && differs(key, *got, 0) {
             out.push((key.0, key.1.clone(), *got, 0));
         }
     }

@@ -5,16 +5,18 @@
 //! with reboots, board replacements, address changes, special supply levels, clock drift,
 //! silent devices and network loss) runs through the real agents (redaction, scheduling, the
 //! save-before-send rule), sealed frames over the portal's real HTTPS and TLS link endpoints on
-//! 127.0.0.1 (one-shot POSTs for direct devices, a SCRAM session per device on one link per
-//! collector site), the portal's ingest actor with its SQLite store, and the meter. Then, from
-//! the **store** (not from memory):
+//! 127.0.0.1 (one-shot POSTs for direct devices; per collector site one link, on which the
+//! site's collector sends bundles under its own SCRAM session, or with `--no-bundles` each
+//! printer its frames under a session of its own), the portal's ingest actor with its SQLite
+//! store, and the meter. Then, from the **store** (not from memory):
 //!
 //! * every device's stored state is its agent's current state (the portal converged);
-//! * every job is stored exactly once ([`check_jobs`]), up to those a board replacement took
-//!   with it;
+//! * every job is stored exactly once ([`check_jobs`]), up to those a replaced board's agent
+//!   had not seen acknowledged (they go with the board);
 //! * the stored meter readings show each counter's true advance, up to what a counter reset
-//!   hides ([`check_counters`]), and billing them with [`crate::billing::bill`] (what
-//!   `printfleet bill` runs) bills exactly that ([`check_billing`]);
+//!   hides, and no advance of a counter that never moved ([`check_counters`]); billing them
+//!   with [`crate::billing::bill`] (what `printfleet bill` runs) bills exactly that on every
+//!   device without a counter reset ([`check_billing`]);
 //! * our bytes on the wire are below the naive pipeline's (serde_json + gzip + Fernet) on the
 //!   same readings.
 //!
@@ -141,6 +143,17 @@ pub enum DemoError {
         /// [`MAX_DEMO_STEP`], in minutes.
         max: u64,
     },
+    /// The fleet has more collector sites than the portal takes link connections
+    /// ([`MAX_LINK_CONNECTIONS`](crate::portal::MAX_LINK_CONNECTIONS)): the demo keeps one per
+    /// site (bundles or not), and a site beyond them would wait for a slot at every round.
+    /// Refused before anything is provisioned.
+    #[error("{sites} collector sites, more than the portal's {max} link connections: simulate fewer printers")]
+    TooManySites {
+        /// The fleet's collector sites.
+        sites: usize,
+        /// The link connections the portal takes.
+        max: usize,
+    },
     /// A simulated device the demo did not provision.
     #[error("device {name:?} was not provisioned")]
     NotProvisioned {
@@ -190,6 +203,9 @@ pub struct DemoOptions {
     /// its own session (docs/wire-format.md §5.9; the default), or each printer's frames on a
     /// session of the printer's own (as a collector holding its printers' secrets can).
     pub bundles: bool,
+    /// The faults injected and their rates (`printfleet_sim::Faults::default()`; the summary
+    /// counts each). `Faults::HIGH` makes every kind of fault happen on a small fleet.
+    pub faults: printfleet_sim::Faults,
 }
 
 impl Default for DemoOptions {
@@ -203,6 +219,7 @@ impl Default for DemoOptions {
             progress: false,
             step: DEMO_STEP,
             bundles: true,
+            faults: printfleet_sim::Faults::default(),
         }
     }
 }
@@ -412,7 +429,15 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     if options.step.0 < 60_000 || options.step > MAX_DEMO_STEP {
         return Err(DemoError::Step { minutes: options.step.0 / 60_000, max: MAX_DEMO_STEP.0 / 60_000 });
     }
-    let config = FleetConfig { seed: options.seed, printers: options.printers, ..FleetConfig::default() };
+    if options.days == 0 || options.days > printfleet_sim::MAX_RUN_DAYS {
+        return Err(printfleet_sim::RunError::Days { days: options.days, max: printfleet_sim::MAX_RUN_DAYS }.into());
+    }
+    let config = FleetConfig {
+        seed: options.seed,
+        printers: options.printers,
+        faults: options.faults,
+        ..FleetConfig::default()
+    };
     let fleet = Fleet::new(config.clone())?;
     let home = tempfile::tempdir().map_err(io(Path::new("temporary directory")))?;
     let state_dir = home.path().join("state");
@@ -464,6 +489,9 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
                 Site::Direct => None,
             },
         });
+    }
+    if sites.len() > crate::portal::MAX_LINK_CONNECTIONS {
+        return Err(DemoError::TooManySites { sites: sites.len(), max: crate::portal::MAX_LINK_CONNECTIONS });
     }
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let provisioned = provision_many(&state_dir, &mut store, specs)?;
@@ -521,7 +549,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     let billing =
         bill_until(&mut store, config.start, last_reading(&readings, config.start), &home.path().join("bill"))?;
     drop(readings);
-    checks.billing_mismatches = check_billing(&billing.usage, &advance);
+    checks.billing_mismatches = check_billing(&billing.usage, &advance, &outcome.devices);
     drop(store);
     drop(home);
 

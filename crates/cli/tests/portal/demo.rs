@@ -139,7 +139,66 @@ fn the_checks_fail_on_a_store_missing_a_job_or_holding_a_stale_state() {
     let readings =
         store.meter_readings(printfleet_schema::Timestamp::UNIX_EPOCH, printfleet_schema::Timestamp::MAX).unwrap();
     let seen = printfleet_cli::demo::stored_advance(&readings);
-    assert!(!printfleet_cli::demo::check_billing(&billing.usage, &seen).is_empty());
+    assert!(!printfleet_cli::demo::check_billing(&billing.usage, &seen, &report.outcome.devices).is_empty());
+
+    // A meter whose counter never moved shows an advance (print counts stored as copies, say):
+    // billed, and caught by the counters' check, which looks both ways.
+    use printfleet_cli::demo::check_counters;
+    use printfleet_schema::MeterKind;
+    assert!(check_counters(&report.outcome.devices, &seen).passed());
+    let d = &report.outcome.devices[0];
+    let still = [MeterKind::FAX, MeterKind::COPIES, MeterKind::SCANS, MeterKind::COLOUR]
+        .into_iter()
+        .find(|k| !d.reported_advance.contains_key(k))
+        .unwrap();
+    let mut doctored = seen.clone();
+    doctored.insert((printfleet_meter::DeviceId(d.index as u64), still.clone()), 5);
+    let counters = check_counters(&report.outcome.devices, &doctored);
+    assert_eq!(counters.unexplained, [(d.name.clone(), still)]);
+    // And an advance stored for a device the fleet does not have.
+    let mut doctored = seen;
+    doctored.insert((printfleet_meter::DeviceId(u64::MAX), MeterKind::TOTAL), 1);
+    assert!(!check_counters(&report.outcome.devices, &doctored).passed());
+}
+
+/// Every kind of fault at a high rate, through the network: every check still passes, and a
+/// job the portal acknowledged before its device's board was replaced is not excused as lost
+/// with the board when it goes missing from the store (before, every job ever handed to a
+/// replaced board was).
+#[test]
+fn faults_at_a_high_rate_pass_every_check_and_excuse_only_jobs_the_board_took() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = small(dir.path());
+    options.faults = printfleet_sim::Faults::HIGH;
+    (options.printers, options.days) = (40, 4);
+    let report = run(&options).unwrap();
+    assert!(report.checks.passed(), "{:?}\n{report}", report.checks.failures());
+    let summary = &report.outcome.summary;
+    for kind in printfleet_sim::FaultKind::ALL {
+        assert!(summary.faults.get(&kind).copied().unwrap_or(0) > 0, "no {} fault\n{report}", kind.name());
+    }
+    // A device whose board was replaced, and its first job: acknowledged long before.
+    let (replaced, delivered) = report
+        .outcome
+        .devices
+        .iter()
+        .filter(|d| d.counter_resets > 0)
+        .find_map(|d| d.jobs.first().filter(|j| !d.jobs_on_replaced_boards.contains(j)).map(|j| (d, j)))
+        .unwrap_or_else(|| {
+            let seen: Vec<_> = report
+                .outcome
+                .devices
+                .iter()
+                .map(|d| (d.kind, d.counter_resets, d.jobs.len(), d.jobs_on_replaced_boards.len()))
+                .collect();
+            panic!("no device with a replaced board whose first job it did not excuse: {seen:?}")
+        });
+    assert!(replaced.jobs_on_replaced_boards.len() < replaced.jobs.len());
+    let conn = rusqlite::Connection::open(options.db.as_ref().unwrap()).unwrap();
+    assert_eq!(conn.execute("DELETE FROM jobs WHERE uuid = ?1", [delivered.0.as_bytes().to_vec()]).unwrap(), 1);
+    let store = SqliteStore::open(options.db.as_ref().unwrap()).unwrap();
+    let checks = check_store(&store, &report.outcome).unwrap();
+    assert_eq!(checks.jobs.missing, 1, "{:?}", checks.jobs);
 }
 
 #[test]
@@ -153,6 +212,25 @@ fn a_finer_step_passes_the_same_checks() {
     assert!(report.to_string().contains("10-minute steps"));
     options.step = printfleet_schema::DurationMs(59_999);
     assert!(matches!(run(&options), Err(printfleet_cli::demo::DemoError::Step { minutes: 0, max: 180 })));
+}
+
+/// A fleet with more collector sites than the portal takes link connections would stall at
+/// every round (a site waiting 30 s for a slot); it is refused at once, before anything is
+/// provisioned, as are days out of range.
+#[test]
+fn a_fleet_beyond_the_portals_links_is_refused_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = small(dir.path());
+    options.printers = 40_000;
+    match run(&options) {
+        Err(printfleet_cli::demo::DemoError::TooManySites { sites, max }) => {
+            assert!(sites > max && max == printfleet_cli::portal::MAX_LINK_CONNECTIONS, "{sites} {max}")
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|r| r.to_string())),
+    }
+    options.printers = 6;
+    options.days = 0;
+    assert!(matches!(run(&options), Err(printfleet_cli::demo::DemoError::Run(printfleet_sim::RunError::Days { .. }))));
 }
 
 #[test]
