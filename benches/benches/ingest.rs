@@ -180,9 +180,10 @@ fn collector_session(
         ingest.provision(DeviceRecord { collector: Some(collector), ..record(d) }).unwrap();
     }
     // One session for the whole stream (50 rounds of 3 hours; a real collector renews daily).
-    let config =
-        ServerConfig::new(DecoyKey::generate(rng)).with_session_lifetime(DurationMs(UPDATES * 3 * HOUR + HOUR));
+    let lifetime = DurationMs(UPDATES * 3 * HOUR + HOUR);
+    let config = ServerConfig::new(DecoyKey::generate(rng)).with_session_lifetime(lifetime);
     let (client, m0) = ClientHandshake::start(SITE, &secret, KeyEpoch(1), rng, now).unwrap();
+    let client = client.with_session_lifetime(lifetime);
     let (server, m1) = server_start(&m0, ingest.registry(), &config, rng, now).unwrap();
     let (client, m2) = client.handle_server_first(&m1, now).unwrap();
     let (server_session, m3) = server.handle_client_final(&m2, now).unwrap();

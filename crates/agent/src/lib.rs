@@ -22,10 +22,9 @@
 //!
 //! let mut rng = OsRng::default();
 //! let now = samples::SAMPLE_TIME;
-//! // Provisioned: the device's one-shot key (printfleet-auth derives it from its secret).
-//! let mut secret = [0u8; 32];
-//! rand_core::Rng::fill_bytes(&mut rng, &mut secret);
-//! let key = FrameKey::new(&secret, KeyId(1), CipherSuite::Aes128CbcHmacSha256)?;
+//! // Provisioned: the device's one-shot key (printfleet-auth derives it from its secret:
+//! // `one_shot::frame_key`); a fresh one here.
+//! let key = FrameKey::generate(&mut rng, KeyId(1), CipherSuite::Aes128CbcHmacSha256);
 //! let device = SenderId(17);
 //!
 //! // The agent: the redaction policy is not optional.

@@ -186,6 +186,7 @@ pub struct ClientHandshake {
     secret: DeviceSecret,
     started: Timestamp,
     timeout: DurationMs,
+    session_lifetime: DurationMs,
 }
 
 impl fmt::Debug for ClientHandshake {
@@ -206,6 +207,7 @@ pub struct ClientAwaitingServerFinal {
     auth_message: String,
     started: Timestamp,
     timeout: DurationMs,
+    session_lifetime: DurationMs,
 }
 
 impl fmt::Debug for ClientAwaitingServerFinal {
@@ -240,7 +242,24 @@ impl ClientHandshake {
         scram::check_name(device)?;
         let first = ClientFirst { name: device.to_owned(), nonce, epoch };
         let message = first.message();
-        Ok((Self { first, secret: secret.clone(), started: now, timeout: DEFAULT_HANDSHAKE_TIMEOUT }, message))
+        let state = Self {
+            first,
+            secret: secret.clone(),
+            started: now,
+            timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            session_lifetime: DEFAULT_SESSION_LIFETIME,
+        };
+        Ok((state, message))
+    }
+
+    /// The lifetime the portal grants its sessions ([`ServerConfig::session_lifetime`]), when it
+    /// is not [`DEFAULT_SESSION_LIFETIME`]: the device's session, and the channel it becomes,
+    /// end that long after the handshake. (A portal that ends a session earlier says so; a
+    /// device that assumes less than the portal grants only handshakes again sooner.)
+    #[must_use]
+    pub fn with_session_lifetime(mut self, lifetime: DurationMs) -> Self {
+        self.session_lifetime = lifetime;
+        self
     }
 
     /// Handles the server-first message; returns the next state and the client-final message.
@@ -286,6 +305,7 @@ impl ClientHandshake {
                 auth_message,
                 started: self.started,
                 timeout: self.timeout,
+                session_lifetime: self.session_lifetime,
             },
             reply,
         ))
@@ -309,7 +329,7 @@ impl ClientAwaitingServerFinal {
             &self.client_key,
             &self.auth_message,
             now,
-            DEFAULT_SESSION_LIFETIME,
+            self.session_lifetime,
             Side::Device,
         ))
     }

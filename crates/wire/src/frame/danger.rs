@@ -14,6 +14,7 @@
 //! use printfleet_wire::frame::{
 //!     CipherSuite, DEFAULT_MAX_PAYLOAD_BYTES, DeviceChannel, FrameKey, KeyId, MessageKind, OsRng, SenderId,
 //! };
+//! // A fixed key, as a diagnostic tool is given one: for this example only, never a real key.
 //! let key = FrameKey::new(&[7; 32], KeyId(1), CipherSuite::Aes128CbcHmacSha256)?;
 //! let sender = SenderId(42);
 //! let mut device = DeviceChannel::new(sender, &key);

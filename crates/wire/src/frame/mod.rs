@@ -35,10 +35,9 @@
 //! let mut rng = OsRng::default();
 //! let now = Timestamp::from_unix_millis(1_793_610_000_000)?;
 //!
-//! // One key: secret, key id and cipher suite together (from provisioning, never from a literal).
-//! let mut secret = [0u8; 32];
-//! rand_core::Rng::fill_bytes(&mut rng, &mut secret);
-//! let key = FrameKey::new(&secret, KeyId(7), CipherSuite::Aes128CbcHmacSha256)?;
+//! // One key: secret, key id and cipher suite together (from provisioning, never from a literal;
+//! // `printfleet-auth` derives a device's from its secret, or `FrameKey::new` takes the bytes).
+//! let key = FrameKey::generate(&mut rng, KeyId(7), CipherSuite::Aes128CbcHmacSha256);
 //! let sender = SenderId(0x0102_0304_0506_0708);
 //!
 //! // The device: reserve sequence numbers, persist the reservation, then seal.
@@ -255,6 +254,14 @@ impl FrameKey {
     /// same as [`FrameKey::new`], which cannot fail for this length.
     pub fn from_array(secret: &[u8; 32], key_id: KeyId, suite: CipherSuite) -> Self {
         Self { secret: Zeroizing::new(secret.to_vec()), key_id, suite }
+    }
+
+    /// A new key of 32 random bytes from `rng` (an OS-backed one: [`OsRng`]), never held
+    /// outside zeroising memory: a new device's key where no derivation provides one, or a test's.
+    pub fn generate(rng: &mut impl rand_core::CryptoRng, key_id: KeyId, suite: CipherSuite) -> Self {
+        let mut secret = Zeroizing::new(vec![0u8; 32]);
+        rand_core::Rng::fill_bytes(rng, &mut secret[..]);
+        Self { secret, key_id, suite }
     }
 
     /// The key id.
