@@ -279,7 +279,8 @@ impl Checks {
 pub struct BillingSummary {
     /// Periods billed (each month the stored readings reach into).
     pub periods: u32,
-    /// Readings fed to the meter.
+    /// The meter readings stored, each counted once (every period's run reads its own and the
+    /// late window's before it, so a sum over the runs would count some twice).
     pub readings: usize,
     /// Every usage line.
     pub usage: Vec<UsageLine>,
@@ -546,8 +547,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
     let advance = stored_advance(&readings);
     let mut checks = check_store_against(&store, &outcome, &advance)?;
-    let billing =
-        bill_until(&mut store, config.start, last_reading(&readings, config.start), &home.path().join("bill"))?;
+    let billing = bill_until(&mut store, &readings, config.start, &home.path().join("bill"))?;
     drop(readings);
     checks.billing_mismatches = check_billing(&billing.usage, &advance, &outcome.devices);
     drop(store);
@@ -628,7 +628,7 @@ fn check_store_against(
 /// `scratch`.
 pub fn bill_all(store: &mut SqliteStore, start: Timestamp, scratch: &Path) -> Result<BillingSummary, DemoError> {
     let readings = store.meter_readings(Timestamp::UNIX_EPOCH, Timestamp::MAX)?;
-    bill_until(store, start, last_reading(&readings, start), scratch)
+    bill_until(store, &readings, start, scratch)
 }
 
 /// When the last of `readings` was observed (`start` if there are none).
@@ -636,16 +636,18 @@ fn last_reading(readings: &[Observation], start: Timestamp) -> Timestamp {
     readings.iter().map(|r| r.observed_at).max().unwrap_or(start)
 }
 
-/// [`bill_all`], from the month of `start` to that of `last`.
+/// [`bill_all`], given the store's `readings`: from the month of `start` to that of the last
+/// reading.
 fn bill_until(
     store: &mut SqliteStore,
+    readings: &[Observation],
     start: Timestamp,
-    last: Timestamp,
     scratch: &Path,
 ) -> Result<BillingSummary, DemoError> {
+    let last = last_reading(readings, start);
     let period = BillingPeriod::MONTHLY;
     let mut p = period.period_of(start);
-    let mut billing = BillingSummary::default();
+    let mut billing = BillingSummary { readings: readings.len(), ..BillingSummary::default() };
     while p <= period.period_of(last) {
         let month = period.start(p)?;
         let end = period.end(p)?;
@@ -653,7 +655,6 @@ fn bill_until(
         match bill(store, month, close_at, scratch) {
             Ok(billed) => {
                 billing.periods = billing.periods.saturating_add(1);
-                billing.readings = billing.readings.saturating_add(billed.readings);
                 billing.usage.extend(billed.usage);
                 billing.invoices.extend(billed.invoices);
             }

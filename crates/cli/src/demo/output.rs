@@ -96,7 +96,7 @@ pub(super) fn summary(r: &DemoReport, f: &mut fmt::Formatter<'_>) -> fmt::Result
         r.portal.batched_frames,
         r.portal.batches
     )?;
-    writeln!(f, "\nbilling ({} period(s), {} readings):", r.billing.periods, r.billing.readings)?;
+    writeln!(f, "\nbilling ({} period(s) from {} stored readings):", r.billing.periods, r.billing.readings)?;
     for (category, (quantity, unit)) in r.billing.by_category() {
         writeln!(f, "  {:<28} {:>14} {unit}", category.to_string(), quantity)?;
     }
