@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use printfleet_schema::{Alert, DeviceReport, DurationMs, PrintJob, Timestamp};
-use printfleet_wire::frame::{DeviceChannel, FrameHeader, MessageKind, SealScratch, SenderId};
+use printfleet_wire::frame::{DeviceChannel, FrameHeader, MessageKind, SealError, SealScratch, SenderId};
 use printfleet_wire::limits::MAX_BUNDLE_ENTRIES;
 use printfleet_wire::{Codec, protobuf};
 use rand_core::CryptoRng;
@@ -439,10 +439,23 @@ impl Collector {
         let sealed = match (&mut self.link, entries.is_empty()) {
             (Some(link), false) => {
                 let mut frame = Vec::new();
-                link.channel
-                    .seal_using(&mut self.scratch, MessageKind::Bundle, Codec::Protobuf, &payload, now, rng, &mut frame)
-                    .ok()
-                    .map(|h| (h, frame))
+                match link.channel.seal_using(
+                    &mut self.scratch,
+                    MessageKind::Bundle,
+                    Codec::Protobuf,
+                    &payload,
+                    now,
+                    rng,
+                    &mut frame,
+                ) {
+                    Ok(h) => Some((h, frame)),
+                    Err(SealError::Expired) => {
+                        // The link's session ended: detached (see `has_link`); handshake again.
+                        self.detach_link();
+                        None
+                    }
+                    Err(_) => None,
+                }
             }
             _ => None,
         };

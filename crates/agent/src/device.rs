@@ -8,8 +8,8 @@ use printfleet_diff::sync::{self, Instance, Reply};
 use printfleet_schema::{Alert, DeviceReport, PrintJob, RecordId, Redacted, Redaction, Timestamp};
 use printfleet_wire::Codec;
 use printfleet_wire::frame::{
-    DeviceChannel, FrameHeader, FrameKey, MessageKind, RejectReason, Reservation, SealScratch, SealerCheckpoint,
-    SenderId,
+    DeviceChannel, FrameHeader, FrameKey, MessageKind, RejectReason, Reservation, SealError, SealScratch,
+    SealerCheckpoint, SenderId,
 };
 use printfleet_wire::protobuf;
 use rand_core::CryptoRng;
@@ -444,7 +444,10 @@ impl DeviceAgent {
         // The checkpoint handed back last is taken for the one in store: if it is older than one
         // confirmed before, what came after it is saved again.
         self.saved_generation = checkpoint.generation;
-        if !self.needs_save() {
+        if self.needs_save() {
+            // What came after it is in no stored state: ask for it at once.
+            self.announce_save();
+        } else {
             self.announced = false;
         }
         Ok(())
@@ -530,6 +533,12 @@ impl DeviceAgent {
             &mut frame,
         ) {
             Ok(h) => h,
+            Err(SealError::Expired) => {
+                self.session = None;
+                self.push(Event::SessionExpired);
+                self.prepared = Some(prepared);
+                return None;
+            }
             Err(e) => {
                 // Only a reservation can be missing here: save and try again.
                 self.push(Event::SealFailed(e));

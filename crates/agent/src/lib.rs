@@ -180,6 +180,10 @@ pub enum Event {
     EncodeFailed(String),
     /// A report could not be sealed; it is kept and sealed after the next save.
     SealFailed(SealError),
+    /// The attached session expired (its channel seals nothing more): it is detached, and the
+    /// agent seals with its one-shot key again, if it has one, until a new session is attached.
+    /// Handshake again.
+    SessionExpired,
 }
 
 /// Why an agent call failed.

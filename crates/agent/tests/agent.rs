@@ -226,9 +226,11 @@ fn an_older_checkpoint_handed_back_last_asks_for_a_save_again() {
     let newer = agent.save();
     agent.saved(newer).unwrap();
     assert!(!agent.needs_save());
+    while agent.poll_event().is_some() {}
     // The older write lands last: its state is the one in store.
     agent.saved(older).unwrap();
     assert!(agent.needs_save(), "the job recorded after the older save is in no stored state");
+    assert_eq!(agent.poll_event(), Some(Event::SaveRequired), "and the store that waits for the event is told");
     let again = agent.save();
     assert_ne!(serde_json::to_string(again.state()).unwrap(), older_state, "the job is in the new save");
     agent.saved(again).unwrap();
@@ -668,6 +670,26 @@ fn an_attached_session_seals_the_frames_until_it_is_detached() {
     let sent = pump(&mut agent, later, &mut rng);
     assert_eq!(sent.len(), 1);
     assert!(one_shot.handle(&sent[0].frame, later).is_ok(), "sealed with the one-shot key again");
+}
+
+/// A session's channel refuses to seal once the session expired: the agent detaches it, says
+/// so (`Event::SessionExpired`), and seals with its one-shot key again. Before, the refusal was
+/// taken for a missing reservation: a save asked for on every poll, and nothing sent, for ever.
+#[test]
+fn an_expired_session_is_detached_and_the_one_shot_key_takes_over() {
+    let mut rng = rng(12);
+    let mut agent = DeviceAgent::new(DEVICE, &key(), Redaction::drop_all(), Schedule::direct(), Instance(4));
+    let session = SessionKey::derive(&[7; 32], b"transcript", DEVICE);
+    agent.attach_session(DeviceChannel::session_until(session, at(HOUR))).unwrap();
+    let later = at(2 * HOUR);
+    agent.handle_reading(later, reading());
+    assert!(pump(&mut agent, later, &mut rng).is_empty(), "nothing sealed under the expired session");
+    assert!(!agent.has_session());
+    let events: Vec<Event> = std::iter::from_fn(|| agent.poll_event()).collect();
+    assert!(events.contains(&Event::SessionExpired), "{events:?}");
+    let sent = pump(&mut agent, later, &mut rng);
+    assert_eq!(sent.len(), 1);
+    assert!(Portal::new().handle(&sent[0].frame, later).is_ok(), "sealed with the one-shot key");
 }
 
 const HOUR_MS: DurationMs = DurationMs(HOUR);

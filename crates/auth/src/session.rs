@@ -119,8 +119,8 @@ impl Session {
     }
 
     /// When the session ends: the end of its handshake plus the session lifetime
-    /// ([`ServerConfig::session_lifetime`] on the server, [`DEFAULT_SESSION_LIFETIME`] on the
-    /// device).
+    /// ([`ServerConfig::session_lifetime`] on the server; on the device,
+    /// [`ClientHandshake::with_session_lifetime`]'s, by default [`DEFAULT_SESSION_LIFETIME`]).
     pub fn expires_at(&self) -> Timestamp {
         self.expires_at
     }

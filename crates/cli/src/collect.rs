@@ -913,9 +913,7 @@ struct Daemon<'a> {
     summary: RunSummary,
     log: &'a mut dyn Write,
     /// The rounds of reads running, at most [`MAX_READ_ROUNDS`].
-    readings: Vec<Reading>,
-    /// The printers the rounds running are reading.
-    being_read: BTreeSet<SenderId>,
+    rounds: Rounds<Result<Polled, Failure>>,
     /// Printers due for a read that waits for a round to end (all [`MAX_READ_ROUNDS`] running).
     pending: BTreeSet<SenderId>,
 }
@@ -929,13 +927,72 @@ pub const MAX_READ_ROUNDS: usize = 4;
 /// A round of reads on a thread of its own (the SNMP and HTTP clients block): the daemon goes
 /// on exchanging with the portal meanwhile, and takes each printer's reading as soon as its
 /// read ends, so that a slow printer holds back no other's report.
-struct Reading {
+struct Round<R> {
     /// The printers read, in the order of the results' indices.
     due: Vec<SenderId>,
+    /// Those whose result has not come in yet: freed when the round ends without one (a read
+    /// that died), and only they (one freed earlier may be in a later round by then).
+    waiting: BTreeSet<SenderId>,
     /// When the round started: the readings' time.
     at: Timestamp,
-    /// Each read's result as it ends; disconnected once all have.
-    results: mpsc::Receiver<(usize, Result<Polled, Failure>)>,
+    /// Each read's result (`R`) as it ends; disconnected once all have.
+    results: mpsc::Receiver<(usize, R)>,
+}
+
+/// The rounds of reads running, and which printers they are reading (each in one round at
+/// most: a printer is never read twice at once).
+struct Rounds<R> {
+    running: Vec<Round<R>>,
+    being_read: BTreeSet<SenderId>,
+}
+
+impl<R> Rounds<R> {
+    fn new() -> Self {
+        Self { running: Vec::new(), being_read: BTreeSet::new() }
+    }
+
+    fn len(&self) -> usize {
+        self.running.len()
+    }
+
+    fn is_reading(&self, sender: SenderId) -> bool {
+        self.being_read.contains(&sender)
+    }
+
+    /// A round reading `due` (none of them being read), started at `at`.
+    fn start(&mut self, due: Vec<SenderId>, at: Timestamp, results: mpsc::Receiver<(usize, R)>) {
+        self.being_read.extend(due.iter().copied());
+        let waiting = due.iter().copied().collect();
+        self.running.push(Round { due, waiting, at, results });
+    }
+
+    /// The results that came in, with their round's time; a printer is free again once its
+    /// result is taken, and a round ends once its reads have.
+    fn take(&mut self) -> Vec<(SenderId, Timestamp, R)> {
+        let (mut arrived, mut ended) = (Vec::new(), Vec::new());
+        self.running.retain_mut(|round| {
+            loop {
+                match round.results.try_recv() {
+                    Ok((i, result)) => {
+                        if let Some(sender) = round.due.get(i) {
+                            round.waiting.remove(sender);
+                            arrived.push((*sender, round.at, result));
+                        }
+                    }
+                    Err(mpsc::TryRecvError::Empty) => return true,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        // The printers whose read died unanswered are free too.
+                        ended.extend(std::mem::take(&mut round.waiting));
+                        return false;
+                    }
+                }
+            }
+        });
+        for sender in ended.iter().chain(arrived.iter().map(|(s, _, _)| s)) {
+            self.being_read.remove(sender);
+        }
+        arrived
+    }
 }
 
 macro_rules! log {
@@ -985,8 +1042,7 @@ pub fn run(
         rng: OsRng::default(),
         summary: RunSummary::default(),
         log,
-        readings: Vec::new(),
-        being_read: BTreeSet::new(),
+        rounds: Rounds::new(),
         pending: BTreeSet::new(),
     };
     daemon.restore(options.clock.now())?;
@@ -1084,7 +1140,7 @@ impl Daemon<'_> {
         self.take_readings()?;
         let now = clock.now();
         while let Some(sender) = self.collector.poll_read(now) {
-            if self.being_read.contains(&sender) {
+            if self.rounds.is_reading(sender) {
                 self.summary.reads_skipped = self.summary.reads_skipped.saturating_add(1);
                 let name = self.names.get(&sender).map_or("?", |(n, _)| n.as_str());
                 log!(self, "read {name}: skipped, its previous read has not ended");
@@ -1092,7 +1148,7 @@ impl Daemon<'_> {
                 self.pending.insert(sender);
             }
         }
-        if !self.pending.is_empty() && self.readings.len() < MAX_READ_ROUNDS {
+        if !self.pending.is_empty() && self.rounds.len() < MAX_READ_ROUNDS {
             let due = std::mem::take(&mut self.pending).into_iter().collect();
             self.start_reading(due, now);
         }
@@ -1145,31 +1201,13 @@ impl Daemon<'_> {
             poll_each(&targets, &self.plan.poll, |i, result| drop(tx.send((i, result))));
         }
         drop(tx);
-        self.being_read.extend(due.iter().copied());
-        self.readings.push(Reading { due, at, results });
+        self.rounds.start(due, at, results);
     }
 
     /// Hands the readings that came in to their agents; a round ends once every read has.
     fn take_readings(&mut self) -> Result<(), CollectError> {
-        let (mut arrived, mut ended) = (Vec::new(), Vec::new());
-        self.readings.retain_mut(|reading| {
-            loop {
-                match reading.results.try_recv() {
-                    Ok((i, result)) => arrived.extend(reading.due.get(i).map(|s| (*s, reading.at, result))),
-                    Err(mpsc::TryRecvError::Empty) => return true,
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        // Every printer of an ended round is free (one whose read died unanswered too).
-                        ended.append(&mut reading.due);
-                        return false;
-                    }
-                }
-            }
-        });
-        for sender in ended {
-            self.being_read.remove(&sender);
-        }
+        let arrived = self.rounds.take();
         for (sender, at, result) in arrived {
-            self.being_read.remove(&sender);
             match result {
                 Ok(polled) => {
                     self.summary.reads = self.summary.reads.saturating_add(1);
@@ -1535,6 +1573,34 @@ mod tests {
 
     /// The reconnect wait doubles to its cap, each try spread over the upper half of it (sites
     /// that failed together come back apart), and only an answer resets it.
+    /// A round's end frees only the printers whose result it never gave: one whose result came
+    /// in early and that a later round is reading again stays taken (before, the first round's
+    /// end freed it, and a third read of it could start beside the second).
+    #[test]
+    fn a_round_ends_freeing_only_the_printers_it_still_held() {
+        let (a, slow, dead) = (SenderId(1), SenderId(2), SenderId(3));
+        let at = |ms| Timestamp::from_unix_millis(ms).unwrap();
+        let mut rounds: Rounds<u32> = Rounds::new();
+        let (first, results) = mpsc::channel();
+        rounds.start(vec![a, slow, dead], at(0), results);
+        first.send((0, 10)).unwrap();
+        assert_eq!(rounds.take(), [(a, at(0), 10)]);
+        assert!(!rounds.is_reading(a) && rounds.is_reading(slow) && rounds.is_reading(dead));
+        // `a` is due again and read in a second round while the first still reads `slow`.
+        let (second, results) = mpsc::channel();
+        rounds.start(vec![a], at(1), results);
+        first.send((1, 11)).unwrap();
+        drop(first); // the first round ends; `dead`'s read never answered
+        assert_eq!(rounds.take(), [(slow, at(0), 11)]);
+        assert_eq!(rounds.len(), 1);
+        assert!(rounds.is_reading(a), "still read by the second round");
+        assert!(!rounds.is_reading(slow) && !rounds.is_reading(dead));
+        second.send((0, 12)).unwrap();
+        drop(second);
+        assert_eq!(rounds.take(), [(a, at(1), 12)]);
+        assert_eq!((rounds.len(), rounds.is_reading(a)), (0, false));
+    }
+
     #[test]
     fn the_back_off_doubles_with_jitter_and_resets_on_an_answer() {
         let mut b = Backoff::new();

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Statement, Transaction};
+use postgres::{Client, IsolationLevel, NoTls, Statement, Transaction};
 use printfleet_auth::Verifier;
 use printfleet_diff::DeviceState;
 use printfleet_diff::sync::{RECENT_JOBS, ReceiverState};
@@ -618,54 +618,62 @@ impl Store for PostgresStore {
     }
 
     fn load_devices(&mut self) -> Result<Vec<DeviceRecord>, StoreError> {
-        // Every credential in one query (a query per device is a round trip per device: seconds
-        // for a large fleet, at each reload of the registry).
-        let mut credentials: BTreeMap<i64, Vec<Credential>> = BTreeMap::new();
-        let rows = self.client.query(
-            "SELECT sender, epoch, revoked, salt, iterations, stored_key, server_key FROM credentials
-             ORDER BY sender, epoch",
-            &[],
-        )?;
-        for r in rows {
-            let sender: i64 = r.try_get(0)?;
-            let credential = stored_credential(
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-                r.try_get(5)?,
-                r.try_get(6)?,
-            )
-            .map_err(|e| e.of_device(SenderId(uint(sender))))?;
-            credentials.entry(sender).or_default().push(credential);
-        }
-        let mut devices = Vec::new();
-        let rows = self.client.query(
+        // Two queries, every credential in one (a query per device is a round trip per device:
+        // seconds for a large fleet, at each reload of the registry), on one snapshot: a device
+        // added between them is either whole or not there.
+        let mut tx =
+            self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
+        let devices = tx.query(
             "SELECT sender, name, reseller, customer, contract, meter_device, revoked, collector
              FROM devices ORDER BY sender",
             &[],
         )?;
-        for r in rows {
+        let credential_rows = tx.query(
+            "SELECT sender, epoch, revoked, salt, iterations, stored_key, server_key FROM credentials
+             ORDER BY sender, epoch",
+            &[],
+        )?;
+        tx.commit()?;
+        let mut credentials: BTreeMap<i64, Vec<Credential>> = BTreeMap::new();
+        for r in credential_rows {
             let sender: i64 = r.try_get(0)?;
-            let owner = Owner {
-                reseller: ResellerId(uint(r.try_get(2)?)),
-                customer: CustomerId(uint(r.try_get(3)?)),
-                contract: ContractId(uint(r.try_get(4)?)),
-            };
-            let record = DeviceRecord {
-                name: r.try_get(1)?,
-                owner,
-                meter_device: DeviceId(uint(r.try_get(5)?)),
-                revoked: r.try_get(6)?,
-                credentials: credentials.remove(&sender).unwrap_or_default(),
-                collector: r.try_get::<_, Option<i64>>(7)?.map(|c| SenderId(uint(c))),
-            };
+            let credential = (|| {
+                stored_credential(
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                    r.try_get(6)?,
+                )
+            })()
+            .map_err(|e: StoreError| e.of_device(SenderId(uint(sender))))?;
+            credentials.entry(sender).or_default().push(credential);
+        }
+        let mut out = Vec::with_capacity(devices.len());
+        for r in devices {
+            let sender: i64 = r.try_get(0)?;
+            let record = (|| {
+                Ok::<_, StoreError>(DeviceRecord {
+                    name: r.try_get(1)?,
+                    owner: Owner {
+                        reseller: ResellerId(uint(r.try_get(2)?)),
+                        customer: CustomerId(uint(r.try_get(3)?)),
+                        contract: ContractId(uint(r.try_get(4)?)),
+                    },
+                    meter_device: DeviceId(uint(r.try_get(5)?)),
+                    revoked: r.try_get(6)?,
+                    credentials: credentials.remove(&sender).unwrap_or_default(),
+                    collector: r.try_get::<_, Option<i64>>(7)?.map(|c| SenderId(uint(c))),
+                })
+            })()
+            .map_err(|e| e.of_device(SenderId(uint(sender))))?;
             if int(record.sender().0) != sender {
                 return Err(StoreError::corrupt("device sender id").of_device(SenderId(uint(sender))));
             }
-            devices.push(record);
+            out.push(record);
         }
-        Ok(devices)
+        Ok(out)
     }
 
     fn load(&mut self) -> Result<Loaded, StoreError> {

@@ -310,10 +310,14 @@ impl SqliteStore {
     /// one database at once (the portal and `printfleet bill`, say) apply each migration once:
     /// the others wait, then find it applied.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        // An up-to-date database (the common case) is opened without the write lock.
-        let current = self.conn.query_row("SELECT version FROM schema_version", [], |r| r.get::<_, i64>(0));
-        if current.ok() == Some(SCHEMA_VERSION) {
-            return Ok(());
+        // An up-to-date database (the common case) is opened without the write lock, and so is
+        // a newer one refused.
+        match self.conn.query_row("SELECT version FROM schema_version", [], |r| r.get::<_, i64>(0)) {
+            Ok(SCHEMA_VERSION) => return Ok(()),
+            Ok(found) if found > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema { found, supported: SCHEMA_VERSION });
+            }
+            _ => {}
         }
         loop {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

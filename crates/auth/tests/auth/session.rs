@@ -184,9 +184,11 @@ fn the_channels_end_with_their_session() {
     let mut late = Vec::new();
     device.seal(MessageKind::Update, Codec::Protobuf, b"u2", just_before, &mut Rng(8), &mut late).unwrap();
     assert_eq!(
-        device.seal(MessageKind::Update, Codec::Protobuf, b"u3", expires, &mut Rng(9), &mut Vec::new()),
+        device.seal(MessageKind::Update, Codec::Protobuf, b"u3", device_expires, &mut Rng(9), &mut Vec::new()),
         Err(SealError::Expired)
     );
+    // Refused from the portal's expiry on, to the millisecond.
+    assert_eq!(portal.open(&late, &all, portal_expires, &mut Vec::new()).unwrap_err().reason(), RejectReason::Expired);
     assert_eq!(portal.open(&late, &all, expires, &mut Vec::new()).unwrap_err().reason(), RejectReason::Expired);
     let mut reply = Vec::new();
     portal.seal_reply(&request, Codec::Protobuf, b"ack", expires, &mut Rng(10), &mut reply).unwrap();

@@ -177,7 +177,9 @@ fn faults_at_a_high_rate_pass_every_check_and_excuse_only_jobs_the_board_took() 
     for kind in printfleet_sim::FaultKind::ALL {
         assert!(summary.faults.get(&kind).copied().unwrap_or(0) > 0, "no {} fault\n{report}", kind.name());
     }
-    // A device whose board was replaced, and its first job: acknowledged long before.
+    // A device whose board was replaced, and its first job, which it did not excuse: on this
+    // seed delivered before the replacement (the old excuse, every job handed to the board,
+    // took it for lost with the board: checked by hand against that code).
     let (replaced, delivered) = report
         .outcome
         .devices

@@ -364,6 +364,15 @@ fn exchange(
     true
 }
 
+/// A disk with the one device `name`, the ingest on it, and the device's agent (instance
+/// `instance`; the seed of its random numbers too).
+fn one_device(name: &str, instance: u32) -> (Disk, SenderId, Ingest<FleetMasterKey>, DeviceAgent, ChaCha20Rng) {
+    let mut disk = Disk::default();
+    disk.devices.push(record(name));
+    let ingest = disk.restore();
+    (disk, printfleet_auth::sender_id_of(name), ingest, agent(name, instance), rng(u64::from(instance)))
+}
+
 fn alert(id: u64) -> printfleet_schema::Alert {
     printfleet_schema::Alert { record_id: RecordId(id), ..Default::default() }
 }
@@ -383,12 +392,7 @@ fn open_in_state(disk: &Disk, device: SenderId) -> Vec<RecordId> {
 /// raised again.
 #[test]
 fn an_aborted_batch_leaves_the_alert_history_as_committed() {
-    let mut disk = Disk::default();
-    disk.devices.push(record("alerts"));
-    let device = printfleet_auth::sender_id_of("alerts");
-    let mut ingest = disk.restore();
-    let mut agent = agent("alerts", 5);
-    let mut rng = rng(6);
+    let (mut disk, device, mut ingest, mut agent, mut rng) = one_device("alerts", 5);
     agent.handle_reading(at(0), reading());
     agent.handle_alert(at(0), alert(900));
     agent.handle_alert(at(0), alert(901));
@@ -417,12 +421,7 @@ fn an_aborted_batch_leaves_the_alert_history_as_committed() {
 /// what changed since the newest state: the alert that update raised is not raised again.
 #[test]
 fn a_delta_to_an_older_base_records_only_what_changed_since_the_newest() {
-    let mut disk = Disk::default();
-    disk.devices.push(record("lost-ack"));
-    let device = printfleet_auth::sender_id_of("lost-ack");
-    let mut ingest = disk.restore();
-    let mut agent = agent("lost-ack", 8);
-    let mut rng = rng(9);
+    let (mut disk, device, mut ingest, mut agent, mut rng) = one_device("lost-ack", 8);
     let mut r = reading();
     agent.handle_reading(at(0), r.clone());
     assert!(exchange(&mut agent, &mut ingest, &mut disk, 0, &mut rng, false));
