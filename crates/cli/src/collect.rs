@@ -939,29 +939,28 @@ struct Round<R> {
     results: mpsc::Receiver<(usize, R)>,
 }
 
-/// The rounds of reads running, and which printers they are reading (each in one round at
-/// most: a printer is never read twice at once).
+/// The rounds of reads running (a printer is in one round's `waiting` at most: never read
+/// twice at once).
 struct Rounds<R> {
     running: Vec<Round<R>>,
-    being_read: BTreeSet<SenderId>,
 }
 
 impl<R> Rounds<R> {
     fn new() -> Self {
-        Self { running: Vec::new(), being_read: BTreeSet::new() }
+        Self { running: Vec::new() }
     }
 
     fn len(&self) -> usize {
         self.running.len()
     }
 
+    /// Whether a round running still waits for `sender`'s result.
     fn is_reading(&self, sender: SenderId) -> bool {
-        self.being_read.contains(&sender)
+        self.running.iter().any(|round| round.waiting.contains(&sender))
     }
 
     /// A round reading `due` (none of them being read), started at `at`.
     fn start(&mut self, due: Vec<SenderId>, at: Timestamp, results: mpsc::Receiver<(usize, R)>) {
-        self.being_read.extend(due.iter().copied());
         let waiting = due.iter().copied().collect();
         self.running.push(Round { due, waiting, at, results });
     }
@@ -969,7 +968,7 @@ impl<R> Rounds<R> {
     /// The results that came in, with their round's time; a printer is free again once its
     /// result is taken, and a round ends once its reads have.
     fn take(&mut self) -> Vec<(SenderId, Timestamp, R)> {
-        let (mut arrived, mut ended) = (Vec::new(), Vec::new());
+        let mut arrived = Vec::new();
         self.running.retain_mut(|round| {
             loop {
                 match round.results.try_recv() {
@@ -980,17 +979,11 @@ impl<R> Rounds<R> {
                         }
                     }
                     Err(mpsc::TryRecvError::Empty) => return true,
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        // The printers whose read died unanswered are free too.
-                        ended.extend(std::mem::take(&mut round.waiting));
-                        return false;
-                    }
+                    // Ended: the printers whose read died unanswered are free with it.
+                    Err(mpsc::TryRecvError::Disconnected) => return false,
                 }
             }
         });
-        for sender in ended.iter().chain(arrived.iter().map(|(s, _, _)| s)) {
-            self.being_read.remove(sender);
-        }
         arrived
     }
 }
@@ -1571,8 +1564,6 @@ mod tests {
         assert!(matches!(&loaded.unreadable[0].1, CollectError::Restore { device, .. } if device == "damaged"));
     }
 
-    /// The reconnect wait doubles to its cap, each try spread over the upper half of it (sites
-    /// that failed together come back apart), and only an answer resets it.
     /// A round's end frees only the printers whose result it never gave: one whose result came
     /// in early and that a later round is reading again stays taken (before, the first round's
     /// end freed it, and a third read of it could start beside the second).
@@ -1601,6 +1592,8 @@ mod tests {
         assert_eq!((rounds.len(), rounds.is_reading(a)), (0, false));
     }
 
+    /// The reconnect wait doubles to its cap, each try spread over the upper half of it (sites
+    /// that failed together come back apart), and only an answer resets it.
     #[test]
     fn the_back_off_doubles_with_jitter_and_resets_on_an_answer() {
         let mut b = Backoff::new();

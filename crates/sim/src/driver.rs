@@ -26,7 +26,7 @@ use crate::device::{Device, Site, after};
 use crate::event::{EventKind, Fault, FaultKind, SimEvent};
 use crate::fleet::Fleet;
 use crate::naive::{Naive, NaiveError};
-use crate::run::{DayFigures, GRACE, KindSummary, MAX_RUN_DAYS, RunError, Summary};
+use crate::run::{DayFigures, GRACE, KindSummary, RunError, Summary};
 
 /// Steps of reports queued for the naive pipeline's thread before the driver waits for it.
 const NAIVE_QUEUE: usize = 16;
@@ -219,9 +219,7 @@ pub fn run_with<T: Transport>(
     transport: &mut T,
     progress: &mut dyn FnMut(Timestamp),
 ) -> Result<RunOutcome, RunError> {
-    if days == 0 || days > MAX_RUN_DAYS {
-        return Err(RunError::Days { days, max: MAX_RUN_DAYS });
-    }
+    crate::run::check_days(days)?;
     let step = DurationMs(step.0.max(1));
     let mut fleet = Fleet::new(config.clone())?;
     let collector_schedule = Schedule::collector(config.collector_interval)?;

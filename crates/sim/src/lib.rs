@@ -102,5 +102,6 @@ pub use driver::{
 pub use event::{EventKind, Fault, FaultKind, SimEvent, Truth};
 pub use fleet::Fleet;
 pub use run::{
-    DayFigures, GRACE, InMemory, KindSummary, MAX_RUN_DAYS, RunError, STEP, Summary, run_in_memory, run_in_memory_with,
+    DayFigures, GRACE, InMemory, KindSummary, MAX_RUN_DAYS, RunError, STEP, Summary, check_days, run_in_memory,
+    run_in_memory_with,
 };

@@ -25,6 +25,15 @@ use crate::naive::NaiveError;
 /// The most days [`run_in_memory`] simulates.
 pub const MAX_RUN_DAYS: u32 = 366;
 
+/// Refuses ([`RunError::Days`]) a run of no day or of more than [`MAX_RUN_DAYS`]: what every run
+/// checks first, for a caller to check before it sets anything up.
+pub fn check_days(days: u32) -> Result<(), RunError> {
+    if days == 0 || days > MAX_RUN_DAYS {
+        return Err(RunError::Days { days, max: MAX_RUN_DAYS });
+    }
+    Ok(())
+}
+
 /// How often the in-memory pipeline moves the clock (events keep their own times; agents are
 /// woken at the end of each step).
 pub const STEP: DurationMs = DurationMs(MINUTE_MS);

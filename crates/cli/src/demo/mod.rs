@@ -430,9 +430,7 @@ pub fn run(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     if options.step.0 < 60_000 || options.step > MAX_DEMO_STEP {
         return Err(DemoError::Step { minutes: options.step.0 / 60_000, max: MAX_DEMO_STEP.0 / 60_000 });
     }
-    if options.days == 0 || options.days > printfleet_sim::MAX_RUN_DAYS {
-        return Err(printfleet_sim::RunError::Days { days: options.days, max: printfleet_sim::MAX_RUN_DAYS }.into());
-    }
+    printfleet_sim::check_days(options.days)?;
     let config = FleetConfig {
         seed: options.seed,
         printers: options.printers,
